@@ -1,0 +1,501 @@
+/*
+ * idgov.conf parsing and validation.
+ *
+ * Every key idgov knows is one row of `keys` below: its section, its name,
+ * how to parse it, where it goes in struct cfg and its default. Defaults go
+ * through the same parsers as the file, so a default can never be a value
+ * the file would reject. Unknown sections or keys, repeated keys, and
+ * values that fail their parser are errors that name the file, the line and
+ * the key. Cross-field rules are checked once the whole file has been read.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum key_type {
+	T_STR,      /* any non-empty text */
+	T_STR_OPT,  /* text, may be empty */
+	T_PATH,     /* absolute path */
+	T_PATH_OPT, /* absolute path or empty */
+	T_URI,      /* ldap://, ldaps:// or ldapi:// URI list */
+	T_DN,       /* a distinguished name */
+	T_DN_OPT,
+	T_FILTER,   /* a parenthesised LDAP filter */
+	T_ATTR,     /* an attribute description */
+	T_ATTR_OPT,
+	T_INT,      /* integer within [min, max] */
+	T_FRACTION, /* decimal number within [0, 1] */
+	T_TLS,      /* none | starttls | ldaps */
+};
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *def; /* NULL: required */
+	long min, max;
+};
+
+#define K(sec, key, type, field, def) {sec, key, type, offsetof(struct cfg, field), def, 0, 0}
+#define KI(sec, key, field, def, lo, hi) {sec, key, T_INT, offsetof(struct cfg, field), def, lo, hi}
+
+static const struct key_def keys[] = {
+	K("directory", "name", T_STR, dir_name, "default"),
+	K("directory", "uri", T_URI, dir_uri, NULL),
+	K("directory", "base", T_DN, dir_base, NULL),
+	K("directory", "user_base", T_DN_OPT, dir_user_base, ""),
+	K("directory", "group_base", T_DN_OPT, dir_group_base, ""),
+	K("directory", "bind_dn", T_DN_OPT, dir_bind_dn, ""),
+	K("directory", "bind_password_file", T_PATH_OPT, dir_bind_password_file, ""),
+	K("directory", "tls", T_TLS, dir_tls, "none"),
+	K("directory", "ca_file", T_PATH_OPT, dir_ca_file, ""),
+	KI("directory", "page_size", dir_page_size, "500", 1, 100000),
+	KI("directory", "timeout", dir_timeout, "10", 1, 3600),
+	K("directory", "user_filter", T_FILTER, dir_user_filter, "(objectClass=posixAccount)"),
+	K("directory", "group_filter", T_FILTER, dir_group_filter,
+	  "(|(objectClass=groupOfNames)(objectClass=posixGroup))"),
+	KI("directory", "nested_depth", dir_nested_depth, "5", 0, 64),
+	K("directory", "max_departed_fraction", T_FRACTION, dir_max_departed_fraction, "0.10"),
+	KI("directory", "poll_interval", dir_poll_interval, "300", 1, 86400),
+	KI("directory", "reconnect_max", dir_reconnect_max, "60", 1, 3600),
+
+	K("users", "uid", T_ATTR, attr_uid, "uid"),
+	K("users", "display_name", T_ATTR, attr_display_name, "displayName"),
+	K("users", "mail", T_ATTR, attr_mail, "mail"),
+	K("users", "uid_number", T_ATTR, attr_uid_number, "uidNumber"),
+	K("users", "manager", T_ATTR, attr_manager, "manager"),
+	K("users", "locked", T_ATTR, attr_locked, "pwdAccountLockedTime"),
+	K("users", "shadow_expire", T_ATTR, attr_shadow_expire, "shadowExpire"),
+
+	K("groups", "name", T_ATTR, attr_group_name, "cn"),
+	K("groups", "gid_number", T_ATTR, attr_gid_number, "gidNumber"),
+	K("groups", "member", T_ATTR, attr_member, "member"),
+	K("groups", "member_uid", T_ATTR, attr_member_uid, "memberUid"),
+	K("groups", "privileged", T_STR_OPT, privileged_groups, ""),
+
+	K("store", "path", T_PATH, store_path, "/var/lib/idgov/idgov.db"),
+	K("store", "master_key", T_PATH, master_key_file, "/var/lib/idgov/master.key"),
+	K("store", "audit_key", T_PATH, audit_key_file, "/var/lib/idgov/audit.key"),
+	K("store", "audit_public_key", T_PATH, audit_pubkey_file, "/var/lib/idgov/audit.pub"),
+	KI("store", "audit_sign_every", audit_sign_every, "1000", 1, 1000000),
+
+	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
+	KI("control", "max_request", max_request, "65536", 1024, 16777216),
+
+	K("log", "syslog_socket", T_PATH, log_socket, "/dev/log"),
+	K("log", "ident", T_STR, log_ident, "idgov"),
+
+	K("admin", "group", T_STR_OPT, admin_group, "idgov-admins"),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse_ctx {
+	struct cfg *cfg;
+	const char *name;
+	FILE *fp;
+	const char *text; /* for string input */
+	int line;         /* line the reader last started */
+	int at_line_start;
+	int err_line;
+	unsigned char seen[NKEYS];
+	int failed;
+	struct idg_err *err;
+};
+
+static char **
+field_str(struct cfg *cfg, const struct key_def *k)
+{
+	return (char **)((char *)cfg + k->offset);
+}
+
+static int
+valid_attr(const char *v)
+{
+	const char *p;
+
+	if (*v == '\0' || strlen(v) > 128)
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == ';'))
+			return 0;
+	return 1;
+}
+
+/* A filter must be parenthesised with balanced parentheses (escapes are \XX). */
+static int
+valid_filter(const char *v)
+{
+	int depth = 0;
+	const char *p;
+
+	if (v[0] != '(')
+		return 0;
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			return 0;
+		if (depth == 0 && p[1] != '\0')
+			return 0;
+	}
+	return depth == 0;
+}
+
+static int
+valid_dn(const char *v)
+{
+	return strchr(v, '=') != NULL && strlen(v) < 1024;
+}
+
+static int
+valid_uri(const char *v)
+{
+	return strncmp(v, "ldap://", 7) == 0 || strncmp(v, "ldaps://", 8) == 0 ||
+	       strncmp(v, "ldapi://", 8) == 0;
+}
+
+/* Parses one value into cfg. Returns NULL or a reason it is invalid. */
+static const char *
+set_value(struct cfg *cfg, const struct key_def *k, const char *v)
+{
+	char *end;
+
+	switch (k->type) {
+	case T_INT: {
+		long n;
+
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0)
+			return "not a whole number";
+		if (n < k->min || n > k->max)
+			return "out of range";
+		*(int *)((char *)cfg + k->offset) = (int)n;
+		return NULL;
+	}
+	case T_FRACTION: {
+		double d = strtod(v, &end);
+
+		if (*v == '\0' || *end != '\0' || !(d >= 0.0 && d <= 1.0))
+			return "not a number between 0 and 1";
+		*(double *)((char *)cfg + k->offset) = d;
+		return NULL;
+	}
+	case T_TLS: {
+		enum cfg_tls *t = (enum cfg_tls *)((char *)cfg + k->offset);
+
+		if (strcmp(v, "none") == 0)
+			*t = CFG_TLS_NONE;
+		else if (strcmp(v, "starttls") == 0)
+			*t = CFG_TLS_STARTTLS;
+		else if (strcmp(v, "ldaps") == 0)
+			*t = CFG_TLS_LDAPS;
+		else
+			return "must be none, starttls or ldaps";
+		return NULL;
+	}
+	case T_STR:
+		if (*v == '\0')
+			return "must not be empty";
+		break;
+	case T_PATH:
+		if (v[0] != '/')
+			return "must be an absolute path";
+		break;
+	case T_PATH_OPT:
+		if (v[0] != '\0' && v[0] != '/')
+			return "must be an absolute path";
+		break;
+	case T_URI:
+		if (!valid_uri(v))
+			return "must be an ldap://, ldaps:// or ldapi:// URI";
+		break;
+	case T_DN:
+		if (!valid_dn(v))
+			return "not a distinguished name";
+		break;
+	case T_DN_OPT:
+		if (v[0] != '\0' && !valid_dn(v))
+			return "not a distinguished name";
+		break;
+	case T_FILTER:
+		if (!valid_filter(v))
+			return "not a parenthesised LDAP filter";
+		break;
+	case T_ATTR:
+		if (!valid_attr(v))
+			return "not an attribute name";
+		break;
+	case T_ATTR_OPT:
+		if (v[0] != '\0' && !valid_attr(v))
+			return "not an attribute name";
+		break;
+	case T_STR_OPT:
+		break;
+	}
+	{
+		char **slot = field_str(cfg, k);
+		char *copy = strdup(v);
+
+		if (copy == NULL)
+			return "out of memory";
+		free(*slot);
+		*slot = copy;
+	}
+	return NULL;
+}
+
+static int
+fail(struct parse_ctx *ctx, const char *section, const char *key, const char *why)
+{
+	if (!ctx->failed) {
+		ctx->failed = 1;
+		ctx->err_line = ctx->line;
+		if (key != NULL)
+			idg_seterr(ctx->err, "%s:%d: [%s] %s: %s", ctx->name, ctx->line, section,
+				   key, why);
+		else
+			idg_seterr(ctx->err, "%s:%d: [%s]: %s", ctx->name, ctx->line, section, why);
+	}
+	return 0;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	const char *why;
+	size_t i;
+	int section_known = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = 1;
+		if (name == NULL || strcmp(keys[i].name, name) != 0)
+			continue;
+		if (ctx->seen[i])
+			return fail(ctx, section, name, "key given twice");
+		ctx->seen[i] = 1;
+		why = set_value(ctx->cfg, &keys[i], value);
+		return why != NULL ? fail(ctx, section, name, why) : 1;
+	}
+	/* inih reports a section only with its first key, so that is the line we name. */
+	if (!section_known)
+		return fail(ctx, section, name, "unknown section");
+	if (name == NULL)
+		return 1; /* a known section header */
+	return fail(ctx, section, name, "unknown key");
+}
+
+/*
+ * inih calls the reader once per line (or per chunk of an over-long line);
+ * counting here is what lets every error name its line.
+ */
+static char *
+count_line(struct parse_ctx *ctx, char *buf)
+{
+	if (buf == NULL)
+		return NULL;
+	if (ctx->at_line_start)
+		ctx->line++;
+	ctx->at_line_start = strchr(buf, '\n') != NULL;
+	return buf;
+}
+
+static char *
+file_reader(char *buf, int size, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+
+	return count_line(ctx, fgets(buf, size, ctx->fp));
+}
+
+static char *
+string_reader(char *buf, int size, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	const char *nl;
+	size_t n;
+
+	if (*ctx->text == '\0' || size < 2)
+		return NULL;
+	nl = strchr(ctx->text, '\n');
+	n = nl != NULL ? (size_t)(nl - ctx->text) + 1 : strlen(ctx->text);
+	if (n > (size_t)size - 1)
+		n = (size_t)size - 1;
+	memcpy(buf, ctx->text, n);
+	buf[n] = '\0';
+	ctx->text += n;
+	return count_line(ctx, buf);
+}
+
+/* DN suffix test on the lower-cased, space-trimmed text (good enough for config checks). */
+static int
+dn_within(const char *dn, const char *base)
+{
+	size_t ld = strlen(dn), lb = strlen(base);
+
+	if (ld < lb || strcasecmp(dn + ld - lb, base) != 0)
+		return 0;
+	return ld == lb || dn[ld - lb - 1] == ',';
+}
+
+static int
+validate(struct parse_ctx *ctx)
+{
+	struct cfg *c = ctx->cfg;
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].def == NULL && !ctx->seen[i])
+			return idg_seterr(ctx->err, "%s: [%s] %s: required key is missing",
+					  ctx->name, keys[i].section, keys[i].name);
+	}
+	if (c->dir_user_base[0] != '\0' && !dn_within(c->dir_user_base, c->dir_base))
+		return idg_seterr(ctx->err, "%s: [directory] user_base: must be within base %s",
+				  ctx->name, c->dir_base);
+	if (c->dir_group_base[0] != '\0' && !dn_within(c->dir_group_base, c->dir_base))
+		return idg_seterr(ctx->err, "%s: [directory] group_base: must be within base %s",
+				  ctx->name, c->dir_base);
+	if (c->dir_tls == CFG_TLS_LDAPS && strncmp(c->dir_uri, "ldaps://", 8) != 0)
+		return idg_seterr(ctx->err, "%s: [directory] tls: ldaps needs an ldaps:// uri",
+				  ctx->name);
+	if (c->dir_tls == CFG_TLS_STARTTLS && strncmp(c->dir_uri, "ldap://", 7) != 0)
+		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
+				  ctx->name);
+	if (c->dir_bind_dn[0] != '\0' && c->dir_bind_password_file[0] == '\0')
+		return idg_seterr(ctx->err,
+				  "%s: [directory] bind_password_file: required when bind_dn is set",
+				  ctx->name);
+	return 0;
+}
+
+static int
+load(struct parse_ctx *ctx, int (*run)(struct parse_ctx *), struct cfg **out)
+{
+	struct cfg *cfg;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || (cfg->path = strdup(ctx->name)) == NULL) {
+		free(cfg);
+		return idg_seterr(ctx->err, "%s: out of memory", ctx->name);
+	}
+	ctx->cfg = cfg;
+	for (i = 0; i < NKEYS; i++) {
+		const char *why = set_value(cfg, &keys[i], keys[i].def ? keys[i].def : "");
+
+		/* Required keys have no default; their empty value is only a placeholder. */
+		if (why != NULL && keys[i].def != NULL) {
+			cfg_free(cfg);
+			return idg_seterr(ctx->err, "built-in default for %s.%s: %s",
+					  keys[i].section, keys[i].name, why);
+		}
+	}
+	ctx->line = 0;
+	ctx->at_line_start = 1;
+	rc = run(ctx);
+	if (rc == 0 && !ctx->failed && validate(ctx) == 0) {
+		*out = cfg;
+		return 0;
+	}
+	if (rc > 0 && !ctx->failed)
+		idg_seterr(ctx->err, "%s:%d: syntax error (expected [section] or key = value)",
+			   ctx->name, rc);
+	else if (rc < 0 && !ctx->failed)
+		idg_seterr(ctx->err, "%s: out of memory while parsing", ctx->name);
+	cfg_free(cfg);
+	return -1;
+}
+
+static int
+run_file(struct parse_ctx *ctx)
+{
+	return ini_parse_stream(file_reader, ctx, handler, ctx);
+}
+
+static int
+run_string(struct parse_ctx *ctx)
+{
+	return ini_parse_stream(string_reader, ctx, handler, ctx);
+}
+
+int
+cfg_load(const char *path, struct cfg **out, struct idg_err *err)
+{
+	struct parse_ctx ctx = {.name = path, .err = err};
+	int rc;
+
+	*out = NULL;
+	ctx.fp = fopen(path, "re");
+	if (ctx.fp == NULL)
+		return idg_seterr(err, "%s: cannot open: %s", path, strerror(errno));
+	rc = load(&ctx, run_file, out);
+	fclose(ctx.fp);
+	return rc;
+}
+
+int
+cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err)
+{
+	struct parse_ctx ctx = {.name = name, .text = text, .err = err};
+
+	return load(&ctx, run_string, out);
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		switch (keys[i].type) {
+		case T_INT:
+		case T_FRACTION:
+		case T_TLS:
+			break;
+		default:
+			free(*field_str(cfg, &keys[i]));
+		}
+	}
+	free(cfg->path);
+	free(cfg);
+}
+
+int
+cfg_list_contains(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char *end;
+		size_t len;
+
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		end = p;
+		while (*end != '\0' && *end != ',')
+			end++;
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == n && len > 0 && strncasecmp(p, item, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * idgov.conf: the INI configuration shared by idgovd, idgov and (later)
+ * pam_idgov.so. Parsing is done by inih; this module owns the table of
+ * known sections and keys, their defaults and their validation.
+ *
+ * A configuration is loaded whole into a fresh struct cfg or not at all:
+ * cfg_load() either returns 0 with a complete, validated configuration or
+ * -1 with "FILE:LINE: [section] key: reason" in the error buffer, leaving
+ * nothing allocated. This is what lets the daemon keep its old
+ * configuration when a SIGHUP reload finds a mistake.
+ */
+#ifndef IDGOV_CONFIG_H
+#define IDGOV_CONFIG_H
+
+#include "util.h"
+
+#define CFG_DEFAULT_PATH "/etc/idgov/idgov.conf"
+
+enum cfg_tls { CFG_TLS_NONE, CFG_TLS_STARTTLS, CFG_TLS_LDAPS };
+
+struct cfg {
+	char *path;
+
+	/* [directory] */
+	char *dir_name; /* key of the sync state row */
+	char *dir_uri;
+	char *dir_base;
+	char *dir_user_base;  /* optional; within base */
+	char *dir_group_base; /* optional; within base */
+	char *dir_bind_dn;
+	char *dir_bind_password_file;
+	enum cfg_tls dir_tls;
+	char *dir_ca_file;
+	int dir_page_size;
+	int dir_timeout;
+	char *dir_user_filter;
+	char *dir_group_filter;
+	int dir_nested_depth;
+	double dir_max_departed_fraction;
+	int dir_poll_interval;
+	int dir_reconnect_max;
+
+	/* [users]: directory attribute names */
+	char *attr_uid;
+	char *attr_display_name;
+	char *attr_mail;
+	char *attr_uid_number;
+	char *attr_manager;
+	char *attr_locked;
+	char *attr_shadow_expire;
+
+	/* [groups] */
+	char *attr_group_name;
+	char *attr_gid_number;
+	char *attr_member;
+	char *attr_member_uid;
+	char *privileged_groups; /* comma-separated group names */
+
+	/* [store] */
+	char *store_path;
+	char *master_key_file;
+	char *audit_key_file;
+	char *audit_pubkey_file;
+	int audit_sign_every;
+
+	/* [control] */
+	char *socket_path;
+	int max_request;
+
+	/* [log] */
+	char *log_socket;
+	char *log_ident;
+
+	/* [admin] */
+	char *admin_group;
+};
+
+/* Loads and validates path. On success *out owns a new configuration. */
+int cfg_load(const char *path, struct cfg **out, struct idg_err *err);
+
+/* Same, from a string (tests); name is used in error messages. */
+int cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err);
+
+void cfg_free(struct cfg *cfg);
+
+/* True if the comma-separated list `list` names `item` (case-insensitive). */
+int cfg_list_contains(const char *list, const char *item);
+
+#endif

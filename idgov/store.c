@@ -1,0 +1,228 @@
+/*
+ * Opening the store and migrating it.
+ *
+ * Invariants:
+ * - The database file is created by us with open(O_CREAT|O_EXCL, 0600)
+ *   before SQLite touches it, so there is no window where it exists with
+ *   a wider mode; SQLite gives the -wal and -shm files the same mode.
+ * - Migrations run inside one BEGIN IMMEDIATE transaction together with
+ *   the PRAGMA user_version update: a store is at version N or at its old
+ *   version, never in between.
+ * - A store written by a newer idgov (higher version than we know) is
+ *   refused rather than guessed at.
+ */
+#include "store.h"
+
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+store_err(struct store *st, struct idg_err *err, const char *doing)
+{
+	return idg_seterr(err, "store %s: %s: %s", st->path, doing, sqlite3_errmsg(st->db));
+}
+
+int
+store_exec(struct store *st, const char *sql, struct idg_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		idg_seterr(err, "store %s: %s", st->path, msg ? msg : "unknown error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg_err *err)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+		*stmt = NULL;
+		return store_err(st, err, "prepare");
+	}
+	return 0;
+}
+
+int
+store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_err(st, err, "write");
+	return 0;
+}
+
+int
+store_begin(struct store *st, struct idg_err *err)
+{
+	return store_exec(st, "BEGIN IMMEDIATE", err);
+}
+
+int
+store_commit(struct store *st, struct idg_err *err)
+{
+	return store_exec(st, "COMMIT", err);
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_schema_version(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+static int
+make_private_dir(const char *path, struct idg_err *err)
+{
+	char *copy = strdup(path);
+	const char *dir;
+	struct stat sb;
+	int rc = 0;
+
+	if (copy == NULL)
+		return idg_seterr(err, "out of memory");
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) == 0)
+		goto out;
+	if (errno != EEXIST || stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		rc = idg_seterr(err, "cannot create store directory %s: %s", dir,
+				strerror(errno == EEXIST ? ENOTDIR : errno));
+out:
+	free(copy);
+	return rc;
+}
+
+static int
+create_file(const char *path, struct idg_err *err)
+{
+	int fd;
+
+	if (make_private_dir(path, err) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return idg_seterr(err, "cannot create store %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+static int
+migrate(struct store *st, struct idg_err *err)
+{
+	const struct schema_migration *last = &schema_migrations[schema_migration_count - 1];
+	char pragma[64];
+	int current;
+	unsigned i;
+
+	current = store_schema_version(st);
+	if (current < 0)
+		return store_err(st, err, "reading schema version");
+	if (current == last->version)
+		return 0;
+	if (current > last->version)
+		return idg_seterr(err,
+				  "store %s has schema version %d, newer than this idgov (%d); "
+				  "refusing to use it",
+				  st->path, current, last->version);
+	if (store_begin(st, err) != 0)
+		return -1;
+	/* Re-read under the write lock: another process may have migrated meanwhile. */
+	current = store_schema_version(st);
+	for (i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+		struct idg_err why;
+
+		if (m->version <= current)
+			continue;
+		if (store_exec(st, m->sql, &why) != 0) {
+			store_rollback(st);
+			return idg_seterr(err, "migration %s failed: %s", m->name, why.msg);
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+		if (store_exec(st, pragma, err) != 0) {
+			store_rollback(st);
+			return -1;
+		}
+	}
+	return store_commit(st, err);
+}
+
+int
+store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err)
+{
+	struct store *st;
+	int flags;
+
+	*out = NULL;
+	if (mode == STORE_OPEN_CREATE && create_file(path, err) != 0)
+		return -1;
+	if (mode != STORE_OPEN_CREATE && access(path, F_OK) != 0)
+		return idg_seterr(err, "store %s does not exist (run 'idgov init' first)", path);
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || (st->path = strdup(path)) == NULL) {
+		free(st);
+		return idg_seterr(err, "out of memory");
+	}
+	flags = mode == STORE_OPEN_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		idg_seterr(err, "cannot open store %s: %s", path,
+			   st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 5000);
+	if (store_exec(st, "PRAGMA foreign_keys = ON", err) != 0)
+		goto fail;
+	if (mode != STORE_OPEN_READONLY) {
+		if (store_exec(st, "PRAGMA journal_mode = WAL", err) != 0 ||
+		    store_exec(st, "PRAGMA synchronous = NORMAL", err) != 0 || migrate(st, err) != 0)
+			goto fail;
+	} else if (store_schema_version(st) != schema_migrations[schema_migration_count - 1].version) {
+		idg_seterr(err, "store %s is at schema version %d, expected %d", path,
+			   store_schema_version(st), schema_migrations[schema_migration_count - 1].version);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close_v2(st->db);
+	free(st->path);
+	free(st);
+}

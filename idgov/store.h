@@ -1,0 +1,50 @@
+/*
+ * The SQLite store: the host's mirror of the directory plus governance
+ * state. This module opens it safely (file 0600 in a 0700 directory, WAL,
+ * foreign keys, busy timeout), applies the embedded migrations from
+ * schema/ in one transaction, and offers thin transaction helpers.
+ * Tables are read and written by the modules that own them (mirror.c,
+ * audit.c, ...), always through bound parameters.
+ */
+#ifndef IDGOV_STORE_H
+#define IDGOV_STORE_H
+
+#include "util.h"
+
+#include <sqlite3.h>
+
+struct store {
+	sqlite3 *db;
+	char *path;
+};
+
+enum store_mode {
+	STORE_OPEN_EXISTING, /* fail if the file does not exist */
+	STORE_OPEN_CREATE,   /* create the file (0600) and its directory (0700) */
+	STORE_OPEN_READONLY,
+};
+
+int store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err);
+void store_close(struct store *st);
+
+/* The schema version of an open store (PRAGMA user_version). */
+int store_schema_version(struct store *st);
+
+/* BEGIN IMMEDIATE: take the write lock now, so a transaction never fails half-way to upgrade. */
+int store_begin(struct store *st, struct idg_err *err);
+int store_commit(struct store *st, struct idg_err *err);
+void store_rollback(struct store *st);
+
+/* Runs SQL without results; for fixed statements only (no user data). */
+int store_exec(struct store *st, const char *sql, struct idg_err *err);
+
+/* Prepares a statement or fills err with SQLite's reason. */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg_err *err);
+
+/* Runs a prepared statement that returns no rows, and resets it. */
+int store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err);
+
+/* Sets err from the connection's last error, prefixed by what we were doing. */
+int store_err(struct store *st, struct idg_err *err, const char *doing);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * Small helpers shared by every module: the caller-owned error buffer,
+ * bounded string copies, and the injectable clock.
+ *
+ * Errors follow one convention across libidgov: a function returns 0 on
+ * success or -1 on failure and, on failure, writes one sentence saying
+ * what failed and why into the caller's buffer (struct idg_err).
+ */
+#ifndef IDGOV_UTIL_H
+#define IDGOV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDG_ERRLEN 512
+
+struct idg_err {
+	char msg[IDG_ERRLEN];
+};
+
+/* Sets err->msg (if err is not NULL) and returns -1. */
+int idg_seterr(struct idg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Returns the current UTC time in seconds, unless a test overrode it. */
+int64_t idg_now(void);
+/* For tests: make idg_now() return t; t < 0 restores the real clock. */
+void idg_set_now(int64_t t);
+
+/* strlcpy semantics: always NUL-terminates, returns strlen(src). */
+size_t idg_strlcpy(char *dst, const char *src, size_t size);
+
+/* Duplicates s or returns NULL; s may be NULL. */
+char *idg_strdup(const char *s);
+
+/* Lower-cases ASCII letters in place. */
+void idg_ascii_lower(char *s);
+
+#endif

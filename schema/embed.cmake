@@ -1,0 +1,18 @@
+# cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed.cmake
+# Writes a C table { version, name, sql } of the migrations, in order.
+set(body "/* Generated from the schema migrations by embed.cmake; do not edit. */\n#include \"schema.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  string(REGEX MATCH "^([0-9][0-9][0-9])_" _ ${name})
+  math(EXPR version "${CMAKE_MATCH_1}")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char migration_${i}[] = {${bytes}0x00};\n")
+  string(APPEND table "\t{${version}, \"${name}\", migration_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst struct schema_migration schema_migrations[] = {\n${table}};\n")
+string(APPEND body "const unsigned schema_migration_count = ${i};\n")
+file(WRITE ${OUT} "${body}")

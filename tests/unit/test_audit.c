@@ -1,0 +1,267 @@
+/*
+ * Unit tests for the audit chain: a clean chain verifies, and each kind of
+ * tampering (edit, delete, insert, reorder, truncate, forged signature,
+ * wrong key) is caught and names the first bad record.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "keys.h"
+
+struct fixture {
+	char dir[64];
+	char db[128], sk[128], pk[128];
+	struct store *st;
+	struct audit *a;
+	unsigned char pubkey[crypto_sign_PUBLICKEYBYTES];
+};
+
+static void
+append_n(struct fixture *f, int n)
+{
+	struct idg_err err;
+	char subject[32];
+
+	assert_int_equal(store_begin(f->st, &err), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(subject, sizeof(subject), "user%d", i);
+		assert_int_equal(audit_append(f->a, "tester", subject, "test.event",
+					      "{\"n\":1}", &err),
+				 0);
+	}
+	assert_int_equal(audit_sign_head(f->a, &err), 0);
+	assert_int_equal(store_commit(f->st, &err), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+
+	strcpy(f->dir, "/tmp/idgov-test-audit-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
+	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
+	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
+	if (store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
+	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
+	    audit_open(f->st, f->sk, 4, NULL, &f->a, &err) != 0 ||
+	    keys_load_audit_public(f->pk, f->pubkey, &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	*state = f;
+	append_n(f, 10);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+
+	audit_close(f->a);
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+verify_expect(struct fixture *f, int64_t bad_seq, const char *reason_part)
+{
+	struct audit_report rep;
+	struct idg_err err;
+
+	assert_int_equal(audit_verify(f->st, f->pubkey, &rep, &err), 0);
+	if (bad_seq == 0) {
+		if (!rep.ok)
+			fail_msg("expected a clean chain, got: %s", rep.reason);
+		return;
+	}
+	assert_false(rep.ok);
+	assert_int_equal(rep.first_bad_seq, bad_seq);
+	if (strstr(rep.reason, reason_part) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", rep.reason, reason_part);
+}
+
+static void
+tamper(struct fixture *f, const char *sql)
+{
+	struct idg_err err;
+
+	if (store_exec(f->st, sql, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static void
+test_clean_chain_verifies_and_is_signed_periodically(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_report rep;
+	struct idg_err err;
+
+	verify_expect(f, 0, NULL);
+	assert_int_equal(audit_verify(f->st, f->pubkey, &rep, &err), 0);
+	assert_int_equal(rep.records, 10);
+	/* every 4 records (4, 8) and the head at commit (10) */
+	assert_int_equal(rep.signatures, 3);
+	assert_int_equal(rep.last_signed_seq, 10);
+}
+
+static void
+test_edited_record_is_found(void **state)
+{
+	tamper(*state, "UPDATE audit SET subject = 'mallory' WHERE seq = 5");
+	verify_expect(*state, 5, "does not match the chain");
+}
+
+static void
+test_edited_time_is_found(void **state)
+{
+	tamper(*state, "UPDATE audit SET time = time + 1 WHERE seq = 2");
+	verify_expect(*state, 2, "does not match the chain");
+}
+
+static void
+test_deleted_record_is_found(void **state)
+{
+	tamper(*state, "DELETE FROM audit WHERE seq = 6");
+	verify_expect(*state, 6, "record 6 is missing");
+}
+
+static void
+test_inserted_record_is_found(void **state)
+{
+	/* Make room by shifting 7..10 up, then insert a forged 7 with a copied hash. */
+	tamper(*state, "UPDATE audit SET seq = seq + 100 WHERE seq >= 7;"
+		       "UPDATE audit SET seq = seq - 99 WHERE seq >= 107;"
+		       "INSERT INTO audit SELECT 7, time, actor, 'forged', action, details, hash "
+		       "FROM audit WHERE seq = 6");
+	verify_expect(*state, 7, "does not match the chain");
+}
+
+static void
+test_reordered_records_are_found(void **state)
+{
+	tamper(*state, "UPDATE audit SET seq = 100 WHERE seq = 3;"
+		       "UPDATE audit SET seq = 3 WHERE seq = 4;"
+		       "UPDATE audit SET seq = 4 WHERE seq = 100");
+	verify_expect(*state, 3, "does not match the chain");
+}
+
+static void
+test_truncated_tail_is_found(void **state)
+{
+	tamper(*state, "DELETE FROM audit WHERE seq > 8");
+	verify_expect(*state, 10, "removed or rewritten");
+}
+
+static void
+test_rewritten_chain_without_key_is_found(void **state)
+{
+	struct fixture *f = *state;
+	struct audit *nokey;
+	struct idg_err err;
+
+	/* Drop the head signatures and append more records without the signing key. */
+	tamper(f, "DELETE FROM audit_signatures WHERE seq = 10");
+	assert_int_equal(audit_open(f->st, NULL, 4, NULL, &nokey, &err), 0);
+	assert_int_equal(store_begin(f->st, &err), 0);
+	assert_int_equal(audit_append(nokey, "mallory", "x", "forged", NULL, &err), 0);
+	assert_int_equal(store_commit(f->st, &err), 0);
+	audit_close(nokey);
+	verify_expect(f, 9, "not covered by a signature");
+}
+
+static void
+test_forged_signature_is_found(void **state)
+{
+	tamper(*state, "UPDATE audit_signatures SET signature = zeroblob(64) WHERE seq = 8");
+	verify_expect(*state, 8, "does not verify");
+}
+
+static void
+test_other_key_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char other_sk[crypto_sign_SECRETKEYBYTES];
+
+	crypto_sign_keypair(f->pubkey, other_sk);
+	verify_expect(f, 4, "does not verify");
+}
+
+static void
+test_hash_is_stable_and_field_boundaries_matter(void **state)
+{
+	unsigned char zero[AUDIT_HASH_LEN] = {0}, h1[AUDIT_HASH_LEN], h2[AUDIT_HASH_LEN];
+
+	(void)state;
+	audit_record_hash(zero, 1, 100, "ab", "c", "x", "{}", h1);
+	audit_record_hash(zero, 1, 100, "a", "bc", "x", "{}", h2);
+	assert_memory_not_equal(h1, h2, AUDIT_HASH_LEN);
+	audit_record_hash(zero, 1, 100, "ab", "c", "x", "{}", h2);
+	assert_memory_equal(h1, h2, AUDIT_HASH_LEN);
+}
+
+static void
+test_secret_key_with_loose_mode_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *sk;
+	struct idg_err err;
+
+	assert_int_equal(chmod(f->sk, 0440), 0);
+	assert_int_equal(keys_load_audit_secret(f->sk, &sk, &err), -1);
+	assert_non_null(strstr(err.msg, "readable by group or others"));
+}
+
+static void
+test_key_files_are_never_overwritten(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	struct stat sb;
+
+	assert_int_equal(keys_create_audit(f->sk, f->pk, &err), -1);
+	assert_non_null(strstr(err.msg, "exists"));
+	assert_int_equal(stat(f->sk, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0400);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_clean_chain_verifies_and_is_signed_periodically),
+		T(test_edited_record_is_found),
+		T(test_edited_time_is_found),
+		T(test_deleted_record_is_found),
+		T(test_inserted_record_is_found),
+		T(test_reordered_records_are_found),
+		T(test_truncated_tail_is_found),
+		T(test_rewritten_chain_without_key_is_found),
+		T(test_forged_signature_is_found),
+		T(test_other_key_is_refused),
+		T(test_hash_is_stable_and_field_boundaries_matter),
+		T(test_secret_key_with_loose_mode_is_refused),
+		T(test_key_files_are_never_overwritten),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

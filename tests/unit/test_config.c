@@ -1,0 +1,205 @@
+/* Unit tests for idgov.conf parsing: good files, defaults, and every kind of mistake. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char minimal[] = "[directory]\n"
+			      "uri = ldap://127.0.0.1:3890/\n"
+			      "base = dc=example,dc=com\n";
+
+static void
+expect_error(const char *text, const char *want)
+{
+	struct cfg *cfg = (struct cfg *)0x1;
+	struct idg_err err = {{0}};
+
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), -1);
+	assert_null(cfg);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("error \"%s\" does not contain \"%s\"", err.msg, want);
+}
+
+static void
+test_minimal_file_gets_defaults(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(cfg_load_string(minimal, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->dir_uri, "ldap://127.0.0.1:3890/");
+	assert_string_equal(cfg->dir_base, "dc=example,dc=com");
+	assert_int_equal(cfg->dir_page_size, 500);
+	assert_int_equal(cfg->dir_tls, CFG_TLS_NONE);
+	assert_true(cfg->dir_max_departed_fraction > 0.099 && cfg->dir_max_departed_fraction < 0.101);
+	assert_string_equal(cfg->attr_member_uid, "memberUid");
+	assert_string_equal(cfg->store_path, "/var/lib/idgov/idgov.db");
+	assert_string_equal(cfg->socket_path, "/run/idgov/idgov.sock");
+	assert_string_equal(cfg->admin_group, "idgov-admins");
+	cfg_free(cfg);
+}
+
+static void
+test_full_file_overrides(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+	const char *text = "; comment\n"
+			   "[directory]\n"
+			   "uri = ldap://ldap.example.com/\n"
+			   "base = dc=example,dc=com\n"
+			   "user_base = ou=People,dc=example,dc=com\n"
+			   "bind_dn = cn=idgov,dc=example,dc=com\n"
+			   "bind_password_file = /etc/idgov/ldap.secret\n"
+			   "tls = starttls\n"
+			   "page_size = 1000\n"
+			   "max_departed_fraction = 0.25\n"
+			   "[groups]\n"
+			   "privileged = admins, dba\n"
+			   "[store]\n"
+			   "path = /tmp/x.db\n"
+			   "[admin]\n"
+			   "group = wheel\n";
+
+	(void)state;
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->dir_tls, CFG_TLS_STARTTLS);
+	assert_int_equal(cfg->dir_page_size, 1000);
+	assert_string_equal(cfg->dir_user_base, "ou=People,dc=example,dc=com");
+	assert_true(cfg_list_contains(cfg->privileged_groups, "dba"));
+	assert_true(cfg_list_contains(cfg->privileged_groups, "ADMINS"));
+	assert_false(cfg_list_contains(cfg->privileged_groups, "adm"));
+	assert_string_equal(cfg->admin_group, "wheel");
+	cfg_free(cfg);
+}
+
+static void
+test_unknown_key_names_file_line_and_key(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nbogus = 1\n",
+		     "t.conf:4: [directory] bogus: unknown key");
+}
+
+static void
+test_unknown_section_is_an_error(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[nonsense]\nkey = 1\n",
+		     "t.conf:5: [nonsense] key: unknown section");
+}
+
+static void
+test_missing_required_key(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nbase = dc=x\n", "[directory] uri: required key is missing");
+}
+
+static void
+test_malformed_values_are_rejected(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = http://h/\nbase = dc=x\n", "t.conf:2: [directory] uri:");
+	expect_error("[directory]\nuri = ldap://h/\nbase = nodn\n", "t.conf:3: [directory] base:");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\npage_size = 12abc\n",
+		     "t.conf:4: [directory] page_size: not a whole number");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\npage_size = 0\n",
+		     "page_size: out of range");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nmax_departed_fraction = 1.5\n",
+		     "max_departed_fraction: not a number between 0 and 1");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\ntls = maybe\n",
+		     "tls: must be none, starttls or ldaps");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nuser_filter = uid=*\n",
+		     "user_filter: not a parenthesised LDAP filter");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nuser_filter = (a=b))(\n",
+		     "user_filter: not a parenthesised LDAP filter");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[users]\nuid = u id\n",
+		     "t.conf:5: [users] uid: not an attribute name");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\npath = relative.db\n",
+		     "[store] path: must be an absolute path");
+}
+
+static void
+test_repeated_key_is_an_error(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nuri = ldap://g/\nbase = dc=x\n",
+		     "t.conf:3: [directory] uri: key given twice");
+}
+
+static void
+test_syntax_error_names_line(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nthis line has no equals\n",
+		     "t.conf:4: syntax error");
+}
+
+static void
+test_cross_field_rules(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nuser_base = ou=p,dc=y\n",
+		     "user_base: must be within base");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\ntls = ldaps\n",
+		     "tls: ldaps needs an ldaps:// uri");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nbind_dn = cn=a,dc=x\n",
+		     "bind_password_file: required when bind_dn is set");
+}
+
+static void
+test_missing_file_is_a_clear_error(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(cfg_load("/nonexistent/idgov.conf", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/idgov.conf: cannot open"));
+}
+
+static void
+test_load_from_file(void **state)
+{
+	char path[] = "/tmp/idgov-test-conf-XXXXXX";
+	int fd = mkstemp(path);
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
+	assert_int_equal(write(fd, "[log]\nident = x\nnope = 1\n", 25), 25);
+	close(fd);
+	assert_int_equal(cfg_load(path, &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, ":6: [log] nope: unknown key"));
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_file_gets_defaults),
+		cmocka_unit_test(test_full_file_overrides),
+		cmocka_unit_test(test_unknown_key_names_file_line_and_key),
+		cmocka_unit_test(test_unknown_section_is_an_error),
+		cmocka_unit_test(test_missing_required_key),
+		cmocka_unit_test(test_malformed_values_are_rejected),
+		cmocka_unit_test(test_repeated_key_is_an_error),
+		cmocka_unit_test(test_syntax_error_names_line),
+		cmocka_unit_test(test_cross_field_rules),
+		cmocka_unit_test(test_missing_file_is_a_clear_error),
+		cmocka_unit_test(test_load_from_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

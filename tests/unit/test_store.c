@@ -1,0 +1,190 @@
+/* Unit tests for opening, creating and migrating the store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "schema.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/idgov-test-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/sub/idgov.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+test_create_sets_private_modes_and_latest_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+	struct stat sb;
+	char dir[160];
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(dir, sizeof(dir), "%s/sub", f->dir);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_int_equal(store_schema_version(st),
+			 schema_migrations[schema_migration_count - 1].version);
+	store_close(st);
+}
+
+static void
+test_wal_and_foreign_keys_are_on(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+	sqlite3_stmt *stmt;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_prepare(st, "PRAGMA journal_mode", &stmt, &err), 0);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+	/* A membership of an unknown group violates the foreign key. */
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO memberships VALUES ('nope', 'member', 'x', 0)",
+				    &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
+	store_close(st);
+}
+
+static void
+test_reopen_is_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')",
+				    &err),
+			 0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(store_exec(st, "SELECT 1 FROM sync_state WHERE directory = 'd'", &err), 0);
+	store_close(st);
+}
+
+static void
+test_missing_store_is_refused_without_create(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "idgov init"));
+}
+
+static void
+test_newer_schema_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_exec(st, "PRAGMA user_version = 9999", &err), 0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "newer than this idgov"));
+}
+
+static void
+test_partial_migration_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	/*
+	 * A store at version 0 that already has a "users" table makes
+	 * migration 001 fail half-way: nothing of it may remain.
+	 */
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	store_close(st);
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db,
+					      "PRAGMA user_version = 0; DROP TABLE audit; "
+					      "DROP TABLE audit_signatures; DROP TABLE events;",
+					      NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "migration 001_initial.sql failed"));
+	{
+		sqlite3 *db;
+		sqlite3_stmt *stmt;
+
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db,
+						    "SELECT count(*) FROM sqlite_master WHERE "
+						    "name = 'audit'",
+						    -1, &stmt, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(stmt, 0), 0);
+		sqlite3_finalize(stmt);
+		sqlite3_close(db);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_sets_private_modes_and_latest_schema,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_store_is_refused_without_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_migration_rolls_back, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
