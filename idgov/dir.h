@@ -1,0 +1,73 @@
+/*
+ * The directory (LDAP) side: connecting and binding as configured, and
+ * turning an LDAP entry into a struct dir_entry that the mirror can store.
+ *
+ * Everything that comes from the directory is untrusted input: values are
+ * length-checked, numbers are parsed strictly, DNs are normalised, and an
+ * entry that cannot be understood is reported and skipped, never stored
+ * half-parsed.
+ */
+#ifndef IDGOV_DIR_H
+#define IDGOV_DIR_H
+
+#include "config.h"
+
+#include <ldap.h>
+#include <stdint.h>
+
+#define DIR_UUID_LEN 36
+#define DIR_MAX_DN 4096
+#define DIR_MAX_VALUE 1024
+
+enum dir_kind { DIR_OTHER, DIR_USER, DIR_GROUP };
+
+struct dir_entry {
+	enum dir_kind kind;
+	char uuid[DIR_UUID_LEN + 1];
+	char *dn;
+	char *dn_norm;
+	/* users */
+	char *uid, *display_name, *mail, *manager_norm, *locked;
+	int64_t uid_number;     /* -1: absent */
+	int64_t shadow_expire;  /* -1: absent */
+	/* groups */
+	char *cn;
+	int64_t gid_number;     /* -1: absent */
+	char **members;         /* normalised DNs, sorted, unique */
+	size_t n_members;
+	char **member_uids;     /* sorted, unique */
+	size_t n_member_uids;
+};
+
+/* Connects, sets options (v3, timeouts, TLS) and binds. */
+int dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err);
+
+/* True if the server's root DSE advertises the RFC 4533 sync request control. */
+int dir_supports_sync(LDAP *ld);
+
+/* The attributes idgov asks for (NULL-terminated, static storage in cfg order). */
+void dir_attrs(const struct cfg *cfg, char *attrs[24]);
+
+/* The sync filter: (|user_filter group_filter). Caller frees. */
+char *dir_sync_filter(const struct cfg *cfg);
+
+/*
+ * Parses an entry. uuid_raw is the 16-byte entryUUID from a sync state
+ * control, or NULL to read the entryUUID attribute. Returns 0 and fills e
+ * (kind DIR_OTHER for entries outside the configured user and group
+ * bases), or -1 with err set for an entry that must be skipped.
+ */
+int dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg,
+		    const struct berval *uuid_raw, struct dir_entry *e, struct idg_err *err);
+void dir_entry_free(struct dir_entry *e);
+
+/* Formats a 16-byte UUID as 36 characters plus NUL. Returns -1 if len is not 16. */
+int dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1]);
+
+/* Normalises a DN (RFC 4514 form, lower case). Returns NULL if it is not a DN. */
+char *dir_dn_normalize(const char *dn);
+
+/* True if dn equals base or lies below it (both normalised). */
+int dir_dn_within(const char *dn_norm, const char *base_norm);
+
+#endif

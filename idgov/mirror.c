@@ -1,0 +1,783 @@
+/*
+ * Applying directory entries to the store; see mirror.h for the model.
+ *
+ * Membership changes are found by a sorted merge: the entry's values are
+ * sorted by dir.c, the stored ones come back ORDER BY value (SQLite's
+ * BINARY collation is memcmp order, the same as strcmp), so one pass finds
+ * what was added and what was removed, even for a group of 50,000 members
+ * in which one member changed.
+ *
+ * The first sync into an empty store is a baseline: it records one
+ * "sync.baseline" audit record with the counts instead of one record per
+ * user and membership, which would only restate the directory.
+ */
+#include "mirror.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	S_USER_GET,
+	S_USER_INS,
+	S_USER_UPD,
+	S_USER_MARK,
+	S_USER_DEPART,
+	S_GROUP_GET,
+	S_GROUP_INS,
+	S_GROUP_UPD,
+	S_GROUP_MARK,
+	S_GROUP_DELETE,
+	S_MEMBERS,
+	S_MEMBER_INS,
+	S_MEMBER_DEL,
+	S_EVENT,
+	S_STATE,
+	S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+	[S_USER_GET] = "SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
+		       "locked_time, shadow_expire FROM users WHERE uuid = ?1",
+	[S_USER_INS] = "INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
+		       "manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
+		       "first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		       "?12)",
+	[S_USER_UPD] = "UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
+		       "mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
+		       "shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL "
+		       "WHERE uuid = ?1",
+	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
+	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
+			  "last_changed = ?2 WHERE uuid = ?1",
+	[S_GROUP_GET] = "SELECT dn, cn, gid_number, status FROM groups WHERE uuid = ?1",
+	[S_GROUP_INS] = "INSERT INTO groups (uuid, dn, dn_norm, cn, gid_number, privileged, "
+			"last_changed, seen_gen, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			"?8, ?7)",
+	[S_GROUP_UPD] = "UPDATE groups SET dn = ?2, dn_norm = ?3, cn = ?4, gid_number = ?5, "
+			"privileged = ?6, last_changed = ?7, seen_gen = ?8, status = 'active', "
+			"deleted_at = NULL WHERE uuid = ?1",
+	[S_GROUP_MARK] = "UPDATE groups SET seen_gen = ?2 WHERE uuid = ?1",
+	[S_GROUP_DELETE] = "UPDATE groups SET status = 'deleted', deleted_at = ?2, "
+			   "last_changed = ?2 WHERE uuid = ?1",
+	[S_MEMBERS] = "SELECT value FROM memberships WHERE group_uuid = ?1 AND kind = ?2 "
+		      "ORDER BY value",
+	[S_MEMBER_INS] = "INSERT INTO memberships (group_uuid, kind, value, since) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_uuid = ?1 AND kind = ?2 "
+			 "AND value = ?3",
+	[S_EVENT] = "INSERT INTO events (time, kind, subject, details) VALUES (?1, ?2, ?3, ?4)",
+	[S_STATE] = "INSERT INTO sync_state (directory, cookie, mode, last_sync, last_result) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (directory) DO UPDATE SET "
+		    "cookie = excluded.cookie, mode = excluded.mode, "
+		    "last_sync = excluded.last_sync, last_result = excluded.last_result",
+};
+
+struct mirror {
+	struct store *st;
+	struct audit *audit;
+	const struct cfg *cfg;
+	struct logger *log;
+	sqlite3_stmt *s[S_COUNT];
+	int in_tx;
+	int refresh;
+	int baseline;
+	int64_t gen;
+	int64_t now;
+	int64_t active_before;
+	int64_t departures;
+	struct mirror_stats stats;
+};
+
+int
+mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct logger *log,
+	    struct mirror **out, struct idg_err *err)
+{
+	struct mirror *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (m == NULL)
+		return idg_seterr(err, "out of memory");
+	m->st = st;
+	m->audit = audit;
+	m->cfg = cfg;
+	m->log = log;
+	for (int i = 0; i < S_COUNT; i++) {
+		if (store_prepare(st, sql[i], &m->s[i], err) != 0) {
+			mirror_close(m);
+			return -1;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+void
+mirror_close(struct mirror *m)
+{
+	if (m == NULL)
+		return;
+	if (m->in_tx)
+		mirror_rollback(m);
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(m->s[i]);
+	free(m);
+}
+
+const struct mirror_stats *
+mirror_stats(const struct mirror *m)
+{
+	return &m->stats;
+}
+
+int
+mirror_in_transaction(const struct mirror *m)
+{
+	return m->in_tx;
+}
+
+static int64_t
+query_int(struct mirror *m, const char *q)
+{
+	sqlite3_stmt *stmt;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(m->st->db, q, -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+int
+mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
+{
+	if (store_begin(m->st, err) != 0)
+		return -1;
+	m->in_tx = 1;
+	m->refresh = refresh;
+	m->now = idg_now();
+	m->departures = 0;
+	memset(&m->stats, 0, sizeof(m->stats));
+	m->baseline = query_int(m, "SELECT (SELECT count(*) FROM users) + "
+				   "(SELECT count(*) FROM groups)") == 0;
+	m->active_before = query_int(m, "SELECT count(*) FROM users WHERE status <> 'departed'");
+	m->gen = query_int(m, "SELECT max((SELECT coalesce(max(seen_gen), 0) FROM users), "
+			      "(SELECT coalesce(max(seen_gen), 0) FROM groups)) + 1");
+	if (m->gen < 0 || m->active_before < 0) {
+		mirror_rollback(m);
+		return store_err(m->st, err, "starting sync transaction");
+	}
+	return 0;
+}
+
+/* Records an event row and an audit record, except during a baseline. Steals details. */
+static int
+record(struct mirror *m, const char *kind, const char *subject_uuid, const char *name,
+       json_t *details, struct idg_err *err)
+{
+	char *text;
+	sqlite3_stmt *s = m->s[S_EVENT];
+	int rc;
+
+	if (m->baseline || details == NULL) {
+		json_decref(details);
+		return details == NULL ? idg_seterr(err, "out of memory") : 0;
+	}
+	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(details);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	sqlite3_bind_int64(s, 1, m->now);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, subject_uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+	rc = store_step_done(m->st, s, err);
+	if (rc == 0 && m->audit != NULL)
+		rc = audit_append(m->audit, "directory", name, kind, text, err);
+	free(text);
+	return rc;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+static int64_t
+col_int(sqlite3_stmt *s, int i)
+{
+	return sqlite3_column_type(s, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, i);
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void
+note_change(json_t *changes, const char *field, const char *before, const char *after)
+{
+	if (!same(before, after))
+		json_object_set_new(changes, field,
+				    json_pack("[s?s?]", before, after));
+}
+
+static void
+note_number_change(json_t *changes, const char *field, int64_t before, int64_t after)
+{
+	if (before != after)
+		json_object_set_new(changes, field,
+				    json_pack("[oo]",
+					      before >= 0 ? json_integer(before) : json_null(),
+					      after >= 0 ? json_integer(after) : json_null()));
+}
+
+static int
+write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *status,
+	   struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[stmt_id];
+
+	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, e->dn, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->dn_norm, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, e->uid);
+	bind_text_or_null(s, 5, e->display_name);
+	bind_text_or_null(s, 6, e->mail);
+	bind_int_or_null(s, 7, e->uid_number);
+	bind_text_or_null(s, 8, e->manager_norm);
+	sqlite3_bind_text(s, 9, status, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 10, e->locked);
+	bind_int_or_null(s, 11, e->shadow_expire);
+	sqlite3_bind_int64(s, 12, m->now);
+	sqlite3_bind_int64(s, 13, m->gen);
+	return store_step_done(m->st, s, err);
+}
+
+static int
+apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_USER_GET];
+	const char *status = e->locked != NULL ? "disabled" : "active";
+	json_t *changes;
+	int rc, found, was_departed = 0, moved = 0;
+
+	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	found = rc == SQLITE_ROW;
+	if (!found) {
+		sqlite3_reset(get);
+		if (rc != SQLITE_DONE)
+			return store_err(m->st, err, "reading user");
+		if (write_user(m, S_USER_INS, e, status, err) != 0)
+			return -1;
+		m->stats.joiners++;
+		return record(m, "user.joiner", e->uuid, e->uid,
+			      json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "dn", e->dn, "status",
+					status),
+			      err);
+	}
+	changes = json_object();
+	note_change(changes, "uid", col_text(get, 1), e->uid);
+	note_change(changes, "display_name", col_text(get, 2), e->display_name);
+	note_change(changes, "mail", col_text(get, 3), e->mail);
+	note_number_change(changes, "uid_number", col_int(get, 4), e->uid_number);
+	note_change(changes, "manager", col_text(get, 5), e->manager_norm);
+	note_change(changes, "locked_time", col_text(get, 7), e->locked);
+	note_number_change(changes, "shadow_expire", col_int(get, 8), e->shadow_expire);
+	was_departed = same(col_text(get, 6), "departed");
+	if (!was_departed)
+		note_change(changes, "status", col_text(get, 6), status);
+	moved = !same(col_text(get, 0), e->dn);
+	{
+		json_t *mover = moved ? json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
+						  col_text(get, 0), "new_dn", e->dn)
+				      : NULL;
+
+		sqlite3_reset(get);
+		rc = write_user(m, S_USER_UPD, e, status, err);
+		if (rc == 0 && was_departed) {
+			m->stats.joiners++;
+			rc = record(m, "user.joiner", e->uuid, e->uid,
+				    json_pack("{s:s, s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn,
+					      "status", status, "returned", 1),
+				    err);
+		}
+		if (rc == 0 && moved && !was_departed) {
+			m->stats.movers++;
+			rc = record(m, "user.mover", e->uuid, e->uid, json_incref(mover), err);
+		}
+		json_decref(mover);
+	}
+	if (rc == 0 && json_object_size(changes) > 0 && !was_departed) {
+		m->stats.changed++;
+		rc = record(m, "user.changed", e->uuid, e->uid,
+			    json_pack("{s:s, s:O}", "uuid", e->uuid, "changes", changes), err);
+	}
+	json_decref(changes);
+	return rc;
+}
+
+/* Reads the stored values of one membership kind, in strcmp order. */
+static int
+load_members(struct mirror *m, const char *group, const char *kind, char ***out, size_t *n,
+	     struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_MEMBERS];
+	size_t cap = 16, k = 0;
+	char **v = malloc(cap * sizeof(*v));
+	int rc;
+
+	if (v == NULL)
+		return idg_seterr(err, "out of memory");
+	sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (k == cap) {
+			char **bigger = realloc(v, 2 * cap * sizeof(*v));
+
+			if (bigger == NULL)
+				break;
+			v = bigger;
+			cap *= 2;
+		}
+		v[k] = strdup(col_text(s, 0));
+		if (v[k] == NULL)
+			break;
+		k++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < k; i++)
+			free(v[i]);
+		free(v);
+		return rc == SQLITE_ROW ? idg_seterr(err, "out of memory")
+					: store_err(m->st, err, "reading memberships");
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
+change_member(struct mirror *m, int add, const char *group_uuid, const char *group_cn,
+	      const char *kind, const char *value, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[add ? S_MEMBER_INS : S_MEMBER_DEL];
+
+	sqlite3_bind_text(s, 1, group_uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
+	if (add)
+		sqlite3_bind_int64(s, 4, m->now);
+	if (store_step_done(m->st, s, err) != 0)
+		return -1;
+	if (add)
+		m->stats.members_added++;
+	else
+		m->stats.members_removed++;
+	return record(m, add ? "membership.added" : "membership.removed", group_uuid, group_cn,
+		      json_pack("{s:s, s:s, s:s, s:s}", "group", group_cn, "group_uuid",
+				group_uuid, "kind", kind, "member", value),
+		      err);
+}
+
+/* Brings one membership kind of a group to exactly `want` (sorted, unique). */
+static int
+sync_members(struct mirror *m, const char *group_uuid, const char *group_cn, const char *kind,
+	     char *const *want, size_t n_want, struct idg_err *err)
+{
+	char **have = NULL;
+	size_t n_have = 0, i = 0, j = 0;
+	int rc = 0;
+
+	if (load_members(m, group_uuid, kind, &have, &n_have, err) != 0)
+		return -1;
+	while (rc == 0 && (i < n_have || j < n_want)) {
+		int c = i == n_have ? 1 : j == n_want ? -1 : strcmp(have[i], want[j]);
+
+		if (c < 0)
+			rc = change_member(m, 0, group_uuid, group_cn, kind, have[i++], err);
+		else if (c > 0)
+			rc = change_member(m, 1, group_uuid, group_cn, kind, want[j++], err);
+		else
+			i++, j++;
+	}
+	for (i = 0; i < n_have; i++)
+		free(have[i]);
+	free(have);
+	return rc;
+}
+
+static int
+write_group(struct mirror *m, int stmt_id, const struct dir_entry *e, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[stmt_id];
+
+	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, e->dn, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->dn_norm, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, e->cn, -1, SQLITE_STATIC);
+	bind_int_or_null(s, 5, e->gid_number);
+	sqlite3_bind_int(s, 6, cfg_list_contains(m->cfg->privileged_groups, e->cn));
+	sqlite3_bind_int64(s, 7, m->now);
+	sqlite3_bind_int64(s, 8, m->gen);
+	return store_step_done(m->st, s, err);
+}
+
+static int
+apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_GROUP_GET];
+	json_t *ev = NULL;
+	const char *kind = NULL;
+	int rc;
+
+	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		int was_deleted = same(col_text(get, 3), "deleted");
+
+		if (was_deleted) {
+			kind = "group.created";
+			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned", 1);
+		} else if (!same(col_text(get, 0), e->dn) || !same(col_text(get, 1), e->cn) ||
+			   col_int(get, 2) != e->gid_number) {
+			kind = "group.changed";
+			ev = json_pack("{s:s, s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
+				       col_text(get, 0), "new_dn", e->dn, "old_name", col_text(get, 1));
+		}
+		sqlite3_reset(get);
+		rc = write_group(m, S_GROUP_UPD, e, err);
+		if (kind != NULL)
+			m->stats.groups_changed++;
+	} else {
+		sqlite3_reset(get);
+		if (rc != SQLITE_DONE)
+			return store_err(m->st, err, "reading group");
+		kind = "group.created";
+		ev = json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
+		rc = write_group(m, S_GROUP_INS, e, err);
+		m->stats.groups_added++;
+	}
+	if (rc == 0 && kind != NULL) {
+		rc = record(m, kind, e->uuid, e->cn, ev, err);
+		ev = NULL;
+	}
+	json_decref(ev);
+	if (rc == 0)
+		rc = sync_members(m, e->uuid, e->cn, "member", e->members, e->n_members, err);
+	if (rc == 0)
+		rc = sync_members(m, e->uuid, e->cn, "memberUid", e->member_uids, e->n_member_uids,
+				  err);
+	return rc;
+}
+
+int
+mirror_apply(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
+{
+	switch (e->kind) {
+	case DIR_USER:
+		return apply_user(m, e, err);
+	case DIR_GROUP:
+		return apply_group(m, e, err);
+	default:
+		return mirror_delete(m, e->uuid, err);
+	}
+}
+
+/* Runs one of the (uuid, number) statements: marks take the generation, removals the time. */
+static int
+by_uuid(struct mirror *m, int stmt_id, const char *uuid, int64_t number, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[stmt_id];
+
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, number);
+	return store_step_done(m->st, s, err);
+}
+
+int
+mirror_present(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	if (by_uuid(m, S_USER_MARK, uuid, m->gen, err) != 0)
+		return -1;
+	if (sqlite3_changes(m->st->db) > 0)
+		return 0;
+	return by_uuid(m, S_GROUP_MARK, uuid, m->gen, err);
+}
+
+static int
+depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_USER_GET];
+	char *uid = NULL, *dn = NULL;
+	int rc;
+
+	sqlite3_bind_text(get, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc != SQLITE_ROW || same(col_text(get, 6), "departed")) {
+		sqlite3_reset(get);
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : store_err(m->st, err, "reading user");
+	}
+	uid = idg_strdup(col_text(get, 1));
+	dn = idg_strdup(col_text(get, 0));
+	sqlite3_reset(get);
+	rc = by_uuid(m, S_USER_DEPART, uuid, m->now, err);
+	if (rc == 0) {
+		m->stats.leavers++;
+		if (m->refresh)
+			m->departures++;
+		rc = record(m, "user.leaver", uuid, uid ? uid : uuid,
+			    json_pack("{s:s, s:s?}", "uuid", uuid, "dn", dn), err);
+	}
+	free(uid);
+	free(dn);
+	return rc;
+}
+
+static int
+delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_GROUP_GET];
+	char *cn;
+	int rc;
+
+	sqlite3_bind_text(get, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc != SQLITE_ROW || same(col_text(get, 3), "deleted")) {
+		sqlite3_reset(get);
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(m->st, err, "reading group");
+	}
+	cn = idg_strdup(col_text(get, 1));
+	sqlite3_reset(get);
+	if (cn == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = sync_members(m, uuid, cn, "member", NULL, 0, err);
+	if (rc == 0)
+		rc = sync_members(m, uuid, cn, "memberUid", NULL, 0, err);
+	if (rc == 0)
+		rc = by_uuid(m, S_GROUP_DELETE, uuid, m->now, err);
+	if (rc == 0) {
+		m->stats.groups_deleted++;
+		rc = record(m, "group.deleted", uuid, cn, json_pack("{s:s}", "uuid", uuid), err);
+	}
+	free(cn);
+	return rc;
+}
+
+int
+mirror_delete(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	int rc = depart_user(m, uuid, err);
+
+	if (rc <= 0)
+		return rc;
+	return delete_group(m, uuid, err);
+}
+
+static int
+collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	size_t cap = 16, k = 0;
+	char **v;
+	int rc;
+
+	if (store_prepare(m->st, q, &s, err) != 0)
+		return -1;
+	v = malloc(cap * sizeof(*v));
+	sqlite3_bind_int64(s, 1, m->gen);
+	while (v != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (k == cap) {
+			char **bigger = realloc(v, 2 * cap * sizeof(*v));
+
+			if (bigger == NULL)
+				break;
+			v = bigger;
+			cap *= 2;
+		}
+		if ((v[k] = strdup(col_text(s, 0))) == NULL)
+			break;
+		k++;
+	}
+	sqlite3_finalize(s);
+	if (v == NULL || rc != SQLITE_DONE) {
+		for (size_t i = 0; v != NULL && i < k; i++)
+			free(v[i]);
+		free(v);
+		return idg_seterr(err, "store %s: reading entries to sweep failed", m->st->path);
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
+sweep_list(struct mirror *m, const char *q, int (*fn)(struct mirror *, const char *,
+						      struct idg_err *),
+	   struct idg_err *err)
+{
+	char **uuids;
+	size_t n, i;
+	int rc = 0;
+
+	if (collect_unseen(m, q, &uuids, &n, err) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && fn(m, uuids[i], err) < 0)
+			rc = -1;
+		free(uuids[i]);
+	}
+	free(uuids);
+	return rc;
+}
+
+int
+mirror_sweep(struct mirror *m, struct idg_err *err)
+{
+	if (sweep_list(m, "SELECT uuid FROM users WHERE status <> 'departed' AND seen_gen <> ?1",
+		       depart_user, err) != 0)
+		return -1;
+	return sweep_list(m, "SELECT uuid FROM groups WHERE status = 'active' AND seen_gen <> ?1",
+			  delete_group, err);
+}
+
+/*
+ * Refused: every active user departing at once (an empty result), or more
+ * than the configured fraction when that is more than two users, so that
+ * ordinary leavers in a small directory are not blocked.
+ */
+int
+mirror_check_guard(struct mirror *m, int force, struct idg_err *err)
+{
+	double limit = m->cfg->dir_max_departed_fraction * (double)m->active_before;
+	int all = m->departures > 0 && m->departures == m->active_before;
+
+	if (force || m->departures == 0)
+		return 0;
+	if (all || (m->departures > 2 && (double)m->departures > limit)) {
+		idg_seterr(err,
+			   "refusing sync: %lld of %lld active users would be marked departed "
+			   "(limit %.0f%%); check the directory, then run 'idgov sync --force' "
+			   "if this is intended",
+			   (long long)m->departures, (long long)m->active_before,
+			   m->cfg->dir_max_departed_fraction * 100);
+		return MIRROR_GUARD_TRIPPED;
+	}
+	return 0;
+}
+
+int
+mirror_save_state(struct mirror *m, const struct berval *cookie, const char *mode,
+		  const char *result, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_STATE];
+
+	sqlite3_bind_text(s, 1, m->cfg->dir_name, -1, SQLITE_STATIC);
+	if (cookie != NULL && cookie->bv_val != NULL)
+		sqlite3_bind_blob(s, 2, cookie->bv_val, (int)cookie->bv_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	sqlite3_bind_text(s, 3, mode, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, idg_now());
+	sqlite3_bind_text(s, 5, result, -1, SQLITE_STATIC);
+	return store_step_done(m->st, s, err);
+}
+
+/* The baseline's one audit record: what the first sync found. */
+static int
+record_baseline(struct mirror *m, struct idg_err *err)
+{
+	const struct mirror_stats *s = &m->stats;
+	json_t *d;
+	char *text;
+	int rc;
+
+	if (!m->baseline || m->audit == NULL || (s->joiners == 0 && s->groups_added == 0))
+		return 0;
+	d = json_pack("{s:I, s:I, s:I}", "users", (json_int_t)s->joiners, "groups",
+		      (json_int_t)s->groups_added, "memberships", (json_int_t)s->members_added);
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = audit_append(m->audit, "directory", m->cfg->dir_name, "sync.baseline", text, err);
+	free(text);
+	return rc;
+}
+
+int
+mirror_commit(struct mirror *m, struct idg_err *err)
+{
+	if (record_baseline(m, err) != 0)
+		goto fail;
+	if (m->audit != NULL && audit_sign_head(m->audit, err) != 0)
+		goto fail;
+	if (store_commit(m->st, err) != 0)
+		goto fail;
+	m->in_tx = 0;
+	return 0;
+fail:
+	mirror_rollback(m);
+	return -1;
+}
+
+void
+mirror_rollback(struct mirror *m)
+{
+	store_rollback(m->st);
+	m->in_tx = 0;
+}
+
+int
+mirror_load_cookie(struct store *st, const char *directory, struct berval *cookie,
+		   struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	if (store_prepare(st, "SELECT cookie FROM sync_state WHERE directory = ?1", &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, directory, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(s, 0) > 0) {
+		int n = sqlite3_column_bytes(s, 0);
+
+		cookie->bv_val = malloc((size_t)n + 1);
+		if (cookie->bv_val != NULL) {
+			memcpy(cookie->bv_val, sqlite3_column_blob(s, 0), (size_t)n);
+			cookie->bv_val[n] = '\0';
+			cookie->bv_len = (ber_len_t)n;
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading sync cookie");
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * The mirror: applies what the directory says to the store's users,
+ * groups and memberships, records joiners, movers, leavers and membership
+ * changes as events and audit records, and keeps the sync cookie.
+ *
+ * A mirror works inside one store transaction (mirror_begin ...
+ * mirror_commit), so the changes and the cookie that covers them are
+ * stored together or not at all. It knows nothing of LDAP messages; the
+ * sync drivers (sync.c) feed it parsed entries.
+ *
+ * Deletions and mark-and-sweep: every entry seen in a refresh is stamped
+ * with the refresh's generation; mirror_sweep() treats what was not
+ * stamped as gone. Users are never deleted, only marked departed.
+ *
+ * The departure guard: a refresh that would mark more than the configured
+ * fraction of active users departed is refused by mirror_check_guard()
+ * unless forced, so an empty or truncated search result can never wipe
+ * the store.
+ */
+#ifndef IDGOV_MIRROR_H
+#define IDGOV_MIRROR_H
+
+#include "audit.h"
+#include "config.h"
+#include "dir.h"
+#include "store.h"
+
+#include <lber.h>
+
+#define MIRROR_GUARD_TRIPPED (-2)
+
+struct mirror_stats {
+	int64_t joiners, movers, leavers, changed;
+	int64_t groups_added, groups_changed, groups_deleted;
+	int64_t members_added, members_removed;
+	int64_t skipped;
+};
+
+struct mirror;
+
+int mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct logger *log,
+		struct mirror **out, struct idg_err *err);
+void mirror_close(struct mirror *m);
+
+/*
+ * Starts a transaction. refresh: this batch is a refresh (counts
+ * departures for the guard and stamps a new generation).
+ */
+int mirror_begin(struct mirror *m, int refresh, struct idg_err *err);
+/* Adds or updates an entry (kind DIR_OTHER means: no longer in scope). */
+int mirror_apply(struct mirror *m, const struct dir_entry *e, struct idg_err *err);
+/* The entry with this uuid is unchanged and still present. */
+int mirror_present(struct mirror *m, const char *uuid, struct idg_err *err);
+/* The entry with this uuid was deleted (or left the sync scope). */
+int mirror_delete(struct mirror *m, const char *uuid, struct idg_err *err);
+/* Marks everything not stamped during this refresh as gone. */
+int mirror_sweep(struct mirror *m, struct idg_err *err);
+/* MIRROR_GUARD_TRIPPED (with err set) when too many users would depart and !force. */
+int mirror_check_guard(struct mirror *m, int force, struct idg_err *err);
+/* Stores the cookie (NULL to clear) and the mode of the sync that produced it. */
+int mirror_save_state(struct mirror *m, const struct berval *cookie, const char *mode,
+		      const char *result, struct idg_err *err);
+/* Signs the audit head and commits; or rolls back. */
+int mirror_commit(struct mirror *m, struct idg_err *err);
+void mirror_rollback(struct mirror *m);
+
+/* Statistics since the last mirror_begin. */
+const struct mirror_stats *mirror_stats(const struct mirror *m);
+int mirror_in_transaction(const struct mirror *m);
+
+/* Reads the stored cookie; *cookie is malloc'd (or NULL when none). */
+int mirror_load_cookie(struct store *st, const char *directory, struct berval *cookie,
+		       struct idg_err *err);
+
+#endif

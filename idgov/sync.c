@@ -1,0 +1,597 @@
+/*
+ * RFC 4533 and paged sync drivers; see sync.h.
+ *
+ * libldap calls our callbacks for each message, but ignores what they
+ * return, so a callback that fails records the first error in the context
+ * and the driver rolls the whole batch back afterwards.
+ *
+ * When to sweep (delete what the server did not mention):
+ * - refreshOnly ends with syncDone; refreshDeletes=FALSE there means a
+ *   present phase was used, so everything not mentioned is gone.
+ * - In refreshAndPersist, a refreshPresent info message that does not end
+ *   the refresh closes the present phase: sweep then. libldap reports the
+ *   final "refresh done" without saying whether it was refreshPresent or
+ *   refreshDelete, so we infer it: a refresh without a cookie sent every
+ *   entry (sweep); with a cookie, a refresh that sent present states and
+ *   no deletes was a present phase (sweep); one that sent deletes was a
+ *   delete phase (no sweep).
+ */
+#include "sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sync_ctx {
+	const struct cfg *cfg;
+	struct mirror *m;
+	struct logger *log;
+	LDAP *ld;
+	int had_cookie;
+	int saw_present, saw_delete, swept;
+	int refresh_done;
+	int sweep_on_result;
+	int failed;
+	int calls;
+	struct idg_err err;
+};
+
+struct sync_session {
+	const struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct logger *log;
+	struct mirror *m;
+	ldap_sync_t ls;
+	int ls_live;
+	int paged;
+	int force;
+	struct sync_ctx ctx;
+	char *filter;
+	char *attrs[24];
+};
+
+static void
+fail_ctx(struct sync_ctx *c, const struct idg_err *e)
+{
+	if (!c->failed) {
+		c->failed = 1;
+		c->err = *e;
+	}
+}
+
+static void
+sweep(struct sync_ctx *c)
+{
+	struct idg_err e;
+
+	if (c->swept || c->failed)
+		return;
+	c->swept = 1;
+	if (mirror_sweep(c->m, &e) != 0)
+		fail_ctx(c, &e);
+}
+
+/* An entry we cannot parse is kept as it was (stamped present), never swept away. */
+static void
+apply_message(struct sync_ctx *c, LDAPMessage *msg, const struct berval *uuid_raw)
+{
+	struct dir_entry e;
+	struct idg_err why;
+	char uuid[DIR_UUID_LEN + 1];
+
+	if (dir_parse_entry(c->cfg, c->ld, msg, uuid_raw, &e, &why) != 0) {
+		log_msg(c->log, LOG_WARNING, "sync: skipping directory entry: %s", why.msg);
+		if (uuid_raw != NULL && dir_uuid_format(uuid_raw, uuid) == 0 &&
+		    mirror_present(c->m, uuid, &why) != 0)
+			fail_ctx(c, &why);
+		return;
+	}
+	if (mirror_apply(c->m, &e, &why) != 0)
+		fail_ctx(c, &why);
+	dir_entry_free(&e);
+}
+
+static void
+uuid_op(struct sync_ctx *c, const struct berval *raw, int del)
+{
+	char uuid[DIR_UUID_LEN + 1];
+	struct idg_err e;
+
+	if (dir_uuid_format(raw, uuid) != 0) {
+		log_msg(c->log, LOG_WARNING, "sync: ignoring malformed entryUUID (%lu bytes)",
+			(unsigned long)raw->bv_len);
+		return;
+	}
+	if ((del ? mirror_delete(c->m, uuid, &e) : mirror_present(c->m, uuid, &e)) != 0)
+		fail_ctx(c, &e);
+}
+
+static int
+on_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid, ldap_sync_refresh_t phase)
+{
+	struct sync_ctx *c = ls->ls_private;
+
+	c->calls++;
+	if (c->failed)
+		return 0;
+	switch (phase) {
+	case LDAP_SYNC_CAPI_PRESENT:
+		c->saw_present = 1;
+		uuid_op(c, uuid, 0);
+		break;
+	case LDAP_SYNC_CAPI_DELETE:
+		c->saw_delete = 1;
+		uuid_op(c, uuid, 1);
+		break;
+	case LDAP_SYNC_CAPI_ADD:
+	case LDAP_SYNC_CAPI_MODIFY:
+		apply_message(c, msg, uuid);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_intermediate(ldap_sync_t *ls, LDAPMessage *msg, BerVarray uuids, ldap_sync_refresh_t phase)
+{
+	struct sync_ctx *c = ls->ls_private;
+
+	(void)msg;
+	c->calls++;
+	if (c->failed)
+		return 0;
+	switch (phase) {
+	case LDAP_SYNC_CAPI_PRESENTS_IDSET:
+	case LDAP_SYNC_CAPI_DELETES_IDSET:
+		if (phase == LDAP_SYNC_CAPI_PRESENTS_IDSET)
+			c->saw_present = 1;
+		else
+			c->saw_delete = 1;
+		for (size_t i = 0; uuids != NULL && uuids[i].bv_val != NULL; i++)
+			uuid_op(c, &uuids[i], phase == LDAP_SYNC_CAPI_DELETES_IDSET);
+		break;
+	case LDAP_SYNC_CAPI_PRESENTS:
+		sweep(c); /* the present phase is over; a delete phase follows */
+		break;
+	case LDAP_SYNC_CAPI_DONE:
+		c->refresh_done = 1;
+		if (!c->saw_delete && (!c->had_cookie || c->saw_present))
+			sweep(c);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
+{
+	struct sync_ctx *c = ls->ls_private;
+
+	(void)msg;
+	c->calls++;
+	c->refresh_done = 1;
+	if (refresh_deletes == 0)
+		sweep(c);
+	return 0;
+}
+
+static void
+ctx_reset(struct sync_ctx *c, const struct cfg *cfg, struct mirror *m, struct logger *log,
+	  LDAP *ld, int had_cookie)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->m = m;
+	c->log = log;
+	c->ld = ld;
+	c->had_cookie = had_cookie;
+}
+
+static int
+finish_refresh(struct mirror *m, int force, const struct berval *cookie, const char *mode,
+	       struct idg_err *err)
+{
+	int rc = mirror_check_guard(m, force, err);
+
+	if (rc != 0) {
+		mirror_rollback(m);
+		return rc;
+	}
+	if (mirror_save_state(m, cookie, mode, "ok", err) != 0) {
+		mirror_rollback(m);
+		return -1;
+	}
+	return mirror_commit(m, err);
+}
+
+/* ---- Paged search (no syncprov) ---- */
+
+static int
+paged_page(struct sync_ctx *c, const char *filter, char **attrs, struct berval *cookie,
+	   struct idg_err *err)
+{
+	LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL}, **resp = NULL, *pr;
+	LDAPMessage *res = NULL, *e;
+	ber_int_t total;
+	int rc, code = 0;
+
+	rc = ldap_create_page_control(c->ld, c->cfg->dir_page_size, cookie, 1, &page);
+	if (rc != LDAP_SUCCESS)
+		return idg_seterr(err, "paged search: %s", ldap_err2string(rc));
+	ctrls[0] = page;
+	rc = ldap_search_ext_s(c->ld, c->cfg->dir_base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls,
+			       NULL, NULL, 0, &res);
+	ldap_control_free(page);
+	if (rc != LDAP_SUCCESS) {
+		ldap_msgfree(res);
+		return idg_seterr(err, "paged search of %s failed: %s", c->cfg->dir_base,
+				  ldap_err2string(rc));
+	}
+	for (e = ldap_first_entry(c->ld, res); e != NULL && !c->failed;
+	     e = ldap_next_entry(c->ld, e))
+		apply_message(c, e, NULL);
+	free(cookie->bv_val);
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	rc = ldap_parse_result(c->ld, res, &code, NULL, NULL, NULL, &resp, 0);
+	if (rc == LDAP_SUCCESS && code == LDAP_SUCCESS &&
+	    (pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, resp, NULL)) != NULL) {
+		struct berval next = {0, NULL};
+
+		if (ldap_parse_pageresponse_control(c->ld, pr, &total, &next) == LDAP_SUCCESS &&
+		    next.bv_len > 0) {
+			cookie->bv_val = malloc(next.bv_len);
+			if (cookie->bv_val != NULL) {
+				memcpy(cookie->bv_val, next.bv_val, next.bv_len);
+				cookie->bv_len = next.bv_len;
+			}
+		}
+		ber_memfree(next.bv_val);
+	}
+	ldap_controls_free(resp);
+	ldap_msgfree(res);
+	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		return idg_seterr(err, "paged search of %s failed: %s", c->cfg->dir_base,
+				  ldap_err2string(rc != LDAP_SUCCESS ? rc : code));
+	return 0;
+}
+
+static int
+paged_refresh(struct sync_ctx *c, int force, struct idg_err *err)
+{
+	struct berval cookie = {0, NULL};
+	char *attrs[24];
+	char *filter = dir_sync_filter(c->cfg);
+	int rc;
+
+	if (filter == NULL)
+		return idg_seterr(err, "out of memory");
+	dir_attrs(c->cfg, attrs);
+	if (mirror_begin(c->m, 1, err) != 0) {
+		free(filter);
+		return -1;
+	}
+	do {
+		rc = paged_page(c, filter, attrs, &cookie, err);
+	} while (rc == 0 && !c->failed && cookie.bv_len > 0);
+	free(cookie.bv_val);
+	free(filter);
+	if (rc == 0 && !c->failed)
+		sweep(c);
+	if (rc == 0 && c->failed)
+		rc = idg_seterr(err, "%s", c->err.msg);
+	if (rc != 0) {
+		mirror_rollback(c->m);
+		return rc;
+	}
+	return finish_refresh(c->m, force, NULL, "paged", err);
+}
+
+/* ---- RFC 4533 ---- */
+
+static void
+ls_setup(ldap_sync_t *ls, struct sync_ctx *c, LDAP *ld, char *filter, char **attrs)
+{
+	ldap_sync_initialize(ls);
+	ls->ls_ld = ld;
+	ls->ls_base = c->cfg->dir_base;
+	ls->ls_scope = LDAP_SCOPE_SUBTREE;
+	ls->ls_filter = filter;
+	ls->ls_attrs = attrs;
+	ls->ls_timeout = 0; /* ldap_sync_poll() never blocks: the daemon's poll() waits */
+	ls->ls_search_entry = on_entry;
+	ls->ls_intermediate = on_intermediate;
+	ls->ls_search_result = on_result;
+	ls->ls_private = c;
+}
+
+/* Frees what libldap allocated (the cookie) but not the strings or connection we own. */
+static void
+ls_release(ldap_sync_t *ls)
+{
+	ls->ls_ld = NULL;
+	ls->ls_base = NULL;
+	ls->ls_filter = NULL;
+	ls->ls_attrs = NULL;
+	ldap_sync_destroy(ls, 0);
+}
+
+static int
+load_cookie(struct store *st, const struct cfg *cfg, int full, ldap_sync_t *ls, struct idg_err *err)
+{
+	struct berval stored;
+
+	if (full)
+		return 0;
+	if (mirror_load_cookie(st, cfg->dir_name, &stored, err) != 0)
+		return -1;
+	if (stored.bv_val != NULL) {
+		ber_dupbv(&ls->ls_cookie, &stored);
+		free(stored.bv_val);
+	}
+	return 0;
+}
+
+/*
+ * Runs one refresh (refreshOnly, or the refresh stage of refreshAndPersist).
+ * Returns 0, -1, SYNC_GUARD, or LDAP_SYNC_REFRESH_REQUIRED / an LDAP error
+ * code > 0 for the caller to act on (reload, fall back to paged).
+ */
+static int
+refresh(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int force,
+	struct idg_err *err)
+{
+	int rc;
+
+	c->had_cookie = ls->ls_cookie.bv_val != NULL;
+	if (mirror_begin(m, 1, err) != 0)
+		return -1;
+	rc = persist ? ldap_sync_init_refresh_and_persist(ls) : ldap_sync_init_refresh_only(ls);
+	if (rc == LDAP_SUCCESS && c->failed)
+		rc = -1, *err = c->err;
+	else if (rc == LDAP_SUCCESS && !c->refresh_done)
+		rc = -1, idg_seterr(err, "directory ended the sync without finishing the refresh");
+	else if (rc == -1)
+		idg_seterr(err, "sync with %s failed: connection lost", c->cfg->dir_uri);
+	if (rc != LDAP_SUCCESS) {
+		mirror_rollback(m);
+		if (rc > 0 && rc != LDAP_SYNC_REFRESH_REQUIRED)
+			idg_seterr(err, "sync with %s failed: %s", c->cfg->dir_uri,
+				   ldap_err2string(rc));
+		return rc;
+	}
+	return finish_refresh(m, force, &ls->ls_cookie, persist ? "persist" : "refreshOnly", err);
+}
+
+static int
+critical_extension_missing(int rc)
+{
+	return rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION || rc == LDAP_UNWILLING_TO_PERFORM ||
+	       rc == LDAP_PROTOCOL_ERROR;
+}
+
+/*
+ * Refresh from the stored cookie; on e-syncRefreshRequired drop the cookie
+ * and reload in full, once.
+ */
+static int
+refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist,
+		    int force, struct idg_err *err)
+{
+	int rc = refresh(c, ls, m, persist, force, err);
+
+	if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+		log_msg(c->log, LOG_NOTICE,
+			"sync: directory requires a full reload (cookie too old); reloading");
+		if (persist)
+			ldap_abandon_ext(c->ld, ls->ls_msgid, NULL, NULL);
+		ber_memfree(ls->ls_cookie.bv_val);
+		ls->ls_cookie.bv_val = NULL;
+		ls->ls_cookie.bv_len = 0;
+		ctx_reset(c, c->cfg, m, c->log, c->ld, 0);
+		rc = refresh(c, ls, m, persist, force, err);
+		if (rc == LDAP_SYNC_REFRESH_REQUIRED)
+			rc = idg_seterr(err, "directory keeps requiring a full reload");
+	}
+	return rc;
+}
+
+static void
+fill_result(struct sync_result *res, const char *mode, struct mirror *m)
+{
+	if (res == NULL)
+		return;
+	idg_strlcpy(res->mode, mode, sizeof(res->mode));
+	res->stats = *mirror_stats(m);
+}
+
+int
+sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct logger *log,
+	  const struct sync_opts *opts, struct sync_result *res, struct idg_err *err)
+{
+	struct sync_ctx c;
+	struct mirror *m = NULL;
+	ldap_sync_t ls;
+	LDAP *ld = NULL;
+	char *attrs[24], *filter = NULL;
+	int rc = -1;
+
+	if (mirror_open(st, audit, cfg, log, &m, err) != 0)
+		return -1;
+	if (dir_connect(cfg, &ld, err) != 0)
+		goto out;
+	ctx_reset(&c, cfg, m, log, ld, 0);
+	if (!dir_supports_sync(ld)) {
+		log_msg(log, LOG_INFO, "sync: %s offers no RFC 4533 sync; using a paged search",
+			cfg->dir_uri);
+		rc = paged_refresh(&c, opts->force, err);
+		fill_result(res, "paged", m);
+		goto out;
+	}
+	dir_attrs(cfg, attrs);
+	if ((filter = dir_sync_filter(cfg)) == NULL) {
+		rc = idg_seterr(err, "out of memory");
+		goto out;
+	}
+	ls_setup(&ls, &c, ld, filter, attrs);
+	rc = load_cookie(st, cfg, opts->full, &ls, err);
+	if (rc == 0)
+		rc = refresh_with_reload(&c, &ls, m, 0, opts->force, err);
+	ls_release(&ls);
+	if (critical_extension_missing(rc)) {
+		log_msg(log, LOG_INFO, "sync: %s refused the sync control; using a paged search",
+			cfg->dir_uri);
+		ctx_reset(&c, cfg, m, log, ld, 0);
+		rc = paged_refresh(&c, opts->force, err);
+		fill_result(res, "paged", m);
+		goto out;
+	}
+	if (rc > 0)
+		rc = -1;
+	fill_result(res, "refreshOnly", m);
+out:
+	free(filter);
+	if (ld != NULL)
+		ldap_unbind_ext(ld, NULL, NULL);
+	mirror_close(m);
+	return rc;
+}
+
+int
+sync_session_start(const struct cfg *cfg, struct store *st, struct audit *audit,
+		   struct logger *log, int force, struct sync_session **out,
+		   struct sync_result *res, struct idg_err *err)
+{
+	struct sync_session *s = calloc(1, sizeof(*s));
+	LDAP *ld = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (s == NULL)
+		return idg_seterr(err, "out of memory");
+	s->cfg = cfg;
+	s->st = st;
+	s->audit = audit;
+	s->log = log;
+	s->force = force;
+	if (mirror_open(st, audit, cfg, log, &s->m, err) != 0 || dir_connect(cfg, &ld, err) != 0)
+		goto fail;
+	s->ls.ls_ld = ld; /* owned by the session from here on */
+	ctx_reset(&s->ctx, cfg, s->m, log, ld, 0);
+	if (!dir_supports_sync(ld)) {
+		s->paged = 1;
+		rc = paged_refresh(&s->ctx, force, err);
+		fill_result(res, "paged", s->m);
+	} else if ((s->filter = dir_sync_filter(cfg)) == NULL) {
+		rc = idg_seterr(err, "out of memory");
+	} else {
+		dir_attrs(cfg, s->attrs);
+		ls_setup(&s->ls, &s->ctx, ld, s->filter, s->attrs);
+		s->ls_live = 1;
+		rc = load_cookie(st, cfg, 0, &s->ls, err);
+		if (rc == 0)
+			rc = refresh_with_reload(&s->ctx, &s->ls, s->m, 1, force, err);
+		fill_result(res, "persist", s->m);
+	}
+	if (rc == 0) {
+		*out = s;
+		return 0;
+	}
+fail:
+	sync_session_stop(s);
+	return rc > 0 ? -1 : rc;
+}
+
+int
+sync_session_fd(const struct sync_session *s)
+{
+	ber_socket_t fd = -1;
+
+	if (s->paged || s->ls.ls_ld == NULL ||
+	    ldap_get_option(s->ls.ls_ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+		return -1;
+	return fd;
+}
+
+int
+sync_session_is_paged(const struct sync_session *s)
+{
+	return s->paged;
+}
+
+int
+sync_session_process(struct sync_session *s, struct sync_result *res, struct idg_err *err)
+{
+	int rc, before, ended = 0;
+
+	if (mirror_begin(s->m, 0, err) != 0)
+		return -1;
+	/*
+	 * ldap_sync_poll() returns 0 both for "handled a message" and for "nothing
+	 * there"; the callback counter tells them apart. libldap may hold several
+	 * messages already read from the socket, so drain until nothing is left.
+	 */
+	do {
+		before = s->ctx.calls;
+		rc = ldap_sync_poll(&s->ls);
+	} while (rc == LDAP_SUCCESS && s->ctx.calls != before && !s->ctx.failed);
+	if (s->ctx.failed) {
+		*err = s->ctx.err;
+		s->ctx.failed = 0;
+		mirror_rollback(s->m);
+		return -1;
+	}
+	if (rc != LDAP_SUCCESS) {
+		ended = 1;
+		if (rc == LDAP_SYNC_REFRESH_REQUIRED)
+			idg_seterr(err, "directory requires a full reload");
+		else
+			idg_seterr(err, "persistent sync with %s ended: %s", s->cfg->dir_uri,
+				   rc == -1 ? "connection lost" : ldap_err2string(rc));
+	}
+	/* What arrived before the end is valid and covered by the current cookie. */
+	fill_result(res, "persist", s->m);
+	{
+		struct idg_err e;
+
+		if (mirror_save_state(s->m, &s->ls.ls_cookie, "persist", ended ? err->msg : "ok",
+				      &e) != 0 ||
+		    mirror_commit(s->m, &e) != 0) {
+			*err = e;
+			return -1;
+		}
+	}
+	return ended ? -1 : 0;
+}
+
+int
+sync_session_poll_paged(struct sync_session *s, struct sync_result *res, struct idg_err *err)
+{
+	int rc;
+
+	ctx_reset(&s->ctx, s->cfg, s->m, s->log, s->ls.ls_ld, 0);
+	rc = paged_refresh(&s->ctx, s->force, err);
+	fill_result(res, "paged", s->m);
+	return rc;
+}
+
+void
+sync_session_stop(struct sync_session *s)
+{
+	LDAP *ld;
+
+	if (s == NULL)
+		return;
+	ld = s->ls.ls_ld;
+	if (s->ls_live)
+		ls_release(&s->ls);
+	if (ld != NULL)
+		ldap_unbind_ext(ld, NULL, NULL);
+	mirror_close(s->m);
+	free(s->filter);
+	free(s);
+}

@@ -1,0 +1,156 @@
+# shellcheck shell=bash
+# A private slapd for tests, the demo and benchmarks: cn=config generated
+# with slapadd, an mdb database for dc=example,dc=com, syncprov with a
+# session log (so deletes arrive as a delete phase), and ppolicy for
+# pwdAccountLockedTime. It listens on 127.0.0.1 only, on a free port.
+#
+#   slapd_setup DIR [--no-syncprov]   generate the config under DIR
+#   slapd_load DIR FILE.ldif          bulk-load entries (slapadd -q -w)
+#   slapd_start DIR                   start; sets SLAPD_URI and SLAPD_PORT
+#   slapd_stop DIR                    stop by the pid in its own pid file
+#
+# The root DN is cn=admin,dc=example,dc=com with the password in DIR/rootpw.
+
+SLAPD_SUFFIX="dc=example,dc=com"
+SLAPD_ROOTDN="cn=admin,$SLAPD_SUFFIX"
+
+slapd_free_port() {
+	python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+slapd_setup() {
+	local dir=$1 mode=${2:-}
+	local overlays
+	rm -rf "$dir"
+	mkdir -p "$dir/slapd.d" "$dir/data"
+	printf 'secret' > "$dir/rootpw"
+	chmod 600 "$dir/rootpw"
+	overlays="olcModuleLoad: syncprov"
+	[ -e /usr/lib/ldap/ppolicy.so ] && overlays="$overlays
+olcModuleLoad: ppolicy"
+	cat > "$dir/config.ldif" <<LDIF
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: $dir/slapd.pid
+olcArgsFile: $dir/slapd.args
+olcLogLevel: none
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+$overlays
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+include: file:///etc/ldap/schema/cosine.ldif
+include: file:///etc/ldap/schema/nis.ldif
+include: file:///etc/ldap/schema/inetorgperson.ldif
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: unlimited
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcDbDirectory: $dir/data
+olcSuffix: $SLAPD_SUFFIX
+olcRootDN: $SLAPD_ROOTDN
+olcRootPW: secret
+olcDbMaxSize: 8589934592
+olcSizeLimit: unlimited
+olcDbIndex: objectClass eq
+olcDbIndex: entryUUID,entryCSN eq
+olcDbIndex: uid,memberUid,member eq
+LDIF
+	if [ "$mode" != "--no-syncprov" ]; then
+		cat >> "$dir/config.ldif" <<LDIF
+
+dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {0}syncprov
+olcSpCheckpoint: 100 10
+olcSpSessionlog: 10000
+LDIF
+	fi
+	if [ -e /usr/lib/ldap/ppolicy.so ]; then
+		cat >> "$dir/config.ldif" <<LDIF
+
+dn: olcOverlay={1}ppolicy,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: {1}ppolicy
+LDIF
+	fi
+	slapadd -n0 -F "$dir/slapd.d" -l "$dir/config.ldif" >"$dir/slapadd-config.log" 2>&1 || {
+		cat "$dir/slapadd-config.log" >&2
+		return 1
+	}
+}
+
+slapd_load() {
+	local dir=$1 ldif=$2
+	slapadd -q -w -F "$dir/slapd.d" -b "$SLAPD_SUFFIX" -l "$ldif" >"$dir/slapadd.log" 2>&1 || {
+		tail -20 "$dir/slapadd.log" >&2
+		return 1
+	}
+}
+
+slapd_start() {
+	local dir=$1 i
+	SLAPD_PORT=$(slapd_free_port)
+	SLAPD_URI="ldap://127.0.0.1:$SLAPD_PORT/"
+	echo "$SLAPD_URI" > "$dir/uri"
+	slapd -F "$dir/slapd.d" -h "$SLAPD_URI" -s 0 >"$dir/slapd.log" 2>&1 || {
+		cat "$dir/slapd.log" >&2
+		return 1
+	}
+	for i in $(seq 1 100); do
+		if ldapsearch -x -H "$SLAPD_URI" -s base -b "" -LLL 1.1 >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "slapd did not answer on $SLAPD_URI" >&2
+	return 1
+}
+
+slapd_stop() {
+	local dir=$1 pid i
+	[ -f "$dir/slapd.pid" ] || return 0
+	pid=$(cat "$dir/slapd.pid")
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+}
+
+# ldapmodify/ldapadd as the root DN against the running instance.
+slapd_modify() {
+	local dir=$1
+	shift
+	ldapmodify -x -H "$(cat "$dir/uri")" -D "$SLAPD_ROOTDN" -y "$dir/rootpw" "$@" >/dev/null
+}
