@@ -1,0 +1,467 @@
+/*
+ * idgov(1): the command line for admins, managers and users.
+ *
+ * Every command but `init` is a control request. It goes to idgovd over
+ * its socket, where the caller's uid decides what is allowed. When no
+ * daemon is running, root may still run the same request in-process on
+ * the store (control_handle(), the daemon's own code path); anyone else
+ * gets exit code 3.
+ *
+ * Exit codes: 0 ok, 1 refused or failed (including a broken audit chain),
+ * 2 usage error, 3 service unavailable.
+ */
+#include "cli_print.h"
+#include "client.h"
+#include "config.h"
+#include "control.h"
+#include "init.h"
+#include "log.h"
+#include "timeparse.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+
+struct cli {
+	const char *config_path;
+	int json;
+	struct cfg *cfg;
+};
+
+static const char usage_text[] =
+	"usage: idgov [-c FILE] [--json] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  init                          create the store and keys (root)\n"
+	"  status                        daemon, directory connection, last sync, counts\n"
+	"  sync [--full] [--force]       sync the directory into the store now (admin)\n"
+	"  user list [--status S]        users (admin); S is active, disabled or departed\n"
+	"  user show NAME                one user and their groups (admin, or yourself)\n"
+	"  group list                    groups (admin)\n"
+	"  group show NAME               a group's direct and effective members (admin)\n"
+	"  audit list [--since T] [--limit N]   audit records (admin)\n"
+	"  audit verify                  check the audit chain and signatures (admin)\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
+	"      --json          machine-readable output\n"
+	"  -h, --help          this help; COMMAND --help for a command's own\n"
+	"\n"
+	"exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 idgovd unavailable\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "idgov: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'idgov --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int
+load_config(struct cli *c)
+{
+	struct idg_err err;
+
+	if (c->cfg != NULL)
+		return 0;
+	if (cfg_load(c->config_path, &c->cfg, &err) != 0) {
+		fprintf(stderr, "idgov: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+direct_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, struct idg_err *err)
+{
+	struct control_ctx *ctx = arg;
+
+	return sync_once(ctx->cfg, ctx->st, ctx->audit, ctx->log, opts, res, err);
+}
+
+/* Runs the request in this process, as the daemon would for root. */
+static char *
+call_direct(struct cli *c, const char *request, struct idg_err *err)
+{
+	struct store *st = NULL;
+	struct audit *audit = NULL;
+	struct logger log;
+	struct control_ctx ctx = {0};
+	struct caller who;
+	char *reply = NULL;
+
+	log_open(&log, c->cfg->log_ident, c->cfg->log_socket, 0);
+	if (store_open(c->cfg->store_path, STORE_OPEN_EXISTING, &st, err) != 0 ||
+	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_sign_every, &log, &audit, err) !=
+		    0)
+		goto out;
+	ctx.cfg = c->cfg;
+	ctx.st = st;
+	ctx.audit = audit;
+	ctx.log = &log;
+	ctx.run_sync = direct_sync;
+	ctx.arg = &ctx;
+	control_identify(&ctx, geteuid(), &who);
+	reply = control_handle(&ctx, &who, request, strlen(request));
+out:
+	audit_close(audit);
+	store_close(st);
+	log_close(&log);
+	return reply;
+}
+
+static int
+exit_for_code(const char *code)
+{
+	if (code != NULL && strcmp(code, "bad_request") == 0)
+		return EXIT_USAGE;
+	if (code != NULL && strcmp(code, "unavailable") == 0)
+		return EXIT_UNAVAILABLE;
+	return EXIT_FAIL;
+}
+
+/* Sends op(args) and returns the exit code; *result is set when it succeeded. Steals args. */
+static int
+call(struct cli *c, const char *op, json_t *args, json_t **result)
+{
+	struct idg_err err;
+	json_t *req, *rep, *e;
+	char *text, *reply = NULL;
+	int unavailable, rc;
+
+	*result = NULL;
+	if (load_config(c) != 0) {
+		json_decref(args);
+		return EXIT_FAIL;
+	}
+	req = json_pack("{s:i, s:s, s:o}", "v", CONTROL_VERSION, "op", op, "args", args);
+	text = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (text == NULL)
+		return EXIT_FAIL;
+	rc = client_call(c->cfg->socket_path, text, &reply, &unavailable, &err);
+	if (rc != 0 && unavailable && geteuid() == 0)
+		reply = call_direct(c, text, &err);
+	free(text);
+	if (reply == NULL) {
+		fprintf(stderr, "idgov: %s\n", err.msg);
+		return unavailable ? EXIT_UNAVAILABLE : EXIT_FAIL;
+	}
+	rep = json_loads(reply, 0, NULL);
+	free(reply);
+	if (!json_is_object(rep)) {
+		json_decref(rep);
+		fprintf(stderr, "idgov: malformed reply from idgovd\n");
+		return EXIT_FAIL;
+	}
+	if (json_is_true(json_object_get(rep, "ok"))) {
+		*result = json_incref(json_object_get(rep, "result"));
+		json_decref(rep);
+		return EXIT_OK;
+	}
+	e = json_object_get(rep, "error");
+	fprintf(stderr, "idgov: %s\n", json_string_value(json_object_get(e, "message")));
+	rc = exit_for_code(json_string_value(json_object_get(e, "code")));
+	json_decref(rep);
+	return rc;
+}
+
+/* Calls op and prints the result with fn (or as JSON). */
+static int
+run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
+{
+	json_t *r;
+	int rc = call(c, op, args, &r);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->json) {
+		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		printf("%s\n", s ? s : "null");
+		free(s);
+	} else {
+		fn(r);
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+struct sub_opts {
+	int full, force, help;
+	const char *status, *since, *limit;
+};
+
+/* Parses a subcommand's options; leaves operands from optind on. */
+static int
+parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_opts *o)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},    {"help", no_argument, NULL, 'h'},
+		{"full", no_argument, NULL, 'F'},    {"force", no_argument, NULL, 'f'},
+		{"status", required_argument, NULL, 's'}, {"since", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (ch == 'j') {
+			c->json = 1;
+		} else if (ch == 'h') {
+			o->help = 1;
+		} else if (ch == '?' || strchr(allowed, ch) == NULL) {
+			return usage_error("unknown or misplaced option '%s'", argv[optind - 1]);
+		} else if (ch == 'F') {
+			o->full = 1;
+		} else if (ch == 'f') {
+			o->force = 1;
+		} else if (ch == 's') {
+			o->status = optarg;
+		} else if (ch == 'S') {
+			o->since = optarg;
+		} else if (ch == 'n') {
+			o->limit = optarg;
+		}
+	}
+	return 0;
+}
+
+static int
+help(const char *text)
+{
+	fputs(text, stdout);
+	return EXIT_OK;
+}
+
+static int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+	struct init_report rep;
+	struct sub_opts o;
+	struct idg_err err;
+
+	if (parse_sub(c, argc, argv, "", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help)
+		return help("usage: idgov init\n  Creates the store, the master key and the audit "
+			    "signing key where missing.\n  Existing keys are never replaced.\n");
+	if (optind != argc)
+		return usage_error("init takes no arguments (got '%s')", argv[optind]);
+	if (load_config(c) != 0)
+		return EXIT_FAIL;
+	if (init_host(c->cfg, &rep, &err) != 0) {
+		fprintf(stderr, "idgov: init failed: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	printf("store       %s (%s)\n", c->cfg->store_path, rep.store_created ? "created" : "kept");
+	printf("master key  %s (%s)\n", c->cfg->master_key_file,
+	       rep.master_key_created ? "created" : "kept");
+	printf("audit key   %s (%s)\n", c->cfg->audit_key_file,
+	       rep.audit_key_created ? "created" : "kept");
+	return EXIT_OK;
+}
+
+static int
+cmd_status(struct cli *c, int argc, char **argv)
+{
+	struct sub_opts o;
+
+	if (parse_sub(c, argc, argv, "", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help)
+		return help("usage: idgov status [--json]\n");
+	if (optind != argc)
+		return usage_error("status takes no arguments (got '%s')", argv[optind]);
+	return run(c, "status", json_object(), print_status);
+}
+
+static int
+cmd_sync(struct cli *c, int argc, char **argv)
+{
+	struct sub_opts o;
+
+	if (parse_sub(c, argc, argv, "Ff", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help)
+		return help("usage: idgov sync [--full] [--force] [--json]\n"
+			    "  --full   reload everything instead of resuming from the cookie\n"
+			    "  --force  apply even if many users would be marked departed\n");
+	if (optind != argc)
+		return usage_error("sync takes no arguments (got '%s')", argv[optind]);
+	return run(c, "sync", json_pack("{s:b, s:b}", "full", o.full, "force", o.force),
+		   print_sync);
+}
+
+static int
+cmd_named(struct cli *c, int argc, char **argv, const char *op, void (*fn)(json_t *))
+{
+	if (argc - optind != 1)
+		return usage_error("%s needs exactly one NAME", op);
+	return run(c, op, json_pack("{s:s}", "name", argv[optind]), fn);
+}
+
+static int
+cmd_user(struct cli *c, int argc, char **argv)
+{
+	static const char text[] = "usage: idgov user list [--status active|disabled|departed]\n"
+				   "       idgov user show NAME\n";
+	struct sub_opts o;
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (parse_sub(c, argc - 1, argv + 1, "s", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++; /* operands are relative to argv + 1 */
+	if (strcmp(verb, "list") == 0) {
+		if (optind != argc)
+			return usage_error("user list takes no NAME (got '%s')", argv[optind]);
+		return run(c, "user.list",
+			   o.status ? json_pack("{s:s}", "status", o.status) : json_object(),
+			   print_user_list);
+	}
+	if (strcmp(verb, "show") == 0 && o.status == NULL)
+		return cmd_named(c, argc, argv, "user.show", print_user_show);
+	return usage_error("unknown 'user' command '%s'", verb);
+}
+
+static int
+cmd_group(struct cli *c, int argc, char **argv)
+{
+	static const char text[] = "usage: idgov group list\n       idgov group show NAME\n";
+	struct sub_opts o;
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (parse_sub(c, argc - 1, argv + 1, "", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++;
+	if (strcmp(verb, "list") == 0) {
+		if (optind != argc)
+			return usage_error("group list takes no NAME (got '%s')", argv[optind]);
+		return run(c, "group.list", json_object(), print_group_list);
+	}
+	if (strcmp(verb, "show") == 0)
+		return cmd_named(c, argc, argv, "group.show", print_group_show);
+	return usage_error("unknown 'group' command '%s'", verb);
+}
+
+static int
+audit_list_args(const struct sub_opts *o, json_t **args)
+{
+	struct idg_err err;
+	int64_t since = 0, limit = 0;
+	char *end;
+
+	if (o->since != NULL && time_parse(o->since, idg_now(), &since, &err) != 0)
+		return usage_error("--since: %s", err.msg);
+	if (o->limit != NULL) {
+		limit = strtoll(o->limit, &end, 10);
+		if (*o->limit == '\0' || *end != '\0' || limit <= 0)
+			return usage_error("--limit needs a whole number above 0, not '%s'", o->limit);
+	}
+	*args = json_pack("{s:I, s:I}", "since", (json_int_t)since, "limit", (json_int_t)limit);
+	return EXIT_OK;
+}
+
+static int
+cmd_audit(struct cli *c, int argc, char **argv)
+{
+	static const char text[] = "usage: idgov audit list [--since TIME] [--limit N]\n"
+				   "       idgov audit verify\n"
+				   "  TIME: 2026-11-26, 2026-11-26T08:00:00Z, @EPOCH, or an age "
+				   "(7d, 24h, 30m)\n";
+	struct sub_opts o;
+	const char *verb = argc > 1 ? argv[1] : "";
+	json_t *args = NULL, *r;
+	int rc;
+
+	if (parse_sub(c, argc - 1, argv + 1, "Sn", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++;
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (strcmp(verb, "list") == 0) {
+		if ((rc = audit_list_args(&o, &args)) != EXIT_OK)
+			return rc;
+		return run(c, "audit.list", args, print_audit_list);
+	}
+	if (strcmp(verb, "verify") != 0 || o.since || o.limit)
+		return usage_error("unknown 'audit' command '%s'", verb);
+	rc = call(c, "audit.verify", json_object(), &r);
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->json) {
+		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", s ? s : "null");
+		free(s);
+		rc = json_is_true(json_object_get(r, "ok")) ? EXIT_OK : EXIT_FAIL;
+	} else {
+		rc = print_audit_verify(r) ? EXIT_FAIL : EXIT_OK;
+	}
+	json_decref(r);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+} commands[] = {
+	{"init", cmd_init},   {"status", cmd_status}, {"sync", cmd_sync},
+	{"user", cmd_user},   {"group", cmd_group},   {"audit", cmd_audit},
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli c = {.config_path = CFG_DEFAULT_PATH};
+	int ch, rc = -1;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		if (ch == 'c')
+			c.config_path = optarg;
+		else if (ch == 'j')
+			c.json = 1;
+		else if (ch == 'h')
+			return help(usage_text);
+		else
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, argv[optind]) == 0)
+			rc = commands[i].fn(&c, argc - optind, argv + optind);
+	if (rc < 0)
+		rc = usage_error("unknown command '%s'", argv[optind]);
+	cfg_free(c.cfg);
+	return rc;
+}

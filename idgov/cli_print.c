@@ -1,0 +1,188 @@
+/*
+ * Formatting replies for people. Machines use --json, which prints the
+ * reply's result unchanged; nothing here is meant to be parsed.
+ */
+#include "cli_print.h"
+
+#include "timeparse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "-";
+}
+
+static long long
+num(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *
+when(json_t *o, const char *key, char buf[32])
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return "-";
+	time_format(json_integer_value(v), buf);
+	return buf;
+}
+
+void
+print_status(json_t *r)
+{
+	json_t *d = json_object_get(r, "daemon"), *dir = json_object_get(r, "directory");
+	json_t *s = json_object_get(dir, "sync"), *c = json_object_get(r, "counts");
+	char t[32];
+
+	if (json_is_true(json_object_get(d, "running")))
+		printf("daemon:      running (pid %lld, since %s)\n", num(d, "pid"),
+		       when(d, "started", t));
+	else
+		printf("daemon:      not running\n");
+	printf("directory:   %s (%s)\n", str(dir, "uri"), str(dir, "name"));
+	if (json_object_get(d, "connection") != NULL)
+		printf("connection:  %s%s%s\n", str(d, "connection"),
+		       json_is_string(json_object_get(d, "last_error")) ? " — last error: " : "",
+		       json_is_string(json_object_get(d, "last_error")) ? str(d, "last_error") : "");
+	printf("last sync:   %s (%s, %s)\n", when(s, "last_sync", t), str(s, "mode"),
+	       str(s, "last_result"));
+	printf("users:       %lld active, %lld disabled, %lld departed\n", num(c, "users_active"),
+	       num(c, "users_disabled"), num(c, "users_departed"));
+	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
+	       num(c, "groups_privileged"), num(c, "memberships"));
+	printf("audit:       %lld records\n", num(c, "audit_records"));
+}
+
+void
+print_sync(json_t *r)
+{
+	printf("sync (%s): %lld joiners, %lld movers, %lld leavers, %lld changed; "
+	       "groups +%lld ~%lld -%lld; memberships +%lld -%lld\n",
+	       str(r, "mode"), num(r, "joiners"), num(r, "movers"), num(r, "leavers"),
+	       num(r, "changed"), num(r, "groups_added"), num(r, "groups_changed"),
+	       num(r, "groups_deleted"), num(r, "memberships_added"), num(r, "memberships_removed"));
+}
+
+void
+print_user_list(json_t *r)
+{
+	size_t i;
+	json_t *u;
+
+	printf("%-20s %-9s %-28s %s\n", "USER", "STATUS", "NAME", "MAIL");
+	json_array_foreach(r, i, u)
+	{
+		printf("%-20s %-9s %-28s %s\n", str(u, "uid"), str(u, "status"),
+		       str(u, "display_name"), str(u, "mail"));
+	}
+}
+
+void
+print_user_show(json_t *r)
+{
+	json_t *groups = json_object_get(r, "groups"), *g;
+	char t[32];
+	size_t i;
+
+	printf("user:        %s\n", str(r, "uid"));
+	printf("name:        %s\n", str(r, "display_name"));
+	printf("mail:        %s\n", str(r, "mail"));
+	printf("status:      %s\n", str(r, "status"));
+	if (json_is_integer(json_object_get(r, "uid_number")))
+		printf("uid number:  %lld\n", num(r, "uid_number"));
+	printf("dn:          %s\n", str(r, "dn"));
+	printf("manager:     %s\n", str(r, "manager"));
+	printf("entryUUID:   %s\n", str(r, "uuid"));
+	printf("first seen:  %s\n", when(r, "first_seen", t));
+	if (json_is_integer(json_object_get(r, "departed_at")))
+		printf("departed:    %s\n", when(r, "departed_at", t));
+	printf("groups:     ");
+	json_array_foreach(groups, i, g)
+	{
+		printf(" %s%s%s", str(g, "name"), json_is_true(json_object_get(g, "direct")) ? "" : "*",
+		       json_integer_value(json_object_get(g, "privileged")) ? "(privileged)" : "");
+	}
+	printf("%s\n", json_array_size(groups) ? "\n             (* through a nested group)" : " none");
+}
+
+void
+print_group_list(json_t *r)
+{
+	size_t i;
+	json_t *g;
+
+	printf("%-24s %-8s %-10s %s\n", "GROUP", "GID", "PRIVILEGED", "DIRECT MEMBERS");
+	json_array_foreach(r, i, g)
+	{
+		char gid[24] = "-";
+
+		if (json_is_integer(json_object_get(g, "gid_number")))
+			snprintf(gid, sizeof(gid), "%lld", num(g, "gid_number"));
+		printf("%-24s %-8s %-10s %lld\n", str(g, "name"), gid,
+		       num(g, "privileged") ? "yes" : "no", num(g, "direct_members"));
+	}
+}
+
+void
+print_group_show(json_t *r)
+{
+	json_t *direct = json_object_get(r, "direct_members");
+	json_t *eff = json_object_get(r, "effective_members"), *m;
+	size_t i;
+
+	printf("group:       %s%s\n", str(r, "name"), num(r, "privileged") ? " (privileged)" : "");
+	printf("dn:          %s\n", str(r, "dn"));
+	printf("direct members (%zu):\n", json_array_size(direct));
+	json_array_foreach(direct, i, m)
+	{
+		if (json_is_string(json_object_get(m, "user")))
+			printf("  user  %s\n", str(m, "user"));
+		else if (json_is_string(json_object_get(m, "group_name")))
+			printf("  group %s\n", str(m, "group_name"));
+		else
+			printf("  ?     %s (%s; not a known user or group)\n", str(m, "value"),
+			       str(m, "kind"));
+	}
+	printf("effective members (%zu):\n", json_array_size(eff));
+	json_array_foreach(eff, i, m)
+	{
+		printf("  %s%s%s\n", str(m, "uid"),
+		       json_is_true(json_object_get(m, "direct")) ? "" : " (nested)",
+		       strcmp(str(m, "status"), "active") ? " [disabled]" : "");
+	}
+}
+
+void
+print_audit_list(json_t *r)
+{
+	size_t i;
+	json_t *a;
+	char t[32];
+
+	json_array_foreach(r, i, a)
+	{
+		printf("%6lld %s %-12s %-22s %-16s %s\n", num(a, "seq"), when(a, "time", t),
+		       str(a, "actor"), str(a, "action"), str(a, "subject"), str(a, "details"));
+	}
+}
+
+int
+print_audit_verify(json_t *r)
+{
+	if (json_is_true(json_object_get(r, "ok"))) {
+		printf("audit chain verified: %lld records, %lld signatures, head signed at record "
+		       "%lld\n",
+		       num(r, "records"), num(r, "signatures"), num(r, "last_signed"));
+		return 0;
+	}
+	printf("audit chain FAILED verification at record %lld: %s\n", num(r, "first_bad"),
+	       str(r, "reason"));
+	return 1;
+}

@@ -1,0 +1,92 @@
+/* Control socket client; see client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_REPLY (512u << 20)
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+client_call(const char *socket_path, const char *request, char **reply, int *unavailable,
+	    struct idg_err *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	size_t len = 0, cap = 65536;
+	char *buf = NULL;
+	int fd;
+
+	*reply = NULL;
+	*unavailable = 0;
+	if (idg_strlcpy(sun.sun_path, socket_path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
+		return idg_seterr(err, "socket path %s is too long", socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return idg_seterr(err, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int e = errno;
+
+		close(fd);
+		*unavailable = e == ENOENT || e == ECONNREFUSED;
+		return idg_seterr(err, "idgovd is not running (cannot connect to %s: %s)",
+				  socket_path, strerror(e));
+	}
+	if (write_all(fd, request, strlen(request)) != 0 || write_all(fd, "\n", 1) != 0) {
+		close(fd);
+		return idg_seterr(err, "sending request to idgovd: %s", strerror(errno));
+	}
+	shutdown(fd, SHUT_WR);
+	buf = malloc(cap);
+	while (buf != NULL) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *bigger = cap < MAX_REPLY ? realloc(buf, cap * 2) : NULL;
+
+			if (bigger == NULL) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		return idg_seterr(err, "reply from idgovd is too large");
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		*unavailable = 1;
+		return idg_seterr(err, "idgovd closed the connection without replying");
+	}
+	*reply = buf;
+	return 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * The control protocol's server side; see control.h.
+ *
+ * Every request is audited with who asked, what, and the outcome,
+ * including requests refused for their role and requests that could not
+ * be parsed. Arguments are validated strictly: an unknown argument, a
+ * wrong type or an over-long value is a bad_request, never ignored.
+ */
+#include "control.h"
+
+#include "keys.h"
+#include "query.h"
+
+#include <grp.h>
+#include <stdarg.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_NAME 256
+
+struct reply_err {
+	const char *code;
+	struct idg_err e;
+};
+
+typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *args,
+			 struct reply_err *);
+
+struct op {
+	const char *name;
+	int admin_only;
+	const char *const *args; /* accepted argument names */
+	op_fn fn;
+};
+
+static int rfail(struct reply_err *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+rfail(struct reply_err *r, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->e.msg, sizeof(r->e.msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Names from the request: present, a string, 1..MAX_NAME bytes, no control characters. */
+static int
+arg_name(json_t *args, const char *key, const char **out, struct reply_err *r)
+{
+	json_t *v = json_object_get(args, key);
+	const char *s;
+
+	if (!json_is_string(v))
+		return rfail(r, "bad_request", "argument '%s' is required and must be a string",
+			     key);
+	s = json_string_value(v);
+	if (s[0] == '\0' || json_string_length(v) > MAX_NAME || strlen(s) != json_string_length(v))
+		return rfail(r, "bad_request", "argument '%s' is empty or too long", key);
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			return rfail(r, "bad_request", "argument '%s' has control characters", key);
+	*out = s;
+	return 0;
+}
+
+static int
+arg_bool(json_t *args, const char *key, int *out, struct reply_err *r)
+{
+	json_t *v = json_object_get(args, key);
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v))
+		return rfail(r, "bad_request", "argument '%s' must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int
+arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r)
+{
+	json_t *v = json_object_get(args, key);
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return rfail(r, "bad_request", "argument '%s' must be a whole number >= 0", key);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static json_t *
+from_query(json_t *result, struct reply_err *r, struct idg_err *qerr)
+{
+	if (result == NULL) {
+		r->e = *qerr;
+		r->code = strncmp(qerr->msg, QUERY_NOT_FOUND_PREFIX, strlen(QUERY_NOT_FOUND_PREFIX)) ==
+					  0
+				  ? "not_found"
+				  : "failed";
+	}
+	return result;
+}
+
+static json_t *
+op_status(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
+{
+	struct idg_err qerr;
+	json_t *counts, *state, *o;
+
+	(void)who;
+	(void)args;
+	counts = query_counts(ctx->st, &qerr);
+	state = counts != NULL ? query_sync_state(ctx->st, ctx->cfg->dir_name, &qerr) : NULL;
+	if (state == NULL) {
+		json_decref(counts);
+		return from_query(NULL, r, &qerr);
+	}
+	o = json_pack("{s:o, s:{s:s, s:s, s:o}, s:o}", "daemon",
+		      ctx->daemon_status ? ctx->daemon_status(ctx->arg)
+					 : json_pack("{s:b}", "running", 0),
+		      "directory", "name", ctx->cfg->dir_name, "uri", ctx->cfg->dir_uri, "sync",
+		      state, "counts", counts);
+	return o;
+}
+
+static json_t *
+stats_json(const struct sync_result *res)
+{
+	const struct mirror_stats *s = &res->stats;
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode", res->mode,
+			 "joiners", (json_int_t)s->joiners, "movers", (json_int_t)s->movers,
+			 "leavers", (json_int_t)s->leavers, "changed", (json_int_t)s->changed,
+			 "groups_added", (json_int_t)s->groups_added, "groups_changed",
+			 (json_int_t)s->groups_changed, "groups_deleted",
+			 (json_int_t)s->groups_deleted, "memberships_added",
+			 (json_int_t)s->members_added, "memberships_removed",
+			 (json_int_t)s->members_removed);
+}
+
+static json_t *
+op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
+{
+	struct sync_opts opts;
+	struct sync_result res;
+	int rc;
+
+	(void)who;
+	if (arg_bool(args, "full", &opts.full, r) != 0 || arg_bool(args, "force", &opts.force, r) != 0)
+		return NULL;
+	memset(&res, 0, sizeof(res));
+	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
+	if (rc != 0) {
+		r->code = "failed";
+		if (rc == SYNC_GUARD)
+			log_msg(ctx->log, LOG_ALERT, "%s", r->e.msg);
+		return NULL;
+	}
+	return stats_json(&res);
+}
+
+static json_t *
+op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	     struct reply_err *r)
+{
+	struct idg_err qerr;
+	json_t *v = json_object_get(args, "status");
+	const char *status = NULL;
+
+	(void)who;
+	if (v != NULL) {
+		status = json_string_value(v);
+		if (status == NULL || (strcmp(status, "active") != 0 &&
+				       strcmp(status, "disabled") != 0 &&
+				       strcmp(status, "departed") != 0)) {
+			rfail(r, "bad_request", "argument '%s' must be active, disabled or departed",
+			      "status");
+			return NULL;
+		}
+	}
+	return from_query(query_user_list(ctx->st, status, &qerr), r, &qerr);
+}
+
+static json_t *
+op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	     struct reply_err *r)
+{
+	struct idg_err qerr;
+	const char *name;
+
+	if (arg_name(args, "name", &name, r) != 0)
+		return NULL;
+	/* Anyone may look at themself; only admins at others. */
+	if (!who->admin && strcmp(who->name, name) != 0) {
+		rfail(r, "denied", "only admins may look at other users (you are %s)", who->name);
+		return NULL;
+	}
+	return from_query(query_user_show(ctx->st, name, ctx->cfg->dir_nested_depth, &qerr), r,
+			  &qerr);
+}
+
+static json_t *
+op_group_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	      struct reply_err *r)
+{
+	struct idg_err qerr;
+
+	(void)who;
+	(void)args;
+	return from_query(query_group_list(ctx->st, &qerr), r, &qerr);
+}
+
+static json_t *
+op_group_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	      struct reply_err *r)
+{
+	struct idg_err qerr;
+	const char *name;
+
+	(void)who;
+	if (arg_name(args, "name", &name, r) != 0)
+		return NULL;
+	return from_query(query_group_show(ctx->st, name, ctx->cfg->dir_nested_depth, &qerr), r,
+			  &qerr);
+}
+
+static json_t *
+op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	      struct reply_err *r)
+{
+	struct idg_err qerr;
+	int64_t since, limit;
+
+	(void)who;
+	if (arg_count(args, "since", &since, r) != 0 || arg_count(args, "limit", &limit, r) != 0)
+		return NULL;
+	return from_query(query_audit_list(ctx->st, since, limit, &qerr), r, &qerr);
+}
+
+static json_t *
+op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		struct reply_err *r)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	struct audit_report rep;
+
+	(void)who;
+	(void)args;
+	r->code = "failed";
+	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
+	    audit_verify(ctx->st, pk, &rep, &r->e) != 0)
+		return NULL;
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
+			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
+			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
+			 (json_int_t)rep.first_bad_seq, "reason", rep.ok ? "" : rep.reason);
+}
+
+static const char *const no_args[] = {NULL};
+static const char *const sync_args[] = {"full", "force", NULL};
+static const char *const name_args[] = {"name", NULL};
+static const char *const list_args[] = {"status", NULL};
+static const char *const audit_args[] = {"since", "limit", NULL};
+
+static const struct op ops[] = {
+	{"status", 0, no_args, op_status},
+	{"sync", 1, sync_args, op_sync},
+	{"user.list", 1, list_args, op_user_list},
+	{"user.show", 0, name_args, op_user_show},
+	{"group.list", 1, no_args, op_group_list},
+	{"group.show", 1, name_args, op_group_show},
+	{"audit.list", 1, audit_args, op_audit_list},
+	{"audit.verify", 1, no_args, op_audit_verify},
+};
+
+static char *
+reply_ok(json_t *result)
+{
+	json_t *o = json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 1, "result", result);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+static char *
+reply_err(const char *code, const char *msg)
+{
+	json_t *o = json_pack("{s:i, s:b, s:{s:s, s:s}}", "v", CONTROL_VERSION, "ok", 0, "error",
+			      "code", code, "message", msg);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+/* Appends the request's audit record in its own short transaction. */
+static void
+audit_request(struct control_ctx *ctx, const struct caller *who, const char *action,
+	      const char *subject, const char *outcome, const char *reason)
+{
+	struct idg_err err;
+	json_t *d = json_pack("{s:I, s:s, s:s?}", "uid", (json_int_t)who->uid, "outcome", outcome,
+			      "reason", reason);
+	char *text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(d);
+	if (text == NULL || ctx->audit == NULL)
+		goto out;
+	if (store_begin(ctx->st, &err) != 0 ||
+	    audit_append(ctx->audit, who->name, subject, action, text, &err) != 0 ||
+	    audit_sign_head(ctx->audit, &err) != 0 || store_commit(ctx->st, &err) != 0) {
+		store_rollback(ctx->st);
+		log_msg(ctx->log, LOG_ERR, "cannot audit %s by %s: %s", action, who->name, err.msg);
+	}
+out:
+	free(text);
+}
+
+static int
+args_known(json_t *args, const struct op *op, const char **unknown)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(args, key, v)
+	{
+		int ok = 0;
+
+		for (const char *const *a = op->args; *a != NULL; a++)
+			ok |= strcmp(*a, key) == 0;
+		if (!ok) {
+			*unknown = key;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+char *
+control_reject(struct control_ctx *ctx, const struct caller *who, const char *code,
+	       const char *why)
+{
+	log_msg(ctx->log, LOG_WARNING, "control: rejected request from %s (uid %u): %s", who->name,
+		(unsigned)who->uid, why);
+	audit_request(ctx, who, "control.malformed", "-", code, why);
+	return reply_err(code, why);
+}
+
+char *
+control_handle(struct control_ctx *ctx, const struct caller *who, const char *line, size_t len)
+{
+	struct reply_err r = {.code = NULL};
+	const struct op *op = NULL;
+	json_error_t jerr;
+	json_t *req, *args, *result = NULL, *v;
+	const char *name, *unknown = NULL, *subject = "-";
+	char action[64], *reply;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req)) {
+		json_decref(req);
+		return control_reject(ctx, who, "bad_request", "request is not a JSON object");
+	}
+	v = json_object_get(req, "v");
+	name = json_string_value(json_object_get(req, "op"));
+	args = json_object_get(req, "args");
+	if (!json_is_integer(v) || json_integer_value(v) != CONTROL_VERSION) {
+		json_decref(req);
+		return control_reject(ctx, who, "bad_request", "unsupported protocol version");
+	}
+	for (size_t i = 0; name != NULL && i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].name, name) == 0)
+			op = &ops[i];
+	if (op == NULL || (args != NULL && !json_is_object(args)) ||
+	    json_object_size(req) > 3) {
+		json_decref(req);
+		return control_reject(ctx, who, "bad_request",
+				      op == NULL ? "unknown operation" : "malformed request");
+	}
+	if (args == NULL) {
+		args = json_object();
+		json_object_set_new(req, "args", args);
+	}
+	snprintf(action, sizeof(action), "control.%s", op->name);
+	if (json_is_string(json_object_get(args, "name")))
+		subject = json_string_value(json_object_get(args, "name"));
+	if (!args_known(args, op, &unknown)) {
+		rfail(&r, "bad_request", "unknown argument '%s'", unknown);
+	} else if (op->admin_only && !who->admin) {
+		rfail(&r, "denied", "'%s' is for admins only", op->name);
+	} else {
+		result = op->fn(ctx, who, args, &r);
+	}
+	if (result != NULL) {
+		audit_request(ctx, who, action, subject, "ok", NULL);
+		reply = reply_ok(result);
+	} else {
+		if (r.code == NULL)
+			r.code = "failed";
+		if (strcmp(r.code, "denied") == 0)
+			log_msg(ctx->log, LOG_WARNING, "control: refused %s to %s (uid %u): %s",
+				op->name, who->name, (unsigned)who->uid, r.e.msg);
+		audit_request(ctx, who, action, subject,
+			      strcmp(r.code, "denied") == 0 ? "refused" : r.code, r.e.msg);
+		reply = reply_err(r.code, r.e.msg);
+	}
+	json_decref(req);
+	return reply != NULL ? reply : strdup("{\"v\":1,\"ok\":false}");
+}
+
+static int
+in_nss_group(const char *user, gid_t primary, const char *group)
+{
+	struct group grbuf, *gr = NULL;
+	char buf[16384];
+	gid_t groups[256];
+	int n = 256;
+
+	if (getgrnam_r(group, &grbuf, buf, sizeof(buf), &gr) != 0 || gr == NULL)
+		return 0;
+	if (getgrouplist(user, primary, groups, &n) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gr->gr_gid)
+			return 1;
+	return 0;
+}
+
+void
+control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
+{
+	struct passwd pwbuf, *pw = NULL;
+	char buf[16384];
+	struct idg_err err;
+
+	memset(who, 0, sizeof(*who));
+	who->uid = uid;
+	if (getpwuid_r(uid, &pwbuf, buf, sizeof(buf), &pw) == 0 && pw != NULL &&
+	    strlen(pw->pw_name) < sizeof(who->name))
+		idg_strlcpy(who->name, pw->pw_name, sizeof(who->name));
+	else
+		snprintf(who->name, sizeof(who->name), "uid=%u", (unsigned)uid);
+	if (uid == 0) {
+		who->admin = 1;
+		return;
+	}
+	if (pw == NULL || ctx->cfg->admin_group[0] == '\0')
+		return;
+	/* The admin group as the system sees it (NSS), or as the directory states it. */
+	who->admin = in_nss_group(pw->pw_name, pw->pw_gid, ctx->cfg->admin_group) ||
+		     query_is_member(ctx->st, pw->pw_name, ctx->cfg->admin_group,
+				     ctx->cfg->dir_nested_depth, &err) == 1;
+}

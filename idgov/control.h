@@ -1,0 +1,60 @@
+/*
+ * The control protocol between the idgov CLI and idgovd.
+ *
+ * One request per connection: a JSON object on one line,
+ *     {"v": 1, "op": "user.show", "args": {"name": "alice"}}
+ * answered by one line,
+ *     {"v": 1, "ok": true, "result": ...}
+ *     {"v": 1, "ok": false, "error": {"code": "denied", "message": "..."}}
+ * Error codes: bad_request, denied, not_found, failed, unavailable.
+ *
+ * control_handle() is the whole server side of a request: it parses and
+ * validates, authorises by the caller's role, runs the operation, and
+ * audits the request and its outcome. The daemon calls it for each
+ * socket request; the CLI calls it in-process when root runs it with no
+ * daemon, so both paths share one implementation.
+ */
+#ifndef IDGOV_CONTROL_H
+#define IDGOV_CONTROL_H
+
+#include "audit.h"
+#include "config.h"
+#include "store.h"
+#include "sync.h"
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#define CONTROL_VERSION 1
+
+struct caller {
+	uid_t uid;
+	char name[64]; /* user name, or "uid=N" when the uid has none */
+	int admin;
+};
+
+struct control_ctx {
+	const struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct logger *log;
+	/* Daemon state for "status"; NULL when the CLI runs without a daemon. */
+	json_t *(*daemon_status)(void *arg);
+	/* Runs a sync; the daemon and the CLI do this differently. */
+	int (*run_sync)(void *arg, const struct sync_opts *opts, struct sync_result *res,
+			struct idg_err *err);
+	void *arg;
+};
+
+/* Works out who the caller is and whether they are an admin (root, or the admin group). */
+void control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who);
+
+/* Handles one request line; returns the reply line (malloc'd, no newline). Never NULL. */
+char *control_handle(struct control_ctx *ctx, const struct caller *who, const char *line,
+		     size_t len);
+
+/* The reply for a request that could not even be read (too large, bad bytes); audited. */
+char *control_reject(struct control_ctx *ctx, const struct caller *who, const char *code,
+		     const char *why);
+
+#endif

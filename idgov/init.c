@@ -1,0 +1,90 @@
+/* `idgov init`; see init.h. */
+#include "init.h"
+
+#include "audit.h"
+#include "keys.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Key files live in private directories; create the parent 0700 if it is missing. */
+static int
+ensure_parent(const char *path, struct idg_err *err)
+{
+	char *copy = strdup(path);
+	int rc = 0;
+
+	if (copy == NULL)
+		return idg_seterr(err, "out of memory");
+	if (mkdir(dirname(copy), 0700) != 0 && errno != EEXIST)
+		rc = idg_seterr(err, "cannot create directory for %s: %s", path, strerror(errno));
+	free(copy);
+	return rc;
+}
+
+int
+init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
+{
+	struct store *st = NULL;
+	struct audit *a = NULL;
+	char *details = NULL;
+	json_t *d;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->store_created = !exists(cfg->store_path);
+	if (store_open(cfg->store_path, STORE_OPEN_CREATE, &st, err) != 0)
+		return -1;
+	if (!exists(cfg->master_key_file)) {
+		if (ensure_parent(cfg->master_key_file, err) != 0 ||
+		    keys_create_master(cfg->master_key_file, err) != 0)
+			goto out;
+		rep->master_key_created = 1;
+	}
+	if (exists(cfg->audit_key_file) != exists(cfg->audit_pubkey_file)) {
+		idg_seterr(err, "only one of %s and %s exists; restore the other or remove both",
+			   cfg->audit_key_file, cfg->audit_pubkey_file);
+		goto out;
+	}
+	if (!exists(cfg->audit_key_file)) {
+		if (ensure_parent(cfg->audit_key_file, err) != 0 ||
+		    ensure_parent(cfg->audit_pubkey_file, err) != 0 ||
+		    keys_create_audit(cfg->audit_key_file, cfg->audit_pubkey_file, err) != 0)
+			goto out;
+		rep->audit_key_created = 1;
+	}
+	if (audit_open(st, cfg->audit_key_file, cfg->audit_sign_every, NULL, &a, err) != 0)
+		goto out;
+	d = json_pack("{s:b, s:b, s:b}", "store_created", rep->store_created, "master_key_created",
+		      rep->master_key_created, "audit_key_created", rep->audit_key_created);
+	details = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (details == NULL) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	if (store_begin(st, err) != 0)
+		goto out;
+	if (audit_append(a, "root", cfg->store_path, "idgov.init", details, err) != 0 ||
+	    audit_sign_head(a, err) != 0 || store_commit(st, err) != 0) {
+		store_rollback(st);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(details);
+	audit_close(a);
+	store_close(st);
+	return rc;
+}

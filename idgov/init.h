@@ -1,0 +1,21 @@
+/*
+ * `idgov init`: creates what a new host needs and keeps what exists. The
+ * store is created (and migrated) if missing; the master key and the audit
+ * key pair are created only if missing and never replaced, because a new
+ * master key would orphan every encrypted secret and a new audit key would
+ * orphan every signature.
+ */
+#ifndef IDGOV_INIT_H
+#define IDGOV_INIT_H
+
+#include "config.h"
+
+struct init_report {
+	int store_created;
+	int master_key_created;
+	int audit_key_created;
+};
+
+int init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err);
+
+#endif

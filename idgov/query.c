@@ -1,0 +1,300 @@
+/*
+ * Queries over the mirror; see query.h.
+ *
+ * Nested groups: a group's `member` values may be DNs of other groups.
+ * Effective membership follows them with a recursive CTE bounded by the
+ * configured depth; UNION (not UNION ALL) plus the depth bound make cycles
+ * in the directory harmless.
+ */
+#include "query.h"
+
+#include <string.h>
+
+/* Appends one row of stmt as an object with the given column names. */
+static json_t *
+row_object(sqlite3_stmt *s)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(s);
+
+	for (int i = 0; i < n && o != NULL; i++) {
+		json_t *v;
+
+		switch (sqlite3_column_type(s, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(s, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = json_string((const char *)sqlite3_column_text(s, i));
+			if (v == NULL) /* not UTF-8: keep the row, flag the value */
+				v = json_string("(invalid UTF-8)");
+		}
+		json_object_set_new(o, sqlite3_column_name(s, i), v);
+	}
+	return o;
+}
+
+/* Runs stmt (bound by the caller) and returns all rows as an array; finalizes stmt. */
+static json_t *
+rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+{
+	json_t *a = json_array();
+	int rc;
+
+	while (a != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(a, row_object(s));
+	if (a == NULL || rc != SQLITE_DONE) {
+		json_decref(a);
+		store_err(st, err, "query");
+		a = NULL;
+	}
+	sqlite3_finalize(s);
+	return a;
+}
+
+static json_t *
+one_row(struct store *st, sqlite3_stmt *s, const char *what, const char *name,
+	struct idg_err *err)
+{
+	json_t *a = rows(st, s, err), *o = NULL;
+
+	if (a == NULL)
+		return NULL;
+	if (json_array_size(a) == 0)
+		idg_seterr(err, QUERY_NOT_FOUND_PREFIX "%s named '%s'", what, name);
+	else
+		o = json_incref(json_array_get(a, 0));
+	json_decref(a);
+	return o;
+}
+
+json_t *
+query_counts(struct store *st, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *a, *o;
+
+	if (store_prepare(st,
+			  "SELECT "
+			  "(SELECT count(*) FROM users WHERE status = 'active') AS users_active, "
+			  "(SELECT count(*) FROM users WHERE status = 'disabled') AS users_disabled, "
+			  "(SELECT count(*) FROM users WHERE status = 'departed') AS users_departed, "
+			  "(SELECT count(*) FROM groups WHERE status = 'active') AS groups, "
+			  "(SELECT count(*) FROM groups WHERE status = 'active' AND privileged) "
+			  "AS groups_privileged, "
+			  "(SELECT count(*) FROM memberships) AS memberships, "
+			  "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
+			  &s, err) != 0)
+		return NULL;
+	a = rows(st, s, err);
+	o = a != NULL ? json_incref(json_array_get(a, 0)) : NULL;
+	json_decref(a);
+	return o;
+}
+
+json_t *
+query_sync_state(struct store *st, const char *directory, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *a, *o;
+
+	if (store_prepare(st,
+			  "SELECT mode, last_sync, last_result, cookie IS NOT NULL AS has_cookie "
+			  "FROM sync_state WHERE directory = ?1",
+			  &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, directory, -1, SQLITE_TRANSIENT);
+	a = rows(st, s, err);
+	if (a == NULL)
+		return NULL;
+	o = json_array_size(a) > 0 ? json_incref(json_array_get(a, 0)) : json_object();
+	json_decref(a);
+	return o;
+}
+
+json_t *
+query_user_list(struct store *st, const char *status, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare(st,
+			  "SELECT uid, display_name, mail, uid_number, status, dn, uuid FROM users "
+			  "WHERE ?1 IS NULL OR status = ?1 ORDER BY uid",
+			  &s, err) != 0)
+		return NULL;
+	if (status != NULL)
+		sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
+	return rows(st, s, err);
+}
+
+/* The groups a user is in, directly or through nested groups (direct first). */
+static const char user_groups_sql[] =
+	"WITH RECURSIVE direct(uuid) AS ("
+	"  SELECT group_uuid FROM memberships WHERE kind = 'member' AND value = ?1"
+	"  UNION SELECT group_uuid FROM memberships WHERE kind = 'memberUid' AND value = ?2"
+	"), up(uuid, depth) AS ("
+	"  SELECT uuid, 0 FROM direct"
+	"  UNION SELECT m.group_uuid, up.depth + 1 FROM up"
+	"    JOIN groups g ON g.uuid = up.uuid"
+	"    JOIN memberships m ON m.kind = 'member' AND m.value = g.dn_norm"
+	"    WHERE up.depth < ?3"
+	") SELECT g.cn AS name, g.privileged AS privileged, min(up.depth) = 0 AS direct "
+	"FROM up JOIN groups g ON g.uuid = up.uuid WHERE g.status = 'active' "
+	"GROUP BY g.uuid ORDER BY direct DESC, g.cn";
+
+json_t *
+query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *user, *groups;
+
+	if (store_prepare(st,
+			  "SELECT uid, display_name, mail, uid_number, status, dn, dn_norm, uuid, "
+			  "manager_dn, (SELECT m.uid FROM users m WHERE m.dn_norm = u.manager_dn "
+			  "LIMIT 1) AS manager, locked_time, shadow_expire, first_seen, "
+			  "last_changed, departed_at FROM users u WHERE uid = ?1 "
+			  "ORDER BY status = 'departed' LIMIT 1",
+			  &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	user = one_row(st, s, "user", uid, err);
+	if (user == NULL)
+		return NULL;
+	if (store_prepare(st, user_groups_sql, &s, err) != 0) {
+		json_decref(user);
+		return NULL;
+	}
+	sqlite3_bind_text(s, 1, json_string_value(json_object_get(user, "dn_norm")), -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 3, depth);
+	groups = rows(st, s, err);
+	if (groups == NULL) {
+		json_decref(user);
+		return NULL;
+	}
+	json_object_del(user, "dn_norm");
+	json_object_set_new(user, "groups", groups);
+	return user;
+}
+
+json_t *
+query_group_list(struct store *st, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare(st,
+			  "SELECT g.cn AS name, g.gid_number, g.privileged, g.dn, "
+			  "(SELECT count(*) FROM memberships m WHERE m.group_uuid = g.uuid) "
+			  "AS direct_members FROM groups g WHERE g.status = 'active' ORDER BY g.cn",
+			  &s, err) != 0)
+		return NULL;
+	return rows(st, s, err);
+}
+
+/* Direct member values, each resolved to a user, a nested group, or nothing known. */
+static const char group_direct_sql[] =
+	"SELECT m.kind, m.value, m.since, "
+	"  coalesce((SELECT u.uid FROM users u WHERE m.kind = 'member' AND u.dn_norm = m.value),"
+	"           (SELECT u.uid FROM users u WHERE m.kind = 'memberUid' AND u.uid = m.value)) "
+	"  AS user, "
+	"  (SELECT c.cn FROM groups c WHERE m.kind = 'member' AND c.dn_norm = m.value "
+	"   AND c.status = 'active') AS group_name "
+	"FROM memberships m WHERE m.group_uuid = ?1 ORDER BY m.kind, m.value";
+
+/* Every active user reached from the group through nested groups, within depth. */
+static const char group_effective_sql[] =
+	"WITH RECURSIVE down(uuid, depth) AS ("
+	"  SELECT ?1, 0"
+	"  UNION SELECT c.uuid, down.depth + 1 FROM down"
+	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'member'"
+	"    JOIN groups c ON c.dn_norm = m.value AND c.status = 'active'"
+	"    WHERE down.depth < ?2"
+	"), reached(user_uuid, depth) AS ("
+	"  SELECT u.uuid, down.depth FROM down"
+	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'member'"
+	"    JOIN users u ON u.dn_norm = m.value"
+	"  UNION ALL SELECT u.uuid, down.depth FROM down"
+	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'memberUid'"
+	"    JOIN users u ON u.uid = m.value"
+	") SELECT u.uid, u.status, min(r.depth) = 0 AS direct FROM reached r "
+	"JOIN users u ON u.uuid = r.user_uuid WHERE u.status <> 'departed' "
+	"GROUP BY u.uuid ORDER BY u.uid";
+
+json_t *
+query_group_show(struct store *st, const char *cn, int depth, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *group, *direct = NULL, *effective = NULL;
+	const char *uuid;
+
+	if (store_prepare(st,
+			  "SELECT cn AS name, gid_number, privileged, dn, uuid, first_seen, "
+			  "last_changed FROM groups WHERE cn = ?1 AND status = 'active' LIMIT 1",
+			  &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, cn, -1, SQLITE_TRANSIENT);
+	group = one_row(st, s, "group", cn, err);
+	if (group == NULL)
+		return NULL;
+	uuid = json_string_value(json_object_get(group, "uuid"));
+	if (store_prepare(st, group_direct_sql, &s, err) == 0) {
+		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_TRANSIENT);
+		direct = rows(st, s, err);
+	}
+	if (direct != NULL && store_prepare(st, group_effective_sql, &s, err) == 0) {
+		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 2, depth);
+		effective = rows(st, s, err);
+	}
+	if (direct == NULL || effective == NULL) {
+		json_decref(group);
+		json_decref(direct);
+		return NULL;
+	}
+	json_object_set_new(group, "direct_members", direct);
+	json_object_set_new(group, "effective_members", effective);
+	return group;
+}
+
+json_t *
+query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+
+	/* The newest `limit` records, returned oldest first. */
+	if (store_prepare(st,
+			  "SELECT * FROM (SELECT seq, time, actor, subject, action, details FROM audit "
+			  "WHERE time >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+			  &s, err) != 0)
+		return NULL;
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+	return rows(st, s, err);
+}
+
+int
+query_is_member(struct store *st, const char *uid, const char *cn, int depth,
+		struct idg_err *err)
+{
+	json_t *user = query_user_show(st, uid, depth, err), *groups;
+	size_t i;
+	json_t *g;
+	int found = 0;
+
+	if (user == NULL)
+		return strncmp(err->msg, QUERY_NOT_FOUND_PREFIX, 3) == 0 ? 0 : -1;
+	if (strcmp(json_string_value(json_object_get(user, "status")), "active") == 0) {
+		groups = json_object_get(user, "groups");
+		json_array_foreach(groups, i, g)
+		{
+			if (strcmp(json_string_value(json_object_get(g, "name")), cn) == 0)
+				found = 1;
+		}
+	}
+	json_decref(user);
+	return found;
+}

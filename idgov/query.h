@@ -1,0 +1,29 @@
+/*
+ * Read-only questions about the mirror, answered as JSON (jansson) for the
+ * control protocol: counts, users, groups with effective (nested)
+ * membership, and the audit log. All SQL uses bound parameters.
+ */
+#ifndef IDGOV_QUERY_H
+#define IDGOV_QUERY_H
+
+#include "store.h"
+
+#include <jansson.h>
+
+json_t *query_counts(struct store *st, struct idg_err *err);
+json_t *query_sync_state(struct store *st, const char *directory, struct idg_err *err);
+/* status: NULL for all, or active/disabled/departed. */
+json_t *query_user_list(struct store *st, const char *status, struct idg_err *err);
+/* NULL with err "no user ..." when unknown. depth: nested group resolution limit. */
+json_t *query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err);
+json_t *query_group_list(struct store *st, struct idg_err *err);
+json_t *query_group_show(struct store *st, const char *cn, int depth, struct idg_err *err);
+/* Records with time >= since (0 for all), newest last, at most limit (0: no limit). */
+json_t *query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err *err);
+/* 1 if the active user uid is an effective member of group cn, 0 if not, -1 on error. */
+int query_is_member(struct store *st, const char *uid, const char *cn, int depth,
+		    struct idg_err *err);
+
+#define QUERY_NOT_FOUND_PREFIX "no "
+
+#endif

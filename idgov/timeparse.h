@@ -1,0 +1,18 @@
+/*
+ * Times given on the command line: "2026-11-26", "2026-11-26T08:00:00Z"
+ * (UTC; the Z is optional), "@1764144000" (epoch seconds), or an age
+ * such as "90m", "24h", "7d" meaning that long before now.
+ */
+#ifndef IDGOV_TIMEPARSE_H
+#define IDGOV_TIMEPARSE_H
+
+#include "util.h"
+
+#include <stdint.h>
+
+int time_parse(const char *s, int64_t now, int64_t *out, struct idg_err *err);
+
+/* Formats UTC seconds as 2026-11-26T08:00:00Z. */
+void time_format(int64_t t, char out[32]);
+
+#endif
