@@ -18,6 +18,7 @@
  */
 #include "sync.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -523,22 +524,46 @@ sync_session_is_paged(const struct sync_session *s)
 	return s->paged;
 }
 
+/* True if bytes are waiting, in libldap's buffer or on the socket. */
+static int
+data_pending(LDAP *ld)
+{
+	Sockbuf *sb = NULL;
+	ber_socket_t fd = -1;
+	struct pollfd p;
+
+	if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL &&
+	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_DATA_READY, NULL))
+		return 1;
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0)
+		return 0;
+	p.fd = fd;
+	p.events = POLLIN;
+	return poll(&p, 1, 0) > 0;
+}
+
 int
 sync_session_process(struct sync_session *s, struct sync_result *res, struct idg_err *err)
 {
-	int rc, before, ended = 0;
+	int rc, before, pending, ended = 0;
 
 	if (mirror_begin(s->m, 0, err) != 0)
 		return -1;
 	/*
-	 * ldap_sync_poll() returns 0 both for "handled a message" and for "nothing
-	 * there"; the callback counter tells them apart. libldap may hold several
-	 * messages already read from the socket, so drain until nothing is left.
+	 * With a zero timeout, libldap's ldap_result() may read a message into
+	 * its response list and still report "timed out"; the message is handed
+	 * out by the next call. ldap_sync_poll() also returns 0 both for
+	 * "handled a message" and "nothing there". So keep calling while
+	 * callbacks happen or bytes were waiting before the call; a call that
+	 * handled nothing with nothing waiting means the queue is empty. (A
+	 * message that lands in the instant between the check and the call is
+	 * picked up by the daemon's once-a-second idle call.)
 	 */
 	do {
+		pending = data_pending(s->ls.ls_ld);
 		before = s->ctx.calls;
 		rc = ldap_sync_poll(&s->ls);
-	} while (rc == LDAP_SUCCESS && s->ctx.calls != before && !s->ctx.failed);
+	} while (rc == LDAP_SUCCESS && (s->ctx.calls != before || pending) && !s->ctx.failed);
 	if (s->ctx.failed) {
 		*err = s->ctx.err;
 		s->ctx.failed = 0;
