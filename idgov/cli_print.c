@@ -107,7 +107,7 @@ print_user_show(json_t *r)
 	json_array_foreach(groups, i, g)
 	{
 		printf(" %s%s%s", str(g, "name"), json_is_true(json_object_get(g, "direct")) ? "" : "*",
-		       json_integer_value(json_object_get(g, "privileged")) ? "(privileged)" : "");
+		       json_is_true(json_object_get(g, "privileged")) ? "(privileged)" : "");
 	}
 	printf("%s\n", json_array_size(groups) ? "\n             (* through a nested group)" : " none");
 }
@@ -126,7 +126,7 @@ print_group_list(json_t *r)
 		if (json_is_integer(json_object_get(g, "gid_number")))
 			snprintf(gid, sizeof(gid), "%lld", num(g, "gid_number"));
 		printf("%-24s %-8s %-10s %lld\n", str(g, "name"), gid,
-		       num(g, "privileged") ? "yes" : "no", num(g, "direct_members"));
+		       json_is_true(json_object_get(g, "privileged")) ? "yes" : "no", num(g, "direct_members"));
 	}
 }
 
@@ -137,7 +137,7 @@ print_group_show(json_t *r)
 	json_t *eff = json_object_get(r, "effective_members"), *m;
 	size_t i;
 
-	printf("group:       %s%s\n", str(r, "name"), num(r, "privileged") ? " (privileged)" : "");
+	printf("group:       %s%s\n", str(r, "name"), json_is_true(json_object_get(r, "privileged")) ? " (privileged)" : "");
 	printf("dn:          %s\n", str(r, "dn"));
 	printf("direct members (%zu):\n", json_array_size(direct));
 	json_array_foreach(direct, i, m)

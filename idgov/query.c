@@ -10,7 +10,15 @@
 
 #include <string.h>
 
-/* Appends one row of stmt as an object with the given column names. */
+/* Columns that hold SQL truth values and read better as JSON booleans. */
+static int
+is_flag(const char *name)
+{
+	return strcmp(name, "direct") == 0 || strcmp(name, "privileged") == 0 ||
+	       strcmp(name, "has_cookie") == 0;
+}
+
+/* One row of stmt as an object keyed by column name. */
 static json_t *
 row_object(sqlite3_stmt *s)
 {
@@ -18,11 +26,13 @@ row_object(sqlite3_stmt *s)
 	int n = sqlite3_column_count(s);
 
 	for (int i = 0; i < n && o != NULL; i++) {
+		const char *name = sqlite3_column_name(s, i);
 		json_t *v;
 
 		switch (sqlite3_column_type(s, i)) {
 		case SQLITE_INTEGER:
-			v = json_integer(sqlite3_column_int64(s, i));
+			v = is_flag(name) ? json_boolean(sqlite3_column_int64(s, i) != 0)
+					  : json_integer(sqlite3_column_int64(s, i));
 			break;
 		case SQLITE_NULL:
 			v = json_null();
@@ -32,7 +42,7 @@ row_object(sqlite3_stmt *s)
 			if (v == NULL) /* not UTF-8: keep the row, flag the value */
 				v = json_string("(invalid UTF-8)");
 		}
-		json_object_set_new(o, sqlite3_column_name(s, i), v);
+		json_object_set_new(o, name, v);
 	}
 	return o;
 }

@@ -14,14 +14,16 @@
 SLAPD_SUFFIX="dc=example,dc=com"
 SLAPD_ROOTDN="cn=admin,$SLAPD_SUFFIX"
 
+# A port nothing listens on now (slapd_start retries if it loses a race for it).
 slapd_free_port() {
-	python3 - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
 }
 
 slapd_setup() {
@@ -32,6 +34,7 @@ slapd_setup() {
 	printf 'secret' > "$dir/rootpw"
 	chmod 600 "$dir/rootpw"
 	overlays="olcModuleLoad: syncprov"
+	[ "$mode" = "--no-syncprov" ] && overlays=""
 	[ -e /usr/lib/ldap/ppolicy.so ] && overlays="$overlays
 olcModuleLoad: ppolicy"
 	cat > "$dir/config.ldif" <<LDIF
@@ -118,14 +121,14 @@ slapd_load() {
 }
 
 slapd_start() {
-	local dir=$1 i
-	SLAPD_PORT=$(slapd_free_port)
-	SLAPD_URI="ldap://127.0.0.1:$SLAPD_PORT/"
+	local dir=$1 i try
+	for try in 1 2 3 4 5; do
+		SLAPD_PORT=$(slapd_free_port)
+		SLAPD_URI="ldap://127.0.0.1:$SLAPD_PORT/"
+		slapd -F "$dir/slapd.d" -h "$SLAPD_URI" -s 0 >"$dir/slapd.log" 2>&1 && break
+		[ "$try" = 5 ] && { cat "$dir/slapd.log" >&2; return 1; }
+	done
 	echo "$SLAPD_URI" > "$dir/uri"
-	slapd -F "$dir/slapd.d" -h "$SLAPD_URI" -s 0 >"$dir/slapd.log" 2>&1 || {
-		cat "$dir/slapd.log" >&2
-		return 1
-	}
 	for i in $(seq 1 100); do
 		if ldapsearch -x -H "$SLAPD_URI" -s base -b "" -LLL 1.1 >/dev/null 2>&1; then
 			return 0

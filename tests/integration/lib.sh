@@ -1,0 +1,164 @@
+# shellcheck shell=bash
+# Shared helpers for the integration tests: each test gets a private
+# directory, a private slapd on 127.0.0.1 (tests/lib/slapd.sh), an
+# idgov.conf pointing everything into that directory, and assertions
+# that count what passed and failed.
+
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${IDGOV_BUILD:-$ROOT/build}
+IDGOV=$BUILD/idgov/idgov
+IDGOVD=$BUILD/idgov/idgovd
+# shellcheck source=../lib/slapd.sh
+. "$ROOT/tests/lib/slapd.sh"
+
+T=$(mktemp -d /tmp/idgov-it.XXXXXX)
+chmod 755 "$T"
+PASSED=0
+FAILED=0
+
+cleanup() {
+	daemon_stop 2>/dev/null
+	slapd_stop "$T/slapd"
+	if [ "$FAILED" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "test files kept in $T" >&2
+	fi
+}
+trap cleanup EXIT
+
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok - $*"
+}
+
+not_ok() {
+	FAILED=$((FAILED + 1))
+	echo "not ok - $*"
+}
+
+assert_eq() {
+	local actual=$1 expected=$2 what=$3
+	if [ "$actual" = "$expected" ]; then
+		ok "$what"
+	else
+		not_ok "$what: expected '$expected', got '$actual'"
+	fi
+}
+
+assert_contains() {
+	local haystack=$1 needle=$2 what=$3
+	case "$haystack" in
+	*"$needle"*) ok "$what" ;;
+	*) not_ok "$what: '$needle' not in: $haystack" ;;
+	esac
+}
+
+# assert_exit CODE WHAT CMD...: runs CMD, checks its exit code.
+assert_exit() {
+	local want=$1 what=$2 rc
+	shift 2
+	"$@" >"$T/last.out" 2>"$T/last.err"
+	rc=$?
+	if [ "$rc" = "$want" ]; then
+		ok "$what"
+	else
+		not_ok "$what: exit $rc, expected $want; stderr: $(head -c 400 "$T/last.err")"
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}
+
+write_config() {
+	mkdir -p "$T/etc"
+	cat > "$T/etc/idgov.conf" <<CONF
+[directory]
+uri = $(cat "$T/slapd/uri")
+base = dc=example,dc=com
+bind_dn = $SLAPD_ROOTDN
+bind_password_file = $T/slapd/rootpw
+nested_depth = 5
+poll_interval = ${POLL_INTERVAL:-300}
+reconnect_max = 2
+[groups]
+privileged = admins, dba
+[store]
+path = $T/state/idgov.db
+master_key = $T/keys/master.key
+audit_key = $T/keys/audit.key
+audit_public_key = $T/keys/audit.pub
+audit_sign_every = 50
+[control]
+socket = $T/run/idgov.sock
+[log]
+syslog_socket = $T/run/log.sock
+ident = idgov-test
+[admin]
+group = idgov-admins
+CONF
+}
+
+# it_setup [--no-syncprov] [LDIF]: slapd with data, config, idgov init.
+it_setup() {
+	local mode="" ldif="$ROOT/tests/fixtures/org.ldif"
+	if [ "${1:-}" = "--no-syncprov" ]; then
+		mode=--no-syncprov
+		shift
+	fi
+	[ $# -gt 0 ] && ldif=$1
+	slapd_setup "$T/slapd" $mode || exit 1
+	slapd_load "$T/slapd" "$ldif" || exit 1
+	slapd_start "$T/slapd" || exit 1
+	write_config
+	"$IDGOV" -c "$T/etc/idgov.conf" init >/dev/null || exit 1
+}
+
+ig() {
+	"$IDGOV" -c "$T/etc/idgov.conf" "$@"
+}
+
+sql() {
+	sqlite3 -batch "$T/state/idgov.db" "$1"
+}
+
+ldif() {
+	slapd_modify "$T/slapd"
+}
+
+daemon_start() {
+	"$IDGOVD" -c "$T/etc/idgov.conf" -p "$T/run/idgovd.pid" || return 1
+}
+
+daemon_stop() {
+	local pid i
+	[ -f "$T/run/idgovd.pid" ] || return 0
+	pid=$(cat "$T/run/idgovd.pid")
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null
+	rm -f "$T/run/idgovd.pid"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+wait_for() {
+	local limit=$1 i
+	shift
+	for i in $(seq 1 $((limit * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# sql_is QUERY EXPECTED: for wait_for.
+sql_is() {
+	[ "$(sql "$1")" = "$2" ]
+}

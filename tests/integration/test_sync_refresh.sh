@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# refreshOnly sync (`idgov sync` with no daemon, as root): the first full
+# sync, then add / modify / rename / move / delete of users and groups,
+# each reflected with the right lifecycle event and nothing else.
+. "$(dirname "$0")/lib.sh"
+
+it_setup
+
+assert_exit 0 "first sync succeeds" ig sync
+assert_eq "$(sql "SELECT count(*) FROM users WHERE status='active'")" 7 "7 active users"
+assert_eq "$(sql "SELECT status FROM users WHERE uid='grace'")" disabled \
+	"locked user (pwdAccountLockedTime) is disabled"
+assert_eq "$(sql "SELECT count(*) FROM groups")" 7 "7 groups"
+assert_eq "$(sql "SELECT group_concat(cn) FROM (SELECT cn FROM groups WHERE privileged ORDER BY cn)")" \
+	"admins,dba" "privileged flag from config"
+assert_eq "$(sql "SELECT count(*) FROM memberships")" 13 "13 direct memberships (member and memberUid)"
+assert_eq "$(sql "SELECT mode FROM sync_state")" refreshOnly "sync state records refreshOnly"
+assert_eq "$(sql "SELECT cookie IS NOT NULL FROM sync_state")" 1 "cookie stored"
+assert_eq "$(sql "SELECT action FROM audit WHERE action LIKE 'sync.%'")" sync.baseline \
+	"first sync is one baseline audit record"
+
+# Nested groups: dave is in admins through sre; alice directly.
+eff=$(ig --json group show admins | jq -r '[.effective_members[] | "\(.uid):\(.direct)"] | join(",")')
+assert_eq "$eff" "alice:true,dave:false" "admins resolves nested sre (dave via nesting)"
+groups=$(ig --json user show dave | jq -r '[.groups[].name] | sort | join(",")')
+assert_eq "$groups" "admins,engineering,sre" "dave's effective groups"
+assert_eq "$(ig --json user show carol | jq -r .manager)" bob "manager resolved to uid"
+
+# Add a user and put them in two groups.
+ldif <<'L'
+dn: uid=heidi,ou=People,dc=example,dc=com
+changetype: add
+objectClass: inetOrgPerson
+objectClass: posixAccount
+uid: heidi
+cn: Heidi Hall
+sn: Hall
+mail: heidi@example.com
+manager: uid=erin,ou=People,dc=example,dc=com
+uidNumber: 10008
+gidNumber: 10000
+homeDirectory: /home/heidi
+
+dn: cn=finance,ou=Groups,dc=example,dc=com
+changetype: modify
+add: member
+member: uid=heidi,ou=People,dc=example,dc=com
+
+dn: cn=developers,ou=Groups,dc=example,dc=com
+changetype: modify
+add: memberUid
+memberUid: heidi
+L
+assert_exit 0 "incremental sync succeeds" ig sync
+assert_eq "$(sql "SELECT status FROM users WHERE uid='heidi'")" active "joiner stored"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.joiner'")" 1 "one joiner event"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='membership.added'")" 2 "two membership.added events"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='membership.added' AND subject IN ('finance','developers')")" 2 \
+	"membership changes audited"
+
+# Modify an attribute.
+ldif <<'L'
+dn: uid=carol,ou=People,dc=example,dc=com
+changetype: modify
+replace: mail
+mail: carol.chen@example.com
+L
+ig sync >/dev/null
+assert_eq "$(sql "SELECT mail FROM users WHERE uid='carol'")" carol.chen@example.com "modify reflected"
+assert_contains "$(sql "SELECT details FROM events WHERE kind='user.changed'")" '"mail":["carol@example.com","carol.chen@example.com"]' \
+	"change event names old and new value"
+
+# Rename (modrdn) and move (newsuperior): movers, never leaver + joiner.
+uuid_dave=$(sql "SELECT uuid FROM users WHERE uid='dave'")
+ldif <<'L'
+dn: uid=frank,ou=People,dc=example,dc=com
+changetype: modrdn
+newrdn: uid=frank
+deleteoldrdn: 1
+newsuperior: ou=Contractors,dc=example,dc=com
+
+dn: uid=dave,ou=People,dc=example,dc=com
+changetype: modrdn
+newrdn: uid=david
+deleteoldrdn: 1
+L
+ig sync >/dev/null
+assert_eq "$(sql "SELECT dn FROM users WHERE uuid='$uuid_dave'")" "uid=david,ou=People,dc=example,dc=com" \
+	"rename keeps the entryUUID row"
+assert_eq "$(sql "SELECT uid FROM users WHERE uuid='$uuid_dave'")" david "renamed uid"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.mover'")" 2 "rename and move are two movers"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind IN ('user.leaver')")" 0 "no leaver for a move"
+assert_eq "$(sql "SELECT count(*) FROM users")" 9 "no new row for a move"
+assert_eq "$(sql "SELECT dn FROM users WHERE uid='frank'")" "uid=frank,ou=Contractors,dc=example,dc=com" "move reflected"
+
+# Delete a user: departed, kept.
+ldif <<'L'
+dn: uid=carol,ou=People,dc=example,dc=com
+changetype: delete
+L
+ig sync >/dev/null
+assert_eq "$(sql "SELECT status FROM users WHERE uid='carol'")" departed "deleted user is departed, not removed"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.leaver'")" 1 "one leaver event"
+assert_eq "$(ig --json user list --status departed | jq -r '.[].uid')" carol "user list --status departed"
+eff=$(ig --json group show engineering | jq -r '[.effective_members[].uid] | join(",")')
+assert_eq "$eff" "bob" "departed and renamed users leave effective membership by DN (dave's DN changed)"
+
+# Delete a group and remove a member from another.
+ldif <<'L'
+dn: cn=sre,ou=Groups,dc=example,dc=com
+changetype: delete
+
+dn: cn=developers,ou=Groups,dc=example,dc=com
+changetype: modify
+delete: memberUid
+memberUid: bob
+L
+ig sync >/dev/null
+assert_eq "$(sql "SELECT status FROM groups WHERE cn='sre'")" deleted "deleted group marked deleted"
+assert_eq "$(sql "SELECT count(*) FROM memberships m JOIN groups g ON g.uuid=m.group_uuid WHERE g.cn='sre'")" 0 \
+	"deleted group's memberships removed"
+assert_eq "$(sql "SELECT group_concat(value) FROM memberships m JOIN groups g ON g.uuid=m.group_uuid WHERE g.cn='developers'")" \
+	"carol,heidi" "memberUid removal reflected"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='group.deleted'")" 1 "group.deleted event"
+
+# --full reload changes nothing when nothing changed.
+before=$(sql "SELECT count(*) FROM events")
+assert_exit 0 "full reload succeeds" ig sync --full
+assert_eq "$(sql "SELECT count(*) FROM events")" "$before" "full reload of an unchanged directory records no events"
+
+assert_exit 0 "audit chain verifies" ig audit verify
+finish
