@@ -90,6 +90,7 @@ print_user_show(json_t *r)
 	json_t *groups = json_object_get(r, "groups"), *g;
 	char t[32];
 	size_t i;
+	int nested = 0;
 
 	printf("user:        %s\n", str(r, "uid"));
 	printf("name:        %s\n", str(r, "display_name"));
@@ -106,10 +107,15 @@ print_user_show(json_t *r)
 	printf("groups:     ");
 	json_array_foreach(groups, i, g)
 	{
-		printf(" %s%s%s", str(g, "name"), json_is_true(json_object_get(g, "direct")) ? "" : "*",
+		int direct = json_is_true(json_object_get(g, "direct"));
+
+		nested |= !direct;
+		printf(" %s%s%s", str(g, "name"), direct ? "" : "*",
 		       json_is_true(json_object_get(g, "privileged")) ? "(privileged)" : "");
 	}
-	printf("%s\n", json_array_size(groups) ? "\n             (* through a nested group)" : " none");
+	printf("%s\n", json_array_size(groups) == 0 ? " none"
+		       : nested		     ? "\n             (* through a nested group)"
+					     : "");
 }
 
 void

@@ -311,10 +311,12 @@ audit_request(struct control_ctx *ctx, const struct caller *who, const char *act
 	      const char *subject, const char *outcome, const char *reason)
 {
 	struct idg_err err;
-	json_t *d = json_pack("{s:I, s:s, s:s?}", "uid", (json_int_t)who->uid, "outcome", outcome,
-			      "reason", reason);
-	char *text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_t *d = json_pack("{s:I, s:s}", "uid", (json_int_t)who->uid, "outcome", outcome);
+	char *text;
 
+	if (d != NULL && reason != NULL)
+		json_object_set_new(d, "reason", json_string(reason));
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(d);
 	if (text == NULL || ctx->audit == NULL)
 		goto out;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages idgov builds, tests and demos with, if any
+# are missing. Installing slapd must not configure or start a system
+# instance: idgov's tests and demo run their own on 127.0.0.1.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential cmake pkg-config
+	libldap-dev libsodium-dev libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev
+	slapd ldap-utils sqlite3 jq util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
+	exit 1
+fi
+
+echo "installing: ${missing[*]}"
+echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
+# Keep the package from starting a system slapd while it installs.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+	created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

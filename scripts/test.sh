@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (cmocka) and integration tests against a
+# private slapd, first in a normal -Werror build, then again under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+#   scripts/test.sh            both builds
+#   scripts/test.sh --quick    the normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+run_suite() {
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" -DIDGOV_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j "$(nproc)" >/dev/null
+	(cd "$dir" && ctest --output-on-failure -j 2)
+}
+
+echo "== build and test (-Werror)"
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+if [ "${1:-}" != "--quick" ]; then
+	echo "== build and test under ASan + UBSan"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DIDGOV_SANITIZE=ON
+fi
