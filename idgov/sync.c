@@ -7,7 +7,9 @@
  *
  * When to sweep (delete what the server did not mention):
  * - refreshOnly ends with syncDone; refreshDeletes=FALSE there means a
- *   present phase was used, so everything not mentioned is gone.
+ *   present phase was used, so everything not mentioned is gone. So does a
+ *   refresh without a cookie (slapd marks it refreshDeletes=TRUE, but it
+ *   carried the whole content).
  * - In refreshAndPersist, a refreshPresent info message that does not end
  *   the refresh closes the present phase: sweep then. libldap reports the
  *   final "refresh done" without saying whether it was refreshPresent or
@@ -175,7 +177,8 @@ on_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
 	(void)msg;
 	c->calls++;
 	c->refresh_done = 1;
-	if (refresh_deletes == 0)
+	/* Without a cookie the server sent the whole content, whatever refreshDeletes says. */
+	if (refresh_deletes == 0 || !c->had_cookie)
 		sweep(c);
 	return 0;
 }

@@ -33,8 +33,9 @@ slapd_setup() {
 	mkdir -p "$dir/slapd.d" "$dir/data"
 	printf 'secret' > "$dir/rootpw"
 	chmod 600 "$dir/rootpw"
-	overlays="olcModuleLoad: syncprov"
-	[ "$mode" = "--no-syncprov" ] && overlays=""
+	overlays="olcModuleLoad: back_mdb"
+	[ "$mode" = "--no-syncprov" ] || overlays="$overlays
+olcModuleLoad: syncprov"
 	[ -e /usr/lib/ldap/ppolicy.so ] && overlays="$overlays
 olcModuleLoad: ppolicy"
 	cat > "$dir/config.ldif" <<LDIF
@@ -49,7 +50,6 @@ dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
 olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
 $overlays
 
 dn: cn=schema,cn=config
