@@ -15,6 +15,13 @@ IDGOVD=$BUILD/idgov/idgovd
 
 T=$(mktemp -d /tmp/idgov-it.XXXXXX)
 chmod 755 "$T"
+# Under the sanitizers, every process (the daemon too, whose stderr is
+# /dev/null) writes its reports here, and finish() fails on any.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	mkdir -m 1777 "$T/sanitizer"
+	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$T/sanitizer/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/sanitizer/ubsan"
+fi
 PASSED=0
 FAILED=0
 
@@ -70,6 +77,12 @@ assert_exit() {
 }
 
 finish() {
+	local report
+	daemon_stop
+	for report in "$T"/sanitizer/*; do
+		[ -e "$report" ] || continue
+		not_ok "sanitizer report $(basename "$report"): $(head -c 2000 "$report")"
+	done
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }

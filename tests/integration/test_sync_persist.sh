@@ -77,7 +77,11 @@ replace: displayName
 displayName: Robert Baker
 L
 assert_exit 0 "idgovd restarts" daemon_start
-assert_eq "$(sql "SELECT display_name FROM users WHERE uid='bob'")" "Robert Baker" "offline change applied at restart"
+if wait_for 5 sql_is "SELECT display_name FROM users WHERE uid='bob'" "Robert Baker"; then
+	ok "offline change applied at restart"
+else
+	not_ok "offline change applied at restart"
+fi
 assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.joiner'")" "$joiners" "restart resumed from the cookie (no new joiners)"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='sync.baseline'")" 1 "still only one baseline"
 
