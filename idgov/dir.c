@@ -17,19 +17,37 @@
 #include <string.h>
 #include <strings.h>
 
+/*
+ * "attr=value(,attr=value)*" where attr starts with a letter and both are
+ * made of letters, digits and -._@ only: such a DN has nothing that
+ * RFC 4514 normalisation would change except case.
+ */
 static int
 is_plain_dn(const char *dn)
 {
-	const char *p;
+	const char *p = dn;
 
-	for (p = dn; *p != '\0'; p++) {
-		char c = *p;
+	for (;;) {
+		const char *start = p;
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '=' || c == ',' || c == '-' || c == '.' || c == '_' || c == '@'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return 0;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '-')
+			p++;
+		if (p == start || *p++ != '=')
+			return 0;
+		start = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '@')
+			p++;
+		if (p == start)
+			return 0;
+		if (*p == '\0')
+			return 1;
+		if (*p++ != ',')
 			return 0;
 	}
-	return p != dn;
 }
 
 char *

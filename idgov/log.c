@@ -58,6 +58,8 @@ log_msg(struct logger *lg, int priority, const char *fmt, ...)
 	int n;
 	int saved = errno;
 
+	if (lg == NULL)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -24,6 +24,7 @@ struct logger {
 void log_open(struct logger *lg, const char *ident, const char *socket_path, int to_stderr);
 void log_close(struct logger *lg);
 
+/* lg may be NULL (library callers without a logger): the line is dropped. */
 void log_msg(struct logger *lg, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

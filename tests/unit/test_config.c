@@ -185,6 +185,19 @@ test_load_from_file(void **state)
 	unlink(path);
 }
 
+static void
+test_shipped_example_parses(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	if (cfg_load(IDGOV_SOURCE_DIR "/idgov.conf.example", &cfg, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_true(cfg_list_contains(cfg->privileged_groups, "admins"));
+	cfg_free(cfg);
+}
+
 int
 main(void)
 {
@@ -200,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_cross_field_rules),
 		cmocka_unit_test(test_missing_file_is_a_clear_error),
 		cmocka_unit_test(test_load_from_file),
+		cmocka_unit_test(test_shipped_example_parses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,242 @@
+/*
+ * Unit tests for the mirror, fed parsed entries directly (no LDAP):
+ * joiners, movers, leavers, membership diffs, mark-and-sweep, the
+ * departure guard, and the cookie stored with the changes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mirror.h"
+
+struct fixture {
+	char dir[64], db[128];
+	struct cfg *cfg;
+	struct store *st;
+	struct mirror *m;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+
+	strcpy(f->dir, "/tmp/idgov-test-mirror-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
+	if (cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
+			    "t.conf", &f->cfg, &err) != 0 ||
+	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
+	    mirror_open(f->st, NULL, f->cfg, NULL, &f->m, &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	mirror_close(f->m);
+	store_close(f->st);
+	cfg_free(f->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct dir_entry
+user(const char *uuid, const char *uid, const char *dn)
+{
+	struct dir_entry e = {.kind = DIR_USER, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
+
+	strcpy(e.uuid, uuid);
+	e.uid = (char *)uid;
+	e.dn = (char *)dn;
+	e.dn_norm = (char *)dn;
+	return e;
+}
+
+static struct dir_entry
+group(const char *uuid, const char *cn, char **members, size_t n)
+{
+	struct dir_entry e = {.kind = DIR_GROUP, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
+
+	strcpy(e.uuid, uuid);
+	e.cn = (char *)cn;
+	e.dn = e.dn_norm = (char *)"cn=g,dc=x";
+	e.members = members;
+	e.n_members = n;
+	return e;
+}
+
+static long long
+count(struct fixture *f, const char *q)
+{
+	sqlite3_stmt *s;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(f->st->db, q, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static void
+apply_all(struct fixture *f, int refresh, struct dir_entry *e, size_t n, int sweep)
+{
+	struct idg_err err;
+
+	assert_int_equal(mirror_begin(f->m, refresh, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		if (mirror_apply(f->m, &e[i], &err) != 0)
+			fail_msg("%s", err.msg);
+	if (sweep)
+		assert_int_equal(mirror_sweep(f->m, &err), 0);
+	assert_int_equal(mirror_check_guard(f->m, 0, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+}
+
+static char m_a[] = "uid=a,dc=x", m_b[] = "uid=b,dc=x", m_c[] = "uid=c,dc=x";
+
+static void
+test_baseline_records_no_events(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a, m_b};
+	struct dir_entry e[] = {user("00000000-0000-0000-0000-00000000000a", "a", m_a),
+				user("00000000-0000-0000-0000-00000000000b", "b", m_b),
+				group("00000000-0000-0000-0000-0000000000g1", "ops", members, 2)};
+
+	apply_all(f, 1, e, 3, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM memberships"), 2);
+	assert_int_equal(count(f, "SELECT privileged FROM groups"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM events"), 0);
+}
+
+static void
+test_membership_diff_touches_only_changes(void **state)
+{
+	struct fixture *f = *state;
+	char *before[] = {m_a, m_b}, *after[] = {m_b, m_c};
+	struct dir_entry e1 = group("00000000-0000-0000-0000-0000000000g1", "ops", before, 2);
+	struct dir_entry e2 = group("00000000-0000-0000-0000-0000000000g1", "ops", after, 2);
+	struct dir_entry seed = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+
+	apply_all(f, 0, &seed, 1, 0); /* not a baseline from here on */
+	apply_all(f, 0, &e1, 1, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 2);
+	apply_all(f, 0, &e2, 1, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 3);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.removed'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM memberships WHERE value='uid=a,dc=x'"), 0);
+}
+
+static void
+test_rename_is_a_mover_and_delete_departs(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct dir_entry b = user("00000000-0000-0000-0000-00000000000b", "b", m_b);
+	struct dir_entry moved = user("00000000-0000-0000-0000-00000000000a", "a", (char *)"uid=a,ou=new,dc=x");
+	struct idg_err err;
+
+	apply_all(f, 0, &a, 1, 0);
+	apply_all(f, 0, &b, 1, 0);
+	apply_all(f, 0, &moved, 1, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='user.mover'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_delete(f->m, "00000000-0000-0000-0000-00000000000b", &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
+	/* Coming back is a joiner again, and the user is active. */
+	apply_all(f, 0, &b, 1, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='user.joiner'"), 2);
+}
+
+static void
+test_sweep_departs_unseen_and_guard_refuses_mass_departure(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry e[5];
+	char uuids[5][40], uids[5][8], dns[5][24];
+	struct idg_err err;
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(uuids[i], sizeof(uuids[i]), "00000000-0000-0000-0000-00000000000%d", i);
+		snprintf(uids[i], sizeof(uids[i]), "u%d", i);
+		snprintf(dns[i], sizeof(dns[i]), "uid=u%d,dc=x", i);
+		e[i] = user(uuids[i], uids[i], dns[i]);
+	}
+	apply_all(f, 1, e, 5, 1);
+	/* A refresh that sees only u0..u3: one leaver, allowed. */
+	apply_all(f, 1, e, 4, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
+	/* A refresh that sees nobody: refused, and rolled back by the caller. */
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	assert_int_equal(mirror_sweep(f->m, &err), 0);
+	assert_int_equal(mirror_check_guard(f->m, 0, &err), MIRROR_GUARD_TRIPPED);
+	assert_non_null(strstr(err.msg, "4 of 4 active users"));
+	assert_int_equal(mirror_check_guard(f->m, 1, &err), 0); /* --force */
+	mirror_rollback(f->m);
+	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
+}
+
+static void
+test_cookie_commits_with_changes_or_not_at_all(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct berval cookie = {4, (char *)"c=42"}, got;
+	struct idg_err err;
+
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &a, &err), 0);
+	assert_int_equal(mirror_save_state(f->m, &cookie, "persist", "ok", &err), 0);
+	mirror_rollback(f->m);
+	assert_int_equal(mirror_load_cookie(f->st, "default", &got, &err), 0);
+	assert_null(got.bv_val);
+	assert_int_equal(count(f, "SELECT count(*) FROM users"), 0);
+
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &a, &err), 0);
+	assert_int_equal(mirror_save_state(f->m, &cookie, "persist", "ok", &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(mirror_load_cookie(f->st, "default", &got, &err), 0);
+	assert_int_equal(got.bv_len, 4);
+	assert_memory_equal(got.bv_val, "c=42", 4);
+	free(got.bv_val);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_baseline_records_no_events),
+		T(test_membership_diff_touches_only_changes),
+		T(test_rename_is_a_mover_and_delete_departs),
+		T(test_sweep_departs_unseen_and_guard_refuses_mass_departure),
+		T(test_cookie_commits_with_changes_or_not_at_all),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
