@@ -172,7 +172,12 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	return 0;
 }
 
-/* Records an event row and an audit record, except during a baseline. Steals details. */
+/*
+ * Records an event row and an audit record. Steals details. During a
+ * baseline nothing is recorded; callers use RECORD() so that the details
+ * are not even built then (the first sync of 100,000 users would spend a
+ * tenth of its time making JSON nobody reads).
+ */
 static int
 record(struct mirror *m, const char *kind, const char *subject_uuid, const char *name,
        json_t *details, struct idg_err *err)
@@ -181,10 +186,8 @@ record(struct mirror *m, const char *kind, const char *subject_uuid, const char 
 	sqlite3_stmt *s = m->s[S_EVENT];
 	int rc;
 
-	if (m->baseline || details == NULL) {
-		json_decref(details);
-		return details == NULL ? idg_seterr(err, "out of memory") : 0;
-	}
+	if (details == NULL)
+		return idg_seterr(err, "out of memory");
 	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(details);
 	if (text == NULL)
@@ -199,6 +202,9 @@ record(struct mirror *m, const char *kind, const char *subject_uuid, const char 
 	free(text);
 	return rc;
 }
+
+#define RECORD(m, kind, uuid, name, details, err)                                             \
+	((m)->baseline ? 0 : record((m), (kind), (uuid), (name), (details), (err)))
 
 static void
 bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
@@ -294,7 +300,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		if (write_user(m, S_USER_INS, e, status, err) != 0)
 			return -1;
 		m->stats.joiners++;
-		return record(m, "user.joiner", e->uuid, e->uid,
+		return RECORD(m, "user.joiner", e->uuid, e->uid,
 			      json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "dn", e->dn, "status",
 					status),
 			      err);
@@ -320,20 +326,20 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = write_user(m, S_USER_UPD, e, status, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
-			rc = record(m, "user.joiner", e->uuid, e->uid,
+			rc = RECORD(m, "user.joiner", e->uuid, e->uid,
 				    json_pack("{s:s, s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn,
 					      "status", status, "returned", 1),
 				    err);
 		}
 		if (rc == 0 && moved && !was_departed) {
 			m->stats.movers++;
-			rc = record(m, "user.mover", e->uuid, e->uid, json_incref(mover), err);
+			rc = RECORD(m, "user.mover", e->uuid, e->uid, json_incref(mover), err);
 		}
 		json_decref(mover);
 	}
 	if (rc == 0 && json_object_size(changes) > 0 && !was_departed) {
 		m->stats.changed++;
-		rc = record(m, "user.changed", e->uuid, e->uid,
+		rc = RECORD(m, "user.changed", e->uuid, e->uid,
 			    json_pack("{s:s, s:O}", "uuid", e->uuid, "changes", changes), err);
 	}
 	json_decref(changes);
@@ -398,7 +404,7 @@ change_member(struct mirror *m, int add, const char *group_uuid, const char *gro
 		m->stats.members_added++;
 	else
 		m->stats.members_removed++;
-	return record(m, add ? "membership.added" : "membership.removed", group_uuid, group_cn,
+	return RECORD(m, add ? "membership.added" : "membership.removed", group_uuid, group_cn,
 		      json_pack("{s:s, s:s, s:s, s:s}", "group", group_cn, "group_uuid",
 				group_uuid, "kind", kind, "member", value),
 		      err);
@@ -482,7 +488,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = write_group(m, S_GROUP_INS, e, err);
 		m->stats.groups_added++;
 	}
-	if (rc == 0 && kind != NULL) {
+	if (rc == 0 && kind != NULL && !m->baseline) {
 		rc = record(m, kind, e->uuid, e->cn, ev, err);
 		ev = NULL;
 	}
@@ -550,7 +556,7 @@ depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
 		m->stats.leavers++;
 		if (m->refresh)
 			m->departures++;
-		rc = record(m, "user.leaver", uuid, uid ? uid : uuid,
+		rc = RECORD(m, "user.leaver", uuid, uid ? uid : uuid,
 			    json_pack("{s:s, s:s?}", "uuid", uuid, "dn", dn), err);
 	}
 	free(uid);
@@ -582,7 +588,7 @@ delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 		rc = by_uuid(m, S_GROUP_DELETE, uuid, m->now, err);
 	if (rc == 0) {
 		m->stats.groups_deleted++;
-		rc = record(m, "group.deleted", uuid, cn, json_pack("{s:s}", "uuid", uuid), err);
+		rc = RECORD(m, "group.deleted", uuid, cn, json_pack("{s:s}", "uuid", uuid), err);
 	}
 	free(cn);
 	return rc;
@@ -604,7 +610,7 @@ collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct i
 	sqlite3_stmt *s;
 	size_t cap = 16, k = 0;
 	char **v;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	if (store_prepare(m->st, q, &s, err) != 0)
 		return -1;
@@ -640,8 +646,8 @@ sweep_list(struct mirror *m, const char *q, int (*fn)(struct mirror *, const cha
 						      struct idg_err *),
 	   struct idg_err *err)
 {
-	char **uuids;
-	size_t n, i;
+	char **uuids = NULL;
+	size_t n = 0, i;
 	int rc = 0;
 
 	if (collect_unseen(m, q, &uuids, &n, err) != 0)

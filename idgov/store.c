@@ -202,8 +202,14 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 	if (store_exec(st, "PRAGMA foreign_keys = ON", err) != 0)
 		goto fail;
 	if (mode != STORE_OPEN_READONLY) {
+		/*
+		 * A full sync writes a million rows in one transaction; with the
+		 * default 2 MiB page cache SQLite spills and re-reads pages all
+		 * the way. The cache grows only as it is used.
+		 */
 		if (store_exec(st, "PRAGMA journal_mode = WAL", err) != 0 ||
-		    store_exec(st, "PRAGMA synchronous = NORMAL", err) != 0 || migrate(st, err) != 0)
+		    store_exec(st, "PRAGMA synchronous = NORMAL", err) != 0 ||
+		    store_exec(st, "PRAGMA cache_size = -262144", err) != 0 || migrate(st, err) != 0)
 			goto fail;
 	} else if (store_schema_version(st) != schema_migrations[schema_migration_count - 1].version) {
 		idg_seterr(err, "store %s is at schema version %d, expected %d", path,
