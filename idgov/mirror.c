@@ -13,6 +13,8 @@
  */
 #include "mirror.h"
 
+#include "strmap.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ enum {
 	S_MEMBERS,
 	S_MEMBER_INS,
 	S_MEMBER_DEL,
+	S_REF_GET,
+	S_REF_INS,
 	S_EVENT,
 	S_STATE,
 	S_COUNT
@@ -50,7 +54,7 @@ static const char *const sql[S_COUNT] = {
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
-	[S_GROUP_GET] = "SELECT dn, cn, gid_number, status FROM groups WHERE uuid = ?1",
+	[S_GROUP_GET] = "SELECT dn, cn, gid_number, status, id FROM groups WHERE uuid = ?1",
 	[S_GROUP_INS] = "INSERT INTO groups (uuid, dn, dn_norm, cn, gid_number, privileged, "
 			"last_changed, seen_gen, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			"?8, ?7)",
@@ -60,12 +64,14 @@ static const char *const sql[S_COUNT] = {
 	[S_GROUP_MARK] = "UPDATE groups SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_GROUP_DELETE] = "UPDATE groups SET status = 'deleted', deleted_at = ?2, "
 			   "last_changed = ?2 WHERE uuid = ?1",
-	[S_MEMBERS] = "SELECT value FROM memberships WHERE group_uuid = ?1 AND kind = ?2 "
-		      "ORDER BY value",
-	[S_MEMBER_INS] = "INSERT INTO memberships (group_uuid, kind, value, since) "
-			 "VALUES (?1, ?2, ?3, ?4)",
-	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_uuid = ?1 AND kind = ?2 "
-			 "AND value = ?3",
+	/* CROSS JOIN fixes the join order: the planner would otherwise walk every
+	 * member_refs row in value order to avoid a sort. */
+	[S_MEMBERS] = "SELECT r.value, r.id FROM memberships m CROSS JOIN member_refs r "
+		      "ON r.id = m.ref_id WHERE m.group_id = ?1 AND r.kind = ?2 ORDER BY r.value",
+	[S_MEMBER_INS] = "INSERT INTO memberships (group_id, ref_id, since) VALUES (?1, ?2, ?3)",
+	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_id = ?1 AND ref_id = ?2",
+	[S_REF_GET] = "SELECT id FROM member_refs WHERE kind = ?1 AND value = ?2",
+	[S_REF_INS] = "INSERT INTO member_refs (kind, value) VALUES (?1, ?2)",
 	[S_EVENT] = "INSERT INTO events (time, kind, subject, details) VALUES (?1, ?2, ?3, ?4)",
 	[S_STATE] = "INSERT INTO sync_state (directory, cookie, mode, last_sync, last_result) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (directory) DO UPDATE SET "
@@ -79,6 +85,7 @@ struct mirror {
 	const struct cfg *cfg;
 	struct logger *log;
 	sqlite3_stmt *s[S_COUNT];
+	struct strmap *refs; /* (kind, value) -> member_refs.id, valid while committed */
 	int in_tx;
 	int refresh;
 	int baseline;
@@ -102,6 +109,11 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	m->audit = audit;
 	m->cfg = cfg;
 	m->log = log;
+	m->refs = strmap_new();
+	if (m->refs == NULL) {
+		free(m);
+		return idg_seterr(err, "out of memory");
+	}
 	for (int i = 0; i < S_COUNT; i++) {
 		if (store_prepare(st, sql[i], &m->s[i], err) != 0) {
 			mirror_close(m);
@@ -121,6 +133,7 @@ mirror_close(struct mirror *m)
 		mirror_rollback(m);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
+	strmap_free(m->refs);
 	free(m);
 }
 
@@ -346,39 +359,51 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	return rc;
 }
 
+struct member_row {
+	char *value;
+	int64_t ref;
+};
+
+static void
+free_rows(struct member_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].value);
+	free(v);
+}
+
 /* Reads the stored values of one membership kind, in strcmp order. */
 static int
-load_members(struct mirror *m, const char *group, const char *kind, char ***out, size_t *n,
+load_members(struct mirror *m, int64_t group, int kind, struct member_row **out, size_t *n,
 	     struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[S_MEMBERS];
 	size_t cap = 16, k = 0;
-	char **v = malloc(cap * sizeof(*v));
-	int rc;
+	struct member_row *v = malloc(cap * sizeof(*v));
+	int rc = SQLITE_DONE;
 
 	if (v == NULL)
 		return idg_seterr(err, "out of memory");
-	sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, group);
+	sqlite3_bind_int(s, 2, kind);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (k == cap) {
-			char **bigger = realloc(v, 2 * cap * sizeof(*v));
+			struct member_row *bigger = realloc(v, 2 * cap * sizeof(*v));
 
 			if (bigger == NULL)
 				break;
 			v = bigger;
 			cap *= 2;
 		}
-		v[k] = strdup(col_text(s, 0));
-		if (v[k] == NULL)
+		v[k].value = strdup(col_text(s, 0));
+		v[k].ref = sqlite3_column_int64(s, 1);
+		if (v[k].value == NULL)
 			break;
 		k++;
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		for (size_t i = 0; i < k; i++)
-			free(v[i]);
-		free(v);
+		free_rows(v, k);
 		return rc == SQLITE_ROW ? idg_seterr(err, "out of memory")
 					: store_err(m->st, err, "reading memberships");
 	}
@@ -387,53 +412,99 @@ load_members(struct mirror *m, const char *group, const char *kind, char ***out,
 	return 0;
 }
 
+/* The member_refs id of (kind, value), created if new; cached for the sync. */
 static int
-change_member(struct mirror *m, int add, const char *group_uuid, const char *group_cn,
-	      const char *kind, const char *value, struct idg_err *err)
+intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct idg_err *err)
+{
+	char key[DIR_MAX_DN + 2];
+	size_t len = strlen(value);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (len > DIR_MAX_DN)
+		return idg_seterr(err, "member value too long");
+	key[0] = (char)('0' + kind);
+	memcpy(key + 1, value, len);
+	if (strmap_get(m->refs, key, len + 1, id))
+		return 0;
+	s = m->s[S_REF_GET];
+	sqlite3_bind_int(s, 1, kind);
+	sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE) {
+		s = m->s[S_REF_INS];
+		sqlite3_bind_int(s, 1, kind);
+		sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
+		if (store_step_done(m->st, s, err) != 0)
+			return -1;
+		*id = sqlite3_last_insert_rowid(m->st->db);
+	} else if (rc != SQLITE_ROW) {
+		return store_err(m->st, err, "reading member reference");
+	}
+	if (strmap_put(m->refs, key, len + 1, *id) != 0)
+		return idg_seterr(err, "out of memory");
+	return 0;
+}
+
+static const char *const kind_names[] = {"member", "memberUid"};
+
+struct group_ref {
+	int64_t id;
+	const char *uuid;
+	const char *cn;
+};
+
+static int
+change_member(struct mirror *m, int add, const struct group_ref *g, int kind, const char *value,
+	      int64_t ref, struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[add ? S_MEMBER_INS : S_MEMBER_DEL];
 
-	sqlite3_bind_text(s, 1, group_uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
+	if (add && intern_ref(m, kind, value, &ref, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, g->id);
+	sqlite3_bind_int64(s, 2, ref);
 	if (add)
-		sqlite3_bind_int64(s, 4, m->now);
+		sqlite3_bind_int64(s, 3, m->now);
 	if (store_step_done(m->st, s, err) != 0)
 		return -1;
 	if (add)
 		m->stats.members_added++;
 	else
 		m->stats.members_removed++;
-	return RECORD(m, add ? "membership.added" : "membership.removed", group_uuid, group_cn,
-		      json_pack("{s:s, s:s, s:s, s:s}", "group", group_cn, "group_uuid",
-				group_uuid, "kind", kind, "member", value),
+	return RECORD(m, add ? "membership.added" : "membership.removed", g->uuid, g->cn,
+		      json_pack("{s:s, s:s, s:s, s:s}", "group", g->cn, "group_uuid", g->uuid,
+				"kind", kind_names[kind], "member", value),
 		      err);
 }
 
 /* Brings one membership kind of a group to exactly `want` (sorted, unique). */
 static int
-sync_members(struct mirror *m, const char *group_uuid, const char *group_cn, const char *kind,
-	     char *const *want, size_t n_want, struct idg_err *err)
+sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want,
+	     size_t n_want, struct idg_err *err)
 {
-	char **have = NULL;
+	struct member_row *have = NULL;
 	size_t n_have = 0, i = 0, j = 0;
 	int rc = 0;
 
-	if (load_members(m, group_uuid, kind, &have, &n_have, err) != 0)
+	if (load_members(m, g->id, kind, &have, &n_have, err) != 0)
 		return -1;
 	while (rc == 0 && (i < n_have || j < n_want)) {
-		int c = i == n_have ? 1 : j == n_want ? -1 : strcmp(have[i], want[j]);
+		int c = i == n_have ? 1 : j == n_want ? -1 : strcmp(have[i].value, want[j]);
 
-		if (c < 0)
-			rc = change_member(m, 0, group_uuid, group_cn, kind, have[i++], err);
-		else if (c > 0)
-			rc = change_member(m, 1, group_uuid, group_cn, kind, want[j++], err);
-		else
+		if (c < 0) {
+			rc = change_member(m, 0, g, kind, have[i].value, have[i].ref, err);
+			i++;
+		} else if (c > 0) {
+			rc = change_member(m, 1, g, kind, want[j++], 0, err);
+		} else {
 			i++, j++;
+		}
 	}
-	for (i = 0; i < n_have; i++)
-		free(have[i]);
-	free(have);
+	free_rows(have, n_have);
 	return rc;
 }
 
@@ -457,6 +528,7 @@ static int
 apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 {
 	sqlite3_stmt *get = m->s[S_GROUP_GET];
+	struct group_ref g = {.uuid = e->uuid, .cn = e->cn};
 	json_t *ev = NULL;
 	const char *kind = NULL;
 	int rc;
@@ -466,6 +538,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	if (rc == SQLITE_ROW) {
 		int was_deleted = same(col_text(get, 3), "deleted");
 
+		g.id = sqlite3_column_int64(get, 4);
 		if (was_deleted) {
 			kind = "group.created";
 			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned", 1);
@@ -484,8 +557,9 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		if (rc != SQLITE_DONE)
 			return store_err(m->st, err, "reading group");
 		kind = "group.created";
-		ev = json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
+		ev = m->baseline ? NULL : json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
 		rc = write_group(m, S_GROUP_INS, e, err);
+		g.id = sqlite3_last_insert_rowid(m->st->db);
 		m->stats.groups_added++;
 	}
 	if (rc == 0 && kind != NULL && !m->baseline) {
@@ -494,10 +568,9 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	}
 	json_decref(ev);
 	if (rc == 0)
-		rc = sync_members(m, e->uuid, e->cn, "member", e->members, e->n_members, err);
+		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
 	if (rc == 0)
-		rc = sync_members(m, e->uuid, e->cn, "memberUid", e->member_uids, e->n_member_uids,
-				  err);
+		rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
 	return rc;
 }
 
@@ -568,6 +641,7 @@ static int
 delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 {
 	sqlite3_stmt *get = m->s[S_GROUP_GET];
+	struct group_ref g = {.uuid = uuid};
 	char *cn;
 	int rc;
 
@@ -578,12 +652,14 @@ delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(m->st, err, "reading group");
 	}
 	cn = idg_strdup(col_text(get, 1));
+	g.id = sqlite3_column_int64(get, 4);
 	sqlite3_reset(get);
 	if (cn == NULL)
 		return idg_seterr(err, "out of memory");
-	rc = sync_members(m, uuid, cn, "member", NULL, 0, err);
+	g.cn = cn;
+	rc = sync_members(m, &g, 0, NULL, 0, err);
 	if (rc == 0)
-		rc = sync_members(m, uuid, cn, "memberUid", NULL, 0, err);
+		rc = sync_members(m, &g, 1, NULL, 0, err);
 	if (rc == 0)
 		rc = by_uuid(m, S_GROUP_DELETE, uuid, m->now, err);
 	if (rc == 0) {
@@ -755,6 +831,7 @@ void
 mirror_rollback(struct mirror *m)
 {
 	store_rollback(m->st);
+	strmap_clear(m->refs); /* ids of rolled-back member_refs rows are gone */
 	m->in_tx = 0;
 }
 

@@ -1,6 +1,11 @@
 /*
  * Queries over the mirror; see query.h.
  *
+ * Join order: several queries use CROSS JOIN, which in SQLite fixes the
+ * order of the tables. Without statistics the planner may otherwise scan
+ * all of member_refs in index order to save a sort, which on a directory
+ * of 100,000 users turns a lookup into a full scan.
+ *
  * Nested groups: a group's `member` values may be DNs of other groups.
  * Effective membership follows them with a recursive CTE bounded by the
  * configured depth; UNION (not UNION ALL) plus the depth bound make cycles
@@ -142,18 +147,21 @@ query_user_list(struct store *st, const char *status, struct idg_err *err)
 
 /* The groups a user is in, directly or through nested groups (direct first). */
 static const char user_groups_sql[] =
-	"WITH RECURSIVE direct(uuid) AS ("
-	"  SELECT group_uuid FROM memberships WHERE kind = 'member' AND value = ?1"
-	"  UNION SELECT group_uuid FROM memberships WHERE kind = 'memberUid' AND value = ?2"
-	"), up(uuid, depth) AS ("
-	"  SELECT uuid, 0 FROM direct"
-	"  UNION SELECT m.group_uuid, up.depth + 1 FROM up"
-	"    JOIN groups g ON g.uuid = up.uuid"
-	"    JOIN memberships m ON m.kind = 'member' AND m.value = g.dn_norm"
+	"WITH RECURSIVE direct(id) AS ("
+	"  SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
+	"    WHERE r.kind = 0 AND r.value = ?1"
+	"  UNION SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
+	"    WHERE r.kind = 1 AND r.value = ?2"
+	"), up(id, depth) AS ("
+	"  SELECT id, 0 FROM direct"
+	"  UNION SELECT m.group_id, up.depth + 1 FROM up"
+	"    JOIN groups g ON g.id = up.id"
+	"    JOIN member_refs r ON r.kind = 0 AND r.value = g.dn_norm"
+	"    JOIN memberships m ON m.ref_id = r.id"
 	"    WHERE up.depth < ?3"
 	") SELECT g.cn AS name, g.privileged AS privileged, min(up.depth) = 0 AS direct "
-	"FROM up JOIN groups g ON g.uuid = up.uuid WHERE g.status = 'active' "
-	"GROUP BY g.uuid ORDER BY direct DESC, g.cn";
+	"FROM up JOIN groups g ON g.id = up.id WHERE g.status = 'active' "
+	"GROUP BY g.id ORDER BY direct DESC, g.cn";
 
 json_t *
 query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err)
@@ -198,7 +206,7 @@ query_group_list(struct store *st, struct idg_err *err)
 
 	if (store_prepare(st,
 			  "SELECT g.cn AS name, g.gid_number, g.privileged, g.dn, "
-			  "(SELECT count(*) FROM memberships m WHERE m.group_uuid = g.uuid) "
+			  "(SELECT count(*) FROM memberships m WHERE m.group_id = g.id) "
 			  "AS direct_members FROM groups g WHERE g.status = 'active' ORDER BY g.cn",
 			  &s, err) != 0)
 		return NULL;
@@ -207,29 +215,32 @@ query_group_list(struct store *st, struct idg_err *err)
 
 /* Direct member values, each resolved to a user, a nested group, or nothing known. */
 static const char group_direct_sql[] =
-	"SELECT m.kind, m.value, m.since, "
-	"  coalesce((SELECT u.uid FROM users u WHERE m.kind = 'member' AND u.dn_norm = m.value),"
-	"           (SELECT u.uid FROM users u WHERE m.kind = 'memberUid' AND u.uid = m.value)) "
-	"  AS user, "
-	"  (SELECT c.cn FROM groups c WHERE m.kind = 'member' AND c.dn_norm = m.value "
-	"   AND c.status = 'active') AS group_name "
-	"FROM memberships m WHERE m.group_uuid = ?1 ORDER BY m.kind, m.value";
+	"SELECT CASE r.kind WHEN 0 THEN 'member' ELSE 'memberUid' END AS kind, r.value, m.since, "
+	"  CASE r.kind WHEN 0 THEN (SELECT u.uid FROM users u WHERE u.dn_norm = r.value LIMIT 1)"
+	"              ELSE (SELECT u.uid FROM users u WHERE u.uid = r.value LIMIT 1) END AS user, "
+	"  (SELECT c.cn FROM groups c WHERE r.kind = 0 AND c.dn_norm = r.value "
+	"   AND c.status = 'active' LIMIT 1) AS group_name "
+	"FROM memberships m CROSS JOIN member_refs r ON r.id = m.ref_id WHERE m.group_id = ?1 "
+	"ORDER BY r.kind, r.value";
 
-/* Every active user reached from the group through nested groups, within depth. */
+/* Every user reached from the group through nested groups, within depth. */
 static const char group_effective_sql[] =
-	"WITH RECURSIVE down(uuid, depth) AS ("
+	"WITH RECURSIVE down(id, depth) AS ("
 	"  SELECT ?1, 0"
-	"  UNION SELECT c.uuid, down.depth + 1 FROM down"
-	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'member'"
-	"    JOIN groups c ON c.dn_norm = m.value AND c.status = 'active'"
+	"  UNION SELECT c.id, down.depth + 1 FROM down"
+	"    JOIN memberships m ON m.group_id = down.id"
+	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
+	"    JOIN groups c ON c.dn_norm = r.value AND c.status = 'active'"
 	"    WHERE down.depth < ?2"
 	"), reached(user_uuid, depth) AS ("
 	"  SELECT u.uuid, down.depth FROM down"
-	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'member'"
-	"    JOIN users u ON u.dn_norm = m.value"
+	"    JOIN memberships m ON m.group_id = down.id"
+	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
+	"    JOIN users u ON u.dn_norm = r.value"
 	"  UNION ALL SELECT u.uuid, down.depth FROM down"
-	"    JOIN memberships m ON m.group_uuid = down.uuid AND m.kind = 'memberUid'"
-	"    JOIN users u ON u.uid = m.value"
+	"    JOIN memberships m ON m.group_id = down.id"
+	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 1"
+	"    JOIN users u ON u.uid = r.value"
 	") SELECT u.uid, u.status, min(r.depth) = 0 AS direct FROM reached r "
 	"JOIN users u ON u.uuid = r.user_uuid WHERE u.status <> 'departed' "
 	"GROUP BY u.uuid ORDER BY u.uid";
@@ -239,10 +250,10 @@ query_group_show(struct store *st, const char *cn, int depth, struct idg_err *er
 {
 	sqlite3_stmt *s;
 	json_t *group, *direct = NULL, *effective = NULL;
-	const char *uuid;
+	json_int_t id;
 
 	if (store_prepare(st,
-			  "SELECT cn AS name, gid_number, privileged, dn, uuid, first_seen, "
+			  "SELECT id, cn AS name, gid_number, privileged, dn, uuid, first_seen, "
 			  "last_changed FROM groups WHERE cn = ?1 AND status = 'active' LIMIT 1",
 			  &s, err) != 0)
 		return NULL;
@@ -250,13 +261,14 @@ query_group_show(struct store *st, const char *cn, int depth, struct idg_err *er
 	group = one_row(st, s, "group", cn, err);
 	if (group == NULL)
 		return NULL;
-	uuid = json_string_value(json_object_get(group, "uuid"));
+	id = json_integer_value(json_object_get(group, "id"));
+	json_object_del(group, "id"); /* a local key, meaningless outside this store */
 	if (store_prepare(st, group_direct_sql, &s, err) == 0) {
-		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 1, id);
 		direct = rows(st, s, err);
 	}
 	if (direct != NULL && store_prepare(st, group_effective_sql, &s, err) == 0) {
-		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_int(s, 2, depth);
 		effective = rows(st, s, err);
 	}

@@ -2,7 +2,7 @@
 --
 -- Times are UTC seconds since the epoch (INTEGER). Distinguished names are
 -- kept as the directory sent them (dn) and normalised (dn_norm: RFC 4514
--- form, lower case) for joins; member values are stored normalised.
+-- form, lower case) for joins; member DNs are stored normalised.
 
 CREATE TABLE users (
 	uuid          TEXT PRIMARY KEY,          -- entryUUID: survives renames and moves
@@ -26,7 +26,8 @@ CREATE INDEX users_dn_norm ON users (dn_norm);
 CREATE INDEX users_uid ON users (uid);
 
 CREATE TABLE groups (
-	uuid         TEXT PRIMARY KEY,
+	id           INTEGER PRIMARY KEY,       -- local key for memberships
+	uuid         TEXT NOT NULL UNIQUE,      -- entryUUID
 	dn           TEXT NOT NULL,
 	dn_norm      TEXT NOT NULL,
 	cn           TEXT NOT NULL,
@@ -41,17 +42,34 @@ CREATE TABLE groups (
 CREATE INDEX groups_dn_norm ON groups (dn_norm);
 CREATE INDEX groups_cn ON groups (cn);
 
--- Direct memberships as the directory states them. kind 'member' holds a
--- normalised DN (a user or a nested group); kind 'memberUid' holds a uid.
--- Effective membership (nested groups) is derived at query time.
+-- Member values as the directory states them, stored once each: kind 0 is
+-- a normalised `member` DN (a user or a nested group), kind 1 a
+-- `memberUid`. A directory of 100,000 users has a million memberships but
+-- only a few hundred thousand distinct values, so memberships hold small
+-- integer pairs instead of repeating the text.
+CREATE TABLE member_refs (
+	id    INTEGER PRIMARY KEY,
+	kind  INTEGER NOT NULL CHECK (kind IN (0, 1)),
+	value TEXT NOT NULL,
+	UNIQUE (kind, value)
+);
+
+-- Direct memberships. Effective membership (nested groups) is derived at
+-- query time.
 CREATE TABLE memberships (
-	group_uuid TEXT NOT NULL REFERENCES groups (uuid) ON DELETE CASCADE,
-	kind       TEXT NOT NULL CHECK (kind IN ('member', 'memberUid')),
-	value      TEXT NOT NULL,
-	since      INTEGER NOT NULL,
-	PRIMARY KEY (group_uuid, kind, value)
+	group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+	ref_id   INTEGER NOT NULL REFERENCES member_refs (id),
+	since    INTEGER NOT NULL,
+	PRIMARY KEY (group_id, ref_id)
 ) WITHOUT ROWID;
-CREATE INDEX memberships_value ON memberships (value, kind);
+CREATE INDEX memberships_ref ON memberships (ref_id);
+
+-- The memberships in words, for queries by people and reports.
+CREATE VIEW membership_values AS
+	SELECT g.uuid AS group_uuid, g.cn AS group_cn,
+	       CASE r.kind WHEN 0 THEN 'member' ELSE 'memberUid' END AS kind,
+	       r.value AS value, m.since AS since
+	FROM memberships m JOIN groups g ON g.id = m.group_id JOIN member_refs r ON r.id = m.ref_id;
 
 CREATE TABLE sync_state (
 	directory   TEXT PRIMARY KEY,

@@ -39,8 +39,8 @@ if wait_for 20 sql_is "SELECT count(*) FROM events WHERE kind LIKE 'membership.%
 else
 	not_ok "membership events: $(sql "SELECT kind, count(*) FROM events GROUP BY kind")"
 fi
-assert_eq "$(sql "SELECT count(*) FROM memberships WHERE value='uid=u50000,ou=people,dc=example,dc=com'")" 1 "added member stored"
-assert_eq "$(sql "SELECT count(*) FROM memberships WHERE value='uid=u7,ou=people,dc=example,dc=com'")" 0 "removed member gone"
+assert_eq "$(sql "SELECT count(*) FROM membership_values WHERE value='uid=u50000,ou=people,dc=example,dc=com'")" 1 "added member stored"
+assert_eq "$(sql "SELECT count(*) FROM membership_values WHERE value='uid=u7,ou=people,dc=example,dc=com'")" 0 "removed member gone"
 daemon_stop
 assert_exit 0 "audit chain verifies" ig audit verify
 finish

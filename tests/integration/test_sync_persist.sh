@@ -50,7 +50,7 @@ changetype: modify
 add: member
 member: uid=judy,ou=Contractors,dc=example,dc=com
 L
-if wait_for 5 sql_is "SELECT count(*) FROM memberships WHERE value='uid=judy,ou=contractors,dc=example,dc=com'" 1; then
+if wait_for 5 sql_is "SELECT count(*) FROM membership_values WHERE value='uid=judy,ou=contractors,dc=example,dc=com'" 1; then
 	ok "move and membership arrive live"
 else
 	not_ok "move and membership arrive live"

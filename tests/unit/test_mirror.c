@@ -144,7 +144,7 @@ test_membership_diff_touches_only_changes(void **state)
 	apply_all(f, 0, &e2, 1, 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 3);
 	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.removed'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM memberships WHERE value='uid=a,dc=x'"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM membership_values WHERE value='uid=a,dc=x'"), 0);
 }
 
 static void

@@ -79,7 +79,7 @@ test_wal_and_foreign_keys_are_on(void **state)
 	sqlite3_finalize(stmt);
 	/* A membership of an unknown group violates the foreign key. */
 	assert_int_equal(store_exec(st,
-				    "INSERT INTO memberships VALUES ('nope', 'member', 'x', 0)",
+				    "INSERT INTO memberships VALUES (999, 999, 0)",
 				    &err),
 			 -1);
 	assert_non_null(strstr(err.msg, "FOREIGN KEY"));

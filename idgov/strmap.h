@@ -1,0 +1,23 @@
+/*
+ * A string -> int64 hash map (open addressing, FNV-1a), for caching small
+ * lookups in hot loops, such as member value -> member_refs.id during a sync.
+ * Keys are copied. Not thread-safe; owned by one caller.
+ */
+#ifndef IDGOV_STRMAP_H
+#define IDGOV_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strmap;
+
+struct strmap *strmap_new(void);
+void strmap_free(struct strmap *m);
+/* Empties the map, keeping its memory. */
+void strmap_clear(struct strmap *m);
+/* 1 and *value if key is present, else 0. */
+int strmap_get(const struct strmap *m, const char *key, size_t len, int64_t *value);
+/* Adds or replaces; 0, or -1 when out of memory. */
+int strmap_put(struct strmap *m, const char *key, size_t len, int64_t value);
+
+#endif
