@@ -157,3 +157,15 @@ slapd_modify() {
 	shift
 	ldapmodify -x -H "$(cat "$dir/uri")" -D "$SLAPD_ROOTDN" -y "$dir/rootpw" "$@" >/dev/null
 }
+
+# Starts a stopped instance again on the URI it had.
+slapd_restart() {
+	local dir=$1 uri i
+	uri=$(cat "$dir/uri")
+	slapd -F "$dir/slapd.d" -h "$uri" -s 0 >"$dir/slapd.log" 2>&1 || return 1
+	for i in $(seq 1 100); do
+		ldapsearch -x -H "$uri" -s base -b "" -LLL 1.1 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
