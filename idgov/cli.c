@@ -115,6 +115,8 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	ctx.arg = &ctx;
 	control_identify(&ctx, geteuid(), &who);
 	reply = control_handle(&ctx, &who, request, strlen(request));
+	if (reply == NULL)
+		idg_seterr(err, "out of memory");
 out:
 	audit_close(audit);
 	store_close(st);

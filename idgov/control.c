@@ -419,7 +419,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		reply = reply_err(r.code, r.e.msg);
 	}
 	json_decref(req);
-	return reply != NULL ? reply : strdup("{\"v\":1,\"ok\":false}");
+	return reply;
 }
 
 static int

@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,25 +220,37 @@ client_close(struct client *c)
 	c->fd = -1;
 }
 
+/*
+ * Sends reply (malloc'd, no newline; freed here) and a newline, then
+ * closes. A NULL reply (out of memory) just closes the connection.
+ */
 static void
 client_reply(struct client *c, char *reply)
 {
 	struct timeval tv = {CLIENT_TIMEOUT, 0};
-	size_t n = strlen(reply), off = 0;
+	struct iovec iov[2] = {{reply, reply ? strlen(reply) : 0}, {(char *)"\n", 1}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = reply ? 2 : 0};
 	int flags = fcntl(c->fd, F_GETFL);
 
 	/* Blocking with a timeout: a client that does not read cannot stall us for long. */
 	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	reply[n++] = '\n'; /* replaces the NUL; reply is not used as a string again */
-	while (off < n) {
-		ssize_t w = send(c->fd, reply + off, n - off, MSG_NOSIGNAL);
+	while (msg.msg_iovlen > 0) {
+		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break;
-		off += (size_t)w;
+		while (msg.msg_iovlen > 0 && (size_t)w >= msg.msg_iov->iov_len) {
+			w -= (ssize_t)msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen > 0) {
+			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + w;
+			msg.msg_iov->iov_len -= (size_t)w;
+		}
 	}
 	free(reply);
 	client_close(c);
@@ -247,34 +260,18 @@ static void
 client_handle(struct daemon *d, struct client *c, size_t len)
 {
 	struct caller who;
-	char *reply, *grown;
 
 	control_identify(&d->ctl, c->uid, &who);
-	reply = control_handle(&d->ctl, &who, c->buf, len);
-	grown = realloc(reply, strlen(reply) + 2);
-	if (grown == NULL) {
-		free(reply);
-		client_close(c);
-		return;
-	}
-	client_reply(c, grown);
+	client_reply(c, control_handle(&d->ctl, &who, c->buf, len));
 }
 
 static void
 client_reject(struct daemon *d, struct client *c, const char *why)
 {
 	struct caller who;
-	char *reply, *grown;
 
 	control_identify(&d->ctl, c->uid, &who);
-	reply = control_reject(&d->ctl, &who, "bad_request", why);
-	grown = realloc(reply, strlen(reply) + 2);
-	if (grown == NULL) {
-		free(reply);
-		client_close(c);
-		return;
-	}
-	client_reply(c, grown);
+	client_reply(c, control_reject(&d->ctl, &who, "bad_request", why));
 }
 
 static void

@@ -148,16 +148,7 @@ daemon_start() {
 }
 
 daemon_stop() {
-	local pid i
-	[ -f "$T/run/idgovd.pid" ] || return 0
-	pid=$(cat "$T/run/idgovd.pid")
-	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null
-	rm -f "$T/run/idgovd.pid"
+	stop_pid_file "$T/run/idgovd.pid"
 }
 
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.

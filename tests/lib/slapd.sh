@@ -139,16 +139,23 @@ slapd_start() {
 	return 1
 }
 
-slapd_stop() {
-	local dir=$1 pid i
-	[ -f "$dir/slapd.pid" ] || return 0
-	pid=$(cat "$dir/slapd.pid")
+# stop_pid_file FILE: SIGTERM the process whose pid FILE holds, wait up to
+# 10 s for it to exit, then SIGKILL it.
+stop_pid_file() {
+	local file=$1 pid i
+	[ -f "$file" ] || return 0
+	pid=$(cat "$file")
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
+	for i in $(seq 1 200); do
 		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
+		sleep 0.05
 	done
 	kill -9 "$pid" 2>/dev/null
+	rm -f "$file"
+}
+
+slapd_stop() {
+	stop_pid_file "$1/slapd.pid"
 }
 
 # ldapmodify/ldapadd as the root DN against the running instance.

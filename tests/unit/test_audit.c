@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "audit.h"
 #include "keys.h"
 
@@ -48,8 +50,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct idg_err err;
 
-	strcpy(f->dir, "/tmp/idgov-test-audit-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "audit") != 0)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
@@ -70,12 +71,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 
 	audit_close(f->a);
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "control.h"
 #include "keys.h"
 
@@ -42,8 +44,7 @@ setup(void **state)
 	struct idg_err err;
 	char conf[512];
 
-	strcpy(f->dir, "/tmp/idgov-test-control-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "control") != 0)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
@@ -71,13 +72,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	audit_close(f->audit);
 	store_close(f->st);
 	cfg_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

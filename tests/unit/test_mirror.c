@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "mirror.h"
 
 struct fixture {
@@ -27,8 +29,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct idg_err err;
 
-	strcpy(f->dir, "/tmp/idgov-test-mirror-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "mirror") != 0)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	if (cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
@@ -46,13 +47,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	mirror_close(f->m);
 	store_close(f->st);
 	cfg_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "schema.h"
 #include "store.h"
 
@@ -23,8 +25,7 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	strcpy(f->dir, "/tmp/idgov-test-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "store") != 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/sub/idgov.db", f->dir);
 	*state = f;
@@ -35,10 +36,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;
