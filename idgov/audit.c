@@ -89,7 +89,9 @@ audit_open(struct store *st, const char *secret_key_path, int sign_every, struct
 	    store_prepare(st,
 			  "INSERT OR IGNORE INTO audit_signatures (seq, hash, signature, time) "
 			  "VALUES (?, ?, ?, ?)",
-			  &a->sign_stmt, err) != 0)
+			  &a->sign_stmt, err) != 0 ||
+	    store_prepare(st, "SELECT 1 FROM audit_signatures WHERE seq = ?", &a->signed_stmt,
+			  err) != 0)
 		goto fail;
 	*out = a;
 	return 0;
@@ -106,6 +108,7 @@ audit_close(struct audit *a)
 	sqlite3_finalize(a->head_stmt);
 	sqlite3_finalize(a->insert_stmt);
 	sqlite3_finalize(a->sign_stmt);
+	sqlite3_finalize(a->signed_stmt);
 	keys_free_secret(a->secret);
 	free(a);
 }
@@ -185,11 +188,20 @@ audit_sign_head(struct audit *a, struct idg_err *err)
 	unsigned char hash[AUDIT_HASH_LEN];
 	int64_t seq;
 
+	int rc;
+
 	if (read_head(a, &seq, hash, err) != 0)
 		return -1;
 	if (seq == 0)
 		return 0;
-	return sign(a, seq, hash, err); /* INSERT OR IGNORE: signing twice is harmless */
+	sqlite3_bind_int64(a->signed_stmt, 1, seq);
+	rc = sqlite3_step(a->signed_stmt);
+	sqlite3_reset(a->signed_stmt);
+	if (rc == SQLITE_ROW)
+		return 0; /* already signed */
+	if (rc != SQLITE_DONE)
+		return store_err(a->st, err, "reading audit signatures");
+	return sign(a, seq, hash, err);
 }
 
 /* Compares the recomputed chain with the stored one; the first difference is the bad record. */

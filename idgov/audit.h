@@ -38,6 +38,7 @@ struct audit {
 	sqlite3_stmt *head_stmt;
 	sqlite3_stmt *insert_stmt;
 	sqlite3_stmt *sign_stmt;
+	sqlite3_stmt *signed_stmt;
 	int64_t appended;         /* records appended through this handle */
 };
 

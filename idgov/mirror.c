@@ -173,14 +173,18 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->now = idg_now();
 	m->departures = 0;
 	memset(&m->stats, 0, sizeof(m->stats));
-	m->baseline = query_int(m, "SELECT (SELECT count(*) FROM users) + "
-				   "(SELECT count(*) FROM groups)") == 0;
-	m->active_before = query_int(m, "SELECT count(*) FROM users WHERE status <> 'departed'");
-	m->gen = query_int(m, "SELECT max((SELECT coalesce(max(seen_gen), 0) FROM users), "
-			      "(SELECT coalesce(max(seen_gen), 0) FROM groups)) + 1");
-	if (m->gen < 0 || m->active_before < 0) {
-		mirror_rollback(m);
-		return store_err(m->st, err, "starting sync transaction");
+	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
+				   "EXISTS (SELECT 1 FROM groups))") == 1;
+	/* Only a refresh needs the guard's baseline count and a new generation (both scan users). */
+	if (refresh) {
+		m->active_before =
+			query_int(m, "SELECT count(*) FROM users WHERE status <> 'departed'");
+		m->gen = query_int(m, "SELECT max((SELECT coalesce(max(seen_gen), 0) FROM users), "
+				      "(SELECT coalesce(max(seen_gen), 0) FROM groups)) + 1");
+		if (m->gen < 0 || m->active_before < 0) {
+			mirror_rollback(m);
+			return store_err(m->st, err, "starting sync transaction");
+		}
 	}
 	return 0;
 }

@@ -545,13 +545,25 @@ data_pending(LDAP *ld)
 	return poll(&p, 1, 0) > 0;
 }
 
+static int
+same_cookie(const struct berval *a, const struct berval *b)
+{
+	return a->bv_len == b->bv_len &&
+	       (a->bv_len == 0 || memcmp(a->bv_val, b->bv_val, a->bv_len) == 0);
+}
+
 int
 sync_session_process(struct sync_session *s, struct sync_result *res, struct idg_err *err)
 {
-	int rc, before, pending, ended = 0;
+	struct berval cookie = {0, NULL};
+	int rc, before, pending, start_calls = s->ctx.calls, ended = 0, idle;
 
 	if (mirror_begin(s->m, 0, err) != 0)
 		return -1;
+	if (s->ls.ls_cookie.bv_val != NULL && ber_dupbv(&cookie, &s->ls.ls_cookie) == NULL) {
+		mirror_rollback(s->m);
+		return idg_seterr(err, "out of memory");
+	}
 	/*
 	 * With a zero timeout, libldap's ldap_result() may read a message into
 	 * its response list and still report "timed out"; the message is handed
@@ -567,6 +579,8 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 		before = s->ctx.calls;
 		rc = ldap_sync_poll(&s->ls);
 	} while (rc == LDAP_SUCCESS && (s->ctx.calls != before || pending) && !s->ctx.failed);
+	idle = s->ctx.calls == start_calls && same_cookie(&cookie, &s->ls.ls_cookie);
+	ber_memfree(cookie.bv_val);
 	if (s->ctx.failed) {
 		*err = s->ctx.err;
 		s->ctx.failed = 0;
@@ -581,8 +595,12 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 			idg_seterr(err, "persistent sync with %s ended: %s", s->cfg->dir_uri,
 				   rc == -1 ? "connection lost" : ldap_err2string(rc));
 	}
-	/* What arrived before the end is valid and covered by the current cookie. */
 	fill_result(res, "persist", s->m);
+	if (idle && !ended) { /* nothing arrived: no write transaction */
+		mirror_rollback(s->m);
+		return 0;
+	}
+	/* What arrived before the end is valid and covered by the current cookie. */
 	{
 		struct idg_err e;
 
