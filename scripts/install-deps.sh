@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config
 	libldap-dev libsodium-dev libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev
-	slapd ldap-utils sqlite3 jq util-linux
+	slapd ldap-utils sqlite3 jq util-linux openssl
 )
 
 missing=()

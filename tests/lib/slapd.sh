@@ -4,7 +4,10 @@
 # session log (so deletes arrive as a delete phase), and ppolicy for
 # pwdAccountLockedTime. It listens on 127.0.0.1 only, on a free port.
 #
-#   slapd_setup DIR [--no-syncprov]   generate the config under DIR
+#   slapd_setup DIR [--no-syncprov]   generate the config under DIR; with
+#                                     SLAPD_TLS_DIR set (ca.pem, server.pem,
+#                                     server.key) slapd also offers StartTLS
+#                                     and an ldaps:// listener (DIR/ldaps_uri)
 #   slapd_load DIR FILE.ldif          bulk-load entries (slapadd -q -w)
 #   slapd_start DIR                   start; sets SLAPD_URI and SLAPD_PORT
 #   slapd_stop DIR                    stop by the pid in its own pid file
@@ -38,6 +41,12 @@ slapd_setup() {
 olcModuleLoad: syncprov"
 	[ -e /usr/lib/ldap/ppolicy.so ] && overlays="$overlays
 olcModuleLoad: ppolicy"
+	local tls=""
+	if [ -n "${SLAPD_TLS_DIR:-}" ]; then
+		tls="olcTLSCACertificateFile: $SLAPD_TLS_DIR/ca.pem
+olcTLSCertificateFile: $SLAPD_TLS_DIR/server.pem
+olcTLSCertificateKeyFile: $SLAPD_TLS_DIR/server.key"
+	fi
 	cat > "$dir/config.ldif" <<LDIF
 dn: cn=config
 objectClass: olcGlobal
@@ -45,6 +54,7 @@ cn: config
 olcPidFile: $dir/slapd.pid
 olcArgsFile: $dir/slapd.args
 olcLogLevel: none
+$tls
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -122,10 +132,17 @@ slapd_load() {
 
 slapd_start() {
 	local dir=$1 i try
+	local listen
 	for try in 1 2 3 4 5; do
 		SLAPD_PORT=$(slapd_free_port)
 		SLAPD_URI="ldap://127.0.0.1:$SLAPD_PORT/"
-		slapd -F "$dir/slapd.d" -h "$SLAPD_URI" -s 0 >"$dir/slapd.log" 2>&1 && break
+		listen=$SLAPD_URI
+		if [ -n "${SLAPD_TLS_DIR:-}" ]; then
+			SLAPD_LDAPS_URI="ldaps://127.0.0.1:$(slapd_free_port)/"
+			listen="$listen $SLAPD_LDAPS_URI"
+			echo "$SLAPD_LDAPS_URI" > "$dir/ldaps_uri"
+		fi
+		slapd -F "$dir/slapd.d" -h "$listen" -s 0 >"$dir/slapd.log" 2>&1 && break
 		[ "$try" = 5 ] && { cat "$dir/slapd.log" >&2; return 1; }
 	done
 	echo "$SLAPD_URI" > "$dir/uri"
