@@ -163,6 +163,8 @@ query_int(struct mirror *m, const char *q)
 	return v;
 }
 
+static int reclassify_groups(struct mirror *m, struct idg_err *err);
+
 int
 mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 {
@@ -184,6 +186,10 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 		if (m->gen < 0 || m->active_before < 0) {
 			mirror_rollback(m);
 			return store_err(m->st, err, "starting sync transaction");
+		}
+		if (reclassify_groups(m, err) != 0) {
+			mirror_rollback(m);
+			return -1;
 		}
 	}
 	return 0;
@@ -575,6 +581,45 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
 	if (rc == 0)
 		rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	return rc;
+}
+
+/*
+ * Which groups are privileged is configuration, not directory data, so a
+ * changed [groups] privileged list must reach groups whose entries did not
+ * change. Each refresh re-applies it; every group whose flag flips is
+ * recorded, since it changes what reviews and grants treat as privileged.
+ */
+static int
+reclassify_groups(struct mirror *m, struct idg_err *err)
+{
+	sqlite3_stmt *s, *upd;
+	int rc = 0, step;
+
+	if (store_prepare(m->st, "SELECT id, uuid, cn, privileged FROM groups WHERE status = 'active'",
+			  &s, err) != 0)
+		return -1;
+	if (store_prepare(m->st, "UPDATE groups SET privileged = ?2 WHERE id = ?1", &upd, err) != 0) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *uuid = col_text(s, 1), *cn = col_text(s, 2);
+		int want = cfg_list_contains(m->cfg->privileged_groups, cn);
+
+		if (want == (sqlite3_column_int(s, 3) != 0))
+			continue;
+		sqlite3_bind_int64(upd, 1, sqlite3_column_int64(s, 0));
+		sqlite3_bind_int(upd, 2, want);
+		rc = store_step_done(m->st, upd, err);
+		if (rc == 0)
+			rc = RECORD(m, "group.changed", uuid, cn,
+				    json_pack("{s:s, s:b}", "uuid", uuid, "privileged", want), err);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = store_err(m->st, err, "reading groups");
+	sqlite3_finalize(s);
+	sqlite3_finalize(upd);
 	return rc;
 }
 

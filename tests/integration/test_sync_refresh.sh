@@ -5,6 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 it_setup
+mkdir -p "$T/run"
+"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
+sink=$!
+trap 'kill $sink 2>/dev/null; cleanup' EXIT
+wait_for 5 test -S "$T/run/log.sock"
 
 assert_exit 0 "first sync succeeds" ig sync
 assert_eq "$(sql "SELECT count(*) FROM users WHERE status='active'")" 7 "7 active users"
@@ -127,6 +132,20 @@ assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='group.deleted'")" 1 "g
 before=$(sql "SELECT count(*) FROM events")
 assert_exit 0 "full reload succeeds" ig sync --full
 assert_eq "$(sql "SELECT count(*) FROM events")" "$before" "full reload of an unchanged directory records no events"
+
+# A changed privileged list reaches groups whose entries did not change.
+sed -i 's/^privileged = .*/privileged = admins, dba, finance/' "$T/etc/idgov.conf"
+assert_exit 0 "sync after changing [groups] privileged" ig sync
+assert_eq "$(sql "SELECT privileged FROM groups WHERE cn='finance'")" 1 "finance is now privileged"
+assert_contains "$(sql "SELECT details FROM events WHERE kind='group.changed' ORDER BY id DESC LIMIT 1")" \
+	'"privileged":true' "the reclassification is recorded"
+
+# Every audit record also went to syslog (LOG_AUTHPRIV = facility 10), one line each.
+assert_contains "$(cat "$T/syslog.txt")" "<85>" "lines use LOG_AUTHPRIV|LOG_NOTICE"
+assert_contains "$(cat "$T/syslog.txt")" "user.leaver by directory on carol" "the leaver reached syslog"
+assert_contains "$(cat "$T/syslog.txt")" "membership.added by directory on finance" "membership changes reached syslog"
+assert_eq "$(grep -c 'audit #' "$T/syslog.txt")" "$(sql "SELECT count(*) FROM audit WHERE action <> 'idgov.init'")" \
+	"one syslog line per audit record (init ran before the listener)"
 
 assert_exit 0 "audit chain verifies" ig audit verify
 finish
