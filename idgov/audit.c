@@ -78,10 +78,11 @@ audit_open(struct store *st, const char *secret_key_path, int sign_every, struct
 	a->st = st;
 	a->log = log;
 	a->sign_every = sign_every > 0 ? sign_every : 1000;
-	if (secret_key_path != NULL && keys_load_audit_secret(secret_key_path, &a->secret, err) != 0)
+	if (secret_key_path != NULL &&
+	    keys_load_audit_secret(secret_key_path, &a->secret, err) != 0)
 		goto fail;
-	if (store_prepare(st, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &a->head_stmt,
-			  err) != 0 ||
+	if (store_prepare(st, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+			  &a->head_stmt, err) != 0 ||
 	    store_prepare(st,
 			  "INSERT INTO audit (seq, time, actor, subject, action, details, hash) "
 			  "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -175,8 +176,8 @@ audit_append(struct audit *a, const char *actor, const char *subject, const char
 		return -1;
 	a->appended++;
 	if (a->log != NULL)
-		log_msg(a->log, LOG_NOTICE, "audit #%lld: %s by %s on %s %s", (long long)seq, action,
-			actor, subject, details);
+		log_msg(a->log, LOG_NOTICE, "audit #%lld: %s by %s on %s %s", (long long)seq,
+			action, actor, subject, details);
 	if (seq % a->sign_every == 0 && a->secret != NULL)
 		return sign(a, seq, hash, err);
 	return 0;
@@ -280,13 +281,13 @@ verify_signatures(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEY
 		if (sqlite3_column_bytes(stmt, 1) != AUDIT_HASH_LEN ||
 		    sqlite3_column_bytes(stmt, 2) != crypto_sign_BYTES) {
 			rep->first_bad_seq = seq;
-			snprintf(rep->reason, sizeof(rep->reason), "signature at record %lld is malformed",
-				 (long long)seq);
+			snprintf(rep->reason, sizeof(rep->reason),
+				 "signature at record %lld is malformed", (long long)seq);
 			break;
 		}
 		head_message(seq, h, msg);
-		if (crypto_sign_verify_detached(sqlite3_column_blob(stmt, 2), msg, sizeof(msg), pk) !=
-		    0) {
+		if (crypto_sign_verify_detached(sqlite3_column_blob(stmt, 2), msg, sizeof(msg),
+						pk) != 0) {
 			rep->first_bad_seq = seq;
 			snprintf(rep->reason, sizeof(rep->reason),
 				 "signature at record %lld does not verify", (long long)seq);

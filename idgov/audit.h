@@ -32,14 +32,14 @@
 
 struct audit {
 	struct store *st;
-	struct logger *log;       /* may be NULL */
-	unsigned char *secret;    /* Ed25519 secret key (sodium_malloc), or NULL: cannot sign */
+	struct logger *log;    /* may be NULL */
+	unsigned char *secret; /* Ed25519 secret key (sodium_malloc), or NULL: cannot sign */
 	int sign_every;
 	sqlite3_stmt *head_stmt;
 	sqlite3_stmt *insert_stmt;
 	sqlite3_stmt *sign_stmt;
 	sqlite3_stmt *signed_stmt;
-	int64_t appended;         /* records appended through this handle */
+	int64_t appended; /* records appended through this handle */
 };
 
 /* secret_key_path may be NULL for a read-only (verify/list) handle. */

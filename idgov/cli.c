@@ -211,10 +211,10 @@ static int
 parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_opts *o)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},    {"help", no_argument, NULL, 'h'},
-		{"full", no_argument, NULL, 'F'},    {"force", no_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+		{"full", no_argument, NULL, 'F'},         {"force", no_argument, NULL, 'f'},
 		{"status", required_argument, NULL, 's'}, {"since", required_argument, NULL, 'S'},
-		{"limit", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
+		{"limit", required_argument, NULL, 'n'},  {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -376,7 +376,8 @@ audit_list_args(const struct sub_opts *o, json_t **args)
 	if (o->limit != NULL) {
 		limit = strtoll(o->limit, &end, 10);
 		if (*o->limit == '\0' || *end != '\0' || limit <= 0)
-			return usage_error("--limit needs a whole number above 0, not '%s'", o->limit);
+			return usage_error("--limit needs a whole number above 0, not '%s'",
+					   o->limit);
 	}
 	*args = json_pack("{s:I, s:I}", "since", (json_int_t)since, "limit", (json_int_t)limit);
 	return EXIT_OK;
@@ -428,8 +429,8 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{"init", cmd_init},   {"status", cmd_status}, {"sync", cmd_sync},
-	{"user", cmd_user},   {"group", cmd_group},   {"audit", cmd_audit},
+	{"init", cmd_init}, {"status", cmd_status}, {"sync", cmd_sync},
+	{"user", cmd_user}, {"group", cmd_group},   {"audit", cmd_audit},
 };
 
 int

@@ -50,7 +50,8 @@ print_status(json_t *r)
 	if (json_object_get(d, "connection") != NULL)
 		printf("connection:  %s%s%s\n", str(d, "connection"),
 		       json_is_string(json_object_get(d, "last_error")) ? " — last error: " : "",
-		       json_is_string(json_object_get(d, "last_error")) ? str(d, "last_error") : "");
+		       json_is_string(json_object_get(d, "last_error")) ? str(d, "last_error")
+									: "");
 	printf("last sync:   %s (%s, %s)\n", when(s, "last_sync", t), str(s, "mode"),
 	       str(s, "last_result"));
 	printf("users:       %lld active, %lld disabled, %lld departed\n", num(c, "users_active"),
@@ -67,7 +68,8 @@ print_sync(json_t *r)
 	       "groups +%lld ~%lld -%lld; memberships +%lld -%lld\n",
 	       str(r, "mode"), num(r, "joiners"), num(r, "movers"), num(r, "leavers"),
 	       num(r, "changed"), num(r, "groups_added"), num(r, "groups_changed"),
-	       num(r, "groups_deleted"), num(r, "memberships_added"), num(r, "memberships_removed"));
+	       num(r, "groups_deleted"), num(r, "memberships_added"),
+	       num(r, "memberships_removed"));
 }
 
 void
@@ -114,8 +116,8 @@ print_user_show(json_t *r)
 		       json_is_true(json_object_get(g, "privileged")) ? "(privileged)" : "");
 	}
 	printf("%s\n", json_array_size(groups) == 0 ? " none"
-		       : nested		     ? "\n             (* through a nested group)"
-					     : "");
+		       : nested                     ? "\n             (* through a nested group)"
+						    : "");
 }
 
 void
@@ -132,7 +134,8 @@ print_group_list(json_t *r)
 		if (json_is_integer(json_object_get(g, "gid_number")))
 			snprintf(gid, sizeof(gid), "%lld", num(g, "gid_number"));
 		printf("%-24s %-8s %-10s %lld\n", str(g, "name"), gid,
-		       json_is_true(json_object_get(g, "privileged")) ? "yes" : "no", num(g, "direct_members"));
+		       json_is_true(json_object_get(g, "privileged")) ? "yes" : "no",
+		       num(g, "direct_members"));
 	}
 }
 
@@ -143,7 +146,8 @@ print_group_show(json_t *r)
 	json_t *eff = json_object_get(r, "effective_members"), *m;
 	size_t i;
 
-	printf("group:       %s%s\n", str(r, "name"), json_is_true(json_object_get(r, "privileged")) ? " (privileged)" : "");
+	printf("group:       %s%s\n", str(r, "name"),
+	       json_is_true(json_object_get(r, "privileged")) ? " (privileged)" : "");
 	printf("dn:          %s\n", str(r, "dn"));
 	printf("direct members (%zu):\n", json_array_size(direct));
 	json_array_foreach(direct, i, m)

@@ -26,8 +26,8 @@ enum key_type {
 	T_URI,      /* ldap://, ldaps:// or ldapi:// URI list */
 	T_DN,       /* a distinguished name */
 	T_DN_OPT,
-	T_FILTER,   /* a parenthesised LDAP filter */
-	T_ATTR,     /* an attribute description */
+	T_FILTER, /* a parenthesised LDAP filter */
+	T_ATTR,   /* an attribute description */
 	T_ATTR_OPT,
 	T_INT,      /* integer within [min, max] */
 	T_FRACTION, /* decimal number within [0, 1] */
@@ -43,8 +43,14 @@ struct key_def {
 	long min, max;
 };
 
-#define K(sec, key, type, field, def) {sec, key, type, offsetof(struct cfg, field), def, 0, 0}
-#define KI(sec, key, field, def, lo, hi) {sec, key, T_INT, offsetof(struct cfg, field), def, lo, hi}
+#define K(sec, key, type, field, def)                                                              \
+	{                                                                                          \
+		sec, key, type, offsetof(struct cfg, field), def, 0, 0                             \
+	}
+#define KI(sec, key, field, def, lo, hi)                                                           \
+	{                                                                                          \
+		sec, key, T_INT, offsetof(struct cfg, field), def, lo, hi                          \
+	}
 
 static const struct key_def keys[] = {
 	K("directory", "name", T_STR, dir_name, "default"),
@@ -373,9 +379,10 @@ validate(struct parse_ctx *ctx)
 		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
 				  ctx->name);
 	if (c->dir_bind_dn[0] != '\0' && c->dir_bind_password_file[0] == '\0')
-		return idg_seterr(ctx->err,
-				  "%s: [directory] bind_password_file: required when bind_dn is set",
-				  ctx->name);
+		return idg_seterr(
+			ctx->err,
+			"%s: [directory] bind_password_file: required when bind_dn is set",
+			ctx->name);
 	return 0;
 }
 

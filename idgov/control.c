@@ -104,8 +104,8 @@ from_query(json_t *result, struct reply_err *r, struct idg_err *qerr)
 {
 	if (result == NULL) {
 		r->e = *qerr;
-		r->code = strncmp(qerr->msg, QUERY_NOT_FOUND_PREFIX, strlen(QUERY_NOT_FOUND_PREFIX)) ==
-					  0
+		r->code = strncmp(qerr->msg, QUERY_NOT_FOUND_PREFIX,
+				  strlen(QUERY_NOT_FOUND_PREFIX)) == 0
 				  ? "not_found"
 				  : "failed";
 	}
@@ -157,7 +157,8 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	int rc;
 
 	(void)who;
-	if (arg_bool(args, "full", &opts.full, r) != 0 || arg_bool(args, "force", &opts.force, r) != 0)
+	if (arg_bool(args, "full", &opts.full, r) != 0 ||
+	    arg_bool(args, "force", &opts.force, r) != 0)
 		return NULL;
 	memset(&res, 0, sizeof(res));
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
@@ -171,8 +172,7 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 }
 
 static json_t *
-op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	     struct reply_err *r)
+op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
 	json_t *v = json_object_get(args, "status");
@@ -181,11 +181,11 @@ op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
 	(void)who;
 	if (v != NULL) {
 		status = json_string_value(v);
-		if (status == NULL || (strcmp(status, "active") != 0 &&
-				       strcmp(status, "disabled") != 0 &&
-				       strcmp(status, "departed") != 0)) {
-			rfail(r, "bad_request", "argument '%s' must be active, disabled or departed",
-			      "status");
+		if (status == NULL ||
+		    (strcmp(status, "active") != 0 && strcmp(status, "disabled") != 0 &&
+		     strcmp(status, "departed") != 0)) {
+			rfail(r, "bad_request",
+			      "argument '%s' must be active, disabled or departed", "status");
 			return NULL;
 		}
 	}
@@ -193,8 +193,7 @@ op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
 }
 
 static json_t *
-op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	     struct reply_err *r)
+op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
 	const char *name;
@@ -211,8 +210,7 @@ op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
 }
 
 static json_t *
-op_group_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	      struct reply_err *r)
+op_group_list(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
 
@@ -222,8 +220,7 @@ op_group_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
 }
 
 static json_t *
-op_group_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	      struct reply_err *r)
+op_group_show(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
 	const char *name;
@@ -236,8 +233,7 @@ op_group_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
 }
 
 static json_t *
-op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	      struct reply_err *r)
+op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
 	int64_t since, limit;
@@ -351,8 +347,7 @@ args_known(json_t *args, const struct op *op, const char **unknown)
 }
 
 char *
-control_reject(struct control_ctx *ctx, const struct caller *who, const char *code,
-	       const char *why)
+control_reject(struct control_ctx *ctx, const struct caller *who, const char *code, const char *why)
 {
 	log_msg(ctx->log, LOG_WARNING, "control: rejected request from %s (uid %u): %s", who->name,
 		(unsigned)who->uid, why);
@@ -385,8 +380,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	for (size_t i = 0; name != NULL && i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(ops[i].name, name) == 0)
 			op = &ops[i];
-	if (op == NULL || (args != NULL && !json_is_object(args)) ||
-	    json_object_size(req) > 3) {
+	if (op == NULL || (args != NULL && !json_is_object(args)) || json_object_size(req) > 3) {
 		json_decref(req);
 		return control_reject(ctx, who, "bad_request",
 				      op == NULL ? "unknown operation" : "malformed request");

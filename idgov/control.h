@@ -49,11 +49,13 @@ struct control_ctx {
 /* Works out who the caller is and whether they are an admin (root, or the admin group). */
 void control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who);
 
-/* Handles one request line; returns the reply line (malloc'd, no newline), NULL only when out of memory. */
+/* Handles one request line; returns the reply line (malloc'd, no newline), NULL only when out of
+ * memory. */
 char *control_handle(struct control_ctx *ctx, const struct caller *who, const char *line,
 		     size_t len);
 
-/* The reply for a request that could not even be read (too large, bad bytes); audited. NULL when out of memory. */
+/* The reply for a request that could not even be read (too large, bad bytes); audited. NULL when
+ * out of memory. */
 char *control_reject(struct control_ctx *ctx, const struct caller *who, const char *code,
 		     const char *why);
 

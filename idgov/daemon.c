@@ -115,7 +115,7 @@ link_down(struct daemon *d, const char *why)
 		d->backoff);
 	arm_timer(d, d->backoff);
 	d->backoff = d->backoff * 2 > d->cfg->dir_reconnect_max ? d->cfg->dir_reconnect_max
-								 : d->backoff * 2;
+								: d->backoff * 2;
 }
 
 static void
@@ -123,8 +123,8 @@ log_batch(struct daemon *d, const struct sync_result *res)
 {
 	const struct mirror_stats *s = &res->stats;
 
-	if (s->joiners + s->movers + s->leavers + s->changed + s->groups_added +
-		    s->groups_changed + s->groups_deleted + s->members_added + s->members_removed ==
+	if (s->joiners + s->movers + s->leavers + s->changed + s->groups_added + s->groups_changed +
+		    s->groups_deleted + s->members_added + s->members_removed ==
 	    0)
 		return;
 	log_msg(&d->log, LOG_INFO,
@@ -457,8 +457,9 @@ reload(struct daemon *d)
 	}
 	if (needs_restart(d->cfg, fresh)) {
 		cfg_free(fresh);
-		log_msg(&d->log, LOG_ERR, "reload refused: [store], [control] and [log] changes need "
-					 "a restart; keeping the running configuration");
+		log_msg(&d->log, LOG_ERR,
+			"reload refused: [store], [control] and [log] changes need "
+			"a restart; keeping the running configuration");
 		audit_event(d, "config.reload", d->opts->config_path,
 			    json_pack("{s:s, s:s}", "outcome", "refused", "reason",
 				      "store, control or log settings changed"));
@@ -499,7 +500,8 @@ notify_ready(void)
 	socklen_t len;
 	int fd;
 
-	if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sun.sun_path))
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
 		return;
 	memcpy(sun.sun_path, path, strlen(path));
 	if (path[0] == '@')
@@ -659,7 +661,8 @@ teardown(struct daemon *d)
 		client_close(&d->clients[i]);
 	sync_session_stop(d->sess);
 	if (d->audit != NULL)
-		audit_event(d, "daemon.stop", "idgovd", json_pack("{s:I}", "pid", (json_int_t)getpid()));
+		audit_event(d, "daemon.stop", "idgovd",
+			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
 	audit_close(d->audit);
 	store_close(d->st);
 	if (d->listenfd >= 0) {

@@ -355,7 +355,8 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 	for (i = 0; i < count; i++) {
 		char *s;
 
-		if (vals[i]->bv_len == 0 || vals[i]->bv_len > (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) ||
+		if (vals[i]->bv_len == 0 ||
+		    vals[i]->bv_len > (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) ||
 		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len))
 			continue;
 		s = strndup(vals[i]->bv_val, vals[i]->bv_len);
@@ -448,8 +449,8 @@ parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry 
 		return idg_seterr(err, "group entry has no %s", cfg->attr_group_name);
 	e->gid_number = first_number(ld, msg, cfg->attr_gid_number);
 	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, err) != 0 ||
-	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids,
-		       err) != 0)
+	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, err) !=
+		    0)
 		return -1;
 	return 0;
 }

@@ -28,14 +28,14 @@ struct dir_entry {
 	char *dn_norm;
 	/* users */
 	char *uid, *display_name, *mail, *manager_norm, *locked;
-	int64_t uid_number;     /* -1: absent */
-	int64_t shadow_expire;  /* -1: absent */
+	int64_t uid_number;    /* -1: absent */
+	int64_t shadow_expire; /* -1: absent */
 	/* groups */
 	char *cn;
-	int64_t gid_number;     /* -1: absent */
-	char **members;         /* normalised DNs, sorted, unique */
+	int64_t gid_number; /* -1: absent */
+	char **members;     /* normalised DNs, sorted, unique */
 	size_t n_members;
-	char **member_uids;     /* sorted, unique */
+	char **member_uids; /* sorted, unique */
 	size_t n_member_uids;
 };
 

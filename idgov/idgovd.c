@@ -9,20 +9,21 @@
 #include <getopt.h>
 #include <stdio.h>
 
-static const char usage[] =
-	"usage: idgovd [-f] [-c FILE] [-p PIDFILE]\n"
-	"  -f, --foreground    stay in the foreground and log to stderr too\n"
-	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
-	"  -p, --pidfile FILE  write the daemon's pid to FILE\n"
-	"  -h, --help          this help\n"
-	"Signals: SIGHUP reloads the configuration, SIGTERM stops cleanly.\n";
+static const char usage[] = "usage: idgovd [-f] [-c FILE] [-p PIDFILE]\n"
+			    "  -f, --foreground    stay in the foreground and log to stderr too\n"
+			    "  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
+			    "  -p, --pidfile FILE  write the daemon's pid to FILE\n"
+			    "  -h, --help          this help\n"
+			    "Signals: SIGHUP reloads the configuration, SIGTERM stops cleanly.\n";
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"foreground", no_argument, NULL, 'f'},  {"config", required_argument, NULL, 'c'},
-		{"pidfile", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 'c'},
+		{"pidfile", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_opts opts = {.config_path = CFG_DEFAULT_PATH};

@@ -20,7 +20,8 @@
 /* Creates the master key file. Fails if it exists. */
 int keys_create_master(const char *path, struct idg_err *err);
 
-/* Creates the audit signing key (secret, 0400) and its public key (0444). Fails if either exists. */
+/* Creates the audit signing key (secret, 0400) and its public key (0444). Fails if either exists.
+ */
 int keys_create_audit(const char *secret_path, const char *public_path, struct idg_err *err);
 
 /* Reads the audit secret key into *sk (sodium_malloc, crypto_sign_SECRETKEYBYTES). */

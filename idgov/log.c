@@ -21,8 +21,8 @@ log_open(struct logger *lg, const char *ident, const char *socket_path, int to_s
 	lg->to_stderr = to_stderr;
 	lg->min_stderr_level = LOG_DEBUG;
 	idg_strlcpy(lg->ident, ident != NULL ? ident : "idgov", sizeof(lg->ident));
-	if (socket_path == NULL || idg_strlcpy(lg->path, socket_path, sizeof(lg->path)) >=
-					   sizeof(lg->path))
+	if (socket_path == NULL ||
+	    idg_strlcpy(lg->path, socket_path, sizeof(lg->path)) >= sizeof(lg->path))
 		lg->path[0] = '\0';
 	if (lg->path[0] != '\0')
 		lg->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -69,8 +69,8 @@ log_msg(struct logger *lg, int priority, const char *fmt, ...)
 			*p = ' ';
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s", LOG_AUTHPRIV | (priority & 7),
-		     stamp, lg->ident, (long)getpid(), msg);
+	n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s", LOG_AUTHPRIV | (priority & 7), stamp,
+		     lg->ident, (long)getpid(), msg);
 	if (n > 0)
 		send_line(lg, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	if (lg->to_stderr && (priority & 7) <= lg->min_stderr_level)

@@ -13,10 +13,10 @@
 #include <syslog.h>
 
 struct logger {
-	int fd;        /* datagram socket, or -1 */
+	int fd; /* datagram socket, or -1 */
 	char path[108];
 	char ident[32];
-	int to_stderr; /* echo to stderr */
+	int to_stderr;        /* echo to stderr */
 	int min_stderr_level; /* echo only lines at or above this severity (LOG_*) */
 };
 

@@ -43,14 +43,16 @@ enum {
 static const char *const sql[S_COUNT] = {
 	[S_USER_GET] = "SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
 		       "locked_time, shadow_expire FROM users WHERE uuid = ?1",
-	[S_USER_INS] = "INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
-		       "manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
-		       "first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-		       "?12)",
-	[S_USER_UPD] = "UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
-		       "mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
-		       "shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL "
-		       "WHERE uuid = ?1",
+	[S_USER_INS] =
+		"INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
+		"manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
+		"first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		"?12)",
+	[S_USER_UPD] =
+		"UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
+		"mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
+		"shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL "
+		"WHERE uuid = ?1",
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
@@ -177,7 +179,8 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	memset(&m->stats, 0, sizeof(m->stats));
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
-	/* Only a refresh needs the guard's baseline count and a new generation (both scan users). */
+	/* Only a refresh needs the guard's baseline count and a new generation (both scan users).
+	 */
 	if (refresh) {
 		m->active_before =
 			query_int(m, "SELECT count(*) FROM users WHERE status <> 'departed'");
@@ -226,7 +229,7 @@ record(struct mirror *m, const char *kind, const char *subject_uuid, const char 
 	return rc;
 }
 
-#define RECORD(m, kind, uuid, name, details, err)                                             \
+#define RECORD(m, kind, uuid, name, details, err)                                                  \
 	((m)->baseline ? 0 : record((m), (kind), (uuid), (name), (details), (err)))
 
 static void
@@ -269,8 +272,7 @@ static void
 note_change(json_t *changes, const char *field, const char *before, const char *after)
 {
 	if (!same(before, after))
-		json_object_set_new(changes, field,
-				    json_pack("[s?s?]", before, after));
+		json_object_set_new(changes, field, json_pack("[s?s?]", before, after));
 }
 
 static void
@@ -551,12 +553,14 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		g.id = sqlite3_column_int64(get, 4);
 		if (was_deleted) {
 			kind = "group.created";
-			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned", 1);
+			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned",
+				       1);
 		} else if (!same(col_text(get, 0), e->dn) || !same(col_text(get, 1), e->cn) ||
 			   col_int(get, 2) != e->gid_number) {
 			kind = "group.changed";
 			ev = json_pack("{s:s, s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
-				       col_text(get, 0), "new_dn", e->dn, "old_name", col_text(get, 1));
+				       col_text(get, 0), "new_dn", e->dn, "old_name",
+				       col_text(get, 1));
 		}
 		sqlite3_reset(get);
 		rc = write_group(m, S_GROUP_UPD, e, err);
@@ -596,10 +600,12 @@ reclassify_groups(struct mirror *m, struct idg_err *err)
 	sqlite3_stmt *s, *upd;
 	int rc = 0, step;
 
-	if (store_prepare(m->st, "SELECT id, uuid, cn, privileged FROM groups WHERE status = 'active'",
-			  &s, err) != 0)
+	if (store_prepare(m->st,
+			  "SELECT id, uuid, cn, privileged FROM groups WHERE status = 'active'", &s,
+			  err) != 0)
 		return -1;
-	if (store_prepare(m->st, "UPDATE groups SET privileged = ?2 WHERE id = ?1", &upd, err) != 0) {
+	if (store_prepare(m->st, "UPDATE groups SET privileged = ?2 WHERE id = ?1", &upd, err) !=
+	    0) {
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -668,7 +674,9 @@ depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
 	rc = sqlite3_step(get);
 	if (rc != SQLITE_ROW || same(col_text(get, 6), "departed")) {
 		sqlite3_reset(get);
-		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : store_err(m->st, err, "reading user");
+		return rc == SQLITE_ROW || rc == SQLITE_DONE
+			       ? 1
+			       : store_err(m->st, err, "reading user");
 	}
 	uid = idg_strdup(col_text(get, 1));
 	dn = idg_strdup(col_text(get, 0));
@@ -698,7 +706,9 @@ delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 	rc = sqlite3_step(get);
 	if (rc != SQLITE_ROW || same(col_text(get, 3), "deleted")) {
 		sqlite3_reset(get);
-		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(m->st, err, "reading group");
+		return rc == SQLITE_ROW || rc == SQLITE_DONE
+			       ? 0
+			       : store_err(m->st, err, "reading group");
 	}
 	cn = idg_strdup(col_text(get, 1));
 	g.id = sqlite3_column_int64(get, 4);
@@ -767,9 +777,8 @@ collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct i
 }
 
 static int
-sweep_list(struct mirror *m, const char *q, int (*fn)(struct mirror *, const char *,
-						      struct idg_err *),
-	   struct idg_err *err)
+sweep_list(struct mirror *m, const char *q,
+	   int (*fn)(struct mirror *, const char *, struct idg_err *), struct idg_err *err)
 {
 	char **uuids = NULL;
 	size_t n = 0, i;

@@ -71,8 +71,7 @@ rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 }
 
 static json_t *
-one_row(struct store *st, sqlite3_stmt *s, const char *what, const char *name,
-	struct idg_err *err)
+one_row(struct store *st, sqlite3_stmt *s, const char *what, const char *name, struct idg_err *err)
 {
 	json_t *a = rows(st, s, err), *o = NULL;
 
@@ -92,17 +91,18 @@ query_counts(struct store *st, struct idg_err *err)
 	sqlite3_stmt *s;
 	json_t *a, *o;
 
-	if (store_prepare(st,
-			  "SELECT "
-			  "(SELECT count(*) FROM users WHERE status = 'active') AS users_active, "
-			  "(SELECT count(*) FROM users WHERE status = 'disabled') AS users_disabled, "
-			  "(SELECT count(*) FROM users WHERE status = 'departed') AS users_departed, "
-			  "(SELECT count(*) FROM groups WHERE status = 'active') AS groups, "
-			  "(SELECT count(*) FROM groups WHERE status = 'active' AND privileged) "
-			  "AS groups_privileged, "
-			  "(SELECT count(*) FROM memberships) AS memberships, "
-			  "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT "
+		    "(SELECT count(*) FROM users WHERE status = 'active') AS users_active, "
+		    "(SELECT count(*) FROM users WHERE status = 'disabled') AS users_disabled, "
+		    "(SELECT count(*) FROM users WHERE status = 'departed') AS users_departed, "
+		    "(SELECT count(*) FROM groups WHERE status = 'active') AS groups, "
+		    "(SELECT count(*) FROM groups WHERE status = 'active' AND privileged) "
+		    "AS groups_privileged, "
+		    "(SELECT count(*) FROM memberships) AS memberships, "
+		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
+		    &s, err) != 0)
 		return NULL;
 	a = rows(st, s, err);
 	o = a != NULL ? json_incref(json_array_get(a, 0)) : NULL;
@@ -288,10 +288,11 @@ query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err 
 	sqlite3_stmt *s;
 
 	/* The newest `limit` records, returned oldest first. */
-	if (store_prepare(st,
-			  "SELECT * FROM (SELECT seq, time, actor, subject, action, details FROM audit "
-			  "WHERE time >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT * FROM (SELECT seq, time, actor, subject, action, details FROM audit "
+		    "WHERE time >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+		    &s, err) != 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, since);
 	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
@@ -299,8 +300,7 @@ query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err 
 }
 
 int
-query_is_member(struct store *st, const char *uid, const char *cn, int depth,
-		struct idg_err *err)
+query_is_member(struct store *st, const char *uid, const char *cn, int depth, struct idg_err *err)
 {
 	json_t *user = query_user_show(st, uid, depth, err), *groups;
 	size_t i;

@@ -70,9 +70,8 @@ find(const struct strmap *m, const char *key, size_t len, uint64_t h)
 {
 	size_t i = (size_t)h & (m->cap - 1);
 
-	while (m->slots[i].key != NULL &&
-	       (m->slots[i].hash != h || m->slots[i].len != len ||
-		memcmp(m->slots[i].key, key, len) != 0))
+	while (m->slots[i].key != NULL && (m->slots[i].hash != h || m->slots[i].len != len ||
+					   memcmp(m->slots[i].key, key, len) != 0))
 		i = (i + 1) & (m->cap - 1);
 	return &m->slots[i];
 }

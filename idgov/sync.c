@@ -184,8 +184,8 @@ on_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
 }
 
 static void
-ctx_reset(struct sync_ctx *c, const struct cfg *cfg, struct mirror *m, struct logger *log,
-	  LDAP *ld, int had_cookie)
+ctx_reset(struct sync_ctx *c, const struct cfg *cfg, struct mirror *m, struct logger *log, LDAP *ld,
+	  int had_cookie)
 {
 	memset(c, 0, sizeof(*c));
 	c->cfg = cfg;
@@ -383,8 +383,8 @@ critical_extension_missing(int rc)
  * and reload in full, once.
  */
 static int
-refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist,
-		    int force, struct idg_err *err)
+refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int force,
+		    struct idg_err *err)
 {
 	int rc = refresh(c, ls, m, persist, force, err);
 
@@ -466,9 +466,9 @@ out:
 }
 
 int
-sync_session_start(const struct cfg *cfg, struct store *st, struct audit *audit,
-		   struct logger *log, int force, struct sync_session **out,
-		   struct sync_result *res, struct idg_err *err)
+sync_session_start(const struct cfg *cfg, struct store *st, struct audit *audit, struct logger *log,
+		   int force, struct sync_session **out, struct sync_result *res,
+		   struct idg_err *err)
 {
 	struct sync_session *s = calloc(1, sizeof(*s));
 	LDAP *ld = NULL;

@@ -56,8 +56,7 @@ int sync_session_is_paged(const struct sync_session *s);
  */
 int sync_session_process(struct sync_session *s, struct sync_result *res, struct idg_err *err);
 /* Paged mode: one full paged refresh. */
-int sync_session_poll_paged(struct sync_session *s, struct sync_result *res,
-			    struct idg_err *err);
+int sync_session_poll_paged(struct sync_session *s, struct sync_result *res, struct idg_err *err);
 void sync_session_stop(struct sync_session *s);
 
 #endif

@@ -97,7 +97,10 @@ time_parse(const char *s, int64_t now, int64_t *out, struct idg_err *err)
 	}
 	if (strchr("smhd", s[n - 1]) != NULL && n >= 2) {
 		char num[32];
-		int64_t unit = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : s[n - 1] == 'h' ? 3600 : 86400;
+		int64_t unit = s[n - 1] == 's'   ? 1
+			       : s[n - 1] == 'm' ? 60
+			       : s[n - 1] == 'h' ? 3600
+						 : 86400;
 
 		memcpy(num, s, n - 1);
 		num[n - 1] = '\0';

@@ -36,9 +36,8 @@ append_n(struct fixture *f, int n)
 	assert_int_equal(store_begin(f->st, &err), 0);
 	for (int i = 0; i < n; i++) {
 		snprintf(subject, sizeof(subject), "user%d", i);
-		assert_int_equal(audit_append(f->a, "tester", subject, "test.event",
-					      "{\"n\":1}", &err),
-				 0);
+		assert_int_equal(
+			audit_append(f->a, "tester", subject, "test.event", "{\"n\":1}", &err), 0);
 	}
 	assert_int_equal(audit_sign_head(f->a, &err), 0);
 	assert_int_equal(store_commit(f->st, &err), 0);

@@ -39,7 +39,8 @@ test_minimal_file_gets_defaults(void **state)
 	assert_string_equal(cfg->dir_base, "dc=example,dc=com");
 	assert_int_equal(cfg->dir_page_size, 500);
 	assert_int_equal(cfg->dir_tls, CFG_TLS_NONE);
-	assert_true(cfg->dir_max_departed_fraction > 0.099 && cfg->dir_max_departed_fraction < 0.101);
+	assert_true(cfg->dir_max_departed_fraction > 0.099 &&
+		    cfg->dir_max_departed_fraction < 0.101);
 	assert_string_equal(cfg->attr_member_uid, "memberUid");
 	assert_string_equal(cfg->store_path, "/var/lib/idgov/idgov.db");
 	assert_string_equal(cfg->socket_path, "/run/idgov/idgov.sock");

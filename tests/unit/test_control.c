@@ -50,20 +50,22 @@ setup(void **state)
 	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
 	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
 	snprintf(conf, sizeof(conf),
-		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = %s\n", f->pk);
+		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = %s\n",
+		 f->pk);
 	if (cfg_load_string(conf, "t.conf", &f->cfg, &err) != 0 ||
 	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
 	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
 	    audit_open(f->st, f->sk, 100, NULL, &f->audit, &err) != 0 ||
-	    store_exec(f->st,
-		       "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, last_changed) "
-		       "VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', 'alice', 'active', 0, 0)",
-		       &err) != 0) {
+	    store_exec(
+		    f->st,
+		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, last_changed) "
+		    "VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', 'alice', 'active', 0, 0)",
+		    &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
 	}
-	f->ctx = (struct control_ctx){.cfg = f->cfg, .st = f->st, .audit = f->audit,
-				      .run_sync = fake_sync, .arg = f};
+	f->ctx = (struct control_ctx){
+		.cfg = f->cfg, .st = f->st, .audit = f->audit, .run_sync = fake_sync, .arg = f};
 	*state = f;
 	return 0;
 }
@@ -99,8 +101,8 @@ ask(struct fixture *f, const struct caller *who, const char *request, const char
 		if (!json_is_true(json_object_get(r, "ok")))
 			fail_msg("expected ok, got %s", reply);
 	} else {
-		const char *code = json_string_value(
-			json_object_get(json_object_get(r, "error"), "code"));
+		const char *code =
+			json_string_value(json_object_get(json_object_get(r, "error"), "code"));
 
 		if (code == NULL || strcmp(code, want_code) != 0)
 			fail_msg("expected %s, got %s", want_code, reply);
@@ -129,9 +131,15 @@ test_malformed_requests_are_rejected_and_audited(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const bad[] = {
-		"", "not json", "[1,2]", "{\"v\":1,\"op\":", "{\"op\":\"status\"}",
-		"{\"v\":2,\"op\":\"status\"}", "{\"v\":\"1\",\"op\":\"status\"}",
-		"{\"v\":1,\"op\":\"nuke\"}", "{\"v\":1,\"op\":42}",
+		"",
+		"not json",
+		"[1,2]",
+		"{\"v\":1,\"op\":",
+		"{\"op\":\"status\"}",
+		"{\"v\":2,\"op\":\"status\"}",
+		"{\"v\":\"1\",\"op\":\"status\"}",
+		"{\"v\":1,\"op\":\"nuke\"}",
+		"{\"v\":1,\"op\":42}",
 		"{\"v\":1,\"op\":\"status\",\"args\":[]}",
 		"{\"v\":1,\"op\":\"status\",\"op\":\"sync\"}",
 		"{\"v\":1,\"op\":\"status\",\"args\":{},\"extra\":1}",
@@ -150,19 +158,24 @@ test_argument_validation(void **state)
 	struct fixture *f = *state;
 	char big[600];
 
-	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"sync\",\"args\":{\"full\":1}}", "bad_request"));
-	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"sync\",\"args\":{\"fast\":true}}", "bad_request"));
+	json_decref(
+		ask(f, &root, "{\"v\":1,\"op\":\"sync\",\"args\":{\"full\":1}}", "bad_request"));
+	json_decref(
+		ask(f, &root, "{\"v\":1,\"op\":\"sync\",\"args\":{\"fast\":true}}", "bad_request"));
 	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\"}", "bad_request"));
-	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":7}}", "bad_request"));
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":7}}",
+			"bad_request"));
 	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"a\\nb\"}}",
 			"bad_request"));
-	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"a\\u0000b\"}}",
+	json_decref(ask(f, &root,
+			"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"a\\u0000b\"}}",
 			"bad_request"));
 	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.list\",\"args\":{\"status\":\"gone\"}}",
 			"bad_request"));
 	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"audit.list\",\"args\":{\"limit\":-1}}",
 			"bad_request"));
-	snprintf(big, sizeof(big), "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"%0300d\"}}", 0);
+	snprintf(big, sizeof(big), "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"%0300d\"}}",
+		 0);
 	json_decref(ask(f, &root, big, "bad_request"));
 	assert_int_equal(f->syncs, 0);
 	assert_string_equal(last_audit(f, "action"), "control.user.show");
@@ -197,8 +210,8 @@ test_admin_requests_run(void **state)
 	json_t *r;
 
 	r = ask(f, &root, "{\"v\":1,\"op\":\"sync\",\"args\":{\"full\":true}}", NULL);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "mode")),
-			    "full");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r, "result"), "mode")), "full");
 	json_decref(r);
 	assert_int_equal(f->syncs, 1);
 	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"zed\"}}",
@@ -213,7 +226,8 @@ static void
 test_reject_names_the_reason(void **state)
 {
 	struct fixture *f = *state;
-	char *reply = control_reject(&f->ctx, &alice, "bad_request", "request larger than 65536 bytes");
+	char *reply =
+		control_reject(&f->ctx, &alice, "bad_request", "request larger than 65536 bytes");
 
 	assert_non_null(strstr(reply, "request larger than 65536 bytes"));
 	assert_string_equal(last_audit(f, "action"), "control.malformed");

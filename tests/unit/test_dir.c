@@ -28,7 +28,8 @@ static void
 test_plain_dns_are_lower_cased(void **state)
 {
 	(void)state;
-	expect_norm("uid=Alice,ou=People,dc=Example,dc=com", "uid=alice,ou=people,dc=example,dc=com");
+	expect_norm("uid=Alice,ou=People,dc=Example,dc=com",
+		    "uid=alice,ou=people,dc=example,dc=com");
 }
 
 static void

@@ -32,8 +32,9 @@ setup(void **state)
 	if (test_mkdtemp(f->dir, sizeof(f->dir), "mirror") != 0)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	if (cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
-			    "t.conf", &f->cfg, &err) != 0 ||
+	if (cfg_load_string(
+		    "[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
+		    "t.conf", &f->cfg, &err) != 0 ||
 	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
 	    mirror_open(f->st, NULL, f->cfg, NULL, &f->m, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
@@ -60,7 +61,8 @@ teardown(void **state)
 static struct dir_entry
 user(const char *uuid, const char *uid, const char *dn)
 {
-	struct dir_entry e = {.kind = DIR_USER, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
+	struct dir_entry e = {
+		.kind = DIR_USER, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
 
 	strcpy(e.uuid, uuid);
 	e.uid = (char *)uid;
@@ -72,7 +74,8 @@ user(const char *uuid, const char *uid, const char *dn)
 static struct dir_entry
 group(const char *uuid, const char *cn, char **members, size_t n)
 {
-	struct dir_entry e = {.kind = DIR_GROUP, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
+	struct dir_entry e = {
+		.kind = DIR_GROUP, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
 
 	strcpy(e.uuid, uuid);
 	e.cn = (char *)cn;
@@ -142,8 +145,10 @@ test_membership_diff_touches_only_changes(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 2);
 	apply_all(f, 0, &e2, 1, 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 3);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.removed'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM membership_values WHERE value='uid=a,dc=x'"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.removed'"),
+			 1);
+	assert_int_equal(
+		count(f, "SELECT count(*) FROM membership_values WHERE value='uid=a,dc=x'"), 0);
 }
 
 static void
@@ -152,7 +157,8 @@ test_rename_is_a_mover_and_delete_departs(void **state)
 	struct fixture *f = *state;
 	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
 	struct dir_entry b = user("00000000-0000-0000-0000-00000000000b", "b", m_b);
-	struct dir_entry moved = user("00000000-0000-0000-0000-00000000000a", "a", (char *)"uid=a,ou=new,dc=x");
+	struct dir_entry moved =
+		user("00000000-0000-0000-0000-00000000000a", "a", (char *)"uid=a,ou=new,dc=x");
 	struct idg_err err;
 
 	apply_all(f, 0, &a, 1, 0);

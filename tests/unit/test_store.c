@@ -77,10 +77,7 @@ test_wal_and_foreign_keys_are_on(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
 	sqlite3_finalize(stmt);
 	/* A membership of an unknown group violates the foreign key. */
-	assert_int_equal(store_exec(st,
-				    "INSERT INTO memberships VALUES (999, 999, 0)",
-				    &err),
-			 -1);
+	assert_int_equal(store_exec(st, "INSERT INTO memberships VALUES (999, 999, 0)", &err), -1);
 	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
 	store_close(st);
 }
@@ -93,10 +90,9 @@ test_reopen_is_idempotent(void **state)
 	struct idg_err err;
 
 	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
-	assert_int_equal(store_exec(st,
-				    "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')",
-				    &err),
-			 0);
+	assert_int_equal(
+		store_exec(st, "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')", &err),
+		0);
 	store_close(st);
 	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
 	assert_int_equal(store_exec(st, "SELECT 1 FROM sync_state WHERE directory = 'd'", &err), 0);
