@@ -57,7 +57,11 @@ client_call(const char *socket_path, const char *request, char **reply, int *una
 	}
 	shutdown(fd, SHUT_WR);
 	buf = malloc(cap);
-	while (buf != NULL) {
+	if (buf == NULL) {
+		close(fd);
+		return idg_seterr(err, "out of memory");
+	}
+	for (;;) {
 		ssize_t n;
 
 		if (len + 1 >= cap) {

@@ -750,8 +750,12 @@ collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct i
 	if (store_prepare(m->st, q, &s, err) != 0)
 		return -1;
 	v = malloc(cap * sizeof(*v));
+	if (v == NULL) {
+		sqlite3_finalize(s);
+		return idg_seterr(err, "out of memory");
+	}
 	sqlite3_bind_int64(s, 1, m->gen);
-	while (v != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (k == cap) {
 			char **bigger = realloc(v, 2 * cap * sizeof(*v));
 
@@ -765,8 +769,8 @@ collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct i
 		k++;
 	}
 	sqlite3_finalize(s);
-	if (v == NULL || rc != SQLITE_DONE) {
-		for (size_t i = 0; v != NULL && i < k; i++)
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < k; i++)
 			free(v[i]);
 		free(v);
 		return idg_seterr(err, "store %s: reading entries to sweep failed", m->st->path);

@@ -49,8 +49,10 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct idg_err err;
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "audit") != 0)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "audit") != 0) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
 	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);

@@ -29,8 +29,10 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct idg_err err;
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "mirror") != 0)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "mirror") != 0) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	if (cfg_load_string(
 		    "[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",

@@ -25,8 +25,10 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "store") != 0)
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "store") != 0) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->path, sizeof(f->path), "%s/sub/idgov.db", f->dir);
 	*state = f;
 	return 0;
