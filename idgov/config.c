@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include "timeparse.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
@@ -32,6 +34,10 @@ enum key_type {
 	T_INT,      /* integer within [min, max] */
 	T_FRACTION, /* decimal number within [0, 1] */
 	T_TLS,      /* none | starttls | ldaps */
+	T_BOOL,     /* yes | no */
+	T_ALGO,     /* sha1 | sha256 | sha512 */
+	T_UNENROLLED, /* deny | grace */
+	T_DATE_OPT, /* YYYY-MM-DD (UTC midnight) or empty */
 };
 
 struct key_def {
@@ -99,6 +105,22 @@ static const struct key_def keys[] = {
 	K("log", "ident", T_STR, log_ident, "idgov"),
 
 	K("admin", "group", T_STR_OPT, admin_group, "idgov-admins"),
+
+	K("mfa", "issuer", T_STR, mfa_issuer, "idgov"),
+	KI("mfa", "digits", mfa_digits, "6", 6, 8),
+	KI("mfa", "period", mfa_period, "30", 15, 300),
+	KI("mfa", "window", mfa_window, "1", 0, 10),
+	K("mfa", "algorithm", T_ALGO, mfa_algorithm, "sha1"),
+	KI("mfa", "max_failures", mfa_max_failures, "5", 1, 1000),
+	KI("mfa", "failure_interval", mfa_failure_interval, "900", 10, 86400),
+	KI("mfa", "lockout", mfa_lockout, "900", 10, 86400 * 7),
+	KI("mfa", "fail_delay_ms", mfa_fail_delay_ms, "2000", 0, 60000),
+	K("mfa", "prompt", T_STR, mfa_prompt, "Verification code:"),
+	K("mfa", "unenrolled", T_UNENROLLED, mfa_unenrolled, "deny"),
+	K("mfa", "grace_until", T_DATE_OPT, mfa_grace_until, ""),
+	K("mfa", "self_enroll", T_BOOL, mfa_self_enroll, "yes"),
+
+	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -193,6 +215,36 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 		if (*v == '\0' || *end != '\0' || !(d >= 0.0 && d <= 1.0))
 			return "not a number between 0 and 1";
 		*(double *)((char *)cfg + k->offset) = d;
+		return NULL;
+	}
+	case T_BOOL:
+	case T_ALGO:
+	case T_UNENROLLED: {
+		static const char *const words[][4] = {
+			[T_BOOL] = {"no", "yes", NULL},
+			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
+			[T_UNENROLLED] = {"deny", "grace", NULL},
+		};
+		static const char *const why[] = {
+			[T_BOOL] = "must be yes or no",
+			[T_ALGO] = "must be sha1, sha256 or sha512",
+			[T_UNENROLLED] = "must be deny or grace",
+		};
+
+		for (int i = 0; words[k->type][i] != NULL; i++) {
+			if (strcmp(v, words[k->type][i]) == 0) {
+				*(int *)((char *)cfg + k->offset) = i;
+				return NULL;
+			}
+		}
+		return why[k->type];
+	}
+	case T_DATE_OPT: {
+		int64_t t = 0;
+
+		if (v[0] != '\0' && (strlen(v) != 10 || time_parse(v, 0, &t, NULL) != 0))
+			return "must be a date YYYY-MM-DD";
+		*(int64_t *)((char *)cfg + k->offset) = t;
 		return NULL;
 	}
 	case T_TLS: {
@@ -378,6 +430,9 @@ validate(struct parse_ctx *ctx)
 	if (c->dir_tls == CFG_TLS_STARTTLS && strncmp(c->dir_uri, "ldap://", 7) != 0)
 		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
 				  ctx->name);
+	if (c->mfa_unenrolled == CFG_UNENROLLED_GRACE && c->mfa_grace_until == 0)
+		return idg_seterr(ctx->err, "%s: [mfa] grace_until: required when unenrolled = grace",
+				  ctx->name);
 	if (c->dir_bind_dn[0] != '\0' && c->dir_bind_password_file[0] == '\0')
 		return idg_seterr(
 			ctx->err,
@@ -473,6 +528,10 @@ cfg_free(struct cfg *cfg)
 		case T_INT:
 		case T_FRACTION:
 		case T_TLS:
+		case T_BOOL:
+		case T_ALGO:
+		case T_UNENROLLED:
+		case T_DATE_OPT:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));

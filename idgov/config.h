@@ -14,9 +14,12 @@
 
 #include "util.h"
 
+#include <stdint.h>
+
 #define CFG_DEFAULT_PATH "/etc/idgov/idgov.conf"
 
 enum cfg_tls { CFG_TLS_NONE, CFG_TLS_STARTTLS, CFG_TLS_LDAPS };
+enum cfg_unenrolled { CFG_UNENROLLED_DENY, CFG_UNENROLLED_GRACE };
 
 struct cfg {
 	char *path;
@@ -73,6 +76,24 @@ struct cfg {
 
 	/* [admin] */
 	char *admin_group;
+
+	/* [mfa] */
+	char *mfa_issuer;
+	int mfa_digits;
+	int mfa_period;
+	int mfa_window;
+	int mfa_algorithm; /* enum totp_algorithm */
+	int mfa_max_failures;
+	int mfa_failure_interval;
+	int mfa_lockout;
+	int mfa_fail_delay_ms;
+	char *mfa_prompt;
+	enum cfg_unenrolled mfa_unenrolled;
+	int64_t mfa_grace_until; /* UTC seconds; 0: none */
+	int mfa_self_enroll;
+
+	/* [pam] */
+	char *pam_break_glass; /* comma-separated user names */
 };
 
 /* Loads and validates path. On success *out owns a new configuration. */

@@ -116,21 +116,34 @@ out:
 	return rc;
 }
 
-int
-keys_load_audit_secret(const char *path, unsigned char **sk, struct idg_err *err)
+/* Reads a secret key file of exactly len bytes into new sodium_malloc() memory. */
+static int
+load_secret(const char *path, size_t len, unsigned char **out, struct idg_err *err)
 {
-	*sk = NULL;
+	*out = NULL;
 	if (sodium_init() < 0)
 		return idg_seterr(err, "libsodium failed to initialise");
-	*sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-	if (*sk == NULL)
+	*out = sodium_malloc(len);
+	if (*out == NULL)
 		return idg_seterr(err, "out of memory");
-	if (read_key_file(path, *sk, crypto_sign_SECRETKEYBYTES, 1, err) != 0) {
-		keys_free_secret(*sk);
-		*sk = NULL;
+	if (read_key_file(path, *out, len, 1, err) != 0) {
+		keys_free_secret(*out);
+		*out = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+int
+keys_load_audit_secret(const char *path, unsigned char **sk, struct idg_err *err)
+{
+	return load_secret(path, crypto_sign_SECRETKEYBYTES, sk, err);
+}
+
+int
+keys_load_master(const char *path, unsigned char **key, struct idg_err *err)
+{
+	return load_secret(path, KEYS_MASTER_LEN, key, err);
 }
 
 int

@@ -30,6 +30,9 @@ int keys_load_audit_secret(const char *path, unsigned char **sk, struct idg_err 
 int keys_load_audit_public(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 			   struct idg_err *err);
 
+/* Reads the master key into *key (sodium_malloc, KEYS_MASTER_LEN bytes). */
+int keys_load_master(const char *path, unsigned char **key, struct idg_err *err);
+
 void keys_free_secret(unsigned char *key);
 
 #endif

@@ -1,5 +1,6 @@
-# cmake -DOUT=file.c -DFILES="a.sql;b.sql" -P embed.cmake
+# cmake -DOUT=file.c -DFILES="a.sql,b.sql" -P embed.cmake
 # Writes a C table { version, name, sql } of the migrations, in order.
+string(REPLACE "," ";" FILES "${FILES}")
 set(body "/* Generated from the schema migrations by embed.cmake; do not edit. */\n#include \"schema.h\"\n\n")
 set(table "")
 set(i 0)

@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config
 	libldap-dev libsodium-dev libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev
+	liboath-dev libqrencode-dev libpam0g-dev libpam-wrapper pamtester oathtool
 	slapd ldap-utils sqlite3 jq util-linux openssl
 )
 
