@@ -31,13 +31,13 @@ enum key_type {
 	T_FILTER, /* a parenthesised LDAP filter */
 	T_ATTR,   /* an attribute description */
 	T_ATTR_OPT,
-	T_INT,      /* integer within [min, max] */
-	T_FRACTION, /* decimal number within [0, 1] */
-	T_TLS,      /* none | starttls | ldaps */
-	T_BOOL,     /* yes | no */
-	T_ALGO,     /* sha1 | sha256 | sha512 */
+	T_INT,        /* integer within [min, max] */
+	T_FRACTION,   /* decimal number within [0, 1] */
+	T_TLS,        /* none | starttls | ldaps */
+	T_BOOL,       /* yes | no */
+	T_ALGO,       /* sha1 | sha256 | sha512 */
 	T_UNENROLLED, /* deny | grace */
-	T_DATE_OPT, /* YYYY-MM-DD (UTC midnight) or empty */
+	T_DATE_OPT,   /* YYYY-MM-DD (UTC midnight) or empty */
 };
 
 struct key_def {
@@ -431,7 +431,8 @@ validate(struct parse_ctx *ctx)
 		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
 				  ctx->name);
 	if (c->mfa_unenrolled == CFG_UNENROLLED_GRACE && c->mfa_grace_until == 0)
-		return idg_seterr(ctx->err, "%s: [mfa] grace_until: required when unenrolled = grace",
+		return idg_seterr(ctx->err,
+				  "%s: [mfa] grace_until: required when unenrolled = grace",
 				  ctx->name);
 	if (c->dir_bind_dn[0] != '\0' && c->dir_bind_password_file[0] == '\0')
 		return idg_seterr(

@@ -40,9 +40,8 @@ secret_seal(const struct secret_key *k, const unsigned char *plain, size_t len, 
 	    unsigned char nonce[SECRET_NONCE_LEN], unsigned char *ct)
 {
 	randombytes_buf(nonce, SECRET_NONCE_LEN);
-	return crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, plain, len,
-							  (const unsigned char *)ad, strlen(ad),
-							  NULL, nonce, k->key);
+	return crypto_aead_xchacha20poly1305_ietf_encrypt(
+		ct, NULL, plain, len, (const unsigned char *)ad, strlen(ad), NULL, nonce, k->key);
 }
 
 int

@@ -21,11 +21,11 @@ int secret_key_load(const char *path, struct secret_key **out, struct idg_err *e
 void secret_key_free(struct secret_key *k);
 
 /* ct must hold len + SECRET_TAG_LEN bytes; nonce is filled with random bytes. */
-int secret_seal(const struct secret_key *k, const unsigned char *plain, size_t len,
-		const char *ad, unsigned char nonce[SECRET_NONCE_LEN], unsigned char *ct);
+int secret_seal(const struct secret_key *k, const unsigned char *plain, size_t len, const char *ad,
+		unsigned char nonce[SECRET_NONCE_LEN], unsigned char *ct);
 
 /* plain must hold ct_len - SECRET_TAG_LEN bytes; -1 if forged, damaged or bound to other ad. */
-int secret_open(const struct secret_key *k, const unsigned char *ct, size_t ct_len,
-		const char *ad, const unsigned char nonce[SECRET_NONCE_LEN], unsigned char *plain);
+int secret_open(const struct secret_key *k, const unsigned char *ct, size_t ct_len, const char *ad,
+		const unsigned char nonce[SECRET_NONCE_LEN], unsigned char *plain);
 
 #endif

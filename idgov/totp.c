@@ -10,7 +10,9 @@
 static int
 oath_flags(enum totp_algorithm a)
 {
-	return a == TOTP_SHA256 ? OATH_TOTP_HMAC_SHA256 : a == TOTP_SHA512 ? OATH_TOTP_HMAC_SHA512 : 0;
+	return a == TOTP_SHA256   ? OATH_TOTP_HMAC_SHA256
+	       : a == TOTP_SHA512 ? OATH_TOTP_HMAC_SHA512
+				  : 0;
 }
 
 int
@@ -50,7 +52,8 @@ totp_match(const unsigned char *secret, size_t len, const struct totp_params *p,
 
 	if (!well_formed(code, p->digits))
 		return TOTP_MALFORMED;
-	/* Every candidate is computed and compared, so the time taken does not say which matched. */
+	/* Every candidate is computed and compared, so the time taken does not say which matched.
+	 */
 	for (int64_t s = current - p->window; s <= current + (int64_t)p->window; s++) {
 		if (totp_code(secret, len, p, s, candidate) != 0) {
 			sodium_memzero(candidate, sizeof(candidate));

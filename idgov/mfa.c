@@ -1,0 +1,587 @@
+/*
+ * MFA state; see mfa.h.
+ *
+ * Lockout: failures are counted in a window that starts at the first
+ * failure; reaching max_failures within failure_interval locks MFA for
+ * `lockout` seconds. A locked attempt is refused without looking at the
+ * code and without extending the lock. A success resets the count.
+ *
+ * Recovery codes look like "ABCD-EFGH-JKLM": the first group names the
+ * code (stored in clear, to find its row), the other eight characters are
+ * the secret (40 bits, stored only as an argon2id crypto_pwhash string).
+ */
+#include "mfa.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UUID_BUF 64
+
+static const char recovery_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+struct mfa_row {
+	int found;
+	int confirmed;
+	unsigned char nonce[SECRET_NONCE_LEN];
+	unsigned char ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
+	int64_t last_step, failures, failure_start, locked_until;
+};
+
+void
+mfa_params(const struct cfg *cfg, struct totp_params *p)
+{
+	p->digits = (unsigned)cfg->mfa_digits;
+	p->period = (unsigned)cfg->mfa_period;
+	p->window = (unsigned)cfg->mfa_window;
+	p->algorithm = (enum totp_algorithm)cfg->mfa_algorithm;
+}
+
+static void
+binding(const char *uuid, char ad[96])
+{
+	snprintf(ad, 96, "idgov-mfa-v1:%s", uuid);
+}
+
+static int
+audit_event(struct mfa_ctx *c, const char *uid, const char *action, const char *details,
+	    struct idg_err *err)
+{
+	if (c->log != NULL)
+		log_msg(c->log, LOG_NOTICE, "mfa: %s for %s by %s", action, uid, c->actor);
+	if (c->audit == NULL)
+		return 0;
+	return audit_append(c->audit, c->actor, uid, action, details, err);
+}
+
+/* The uuid of a user that is not departed. 1 found, 0 not, -1 error. */
+static int
+find_user(struct mfa_ctx *c, const char *uid, char uuid[UUID_BUF], struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(c->st,
+			  "SELECT uuid FROM users WHERE uid = ?1 AND status <> 'departed' LIMIT 1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), UUID_BUF);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(c->st, err, "reading user");
+	return rc == SQLITE_ROW;
+}
+
+static int
+load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(row, 0, sizeof(*row));
+	if (store_prepare(c->st,
+			  "SELECT confirmed, secret_nonce, secret_ct, last_step, failures, "
+			  "failure_start, locked_until FROM mfa WHERE user_uuid = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == SECRET_NONCE_LEN &&
+	    sqlite3_column_bytes(s, 2) == (int)sizeof(row->ct)) {
+		row->found = 1;
+		row->confirmed = sqlite3_column_int(s, 0);
+		memcpy(row->nonce, sqlite3_column_blob(s, 1), SECRET_NONCE_LEN);
+		memcpy(row->ct, sqlite3_column_blob(s, 2), sizeof(row->ct));
+		row->last_step = sqlite3_column_int64(s, 3);
+		row->failures = sqlite3_column_int64(s, 4);
+		row->failure_start = sqlite3_column_int64(s, 5);
+		row->locked_until = sqlite3_column_int64(s, 6);
+	} else if (rc == SQLITE_ROW) {
+		rc = SQLITE_CORRUPT;
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_CORRUPT)
+		return idg_seterr(err, "MFA enrolment of %s is malformed", uuid);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(c->st, err, "reading MFA state");
+	return 0;
+}
+
+/* Runs a fixed statement with (uuid, a, b, c) bound as ?1..?4. */
+static int
+update(struct mfa_ctx *c, const char *sql, const char *uuid, int64_t a, int64_t b, int64_t d,
+       struct idg_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare(c->st, sql, &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, a);
+	sqlite3_bind_int64(s, 3, b);
+	sqlite3_bind_int64(s, 4, d);
+	if (store_step_done(c->st, s, err) != 0) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+record_failure(struct mfa_ctx *c, const char *uid, const char *uuid, struct mfa_row *row,
+	       int64_t now, struct idg_err *err)
+{
+	int64_t failures = row->failures + 1, start = row->failure_start, locked = 0;
+
+	if (row->failures == 0 || now - row->failure_start > c->cfg->mfa_failure_interval) {
+		failures = 1;
+		start = now;
+	}
+	if (failures >= c->cfg->mfa_max_failures) {
+		locked = now + c->cfg->mfa_lockout;
+		failures = 0;
+	}
+	if (update(c,
+		   "UPDATE mfa SET failures = ?2, failure_start = ?3, "
+		   "locked_until = max(locked_until, ?4) WHERE user_uuid = ?1",
+		   uuid, failures, start, locked, err) != 0)
+		return -1;
+	if (locked > 0) {
+		char details[96];
+
+		snprintf(details, sizeof(details), "{\"locked_until\":%lld,\"failures\":%d}",
+			 (long long)locked, c->cfg->mfa_max_failures);
+		if (c->log != NULL)
+			log_msg(c->log, LOG_WARNING, "mfa: %s locked after %d failures", uid,
+				c->cfg->mfa_max_failures);
+		return audit_event(c, uid, "mfa.locked", details, err);
+	}
+	return 0;
+}
+
+static int
+decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
+	       unsigned char **secret, struct idg_err *err)
+{
+	char ad[96];
+
+	binding(uuid, ad);
+	*secret = sodium_malloc(MFA_SECRET_LEN);
+	if (*secret == NULL)
+		return idg_seterr(err, "out of memory");
+	if (secret_open(c->key, row->ct, sizeof(row->ct), ad, row->nonce, *secret) != 0) {
+		sodium_free(*secret);
+		*secret = NULL;
+		return idg_seterr(err,
+				  "MFA secret of %s does not decrypt (wrong master key or "
+				  "tampered store)",
+				  uuid);
+	}
+	return 0;
+}
+
+/* "ABCD-EFGH-JKLM" in any case: fills id (4) and secret (8); 0 if well formed. */
+static int
+split_recovery(const char *code, char id[5], char secret[9])
+{
+	size_t j = 0;
+
+	if (strlen(code) != MFA_RECOVERY_LEN - 1 || code[4] != '-' || code[9] != '-')
+		return -1;
+	for (size_t i = 0; i < MFA_RECOVERY_LEN - 1; i++) {
+		char ch = (char)toupper((unsigned char)code[i]);
+
+		if (i == 4 || i == 9)
+			continue;
+		if (strchr(recovery_alphabet, ch) == NULL || ch == '\0')
+			return -1;
+		if (i < 4)
+			id[i] = ch;
+		else
+			secret[j++] = ch;
+	}
+	id[4] = '\0';
+	secret[8] = '\0';
+	return 0;
+}
+
+/* 1 if code is an unused recovery code of uuid (and marks it used), 0 if not, -1 error. */
+static int
+use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t now,
+		  struct idg_err *err)
+{
+	char id[5], secret[9], hash[crypto_pwhash_STRBYTES];
+	sqlite3_stmt *s;
+	int rc, ok = 0;
+
+	if (split_recovery(code, id, secret) != 0)
+		return 0;
+	if (store_prepare(c->st,
+			  "SELECT hash FROM mfa_recovery WHERE user_uuid = ?1 AND code_id = ?2 AND "
+			  "used_at IS NULL",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		idg_strlcpy(hash, (const char *)sqlite3_column_text(s, 0), sizeof(hash));
+		ok = crypto_pwhash_str_verify(hash, secret, strlen(secret)) == 0;
+	}
+	sqlite3_finalize(s);
+	sodium_memzero(secret, sizeof(secret));
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(c->st, err, "reading recovery codes");
+	if (!ok)
+		return 0;
+	{
+		sqlite3_stmt *u;
+
+		if (store_prepare(c->st,
+				  "UPDATE mfa_recovery SET used_at = ?3 WHERE user_uuid = ?1 AND "
+				  "code_id = ?2",
+				  &u, err) != 0)
+			return -1;
+		sqlite3_bind_text(u, 1, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(u, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(u, 3, now);
+		rc = store_step_done(c->st, u, err);
+		sqlite3_finalize(u);
+		return rc == 0 ? 1 : -1;
+	}
+}
+
+/* Decides one attempt inside the transaction. */
+static int
+verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const char *code,
+		 int64_t now, enum mfa_outcome *out, struct idg_err *err)
+{
+	struct totp_params p;
+	struct mfa_row row;
+	unsigned char *secret = NULL;
+	enum totp_result r;
+	int64_t step = 0;
+	int rc;
+
+	if (load_row(c, uuid, &row, err) != 0)
+		return -1;
+	if (!row.found || !row.confirmed) {
+		*out = MFA_NOT_ENROLLED;
+		return 0;
+	}
+	if (row.locked_until > now) {
+		*out = MFA_LOCKED;
+		return 0;
+	}
+	rc = use_recovery_code(c, uuid, code, now, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		*out = MFA_OK_RECOVERY;
+		if (update(c, "UPDATE mfa SET failures = 0 WHERE user_uuid = ?1", uuid, 0, 0, 0,
+			   err) != 0)
+			return -1;
+		return audit_event(c, uid, "mfa.recovery_code_used", NULL, err);
+	}
+	if (decrypt_secret(c, uuid, &row, &secret, err) != 0)
+		return -1;
+	mfa_params(c->cfg, &p);
+	r = totp_match(secret, MFA_SECRET_LEN, &p, now, row.last_step, code, &step);
+	sodium_free(secret);
+	if (r == TOTP_ERROR)
+		return idg_seterr(err, "TOTP computation failed");
+	if (r == TOTP_OK) {
+		*out = MFA_OK;
+		return update(c, "UPDATE mfa SET last_step = ?2, failures = 0 WHERE user_uuid = ?1",
+			      uuid, step, 0, 0, err);
+	}
+	*out = MFA_BAD_CODE;
+	if (c->log != NULL)
+		log_msg(c->log, LOG_WARNING, "mfa: %s code for %s",
+			r == TOTP_REPLAY      ? "replayed"
+			: r == TOTP_MALFORMED ? "malformed"
+					      : "wrong",
+			uid);
+	return record_failure(c, uid, uuid, &row, now, err);
+}
+
+/* Commits (signing the audit head) or rolls back. */
+static int
+finish(struct mfa_ctx *c, int rc, struct idg_err *err)
+{
+	if (rc == 0 && c->audit != NULL)
+		rc = audit_sign_head(c->audit, err);
+	if (rc == 0)
+		rc = store_commit(c->st, err);
+	if (rc != 0)
+		store_rollback(c->st);
+	return rc;
+}
+
+int
+mfa_verify(struct mfa_ctx *c, const char *uid, const char *code, int64_t now, enum mfa_outcome *out,
+	   struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	int rc;
+
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		*out = MFA_UNKNOWN_USER;
+	else if (rc == 1)
+		rc = verify_locked_in(c, uid, uuid, code, now, out, err);
+	return finish(c, rc < 0 ? -1 : 0, err);
+}
+
+int
+mfa_is_enrolled(struct mfa_ctx *c, const char *uid, struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	struct mfa_row row;
+	int rc = find_user(c, uid, uuid, err);
+
+	if (rc <= 0)
+		return rc;
+	if (load_row(c, uuid, &row, err) != 0)
+		return -1;
+	return row.found && row.confirmed;
+}
+
+int
+mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err *err)
+{
+	unsigned char *secret = NULL;
+	unsigned char nonce[SECRET_NONCE_LEN], ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
+	char uuid[UUID_BUF], ad[96];
+	struct totp_params p;
+	struct mfa_row row;
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	*uri = NULL;
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		idg_seterr(err, "no user named '%s' in the directory", uid);
+	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
+		goto out;
+	rc = -1;
+	if (row.found && row.confirmed) {
+		idg_seterr(err, "%s is already enrolled; an admin must reset it first", uid);
+		goto out;
+	}
+	secret = sodium_malloc(MFA_SECRET_LEN);
+	if (secret == NULL)
+		goto out;
+	randombytes_buf(secret, MFA_SECRET_LEN);
+	binding(uuid, ad);
+	secret_seal(c->key, secret, MFA_SECRET_LEN, ad, nonce, ct);
+	if (store_prepare(
+		    c->st,
+		    "INSERT OR REPLACE INTO mfa (user_uuid, secret_nonce, secret_ct, confirmed, "
+		    "created_at) VALUES (?1, ?2, ?3, 0, ?4)",
+		    &s, err) != 0)
+		goto out;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, nonce, sizeof(nonce), SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, ct, sizeof(ct), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, idg_now());
+	if (store_step_done(c->st, s, err) != 0)
+		goto out;
+	mfa_params(c->cfg, &p);
+	*uri = totp_uri(secret, MFA_SECRET_LEN, &p, c->cfg->mfa_issuer, uid);
+	if (*uri == NULL) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	rc = audit_event(c, uid, "mfa.enroll_started", NULL, err);
+out:
+	sqlite3_finalize(s);
+	if (secret != NULL)
+		sodium_free(secret);
+	rc = finish(c, rc, err);
+	if (rc != 0 && *uri != NULL) {
+		sodium_memzero(*uri, strlen(*uri));
+		free(*uri);
+		*uri = NULL;
+	}
+	return rc;
+}
+
+static void
+make_code(char code[MFA_RECOVERY_LEN])
+{
+	for (int i = 0; i < MFA_RECOVERY_LEN - 1; i++)
+		code[i] = (i == 4 || i == 9) ? '-' : recovery_alphabet[randombytes_uniform(32)];
+	code[MFA_RECOVERY_LEN - 1] = '\0';
+}
+
+/* Inside a transaction: replaces the recovery codes of uuid. */
+static int
+store_recovery_codes(struct mfa_ctx *c, const char *uuid,
+		     char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err)
+{
+	char hash[crypto_pwhash_STRBYTES], id[5], secret[9];
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (update(c, "DELETE FROM mfa_recovery WHERE user_uuid = ?1", uuid, 0, 0, 0, err) != 0 ||
+	    store_prepare(c->st,
+			  "INSERT INTO mfa_recovery (user_uuid, code_id, hash) VALUES (?1, ?2, ?3)",
+			  &s, err) != 0)
+		return -1;
+	for (int i = 0; rc == 0 && i < MFA_RECOVERY_CODES; i++) {
+		do
+			make_code(codes[i]);
+		while (i > 0 && memcmp(codes[i], codes[i - 1], 4) == 0);
+		split_recovery(codes[i], id, secret);
+		if (crypto_pwhash_str(hash, secret, strlen(secret),
+				      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+			rc = idg_seterr(err, "out of memory hashing recovery codes");
+			break;
+		}
+		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+		rc = store_step_done(c->st, s, err);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+mfa_enroll_confirm(struct mfa_ctx *c, const char *uid, const char *code, int64_t now,
+		   char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	unsigned char *secret = NULL;
+	struct totp_params p;
+	struct mfa_row row;
+	enum totp_result r;
+	int64_t step = 0;
+	int rc;
+
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		idg_seterr(err, "no user named '%s' in the directory", uid);
+	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
+		return finish(c, -1, err);
+	if (!row.found || row.confirmed)
+		return finish(c,
+			      idg_seterr(err, "%s has no enrolment waiting for confirmation", uid),
+			      err);
+	if (decrypt_secret(c, uuid, &row, &secret, err) != 0)
+		return finish(c, -1, err);
+	mfa_params(c->cfg, &p);
+	r = totp_match(secret, MFA_SECRET_LEN, &p, now, 0, code, &step);
+	sodium_free(secret);
+	if (r != TOTP_OK)
+		return finish(c,
+			      idg_seterr(err, "the code does not match; check the app's clock "
+					      "and try the next code"),
+			      err);
+	rc = update(c,
+		    "UPDATE mfa SET confirmed = 1, confirmed_at = ?2, last_step = ?3 "
+		    "WHERE user_uuid = ?1",
+		    uuid, now, step, 0, err);
+	if (rc == 0)
+		rc = store_recovery_codes(c, uuid, codes, err);
+	if (rc == 0)
+		rc = audit_event(c, uid, "mfa.enrolled", NULL, err);
+	return finish(c, rc, err);
+}
+
+int
+mfa_new_recovery_codes(struct mfa_ctx *c, const char *uid,
+		       char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	int rc;
+
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = mfa_is_enrolled(c, uid, err);
+	if (rc == 0)
+		rc = idg_seterr(err, "%s is not enrolled", uid);
+	else if (rc == 1 && find_user(c, uid, uuid, err) == 1)
+		rc = store_recovery_codes(c, uuid, codes, err);
+	if (rc == 0)
+		rc = audit_event(c, uid, "mfa.recovery_codes_replaced", NULL, err);
+	return finish(c, rc, err);
+}
+
+/* Runs sql on uid's enrolment, audited as action; fails if there is none. */
+static int
+change_enrolment(struct mfa_ctx *c, const char *uid, const char *sql, const char *action,
+		 struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	int rc;
+
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		rc = idg_seterr(err, "no user named '%s' in the directory", uid);
+	else if (rc == 1 && (rc = update(c, sql, uuid, 0, 0, 0, err)) == 0 &&
+		 sqlite3_changes(c->st->db) == 0)
+		rc = idg_seterr(err, "%s has no MFA enrolment", uid);
+	if (rc == 0)
+		rc = audit_event(c, uid, action, NULL, err);
+	return finish(c, rc, err);
+}
+
+int
+mfa_reset(struct mfa_ctx *c, const char *uid, struct idg_err *err)
+{
+	return change_enrolment(c, uid, "DELETE FROM mfa WHERE user_uuid = ?1", "mfa.reset", err);
+}
+
+int
+mfa_unlock(struct mfa_ctx *c, const char *uid, struct idg_err *err)
+{
+	return change_enrolment(
+		c, uid, "UPDATE mfa SET locked_until = 0, failures = 0 WHERE user_uuid = ?1",
+		"mfa.unlocked", err);
+}
+
+json_t *
+mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	struct mfa_row row;
+	sqlite3_stmt *s;
+	int64_t left = 0;
+	int rc = find_user(c, uid, uuid, err);
+
+	if (rc == 0)
+		idg_seterr(err, "no user named '%s'", uid);
+	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
+		return NULL;
+	if (store_prepare(
+		    c->st,
+		    "SELECT count(*) FROM mfa_recovery WHERE user_uuid = ?1 AND used_at IS NULL",
+		    &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		left = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I}", "user", uid, "enrolled",
+			 row.found && row.confirmed, "pending", row.found && !row.confirmed,
+			 "locked", row.locked_until > now, "locked_until",
+			 (json_int_t)row.locked_until, "recent_failures", (json_int_t)row.failures,
+			 "recovery_codes_left", (json_int_t)left);
+}

@@ -1,0 +1,74 @@
+/*
+ * MFA state: TOTP enrolment, verification with replay protection and
+ * lockout, and single-use recovery codes. Shared by the PAM module (which
+ * verifies) and idgovd (which enrols, resets and unlocks for the CLI).
+ *
+ * Every state change is one short BEGIN IMMEDIATE transaction, so
+ * parallel logins of one user serialise on the store and never lose a
+ * watermark or a failure count. Secrets are decrypted into sodium_malloc()
+ * memory and wiped as soon as they have been used.
+ */
+#ifndef IDGOV_MFA_H
+#define IDGOV_MFA_H
+
+#include "audit.h"
+#include "config.h"
+#include "secret.h"
+#include "store.h"
+#include "totp.h"
+
+#include <jansson.h>
+
+#define MFA_SECRET_LEN 20
+#define MFA_RECOVERY_CODES 10
+#define MFA_RECOVERY_LEN 15 /* "XXXX-XXXX-XXXX" + NUL */
+
+struct mfa_ctx {
+	struct store *st;
+	const struct cfg *cfg;
+	const struct secret_key *key;
+	struct audit *audit; /* may be NULL: nothing is audited */
+	struct logger *log;  /* may be NULL */
+	const char *actor;   /* who acts, for the audit chain ("pam:sshd", an admin's name) */
+};
+
+enum mfa_outcome {
+	MFA_OK,
+	MFA_OK_RECOVERY,  /* a recovery code was used (and is now spent) */
+	MFA_BAD_CODE,     /* wrong, malformed or replayed code; counted as a failure */
+	MFA_LOCKED,       /* too many failures; not counted */
+	MFA_NOT_ENROLLED, /* no confirmed enrolment */
+	MFA_UNKNOWN_USER, /* not in the store */
+};
+
+/* Checks a code (TOTP or recovery) for uid at now. Returns 0 with *out, or -1 (err). */
+int mfa_verify(struct mfa_ctx *c, const char *uid, const char *code, int64_t now,
+	       enum mfa_outcome *out, struct idg_err *err);
+
+/* 1 if uid has a confirmed enrolment, 0 if not, -1 on error (unknown user: 0). */
+int mfa_is_enrolled(struct mfa_ctx *c, const char *uid, struct idg_err *err);
+
+/*
+ * Starts an enrolment: a new secret, stored encrypted and unconfirmed
+ * (replacing an unconfirmed one). Refused if a confirmed one exists.
+ * *uri (malloc'd, holds the secret: wipe and free it) is for the app.
+ */
+int mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err *err);
+
+/* Confirms with a first code; on success fills codes with new recovery codes. */
+int mfa_enroll_confirm(struct mfa_ctx *c, const char *uid, const char *code, int64_t now,
+		       char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err);
+
+/* Replaces uid's recovery codes with a new set. */
+int mfa_new_recovery_codes(struct mfa_ctx *c, const char *uid,
+			   char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err);
+
+int mfa_reset(struct mfa_ctx *c, const char *uid, struct idg_err *err);
+int mfa_unlock(struct mfa_ctx *c, const char *uid, struct idg_err *err);
+
+/* Enrolment state as JSON (never the secret). */
+json_t *mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err);
+
+void mfa_params(const struct cfg *cfg, struct totp_params *p);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * MFA state with an injected clock: enrolment and confirmation, replay,
+ * lockout timing, recovery codes used once, secrets bound to their user,
+ * and the audit records of each change.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <ctype.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <liboath/oath.h>
+
+#include "keys.h"
+#include "mfa.h"
+#include "testutil.h"
+
+#define T0 1800000000 /* a fixed "now", on a step boundary */
+
+struct fixture {
+	char dir[64], db[128], mk[128];
+	struct cfg *cfg;
+	struct store *st;
+	struct secret_key *key;
+	struct mfa_ctx c;
+	unsigned char secret[64];
+	size_t secret_len;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+
+	if (test_mkdtemp(f->dir, sizeof(f->dir), "mfa") != 0) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
+	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
+	if (cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[mfa]\nissuer = Test\n",
+			    "t.conf", &f->cfg, &err) != 0 ||
+	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
+	    keys_create_master(f->mk, &err) != 0 || secret_key_load(f->mk, &f->key, &err) != 0 ||
+	    store_exec(
+		    f->st,
+		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, last_changed) "
+		    "VALUES ('u-alice', 'uid=alice', 'uid=alice', 'alice', 'active', 0, 0), "
+		    "('u-bob', 'uid=bob', 'uid=bob', 'bob', 'active', 0, 0), "
+		    "('u-gone', 'uid=gone', 'uid=gone', 'gone', 'departed', 0, 0)",
+		    &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	f->c = (struct mfa_ctx){.st = f->st, .cfg = f->cfg, .key = f->key, .actor = "test"};
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	secret_key_free(f->key);
+	store_close(f->st);
+	cfg_free(f->cfg);
+	if (test_rmtree(f->dir) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* Starts an enrolment for uid and keeps the secret from the URI, as an app would. */
+static void
+begin(struct fixture *f, const char *uid)
+{
+	struct idg_err err;
+	char *uri, *b32, *end, *raw = NULL;
+
+	if (mfa_enroll_begin(&f->c, uid, &uri, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(strstr(uri, "otpauth://totp/Test:"));
+	b32 = strstr(uri, "secret=") + 7;
+	end = strchr(b32, '&');
+	assert_int_equal(oath_base32_decode(b32, (size_t)(end - b32), &raw, &f->secret_len),
+			 OATH_OK);
+	memcpy(f->secret, raw, f->secret_len);
+	free(raw);
+	free(uri);
+}
+
+static const char *
+code_at(struct fixture *f, int64_t t)
+{
+	static char out[TOTP_MAX_DIGITS + 1];
+	struct totp_params p;
+
+	mfa_params(f->cfg, &p);
+	assert_int_equal(totp_code(f->secret, f->secret_len, &p, t / p.period, out), 0);
+	return out;
+}
+
+static void
+enrol(struct fixture *f, const char *uid, char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN])
+{
+	struct idg_err err;
+
+	begin(f, uid);
+	if (mfa_enroll_confirm(&f->c, uid, code_at(f, T0 - 30), T0, codes, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static enum mfa_outcome
+verify(struct fixture *f, const char *uid, const char *code, int64_t now)
+{
+	enum mfa_outcome out;
+	struct idg_err err;
+
+	if (mfa_verify(&f->c, uid, code, now, &out, &err) != 0)
+		fail_msg("%s", err.msg);
+	return out;
+}
+
+static void
+test_enrol_confirm_and_verify(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	struct idg_err err;
+
+	assert_int_equal(verify(f, "alice", "123456", T0), MFA_NOT_ENROLLED);
+	begin(f, "alice");
+	assert_int_equal(mfa_is_enrolled(&f->c, "alice", &err), 0); /* not confirmed yet */
+	assert_int_equal(mfa_enroll_confirm(&f->c, "alice", "000000", T0, codes, &err), -1);
+	assert_non_null(strstr(err.msg, "does not match"));
+	assert_int_equal(mfa_enroll_confirm(&f->c, "alice", code_at(f, T0), T0, codes, &err), 0);
+	assert_int_equal(mfa_is_enrolled(&f->c, "alice", &err), 1);
+	/* The confirming code is spent; the next step's code works once. */
+	assert_int_equal(verify(f, "alice", code_at(f, T0), T0), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_OK);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "nobody", "123456", T0), MFA_UNKNOWN_USER);
+	assert_int_equal(verify(f, "gone", "123456", T0), MFA_UNKNOWN_USER);
+	/* A second enrolment needs a reset first. */
+	{
+		char *uri;
+
+		assert_int_equal(mfa_enroll_begin(&f->c, "alice", &uri, &err), -1);
+		assert_non_null(strstr(err.msg, "already enrolled"));
+	}
+}
+
+static void
+test_lockout_after_max_failures_and_unlock(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	struct idg_err err;
+	json_t *st;
+
+	enrol(f, "alice", codes);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(verify(f, "alice", "000000", T0 + i), MFA_BAD_CODE);
+	/* Locked: even the right code is refused, for `lockout` seconds (default 900). */
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_LOCKED);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 899), T0 + 899), MFA_LOCKED);
+	st = mfa_status(&f->c, "alice", T0 + 100, &err);
+	assert_true(json_is_true(json_object_get(st, "locked")));
+	json_decref(st);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 1200), T0 + 1200), MFA_OK);
+	/* Failures spread beyond the interval (900 s) do not lock. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(verify(f, "alice", "000000", T0 + 2000 + i * 300), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 4500), T0 + 4500), MFA_OK);
+	/* An admin unlock ends a lock at once. */
+	for (int i = 0; i < 5; i++)
+		verify(f, "alice", "000000", T0 + 5000);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 5010), T0 + 5010), MFA_LOCKED);
+	assert_int_equal(mfa_unlock(&f->c, "alice", &err), 0);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 5040), T0 + 5040), MFA_OK);
+}
+
+static void
+test_recovery_codes_are_single_use(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN],
+		fresh[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	char lower[MFA_RECOVERY_LEN];
+	struct idg_err err;
+	json_t *st;
+
+	enrol(f, "alice", codes);
+	assert_int_equal(verify(f, "alice", codes[3], T0), MFA_OK_RECOVERY);
+	assert_int_equal(verify(f, "alice", codes[3], T0), MFA_BAD_CODE);
+	for (int i = 0; i < MFA_RECOVERY_LEN; i++)
+		lower[i] = (char)tolower((unsigned char)codes[4][i]);
+	assert_int_equal(verify(f, "alice", lower, T0), MFA_OK_RECOVERY);
+	st = mfa_status(&f->c, "alice", T0, &err);
+	assert_int_equal(json_integer_value(json_object_get(st, "recovery_codes_left")), 8);
+	json_decref(st);
+	/* A new set voids the old one. */
+	assert_int_equal(mfa_new_recovery_codes(&f->c, "alice", fresh, &err), 0);
+	assert_int_equal(verify(f, "alice", codes[5], T0), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", fresh[0], T0), MFA_OK_RECOVERY);
+	/* Another user's code is worth nothing here. */
+	{
+		char bobs[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+
+		enrol(f, "bob", bobs);
+		assert_int_equal(verify(f, "alice", bobs[0], T0), MFA_BAD_CODE);
+	}
+}
+
+static void
+test_secret_is_encrypted_and_bound_to_its_user(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	enum mfa_outcome out;
+	struct idg_err err;
+
+	enrol(f, "alice", codes);
+	enrol(f, "bob", codes);
+	/* Copy alice's ciphertext onto bob's row: it must not decrypt there. */
+	assert_int_equal(
+		store_exec(f->st,
+			   "UPDATE mfa SET (secret_nonce, secret_ct) = (SELECT secret_nonce, "
+			   "secret_ct FROM mfa WHERE user_uuid = 'u-alice') WHERE user_uuid = "
+			   "'u-bob'",
+			   &err),
+		0);
+	assert_int_equal(mfa_verify(&f->c, "bob", "123456", T0 + 90, &out, &err), -1);
+	assert_non_null(strstr(err.msg, "does not decrypt"));
+}
+
+static void
+test_reset_and_audit(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], sk[160], pk[160];
+	struct audit *a;
+	struct idg_err err;
+	sqlite3_stmt *s;
+
+	snprintf(sk, sizeof(sk), "%s/audit.key", f->dir);
+	snprintf(pk, sizeof(pk), "%s/audit.pub", f->dir);
+	assert_int_equal(keys_create_audit(sk, pk, &err), 0);
+	assert_int_equal(audit_open(f->st, sk, 100, NULL, &a, &err), 0);
+	f->c.audit = a;
+	enrol(f, "alice", codes);
+	for (int i = 0; i < 5; i++)
+		verify(f, "alice", "000000", T0);
+	assert_int_equal(mfa_reset(&f->c, "alice", &err), 0);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_NOT_ENROLLED);
+	assert_int_equal(mfa_reset(&f->c, "alice", &err), -1);
+	assert_int_equal(sqlite3_prepare_v2(f->st->db,
+					    "SELECT group_concat(action) FROM audit ORDER BY seq",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0),
+			    "mfa.enroll_started,mfa.enrolled,mfa.locked,mfa.reset");
+	sqlite3_finalize(s);
+	audit_close(a);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_enrol_confirm_and_verify),
+		T(test_lockout_after_max_failures_and_unlock),
+		T(test_recovery_codes_are_single_use),
+		T(test_secret_is_encrypted_and_bound_to_its_user),
+		T(test_reset_and_audit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
