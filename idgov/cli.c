@@ -15,6 +15,7 @@
 #include "config.h"
 #include "control.h"
 #include "init.h"
+#include "secret.h"
 #include "log.h"
 #include "timeparse.h"
 
@@ -46,6 +47,11 @@ static const char usage_text[] =
 	"  group show NAME               a group's direct and effective members (admin)\n"
 	"  audit list [--since T] [--limit N]   audit records (admin)\n"
 	"  audit verify                  check the audit chain and signatures (admin)\n"
+	"  mfa enroll [USER]             enrol a TOTP app (yourself; admins: anyone)\n"
+	"  mfa status [USER]             enrolment, lock and recovery codes left\n"
+	"  mfa recovery-codes [USER]     a new set of recovery codes (the old ones stop working)\n"
+	"  mfa reset USER                remove an enrolment (admin)\n"
+	"  mfa unlock USER               end an MFA lockout (admin)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -97,6 +103,7 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 {
 	struct store *st = NULL;
 	struct audit *audit = NULL;
+	struct secret_key *key = NULL;
 	struct logger log;
 	struct control_ctx ctx = {0};
 	struct caller who;
@@ -107,9 +114,13 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_sign_every, &log, &audit, err) !=
 		    0)
 		goto out;
+	/* Without the master key everything but MFA still works; MFA ops say why. */
+	if (secret_key_load(c->cfg->master_key_file, &key, err) != 0)
+		key = NULL;
 	ctx.cfg = c->cfg;
 	ctx.st = st;
 	ctx.audit = audit;
+	ctx.key = key;
 	ctx.log = &log;
 	ctx.run_sync = direct_sync;
 	ctx.arg = &ctx;
@@ -118,6 +129,7 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	if (reply == NULL)
 		idg_seterr(err, "out of memory");
 out:
+	secret_key_free(key);
 	audit_close(audit);
 	store_close(st);
 	log_close(&log);
@@ -199,6 +211,12 @@ run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
 	}
 	json_decref(r);
 	return EXIT_OK;
+}
+
+static void
+print_nothing(json_t *r)
+{
+	(void)r;
 }
 
 struct sub_opts {
@@ -425,12 +443,96 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* The optional USER operand as request args. */
+static json_t *
+optional_name(int argc, char **argv)
+{
+	return optind < argc ? json_pack("{s:s}", "name", argv[optind]) : json_object();
+}
+
+/* Reads one line (the first code) from stdin, without its newline. */
+static int
+read_code(char *buf, size_t size)
+{
+	size_t n;
+
+	printf("Enter the code your app shows now to confirm: ");
+	fflush(stdout);
+	if (fgets(buf, (int)size, stdin) == NULL)
+		return -1;
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+static int
+mfa_enroll(struct cli *c, int argc, char **argv)
+{
+	json_t *r, *args;
+	char code[64];
+	int rc = call(c, "mfa.enroll.begin", optional_name(argc, argv), &r);
+
+	if (rc != EXIT_OK)
+		return rc;
+	printf("Add this account to your authenticator app: scan the code, or enter the URI.\n\n");
+	print_qr(json_string_value(json_object_get(r, "uri")));
+	printf("\n%s\n\n", json_string_value(json_object_get(r, "uri")));
+	args = json_pack("{s:s}", "name", json_string_value(json_object_get(r, "user")));
+	json_decref(r);
+	if (read_code(code, sizeof(code)) != 0) {
+		json_decref(args);
+		fprintf(stderr, "idgov: no code given; the enrolment is not active yet\n");
+		return EXIT_FAIL;
+	}
+	json_object_set_new(args, "code", json_string(code));
+	rc = run(c, "mfa.enroll.confirm", args, print_recovery_codes);
+	if (rc == EXIT_OK && !c->json)
+		printf("\nMFA is now active.\n");
+	return rc;
+}
+
+static int
+cmd_mfa(struct cli *c, int argc, char **argv)
+{
+	static const char text[] = "usage: idgov mfa enroll [USER]\n"
+				   "       idgov mfa status [USER]\n"
+				   "       idgov mfa recovery-codes [USER]\n"
+				   "       idgov mfa reset USER\n"
+				   "       idgov mfa unlock USER\n";
+	struct sub_opts o;
+	const char *verb = argc > 1 ? argv[1] : "";
+
+	if (parse_sub(c, argc - 1, argv + 1, "", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++;
+	if (argc - optind > 1)
+		return usage_error("too many arguments for 'mfa %s'", verb);
+	if (strcmp(verb, "enroll") == 0)
+		return mfa_enroll(c, argc, argv);
+	if (strcmp(verb, "status") == 0)
+		return run(c, "mfa.status", optional_name(argc, argv), print_mfa_status);
+	if (strcmp(verb, "recovery-codes") == 0)
+		return run(c, "mfa.recovery_codes", optional_name(argc, argv),
+			   print_recovery_codes);
+	if (strcmp(verb, "reset") == 0 || strcmp(verb, "unlock") == 0) {
+		char op[16];
+
+		if (optind >= argc)
+			return usage_error("'mfa %s' needs a USER", verb);
+		snprintf(op, sizeof(op), "mfa.%s", verb);
+		return run(c, op, optional_name(argc, argv), print_nothing);
+	}
+	return usage_error("unknown 'mfa' command '%s'", verb);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{"init", cmd_init}, {"status", cmd_status}, {"sync", cmd_sync},
-	{"user", cmd_user}, {"group", cmd_group},   {"audit", cmd_audit},
+	{"init", cmd_init},   {"status", cmd_status}, {"sync", cmd_sync}, {"user", cmd_user},
+	{"group", cmd_group}, {"audit", cmd_audit},   {"mfa", cmd_mfa},
 };
 
 int

@@ -6,6 +6,8 @@
 
 #include "timeparse.h"
 
+#include <qrencode.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -195,4 +197,64 @@ print_audit_verify(json_t *r)
 	printf("audit chain FAILED verification at record %lld: %s\n", num(r, "first_bad"),
 	       str(r, "reason"));
 	return 1;
+}
+
+void
+print_mfa_status(json_t *r)
+{
+	char t[32];
+
+	printf("user:           %s\n", str(r, "user"));
+	printf("enrolled:       %s\n", json_is_true(json_object_get(r, "enrolled")) ? "yes"
+				       : json_is_true(json_object_get(r, "pending"))
+					       ? "pending confirmation"
+					       : "no");
+	if (json_is_true(json_object_get(r, "locked")))
+		printf("locked until:   %s\n", when(r, "locked_until", t));
+	printf("recent failures: %lld\n", num(r, "recent_failures"));
+	printf("recovery codes: %lld left\n", num(r, "recovery_codes_left"));
+}
+
+void
+print_recovery_codes(json_t *r)
+{
+	json_t *codes = json_object_get(r, "recovery_codes"), *c;
+	size_t i;
+
+	printf("Recovery codes for %s. Each works once, at the same prompt as a code.\n"
+	       "Keep them somewhere safe; they are not shown again:\n\n",
+	       str(r, "user"));
+	json_array_foreach(codes, i, c)
+	{
+		printf("  %s\n", json_string_value(c));
+	}
+}
+
+void
+print_qr(const char *text)
+{
+	QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+	int w, quiet = 2;
+
+	if (qr == NULL) {
+		printf("(cannot draw a QR code: %s)\n", text);
+		return;
+	}
+	w = qr->width;
+	/* Light modules are drawn in the foreground colour, as on a dark terminal. */
+	for (int y = -quiet; y < w + quiet; y += 2) {
+		for (int x = -quiet; x < w + quiet; x++) {
+			int top = y >= 0 && y < w && x >= 0 && x < w && (qr->data[y * w + x] & 1);
+			int bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
+				  (qr->data[(y + 1) * w + x] & 1);
+
+			fputs(top && bot ? " "
+			      : top      ? "\u2584"
+			      : bot      ? "\u2580"
+					 : "\u2588",
+			      stdout);
+		}
+		putchar('\n');
+	}
+	QRcode_free(qr);
 }

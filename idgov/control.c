@@ -6,7 +6,7 @@
  * be parsed. Arguments are validated strictly: an unknown argument, a
  * wrong type or an over-long value is a bad_request, never ignored.
  */
-#include "control.h"
+#include "control_int.h"
 
 #include "keys.h"
 #include "query.h"
@@ -21,14 +21,6 @@
 
 #define MAX_NAME 256
 
-struct reply_err {
-	const char *code;
-	struct idg_err e;
-};
-
-typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *args,
-			 struct reply_err *);
-
 struct op {
 	const char *name;
 	int admin_only;
@@ -36,11 +28,8 @@ struct op {
 	op_fn fn;
 };
 
-static int rfail(struct reply_err *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-rfail(struct reply_err *r, const char *code, const char *fmt, ...)
+int
+control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,28 +40,31 @@ rfail(struct reply_err *r, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-/* Names from the request: present, a string, 1..MAX_NAME bytes, no control characters. */
-static int
-arg_name(json_t *args, const char *key, const char **out, struct reply_err *r)
+int
+control_arg_name(json_t *args, const char *key, int optional, const char **out, struct reply_err *r)
 {
 	json_t *v = json_object_get(args, key);
 	const char *s;
 
+	*out = NULL;
+	if (v == NULL && optional)
+		return 0;
 	if (!json_is_string(v))
-		return rfail(r, "bad_request", "argument '%s' is required and must be a string",
-			     key);
+		return control_fail(r, "bad_request",
+				    "argument '%s' is required and must be a string", key);
 	s = json_string_value(v);
 	if (s[0] == '\0' || json_string_length(v) > MAX_NAME || strlen(s) != json_string_length(v))
-		return rfail(r, "bad_request", "argument '%s' is empty or too long", key);
+		return control_fail(r, "bad_request", "argument '%s' is empty or too long", key);
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20)
-			return rfail(r, "bad_request", "argument '%s' has control characters", key);
+			return control_fail(r, "bad_request",
+					    "argument '%s' has control characters", key);
 	*out = s;
 	return 0;
 }
 
-static int
-arg_bool(json_t *args, const char *key, int *out, struct reply_err *r)
+int
+control_arg_bool(json_t *args, const char *key, int *out, struct reply_err *r)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -80,13 +72,13 @@ arg_bool(json_t *args, const char *key, int *out, struct reply_err *r)
 	if (v == NULL)
 		return 0;
 	if (!json_is_boolean(v))
-		return rfail(r, "bad_request", "argument '%s' must be true or false", key);
+		return control_fail(r, "bad_request", "argument '%s' must be true or false", key);
 	*out = json_is_true(v);
 	return 0;
 }
 
-static int
-arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r)
+int
+control_arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -94,7 +86,8 @@ arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r)
 	if (v == NULL)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return rfail(r, "bad_request", "argument '%s' must be a whole number >= 0", key);
+		return control_fail(r, "bad_request", "argument '%s' must be a whole number >= 0",
+				    key);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -157,8 +150,8 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	int rc;
 
 	(void)who;
-	if (arg_bool(args, "full", &opts.full, r) != 0 ||
-	    arg_bool(args, "force", &opts.force, r) != 0)
+	if (control_arg_bool(args, "full", &opts.full, r) != 0 ||
+	    control_arg_bool(args, "force", &opts.force, r) != 0)
 		return NULL;
 	memset(&res, 0, sizeof(res));
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
@@ -184,8 +177,9 @@ op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args, st
 		if (status == NULL ||
 		    (strcmp(status, "active") != 0 && strcmp(status, "disabled") != 0 &&
 		     strcmp(status, "departed") != 0)) {
-			rfail(r, "bad_request",
-			      "argument '%s' must be active, disabled or departed", "status");
+			control_fail(r, "bad_request",
+				     "argument '%s' must be active, disabled or departed",
+				     "status");
 			return NULL;
 		}
 	}
@@ -198,11 +192,12 @@ op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args, st
 	struct idg_err qerr;
 	const char *name;
 
-	if (arg_name(args, "name", &name, r) != 0)
+	if (control_arg_name(args, "name", 0, &name, r) != 0)
 		return NULL;
 	/* Anyone may look at themself; only admins at others. */
 	if (!who->admin && strcmp(who->name, name) != 0) {
-		rfail(r, "denied", "only admins may look at other users (you are %s)", who->name);
+		control_fail(r, "denied", "only admins may look at other users (you are %s)",
+			     who->name);
 		return NULL;
 	}
 	return from_query(query_user_show(ctx->st, name, ctx->cfg->dir_nested_depth, &qerr), r,
@@ -226,7 +221,7 @@ op_group_show(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 	const char *name;
 
 	(void)who;
-	if (arg_name(args, "name", &name, r) != 0)
+	if (control_arg_name(args, "name", 0, &name, r) != 0)
 		return NULL;
 	return from_query(query_group_show(ctx->st, name, ctx->cfg->dir_nested_depth, &qerr), r,
 			  &qerr);
@@ -239,7 +234,8 @@ op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 	int64_t since, limit;
 
 	(void)who;
-	if (arg_count(args, "since", &since, r) != 0 || arg_count(args, "limit", &limit, r) != 0)
+	if (control_arg_count(args, "since", &since, r) != 0 ||
+	    control_arg_count(args, "limit", &limit, r) != 0)
 		return NULL;
 	return from_query(query_audit_list(ctx->st, since, limit, &qerr), r, &qerr);
 }
@@ -268,6 +264,8 @@ static const char *const sync_args[] = {"full", "force", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};
 static const char *const audit_args[] = {"since", "limit", NULL};
+static const char *const mfa_args[] = {"name", NULL};
+static const char *const mfa_code_args[] = {"name", "code", NULL};
 
 static const struct op ops[] = {
 	{"status", 0, no_args, op_status},
@@ -278,6 +276,12 @@ static const struct op ops[] = {
 	{"group.show", 1, name_args, op_group_show},
 	{"audit.list", 1, audit_args, op_audit_list},
 	{"audit.verify", 1, no_args, op_audit_verify},
+	{"mfa.enroll.begin", 0, mfa_args, control_mfa_enroll_begin},
+	{"mfa.enroll.confirm", 0, mfa_code_args, control_mfa_enroll_confirm},
+	{"mfa.status", 0, mfa_args, control_mfa_status},
+	{"mfa.reset", 1, mfa_args, control_mfa_reset},
+	{"mfa.unlock", 1, mfa_args, control_mfa_unlock},
+	{"mfa.recovery_codes", 0, mfa_args, control_mfa_recovery_codes},
 };
 
 static char *
@@ -393,9 +397,9 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	if (json_is_string(json_object_get(args, "name")))
 		subject = json_string_value(json_object_get(args, "name"));
 	if (!args_known(args, op, &unknown)) {
-		rfail(&r, "bad_request", "unknown argument '%s'", unknown);
+		control_fail(&r, "bad_request", "unknown argument '%s'", unknown);
 	} else if (op->admin_only && !who->admin) {
-		rfail(&r, "denied", "'%s' is for admins only", op->name);
+		control_fail(&r, "denied", "'%s' is for admins only", op->name);
 	} else {
 		result = op->fn(ctx, who, args, &r);
 	}

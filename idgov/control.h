@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "secret.h"
 #include "store.h"
 #include "sync.h"
 
@@ -38,6 +39,7 @@ struct control_ctx {
 	struct store *st;
 	struct audit *audit;
 	struct logger *log;
+	const struct secret_key *key; /* master key, for MFA secrets; NULL: MFA ops fail */
 	/* Daemon state for "status"; NULL when the CLI runs without a daemon. */
 	json_t *(*daemon_status)(void *arg);
 	/* Runs a sync; the daemon and the CLI do this differently. */

@@ -65,6 +65,7 @@ struct daemon {
 	struct logger log;
 	struct store *st;
 	struct audit *audit;
+	struct secret_key *key;
 	struct control_ctx ctl;
 	int sigfd, listenfd, timerfd;
 	struct sync_session *sess;
@@ -598,8 +599,11 @@ setup(struct daemon *d, struct idg_err *err)
 	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_sign_every, &d->log, &d->audit,
 		       err) != 0)
 		return -1;
+	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
+		return -1;
 	if (d->opts->pid_file != NULL && write_pid_file(d->opts->pid_file, err) != 0)
 		return -1;
+	d->ctl.key = d->key;
 	d->ctl.cfg = d->cfg;
 	d->ctl.st = d->st;
 	d->ctl.audit = d->audit;
@@ -664,6 +668,7 @@ teardown(struct daemon *d)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
 	audit_close(d->audit);
+	secret_key_free(d->key);
 	store_close(d->st);
 	if (d->listenfd >= 0) {
 		close(d->listenfd);

@@ -1,0 +1,99 @@
+/* Account state and session records; see account.h. */
+#include "account.h"
+
+int
+account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
+	      const char **rule, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*d = ACCOUNT_OK;
+	*rule = NULL;
+	/* An active row wins over departed namesakes (a uid reused after a leaver). */
+	if (store_prepare(st,
+			  "SELECT status, shadow_expire FROM users WHERE uid = ?1 "
+			  "ORDER BY status = 'departed' LIMIT 1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		*d = ACCOUNT_UNKNOWN;
+		*rule = "account.unknown";
+	} else if (rc == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(s, 0);
+		int has_expiry = sqlite3_column_type(s, 1) != SQLITE_NULL;
+		int64_t expire_day = sqlite3_column_int64(s, 1);
+
+		if (status[0] == 'd' && status[1] == 'e') {
+			*d = ACCOUNT_DEPARTED;
+			*rule = "account.departed";
+		} else if (status[0] == 'd') {
+			*d = ACCOUNT_DISABLED;
+			*rule = "account.disabled";
+		} else if (has_expiry && now / 86400 >= expire_day) {
+			/* shadow(5): the account is unusable from that day on. */
+			*d = ACCOUNT_EXPIRED;
+			*rule = "account.expired";
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading account");
+	return 0;
+}
+
+static void
+bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+int
+account_session_open(struct store *st, const char *uid, const char *service, const char *rhost,
+		     const char *tty, long pid, int64_t now, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st,
+			  "INSERT INTO sessions (uid, service, rhost, tty, pid, opened_at) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, service, -1, SQLITE_STATIC);
+	bind_opt(s, 3, rhost);
+	bind_opt(s, 4, tty);
+	sqlite3_bind_int64(s, 5, pid);
+	sqlite3_bind_int64(s, 6, now);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+account_session_close(struct store *st, const char *uid, const char *service, long pid, int64_t now,
+		      struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st,
+			  "UPDATE sessions SET closed_at = ?4 WHERE id = (SELECT max(id) FROM "
+			  "sessions WHERE uid = ?1 AND service = ?2 AND pid = ?3 AND closed_at IS "
+			  "NULL)",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, pid);
+	sqlite3_bind_int64(s, 4, now);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}

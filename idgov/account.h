@@ -1,0 +1,31 @@
+/*
+ * Account state at login, from the store: whether a user may log in at
+ * all, before any time or place rule. Knows nothing of PAM; the module
+ * maps the decision to a PAM code.
+ */
+#ifndef IDGOV_ACCOUNT_H
+#define IDGOV_ACCOUNT_H
+
+#include "store.h"
+
+#include <stdint.h>
+
+enum account_decision {
+	ACCOUNT_OK,
+	ACCOUNT_UNKNOWN,  /* not in the directory mirror */
+	ACCOUNT_DEPARTED, /* removed from the directory */
+	ACCOUNT_DISABLED, /* locked in the directory (pwdAccountLockedTime) */
+	ACCOUNT_EXPIRED,  /* shadowExpire has passed */
+};
+
+/* Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that decided. */
+int account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
+		  const char **rule, struct idg_err *err);
+
+/* Records a login session opening (returns its id) and closing. */
+int account_session_open(struct store *st, const char *uid, const char *service, const char *rhost,
+			 const char *tty, long pid, int64_t now, struct idg_err *err);
+int account_session_close(struct store *st, const char *uid, const char *service, long pid,
+			  int64_t now, struct idg_err *err);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * The control protocol's MFA operations: enrolment (begin, then confirm
+ * with a first code), status, new recovery codes, and the admin's reset
+ * and unlock. A user acts on themself (enrolment only when [mfa]
+ * self_enroll allows it); an admin on anyone.
+ */
+#include "control_int.h"
+
+#include "mfa.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The user an MFA request is about: args.name, or the caller; checks who may act on them. */
+static const char *
+target(struct control_ctx *ctx, const struct caller *who, json_t *args, int enrolment,
+       struct reply_err *r)
+{
+	const char *name;
+
+	if (control_arg_name(args, "name", 1, &name, r) != 0)
+		return NULL;
+	if (name == NULL)
+		name = who->name;
+	if (!who->admin && strcmp(name, who->name) != 0) {
+		control_fail(r, "denied", "only admins may manage another user's MFA (you are %s)",
+			     who->name);
+		return NULL;
+	}
+	if (enrolment && !who->admin && !ctx->cfg->mfa_self_enroll) {
+		control_fail(r, "denied", "self-enrolment is disabled; ask an admin to enrol %s",
+			     name);
+		return NULL;
+	}
+	if (ctx->key == NULL) {
+		control_fail(r, "failed", "the master key is not loaded; %s", "run idgov init");
+		return NULL;
+	}
+	return name;
+}
+
+static void
+mfa_context(struct control_ctx *ctx, const struct caller *who, struct mfa_ctx *c)
+{
+	*c = (struct mfa_ctx){.st = ctx->st,
+			      .cfg = ctx->cfg,
+			      .key = ctx->key,
+			      .audit = ctx->audit,
+			      .log = ctx->log,
+			      .actor = who->name};
+}
+
+static json_t *
+failed(struct reply_err *r)
+{
+	r->code = strncmp(r->e.msg, "no user", 7) == 0 ? "not_found" : "failed";
+	return NULL;
+}
+
+json_t *
+control_mfa_enroll_begin(struct control_ctx *ctx, const struct caller *who, json_t *args,
+			 struct reply_err *r)
+{
+	const char *name = target(ctx, who, args, 1, r);
+	struct mfa_ctx c;
+	json_t *o;
+	char *uri;
+
+	if (name == NULL)
+		return NULL;
+	mfa_context(ctx, who, &c);
+	if (mfa_enroll_begin(&c, name, &uri, &r->e) != 0)
+		return failed(r);
+	o = json_pack("{s:s, s:s}", "user", name, "uri", uri);
+	sodium_memzero(uri, strlen(uri));
+	free(uri);
+	return o;
+}
+
+static json_t *
+codes_json(char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN])
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++)
+		json_array_append_new(a, json_string(codes[i]));
+	sodium_memzero(codes, (size_t)MFA_RECOVERY_CODES * MFA_RECOVERY_LEN);
+	return a;
+}
+
+json_t *
+control_mfa_enroll_confirm(struct control_ctx *ctx, const struct caller *who, json_t *args,
+			   struct reply_err *r)
+{
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	const char *name = target(ctx, who, args, 1, r), *code;
+	struct mfa_ctx c;
+
+	if (name == NULL || control_arg_name(args, "code", 0, &code, r) != 0)
+		return NULL;
+	mfa_context(ctx, who, &c);
+	if (mfa_enroll_confirm(&c, name, code, idg_now(), codes, &r->e) != 0)
+		return failed(r);
+	return json_pack("{s:s, s:o}", "user", name, "recovery_codes", codes_json(codes));
+}
+
+json_t *
+control_mfa_status(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		   struct reply_err *r)
+{
+	const char *name = target(ctx, who, args, 0, r);
+	struct mfa_ctx c;
+	json_t *o;
+
+	if (name == NULL)
+		return NULL;
+	mfa_context(ctx, who, &c);
+	o = mfa_status(&c, name, idg_now(), &r->e);
+	return o != NULL ? o : failed(r);
+}
+
+json_t *
+control_mfa_recovery_codes(struct control_ctx *ctx, const struct caller *who, json_t *args,
+			   struct reply_err *r)
+{
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	const char *name = target(ctx, who, args, 0, r);
+	struct mfa_ctx c;
+
+	if (name == NULL)
+		return NULL;
+	mfa_context(ctx, who, &c);
+	if (mfa_new_recovery_codes(&c, name, codes, &r->e) != 0)
+		return failed(r);
+	return json_pack("{s:s, s:o}", "user", name, "recovery_codes", codes_json(codes));
+}
+
+/* reset and unlock: admin only (the op table says so), on a named user. */
+static json_t *
+admin_change(struct control_ctx *ctx, const struct caller *who, json_t *args,
+	     int (*fn)(struct mfa_ctx *, const char *, struct idg_err *), struct reply_err *r)
+{
+	const char *name;
+	struct mfa_ctx c;
+
+	if (control_arg_name(args, "name", 0, &name, r) != 0)
+		return NULL;
+	mfa_context(ctx, who, &c);
+	if (fn(&c, name, &r->e) != 0)
+		return failed(r);
+	return json_pack("{s:s}", "user", name);
+}
+
+json_t *
+control_mfa_reset(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		  struct reply_err *r)
+{
+	return admin_change(ctx, who, args, mfa_reset, r);
+}
+
+json_t *
+control_mfa_unlock(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		   struct reply_err *r)
+{
+	return admin_change(ctx, who, args, mfa_unlock, r);
+}

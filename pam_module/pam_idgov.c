@@ -1,0 +1,353 @@
+/*
+ * pam_idgov.so: thin PAM glue over libidgov.
+ *
+ *   auth     TOTP (or a recovery code) for enrolled users, with replay
+ *            protection and lockout (mfa.c)
+ *   account  account state from the store: departed, disabled, expired
+ *            (account.c)
+ *   session  login records: service, rhost, tty (account.c)
+ *
+ * Options: config=PATH (default /etc/idgov/idgov.conf), debug.
+ *
+ * Every call opens what it needs (configuration, store, keys, logger) and
+ * closes it before returning: no global state, nothing left open in the
+ * host process, safe to load twice and to use from several threads with
+ * separate handles. The module never exits, never prints to stdout and
+ * installs no signal handlers. It fails closed: if the configuration, the
+ * store or the master key cannot be used, the login is refused, except
+ * for the break-glass users named in [pam] break_glass, whose every such
+ * login is logged at LOG_ALERT.
+ */
+#include "account.h"
+#include "audit.h"
+#include "config.h"
+#include "log.h"
+#include "mfa.h"
+#include "secret.h"
+#include "store.h"
+#include "timeparse.h"
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct opts {
+	const char *config;
+	int debug;
+};
+
+struct env {
+	struct cfg *cfg;
+	struct store *st;
+	struct secret_key *key;
+	struct audit *audit;
+	struct logger log;
+	int log_open;
+	char actor[64];
+};
+
+static void
+parse_opts(int argc, const char **argv, struct opts *o, pam_handle_t *pamh)
+{
+	o->config = CFG_DEFAULT_PATH;
+	o->debug = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "config=", 7) == 0)
+			o->config = argv[i] + 7;
+		else if (strcmp(argv[i], "debug") == 0)
+			o->debug = 1;
+		else
+			pam_syslog(pamh, LOG_ERR, "pam_idgov: unknown option '%s' ignored",
+				   argv[i]);
+	}
+}
+
+static void
+env_close(struct env *e)
+{
+	audit_close(e->audit);
+	secret_key_free(e->key);
+	store_close(e->st);
+	if (e->log_open)
+		log_close(&e->log);
+	cfg_free(e->cfg);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * Opens the configuration, then what the caller needs. On failure err
+ * says why; e->cfg may still be set (for the break-glass list).
+ */
+static int
+env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need_keys,
+	 struct idg_err *err)
+{
+	const char *service = NULL;
+
+	memset(e, 0, sizeof(*e));
+	if (sodium_init() < 0)
+		return idg_seterr(err, "libsodium failed to initialise");
+	if (cfg_load(o->config, &e->cfg, err) != 0)
+		return -1;
+	log_open(&e->log, "pam_idgov", e->cfg->log_socket, 0);
+	e->log_open = 1;
+	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
+	snprintf(e->actor, sizeof(e->actor), "pam:%s", service ? service : "?");
+	if (store_open(e->cfg->store_path, STORE_OPEN_EXISTING, &e->st, err) != 0)
+		return -1;
+	if (!need_keys)
+		return 0;
+	if (secret_key_load(e->cfg->master_key_file, &e->key, err) != 0 ||
+	    audit_open(e->st, e->cfg->audit_key_file, e->cfg->audit_sign_every, &e->log, &e->audit,
+		       err) != 0)
+		return -1;
+	return 0;
+}
+
+/* Fail closed, but let a configured break-glass user in, loudly. */
+static int
+unavailable(struct env *e, pam_handle_t *pamh, const char *user, const struct idg_err *err)
+{
+	if (e->cfg != NULL && cfg_list_contains(e->cfg->pam_break_glass, user)) {
+		if (e->log_open)
+			log_msg(&e->log, LOG_ALERT,
+				"BREAK-GLASS login of %s allowed while idgov is unavailable: %s",
+				user, err->msg);
+		pam_syslog(pamh, LOG_ALERT, "break-glass login of %s: %s", user, err->msg);
+		return PAM_SUCCESS;
+	}
+	if (e->log_open)
+		log_msg(&e->log, LOG_ERR, "denying %s: idgov is unavailable: %s", user, err->msg);
+	else
+		pam_syslog(pamh, LOG_ERR, "denying %s: idgov is unavailable: %s", user, err->msg);
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Asks for the code; *code is sodium_malloc'd (wipe with sodium_free). */
+static int
+ask_code(pam_handle_t *pamh, const char *prompt, char **code)
+{
+	char text[160];
+	char *resp = NULL;
+	size_t len;
+	int rc;
+
+	*code = NULL;
+	snprintf(text, sizeof(text), "%s ", prompt);
+	rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", text);
+	if (rc != PAM_SUCCESS || resp == NULL)
+		return rc != PAM_SUCCESS ? rc : PAM_CONV_ERR;
+	len = strlen(resp);
+	*code = sodium_malloc(len + 1);
+	if (*code != NULL)
+		memcpy(*code, resp, len + 1);
+	sodium_memzero(resp, len);
+	free(resp);
+	return *code != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+}
+
+/* Users with no enrolment: denied, or let through until the grace date with a reminder. */
+static int
+not_enrolled(struct env *e, pam_handle_t *pamh, const char *user)
+{
+	char date[32];
+
+	if (e->cfg->mfa_unenrolled == CFG_UNENROLLED_GRACE && idg_now() < e->cfg->mfa_grace_until) {
+		time_format(e->cfg->mfa_grace_until, date);
+		pam_info(pamh,
+			 "Multi-factor authentication becomes mandatory on %.10s; enrol now "
+			 "with: idgov mfa enroll",
+			 date);
+		log_msg(&e->log, LOG_NOTICE, "auth: %s not enrolled, allowed by grace period",
+			user);
+		return PAM_SUCCESS;
+	}
+	pam_error(pamh,
+		  "Multi-factor authentication is required and %s is not enrolled. "
+		  "Ask an admin, or run: idgov mfa enroll",
+		  user);
+	log_msg(&e->log, LOG_WARNING, "auth: denied %s: rule mfa.not_enrolled", user);
+	return PAM_AUTH_ERR;
+}
+
+static int
+authenticate(struct env *e, pam_handle_t *pamh, const char *user)
+{
+	struct mfa_ctx c = {.st = e->st,
+			    .cfg = e->cfg,
+			    .key = e->key,
+			    .audit = e->audit,
+			    .log = &e->log,
+			    .actor = e->actor};
+	enum mfa_outcome out;
+	struct idg_err err;
+	char *code = NULL;
+	int rc;
+
+	rc = mfa_is_enrolled(&c, user, &err);
+	if (rc < 0)
+		return unavailable(e, pamh, user, &err);
+	if (rc == 0)
+		return not_enrolled(e, pamh, user);
+	rc = ask_code(pamh, e->cfg->mfa_prompt, &code);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	rc = mfa_verify(&c, user, code, idg_now(), &out, &err);
+	sodium_free(code);
+	if (rc != 0)
+		return unavailable(e, pamh, user, &err);
+	switch (out) {
+	case MFA_OK:
+	case MFA_OK_RECOVERY:
+		log_msg(&e->log, LOG_INFO, "auth: %s passed MFA%s (%s)", user,
+			out == MFA_OK_RECOVERY ? " with a recovery code" : "", e->actor);
+		return PAM_SUCCESS;
+	case MFA_LOCKED:
+		pam_error(pamh, "Too many wrong codes: verification is locked for now.");
+		log_msg(&e->log, LOG_WARNING, "auth: denied %s: rule mfa.locked", user);
+		return PAM_AUTH_ERR;
+	case MFA_NOT_ENROLLED:
+		return not_enrolled(e, pamh, user);
+	case MFA_UNKNOWN_USER:
+		log_msg(&e->log, LOG_WARNING, "auth: denied %s: rule account.unknown", user);
+		return PAM_USER_UNKNOWN;
+	default:
+		log_msg(&e->log, LOG_WARNING, "auth: denied %s: rule mfa.bad_code", user);
+		return PAM_AUTH_ERR;
+	}
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct opts o;
+	struct env e;
+	struct idg_err err;
+	const char *user = NULL;
+	int rc;
+
+	(void)flags;
+	parse_opts(argc, argv, &o, pamh);
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	if (env_open(&e, &o, pamh, 1, &err) != 0) {
+		rc = unavailable(&e, pamh, user, &err);
+	} else {
+		pam_fail_delay(pamh, (unsigned)e.cfg->mfa_fail_delay_ms * 1000u);
+		rc = authenticate(&e, pamh, user);
+	}
+	env_close(&e);
+	return rc;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
+
+static int
+account_code(enum account_decision d)
+{
+	switch (d) {
+	case ACCOUNT_OK:
+		return PAM_SUCCESS;
+	case ACCOUNT_UNKNOWN:
+		return PAM_USER_UNKNOWN;
+	case ACCOUNT_DISABLED:
+		return PAM_PERM_DENIED;
+	default:
+		return PAM_ACCT_EXPIRED;
+	}
+}
+
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	enum account_decision d;
+	struct opts o;
+	struct env e;
+	struct idg_err err;
+	const char *user = NULL, *rule = NULL;
+	int rc;
+
+	(void)flags;
+	parse_opts(argc, argv, &o, pamh);
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	if (env_open(&e, &o, pamh, 0, &err) != 0 ||
+	    account_check(e.st, user, idg_now(), &d, &rule, &err) != 0) {
+		rc = unavailable(&e, pamh, user, &err);
+	} else {
+		rc = account_code(d);
+		if (rc != PAM_SUCCESS) {
+			log_msg(&e.log, LOG_WARNING, "account: denied %s (%s): rule %s", user,
+				e.actor, rule);
+			if (d != ACCOUNT_UNKNOWN)
+				pam_error(pamh, "Access denied: your account is %s.",
+					  d == ACCOUNT_DISABLED ? "disabled" : "no longer active");
+		} else if (o.debug) {
+			log_msg(&e.log, LOG_DEBUG, "account: %s allowed", user);
+		}
+	}
+	env_close(&e);
+	return rc;
+}
+
+/* Session records are best effort: a failure is logged, never a reason to refuse. */
+static int
+session(pam_handle_t *pamh, int argc, const char **argv, int open)
+{
+	const char *user = NULL, *service = NULL, *rhost = NULL, *tty = NULL;
+	struct opts o;
+	struct env e;
+	struct idg_err err;
+	int rc;
+
+	parse_opts(argc, argv, &o, pamh);
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL)
+		return PAM_SESSION_ERR;
+	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
+	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
+	pam_get_item(pamh, PAM_TTY, (const void **)&tty);
+	if (env_open(&e, &o, pamh, 0, &err) == 0) {
+		rc = open ? account_session_open(e.st, user, service ? service : "?", rhost, tty,
+						 (long)getpid(), idg_now(), &err)
+			  : account_session_close(e.st, user, service ? service : "?",
+						  (long)getpid(), idg_now(), &err);
+		if (rc == 0) {
+			log_msg(&e.log, LOG_INFO, "session %s for %s (%s%s%s)",
+				open ? "opened" : "closed", user, e.actor, rhost ? " from " : "",
+				rhost ? rhost : "");
+		}
+	} else {
+		rc = -1;
+	}
+	if (rc != 0)
+		pam_syslog(pamh, LOG_ERR, "pam_idgov: cannot record session of %s: %s", user,
+			   err.msg);
+	env_close(&e);
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)flags;
+	return session(pamh, argc, argv, 1);
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)flags;
+	return session(pamh, argc, argv, 0);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# pam_idgov.so through the real libpam (pam_wrapper + pamtester, no root
+# and no /etc changes): TOTP after `idgov mfa enroll`, replay, wrong codes,
+# lockout and unlock, recovery codes once, unenrolled and departed users,
+# session records, and failing closed with a break-glass user.
+. "$(dirname "$0")/lib.sh"
+
+MODULE=$BUILD/pam_module/pam_idgov.so
+it_setup
+sed -i 's/^\[admin\]$/[mfa]\nwindow = 4\nfail_delay_ms = 0\n[pam]\nbreak_glass = erin\n[admin]/' "$T/etc/idgov.conf"
+ig sync >/dev/null
+mkdir -p "$T/pam.d" "$T/run"
+"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
+sink=$!
+trap 'kill $sink 2>/dev/null; cleanup' EXIT
+for stack in auth account session; do
+	echo "$stack required $MODULE config=$T/etc/idgov.conf"
+done > "$T/pam.d/idgov"
+
+preload=libpam_wrapper.so
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	# The module is built with ASan and pamtester is not: its runtime must load first.
+	preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $preload"
+fi
+# pam USER ACTION... < answers
+pam() {
+	LD_PRELOAD="$preload" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		pamtester idgov "$@"
+}
+
+# Enrol alice as an admin would: read the URI, answer with the current code.
+coproc ENROL { "$IDGOV" -c "$T/etc/idgov.conf" mfa enroll alice 2>&1; }
+enrol_pid=$ENROL_PID
+exec {enrol_in}<&"${ENROL[0]}" {enrol_out_fd}>&"${ENROL[1]}"
+secret=""
+while read -r line <&"$enrol_in"; do
+	case "$line" in
+	otpauth://*)
+		secret=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+		break
+		;;
+	esac
+done
+base=$(($(date +%s) / 30))
+code() { oathtool --totp -b -N "@$(((base + $1) * 30))" "$secret"; }
+echo "$(code 0)" >&"$enrol_out_fd"
+exec {enrol_out_fd}>&-
+enrol_out=$(cat <&"$enrol_in")
+exec {enrol_in}<&-
+wait "$enrol_pid" 2>/dev/null
+assert_contains "$enrol_out" "MFA is now active" "alice enrolled with her first code"
+mapfile -t recovery < <(printf '%s\n' "$enrol_out" | grep -E '^  [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$' | tr -d ' ')
+assert_eq "${#recovery[@]}" 10 "ten recovery codes shown once"
+assert_eq "$(sql "SELECT confirmed FROM mfa")" 1 "enrolment confirmed in the store"
+assert_eq "$(sql "SELECT count(*) FROM mfa WHERE instr(secret_ct, '$secret') > 0")" 0 "secret not stored in clear"
+
+assert_exit 0 "the next code authenticates" pam alice authenticate <<<"$(code 1)"
+assert_exit 1 "the same code again is a replay" pam alice authenticate <<<"$(code 1)"
+assert_exit 1 "an older code is refused" pam alice authenticate <<<"$(code 0)"
+assert_exit 1 "a wrong code is refused" pam alice authenticate <<<"000000"
+assert_exit 0 "a later code still works" pam alice authenticate <<<"$(code 2)"
+assert_exit 0 "a recovery code works" pam alice authenticate <<<"${recovery[0]}"
+assert_exit 1 "the same recovery code is spent" pam alice authenticate <<<"${recovery[0]}"
+
+for i in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
+assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 3)"
+assert_contains "$(cat "$T/last.err")" "locked" "the user is told verification is locked"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 1 "the lock is audited"
+assert_exit 0 "an admin unlocks" ig mfa unlock alice
+assert_exit 0 "after unlock a fresh code works" pam alice authenticate <<<"$(code 4)"
+
+assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
+assert_contains "$(cat "$T/last.err")" "not enrolled" "the unenrolled user is told how to enrol"
+assert_exit 1 "a user unknown to the directory is refused" pam mallory authenticate <<<"123456"
+
+assert_exit 0 "account: an active user passes" pam alice acct_mgmt
+assert_exit 1 "account: a disabled (locked) user is refused" pam grace acct_mgmt
+ldif <<'L'
+dn: uid=carol,ou=People,dc=example,dc=com
+changetype: delete
+L
+ig sync >/dev/null
+assert_exit 1 "account: a departed user is refused" pam carol acct_mgmt
+assert_contains "$(cat "$T/syslog.txt")" "rule account.departed" "the denial names its rule in syslog"
+
+assert_exit 0 "session open and close" pam alice open_session close_session
+assert_eq "$(sql "SELECT service || ',' || (closed_at IS NOT NULL) FROM sessions WHERE uid='alice'")" \
+	"idgov,1" "the session is recorded with its service and end"
+
+# Fail closed: the store is unreadable.
+mv "$T/state/idgov.db" "$T/state/idgov.db.away"
+assert_exit 1 "store unavailable: alice is refused" pam alice authenticate <<<"$(code 5)"
+assert_exit 0 "store unavailable: break-glass erin is let in" pam erin authenticate <<<""
+assert_contains "$(cat "$T/syslog.txt")" "BREAK-GLASS login of erin" "the break-glass login is alerted"
+assert_contains "$(grep BREAK-GLASS "$T/syslog.txt")" "<81>" "at LOG_ALERT (authpriv.alert)"
+mv "$T/state/idgov.db.away" "$T/state/idgov.db"
+
+assert_exit 0 "audit chain verifies" ig audit verify
+finish
