@@ -120,6 +120,12 @@ static const struct key_def keys[] = {
 	K("mfa", "grace_until", T_DATE_OPT, mfa_grace_until, ""),
 	K("mfa", "self_enroll", T_BOOL, mfa_self_enroll, "yes"),
 
+	KI("password", "min_length", pw_min_length, "12", 1, 1024),
+	KI("password", "min_classes", pw_min_classes, "3", 1, 4),
+	KI("password", "history", pw_history, "12", 0, 400),
+	KI("password", "min_age_days", pw_min_age_days, "1", 0, 3650),
+	K("password", "dictionary", T_PATH_OPT, pw_dictionary, "/var/cache/cracklib/cracklib_dict"),
+
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

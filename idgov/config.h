@@ -92,6 +92,13 @@ struct cfg {
 	int64_t mfa_grace_until; /* UTC seconds; 0: none */
 	int mfa_self_enroll;
 
+	/* [password] */
+	int pw_min_length;
+	int pw_min_classes;
+	int pw_history;
+	int pw_min_age_days;
+	char *pw_dictionary; /* cracklib dictionary path (no extension); empty: no check */
+
 	/* [pam] */
 	char *pam_break_glass; /* comma-separated user names */
 };

@@ -6,8 +6,12 @@
  *   account  account state from the store: departed, disabled, expired
  *            (account.c)
  *   session  login records: service, rhost, tty (account.c)
+ *   password the password rules and history (password.c); put it before
+ *            pam_unix, which then takes the new password with use_authtok
  *
- * Options: config=PATH (default /etc/idgov/idgov.conf), debug.
+ * Options: config=PATH (default /etc/idgov/idgov.conf), debug; and
+ * use_authtok, use_first_pass, try_first_pass, which pam_get_authtok()
+ * itself reads.
  *
  * Every call opens what it needs (configuration, store, keys, logger) and
  * closes it before returning: no global state, nothing left open in the
@@ -23,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "mfa.h"
+#include "password.h"
 #include "secret.h"
 #include "store.h"
 #include "timeparse.h"
@@ -60,6 +65,10 @@ parse_opts(int argc, const char **argv, struct opts *o, pam_handle_t *pamh)
 			o->config = argv[i] + 7;
 		else if (strcmp(argv[i], "debug") == 0)
 			o->debug = 1;
+		else if (strcmp(argv[i], "use_authtok") == 0 ||
+			 strcmp(argv[i], "use_first_pass") == 0 ||
+			 strcmp(argv[i], "try_first_pass") == 0)
+			continue; /* for pam_get_authtok() */
 		else
 			pam_syslog(pamh, LOG_ERR, "pam_idgov: unknown option '%s' ignored",
 				   argv[i]);
@@ -350,4 +359,67 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	(void)flags;
 	return session(pamh, argc, argv, 0);
+}
+
+/* Checks the new password against every rule; on success records it in the history. */
+static int
+change_password(struct env *e, pam_handle_t *pamh, const char *user)
+{
+	const char *pw = NULL;
+	char why[320];
+	enum pw_verdict v;
+	struct idg_err err;
+	int rc;
+
+	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, NULL);
+	if (rc != PAM_SUCCESS || pw == NULL)
+		return rc != PAM_SUCCESS ? rc : PAM_AUTHTOK_ERR;
+	v = password_check(e->cfg, user, pw, why, sizeof(why));
+	/* Real uid 0 is an admin setting the password: the minimum age does not apply. */
+	if (v == PW_OK && password_check_history(e->st, e->cfg, user, pw, idg_now(), getuid() == 0,
+						 &v, why, sizeof(why), &err) != 0) {
+		pam_error(pamh, "The password cannot be checked now; try again later.");
+		log_msg(&e->log, LOG_ERR, "password: cannot check history of %s: %s", user,
+			err.msg);
+		return PAM_AUTHTOK_ERR;
+	}
+	if (v != PW_OK) {
+		pam_error(pamh, "%s", why);
+		log_msg(&e->log, v == PW_DICTIONARY_MISSING ? LOG_ERR : LOG_NOTICE,
+			"password: change for %s refused: %s", user, why);
+		return PAM_AUTHTOK_ERR;
+	}
+	if (password_record(e->st, e->cfg, user, pw, idg_now(), &err) != 0) {
+		log_msg(&e->log, LOG_ERR, "password: cannot record change of %s: %s", user,
+			err.msg);
+		return PAM_AUTHTOK_ERR;
+	}
+	log_msg(&e->log, LOG_NOTICE, "password: new password for %s accepted (%s)", user, e->actor);
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const char *user = NULL;
+	struct opts o;
+	struct env e;
+	struct idg_err err;
+	int rc;
+
+	parse_opts(argc, argv, &o, pamh);
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	if (env_open(&e, &o, pamh, 0, &err) != 0) {
+		/* No break-glass here: a password change can wait, a login cannot. */
+		pam_syslog(pamh, LOG_ERR, "pam_idgov: password change of %s refused: %s", user,
+			   err.msg);
+		pam_error(pamh,
+			  "Passwords cannot be changed now: the policy service is unavailable.");
+		env_close(&e);
+		return (flags & PAM_PRELIM_CHECK) ? PAM_TRY_AGAIN : PAM_AUTHTOK_ERR;
+	}
+	rc = (flags & PAM_UPDATE_AUTHTOK) ? change_password(&e, pamh, user) : PAM_SUCCESS;
+	env_close(&e);
+	return rc;
 }

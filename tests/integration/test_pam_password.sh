@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The password stack through the real libpam: weak, dictionary and reused
+# passwords are refused with a reason the user understands; a good one is
+# accepted and remembered (as a hash, never in clear).
+. "$(dirname "$0")/lib.sh"
+
+MODULE=$BUILD/pam_module/pam_idgov.so
+it_setup
+ig sync >/dev/null
+mkdir -p "$T/pam.d"
+echo "password required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+preload=libpam_wrapper.so
+[ -n "${ASAN_OPTIONS:-}" ] && preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $preload"
+pam() {
+	LD_PRELOAD="$preload" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		pamtester idgov "$@"
+}
+twice() { printf '%s\n%s\n' "$1" "$1"; }
+
+assert_exit 1 "a short password is refused" pam alice chauthtok < <(twice "Sh0rt!")
+assert_contains "$(cat "$T/last.err" "$T/last.out")" "at least 12 characters" "the user is told the length rule"
+assert_exit 1 "too few character classes is refused" pam alice chauthtok < <(twice "alllowercaseletters")
+assert_contains "$(cat "$T/last.err" "$T/last.out")" "mix at least 3" "the user is told the class rule"
+assert_exit 1 "the user name is refused" pam alice chauthtok < <(twice "My-alice-Pass1")
+if [ -e /var/cache/cracklib/cracklib_dict.pwd ]; then
+	assert_exit 1 "a dictionary word is refused" pam alice chauthtok < <(twice "Superintendent1")
+	assert_contains "$(cat "$T/last.err" "$T/last.out")" "dictionary word" "the user is told why"
+fi
+assert_exit 1 "a mistyped confirmation is refused" pam alice chauthtok < <(printf 'Tr0ub4dor&3x!qz\nTr0ub4dor&3x!qy\n')
+assert_exit 0 "a good password is accepted" pam alice chauthtok < <(twice "Tr0ub4dor&3x!qz")
+assert_eq "$(sql "SELECT count(*) FROM password_history WHERE uid='alice'")" 1 "the change is recorded"
+assert_eq "$(sql "SELECT hash LIKE '\$argon2id\$%' FROM password_history")" 1 "as an argon2id hash"
+assert_exit 1 "the same password again is refused (history)" pam alice chauthtok < <(twice "Tr0ub4dor&3x!qz")
+assert_contains "$(cat "$T/last.err" "$T/last.out")" "used recently" "the user is told it was used"
+
+sed -i 's|^\[admin\]$|[password]\ndictionary = /nonexistent/cracklib_dict\n[admin]|' "$T/etc/idgov.conf"
+assert_exit 1 "a missing dictionary refuses changes, clearly" pam alice chauthtok < <(twice "Another-g00d-one")
+assert_contains "$(cat "$T/last.err" "$T/last.out")" "dictionary /nonexistent/cracklib_dict is missing" \
+	"the message names the missing dictionary"
+finish
