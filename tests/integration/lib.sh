@@ -166,3 +166,51 @@ wait_for() {
 sql_is() {
 	[ "$(sql "$1")" = "$2" ]
 }
+
+# PAM through pam_wrapper and pamtester (no root needed, no /etc changes).
+# Under the sanitizers the module is instrumented and pamtester is not, so
+# the sanitizer runtimes must be loaded first.
+pam_preload() {
+	local preload=libpam_wrapper.so
+	if [ -n "${ASAN_OPTIONS:-}" ]; then
+		preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $preload"
+	fi
+	echo "$preload"
+}
+
+# pam USER ACTION... < answers: runs pamtester on the service file $T/pam.d/idgov.
+pam() {
+	LD_PRELOAD="$(pam_preload)" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		pamtester idgov "$@"
+}
+
+# enroll USER STEP_OFFSET: runs `idgov mfa enroll USER` as an admin, reads
+# the otpauth URI, and confirms with the code of step (now/30 + offset).
+# Sets SECRET (base32), BASE (the step `code` counts from) and ENROL_OUT.
+enroll() {
+	local user=$1 offset=$2 line pid from to
+	coproc ENROL { "$IDGOV" -c "$T/etc/idgov.conf" mfa enroll "$user" 2>&1; }
+	pid=$ENROL_PID
+	exec {from}<&"${ENROL[0]}" {to}>&"${ENROL[1]}"
+	SECRET=""
+	while read -r line <&"$from"; do
+		case "$line" in
+		otpauth://*)
+			SECRET=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+			break
+			;;
+		esac
+	done
+	BASE=$(($(date +%s) / 30 + offset))
+	code 0 >&"$to"
+	exec {to}>&-
+	ENROL_OUT=$(cat <&"$from")
+	exec {from}<&-
+	wait "$pid" 2>/dev/null
+}
+
+# code K: the TOTP code of step BASE + K for SECRET.
+code() {
+	oathtool --totp -b -N "@$(((BASE + $1) * 30))" "$SECRET"
+}

@@ -9,13 +9,6 @@ it_setup
 ig sync >/dev/null
 mkdir -p "$T/pam.d"
 echo "password required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
-preload=libpam_wrapper.so
-[ -n "${ASAN_OPTIONS:-}" ] && preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $preload"
-pam() {
-	LD_PRELOAD="$preload" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		pamtester idgov "$@"
-}
 twice() { printf '%s\n%s\n' "$1" "$1"; }
 
 assert_exit 1 "a short password is refused" pam alice chauthtok < <(twice "Sh0rt!")
