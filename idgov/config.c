@@ -38,6 +38,7 @@ enum key_type {
 	T_ALGO,       /* sha1 | sha256 | sha512 */
 	T_UNENROLLED, /* deny | grace */
 	T_DATE_OPT,   /* YYYY-MM-DD (UTC midnight) or empty */
+	T_RHOST,      /* deny | allow */
 };
 
 struct key_def {
@@ -127,6 +128,9 @@ static const struct key_def keys[] = {
 	K("password", "dictionary", T_PATH_OPT, pw_dictionary, "/var/cache/cracklib/cracklib_dict"),
 
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
+
+	K("policy", "remote_services", T_STR_OPT, policy_remote_services, "sshd"),
+	K("policy", "missing_rhost", T_RHOST, policy_missing_rhost_allow, "deny"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -225,16 +229,19 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	}
 	case T_BOOL:
 	case T_ALGO:
-	case T_UNENROLLED: {
+	case T_UNENROLLED:
+	case T_RHOST: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
 			[T_UNENROLLED] = {"deny", "grace", NULL},
+			[T_RHOST] = {"deny", "allow", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
 			[T_ALGO] = "must be sha1, sha256 or sha512",
 			[T_UNENROLLED] = "must be deny or grace",
+			[T_RHOST] = "must be deny or allow",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -332,6 +339,132 @@ fail(struct parse_ctx *ctx, const char *section, const char *key, const char *wh
 	return 0;
 }
 
+/* ---- [rule NAME] sections ---- */
+
+enum rule_key { RK_USERS, RK_GROUPS, RK_SERVICES, RK_SCOPE, RK_TIMES, RK_TIMEZONE, RK_NETWORKS };
+static const char *const rule_keys[] = {"users", "groups",   "services", "scope",
+					"times", "timezone", "networks"};
+
+static int
+valid_rule_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 64)
+		return 0;
+	for (; *n != '\0'; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '-' || *n == '_' || *n == '.'))
+			return 0;
+	return 1;
+}
+
+/* The rule a key of section "rule NAME" belongs to: the last one, or a new one. */
+static struct cfg_rule *
+rule_for(struct parse_ctx *ctx, const char *section, const char *name, const char **why)
+{
+	struct cfg *c = ctx->cfg;
+	const char *rname = section + 5;
+	struct cfg_rule *r;
+
+	if (c->n_rules > 0 && strcmp(c->rules[c->n_rules - 1].name, rname) == 0)
+		return &c->rules[c->n_rules - 1];
+	if (!valid_rule_name(rname)) {
+		*why = "rule names use letters, digits, - _ and . (at most 64)";
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (strcmp(c->rules[i].name, rname) == 0) {
+			*why = "a rule of this name is defined twice";
+			return NULL;
+		}
+	if (c->n_rules == CFG_MAX_RULES) {
+		*why = "too many rules";
+		return NULL;
+	}
+	r = realloc(c->rules, (c->n_rules + 1) * sizeof(*r));
+	if (r == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	c->rules = r;
+	r = &c->rules[c->n_rules++];
+	memset(r, 0, sizeof(*r));
+	idg_strlcpy(r->name, rname, sizeof(r->name));
+	r->line = ctx->line;
+	(void)name;
+	return r;
+}
+
+static const char *
+set_rule_value(struct cfg_rule *r, enum rule_key k, const char *v, struct idg_err *e)
+{
+	char **slot = NULL;
+
+	switch (k) {
+	case RK_USERS:
+		slot = &r->users;
+		break;
+	case RK_GROUPS:
+		slot = &r->groups;
+		break;
+	case RK_SERVICES:
+		slot = &r->services;
+		break;
+	case RK_SCOPE:
+		if (strcmp(v, "any") == 0)
+			r->scope = CFG_SCOPE_ANY;
+		else if (strcmp(v, "remote") == 0)
+			r->scope = CFG_SCOPE_REMOTE;
+		else if (strcmp(v, "local") == 0)
+			r->scope = CFG_SCOPE_LOCAL;
+		else
+			return "must be any, remote or local";
+		return NULL;
+	case RK_TIMES:
+		if (timewin_parse(v, r->windows, &r->n_windows, e) != 0)
+			return e->msg;
+		slot = &r->times;
+		break;
+	case RK_TIMEZONE:
+		if (timewin_zone_valid(v) != 0)
+			return "not a known IANA time zone (e.g. Europe/Paris)";
+		slot = &r->timezone;
+		break;
+	case RK_NETWORKS:
+		if (net_parse_list(v, r->nets, &r->n_nets, e) != 0)
+			return e->msg;
+		slot = &r->networks;
+		break;
+	}
+	if (v[0] == '\0')
+		return "must not be empty";
+	free(*slot);
+	*slot = strdup(v);
+	return *slot != NULL ? NULL : "out of memory";
+}
+
+static int
+rule_handler(struct parse_ctx *ctx, const char *section, const char *name, const char *value)
+{
+	struct idg_err scratch; /* holds a parser's reason until fail() copies it */
+	const char *why = NULL;
+	struct cfg_rule *r = rule_for(ctx, section, name, &why);
+
+	if (r == NULL)
+		return fail(ctx, section, name, why);
+	for (size_t k = 0; k < sizeof(rule_keys) / sizeof(rule_keys[0]); k++) {
+		if (strcmp(rule_keys[k], name) != 0)
+			continue;
+		if (r->given & (1u << k))
+			return fail(ctx, section, name, "key given twice");
+		r->given |= 1u << k;
+		why = set_rule_value(r, (enum rule_key)k, value, &scratch);
+		return why != NULL ? fail(ctx, section, name, why) : 1;
+	}
+	return fail(ctx, section, name, "unknown key");
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -339,6 +472,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 	const char *why;
 	size_t i;
 	int section_known = 0;
+
+	if (strncmp(section, "rule ", 5) == 0)
+		return name != NULL ? rule_handler(ctx, section, name, value) : 1;
 
 	for (i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0)
@@ -436,6 +572,19 @@ validate(struct parse_ctx *ctx)
 	if (c->dir_tls == CFG_TLS_STARTTLS && strncmp(c->dir_uri, "ldap://", 7) != 0)
 		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
 				  ctx->name);
+	for (i = 0; i < c->n_rules; i++) {
+		struct cfg_rule *r = &c->rules[i];
+
+		if (r->n_windows == 0 && r->n_nets == 0)
+			return idg_seterr(
+				ctx->err,
+				"%s:%d: [rule %s]: the rule constrains nothing (give times "
+				"or networks)",
+				ctx->name, r->line, r->name);
+		if (r->n_windows > 0 && r->timezone == NULL &&
+		    (r->timezone = strdup("UTC")) == NULL)
+			return idg_seterr(ctx->err, "out of memory");
+	}
 	if (c->mfa_unenrolled == CFG_UNENROLLED_GRACE && c->mfa_grace_until == 0)
 		return idg_seterr(ctx->err,
 				  "%s: [mfa] grace_until: required when unenrolled = grace",
@@ -539,11 +688,23 @@ cfg_free(struct cfg *cfg)
 		case T_ALGO:
 		case T_UNENROLLED:
 		case T_DATE_OPT:
+		case T_RHOST:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));
 		}
 	}
+	for (i = 0; i < cfg->n_rules; i++) {
+		struct cfg_rule *r = &cfg->rules[i];
+
+		free(r->users);
+		free(r->groups);
+		free(r->services);
+		free(r->times);
+		free(r->timezone);
+		free(r->networks);
+	}
+	free(cfg->rules);
 	free(cfg->path);
 	free(cfg);
 }

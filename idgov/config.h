@@ -12,6 +12,8 @@
 #ifndef IDGOV_CONFIG_H
 #define IDGOV_CONFIG_H
 
+#include "netmatch.h"
+#include "timewin.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -20,6 +22,31 @@
 
 enum cfg_tls { CFG_TLS_NONE, CFG_TLS_STARTTLS, CFG_TLS_LDAPS };
 enum cfg_unenrolled { CFG_UNENROLLED_DENY, CFG_UNENROLLED_GRACE };
+enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
+
+#define CFG_MAX_RULES 64
+
+/*
+ * An access rule, from a [rule NAME] section. It applies to a login when
+ * the user is listed in users or is in one of groups (both empty: every
+ * user), the service is in services (empty: every service), and the scope
+ * fits (remote: the login has a remote host or is a remote service; local:
+ * console logins). An applicable rule must be satisfied in full.
+ */
+struct cfg_rule {
+	char name[65];
+	int line;
+	char *users, *groups, *services; /* comma-separated lists */
+	enum cfg_scope scope;
+	struct time_window windows[TIMEWIN_MAX];
+	size_t n_windows;
+	char *times; /* as written, for messages */
+	char *timezone;
+	struct net_prefix nets[NET_MAX];
+	size_t n_nets;
+	char *networks; /* as written, for messages */
+	unsigned given; /* bit per key, to refuse repeats */
+};
 
 struct cfg {
 	char *path;
@@ -101,6 +128,14 @@ struct cfg {
 
 	/* [pam] */
 	char *pam_break_glass; /* comma-separated user names */
+
+	/* [policy] */
+	char *policy_remote_services; /* services that are remote logins even without a rhost */
+	int policy_missing_rhost_allow;
+
+	/* [rule NAME] sections, in file order */
+	struct cfg_rule *rules;
+	size_t n_rules;
 };
 
 /* Loads and validates path. On success *out owns a new configuration. */

@@ -187,6 +187,64 @@ test_load_from_file(void **state)
 }
 
 static void
+test_access_rules(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+	const char *text = "[directory]\nuri = ldap://h/\nbase = dc=x\n"
+			   "[rule office-hours]\n"
+			   "groups = staff\n"
+			   "services = sshd, login\n"
+			   "times = Mo-Fr 08:00-19:00\n"
+			   "timezone = Europe/Paris\n"
+			   "[rule admins-from-vpn]\n"
+			   "groups = admins\n"
+			   "scope = remote\n"
+			   "networks = 10.8.0.0/16, 2001:db8::/32\n";
+
+	(void)state;
+	if (cfg_load_string(text, "t.conf", &cfg, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cfg->n_rules, 2);
+	assert_string_equal(cfg->rules[0].name, "office-hours");
+	assert_int_equal(cfg->rules[0].n_windows, 1);
+	assert_string_equal(cfg->rules[0].timezone, "Europe/Paris");
+	assert_int_equal(cfg->rules[1].scope, CFG_SCOPE_REMOTE);
+	assert_int_equal(cfg->rules[1].n_nets, 2);
+	assert_false(cfg->policy_missing_rhost_allow);
+	cfg_free(cfg);
+}
+
+static void
+test_malformed_rules_name_the_line(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\ntimes = Mo-Fr 8-19\n",
+		     "t.conf:5: [rule r1] times: 'Mo-Fr 8-19' is not a time window");
+	expect_error(
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\ntimes = Mo 08:00-09:00\n"
+		"timezone = Mars/Base\n",
+		"t.conf:6: [rule r1] timezone: not a known IANA time zone");
+	expect_error(
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\nnetworks = 10.0.0.1/8\n",
+		"t.conf:5: [rule r1] networks: '10.0.0.1/8' has host bits set");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\ncolour = blue\n",
+		     "t.conf:5: [rule r1] colour: unknown key");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\nusers = a\n",
+		     "[rule r1]: the rule constrains nothing");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r1]\nnetworks = 10.0.0.0/8\n"
+		     "[rule r2]\nnetworks = 10.0.0.0/8\n[rule r1]\nusers = x\n",
+		     "t.conf:9: [rule r1] users: a rule of this name is defined twice");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule bad name]\nnetworks = "
+		     "10.0.0.0/8\n",
+		     "t.conf:5: [rule bad name] networks: rule names use");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r]\nscope = elsewhere\n",
+		     "t.conf:5: [rule r] scope: must be any, remote or local");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[policy]\nmissing_rhost = maybe\n",
+		     "t.conf:5: [policy] missing_rhost: must be deny or allow");
+}
+
+static void
 test_shipped_example_parses(void **state)
 {
 	struct cfg *cfg;
@@ -215,6 +273,8 @@ main(void)
 		cmocka_unit_test(test_missing_file_is_a_clear_error),
 		cmocka_unit_test(test_load_from_file),
 		cmocka_unit_test(test_shipped_example_parses),
+		cmocka_unit_test(test_access_rules),
+		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

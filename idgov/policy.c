@@ -1,0 +1,122 @@
+/* Access rules; see policy.h. */
+#include "policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const day_names[] = {"Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"};
+
+static int
+user_matches(const struct cfg_rule *r, const struct policy_input *in)
+{
+	if (r->users == NULL && r->groups == NULL)
+		return 1;
+	if (r->users != NULL && cfg_list_contains(r->users, in->user))
+		return 1;
+	for (size_t i = 0; r->groups != NULL && i < in->n_groups; i++)
+		if (cfg_list_contains(r->groups, in->groups[i]))
+			return 1;
+	return 0;
+}
+
+static int
+is_remote(const struct cfg *cfg, const struct policy_input *in)
+{
+	return (in->rhost != NULL && in->rhost[0] != '\0') ||
+	       cfg_list_contains(cfg->policy_remote_services, in->service);
+}
+
+static int
+applies(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in)
+{
+	int remote = is_remote(cfg, in);
+
+	if (!user_matches(r, in))
+		return 0;
+	if (r->services != NULL && !cfg_list_contains(r->services, in->service))
+		return 0;
+	return r->scope == CFG_SCOPE_ANY || (r->scope == CFG_SCOPE_REMOTE) == remote;
+}
+
+static int
+check_time(const struct cfg_rule *r, const struct policy_input *in, char *why, size_t len,
+	   struct idg_err *err)
+{
+	int day, minute, ok;
+
+	if (timewin_local(r->timezone, in->now, &day, &minute, err) != 0)
+		return -1;
+	ok = timewin_match(r->windows, r->n_windows, day, minute);
+	snprintf(why, len, "%s %02d:%02d in %s is %s %s", day_names[day], minute / 60, minute % 60,
+		 r->timezone, ok ? "within" : "outside", r->times);
+	return ok;
+}
+
+static int
+check_network(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in,
+	      char *why, size_t len)
+{
+	struct net_prefix addr;
+	int ok;
+
+	if (!is_remote(cfg, in)) {
+		snprintf(why, len, "a local login; source networks do not apply");
+		return 1;
+	}
+	if (in->rhost == NULL || in->rhost[0] == '\0') {
+		snprintf(why, len, "remote service %s gave no remote address; missing_rhost = %s",
+			 in->service, cfg->policy_missing_rhost_allow ? "allow" : "deny");
+		return cfg->policy_missing_rhost_allow;
+	}
+	if (net_parse_address(in->rhost, &addr) != 0) {
+		snprintf(why, len, "remote host '%.64s' is not a numeric address", in->rhost);
+		return 0;
+	}
+	ok = net_match(r->nets, r->n_nets, &addr);
+	snprintf(why, len, "%s is %s %s", in->rhost, ok ? "in" : "not in", r->networks);
+	return ok;
+}
+
+static void
+note(policy_report_fn report, void *arg, struct policy_decision *d, const char *rule,
+     const char *check, int pass, const char *why)
+{
+	if (report != NULL)
+		report(arg, rule, check, pass, why);
+	if (!pass && d->allowed) {
+		d->allowed = 0;
+		snprintf(d->rule, sizeof(d->rule), "rule %s", rule);
+		snprintf(d->why, sizeof(d->why), "%s: %s", check, why);
+	}
+}
+
+int
+policy_evaluate(const struct cfg *cfg, const struct policy_input *in, policy_report_fn report,
+		void *arg, struct policy_decision *d, struct idg_err *err)
+{
+	char why[256];
+
+	memset(d, 0, sizeof(*d));
+	d->allowed = 1;
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct cfg_rule *r = &cfg->rules[i];
+		int ok;
+
+		if (!applies(cfg, r, in)) {
+			if (report != NULL)
+				report(arg, r->name, "applies", 1, "does not apply to this login");
+			continue;
+		}
+		if (r->n_windows > 0) {
+			ok = check_time(r, in, why, sizeof(why), err);
+			if (ok < 0)
+				return -1;
+			note(report, arg, d, r->name, "time", ok, why);
+		}
+		if (r->n_nets > 0) {
+			ok = check_network(cfg, r, in, why, sizeof(why));
+			note(report, arg, d, r->name, "network", ok, why);
+		}
+	}
+	return 0;
+}
