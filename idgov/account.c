@@ -1,5 +1,11 @@
-/* Account state and session records; see account.h. */
+/* Account state, the whole login decision, and session records; see account.h. */
 #include "account.h"
+
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int
 account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
@@ -41,6 +47,78 @@ account_check(struct store *st, const char *uid, int64_t now, enum account_decis
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading account");
+	return 0;
+}
+
+static const char *const state_words[] = {
+	[ACCOUNT_OK] = "active",
+	[ACCOUNT_UNKNOWN] = "not in the directory",
+	[ACCOUNT_DEPARTED] = "departed (removed from the directory)",
+	[ACCOUNT_DISABLED] = "disabled (locked in the directory)",
+	[ACCOUNT_EXPIRED] = "expired (shadowExpire has passed)",
+};
+
+/* The user's effective group names, for rules that name groups. */
+static int
+user_groups(struct store *st, const struct cfg *cfg, const char *user, const char ***names,
+	    size_t *n, json_t **holder, struct idg_err *err)
+{
+	json_t *u = query_user_show(st, user, cfg->dir_nested_depth, err), *groups, *g;
+	size_t i;
+
+	*names = NULL;
+	*n = 0;
+	*holder = u;
+	if (u == NULL)
+		return -1;
+	groups = json_object_get(u, "groups");
+	*names = calloc(json_array_size(groups) + 1, sizeof(**names));
+	if (*names == NULL)
+		return idg_seterr(err, "out of memory");
+	json_array_foreach(groups, i, g)
+	{
+		(*names)[(*n)++] = json_string_value(json_object_get(g, "name"));
+	}
+	return 0;
+}
+
+int
+account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
+	       const char *rhost, int64_t now, policy_report_fn report, void *arg,
+	       struct access_verdict *v, struct idg_err *err)
+{
+	struct policy_input in = {user, NULL, 0, service, rhost, now};
+	struct policy_decision d;
+	const char *rule, **groups = NULL;
+	json_t *holder = NULL;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if (account_check(st, user, now, &v->state, &rule, err) != 0)
+		return -1;
+	snprintf(v->why, sizeof(v->why), "the account is %s", state_words[v->state]);
+	if (report != NULL)
+		report(arg, "account", "state", v->state == ACCOUNT_OK, v->why);
+	if (v->state != ACCOUNT_OK) {
+		snprintf(v->rule, sizeof(v->rule), "rule %s", rule);
+		return 0;
+	}
+	if (user_groups(st, cfg, user, &groups, &in.n_groups, &holder, err) != 0) {
+		free(groups);
+		json_decref(holder);
+		return -1;
+	}
+	in.groups = groups;
+	rc = policy_evaluate(cfg, &in, report, arg, &d, err);
+	free(groups);
+	json_decref(holder);
+	if (rc != 0)
+		return -1;
+	v->allowed = d.allowed;
+	if (!d.allowed) {
+		idg_strlcpy(v->rule, d.rule, sizeof(v->rule));
+		idg_strlcpy(v->why, d.why, sizeof(v->why));
+	}
 	return 0;
 }
 

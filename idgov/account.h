@@ -6,6 +6,8 @@
 #ifndef IDGOV_ACCOUNT_H
 #define IDGOV_ACCOUNT_H
 
+#include "config.h"
+#include "policy.h"
 #include "store.h"
 
 #include <stdint.h>
@@ -21,6 +23,22 @@ enum account_decision {
 /* Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that decided. */
 int account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
 		  const char **rule, struct idg_err *err);
+
+struct access_verdict {
+	enum account_decision state;
+	int allowed;
+	char rule[80]; /* what denied: "account.departed", "rule office", ... */
+	char why[288];
+};
+
+/*
+ * The whole account decision at login, in order: account state, then the
+ * access rules (with the user's effective groups from the store). report,
+ * if given, hears every check, the account state included.
+ */
+int account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
+		   const char *rhost, int64_t now, policy_report_fn report, void *arg,
+		   struct access_verdict *v, struct idg_err *err);
 
 /* Records a login session opening (returns its id) and closing. */
 int account_session_open(struct store *st, const char *uid, const char *service, const char *rhost,

@@ -52,6 +52,8 @@ static const char usage_text[] =
 	"  mfa recovery-codes [USER]     a new set of recovery codes (the old ones stop working)\n"
 	"  mfa reset USER                remove an enrolment (admin)\n"
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
+	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
+	"                                explain the login decision (admin)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -221,7 +223,7 @@ print_nothing(json_t *r)
 
 struct sub_opts {
 	int full, force, help;
-	const char *status, *since, *limit;
+	const char *status, *since, *limit, *service, *rhost, *at;
 };
 
 /* Parses a subcommand's options; leaves operands from optind on. */
@@ -229,17 +231,28 @@ static int
 parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_opts *o)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-		{"full", no_argument, NULL, 'F'},         {"force", no_argument, NULL, 'f'},
-		{"status", required_argument, NULL, 's'}, {"since", required_argument, NULL, 'S'},
-		{"limit", required_argument, NULL, 'n'},  {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"full", no_argument, NULL, 'F'},
+		{"force", no_argument, NULL, 'f'},
+		{"status", required_argument, NULL, 's'},
+		{"since", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'n'},
+		{"service", required_argument, NULL, 'v'},
+		{"rhost", required_argument, NULL, 'r'},
+		{"at", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
+	/*
+	 * Options may follow operands ("policy check alice --rhost IP"): let getopt
+	 * permute. optind = 0 makes glibc start afresh, forgetting main()'s "+" mode.
+	 */
+	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (ch == 'j') {
 			c->json = 1;
 		} else if (ch == 'h') {
@@ -256,6 +269,12 @@ parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_
 			o->since = optarg;
 		} else if (ch == 'n') {
 			o->limit = optarg;
+		} else if (ch == 'v') {
+			o->service = optarg;
+		} else if (ch == 'r') {
+			o->rhost = optarg;
+		} else if (ch == 'a') {
+			o->at = optarg;
 		}
 	}
 	return 0;
@@ -527,12 +546,57 @@ cmd_mfa(struct cli *c, int argc, char **argv)
 	return usage_error("unknown 'mfa' command '%s'", verb);
 }
 
+static int
+cmd_policy(struct cli *c, int argc, char **argv)
+{
+	static const char text[] =
+		"usage: idgov policy check USER [--service S] [--rhost IP] [--at TIME]\n"
+		"  The decision pam_idgov would make for this login, rule by rule, without\n"
+		"  side effects. S defaults to sshd; TIME as for audit list (default now).\n";
+	struct sub_opts o;
+	struct idg_err err;
+	int64_t at = 0;
+	json_t *args, *r;
+	int rc;
+
+	if (parse_sub(c, argc - 1, argv + 1, "vra", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++;
+	if (strcmp(argv[1], "check") != 0)
+		return usage_error("unknown 'policy' command '%s'", argv[1]);
+	if (argc - optind != 1)
+		return usage_error("policy check needs exactly one USER");
+	if (o.at != NULL && time_parse(o.at, idg_now(), &at, &err) != 0)
+		return usage_error("--at: %s", err.msg);
+	args = json_pack("{s:s, s:I}", "name", argv[optind], "at", (json_int_t)at);
+	if (o.service != NULL)
+		json_object_set_new(args, "service", json_string(o.service));
+	if (o.rhost != NULL)
+		json_object_set_new(args, "rhost", json_string(o.rhost));
+	rc = call(c, "policy.check", args, &r);
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->json) {
+		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", s ? s : "null");
+		free(s);
+		rc = json_is_true(json_object_get(r, "allowed")) ? EXIT_OK : EXIT_FAIL;
+	} else {
+		rc = print_policy_check(r) ? EXIT_FAIL : EXIT_OK;
+	}
+	json_decref(r);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
 	{"init", cmd_init},   {"status", cmd_status}, {"sync", cmd_sync}, {"user", cmd_user},
-	{"group", cmd_group}, {"audit", cmd_audit},   {"mfa", cmd_mfa},
+	{"group", cmd_group}, {"audit", cmd_audit},   {"mfa", cmd_mfa},   {"policy", cmd_policy},
 };
 
 int

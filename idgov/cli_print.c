@@ -258,3 +258,28 @@ print_qr(const char *text)
 	}
 	QRcode_free(qr);
 }
+
+int
+print_policy_check(json_t *r)
+{
+	json_t *checks = json_object_get(r, "checks"), *c;
+	int allowed = json_is_true(json_object_get(r, "allowed"));
+	char t[32];
+	size_t i;
+
+	printf("login of %s to %s%s%s at %s:\n", str(r, "user"), str(r, "service"),
+	       json_is_string(json_object_get(r, "rhost")) ? " from " : "",
+	       json_is_string(json_object_get(r, "rhost")) ? str(r, "rhost") : "",
+	       when(r, "at", t));
+	json_array_foreach(checks, i, c)
+	{
+		printf("  %-4s %-20s %-8s %s\n",
+		       json_is_true(json_object_get(c, "pass")) ? "ok" : "FAIL", str(c, "rule"),
+		       str(c, "check"), str(c, "why"));
+	}
+	if (allowed)
+		printf("allowed\n");
+	else
+		printf("DENIED by %s: %s\n", str(r, "denied_by"), str(r, "why"));
+	return allowed ? 0 : 1;
+}

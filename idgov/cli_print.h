@@ -17,5 +17,7 @@ void print_mfa_status(json_t *r);
 void print_recovery_codes(json_t *r);
 /* Draws text as a QR code with Unicode half blocks (two modules per character cell). */
 void print_qr(const char *text);
+/* Returns 0 when the login would be allowed, 1 when not. */
+int print_policy_check(json_t *r);
 
 #endif

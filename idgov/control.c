@@ -266,6 +266,7 @@ static const char *const list_args[] = {"status", NULL};
 static const char *const audit_args[] = {"since", "limit", NULL};
 static const char *const mfa_args[] = {"name", NULL};
 static const char *const mfa_code_args[] = {"name", "code", NULL};
+static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
 
 static const struct op ops[] = {
 	{"status", 0, no_args, op_status},
@@ -282,6 +283,7 @@ static const struct op ops[] = {
 	{"mfa.reset", 1, mfa_args, control_mfa_reset},
 	{"mfa.unlock", 1, mfa_args, control_mfa_unlock},
 	{"mfa.recovery_codes", 0, mfa_args, control_mfa_recovery_codes},
+	{"policy.check", 1, policy_args, control_policy_check},
 };
 
 static char *

@@ -39,4 +39,7 @@ json_t *control_mfa_unlock(struct control_ctx *, const struct caller *, json_t *
 json_t *control_mfa_recovery_codes(struct control_ctx *, const struct caller *, json_t *,
 				   struct reply_err *);
 
+json_t *control_policy_check(struct control_ctx *, const struct caller *, json_t *,
+			     struct reply_err *);
+
 #endif

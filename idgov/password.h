@@ -29,8 +29,8 @@ enum pw_verdict {
  * The rules that need no store. why receives a sentence for the user
  * (it never contains the password).
  */
-enum pw_verdict password_check(const struct cfg *cfg, const char *user, const char *pw,
-			       char *why, size_t why_len);
+enum pw_verdict password_check(const struct cfg *cfg, const char *user, const char *pw, char *why,
+			       size_t why_len);
 
 /* History and minimum age; -1 on a store error. admin skips the minimum age. */
 int password_check_history(struct store *st, const struct cfg *cfg, const char *user,

@@ -32,6 +32,8 @@
 #include "store.h"
 #include "timeparse.h"
 
+#include <jansson.h>
+
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <sodium.h>
@@ -91,9 +93,10 @@ env_close(struct env *e)
  * Opens the configuration, then what the caller needs. On failure err
  * says why; e->cfg may still be set (for the break-glass list).
  */
+enum { ENV_STORE = 0, ENV_AUDIT = 1, ENV_MASTER_KEY = 2 };
+
 static int
-env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need_keys,
-	 struct idg_err *err)
+env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need, struct idg_err *err)
 {
 	const char *service = NULL;
 
@@ -108,9 +111,9 @@ env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need_keys,
 	snprintf(e->actor, sizeof(e->actor), "pam:%s", service ? service : "?");
 	if (store_open(e->cfg->store_path, STORE_OPEN_EXISTING, &e->st, err) != 0)
 		return -1;
-	if (!need_keys)
-		return 0;
-	if (secret_key_load(e->cfg->master_key_file, &e->key, err) != 0 ||
+	if ((need & ENV_MASTER_KEY) && secret_key_load(e->cfg->master_key_file, &e->key, err) != 0)
+		return -1;
+	if ((need & ENV_AUDIT) &&
 	    audit_open(e->st, e->cfg->audit_key_file, e->cfg->audit_sign_every, &e->log, &e->audit,
 		       err) != 0)
 		return -1;
@@ -243,7 +246,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	parse_opts(argc, argv, &o, pamh);
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
 		return PAM_USER_UNKNOWN;
-	if (env_open(&e, &o, pamh, 1, &err) != 0) {
+	if (env_open(&e, &o, pamh, ENV_AUDIT | ENV_MASTER_KEY, &err) != 0) {
 		rc = unavailable(&e, pamh, user, &err);
 	} else {
 		pam_fail_delay(pamh, (unsigned)e.cfg->mfa_fail_delay_ms * 1000u);
@@ -264,11 +267,11 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 }
 
 static int
-account_code(enum account_decision d)
+account_code(const struct access_verdict *v)
 {
-	switch (d) {
+	switch (v->state) {
 	case ACCOUNT_OK:
-		return PAM_SUCCESS;
+		return v->allowed ? PAM_SUCCESS : PAM_PERM_DENIED;
 	case ACCOUNT_UNKNOWN:
 		return PAM_USER_UNKNOWN;
 	case ACCOUNT_DISABLED:
@@ -278,34 +281,60 @@ account_code(enum account_decision d)
 	}
 }
 
+/* A refused login: told to the user, logged and audited with the rule that refused it. */
+static void
+refuse(struct env *e, pam_handle_t *pamh, const char *user, const char *rhost,
+       const struct access_verdict *v)
+{
+	struct idg_err err;
+	json_t *d;
+	char *text;
+
+	log_msg(&e->log, LOG_WARNING, "account: denied %s (%s%s%s) by %s: %s", user, e->actor,
+		rhost ? " from " : "", rhost ? rhost : "", v->rule, v->why);
+	if (v->state == ACCOUNT_UNKNOWN)
+		return; /* another module may know the user; nothing to audit here */
+	pam_error(pamh, "Access denied by %s: %s.", v->rule, v->why);
+	d = json_pack("{s:s, s:s, s:s?}", "rule", v->rule, "why", v->why, "rhost", rhost);
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (text != NULL && store_begin(e->st, &err) == 0) {
+		if (audit_append(e->audit, e->actor, user, "login.denied", text, &err) != 0 ||
+		    audit_sign_head(e->audit, &err) != 0 || store_commit(e->st, &err) != 0) {
+			store_rollback(e->st);
+			log_msg(&e->log, LOG_ERR, "account: cannot audit the denial of %s: %s",
+				user, err.msg);
+		}
+	}
+	free(text);
+}
+
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	enum account_decision d;
+	struct access_verdict v;
 	struct opts o;
 	struct env e;
 	struct idg_err err;
-	const char *user = NULL, *rule = NULL;
+	const char *user = NULL, *service = NULL, *rhost = NULL;
 	int rc;
 
 	(void)flags;
 	parse_opts(argc, argv, &o, pamh);
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
 		return PAM_USER_UNKNOWN;
-	if (env_open(&e, &o, pamh, 0, &err) != 0 ||
-	    account_check(e.st, user, idg_now(), &d, &rule, &err) != 0) {
+	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
+	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
+	if (env_open(&e, &o, pamh, ENV_AUDIT, &err) != 0 ||
+	    account_decide(e.st, e.cfg, user, service ? service : "", rhost, idg_now(), NULL, NULL,
+			   &v, &err) != 0) {
 		rc = unavailable(&e, pamh, user, &err);
 	} else {
-		rc = account_code(d);
-		if (rc != PAM_SUCCESS) {
-			log_msg(&e.log, LOG_WARNING, "account: denied %s (%s): rule %s", user,
-				e.actor, rule);
-			if (d != ACCOUNT_UNKNOWN)
-				pam_error(pamh, "Access denied: your account is %s.",
-					  d == ACCOUNT_DISABLED ? "disabled" : "no longer active");
-		} else if (o.debug) {
+		rc = account_code(&v);
+		if (rc != PAM_SUCCESS)
+			refuse(&e, pamh, user, rhost, &v);
+		else if (o.debug)
 			log_msg(&e.log, LOG_DEBUG, "account: %s allowed", user);
-		}
 	}
 	env_close(&e);
 	return rc;
@@ -327,7 +356,7 @@ session(pam_handle_t *pamh, int argc, const char **argv, int open)
 	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
 	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
 	pam_get_item(pamh, PAM_TTY, (const void **)&tty);
-	if (env_open(&e, &o, pamh, 0, &err) == 0) {
+	if (env_open(&e, &o, pamh, ENV_STORE, &err) == 0) {
 		rc = open ? account_session_open(e.st, user, service ? service : "?", rhost, tty,
 						 (long)getpid(), idg_now(), &err)
 			  : account_session_close(e.st, user, service ? service : "?",
@@ -410,7 +439,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	parse_opts(argc, argv, &o, pamh);
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
 		return PAM_USER_UNKNOWN;
-	if (env_open(&e, &o, pamh, 0, &err) != 0) {
+	if (env_open(&e, &o, pamh, ENV_STORE, &err) != 0) {
 		/* No break-glass here: a password change can wait, a login cannot. */
 		pam_syslog(pamh, LOG_ERR, "pam_idgov: password change of %s refused: %s", user,
 			   err.msg);

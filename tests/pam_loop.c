@@ -24,7 +24,8 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp, void *da
 	if (r == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
 			r[i].resp = strdup(answer);
 	*resp = r;
 	return PAM_SUCCESS;
@@ -102,7 +103,8 @@ main(int argc, char **argv)
 	}
 	fds1 = open_fds();
 	rss1 = rss_kib();
-	printf("%d transactions (last authenticate: %s): descriptors %d -> %d, RSS %ld -> %ld KiB\n",
+	printf("%d transactions (last authenticate: %s): descriptors %d -> %d, RSS %ld -> %ld "
+	       "KiB\n",
 	       n, pam_strerror(NULL, auth_rc), fds0, fds1, rss0, rss1);
 	if (fds1 != fds0) {
 		fprintf(stderr, "descriptor leak\n");

@@ -178,11 +178,17 @@ pam_preload() {
 	echo "$preload"
 }
 
-# pam USER ACTION... < answers: runs pamtester on the service file $T/pam.d/idgov.
+# pam [-I item=value]... USER ACTION... < answers: runs pamtester on the
+# service file $T/pam.d/idgov.
 pam() {
+	local opts=()
+	while [ "${1:-}" = -I ]; do
+		opts+=("$1" "$2")
+		shift 2
+	done
 	LD_PRELOAD="$(pam_preload)" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		pamtester idgov "$@"
+		pamtester "${opts[@]}" idgov "$@"
 }
 
 # enroll USER STEP_OFFSET: runs `idgov mfa enroll USER` as an admin, reads

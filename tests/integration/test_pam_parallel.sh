@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Parallel logins of one user never lose an update: 20 forked
+# Parallel logins of one user never lose an update: 20 processes doing
+# pam_authenticate() through libpam (pam_start_confdir; pam_wrapper's
+# per-process temporary directories collide when many start at once).
+# 20
 # authentications at once with wrong codes count exactly 20 failures, and
 # 20 at once with 20 distinct valid codes leave the watermark at the
 # highest step, with every code accepted at most once.
@@ -15,8 +18,9 @@ echo "auth required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
 enroll alice -10
 assert_eq "$(sql "SELECT confirmed FROM mfa")" 1 "alice enrolled"
 
+auth() { "$BUILD/tests/pam_auth" "$T/pam.d" idgov alice "$1" >/dev/null 2>&1; }
 for i in $(seq 1 20); do
-	pam alice authenticate <<<"000000" >/dev/null 2>&1 &
+	auth 000000 &
 done
 wait
 assert_eq "$(sql "SELECT failures FROM mfa")" 20 "20 parallel wrong codes: exactly 20 failures counted"
@@ -25,7 +29,7 @@ codes=()
 for k in $(seq 1 20); do codes+=("$(code "$k")"); done
 pids=()
 for k in $(seq 0 19); do
-	pam alice authenticate <<<"${codes[$k]}" >/dev/null 2>&1 &
+	auth "${codes[$k]}" &
 	pids+=($!)
 done
 accepted=0
@@ -34,6 +38,6 @@ assert_eq "$(sql "SELECT last_step - $BASE FROM mfa")" 20 "watermark at the high
 if [ "$accepted" -ge 1 ] && [ "$accepted" -le 20 ]; then ok "$accepted of 20 accepted, the rest refused as older than the watermark"; else not_ok "accepted $accepted"; fi
 # No code works twice: replaying all 20 now is refused every time.
 refused=0
-for k in $(seq 0 19); do pam alice authenticate <<<"${codes[$k]}" >/dev/null 2>&1 || refused=$((refused + 1)); done
+for k in $(seq 0 19); do auth "${codes[$k]}" || refused=$((refused + 1)); done
 assert_eq "$refused" 20 "every one of the 20 codes is refused when replayed"
 finish

@@ -64,10 +64,13 @@ test_utf8_counts_characters_not_bytes(void **state)
 	       PW_TOO_SHORT, "(it has 6)");
 	/* 12 characters with lower, digit and non-ASCII: three classes. */
 	expect(cfg, "pässwörtlein1", PW_OK, NULL);
-	expect(cfg, "abc\xff\xfe" "defghijk1", PW_NOT_UTF8, NULL);
-	expect(cfg, "abc\xc0\xafxdefghijk1", PW_NOT_UTF8, NULL);         /* overlong '/' */
-	expect(cfg, "abc\xed\xa0\x80xdefghijk1", PW_NOT_UTF8, NULL);     /* surrogate */
-	expect(cfg, "abc\xe2\x82xdefghijk1", PW_NOT_UTF8, NULL);         /* truncated */
+	expect(cfg,
+	       "abc\xff\xfe"
+	       "defghijk1",
+	       PW_NOT_UTF8, NULL);
+	expect(cfg, "abc\xc0\xafxdefghijk1", PW_NOT_UTF8, NULL);     /* overlong '/' */
+	expect(cfg, "abc\xed\xa0\x80xdefghijk1", PW_NOT_UTF8, NULL); /* surrogate */
+	expect(cfg, "abc\xe2\x82xdefghijk1", PW_NOT_UTF8, NULL);     /* truncated */
 	cfg_free(cfg);
 }
 
@@ -128,7 +131,8 @@ test_history_and_minimum_age(void **state)
 			 0);
 	assert_int_equal(v, PW_REUSED);
 	assert_int_equal(password_record(st, cfg, "alice", "Second-pass-2", t + 86400, &err), 0);
-	assert_int_equal(password_record(st, cfg, "alice", "Third-pass-03", t + 2 * 86400, &err), 0);
+	assert_int_equal(password_record(st, cfg, "alice", "Third-pass-03", t + 2 * 86400, &err),
+			 0);
 	/* Only the last 2 are remembered: the first may come back. */
 	assert_int_equal(password_check_history(st, cfg, "alice", "First-pass-01", t + 3 * 86400, 0,
 						&v, why, sizeof(why), &err),

@@ -1,0 +1,55 @@
+/*
+ * `idgov policy check`: the login decision pam_idgov would make, without
+ * its side effects (no failure counted, nothing audited but the request),
+ * with every check and why it passed or failed.
+ */
+#include "control_int.h"
+
+#include "account.h"
+#include "netmatch.h"
+
+#include <string.h>
+
+static void
+collect(void *arg, const char *rule, const char *check, int pass, const char *why)
+{
+	json_array_append_new((json_t *)arg, json_pack("{s:s, s:s, s:b, s:s}", "rule", rule,
+						       "check", check, "pass", pass, "why", why));
+}
+
+json_t *
+control_policy_check(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		     struct reply_err *r)
+{
+	const char *name, *service = NULL, *rhost = NULL;
+	struct access_verdict v;
+	struct net_prefix addr;
+	int64_t at = 0;
+	json_t *checks;
+
+	(void)who;
+	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
+	    control_arg_name(args, "service", 1, &service, r) != 0 ||
+	    control_arg_name(args, "rhost", 1, &rhost, r) != 0 ||
+	    control_arg_count(args, "at", &at, r) != 0)
+		return NULL;
+	if (rhost != NULL && net_parse_address(rhost, &addr) != 0) {
+		control_fail(r, "bad_request", "rhost '%s' is not a numeric IP address", rhost);
+		return NULL;
+	}
+	if (service == NULL)
+		service = "sshd";
+	if (at == 0)
+		at = idg_now();
+	checks = json_array();
+	if (account_decide(ctx->st, ctx->cfg, name, service, rhost, at, collect, checks, &v,
+			   &r->e) != 0) {
+		json_decref(checks);
+		r->code = "failed";
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:s?, s:I, s:b, s:s?, s:s?, s:o}", "user", name, "service",
+			 service, "rhost", rhost, "at", (json_int_t)at, "allowed",
+			 v.state == ACCOUNT_OK && v.allowed, "denied_by", v.rule[0] ? v.rule : NULL,
+			 "why", v.rule[0] ? v.why : NULL, "checks", checks);
+}
