@@ -82,6 +82,65 @@ user_groups(struct store *st, const struct cfg *cfg, const char *user, const cha
 	return 0;
 }
 
+/* The last known password change of user, in UTC seconds, or -1 if none is known. */
+static int
+last_password_change(struct store *st, const char *user, int64_t *t, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*t = -1;
+	if (store_prepare(st,
+			  "SELECT max(coalesce((SELECT max(changed_at) FROM password_history WHERE "
+			  "uid = ?1), -1), coalesce(shadow_last_change * 86400, -1), "
+			  "coalesce(pwd_changed_at, -1)) FROM users WHERE uid = ?1 "
+			  "ORDER BY status = 'departed' LIMIT 1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*t = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading password age");
+	return 0;
+}
+
+static int
+check_password_age(struct store *st, const struct cfg *cfg, const char *user, int64_t now,
+		   policy_report_fn report, void *arg, struct access_verdict *v,
+		   struct idg_err *err)
+{
+	int64_t last, expires;
+	char why[160];
+
+	if (cfg->pw_max_age_days == 0 || last_password_change(st, user, &last, err) != 0)
+		return cfg->pw_max_age_days == 0 ? 0 : -1;
+	if (last < 0) {
+		if (report != NULL)
+			report(arg, "password.max_age", "age", 1,
+			       "no password change is on record");
+		return 0;
+	}
+	expires = last + (int64_t)cfg->pw_max_age_days * 86400;
+	if (now >= expires) {
+		v->password_expired = 1;
+		snprintf(v->rule, sizeof(v->rule), "rule password.max_age");
+		snprintf(why, sizeof(why), "the password is %lld days old; the maximum is %d",
+			 (long long)((now - last) / 86400), cfg->pw_max_age_days);
+		idg_strlcpy(v->why, why, sizeof(v->why));
+	} else {
+		if (expires - now <= (int64_t)cfg->pw_warn_days * 86400)
+			v->password_warn_days = (int)((expires - now + 86399) / 86400);
+		snprintf(why, sizeof(why), "the password expires in %lld days",
+			 (long long)((expires - now + 86399) / 86400));
+	}
+	if (report != NULL)
+		report(arg, "password.max_age", "age", !v->password_expired, why);
+	return 0;
+}
+
 int
 account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
 	       const char *rhost, int64_t now, policy_report_fn report, void *arg,
@@ -94,6 +153,7 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	v->password_warn_days = -1;
 	if (account_check(st, user, now, &v->state, &rule, err) != 0)
 		return -1;
 	snprintf(v->why, sizeof(v->why), "the account is %s", state_words[v->state]);
@@ -118,8 +178,9 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 	if (!d.allowed) {
 		idg_strlcpy(v->rule, d.rule, sizeof(v->rule));
 		idg_strlcpy(v->why, d.why, sizeof(v->why));
+		return 0;
 	}
-	return 0;
+	return check_password_age(st, cfg, user, now, report, arg, v, err);
 }
 
 static void

@@ -27,14 +27,17 @@ int account_check(struct store *st, const char *uid, int64_t now, enum account_d
 struct access_verdict {
 	enum account_decision state;
 	int allowed;
-	char rule[80]; /* what denied: "account.departed", "rule office", ... */
+	int password_expired;   /* allowed, but a new password is required first */
+	int password_warn_days; /* days until it expires, within the warning period; else -1 */
+	char rule[80];          /* what denied: "account.departed", "rule office", ... */
 	char why[288];
 };
 
 /*
- * The whole account decision at login, in order: account state, then the
- * access rules (with the user's effective groups from the store). report,
- * if given, hears every check, the account state included.
+ * The whole account decision at login, in order: account state, the access
+ * rules (with the user's effective groups from the store), then password
+ * age (from the later of idgov's recorded change and the directory's
+ * shadowLastChange/pwdChangedTime). report, if given, hears every check.
  */
 int account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
 		   const char *rhost, int64_t now, policy_report_fn report, void *arg,

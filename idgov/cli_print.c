@@ -277,7 +277,10 @@ print_policy_check(json_t *r)
 		       json_is_true(json_object_get(c, "pass")) ? "ok" : "FAIL", str(c, "rule"),
 		       str(c, "check"), str(c, "why"));
 	}
-	if (allowed)
+	if (allowed && json_is_true(json_object_get(r, "password_expired")))
+		printf("allowed after a password change (%s: %s)\n", str(r, "denied_by"),
+		       str(r, "why"));
+	else if (allowed)
 		printf("allowed\n");
 	else
 		printf("DENIED by %s: %s\n", str(r, "denied_by"), str(r, "why"));

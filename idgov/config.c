@@ -86,6 +86,8 @@ static const struct key_def keys[] = {
 	K("users", "manager", T_ATTR, attr_manager, "manager"),
 	K("users", "locked", T_ATTR, attr_locked, "pwdAccountLockedTime"),
 	K("users", "shadow_expire", T_ATTR, attr_shadow_expire, "shadowExpire"),
+	K("users", "shadow_last_change", T_ATTR, attr_shadow_last_change, "shadowLastChange"),
+	K("users", "pwd_changed_time", T_ATTR, attr_pwd_changed_time, "pwdChangedTime"),
 
 	K("groups", "name", T_ATTR, attr_group_name, "cn"),
 	K("groups", "gid_number", T_ATTR, attr_gid_number, "gidNumber"),
@@ -125,6 +127,8 @@ static const struct key_def keys[] = {
 	KI("password", "min_classes", pw_min_classes, "3", 1, 4),
 	KI("password", "history", pw_history, "12", 0, 400),
 	KI("password", "min_age_days", pw_min_age_days, "1", 0, 3650),
+	KI("password", "max_age_days", pw_max_age_days, "90", 0, 3650),
+	KI("password", "warn_days", pw_warn_days, "14", 0, 365),
 	K("password", "dictionary", T_PATH_OPT, pw_dictionary, "/var/cache/cracklib/cracklib_dict"),
 
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),

@@ -78,6 +78,8 @@ struct cfg {
 	char *attr_manager;
 	char *attr_locked;
 	char *attr_shadow_expire;
+	char *attr_shadow_last_change;
+	char *attr_pwd_changed_time;
 
 	/* [groups] */
 	char *attr_group_name;
@@ -124,6 +126,8 @@ struct cfg {
 	int pw_min_classes;
 	int pw_history;
 	int pw_min_age_days;
+	int pw_max_age_days; /* 0: passwords do not expire */
+	int pw_warn_days;
 	char *pw_dictionary; /* cracklib dictionary path (no extension); empty: no check */
 
 	/* [pam] */

@@ -48,8 +48,9 @@ control_policy_check(struct control_ctx *ctx, const struct caller *who, json_t *
 		r->code = "failed";
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:s?, s:I, s:b, s:s?, s:s?, s:o}", "user", name, "service",
-			 service, "rhost", rhost, "at", (json_int_t)at, "allowed",
-			 v.state == ACCOUNT_OK && v.allowed, "denied_by", v.rule[0] ? v.rule : NULL,
-			 "why", v.rule[0] ? v.why : NULL, "checks", checks);
+	return json_pack("{s:s, s:s, s:s?, s:I, s:b, s:b, s:s?, s:s?, s:o}", "user", name,
+			 "service", service, "rhost", rhost, "at", (json_int_t)at, "allowed",
+			 v.state == ACCOUNT_OK && v.allowed, "password_expired", v.password_expired,
+			 "denied_by", v.rule[0] ? v.rule : NULL, "why", v.rule[0] ? v.why : NULL,
+			 "checks", checks);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /*
  * "attr=value(,attr=value)*" where attr starts with a letter and both are
@@ -84,6 +85,40 @@ dir_dn_within(const char *dn_norm, const char *base_norm)
 	return ld == lb || dn_norm[ld - lb - 1] == ',';
 }
 
+int64_t
+dir_generalized_time(const char *s)
+{
+	struct tm tm = {0};
+	size_t n = strlen(s), i;
+	int v[6] = {0};
+	static const int width[6] = {4, 2, 2, 2, 2, 2};
+	const char *p = s;
+
+	if (n < 15 || s[n - 1] != 'Z')
+		return -1;
+	for (i = 0; i < 6; i++) {
+		for (int k = 0; k < width[i]; k++, p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			v[i] = v[i] * 10 + (*p - '0');
+		}
+	}
+	if (*p == '.' || *p == ',') { /* a fraction of a second: skip its digits */
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if (*p != 'Z' || p[1] != '\0' || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 ||
+	    v[3] > 23 || v[4] > 59 || v[5] > 60)
+		return -1;
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	tm.tm_hour = v[3];
+	tm.tm_min = v[4];
+	tm.tm_sec = v[5];
+	return (int64_t)timegm(&tm);
+}
+
 int
 dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1])
 {
@@ -136,6 +171,8 @@ dir_attrs(const struct cfg *cfg, char *attrs[24])
 	attrs[n++] = cfg->attr_manager;
 	attrs[n++] = cfg->attr_locked;
 	attrs[n++] = cfg->attr_shadow_expire;
+	attrs[n++] = cfg->attr_shadow_last_change;
+	attrs[n++] = cfg->attr_pwd_changed_time;
 	attrs[n++] = cfg->attr_group_name;
 	attrs[n++] = cfg->attr_gid_number;
 	attrs[n++] = cfg->attr_member;
@@ -436,6 +473,15 @@ parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *
 	}
 	e->uid_number = first_number(ld, msg, cfg->attr_uid_number);
 	e->shadow_expire = first_number(ld, msg, cfg->attr_shadow_expire);
+	e->shadow_last_change = first_number(ld, msg, cfg->attr_shadow_last_change);
+	{
+		char *changed = NULL;
+
+		if (first_value(ld, msg, cfg->attr_pwd_changed_time, &changed, err) != 0)
+			return -1;
+		e->pwd_changed_at = changed != NULL ? dir_generalized_time(changed) : -1;
+		free(changed);
+	}
 	return 0;
 }
 
@@ -464,6 +510,7 @@ dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, const struct 
 
 	memset(e, 0, sizeof(*e));
 	e->uid_number = e->shadow_expire = e->gid_number = -1;
+	e->shadow_last_change = e->pwd_changed_at = -1;
 	if (uuid_raw != NULL) {
 		if (dir_uuid_format(uuid_raw, e->uuid) != 0)
 			return idg_seterr(err, "malformed entryUUID in sync state");

@@ -28,8 +28,10 @@ struct dir_entry {
 	char *dn_norm;
 	/* users */
 	char *uid, *display_name, *mail, *manager_norm, *locked;
-	int64_t uid_number;    /* -1: absent */
-	int64_t shadow_expire; /* -1: absent */
+	int64_t uid_number;         /* -1: absent */
+	int64_t shadow_expire;      /* -1: absent */
+	int64_t shadow_last_change; /* days since the epoch; -1: absent */
+	int64_t pwd_changed_at;     /* UTC seconds; -1: absent */
 	/* groups */
 	char *cn;
 	int64_t gid_number; /* -1: absent */
@@ -66,6 +68,9 @@ int dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1]);
 
 /* Normalises a DN (RFC 4514 form, lower case). Returns NULL if it is not a DN. */
 char *dir_dn_normalize(const char *dn);
+
+/* Parses an LDAP GeneralizedTime in UTC ("20261126083000Z", fractions allowed); -1 if malformed. */
+int64_t dir_generalized_time(const char *s);
 
 /* True if dn equals base or lies below it (both normalised). */
 int dir_dn_within(const char *dn_norm, const char *base_norm);

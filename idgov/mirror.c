@@ -46,13 +46,13 @@ static const char *const sql[S_COUNT] = {
 	[S_USER_INS] =
 		"INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
 		"manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
-		"first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-		"?12)",
+		"shadow_last_change, pwd_changed_at, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?12)",
 	[S_USER_UPD] =
 		"UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
 		"mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
-		"shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL "
-		"WHERE uuid = ?1",
+		"shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL, "
+		"shadow_last_change = ?14, pwd_changed_at = ?15 WHERE uuid = ?1",
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
@@ -304,6 +304,8 @@ write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char 
 	bind_int_or_null(s, 11, e->shadow_expire);
 	sqlite3_bind_int64(s, 12, m->now);
 	sqlite3_bind_int64(s, 13, m->gen);
+	bind_int_or_null(s, 14, e->shadow_last_change);
+	bind_int_or_null(s, 15, e->pwd_changed_at);
 	return store_step_done(m->st, s, err);
 }
 

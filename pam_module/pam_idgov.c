@@ -309,6 +309,25 @@ refuse(struct env *e, pam_handle_t *pamh, const char *user, const char *rhost,
 	free(text);
 }
 
+/* An expired password makes sshd and login ask for a new one; one about to expire is announced. */
+static int
+password_age(struct env *e, pam_handle_t *pamh, const char *user, const struct access_verdict *v,
+	     int debug)
+{
+	if (v->password_expired) {
+		pam_error(pamh, "Your password has expired (%s); choose a new one.", v->why);
+		log_msg(&e->log, LOG_NOTICE, "account: %s must change the password: %s", user,
+			v->why);
+		return PAM_NEW_AUTHTOK_REQD;
+	}
+	if (v->password_warn_days >= 0)
+		pam_info(pamh, "Your password expires in %d day%s.", v->password_warn_days,
+			 v->password_warn_days == 1 ? "" : "s");
+	if (debug)
+		log_msg(&e->log, LOG_DEBUG, "account: %s allowed", user);
+	return PAM_SUCCESS;
+}
+
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -333,8 +352,8 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rc = account_code(&v);
 		if (rc != PAM_SUCCESS)
 			refuse(&e, pamh, user, rhost, &v);
-		else if (o.debug)
-			log_msg(&e.log, LOG_DEBUG, "account: %s allowed", user);
+		else
+			rc = password_age(&e, pamh, user, &v, o.debug);
 	}
 	env_close(&e);
 	return rc;

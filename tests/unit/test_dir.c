@@ -85,6 +85,21 @@ test_uuid_format(void **state)
 	assert_int_equal(dir_uuid_format(&bv, out), -1);
 }
 
+static void
+test_generalized_time(void **state)
+{
+	(void)state;
+	assert_int_equal(dir_generalized_time("20261126083000Z"), 1795681800);
+	assert_int_equal(dir_generalized_time("20261126083000.123Z"), 1795681800);
+	assert_int_equal(dir_generalized_time("19700101000000Z"), 0);
+	assert_int_equal(dir_generalized_time("20261126083000"), -1);  /* no zone */
+	assert_int_equal(dir_generalized_time("20261326083000Z"), -1); /* month 13 */
+	assert_int_equal(dir_generalized_time("2026112608300Z"), -1);  /* short */
+	assert_int_equal(dir_generalized_time("20261126083000+0100"), -1);
+	assert_int_equal(dir_generalized_time("2026-11-26T08:30:00Z"), -1);
+	assert_int_equal(dir_generalized_time(""), -1);
+}
+
 int
 main(void)
 {
@@ -94,6 +109,7 @@ main(void)
 		cmocka_unit_test(test_malformed_dns_are_rejected),
 		cmocka_unit_test(test_dn_within),
 		cmocka_unit_test(test_uuid_format),
+		cmocka_unit_test(test_generalized_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
