@@ -39,6 +39,7 @@ enum key_type {
 	T_UNENROLLED, /* deny | grace */
 	T_DATE_OPT,   /* YYYY-MM-DD (UTC midnight) or empty */
 	T_RHOST,      /* deny | allow */
+	T_LOOKUP,     /* a dotted path of map keys: country.iso_code */
 };
 
 struct key_def {
@@ -132,6 +133,10 @@ static const struct key_def keys[] = {
 	K("password", "dictionary", T_PATH_OPT, pw_dictionary, "/var/cache/cracklib/cracklib_dict"),
 
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
+
+	K("geo", "database", T_PATH_OPT, geo_database, ""),
+	K("geo", "lookup_path", T_LOOKUP, geo_lookup_path, "country.iso_code"),
+	K("geo", "unknown", T_RHOST, geo_unknown_allow, "deny"),
 
 	K("policy", "remote_services", T_STR_OPT, policy_remote_services, "sshd"),
 	K("policy", "missing_rhost", T_RHOST, policy_missing_rhost_allow, "deny"),
@@ -313,6 +318,14 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 		if (v[0] != '\0' && !valid_attr(v))
 			return "not an attribute name";
 		break;
+	case T_LOOKUP:
+		for (const char *p = v; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || *p == '_' ||
+			      (*p == '.' && p != v && p[1] != '\0' && p[1] != '.')))
+				return "must be map keys joined by dots, e.g. country.iso_code";
+		if (v[0] == '\0' || strlen(v) > 100)
+			return "must be map keys joined by dots, e.g. country.iso_code";
+		break;
 	case T_STR_OPT:
 		break;
 	}
@@ -345,9 +358,41 @@ fail(struct parse_ctx *ctx, const char *section, const char *key, const char *wh
 
 /* ---- [rule NAME] sections ---- */
 
-enum rule_key { RK_USERS, RK_GROUPS, RK_SERVICES, RK_SCOPE, RK_TIMES, RK_TIMEZONE, RK_NETWORKS };
-static const char *const rule_keys[] = {"users", "groups",   "services", "scope",
-					"times", "timezone", "networks"};
+enum rule_key {
+	RK_USERS,
+	RK_GROUPS,
+	RK_SERVICES,
+	RK_SCOPE,
+	RK_TIMES,
+	RK_TIMEZONE,
+	RK_NETWORKS,
+	RK_COUNTRIES,
+	RK_DENY_COUNTRIES
+};
+static const char *const rule_keys[] = {"users",    "groups",    "services",
+					"scope",    "times",     "timezone",
+					"networks", "countries", "deny_countries"};
+
+/* "FR, DE": upper-case ISO 3166 two-letter codes. */
+static int
+valid_countries(const char *v)
+{
+	const char *p = v;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z')
+			return 0;
+		p += 2;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 1;
+		if (*p++ != ',')
+			return 0;
+	}
+}
 
 static int
 valid_rule_name(const char *n)
@@ -439,6 +484,12 @@ set_rule_value(struct cfg_rule *r, enum rule_key k, const char *v, struct idg_er
 		if (net_parse_list(v, r->nets, &r->n_nets, e) != 0)
 			return e->msg;
 		slot = &r->networks;
+		break;
+	case RK_COUNTRIES:
+	case RK_DENY_COUNTRIES:
+		if (!valid_countries(v))
+			return "must be two-letter country codes in capitals, e.g. FR, DE";
+		slot = k == RK_COUNTRIES ? &r->countries : &r->deny_countries;
 		break;
 	}
 	if (v[0] == '\0')
@@ -579,12 +630,18 @@ validate(struct parse_ctx *ctx)
 	for (i = 0; i < c->n_rules; i++) {
 		struct cfg_rule *r = &c->rules[i];
 
-		if (r->n_windows == 0 && r->n_nets == 0)
+		if (r->n_windows == 0 && r->n_nets == 0 && r->countries == NULL &&
+		    r->deny_countries == NULL)
 			return idg_seterr(
 				ctx->err,
-				"%s:%d: [rule %s]: the rule constrains nothing (give times "
-				"or networks)",
+				"%s:%d: [rule %s]: the rule constrains nothing (give times, "
+				"networks or countries)",
 				ctx->name, r->line, r->name);
+		if ((r->countries != NULL || r->deny_countries != NULL) &&
+		    c->geo_database[0] == '\0')
+			return idg_seterr(ctx->err,
+					  "%s:%d: [rule %s]: countries need a [geo] database",
+					  ctx->name, r->line, r->name);
 		if (r->n_windows > 0 && r->timezone == NULL &&
 		    (r->timezone = strdup("UTC")) == NULL)
 			return idg_seterr(ctx->err, "out of memory");
@@ -707,6 +764,8 @@ cfg_free(struct cfg *cfg)
 		free(r->times);
 		free(r->timezone);
 		free(r->networks);
+		free(r->countries);
+		free(r->deny_countries);
 	}
 	free(cfg->rules);
 	free(cfg->path);

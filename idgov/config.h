@@ -44,8 +44,10 @@ struct cfg_rule {
 	char *timezone;
 	struct net_prefix nets[NET_MAX];
 	size_t n_nets;
-	char *networks; /* as written, for messages */
-	unsigned given; /* bit per key, to refuse repeats */
+	char *networks;       /* as written, for messages */
+	char *countries;      /* allowed country codes, comma-separated */
+	char *deny_countries; /* refused country codes */
+	unsigned given;       /* bit per key, to refuse repeats */
 };
 
 struct cfg {
@@ -132,6 +134,11 @@ struct cfg {
 
 	/* [pam] */
 	char *pam_break_glass; /* comma-separated user names */
+
+	/* [geo] */
+	char *geo_database; /* .mmdb path; empty: none */
+	char *geo_lookup_path;
+	int geo_unknown_allow;
 
 	/* [policy] */
 	char *policy_remote_services; /* services that are remote logins even without a rhost */

@@ -1,6 +1,9 @@
 /* Access rules; see policy.h. */
 #include "policy.h"
 
+#include "geo.h"
+
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,6 +80,51 @@ check_network(const struct cfg *cfg, const struct cfg_rule *r, const struct poli
 	return ok;
 }
 
+/*
+ * Remote logins only, like networks. The address is parsed as a number
+ * first (an IPv4-mapped IPv6 address is looked up as IPv4), so nothing is
+ * ever resolved; an address the database does not know follows [geo]
+ * unknown.
+ */
+static int
+check_country(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in,
+	      char *why, size_t len)
+{
+	struct net_prefix addr;
+	char text[INET6_ADDRSTRLEN], cc[3];
+	enum geo_result found;
+	struct idg_err err;
+	int ok;
+
+	if (!is_remote(cfg, in)) {
+		snprintf(why, len, "a local login; countries do not apply");
+		return 1;
+	}
+	if (in->rhost == NULL || in->rhost[0] == '\0') {
+		snprintf(why, len, "remote service %s gave no remote address; missing_rhost = %s",
+			 in->service, cfg->policy_missing_rhost_allow ? "allow" : "deny");
+		return cfg->policy_missing_rhost_allow;
+	}
+	if (net_parse_address(in->rhost, &addr) != 0) {
+		snprintf(why, len, "remote host '%.64s' is not a numeric address", in->rhost);
+		return 0;
+	}
+	inet_ntop(addr.family == 4 ? AF_INET : AF_INET6, addr.addr, text, sizeof(text));
+	if (geo_country(cfg->geo_database, cfg->geo_lookup_path, text, cc, &found, &err) != 0) {
+		snprintf(why, len, "cannot tell the country of %s: %.150s", text, err.msg);
+		return 0;
+	}
+	if (found == GEO_UNKNOWN) {
+		snprintf(why, len, "%s is in no country the database knows; unknown = %s", text,
+			 cfg->geo_unknown_allow ? "allow" : "deny");
+		return cfg->geo_unknown_allow;
+	}
+	ok = (r->countries == NULL || cfg_list_contains(r->countries, cc)) &&
+	     (r->deny_countries == NULL || !cfg_list_contains(r->deny_countries, cc));
+	snprintf(why, len, "%s is in %s, which is %s", text, cc, ok ? "allowed" : "not allowed");
+	return ok;
+}
+
 static void
 note(policy_report_fn report, void *arg, struct policy_decision *d, const char *rule,
      const char *check, int pass, const char *why)
@@ -116,6 +164,10 @@ policy_evaluate(const struct cfg *cfg, const struct policy_input *in, policy_rep
 		if (r->n_nets > 0) {
 			ok = check_network(cfg, r, in, why, sizeof(why));
 			note(report, arg, d, r->name, "network", ok, why);
+		}
+		if (r->countries != NULL || r->deny_countries != NULL) {
+			ok = check_country(cfg, r, in, why, sizeof(why));
+			note(report, arg, d, r->name, "country", ok, why);
 		}
 	}
 	return 0;

@@ -242,6 +242,16 @@ test_malformed_rules_name_the_line(void **state)
 		     "t.conf:5: [rule r] scope: must be any, remote or local");
 	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[policy]\nmissing_rhost = maybe\n",
 		     "t.conf:5: [policy] missing_rhost: must be deny or allow");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[geo]\ndatabase = /g.mmdb\n"
+		     "[rule r]\ncountries = fr\n",
+		     "t.conf:7: [rule r] countries: must be two-letter country codes");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[geo]\ndatabase = /g.mmdb\n"
+		     "[rule r]\ndeny_countries = FR, USA\n",
+		     "t.conf:7: [rule r] deny_countries: must be two-letter country codes");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[rule r]\ncountries = FR\n",
+		     "[rule r]: countries need a [geo] database");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[geo]\nlookup_path = country..x\n",
+		     "t.conf:5: [geo] lookup_path: must be map keys joined by dots");
 }
 
 static void
