@@ -45,6 +45,14 @@ assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
 assert_contains "$(cat "$T/last.err")" "not enrolled" "the unenrolled user is told how to enrol"
 assert_exit 1 "a user unknown to the directory is refused" pam mallory authenticate <<<"123456"
 
+# A grace period for users not enrolled yet: let in with a reminder until the date.
+sed -i "s/^\[mfa\]$/[mfa]\nunenrolled = grace\ngrace_until = $(date -u -d '+10 days' +%F)/" "$T/etc/idgov.conf"
+assert_exit 0 "during the grace period an unenrolled user is let in" pam bob authenticate <<<""
+assert_contains "$(cat "$T/last.err" "$T/last.out")" "becomes mandatory on" "with a reminder to enrol"
+sed -i "s/^grace_until = .*/grace_until = $(date -u -d '-1 days' +%F)/" "$T/etc/idgov.conf"
+assert_exit 1 "after the grace period the unenrolled user is refused" pam bob authenticate <<<""
+sed -i '/^unenrolled = grace$/d; /^grace_until = /d' "$T/etc/idgov.conf"
+
 assert_exit 0 "account: an active user passes" pam alice acct_mgmt
 assert_exit 1 "account: a disabled (locked) user is refused" pam grace acct_mgmt
 ldif <<'L'
