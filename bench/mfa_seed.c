@@ -27,10 +27,11 @@ seed(struct store *st, const struct secret_key *key, const char *uid)
 	int rc;
 
 	randombytes_buf(secret, sizeof(secret));
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT OR REPLACE INTO mfa (user_uuid, secret_nonce, secret_ct, "
-			       "confirmed, created_at) SELECT uuid, ?2, ?3, 1, 0 FROM users WHERE uid = ?1",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    st->db,
+		    "INSERT OR REPLACE INTO mfa (user_uuid, secret_nonce, secret_ct, "
+		    "confirmed, created_at) SELECT uuid, ?2, ?3, 1, 0 FROM users WHERE uid = ?1",
+		    -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
 	/* The uuid is the associated data, as in mfa.c: seal after looking it up. */
@@ -55,7 +56,8 @@ seed(struct store *st, const struct secret_key *key, const char *uid)
 	sqlite3_bind_blob(s, 3, ct, sizeof(ct), SQLITE_STATIC);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 	sqlite3_finalize(s);
-	if (rc == 0 && oath_base32_encode((const char *)secret, sizeof(secret), &b32, &len) == OATH_OK) {
+	if (rc == 0 &&
+	    oath_base32_encode((const char *)secret, sizeof(secret), &b32, &len) == OATH_OK) {
 		printf("%s %s\n", uid, b32);
 		free(b32);
 	}

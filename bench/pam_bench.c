@@ -10,6 +10,8 @@
  * Prints: SERVICE ok N/M median-us P90-us
  */
 #include <liboath/oath.h>
+#include "pam_answer.h"
+
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,21 +19,6 @@
 #include <time.h>
 
 static char code[16];
-
-static int
-conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-
-	(void)data;
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-			r[i].resp = strdup(code);
-	*resp = r;
-	return PAM_SUCCESS;
-}
 
 static int
 cmp(const void *a, const void *b)
@@ -64,7 +51,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	while (fscanf(f, "%127s %127s", uid, b32) == 2) {
-		struct pam_conv c = {conv, NULL};
+		struct pam_conv c = {pam_answer_conv, NULL};
 		pam_handle_t *h = NULL;
 		double start;
 		int rc;
@@ -72,6 +59,7 @@ main(int argc, char **argv)
 		if (oath_base32_decode(b32, strlen(b32), &secret, &len) != OATH_OK)
 			return 2;
 		oath_totp_generate(secret, len, time(NULL), 30, 0, 6, code);
+		pam_answer = code;
 		free(secret);
 		t = realloc(t, (size_t)(n + 1) * sizeof(*t));
 		start = now_us();

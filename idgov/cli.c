@@ -215,6 +215,31 @@ run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
 	return EXIT_OK;
 }
 
+/*
+ * Like run(), for requests that answer a yes/no question (is the chain
+ * intact, is the login allowed): exit 1 when the answer in result[key] is no.
+ */
+static int
+run_verdict(struct cli *c, const char *op, json_t *args, const char *key, int (*fn)(json_t *))
+{
+	json_t *r;
+	int rc = call(c, op, args, &r);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->json) {
+		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", s ? s : "null");
+		free(s);
+		rc = json_is_true(json_object_get(r, key)) ? EXIT_OK : EXIT_FAIL;
+	} else {
+		rc = fn(r) ? EXIT_FAIL : EXIT_OK;
+	}
+	json_decref(r);
+	return rc;
+}
+
 static void
 print_nothing(json_t *r)
 {
@@ -429,7 +454,7 @@ cmd_audit(struct cli *c, int argc, char **argv)
 				   "(7d, 24h, 30m)\n";
 	struct sub_opts o;
 	const char *verb = argc > 1 ? argv[1] : "";
-	json_t *args = NULL, *r;
+	json_t *args = NULL;
 	int rc;
 
 	if (parse_sub(c, argc - 1, argv + 1, "Sn", &o) != 0)
@@ -446,20 +471,7 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	}
 	if (strcmp(verb, "verify") != 0 || o.since || o.limit)
 		return usage_error("unknown 'audit' command '%s'", verb);
-	rc = call(c, "audit.verify", json_object(), &r);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json) {
-		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s ? s : "null");
-		free(s);
-		rc = json_is_true(json_object_get(r, "ok")) ? EXIT_OK : EXIT_FAIL;
-	} else {
-		rc = print_audit_verify(r) ? EXIT_FAIL : EXIT_OK;
-	}
-	json_decref(r);
-	return rc;
+	return run_verdict(c, "audit.verify", json_object(), "ok", print_audit_verify);
 }
 
 /* The optional USER operand as request args. */
@@ -556,8 +568,7 @@ cmd_policy(struct cli *c, int argc, char **argv)
 	struct sub_opts o;
 	struct idg_err err;
 	int64_t at = 0;
-	json_t *args, *r;
-	int rc;
+	json_t *args;
 
 	if (parse_sub(c, argc - 1, argv + 1, "vra", &o) != 0)
 		return EXIT_USAGE;
@@ -575,20 +586,7 @@ cmd_policy(struct cli *c, int argc, char **argv)
 		json_object_set_new(args, "service", json_string(o.service));
 	if (o.rhost != NULL)
 		json_object_set_new(args, "rhost", json_string(o.rhost));
-	rc = call(c, "policy.check", args, &r);
-	if (rc != EXIT_OK)
-		return rc;
-	if (c->json) {
-		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		printf("%s\n", s ? s : "null");
-		free(s);
-		rc = json_is_true(json_object_get(r, "allowed")) ? EXIT_OK : EXIT_FAIL;
-	} else {
-		rc = print_policy_check(r) ? EXIT_FAIL : EXIT_OK;
-	}
-	json_decref(r);
-	return rc;
+	return run_verdict(c, "policy.check", args, "allowed", print_policy_check);
 }
 
 static const struct {

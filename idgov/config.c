@@ -775,24 +775,11 @@ cfg_free(struct cfg *cfg)
 int
 cfg_list_contains(const char *list, const char *item)
 {
-	size_t n = strlen(item);
-	const char *p = list;
+	const char *cursor = list, *p;
+	size_t len, n = strlen(item);
 
-	while (*p != '\0') {
-		const char *end;
-		size_t len;
-
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		end = p;
-		while (*end != '\0' && *end != ',')
-			end++;
-		len = (size_t)(end - p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
+	while (idg_list_next(&cursor, &p, &len))
 		if (len == n && len > 0 && strncasecmp(p, item, n) == 0)
 			return 1;
-		p = end;
-	}
 	return 0;
 }

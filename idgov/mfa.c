@@ -76,6 +76,24 @@ find_user(struct mfa_ctx *c, const char *uid, char uuid[UUID_BUF], struct idg_er
 	return rc == SQLITE_ROW;
 }
 
+/*
+ * Starts the write transaction of a change to uid's enrolment and finds
+ * the user: 0 with uuid, or -1 (err set; the transaction is still open,
+ * finish() ends it).
+ */
+static int
+begin_for_user(struct mfa_ctx *c, const char *uid, char uuid[UUID_BUF], struct idg_err *err)
+{
+	int rc;
+
+	if (store_begin(c->st, err) != 0)
+		return -2; /* no transaction to finish */
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		idg_seterr(err, "no user named '%s' in the directory", uid);
+	return rc == 1 ? 0 : -1;
+}
+
 static int
 load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
 {
@@ -366,13 +384,13 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 	int rc = -1;
 
 	*uri = NULL;
-	if (store_begin(c->st, err) != 0)
+	rc = begin_for_user(c, uid, uuid, err);
+	if (rc == -2)
 		return -1;
-	rc = find_user(c, uid, uuid, err);
-	if (rc == 0)
-		idg_seterr(err, "no user named '%s' in the directory", uid);
-	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
+	if (rc != 0 || load_row(c, uuid, &row, err) != 0) {
+		rc = -1;
 		goto out;
+	}
 	rc = -1;
 	if (row.found && row.confirmed) {
 		idg_seterr(err, "%s is already enrolled; an admin must reset it first", uid);
@@ -471,12 +489,10 @@ mfa_enroll_confirm(struct mfa_ctx *c, const char *uid, const char *code, int64_t
 	int64_t step = 0;
 	int rc;
 
-	if (store_begin(c->st, err) != 0)
+	rc = begin_for_user(c, uid, uuid, err);
+	if (rc == -2)
 		return -1;
-	rc = find_user(c, uid, uuid, err);
-	if (rc == 0)
-		idg_seterr(err, "no user named '%s' in the directory", uid);
-	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
+	if (rc != 0 || load_row(c, uuid, &row, err) != 0)
 		return finish(c, -1, err);
 	if (!row.found || row.confirmed)
 		return finish(c,
@@ -530,13 +546,11 @@ change_enrolment(struct mfa_ctx *c, const char *uid, const char *sql, const char
 	char uuid[UUID_BUF];
 	int rc;
 
-	if (store_begin(c->st, err) != 0)
+	rc = begin_for_user(c, uid, uuid, err);
+	if (rc == -2)
 		return -1;
-	rc = find_user(c, uid, uuid, err);
-	if (rc == 0)
-		rc = idg_seterr(err, "no user named '%s' in the directory", uid);
-	else if (rc == 1 && (rc = update(c, sql, uuid, 0, 0, 0, err)) == 0 &&
-		 sqlite3_changes(c->st->db) == 0)
+	if (rc == 0 && (rc = update(c, sql, uuid, 0, 0, 0, err)) == 0 &&
+	    sqlite3_changes(c->st->db) == 0)
 		rc = idg_seterr(err, "%s has no MFA enrolment", uid);
 	if (rc == 0)
 		rc = audit_event(c, uid, action, NULL, err);

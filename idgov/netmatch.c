@@ -85,29 +85,18 @@ parse_one(const char *s, size_t len, struct net_prefix *p, struct idg_err *err)
 int
 net_parse_list(const char *spec, struct net_prefix *out, size_t *n, struct idg_err *err)
 {
-	const char *p = spec;
+	const char *cursor = spec, *item;
+	size_t len;
 
 	*n = 0;
-	/* Every comma must be followed by an item: "a," and "" are errors, not empty lists. */
-	for (;;) {
-		const char *end;
-		size_t len;
-
-		while (*p == ' ')
-			p++;
-		end = strchr(p, ',');
-		len = end != NULL ? (size_t)(end - p) : strlen(p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while (idg_list_next(&cursor, &item, &len)) {
 		if (*n == NET_MAX)
 			return idg_seterr(err, "more than %d networks", NET_MAX);
-		if (parse_one(p, len, &out[*n], err) != 0)
+		if (parse_one(item, len, &out[*n], err) != 0)
 			return -1;
 		(*n)++;
-		if (end == NULL)
-			return 0;
-		p = end + 1;
 	}
+	return 0;
 }
 
 static int

@@ -55,15 +55,17 @@ check_time(const struct cfg_rule *r, const struct policy_input *in, char *why, s
 	return ok;
 }
 
+/*
+ * Networks and countries judge remote logins only, by a numeric address.
+ * Returns 1 (local login: passes, why says so), 0 (refused: why says why),
+ * or 2 with *addr set.
+ */
 static int
-check_network(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in,
-	      char *why, size_t len)
+remote_address(const struct cfg *cfg, const struct policy_input *in, const char *what,
+	       struct net_prefix *addr, char *why, size_t len)
 {
-	struct net_prefix addr;
-	int ok;
-
 	if (!is_remote(cfg, in)) {
-		snprintf(why, len, "a local login; source networks do not apply");
+		snprintf(why, len, "a local login; %s do not apply", what);
 		return 1;
 	}
 	if (in->rhost == NULL || in->rhost[0] == '\0') {
@@ -71,20 +73,30 @@ check_network(const struct cfg *cfg, const struct cfg_rule *r, const struct poli
 			 in->service, cfg->policy_missing_rhost_allow ? "allow" : "deny");
 		return cfg->policy_missing_rhost_allow;
 	}
-	if (net_parse_address(in->rhost, &addr) != 0) {
+	if (net_parse_address(in->rhost, addr) != 0) {
 		snprintf(why, len, "remote host '%.64s' is not a numeric address", in->rhost);
 		return 0;
 	}
+	return 2;
+}
+
+static int
+check_network(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in,
+	      char *why, size_t len)
+{
+	struct net_prefix addr;
+	int ok = remote_address(cfg, in, "source networks", &addr, why, len);
+
+	if (ok != 2)
+		return ok;
 	ok = net_match(r->nets, r->n_nets, &addr);
 	snprintf(why, len, "%s is %s %s", in->rhost, ok ? "in" : "not in", r->networks);
 	return ok;
 }
 
 /*
- * Remote logins only, like networks. The address is parsed as a number
- * first (an IPv4-mapped IPv6 address is looked up as IPv4), so nothing is
- * ever resolved; an address the database does not know follows [geo]
- * unknown.
+ * An IPv4-mapped IPv6 address is looked up as IPv4; an address the
+ * database does not know follows [geo] unknown.
  */
 static int
 check_country(const struct cfg *cfg, const struct cfg_rule *r, const struct policy_input *in,
@@ -94,21 +106,10 @@ check_country(const struct cfg *cfg, const struct cfg_rule *r, const struct poli
 	char text[INET6_ADDRSTRLEN], cc[3];
 	enum geo_result found;
 	struct idg_err err;
-	int ok;
+	int ok = remote_address(cfg, in, "countries", &addr, why, len);
 
-	if (!is_remote(cfg, in)) {
-		snprintf(why, len, "a local login; countries do not apply");
-		return 1;
-	}
-	if (in->rhost == NULL || in->rhost[0] == '\0') {
-		snprintf(why, len, "remote service %s gave no remote address; missing_rhost = %s",
-			 in->service, cfg->policy_missing_rhost_allow ? "allow" : "deny");
-		return cfg->policy_missing_rhost_allow;
-	}
-	if (net_parse_address(in->rhost, &addr) != 0) {
-		snprintf(why, len, "remote host '%.64s' is not a numeric address", in->rhost);
-		return 0;
-	}
+	if (ok != 2)
+		return ok;
 	inet_ntop(addr.family == 4 ? AF_INET : AF_INET6, addr.addr, text, sizeof(text));
 	if (geo_country(cfg->geo_database, cfg->geo_lookup_path, text, cc, &found, &err) != 0) {
 		snprintf(why, len, "cannot tell the country of %s: %.150s", text, err.msg);

@@ -69,32 +69,21 @@ parse_item(const char *s, size_t len, struct time_window *w)
 int
 timewin_parse(const char *spec, struct time_window *w, size_t *n, struct idg_err *err)
 {
-	const char *p = spec;
+	const char *cursor = spec, *item;
+	size_t len;
 
 	*n = 0;
-	/* Every comma must be followed by an item: "a," and "" are errors, not empty lists. */
-	for (;;) {
-		const char *end;
-		size_t len;
-
-		while (*p == ' ')
-			p++;
-		end = strchr(p, ',');
-		len = end != NULL ? (size_t)(end - p) : strlen(p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while (idg_list_next(&cursor, &item, &len)) {
 		if (*n == TIMEWIN_MAX)
 			return idg_seterr(err, "more than %d time windows", TIMEWIN_MAX);
-		if (parse_item(p, len, &w[*n]) != 0)
+		if (parse_item(item, len, &w[*n]) != 0)
 			return idg_seterr(
 				err,
 				"'%.*s' is not a time window (expected e.g. Mo-Fr 08:00-19:00)",
-				(int)(len > 60 ? 60 : len), p);
+				(int)(len > 60 ? 60 : len), item);
 		(*n)++;
-		if (end == NULL)
-			return 0;
-		p = end + 1;
 	}
+	return 0;
 }
 
 int

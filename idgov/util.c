@@ -70,3 +70,21 @@ idg_ascii_lower(char *s)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
 }
+
+int
+idg_list_next(const char **cursor, const char **item, size_t *len)
+{
+	const char *p = *cursor, *end;
+
+	if (p == NULL)
+		return 0;
+	while (*p == ' ')
+		p++;
+	end = strchr(p, ',');
+	*len = end != NULL ? (size_t)(end - p) : strlen(p);
+	while (*len > 0 && p[*len - 1] == ' ')
+		(*len)--;
+	*item = p;
+	*cursor = end != NULL ? end + 1 : NULL;
+	return 1;
+}

@@ -32,6 +32,14 @@ size_t idg_strlcpy(char *dst, const char *src, size_t size);
 /* Duplicates s or returns NULL; s may be NULL. */
 char *idg_strdup(const char *s);
 
+/*
+ * Walks a comma-separated list: *cursor starts at the text and becomes
+ * NULL after the last item. Returns 1 with the next item, spaces trimmed,
+ * in *item and *len (len 0 for an empty item: "", "a,,b" or a trailing comma,
+ * which callers refuse), or 0 when there is none left.
+ */
+int idg_list_next(const char **cursor, const char **item, size_t *len);
+
 /* Lower-cases ASCII letters in place. */
 void idg_ascii_lower(char *s);
 

@@ -77,6 +77,17 @@ parse_opts(int argc, const char **argv, struct opts *o, pam_handle_t *pamh)
 	}
 }
 
+/* Every entry point starts here: its options, and a user name that is not empty. */
+static int
+begin(pam_handle_t *pamh, int argc, const char **argv, struct opts *o, const char **user)
+{
+	parse_opts(argc, argv, o, pamh);
+	*user = NULL;
+	if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL || (*user)[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	return PAM_SUCCESS;
+}
+
 static void
 env_close(struct env *e)
 {
@@ -243,8 +254,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	int rc;
 
 	(void)flags;
-	parse_opts(argc, argv, &o, pamh);
-	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+	if (begin(pamh, argc, argv, &o, &user) != PAM_SUCCESS)
 		return PAM_USER_UNKNOWN;
 	if (env_open(&e, &o, pamh, ENV_AUDIT | ENV_MASTER_KEY, &err) != 0) {
 		rc = unavailable(&e, pamh, user, &err);
@@ -339,8 +349,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	int rc;
 
 	(void)flags;
-	parse_opts(argc, argv, &o, pamh);
-	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+	if (begin(pamh, argc, argv, &o, &user) != PAM_SUCCESS)
 		return PAM_USER_UNKNOWN;
 	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
 	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
@@ -369,8 +378,7 @@ session(pam_handle_t *pamh, int argc, const char **argv, int open)
 	struct idg_err err;
 	int rc;
 
-	parse_opts(argc, argv, &o, pamh);
-	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL)
+	if (begin(pamh, argc, argv, &o, &user) != PAM_SUCCESS)
 		return PAM_SESSION_ERR;
 	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
 	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
@@ -455,8 +463,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct idg_err err;
 	int rc;
 
-	parse_opts(argc, argv, &o, pamh);
-	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || user[0] == '\0')
+	if (begin(pamh, argc, argv, &o, &user) != PAM_SUCCESS)
 		return PAM_USER_UNKNOWN;
 	if (env_open(&e, &o, pamh, ENV_STORE, &err) != 0) {
 		/* No break-glass here: a password change can wait, a login cannot. */

@@ -6,33 +6,17 @@
  *
  *   pam_auth CONFDIR SERVICE USER ANSWER    exit 0 if authenticated
  */
+#include "pam_answer.h"
+
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *answer;
-
-static int
-conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-
-	(void)data;
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
-		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-			r[i].resp = strdup(answer);
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct pam_conv c = {conv, NULL};
+	struct pam_conv c = {pam_answer_conv, NULL};
 	pam_handle_t *h = NULL;
 	int rc;
 
@@ -40,7 +24,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: pam_auth CONFDIR SERVICE USER ANSWER\n");
 		return 2;
 	}
-	answer = argv[4];
+	pam_answer = argv[4];
 	rc = pam_start_confdir(argv[2], argv[3], &c, argv[1], &h);
 	if (rc != PAM_SUCCESS) {
 		fprintf(stderr, "pam_start: %s\n", pam_strerror(NULL, rc));

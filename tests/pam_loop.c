@@ -8,28 +8,12 @@
  *   pam_loop CONFDIR USER N ANSWER
  */
 #include <dirent.h>
+#include "pam_answer.h"
+
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *answer;
-
-static int
-conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-
-	(void)data;
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++)
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
-		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
-			r[i].resp = strdup(answer);
-	*resp = r;
-	return PAM_SUCCESS;
-}
 
 static int
 open_fds(void)
@@ -62,7 +46,7 @@ rss_kib(void)
 static int
 transaction(const char *confdir, const char *user, int *auth_rc)
 {
-	struct pam_conv c = {conv, NULL};
+	struct pam_conv c = {pam_answer_conv, NULL};
 	pam_handle_t *h = NULL;
 	int rc = pam_start_confdir("idgov", user, &c, confdir, &h);
 
@@ -88,7 +72,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: pam_loop CONFDIR USER N(>=100) ANSWER\n");
 		return 2;
 	}
-	answer = argv[4];
+	pam_answer = argv[4];
 	for (int i = 0; i < n; i++) {
 		int rc = transaction(argv[1], argv[2], &auth_rc);
 
