@@ -9,6 +9,7 @@ PACKAGES=(
 	libldap-dev libsodium-dev libsqlite3-dev libinih-dev libjansson-dev libcmocka-dev
 	liboath-dev libqrencode-dev libpam0g-dev libpam-wrapper pamtester oathtool
 	libcrack2-dev cracklib-runtime libicu-dev libmaxminddb-dev libmaxmind-db-writer-perl
+	openssh-server sshpass libnss-wrapper
 	slapd ldap-utils sqlite3 jq util-linux openssl
 )
 

@@ -135,8 +135,9 @@ ig() {
 	"$IDGOV" -c "$T/etc/idgov.conf" "$@"
 }
 
+# Waits up to 5 s for a writer (the daemon, a PAM module) instead of failing on a busy store.
 sql() {
-	sqlite3 -batch "$T/state/idgov.db" "$1"
+	sqlite3 -batch -cmd ".timeout 5000" "$T/state/idgov.db" "$1"
 }
 
 ldif() {
