@@ -95,6 +95,37 @@ show ig audit list --since 10m
 say "verifying the audit chain"
 show ig audit verify
 
+say "MFA: enrolling alice (oathtool plays the authenticator app)"
+coproc ENROL { "$IDGOV" -c "$RUN/idgov.conf" mfa enroll alice 2>&1; }
+exec {from}<&"${ENROL[0]}" {to}>&"${ENROL[1]}"
+while read -r line <&"$from"; do
+	printf '%s\n' "$line"
+	case "$line" in otpauth://*) secret=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/'); break ;; esac
+done
+step=$(($(date +%s) / 30))
+code() { oathtool --totp -b -N "@$(((step + $1) * 30))" "$secret"; }
+echo "(answering with $(code 0))"
+code 0 >&"$to"
+exec {to}>&-
+cat <&"$from"
+exec {from}<&-
+
+say "logging in as alice through pam_idgov (pam_wrapper + pamtester: nothing under /etc changes)"
+mkdir -p "$RUN/pam.d"
+for stack in auth account session; do
+	echo "$stack required $ROOT/build/pam_module/pam_idgov.so config=$RUN/idgov.conf"
+done > "$RUN/pam.d/demo"
+printf 'auth required pam_deny.so\naccount required pam_deny.so\n' > "$RUN/pam.d/other"
+pam() { LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$RUN/pam.d" pamtester -I rhost=192.0.2.10 demo "$@"; }
+echo "$ pamtester demo alice authenticate acct_mgmt open_session close_session   (code $(code 1))"
+pam alice authenticate acct_mgmt open_session close_session <<<"$(code 1)"
+echo "$ pamtester demo alice authenticate   (the same code again)"
+pam alice authenticate <<<"$(code 1)" || echo "(refused: a code works once)"
+echo "$ pamtester demo grace acct_mgmt   (grace is locked in the directory)"
+pam grace acct_mgmt || true
+show ig policy check grace --rhost 192.0.2.10 || true
+show ig audit list --limit 4
+
 say "tampering with one audit record behind idgov's back"
 sqlite3 "$RUN/state/idgov.db" "UPDATE audit SET subject = 'mallory' WHERE action = 'user.leaver'"
 set +e
