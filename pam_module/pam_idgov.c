@@ -6,12 +6,12 @@
  *   account  account state from the store: departed, disabled, expired
  *            (account.c)
  *   session  login records: service, rhost, tty (account.c)
- *   password the password rules and history (password.c); put it before
- *            pam_unix, which then takes the new password with use_authtok
+ *   password the password rules and history (password.c): "check_only"
+ *            before pam_unix, "record_only use_authtok" after it
  *
- * Options: config=PATH (default /etc/idgov/idgov.conf), debug; and
- * use_authtok, use_first_pass, try_first_pass, which pam_get_authtok()
- * itself reads.
+ * Options: config=PATH (default /etc/idgov/idgov.conf), debug,
+ * check_only, record_only; and use_authtok, use_first_pass,
+ * try_first_pass, which pam_get_authtok() itself reads.
  *
  * Every call opens what it needs (configuration, store, keys, logger) and
  * closes it before returning: no global state, nothing left open in the
@@ -42,9 +42,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Which halves of the password stack this instance does (both unless told). */
+enum pw_role { PW_CHECK = 1, PW_RECORD = 2 };
+
 struct opts {
 	const char *config;
 	int debug;
+	int pw_role;
 };
 
 struct env {
@@ -62,11 +66,16 @@ parse_opts(int argc, const char **argv, struct opts *o, pam_handle_t *pamh)
 {
 	o->config = CFG_DEFAULT_PATH;
 	o->debug = 0;
+	o->pw_role = PW_CHECK | PW_RECORD;
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "config=", 7) == 0)
 			o->config = argv[i] + 7;
 		else if (strcmp(argv[i], "debug") == 0)
 			o->debug = 1;
+		else if (strcmp(argv[i], "check_only") == 0)
+			o->pw_role = PW_CHECK;
+		else if (strcmp(argv[i], "record_only") == 0)
+			o->pw_role = PW_RECORD;
 		else if (strcmp(argv[i], "use_authtok") == 0 ||
 			 strcmp(argv[i], "use_first_pass") == 0 ||
 			 strcmp(argv[i], "try_first_pass") == 0)
@@ -417,9 +426,14 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return session(pamh, argc, argv, 0);
 }
 
-/* Checks the new password against every rule; on success records it in the history. */
+/*
+ * Checks the new password against every rule and records it in the
+ * history. Split across two lines of the stack, "check_only" before
+ * pam_unix and "record_only" after it (with use_authtok), a password is
+ * remembered only once pam_unix has really set it.
+ */
 static int
-change_password(struct env *e, pam_handle_t *pamh, const char *user)
+change_password(struct env *e, pam_handle_t *pamh, const char *user, int role)
 {
 	const char *pw = NULL;
 	char why[320];
@@ -430,6 +444,8 @@ change_password(struct env *e, pam_handle_t *pamh, const char *user)
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, NULL);
 	if (rc != PAM_SUCCESS || pw == NULL)
 		return rc != PAM_SUCCESS ? rc : PAM_AUTHTOK_ERR;
+	if (!(role & PW_CHECK))
+		goto record;
 	v = password_check(e->cfg, user, pw, why, sizeof(why));
 	/* Real uid 0 is an admin setting the password: the minimum age does not apply. */
 	if (v == PW_OK && password_check_history(e->st, e->cfg, user, pw, idg_now(), getuid() == 0,
@@ -445,6 +461,11 @@ change_password(struct env *e, pam_handle_t *pamh, const char *user)
 			"password: change for %s refused: %s", user, why);
 		return PAM_AUTHTOK_ERR;
 	}
+	if (!(role & PW_RECORD)) {
+		log_msg(&e->log, LOG_INFO, "password: new password for %s passes the rules", user);
+		return PAM_SUCCESS;
+	}
+record:
 	if (password_record(e->st, e->cfg, user, pw, idg_now(), &err) != 0) {
 		log_msg(&e->log, LOG_ERR, "password: cannot record change of %s: %s", user,
 			err.msg);
@@ -474,7 +495,8 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		env_close(&e);
 		return (flags & PAM_PRELIM_CHECK) ? PAM_TRY_AGAIN : PAM_AUTHTOK_ERR;
 	}
-	rc = (flags & PAM_UPDATE_AUTHTOK) ? change_password(&e, pamh, user) : PAM_SUCCESS;
+	rc = (flags & PAM_UPDATE_AUTHTOK) ? change_password(&e, pamh, user, o.pw_role)
+					  : PAM_SUCCESS;
 	env_close(&e);
 	return rc;
 }

@@ -27,6 +27,21 @@ assert_eq "$(sql "SELECT hash LIKE '\$argon2id\$%' FROM password_history")" 1 "a
 assert_exit 1 "the same password again is refused (history)" pam alice chauthtok < <(twice "Tr0ub4dor&3x!qz")
 assert_contains "$(cat "$T/last.err" "$T/last.out")" "used recently" "the user is told it was used"
 
+# Split stack: check before the password is set, record after. If setting it
+# fails (pam_deny standing in for pam_unix), nothing is remembered.
+SEC=/usr/lib/x86_64-linux-gnu/security
+{
+	echo "password requisite $MODULE config=$T/etc/idgov.conf check_only"
+	echo "password requisite $SEC/pam_deny.so"
+	echo "password required $MODULE config=$T/etc/idgov.conf record_only use_authtok"
+} > "$T/pam.d/idgov"
+assert_exit 1 "a change that fails after the check" pam bob chauthtok < <(twice "B0b-new-secret!")
+assert_eq "$(sql "SELECT count(*) FROM password_history WHERE uid='bob'")" 0 "is not remembered"
+sed -i "s|$SEC/pam_deny.so|$SEC/pam_permit.so|" "$T/pam.d/idgov"
+assert_exit 0 "a change that succeeds" pam bob chauthtok < <(twice "B0b-new-secret!")
+assert_eq "$(sql "SELECT count(*) FROM password_history WHERE uid='bob'")" 1 "is remembered by the record_only line"
+echo "password required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+
 sed -i 's|^\[admin\]$|[password]\ndictionary = /nonexistent/cracklib_dict\n[admin]|' "$T/etc/idgov.conf"
 assert_exit 1 "a missing dictionary refuses changes, clearly" pam alice chauthtok < <(twice "Another-g00d-one")
 assert_contains "$(cat "$T/last.err" "$T/last.out")" "dictionary /nonexistent/cracklib_dict is missing" \
