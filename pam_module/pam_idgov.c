@@ -140,9 +140,13 @@ env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need, stru
 	return 0;
 }
 
-/* Fail closed, but let a configured break-glass user in, loudly. */
+/*
+ * Fail closed, but let a configured break-glass user in, loudly. denial
+ * is the code the calling stack documents for a refusal.
+ */
 static int
-unavailable(struct env *e, pam_handle_t *pamh, const char *user, const struct idg_err *err)
+unavailable(struct env *e, pam_handle_t *pamh, const char *user, const struct idg_err *err,
+	    int denial)
 {
 	if (e->cfg != NULL && cfg_list_contains(e->cfg->pam_break_glass, user)) {
 		if (e->log_open)
@@ -156,7 +160,7 @@ unavailable(struct env *e, pam_handle_t *pamh, const char *user, const struct id
 		log_msg(&e->log, LOG_ERR, "denying %s: idgov is unavailable: %s", user, err->msg);
 	else
 		pam_syslog(pamh, LOG_ERR, "denying %s: idgov is unavailable: %s", user, err->msg);
-	return PAM_AUTHINFO_UNAVAIL;
+	return denial;
 }
 
 /* Asks for the code; *code is sodium_malloc'd (wipe with sodium_free). */
@@ -222,7 +226,7 @@ authenticate(struct env *e, pam_handle_t *pamh, const char *user)
 
 	rc = mfa_is_enrolled(&c, user, &err);
 	if (rc < 0)
-		return unavailable(e, pamh, user, &err);
+		return unavailable(e, pamh, user, &err, PAM_AUTHINFO_UNAVAIL);
 	if (rc == 0)
 		return not_enrolled(e, pamh, user);
 	rc = ask_code(pamh, e->cfg->mfa_prompt, &code);
@@ -231,7 +235,7 @@ authenticate(struct env *e, pam_handle_t *pamh, const char *user)
 	rc = mfa_verify(&c, user, code, idg_now(), &out, &err);
 	sodium_free(code);
 	if (rc != 0)
-		return unavailable(e, pamh, user, &err);
+		return unavailable(e, pamh, user, &err, PAM_AUTHINFO_UNAVAIL);
 	switch (out) {
 	case MFA_OK:
 	case MFA_OK_RECOVERY:
@@ -266,7 +270,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (begin(pamh, argc, argv, &o, &user) != PAM_SUCCESS)
 		return PAM_USER_UNKNOWN;
 	if (env_open(&e, &o, pamh, ENV_AUDIT | ENV_MASTER_KEY, &err) != 0) {
-		rc = unavailable(&e, pamh, user, &err);
+		rc = unavailable(&e, pamh, user, &err, PAM_AUTHINFO_UNAVAIL);
 	} else {
 		pam_fail_delay(pamh, (unsigned)e.cfg->mfa_fail_delay_ms * 1000u);
 		rc = authenticate(&e, pamh, user);
@@ -365,7 +369,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (env_open(&e, &o, pamh, ENV_AUDIT, &err) != 0 ||
 	    account_decide(e.st, e.cfg, user, service ? service : "", rhost, idg_now(), NULL, NULL,
 			   &v, &err) != 0) {
-		rc = unavailable(&e, pamh, user, &err);
+		rc = unavailable(&e, pamh, user, &err, PAM_PERM_DENIED);
 	} else {
 		rc = account_code(&v);
 		if (rc != PAM_SUCCESS)
