@@ -312,6 +312,24 @@ help(const char *text)
 	return EXIT_OK;
 }
 
+/*
+ * The start of a "NOUN VERB ..." command: its options, --help, and optind
+ * left at the first operand after VERB. Returns -1 to go on, or the exit code.
+ */
+static int
+noun_prologue(struct cli *c, int argc, char **argv, const char *allowed, const char *text,
+	      struct sub_opts *o)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return help(text);
+	if (parse_sub(c, argc - 1, argv + 1, allowed, o) != 0)
+		return EXIT_USAGE;
+	if (o->help || argc < 2)
+		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
+	optind++; /* operands were counted from argv + 1 */
+	return -1;
+}
+
 static int
 cmd_init(struct cli *c, int argc, char **argv)
 {
@@ -385,13 +403,11 @@ cmd_user(struct cli *c, int argc, char **argv)
 	static const char text[] = "usage: idgov user list [--status active|disabled|departed]\n"
 				   "       idgov user show NAME\n";
 	struct sub_opts o;
+	int rc;
 	const char *verb = argc > 1 ? argv[1] : "";
 
-	if (parse_sub(c, argc - 1, argv + 1, "s", &o) != 0)
-		return EXIT_USAGE;
-	if (o.help || argc < 2)
-		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
-	optind++; /* operands are relative to argv + 1 */
+	if ((rc = noun_prologue(c, argc, argv, "s", text, &o)) >= 0)
+		return rc;
 	if (strcmp(verb, "list") == 0) {
 		if (optind != argc)
 			return usage_error("user list takes no NAME (got '%s')", argv[optind]);
@@ -409,13 +425,11 @@ cmd_group(struct cli *c, int argc, char **argv)
 {
 	static const char text[] = "usage: idgov group list\n       idgov group show NAME\n";
 	struct sub_opts o;
+	int rc;
 	const char *verb = argc > 1 ? argv[1] : "";
 
-	if (parse_sub(c, argc - 1, argv + 1, "", &o) != 0)
-		return EXIT_USAGE;
-	if (o.help || argc < 2)
-		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
-	optind++;
+	if ((rc = noun_prologue(c, argc, argv, "", text, &o)) >= 0)
+		return rc;
 	if (strcmp(verb, "list") == 0) {
 		if (optind != argc)
 			return usage_error("group list takes no NAME (got '%s')", argv[optind]);
@@ -457,11 +471,8 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	json_t *args = NULL;
 	int rc;
 
-	if (parse_sub(c, argc - 1, argv + 1, "Sn", &o) != 0)
-		return EXIT_USAGE;
-	if (o.help || argc < 2)
-		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
-	optind++;
+	if ((rc = noun_prologue(c, argc, argv, "Sn", text, &o)) >= 0)
+		return rc;
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (strcmp(verb, "list") == 0) {
@@ -531,13 +542,11 @@ cmd_mfa(struct cli *c, int argc, char **argv)
 				   "       idgov mfa reset USER\n"
 				   "       idgov mfa unlock USER\n";
 	struct sub_opts o;
+	int rc;
 	const char *verb = argc > 1 ? argv[1] : "";
 
-	if (parse_sub(c, argc - 1, argv + 1, "", &o) != 0)
-		return EXIT_USAGE;
-	if (o.help || argc < 2)
-		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
-	optind++;
+	if ((rc = noun_prologue(c, argc, argv, "", text, &o)) >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return usage_error("too many arguments for 'mfa %s'", verb);
 	if (strcmp(verb, "enroll") == 0)
@@ -569,12 +578,10 @@ cmd_policy(struct cli *c, int argc, char **argv)
 	struct idg_err err;
 	int64_t at = 0;
 	json_t *args;
+	int rc;
 
-	if (parse_sub(c, argc - 1, argv + 1, "vra", &o) != 0)
-		return EXIT_USAGE;
-	if (o.help || argc < 2)
-		return argc < 2 ? (fputs(text, stderr), EXIT_USAGE) : help(text);
-	optind++;
+	if ((rc = noun_prologue(c, argc, argv, "vra", text, &o)) >= 0)
+		return rc;
 	if (strcmp(argv[1], "check") != 0)
 		return usage_error("unknown 'policy' command '%s'", argv[1]);
 	if (argc - optind != 1)
