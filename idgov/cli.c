@@ -20,6 +20,7 @@
 #include "timeparse.h"
 
 #include <getopt.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,8 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 		return unavailable ? EXIT_UNAVAILABLE : EXIT_FAIL;
 	}
 	rep = json_loads(reply, 0, NULL);
+	if (reply != NULL) /* a reply may carry a new MFA secret or recovery codes */
+		sodium_memzero(reply, strlen(reply));
 	free(reply);
 	if (!json_is_object(rep)) {
 		json_decref(rep);

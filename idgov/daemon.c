@@ -33,6 +33,7 @@
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,8 @@ client_reply(struct client *c, char *reply)
 			msg.msg_iov->iov_len -= (size_t)w;
 		}
 	}
+	if (reply != NULL) /* a reply may carry a new MFA secret or recovery codes */
+		sodium_memzero(reply, strlen(reply));
 	free(reply);
 	client_close(c);
 }
