@@ -35,6 +35,16 @@ assert_exit 0 "directory admin (daemon, uid 1) may list users" as 1 user list
 assert_exit 0 "directory admin may verify the audit chain" as 1 audit verify
 assert_exit 0 "directory admin may sync" as 1 sync
 
+# MFA enrolment through the socket is by peer credentials: nobody may not
+# enrol alice; "daemon" (uid 1, a directory user) enrols itself.
+assert_exit 1 "nobody may not enrol someone else" as 65534 mfa enroll alice </dev/null
+assert_contains "$(cat "$T/last.err")" "only admins may manage another user's MFA" "and is told why"
+as 1 mfa enroll </dev/null >"$T/enrol.out" 2>&1
+assert_contains "$(cat "$T/enrol.out")" "otpauth://totp/idgov:daemon?secret=" "uid 1 starts its own enrolment"
+assert_eq "$(sql "SELECT m.confirmed FROM mfa m JOIN users u ON u.uuid = m.user_uuid WHERE u.uid='daemon'")" 0 \
+	"pending until a first code confirms it"
+assert_eq "$(sql "SELECT actor FROM audit WHERE action='mfa.enroll_started'")" daemon "audited with the caller as actor"
+
 # Raw protocol abuse, straight at the socket.
 raw() { "$BUILD/tests/sockclient" "$T/run/idgov.sock"; }
 
