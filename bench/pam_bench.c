@@ -61,7 +61,15 @@ main(int argc, char **argv)
 		oath_totp_generate(secret, len, time(NULL), 30, 0, 6, code);
 		pam_answer = code;
 		free(secret);
-		t = realloc(t, (size_t)(n + 1) * sizeof(*t));
+		{
+			double *bigger = realloc(t, (size_t)(n + 1) * sizeof(*t));
+
+			if (bigger == NULL) {
+				free(t);
+				return 2;
+			}
+			t = bigger;
+		}
 		start = now_us();
 		rc = pam_start_confdir(argv[2], uid, &c, argv[1], &h);
 		if (rc == PAM_SUCCESS)
