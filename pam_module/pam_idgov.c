@@ -3,8 +3,9 @@
  *
  *   auth     TOTP (or a recovery code) for enrolled users, with replay
  *            protection and lockout (mfa.c)
- *   account  account state from the store: departed, disabled, expired
- *            (account.c)
+ *   account  account state (departed, disabled, expired), then the access
+ *            rules (time windows, networks, countries), then password age
+ *            (account.c, policy.c)
  *   session  login records: service, rhost, tty (account.c)
  *   password the password rules and history (password.c): "check_only"
  *            before pam_unix, "record_only use_authtok" after it
@@ -14,9 +15,10 @@
  * try_first_pass, which pam_get_authtok() itself reads.
  *
  * Every call opens what it needs (configuration, store, keys, logger) and
- * closes it before returning: no global state, nothing left open in the
- * host process, safe to load twice and to use from several threads with
- * separate handles. The module never exits, never prints to stdout and
+ * closes it before returning: nothing left open in the host process, safe
+ * to load twice and to use from several threads with separate handles. The
+ * one thing kept between calls is geo.c's mapping of the MaxMind DB (under
+ * a mutex, released when the module is unloaded). The module never exits, never prints to stdout and
  * installs no signal handlers. It fails closed: if the configuration, the
  * store or the master key cannot be used, the login is refused, except
  * for the break-glass users named in [pam] break_glass, whose every such
@@ -109,12 +111,13 @@ env_close(struct env *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* What env_open() opens beyond the configuration and the store. */
+enum { ENV_STORE = 0, ENV_AUDIT = 1, ENV_MASTER_KEY = 2 };
+
 /*
  * Opens the configuration, then what the caller needs. On failure err
  * says why; e->cfg may still be set (for the break-glass list).
  */
-enum { ENV_STORE = 0, ENV_AUDIT = 1, ENV_MASTER_KEY = 2 };
-
 static int
 env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need, struct idg_err *err)
 {
