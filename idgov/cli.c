@@ -244,9 +244,16 @@ run_verdict(struct cli *c, const char *op, json_t *args, const char *key, int (*
 }
 
 static void
-print_nothing(json_t *r)
+print_reset(json_t *r)
 {
-	(void)r;
+	printf("MFA enrolment of %s removed; they must enrol again.\n",
+	       json_string_value(json_object_get(r, "user")));
+}
+
+static void
+print_unlocked(json_t *r)
+{
+	printf("MFA of %s unlocked.\n", json_string_value(json_object_get(r, "user")));
 }
 
 struct sub_opts {
@@ -565,7 +572,8 @@ cmd_mfa(struct cli *c, int argc, char **argv)
 		if (optind >= argc)
 			return usage_error("'mfa %s' needs a USER", verb);
 		snprintf(op, sizeof(op), "mfa.%s", verb);
-		return run(c, op, optional_name(argc, argv), print_nothing);
+		return run(c, op, optional_name(argc, argv),
+			   verb[0] == 'r' ? print_reset : print_unlocked);
 	}
 	return usage_error("unknown 'mfa' command '%s'", verb);
 }

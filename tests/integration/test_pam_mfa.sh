@@ -39,6 +39,7 @@ assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alic
 assert_contains "$(cat "$T/last.err")" "locked" "the user is told verification is locked"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 1 "the lock is audited"
 assert_exit 0 "an admin unlocks" ig mfa unlock alice
+assert_contains "$(cat "$T/last.out")" "MFA of alice unlocked." "and is told it is done"
 assert_exit 0 "after unlock a fresh code works" pam alice authenticate <<<"$(code 4)"
 
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
