@@ -205,6 +205,29 @@ audit_sign_head(struct audit *a, struct idg_err *err)
 	return sign(a, seq, hash, err);
 }
 
+int
+audit_record(struct audit *a, const char *actor, const char *subject, const char *action,
+	     json_t *details, struct idg_err *err)
+{
+	char *text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = -1;
+
+	json_decref(details);
+	if (details != NULL && text == NULL)
+		return idg_seterr(err, "out of memory");
+	if (store_begin(a->st, err) != 0)
+		goto out;
+	if (audit_append(a, actor, subject, action, text, err) != 0 ||
+	    audit_sign_head(a, err) != 0 || store_commit(a->st, err) != 0) {
+		store_rollback(a->st);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
 /* Compares the recomputed chain with the stored one; the first difference is the bad record. */
 static int
 verify_chain(struct store *st, struct audit_report *rep, struct idg_err *err)

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "store.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <stdint.h>
 
@@ -53,6 +54,14 @@ void audit_close(struct audit *a);
  */
 int audit_append(struct audit *a, const char *actor, const char *subject, const char *action,
 		 const char *details, struct idg_err *err);
+
+/*
+ * Appends one record in a short transaction of its own, signs the head and
+ * commits: for events that are not part of a larger change. details is a
+ * JSON object (stolen; NULL for {}). On failure nothing is written.
+ */
+int audit_record(struct audit *a, const char *actor, const char *subject, const char *action,
+		 json_t *details, struct idg_err *err);
 
 /* Signs the current head if it is not signed yet. Call before commit. */
 int audit_sign_head(struct audit *a, struct idg_err *err);

@@ -313,23 +313,16 @@ audit_request(struct control_ctx *ctx, const struct caller *who, const char *act
 	      const char *subject, const char *outcome, const char *reason)
 {
 	struct idg_err err;
-	json_t *d = json_pack("{s:I, s:s}", "uid", (json_int_t)who->uid, "outcome", outcome);
-	char *text;
+	json_t *d;
 
+	if (ctx->audit == NULL)
+		return;
+	d = json_pack("{s:I, s:s}", "uid", (json_int_t)who->uid, "outcome", outcome);
 	if (d != NULL && reason != NULL)
 		json_object_set_new(d, "reason", json_string(reason));
-	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (text == NULL || ctx->audit == NULL)
-		goto out;
-	if (store_begin(ctx->st, &err) != 0 ||
-	    audit_append(ctx->audit, who->name, subject, action, text, &err) != 0 ||
-	    audit_sign_head(ctx->audit, &err) != 0 || store_commit(ctx->st, &err) != 0) {
-		store_rollback(ctx->st);
-		log_msg(ctx->log, LOG_ERR, "cannot audit %s by %s: %s", action, who->name, err.msg);
-	}
-out:
-	free(text);
+	if (d == NULL || audit_record(ctx->audit, who->name, subject, action, d, &err) != 0)
+		log_msg(ctx->log, LOG_ERR, "cannot audit %s by %s: %s", action, who->name,
+			d == NULL ? "out of memory" : err.msg);
 }
 
 static int

@@ -84,16 +84,9 @@ static void
 audit_event(struct daemon *d, const char *action, const char *subject, json_t *details)
 {
 	struct idg_err err;
-	char *text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-	json_decref(details);
-	if (store_begin(d->st, &err) != 0 ||
-	    audit_append(d->audit, "idgovd", subject, action, text, &err) != 0 ||
-	    audit_sign_head(d->audit, &err) != 0 || store_commit(d->st, &err) != 0) {
-		store_rollback(d->st);
+	if (audit_record(d->audit, "idgovd", subject, action, details, &err) != 0)
 		log_msg(&d->log, LOG_ERR, "cannot audit %s: %s", action, err.msg);
-	}
-	free(text);
 }
 
 static void

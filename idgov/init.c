@@ -38,7 +38,6 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 {
 	struct store *st = NULL;
 	struct audit *a = NULL;
-	char *details = NULL;
 	json_t *d;
 	int rc = -1;
 
@@ -68,22 +67,14 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 		goto out;
 	d = json_pack("{s:b, s:b, s:b}", "store_created", rep->store_created, "master_key_created",
 		      rep->master_key_created, "audit_key_created", rep->audit_key_created);
-	details = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (details == NULL) {
+	if (d == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;
 	}
-	if (store_begin(st, err) != 0)
+	if (audit_record(a, "root", cfg->store_path, "idgov.init", d, err) != 0)
 		goto out;
-	if (audit_append(a, "root", cfg->store_path, "idgov.init", details, err) != 0 ||
-	    audit_sign_head(a, err) != 0 || store_commit(st, err) != 0) {
-		store_rollback(st);
-		goto out;
-	}
 	rc = 0;
 out:
-	free(details);
 	audit_close(a);
 	store_close(st);
 	return rc;

@@ -18,11 +18,10 @@
  * closes it before returning: nothing left open in the host process, safe
  * to load twice and to use from several threads with separate handles. The
  * one thing kept between calls is geo.c's mapping of the MaxMind DB (under
- * a mutex, released when the module is unloaded). The module never exits, never prints to stdout and
- * installs no signal handlers. It fails closed: if the configuration, the
- * store or the master key cannot be used, the login is refused, except
- * for the break-glass users named in [pam] break_glass, whose every such
- * login is logged at LOG_ALERT.
+ * a mutex, released when the module is unloaded). The module never exits, never prints to stdout
+ * and installs no signal handlers. It fails closed: if the configuration, the store or the master
+ * key cannot be used, the login is refused, except for the break-glass users named in [pam]
+ * break_glass, whose every such login is logged at LOG_ALERT.
  */
 #include "account.h"
 #include "audit.h"
@@ -314,7 +313,6 @@ refuse(struct env *e, pam_handle_t *pamh, const char *user, const char *rhost,
 {
 	struct idg_err err;
 	json_t *d;
-	char *text;
 
 	log_msg(&e->log, LOG_WARNING, "account: denied %s (%s%s%s) by %s: %s", user, e->actor,
 		rhost ? " from " : "", rhost ? rhost : "", v->rule, v->why);
@@ -322,17 +320,9 @@ refuse(struct env *e, pam_handle_t *pamh, const char *user, const char *rhost,
 		return; /* another module may know the user; nothing to audit here */
 	pam_error(pamh, "Access denied by %s: %s.", v->rule, v->why);
 	d = json_pack("{s:s, s:s, s:s?}", "rule", v->rule, "why", v->why, "rhost", rhost);
-	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (text != NULL && store_begin(e->st, &err) == 0) {
-		if (audit_append(e->audit, e->actor, user, "login.denied", text, &err) != 0 ||
-		    audit_sign_head(e->audit, &err) != 0 || store_commit(e->st, &err) != 0) {
-			store_rollback(e->st);
-			log_msg(&e->log, LOG_ERR, "account: cannot audit the denial of %s: %s",
-				user, err.msg);
-		}
-	}
-	free(text);
+	if (d == NULL || audit_record(e->audit, e->actor, user, "login.denied", d, &err) != 0)
+		log_msg(&e->log, LOG_ERR, "account: cannot audit the denial of %s: %s", user,
+			d == NULL ? "out of memory" : err.msg);
 }
 
 /* An expired password makes sshd and login ask for a new one; one about to expire is announced. */
