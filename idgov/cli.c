@@ -10,8 +10,11 @@
  * Exit codes: 0 ok, 1 refused or failed (including a broken audit chain),
  * 2 usage error, 3 service unavailable.
  */
+#include "cli_int.h"
 #include "cli_print.h"
 #include "client.h"
+#include "grants.h"
+#include "journal.h"
 #include "config.h"
 #include "control.h"
 #include "init.h"
@@ -26,14 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-
-struct cli {
-	const char *config_path;
-	int json;
-	struct cfg *cfg;
-};
 
 static const char usage_text[] =
 	"usage: idgov [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -63,9 +58,7 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 idgovd unavailable\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
+int
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -100,6 +93,30 @@ direct_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, st
 	return sync_once(ctx->cfg, ctx->st, ctx->audit, ctx->log, opts, res, err);
 }
 
+/* Without a daemon, root's grant changes are applied by this process at once. */
+static void
+direct_governance(void *arg)
+{
+	struct control_ctx *ctx = arg;
+	struct grants_ctx g = {.cfg = ctx->cfg,
+			       .st = ctx->st,
+			       .audit = ctx->audit,
+			       .log = ctx->log,
+			       .actor = "idgov",
+			       .admin = 1};
+	struct journal j = {.cfg = ctx->cfg,
+			    .st = ctx->st,
+			    .audit = ctx->audit,
+			    .log = ctx->log,
+			    .actor = "idgov"};
+	struct idg_err err;
+	int64_t next;
+
+	if (governance_run(&g, &j, idg_now(), &next, &err) != 0)
+		fprintf(stderr, "idgov: %s\n", err.msg);
+	journal_close(&j);
+}
+
 /* Runs the request in this process, as the daemon would for root. */
 static char *
 call_direct(struct cli *c, const char *request, struct idg_err *err)
@@ -126,6 +143,7 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	ctx.key = key;
 	ctx.log = &log;
 	ctx.run_sync = direct_sync;
+	ctx.governance = direct_governance;
 	ctx.arg = &ctx;
 	control_identify(&ctx, geteuid(), &who);
 	reply = control_handle(&ctx, &who, request, strlen(request));
@@ -149,8 +167,7 @@ exit_for_code(const char *code)
 	return EXIT_FAIL;
 }
 
-/* Sends op(args) and returns the exit code; *result is set when it succeeded. Steals args. */
-static int
+int
 call(struct cli *c, const char *op, json_t *args, json_t **result)
 {
 	struct idg_err err;
@@ -197,8 +214,7 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 	return rc;
 }
 
-/* Calls op and prints the result with fn (or as JSON). */
-static int
+int
 run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
 {
 	json_t *r;
@@ -315,7 +331,7 @@ parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_
 	return 0;
 }
 
-static int
+int
 help(const char *text)
 {
 	fputs(text, stdout);
@@ -611,8 +627,9 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{"init", cmd_init},   {"status", cmd_status}, {"sync", cmd_sync}, {"user", cmd_user},
-	{"group", cmd_group}, {"audit", cmd_audit},   {"mfa", cmd_mfa},   {"policy", cmd_policy},
+	{"init", cmd_init},   {"status", cmd_status},   {"sync", cmd_sync}, {"user", cmd_user},
+	{"group", cmd_group}, {"audit", cmd_audit},     {"mfa", cmd_mfa},   {"policy", cmd_policy},
+	{"grant", cmd_grant}, {"account", cmd_account},
 };
 
 int

@@ -40,6 +40,10 @@ enum key_type {
 	T_DATE_OPT,   /* YYYY-MM-DD (UTC midnight) or empty */
 	T_RHOST,      /* deny | allow */
 	T_LOOKUP,     /* a dotted path of map keys: country.iso_code */
+	T_DURATION,   /* 90m, 4h, 7d, 1h30m (int64_t seconds) */
+	T_GROUP_MAX,  /* group=duration, ... */
+	T_LOCK,       /* shadow | ppolicy */
+	T_HOME,       /* absolute path, may contain %u */
 };
 
 struct key_def {
@@ -140,6 +144,32 @@ static const struct key_def keys[] = {
 
 	K("policy", "remote_services", T_STR_OPT, policy_remote_services, "sshd"),
 	K("policy", "missing_rhost", T_RHOST, policy_missing_rhost_allow, "deny"),
+
+	KI("grants", "approvers", grant_approvers, "1", 1, 5),
+	K("grants", "max_duration", T_DURATION, grant_max_duration, "7d"),
+	K("grants", "group_max_duration", T_GROUP_MAX, grant_group_max, ""),
+	K("grants", "max_pending", T_DURATION, grant_max_pending, "3d"),
+	K("grants", "ending_soon", T_DURATION, grant_ending_soon, "1h"),
+	K("grants", "enforce_services", T_STR_OPT, grant_enforce_services,
+	  "sudo, sudo-i, su, su-l"),
+	K("grants", "sudo_base", T_DN_OPT, grant_sudo_base, ""),
+	KI("grants", "retry_max", grant_retry_max, "300", 1, 3600),
+
+	K("breakglass", "group", T_STR_OPT, breakglass_group, ""),
+	K("breakglass", "max_duration", T_DURATION, breakglass_max_duration, "1h"),
+
+	K("accounts", "base", T_DN_OPT, acct_base, ""),
+	KI("accounts", "uid_min", acct_uid_min, "70000", 1000, 2147483646),
+	KI("accounts", "uid_max", acct_uid_max, "79999", 1000, 2147483646),
+	KI("accounts", "gid_number", acct_gid_number, "100", 0, 2147483646),
+	K("accounts", "home", T_HOME, acct_home, "/home/%u"),
+	K("accounts", "shell", T_PATH, acct_shell, "/bin/bash"),
+	K("accounts", "lock", T_LOCK, acct_lock, "shadow"),
+	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
+	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
+
+	K("notify", "command", T_STR_OPT, notify_command, ""),
+	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -209,6 +239,50 @@ valid_uri(const char *v)
 	       strncmp(v, "ldapi://", 8) == 0;
 }
 
+/*
+ * One item of "group=duration, ...": the group name (spaces around '='
+ * allowed) into name, the duration into *d. Returns -1 if malformed.
+ */
+static int
+group_max_item(const char *item, size_t len, char name[256], int64_t *d)
+{
+	char buf[300];
+	char *eq, *end, *val;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	eq = strchr(buf, '=');
+	if (eq == NULL)
+		return -1;
+	for (end = eq; end > buf && end[-1] == ' '; end--)
+		;
+	*end = '\0';
+	for (val = eq + 1; *val == ' '; val++)
+		;
+	if (buf[0] == '\0' || strlen(buf) >= 256 || duration_parse(val, d, NULL) != 0)
+		return -1;
+	memcpy(name, buf, strlen(buf) + 1);
+	return 0;
+}
+
+static int
+valid_group_max(const char *v)
+{
+	const char *cursor = v, *item;
+	char name[256];
+	size_t len;
+	int64_t d;
+
+	if (v[0] == '\0')
+		return 1;
+	while (idg_list_next(&cursor, &item, &len))
+		if (group_max_item(item, len, name, &d) != 0)
+			return 0;
+	return 1;
+}
+
 /* Parses one value into cfg. Returns NULL or a reason it is invalid. */
 static const char *
 set_value(struct cfg *cfg, const struct key_def *k, const char *v)
@@ -236,21 +310,32 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 		*(double *)((char *)cfg + k->offset) = d;
 		return NULL;
 	}
+	case T_DURATION: {
+		int64_t d;
+
+		if (duration_parse(v, &d, NULL) != 0)
+			return "not a duration (a number and a unit s, m, h, d or w: 90m, 4h, 7d)";
+		*(int64_t *)((char *)cfg + k->offset) = d;
+		return NULL;
+	}
 	case T_BOOL:
 	case T_ALGO:
 	case T_UNENROLLED:
-	case T_RHOST: {
+	case T_RHOST:
+	case T_LOCK: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
 			[T_UNENROLLED] = {"deny", "grace", NULL},
 			[T_RHOST] = {"deny", "allow", NULL},
+			[T_LOCK] = {"shadow", "ppolicy", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
 			[T_ALGO] = "must be sha1, sha256 or sha512",
 			[T_UNENROLLED] = "must be deny or grace",
 			[T_RHOST] = "must be deny or allow",
+			[T_LOCK] = "must be shadow or ppolicy",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -325,6 +410,14 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 				return "must be map keys joined by dots, e.g. country.iso_code";
 		if (v[0] == '\0' || strlen(v) > 100)
 			return "must be map keys joined by dots, e.g. country.iso_code";
+		break;
+	case T_GROUP_MAX:
+		if (!valid_group_max(v))
+			return "must be a list of group=duration, e.g. admins=8h, dba=4h";
+		break;
+	case T_HOME:
+		if (v[0] != '/' || strstr(v, "%u") == NULL || strchr(strstr(v, "%u") + 1, '%'))
+			return "must be an absolute path with one %u for the account name";
 		break;
 	case T_STR_OPT:
 		break;
@@ -650,6 +743,14 @@ validate(struct parse_ctx *ctx)
 		return idg_seterr(ctx->err,
 				  "%s: [mfa] grace_until: required when unenrolled = grace",
 				  ctx->name);
+	if (c->acct_uid_min > c->acct_uid_max)
+		return idg_seterr(ctx->err, "%s: [accounts] uid_min: must not exceed uid_max (%d)",
+				  ctx->name, c->acct_uid_max);
+	if (c->breakglass_max_duration > c->grant_max_duration)
+		return idg_seterr(ctx->err,
+				  "%s: [breakglass] max_duration: must not exceed [grants] "
+				  "max_duration (break-glass has the shortest maximum)",
+				  ctx->name);
 	if (c->dir_bind_dn[0] != '\0' && c->dir_bind_password_file[0] == '\0')
 		return idg_seterr(
 			ctx->err,
@@ -750,6 +851,8 @@ cfg_free(struct cfg *cfg)
 		case T_UNENROLLED:
 		case T_DATE_OPT:
 		case T_RHOST:
+		case T_DURATION:
+		case T_LOCK:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));
@@ -770,6 +873,20 @@ cfg_free(struct cfg *cfg)
 	free(cfg->rules);
 	free(cfg->path);
 	free(cfg);
+}
+
+int64_t
+cfg_group_max_duration(const struct cfg *cfg, const char *cn)
+{
+	const char *cursor = cfg->grant_group_max, *item;
+	char name[256];
+	size_t len;
+	int64_t d;
+
+	while (idg_list_next(&cursor, &item, &len))
+		if (group_max_item(item, len, name, &d) == 0 && strcasecmp(name, cn) == 0)
+			return d;
+	return cfg->grant_max_duration;
 }
 
 int

@@ -23,6 +23,7 @@
 enum cfg_tls { CFG_TLS_NONE, CFG_TLS_STARTTLS, CFG_TLS_LDAPS };
 enum cfg_unenrolled { CFG_UNENROLLED_DENY, CFG_UNENROLLED_GRACE };
 enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
+enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 
 #define CFG_MAX_RULES 64
 
@@ -144,6 +145,34 @@ struct cfg {
 	char *policy_remote_services; /* services that are remote logins even without a rhost */
 	int policy_missing_rhost_allow;
 
+	/* [grants] */
+	int grant_approvers;          /* approvals a privileged grant needs */
+	int64_t grant_max_duration;   /* seconds, for groups not in grant_group_max */
+	char *grant_group_max;        /* "group=duration, ..." */
+	int64_t grant_max_pending;    /* an unapproved request lapses after this */
+	int64_t grant_ending_soon;    /* notice this long before an end */
+	char *grant_enforce_services; /* PAM services refused while a removal is overdue */
+	char *grant_sudo_base;        /* where sudoRole entries go; empty: no sudo grants */
+	int grant_retry_max;          /* longest wait between directory retries, seconds */
+
+	/* [breakglass] */
+	char *breakglass_group;
+	int64_t breakglass_max_duration;
+
+	/* [accounts]: temporary privileged accounts */
+	char *acct_base;
+	int acct_uid_min, acct_uid_max;
+	int acct_gid_number;
+	char *acct_home; /* %u is the account name */
+	char *acct_shell;
+	enum cfg_lock acct_lock;
+	int64_t acct_max_duration;
+	int64_t acct_retention;
+
+	/* [notify] */
+	char *notify_command; /* argv split on spaces; message on stdin; empty: none */
+	char *notify_admin_mail;
+
 	/* [rule NAME] sections, in file order */
 	struct cfg_rule *rules;
 	size_t n_rules;
@@ -156,6 +185,9 @@ int cfg_load(const char *path, struct cfg **out, struct idg_err *err);
 int cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err);
 
 void cfg_free(struct cfg *cfg);
+
+/* The longest grant of group cn: its [grants] group_max_duration, else max_duration. */
+int64_t cfg_group_max_duration(const struct cfg *cfg, const char *cn);
 
 /* True if the comma-separated list `list` names `item` (case-insensitive). */
 int cfg_list_contains(const char *list, const char *item);

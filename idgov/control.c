@@ -43,6 +43,13 @@ control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
 int
 control_arg_name(json_t *args, const char *key, int optional, const char **out, struct reply_err *r)
 {
+	return control_arg_text(args, key, optional, MAX_NAME, out, r);
+}
+
+int
+control_arg_text(json_t *args, const char *key, int optional, size_t max, const char **out,
+		 struct reply_err *r)
+{
 	json_t *v = json_object_get(args, key);
 	const char *s;
 
@@ -53,8 +60,10 @@ control_arg_name(json_t *args, const char *key, int optional, const char **out, 
 		return control_fail(r, "bad_request",
 				    "argument '%s' is required and must be a string", key);
 	s = json_string_value(v);
-	if (s[0] == '\0' || json_string_length(v) > MAX_NAME || strlen(s) != json_string_length(v))
-		return control_fail(r, "bad_request", "argument '%s' is empty or too long", key);
+	if (s[0] == '\0' || json_string_length(v) > max || strlen(s) != json_string_length(v))
+		return control_fail(r, "bad_request",
+				    "argument '%s' is empty or too long (at most %zu bytes)", key,
+				    max);
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20)
 			return control_fail(r, "bad_request",
@@ -268,6 +277,19 @@ static const char *const mfa_args[] = {"name", NULL};
 static const char *const mfa_code_args[] = {"name", "code", NULL};
 static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
 
+static const char *const grant_req_args[] = {"user", "group",  "start", "until",
+					     "for",  "reason", NULL};
+static const char *const grant_id_args[] = {"id", "comment", NULL};
+static const char *const grant_revoke_args[] = {"id", "reason", NULL};
+static const char *const grant_extend_args[] = {"id", "until", "for", "reason", NULL};
+static const char *const breakglass_args[] = {"group", "for", "reason", NULL};
+static const char *const grant_list_args[] = {"filter", "user", "kind", NULL};
+static const char *const grant_show_args[] = {"id", NULL};
+static const char *const account_args[] = {"name",  "owner", "groups", "start",
+					   "until", "for",   "reason", NULL};
+static const char *const account_extend_args[] = {"name", "until", "for", "reason", NULL};
+static const char *const account_end_args[] = {"name", "reason", NULL};
+
 static const struct op ops[] = {
 	{"status", 0, no_args, op_status},
 	{"sync", 1, sync_args, op_sync},
@@ -284,6 +306,19 @@ static const struct op ops[] = {
 	{"mfa.unlock", 1, mfa_args, control_mfa_unlock},
 	{"mfa.recovery_codes", 0, mfa_args, control_mfa_recovery_codes},
 	{"policy.check", 1, policy_args, control_policy_check},
+	{"grant.request", 0, grant_req_args, control_grant_request},
+	{"grant.approve", 0, grant_id_args, control_grant_approve},
+	{"grant.deny", 0, grant_id_args, control_grant_deny},
+	{"grant.revoke", 0, grant_revoke_args, control_grant_revoke},
+	{"grant.extend", 0, grant_extend_args, control_grant_extend},
+	{"grant.breakglass", 0, breakglass_args, control_grant_breakglass},
+	{"grant.acknowledge", 1, grant_id_args, control_grant_acknowledge},
+	{"grant.list", 0, grant_list_args, control_grant_list},
+	{"grant.show", 0, grant_show_args, control_grant_show},
+	{"account.create", 0, account_args, control_account_create},
+	{"account.show", 0, name_args, control_account_show},
+	{"account.extend", 0, account_extend_args, control_account_extend},
+	{"account.end", 0, account_end_args, control_account_end},
 };
 
 static char *
@@ -362,7 +397,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	json_error_t jerr;
 	json_t *req, *args, *result = NULL, *v;
 	const char *name, *unknown = NULL, *subject = "-";
-	char action[64], *reply;
+	char action[64], grant_subject[32], *reply;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (req == NULL || !json_is_object(req)) {
@@ -391,6 +426,11 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	snprintf(action, sizeof(action), "control.%s", op->name);
 	if (json_is_string(json_object_get(args, "name")))
 		subject = json_string_value(json_object_get(args, "name"));
+	if (json_is_integer(json_object_get(args, "id"))) {
+		snprintf(grant_subject, sizeof(grant_subject), "grant:%lld",
+			 (long long)json_integer_value(json_object_get(args, "id")));
+		subject = grant_subject;
+	}
 	if (!args_known(args, op, &unknown)) {
 		control_fail(&r, "bad_request", "unknown argument '%s'", unknown);
 	} else if (op->admin_only && !who->admin) {

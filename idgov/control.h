@@ -45,6 +45,8 @@ struct control_ctx {
 	/* Runs a sync; the daemon and the CLI do this differently. */
 	int (*run_sync)(void *arg, const struct sync_opts *opts, struct sync_result *res,
 			struct idg_err *err);
+	/* Called after a request changed grants: do what is now due (NULL: nothing). */
+	void (*governance)(void *arg);
 	void *arg;
 };
 

@@ -23,6 +23,9 @@ int control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
  * controls. */
 int control_arg_name(json_t *args, const char *key, int optional, const char **out,
 		     struct reply_err *r);
+/* The same for free text of up to max bytes (reasons, comments). */
+int control_arg_text(json_t *args, const char *key, int optional, size_t max, const char **out,
+		     struct reply_err *r);
 int control_arg_bool(json_t *args, const char *key, int *out, struct reply_err *r);
 int control_arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r);
 
@@ -38,6 +41,33 @@ json_t *control_mfa_unlock(struct control_ctx *, const struct caller *, json_t *
 			   struct reply_err *);
 json_t *control_mfa_recovery_codes(struct control_ctx *, const struct caller *, json_t *,
 				   struct reply_err *);
+
+json_t *control_grant_request(struct control_ctx *, const struct caller *, json_t *,
+			      struct reply_err *);
+json_t *control_grant_approve(struct control_ctx *, const struct caller *, json_t *,
+			      struct reply_err *);
+json_t *control_grant_deny(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_grant_revoke(struct control_ctx *, const struct caller *, json_t *,
+			     struct reply_err *);
+json_t *control_grant_extend(struct control_ctx *, const struct caller *, json_t *,
+			     struct reply_err *);
+json_t *control_grant_breakglass(struct control_ctx *, const struct caller *, json_t *,
+				 struct reply_err *);
+json_t *control_grant_acknowledge(struct control_ctx *, const struct caller *, json_t *,
+				  struct reply_err *);
+json_t *control_grant_list(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_grant_show(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_account_create(struct control_ctx *, const struct caller *, json_t *,
+			       struct reply_err *);
+json_t *control_account_show(struct control_ctx *, const struct caller *, json_t *,
+			     struct reply_err *);
+json_t *control_account_extend(struct control_ctx *, const struct caller *, json_t *,
+			       struct reply_err *);
+json_t *control_account_end(struct control_ctx *, const struct caller *, json_t *,
+			    struct reply_err *);
 
 json_t *control_policy_check(struct control_ctx *, const struct caller *, json_t *,
 			     struct reply_err *);

@@ -2,8 +2,16 @@
  * idgovd's event loop; see daemon.h.
  *
  * Descriptors polled: [0] signalfd (SIGHUP, SIGTERM, SIGINT), [1] the
- * listening control socket, [2] a timerfd, [3] the directory connection
- * when a persistent sync runs, then the connected clients.
+ * listening control socket, [2] a timerfd for the directory link, [3] the
+ * directory connection when a persistent sync runs, [4] the governance
+ * timer, then the connected clients.
+ *
+ * Governance (grants.h, journal.h) runs on its own timer, set to the wall
+ * clock time when something is next due: a grant's end, start or lapse,
+ * or a deferred directory write. It is not a sweep: the timer fires at
+ * the end time itself, and after any request that changed grants the
+ * daemon runs it at once and sets the timer again. At start it runs
+ * first, so whatever fell due while the daemon was down happens now.
  *
  * The directory link is a small state machine:
  *   disconnected --timer--> connect + refresh --ok--> persist | paged
@@ -23,6 +31,8 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "grants.h"
+#include "journal.h"
 #include "log.h"
 #include "store.h"
 #include "sync.h"
@@ -43,12 +53,13 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
 #define CLIENT_TIMEOUT 5 /* seconds to send a request */
-#define FIXED_FDS 4
+#define FIXED_FDS 5
 
 enum link_state { LINK_DISCONNECTED, LINK_PERSIST, LINK_PAGED };
 
@@ -68,7 +79,9 @@ struct daemon {
 	struct audit *audit;
 	struct secret_key *key;
 	struct control_ctx ctl;
-	int sigfd, listenfd, timerfd;
+	int sigfd, listenfd, timerfd, govfd;
+	struct journal journal;
+	int64_t gov_next;
 	struct sync_session *sess;
 	enum link_state link;
 	int backoff;
@@ -95,6 +108,43 @@ arm_timer(struct daemon *d, int seconds)
 	struct itimerspec its = {.it_value = {seconds > 0 ? seconds : 0, seconds > 0 ? 0 : 1}};
 
 	timerfd_settime(d->timerfd, 0, &its, NULL);
+}
+
+/* ---- governance ---- */
+
+/* Does what grants and the journal have due, then sleeps until the next time. */
+static void
+governance(void *arg)
+{
+	struct daemon *d = arg;
+	struct grants_ctx g = {.cfg = d->cfg,
+			       .st = d->st,
+			       .audit = d->audit,
+			       .log = &d->log,
+			       .actor = "idgovd",
+			       .admin = 1};
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	struct idg_err err;
+	int64_t next;
+
+	d->journal.cfg = d->cfg;
+	if (governance_run(&g, &d->journal, idg_now(), &next, &err) != 0) {
+		log_msg(&d->log, LOG_ERR, "governance: %s; retrying in 5 s", err.msg);
+		next = idg_now() + 5;
+	}
+	d->gov_next = next;
+	its.it_value.tv_sec = (time_t)(next > 0 ? next : 0);
+	timerfd_settime(d->govfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void
+on_governance_timer(struct daemon *d)
+{
+	uint64_t ticks;
+
+	if (read(d->govfd, &ticks, sizeof(ticks)) < 0 && errno != ECANCELED)
+		return;
+	governance(d);
 }
 
 /* ---- directory link ---- */
@@ -348,10 +398,11 @@ daemon_status(void *arg)
 {
 	struct daemon *d = arg;
 
-	return json_pack("{s:b, s:I, s:I, s:s, s:I, s:s?}", "running", 1, "pid",
+	return json_pack("{s:b, s:I, s:I, s:s, s:I, s:s?, s:I}", "running", 1, "pid",
 			 (json_int_t)getpid(), "started", (json_int_t)d->started, "connection",
 			 link_names[d->link], "connected_since", (json_int_t)d->connected_since,
-			 "last_error", d->last_error[0] ? d->last_error : NULL);
+			 "last_error", d->last_error[0] ? d->last_error : NULL, "governance_next",
+			 (json_int_t)d->gov_next);
 }
 
 static int
@@ -427,6 +478,10 @@ open_signals(struct daemon *d, struct idg_err *err)
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->timerfd < 0)
 		return idg_seterr(err, "timerfd: %s", strerror(errno));
+	/* Grants end at wall-clock times, so this timer follows the wall clock. */
+	d->govfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->govfd < 0)
+		return idg_seterr(err, "timerfd: %s", strerror(errno));
 	return 0;
 }
 
@@ -469,6 +524,7 @@ reload(struct daemon *d)
 	cfg_free(d->cfg);
 	d->cfg = fresh;
 	d->ctl.cfg = fresh;
+	d->journal.cfg = fresh;
 	log_msg(&d->log, LOG_NOTICE, "configuration reloaded from %s", d->opts->config_path);
 	audit_event(d, "config.reload", d->opts->config_path, json_pack("{s:s}", "outcome", "ok"));
 	d->backoff = 1;
@@ -606,7 +662,10 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.log = &d->log;
 	d->ctl.daemon_status = daemon_status;
 	d->ctl.run_sync = daemon_sync;
+	d->ctl.governance = governance;
 	d->ctl.arg = d;
+	d->journal = (struct journal){
+		.cfg = d->cfg, .st = d->st, .audit = d->audit, .log = &d->log, .actor = "idgovd"};
 	return 0;
 }
 
@@ -623,6 +682,7 @@ loop(struct daemon *d)
 		pfd[1] = (struct pollfd){.fd = d->listenfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = d->timerfd, .events = POLLIN};
 		pfd[3] = (struct pollfd){.fd = dirfd, .events = POLLIN};
+		pfd[4] = (struct pollfd){.fd = d->govfd, .events = POLLIN};
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			if (d->clients[i].fd < 0)
 				continue;
@@ -645,12 +705,16 @@ loop(struct daemon *d)
 			on_directory(d);
 		if (pfd[2].revents)
 			on_timer(d);
+		if (pfd[4].revents)
+			on_governance_timer(d);
 		for (int k = FIXED_FDS; k < n; k++)
 			if (pfd[k].revents && d->clients[map[k - FIXED_FDS]].fd == pfd[k].fd)
 				client_read(d, &d->clients[map[k - FIXED_FDS]]);
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0) /* notification commands */
+			;
 	}
 }
 
@@ -660,6 +724,7 @@ teardown(struct daemon *d)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		client_close(&d->clients[i]);
 	sync_session_stop(d->sess);
+	journal_close(&d->journal);
 	if (d->audit != NULL)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
@@ -676,6 +741,8 @@ teardown(struct daemon *d)
 		close(d->sigfd);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
+	if (d->govfd >= 0)
+		close(d->govfd);
 	log_msg(&d->log, LOG_NOTICE, "stopped");
 	log_close(&d->log);
 	cfg_free(d->cfg);
@@ -684,7 +751,12 @@ teardown(struct daemon *d)
 int
 daemon_run(const struct daemon_opts *opts)
 {
-	struct daemon d = {.opts = opts, .sigfd = -1, .listenfd = -1, .timerfd = -1, .backoff = 1};
+	struct daemon d = {.opts = opts,
+			   .sigfd = -1,
+			   .listenfd = -1,
+			   .timerfd = -1,
+			   .govfd = -1,
+			   .backoff = 1};
 	struct idg_err err;
 	int ready_fd = -1, rc;
 
@@ -710,6 +782,7 @@ daemon_run(const struct daemon_opts *opts)
 	log_msg(&d.log, LOG_NOTICE, "started; control socket %s", d.cfg->socket_path);
 	report_start(ready_fd, "ok");
 	notify_ready();
+	governance(&d); /* what fell due while the daemon was down happens first */
 	link_up(&d);
 	loop(&d);
 	teardown(&d);

@@ -19,8 +19,14 @@
 static int
 is_flag(const char *name)
 {
-	return strcmp(name, "direct") == 0 || strcmp(name, "privileged") == 0 ||
-	       strcmp(name, "has_cookie") == 0;
+	static const char *const flags[] = {"direct",     "privileged",   "has_cookie",
+					    "breakglass", "needs_review", "overdue",
+					    NULL};
+
+	for (const char *const *f = flags; *f != NULL; f++)
+		if (strcmp(name, *f) == 0)
+			return 1;
+	return 0;
 }
 
 /* One row of stmt as an object keyed by column name. */
@@ -52,9 +58,8 @@ row_object(sqlite3_stmt *s)
 	return o;
 }
 
-/* Runs stmt (bound by the caller) and returns all rows as an array; finalizes stmt. */
-static json_t *
-rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+json_t *
+query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 {
 	json_t *a = json_array();
 	int rc;
@@ -73,7 +78,7 @@ rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 static json_t *
 one_row(struct store *st, sqlite3_stmt *s, const char *what, const char *name, struct idg_err *err)
 {
-	json_t *a = rows(st, s, err), *o = NULL;
+	json_t *a = query_rows(st, s, err), *o = NULL;
 
 	if (a == NULL)
 		return NULL;
@@ -104,7 +109,7 @@ query_counts(struct store *st, struct idg_err *err)
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
-	a = rows(st, s, err);
+	a = query_rows(st, s, err);
 	o = a != NULL ? json_incref(json_array_get(a, 0)) : NULL;
 	json_decref(a);
 	return o;
@@ -122,7 +127,7 @@ query_sync_state(struct store *st, const char *directory, struct idg_err *err)
 			  &s, err) != 0)
 		return NULL;
 	sqlite3_bind_text(s, 1, directory, -1, SQLITE_TRANSIENT);
-	a = rows(st, s, err);
+	a = query_rows(st, s, err);
 	if (a == NULL)
 		return NULL;
 	o = json_array_size(a) > 0 ? json_incref(json_array_get(a, 0)) : json_object();
@@ -142,7 +147,7 @@ query_user_list(struct store *st, const char *status, struct idg_err *err)
 		return NULL;
 	if (status != NULL)
 		sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
-	return rows(st, s, err);
+	return query_rows(st, s, err);
 }
 
 /* The groups a user is in, directly or through nested groups (direct first). */
@@ -189,7 +194,7 @@ query_user_show(struct store *st, const char *uid, int depth, struct idg_err *er
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 3, depth);
-	groups = rows(st, s, err);
+	groups = query_rows(st, s, err);
 	if (groups == NULL) {
 		json_decref(user);
 		return NULL;
@@ -210,7 +215,7 @@ query_group_list(struct store *st, struct idg_err *err)
 			  "AS direct_members FROM groups g WHERE g.status = 'active' ORDER BY g.cn",
 			  &s, err) != 0)
 		return NULL;
-	return rows(st, s, err);
+	return query_rows(st, s, err);
 }
 
 /* Direct member values, each resolved to a user, a nested group, or nothing known. */
@@ -265,12 +270,12 @@ query_group_show(struct store *st, const char *cn, int depth, struct idg_err *er
 	json_object_del(group, "id"); /* a local key, meaningless outside this store */
 	if (store_prepare(st, group_direct_sql, &s, err) == 0) {
 		sqlite3_bind_int64(s, 1, id);
-		direct = rows(st, s, err);
+		direct = query_rows(st, s, err);
 	}
 	if (direct != NULL && store_prepare(st, group_effective_sql, &s, err) == 0) {
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_int(s, 2, depth);
-		effective = rows(st, s, err);
+		effective = query_rows(st, s, err);
 	}
 	if (direct == NULL || effective == NULL) {
 		json_decref(group);
@@ -296,7 +301,7 @@ query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err 
 		return NULL;
 	sqlite3_bind_int64(s, 1, since);
 	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-	return rows(st, s, err);
+	return query_rows(st, s, err);
 }
 
 int

@@ -10,6 +10,13 @@
 
 #include <jansson.h>
 
+/*
+ * Runs s (prepared and bound by the caller) and returns its rows as an
+ * array of objects keyed by column name (flag columns such as privileged
+ * as booleans); finalizes s. NULL with err on failure.
+ */
+json_t *query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err);
+
 json_t *query_counts(struct store *st, struct idg_err *err);
 json_t *query_sync_state(struct store *st, const char *directory, struct idg_err *err);
 /* status: NULL for all, or active/disabled/departed. */

@@ -118,6 +118,83 @@ bad:
 			  s);
 }
 
+int
+time_parse_absolute(const char *s, int64_t *out, struct idg_err *err)
+{
+	size_t n = strlen(s);
+
+	if (n > 0 && n <= 32 && (s[0] == '@' || parse_calendar(s, out) == 0))
+		return s[0] == '@' ? time_parse(s, 0, out, err) : 0;
+	return idg_seterr(
+		err, "'%.40s' is not a time (use 2026-11-26, 2026-11-26T08:00:00Z or @EPOCH)", s);
+}
+
+static const struct {
+	char unit;
+	int64_t secs;
+} duration_units[] = {{'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
+#define DURATION_MAX (INT64_C(10) * 366 * 86400)
+
+int
+duration_parse(const char *s, int64_t *out, struct idg_err *err)
+{
+	const char *p = s;
+	int64_t total = 0;
+
+	if (*s == '\0' || strlen(s) > 32)
+		goto bad;
+	while (*p != '\0') {
+		int64_t v = 0, unit = 0;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (*p - '0');
+			if (v > DURATION_MAX)
+				goto bad;
+		}
+		for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
+			if (*p == duration_units[i].unit)
+				unit = duration_units[i].secs;
+		if (unit == 0)
+			goto bad;
+		p++;
+		if (v > DURATION_MAX / unit || (total += v * unit) > DURATION_MAX)
+			goto bad;
+	}
+	if (total < 1)
+		goto bad;
+	*out = total;
+	return 0;
+bad:
+	return idg_seterr(err,
+			  "'%.40s' is not a duration (use a number and a unit s, m, h, d or w, "
+			  "like 90m, 4h, 7d or 1h30m; at most ten years)",
+			  s);
+}
+
+void
+duration_format(int64_t secs, char out[32])
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		int64_t n = secs / duration_units[i].secs;
+
+		if (n == 0 || (duration_units[i].unit == 'w' && secs % 604800 != 0))
+			continue;
+		secs -= n * duration_units[i].secs;
+		len += (size_t)snprintf(out + len, 32 - len, "%lld%c", (long long)n,
+					duration_units[i].unit);
+		if (len >= 32)
+			break;
+	}
+	if (out[0] == '\0')
+		snprintf(out, 32, "0s");
+}
+
 void
 time_format(int64_t t, char out[32])
 {

@@ -12,6 +12,18 @@
 
 int time_parse(const char *s, int64_t now, int64_t *out, struct idg_err *err);
 
+/* A point in time without the age form: a date, a date and time, or @EPOCH. */
+int time_parse_absolute(const char *s, int64_t *out, struct idg_err *err);
+
+/*
+ * A length of time: a number and a unit (s, m, h, d, w), or several such
+ * terms ("1h30m"). At least one second, at most ten years.
+ */
+int duration_parse(const char *s, int64_t *out, struct idg_err *err);
+
+/* Formats seconds as the shortest exact duration: "4h", "1d2h", "90s" -> "1m30s". */
+void duration_format(int64_t secs, char out[32]);
+
 /* Formats UTC seconds as 2026-11-26T08:00:00Z. */
 void time_format(int64_t t, char out[32]);
 

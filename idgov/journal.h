@@ -1,0 +1,51 @@
+/*
+ * The journal of directory writes (table dir_journal, schema/005).
+ *
+ * Governance decides in the store and writes to the directory later:
+ * a decision and the journal rows it needs are committed together
+ * (journal_add inside the caller's transaction), then journal_run applies
+ * the pending rows in order. A crash in between leaves rows pending, and
+ * the next run applies them; since every write is idempotent (dirwrite.h),
+ * a row applied just before a crash and applied again changes nothing.
+ *
+ * A transient failure (directory down) defers the rows that were due,
+ * with a backoff capped at [grants] retry_max, and raises an alert; a
+ * permanent one marks the row failed, audited and alerted. Each applied
+ * row is audited as directory.write with its result.
+ */
+#ifndef IDGOV_JOURNAL_H
+#define IDGOV_JOURNAL_H
+
+#include "audit.h"
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+#include <ldap.h>
+#include <stdint.h>
+
+struct journal {
+	const struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct logger *log;
+	const char *actor; /* who applies: "idgovd", or the CLI's user */
+	LDAP *ld;          /* the writer's connection, opened on demand */
+	int64_t alerted_at;
+};
+
+/* Adds a pending row; call inside the transaction that made the decision. */
+int journal_add(struct store *st, int64_t grant_id, const char *op, const char *dn,
+		const char *attr, const char *value, struct idg_err *err);
+
+/*
+ * Applies every row due at now. Sets *next to when the earliest deferred
+ * row is due (0: none pending). Returns the number of rows applied or
+ * failed for good, or -1 if the store failed (err set).
+ */
+int journal_run(struct journal *j, int64_t now, int64_t *next, struct idg_err *err);
+
+/* Closes the writer's connection. */
+void journal_close(struct journal *j);
+
+#endif
