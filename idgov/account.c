@@ -7,6 +7,99 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A temporary account is usable only while its grant is active and before
+ * its end, whatever the directory still says: the store knows the end even
+ * if locking the entry has not reached the directory yet.
+ */
+static int
+temporary_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
+		const char **rule, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st,
+			  "SELECT state = 'active' AND start_at <= ?2 AND end_at > ?2 FROM grants "
+			  "WHERE kind = 'account' AND account_name = ?1 AND state NOT IN "
+			  "('requested', 'denied', 'lapsed') ORDER BY id DESC LIMIT 1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 0) {
+		*d = ACCOUNT_ENDED;
+		*rule = "account.temporary_ended";
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(st, err, "reading grants");
+}
+
+int
+account_is_temporary(struct store *st, const char *uid, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT 1 FROM grants WHERE kind = 'account' AND account_name = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading grants");
+	return rc == SQLITE_ROW;
+}
+
+/*
+ * On the services that use privilege (sudo, su), a grant whose end has
+ * passed but whose removal the directory has not confirmed is refused
+ * here: the directory may still list the membership, the store knows it
+ * is over. The grant's end alone counts too, so this holds while idgovd
+ * is down and has not even decided the expiry yet.
+ */
+static int
+check_overdue_grants(struct store *st, const struct cfg *cfg, const char *user, const char *service,
+		     int64_t now, policy_report_fn report, void *arg, struct access_verdict *v,
+		     struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (service == NULL || !cfg_list_contains(cfg->grant_enforce_services, service))
+		return 0;
+	if (store_prepare(
+		    st,
+		    "SELECT g.id, coalesce(g.group_cn, ''), g.end_at FROM grants g WHERE "
+		    "g.grantee = ?1 AND g.kind = 'group' AND ((g.state = 'active' AND "
+		    "g.end_at <= ?2) OR (g.state IN ('expired', 'revoked') AND EXISTS (SELECT "
+		    "1 FROM dir_journal j WHERE j.grant_id = g.id AND j.op = 'del_member' AND "
+		    "j.state != 'done'))) ORDER BY g.id LIMIT 1",
+		    &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v->allowed = 0;
+		snprintf(v->rule, sizeof(v->rule), "rule grant.overdue");
+		snprintf(v->why, sizeof(v->why),
+			 "grant #%lld of %.64s has ended; its removal from the directory is "
+			 "still pending",
+			 (long long)sqlite3_column_int64(s, 0),
+			 (const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading grants");
+	if (report != NULL)
+		report(arg, "grant.overdue", "grants", rc != SQLITE_ROW,
+		       rc == SQLITE_ROW ? v->why : "no ended grant is waiting for removal");
+	return 0;
+}
+
 int
 account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
 	      const char **rule, struct idg_err *err)
@@ -47,6 +140,8 @@ account_check(struct store *st, const char *uid, int64_t now, enum account_decis
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading account");
+	if (*d == ACCOUNT_OK)
+		return temporary_check(st, uid, now, d, rule, err);
 	return 0;
 }
 
@@ -56,6 +151,7 @@ static const char *const state_words[] = {
 	[ACCOUNT_DEPARTED] = "departed (removed from the directory)",
 	[ACCOUNT_DISABLED] = "disabled (locked in the directory)",
 	[ACCOUNT_EXPIRED] = "expired (shadowExpire has passed)",
+	[ACCOUNT_ENDED] = "a temporary account past its end",
 };
 
 /* The user's effective group names, for rules that name groups. */
@@ -180,6 +276,10 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 		idg_strlcpy(v->why, d.why, sizeof(v->why));
 		return 0;
 	}
+	if (check_overdue_grants(st, cfg, user, service, now, report, arg, v, err) != 0)
+		return -1;
+	if (!v->allowed)
+		return 0;
 	return check_password_age(st, cfg, user, now, report, arg, v, err);
 }
 

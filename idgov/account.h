@@ -18,11 +18,15 @@ enum account_decision {
 	ACCOUNT_DEPARTED, /* removed from the directory */
 	ACCOUNT_DISABLED, /* locked in the directory (pwdAccountLockedTime) */
 	ACCOUNT_EXPIRED,  /* shadowExpire has passed */
+	ACCOUNT_ENDED,    /* a temporary privileged account past its end (or not started) */
 };
 
 /* Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that decided. */
 int account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
 		  const char **rule, struct idg_err *err);
+
+/* 1 if uid is a temporary privileged account idgov created (grants, schema/005), 0 if not. */
+int account_is_temporary(struct store *st, const char *uid, struct idg_err *err);
 
 struct access_verdict {
 	enum account_decision state;
@@ -35,9 +39,11 @@ struct access_verdict {
 
 /*
  * The whole account decision at login, in order: account state, the access
- * rules (with the user's effective groups from the store), then password
- * age (from the later of idgov's recorded change and the directory's
- * shadowLastChange/pwdChangedTime). report, if given, hears every check.
+ * rules (with the user's effective groups from the store), grants whose end
+ * has passed but whose removal from the directory is not done (refused on
+ * [grants] enforce_services), then password age (from the later of idgov's
+ * recorded change and the directory's shadowLastChange/pwdChangedTime).
+ * report, if given, hears every check.
  */
 int account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
 		   const char *rhost, int64_t now, policy_report_fn report, void *arg,

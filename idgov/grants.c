@@ -518,7 +518,7 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 	}
 	if (lookup_user(g->st, req->account, &u, err) == 0) {
 		idg_seterr(err, "a user named '%s' already exists", req->account);
-		return GRANT_INVALID;
+		return GRANT_CONFLICT;
 	}
 	if ((rc = check_account_groups(g, req->groups, err)) != 0 ||
 	    (rc = resolve_times(req->start, req->until, req->duration, now,
@@ -861,7 +861,7 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	idg_strlcpy(ext.kind, "extend", sizeof(ext.kind));
 	idg_strlcpy(ext.state, "requested", sizeof(ext.state));
 	ext.target_id = id;
-	ext.start_at = gr.end_at;
+	ext.start_at = now; /* applies as soon as it is approved */
 	ext.end_at = end;
 	ext.reason = (char *)reason;
 	ext.requester = (char *)g->actor;

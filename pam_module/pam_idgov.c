@@ -188,13 +188,19 @@ ask_code(pam_handle_t *pamh, const char *prompt, char **code)
 	return *code != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
 }
 
-/* Users with no enrolment: denied, or let through until the grace date with a reminder. */
+/*
+ * Users with no enrolment: denied, or let through until the grace date with
+ * a reminder. Temporary privileged accounts get no grace: their owner
+ * enrols them before the first login.
+ */
 static int
 not_enrolled(struct env *e, pam_handle_t *pamh, const char *user)
 {
+	struct idg_err err;
 	char date[32];
 
-	if (e->cfg->mfa_unenrolled == CFG_UNENROLLED_GRACE && idg_now() < e->cfg->mfa_grace_until) {
+	if (e->cfg->mfa_unenrolled == CFG_UNENROLLED_GRACE && idg_now() < e->cfg->mfa_grace_until &&
+	    account_is_temporary(e->st, user, &err) == 0) {
 		time_format(e->cfg->mfa_grace_until, date);
 		pam_info(pamh,
 			 "Multi-factor authentication becomes mandatory on %.10s; enrol now "

@@ -69,10 +69,17 @@ assert_contains "$(ig grant list)" "removal overdue" "and listed so"
 assert_contains "$(cat "$T/syslog.txt")" "directory changes are waiting" "an alert is raised"
 assert_eq "$(( $(sql "SELECT attempts FROM dir_journal WHERE grant_id=3 AND op='del_member'") >= 1 ))" 1 \
 	"the removal is retried"
+# The login decision pam_idgov makes (same code): sudo is refused while the
+# removal is overdue, other services are not.
+assert_exit 1 "sudo refused to carol while her removal is overdue" \
+	ig policy check carol --service sudo
+assert_contains "$(cat "$T/last.out")" "grant.overdue" "the refusal names the overdue grant"
+assert_exit 0 "sshd still allowed" ig policy check carol --service sshd
 slapd_restart "$T/slapd"
 wait_for 8 lacks_member finance "uid=carol,ou=People,dc=example,dc=com"
 assert_exit 0 "removed once the directory is back" lacks_member finance "uid=carol,ou=People,dc=example,dc=com"
 assert_eq "$(ig --json grant show 3 | jq -r .overdue)" false "no longer overdue"
+assert_exit 0 "sudo allowed again once the removal is done" ig policy check carol --service sudo
 
 assert_exit 0 "audit chain verifies" ig audit verify
 finish
