@@ -443,7 +443,7 @@ insert_decision(struct grants_ctx *g, int64_t id, const char *decision, const ch
 	sqlite3_bind_int64(s, 5, now);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	if (rc == SQLITE_CONSTRAINT) {
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* primary key: one decision each */
 		idg_seterr(err, "%s has already decided on grant #%lld", g->actor, (long long)id);
 		return GRANT_CONFLICT;
 	}

@@ -129,6 +129,42 @@ test_malformed_values_are_rejected(void **state)
 		     "[store] path: must be an absolute path");
 }
 
+#define BASE "[directory]\nuri = ldap://h/\nbase = dc=x\n"
+
+static void
+test_grant_keys(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(cfg_load_string(BASE "[grants]\nmax_duration = 2d\n"
+					      "group_max_duration = admins = 8h, dba=30m\n"
+					      "[accounts]\nhome = /srv/%u/home\nlock = ppolicy\n",
+					 "t.conf", &cfg, &err),
+			 0);
+	assert_int_equal(cfg_group_max_duration(cfg, "admins"), 8 * 3600);
+	assert_int_equal(cfg_group_max_duration(cfg, "DBA"), 1800);
+	assert_int_equal(cfg_group_max_duration(cfg, "other"), 2 * 86400);
+	assert_int_equal(cfg->breakglass_max_duration, 3600);
+	assert_int_equal(cfg->acct_lock, CFG_LOCK_PPOLICY);
+	assert_true(cfg_list_contains(cfg->grant_enforce_services, "sudo"));
+	cfg_free(cfg);
+	expect_error(BASE "[grants]\nmax_duration = 4x\n", "t.conf:5: [grants] max_duration: not a "
+							   "duration");
+	expect_error(BASE "[grants]\ngroup_max_duration = admins 8h\n",
+		     "t.conf:5: [grants] group_max_duration: must be a list of group=duration");
+	expect_error(BASE "[grants]\ngroup_max_duration = admins=8h,=1h\n",
+		     "group_max_duration: must be a list");
+	expect_error(BASE "[accounts]\nhome = /home/user\n", "[accounts] home: must be an absolute "
+							     "path with one %u");
+	expect_error(BASE "[accounts]\nlock = maybe\n", "lock: must be shadow or ppolicy");
+	expect_error(BASE "[accounts]\nuid_min = 80000\nuid_max = 70000\n",
+		     "uid_min: must not exceed uid_max");
+	expect_error(BASE "[breakglass]\nmax_duration = 30d\n",
+		     "[breakglass] max_duration: must not exceed [grants] max_duration");
+}
+
 static void
 test_repeated_key_is_an_error(void **state)
 {
@@ -278,6 +314,7 @@ main(void)
 		cmocka_unit_test(test_missing_required_key),
 		cmocka_unit_test(test_malformed_values_are_rejected),
 		cmocka_unit_test(test_repeated_key_is_an_error),
+		cmocka_unit_test(test_grant_keys),
 		cmocka_unit_test(test_syntax_error_names_line),
 		cmocka_unit_test(test_cross_field_rules),
 		cmocka_unit_test(test_missing_file_is_a_clear_error),

@@ -1,0 +1,407 @@
+/*
+ * Grant rules with an injected clock and no directory: who may request,
+ * approve, deny and revoke (the two-person rule), what activation and
+ * expiry journal (exactly what was added is removed), lapses, extensions,
+ * the time the daemon should wake next, and malformed requests that
+ * write nothing. Also the duration parser the requests use.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "grants.h"
+#include "keys.h"
+#include "timeparse.h"
+#include "testutil.h"
+
+#define T0 1800000000
+
+struct fixture {
+	char dir[64], db[128], sk[128], pk[128];
+	struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+};
+
+static const char conf[] = "[directory]\nuri = ldap://h/\nbase = dc=x\n"
+			   "[grants]\napprovers = 2\nmax_pending = 1h\nending_soon = 10m\n"
+			   "group_max_duration = admins = 8h\n"
+			   "[accounts]\nbase = ou=People,dc=x\nuid_min = 70000\nuid_max = 70001\n";
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+
+	if (f == NULL || test_mkdtemp(f->dir, sizeof(f->dir), "grants") != 0)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
+	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
+	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
+	if (cfg_load_string(conf, "t.conf", &f->cfg, &err) != 0 ||
+	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
+	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
+	    audit_open(f->st, f->sk, 100, NULL, &f->audit, &err) != 0 ||
+	    store_exec(
+		    f->st,
+		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
+		    "last_changed) VALUES ('u1', 'uid=bob,dc=x', 'uid=bob,dc=x', 'bob', 'active', "
+		    "0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', 'active', 0, 0);"
+		    "INSERT INTO groups (id, uuid, dn, dn_norm, cn, privileged, first_seen, "
+		    "last_changed) VALUES (1, 'g1', 'cn=admins,dc=x', 'cn=admins,dc=x', "
+		    "'admins', 1, 0, 0), (2, 'g2', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0);"
+		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann');"
+		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0);",
+		    &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	idg_set_now(T0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	idg_set_now(-1);
+	audit_close(f->audit);
+	store_close(f->st);
+	cfg_free(f->cfg);
+	if (test_rmtree(f->dir) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct grants_ctx
+as(struct fixture *f, const char *who, int admin)
+{
+	return (struct grants_ctx){
+		.cfg = f->cfg, .st = f->st, .audit = f->audit, .actor = who, .admin = admin};
+}
+
+static long long
+count(struct fixture *f, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static int64_t
+request(struct fixture *f, struct grants_ctx *g, const char *user, const char *group,
+	const char *duration)
+{
+	struct grant_request req = {
+		.grantee = user, .group = group, .duration = duration, .reason = "maintenance"};
+	struct idg_err err;
+	int64_t id = 0;
+
+	(void)f;
+	assert_int_equal(grant_request(g, &req, &id, &err), 0);
+	return id;
+}
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char *in;
+		int64_t secs;
+	} good[] = {{"90s", 90}, {"4h", 14400}, {"7d", 604800}, {"1h30m", 5400}, {"2w", 1209600}};
+	static const char *const bad[] = {"",   "4",   "h",    "4x", "-4h",
+					  "0s", "4h ", "1.5h", "4H", "99999999999999999999d"};
+	struct idg_err err;
+	char out[32];
+	int64_t d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(duration_parse(good[i].in, &d, &err), 0);
+		assert_int_equal(d, good[i].secs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(duration_parse(bad[i], &d, &err), -1);
+		assert_non_null(strstr(err.msg, "is not a duration"));
+	}
+	duration_format(5400, out);
+	assert_string_equal(out, "1h30m");
+	duration_format(1209600, out);
+	assert_string_equal(out, "2w");
+	assert_int_equal(time_parse_absolute("7d", &d, &err), -1); /* ages are not points */
+	assert_int_equal(time_parse_absolute("@1800000000", &d, &err), 0);
+	assert_int_equal(d, 1800000000);
+}
+
+static void
+test_two_person_rule(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), ann = as(f, "ann", 1), bob = as(f, "bob", 0),
+			  carl = as(f, "carl", 1), dora = as(f, "dora", 1);
+	struct idg_err err;
+	int64_t id = request(f, &root, "ann", "admins", "4h"), next;
+
+	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), GRANT_DENIED);
+	assert_non_null(strstr(err.msg, "two-person rule"));
+	assert_int_equal(grant_decide(&ann, id, 1, NULL, &err), GRANT_DENIED);
+	assert_non_null(strstr(err.msg, "to themself"));
+	assert_int_equal(grant_decide(&bob, id, 1, NULL, &err), GRANT_DENIED);
+	assert_int_equal(grant_decide(&carl, id, 1, "ok", &err), 0);
+	assert_int_equal(grant_decide(&carl, id, 1, "again", &err), GRANT_CONFLICT);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'requested'"), 1);
+	/* approvers = 2: the second distinct admin completes it. */
+	assert_int_equal(grant_decide(&dora, id, 1, NULL, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
+				  "dn = 'cn=admins,dc=x' AND value = 'uid=ann,dc=x'"),
+			 1);
+	/* Next wake-up: the ending-soon notice, 10 minutes before the end. */
+	assert_int_equal(next, T0 + 4 * 3600 - 600);
+}
+
+static void
+test_admin_request_for_unprivileged_group_is_approved(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0);
+	struct idg_err err;
+	int64_t next;
+
+	request(f, &root, "bob", "dev", "1h");
+	request(f, &bob, "bob", "admins", "1h");
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'requested' AND "
+				  "requester = 'bob'"),
+			 1);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'active'"), 1);
+}
+
+static void
+test_expiry_removes_what_was_added(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct idg_err err;
+	int64_t next, id = request(f, &root, "bob", "dev", "1h");
+
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	idg_set_now(T0 + 3599);
+	assert_int_equal(grants_tick(&root, T0 + 3599, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 0);
+	assert_int_equal(next, T0 + 3600);
+	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'expired'"), 1);
+	assert_int_equal(
+		count(f, "SELECT count(*) FROM dir_journal d JOIN dir_journal a ON "
+			 "a.grant_id = d.grant_id AND a.op = 'add_member' WHERE d.op = "
+			 "'del_member' AND d.dn = a.dn AND d.value = a.value AND d.attr = a.attr"),
+		1);
+	assert_int_equal(next, 0);
+	/* Revoking an ended grant is refused; its journal is not touched again. */
+	assert_int_equal(grant_revoke(&root, id, "again", &err), GRANT_CONFLICT);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 2);
+}
+
+static void
+test_unapproved_request_lapses(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx bob = as(f, "bob", 0), root = as(f, "root", 1);
+	struct idg_err err;
+	int64_t next;
+
+	request(f, &bob, "bob", "admins", "4h");
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(next, T0 + 3600); /* max_pending */
+	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'lapsed'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'grant.lapse'"), 1);
+}
+
+static void
+test_held_group_and_duplicates_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct grant_request req = {
+		.grantee = "ann", .group = "dev", .duration = "1h", .reason = "x"};
+	struct idg_err err;
+	int64_t id;
+
+	assert_int_equal(grant_request(&root, &req, &id, &err), GRANT_CONFLICT);
+	assert_non_null(strstr(err.msg, "already a member"));
+	request(f, &root, "bob", "admins", "1h");
+	req.grantee = "bob";
+	req.group = "admins";
+	assert_int_equal(grant_request(&root, &req, &id, &err), GRANT_CONFLICT);
+	assert_non_null(strstr(err.msg, "already open"));
+}
+
+static void
+test_malformed_requests_write_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0);
+	char long_reason[1100];
+	struct {
+		struct grant_request req;
+		struct grants_ctx *g;
+		int want;
+		const char *msg;
+	} cases[] = {
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "4x", "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "not a duration"},
+		{{"bob", "dev", NULL, NULL, NULL, "soon", NULL, "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "not a time"},
+		{{"bob", "dev", NULL, NULL, NULL, "2020-01-01", NULL, "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "after the start"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, NULL, "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "exactly one of"},
+		{{"bob", "admins", NULL, NULL, NULL, NULL, "9h", "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "at most 8h"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "8d", "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "at most 1w"},
+		{{"zed", "dev", NULL, NULL, NULL, NULL, "1h", "r"},
+		 &root,
+		 GRANT_NOT_FOUND,
+		 "no active user"},
+		{{"bob", "nope", NULL, NULL, NULL, NULL, "1h", "r"},
+		 &root,
+		 GRANT_NOT_FOUND,
+		 "no group"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", ""},
+		 &root,
+		 GRANT_INVALID,
+		 "a reason is required"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", "two\nlines"},
+		 &root,
+		 GRANT_INVALID,
+		 "one line"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", long_reason},
+		 &root,
+		 GRANT_INVALID,
+		 "1 to 1000"},
+		{{"ann", "dev", NULL, NULL, NULL, NULL, "1h", "r"},
+		 &bob,
+		 GRANT_DENIED,
+		 "only admins"},
+		{{"bob", NULL, "Ops 1", "dev", NULL, NULL, "1h", "r"},
+		 &root,
+		 GRANT_INVALID,
+		 "not an account name"},
+		{{"bob", NULL, "bob", "dev", NULL, NULL, "1h", "r"},
+		 &root,
+		 GRANT_CONFLICT,
+		 "already exists"},
+		{{"bob", NULL, "ops1", "dev,nope", NULL, NULL, "1h", "r"},
+		 &root,
+		 GRANT_NOT_FOUND,
+		 "no group"},
+	};
+	struct idg_err err;
+	int64_t id;
+
+	memset(long_reason, 'r', sizeof(long_reason) - 1);
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err.msg[0] = '\0';
+		assert_int_equal(grant_request(cases[i].g, &cases[i].req, &id, &err),
+				 cases[i].want);
+		if (strstr(err.msg, cases[i].msg) == NULL)
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].msg, err.msg);
+	}
+	assert_int_equal(count(f, "SELECT count(*) FROM grants"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM audit"), 0);
+}
+
+static void
+test_account_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), carl = as(f, "carl", 1), dora = as(f, "dora", 1);
+	struct grant_request req = {.grantee = "bob",
+				    .account = "ops1",
+				    .groups = "admins,dev",
+				    .duration = "2h",
+				    .reason = "upgrade"};
+	struct idg_err err;
+	int64_t id, next, ext;
+
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
+	assert_int_equal(grant_decide(&dora, id, 1, NULL, &err), 0);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT uid_number FROM temp_accounts"), 70000);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn "
+				  "= 'uid=ops1,ou=People,dc=x'"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
+				  "attr = 'ops1'"),
+			 2);
+	/* An extension needs the same approvals, then moves the end. */
+	assert_int_equal(grant_extend(&root, id, NULL, "1h", "overran", &ext, &err), 0);
+	assert_int_equal(grant_decide(&carl, ext, 1, NULL, &err), 0);
+	assert_int_equal(grant_decide(&dora, ext, 1, NULL, &err), 0);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT end_at FROM grants WHERE kind = 'account'"),
+			 T0 + 3 * 3600);
+	assert_int_equal(grants_tick(&root, T0 + 3 * 3600, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'lock_entry' AND "
+				  "attr = 'shadowExpire' AND value = '1'"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 2);
+	/* Kept for the retention (default 365 days), then deleted. */
+	assert_int_equal(next, T0 + 3 * 3600 + 365 * 86400);
+	assert_int_equal(grants_tick(&root, next, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry'"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test_setup_teardown(test_two_person_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_admin_request_for_unprivileged_group_is_approved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_removes_what_was_added, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unapproved_request_lapses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_group_and_duplicates_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_requests_write_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_account_lifecycle, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
