@@ -76,7 +76,7 @@ control_grant_request(struct control_ctx *ctx, const struct caller *who, json_t 
 {
 	struct grant_request req = {0};
 	struct grants_ctx g;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	if (control_arg_name(args, "user", 1, &req.grantee, r) != 0 ||
@@ -96,7 +96,7 @@ decide(struct control_ctx *ctx, const struct caller *who, json_t *args, int appr
 {
 	struct grants_ctx g;
 	const char *comment;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	if (arg_id(args, &id, r) != 0 ||
@@ -142,7 +142,7 @@ json_t *
 control_grant_revoke(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		     struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return arg_id(args, &id, r) == 0 ? revoke(ctx, who, id, args, r) : NULL;
 }
@@ -153,7 +153,7 @@ extend(struct control_ctx *ctx, const struct caller *who, int64_t id, json_t *ar
 {
 	struct grant_request req = {0};
 	struct grants_ctx g;
-	int64_t new_id;
+	int64_t new_id = 0;
 	int rc;
 
 	if (arg_times(args, &req, r) != 0)
@@ -173,7 +173,7 @@ json_t *
 control_grant_extend(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		     struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return arg_id(args, &id, r) == 0 ? extend(ctx, who, id, args, r) : NULL;
 }
@@ -184,7 +184,7 @@ control_grant_breakglass(struct control_ctx *ctx, const struct caller *who, json
 {
 	const char *group, *duration, *reason;
 	struct grants_ctx g;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	if (control_arg_name(args, "group", 0, &group, r) != 0 ||
@@ -203,7 +203,7 @@ control_grant_acknowledge(struct control_ctx *ctx, const struct caller *who, jso
 {
 	struct grants_ctx g;
 	const char *comment;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	if (arg_id(args, &id, r) != 0 ||
@@ -274,7 +274,7 @@ json_t *
 control_grant_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		   struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return arg_id(args, &id, r) == 0 ? show(ctx, who, id, r) : NULL;
 }
@@ -287,7 +287,7 @@ control_account_create(struct control_ctx *ctx, const struct caller *who, json_t
 {
 	struct grant_request req = {0};
 	struct grants_ctx g;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	if (control_arg_name(args, "name", 0, &req.account, r) != 0 ||
@@ -323,7 +323,7 @@ json_t *
 control_account_show(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		     struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return account_id(ctx, args, &id, r) == 0 ? show(ctx, who, id, r) : NULL;
 }
@@ -332,7 +332,7 @@ json_t *
 control_account_extend(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		       struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return account_id(ctx, args, &id, r) == 0 ? extend(ctx, who, id, args, r) : NULL;
 }
@@ -341,7 +341,7 @@ json_t *
 control_account_end(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		    struct reply_err *r)
 {
-	int64_t id;
+	int64_t id = 0;
 
 	return account_id(ctx, args, &id, r) == 0 ? revoke(ctx, who, id, args, r) : NULL;
 }
