@@ -18,13 +18,19 @@ IDGOV=$ROOT/build/idgov/idgov
 IDGOVD=$ROOT/build/idgov/idgovd
 
 . tests/lib/slapd.sh
+# The socket and a copy of the config live where a second admin (uid 1,
+# "daemon", an admin in the sample directory) can reach them.
+SHARED=
 stop_all() {
 	[ -f "$RUN/idgovd.pid" ] && kill "$(cat "$RUN/idgovd.pid")" 2>/dev/null || true
 	slapd_stop "$RUN/slapd"
+	[ -z "$SHARED" ] || rm -rf "$SHARED"
 }
 trap stop_all EXIT
 [ -d "$RUN" ] && { stop_all; rm -rf "$RUN"; }
 mkdir -p "$RUN"
+SHARED=$(mktemp -d /tmp/idgov-demo.XXXXXX)
+chmod 755 "$SHARED"
 
 say "starting a private slapd with the sample organisation (tests/fixtures/org.ldif)"
 slapd_setup "$RUN/slapd"
@@ -36,10 +42,13 @@ echo "slapd listening on $SLAPD_URI (syncprov, ppolicy)"
 sed -e "s|^uri = .*|uri = $SLAPD_URI|" \
     -e "s|^bind_password_file = .*|bind_password_file = $RUN/slapd/rootpw|" \
     -e "s|/var/lib/idgov/|$RUN/state/|" \
-    -e "s|^socket = .*|socket = $RUN/idgov.sock|" \
+    -e "s|^socket = .*|socket = $SHARED/idgov.sock|" \
     -e "s|^syslog_socket = .*|syslog_socket = $RUN/log.sock|" \
     idgov.conf.example > "$RUN/idgov.conf"
+install -m 644 "$RUN/idgov.conf" "$SHARED/idgov.conf"
 ig() { "$IDGOV" -c "$RUN/idgov.conf" "$@"; }
+# The CLI as the second admin; its identity comes from the socket's peer credentials.
+ig_daemon() { setpriv --reuid=1 --regid=1 --clear-groups "$IDGOV" -c "$SHARED/idgov.conf" "$@"; }
 
 say "idgov init: store, master key, audit signing key"
 show ig init
@@ -125,6 +134,21 @@ echo "$ pamtester demo grace acct_mgmt   (grace is locked in the directory)"
 pam grace acct_mgmt || true
 show ig policy check grace --rhost 192.0.2.10 || true
 show ig audit list --limit 4
+
+say "a time-bound grant: bob gets admins for 5 seconds, with a second admin's approval"
+show ig grant request --user bob --group admins --for 5s --reason "restore the billing database"
+id=$(ig --json grant list --pending | jq -r '.[-1].id')
+echo "$ idgov grant approve $id   (root asked for it, so root may not approve it)"
+ig grant approve "$id" || true
+echo "$ idgov grant approve $id --comment 'ticket OPS-1'   (as daemon, uid 1, another admin)"
+ig_daemon grant approve "$id" --comment "ticket OPS-1" >/dev/null
+sleep 1
+show ig group show admins
+end=$(ig --json grant show "$id" | jq -r .end)
+echo "(waiting for the end, $(date -u -d "@$end" +%H:%M:%S); idgovd removes it on its own)"
+while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
+sleep 0.5
+show ig grant show "$id"
 
 say "tampering with one audit record behind idgov's back"
 sqlite3 "$RUN/state/idgov.db" "UPDATE audit SET subject = 'mallory' WHERE action = 'user.leaver'"
