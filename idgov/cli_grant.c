@@ -14,7 +14,7 @@
 
 static const char grant_text[] =
 	"usage: idgov grant request [--user U] --group G (--for D | --until T) [--start T]\n"
-	"                           --reason TEXT\n"
+	"                           [--sudo] --reason TEXT\n"
 	"       idgov grant approve ID [--comment TEXT]\n"
 	"       idgov grant deny ID --comment TEXT\n"
 	"       idgov grant revoke ID --reason TEXT\n"
@@ -40,7 +40,7 @@ static const char account_text[] =
 struct gopts {
 	const char *user, *group, *duration, *until, *start, *reason, *comment, *owner, *groups;
 	const char *filter;
-	int help;
+	int help, sudo;
 };
 
 /* Parses options anywhere after the verb; operands are left from optind on. */
@@ -48,21 +48,14 @@ static int
 parse(struct cli *c, int argc, char **argv, const char *allowed, struct gopts *o)
 {
 	static const struct option longopts[] = {
-		{"user", required_argument, NULL, 'u'},
-		{"group", required_argument, NULL, 'g'},
-		{"for", required_argument, NULL, 'f'},
-		{"until", required_argument, NULL, 't'},
-		{"start", required_argument, NULL, 's'},
-		{"reason", required_argument, NULL, 'r'},
-		{"comment", required_argument, NULL, 'm'},
-		{"owner", required_argument, NULL, 'o'},
-		{"groups", required_argument, NULL, 'G'},
-		{"active", no_argument, NULL, 'A'},
-		{"pending", no_argument, NULL, 'P'},
-		{"review", no_argument, NULL, 'R'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"user", required_argument, NULL, 'u'},    {"group", required_argument, NULL, 'g'},
+		{"for", required_argument, NULL, 'f'},     {"until", required_argument, NULL, 't'},
+		{"start", required_argument, NULL, 's'},   {"reason", required_argument, NULL, 'r'},
+		{"comment", required_argument, NULL, 'm'}, {"owner", required_argument, NULL, 'o'},
+		{"groups", required_argument, NULL, 'G'},  {"active", no_argument, NULL, 'A'},
+		{"pending", no_argument, NULL, 'P'},       {"review", no_argument, NULL, 'R'},
+		{"json", no_argument, NULL, 'j'},          {"sudo", no_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -76,6 +69,8 @@ parse(struct cli *c, int argc, char **argv, const char *allowed, struct gopts *o
 			o->help = 1;
 		} else if (ch == '?' || strchr(allowed, ch) == NULL) {
 			return usage_error("unknown or misplaced option '%s'", argv[optind - 1]);
+		} else if (ch == 'S') {
+			o->sudo = 1;
 		} else if (ch == 'A' || ch == 'P' || ch == 'R') {
 			if (o->filter != NULL)
 				return usage_error(
@@ -266,6 +261,8 @@ grant_verb(struct cli *c, const char *verb, int argc, char **argv, const struct 
 		put(args, "group", o->group);
 		if (verb[0] == 'r')
 			put(args, "user", o->user);
+		if (o->sudo)
+			json_object_set_new(args, "sudo", json_true());
 		return run(c, verb[0] == 'r' ? "grant.request" : "grant.breakglass", args,
 			   print_show);
 	}
@@ -308,9 +305,9 @@ grant_allowed(const char *verb)
 	static const struct {
 		const char *verb, *opts;
 	} table[] = {
-		{"request", "ugftsr"}, {"approve", "m"},  {"deny", "m"},
-		{"revoke", "r"},       {"extend", "ftr"}, {"breakglass", "gfr"},
-		{"acknowledge", "m"},  {"list", "APRu"},  {"show", ""},
+		{"request", "ugftsrS"}, {"approve", "m"},  {"deny", "m"},
+		{"revoke", "r"},        {"extend", "ftr"}, {"breakglass", "gfr"},
+		{"acknowledge", "m"},   {"list", "APRu"},  {"show", ""},
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)

@@ -153,6 +153,8 @@ static const struct key_def keys[] = {
 	K("grants", "enforce_services", T_STR_OPT, grant_enforce_services,
 	  "sudo, sudo-i, su, su-l"),
 	K("grants", "sudo_base", T_DN_OPT, grant_sudo_base, ""),
+	K("grants", "sudo_command", T_STR, grant_sudo_command, "ALL"),
+	K("grants", "sudo_host", T_STR, grant_sudo_host, "ALL"),
 	KI("grants", "retry_max", grant_retry_max, "300", 1, 3600),
 
 	K("breakglass", "group", T_STR_OPT, breakglass_group, ""),

@@ -153,6 +153,8 @@ struct cfg {
 	int64_t grant_ending_soon;    /* notice this long before an end */
 	char *grant_enforce_services; /* PAM services refused while a removal is overdue */
 	char *grant_sudo_base;        /* where sudoRole entries go; empty: no sudo grants */
+	char *grant_sudo_command;     /* sudoCommand of those entries */
+	char *grant_sudo_host;        /* sudoHost of those entries */
 	int grant_retry_max;          /* longest wait between directory retries, seconds */
 
 	/* [breakglass] */

@@ -278,7 +278,7 @@ static const char *const mfa_code_args[] = {"name", "code", NULL};
 static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
 
 static const char *const grant_req_args[] = {"user", "group",  "start", "until",
-					     "for",  "reason", NULL};
+					     "for",  "reason", "sudo",  NULL};
 static const char *const grant_id_args[] = {"id", "comment", NULL};
 static const char *const grant_revoke_args[] = {"id", "reason", NULL};
 static const char *const grant_extend_args[] = {"id", "until", "for", "reason", NULL};

@@ -80,7 +80,8 @@ control_grant_request(struct control_ctx *ctx, const struct caller *who, json_t 
 	int rc;
 
 	if (control_arg_name(args, "user", 1, &req.grantee, r) != 0 ||
-	    control_arg_name(args, "group", 0, &req.group, r) != 0 || arg_times(args, &req, r) != 0)
+	    control_arg_name(args, "group", 0, &req.group, r) != 0 ||
+	    control_arg_bool(args, "sudo", &req.sudo, r) != 0 || arg_times(args, &req, r) != 0)
 		return NULL;
 	if (req.grantee == NULL)
 		req.grantee = who->name;

@@ -14,13 +14,13 @@
 
 #define GRANT_COLUMNS                                                                              \
 	"id, kind, state, grantee, group_cn, group_dn, privileged, account_name, target_id, "      \
-	"start_at, end_at, reason, requester, requested_at, approvals_needed, breakglass"
+	"start_at, end_at, reason, requester, requested_at, approvals_needed, breakglass, sudo"
 
 struct grant {
 	int64_t id, target_id, start_at, end_at, requested_at;
 	char kind[8], state[12];
 	char *grantee, *group_cn, *group_dn, *account_name, *reason, *requester;
-	int privileged, approvals_needed, breakglass;
+	int privileged, approvals_needed, breakglass, sudo;
 };
 
 /* What a grant gives: the account's name or the group's. */
@@ -70,6 +70,7 @@ grant_from_row(sqlite3_stmt *s, struct grant *gr)
 	gr->requested_at = sqlite3_column_int64(s, 13);
 	gr->approvals_needed = sqlite3_column_int(s, 14);
 	gr->breakglass = sqlite3_column_int(s, 15);
+	gr->sudo = sqlite3_column_int(s, 16);
 }
 
 static int
@@ -399,8 +400,8 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 		    g->st,
 		    "INSERT INTO grants (kind, state, grantee, group_cn, group_dn, privileged, "
 		    "account_name, target_id, start_at, end_at, reason, requester, "
-		    "requested_at, approvals_needed, breakglass) VALUES (?1, ?2, ?3, ?4, ?5, "
-		    "?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		    "requested_at, approvals_needed, breakglass, sudo) VALUES (?1, ?2, ?3, ?4, "
+		    "?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, gr->kind, -1, SQLITE_STATIC);
@@ -418,6 +419,7 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 	sqlite3_bind_int64(s, 13, gr->requested_at);
 	sqlite3_bind_int(s, 14, gr->approvals_needed);
 	sqlite3_bind_int(s, 15, gr->breakglass);
+	sqlite3_bind_int(s, 16, gr->sudo);
 	rc = store_step_done(g->st, s, err);
 	sqlite3_finalize(s);
 	*id = sqlite3_last_insert_rowid(g->st->db);
@@ -543,6 +545,10 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 		idg_seterr(err, "give --group G (or --account NAME)");
 		return GRANT_INVALID;
 	}
+	if (req->sudo && g->cfg->grant_sudo_base[0] == '\0') {
+		idg_seterr(err, "sudo grants need [grants] sudo_base in %s", g->cfg->path);
+		return GRANT_INVALID;
+	}
 	if ((rc = lookup_user(g->st, req->grantee, &u, err)) != 0 ||
 	    (rc = lookup_group(g->st, req->group, gref, err)) != 0)
 		return rc;
@@ -565,6 +571,7 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 	gr->group_cn = (char *)req->group;
 	gr->group_dn = gref->dn;
 	gr->privileged = gref->privileged;
+	gr->sudo = req->sudo;
 	return 0;
 }
 
@@ -724,12 +731,27 @@ journal_undo(struct grants_ctx *g, const struct grant *gr, int64_t now, struct i
 	sqlite3_bind_int64(s, 2, now);
 	rc = store_step_done(g->st, s, err);
 	sqlite3_finalize(s);
-	if (rc != 0 || strcmp(gr->kind, "account") != 0)
+	if (rc != 0)
 		return rc;
+	if (strcmp(gr->kind, "account") != 0) {
+		/* A group grant's entries (its sudoRole) go. */
+		if (store_prepare(
+			    g->st,
+			    "INSERT INTO dir_journal (grant_id, op, dn, created_at) SELECT "
+			    "grant_id, 'del_entry', dn, ?2 FROM dir_journal WHERE grant_id = ?1 "
+			    "AND op = 'add_entry' ORDER BY id",
+			    &s, err) != 0)
+			return -1;
+		sqlite3_bind_int64(s, 1, gr->id);
+		sqlite3_bind_int64(s, 2, now);
+		rc = store_step_done(g->st, s, err);
+		sqlite3_finalize(s);
+		return rc;
+	}
 	/* An account is locked and kept (for audit) until its retention ends. */
 	if (store_prepare(g->st,
 			  "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "
-			  "SELECT grant_id, 'lock_entry', dn, ?3, ?4, ?2 FROM temp_accounts "
+			  "SELECT grant_id, 'replace', dn, ?3, ?4, ?2 FROM temp_accounts "
 			  "WHERE grant_id = ?1",
 			  &s, err) != 0)
 		return -1;
@@ -1089,6 +1111,30 @@ activate_account(struct grants_ctx *g, const struct grant *gr, struct idg_err *e
 	return rc;
 }
 
+/* A sudo grant's sudoRole moves its sudoNotAfter with the grant's end. */
+static int
+journal_sudo_not_after(struct grants_ctx *g, int64_t target_id, int64_t end, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	char gt[16];
+	int rc;
+
+	time_format_generalized(end, gt);
+	if (store_prepare(g->st,
+			  "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "
+			  "SELECT j.grant_id, 'replace', j.dn, 'sudoNotAfter', ?2, ?3 FROM "
+			  "dir_journal j JOIN grants t ON t.id = j.grant_id WHERE j.grant_id = ?1 "
+			  "AND j.op = 'add_entry' AND t.kind = 'group'",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, target_id);
+	sqlite3_bind_text(s, 2, gt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, idg_now());
+	rc = store_step_done(g->st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int
 apply_extension(struct grants_ctx *g, const struct grant *ext, struct idg_err *err)
 {
@@ -1108,6 +1154,36 @@ apply_extension(struct grants_ctx *g, const struct grant *ext, struct idg_err *e
 		idg_seterr(err, "grant #%lld is no longer active", (long long)ext->target_id);
 		return GRANT_CONFLICT;
 	}
+	if (rc != 0)
+		return rc;
+	return journal_sudo_not_after(g, ext->target_id, ext->end_at, err);
+}
+
+/* The sudoRole of a sudo grant: valid from its start to its end, for sudo's timed rules. */
+static int
+journal_sudo_role(struct grants_ctx *g, const struct grant *gr, struct idg_err *err)
+{
+	char cn[40], dn[DIR_MAX_DN], from[16], until[16], desc[160], *text;
+	json_t *attrs;
+	int rc;
+
+	snprintf(cn, sizeof(cn), "idgov-grant-%lld", (long long)gr->id);
+	snprintf(dn, sizeof(dn), "cn=%s,%s", cn, g->cfg->grant_sudo_base);
+	time_format_generalized(gr->start_at, from);
+	time_format_generalized(gr->end_at, until);
+	snprintf(desc, sizeof(desc), "idgov grant #%lld of %s to %s", (long long)gr->id,
+		 gr->group_cn, gr->grantee);
+	attrs = json_pack("{s:[s,s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s]}",
+			  "objectClass", "top", "sudoRole", "cn", cn, "sudoUser", gr->grantee,
+			  "sudoHost", g->cfg->grant_sudo_host, "sudoCommand",
+			  g->cfg->grant_sudo_command, "sudoRunAsUser", "ALL", "sudoNotBefore", from,
+			  "sudoNotAfter", until, "description", desc);
+	text = attrs != NULL ? json_dumps(attrs, JSON_COMPACT) : NULL;
+	json_decref(attrs);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = journal_add(g->st, gr->id, "add_entry", dn, NULL, text, err);
+	free(text);
 	return rc;
 }
 
@@ -1134,9 +1210,13 @@ activate(struct grants_ctx *g, const struct grant *gr, int64_t now, const char *
 	else if ((rc = lookup_user(g->st, gr->grantee, &u, &why)) == 0)
 		rc = journal_add(g->st, gr->id, "add_member", gr->group_dn, gr->grantee, u.dn,
 				 &why);
+	if (rc == 0 && gr->sudo)
+		rc = journal_sudo_role(g, gr, &why);
 	if (rc == -1) /* the store failed; a refusal (< -1) lapses the grant below */
 		return idg_seterr(err, "%s", why.msg);
-	if (store_exec(g->st, rc == 0 ? "RELEASE activate" : "ROLLBACK TO activate", err) != 0)
+	if (store_exec(g->st,
+		       rc == 0 ? "RELEASE activate" : "ROLLBACK TO activate; RELEASE activate",
+		       err) != 0)
 		return -1;
 	*event = rc == 0 ? "active" : "lapsed";
 	if (rc != 0) {

@@ -7,6 +7,11 @@
  * decision record, the journal rows it needs and its audit records, so a
  * crash leaves either all of it or none.
  *
+ * A group grant made with sudo also writes a sudoRole (sudoUser, the
+ * configured sudoHost and sudoCommand, sudoNotBefore/sudoNotAfter) that
+ * its end deletes, so that sudo with timed rules refuses it at its end
+ * even before the removal reaches the directory.
+ *
  * Who may do what:
  *   request      anyone for themself; an admin for anyone
  *   approve      an admin who is not the grantee; for a privileged group
@@ -61,6 +66,7 @@ struct grant_request {
 	const char *until;   /* TIME; or */
 	const char *duration;
 	const char *reason;
+	int sudo; /* kind group: also a sudoRole entry under [grants] sudo_base */
 };
 
 int grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id,

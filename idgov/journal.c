@@ -151,7 +151,7 @@ apply(struct journal *j, struct row *rows, size_t i)
 
 		r->status = dirw_add_entry(j->ld, r->dn, attrs, r->result, &r->err);
 		json_decref(attrs);
-	} else if (strcmp(r->op, "lock_entry") == 0) {
+	} else if (strcmp(r->op, "replace") == 0) {
 		r->status = dirw_replace(j->ld, r->dn, r->attr, r->value, r->result, &r->err);
 	} else if (strcmp(r->op, "del_entry") == 0) {
 		r->status = dirw_delete_entry(j->ld, r->dn, r->result, &r->err);

@@ -204,3 +204,13 @@ time_format(int64_t t, char out[32])
 	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "@%lld", (long long)t);
 }
+
+void
+time_format_generalized(int64_t t, char out[16])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y%m%d%H%M%SZ", &tm) == 0)
+		snprintf(out, 16, "19700101000000Z");
+}

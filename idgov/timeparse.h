@@ -24,6 +24,9 @@ int duration_parse(const char *s, int64_t *out, struct idg_err *err);
 /* Formats seconds as the shortest exact duration: "4h", "1d2h", "90s" -> "1m30s". */
 void duration_format(int64_t secs, char out[32]);
 
+/* Formats UTC seconds as an LDAP GeneralizedTime: 20261126080000Z. */
+void time_format_generalized(int64_t t, char out[16]);
+
 /* Formats UTC seconds as 2026-11-26T08:00:00Z. */
 void time_format(int64_t t, char out[32]);
 

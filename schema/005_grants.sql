@@ -73,13 +73,13 @@ CREATE TABLE temp_accounts (
 --     result records which attributes add_member really added, and
 --     del_member removes only those.
 --   add_entry: dn, value = JSON object of attributes.
---   lock_entry: dn, attr, value (replace).
+--   replace: dn, attr, value: the attribute's values become value (locking an account, moving a sudoNotAfter).
 --   del_entry: dn.
 CREATE TABLE dir_journal (
 	id           INTEGER PRIMARY KEY,
 	grant_id     INTEGER REFERENCES grants (id),
 	op           TEXT NOT NULL
-	             CHECK (op IN ('add_member', 'del_member', 'add_entry', 'lock_entry',
+	             CHECK (op IN ('add_member', 'del_member', 'add_entry', 'replace',
 	                           'del_entry')),
 	dn           TEXT NOT NULL,
 	attr         TEXT,

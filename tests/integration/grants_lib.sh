@@ -12,6 +12,12 @@ fi
 grants_setup() {
 	it_setup
 	ldif < "$ROOT/tests/fixtures/unix-users.ldif" || exit 1
+	ldif <<LDIF || exit 1
+dn: ou=SUDOers,dc=example,dc=com
+changetype: add
+objectClass: organizationalUnit
+ou: SUDOers
+LDIF
 	cat > "$T/notify.sh" <<SH
 #!/bin/sh
 cat >> "$T/mail.log"
@@ -25,6 +31,8 @@ group_max_duration = admins = 8h
 max_pending = 1h
 ending_soon = 2s
 retry_max = 2
+sudo_base = ou=SUDOers,dc=example,dc=com
+sudo_command = /usr/bin/systemctl restart postgresql
 [breakglass]
 group = oncall
 max_duration = 30m

@@ -77,6 +77,23 @@ assert_eq "$(sql "SELECT result FROM dir_journal WHERE grant_id=4 AND op='add_me
 	"memberUid=present" "activation found erin already there and added nothing"
 assert_exit 0 "erin's permanent membership survives the end" has_member developers erin
 
+# --- a sudo grant: a sudoRole valid from start to end, deleted at the end ---
+assert_exit 0 "a grant with --sudo" \
+	ig grant request --user carol --group finance --for 3s --sudo --reason "restart the db"
+id=$(sql "SELECT id FROM grants WHERE sudo")
+role() {
+	ldapsearch -LLL -x -o ldif-wrap=no -H "$(cat "$T/slapd/uri")" -D "$SLAPD_ROOTDN" \
+		-y "$T/slapd/rootpw" -b "cn=idgov-grant-$id,ou=SUDOers,dc=example,dc=com" -s base 2>/dev/null
+}
+wait_for 3 role
+r=$(role)
+assert_contains "$r" "sudoUser: carol" "sudoRole written for carol"
+assert_contains "$r" "sudoCommand: /usr/bin/systemctl restart postgresql" "with the configured command"
+assert_contains "$r" "sudoNotAfter: $(date -u -d "@$(grant_field "$id" end)" +%Y%m%d%H%M%SZ)" \
+	"sudoNotAfter is the grant's end"
+wait_for 8 sh -c "! ldapsearch -LLL -x -H '$(cat "$T/slapd/uri")' -D '$SLAPD_ROOTDN' -y '$T/slapd/rootpw' -b 'cn=idgov-grant-$id,ou=SUDOers,dc=example,dc=com' -s base dn >/dev/null 2>&1"
+assert_exit 32 "the sudoRole is deleted at the end" role
+
 # --- break-glass ---
 assert_exit 1 "bin is not in the break-glass group" as 2 grant breakglass --group dba --for 10m --reason x
 assert_exit 2 "break-glass longer than its maximum is refused" \

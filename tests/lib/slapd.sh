@@ -15,6 +15,8 @@
 # The root DN is cn=admin,dc=example,dc=com with the password in DIR/rootpw.
 
 SLAPD_SUFFIX="dc=example,dc=com"
+# idgov's LDAP schema files (the sudoRole schema for sudo grants).
+SLAPD_SCHEMA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../schema/ldap" && pwd)
 SLAPD_ROOTDN="cn=admin,$SLAPD_SUFFIX"
 
 # A port nothing listens on now (slapd_start retries if it loses a race for it).
@@ -70,6 +72,7 @@ include: file:///etc/ldap/schema/core.ldif
 include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/nis.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
+include: file://$SLAPD_SCHEMA_DIR/sudo.ldif
 
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig

@@ -266,63 +266,63 @@ test_malformed_requests_write_nothing(void **state)
 		int want;
 		const char *msg;
 	} cases[] = {
-		{{"bob", "dev", NULL, NULL, NULL, NULL, "4x", "r"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "4x", "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "not a duration"},
-		{{"bob", "dev", NULL, NULL, NULL, "soon", NULL, "r"},
+		{{"bob", "dev", NULL, NULL, NULL, "soon", NULL, "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "not a time"},
-		{{"bob", "dev", NULL, NULL, NULL, "2020-01-01", NULL, "r"},
+		{{"bob", "dev", NULL, NULL, NULL, "2020-01-01", NULL, "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "after the start"},
-		{{"bob", "dev", NULL, NULL, NULL, NULL, NULL, "r"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, NULL, "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "exactly one of"},
-		{{"bob", "admins", NULL, NULL, NULL, NULL, "9h", "r"},
+		{{"bob", "admins", NULL, NULL, NULL, NULL, "9h", "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "at most 8h"},
-		{{"bob", "dev", NULL, NULL, NULL, NULL, "8d", "r"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "8d", "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "at most 1w"},
-		{{"zed", "dev", NULL, NULL, NULL, NULL, "1h", "r"},
+		{{"zed", "dev", NULL, NULL, NULL, NULL, "1h", "r", 0},
 		 &root,
 		 GRANT_NOT_FOUND,
 		 "no active user"},
-		{{"bob", "nope", NULL, NULL, NULL, NULL, "1h", "r"},
+		{{"bob", "nope", NULL, NULL, NULL, NULL, "1h", "r", 0},
 		 &root,
 		 GRANT_NOT_FOUND,
 		 "no group"},
-		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", ""},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", "", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "a reason is required"},
-		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", "two\nlines"},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", "two\nlines", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "one line"},
-		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", long_reason},
+		{{"bob", "dev", NULL, NULL, NULL, NULL, "1h", long_reason, 0},
 		 &root,
 		 GRANT_INVALID,
 		 "1 to 1000"},
-		{{"ann", "dev", NULL, NULL, NULL, NULL, "1h", "r"},
+		{{"ann", "dev", NULL, NULL, NULL, NULL, "1h", "r", 0},
 		 &bob,
 		 GRANT_DENIED,
 		 "only admins"},
-		{{"bob", NULL, "Ops 1", "dev", NULL, NULL, "1h", "r"},
+		{{"bob", NULL, "Ops 1", "dev", NULL, NULL, "1h", "r", 0},
 		 &root,
 		 GRANT_INVALID,
 		 "not an account name"},
-		{{"bob", NULL, "bob", "dev", NULL, NULL, "1h", "r"},
+		{{"bob", NULL, "bob", "dev", NULL, NULL, "1h", "r", 0},
 		 &root,
 		 GRANT_CONFLICT,
 		 "already exists"},
-		{{"bob", NULL, "ops1", "dev,nope", NULL, NULL, "1h", "r"},
+		{{"bob", NULL, "ops1", "dev,nope", NULL, NULL, "1h", "r", 0},
 		 &root,
 		 GRANT_NOT_FOUND,
 		 "no group"},
@@ -375,7 +375,7 @@ test_account_lifecycle(void **state)
 	assert_int_equal(count(f, "SELECT end_at FROM grants WHERE kind = 'account'"),
 			 T0 + 3 * 3600);
 	assert_int_equal(grants_tick(&root, T0 + 3 * 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'lock_entry' AND "
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND "
 				  "attr = 'shadowExpire' AND value = '1'"),
 			 1);
 	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 2);
@@ -383,6 +383,46 @@ test_account_lifecycle(void **state)
 	assert_int_equal(next, T0 + 3 * 3600 + 365 * 86400);
 	assert_int_equal(grants_tick(&root, next, &next, &err), 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry'"), 1);
+}
+
+static void
+test_sudo_role_follows_the_grant(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct grant_request req = {.grantee = "bob",
+				    .group = "dev",
+				    .duration = "1h",
+				    .reason = "deploy",
+				    .sudo = 1};
+	struct idg_err err;
+	int64_t id, ext, next;
+
+	assert_int_equal(grant_request(&root, &req, &id, &err), GRANT_INVALID);
+	assert_non_null(strstr(err.msg, "sudo_base"));
+	cfg_free(f->cfg);
+	assert_int_equal(cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[grants]\n"
+					 "sudo_base = ou=SUDOers,dc=x\n",
+					 "t.conf", &f->cfg, &err),
+			 0);
+	root.cfg = f->cfg;
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
+				  "'cn=idgov-grant-1,ou=SUDOers,dc=x' AND value LIKE "
+				  "'%\"sudoNotBefore\":[\"20270115080000Z\"]%' AND value LIKE "
+				  "'%\"sudoNotAfter\":[\"20270115090000Z\"]%'"),
+			 1);
+	/* An extension moves sudoNotAfter; the end deletes the entry. */
+	assert_int_equal(grant_extend(&root, id, NULL, "30m", "longer", &ext, &err), 0);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
+				  "'sudoNotAfter' AND value = '20270115093000Z'"),
+			 1);
+	assert_int_equal(grant_revoke(&root, id, "done", &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry' AND dn = "
+				  "'cn=idgov-grant-1,ou=SUDOers,dc=x'"),
+			 1);
 }
 
 int
@@ -401,6 +441,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_requests_write_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_account_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sudo_role_follows_the_grant, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
