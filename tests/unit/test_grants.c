@@ -390,11 +390,8 @@ test_sudo_role_follows_the_grant(void **state)
 {
 	struct fixture *f = *state;
 	struct grants_ctx root = as(f, "root", 1);
-	struct grant_request req = {.grantee = "bob",
-				    .group = "dev",
-				    .duration = "1h",
-				    .reason = "deploy",
-				    .sudo = 1};
+	struct grant_request req = {
+		.grantee = "bob", .group = "dev", .duration = "1h", .reason = "deploy", .sudo = 1};
 	struct idg_err err;
 	int64_t id, ext, next;
 
@@ -408,21 +405,51 @@ test_sudo_role_follows_the_grant(void **state)
 	root.cfg = f->cfg;
 	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
-				  "'cn=idgov-grant-1,ou=SUDOers,dc=x' AND value LIKE "
-				  "'%\"sudoNotBefore\":[\"20270115080000Z\"]%' AND value LIKE "
-				  "'%\"sudoNotAfter\":[\"20270115090000Z\"]%'"),
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
+			       "'cn=idgov-grant-1,ou=SUDOers,dc=x' AND value LIKE "
+			       "'%\"sudoNotBefore\":[\"20270115080000Z\"]%' AND value LIKE "
+			       "'%\"sudoNotAfter\":[\"20270115090000Z\"]%'"),
 			 1);
 	/* An extension moves sudoNotAfter; the end deletes the entry. */
 	assert_int_equal(grant_extend(&root, id, NULL, "30m", "longer", &ext, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
-				  "'sudoNotAfter' AND value = '20270115093000Z'"),
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
+			       "'sudoNotAfter' AND value = '20270115093000Z'"),
 			 1);
 	assert_int_equal(grant_revoke(&root, id, "done", &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry' AND dn = "
-				  "'cn=idgov-grant-1,ou=SUDOers,dc=x'"),
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM dir_journal WHERE op = 'del_entry' AND dn = "
+			       "'cn=idgov-grant-1,ou=SUDOers,dc=x'"),
 			 1);
+}
+
+static void
+test_grant_lapses_when_its_user_has_left(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct grant_request req = {.grantee = "bob",
+				    .group = "dev",
+				    .start = "@1800003600",
+				    .duration = "1h",
+				    .reason = "night shift"};
+	struct idg_err err;
+	int64_t id, next;
+
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_int_equal(next, T0 + 3600); /* approved, waiting for its start */
+	assert_int_equal(
+		store_exec(f->st, "UPDATE users SET status = 'departed' WHERE uid = 'bob'", &err),
+		0);
+	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'lapsed' AND "
+				  "end_reason LIKE 'no active user%'"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 0);
+	assert_int_equal(next, 0);
 }
 
 int
@@ -442,6 +469,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_account_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sudo_role_follows_the_grant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_lapses_when_its_user_has_left, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
