@@ -170,6 +170,10 @@ static const struct key_def keys[] = {
 	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
 	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
 
+	K("reviews", "fallback_reviewer", T_STR_OPT, review_fallback, ""),
+	KI("reviews", "inactive_days", review_inactive_days, "90", 1, 3650),
+	K("reviews", "require_comment", T_BOOL, review_require_comment, "yes"),
+
 	K("notify", "command", T_STR_OPT, notify_command, ""),
 	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
 };
@@ -625,6 +629,15 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (strncmp(section, "rule ", 5) == 0)
 		return name != NULL ? rule_handler(ctx, section, name, value) : 1;
+	if (strncmp(section, "campaign ", 9) == 0) {
+		struct idg_err scratch;
+		const char *bad;
+
+		if (name == NULL)
+			return 1;
+		bad = cfg_campaign_set(ctx->cfg, section + 9, name, value, ctx->line, &scratch);
+		return bad != NULL ? fail(ctx, section, name, bad) : 1;
+	}
 
 	for (i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0)
@@ -745,6 +758,8 @@ validate(struct parse_ctx *ctx)
 		return idg_seterr(ctx->err,
 				  "%s: [mfa] grace_until: required when unenrolled = grace",
 				  ctx->name);
+	if (cfg_campaigns_validate(c, ctx->name, ctx->err) != 0)
+		return -1;
 	if (c->acct_uid_min > c->acct_uid_max)
 		return idg_seterr(ctx->err, "%s: [accounts] uid_min: must not exceed uid_max (%d)",
 				  ctx->name, c->acct_uid_max);
@@ -873,6 +888,7 @@ cfg_free(struct cfg *cfg)
 		free(r->deny_countries);
 	}
 	free(cfg->rules);
+	cfg_campaigns_free(cfg);
 	free(cfg->path);
 	free(cfg);
 }

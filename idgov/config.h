@@ -13,6 +13,7 @@
 #define IDGOV_CONFIG_H
 
 #include "netmatch.h"
+#include "schedule.h"
 #include "timewin.h"
 #include "util.h"
 
@@ -26,6 +27,37 @@ enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 
 #define CFG_MAX_RULES 64
+#define CFG_MAX_CAMPAIGNS 32
+#define CFG_MAX_REMINDERS 8
+
+enum cfg_review_scope {
+	CFG_REVIEW_ALL,
+	CFG_REVIEW_PRIVILEGED,
+	CFG_REVIEW_GROUPS,
+	CFG_REVIEW_FILTER
+};
+enum cfg_review_default { CFG_REVIEW_REVOKE, CFG_REVIEW_KEEP, CFG_REVIEW_ESCALATE };
+
+/*
+ * An access review campaign, from a [campaign NAME] section: which
+ * memberships it covers, when it starts, how long reviewers have, when
+ * they are reminded, and what an undecided item becomes at the deadline.
+ */
+struct cfg_campaign {
+	char name[65];
+	int line;
+	unsigned given;
+	enum cfg_review_scope scope;
+	char *groups; /* scope groups: comma-separated */
+	char *filter; /* scope filter: an LDAP filter on users */
+	char *schedule, *start_time, *timezone;
+	struct schedule sched;
+	int64_t duration, escalation;
+	int64_t reminders[CFG_MAX_REMINDERS]; /* seconds before the deadline, longest first */
+	size_t n_reminders;
+	enum cfg_review_default deflt;
+	char *fallback; /* comma-separated reviewers, first eligible wins; NULL: [reviews] */
+};
 
 /*
  * An access rule, from a [rule NAME] section. It applies to a login when
@@ -175,6 +207,15 @@ struct cfg {
 	char *notify_command; /* argv split on spaces; message on stdin; empty: none */
 	char *notify_admin_mail;
 
+	/* [reviews] */
+	char *review_fallback;      /* comma-separated: reviewers where there is no manager */
+	int review_inactive_days;   /* recommend revoke after this long without a login */
+	int review_require_comment; /* revoking a privileged access needs a comment */
+
+	/* [campaign NAME] sections, in file order */
+	struct cfg_campaign *campaigns;
+	size_t n_campaigns;
+
 	/* [rule NAME] sections, in file order */
 	struct cfg_rule *rules;
 	size_t n_rules;
@@ -190,6 +231,15 @@ void cfg_free(struct cfg *cfg);
 
 /* The longest grant of group cn: its [grants] group_max_duration, else max_duration. */
 int64_t cfg_group_max_duration(const struct cfg *cfg, const char *cn);
+
+/* For config.c: one key of [campaign NAME]; returns NULL or why the value is wrong. */
+const char *cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char *value,
+			     int line, struct idg_err *scratch);
+/* For config.c: cross-field checks once the file is read, and freeing. */
+int cfg_campaigns_validate(struct cfg *cfg, const char *file, struct idg_err *err);
+void cfg_campaigns_free(struct cfg *cfg);
+/* The campaign named name, or NULL. */
+const struct cfg_campaign *cfg_campaign(const struct cfg *cfg, const char *name);
 
 /* True if the comma-separated list `list` names `item` (case-insensitive). */
 int cfg_list_contains(const char *list, const char *item);

@@ -21,13 +21,6 @@
 
 #define MAX_NAME 256
 
-struct op {
-	const char *name;
-	int admin_only;
-	const char *const *args; /* accepted argument names */
-	op_fn fn;
-};
-
 int
 control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
 {
@@ -290,7 +283,7 @@ static const char *const account_args[] = {"name",  "owner", "groups", "start",
 static const char *const account_extend_args[] = {"name", "until", "for", "reason", NULL};
 static const char *const account_end_args[] = {"name", "reason", NULL};
 
-static const struct op ops[] = {
+static const struct control_op ops[] = {
 	{"status", 0, no_args, op_status},
 	{"sync", 1, sync_args, op_sync},
 	{"user.list", 1, list_args, op_user_list},
@@ -361,7 +354,7 @@ audit_request(struct control_ctx *ctx, const struct caller *who, const char *act
 }
 
 static int
-args_known(json_t *args, const struct op *op, const char **unknown)
+args_known(json_t *args, const struct control_op *op, const char **unknown)
 {
 	const char *key;
 	json_t *v;
@@ -393,7 +386,7 @@ char *
 control_handle(struct control_ctx *ctx, const struct caller *who, const char *line, size_t len)
 {
 	struct reply_err r = {.code = NULL};
-	const struct op *op = NULL;
+	const struct control_op *op = NULL;
 	json_error_t jerr;
 	json_t *req, *args, *result = NULL, *v;
 	const char *name, *unknown = NULL, *subject = "-";
@@ -414,6 +407,9 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	for (size_t i = 0; name != NULL && i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(ops[i].name, name) == 0)
 			op = &ops[i];
+	for (size_t i = 0; name != NULL && i < ctx->n_extra_ops; i++)
+		if (strcmp(ctx->extra_ops[i].name, name) == 0)
+			op = &ctx->extra_ops[i];
 	if (op == NULL || (args != NULL && !json_is_object(args)) || json_object_size(req) > 3) {
 		json_decref(req);
 		return control_reject(ctx, who, "bad_request",

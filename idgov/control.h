@@ -28,6 +28,8 @@
 
 #define CONTROL_VERSION 1
 
+struct control_op;
+
 struct caller {
 	uid_t uid;
 	char name[64]; /* user name, or "uid=N" when the uid has none */
@@ -45,6 +47,9 @@ struct control_ctx {
 	/* Runs a sync; the daemon and the CLI do this differently. */
 	int (*run_sync)(void *arg, const struct sync_opts *opts, struct sync_result *res,
 			struct idg_err *err);
+	/* More operations (the access reviews'), after the built-in ones. */
+	const struct control_op *extra_ops;
+	size_t n_extra_ops;
 	/* Called after a request changed grants: do what is now due (NULL: nothing). */
 	void (*governance)(void *arg);
 	void *arg;

@@ -15,6 +15,14 @@ struct reply_err {
 typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *args,
 			 struct reply_err *);
 
+/* One operation: its name, whether only admins may call it, its argument names, its handler. */
+struct control_op {
+	const char *name;
+	int admin_only;
+	const char *const *args; /* accepted argument names, NULL-terminated */
+	op_fn fn;
+};
+
 /* Sets r (code and message) and returns -1. */
 int control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -217,6 +217,21 @@ dirw_replace(LDAP *ld, const char *dn, const char *attr, const char *value,
 }
 
 enum dirw_status
+dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
+	       char result[DIRW_RESULT_LEN], struct idg_err *err)
+{
+	int rc = modify_value(ld, LDAP_MOD_DELETE, dn, attr, value);
+
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_ATTRIBUTE && rc != LDAP_NO_SUCH_OBJECT)
+		return ldap_failure(rc, "removing a value from", dn, err);
+	snprintf(result, DIRW_RESULT_LEN, "%s=%s", attr,
+		 rc == LDAP_SUCCESS          ? "removed"
+		 : rc == LDAP_NO_SUCH_OBJECT ? "entry gone"
+					     : "absent");
+	return DIRW_OK;
+}
+
+enum dirw_status
 dirw_delete_entry(LDAP *ld, const char *dn, char result[DIRW_RESULT_LEN], struct idg_err *err)
 {
 	int rc = ldap_delete_ext_s(ld, dn, NULL, NULL);

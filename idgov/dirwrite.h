@@ -45,6 +45,10 @@ enum dirw_status dirw_add_entry(LDAP *ld, const char *dn, json_t *attrs,
 enum dirw_status dirw_replace(LDAP *ld, const char *dn, const char *attr, const char *value,
 			      char result[DIRW_RESULT_LEN], struct idg_err *err);
 
+/* Removes one value of attr from dn; already absent (or no entry) is success. */
+enum dirw_status dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
+				char result[DIRW_RESULT_LEN], struct idg_err *err);
+
 enum dirw_status dirw_delete_entry(LDAP *ld, const char *dn, char result[DIRW_RESULT_LEN],
 				   struct idg_err *err);
 

@@ -12,7 +12,7 @@
 #define BATCH 256
 
 struct row {
-	int64_t id, grant_id, attempts;
+	int64_t id, grant_id, item_id, attempts;
 	char *op, *dn, *attr, *value, *added;
 	enum dirw_status status;
 	char result[DIRW_RESULT_LEN];
@@ -76,8 +76,9 @@ load_due(struct store *st, int64_t now, struct row *rows, size_t *n, struct idg_
 		    "SELECT j.id, j.grant_id, j.attempts, j.op, j.dn, j.attr, j.value, "
 		    "(SELECT a.result FROM dir_journal a WHERE j.op = 'del_member' "
 		    "  AND a.grant_id = j.grant_id AND a.op = 'add_member' AND a.dn = j.dn "
-		    "  AND a.value = j.value AND a.state = 'done' ORDER BY a.id DESC LIMIT 1) "
-		    "FROM dir_journal j WHERE j.state = 'pending' AND j.next_attempt <= ?1 "
+		    "  AND a.value = j.value AND a.state = 'done' ORDER BY a.id DESC LIMIT 1), "
+		    "coalesce(j.item_id, 0) FROM dir_journal j WHERE j.state = 'pending' AND "
+		    "j.next_attempt <= ?1 "
 		    "ORDER BY j.id LIMIT ?2",
 		    &s, err) != 0)
 		return -1;
@@ -95,6 +96,7 @@ load_due(struct store *st, int64_t now, struct row *rows, size_t *n, struct idg_
 		r->attr = column_dup(s, 5);
 		r->value = column_dup(s, 6);
 		r->added = column_dup(s, 7);
+		r->item_id = sqlite3_column_int64(s, 8);
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
@@ -153,6 +155,8 @@ apply(struct journal *j, struct row *rows, size_t i)
 		json_decref(attrs);
 	} else if (strcmp(r->op, "replace") == 0) {
 		r->status = dirw_replace(j->ld, r->dn, r->attr, r->value, r->result, &r->err);
+	} else if (strcmp(r->op, "del_value") == 0) {
+		r->status = dirw_del_value(j->ld, r->dn, r->attr, r->value, r->result, &r->err);
 	} else if (strcmp(r->op, "del_entry") == 0) {
 		r->status = dirw_delete_entry(j->ld, r->dn, r->result, &r->err);
 	} else {
@@ -194,6 +198,8 @@ record(struct journal *j, struct row *rows, size_t n, struct idg_err *err)
 			json_decref(d);
 			goto fail;
 		}
+		if (d != NULL && r->item_id != 0)
+			json_object_set_new(d, "item", json_integer(r->item_id));
 		if (d != NULL)
 			json_object_set_new(d, ok ? "result" : "error",
 					    json_string(ok ? r->result : r->err.msg));

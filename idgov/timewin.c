@@ -167,3 +167,43 @@ timewin_local(const char *zone, int64_t t, int *weekday, int *minute, struct idg
 	*minute = h * 60 + m;
 	return 0;
 }
+
+int
+timewin_local_date(const char *zone, int64_t t, int *year, int *month, int *day, int *weekday,
+		   struct idg_err *err)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UCalendar *cal = open_zone(zone);
+
+	if (cal == NULL)
+		return idg_seterr(err, "unknown time zone '%s'", zone);
+	ucal_setMillis(cal, (UDate)t * 1000.0, &st);
+	*year = ucal_get(cal, UCAL_YEAR, &st);
+	*month = ucal_get(cal, UCAL_MONTH, &st) + 1;
+	*day = ucal_get(cal, UCAL_DATE, &st);
+	*weekday = ucal_get(cal, UCAL_DAY_OF_WEEK, &st) - 1;
+	ucal_close(cal);
+	if (U_FAILURE(st))
+		return idg_seterr(err, "time zone conversion failed for '%s'", zone);
+	return 0;
+}
+
+int
+timewin_to_utc(const char *zone, int year, int month, int day, int hour, int minute, int64_t *out,
+	       struct idg_err *err)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UCalendar *cal = open_zone(zone);
+	UDate ms;
+
+	if (cal == NULL)
+		return idg_seterr(err, "unknown time zone '%s'", zone);
+	ucal_clear(cal);
+	ucal_setDateTime(cal, year, month - 1, day, hour, minute, 0, &st);
+	ms = ucal_getMillis(cal, &st);
+	ucal_close(cal);
+	if (U_FAILURE(st))
+		return idg_seterr(err, "time zone conversion failed for '%s'", zone);
+	*out = (int64_t)(ms / 1000.0);
+	return 0;
+}

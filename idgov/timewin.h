@@ -31,6 +31,18 @@ int timewin_match(const struct time_window *w, size_t n, int weekday, int minute
 /* Weekday (0=Monday) and minute of day of the instant t in zone. -1 if the zone is unknown. */
 int timewin_local(const char *zone, int64_t t, int *weekday, int *minute, struct idg_err *err);
 
+/* The local calendar date of the instant t in zone: year, month 1-12, day 1-31, weekday 0=Sunday.
+ */
+int timewin_local_date(const char *zone, int64_t t, int *year, int *month, int *day, int *weekday,
+		       struct idg_err *err);
+
+/*
+ * The instant of a local date and time in zone. A time skipped by a DST
+ * change is moved forward past the gap, as clocks are.
+ */
+int timewin_to_utc(const char *zone, int year, int month, int day, int hour, int minute,
+		   int64_t *out, struct idg_err *err);
+
 /* 0 if zone names a time zone ICU knows. */
 int timewin_zone_valid(const char *zone);
 

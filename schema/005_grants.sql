@@ -75,12 +75,14 @@ CREATE TABLE temp_accounts (
 --   add_entry: dn, value = JSON object of attributes.
 --   replace: dn, attr, value: the attribute's values become value (locking an account, moving a sudoNotAfter).
 --   del_entry: dn.
+--   del_value: dn, attr, value: one value removed (an access review's
+--     revocation removes a membership exactly as the directory holds it).
 CREATE TABLE dir_journal (
 	id           INTEGER PRIMARY KEY,
 	grant_id     INTEGER REFERENCES grants (id),
 	op           TEXT NOT NULL
 	             CHECK (op IN ('add_member', 'del_member', 'add_entry', 'replace',
-	                           'del_entry')),
+	                           'del_entry', 'del_value')),
 	dn           TEXT NOT NULL,
 	attr         TEXT,
 	value        TEXT,
