@@ -15,6 +15,7 @@
 #include "client.h"
 #include "grants.h"
 #include "journal.h"
+#include "reviews.h"
 #include "config.h"
 #include "control.h"
 #include "init.h"
@@ -109,10 +110,17 @@ direct_governance(void *arg)
 			    .audit = ctx->audit,
 			    .log = ctx->log,
 			    .actor = "idgov"};
+	struct review_ctx r = {.cfg = ctx->cfg,
+			       .st = ctx->st,
+			       .audit = ctx->audit,
+			       .log = ctx->log,
+			       .journal = &j,
+			       .actor = "idgov",
+			       .admin = 1};
 	struct idg_err err;
 	int64_t next;
 
-	if (governance_run(&g, &j, idg_now(), &next, &err) != 0)
+	if (governance_round(&g, &r, idg_now(), &next, &err) != 0)
 		fprintf(stderr, "idgov: %s\n", err.msg);
 	journal_close(&j);
 }
@@ -144,6 +152,7 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	ctx.log = &log;
 	ctx.run_sync = direct_sync;
 	ctx.governance = direct_governance;
+	ctx.extra_ops = review_control_ops(&ctx.n_extra_ops);
 	ctx.arg = &ctx;
 	control_identify(&ctx, geteuid(), &who);
 	reply = control_handle(&ctx, &who, request, strlen(request));

@@ -34,6 +34,7 @@
 #include "grants.h"
 #include "journal.h"
 #include "log.h"
+#include "reviews.h"
 #include "store.h"
 #include "sync.h"
 
@@ -123,12 +124,19 @@ governance(void *arg)
 			       .log = &d->log,
 			       .actor = "idgovd",
 			       .admin = 1};
+	struct review_ctx r = {.cfg = d->cfg,
+			       .st = d->st,
+			       .audit = d->audit,
+			       .log = &d->log,
+			       .journal = &d->journal,
+			       .actor = "idgovd",
+			       .admin = 1};
 	struct itimerspec its = {{0, 0}, {0, 0}};
 	struct idg_err err;
 	int64_t next;
 
 	d->journal.cfg = d->cfg;
-	if (governance_run(&g, &d->journal, idg_now(), &next, &err) != 0) {
+	if (governance_round(&g, &r, idg_now(), &next, &err) != 0) {
 		log_msg(&d->log, LOG_ERR, "governance: %s; retrying in 5 s", err.msg);
 		next = idg_now() + 5;
 	}
@@ -663,6 +671,7 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.daemon_status = daemon_status;
 	d->ctl.run_sync = daemon_sync;
 	d->ctl.governance = governance;
+	d->ctl.extra_ops = review_control_ops(&d->ctl.n_extra_ops);
 	d->ctl.arg = d;
 	d->journal = (struct journal){
 		.cfg = d->cfg, .st = d->st, .audit = d->audit, .log = &d->log, .actor = "idgovd"};

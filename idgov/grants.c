@@ -1544,14 +1544,3 @@ grant_account_id(struct store *st, const char *name, int64_t *id, struct idg_err
 	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading accounts");
 }
 
-int
-governance_run(struct grants_ctx *g, struct journal *j, int64_t now, int64_t *next,
-	       struct idg_err *err)
-{
-	int64_t t1, t2;
-
-	if (grants_tick(g, now, &t1, err) != 0 || journal_run(j, now, &t2, err) < 0)
-		return -1;
-	*next = t1 == 0 ? t2 : t2 == 0 ? t1 : t1 < t2 ? t1 : t2;
-	return 0;
-}

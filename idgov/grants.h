@@ -80,14 +80,6 @@ int grant_breakglass(struct grants_ctx *g, const char *group, const char *durati
 		     const char *reason, int64_t *id, struct idg_err *err);
 int grant_acknowledge(struct grants_ctx *g, int64_t id, const char *comment, struct idg_err *err);
 
-/*
- * One round of governance: grants_tick, then the journal's pending
- * directory writes. *next: when to run again (0: nothing scheduled).
- */
-struct journal;
-int governance_run(struct grants_ctx *g, struct journal *j, int64_t now, int64_t *next,
-		   struct idg_err *err);
-
 /* Does what is due at now; *next: when something is next due (0: nothing scheduled). */
 int grants_tick(struct grants_ctx *g, int64_t now, int64_t *next, struct idg_err *err);
 

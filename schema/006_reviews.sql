@@ -19,6 +19,14 @@ CREATE TABLE campaigns (
 	UNIQUE (name, due_at)                       -- a scheduled start happens once
 );
 
+-- When idgovd first saw each configured campaign: only scheduled starts
+-- after that count, so adding a quarterly campaign mid-quarter does not
+-- start one at once, while a start missed because idgovd was down does.
+CREATE TABLE campaign_schedules (
+	name       TEXT PRIMARY KEY,
+	first_seen INTEGER NOT NULL
+);
+
 CREATE TABLE review_items (
 	id              INTEGER PRIMARY KEY,
 	campaign_id     INTEGER NOT NULL REFERENCES campaigns (id),

@@ -1,0 +1,114 @@
+/*
+ * Access reviews: campaigns, reviewers' decisions, deadlines,
+ * remediation and evidence (tables campaigns and review_items,
+ * schema/006). The daemon and the CLI call this library; it uses the
+ * store, the audit chain and the directory journal of libidgov.
+ *
+ * A campaign opens by snapshotting one item per (user, group) in its
+ * scope, each with how the access was obtained, the user's last login, a
+ * recommendation, and a reviewer: the user's manager, or the first
+ * fallback reviewer who is not the user (never a self-review). Reviewers
+ * decide their own items until the campaign closes (at its deadline, where
+ * the configured default decides what is left, or early by an admin).
+ * Closing turns every revoke into directory journal rows that remove the
+ * membership exactly as it is held; each is then verified by reading the
+ * directory back.
+ *
+ * Every change is audited with subject "campaign:ID", so a report can name
+ * the audit records that cover it.
+ */
+#ifndef IDGOV_REVIEWS_H
+#define IDGOV_REVIEWS_H
+
+#include "audit.h"
+#include "config.h"
+#include "journal.h"
+#include "log.h"
+#include "store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define REVIEW_COMMENT_MAX 1000
+
+/* Return values besides 0 and -1, as in grants.h. */
+#define REVIEW_DENIED (-2)
+#define REVIEW_NOT_FOUND (-3)
+#define REVIEW_INVALID (-4)
+#define REVIEW_CONFLICT (-5)
+
+struct review_ctx {
+	const struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct logger *log;
+	struct journal *journal; /* its LDAP connection: filter scopes and verification */
+	const char *actor;       /* the caller's name, or "idgovd" */
+	int admin;
+};
+
+/* What a campaign covers and how it runs: a [campaign NAME] or an ad hoc one. */
+struct campaign_def {
+	char name[65];
+	enum cfg_review_scope scope;
+	const char *groups, *filter, *fallback, *schedule, *timezone;
+	int64_t duration, escalation;
+	int64_t reminders[CFG_MAX_REMINDERS];
+	size_t n_reminders;
+	enum cfg_review_default deflt;
+};
+
+/* The definition of a configured campaign. */
+void review_def_from_config(const struct cfg *cfg, const struct cfg_campaign *c,
+			    struct campaign_def *d);
+
+/* Opens a campaign now. due_at: the scheduled start it is for (0: on demand). */
+int review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, int64_t *id,
+		struct idg_err *err);
+
+/* Closes an open campaign (admin, or the clock at the deadline); decisions are final. */
+int review_close(struct review_ctx *r, int64_t id, struct idg_err *err);
+
+/* Decisions by the caller on their own items (admins: any). */
+int review_decide(struct review_ctx *r, int64_t item, const char *decision, const char *comment,
+		  struct idg_err *err);
+/* Many decisions at once, all or none: an array of {item, decision, comment}. */
+int review_decide_many(struct review_ctx *r, json_t *decisions, int64_t *n, struct idg_err *err);
+/* Every undecided item of the caller's (in campaign, or all open) as recommended. */
+int review_decide_recommended(struct review_ctx *r, int64_t campaign, int64_t *n,
+			      struct idg_err *err);
+/* Hands items to another reviewer: one item, or (item 0) all the caller's in campaign. */
+int review_delegate(struct review_ctx *r, int64_t item, int64_t campaign, const char *to,
+		    int64_t *n, struct idg_err *err);
+
+/*
+ * Does what is due at now: starts scheduled campaigns (one that fell due
+ * while the daemon was down, once), sends reminders, applies deadlines,
+ * journals the revocations of closed campaigns. *next: when next due.
+ */
+int reviews_tick(struct review_ctx *r, int64_t now, int64_t *next, struct idg_err *err);
+/* Verifies remediations whose directory writes are done, by reading the directory. */
+int reviews_verify(struct review_ctx *r, int64_t now, struct idg_err *err);
+
+/* Reading. */
+json_t *review_list(struct store *st, struct idg_err *err);
+json_t *review_show(struct store *st, int64_t id, struct idg_err *err);
+json_t *review_pending(struct store *st, const char *reviewer, int64_t campaign,
+		       struct idg_err *err);
+
+/*
+ * The evidence report of a campaign: format "csv", "json" or "html".
+ * Returns a malloc'd text, or NULL with err.
+ */
+char *review_report(struct store *st, int64_t id, const char *format, struct idg_err *err);
+
+/* One round of governance: grants, reviews, the journal's writes, verification. */
+struct grants_ctx;
+int governance_round(struct grants_ctx *g, struct review_ctx *r, int64_t now, int64_t *next,
+		     struct idg_err *err);
+
+/* The control operations of reviews, for control_ctx.extra_ops; *n gets their number. */
+struct control_op;
+const struct control_op *review_control_ops(size_t *n);
+
+#endif
