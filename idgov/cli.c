@@ -636,9 +636,10 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{"init", cmd_init},   {"status", cmd_status},   {"sync", cmd_sync}, {"user", cmd_user},
-	{"group", cmd_group}, {"audit", cmd_audit},     {"mfa", cmd_mfa},   {"policy", cmd_policy},
-	{"grant", cmd_grant}, {"account", cmd_account},
+	{"init", cmd_init},       {"status", cmd_status}, {"sync", cmd_sync},
+	{"user", cmd_user},       {"group", cmd_group},   {"audit", cmd_audit},
+	{"mfa", cmd_mfa},         {"policy", cmd_policy}, {"grant", cmd_grant},
+	{"account", cmd_account}, {"review", cmd_review},
 };
 
 int

@@ -32,5 +32,7 @@ int run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *));
 /* The grant and account commands (cli_grant.c). */
 int cmd_grant(struct cli *c, int argc, char **argv);
 int cmd_account(struct cli *c, int argc, char **argv);
+/* The access review commands (cli_review.c). */
+int cmd_review(struct cli *c, int argc, char **argv);
 
 #endif

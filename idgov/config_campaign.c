@@ -217,6 +217,12 @@ validate_one(struct cfg *cfg, struct cfg_campaign *c, const char *file, struct i
 	if (c->scope == CFG_REVIEW_FILTER && c->filter == NULL)
 		return idg_seterr(err, "%s:%d: [campaign %s] filter: required when scope = filter",
 				  file, c->line, c->name);
+	/* The default reminders (7d, 2d) that do not fit a short campaign are left out. */
+	if (!(c->given & (1u << CK_REMINDERS)))
+		while (c->n_reminders > 0 && c->reminders[0] >= c->duration) {
+			memmove(c->reminders, c->reminders + 1,
+				--c->n_reminders * sizeof(c->reminders[0]));
+		}
 	for (size_t i = 0; i < c->n_reminders; i++)
 		if (c->reminders[i] >= c->duration)
 			return idg_seterr(err,

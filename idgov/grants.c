@@ -1543,4 +1543,3 @@ grant_account_id(struct store *st, const char *name, int64_t *id, struct idg_err
 	}
 	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading accounts");
 }
-

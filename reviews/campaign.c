@@ -76,10 +76,11 @@ scope_groups(struct review_ctx *r, const struct campaign_def *d, struct idg_err 
 					  : "INSERT INTO temp.scope_groups SELECT id FROM groups "
 					    "WHERE status = 'active'",
 				  err);
-	if (store_prepare(r->st,
-			  "INSERT OR IGNORE INTO temp.scope_groups SELECT id FROM groups WHERE cn = "
-			  "?1 AND status = 'active'",
-			  &s, err) != 0)
+	if (store_prepare(
+		    r->st,
+		    "INSERT OR IGNORE INTO temp.scope_groups SELECT id FROM groups WHERE cn = "
+		    "?1 AND status = 'active'",
+		    &s, err) != 0)
 		return -1;
 	while (rc == 0 && idg_list_next(&cursor, &item, &len)) {
 		sqlite3_bind_text(s, 1, item, (int)len, SQLITE_TRANSIENT);
@@ -94,8 +95,7 @@ scope_groups(struct review_ctx *r, const struct campaign_def *d, struct idg_err 
 
 /* temp.scope_users: the users an LDAP filter selects, read from the directory now. */
 static int
-scope_users(struct review_ctx *r, const struct campaign_def *d, int *limited,
-	    struct idg_err *err)
+scope_users(struct review_ctx *r, const struct campaign_def *d, int *limited, struct idg_err *err)
 {
 	char *filter, *attrs[] = {"entryUUID", NULL};
 	LDAPMessage *res = NULL;
@@ -174,9 +174,9 @@ fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
  * membership is held, via which nested group, since when.
  */
 #define ITEM_INSERT                                                                                \
-	"INSERT INTO review_items (campaign_id, user_uuid, user_uid, user_dn, user_status, "      \
+	"INSERT INTO review_items (campaign_id, user_uuid, user_uid, user_dn, user_status, "       \
 	"group_id, group_cn, group_dn, privileged, held_as, via, source, since, last_login, "      \
-	"recommendation, recommend_why, reviewer, reviewer_why, decision, decided_by, "           \
+	"recommendation, recommend_why, reviewer, reviewer_why, decision, decided_by, "            \
 	"decided_at, decision_source) "                                                            \
 	"SELECT ?1, u.uuid, u.uid, u.dn, u.status, g.id, g.cn, g.dn, g.privileged, b.held_as, "    \
 	"b.via, CASE WHEN ag.id IS NOT NULL THEN 'grant #' || ag.id WHEN pa.campaign_id IS NOT "   \
@@ -188,7 +188,7 @@ fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
 	"records on this host' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN " \
 	"'no login for more than ' || (?4 / 86400) || ' days' ELSE 'last login ' || ((?2 - ll.t) " \
 	"/ 86400) || ' days ago' END, "                                                            \
-	"CASE WHEN mgr.uid IS NOT NULL AND mgr.status = 'active' AND mgr.uid != "                 \
+	"CASE WHEN mgr.uid IS NOT NULL AND mgr.status = 'active' AND mgr.uid != "                  \
 	"coalesce(u.uid, '') THEN mgr.uid ELSE (SELECT f.uid FROM temp.fallbacks f WHERE f.uid "   \
 	"!= coalesce(u.uid, '') ORDER BY f.pos LIMIT 1) END, "                                     \
 	"CASE WHEN mgr.uid IS NULL THEN 'fallback: no manager in the directory' WHEN mgr.status "  \
@@ -199,8 +199,9 @@ fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
 	"CASE WHEN u.status = 'departed' THEN ?2 END, "                                            \
 	"CASE WHEN u.status = 'departed' THEN 'pre-decided' END "                                  \
 	"FROM (%s) b CROSS JOIN users u ON u.uuid = b.user_uuid CROSS JOIN groups g ON g.id = "    \
-	"b.group_id LEFT JOIN users mgr ON mgr.dn_norm = u.manager_dn AND mgr.status != "          \
-	"'departed' LEFT JOIN temp.last_login ll ON ll.uid = u.uid LEFT JOIN temp.active_grants "  \
+	"b.group_id LEFT JOIN users mgr ON mgr.uuid = (SELECT m.uuid FROM users m WHERE "          \
+	"m.dn_norm = u.manager_dn ORDER BY m.status = 'departed' LIMIT 1) LEFT JOIN "              \
+	"temp.last_login ll ON ll.uid = u.uid LEFT JOIN temp.active_grants "                       \
 	"ag ON ag.uid = u.uid AND ag.cn = g.cn LEFT JOIN temp.prior pa ON pa.user_uuid = u.uuid "  \
 	"AND pa.group_id = g.id "                                                                  \
 	"WHERE (NOT ?5 OR u.uuid IN (SELECT uuid FROM temp.scope_users)) %s"
@@ -215,7 +216,8 @@ static const char direct_uid_sql[] =
 	"m.since AS since FROM temp.scope_groups sg CROSS JOIN memberships m ON m.group_id = "
 	"sg.id CROSS JOIN member_refs r ON r.id = m.ref_id AND r.kind = 1 CROSS JOIN users u ON "
 	"u.uid = r.value";
-/* Users who hold a group in scope only through groups nested in it (to [directory] nested_depth). */
+/* Users who hold a group in scope only through groups nested in it (to [directory] nested_depth).
+ */
 static const char nested_sql[] =
 	"WITH RECURSIVE nest(outer_id, inner_id, depth) AS ("
 	" SELECT sg.id, gi.id, 1 FROM temp.scope_groups sg CROSS JOIN memberships m ON "
@@ -243,7 +245,8 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		"INSERT INTO temp.last_login SELECT uid, max(opened_at) FROM sessions GROUP BY uid;"
 		"CREATE TEMP TABLE active_grants (uid TEXT, cn TEXT, id INTEGER, activated_at "
 		"INTEGER, PRIMARY KEY (uid, cn)) WITHOUT ROWID;"
-		"INSERT OR IGNORE INTO temp.active_grants SELECT grantee, group_cn, id, activated_at "
+		"INSERT OR IGNORE INTO temp.active_grants SELECT grantee, group_cn, id, "
+		"activated_at "
 		"FROM grants WHERE kind = 'group' AND state = 'active';"
 		"CREATE TEMP TABLE prior (user_uuid TEXT, group_id INTEGER, campaign_id INTEGER, "
 		"decided_at INTEGER, PRIMARY KEY (user_uuid, group_id)) WITHOUT ROWID;"
@@ -255,8 +258,8 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 
 /* Runs one snapshot query; conflict is what a second way of holding the same item does. */
 static int
-insert_items(struct review_ctx *r, int64_t id, const char *base, const char *conflict,
-	     int64_t now, int limited, struct idg_err *err)
+insert_items(struct review_ctx *r, int64_t id, const char *base, const char *conflict, int64_t now,
+	     int limited, struct idg_err *err)
 {
 	char *sql = NULL;
 	sqlite3_stmt *s;
@@ -369,16 +372,17 @@ review_journal_revocations(struct review_ctx *r, int64_t id, int64_t now, struct
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(r->st,
-			  "INSERT INTO dir_journal (item_id, op, dn, attr, value, created_at) "
-			  "SELECT i.id, 'del_value', i.group_dn, ?3, i.user_dn, ?2 FROM review_items "
-			  "i WHERE i.campaign_id = ?1 AND i.decision = 'revoke' AND i.remediation IS "
-			  "NULL AND (',' || i.held_as || ',') LIKE '%,member,%' "
-			  "UNION ALL SELECT i.id, 'del_value', i.group_dn, ?4, i.user_uid, ?2 FROM "
-			  "review_items i WHERE i.campaign_id = ?1 AND i.decision = 'revoke' AND "
-			  "i.remediation IS NULL AND (',' || i.held_as || ',') LIKE '%,memberUid,%' "
-			  "ORDER BY 1",
-			  &s, err) != 0)
+	if (store_prepare(
+		    r->st,
+		    "INSERT INTO dir_journal (item_id, op, dn, attr, value, created_at) "
+		    "SELECT i.id, 'del_value', i.group_dn, ?3, i.user_dn, ?2 FROM review_items "
+		    "i WHERE i.campaign_id = ?1 AND i.decision = 'revoke' AND i.remediation IS "
+		    "NULL AND (',' || i.held_as || ',') LIKE '%,member,%' "
+		    "UNION ALL SELECT i.id, 'del_value', i.group_dn, ?4, i.user_uid, ?2 FROM "
+		    "review_items i WHERE i.campaign_id = ?1 AND i.decision = 'revoke' AND "
+		    "i.remediation IS NULL AND (',' || i.held_as || ',') LIKE '%,memberUid,%' "
+		    "ORDER BY 1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, now);
@@ -386,19 +390,47 @@ review_journal_revocations(struct review_ctx *r, int64_t id, int64_t now, struct
 	sqlite3_bind_text(s, 4, r->cfg->attr_member_uid, -1, SQLITE_STATIC);
 	rc = store_step_done(r->st, s, err);
 	sqlite3_finalize(s);
-	if (rc != 0 || store_prepare(r->st,
-				     "UPDATE review_items SET remediation = CASE held_as WHEN "
-				     "'nested' THEN 'failed' ELSE 'pending' END, remediation_why = "
-				     "CASE held_as WHEN 'nested' THEN 'held through the nested "
-				     "group ' || via || ': remove the user from ' || via || ' or ' || "
-				     "via || ' from ' || group_cn END WHERE campaign_id = ?1 AND "
-				     "decision = 'revoke' AND remediation IS NULL",
-				     &s, err) != 0)
+	if (rc != 0 ||
+	    store_prepare(r->st,
+			  "UPDATE review_items SET remediation = CASE held_as WHEN "
+			  "'nested' THEN 'failed' ELSE 'pending' END, remediation_why = "
+			  "CASE held_as WHEN 'nested' THEN 'held through the nested "
+			  "group ' || via || ': remove the user from ' || via || ' or ' || "
+			  "via || ' from ' || group_cn END WHERE campaign_id = ?1 AND "
+			  "decision = 'revoke' AND remediation IS NULL",
+			  &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	rc = store_step_done(r->st, s, err);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+review_decide_rest(struct review_ctx *r, int64_t id, const char *decision, const char *source,
+		   int64_t now, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(
+		    r->st,
+		    "UPDATE review_items SET decision = ?2, decided_by = 'idgovd', decided_at "
+		    "= ?3, decision_source = ?4 WHERE campaign_id = ?1 AND decision IS NULL",
+		    &s, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, decision, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
+	rc = store_step_done(r->st, s, err);
+	sqlite3_finalize(s);
+	if (rc != 0)
+		return rc;
+	return review_audit(r, id, "review.default",
+			    json_pack("{s:s, s:s, s:i}", "decision", decision, "source", source,
+				      "items", sqlite3_changes(r->st->db)),
+			    err);
 }
 
 /* Closes campaign id inside the caller's transaction. */
@@ -434,6 +466,32 @@ review_close_locked(struct review_ctx *r, int64_t id, int64_t now, struct idg_er
 	return rc;
 }
 
+/* At an early close, keep approves and revoke (or escalate, which has no time left) revokes. */
+static int
+review_default_early(struct review_ctx *r, int64_t id, int64_t now, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	char deflt[16] = "";
+	int rc;
+
+	if (store_prepare(r->st,
+			  "SELECT json_extract(definition, '$.default') FROM campaigns WHERE "
+			  "id = ?1 AND state = 'open'",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+		idg_strlcpy(deflt, (const char *)sqlite3_column_text(s, 0), sizeof(deflt));
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0; /* not open: review_close_locked says so */
+	if (rc != SQLITE_ROW)
+		return store_err(r->st, err, "reading a campaign");
+	return review_decide_rest(r, id, strcmp(deflt, "keep") == 0 ? "approve" : "revoke",
+				  "default (closed early)", now, err);
+}
+
 int
 review_close(struct review_ctx *r, int64_t id, struct idg_err *err)
 {
@@ -445,7 +503,10 @@ review_close(struct review_ctx *r, int64_t id, struct idg_err *err)
 	}
 	if (store_begin(r->st, err) != 0)
 		return -1;
-	rc = review_close_locked(r, id, idg_now(), err);
+	/* Closing early is the deadline come sooner: what is undecided gets the default. */
+	rc = review_default_early(r, id, idg_now(), err);
+	if (rc == 0)
+		rc = review_close_locked(r, id, idg_now(), err);
 	if (rc != 0 || review_commit(r, err) != 0) {
 		store_rollback(r->st);
 		return rc != 0 ? rc : -1;

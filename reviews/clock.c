@@ -25,8 +25,7 @@ earliest(int64_t *next, int64_t t)
 /* ---- scheduled starts ---- */
 
 static int
-first_seen(struct review_ctx *r, const char *name, int64_t now, int64_t *since,
-	   struct idg_err *err)
+first_seen(struct review_ctx *r, const char *name, int64_t now, int64_t *since, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -51,7 +50,8 @@ already_started(struct store *st, const char *name, int64_t due)
 	sqlite3_stmt *s;
 	int found = 1; /* on error, do not start twice */
 
-	if (store_prepare(st, "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = ?1 AND due_at = ?2)",
+	if (store_prepare(st,
+			  "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = ?1 AND due_at = ?2)",
 			  &s, NULL) != 0)
 		return 1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -177,38 +177,12 @@ remind(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64_t
 		store_rollback(r->st);
 		return -1;
 	}
-	snprintf(body, sizeof(body), "Reminder: the review closes in %lld hour(s). Run: idgov "
+	snprintf(body, sizeof(body),
+		 "Reminder: the review closes in %lld hour(s). Run: idgov "
 		 "review pending",
 		 (long long)((c->deadline - now) / 3600));
 	review_notify_reviewers(r, c->id, "access review reminder", body);
 	return 0;
-}
-
-/* Undecided items become decision, by the clock. */
-static int
-decide_rest(struct review_ctx *r, int64_t id, const char *decision, const char *source,
-	    int64_t now, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(r->st,
-			  "UPDATE review_items SET decision = ?2, decided_by = 'idgovd', decided_at "
-			  "= ?3, decision_source = ?4 WHERE campaign_id = ?1 AND decision IS NULL",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, decision, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now);
-	sqlite3_bind_text(s, 4, source, -1, SQLITE_STATIC);
-	rc = store_step_done(r->st, s, err);
-	sqlite3_finalize(s);
-	if (rc != 0)
-		return rc;
-	return review_audit(r, id, "review.default",
-			    json_pack("{s:s, s:s, s:i}", "decision", decision, "source", source,
-				      "items", sqlite3_changes(r->st->db)),
-			    err);
 }
 
 /* escalate: the undecided items go to the fallback reviewer, who gets a further period. */
@@ -242,10 +216,11 @@ escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struc
 				  "f.pos LIMIT 1) WHERE campaign_id = ?1 AND decision IS NULL",
 				  0, 0, err);
 	if (rc == 0)
-		rc = set_campaign(r, c->id,
-				  "UPDATE campaigns SET escalated_at = ?2, deadline = ?3 WHERE id = "
-				  "?1",
-				  now, now + period, err);
+		rc = set_campaign(
+			r, c->id,
+			"UPDATE campaigns SET escalated_at = ?2, deadline = ?3 WHERE id = "
+			"?1",
+			now, now + period, err);
 	if (rc == 0)
 		rc = review_audit(r, c->id, "review.escalate",
 				  json_pack("{s:I, s:i}", "deadline", (json_int_t)(now + period),
@@ -275,8 +250,9 @@ deadline(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64
 		/* keep approves; revoke, and escalate's second deadline, revoke. */
 		int keep = deflt != NULL && strcmp(deflt, "keep") == 0;
 
-		rc = decide_rest(r, c->id, keep ? "approve" : "revoke",
-				 c->escalated_at ? "default after escalation" : "default", now, err);
+		rc = review_decide_rest(r, c->id, keep ? "approve" : "revoke",
+					c->escalated_at ? "default after escalation" : "default",
+					now, err);
 		if (rc == 0)
 			rc = review_close_locked(r, c->id, now, err);
 	}
@@ -368,20 +344,22 @@ load_written(struct store *st, struct pending **out, size_t *n, struct idg_err *
 
 	*out = NULL;
 	*n = 0;
-	if (store_prepare(st,
-			  "SELECT i.id, i.group_dn, i.user_dn, i.user_uid, (SELECT j.last_error FROM "
-			  "dir_journal j WHERE j.item_id = i.id AND j.state = 'failed' LIMIT 1) "
-			  "FROM review_items i WHERE i.remediation IN ('pending', 'remediated') AND "
-			  "NOT EXISTS (SELECT "
-			  "1 FROM dir_journal j WHERE j.item_id = i.id AND j.state = 'pending') "
-			  "ORDER BY i.id LIMIT 5000",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT i.id, i.group_dn, i.user_dn, i.user_uid, (SELECT j.last_error FROM "
+		    "dir_journal j WHERE j.item_id = i.id AND j.state = 'failed' LIMIT 1) "
+		    "FROM review_items i WHERE i.remediation IN ('pending', 'remediated') AND "
+		    "NOT EXISTS (SELECT "
+		    "1 FROM dir_journal j WHERE j.item_id = i.id AND j.state = 'pending') "
+		    "ORDER BY i.id LIMIT 5000",
+		    &s, err) != 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct pending *p;
 
 		if (*n == cap) {
-			struct pending *more = realloc(*out, (cap = cap ? cap * 2 : 64) * sizeof(**out));
+			struct pending *more =
+				realloc(*out, (cap = cap ? cap * 2 : 64) * sizeof(**out));
 
 			if (more == NULL)
 				break;
@@ -433,8 +411,8 @@ record_verification(struct review_ctx *r, struct pending *p, int n, int64_t now,
 		idg_strlcpy(user, (const char *)sqlite3_column_text(s, 1), sizeof(user));
 		idg_strlcpy(group, (const char *)sqlite3_column_text(s, 2), sizeof(group));
 		sqlite3_reset(s);
-		rc = review_audit(r, campaign, p[i].failed ? "review.remediation_failed"
-							   : "review.verified",
+		rc = review_audit(r, campaign,
+				  p[i].failed ? "review.remediation_failed" : "review.verified",
 				  json_pack("{s:I, s:s, s:s, s:s?}", "item", (json_int_t)p[i].id,
 					    "user", user, "group", group, "reason", p[i].error),
 				  err);

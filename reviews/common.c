@@ -92,8 +92,9 @@ review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char *subj
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *mail = (const char *)sqlite3_column_text(s, 2);
 
-		snprintf(text, sizeof(text), "%s\n\n%s has %d undecided item(s) in campaign #%lld.\n",
-			 body, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+		snprintf(text, sizeof(text),
+			 "%s\n\n%s has %d undecided item(s) in campaign #%lld.\n", body,
+			 (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
 			 (long long)campaign);
 		notify_send(r->cfg, r->log, "review", mail, subject, text);
 	}

@@ -33,7 +33,7 @@ review_context(struct control_ctx *ctx, const struct caller *who, struct journal
 static json_t *
 failed(int rc, struct reply_err *r)
 {
-	r->code = rc == REVIEW_DENIED	   ? "denied"
+	r->code = rc == REVIEW_DENIED      ? "denied"
 		  : rc == REVIEW_NOT_FOUND ? "not_found"
 		  : rc == REVIEW_INVALID   ? "bad_request"
 					   : "failed";
@@ -126,7 +126,8 @@ op_start(struct control_ctx *ctx, const struct caller *who, json_t *args, struct
 		const struct cfg_campaign *c = cfg_campaign(ctx->cfg, name);
 
 		if (c == NULL) {
-			control_fail(r, "not_found", "no [campaign %s] in %s", name, ctx->cfg->path);
+			control_fail(r, "not_found", "no [campaign %s] in %s", name,
+				     ctx->cfg->path);
 			return NULL;
 		}
 		if (json_object_size(args) > 1) {
@@ -143,6 +144,8 @@ op_start(struct control_ctx *ctx, const struct caller *who, json_t *args, struct
 	journal_close(&j);
 	if (rv != 0)
 		return failed(rv, r);
+	if (ctx->governance != NULL) /* its deadline and reminders join the daemon's timer */
+		ctx->governance(ctx->arg);
 	o = review_show(ctx->st, id, &r->e);
 	return o != NULL ? o : failed(-1, r);
 }
@@ -189,8 +192,7 @@ op_decide(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 }
 
 static json_t *
-op_decide_many(struct control_ctx *ctx, const struct caller *who, json_t *args,
-	       struct reply_err *r)
+op_decide_many(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct review_ctx rc;
 	struct journal j;
@@ -300,8 +302,8 @@ op_report(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 		return NULL;
 	if ((text = review_report(ctx->st, id, format, &r->e)) == NULL)
 		return failed(strncmp(r->e.msg, "no campaign", 11) == 0 ? REVIEW_NOT_FOUND
-			      : strncmp(r->e.msg, "a report", 8) == 0	 ? REVIEW_INVALID
-										 : -1,
+			      : strncmp(r->e.msg, "a report", 8) == 0   ? REVIEW_INVALID
+									: -1,
 			      r);
 	o = json_pack("{s:s, s:s}", "format", format, "content", text);
 	free(text);
@@ -317,8 +319,8 @@ op_report(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 }
 
 static const char *const no_args[] = {NULL};
-static const char *const start_args[] = {"name",     "adhoc",	 "scope",    "groups",
-					 "filter",   "default", "duration", "fallback", NULL};
+static const char *const start_args[] = {"name",    "adhoc",    "scope",    "groups", "filter",
+					 "default", "duration", "fallback", NULL};
 static const char *const campaign_opt[] = {"campaign", NULL};
 static const char *const decide_args[] = {"item", "decision", "comment", NULL};
 static const char *const many_args[] = {"decisions", NULL};

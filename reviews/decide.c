@@ -25,12 +25,13 @@ load_item(struct store *st, int64_t id, struct item *it, struct idg_err *err)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st,
-			  "SELECT i.campaign_id, c.state, coalesce(i.reviewer, ''), "
-			  "coalesce(i.user_uid, ''), i.group_cn, coalesce(i.decision, ''), "
-			  "i.privileged FROM review_items i JOIN campaigns c ON c.id = i.campaign_id "
-			  "WHERE i.id = ?1",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT i.campaign_id, c.state, coalesce(i.reviewer, ''), "
+		    "coalesce(i.user_uid, ''), i.group_cn, coalesce(i.decision, ''), "
+		    "i.privileged FROM review_items i JOIN campaigns c ON c.id = i.campaign_id "
+		    "WHERE i.id = ?1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	rc = sqlite3_step(s);
@@ -217,11 +218,12 @@ my_items(struct review_ctx *r, int64_t campaign, int undecided_only, int64_t **i
 
 	*ids = NULL;
 	*n = 0;
-	if (store_prepare(r->st,
-			  "SELECT i.id FROM review_items i JOIN campaigns c ON c.id = i.campaign_id "
-			  "WHERE i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) AND "
-			  "(NOT ?3 OR i.decision IS NULL) ORDER BY i.id",
-			  &s, err) != 0)
+	if (store_prepare(
+		    r->st,
+		    "SELECT i.id FROM review_items i JOIN campaigns c ON c.id = i.campaign_id "
+		    "WHERE i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) AND "
+		    "(NOT ?3 OR i.decision IS NULL) ORDER BY i.id",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, r->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, campaign);
@@ -260,10 +262,11 @@ review_decide_recommended(struct review_ctx *r, int64_t campaign, int64_t *n, st
 		return -1;
 	rc = my_items(r, campaign, 1, &ids, &count, err);
 	if (rc == 0)
-		rc = store_prepare(r->st,
-				   "SELECT recommendation, 'as recommended: ' || recommend_why FROM "
-				   "review_items WHERE id = ?1",
-				   &s, err);
+		rc = store_prepare(
+			r->st,
+			"SELECT recommendation, 'as recommended: ' || recommend_why FROM "
+			"review_items WHERE id = ?1",
+			&s, err);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		char decision[8], comment[512];
 
@@ -323,12 +326,14 @@ delegate_one(struct review_ctx *r, int64_t id, const char *to, struct idg_err *e
 		return REVIEW_DENIED;
 	}
 	if (strcmp(it.user, to) == 0) {
-		idg_seterr(err, "item %lld is about %s; nobody reviews themself", (long long)id, to);
+		idg_seterr(err, "item %lld is about %s; nobody reviews themself", (long long)id,
+			   to);
 		return REVIEW_DENIED;
 	}
 	snprintf(why, sizeof(why), "delegated by %s (was %s)", r->actor,
 		 it.reviewer[0] ? it.reviewer : "unassigned");
-	if (store_prepare(r->st, "UPDATE review_items SET reviewer = ?2, reviewer_why = ?3 WHERE id = ?1",
+	if (store_prepare(r->st,
+			  "UPDATE review_items SET reviewer = ?2, reviewer_why = ?3 WHERE id = ?1",
 			  &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
@@ -382,15 +387,16 @@ review_pending(struct store *st, const char *reviewer, int64_t campaign, struct 
 {
 	sqlite3_stmt *s;
 
-	if (store_prepare(st,
-			  "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "
-			  "c.deadline, i.user_uid AS user, i.user_status, i.group_cn AS grp, "
-			  "i.privileged, i.held_as, i.via, i.source, i.since, i.last_login, "
-			  "i.recommendation, i.recommend_why, i.reviewer_why, i.decision, i.comment "
-			  "FROM review_items i JOIN campaigns c ON c.id = i.campaign_id WHERE "
-			  "i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) ORDER BY "
-			  "i.decision IS NOT NULL, i.id",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "
+		    "c.deadline, i.user_uid AS user, i.user_status, i.group_cn AS grp, "
+		    "i.privileged, i.held_as, i.via, i.source, i.since, i.last_login, "
+		    "i.recommendation, i.recommend_why, i.reviewer_why, i.decision, i.comment "
+		    "FROM review_items i JOIN campaigns c ON c.id = i.campaign_id WHERE "
+		    "i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) ORDER BY "
+		    "i.decision IS NOT NULL, i.id",
+		    &s, err) != 0)
 		return NULL;
 	sqlite3_bind_text(s, 1, reviewer, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, campaign);
@@ -402,12 +408,13 @@ review_list(struct store *st, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 
-	if (store_prepare(st,
-			  "SELECT c.id, c.name, c.state, c.opened_at, c.deadline, c.closed_at, "
-			  "(SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id) AS items, "
-			  "(SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id AND "
-			  "i.decision IS NULL) AS undecided FROM campaigns c ORDER BY c.id",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT c.id, c.name, c.state, c.opened_at, c.deadline, c.closed_at, "
+		    "(SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id) AS items, "
+		    "(SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id AND "
+		    "i.decision IS NULL) AS undecided FROM campaigns c ORDER BY c.id",
+		    &s, err) != 0)
 		return NULL;
 	return query_rows(st, s, err);
 }
@@ -442,12 +449,13 @@ review_show(struct store *st, int64_t id, struct idg_err *err)
 		return NULL;
 	}
 	json_object_set_new(o, "counts", part);
-	if (store_prepare(st,
-			  "SELECT coalesce(reviewer, '(unassigned)') AS reviewer, count(*) AS items, "
-			  "count(*) FILTER (WHERE decision IS NOT NULL) AS decided, "
-			  "count(*) FILTER (WHERE decision = 'revoke') AS revoked FROM review_items "
-			  "WHERE campaign_id = ?1 GROUP BY reviewer ORDER BY reviewer",
-			  &s, err) != 0 ||
+	if (store_prepare(
+		    st,
+		    "SELECT coalesce(reviewer, '(unassigned)') AS reviewer, count(*) AS items, "
+		    "count(*) FILTER (WHERE decision IS NOT NULL) AS decided, "
+		    "count(*) FILTER (WHERE decision = 'revoke') AS revoked FROM review_items "
+		    "WHERE campaign_id = ?1 GROUP BY reviewer ORDER BY reviewer",
+		    &s, err) != 0 ||
 	    (sqlite3_bind_int64(s, 1, id), part = query_rows(st, s, err)) == NULL) {
 		json_decref(o);
 		return NULL;

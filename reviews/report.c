@@ -21,12 +21,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const item_columns[] = {
-	"item",		 "user",	    "user_status",  "group",	       "privileged",
-	"held_as",	 "via",		    "source",	    "since",	       "last_login",
-	"recommendation", "recommend_why", "reviewer",	    "reviewer_why",    "decided_by",
-	"decision",	 "decision_source", "decided_at",  "comment",	       "remediation",
-	"remediation_why", "verified_at",  NULL};
+static const char *const item_columns[] = {"item",
+					   "user",
+					   "user_status",
+					   "group",
+					   "privileged",
+					   "held_as",
+					   "via",
+					   "source",
+					   "since",
+					   "last_login",
+					   "recommendation",
+					   "recommend_why",
+					   "reviewer",
+					   "reviewer_why",
+					   "decided_by",
+					   "decision",
+					   "decision_source",
+					   "decided_at",
+					   "comment",
+					   "remediation",
+					   "remediation_why",
+					   "verified_at",
+					   NULL};
 
 /* Columns holding times, printed as ISO 8601 in CSV and HTML. */
 static int
@@ -183,14 +200,15 @@ gather(struct store *st, int64_t id, struct idg_err *err)
 		return NULL;
 	json_object_del(campaign, "counts");
 	json_object_del(campaign, "reviewers");
-	items = rows_for(st,
-			 "SELECT i.id AS item, i.user_uid AS user, i.user_status, i.group_cn AS "
-			 "\"group\", i.privileged, i.held_as, i.via, i.source, i.since, "
-			 "i.last_login, i.recommendation, i.recommend_why, i.reviewer, "
-			 "i.reviewer_why, i.decided_by, i.decision, i.decision_source, i.decided_at, "
-			 "i.comment, i.remediation, i.remediation_why, i.verified_at FROM "
-			 "review_items i WHERE i.campaign_id = ?1 ORDER BY i.id",
-			 id, 0, err);
+	items = rows_for(
+		st,
+		"SELECT i.id AS item, i.user_uid AS user, i.user_status, i.group_cn AS "
+		"\"group\", i.privileged, i.held_as, i.via, i.source, i.since, "
+		"i.last_login, i.recommendation, i.recommend_why, i.reviewer, "
+		"i.reviewer_why, i.decided_by, i.decision, i.decision_source, i.decided_at, "
+		"i.comment, i.remediation, i.remediation_why, i.verified_at FROM "
+		"review_items i WHERE i.campaign_id = ?1 ORDER BY i.id",
+		id, 0, err);
 	summary = rows_for(
 		st,
 		"SELECT count(*) AS items, count(*) FILTER (WHERE i.decision = 'approve') AS "
@@ -204,27 +222,31 @@ gather(struct store *st, int64_t id, struct idg_err *err)
 		"i.remediation IN ('pending', 'remediated')) AS remediation_pending, "
 		"round(100.0 * count(*) FILTER (WHERE i.decision_source = 'reviewer' AND "
 		"i.decided_at <= c.deadline) / max(1, count(*) FILTER (WHERE i.decision_source IS "
-		"NOT 'pre-decided')), 1) AS on_time_percent FROM review_items i JOIN campaigns c ON "
+		"NOT 'pre-decided')), 1) AS on_time_percent FROM review_items i JOIN campaigns c "
+		"ON "
 		"c.id = i.campaign_id WHERE i.campaign_id = ?1",
 		id, 1, err);
-	reviewers = rows_for(st,
-			     "SELECT coalesce(i.reviewer, '(unassigned)') AS reviewer, count(*) AS "
-			     "items, count(*) FILTER (WHERE i.decision_source = 'reviewer') AS "
-			     "decided, count(*) FILTER (WHERE i.decision_source = 'reviewer' AND "
-			     "i.decided_at <= c.deadline) AS on_time, count(*) FILTER (WHERE "
-			     "i.decision = 'revoke') AS revoked FROM review_items i JOIN campaigns c "
-			     "ON c.id = i.campaign_id WHERE i.campaign_id = ?1 GROUP BY i.reviewer "
-			     "ORDER BY 1",
-			     id, 0, err);
-	evidence = rows_for(st,
-			    "SELECT count(*) AS audit_records, min(a.seq) AS first_seq, max(a.seq) "
-			    "AS last_seq, (SELECT hex(hash) FROM audit WHERE seq = max(a.seq)) AS "
-			    "last_hash, (SELECT s.seq FROM audit_signatures s WHERE s.seq >= "
-			    "max(a.seq) ORDER BY s.seq LIMIT 1) AS signed_seq, (SELECT "
-			    "hex(s.signature) FROM audit_signatures s WHERE s.seq >= max(a.seq) "
-			    "ORDER BY s.seq LIMIT 1) AS signature FROM audit a WHERE a.subject = "
-			    "'campaign:' || ?1",
-			    id, 1, err);
+	reviewers =
+		rows_for(st,
+			 "SELECT coalesce(i.reviewer, '(unassigned)') AS reviewer, count(*) AS "
+			 "items, count(*) FILTER (WHERE i.decision_source = 'reviewer') AS "
+			 "decided, count(*) FILTER (WHERE i.decision_source = 'reviewer' AND "
+			 "i.decided_at <= c.deadline) AS on_time, count(*) FILTER (WHERE "
+			 "i.decision = 'revoke') AS revoked FROM review_items i JOIN campaigns c "
+			 "ON c.id = i.campaign_id WHERE i.campaign_id = ?1 GROUP BY i.reviewer "
+			 "ORDER BY 1",
+			 id, 0, err);
+	evidence =
+		rows_for(st,
+			 "WITH e AS (SELECT count(*) AS n, min(seq) AS first, max(seq) AS last "
+			 "FROM audit WHERE subject = 'campaign:' || ?1) "
+			 "SELECT e.n AS audit_records, e.first AS first_seq, e.last AS last_seq, "
+			 "(SELECT hex(hash) FROM audit WHERE seq = e.last) AS last_hash, "
+			 "(SELECT s.seq FROM audit_signatures s WHERE s.seq >= e.last ORDER BY "
+			 "s.seq LIMIT 1) AS signed_seq, (SELECT hex(s.signature) FROM "
+			 "audit_signatures s WHERE s.seq >= e.last ORDER BY s.seq LIMIT 1) AS "
+			 "signature FROM e",
+			 id, 1, err);
 	if (items == NULL || summary == NULL || reviewers == NULL || evidence == NULL) {
 		json_decref(campaign);
 		json_decref(items);
@@ -236,8 +258,8 @@ gather(struct store *st, int64_t id, struct idg_err *err)
 	json_object_set_new(evidence, "verify",
 			    json_string("idgov audit verify: the chain and its signatures must "
 					"be intact through signed_seq"));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "campaign", campaign, "summary",
-			 summary, "reviewers", reviewers, "items", items, "evidence", evidence,
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "campaign", campaign, "summary", summary,
+			 "reviewers", reviewers, "items", items, "evidence", evidence,
 			 "generated_at", (json_int_t)idg_now());
 }
 
@@ -288,7 +310,9 @@ html_pairs(struct buf *b, json_t *o)
 			dumped = json_dumps(v, JSON_COMPACT);
 			text = dumped != NULL ? dumped : "";
 		} else {
-			value_text(v, strstr(key, "_at") || strcmp(key, "deadline") == 0 ? "since" : key,
+			value_text(v,
+				   strstr(key, "_at") || strcmp(key, "deadline") == 0 ? "since"
+										      : key,
 				   tmp, sizeof(tmp), &text);
 		}
 		puts_(b, "<tr><th>");

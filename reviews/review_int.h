@@ -19,6 +19,9 @@ void review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char 
 /* Journals the campaign's undone revokes (inside a transaction). */
 int review_journal_revocations(struct review_ctx *r, int64_t campaign, int64_t now,
 			       struct idg_err *err);
+/* Undecided items of campaign get decision by the clock (source says which rule). */
+int review_decide_rest(struct review_ctx *r, int64_t campaign, const char *decision,
+		       const char *source, int64_t now, struct idg_err *err);
 /* Closes an open campaign inside the caller's transaction. */
 int review_close_locked(struct review_ctx *r, int64_t campaign, int64_t now, struct idg_err *err);
 /* A campaign's state ("open", "closed"); REVIEW_NOT_FOUND if there is none. */
