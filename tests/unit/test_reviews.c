@@ -1,0 +1,282 @@
+/*
+ * Reviews with an injected clock: schedules in a zone (quarterly across a
+ * DST change, cron rules, malformed rules), a scheduled start that fell
+ * due while the daemon was down started once, and the deadline's default:
+ * revoke, keep, and escalate to the fallback reviewer for a further
+ * period, then revoke.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "keys.h"
+#include "reviews.h"
+#include "schedule.h"
+#include "testutil.h"
+
+#define T0 1800000000 /* 2027-01-15T08:00:00Z */
+
+struct fixture {
+	char dir[64], db[128], sk[128], pk[128];
+	struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct journal j;
+	struct review_ctx r;
+};
+
+static const char conf[] = "[directory]\nuri = ldap://h/\nbase = dc=x\n"
+			   "[reviews]\nfallback_reviewer = boss, root\n"
+			   "[campaign daily]\nschedule = 0 9 * * *\nduration = 2d\n"
+			   "scope = groups\ngroups = dev\n";
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+
+	if (f == NULL || test_mkdtemp(f->dir, sizeof(f->dir), "reviews") != 0)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
+	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
+	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
+	if (cfg_load_string(conf, "t.conf", &f->cfg, &err) != 0 ||
+	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
+	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
+	    audit_open(f->st, f->sk, 100, NULL, &f->audit, &err) != 0 ||
+	    store_exec(
+		    f->st,
+		    "INSERT INTO users (uuid, dn, dn_norm, uid, manager_dn, status, first_seen, "
+		    "last_changed) VALUES ('u1', 'uid=boss,dc=x', 'uid=boss,dc=x', 'boss', NULL, "
+		    "'active', 0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', "
+		    "'uid=boss,dc=x', 'active', 0, 0), ('u3', 'uid=ben,dc=x', 'uid=ben,dc=x', "
+		    "'ben', 'uid=boss,dc=x', 'active', 0, 0);"
+		    "INSERT INTO groups (id, uuid, dn, dn_norm, cn, privileged, first_seen, "
+		    "last_changed) VALUES (1, 'g1', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0);"
+		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann'), (2, 1, "
+		    "'ben'), (3, 1, 'boss');"
+		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (1, 2, "
+		    "0), (1, 3, 0);",
+		    &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	f->j = (struct journal){.cfg = f->cfg, .st = f->st, .audit = f->audit, .actor = "test"};
+	f->r = (struct review_ctx){.cfg = f->cfg,
+				   .st = f->st,
+				   .audit = f->audit,
+				   .journal = &f->j,
+				   .actor = "idgovd",
+				   .admin = 1};
+	idg_set_now(T0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	idg_set_now(-1);
+	audit_close(f->audit);
+	store_close(f->st);
+	cfg_free(f->cfg);
+	if (test_rmtree(f->dir) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static long long
+count(struct fixture *f, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static void
+test_schedules(void **state)
+{
+	struct schedule s;
+	struct idg_err err;
+	int64_t t;
+	static const char *const bad[] = {
+		"",          "0 9 * *",     "60 9 * * *",  "0 24 * * *", "0 9 0 * *",  "0 9 * 13 *",
+		"0 9 * * 8", "0 9 5-1 * *", "0 9 */0 * *", "a b c d e",  "0 9 * * * *"};
+
+	(void)state;
+	/* Quarterly at 09:00 Paris: 07:00Z in summer time (October), 08:00Z in winter (January). */
+	assert_int_equal(schedule_parse("quarterly", "09:00", &s, &err), 0);
+	assert_int_equal(schedule_prev(&s, "Europe/Paris", 1795651200, &t, &err), 0);
+	assert_int_equal(t, 1790838000);
+	assert_int_equal(schedule_next(&s, "Europe/Paris", 1795651200, &t, &err), 0);
+	assert_int_equal(t, 1798790400);
+	/* On the occurrence itself, it is the previous one; the next is three months on. */
+	assert_int_equal(schedule_prev(&s, "Europe/Paris", 1798790400, &t, &err), 0);
+	assert_int_equal(t, 1798790400);
+	assert_int_equal(schedule_parse("0 9 * * *", NULL, &s, &err), 0);
+	assert_int_equal(schedule_prev(&s, "UTC", T0, &t, &err), 0);
+	assert_int_equal(t, 1799917200);
+	assert_int_equal(schedule_parse("*/15 * * * 1-5", NULL, &s, &err), 0);
+	assert_int_equal(schedule_next(&s, "UTC", T0, &t, &err), 0); /* a Friday */
+	assert_int_equal(t, T0 + 900);
+	assert_int_equal(schedule_parse("none", NULL, &s, &err), 0);
+	assert_int_equal(schedule_next(&s, "UTC", T0, &t, &err), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(schedule_parse("quarterly", "9am", &s, &err), -1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (schedule_parse(bad[i], NULL, &s, &err) != -1)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_non_null(strstr(err.msg, "is not a schedule"));
+	}
+}
+
+static void
+test_scheduled_start_once(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	int64_t next;
+
+	/* First seen at 08:00: the 09:00 of yesterday is not a missed start. */
+	assert_int_equal(reviews_tick(&f->r, T0, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM campaigns"), 0);
+	assert_int_equal(next, T0 + 3600);
+	/* Down from 08:00 to 10:30: the 09:00 start happens once, at the next tick. */
+	idg_set_now(T0 + 9000);
+	assert_int_equal(reviews_tick(&f->r, T0 + 9000, &next, &err), 0);
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM campaigns WHERE name = 'daily' AND due_at = "
+			       "1800003600"),
+			 1);
+	assert_int_equal(reviews_tick(&f->r, T0 + 9001, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM campaigns"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items"), 3);
+	/* ann and ben: their manager boss; boss: the fallback list, skipping boss. */
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE reviewer = 'boss'"), 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE user_uid = 'boss' AND "
+				  "reviewer = 'root'"),
+			 1);
+}
+
+static int64_t
+open_with(struct fixture *f, enum cfg_review_default deflt)
+{
+	struct campaign_def d = {.name = "t",
+				 .scope = CFG_REVIEW_ALL,
+				 .fallback = "root",
+				 .duration = 86400,
+				 .escalation = 3600,
+				 .deflt = deflt,
+				 .schedule = "none",
+				 .timezone = "UTC"};
+	struct idg_err err;
+	int64_t id;
+
+	assert_int_equal(review_open(&f->r, &d, 0, &id, &err), 0);
+	return id;
+}
+
+static void
+boss_decides_ann(struct fixture *f)
+{
+	struct review_ctx boss = f->r;
+	struct idg_err err;
+
+	boss.actor = "boss";
+	boss.admin = 0;
+	assert_int_equal(review_decide(&boss, 1, "approve", NULL, &err), 0);
+	/* boss may not decide boss's own item (it is root's), nor change things once closed. */
+	assert_int_equal(review_decide(&boss, 3, "approve", NULL, &err), REVIEW_DENIED);
+}
+
+static void
+test_deadline_revoke(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	int64_t next, id = open_with(f, CFG_REVIEW_REVOKE);
+
+	boss_decides_ann(f);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86399, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'open'"), 1);
+	assert_int_equal(next, T0 + 86400);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
+				  "decision_source = 'default'"),
+			 2);
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM dir_journal WHERE op = 'del_value' AND attr "
+			       "= 'memberUid'"),
+			 2);
+	assert_int_equal(review_close(&f->r, id, &err), REVIEW_CONFLICT);
+}
+
+static void
+test_deadline_keep(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	int64_t next;
+
+	open_with(f, CFG_REVIEW_KEEP);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM review_items WHERE decision = 'approve' AND "
+			       "decision_source = 'default'"),
+			 3);
+	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 0);
+}
+
+static void
+test_deadline_escalate(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	int64_t next;
+
+	open_with(f, CFG_REVIEW_ESCALATE);
+	boss_decides_ann(f);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM campaigns WHERE state = 'open' AND deadline "
+			       "= 1800090000"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE reviewer = 'root' AND "
+				  "decision IS NULL AND reviewer_why LIKE 'escalated from %'"),
+			 2);
+	assert_int_equal(next, T0 + 86400 + 3600);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400 + 3600, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
+				  "decision_source = 'default after escalation'"),
+			 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schedules),
+		cmocka_unit_test_setup_teardown(test_scheduled_start_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
