@@ -206,7 +206,8 @@ test_campaign_sections(void **state)
 	expect_error(BASE FB "[campaign q]\ntimezone = Mars/Olympus\n",
 		     "timezone: not a known IANA time zone");
 	expect_error(BASE "[campaign q]\nscope = all\n", "needs a fallback_reviewer");
-	expect_error(BASE FB "[campaign q]\nscope = all\n[campaign q]\nscope = all\n",
+	expect_error(BASE FB "[campaign q]\nscope = all\n[campaign r]\nscope = all\n"
+			     "[campaign q]\nduration = 1d\n",
 		     "defined twice");
 #undef FB
 }
