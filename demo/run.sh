@@ -150,6 +150,13 @@ while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
 sleep 0.5
 show ig grant show "$id"
 
+say "an access review of the privileged groups, closed at once with the default keep"
+show ig review start --adhoc --scope privileged --default keep --fallback alice
+show ig review show 1
+show ig review close 1
+ig review report 1 --format html -o "$RUN/review-1.html"
+echo "(evidence report: demo/run/review-1.html)"
+
 say "tampering with one audit record behind idgov's back"
 sqlite3 "$RUN/state/idgov.db" "UPDATE audit SET subject = 'mallory' WHERE action = 'user.leaver'"
 set +e

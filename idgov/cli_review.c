@@ -465,7 +465,7 @@ start(struct cli *c, int argc, char **argv, const struct ropts *o)
 static int
 decide(struct cli *c, int argc, char **argv, const struct ropts *o)
 {
-	json_int_t item, campaign;
+	json_int_t item = 0, campaign = 0;
 
 	if (o->file != NULL)
 		return argc == optind ? decide_file(c, o->file)
@@ -496,7 +496,7 @@ decide(struct cli *c, int argc, char **argv, const struct ropts *o)
 static int
 delegate(struct cli *c, int argc, char **argv, const struct ropts *o)
 {
-	json_int_t item = 0, campaign;
+	json_int_t item = 0, campaign = 0;
 	json_t *args;
 
 	if (o->all ? argc - optind != 1 : argc - optind != 2)
@@ -521,7 +521,7 @@ cmd_review(struct cli *c, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : "";
 	struct ropts o;
-	json_int_t id;
+	json_int_t id = 0;
 
 	if (argc < 2)
 		return fputs(review_text, stderr), EXIT_USAGE;

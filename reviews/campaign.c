@@ -173,38 +173,52 @@ fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
  * item with its context. b is the base row: user uuid, group id, how the
  * membership is held, via which nested group, since when.
  */
+/*
+ * What the snapshot needs of each user, worked out once per user instead
+ * of once per membership: the reviewer (the manager, else the first
+ * fallback who is not the user), the last login and the recommendation.
+ */
+static const char user_ctx_sql[] =
+	"INSERT INTO temp.user_ctx SELECT u.uuid, u.uid, u.dn, u.status, ll.t, "
+	"CASE WHEN u.status = 'departed' OR (?3 AND (ll.t IS NULL OR ll.t < ?2 - ?4)) THEN "
+	"'revoke' ELSE 'keep' END, "
+	"CASE WHEN u.status = 'departed' THEN 'the user has left' WHEN NOT ?3 THEN 'no login "
+	"records on this host' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN "
+	"'no login for more than ' || (?4 / 86400) || ' days' ELSE 'last login ' || ((?2 - ll.t) "
+	"/ 86400) || ' days ago' END, "
+	"CASE WHEN mgr.uid IS NOT NULL AND mgr.status = 'active' AND mgr.uid != "
+	"coalesce(u.uid, '') THEN mgr.uid ELSE (SELECT f.uid FROM temp.fallbacks f WHERE f.uid "
+	"!= coalesce(u.uid, '') ORDER BY f.pos LIMIT 1) END, "
+	"CASE WHEN mgr.uid IS NULL THEN 'fallback: no manager in the directory' WHEN mgr.status "
+	"!= 'active' THEN 'fallback: the manager ' || mgr.uid || ' is ' || mgr.status WHEN "
+	"mgr.uid = coalesce(u.uid, '') THEN 'fallback: no self-review' ELSE 'manager' END "
+	"FROM users u LEFT JOIN users mgr ON mgr.uuid = (SELECT m.uuid FROM users m WHERE "
+	"m.dn_norm = u.manager_dn ORDER BY m.status = 'departed' LIMIT 1) LEFT JOIN "
+	"temp.last_login ll ON ll.uid = u.uid "
+	"WHERE NOT ?5 OR u.uuid IN (SELECT uuid FROM temp.scope_users)";
+
+/*
+ * Each (user, group) found by one of the three queries below becomes an
+ * item with its context. b is the base row: user uuid, group id, how the
+ * membership is held, via which nested group, since when.
+ */
 #define ITEM_INSERT                                                                                \
 	"INSERT INTO review_items (campaign_id, user_uuid, user_uid, user_dn, user_status, "       \
 	"group_id, group_cn, group_dn, privileged, held_as, via, source, since, last_login, "      \
 	"recommendation, recommend_why, reviewer, reviewer_why, decision, decided_by, "            \
 	"decided_at, decision_source) "                                                            \
-	"SELECT ?1, u.uuid, u.uid, u.dn, u.status, g.id, g.cn, g.dn, g.privileged, b.held_as, "    \
+	"SELECT ?1, c.uuid, c.uid, c.dn, c.status, g.id, g.cn, g.dn, g.privileged, b.held_as, "    \
 	"b.via, CASE WHEN ag.id IS NOT NULL THEN 'grant #' || ag.id WHEN pa.campaign_id IS NOT "   \
 	"NULL THEN 'review #' || pa.campaign_id ELSE 'directory' END, "                            \
-	"coalesce(ag.activated_at, pa.decided_at, b.since), ll.t, "                                \
-	"CASE WHEN u.status = 'departed' OR (?3 AND (ll.t IS NULL OR ll.t < ?2 - ?4)) THEN "       \
-	"'revoke' ELSE 'keep' END, "                                                               \
-	"CASE WHEN u.status = 'departed' THEN 'the user has left' WHEN NOT ?3 THEN 'no login "     \
-	"records on this host' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN " \
-	"'no login for more than ' || (?4 / 86400) || ' days' ELSE 'last login ' || ((?2 - ll.t) " \
-	"/ 86400) || ' days ago' END, "                                                            \
-	"CASE WHEN mgr.uid IS NOT NULL AND mgr.status = 'active' AND mgr.uid != "                  \
-	"coalesce(u.uid, '') THEN mgr.uid ELSE (SELECT f.uid FROM temp.fallbacks f WHERE f.uid "   \
-	"!= coalesce(u.uid, '') ORDER BY f.pos LIMIT 1) END, "                                     \
-	"CASE WHEN mgr.uid IS NULL THEN 'fallback: no manager in the directory' WHEN mgr.status "  \
-	"!= 'active' THEN 'fallback: the manager ' || mgr.uid || ' is ' || mgr.status WHEN "       \
-	"mgr.uid = coalesce(u.uid, '') THEN 'fallback: no self-review' ELSE 'manager' END, "       \
-	"CASE WHEN u.status = 'departed' THEN 'revoke' END, "                                      \
-	"CASE WHEN u.status = 'departed' THEN 'idgovd' END, "                                      \
-	"CASE WHEN u.status = 'departed' THEN ?2 END, "                                            \
-	"CASE WHEN u.status = 'departed' THEN 'pre-decided' END "                                  \
-	"FROM (%s) b CROSS JOIN users u ON u.uuid = b.user_uuid CROSS JOIN groups g ON g.id = "    \
-	"b.group_id LEFT JOIN users mgr ON mgr.uuid = (SELECT m.uuid FROM users m WHERE "          \
-	"m.dn_norm = u.manager_dn ORDER BY m.status = 'departed' LIMIT 1) LEFT JOIN "              \
-	"temp.last_login ll ON ll.uid = u.uid LEFT JOIN temp.active_grants "                       \
-	"ag ON ag.uid = u.uid AND ag.cn = g.cn LEFT JOIN temp.prior pa ON pa.user_uuid = u.uuid "  \
-	"AND pa.group_id = g.id "                                                                  \
-	"WHERE (NOT ?5 OR u.uuid IN (SELECT uuid FROM temp.scope_users)) %s"
+	"coalesce(ag.activated_at, pa.decided_at, b.since), c.last_login, c.recommendation, "      \
+	"c.recommend_why, c.reviewer, c.reviewer_why, "                                            \
+	"CASE WHEN c.status = 'departed' THEN 'revoke' END, "                                      \
+	"CASE WHEN c.status = 'departed' THEN 'idgovd' END, "                                      \
+	"CASE WHEN c.status = 'departed' THEN ?2 END, "                                            \
+	"CASE WHEN c.status = 'departed' THEN 'pre-decided' END "                                  \
+	"FROM (%s) b CROSS JOIN temp.user_ctx c ON c.uuid = b.user_uuid CROSS JOIN groups g ON "   \
+	"g.id = b.group_id LEFT JOIN temp.active_grants ag ON ag.uid = c.uid AND ag.cn = g.cn "    \
+	"LEFT JOIN temp.prior pa ON pa.user_uuid = c.uuid AND pa.group_id = g.id WHERE 1 %s"
 
 static const char direct_member_sql[] =
 	"SELECT u.uuid AS user_uuid, m.group_id AS group_id, 'member' AS held_as, NULL AS via, "
@@ -248,6 +262,11 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		"INSERT OR IGNORE INTO temp.active_grants SELECT grantee, group_cn, id, "
 		"activated_at "
 		"FROM grants WHERE kind = 'group' AND state = 'active';"
+		"DROP TABLE IF EXISTS temp.user_ctx;"
+		"CREATE TEMP TABLE user_ctx (uuid TEXT PRIMARY KEY, uid TEXT, dn TEXT, status "
+		"TEXT, "
+		"last_login INTEGER, recommendation TEXT, recommend_why TEXT, reviewer TEXT, "
+		"reviewer_why TEXT) WITHOUT ROWID;"
 		"CREATE TEMP TABLE prior (user_uuid TEXT, group_id INTEGER, campaign_id INTEGER, "
 		"decided_at INTEGER, PRIMARY KEY (user_uuid, group_id)) WITHOUT ROWID;"
 		"INSERT OR REPLACE INTO temp.prior SELECT i.user_uuid, i.group_id, i.campaign_id, "
@@ -256,30 +275,50 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		err);
 }
 
+/*
+ * Runs one statement of the snapshot. Its parameters, where it uses them:
+ * ?1 campaign, ?2 now, ?3 whether any login is on record, ?4 inactive_days
+ * in seconds, ?5 whether a filter limits the users, ?6 nested_depth.
+ */
+static int
+snapshot_step(struct review_ctx *r, const char *sql, int64_t id, int64_t now, int limited,
+	      struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc, n;
+
+	if (store_prepare(r->st, sql, &s, err) != 0)
+		return -1;
+	n = sqlite3_bind_parameter_count(s);
+	if (n >= 1)
+		sqlite3_bind_int64(s, 1, id);
+	if (n >= 2)
+		sqlite3_bind_int64(s, 2, now);
+	if (n >= 3)
+		sqlite3_bind_int(s, 3, review_has_sessions(r->st));
+	if (n >= 4)
+		sqlite3_bind_int64(s, 4, (int64_t)r->cfg->review_inactive_days * 86400);
+	if (n >= 5)
+		sqlite3_bind_int(s, 5, limited);
+	if (n >= 6)
+		sqlite3_bind_int(s, 6, r->cfg->dir_nested_depth);
+	rc = store_step_done(r->st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Runs one snapshot query; conflict is what a second way of holding the same item does. */
 static int
 insert_items(struct review_ctx *r, int64_t id, const char *base, const char *conflict, int64_t now,
 	     int limited, struct idg_err *err)
 {
 	char *sql = NULL;
-	sqlite3_stmt *s;
 	int rc;
 
 	if (asprintf(&sql, ITEM_INSERT, base, conflict) < 0)
 		return idg_seterr(err, "out of memory");
-	rc = store_prepare(r->st, sql, &s, err);
+	rc = snapshot_step(r, sql, id, now, limited, err);
 	free(sql);
-	if (rc != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int(s, 3, review_has_sessions(r->st));
-	sqlite3_bind_int64(s, 4, (int64_t)r->cfg->review_inactive_days * 86400);
-	sqlite3_bind_int(s, 5, limited);
-	if (sqlite3_bind_parameter_count(s) >= 6)
-		sqlite3_bind_int(s, 6, r->cfg->dir_nested_depth);
-	rc = store_step_done(r->st, s, err);
-	sqlite3_finalize(s);
 	return rc;
 }
 
@@ -290,7 +329,8 @@ snapshot(struct review_ctx *r, int64_t id, const struct campaign_def *d, int64_t
 	int limited;
 
 	if (scope_groups(r, d, err) != 0 || scope_users(r, d, &limited, err) != 0 ||
-	    fallbacks(r, d->fallback, err) != 0 || context_tables(r, err) != 0)
+	    fallbacks(r, d->fallback, err) != 0 || context_tables(r, err) != 0 ||
+	    snapshot_step(r, user_ctx_sql, id, now, limited, err) != 0)
 		return -1;
 	if (insert_items(r, id, direct_member_sql, "ON CONFLICT DO NOTHING", now, limited, err) !=
 		    0 ||
