@@ -352,6 +352,7 @@ review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, 
 	json_t *def = definition_json(d), *counts;
 	char *text = def != NULL ? json_dumps(def, JSON_COMPACT) : NULL;
 	int64_t now = idg_now();
+	json_int_t unassigned;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -383,6 +384,7 @@ review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, 
 	counts = rc == 0 ? review_counts(r->st, *id, err) : NULL;
 	if (rc == 0 && counts == NULL)
 		rc = -1;
+	unassigned = json_integer_value(json_object_get(counts, "unassigned"));
 	if (rc == 0)
 		rc = review_audit(r, *id, "review.open",
 				  json_pack("{s:s, s:I, s:o}", "name", d->name, "deadline",
@@ -394,6 +396,11 @@ review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, 
 	}
 	log_msg(r->log, LOG_NOTICE, "review campaign #%lld (%s) opened by %s", (long long)*id,
 		d->name, r->actor);
+	if (unassigned > 0)
+		log_msg(r->log, LOG_WARNING,
+			"review campaign #%lld: %lld item(s) have no eligible reviewer (the fallback "
+			"reviewers are the users themselves); an admin must delegate them",
+			(long long)*id, (long long)unassigned);
 	review_notify_reviewers(r, *id, "review opened",
 				"You have access reviews to decide: idgov review pending");
 	return 0;
