@@ -10,6 +10,8 @@
 #include <syslog.h>
 
 #define BATCH 256
+/* Rows applied per journal_run: a daemon still answers its socket between runs. */
+#define RUN_LIMIT (4 * BATCH)
 
 struct row {
 	int64_t id, grant_id, item_id, attempts;
@@ -286,7 +288,7 @@ journal_run(struct journal *j, int64_t now, int64_t *next, struct idg_err *err)
 
 	if (rows == NULL)
 		return idg_seterr(err, "out of memory");
-	for (;;) {
+	while (applied < RUN_LIMIT) {
 		size_t done = 0;
 		struct idg_err why;
 
@@ -317,6 +319,9 @@ journal_run(struct journal *j, int64_t now, int64_t *next, struct idg_err *err)
 	free(rows);
 	if (rc == 0)
 		rc = next_due(j->st, next, err);
+	/* Due rows left over for the next run are due now. */
+	if (rc == 0 && *next != 0 && *next < now)
+		*next = now;
 	return rc != 0 ? -1 : applied;
 }
 

@@ -398,7 +398,8 @@ review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, 
 		d->name, r->actor);
 	if (unassigned > 0)
 		log_msg(r->log, LOG_WARNING,
-			"review campaign #%lld: %lld item(s) have no eligible reviewer (the fallback "
+			"review campaign #%lld: %lld item(s) have no eligible reviewer (the "
+			"fallback "
 			"reviewers are the users themselves); an admin must delegate them",
 			(long long)*id, (long long)unassigned);
 	review_notify_reviewers(r, *id, "review opened",

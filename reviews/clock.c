@@ -293,6 +293,10 @@ reviews_tick(struct review_ctx *r, int64_t now, int64_t *next, struct idg_err *e
 
 /* ---- verification ---- */
 
+/* Items verified per round; more wait for the next round, due at once. */
+#define VERIFY_LIMIT 2000
+#define VERIFY_LIMIT_TEXT "2000"
+
 struct pending {
 	int64_t id;
 	char *group_dn, *user_dn, *uid, *error;
@@ -351,7 +355,7 @@ load_written(struct store *st, struct pending **out, size_t *n, struct idg_err *
 		    "FROM review_items i WHERE i.remediation IN ('pending', 'remediated') AND "
 		    "NOT EXISTS (SELECT "
 		    "1 FROM dir_journal j WHERE j.item_id = i.id AND j.state = 'pending') "
-		    "ORDER BY i.id LIMIT 5000",
+		    "ORDER BY i.id LIMIT " VERIFY_LIMIT_TEXT,
 		    &s, err) != 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -488,6 +492,8 @@ reviews_verify(struct review_ctx *r, int64_t now, struct idg_err *err)
 	free(p);
 	if (rc == 0 && done < n)
 		return 1; /* the directory could not be read: try again soon */
+	if (rc == 0 && n == VERIFY_LIMIT)
+		return 2; /* more are waiting */
 	return rc;
 }
 
@@ -511,6 +517,6 @@ governance_round(struct grants_ctx *g, struct review_ctx *r, int64_t now, int64_
 	if ((rc = reviews_verify(r, now, err)) < 0)
 		return -1;
 	if (rc > 0)
-		earliest(next, now + 5);
+		earliest(next, rc == 2 ? now : now + 5);
 	return 0;
 }

@@ -87,7 +87,11 @@ int review_delegate(struct review_ctx *r, int64_t item, int64_t campaign, const 
  * journals the revocations of closed campaigns. *next: when next due.
  */
 int reviews_tick(struct review_ctx *r, int64_t now, int64_t *next, struct idg_err *err);
-/* Verifies remediations whose directory writes are done, by reading the directory. */
+/*
+ * Verifies remediations whose directory writes are done, by reading the
+ * directory. Returns 0 when all are done, 1 when the directory could not
+ * be read (try again later), 2 when more are waiting, -1 on error.
+ */
 int reviews_verify(struct review_ctx *r, int64_t now, struct idg_err *err);
 
 /* Reading. */
