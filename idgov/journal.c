@@ -269,7 +269,9 @@ next_due(struct store *st, int64_t *next, struct idg_err *err)
 	int rc;
 
 	*next = 0;
-	if (store_prepare(st, "SELECT min(next_attempt) FROM dir_journal WHERE state = 'pending'",
+	/* A row never deferred has next_attempt 0: due, which is not "none pending". */
+	if (store_prepare(st,
+			  "SELECT min(max(next_attempt, 1)) FROM dir_journal WHERE state = 'pending'",
 			  &s, err) != 0)
 		return -1;
 	rc = sqlite3_step(s);
