@@ -253,6 +253,8 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 {
 	return store_exec(
 		r->st,
+		/* The context tables are joined once per membership: keep them in memory. */
+		"PRAGMA temp.cache_size = -65536;"
 		"DROP TABLE IF EXISTS temp.last_login; DROP TABLE IF EXISTS temp.active_grants; "
 		"DROP TABLE IF EXISTS temp.prior;"
 		"CREATE TEMP TABLE last_login (uid TEXT PRIMARY KEY, t INTEGER) WITHOUT ROWID;"
@@ -335,7 +337,7 @@ snapshot(struct review_ctx *r, int64_t id, const struct campaign_def *d, int64_t
 	if (insert_items(r, id, direct_member_sql, "ON CONFLICT DO NOTHING", now, limited, err) !=
 		    0 ||
 	    insert_items(r, id, direct_uid_sql,
-			 "ON CONFLICT (campaign_id, user_uuid, group_id) DO UPDATE SET held_as = "
+			 "ON CONFLICT (campaign_id, group_id, user_uuid) DO UPDATE SET held_as = "
 			 "held_as || ',memberUid'",
 			 now, limited, err) != 0)
 		return -1;

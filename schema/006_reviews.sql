@@ -55,7 +55,9 @@ CREATE TABLE review_items (
 	remediation     TEXT CHECK (remediation IN ('pending', 'remediated', 'verified', 'failed')),
 	remediation_why TEXT,
 	verified_at     INTEGER,
-	UNIQUE (campaign_id, user_uuid, group_id)
+	-- Group first: a campaign's snapshot inserts group by group, so this
+	-- index grows at its end instead of all over.
+	UNIQUE (campaign_id, group_id, user_uuid)
 );
 CREATE INDEX review_items_reviewer ON review_items (reviewer, campaign_id);
 CREATE INDEX review_items_remediation ON review_items (remediation) WHERE remediation = 'pending';
