@@ -39,7 +39,7 @@ int journal_add(struct store *st, int64_t grant_id, const char *op, const char *
 		const char *attr, const char *value, struct idg_err *err);
 
 /*
- * Applies the rows due at now, up to about a thousand, so that a daemon
+ * Applies the rows due at now, up to a few hundred, so that a daemon
  * can serve requests between runs. Sets *next to when the next run is due
  * (now when due rows are left, 0 when none are pending). Returns the
  * number of rows applied or failed for good, or -1 if the store failed.
