@@ -98,6 +98,10 @@ adhoc_def(struct control_ctx *ctx, json_t *args, struct campaign_def *d, struct 
 				    "an ad hoc campaign needs --fallback (or [reviews] "
 				    "fallback_reviewer)");
 	d->escalation = 7 * 86400;
+	/* The default reminders, 7 and 2 days before the deadline, where they fit. */
+	for (int64_t rem = 7 * 86400; rem > 0; rem = rem == 7 * 86400 ? 2 * 86400 : 0)
+		if (rem < d->duration)
+			d->reminders[d->n_reminders++] = rem;
 	d->schedule = "none";
 	d->timezone = "UTC";
 	snprintf(d->name, sizeof(d->name), "adhoc");

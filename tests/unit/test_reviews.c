@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "keys.h"
 #include "reviews.h"
@@ -227,6 +229,57 @@ test_deadline_revoke(void **state)
 }
 
 static void
+test_reminders_go_to_reviewers_once(void **state)
+{
+	struct fixture *f = *state;
+	struct campaign_def d = {.name = "r",
+				 .scope = CFG_REVIEW_ALL,
+				 .fallback = "root",
+				 .duration = 86400,
+				 .reminders = {7200, 3600},
+				 .n_reminders = 2,
+				 .schedule = "none",
+				 .timezone = "UTC"};
+	char script[200], out[200], cmd[300], buf[4096] = "";
+	struct idg_err err;
+	int64_t id, next;
+	FILE *fp;
+
+	snprintf(script, sizeof(script), "%s/notify.sh", f->dir);
+	snprintf(out, sizeof(out), "%s/mail", f->dir);
+	fp = fopen(script, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\ncat >> %s\n", out);
+	fclose(fp);
+	assert_int_equal(chmod(script, 0755), 0);
+	cfg_free(f->cfg);
+	snprintf(cmd, sizeof(cmd),
+		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[reviews]\nfallback_reviewer = "
+		 "root\n[notify]\ncommand = %s\n",
+		 script);
+	assert_int_equal(cfg_load_string(cmd, "t.conf", &f->cfg, &err), 0);
+	f->r.cfg = f->j.cfg = f->cfg;
+	assert_int_equal(
+		store_exec(f->st, "UPDATE users SET mail = 'boss@x' WHERE uid = 'boss'", &err), 0);
+	assert_int_equal(review_open(&f->r, &d, 0, &id, &err), 0);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7201, &next, &err), 0);
+	assert_int_equal(next, T0 + 86400 - 7200);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7200, &next, &err), 0);
+	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7000, &next, &err), 0);
+	assert_int_equal(count(f, "SELECT reminders_sent FROM campaigns"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'review.remind'"), 1);
+	while (wait(NULL) > 0) /* the notify commands */
+		;
+	fp = fopen(out, "r");
+	assert_non_null(fp);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_non_null(strstr(buf, "To: boss@x"));
+	assert_non_null(strstr(buf, "Subject: [idgov] access review reminder"));
+	assert_non_null(strstr(buf, "boss has 2 undecided item(s)"));
+}
+
+static void
 test_deadline_keep(void **state)
 {
 	struct fixture *f = *state;
@@ -275,6 +328,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_scheduled_start_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reminders_go_to_reviewers_once, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
 	};
 
