@@ -216,12 +216,11 @@ dirw_replace(LDAP *ld, const char *dn, const char *attr, const char *value,
 	return DIRW_OK;
 }
 
-enum dirw_status
-dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
-	       char result[DIRW_RESULT_LEN], struct idg_err *err)
+/* The outcome of a value removal, whether it was sent alone or in a batch. */
+static enum dirw_status
+del_value_outcome(int rc, const char *dn, const char *attr, char result[DIRW_RESULT_LEN],
+		  struct idg_err *err)
 {
-	int rc = modify_value(ld, LDAP_MOD_DELETE, dn, attr, value);
-
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_ATTRIBUTE && rc != LDAP_NO_SUCH_OBJECT)
 		return ldap_failure(rc, "removing a value from", dn, err);
 	snprintf(result, DIRW_RESULT_LEN, "%s=%s", attr,
@@ -229,6 +228,48 @@ dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
 		 : rc == LDAP_NO_SUCH_OBJECT ? "entry gone"
 					     : "absent");
 	return DIRW_OK;
+}
+
+enum dirw_status
+dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
+	       char result[DIRW_RESULT_LEN], struct idg_err *err)
+{
+	return del_value_outcome(modify_value(ld, LDAP_MOD_DELETE, dn, attr, value), dn, attr,
+				 result, err);
+}
+
+void
+dirw_del_values(LDAP *ld, struct dirw_del *ops, size_t n, int timeout)
+{
+	struct timeval tv = {timeout, 0};
+	int *msgid = calloc(n, sizeof(*msgid));
+	size_t sent = 0;
+
+	for (; msgid != NULL && sent < n; sent++) {
+		char *vals[] = {(char *)ops[sent].value, NULL};
+		LDAPMod mod = {.mod_op = LDAP_MOD_DELETE,
+			       .mod_type = (char *)ops[sent].attr,
+			       .mod_values = vals};
+		LDAPMod *mods[] = {&mod, NULL};
+
+		if (ldap_modify_ext(ld, ops[sent].dn, mods, NULL, NULL, &msgid[sent]) !=
+		    LDAP_SUCCESS)
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		LDAPMessage *res = NULL;
+		int rc = LDAP_SERVER_DOWN, err_rc, got = 0;
+
+		if (i < sent && (got = ldap_result(ld, msgid[i], LDAP_MSG_ALL, &tv, &res)) > 0 &&
+		    ldap_parse_result(ld, res, &err_rc, NULL, NULL, NULL, NULL, 0) == LDAP_SUCCESS)
+			rc = err_rc;
+		else if (got == 0 && i < sent)
+			rc = LDAP_TIMEOUT;
+		ldap_msgfree(res);
+		ops[i].status =
+			del_value_outcome(rc, ops[i].dn, ops[i].attr, ops[i].result, &ops[i].err);
+	}
+	free(msgid);
 }
 
 enum dirw_status

@@ -49,6 +49,21 @@ enum dirw_status dirw_replace(LDAP *ld, const char *dn, const char *attr, const 
 enum dirw_status dirw_del_value(LDAP *ld, const char *dn, const char *attr, const char *value,
 				char result[DIRW_RESULT_LEN], struct idg_err *err);
 
+/* One value removal of a pipelined batch, and its outcome. */
+struct dirw_del {
+	const char *dn, *attr, *value;
+	enum dirw_status status;
+	char result[DIRW_RESULT_LEN];
+	struct idg_err err;
+};
+
+/*
+ * Removes many values with their requests in flight together (slapd
+ * works on several at once), each judged as dirw_del_value would. On a
+ * transient failure the ones after it are transient too: retry them.
+ */
+void dirw_del_values(LDAP *ld, struct dirw_del *ops, size_t n, int timeout);
+
 enum dirw_status dirw_delete_entry(LDAP *ld, const char *dn, char result[DIRW_RESULT_LEN],
 				   struct idg_err *err);
 

@@ -171,6 +171,43 @@ apply(struct journal *j, struct row *rows, size_t i)
 	}
 }
 
+static int
+is_del_value(const struct row *r)
+{
+	return r->op != NULL && r->dn != NULL && r->attr != NULL && r->value != NULL &&
+	       strcmp(r->op, "del_value") == 0;
+}
+
+/*
+ * A run of value removals (an access review's revocations) goes out
+ * pipelined: slapd works on them together instead of one round trip
+ * each. Returns how many rows from first were handled.
+ */
+static size_t
+apply_removals(struct journal *j, struct row *rows, size_t first, size_t n)
+{
+	struct dirw_del ops[64];
+	size_t k = 0;
+
+	fault_point("before-directory-write");
+	while (first + k < n && k < sizeof(ops) / sizeof(ops[0]) &&
+	       is_del_value(&rows[first + k])) {
+		ops[k] = (struct dirw_del){.dn = rows[first + k].dn,
+					   .attr = rows[first + k].attr,
+					   .value = rows[first + k].value};
+		k++;
+	}
+	dirw_del_values(j->ld, ops, k, j->cfg->dir_timeout);
+	for (size_t i = 0; i < k; i++) {
+		struct row *r = &rows[first + i];
+
+		r->status = ops[i].status;
+		idg_strlcpy(r->result, ops[i].result, sizeof(r->result));
+		r->err = ops[i].err;
+	}
+	return k;
+}
+
 /* Records the outcome of rows[0..n) (none of them transient) in one transaction. */
 static int
 record(struct journal *j, struct row *rows, size_t n, struct idg_err *err)
@@ -274,9 +311,9 @@ next_due(struct store *st, int64_t *next, struct idg_err *err)
 
 	*next = 0;
 	/* A row never deferred has next_attempt 0: due, which is not "none pending". */
-	if (store_prepare(st,
-			  "SELECT min(max(next_attempt, 1)) FROM dir_journal WHERE state = 'pending'",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st, "SELECT min(max(next_attempt, 1)) FROM dir_journal WHERE state = 'pending'",
+		    &s, err) != 0)
 		return -1;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
@@ -306,10 +343,13 @@ journal_run(struct journal *j, int64_t now, int64_t *next, struct idg_err *err)
 			break;
 		}
 		while (done < n) {
-			apply(j, rows, done);
-			if (rows[done].status == DIRW_TRANSIENT)
+			size_t k = is_del_value(&rows[done]) ? apply_removals(j, rows, done, n)
+							     : (apply(j, rows, done), 1);
+
+			while (k-- > 0 && rows[done].status != DIRW_TRANSIENT)
+				done++;
+			if (done < n && rows[done].status == DIRW_TRANSIENT)
 				break;
-			done++;
 		}
 		if ((rc = record(j, rows, done, err)) != 0)
 			break;
