@@ -1,7 +1,6 @@
 /* Time-bound grants: requests, two-person approval, activation and expiry; see grants.h. */
-#include "grants.h"
+#include "grants_int.h"
 
-#include "dir.h"
 #include "journal.h"
 #include "notify.h"
 #include "query.h"
@@ -12,19 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define GRANT_COLUMNS                                                                              \
-	"id, kind, state, grantee, group_cn, group_dn, privileged, account_name, target_id, "      \
-	"start_at, end_at, reason, requester, requested_at, approvals_needed, breakglass, sudo"
-
-struct grant {
-	int64_t id, target_id, start_at, end_at, requested_at;
-	char kind[8], state[12];
-	char *grantee, *group_cn, *group_dn, *account_name, *reason, *requester;
-	int privileged, approvals_needed, breakglass, sudo;
-};
-
 /* What a grant gives: the account's name or the group's. */
-static const char *
+const char *
 grant_what(const struct grant *gr)
 {
 	if (gr->account_name != NULL)
@@ -32,7 +20,7 @@ grant_what(const struct grant *gr)
 	return gr->group_cn != NULL ? gr->group_cn : "-";
 }
 
-static void
+void
 grant_free(struct grant *gr)
 {
 	free(gr->grantee);
@@ -50,7 +38,7 @@ col(sqlite3_stmt *s, int i)
 	return idg_strdup((const char *)sqlite3_column_text(s, i));
 }
 
-static void
+void
 grant_from_row(sqlite3_stmt *s, struct grant *gr)
 {
 	memset(gr, 0, sizeof(*gr));
@@ -73,7 +61,7 @@ grant_from_row(sqlite3_stmt *s, struct grant *gr)
 	gr->sudo = sqlite3_column_int(s, 16);
 }
 
-static int
+int
 load_grant(struct store *st, int64_t id, struct grant *gr, struct idg_err *err)
 {
 	sqlite3_stmt *s;
@@ -175,12 +163,8 @@ resolve_times(const char *start_s, const char *until, const char *duration, int6
 
 /* ---- the directory side, as mirrored ---- */
 
-struct user_ref {
-	char dn[DIR_MAX_DN], dn_norm[DIR_MAX_DN], mail[256];
-};
-
-static int
-lookup_user(struct store *st, const char *uid, struct user_ref *u, struct idg_err *err)
+int
+grant_lookup_user(struct store *st, const char *uid, struct user_ref *u, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -206,14 +190,8 @@ lookup_user(struct store *st, const char *uid, struct user_ref *u, struct idg_er
 	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading a user");
 }
 
-struct group_ref {
-	int64_t id;
-	char dn[DIR_MAX_DN];
-	int privileged;
-};
-
-static int
-lookup_group(struct store *st, const char *cn, struct group_ref *gref, struct idg_err *err)
+int
+grant_lookup_group(struct store *st, const char *cn, struct group_ref *gref, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -295,7 +273,7 @@ is_member(struct grants_ctx *g, const char *user, const char *group)
 /* ---- audit and notifications ---- */
 
 /* Appends grant.ACTION about grant id (inside the caller's transaction); steals d. */
-static int
+int
 audit_grant(struct grants_ctx *g, int64_t id, const char *action, json_t *d, struct idg_err *err)
 {
 	char subject[32], act[48], *text;
@@ -319,12 +297,12 @@ user_mail(struct store *st, const char *uid, char out[256])
 	struct idg_err err;
 
 	out[0] = '\0';
-	if (lookup_user(st, uid, &u, &err) == 0)
+	if (grant_lookup_user(st, uid, &u, &err) == 0)
 		idg_strlcpy(out, u.mail, 256);
 }
 
 /* Tells the people concerned about event on grant id; after the commit, never inside it. */
-static void
+void
 notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *detail)
 {
 	struct grant gr;
@@ -355,14 +333,14 @@ notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *de
 
 /* ---- transactions ---- */
 
-static int
-begin(struct grants_ctx *g, struct idg_err *err)
+int
+grant_begin(struct grants_ctx *g, struct idg_err *err)
 {
 	return store_begin(g->st, err);
 }
 
-static int
-commit(struct grants_ctx *g, int rc, struct idg_err *err)
+int
+grant_commit(struct grants_ctx *g, int rc, struct idg_err *err)
 {
 	if (rc == 0 && audit_sign_head(g->audit, err) == 0 && store_commit(g->st, err) == 0)
 		return 0;
@@ -370,9 +348,9 @@ commit(struct grants_ctx *g, int rc, struct idg_err *err)
 	return rc != 0 ? rc : -1;
 }
 
-static int
-set_state(struct store *st, int64_t id, const char *state, const char *time_col, int64_t now,
-	  struct idg_err *err)
+int
+grant_set_state(struct store *st, int64_t id, const char *state, const char *time_col, int64_t now,
+		struct idg_err *err)
 {
 	char sql[160];
 	sqlite3_stmt *s;
@@ -494,7 +472,7 @@ check_account_groups(struct grants_ctx *g, const char *groups, struct idg_err *e
 		}
 		memcpy(cn, item, len);
 		cn[len] = '\0';
-		if ((rc = lookup_group(g->st, cn, &gref, err)) != 0)
+		if ((rc = grant_lookup_group(g->st, cn, &gref, err)) != 0)
 			return rc;
 	}
 	return 0;
@@ -518,7 +496,7 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 			   req->account);
 		return GRANT_INVALID;
 	}
-	if (lookup_user(g->st, req->account, &u, err) == 0) {
+	if (grant_lookup_user(g->st, req->account, &u, err) == 0) {
 		idg_seterr(err, "a user named '%s' already exists", req->account);
 		return GRANT_CONFLICT;
 	}
@@ -549,8 +527,8 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 		idg_seterr(err, "sudo grants need [grants] sudo_base in %s", g->cfg->path);
 		return GRANT_INVALID;
 	}
-	if ((rc = lookup_user(g->st, req->grantee, &u, err)) != 0 ||
-	    (rc = lookup_group(g->st, req->group, gref, err)) != 0)
+	if ((rc = grant_lookup_user(g->st, req->grantee, &u, err)) != 0 ||
+	    (rc = grant_lookup_group(g->st, req->group, gref, err)) != 0)
 		return rc;
 	if ((rc = holds_directly(g->st, gref->id, &u, req->grantee, err)) != 0) {
 		if (rc > 0)
@@ -611,13 +589,13 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 	gr.requester = (char *)g->actor;
 	gr.requested_at = now;
 	gr.approvals_needed = gr.privileged ? g->cfg->grant_approvers : 1;
-	if (begin(g, err) != 0)
+	if (grant_begin(g, err) != 0)
 		return -1;
 	rc = insert_grant(g, &gr, id, err);
 	if (rc == 0 && self_approves(g, &gr)) {
 		rc = insert_decision(g, *id, "approve", "requested by an admin", now, err);
 		if (rc == 0)
-			rc = set_state(g->st, *id, "approved", "decided_at", now, err);
+			rc = grant_set_state(g->st, *id, "approved", "decided_at", now, err);
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *id, "request",
@@ -627,7 +605,7 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 					   (json_int_t)gr.end_at, "reason", gr.reason, "privileged",
 					   gr.privileged),
 				 err);
-	if ((rc = commit(g, rc, err)) != 0)
+	if ((rc = grant_commit(g, rc, err)) != 0)
 		return rc;
 	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s", (long long)*id,
 		g->actor, grant_what(&gr), gr.grantee, gr.reason);
@@ -684,23 +662,24 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 		idg_seterr(err, "denying a grant needs --comment saying why");
 		return GRANT_INVALID;
 	}
-	if (begin(g, err) != 0)
+	if (grant_begin(g, err) != 0)
 		return -1;
 	if ((rc = load_grant(g->st, id, &gr, err)) != 0)
-		return commit(g, rc, err);
+		return grant_commit(g, rc, err);
 	rc = may_decide(g, &gr, approve, err);
 	if (rc == 0)
 		rc = insert_decision(g, id, approve ? "approve" : "deny", comment, now, err);
 	if (rc == 0 && (approvals = count_approvals(g->st, id)) < 0)
 		rc = store_err(g->st, err, "counting approvals");
 	if (rc == 0 && (!approve || approvals >= gr.approvals_needed))
-		rc = set_state(g->st, id, approve ? "approved" : "denied", "decided_at", now, err);
+		rc = grant_set_state(g->st, id, approve ? "approved" : "denied", "decided_at", now,
+				     err);
 	if (rc == 0)
 		rc = audit_grant(g, id, approve ? "approve" : "deny",
 				 json_pack("{s:s?, s:i, s:i}", "comment", comment, "approvals",
 					   approvals, "needed", gr.approvals_needed),
 				 err);
-	rc = commit(g, rc, err);
+	rc = grant_commit(g, rc, err);
 	if (rc == 0) {
 		log_msg(g->log, LOG_NOTICE, "grant #%lld %s by %s (%d of %d approvals)",
 			(long long)id, approve ? "approved" : "denied", g->actor, approvals,
@@ -770,7 +749,7 @@ journal_undo(struct grants_ctx *g, const struct grant *gr, int64_t now, struct i
 }
 
 /* Ends an open grant as expired or revoked (inside the caller's transaction). */
-static int
+int
 end_grant(struct grants_ctx *g, const struct grant *gr, const char *state, const char *reason,
 	  int64_t now, struct idg_err *err)
 {
@@ -810,10 +789,10 @@ grant_revoke(struct grants_ctx *g, int64_t id, const char *reason, struct idg_er
 
 	if ((rc = check_reason(reason, err)) != 0)
 		return rc;
-	if (begin(g, err) != 0)
+	if (grant_begin(g, err) != 0)
 		return -1;
 	if ((rc = load_grant(g->st, id, &gr, err)) != 0)
-		return commit(g, rc, err);
+		return grant_commit(g, rc, err);
 	if (!g->admin && strcmp(g->actor, gr.grantee) != 0 && strcmp(g->actor, gr.requester) != 0) {
 		idg_seterr(err, "only admins, the grantee and the requester may revoke grant #%lld",
 			   (long long)id);
@@ -827,7 +806,7 @@ grant_revoke(struct grants_ctx *g, int64_t id, const char *reason, struct idg_er
 	} else {
 		rc = end_grant(g, &gr, "revoked", reason, idg_now(), err);
 	}
-	rc = commit(g, rc, err);
+	rc = grant_commit(g, rc, err);
 	if (rc == 0) {
 		log_msg(g->log, LOG_NOTICE, "grant #%lld revoked by %s: %s", (long long)id,
 			g->actor, reason);
@@ -890,7 +869,7 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	ext.requested_at = now;
 	ext.approvals_needed = gr.privileged ? g->cfg->grant_approvers : 1;
 	ext.breakglass = 0;
-	if (begin(g, err) != 0) {
+	if (grant_begin(g, err) != 0) {
 		grant_free(&gr);
 		return -1;
 	}
@@ -898,14 +877,14 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	if (rc == 0 && self_approves(g, &ext)) {
 		rc = insert_decision(g, *new_id, "approve", "requested by an admin", now, err);
 		if (rc == 0)
-			rc = set_state(g->st, *new_id, "approved", "decided_at", now, err);
+			rc = grant_set_state(g->st, *new_id, "approved", "decided_at", now, err);
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *new_id, "request",
 				 json_pack("{s:I, s:I, s:s}", "extends", (json_int_t)id, "end",
 					   (json_int_t)end, "reason", reason),
 				 err);
-	rc = commit(g, rc, err);
+	rc = grant_commit(g, rc, err);
 	if (rc == 0 && !self_approves(g, &ext))
 		notify_grant(g, *new_id, "requested", NULL);
 	grant_free(&gr);
@@ -945,17 +924,17 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 	gr.reason = (char *)reason;
 	gr.requested_at = now;
 	gr.breakglass = 1;
-	if (begin(g, err) != 0)
+	if (grant_begin(g, err) != 0)
 		return -1;
 	rc = insert_grant(g, &gr, id, err);
 	if (rc == 0)
-		rc = set_state(g->st, *id, "approved", "decided_at", now, err);
+		rc = grant_set_state(g->st, *id, "approved", "decided_at", now, err);
 	if (rc == 0)
 		rc = audit_grant(g, *id, "breakglass",
 				 json_pack("{s:s, s:s, s:I, s:s}", "grantee", g->actor, "group",
 					   group, "end", (json_int_t)gr.end_at, "reason", reason),
 				 err);
-	if ((rc = commit(g, rc, err)) != 0)
+	if ((rc = grant_commit(g, rc, err)) != 0)
 		return rc;
 	log_msg(g->log, LOG_ALERT, "break-glass: %s took %s until %lld (grant #%lld): %s", g->actor,
 		group, (long long)gr.end_at, (long long)*id, reason);
@@ -974,10 +953,10 @@ grant_acknowledge(struct grants_ctx *g, int64_t id, const char *comment, struct 
 		idg_seterr(err, "a comment is 1 to %d characters on one line", GRANT_REASON_MAX);
 		return GRANT_INVALID;
 	}
-	if (begin(g, err) != 0)
+	if (grant_begin(g, err) != 0)
 		return -1;
 	if ((rc = load_grant(g->st, id, &gr, err)) != 0)
-		return commit(g, rc, err);
+		return grant_commit(g, rc, err);
 	if (!g->admin || strcmp(g->actor, gr.grantee) == 0) {
 		idg_seterr(err, "a break-glass use is acknowledged by an admin other than %s",
 			   gr.grantee);
@@ -1004,542 +983,5 @@ grant_acknowledge(struct grants_ctx *g, int64_t id, const char *comment, struct 
 		rc = audit_grant(g, id, "acknowledge", json_pack("{s:s?}", "comment", comment),
 				 err);
 	grant_free(&gr);
-	return commit(g, rc, err);
-}
-
-/* ---- activation ---- */
-
-static int
-next_uid_number(struct grants_ctx *g, int64_t *out, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(g->st,
-			  "SELECT max(n) FROM (SELECT uid_number AS n FROM users WHERE uid_number "
-			  "BETWEEN ?1 AND ?2 UNION ALL SELECT uid_number FROM temp_accounts WHERE "
-			  "uid_number BETWEEN ?1 AND ?2)",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int(s, 1, g->cfg->acct_uid_min);
-	sqlite3_bind_int(s, 2, g->cfg->acct_uid_max);
-	rc = sqlite3_step(s);
-	*out = sqlite3_column_type(s, 0) == SQLITE_NULL ? g->cfg->acct_uid_min
-							: sqlite3_column_int64(s, 0) + 1;
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW)
-		return store_err(g->st, err, "allocating a uidNumber");
-	if (*out > g->cfg->acct_uid_max) {
-		idg_seterr(err, "no free uidNumber left in [accounts] uid_min..uid_max");
-		return GRANT_CONFLICT;
-	}
-	return 0;
-}
-
-static json_t *
-account_entry(struct grants_ctx *g, const struct grant *gr, const struct user_ref *owner,
-	      int64_t uid_number)
-{
-	char num[24], gid[24], home[1024], desc[256], end[32];
-	const char *u = strstr(g->cfg->acct_home, "%u");
-
-	snprintf(num, sizeof(num), "%lld", (long long)uid_number);
-	snprintf(gid, sizeof(gid), "%d", g->cfg->acct_gid_number);
-	snprintf(home, sizeof(home), "%.*s%s%s", (int)(u - g->cfg->acct_home), g->cfg->acct_home,
-		 gr->account_name, u + 2);
-	time_format(gr->end_at, end);
-	snprintf(desc, sizeof(desc), "idgov temporary account of %s until %s (grant #%lld)",
-		 gr->grantee, end, (long long)gr->id);
-	return json_pack("{s:[s,s,s,s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], "
-			 "s:[s]}",
-			 "objectClass", "top", "inetOrgPerson", "posixAccount", "shadowAccount",
-			 "uid", gr->account_name, "cn", gr->account_name, "sn", gr->account_name,
-			 "uidNumber", num, "gidNumber", gid, "homeDirectory", home, "loginShell",
-			 g->cfg->acct_shell, "description", desc, "manager", owner->dn);
-}
-
-/* Journals the account's entry and its memberships; records what was created. */
-static int
-activate_account(struct grants_ctx *g, const struct grant *gr, struct idg_err *err)
-{
-	struct user_ref owner;
-	struct group_ref gref;
-	const char *cursor = gr->group_cn, *item;
-	char dn[DIR_MAX_DN], cn[256], *attrs;
-	sqlite3_stmt *s;
-	int64_t uid_number;
-	size_t len;
-	int rc;
-
-	if ((rc = lookup_user(g->st, gr->grantee, &owner, err)) != 0 ||
-	    (rc = next_uid_number(g, &uid_number, err)) != 0)
-		return rc;
-	snprintf(dn, sizeof(dn), "uid=%s,%s", gr->account_name, g->cfg->acct_base);
-	if (store_prepare(g->st,
-			  "INSERT INTO temp_accounts (grant_id, name, dn, uid_number, groups) "
-			  "VALUES (?1, ?2, ?3, ?4, ?5)",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, gr->id);
-	sqlite3_bind_text(s, 2, gr->account_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, dn, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, uid_number);
-	sqlite3_bind_text(s, 5, gr->group_cn, -1, SQLITE_STATIC);
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
-	if (rc != 0)
-		return rc;
-	{
-		json_t *entry = account_entry(g, gr, &owner, uid_number);
-
-		attrs = entry != NULL ? json_dumps(entry, JSON_COMPACT) : NULL;
-		json_decref(entry);
-	}
-	if (attrs == NULL)
-		return idg_seterr(err, "out of memory");
-	rc = journal_add(g->st, gr->id, "add_entry", dn, NULL, attrs, err);
-	free(attrs);
-	while (rc == 0 && idg_list_next(&cursor, &item, &len)) {
-		if (len == 0 || len >= sizeof(cn))
-			continue;
-		memcpy(cn, item, len);
-		cn[len] = '\0';
-		if ((rc = lookup_group(g->st, cn, &gref, err)) == 0)
-			rc = journal_add(g->st, gr->id, "add_member", gref.dn, gr->account_name, dn,
-					 err);
-	}
-	return rc;
-}
-
-/* A sudo grant's sudoRole moves its sudoNotAfter with the grant's end. */
-static int
-journal_sudo_not_after(struct grants_ctx *g, int64_t target_id, int64_t end, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	char gt[16];
-	int rc;
-
-	time_format_generalized(end, gt);
-	if (store_prepare(g->st,
-			  "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "
-			  "SELECT j.grant_id, 'replace', j.dn, 'sudoNotAfter', ?2, ?3 FROM "
-			  "dir_journal j JOIN grants t ON t.id = j.grant_id WHERE j.grant_id = ?1 "
-			  "AND j.op = 'add_entry' AND t.kind = 'group'",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, target_id);
-	sqlite3_bind_text(s, 2, gt, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, idg_now());
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int
-apply_extension(struct grants_ctx *g, const struct grant *ext, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(g->st,
-			  "UPDATE grants SET end_at = ?2, notified_ending = 0 WHERE id = ?1 AND "
-			  "state = 'active'",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, ext->target_id);
-	sqlite3_bind_int64(s, 2, ext->end_at);
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
-	if (rc == 0 && sqlite3_changes(g->st->db) == 0) {
-		idg_seterr(err, "grant #%lld is no longer active", (long long)ext->target_id);
-		return GRANT_CONFLICT;
-	}
-	if (rc != 0)
-		return rc;
-	return journal_sudo_not_after(g, ext->target_id, ext->end_at, err);
-}
-
-/* The sudoRole of a sudo grant: valid from its start to its end, for sudo's timed rules. */
-static int
-journal_sudo_role(struct grants_ctx *g, const struct grant *gr, struct idg_err *err)
-{
-	char cn[40], dn[DIR_MAX_DN], from[16], until[16], desc[160], *text;
-	json_t *attrs;
-	int rc;
-
-	snprintf(cn, sizeof(cn), "idgov-grant-%lld", (long long)gr->id);
-	snprintf(dn, sizeof(dn), "cn=%s,%s", cn, g->cfg->grant_sudo_base);
-	time_format_generalized(gr->start_at, from);
-	time_format_generalized(gr->end_at, until);
-	snprintf(desc, sizeof(desc), "idgov grant #%lld of %s to %s", (long long)gr->id,
-		 gr->group_cn, gr->grantee);
-	attrs = json_pack("{s:[s,s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s], s:[s]}",
-			  "objectClass", "top", "sudoRole", "cn", cn, "sudoUser", gr->grantee,
-			  "sudoHost", g->cfg->grant_sudo_host, "sudoCommand",
-			  g->cfg->grant_sudo_command, "sudoRunAsUser", "ALL", "sudoNotBefore", from,
-			  "sudoNotAfter", until, "description", desc);
-	text = attrs != NULL ? json_dumps(attrs, JSON_COMPACT) : NULL;
-	json_decref(attrs);
-	if (text == NULL)
-		return idg_seterr(err, "out of memory");
-	rc = journal_add(g->st, gr->id, "add_entry", dn, NULL, text, err);
-	free(text);
-	return rc;
-}
-
-/*
- * Starts an approved grant: journals its directory changes. A grant that
- * cannot start (its user has left, its group is gone) lapses instead, and
- * says why.
- */
-static int
-activate(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
-	 struct idg_err *err)
-{
-	struct user_ref u;
-	struct idg_err why;
-	int rc;
-
-	/* A refusal half-way must not leave half of the account's rows behind. */
-	if (store_exec(g->st, "SAVEPOINT activate", err) != 0)
-		return -1;
-	if (strcmp(gr->kind, "extend") == 0)
-		rc = apply_extension(g, gr, &why);
-	else if (strcmp(gr->kind, "account") == 0)
-		rc = activate_account(g, gr, &why);
-	else if ((rc = lookup_user(g->st, gr->grantee, &u, &why)) == 0)
-		rc = journal_add(g->st, gr->id, "add_member", gr->group_dn, gr->grantee, u.dn,
-				 &why);
-	if (rc == 0 && gr->sudo)
-		rc = journal_sudo_role(g, gr, &why);
-	if (rc == -1) /* the store failed; a refusal (< -1) lapses the grant below */
-		return idg_seterr(err, "%s", why.msg);
-	if (store_exec(g->st,
-		       rc == 0 ? "RELEASE activate" : "ROLLBACK TO activate; RELEASE activate",
-		       err) != 0)
-		return -1;
-	*event = rc == 0 ? "active" : "lapsed";
-	if (rc != 0) {
-		sqlite3_stmt *s;
-
-		if (store_prepare(g->st, "UPDATE grants SET end_reason = ?2 WHERE id = ?1", &s,
-				  err) != 0)
-			return -1;
-		sqlite3_bind_int64(s, 1, gr->id);
-		sqlite3_bind_text(s, 2, why.msg, -1, SQLITE_STATIC);
-		rc = store_step_done(g->st, s, err);
-		sqlite3_finalize(s);
-		if (rc != 0 || set_state(g->st, gr->id, "lapsed", "ended_at", now, err) != 0)
-			return -1;
-		return audit_grant(g, gr->id, "lapse", json_pack("{s:s}", "reason", why.msg), err);
-	}
-	if (set_state(g->st, gr->id, strcmp(gr->kind, "extend") == 0 ? "applied" : "active",
-		      "activated_at", now, err) != 0)
-		return -1;
-	/* A grant shorter than the ending-soon notice gets no separate notice. */
-	if (strcmp(gr->kind, "extend") != 0 && gr->end_at - g->cfg->grant_ending_soon <= now &&
-	    set_state(g->st, gr->id, "active", "notified_ending", 1, err) != 0)
-		return -1;
-	return audit_grant(g, gr->id, strcmp(gr->kind, "extend") == 0 ? "extend" : "activate",
-			   json_pack("{s:s, s:I, s:I}", "grantee", gr->grantee, "start",
-				     (json_int_t)gr->start_at, "end", (json_int_t)gr->end_at),
-			   err);
-}
-
-/* ---- the clock ---- */
-
-struct due {
-	const char *sql; /* selects GRANT_COLUMNS of the grants due at ?1 */
-	int (*fn)(struct grants_ctx *, const struct grant *, int64_t, const char **,
-		  struct idg_err *);
-};
-
-static int
-lapse(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
-      struct idg_err *err)
-{
-	const char *why = gr->end_at <= now ? "its end passed before it was approved"
-					    : "not approved within [grants] max_pending";
-
-	*event = "lapsed";
-	if (set_state(g->st, gr->id, "lapsed", "ended_at", now, err) != 0)
-		return -1;
-	return audit_grant(g, gr->id, "lapse", json_pack("{s:s}", "reason", why), err);
-}
-
-static int
-expire(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
-       struct idg_err *err)
-{
-	*event = "ended";
-	return end_grant(g, gr, "expired", "end time reached", now, err);
-}
-
-static int
-ending_soon(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
-	    struct idg_err *err)
-{
-	(void)now;
-	*event = "ending soon";
-	return set_state(g->st, gr->id, "active", "notified_ending", 1, err);
-}
-
-static int
-purge(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
-      struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	*event = NULL;
-	if (store_prepare(g->st,
-			  "INSERT INTO dir_journal (grant_id, op, dn, created_at) SELECT grant_id, "
-			  "'del_entry', dn, ?2 FROM temp_accounts WHERE grant_id = ?1",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, gr->id);
-	sqlite3_bind_int64(s, 2, now);
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
-	if (rc == 0)
-		rc = set_state(g->st, gr->id, gr->state, "purged_at", now, err);
-	if (rc == 0)
-		rc = audit_grant(g, gr->id, "purge",
-				 json_pack("{s:s}", "account", gr->account_name), err);
-	return rc;
-}
-
-static const struct due dues[] = {
-	{"SELECT " GRANT_COLUMNS " FROM grants WHERE state = 'requested' AND "
-	 "(requested_at + ?2 <= ?1 OR end_at <= ?1) ORDER BY id",
-	 lapse},
-	{"SELECT " GRANT_COLUMNS " FROM grants WHERE state = 'approved' AND start_at <= ?1 "
-	 "ORDER BY id",
-	 activate},
-	{"SELECT " GRANT_COLUMNS " FROM grants WHERE state = 'active' AND end_at <= ?1 "
-	 "ORDER BY end_at, id",
-	 expire},
-	{"SELECT " GRANT_COLUMNS " FROM grants WHERE state = 'active' AND notified_ending = 0 "
-	 "AND end_at - ?3 <= ?1 ORDER BY id",
-	 ending_soon},
-	{"SELECT " GRANT_COLUMNS " FROM grants WHERE kind = 'account' AND purge_at <= ?1 AND "
-	 "purged_at IS NULL ORDER BY id",
-	 purge},
-};
-
-struct notice {
-	int64_t id;
-	const char *event;
-};
-
-/* The grants a due query selects, read in full before any of them changes. */
-static int
-load_due(struct grants_ctx *g, const struct due *d, int64_t now, struct grant **out, size_t *n,
-	 struct idg_err *err)
-{
-	size_t cap = 0;
-	sqlite3_stmt *s;
-	int step;
-
-	*out = NULL;
-	*n = 0;
-	if (store_prepare(g->st, d->sql, &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	if (sqlite3_bind_parameter_count(s) >= 2)
-		sqlite3_bind_int64(s, 2, g->cfg->grant_max_pending);
-	if (sqlite3_bind_parameter_count(s) >= 3)
-		sqlite3_bind_int64(s, 3, g->cfg->grant_ending_soon);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct grant *more =
-				realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
-
-			if (more == NULL) {
-				step = SQLITE_NOMEM;
-				break;
-			}
-			*out = more;
-		}
-		grant_from_row(s, &(*out)[(*n)++]);
-	}
-	sqlite3_finalize(s);
-	return step == SQLITE_DONE ? 0 : idg_seterr(err, "reading due grants failed");
-}
-
-/* Runs one kind of due work in one transaction; notices go out after the commit. */
-static int
-run_due(struct grants_ctx *g, const struct due *d, int64_t now, struct idg_err *err)
-{
-	struct grant *due;
-	const char **events;
-	size_t n;
-	int rc;
-
-	if (begin(g, err) != 0)
-		return -1;
-	if ((rc = load_due(g, d, now, &due, &n, err)) != 0 || n == 0) {
-		free(due);
-		return commit(g, rc, err);
-	}
-	events = calloc(n, sizeof(*events));
-	rc = events != NULL ? 0 : idg_seterr(err, "out of memory");
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = d->fn(g, &due[i], now, &events[i], err);
-	rc = commit(g, rc, err);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0 && events[i] != NULL) {
-			log_msg(g->log, LOG_NOTICE, "grant #%lld (%s of %s to %s): %s",
-				(long long)due[i].id, due[i].kind, grant_what(&due[i]),
-				due[i].grantee, events[i]);
-			notify_grant(g, due[i].id, events[i], NULL);
-		}
-		grant_free(&due[i]);
-	}
-	free(events);
-	free(due);
-	return rc;
-}
-
-static int
-next_due(struct grants_ctx *g, int64_t *next, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	*next = 0;
-	if (store_prepare(
-		    g->st,
-		    "SELECT min(t) FROM ("
-		    "SELECT min(requested_at + ?1, end_at) AS t FROM grants "
-		    "WHERE state = 'requested' "
-		    "UNION ALL SELECT start_at FROM grants WHERE state = 'approved' "
-		    "UNION ALL SELECT CASE notified_ending WHEN 0 THEN end_at - ?2 ELSE end_at "
-		    "END FROM grants WHERE state = 'active' "
-		    "UNION ALL SELECT purge_at FROM grants WHERE kind = 'account' AND "
-		    "purge_at IS NOT NULL AND purged_at IS NULL)",
-		    &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, g->cfg->grant_max_pending);
-	sqlite3_bind_int64(s, 2, g->cfg->grant_ending_soon);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-		*next = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : store_err(g->st, err, "reading grant times");
-}
-
-int
-grants_tick(struct grants_ctx *g, int64_t now, int64_t *next, struct idg_err *err)
-{
-	for (size_t i = 0; i < sizeof(dues) / sizeof(dues[0]); i++)
-		if (run_due(g, &dues[i], now, err) != 0)
-			return -1;
-	return next_due(g, next, err);
-}
-
-/* ---- reading ---- */
-
-/* Columns for list and show; the directory status is read from the journal. */
-#define GRANT_VIEW                                                                                 \
-	"SELECT g.id, g.kind, g.state, g.grantee, coalesce(g.group_cn, '') AS grp, "               \
-	"g.account_name AS account, g.target_id AS extends, g.privileged, g.start_at AS start, "   \
-	"g.end_at AS end, g.reason, g.requester, g.requested_at, g.approvals_needed, "             \
-	"(SELECT count(*) FROM grant_decisions d WHERE d.grant_id = g.id AND "                     \
-	"d.decision = 'approve') AS approvals, g.breakglass, "                                     \
-	"(g.breakglass AND g.acknowledged_by IS NULL) AS needs_review, g.acknowledged_by, "        \
-	"g.activated_at, g.ended_at, g.ended_by, g.end_reason, "                                   \
-	"(SELECT count(*) FROM dir_journal j WHERE j.grant_id = g.id AND j.state = 'pending') "    \
-	"AS directory_pending, "                                                                   \
-	"(SELECT count(*) FROM dir_journal j WHERE j.grant_id = g.id AND j.state = 'failed') "     \
-	"AS directory_failed, "                                                                    \
-	"(SELECT j.last_error FROM dir_journal j WHERE j.grant_id = g.id AND j.state != 'done' "   \
-	"ORDER BY j.id DESC LIMIT 1) AS directory_error, "                                         \
-	"(g.state IN ('expired', 'revoked') AND EXISTS (SELECT 1 FROM dir_journal j WHERE "        \
-	"j.grant_id = g.id AND j.op = 'del_member' AND j.state != 'done')) AS overdue "            \
-	"FROM grants g "
-
-json_t *
-grant_list(struct store *st, const char *filter, const char *user, const char *kind,
-	   struct idg_err *err)
-{
-	sqlite3_stmt *s;
-
-	if (store_prepare(st,
-			  GRANT_VIEW
-			  "WHERE (?1 = 'all' OR (?1 = 'active' AND g.state = 'active') OR "
-			  "(?1 = 'pending' AND g.state = 'requested') OR (?1 = 'review' AND "
-			  "g.breakglass AND g.acknowledged_by IS NULL)) AND (?2 IS NULL OR "
-			  "g.grantee = ?2) AND (?3 IS NULL OR g.kind = ?3) ORDER BY g.id",
-			  &s, err) != 0)
-		return NULL;
-	sqlite3_bind_text(s, 1, filter, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-	return query_rows(st, s, err);
-}
-
-json_t *
-grant_show(struct store *st, int64_t id, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	json_t *a, *o, *part;
-
-	if (store_prepare(st, GRANT_VIEW "WHERE g.id = ?1", &s, err) != 0)
-		return NULL;
-	sqlite3_bind_int64(s, 1, id);
-	if ((a = query_rows(st, s, err)) == NULL)
-		return NULL;
-	o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	if (o == NULL) {
-		idg_seterr(err, "no grant #%lld", (long long)id);
-		return NULL;
-	}
-	if (store_prepare(st,
-			  "SELECT actor, decision, comment, time FROM grant_decisions WHERE "
-			  "grant_id = ?1 ORDER BY time, actor",
-			  &s, err) != 0 ||
-	    (sqlite3_bind_int64(s, 1, id), part = query_rows(st, s, err)) == NULL) {
-		json_decref(o);
-		return NULL;
-	}
-	json_object_set_new(o, "decisions", part);
-	if (store_prepare(
-		    st,
-		    "SELECT id, op, dn, value AS member, state, attempts, result, last_error, "
-		    "done_at FROM dir_journal WHERE grant_id = ?1 AND op != 'add_entry' "
-		    "UNION ALL SELECT id, op, dn, NULL, state, attempts, result, last_error, "
-		    "done_at FROM dir_journal WHERE grant_id = ?1 AND op = 'add_entry' "
-		    "ORDER BY id",
-		    &s, err) != 0 ||
-	    (sqlite3_bind_int64(s, 1, id), part = query_rows(st, s, err)) == NULL) {
-		json_decref(o);
-		return NULL;
-	}
-	json_object_set_new(o, "directory", part);
-	return o;
-}
-
-int
-grant_account_id(struct store *st, const char *name, int64_t *id, struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st,
-			  "SELECT id FROM grants WHERE kind = 'account' AND account_name = ?1 "
-			  "ORDER BY id DESC LIMIT 1",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE) {
-		idg_seterr(err, "no temporary account '%.64s'", name);
-		return GRANT_NOT_FOUND;
-	}
-	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading accounts");
+	return grant_commit(g, rc, err);
 }
