@@ -1,4 +1,5 @@
-/* Time-bound grants: requests, two-person approval, activation and expiry; see grants.h. */
+/* Time-bound grants: requests, two-person approval, revocation, extensions, break-glass; see
+ * grants.h. */
 #include "grants_int.h"
 
 #include "journal.h"
