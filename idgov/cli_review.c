@@ -406,7 +406,8 @@ static int
 write_report(json_t *r, const char *output)
 {
 	const char *content = json_string_value(json_object_get(r, "content"));
-	FILE *fp;
+	size_t len = content != NULL ? strlen(content) : 0, off = 0;
+	int fd;
 
 	if (content == NULL)
 		return EXIT_FAIL;
@@ -414,9 +415,21 @@ write_report(json_t *r, const char *output)
 		fputs(content, stdout);
 		return EXIT_OK;
 	}
-	fp = fopen(output, "we");
-	if (fp == NULL || fputs(content, fp) == EOF || fclose(fp) != 0) {
+	/* Who holds what access is sensitive: the report is private to its writer. */
+	fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	while (fd >= 0 && off < len) {
+		ssize_t n = write(fd, content + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (fd < 0 || off < len || close(fd) != 0) {
 		fprintf(stderr, "idgov: cannot write %s: %s\n", output, strerror(errno));
+		if (fd >= 0 && off < len)
+			close(fd);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -141,6 +141,7 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action = 'directory.write' AN
 
 # --- evidence ---
 assert_exit 0 "CSV report" ig review report 1 --format csv -o "$T/r.csv"
+assert_eq "$(stat -c %a "$T/r.csv")" 600 "the report file is created private (0600)"
 assert_eq "$(python3 -c "import csv,sys; print(len(list(csv.DictReader(open(sys.argv[1])))))" "$T/r.csv")" 14 \
 	"the CSV parses, one row per item"
 assert_eq "$(python3 -c "import csv,sys; r=[x for x in csv.DictReader(open(sys.argv[1])) if x['user']=='bob' and x['group']=='dev'][0]; print(r['reviewer'], r['decided_by'], r['decision'], r['comment'], r['remediation'])" "$T/r.csv")" \
