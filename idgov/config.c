@@ -493,8 +493,8 @@ valid_countries(const char *v)
 	}
 }
 
-static int
-valid_rule_name(const char *n)
+int
+cfg_valid_section_name(const char *n)
 {
 	size_t len = strlen(n);
 
@@ -517,7 +517,7 @@ rule_for(struct parse_ctx *ctx, const char *section, const char *name, const cha
 
 	if (c->n_rules > 0 && strcmp(c->rules[c->n_rules - 1].name, rname) == 0)
 		return &c->rules[c->n_rules - 1];
-	if (!valid_rule_name(rname)) {
+	if (!cfg_valid_section_name(rname)) {
 		*why = "rule names use letters, digits, - _ and . (at most 64)";
 		return NULL;
 	}

@@ -232,6 +232,9 @@ void cfg_free(struct cfg *cfg);
 /* The longest grant of group cn: its [grants] group_max_duration, else max_duration. */
 int64_t cfg_group_max_duration(const struct cfg *cfg, const char *cn);
 
+/* The NAME of [rule NAME] and [campaign NAME]: letters, digits, - _ and ., 1 to 64. */
+int cfg_valid_section_name(const char *name);
+
 /* For config.c: one key of [campaign NAME]; returns NULL or why the value is wrong. */
 const char *cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char *value,
 			     int line, struct idg_err *scratch);

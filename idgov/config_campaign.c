@@ -37,20 +37,6 @@ static const char *const campaign_keys[CK_COUNT] = {
 	"scope",    "groups",    "filter",  "schedule",   "start_time",       "timezone",
 	"duration", "reminders", "default", "escalation", "fallback_reviewer"};
 
-static int
-valid_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 64)
-		return 0;
-	for (; *n != '\0'; n++)
-		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
-		      (*n >= '0' && *n <= '9') || *n == '-' || *n == '_' || *n == '.'))
-			return 0;
-	return 1;
-}
-
 /* The campaign a key belongs to: the last one if it has this name, else a new one. */
 static struct cfg_campaign *
 campaign_for(struct cfg *cfg, const char *name, int line, const char **why)
@@ -59,7 +45,7 @@ campaign_for(struct cfg *cfg, const char *name, int line, const char **why)
 
 	if (cfg->n_campaigns > 0 && strcmp(cfg->campaigns[cfg->n_campaigns - 1].name, name) == 0)
 		return &cfg->campaigns[cfg->n_campaigns - 1];
-	if (!valid_name(name)) {
+	if (!cfg_valid_section_name(name)) {
 		*why = "campaign names use letters, digits, - _ and . (at most 64)";
 		return NULL;
 	}

@@ -85,22 +85,9 @@ load_grant(struct store *st, int64_t id, struct grant *gr, struct idg_err *err)
 /* ---- small checks ---- */
 
 static int
-valid_text(const char *s, size_t max)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
-static int
 check_reason(const char *reason, struct idg_err *err)
 {
-	if (!valid_text(reason, GRANT_REASON_MAX)) {
+	if (!idg_text_line(reason, GRANT_REASON_MAX)) {
 		idg_seterr(err, "a reason is required: 1 to %d characters on one line",
 			   GRANT_REASON_MAX);
 		return GRANT_INVALID;
@@ -655,7 +642,7 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 	int64_t now = idg_now();
 	int rc, approvals = 0;
 
-	if (comment != NULL && !valid_text(comment, GRANT_REASON_MAX)) {
+	if (comment != NULL && !idg_text_line(comment, GRANT_REASON_MAX)) {
 		idg_seterr(err, "a comment is 1 to %d characters on one line", GRANT_REASON_MAX);
 		return GRANT_INVALID;
 	}
@@ -950,7 +937,7 @@ grant_acknowledge(struct grants_ctx *g, int64_t id, const char *comment, struct 
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if (comment != NULL && !valid_text(comment, GRANT_REASON_MAX)) {
+	if (comment != NULL && !idg_text_line(comment, GRANT_REASON_MAX)) {
 		idg_seterr(err, "a comment is 1 to %d characters on one line", GRANT_REASON_MAX);
 		return GRANT_INVALID;
 	}

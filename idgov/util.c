@@ -88,3 +88,16 @@ idg_list_next(const char **cursor, const char **item, size_t *len)
 	*cursor = end != NULL ? end + 1 : NULL;
 	return 1;
 }
+
+int
+idg_text_line(const char *s, size_t max)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}

@@ -40,6 +40,9 @@ char *idg_strdup(const char *s);
  */
 int idg_list_next(const char **cursor, const char **item, size_t *len);
 
+/* 1 if s is 1..max bytes of text on one line (no control characters), else 0. */
+int idg_text_line(const char *s, size_t max);
+
 /* Lower-cases ASCII letters in place. */
 void idg_ascii_lower(char *s);
 

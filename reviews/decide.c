@@ -53,19 +53,6 @@ load_item(struct store *st, int64_t id, struct item *it, struct idg_err *err)
 	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading a review item");
 }
 
-static int
-valid_comment(const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (n == 0 || n > REVIEW_COMMENT_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Who may decide an item, and whether the decision is complete. */
 static int
 may_decide(const struct review_ctx *r, const struct item *it, const char *decision,
@@ -93,7 +80,7 @@ may_decide(const struct review_ctx *r, const struct item *it, const char *decisi
 		idg_seterr(err, "a decision is approve or revoke, not '%.20s'", decision);
 		return REVIEW_INVALID;
 	}
-	if (comment != NULL && !valid_comment(comment)) {
+	if (comment != NULL && !idg_text_line(comment, REVIEW_COMMENT_MAX)) {
 		idg_seterr(err, "a comment is 1 to %d characters on one line", REVIEW_COMMENT_MAX);
 		return REVIEW_INVALID;
 	}
