@@ -140,9 +140,8 @@ scope_users(struct review_ctx *r, const struct campaign_def *d, int *limited, st
 	return rc;
 }
 
-/* temp.fallbacks: the fallback reviewers in order. */
-static int
-fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
+int
+review_fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
 {
 	const char *cursor = list, *item;
 	sqlite3_stmt *s;
@@ -331,7 +330,7 @@ snapshot(struct review_ctx *r, int64_t id, const struct campaign_def *d, int64_t
 	int limited;
 
 	if (scope_groups(r, d, err) != 0 || scope_users(r, d, &limited, err) != 0 ||
-	    fallbacks(r, d->fallback, err) != 0 || context_tables(r, err) != 0 ||
+	    review_fallbacks(r, d->fallback, err) != 0 || context_tables(r, err) != 0 ||
 	    snapshot_step(r, user_ctx_sql, id, now, limited, err) != 0)
 		return -1;
 	if (insert_items(r, id, direct_member_sql, "ON CONFLICT DO NOTHING", now, limited, err) !=

@@ -190,24 +190,9 @@ static int
 escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struct idg_err *err)
 {
 	const char *list = json_string_value(json_object_get(c->def, "fallback_reviewer"));
-	const char *cursor = list, *item;
 	int64_t period = json_integer_value(json_object_get(c->def, "escalation"));
-	sqlite3_stmt *s;
-	size_t len;
-	int rc = 0, pos = 0;
+	int rc = review_fallbacks(r, list, err);
 
-	if (store_exec(r->st,
-		       "CREATE TEMP TABLE IF NOT EXISTS fallbacks (pos INTEGER PRIMARY KEY, uid "
-		       "TEXT NOT NULL); DELETE FROM temp.fallbacks;",
-		       err) != 0 ||
-	    store_prepare(r->st, "INSERT INTO temp.fallbacks VALUES (?1, ?2)", &s, err) != 0)
-		return -1;
-	while (rc == 0 && list != NULL && idg_list_next(&cursor, &item, &len)) {
-		sqlite3_bind_int(s, 1, pos++);
-		sqlite3_bind_text(s, 2, item, (int)len, SQLITE_TRANSIENT);
-		rc = store_step_done(r->st, s, err);
-	}
-	sqlite3_finalize(s);
 	if (rc == 0)
 		rc = set_campaign(r, c->id,
 				  "UPDATE review_items SET reviewer_why = 'escalated from ' || "

@@ -19,6 +19,8 @@ void review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char 
 /* Journals the campaign's undone revokes (inside a transaction). */
 int review_journal_revocations(struct review_ctx *r, int64_t campaign, int64_t now,
 			       struct idg_err *err);
+/* temp.fallbacks (pos, uid): the comma-separated fallback reviewers, in order. */
+int review_fallbacks(struct review_ctx *r, const char *list, struct idg_err *err);
 /* Undecided items of campaign get decision by the clock (source says which rule). */
 int review_decide_rest(struct review_ctx *r, int64_t campaign, const char *decision,
 		       const char *source, int64_t now, struct idg_err *err);
