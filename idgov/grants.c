@@ -688,33 +688,18 @@ journal_undo(struct grants_ctx *g, const struct grant *gr, int64_t now, struct i
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(g->st,
-			  "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "
-			  "SELECT grant_id, 'del_member', dn, attr, value, ?2 FROM dir_journal "
-			  "WHERE grant_id = ?1 AND op = 'add_member' ORDER BY id",
-			  &s, err) != 0)
+	if (store_exec_int64(g->st,
+			     "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "
+			     "SELECT grant_id, 'del_member', dn, attr, value, ?2 FROM dir_journal "
+			     "WHERE grant_id = ?1 AND op = 'add_member' ORDER BY id",
+			     gr->id, now, 0, err) != 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, gr->id);
-	sqlite3_bind_int64(s, 2, now);
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
-	if (rc != 0)
-		return rc;
-	if (strcmp(gr->kind, "account") != 0) {
-		/* A group grant's entries (its sudoRole) go. */
-		if (store_prepare(
-			    g->st,
-			    "INSERT INTO dir_journal (grant_id, op, dn, created_at) SELECT "
-			    "grant_id, 'del_entry', dn, ?2 FROM dir_journal WHERE grant_id = ?1 "
-			    "AND op = 'add_entry' ORDER BY id",
-			    &s, err) != 0)
-			return -1;
-		sqlite3_bind_int64(s, 1, gr->id);
-		sqlite3_bind_int64(s, 2, now);
-		rc = store_step_done(g->st, s, err);
-		sqlite3_finalize(s);
-		return rc;
-	}
+	if (strcmp(gr->kind, "account") != 0) /* a group grant's entries (its sudoRole) go */
+		return store_exec_int64(g->st,
+					"INSERT INTO dir_journal (grant_id, op, dn, created_at) "
+					"SELECT grant_id, 'del_entry', dn, ?2 FROM dir_journal "
+					"WHERE grant_id = ?1 AND op = 'add_entry' ORDER BY id",
+					gr->id, now, 0, err);
 	/* An account is locked and kept (for audit) until its retention ends. */
 	if (store_prepare(g->st,
 			  "INSERT INTO dir_journal (grant_id, op, dn, attr, value, created_at) "

@@ -294,19 +294,14 @@ static int
 purge(struct grants_ctx *g, const struct grant *gr, int64_t now, const char **event,
       struct idg_err *err)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	*event = NULL;
-	if (store_prepare(g->st,
-			  "INSERT INTO dir_journal (grant_id, op, dn, created_at) SELECT grant_id, "
-			  "'del_entry', dn, ?2 FROM temp_accounts WHERE grant_id = ?1",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, gr->id);
-	sqlite3_bind_int64(s, 2, now);
-	rc = store_step_done(g->st, s, err);
-	sqlite3_finalize(s);
+	rc = store_exec_int64(
+		g->st,
+		"INSERT INTO dir_journal (grant_id, op, dn, created_at) SELECT "
+		"grant_id, 'del_entry', dn, ?2 FROM temp_accounts WHERE grant_id = ?1",
+		gr->id, now, 0, err);
 	if (rc == 0)
 		rc = grant_set_state(g->st, gr->id, gr->state, "purged_at", now, err);
 	if (rc == 0)

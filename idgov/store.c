@@ -251,3 +251,21 @@ store_close(struct store *st)
 	free(st->path);
 	free(st);
 }
+
+int
+store_exec_int64(struct store *st, const char *sql, int64_t a, int64_t b, int64_t c,
+		 struct idg_err *err)
+{
+	const int64_t v[3] = {a, b, c};
+	sqlite3_stmt *s;
+	int rc, n;
+
+	if (store_prepare(st, sql, &s, err) != 0)
+		return -1;
+	n = sqlite3_bind_parameter_count(s);
+	for (int i = 0; i < n && i < 3; i++)
+		sqlite3_bind_int64(s, i + 1, v[i]);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}

@@ -41,6 +41,13 @@ int store_exec(struct store *st, const char *sql, struct idg_err *err);
 /* Prepares a statement or fills err with SQLite's reason. */
 int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg_err *err);
 
+/*
+ * Prepares sql (fixed text), binds its integer parameters ?1, ?2, ?3 (as
+ * many as it has) to a, b, c, runs it to completion and finalizes it.
+ */
+int store_exec_int64(struct store *st, const char *sql, int64_t a, int64_t b, int64_t c,
+		     struct idg_err *err);
+
 /* Runs a prepared statement that returns no rows, and resets it. */
 int store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err);
 

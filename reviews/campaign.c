@@ -439,20 +439,16 @@ review_journal_revocations(struct review_ctx *r, int64_t id, int64_t now, struct
 	sqlite3_bind_text(s, 4, r->cfg->attr_member_uid, -1, SQLITE_STATIC);
 	rc = store_step_done(r->st, s, err);
 	sqlite3_finalize(s);
-	if (rc != 0 ||
-	    store_prepare(r->st,
-			  "UPDATE review_items SET remediation = CASE held_as WHEN "
-			  "'nested' THEN 'failed' ELSE 'pending' END, remediation_why = "
-			  "CASE held_as WHEN 'nested' THEN 'held through the nested "
-			  "group ' || via || ': remove the user from ' || via || ' or ' || "
-			  "via || ' from ' || group_cn END WHERE campaign_id = ?1 AND "
-			  "decision = 'revoke' AND remediation IS NULL",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	rc = store_step_done(r->st, s, err);
-	sqlite3_finalize(s);
-	return rc;
+	if (rc != 0)
+		return rc;
+	return store_exec_int64(r->st,
+				"UPDATE review_items SET remediation = CASE held_as WHEN 'nested' "
+				"THEN 'failed' ELSE 'pending' END, remediation_why = CASE held_as "
+				"WHEN 'nested' THEN 'held through the nested group ' || via || ': "
+				"remove the user from ' || via || ' or ' || via || ' from ' || "
+				"group_cn END WHERE campaign_id = ?1 AND decision = 'revoke' AND "
+				"remediation IS NULL",
+				id, 0, 0, err);
 }
 
 int

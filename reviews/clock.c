@@ -134,23 +134,6 @@ open_campaigns(struct store *st, struct open_campaign **out, size_t *n, struct i
 	return rc == SQLITE_DONE ? 0 : idg_seterr(err, "reading open campaigns failed");
 }
 
-static int
-set_campaign(struct review_ctx *r, int64_t id, const char *sql, int64_t a, int64_t b,
-	     struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(r->st, sql, &s, err) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, a);
-	sqlite3_bind_int64(s, 3, b);
-	rc = store_step_done(r->st, s, err);
-	sqlite3_finalize(s);
-	return rc;
-}
-
 /* Sends the reminder whose offset before the deadline has been reached, once. */
 static int
 remind(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64_t *next,
@@ -169,8 +152,8 @@ remind(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64_t
 		return 0;
 	if (store_begin(r->st, err) != 0)
 		return -1;
-	if (set_campaign(r, c->id, "UPDATE campaigns SET reminders_sent = ?2 WHERE id = ?1",
-			 (int64_t)k, 0, err) != 0 ||
+	if (store_exec_int64(r->st, "UPDATE campaigns SET reminders_sent = ?2 WHERE id = ?1", c->id,
+			     (int64_t)k, 0, err) != 0 ||
 	    review_audit(r, c->id, "review.remind", json_pack("{s:I}", "reminder", (json_int_t)k),
 			 err) != 0 ||
 	    review_commit(r, err) != 0) {
@@ -194,18 +177,18 @@ escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struc
 	int rc = review_fallbacks(r, list, err);
 
 	if (rc == 0)
-		rc = set_campaign(r, c->id,
-				  "UPDATE review_items SET reviewer_why = 'escalated from ' || "
-				  "coalesce(reviewer, 'nobody'), reviewer = (SELECT f.uid FROM "
-				  "temp.fallbacks f WHERE f.uid != coalesce(user_uid, '') ORDER BY "
-				  "f.pos LIMIT 1) WHERE campaign_id = ?1 AND decision IS NULL",
-				  0, 0, err);
+		rc = store_exec_int64(
+			r->st,
+			"UPDATE review_items SET reviewer_why = 'escalated from ' || "
+			"coalesce(reviewer, 'nobody'), reviewer = (SELECT f.uid FROM "
+			"temp.fallbacks f WHERE f.uid != coalesce(user_uid, '') ORDER BY "
+			"f.pos LIMIT 1) WHERE campaign_id = ?1 AND decision IS NULL",
+			c->id, 0, 0, err);
 	if (rc == 0)
-		rc = set_campaign(
-			r, c->id,
-			"UPDATE campaigns SET escalated_at = ?2, deadline = ?3 WHERE id = "
-			"?1",
-			now, now + period, err);
+		rc = store_exec_int64(
+			r->st,
+			"UPDATE campaigns SET escalated_at = ?2, deadline = ?3 WHERE id = ?1",
+			c->id, now, now + period, err);
 	if (rc == 0)
 		rc = review_audit(r, c->id, "review.escalate",
 				  json_pack("{s:I, s:i}", "deadline", (json_int_t)(now + period),
