@@ -174,7 +174,7 @@ escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struc
 {
 	const char *list = json_string_value(json_object_get(c->def, "fallback_reviewer"));
 	int64_t period = json_integer_value(json_object_get(c->def, "escalation"));
-	int rc = review_fallbacks(r, list, err);
+	int rc = review_fallbacks(r, list, err), items = 0;
 
 	if (rc == 0)
 		rc = store_exec_int64(
@@ -185,6 +185,8 @@ escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struc
 			"f.pos LIMIT 1) WHERE campaign_id = ?1 AND decision IS NULL",
 			c->id, 0, 0, err);
 	if (rc == 0)
+		items = sqlite3_changes(r->st->db);
+	if (rc == 0)
 		rc = store_exec_int64(
 			r->st,
 			"UPDATE campaigns SET escalated_at = ?2, deadline = ?3 WHERE id = ?1",
@@ -192,7 +194,7 @@ escalate(struct review_ctx *r, const struct open_campaign *c, int64_t now, struc
 	if (rc == 0)
 		rc = review_audit(r, c->id, "review.escalate",
 				  json_pack("{s:I, s:i}", "deadline", (json_int_t)(now + period),
-					    "items", sqlite3_changes(r->st->db)),
+					    "items", items),
 				  err);
 	return rc;
 }

@@ -313,6 +313,10 @@ test_deadline_escalate(void **state)
 				  "decision IS NULL AND reviewer_why LIKE 'escalated from %'"),
 			 2);
 	assert_int_equal(next, T0 + 86400 + 3600);
+	assert_int_equal(count(f,
+			       "SELECT json_extract(details, '$.items') FROM audit WHERE action = "
+			       "'review.escalate'"),
+			 2);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400 + 3600, &next, &err), 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
 				  "decision_source = 'default after escalation'"),
