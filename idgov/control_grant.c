@@ -47,6 +47,13 @@ changed(struct control_ctx *ctx, int64_t id)
 	return o != NULL ? o : json_pack("{s:I}", "id", (json_int_t)id);
 }
 
+/* The reply to a change: the error, or the grant as it is now. */
+static json_t *
+answer(struct control_ctx *ctx, int rc, int64_t id, struct reply_err *r)
+{
+	return rc != 0 ? failed(rc, r) : changed(ctx, id);
+}
+
 static int
 arg_id(json_t *args, int64_t *id, struct reply_err *r)
 {
@@ -86,9 +93,8 @@ control_grant_request(struct control_ctx *ctx, const struct caller *who, json_t 
 	if (req.grantee == NULL)
 		req.grantee = who->name;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_request(&g, &req, &id, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_request(&g, &req, &id, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 static json_t *
@@ -104,9 +110,8 @@ decide(struct control_ctx *ctx, const struct caller *who, json_t *args, int appr
 	    control_arg_text(args, "comment", 1, MAX_TEXT, &comment, r) != 0)
 		return NULL;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_decide(&g, id, approve, comment, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_decide(&g, id, approve, comment, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 json_t *
@@ -134,9 +139,8 @@ revoke(struct control_ctx *ctx, const struct caller *who, int64_t id, json_t *ar
 	if (control_arg_text(args, "reason", 0, MAX_TEXT, &reason, r) != 0)
 		return NULL;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_revoke(&g, id, reason, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_revoke(&g, id, reason, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 json_t *
@@ -165,9 +169,8 @@ extend(struct control_ctx *ctx, const struct caller *who, int64_t id, json_t *ar
 		return NULL;
 	}
 	grants_context(ctx, who, &g);
-	if ((rc = grant_extend(&g, id, req.until, req.duration, req.reason, &new_id, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, new_id);
+	rc = grant_extend(&g, id, req.until, req.duration, req.reason, &new_id, &r->e);
+	return answer(ctx, rc, new_id, r);
 }
 
 json_t *
@@ -193,9 +196,8 @@ control_grant_breakglass(struct control_ctx *ctx, const struct caller *who, json
 	    control_arg_text(args, "reason", 0, MAX_TEXT, &reason, r) != 0)
 		return NULL;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_breakglass(&g, group, duration, reason, &id, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_breakglass(&g, group, duration, reason, &id, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 json_t *
@@ -211,9 +213,8 @@ control_grant_acknowledge(struct control_ctx *ctx, const struct caller *who, jso
 	    control_arg_text(args, "comment", 1, MAX_TEXT, &comment, r) != 0)
 		return NULL;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_acknowledge(&g, id, comment, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_acknowledge(&g, id, comment, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 json_t *
@@ -299,9 +300,8 @@ control_account_create(struct control_ctx *ctx, const struct caller *who, json_t
 	if (req.grantee == NULL)
 		req.grantee = who->name;
 	grants_context(ctx, who, &g);
-	if ((rc = grant_request(&g, &req, &id, &r->e)) != 0)
-		return failed(rc, r);
-	return changed(ctx, id);
+	rc = grant_request(&g, &req, &id, &r->e);
+	return answer(ctx, rc, id, r);
 }
 
 /* The account grant named by args.name. */
