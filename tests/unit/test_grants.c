@@ -22,7 +22,7 @@
 #define T0 1800000000
 
 struct fixture {
-	char dir[64], db[128], sk[128], pk[128];
+	char dir[64];
 	struct cfg *cfg;
 	struct store *st;
 	struct audit *audit;
@@ -37,19 +37,10 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
 
-	if (f == NULL || test_mkdtemp(f->dir, sizeof(f->dir), "grants") != 0)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
-	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
-	if (cfg_load_string(conf, "t.conf", &f->cfg, &err) != 0 ||
-	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, 100, NULL, &f->audit, &err) != 0 ||
-	    store_exec(
-		    f->st,
+	if (f == NULL ||
+	    test_governance_store(
+		    "grants", conf,
 		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
 		    "last_changed) VALUES ('u1', 'uid=bob,dc=x', 'uid=bob,dc=x', 'bob', 'active', "
 		    "0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', 'active', 0, 0);"
@@ -58,10 +49,8 @@ setup(void **state)
 		    "'admins', 1, 0, 0), (2, 'g2', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0);"
 		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann');"
 		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0);",
-		    &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
+		    f->dir, &f->cfg, &f->st, &f->audit) != 0)
 		return -1;
-	}
 	idg_set_now(T0);
 	*state = f;
 	return 0;
@@ -73,10 +62,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	idg_set_now(-1);
-	audit_close(f->audit);
-	store_close(f->st);
-	cfg_free(f->cfg);
-	if (test_rmtree(f->dir) != 0)
+	if (test_governance_close(f->dir, f->cfg, f->st, f->audit) != 0)
 		return -1;
 	free(f);
 	return 0;
