@@ -48,19 +48,15 @@ json_t *
 grant_show(struct store *st, int64_t id, struct idg_err *err)
 {
 	sqlite3_stmt *s;
-	json_t *a, *o, *part;
+	char missing[40];
+	json_t *o, *part;
 
 	if (store_prepare(st, GRANT_VIEW "WHERE g.id = ?1", &s, err) != 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, id);
-	if ((a = query_rows(st, s, err)) == NULL)
+	snprintf(missing, sizeof(missing), "no grant #%lld", (long long)id);
+	if ((o = query_row(st, s, missing, err)) == NULL)
 		return NULL;
-	o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	if (o == NULL) {
-		idg_seterr(err, "no grant #%lld", (long long)id);
-		return NULL;
-	}
 	if (store_prepare(st,
 			  "SELECT actor, decision, comment, time FROM grant_decisions WHERE "
 			  "grant_id = ?1 ORDER BY time, actor",

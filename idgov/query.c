@@ -78,15 +78,23 @@ query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 static json_t *
 one_row(struct store *st, sqlite3_stmt *s, const char *what, const char *name, struct idg_err *err)
 {
-	json_t *a = query_rows(st, s, err), *o = NULL;
+	char missing[IDG_ERRLEN];
+
+	snprintf(missing, sizeof(missing), QUERY_NOT_FOUND_PREFIX "%s named '%s'", what, name);
+	return query_row(st, s, missing, err);
+}
+
+json_t *
+query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct idg_err *err)
+{
+	json_t *a = query_rows(st, s, err), *o;
 
 	if (a == NULL)
 		return NULL;
-	if (json_array_size(a) == 0)
-		idg_seterr(err, QUERY_NOT_FOUND_PREFIX "%s named '%s'", what, name);
-	else
-		o = json_incref(json_array_get(a, 0));
+	o = json_incref(json_array_get(a, 0));
 	json_decref(a);
+	if (o == NULL)
+		idg_seterr(err, "%s", missing);
 	return o;
 }
 
@@ -94,7 +102,6 @@ json_t *
 query_counts(struct store *st, struct idg_err *err)
 {
 	sqlite3_stmt *s;
-	json_t *a, *o;
 
 	if (store_prepare(
 		    st,
@@ -109,10 +116,7 @@ query_counts(struct store *st, struct idg_err *err)
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
-	a = query_rows(st, s, err);
-	o = a != NULL ? json_incref(json_array_get(a, 0)) : NULL;
-	json_decref(a);
-	return o;
+	return query_row(st, s, "no counts", err);
 }
 
 json_t *

@@ -17,6 +17,9 @@
  */
 json_t *query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err);
 
+/* The first row of s as an object; NULL with err set to missing when there is none. */
+json_t *query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct idg_err *err);
+
 json_t *query_counts(struct store *st, struct idg_err *err);
 json_t *query_sync_state(struct store *st, const char *directory, struct idg_err *err);
 /* status: NULL for all, or active/disabled/departed. */

@@ -37,7 +37,6 @@ json_t *
 review_counts(struct store *st, int64_t campaign, struct idg_err *err)
 {
 	sqlite3_stmt *s;
-	json_t *a, *o;
 
 	if (store_prepare(st,
 			  "SELECT count(*) AS items, "
@@ -52,11 +51,7 @@ review_counts(struct store *st, int64_t campaign, struct idg_err *err)
 			  &s, err) != 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, campaign);
-	if ((a = query_rows(st, s, err)) == NULL)
-		return NULL;
-	o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	return o;
+	return query_row(st, s, "no counts", err);
 }
 
 int

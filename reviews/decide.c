@@ -410,7 +410,8 @@ json_t *
 review_show(struct store *st, int64_t id, struct idg_err *err)
 {
 	sqlite3_stmt *s;
-	json_t *a, *o, *part;
+	char missing[48];
+	json_t *o, *part;
 
 	if (store_prepare(st,
 			  "SELECT id, name, state, definition, due_at, opened_at, opened_by, "
@@ -419,14 +420,9 @@ review_show(struct store *st, int64_t id, struct idg_err *err)
 			  &s, err) != 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, id);
-	if ((a = query_rows(st, s, err)) == NULL)
+	snprintf(missing, sizeof(missing), "no campaign #%lld", (long long)id);
+	if ((o = query_row(st, s, missing, err)) == NULL)
 		return NULL;
-	o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	if (o == NULL) {
-		idg_seterr(err, "no campaign #%lld", (long long)id);
-		return NULL;
-	}
 	/* The definition is stored as JSON text; show it as an object. */
 	part = json_loads(json_string_value(json_object_get(o, "definition")), 0, NULL);
 	if (part != NULL)

@@ -166,20 +166,6 @@ html_text(struct buf *b, const char *s)
 /* ---- gathering ---- */
 
 static json_t *
-one(struct store *st, sqlite3_stmt *s, struct idg_err *err)
-{
-	json_t *a = query_rows(st, s, err), *o;
-
-	if (a == NULL)
-		return NULL;
-	o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	if (o == NULL)
-		idg_seterr(err, "nothing found");
-	return o;
-}
-
-static json_t *
 rows_for(struct store *st, const char *sql, int64_t id, int single, struct idg_err *err)
 {
 	sqlite3_stmt *s;
@@ -187,7 +173,7 @@ rows_for(struct store *st, const char *sql, int64_t id, int single, struct idg_e
 	if (store_prepare(st, sql, &s, err) != 0)
 		return NULL;
 	sqlite3_bind_int64(s, 1, id);
-	return single ? one(st, s, err) : query_rows(st, s, err);
+	return single ? query_row(st, s, "nothing found", err) : query_rows(st, s, err);
 }
 
 /* Everything the report says, as one JSON document. */
