@@ -8,7 +8,6 @@
 #include "review_int.h"
 
 #include "dir.h"
-#include "grants.h"
 #include "schedule.h"
 
 #include <stdio.h>
@@ -465,28 +464,4 @@ reviews_verify(struct review_ctx *r, int64_t now, struct idg_err *err)
 	if (rc == 0 && n == VERIFY_LIMIT)
 		return 2; /* more are waiting */
 	return rc;
-}
-
-int
-governance_round(struct grants_ctx *g, struct review_ctx *r, int64_t now, int64_t *next,
-		 struct idg_err *err)
-{
-	int64_t t;
-	int rc;
-
-	*next = 0;
-	if (grants_tick(g, now, &t, err) != 0)
-		return -1;
-	earliest(next, t);
-	if (reviews_tick(r, now, &t, err) != 0)
-		return -1;
-	earliest(next, t);
-	if (journal_run(r->journal, now, &t, err) < 0)
-		return -1;
-	earliest(next, t);
-	if ((rc = reviews_verify(r, now, err)) < 0)
-		return -1;
-	if (rc > 0)
-		earliest(next, rc == 2 ? now : now + 5);
-	return 0;
 }

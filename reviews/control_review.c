@@ -3,7 +3,7 @@
  * caller is who SO_PEERCRED says: a reviewer sees and decides only their
  * own items; admins start, close, reassign and report.
  */
-#include "control_int.h"
+#include "control_ops.h"
 
 #include "review_int.h"
 #include "timeparse.h"

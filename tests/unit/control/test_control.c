@@ -15,6 +15,7 @@
 #include "testutil.h"
 
 #include "control.h"
+#include "sync.h"
 #include "keys.h"
 
 struct fixture {

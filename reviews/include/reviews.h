@@ -106,11 +106,6 @@ json_t *review_pending(struct store *st, const char *reviewer, int64_t campaign,
  */
 char *review_report(struct store *st, int64_t id, const char *format, struct idg_err *err);
 
-/* One round of governance: grants, reviews, the journal's writes, verification. */
-struct grants_ctx;
-int governance_round(struct grants_ctx *g, struct review_ctx *r, int64_t now, int64_t *next,
-		     struct idg_err *err);
-
 /* The control operations of reviews, for control_ctx.extra_ops; *n gets their number. */
 struct control_op;
 const struct control_op *review_control_ops(size_t *n);

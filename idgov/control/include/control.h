@@ -21,7 +21,6 @@
 #include "config.h"
 #include "secret.h"
 #include "store.h"
-#include "sync.h"
 
 #include <jansson.h>
 #include <sys/types.h>
@@ -29,6 +28,9 @@
 #define CONTROL_VERSION 1
 
 struct control_op;
+/* Declared by the directory layer (sync.h); the protocol only passes them through. */
+struct sync_opts;
+struct sync_result;
 
 struct caller {
 	uid_t uid;

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "log.h"
 #include "reviews.h"
+#include "scheduler.h"
 #include "store.h"
 #include "sync.h"
 

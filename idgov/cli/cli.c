@@ -16,10 +16,12 @@
 #include "grants.h"
 #include "journal.h"
 #include "reviews.h"
+#include "scheduler.h"
 #include "config.h"
 #include "control.h"
 #include "init.h"
 #include "secret.h"
+#include "sync.h"
 #include "log.h"
 #include "timeparse.h"
 

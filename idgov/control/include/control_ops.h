@@ -1,0 +1,45 @@
+/*
+ * Control operations: the public header for code that adds operations to
+ * the control protocol (the built-in ones, and libraries such as reviews
+ * that hand theirs to control_ctx.extra_ops). An operation is a row of a
+ * table: its name, whether only admins may call it, the argument names it
+ * accepts (anything else is refused before the handler runs) and its
+ * handler. Handlers read arguments with control_arg_*() and refuse with
+ * control_fail(); the dispatcher audits the outcome.
+ */
+#ifndef IDGOV_CONTROL_OPS_H
+#define IDGOV_CONTROL_OPS_H
+
+#include "control.h"
+
+struct reply_err {
+	const char *code;
+	struct idg_err e;
+};
+
+typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *args,
+			 struct reply_err *);
+
+/* One operation: its name, whether only admins may call it, its argument names, its handler. */
+struct control_op {
+	const char *name;
+	int admin_only;
+	const char *const *args; /* accepted argument names, NULL-terminated */
+	op_fn fn;
+};
+
+/* Sets r (code and message) and returns -1. */
+int control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A name argument: present (or, with optional, absent: *out NULL), a string, 1..256 bytes, no
+ * controls. */
+int control_arg_name(json_t *args, const char *key, int optional, const char **out,
+		     struct reply_err *r);
+/* The same for free text of up to max bytes (reasons, comments). */
+int control_arg_text(json_t *args, const char *key, int optional, size_t max, const char **out,
+		     struct reply_err *r);
+int control_arg_bool(json_t *args, const char *key, int *out, struct reply_err *r);
+int control_arg_count(json_t *args, const char *key, int64_t *out, struct reply_err *r);
+
+#endif

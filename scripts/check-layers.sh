@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Checks the layer arrows of doc/ARCHITECTURE.md on the built objects, not
+# on the sources: every symbol a layer's library uses from idgov must be
+# defined by that layer or a layer it may use, nothing may use the programs
+# (idgovd, idgov), and pam_idgov.so must contain nothing that speaks LDAP,
+# writes to the directory, sends notifications or serves the control
+# protocol.
+#
+#   scripts/check-layers.sh BUILD_DIR
+#
+# Exit 0 when every arrow is allowed, 1 with each forbidden use named.
+set -euo pipefail
+
+build=${1:?usage: check-layers.sh BUILD_DIR}
+cd "$build"
+
+# layer -> static library (relative to the build directory)
+declare -A lib=(
+	[core]=idgov/core/libidgov_core.a
+	[policy]=idgov/policy/libidgov_policy.a
+	[directory]=idgov/directory/libidgov_directory.a
+	[notify]=idgov/notify/libidgov_notify.a
+	[governance]=idgov/governance/libidgov_governance.a
+	[control_ops]=idgov/control/libidgov_control_ops.a
+	[control]=idgov/control/libidgov_control.a
+	[reviews]=reviews/libidgov_reviews.a
+	[scheduler]=idgov/scheduler/libidgov_scheduler.a
+)
+# layer -> the layers it may use (besides itself)
+declare -A may=(
+	[core]=""
+	[policy]="core"
+	[directory]="core"
+	[notify]="core"
+	[governance]="core directory notify"
+	[control_ops]="core"
+	[control]="core policy directory governance control_ops"
+	[reviews]="core directory notify control_ops"
+	[scheduler]="core directory governance reviews"
+)
+# The programs: nothing may use what they define.
+programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/cli/CMakeFiles/idgov_cli.dir"
+
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+defined() { nm --defined-only -g "$@" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u; }
+
+for layer in "${!lib[@]}"; do
+	[ -f "${lib[$layer]}" ] || { echo "check-layers: ${lib[$layer]} is not built" >&2; exit 2; }
+	defined "${lib[$layer]}" >"$tmp/def.$layer"
+done
+for dir in $programs; do
+	find "$dir" -name '*.o' -print0 | xargs -0 nm --defined-only -g 2>/dev/null |
+		awk 'NF == 3 { print $3 }' | grep -v '^main$' | sort -u >>"$tmp/def.programs"
+done
+sort -u -o "$tmp/def.programs" "$tmp/def.programs"
+
+for layer in "${!lib[@]}"; do
+	nm --undefined-only -g "${lib[$layer]}" 2>/dev/null | awk '{ print $NF }' | sort -u |
+		comm -23 - "$tmp/def.$layer" >"$tmp/undef.$layer"
+	for other in "${!lib[@]}" programs; do
+		[ "$other" = "$layer" ] && continue
+		case " ${may[$layer]} " in *" $other "*) continue ;; esac
+		used=$(comm -12 "$tmp/undef.$layer" "$tmp/def.$other" | head -5 | tr '\n' ' ')
+		if [ -n "$used" ]; then
+			echo "check-layers: $layer uses $other, which it may not: $used" >&2
+			fail=1
+		fi
+	done
+done
+
+# The login path: pam_idgov.so and what it may reach.
+pam=pam_module/pam_idgov.so
+forbidden='^(ldap_|ber_|dir_|dirw_|sync_|mirror_|journal_|notify_|control_|grant|review|governance_)'
+if [ -f "$pam" ]; then
+	bad=$(nm "$pam" 2>/dev/null | awk 'NF == 3 { print $3 }' | grep -E "$forbidden" | head -5 | tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: pam_idgov.so contains $bad" >&2
+		fail=1
+	fi
+	bad=$(nm -D --defined-only "$pam" | awk 'NF == 3 { print $3 }' | grep -v '^pam_sm_' | tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: pam_idgov.so exports more than pam_sm_*: $bad" >&2
+		fail=1
+	fi
+	if ldd "$pam" | grep -E 'lib(ldap|lber)' >&2; then
+		echo "check-layers: pam_idgov.so links the LDAP libraries" >&2
+		fail=1
+	fi
+else
+	echo "check-layers: $pam is not built" >&2
+	exit 2
+fi
+for layer in core policy; do
+	bad=$(grep -E "$forbidden" "$tmp/undef.$layer" "$tmp/def.$layer" | head -5 | tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: the $layer library reaches $bad" >&2
+		fail=1
+	fi
+done
+
+[ "$fail" = 0 ] && echo "check-layers: every arrow is allowed (${#lib[@]} libraries, pam_idgov.so)"
+exit "$fail"
