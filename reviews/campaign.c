@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include "reviews.h"
 
-#include "dir.h"
 #include "review_int.h"
 
 #include <stdio.h>
@@ -14,14 +13,15 @@
 #include <string.h>
 
 void
-review_def_from_config(const struct cfg *cfg, const struct cfg_campaign *c, struct campaign_def *d)
+review_def_from_config(const struct cfg *cfg, const struct review_campaign_cfg *c,
+		       struct campaign_def *d)
 {
 	memset(d, 0, sizeof(*d));
 	idg_strlcpy(d->name, c->name, sizeof(d->name));
 	d->scope = c->scope;
 	d->groups = c->groups;
 	d->filter = c->filter;
-	d->fallback = c->fallback != NULL ? c->fallback : cfg->review_fallback;
+	d->fallback = c->fallback != NULL ? c->fallback : review_config(cfg)->fallback;
 	d->schedule = c->schedule;
 	d->timezone = c->timezone;
 	d->duration = c->duration;
@@ -68,9 +68,9 @@ scope_groups(struct review_ctx *r, const struct campaign_def *d, struct idg_err 
 		       "DELETE FROM temp.scope_users;",
 		       err) != 0)
 		return -1;
-	if (d->scope != CFG_REVIEW_GROUPS)
+	if (d->scope != REVIEW_SCOPE_GROUPS)
 		return store_exec(r->st,
-				  d->scope == CFG_REVIEW_PRIVILEGED
+				  d->scope == REVIEW_SCOPE_PRIVILEGED
 					  ? "INSERT INTO temp.scope_groups SELECT id FROM groups "
 					    "WHERE status = 'active' AND privileged"
 					  : "INSERT INTO temp.scope_groups SELECT id FROM groups "
@@ -99,20 +99,21 @@ scope_users(struct review_ctx *r, const struct campaign_def *d, int *limited, st
 {
 	char *filter, *attrs[] = {"entryUUID", NULL};
 	LDAPMessage *res = NULL;
+	LDAP *ld;
 	sqlite3_stmt *s;
 	int rc;
 	const char *base =
 		r->cfg->dir_user_base[0] != '\0' ? r->cfg->dir_user_base : r->cfg->dir_base;
 
-	*limited = d->scope == CFG_REVIEW_FILTER;
+	*limited = d->scope == REVIEW_SCOPE_FILTER;
 	if (!*limited)
 		return 0;
-	if (r->journal->ld == NULL && dir_connect(r->cfg, &r->journal->ld, err) != 0)
+	if (journal_connection(r->journal, &ld, err) != 0)
 		return -1;
 	if (asprintf(&filter, "(&%s%s)", r->cfg->dir_user_filter, d->filter) < 0)
 		return idg_seterr(err, "out of memory");
-	rc = ldap_search_ext_s(r->journal->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL,
-			       NULL, NULL, 0, &res);
+	rc = ldap_search_ext_s(ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, NULL, 0,
+			       &res);
 	free(filter);
 	if (rc != LDAP_SUCCESS) {
 		ldap_msgfree(res);
@@ -125,9 +126,9 @@ scope_users(struct review_ctx *r, const struct campaign_def *d, int *limited, st
 		ldap_msgfree(res);
 		return -1;
 	}
-	for (LDAPMessage *e = ldap_first_entry(r->journal->ld, res); rc == 0 && e != NULL;
-	     e = ldap_next_entry(r->journal->ld, e)) {
-		struct berval **v = ldap_get_values_len(r->journal->ld, e, "entryUUID");
+	for (LDAPMessage *e = ldap_first_entry(ld, res); rc == 0 && e != NULL;
+	     e = ldap_next_entry(ld, e)) {
+		struct berval **v = ldap_get_values_len(ld, e, "entryUUID");
 
 		if (v != NULL && v[0] != NULL) {
 			sqlite3_bind_text(s, 1, v[0]->bv_val, (int)v[0]->bv_len, SQLITE_TRANSIENT);
@@ -298,7 +299,7 @@ snapshot_step(struct review_ctx *r, const char *sql, int64_t id, int64_t now, in
 	if (n >= 3)
 		sqlite3_bind_int(s, 3, review_has_sessions(r->st));
 	if (n >= 4)
-		sqlite3_bind_int64(s, 4, (int64_t)r->cfg->review_inactive_days * 86400);
+		sqlite3_bind_int64(s, 4, (int64_t)review_config(r->cfg)->inactive_days * 86400);
 	if (n >= 5)
 		sqlite3_bind_int(s, 5, limited);
 	if (n >= 6)

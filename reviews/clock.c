@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "review_int.h"
 
-#include "dir.h"
 #include "schedule.h"
 
 #include <stdio.h>
@@ -65,8 +64,8 @@ already_started(struct store *st, const char *name, int64_t due)
 static int
 scheduled_starts(struct review_ctx *r, int64_t now, int64_t *next, struct idg_err *err)
 {
-	for (size_t i = 0; i < r->cfg->n_campaigns; i++) {
-		const struct cfg_campaign *c = &r->cfg->campaigns[i];
+	for (size_t i = 0; i < review_config(r->cfg)->n_campaigns; i++) {
+		const struct review_campaign_cfg *c = &review_config(r->cfg)->campaigns[i];
 		struct campaign_def d;
 		int64_t prev, upcoming, since = 0, id;
 
@@ -274,7 +273,7 @@ struct pending {
 
 /* 1 if the directory still lists the user in the group, 0 if not, -1 if it cannot be read. */
 static int
-still_member(struct review_ctx *r, const struct pending *p, struct idg_err *err)
+still_member(struct review_ctx *r, LDAP *ld, const struct pending *p, struct idg_err *err)
 {
 	struct berval dn = {strlen(p->user_dn), p->user_dn}, uid = {0, NULL};
 	struct berval edn = {0, NULL}, euid = {0, NULL};
@@ -293,9 +292,9 @@ still_member(struct review_ctx *r, const struct pending *p, struct idg_err *err)
 		ber_memfree(euid.bv_val);
 		return idg_seterr(err, "out of memory");
 	}
-	rc = ldap_search_ext_s(r->journal->ld, p->group_dn, LDAP_SCOPE_BASE, filter, attrs, 0, NULL,
-			       NULL, NULL, 1, &res);
-	found = rc == LDAP_SUCCESS && ldap_count_entries(r->journal->ld, res) > 0;
+	rc = ldap_search_ext_s(ld, p->group_dn, LDAP_SCOPE_BASE, filter, attrs, 0, NULL, NULL, NULL,
+			       1, &res);
+	found = rc == LDAP_SUCCESS && ldap_count_entries(ld, res) > 0;
 	ldap_msgfree(res);
 	ber_memfree(edn.bv_val);
 	ber_memfree(euid.bv_val);
@@ -434,13 +433,14 @@ reviews_verify(struct review_ctx *r, int64_t now, struct idg_err *err)
 	if (load_written(r->st, &p, &n, err) != 0)
 		return -1;
 	for (; done < n; done++) {
+		LDAP *ld;
 		int still;
 
 		if (p[done].failed)
 			continue;
-		if (r->journal->ld == NULL && dir_connect(r->cfg, &r->journal->ld, err) != 0)
+		if (journal_connection(r->journal, &ld, err) != 0)
 			break;
-		if ((still = still_member(r, &p[done], err)) < 0)
+		if ((still = still_member(r, ld, &p[done], err)) < 0)
 			break;
 		if (still) {
 			p[done].failed = 1;

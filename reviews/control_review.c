@@ -76,14 +76,14 @@ adhoc_def(struct control_ctx *ctx, json_t *args, struct campaign_def *d, struct 
 		;
 	if (scope != NULL && scopes[i] == NULL)
 		return control_fail(r, "bad_request", "scope is all, privileged, groups or filter");
-	d->scope = scope != NULL ? (enum cfg_review_scope)i : CFG_REVIEW_ALL;
+	d->scope = scope != NULL ? (enum review_scope)i : REVIEW_SCOPE_ALL;
 	for (i = 0; defaults[i] != NULL && deflt != NULL && strcmp(defaults[i], deflt) != 0; i++)
 		;
 	if (deflt != NULL && defaults[i] == NULL)
 		return control_fail(r, "bad_request", "default is revoke, keep or escalate");
-	d->deflt = deflt != NULL ? (enum cfg_review_default)i : CFG_REVIEW_REVOKE;
-	if ((d->scope == CFG_REVIEW_GROUPS) != (d->groups != NULL) ||
-	    (d->scope == CFG_REVIEW_FILTER) != (d->filter != NULL))
+	d->deflt = deflt != NULL ? (enum review_default)i : REVIEW_DEFAULT_REVOKE;
+	if ((d->scope == REVIEW_SCOPE_GROUPS) != (d->groups != NULL) ||
+	    (d->scope == REVIEW_SCOPE_FILTER) != (d->filter != NULL))
 		return control_fail(r, "bad_request",
 				    "--groups goes with scope groups, --filter with scope filter");
 	if (d->filter != NULL && (d->filter[0] != '(' || d->filter[strlen(d->filter) - 1] != ')'))
@@ -92,7 +92,7 @@ adhoc_def(struct control_ctx *ctx, json_t *args, struct campaign_def *d, struct 
 	if (duration != NULL && duration_parse(duration, &d->duration, &r->e) != 0)
 		return control_fail(r, "bad_request", "%s", r->e.msg);
 	if (d->fallback == NULL)
-		d->fallback = ctx->cfg->review_fallback;
+		d->fallback = review_config(ctx->cfg)->fallback;
 	if (d->fallback[0] == '\0')
 		return control_fail(r, "bad_request",
 				    "an ad hoc campaign needs --fallback (or [reviews] "
@@ -127,7 +127,7 @@ op_start(struct control_ctx *ctx, const struct caller *who, json_t *args, struct
 		return NULL;
 	}
 	if (name != NULL) {
-		const struct cfg_campaign *c = cfg_campaign(ctx->cfg, name);
+		const struct review_campaign_cfg *c = review_campaign_cfg(ctx->cfg, name);
 
 		if (c == NULL) {
 			control_fail(r, "not_found", "no [campaign %s] in %s", name,

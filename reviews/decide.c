@@ -85,7 +85,7 @@ may_decide(const struct review_ctx *r, const struct item *it, const char *decisi
 		return REVIEW_INVALID;
 	}
 	if (comment == NULL && it->privileged && strcmp(decision, "revoke") == 0 &&
-	    r->cfg->review_require_comment) {
+	    review_config(r->cfg)->require_comment) {
 		idg_seterr(err, "revoking %s (a privileged group) needs --comment saying why",
 			   it->group);
 		return REVIEW_INVALID;

@@ -81,7 +81,7 @@ load_config(struct cli *c)
 
 	if (c->cfg != NULL)
 		return 0;
-	if (cfg_load(c->config_path, &c->cfg, &err) != 0) {
+	if (cfg_load_with(c->config_path, review_config_extensions, &c->cfg, &err) != 0) {
 		fprintf(stderr, "idgov: %s\n", err.msg);
 		return -1;
 	}

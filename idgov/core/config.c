@@ -170,10 +170,6 @@ static const struct key_def keys[] = {
 	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
 	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
 
-	K("reviews", "fallback_reviewer", T_STR_OPT, review_fallback, ""),
-	KI("reviews", "inactive_days", review_inactive_days, "90", 1, 3650),
-	K("reviews", "require_comment", T_BOOL, review_require_comment, "yes"),
-
 	K("notify", "command", T_STR_OPT, notify_command, ""),
 	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
 };
@@ -190,6 +186,7 @@ struct parse_ctx {
 	unsigned char seen[NKEYS];
 	int failed;
 	struct idg_err *err;
+	const struct cfg_extension *const *exts; /* NULL-terminated; NULL: none */
 };
 
 static char **
@@ -289,6 +286,32 @@ valid_group_max(const char *v)
 	return 1;
 }
 
+const char *
+cfg_parse_int(const char *v, long min, long max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0)
+		return "not a whole number";
+	if (n < min || n > max)
+		return "out of range";
+	*out = (int)n;
+	return NULL;
+}
+
+const char *
+cfg_parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
+		*out = v[0] == 'y';
+		return NULL;
+	}
+	return "must be yes or no";
+}
+
 /* Parses one value into cfg. Returns NULL or a reason it is invalid. */
 static const char *
 set_value(struct cfg *cfg, const struct key_def *k, const char *v)
@@ -296,18 +319,8 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	char *end;
 
 	switch (k->type) {
-	case T_INT: {
-		long n;
-
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || errno != 0)
-			return "not a whole number";
-		if (n < k->min || n > k->max)
-			return "out of range";
-		*(int *)((char *)cfg + k->offset) = (int)n;
-		return NULL;
-	}
+	case T_INT:
+		return cfg_parse_int(v, k->min, k->max, (int *)((char *)cfg + k->offset));
 	case T_FRACTION: {
 		double d = strtod(v, &end);
 
@@ -619,6 +632,115 @@ rule_handler(struct parse_ctx *ctx, const char *section, const char *name, const
 	return fail(ctx, section, name, "unknown key");
 }
 
+/*
+ * Sections that another library owns, by name: [reviews] and [campaign
+ * NAME] belong to reviews/. Core knows only these names, so that a program
+ * that does not link the owner (pam_idgov.so) skips them rather than
+ * calling them unknown; a program that does (idgovd, idgov) passes the
+ * owner's struct cfg_extension and every key goes to its parser. A
+ * trailing " *" stands for [NAME ARG] sections.
+ */
+static const char *const foreign_sections[] = {"reviews", "campaign *"};
+
+/* Does pattern ("reviews", "campaign *") name section? */
+static int
+section_matches(const char *pattern, const char *section)
+{
+	size_t n = strlen(pattern);
+
+	if (n > 2 && strcmp(pattern + n - 2, " *") == 0)
+		return strncmp(section, pattern, n - 1) == 0 && section[n - 1] != '\0';
+	return strcmp(section, pattern) == 0;
+}
+
+static int
+owned_elsewhere(const char *section)
+{
+	for (size_t i = 0; i < sizeof(foreign_sections) / sizeof(foreign_sections[0]); i++)
+		if (section_matches(foreign_sections[i], section))
+			return 1;
+	return 0;
+}
+
+/* Is pattern one of foreign_sections, as written there? */
+static int
+is_foreign_pattern(const char *pattern)
+{
+	for (size_t i = 0; i < sizeof(foreign_sections) / sizeof(foreign_sections[0]); i++)
+		if (strcmp(foreign_sections[i], pattern) == 0)
+			return 1;
+	return 0;
+}
+
+/* The registered extension that owns section, and its index; -1 when none is. */
+static int
+extension_for(const struct cfg *cfg, const char *section)
+{
+	for (size_t i = 0; i < cfg->n_ext; i++)
+		for (const char *const *p = cfg->ext[i]->sections; *p != NULL; p++)
+			if (section_matches(*p, section))
+				return (int)i;
+	return -1;
+}
+
+static int
+extension_handler(struct parse_ctx *ctx, const char *section, const char *name, const char *value)
+{
+	struct idg_err scratch; /* holds a parser's reason until fail() copies it */
+	int i = extension_for(ctx->cfg, section);
+	const char *why;
+
+	if (i < 0)
+		return 1; /* owned by a library this program does not link */
+	why = ctx->cfg->ext[i]->set(ctx->cfg->ext_data[i], section, name, value, ctx->line,
+				    &scratch);
+	return why != NULL ? fail(ctx, section, name, why) : 1;
+}
+
+/* Gives each extension its data, before the first line is read. */
+static int
+extensions_create(struct parse_ctx *ctx)
+{
+	struct cfg *cfg = ctx->cfg;
+
+	for (const struct cfg_extension *const *e = ctx->exts; e != NULL && *e != NULL; e++) {
+		for (const char *const *p = (*e)->sections; *p != NULL; p++)
+			if (!is_foreign_pattern(*p))
+				return idg_seterr(ctx->err,
+						  "section [%s] is not one core leaves to "
+						  "another library",
+						  *p);
+		if (cfg->n_ext == CFG_MAX_EXTENSIONS)
+			return idg_seterr(ctx->err, "too many configuration extensions");
+		cfg->ext[cfg->n_ext] = *e;
+		if (((*e)->create(&cfg->ext_data[cfg->n_ext], ctx->err)) != 0)
+			return -1;
+		cfg->n_ext++;
+	}
+	return 0;
+}
+
+/* Runs each extension's checks once the whole file is read. */
+static int
+extensions_validate(struct parse_ctx *ctx)
+{
+	struct cfg *cfg = ctx->cfg;
+
+	for (size_t i = 0; i < cfg->n_ext; i++)
+		if (cfg->ext[i]->validate(cfg->ext_data[i], cfg, ctx->name, ctx->err) != 0)
+			return -1;
+	return 0;
+}
+
+void *
+cfg_extension_data(const struct cfg *cfg, const struct cfg_extension *ext)
+{
+	for (size_t i = 0; i < cfg->n_ext; i++)
+		if (cfg->ext[i] == ext)
+			return cfg->ext_data[i];
+	return NULL;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -629,15 +751,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (strncmp(section, "rule ", 5) == 0)
 		return name != NULL ? rule_handler(ctx, section, name, value) : 1;
-	if (strncmp(section, "campaign ", 9) == 0) {
-		struct idg_err scratch;
-		const char *bad;
-
-		if (name == NULL)
-			return 1;
-		bad = cfg_campaign_set(ctx->cfg, section + 9, name, value, ctx->line, &scratch);
-		return bad != NULL ? fail(ctx, section, name, bad) : 1;
-	}
+	if (owned_elsewhere(section))
+		return name != NULL ? extension_handler(ctx, section, name, value) : 1;
 
 	for (i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0)
@@ -758,7 +873,7 @@ validate(struct parse_ctx *ctx)
 		return idg_seterr(ctx->err,
 				  "%s: [mfa] grace_until: required when unenrolled = grace",
 				  ctx->name);
-	if (cfg_campaigns_validate(c, ctx->name, ctx->err) != 0)
+	if (extensions_validate(ctx) != 0)
 		return -1;
 	if (c->acct_uid_min > c->acct_uid_max)
 		return idg_seterr(ctx->err, "%s: [accounts] uid_min: must not exceed uid_max (%d)",
@@ -800,6 +915,10 @@ load(struct parse_ctx *ctx, int (*run)(struct parse_ctx *), struct cfg **out)
 					  keys[i].section, keys[i].name, why);
 		}
 	}
+	if (extensions_create(ctx) != 0) {
+		cfg_free(cfg);
+		return -1;
+	}
 	ctx->line = 0;
 	ctx->at_line_start = 1;
 	rc = run(ctx);
@@ -831,7 +950,20 @@ run_string(struct parse_ctx *ctx)
 int
 cfg_load(const char *path, struct cfg **out, struct idg_err *err)
 {
-	struct parse_ctx ctx = {.name = path, .err = err};
+	return cfg_load_with(path, NULL, out, err);
+}
+
+int
+cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err)
+{
+	return cfg_load_string_with(text, name, NULL, out, err);
+}
+
+int
+cfg_load_with(const char *path, const struct cfg_extension *const *exts, struct cfg **out,
+	      struct idg_err *err)
+{
+	struct parse_ctx ctx = {.name = path, .err = err, .exts = exts};
 	int rc;
 
 	*out = NULL;
@@ -844,9 +976,10 @@ cfg_load(const char *path, struct cfg **out, struct idg_err *err)
 }
 
 int
-cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err)
+cfg_load_string_with(const char *text, const char *name, const struct cfg_extension *const *exts,
+		     struct cfg **out, struct idg_err *err)
 {
-	struct parse_ctx ctx = {.name = name, .text = text, .err = err};
+	struct parse_ctx ctx = {.name = name, .text = text, .err = err, .exts = exts};
 
 	return load(&ctx, run_string, out);
 }
@@ -888,7 +1021,8 @@ cfg_free(struct cfg *cfg)
 		free(r->deny_countries);
 	}
 	free(cfg->rules);
-	cfg_campaigns_free(cfg);
+	for (i = 0; i < cfg->n_ext; i++)
+		cfg->ext[i]->destroy(cfg->ext_data[i]);
 	free(cfg->path);
 	free(cfg);
 }

@@ -509,7 +509,7 @@ reload(struct daemon *d)
 	struct cfg *fresh;
 	struct idg_err err;
 
-	if (cfg_load(d->opts->config_path, &fresh, &err) != 0) {
+	if (cfg_load_with(d->opts->config_path, review_config_extensions, &fresh, &err) != 0) {
 		log_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
 			err.msg);
 		audit_event(d, "config.reload", d->opts->config_path,
@@ -772,7 +772,7 @@ daemon_run(const struct daemon_opts *opts)
 
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		d.clients[i].fd = -1;
-	if (cfg_load(opts->config_path, &d.cfg, &err) != 0) {
+	if (cfg_load_with(opts->config_path, review_config_extensions, &d.cfg, &err) != 0) {
 		fprintf(stderr, "idgovd: %s\n", err.msg);
 		return 1;
 	}

@@ -371,6 +371,15 @@ journal_run(struct journal *j, int64_t now, int64_t *next, struct idg_err *err)
 	return rc != 0 ? -1 : applied;
 }
 
+int
+journal_connection(struct journal *j, LDAP **ld, struct idg_err *err)
+{
+	if (j->ld == NULL && dir_connect(j->cfg, &j->ld, err) != 0)
+		return -1;
+	*ld = j->ld;
+	return 0;
+}
+
 void
 journal_close(struct journal *j)
 {

@@ -22,6 +22,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "review_config.h"
 #include "journal.h"
 #include "log.h"
 #include "store.h"
@@ -50,16 +51,16 @@ struct review_ctx {
 /* What a campaign covers and how it runs: a [campaign NAME] or an ad hoc one. */
 struct campaign_def {
 	char name[65];
-	enum cfg_review_scope scope;
+	enum review_scope scope;
 	const char *groups, *filter, *fallback, *schedule, *timezone;
 	int64_t duration, escalation;
-	int64_t reminders[CFG_MAX_REMINDERS];
+	int64_t reminders[REVIEW_MAX_REMINDERS];
 	size_t n_reminders;
-	enum cfg_review_default deflt;
+	enum review_default deflt;
 };
 
 /* The definition of a configured campaign. */
-void review_def_from_config(const struct cfg *cfg, const struct cfg_campaign *c,
+void review_def_from_config(const struct cfg *cfg, const struct review_campaign_cfg *c,
 			    struct campaign_def *d);
 
 /* Opens a campaign now. due_at: the scheduled start it is for (0: on demand). */

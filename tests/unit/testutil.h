@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "config.h"
 #include "keys.h"
+#include "secret.h"
 #include "store.h"
 
 /* Creates /tmp/idgov-test-NAME-XXXXXX into dir (at least 64 bytes). */
@@ -31,42 +32,114 @@ test_rmtree(const char *dir)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/*
- * For tests of governance (grants, reviews): a private directory with a
- * store migrated to the latest schema, an audit signing key and an audit
- * handle, cfg loaded from conf, and sql (mirror rows) run in the store.
- * Returns 0, or -1 after saying why on stderr.
- */
-static inline int
-test_governance_store(const char *name, const char *conf, const char *sql, char dir[64],
-		      struct cfg **cfg, struct store **st, struct audit **audit)
-{
-	char db[128], sk[128], pk[128];
-	struct idg_err err;
+/* What test_env_open() sets up besides the store and the configuration. */
+#define TEST_ENV_AUDIT 0x1      /* an audit signing key pair and an audit handle */
+#define TEST_ENV_MASTER_KEY 0x2 /* a master key (MFA secrets), loaded */
 
-	if (test_mkdtemp(dir, 64, name) != 0)
-		return -1;
-	snprintf(db, sizeof(db), "%s/idgov.db", dir);
-	snprintf(sk, sizeof(sk), "%s/audit.key", dir);
-	snprintf(pk, sizeof(pk), "%s/audit.pub", dir);
-	if (cfg_load_string(conf, "t.conf", cfg, &err) != 0 ||
-	    store_open(db, STORE_OPEN_CREATE, st, &err) != 0 ||
-	    keys_create_audit(sk, pk, &err) != 0 ||
-	    audit_open(*st, sk, 100, NULL, audit, &err) != 0 || store_exec(*st, sql, &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
+/*
+ * The shared fixture of the unit tests: a private directory holding a
+ * store migrated to the latest schema, the configuration, and on request
+ * the audit key and handle and the master key. Tests of every layer build
+ * their world with it, so there is one way to make a store, a config and
+ * keys.
+ */
+struct test_env {
+	char dir[64];
+	char db[128];                        /* DIR/idgov.db */
+	char audit_key[128], audit_pub[128]; /* DIR/audit.key, DIR/audit.pub */
+	char master_key[128];                /* DIR/master.key */
+	struct cfg *cfg;
+	struct store *st;
+	struct audit *audit;    /* with TEST_ENV_AUDIT, else NULL */
+	struct secret_key *key; /* with TEST_ENV_MASTER_KEY, else NULL */
+};
+
+/* Replaces each "$DIR" in text by dir; NULL when out of memory. */
+static inline char *
+test_expand_dir(const char *text, const char *dir)
+{
+	size_t n = 1, dl = strlen(dir);
+	const char *p;
+	char *out, *o;
+
+	for (p = text; *p != '\0'; p++)
+		n += strncmp(p, "$DIR", 4) == 0 ? dl : 1;
+	if ((out = malloc(n)) == NULL)
+		return NULL;
+	for (p = text, o = out; *p != '\0';) {
+		if (strncmp(p, "$DIR", 4) == 0) {
+			memcpy(o, dir, dl);
+			o += dl;
+			p += 4;
+		} else {
+			*o++ = *p++;
+		}
 	}
-	return 0;
+	*o = '\0';
+	return out;
 }
 
-/* Closes what test_governance_store opened and removes its directory. */
+/*
+ * Sets up env in /tmp/idgov-test-NAME-XXXXXX: cfg from conf ("$DIR" stands
+ * for the directory; exts: the sections of other libraries, NULL: none),
+ * the store, what flags ask for, then sql (mirror rows; NULL: none) run in
+ * the store. Returns 0, or -1 after saying why on stderr.
+ */
 static inline int
-test_governance_close(const char *dir, struct cfg *cfg, struct store *st, struct audit *audit)
+test_env_open(struct test_env *env, const char *name, const char *conf,
+	      const struct cfg_extension *const *exts, const char *sql, unsigned flags)
 {
-	audit_close(audit);
-	store_close(st);
-	cfg_free(cfg);
-	return test_rmtree(dir);
+	struct idg_err err = {{0}};
+	char *text = NULL;
+	int rc = -1;
+
+	memset(env, 0, sizeof(*env));
+	if (test_mkdtemp(env->dir, sizeof(env->dir), name) != 0) {
+		fprintf(stderr, "setup: cannot make a directory for %s\n", name);
+		return -1;
+	}
+	snprintf(env->db, sizeof(env->db), "%s/idgov.db", env->dir);
+	snprintf(env->audit_key, sizeof(env->audit_key), "%s/audit.key", env->dir);
+	snprintf(env->audit_pub, sizeof(env->audit_pub), "%s/audit.pub", env->dir);
+	snprintf(env->master_key, sizeof(env->master_key), "%s/master.key", env->dir);
+	if ((text = test_expand_dir(conf, env->dir)) == NULL) {
+		idg_seterr(&err, "out of memory");
+		goto out;
+	}
+	if (cfg_load_string_with(text, "t.conf", exts, &env->cfg, &err) != 0 ||
+	    store_open(env->db, STORE_OPEN_CREATE, &env->st, &err) != 0)
+		goto out;
+	if ((flags & TEST_ENV_AUDIT) &&
+	    (keys_create_audit(env->audit_key, env->audit_pub, &err) != 0 ||
+	     audit_open(env->st, env->audit_key, 100, NULL, &env->audit, &err) != 0))
+		goto out;
+	if ((flags & TEST_ENV_MASTER_KEY) &&
+	    (keys_create_master(env->master_key, &err) != 0 ||
+	     secret_key_load(env->master_key, &env->key, &err) != 0))
+		goto out;
+	if (sql != NULL && store_exec(env->st, sql, &err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "setup: %s\n", err.msg);
+	free(text);
+	return rc;
+}
+
+/* Closes what test_env_open opened and removes its directory. */
+static inline int
+test_env_close(struct test_env *env)
+{
+	secret_key_free(env->key);
+	audit_close(env->audit);
+	store_close(env->st);
+	cfg_free(env->cfg);
+	env->key = NULL;
+	env->audit = NULL;
+	env->st = NULL;
+	env->cfg = NULL;
+	return test_rmtree(env->dir);
 }
 
 #endif

@@ -27,36 +27,31 @@ enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 
 #define CFG_MAX_RULES 64
-#define CFG_MAX_CAMPAIGNS 32
-#define CFG_MAX_REMINDERS 8
+#define CFG_MAX_EXTENSIONS 4
 
-enum cfg_review_scope {
-	CFG_REVIEW_ALL,
-	CFG_REVIEW_PRIVILEGED,
-	CFG_REVIEW_GROUPS,
-	CFG_REVIEW_FILTER
-};
-enum cfg_review_default { CFG_REVIEW_REVOKE, CFG_REVIEW_KEEP, CFG_REVIEW_ESCALATE };
+struct cfg;
 
 /*
- * An access review campaign, from a [campaign NAME] section: which
- * memberships it covers, when it starts, how long reviewers have, when
- * they are reminded, and what an undecided item becomes at the deadline.
+ * Sections of idgov.conf that another library owns (reviews/ owns
+ * [reviews] and [campaign NAME]). The owner describes them here and the
+ * program passes the description to cfg_load_with(); core then hands the
+ * owner each key of its sections and keeps the owner's data in the
+ * struct cfg, where cfg_extension_data() finds it. Core knows the names
+ * of these sections and nothing else about them: a program that does not
+ * link the owner (pam_idgov.so) skips them, so a campaign in the file
+ * never refuses a login, while any other unknown section stays an error.
  */
-struct cfg_campaign {
-	char name[65];
-	int line;
-	unsigned given;
-	enum cfg_review_scope scope;
-	char *groups; /* scope groups: comma-separated */
-	char *filter; /* scope filter: an LDAP filter on users */
-	char *schedule, *start_time, *timezone;
-	struct schedule sched;
-	int64_t duration, escalation;
-	int64_t reminders[CFG_MAX_REMINDERS]; /* seconds before the deadline, longest first */
-	size_t n_reminders;
-	enum cfg_review_default deflt;
-	char *fallback; /* comma-separated reviewers, first eligible wins; NULL: [reviews] */
+struct cfg_extension {
+	const char *const
+		*sections; /* NULL-terminated: "reviews", "campaign *" for [campaign NAME] */
+	/* Allocates the data with its defaults; 0, or -1 with err. */
+	int (*create)(void **data, struct idg_err *err);
+	/* One key of section, on line; returns NULL, or why the value is wrong. */
+	const char *(*set)(void *data, const char *section, const char *key, const char *value,
+			   int line, struct idg_err *scratch);
+	/* Checks across keys once the file is read (file names it in errors); 0 or -1 with err. */
+	int (*validate)(void *data, const struct cfg *cfg, const char *file, struct idg_err *err);
+	void (*destroy)(void *data);
 };
 
 /*
@@ -207,14 +202,10 @@ struct cfg {
 	char *notify_command; /* argv split on spaces; message on stdin; empty: none */
 	char *notify_admin_mail;
 
-	/* [reviews] */
-	char *review_fallback;      /* comma-separated: reviewers where there is no manager */
-	int review_inactive_days;   /* recommend revoke after this long without a login */
-	int review_require_comment; /* revoking a privileged access needs a comment */
-
-	/* [campaign NAME] sections, in file order */
-	struct cfg_campaign *campaigns;
-	size_t n_campaigns;
+	/* Sections other libraries own, with their parsed data. */
+	const struct cfg_extension *ext[CFG_MAX_EXTENSIONS];
+	void *ext_data[CFG_MAX_EXTENSIONS];
+	size_t n_ext;
 
 	/* [rule NAME] sections, in file order */
 	struct cfg_rule *rules;
@@ -227,6 +218,16 @@ int cfg_load(const char *path, struct cfg **out, struct idg_err *err);
 /* Same, from a string (tests); name is used in error messages. */
 int cfg_load_string(const char *text, const char *name, struct cfg **out, struct idg_err *err);
 
+/* The same with the sections of other libraries parsed by them (exts: NULL-terminated). */
+int cfg_load_with(const char *path, const struct cfg_extension *const *exts, struct cfg **out,
+		  struct idg_err *err);
+int cfg_load_string_with(const char *text, const char *name,
+			 const struct cfg_extension *const *exts, struct cfg **out,
+			 struct idg_err *err);
+
+/* The data ext keeps in cfg, or NULL when cfg was loaded without ext. */
+void *cfg_extension_data(const struct cfg *cfg, const struct cfg_extension *ext);
+
 void cfg_free(struct cfg *cfg);
 
 /* The longest grant of group cn: its [grants] group_max_duration, else max_duration. */
@@ -235,14 +236,9 @@ int64_t cfg_group_max_duration(const struct cfg *cfg, const char *cn);
 /* The NAME of [rule NAME] and [campaign NAME]: letters, digits, - _ and ., 1 to 64. */
 int cfg_valid_section_name(const char *name);
 
-/* For config.c: one key of [campaign NAME]; returns NULL or why the value is wrong. */
-const char *cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char *value,
-			     int line, struct idg_err *scratch);
-/* For config.c: cross-field checks once the file is read, and freeing. */
-int cfg_campaigns_validate(struct cfg *cfg, const char *file, struct idg_err *err);
-void cfg_campaigns_free(struct cfg *cfg);
-/* The campaign named name, or NULL. */
-const struct cfg_campaign *cfg_campaign(const struct cfg *cfg, const char *name);
+/* Value parsers shared with the owners of other sections: NULL, or why v is wrong. */
+const char *cfg_parse_int(const char *v, long min, long max, int *out);
+const char *cfg_parse_bool(const char *v, int *out); /* yes | no */
 
 /* True if the comma-separated list `list` names `item` (case-insensitive). */
 int cfg_list_contains(const char *list, const char *item);

@@ -30,9 +30,18 @@ struct journal {
 	struct audit *audit;
 	struct logger *log;
 	const char *actor; /* who applies: "idgovd", or the CLI's user */
-	LDAP *ld;          /* the writer's connection, opened on demand */
+	LDAP *ld;          /* the writer's connection, opened on demand; see journal_connection() */
 	int64_t alerted_at;
 };
+
+/*
+ * The journal's directory connection, connected on first use. Reviews read
+ * the directory through it (scope filters, verification of removals), so
+ * a governance round holds one connection; after a directory error the
+ * reader calls journal_close() and the next use connects again. Returns 0
+ * with *ld (owned by the journal), or -1 with err.
+ */
+int journal_connection(struct journal *j, LDAP **ld, struct idg_err *err);
 
 /* Adds a pending row; call inside the transaction that made the decision. */
 int journal_add(struct store *st, int64_t grant_id, const char *op, const char *dn,

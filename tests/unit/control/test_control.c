@@ -19,10 +19,7 @@
 #include "keys.h"
 
 struct fixture {
-	char dir[64], db[128], sk[128], pk[128];
-	struct cfg *cfg;
-	struct store *st;
-	struct audit *audit;
+	struct test_env env;
 	struct control_ctx ctx;
 	int syncs;
 };
@@ -42,33 +39,22 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
-	char conf[512];
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "control") != 0) {
-		free(f);
+	if (f == NULL ||
+	    test_env_open(&f->env, "control",
+			  "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = "
+			  "$DIR/audit.pub\n",
+			  NULL,
+			  "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
+			  "last_changed) VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', "
+			  "'alice', 'active', 0, 0)",
+			  TEST_ENV_AUDIT) != 0)
 		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
-	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
-	snprintf(conf, sizeof(conf),
-		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = %s\n",
-		 f->pk);
-	if (cfg_load_string(conf, "t.conf", &f->cfg, &err) != 0 ||
-	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, 100, NULL, &f->audit, &err) != 0 ||
-	    store_exec(
-		    f->st,
-		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, last_changed) "
-		    "VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', 'alice', 'active', 0, 0)",
-		    &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	f->ctx = (struct control_ctx){
-		.cfg = f->cfg, .st = f->st, .audit = f->audit, .run_sync = fake_sync, .arg = f};
+	f->ctx = (struct control_ctx){.cfg = f->env.cfg,
+				      .st = f->env.st,
+				      .audit = f->env.audit,
+				      .run_sync = fake_sync,
+				      .arg = f};
 	*state = f;
 	return 0;
 }
@@ -78,10 +64,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	audit_close(f->audit);
-	store_close(f->st);
-	cfg_free(f->cfg);
-	if (test_rmtree(f->dir) != 0)
+	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -122,7 +105,7 @@ last_audit(struct fixture *f, const char *col)
 	char q[128];
 
 	snprintf(q, sizeof(q), "SELECT %s FROM audit ORDER BY seq DESC LIMIT 1", col);
-	assert_int_equal(sqlite3_prepare_v2(f->st->db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, q, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
 	sqlite3_finalize(s);

@@ -17,9 +17,7 @@
 #include "mirror.h"
 
 struct fixture {
-	char dir[64], db[128];
-	struct cfg *cfg;
-	struct store *st;
+	struct test_env env;
 	struct mirror *m;
 };
 
@@ -29,16 +27,12 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct idg_err err;
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "mirror") != 0) {
-		free(f);
+	if (f == NULL ||
+	    test_env_open(&f->env, "mirror",
+			  "[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
+			  NULL, NULL, 0) != 0)
 		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	if (cfg_load_string(
-		    "[directory]\nuri = ldap://h/\nbase = dc=x\n[groups]\nprivileged = ops\n",
-		    "t.conf", &f->cfg, &err) != 0 ||
-	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    mirror_open(f->st, NULL, f->cfg, NULL, &f->m, &err) != 0) {
+	if (mirror_open(f->env.st, NULL, f->env.cfg, NULL, &f->m, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
 	}
@@ -52,9 +46,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	mirror_close(f->m);
-	store_close(f->st);
-	cfg_free(f->cfg);
-	if (test_rmtree(f->dir) != 0)
+	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -93,7 +85,7 @@ count(struct fixture *f, const char *q)
 	sqlite3_stmt *s;
 	long long v = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(f->st->db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, q, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -219,7 +211,7 @@ test_cookie_commits_with_changes_or_not_at_all(void **state)
 	assert_int_equal(mirror_apply(f->m, &a, &err), 0);
 	assert_int_equal(mirror_save_state(f->m, &cookie, "persist", "ok", &err), 0);
 	mirror_rollback(f->m);
-	assert_int_equal(mirror_load_cookie(f->st, "default", &got, &err), 0);
+	assert_int_equal(mirror_load_cookie(f->env.st, "default", &got, &err), 0);
 	assert_null(got.bv_val);
 	assert_int_equal(count(f, "SELECT count(*) FROM users"), 0);
 
@@ -227,7 +219,7 @@ test_cookie_commits_with_changes_or_not_at_all(void **state)
 	assert_int_equal(mirror_apply(f->m, &a, &err), 0);
 	assert_int_equal(mirror_save_state(f->m, &cookie, "persist", "ok", &err), 0);
 	assert_int_equal(mirror_commit(f->m, &err), 0);
-	assert_int_equal(mirror_load_cookie(f->st, "default", &got, &err), 0);
+	assert_int_equal(mirror_load_cookie(f->env.st, "default", &got, &err), 0);
 	assert_int_equal(got.bv_len, 4);
 	assert_memory_equal(got.bv_val, "c=42", 4);
 	free(got.bv_val);

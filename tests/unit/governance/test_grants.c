@@ -22,10 +22,7 @@
 #define T0 1800000000
 
 struct fixture {
-	char dir[64];
-	struct cfg *cfg;
-	struct store *st;
-	struct audit *audit;
+	struct test_env env;
 };
 
 static const char conf[] = "[directory]\nuri = ldap://h/\nbase = dc=x\n"
@@ -39,8 +36,8 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (f == NULL ||
-	    test_governance_store(
-		    "grants", conf,
+	    test_env_open(
+		    &f->env, "grants", conf, NULL,
 		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
 		    "last_changed) VALUES ('u1', 'uid=bob,dc=x', 'uid=bob,dc=x', 'bob', 'active', "
 		    "0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', 'active', 0, 0);"
@@ -49,7 +46,7 @@ setup(void **state)
 		    "'admins', 1, 0, 0), (2, 'g2', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0);"
 		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann');"
 		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0);",
-		    f->dir, &f->cfg, &f->st, &f->audit) != 0)
+		    TEST_ENV_AUDIT) != 0)
 		return -1;
 	idg_set_now(T0);
 	*state = f;
@@ -62,7 +59,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	idg_set_now(-1);
-	if (test_governance_close(f->dir, f->cfg, f->st, f->audit) != 0)
+	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -71,8 +68,11 @@ teardown(void **state)
 static struct grants_ctx
 as(struct fixture *f, const char *who, int admin)
 {
-	return (struct grants_ctx){
-		.cfg = f->cfg, .st = f->st, .audit = f->audit, .actor = who, .admin = admin};
+	return (struct grants_ctx){.cfg = f->env.cfg,
+				   .st = f->env.st,
+				   .audit = f->env.audit,
+				   .actor = who,
+				   .admin = admin};
 }
 
 static long long
@@ -81,7 +81,7 @@ count(struct fixture *f, const char *sql)
 	sqlite3_stmt *s;
 	long long n = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -383,12 +383,12 @@ test_sudo_role_follows_the_grant(void **state)
 
 	assert_int_equal(grant_request(&root, &req, &id, &err), GRANT_INVALID);
 	assert_non_null(strstr(err.msg, "sudo_base"));
-	cfg_free(f->cfg);
+	cfg_free(f->env.cfg);
 	assert_int_equal(cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[grants]\n"
 					 "sudo_base = ou=SUDOers,dc=x\n",
-					 "t.conf", &f->cfg, &err),
+					 "t.conf", &f->env.cfg, &err),
 			 0);
-	root.cfg = f->cfg;
+	root.cfg = f->env.cfg;
 	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	assert_int_equal(count(f,
@@ -427,9 +427,9 @@ test_grant_lapses_when_its_user_has_left(void **state)
 	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	assert_int_equal(next, T0 + 3600); /* approved, waiting for its start */
-	assert_int_equal(
-		store_exec(f->st, "UPDATE users SET status = 'departed' WHERE uid = 'bob'", &err),
-		0);
+	assert_int_equal(store_exec(f->env.st,
+				    "UPDATE users SET status = 'departed' WHERE uid = 'bob'", &err),
+			 0);
 	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'lapsed' AND "
 				  "end_reason LIKE 'no active user%'"),

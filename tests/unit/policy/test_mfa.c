@@ -21,10 +21,7 @@
 #define T0 1800000000 /* a fixed "now", on a step boundary */
 
 struct fixture {
-	char dir[64], db[128], mk[128];
-	struct cfg *cfg;
-	struct store *st;
-	struct secret_key *key;
+	struct test_env env;
 	struct mfa_ctx c;
 	unsigned char secret[64];
 	size_t secret_len;
@@ -34,29 +31,19 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "mfa") != 0) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
-	if (cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[mfa]\nissuer = Test\n",
-			    "t.conf", &f->cfg, &err) != 0 ||
-	    store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_master(f->mk, &err) != 0 || secret_key_load(f->mk, &f->key, &err) != 0 ||
-	    store_exec(
-		    f->st,
-		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, last_changed) "
-		    "VALUES ('u-alice', 'uid=alice', 'uid=alice', 'alice', 'active', 0, 0), "
-		    "('u-bob', 'uid=bob', 'uid=bob', 'bob', 'active', 0, 0), "
+	if (f == NULL ||
+	    test_env_open(
+		    &f->env, "mfa",
+		    "[directory]\nuri = ldap://h/\nbase = dc=x\n[mfa]\nissuer = Test\n", NULL,
+		    "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
+		    "last_changed) VALUES ('u-alice', 'uid=alice', 'uid=alice', 'alice', "
+		    "'active', 0, 0), ('u-bob', 'uid=bob', 'uid=bob', 'bob', 'active', 0, 0), "
 		    "('u-gone', 'uid=gone', 'uid=gone', 'gone', 'departed', 0, 0)",
-		    &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
+		    TEST_ENV_MASTER_KEY) != 0)
 		return -1;
-	}
-	f->c = (struct mfa_ctx){.st = f->st, .cfg = f->cfg, .key = f->key, .actor = "test"};
+	f->c = (struct mfa_ctx){
+		.st = f->env.st, .cfg = f->env.cfg, .key = f->env.key, .actor = "test"};
 	*state = f;
 	return 0;
 }
@@ -66,10 +53,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	secret_key_free(f->key);
-	store_close(f->st);
-	cfg_free(f->cfg);
-	if (test_rmtree(f->dir) != 0)
+	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -100,7 +84,7 @@ code_at(struct fixture *f, int64_t t)
 	static char out[TOTP_MAX_DIGITS + 1];
 	struct totp_params p;
 
-	mfa_params(f->cfg, &p);
+	mfa_params(f->env.cfg, &p);
 	assert_int_equal(totp_code(f->secret, f->secret_len, &p, t / p.period, out), 0);
 	return out;
 }
@@ -229,7 +213,7 @@ test_secret_is_encrypted_and_bound_to_its_user(void **state)
 	enrol(f, "bob", codes);
 	/* Copy alice's ciphertext onto bob's row: it must not decrypt there. */
 	assert_int_equal(
-		store_exec(f->st,
+		store_exec(f->env.st,
 			   "UPDATE mfa SET (secret_nonce, secret_ct) = (SELECT secret_nonce, "
 			   "secret_ct FROM mfa WHERE user_uuid = 'u-alice') WHERE user_uuid = "
 			   "'u-bob'",
@@ -248,10 +232,10 @@ test_reset_and_audit(void **state)
 	struct idg_err err;
 	sqlite3_stmt *s;
 
-	snprintf(sk, sizeof(sk), "%s/audit.key", f->dir);
-	snprintf(pk, sizeof(pk), "%s/audit.pub", f->dir);
+	snprintf(sk, sizeof(sk), "%s/audit.key", f->env.dir);
+	snprintf(pk, sizeof(pk), "%s/audit.pub", f->env.dir);
 	assert_int_equal(keys_create_audit(sk, pk, &err), 0);
-	assert_int_equal(audit_open(f->st, sk, 100, NULL, &a, &err), 0);
+	assert_int_equal(audit_open(f->env.st, sk, 100, NULL, &a, &err), 0);
 	f->c.audit = a;
 	enrol(f, "alice", codes);
 	for (int i = 0; i < 5; i++)
@@ -259,7 +243,7 @@ test_reset_and_audit(void **state)
 	assert_int_equal(mfa_reset(&f->c, "alice", &err), 0);
 	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_NOT_ENROLLED);
 	assert_int_equal(mfa_reset(&f->c, "alice", &err), -1);
-	assert_int_equal(sqlite3_prepare_v2(f->st->db,
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db,
 					    "SELECT group_concat(action) FROM audit ORDER BY seq",
 					    -1, &s, NULL),
 			 SQLITE_OK);

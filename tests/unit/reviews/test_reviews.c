@@ -24,10 +24,7 @@
 #define T0 1800000000 /* 2027-01-15T08:00:00Z */
 
 struct fixture {
-	char dir[64];
-	struct cfg *cfg;
-	struct store *st;
-	struct audit *audit;
+	struct test_env env;
 	struct journal j;
 	struct review_ctx r;
 };
@@ -43,8 +40,8 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (f == NULL ||
-	    test_governance_store(
-		    "reviews", conf,
+	    test_env_open(
+		    &f->env, "reviews", conf, review_config_extensions,
 		    "INSERT INTO users (uuid, dn, dn_norm, uid, manager_dn, status, first_seen, "
 		    "last_changed) VALUES ('u1', 'uid=boss,dc=x', 'uid=boss,dc=x', 'boss', NULL, "
 		    "'active', 0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', "
@@ -56,12 +53,13 @@ setup(void **state)
 		    "'ben'), (3, 1, 'boss');"
 		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (1, 2, "
 		    "0), (1, 3, 0);",
-		    f->dir, &f->cfg, &f->st, &f->audit) != 0)
+		    TEST_ENV_AUDIT) != 0)
 		return -1;
-	f->j = (struct journal){.cfg = f->cfg, .st = f->st, .audit = f->audit, .actor = "test"};
-	f->r = (struct review_ctx){.cfg = f->cfg,
-				   .st = f->st,
-				   .audit = f->audit,
+	f->j = (struct journal){
+		.cfg = f->env.cfg, .st = f->env.st, .audit = f->env.audit, .actor = "test"};
+	f->r = (struct review_ctx){.cfg = f->env.cfg,
+				   .st = f->env.st,
+				   .audit = f->env.audit,
 				   .journal = &f->j,
 				   .actor = "idgovd",
 				   .admin = 1};
@@ -76,7 +74,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	idg_set_now(-1);
-	if (test_governance_close(f->dir, f->cfg, f->st, f->audit) != 0)
+	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -88,7 +86,7 @@ count(struct fixture *f, const char *sql)
 	sqlite3_stmt *s;
 	long long n = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -161,10 +159,10 @@ test_scheduled_start_once(void **state)
 }
 
 static int64_t
-open_with(struct fixture *f, enum cfg_review_default deflt)
+open_with(struct fixture *f, enum review_default deflt)
 {
 	struct campaign_def d = {.name = "t",
-				 .scope = CFG_REVIEW_ALL,
+				 .scope = REVIEW_SCOPE_ALL,
 				 .fallback = "root",
 				 .duration = 86400,
 				 .escalation = 3600,
@@ -196,7 +194,7 @@ test_deadline_revoke(void **state)
 {
 	struct fixture *f = *state;
 	struct idg_err err;
-	int64_t next, id = open_with(f, CFG_REVIEW_REVOKE);
+	int64_t next, id = open_with(f, REVIEW_DEFAULT_REVOKE);
 
 	boss_decides_ann(f);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86399, &next, &err), 0);
@@ -219,7 +217,7 @@ test_reminders_go_to_reviewers_once(void **state)
 {
 	struct fixture *f = *state;
 	struct campaign_def d = {.name = "r",
-				 .scope = CFG_REVIEW_ALL,
+				 .scope = REVIEW_SCOPE_ALL,
 				 .fallback = "root",
 				 .duration = 86400,
 				 .reminders = {7200, 3600},
@@ -231,22 +229,25 @@ test_reminders_go_to_reviewers_once(void **state)
 	int64_t id, next;
 	FILE *fp;
 
-	snprintf(script, sizeof(script), "%s/notify.sh", f->dir);
-	snprintf(out, sizeof(out), "%s/mail", f->dir);
+	snprintf(script, sizeof(script), "%s/notify.sh", f->env.dir);
+	snprintf(out, sizeof(out), "%s/mail", f->env.dir);
 	fp = fopen(script, "w");
 	assert_non_null(fp);
 	fprintf(fp, "#!/bin/sh\ncat >> %s\n", out);
 	fclose(fp);
 	assert_int_equal(chmod(script, 0755), 0);
-	cfg_free(f->cfg);
+	cfg_free(f->env.cfg);
 	snprintf(cmd, sizeof(cmd),
 		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[reviews]\nfallback_reviewer = "
 		 "root\n[notify]\ncommand = %s\n",
 		 script);
-	assert_int_equal(cfg_load_string(cmd, "t.conf", &f->cfg, &err), 0);
-	f->r.cfg = f->j.cfg = f->cfg;
 	assert_int_equal(
-		store_exec(f->st, "UPDATE users SET mail = 'boss@x' WHERE uid = 'boss'", &err), 0);
+		cfg_load_string_with(cmd, "t.conf", review_config_extensions, &f->env.cfg, &err),
+		0);
+	f->r.cfg = f->j.cfg = f->env.cfg;
+	assert_int_equal(
+		store_exec(f->env.st, "UPDATE users SET mail = 'boss@x' WHERE uid = 'boss'", &err),
+		0);
 	assert_int_equal(review_open(&f->r, &d, 0, &id, &err), 0);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7201, &next, &err), 0);
 	assert_int_equal(next, T0 + 86400 - 7200);
@@ -272,7 +273,7 @@ test_deadline_keep(void **state)
 	struct idg_err err;
 	int64_t next;
 
-	open_with(f, CFG_REVIEW_KEEP);
+	open_with(f, REVIEW_DEFAULT_KEEP);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM review_items WHERE decision = 'approve' AND "
@@ -288,7 +289,7 @@ test_deadline_escalate(void **state)
 	struct idg_err err;
 	int64_t next;
 
-	open_with(f, CFG_REVIEW_ESCALATE);
+	open_with(f, REVIEW_DEFAULT_ESCALATE);
 	boss_decides_ann(f);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
 	assert_int_equal(count(f,

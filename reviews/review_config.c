@@ -1,5 +1,12 @@
 /*
- * [campaign NAME] sections of idgov.conf: access review campaigns. Keys:
+ * The sections of idgov.conf that reviews own; see review_config.h.
+ *
+ * [reviews]:
+ *   fallback_reviewer  reviewers where there is no manager, first eligible wins ("")
+ *   inactive_days      recommend revoke after this long without a login (90)
+ *   require_comment    revoking a privileged access needs a comment (yes)
+ *
+ * [campaign NAME] sections: access review campaigns. Keys:
  *   scope       all | privileged | groups | filter (all)
  *   groups      the groups, for scope = groups
  *   filter      an LDAP filter on users, for scope = filter
@@ -12,12 +19,16 @@
  *   escalation  how long the fallback reviewer gets after escalate (7d)
  *   fallback_reviewer  overrides [reviews] fallback_reviewer
  */
-#include "config.h"
+#include "review_config.h"
 
 #include "timeparse.h"
+#include "timewin.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static const struct review_campaign_cfg *find_campaign(const struct review_config *cfg,
+						       const char *name);
 
 enum campaign_key {
 	CK_SCOPE,
@@ -38,10 +49,10 @@ static const char *const campaign_keys[CK_COUNT] = {
 	"duration", "reminders", "default", "escalation", "fallback_reviewer"};
 
 /* The campaign a key belongs to: the last one if it has this name, else a new one. */
-static struct cfg_campaign *
-campaign_for(struct cfg *cfg, const char *name, int line, const char **why)
+static struct review_campaign_cfg *
+campaign_for(struct review_config *cfg, const char *name, int line, const char **why)
 {
-	struct cfg_campaign *c;
+	struct review_campaign_cfg *c;
 
 	if (cfg->n_campaigns > 0 && strcmp(cfg->campaigns[cfg->n_campaigns - 1].name, name) == 0)
 		return &cfg->campaigns[cfg->n_campaigns - 1];
@@ -49,11 +60,11 @@ campaign_for(struct cfg *cfg, const char *name, int line, const char **why)
 		*why = "campaign names use letters, digits, - _ and . (at most 64)";
 		return NULL;
 	}
-	if (cfg_campaign(cfg, name) != NULL) {
+	if (find_campaign(cfg, name) != NULL) {
 		*why = "a campaign of this name is defined twice";
 		return NULL;
 	}
-	if (cfg->n_campaigns == CFG_MAX_CAMPAIGNS) {
+	if (cfg->n_campaigns == REVIEW_MAX_CAMPAIGNS) {
 		*why = "too many campaigns";
 		return NULL;
 	}
@@ -84,7 +95,7 @@ by_length_desc(const void *a, const void *b)
 }
 
 static const char *
-set_reminders(struct cfg_campaign *c, const char *v)
+set_reminders(struct review_campaign_cfg *c, const char *v)
 {
 	const char *cursor = v, *item;
 	char buf[40];
@@ -94,7 +105,7 @@ set_reminders(struct cfg_campaign *c, const char *v)
 	if (v[0] == '\0')
 		return NULL; /* no reminders */
 	while (idg_list_next(&cursor, &item, &len)) {
-		if (len == 0 || len >= sizeof(buf) || c->n_reminders == CFG_MAX_REMINDERS)
+		if (len == 0 || len >= sizeof(buf) || c->n_reminders == REVIEW_MAX_REMINDERS)
 			return "must be up to 8 durations before the deadline, e.g. 7d, 2d";
 		memcpy(buf, item, len);
 		buf[len] = '\0';
@@ -126,14 +137,14 @@ set_text(char **slot, const char *v)
 	return *slot != NULL ? NULL : "out of memory";
 }
 
-const char *
-cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char *value, int line,
-		 struct idg_err *scratch)
+static const char *
+campaign_set(struct review_config *cfg, const char *name, const char *key, const char *value,
+	     int line, struct idg_err *scratch)
 {
 	static const char *const scopes[] = {"all", "privileged", "groups", "filter", NULL};
 	static const char *const defaults[] = {"revoke", "keep", "escalate", NULL};
 	const char *why = NULL;
-	struct cfg_campaign *c = campaign_for(cfg, name, line, &why);
+	struct review_campaign_cfg *c = campaign_for(cfg, name, line, &why);
 	int k, word = 0;
 
 	if (c == NULL)
@@ -148,11 +159,11 @@ cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char 
 	switch ((enum campaign_key)k) {
 	case CK_SCOPE:
 		why = set_word(value, scopes, &word, "must be all, privileged, groups or filter");
-		c->scope = (enum cfg_review_scope)word;
+		c->scope = (enum review_scope)word;
 		return why;
 	case CK_DEFAULT:
 		why = set_word(value, defaults, &word, "must be revoke, keep or escalate");
-		c->deflt = (enum cfg_review_default)word;
+		c->deflt = (enum review_default)word;
 		return why;
 	case CK_GROUPS:
 		return set_text(&c->groups, value);
@@ -186,7 +197,8 @@ cfg_campaign_set(struct cfg *cfg, const char *name, const char *key, const char 
 
 /* Fills in defaults and checks what depends on several keys. */
 static int
-validate_one(struct cfg *cfg, struct cfg_campaign *c, const char *file, struct idg_err *err)
+validate_one(struct review_config *cfg, struct review_campaign_cfg *c, const char *file,
+	     struct idg_err *err)
 {
 	struct idg_err why;
 
@@ -197,10 +209,10 @@ validate_one(struct cfg *cfg, struct cfg_campaign *c, const char *file, struct i
 	if (schedule_parse(c->schedule, c->start_time, &c->sched, &why) != 0)
 		return idg_seterr(err, "%s:%d: [campaign %s] schedule: %s", file, c->line, c->name,
 				  why.msg);
-	if (c->scope == CFG_REVIEW_GROUPS && c->groups == NULL)
+	if (c->scope == REVIEW_SCOPE_GROUPS && c->groups == NULL)
 		return idg_seterr(err, "%s:%d: [campaign %s] groups: required when scope = groups",
 				  file, c->line, c->name);
-	if (c->scope == CFG_REVIEW_FILTER && c->filter == NULL)
+	if (c->scope == REVIEW_SCOPE_FILTER && c->filter == NULL)
 		return idg_seterr(err, "%s:%d: [campaign %s] filter: required when scope = filter",
 				  file, c->line, c->name);
 	/* The default reminders (7d, 2d) that do not fit a short campaign are left out. */
@@ -215,7 +227,7 @@ validate_one(struct cfg *cfg, struct cfg_campaign *c, const char *file, struct i
 					  "%s:%d: [campaign %s] reminders: each must be shorter "
 					  "than the duration",
 					  file, c->line, c->name);
-	if ((c->fallback == NULL ? cfg->review_fallback : c->fallback)[0] == '\0')
+	if ((c->fallback == NULL ? cfg->fallback : c->fallback)[0] == '\0')
 		return idg_seterr(err,
 				  "%s:%d: [campaign %s]: needs a fallback_reviewer (here or in "
 				  "[reviews]) for users without a manager",
@@ -223,20 +235,84 @@ validate_one(struct cfg *cfg, struct cfg_campaign *c, const char *file, struct i
 	return 0;
 }
 
-int
-cfg_campaigns_validate(struct cfg *cfg, const char *file, struct idg_err *err)
+/* The [reviews] section, a table of three keys. */
+enum reviews_key { RK_FALLBACK, RK_INACTIVE_DAYS, RK_REQUIRE_COMMENT, RK_COUNT };
+static const char *const reviews_keys[RK_COUNT] = {"fallback_reviewer", "inactive_days",
+						   "require_comment"};
+
+static const char *
+reviews_set(struct review_config *cfg, const char *key, const char *value)
 {
+	int k;
+
+	for (k = 0; k < RK_COUNT && strcmp(reviews_keys[k], key) != 0; k++)
+		;
+	if (k == RK_COUNT)
+		return "unknown key";
+	if (cfg->given & (1u << k))
+		return "key given twice";
+	cfg->given |= 1u << k;
+	switch ((enum reviews_key)k) {
+	case RK_FALLBACK:
+		free(cfg->fallback);
+		cfg->fallback = strdup(value);
+		return cfg->fallback != NULL ? NULL : "out of memory";
+	case RK_INACTIVE_DAYS:
+		return cfg_parse_int(value, 1, 3650, &cfg->inactive_days);
+	case RK_REQUIRE_COMMENT:
+		return cfg_parse_bool(value, &cfg->require_comment);
+	case RK_COUNT:
+		break;
+	}
+	return "unknown key";
+}
+
+static int
+config_create(void **data, struct idg_err *err)
+{
+	struct review_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL || (cfg->fallback = strdup("")) == NULL) {
+		free(cfg);
+		return idg_seterr(err, "out of memory");
+	}
+	cfg->inactive_days = 90;
+	cfg->require_comment = 1;
+	*data = cfg;
+	return 0;
+}
+
+static const char *
+config_set(void *data, const char *section, const char *key, const char *value, int line,
+	   struct idg_err *scratch)
+{
+	if (strcmp(section, "reviews") == 0)
+		return reviews_set(data, key, value);
+	/* "campaign NAME": the extension is called only for its own sections. */
+	return campaign_set(data, section + strlen("campaign "), key, value, line, scratch);
+}
+
+static int
+config_validate(void *data, const struct cfg *unused, const char *file, struct idg_err *err)
+{
+	struct review_config *cfg = data;
+
+	(void)unused;
 	for (size_t i = 0; i < cfg->n_campaigns; i++)
 		if (validate_one(cfg, &cfg->campaigns[i], file, err) != 0)
 			return -1;
 	return 0;
 }
 
-void
-cfg_campaigns_free(struct cfg *cfg)
+static void
+config_destroy(void *data)
 {
+	struct review_config *cfg = data;
+
+	if (cfg == NULL)
+		return;
 	for (size_t i = 0; i < cfg->n_campaigns; i++) {
-		struct cfg_campaign *c = &cfg->campaigns[i];
+		struct review_campaign_cfg *c = &cfg->campaigns[i];
 
 		free(c->groups);
 		free(c->filter);
@@ -246,15 +322,45 @@ cfg_campaigns_free(struct cfg *cfg)
 		free(c->fallback);
 	}
 	free(cfg->campaigns);
-	cfg->campaigns = NULL;
-	cfg->n_campaigns = 0;
+	free(cfg->fallback);
+	free(cfg);
 }
 
-const struct cfg_campaign *
-cfg_campaign(const struct cfg *cfg, const char *name)
+static const char *const owned_sections[] = {"reviews", "campaign *", NULL};
+
+const struct cfg_extension review_config_extension = {
+	.sections = owned_sections,
+	.create = config_create,
+	.set = config_set,
+	.validate = config_validate,
+	.destroy = config_destroy,
+};
+
+const struct cfg_extension *const review_config_extensions[] = {&review_config_extension, NULL};
+
+const struct review_config *
+review_config(const struct cfg *cfg)
+{
+	/* The defaults, for a configuration loaded without the extension; never written. */
+	static char no_fallback[1];
+	static const struct review_config none = {
+		.fallback = no_fallback, .inactive_days = 90, .require_comment = 1};
+	const struct review_config *rc = cfg_extension_data(cfg, &review_config_extension);
+
+	return rc != NULL ? rc : &none;
+}
+
+static const struct review_campaign_cfg *
+find_campaign(const struct review_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_campaigns; i++)
 		if (strcmp(cfg->campaigns[i].name, name) == 0)
 			return &cfg->campaigns[i];
 	return NULL;
+}
+
+const struct review_campaign_cfg *
+review_campaign_cfg(const struct cfg *cfg, const char *name)
+{
+	return find_campaign(review_config(cfg), name);
 }
