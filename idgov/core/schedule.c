@@ -3,6 +3,7 @@
 
 #include "timewin.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ parse_field(const char *f, size_t len, int lo, int hi, uint64_t *bits, int *any)
 		long a = lo, b = hi, step = 1;
 		char *p = item, *end;
 
+		/* Numbers are read with errno checked: a value past a long is refused, not clamped. */
+		errno = 0;
 		if (*p == '*') {
 			p++;
 		} else {
@@ -45,10 +48,13 @@ parse_field(const char *f, size_t len, int lo, int hi, uint64_t *bits, int *any)
 		}
 		if (*p == '/') {
 			step = strtol(p + 1, &end, 10);
-			if (end == p + 1 || step < 1)
+			/* A step past the field's range would only overflow the loop below. */
+			if (end == p + 1 || step < 1 || step > hi - lo)
 				return -1;
 			p = end;
 		}
+		if (errno != 0)
+			return -1;
 		if (*p != '\0' || a < lo || b > hi || a > b)
 			return -1;
 		for (long v = a; v <= b; v += step)

@@ -455,34 +455,34 @@ static int
 parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
 	   struct idg_err *err)
 {
-	char *manager = NULL;
+	char *manager = NULL, *changed = NULL;
+	int rc = -1;
 
+	/* Every value read here is freed at out, whichever read fails. */
 	if (first_value(ld, msg, cfg->attr_uid, &e->uid, err) != 0 ||
 	    first_value(ld, msg, cfg->attr_display_name, &e->display_name, err) != 0 ||
 	    first_value(ld, msg, cfg->attr_mail, &e->mail, err) != 0 ||
 	    first_value(ld, msg, cfg->attr_manager, &manager, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_locked, &e->locked, err) != 0)
-		return -1;
-	if (e->uid == NULL)
-		return idg_seterr(err, "user entry has no %s", cfg->attr_uid);
-	if (e->display_name == NULL && first_value(ld, msg, "cn", &e->display_name, err) != 0)
-		return -1;
-	if (manager != NULL) {
-		e->manager_norm = dir_dn_normalize(manager);
-		free(manager);
+	    first_value(ld, msg, cfg->attr_locked, &e->locked, err) != 0 ||
+	    first_value(ld, msg, cfg->attr_pwd_changed_time, &changed, err) != 0)
+		goto out;
+	if (e->uid == NULL) {
+		idg_seterr(err, "user entry has no %s", cfg->attr_uid);
+		goto out;
 	}
+	if (e->display_name == NULL && first_value(ld, msg, "cn", &e->display_name, err) != 0)
+		goto out;
+	if (manager != NULL)
+		e->manager_norm = dir_dn_normalize(manager);
 	e->uid_number = first_number(ld, msg, cfg->attr_uid_number);
 	e->shadow_expire = first_number(ld, msg, cfg->attr_shadow_expire);
 	e->shadow_last_change = first_number(ld, msg, cfg->attr_shadow_last_change);
-	{
-		char *changed = NULL;
-
-		if (first_value(ld, msg, cfg->attr_pwd_changed_time, &changed, err) != 0)
-			return -1;
-		e->pwd_changed_at = changed != NULL ? dir_generalized_time(changed) : -1;
-		free(changed);
-	}
-	return 0;
+	e->pwd_changed_at = changed != NULL ? dir_generalized_time(changed) : -1;
+	rc = 0;
+out:
+	free(manager);
+	free(changed);
+	return rc;
 }
 
 static int
