@@ -29,7 +29,7 @@ parse_field(const char *f, size_t len, int lo, int hi, uint64_t *bits, int *any)
 		long a = lo, b = hi, step = 1;
 		char *p = item, *end;
 
-		/* Numbers are read with errno checked: a value past a long is refused, not clamped. */
+		/* errno is checked: a number past a long is refused, not clamped. */
 		errno = 0;
 		if (*p == '*') {
 			p++;

@@ -22,12 +22,11 @@ test_schedules(void **state)
 	struct idg_err err;
 	int64_t t;
 	static const char *const bad[] = {
-		"",          "0 9 * *",     "60 9 * * *",  "0 24 * * *", "0 9 0 * *",  "0 9 * 13 *",
-		"0 9 * * 8", "0 9 5-1 * *", "0 9 */0 * *", "a b c d e",  "0 9 * * * *",
+		"", "0 9 * *", "60 9 * * *", "0 24 * * *", "0 9 0 * *", "0 9 * 13 *", "0 9 * * 8",
+		"0 9 5-1 * *", "0 9 */0 * *", "a b c d e", "0 9 * * * *",
 		/* Steps and bounds past the field or past a long: refused, never overflowed. */
 		"59/9223372036854775807 * * * *", "0/60 * * * *", "0 9 */32 * *",
-		"99999999999999999999 * * * *", "0-99999999999999999999 * * * *",
-		"0 9 1/-1 * *"};
+		"99999999999999999999 * * * *", "0-99999999999999999999 * * * *", "0 9 1/-1 * *"};
 
 	(void)state;
 	/* Quarterly at 09:00 Paris: 07:00Z in summer time (October), 08:00Z in winter (January). */
