@@ -60,6 +60,8 @@ grant_from_row(sqlite3_stmt *s, struct grant *gr)
 	gr->approvals_needed = sqlite3_column_int(s, 14);
 	gr->breakglass = sqlite3_column_int(s, 15);
 	gr->sudo = sqlite3_column_int(s, 16);
+	idg_strlcpy(gr->privileged_reason, (const char *)sqlite3_column_text(s, 17),
+		    sizeof(gr->privileged_reason));
 }
 
 int
@@ -260,6 +262,13 @@ is_member(struct grants_ctx *g, const char *user, const char *group)
 
 /* ---- audit and notifications ---- */
 
+/* Why the grant is privileged, for JSON: NULL (null) when it is not or nobody recorded why. */
+static const char *
+why_or_null(const struct grant *gr)
+{
+	return gr->privileged_reason[0] != '\0' ? gr->privileged_reason : NULL;
+}
+
 /* Appends grant.ACTION about grant id (inside the caller's transaction); steals d. */
 int
 audit_grant(struct grants_ctx *g, int64_t id, const char *action, json_t *d, struct idg_err *err)
@@ -311,10 +320,11 @@ notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *de
 		 gr.grantee, event);
 	snprintf(body, sizeof(body),
 		 "Grant #%lld (%s) of %s to %s is now %s.\n\nFrom:      %s\nUntil:     %s\n"
-		 "Reason:    %s\nRequested: by %s\n%s%s\n\nidgov grant show %lld\n",
+		 "Reason:    %s\nRequested: by %s\n%s%.300s%s%s%s\n\nidgov grant show %lld\n",
 		 (long long)id, gr.kind, what, gr.grantee, gr.state, start, end, gr.reason,
-		 gr.requester, detail != NULL ? "Note:      " : "", detail != NULL ? detail : "",
-		 (long long)id);
+		 gr.requester, gr.privileged_reason[0] != '\0' ? "Privileged: " : "",
+		 gr.privileged_reason, gr.privileged_reason[0] != '\0' ? "\n" : "",
+		 detail != NULL ? "Note:      " : "", detail != NULL ? detail : "", (long long)id);
 	notify_send(g->cfg, g->log, event, to, subject, body);
 	grant_free(&gr);
 }
@@ -366,8 +376,9 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 		    g->st,
 		    "INSERT INTO grants (kind, state, grantee, group_cn, group_dn, privileged, "
 		    "account_name, target_id, start_at, end_at, reason, requester, "
-		    "requested_at, approvals_needed, breakglass, sudo) VALUES (?1, ?2, ?3, ?4, "
-		    "?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+		    "requested_at, approvals_needed, breakglass, sudo, privileged_reason) VALUES "
+		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+		    "?16, nullif(?17, ''))",
 		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, gr->kind, -1, SQLITE_STATIC);
@@ -386,6 +397,7 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 	sqlite3_bind_int(s, 14, gr->approvals_needed);
 	sqlite3_bind_int(s, 15, gr->breakglass);
 	sqlite3_bind_int(s, 16, gr->sudo);
+	sqlite3_bind_text(s, 17, gr->privileged_reason, -1, SQLITE_STATIC);
 	rc = store_step_done(g->st, s, err);
 	sqlite3_finalize(s);
 	*id = sqlite3_last_insert_rowid(g->st->db);
@@ -495,8 +507,7 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 	idg_strlcpy(gr->kind, "account", sizeof(gr->kind));
 	gr->account_name = (char *)req->account;
 	gr->group_cn = (char *)req->groups;
-	gr->privileged = 1;
-	return 0;
+	return grant_judge_privilege(g, gr, err);
 }
 
 static int
@@ -536,14 +547,15 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 	idg_strlcpy(gr->kind, "group", sizeof(gr->kind));
 	gr->group_cn = (char *)req->group;
 	gr->group_dn = gref->dn;
-	gr->privileged = gref->privileged;
 	gr->sudo = req->sudo;
-	return 0;
+	return grant_judge_privilege(g, gr, err);
 }
 
 /*
- * An admin's request for a non-privileged group, for someone else, is
- * approved by asking; every other request waits for approvers.
+ * An admin's request for a grant that is not privileged (judged on its
+ * effect: no privileged group, directly or nested, no sudo, no account),
+ * for someone else, is approved by asking; every other request waits for
+ * approvers.
  */
 static int
 self_approves(const struct grants_ctx *g, const struct grant *gr)
@@ -587,16 +599,19 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *id, "request",
-				 json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s, s:b}", "grantee",
-					   gr.grantee, "group", gr.group_cn, "account",
+				 json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s, s:b, s:b, s:s?}",
+					   "grantee", gr.grantee, "group", gr.group_cn, "account",
 					   gr.account_name, "start", (json_int_t)gr.start_at, "end",
-					   (json_int_t)gr.end_at, "reason", gr.reason, "privileged",
-					   gr.privileged),
+					   (json_int_t)gr.end_at, "reason", gr.reason, "sudo",
+					   gr.sudo, "privileged", gr.privileged,
+					   "privileged_reason", why_or_null(&gr)),
 				 err);
 	if ((rc = grant_commit(g, rc, err)) != 0)
 		return rc;
-	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s", (long long)*id,
-		g->actor, grant_what(&gr), gr.grantee, gr.reason);
+	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s%s%s%s", (long long)*id,
+		g->actor, grant_what(&gr), gr.grantee, gr.reason,
+		gr.privileged ? " (privileged: " : "", gr.privileged ? gr.privileged_reason : "",
+		gr.privileged ? ")" : "");
 	if (!self_approves(g, &gr))
 		notify_grant(g, *id, "requested", NULL);
 	return 0;
@@ -621,9 +636,11 @@ may_decide(const struct grants_ctx *g, const struct grant *gr, int approve, stru
 	}
 	if (approve && gr->privileged && strcmp(g->actor, gr->requester) == 0) {
 		idg_seterr(err,
-			   "%s requested grant #%lld and may not approve it too (two-person rule: "
-			   "another admin must)",
-			   g->actor, (long long)gr->id);
+			   "%s requested grant #%lld and may not approve it too "
+			   "(two-person rule: another admin must%s%.300s)",
+			   g->actor, (long long)gr->id,
+			   gr->privileged_reason[0] != '\0' ? "; privileged: " : "",
+			   gr->privileged_reason);
 		return GRANT_DENIED;
 	}
 	if (strcmp(gr->state, "requested") != 0) {
@@ -631,6 +648,44 @@ may_decide(const struct grants_ctx *g, const struct grant *gr, int approve, stru
 			   gr->state);
 		return GRANT_CONFLICT;
 	}
+	return 0;
+}
+
+/*
+ * Privilege is judged again when a request is approved: the group may have
+ * been nested in a privileged group since it was asked for. A grant that
+ * has become privileged is recorded so and needs [grants] approvers (inside
+ * the decision's transaction). A grant once privileged stays so.
+ */
+static int
+judge_again(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
+{
+	struct grant now = *gr;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (gr->privileged || strcmp(gr->state, "requested") != 0)
+		return 0;
+	if (grant_judge_privilege(g, &now, err) != 0)
+		return -1;
+	if (!now.privileged)
+		return 0;
+	if (store_prepare(g->st,
+			  "UPDATE grants SET privileged = 1, privileged_reason = ?2, "
+			  "approvals_needed = max(approvals_needed, ?3) WHERE id = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, gr->id);
+	sqlite3_bind_text(s, 2, now.privileged_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, g->cfg->grant_approvers);
+	rc = store_step_done(g->st, s, err);
+	sqlite3_finalize(s);
+	if (rc != 0)
+		return rc;
+	gr->privileged = 1;
+	idg_strlcpy(gr->privileged_reason, now.privileged_reason, sizeof(gr->privileged_reason));
+	if (gr->approvals_needed < g->cfg->grant_approvers)
+		gr->approvals_needed = g->cfg->grant_approvers;
 	return 0;
 }
 
@@ -654,7 +709,10 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 		return -1;
 	if ((rc = load_grant(g->st, id, &gr, err)) != 0)
 		return grant_commit(g, rc, err);
-	rc = may_decide(g, &gr, approve, err);
+	if (approve)
+		rc = judge_again(g, &gr, err);
+	if (rc == 0)
+		rc = may_decide(g, &gr, approve, err);
 	if (rc == 0)
 		rc = insert_decision(g, id, approve ? "approve" : "deny", comment, now, err);
 	if (rc == 0 && (approvals = count_approvals(g->st, id)) < 0)
@@ -664,8 +722,9 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 				     err);
 	if (rc == 0)
 		rc = audit_grant(g, id, approve ? "approve" : "deny",
-				 json_pack("{s:s?, s:i, s:i}", "comment", comment, "approvals",
-					   approvals, "needed", gr.approvals_needed),
+				 json_pack("{s:s?, s:i, s:i, s:s?}", "comment", comment,
+					   "approvals", approvals, "needed", gr.approvals_needed,
+					   "privileged_reason", why_or_null(&gr)),
 				 err);
 	rc = grant_commit(g, rc, err);
 	if (rc == 0) {
@@ -791,6 +850,27 @@ grant_revoke(struct grants_ctx *g, int64_t id, const char *reason, struct idg_er
 
 /* ---- extensions, break-glass, acknowledgement ---- */
 
+/*
+ * An extension of a privileged grant needs the same approvals. It is
+ * judged as its grant is now (nesting may have changed since), and a grant
+ * that was privileged when it was made stays so, whatever changed since.
+ */
+static int
+judge_extension(struct grants_ctx *g, const struct grant *gr, struct grant *ext,
+		struct idg_err *err)
+{
+	if (grant_judge_privilege(g, ext, err) != 0)
+		return -1;
+	if (gr->privileged && !ext->privileged) {
+		ext->privileged = 1;
+		snprintf(ext->privileged_reason, sizeof(ext->privileged_reason),
+			 "extends a grant that was privileged%s%.900s",
+			 gr->privileged_reason[0] != '\0' ? ": " : "", gr->privileged_reason);
+	}
+	ext->approvals_needed = ext->privileged ? g->cfg->grant_approvers : 1;
+	return 0;
+}
+
 int
 grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *duration,
 	     const char *reason, int64_t *new_id, struct idg_err *err)
@@ -840,13 +920,14 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	ext.reason = (char *)reason;
 	ext.requester = (char *)g->actor;
 	ext.requested_at = now;
-	ext.approvals_needed = gr.privileged ? g->cfg->grant_approvers : 1;
 	ext.breakglass = 0;
 	if (grant_begin(g, err) != 0) {
 		grant_free(&gr);
 		return -1;
 	}
-	rc = insert_grant(g, &ext, new_id, err);
+	rc = judge_extension(g, &gr, &ext, err);
+	if (rc == 0)
+		rc = insert_grant(g, &ext, new_id, err);
 	if (rc == 0 && self_approves(g, &ext)) {
 		rc = insert_decision(g, *new_id, "approve", "requested by an admin", now, err);
 		if (rc == 0)
@@ -854,8 +935,9 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *new_id, "request",
-				 json_pack("{s:I, s:I, s:s}", "extends", (json_int_t)id, "end",
-					   (json_int_t)end, "reason", reason),
+				 json_pack("{s:I, s:I, s:s, s:b, s:s?}", "extends", (json_int_t)id,
+					   "end", (json_int_t)end, "reason", reason, "privileged",
+					   ext.privileged, "privileged_reason", why_or_null(&ext)),
 				 err);
 	rc = grant_commit(g, rc, err);
 	if (rc == 0 && !self_approves(g, &ext))
