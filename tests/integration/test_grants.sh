@@ -86,6 +86,9 @@ sleep 0.5
 assert_eq "$(grant_field "$id" state)" requested "a nested privileged group waits for approval"
 assert_eq "$(members sre | grep -c bob)" 0 "nothing written before approval"
 assert_eq "$(grant_field "$id" privileged_reason)" "sre is nested in admins" "it says why"
+assert_contains "$(ig grant show "$id")" "privileged: sre is nested in admins" "grant show says why"
+assert_contains "$(ig grant list --pending)" "[privileged: sre is nested in admins]" \
+	"grant list says why"
 assert_eq "$(sql "SELECT json_extract(details, '\$.privileged_reason') FROM audit WHERE subject='grant:$id' AND action='grant.request'")" \
 	"sre is nested in admins" "the audit record says why"
 assert_exit 1 "the requester may not approve it" ig grant approve "$id"
