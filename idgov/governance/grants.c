@@ -30,6 +30,7 @@ grant_free(struct grant *gr)
 	free(gr->account_name);
 	free(gr->reason);
 	free(gr->requester);
+	free(gr->privileged_reason);
 	memset(gr, 0, sizeof(*gr));
 }
 
@@ -60,8 +61,7 @@ grant_from_row(sqlite3_stmt *s, struct grant *gr)
 	gr->approvals_needed = sqlite3_column_int(s, 14);
 	gr->breakglass = sqlite3_column_int(s, 15);
 	gr->sudo = sqlite3_column_int(s, 16);
-	idg_strlcpy(gr->privileged_reason, (const char *)sqlite3_column_text(s, 17),
-		    sizeof(gr->privileged_reason));
+	gr->privileged_reason = col(s, 17);
 }
 
 int
@@ -266,7 +266,9 @@ is_member(struct grants_ctx *g, const char *user, const char *group)
 static const char *
 why_or_null(const struct grant *gr)
 {
-	return gr->privileged_reason[0] != '\0' ? gr->privileged_reason : NULL;
+	return gr->privileged_reason != NULL && gr->privileged_reason[0] != '\0'
+		       ? gr->privileged_reason
+		       : NULL;
 }
 
 /* Appends grant.ACTION about grant id (inside the caller's transaction); steals d. */
@@ -322,9 +324,10 @@ notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *de
 		 "Grant #%lld (%s) of %s to %s is now %s.\n\nFrom:      %s\nUntil:     %s\n"
 		 "Reason:    %s\nRequested: by %s\n%s%.300s%s%s%s\n\nidgov grant show %lld\n",
 		 (long long)id, gr.kind, what, gr.grantee, gr.state, start, end, gr.reason,
-		 gr.requester, gr.privileged_reason[0] != '\0' ? "Privileged: " : "",
-		 gr.privileged_reason, gr.privileged_reason[0] != '\0' ? "\n" : "",
-		 detail != NULL ? "Note:      " : "", detail != NULL ? detail : "", (long long)id);
+		 gr.requester, why_or_null(&gr) != NULL ? "Privileged: " : "",
+		 why_or_null(&gr) != NULL ? gr.privileged_reason : "",
+		 why_or_null(&gr) != NULL ? "\n" : "", detail != NULL ? "Note:      " : "",
+		 detail != NULL ? detail : "", (long long)id);
 	notify_send(g->cfg, g->log, event, to, subject, body);
 	grant_free(&gr);
 }
@@ -378,7 +381,7 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 		    "account_name, target_id, start_at, end_at, reason, requester, "
 		    "requested_at, approvals_needed, breakglass, sudo, privileged_reason) VALUES "
 		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-		    "?16, nullif(?17, ''))",
+		    "?16, ?17)",
 		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, gr->kind, -1, SQLITE_STATIC);
@@ -507,7 +510,7 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 	idg_strlcpy(gr->kind, "account", sizeof(gr->kind));
 	gr->account_name = (char *)req->account;
 	gr->group_cn = (char *)req->groups;
-	return grant_judge_privilege(g, gr, err);
+	return 0;
 }
 
 static int
@@ -548,7 +551,7 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 	gr->group_cn = (char *)req->group;
 	gr->group_dn = gref->dn;
 	gr->sudo = req->sudo;
-	return grant_judge_privilege(g, gr, err);
+	return 0;
 }
 
 /*
@@ -569,6 +572,7 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 {
 	struct grant gr = {0};
 	struct group_ref gref;
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now();
 	int rc;
 
@@ -581,6 +585,8 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 		return rc;
 	rc = req->account != NULL ? request_account(g, req, &gr, now, err)
 				  : request_group(g, req, &gr, now, &gref, err);
+	if (rc == 0)
+		rc = grant_judge_privilege(g, &gr, why, err);
 	if (rc != 0)
 		return rc;
 	idg_strlcpy(gr.state, "requested", sizeof(gr.state));
@@ -610,8 +616,9 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 		return rc;
 	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s%s%s%s", (long long)*id,
 		g->actor, grant_what(&gr), gr.grantee, gr.reason,
-		gr.privileged ? " (privileged: " : "", gr.privileged ? gr.privileged_reason : "",
-		gr.privileged ? ")" : "");
+		why_or_null(&gr) != NULL ? " (privileged: " : "",
+		why_or_null(&gr) != NULL ? gr.privileged_reason : "",
+		why_or_null(&gr) != NULL ? ")" : "");
 	if (!self_approves(g, &gr))
 		notify_grant(g, *id, "requested", NULL);
 	return 0;
@@ -639,8 +646,8 @@ may_decide(const struct grants_ctx *g, const struct grant *gr, int approve, stru
 			   "%s requested grant #%lld and may not approve it too "
 			   "(two-person rule: another admin must%s%.300s)",
 			   g->actor, (long long)gr->id,
-			   gr->privileged_reason[0] != '\0' ? "; privileged: " : "",
-			   gr->privileged_reason);
+			   why_or_null(gr) != NULL ? "; privileged: " : "",
+			   why_or_null(gr) != NULL ? gr->privileged_reason : "");
 		return GRANT_DENIED;
 	}
 	if (strcmp(gr->state, "requested") != 0) {
@@ -661,12 +668,13 @@ static int
 judge_again(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
 {
 	struct grant now = *gr;
+	char why[GRANT_WHY_MAX];
 	sqlite3_stmt *s;
 	int rc;
 
 	if (gr->privileged || strcmp(gr->state, "requested") != 0)
 		return 0;
-	if (grant_judge_privilege(g, &now, err) != 0)
+	if (grant_judge_privilege(g, &now, why, err) != 0)
 		return -1;
 	if (!now.privileged)
 		return 0;
@@ -676,14 +684,16 @@ judge_again(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
 			  &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, gr->id);
-	sqlite3_bind_text(s, 2, now.privileged_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, why, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 3, g->cfg->grant_approvers);
 	rc = store_step_done(g->st, s, err);
 	sqlite3_finalize(s);
 	if (rc != 0)
 		return rc;
 	gr->privileged = 1;
-	idg_strlcpy(gr->privileged_reason, now.privileged_reason, sizeof(gr->privileged_reason));
+	free(gr->privileged_reason);
+	if ((gr->privileged_reason = idg_strdup(why)) == NULL)
+		return idg_seterr(err, "out of memory");
 	if (gr->approvals_needed < g->cfg->grant_approvers)
 		gr->approvals_needed = g->cfg->grant_approvers;
 	return 0;
@@ -857,15 +867,16 @@ grant_revoke(struct grants_ctx *g, int64_t id, const char *reason, struct idg_er
  */
 static int
 judge_extension(struct grants_ctx *g, const struct grant *gr, struct grant *ext,
-		struct idg_err *err)
+		char why[GRANT_WHY_MAX], struct idg_err *err)
 {
-	if (grant_judge_privilege(g, ext, err) != 0)
+	if (grant_judge_privilege(g, ext, why, err) != 0)
 		return -1;
 	if (gr->privileged && !ext->privileged) {
+		snprintf(why, GRANT_WHY_MAX, "extends a grant that was privileged%s%.900s",
+			 why_or_null(gr) != NULL ? ": " : "",
+			 why_or_null(gr) != NULL ? gr->privileged_reason : "");
 		ext->privileged = 1;
-		snprintf(ext->privileged_reason, sizeof(ext->privileged_reason),
-			 "extends a grant that was privileged%s%.900s",
-			 gr->privileged_reason[0] != '\0' ? ": " : "", gr->privileged_reason);
+		ext->privileged_reason = why;
 	}
 	ext->approvals_needed = ext->privileged ? g->cfg->grant_approvers : 1;
 	return 0;
@@ -876,6 +887,7 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	     const char *reason, int64_t *new_id, struct idg_err *err)
 {
 	struct grant gr, ext = {0};
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now(), end, max;
 	int rc;
 
@@ -925,7 +937,7 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 		grant_free(&gr);
 		return -1;
 	}
-	rc = judge_extension(g, &gr, &ext, err);
+	rc = judge_extension(g, &gr, &ext, why, err);
 	if (rc == 0)
 		rc = insert_grant(g, &ext, new_id, err);
 	if (rc == 0 && self_approves(g, &ext)) {
@@ -954,6 +966,7 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 		.grantee = g->actor, .group = group, .duration = duration, .reason = reason};
 	struct grant gr = {0};
 	struct group_ref gref;
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now();
 	int rc;
 
@@ -965,7 +978,8 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 		return GRANT_DENIED;
 	}
 	if ((rc = check_reason(reason, err)) != 0 ||
-	    (rc = request_group(g, &req, &gr, now, &gref, err)) != 0)
+	    (rc = request_group(g, &req, &gr, now, &gref, err)) != 0 ||
+	    (rc = grant_judge_privilege(g, &gr, why, err)) != 0)
 		return rc;
 	if (gr.end_at - gr.start_at > g->cfg->breakglass_max_duration) {
 		char maxs[32];

@@ -55,7 +55,7 @@ group_reason(struct grants_ctx *g, const char *cn, int account, char *why, struc
 
 /* An account: privileged always; the reason names each privileged group it joins. */
 static int
-judge_account(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
+judge_account(struct grants_ctx *g, const struct grant *gr, char *why, struct idg_err *err)
 {
 	const char *cursor = gr->group_cn != NULL ? gr->group_cn : "", *item;
 	char cn[256];
@@ -66,28 +66,31 @@ judge_account(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
 			continue;
 		memcpy(cn, item, len);
 		cn[len] = '\0';
-		if (group_reason(g, cn, 1, gr->privileged_reason, err) < 0)
+		if (group_reason(g, cn, 1, why, err) < 0)
 			return -1;
 	}
-	if (gr->privileged_reason[0] == '\0')
-		add_reason(gr->privileged_reason, "creates an account");
-	gr->privileged = 1;
+	if (why[0] == '\0')
+		add_reason(why, "creates an account");
 	return 0;
 }
 
 int
-grant_judge_privilege(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
+grant_judge_privilege(struct grants_ctx *g, struct grant *gr, char why[GRANT_WHY_MAX],
+		      struct idg_err *err)
 {
-	gr->privileged = 0;
-	gr->privileged_reason[0] = '\0';
-	if (gr->account_name != NULL)
-		return judge_account(g, gr, err);
-	if (gr->group_cn != NULL &&
-	    group_reason(g, gr->group_cn, 0, gr->privileged_reason, err) < 0)
-		return -1;
-	/* sudoCommand and sudoHost are configured, commonly ALL: root, whatever the group. */
-	if (gr->sudo)
-		add_reason(gr->privileged_reason, "carries sudo rights");
-	gr->privileged = gr->privileged_reason[0] != '\0';
+	why[0] = '\0';
+	if (gr->account_name != NULL) {
+		if (judge_account(g, gr, why, err) != 0)
+			return -1;
+	} else {
+		if (gr->group_cn != NULL && group_reason(g, gr->group_cn, 0, why, err) < 0)
+			return -1;
+		/* sudoCommand and sudoHost are configured, commonly ALL: root, whatever the group.
+		 */
+		if (gr->sudo)
+			add_reason(why, "carries sudo rights");
+	}
+	gr->privileged = why[0] != '\0';
+	gr->privileged_reason = gr->privileged ? why : NULL;
 	return 0;
 }
