@@ -24,8 +24,9 @@ static const char grant_text[] =
 	"       idgov grant list [--active | --pending | --review] [--user U] [--json]\n"
 	"       idgov grant show ID [--json]\n"
 	"  D is a duration: 90m, 4h, 7d, 1h30m. T is 2026-11-26T08:00:00Z, 2026-11-26 or @EPOCH.\n"
-	"  A grant to a privileged group needs another admin's approval (neither the\n"
-	"  requester nor the grantee); it ends on its own at its end time.\n";
+	"  A privileged grant needs [grants] approvers admins other than the requester and\n"
+	"  the grantee: a privileged group, a group nested in one at any depth, or --sudo.\n"
+	"  grant show says why. A grant ends on its own at its end time.\n";
 
 static const char account_text[] =
 	"usage: idgov account create NAME [--owner U] --groups G1,G2 (--for D | --until T)\n"
@@ -142,6 +143,17 @@ what(json_t *g, char out[96])
 		snprintf(out, 96, "%s", str(g, "grp"));
 }
 
+/* Why the grant needs two people, or "" (not privileged, or recorded before reasons were). */
+static const char *
+privileged_why(json_t *g)
+{
+	json_t *why = json_object_get(g, "privileged_reason");
+
+	return json_is_true(json_object_get(g, "privileged")) && json_is_string(why)
+		       ? json_string_value(why)
+		       : "";
+}
+
 /* The state, with what the directory has still to do. */
 static void
 status(json_t *g, char out[96])
@@ -173,14 +185,16 @@ print_list(json_t *a)
 	json_array_foreach(a, i, g)
 	{
 		char w[96], st[96], start[32], end[32];
+		const char *why = privileged_why(g);
 
 		what(g, w);
 		status(g, st);
 		when(g, "start", start);
 		when(g, "end", end);
-		printf("%-5lld %-12s %-22s %-20s %-20s %s\n",
+		printf("%-5lld %-12s %-22s %-20s %-20s %s%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(g, "id")), str(g, "grantee"),
-		       w, start, end, st);
+		       w, start, end, st, why[0] != '\0' ? " [privileged: " : "", why,
+		       why[0] != '\0' ? "]" : "");
 	}
 }
 
@@ -199,6 +213,9 @@ print_show(json_t *g)
 	       w, str(g, "grantee"));
 	printf("  state:      %s\n  from:       %s\n  until:      %s\n", st, start, end);
 	printf("  reason:     %s\n  requested:  by %s\n", str(g, "reason"), str(g, "requester"));
+	if (json_is_true(json_object_get(g, "privileged")))
+		printf("  privileged: %s (two-person rule: not the requester, not the grantee)\n",
+		       privileged_why(g)[0] != '\0' ? privileged_why(g) : "yes");
 	printf("  approvals:  %lld of %lld needed\n",
 	       (long long)json_integer_value(json_object_get(g, "approvals")),
 	       (long long)json_integer_value(json_object_get(g, "approvals_needed")));

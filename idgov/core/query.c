@@ -13,6 +13,9 @@
  */
 #include "query.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Columns that hold SQL truth values and read better as JSON booleans. */
@@ -328,4 +331,140 @@ query_is_member(struct store *st, const char *uid, const char *cn, int depth, st
 	}
 	json_decref(user);
 	return found;
+}
+
+/*
+ * Privilege in effect. A member of a group that is nested in a privileged
+ * group holds that privilege through any system that resolves nesting
+ * (sssd, nslcd), whatever depth idgov's own effective-membership queries
+ * stop at, so privilege follows nesting to any depth. The walk is
+ * breadth-first over the groups that contain the current one, each group
+ * visited once: it ends on cycles, and the first privileged group it meets
+ * is the nearest, reached by a shortest chain.
+ */
+
+struct reach {
+	int64_t id;
+	size_t from; /* index of the group this one contains; SIZE_MAX for a start */
+	int privileged;
+	char cn[256];
+};
+
+struct walk {
+	struct reach *v;
+	size_t n, cap;
+};
+
+/* Adds the group of s's row unless it was reached already (groups above one are few). */
+static int
+walk_add(struct walk *w, sqlite3_stmt *s, size_t from, struct idg_err *err)
+{
+	int64_t id = sqlite3_column_int64(s, 0);
+	struct reach *v;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].id == id)
+			return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap != 0 ? w->cap * 2 : 16;
+
+		if ((v = realloc(w->v, cap * sizeof(*v))) == NULL)
+			return idg_seterr(err, "out of memory");
+		w->v = v;
+		w->cap = cap;
+	}
+	v = &w->v[w->n++];
+	v->id = id;
+	v->from = from;
+	idg_strlcpy(v->cn, (const char *)sqlite3_column_text(s, 1), sizeof(v->cn));
+	v->privileged = sqlite3_column_int(s, 2);
+	return 0;
+}
+
+/* Adds the rows of s (id, cn, privileged), each reached from index from. */
+static int
+walk_add_rows(struct store *st, struct walk *w, sqlite3_stmt *s, size_t from, struct idg_err *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (walk_add(w, s, from, err) != 0)
+			return -1;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_err(st, err, "reading nested groups");
+}
+
+/* Appends s to the string in buf, truncating at size. */
+static void
+append(char *buf, size_t size, const char *s)
+{
+	size_t len = strlen(buf);
+
+	if (len + 1 < size)
+		idg_strlcpy(buf + len, s, size - len);
+}
+
+/*
+ * How the group at index found was reached: its name, its depth, and the
+ * groups in between (following from back to the start, then read
+ * forward so that the one nearest to cn comes first; of a chain longer
+ * than 64, the 64 nearest to the privileged group).
+ */
+static void
+walk_describe(const struct walk *w, size_t found, struct query_privilege *p)
+{
+	size_t chain[64], n = 0, i;
+
+	memset(p, 0, sizeof(*p));
+	idg_strlcpy(p->group, w->v[found].cn, sizeof(p->group));
+	for (i = found; w->v[i].from != SIZE_MAX; i = w->v[i].from) {
+		p->depth++;
+		if (i != found && n < sizeof(chain) / sizeof(chain[0]))
+			chain[n++] = i;
+	}
+	while (n > 0) {
+		append(p->via, sizeof(p->via), w->v[chain[--n]].cn);
+		if (n > 0)
+			append(p->via, sizeof(p->via), ", ");
+	}
+}
+
+int
+query_group_privilege(struct store *st, const char *cn, struct query_privilege *p,
+		      struct idg_err *err)
+{
+	struct walk w = {0};
+	sqlite3_stmt *start = NULL, *up = NULL;
+	size_t i;
+	int rc = -1;
+
+	/* Every active group of that name: if any is privileged in effect, so is the name. */
+	if (store_prepare(st,
+			  "SELECT id, cn, privileged FROM groups WHERE cn = ?1 AND "
+			  "status = 'active' ORDER BY id",
+			  &start, err) != 0 ||
+	    store_prepare(st,
+			  "SELECT p.id, p.cn, p.privileged FROM groups c "
+			  "CROSS JOIN member_refs r ON r.kind = 0 AND r.value = c.dn_norm "
+			  "CROSS JOIN memberships m ON m.ref_id = r.id "
+			  "CROSS JOIN groups p ON p.id = m.group_id "
+			  "WHERE c.id = ?1 AND p.status = 'active' ORDER BY p.cn",
+			  &up, err) != 0)
+		goto out;
+	sqlite3_bind_text(start, 1, cn, -1, SQLITE_STATIC);
+	if (walk_add_rows(st, &w, start, SIZE_MAX, err) != 0)
+		goto out;
+	for (i = 0; i < w.n && !w.v[i].privileged; i++) {
+		sqlite3_bind_int64(up, 1, w.v[i].id);
+		if (walk_add_rows(st, &w, up, i, err) != 0)
+			goto out;
+	}
+	rc = i < w.n;
+	if (rc == 1)
+		walk_describe(&w, i, p);
+out:
+	sqlite3_finalize(start);
+	sqlite3_finalize(up);
+	free(w.v);
+	return rc;
 }

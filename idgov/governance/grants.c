@@ -30,6 +30,7 @@ grant_free(struct grant *gr)
 	free(gr->account_name);
 	free(gr->reason);
 	free(gr->requester);
+	free(gr->privileged_reason);
 	memset(gr, 0, sizeof(*gr));
 }
 
@@ -60,6 +61,7 @@ grant_from_row(sqlite3_stmt *s, struct grant *gr)
 	gr->approvals_needed = sqlite3_column_int(s, 14);
 	gr->breakglass = sqlite3_column_int(s, 15);
 	gr->sudo = sqlite3_column_int(s, 16);
+	gr->privileged_reason = col(s, 17);
 }
 
 int
@@ -260,6 +262,15 @@ is_member(struct grants_ctx *g, const char *user, const char *group)
 
 /* ---- audit and notifications ---- */
 
+/* Why the grant is privileged, for JSON: NULL (null) when it is not or nobody recorded why. */
+static const char *
+why_or_null(const struct grant *gr)
+{
+	return gr->privileged_reason != NULL && gr->privileged_reason[0] != '\0'
+		       ? gr->privileged_reason
+		       : NULL;
+}
+
 /* Appends grant.ACTION about grant id (inside the caller's transaction); steals d. */
 int
 audit_grant(struct grants_ctx *g, int64_t id, const char *action, json_t *d, struct idg_err *err)
@@ -311,10 +322,12 @@ notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *de
 		 gr.grantee, event);
 	snprintf(body, sizeof(body),
 		 "Grant #%lld (%s) of %s to %s is now %s.\n\nFrom:      %s\nUntil:     %s\n"
-		 "Reason:    %s\nRequested: by %s\n%s%s\n\nidgov grant show %lld\n",
+		 "Reason:    %s\nRequested: by %s\n%s%.300s%s%s%s\n\nidgov grant show %lld\n",
 		 (long long)id, gr.kind, what, gr.grantee, gr.state, start, end, gr.reason,
-		 gr.requester, detail != NULL ? "Note:      " : "", detail != NULL ? detail : "",
-		 (long long)id);
+		 gr.requester, why_or_null(&gr) != NULL ? "Privileged: " : "",
+		 why_or_null(&gr) != NULL ? gr.privileged_reason : "",
+		 why_or_null(&gr) != NULL ? "\n" : "", detail != NULL ? "Note:      " : "",
+		 detail != NULL ? detail : "", (long long)id);
 	notify_send(g->cfg, g->log, event, to, subject, body);
 	grant_free(&gr);
 }
@@ -366,8 +379,9 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 		    g->st,
 		    "INSERT INTO grants (kind, state, grantee, group_cn, group_dn, privileged, "
 		    "account_name, target_id, start_at, end_at, reason, requester, "
-		    "requested_at, approvals_needed, breakglass, sudo) VALUES (?1, ?2, ?3, ?4, "
-		    "?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+		    "requested_at, approvals_needed, breakglass, sudo, privileged_reason) VALUES "
+		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0), ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+		    "?16, ?17)",
 		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, gr->kind, -1, SQLITE_STATIC);
@@ -386,6 +400,7 @@ insert_grant(struct grants_ctx *g, const struct grant *gr, int64_t *id, struct i
 	sqlite3_bind_int(s, 14, gr->approvals_needed);
 	sqlite3_bind_int(s, 15, gr->breakglass);
 	sqlite3_bind_int(s, 16, gr->sudo);
+	sqlite3_bind_text(s, 17, gr->privileged_reason, -1, SQLITE_STATIC);
 	rc = store_step_done(g->st, s, err);
 	sqlite3_finalize(s);
 	*id = sqlite3_last_insert_rowid(g->st->db);
@@ -495,7 +510,6 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 	idg_strlcpy(gr->kind, "account", sizeof(gr->kind));
 	gr->account_name = (char *)req->account;
 	gr->group_cn = (char *)req->groups;
-	gr->privileged = 1;
 	return 0;
 }
 
@@ -536,14 +550,15 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 	idg_strlcpy(gr->kind, "group", sizeof(gr->kind));
 	gr->group_cn = (char *)req->group;
 	gr->group_dn = gref->dn;
-	gr->privileged = gref->privileged;
 	gr->sudo = req->sudo;
 	return 0;
 }
 
 /*
- * An admin's request for a non-privileged group, for someone else, is
- * approved by asking; every other request waits for approvers.
+ * An admin's request for a grant that is not privileged (judged on its
+ * effect: no privileged group, directly or nested, no sudo, no account),
+ * for someone else, is approved by asking; every other request waits for
+ * approvers.
  */
 static int
 self_approves(const struct grants_ctx *g, const struct grant *gr)
@@ -557,6 +572,7 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 {
 	struct grant gr = {0};
 	struct group_ref gref;
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now();
 	int rc;
 
@@ -569,6 +585,8 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 		return rc;
 	rc = req->account != NULL ? request_account(g, req, &gr, now, err)
 				  : request_group(g, req, &gr, now, &gref, err);
+	if (rc == 0)
+		rc = grant_judge_privilege(g, &gr, why, err);
 	if (rc != 0)
 		return rc;
 	idg_strlcpy(gr.state, "requested", sizeof(gr.state));
@@ -587,16 +605,20 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *id, "request",
-				 json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s, s:b}", "grantee",
-					   gr.grantee, "group", gr.group_cn, "account",
+				 json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s, s:b, s:b, s:s?}",
+					   "grantee", gr.grantee, "group", gr.group_cn, "account",
 					   gr.account_name, "start", (json_int_t)gr.start_at, "end",
-					   (json_int_t)gr.end_at, "reason", gr.reason, "privileged",
-					   gr.privileged),
+					   (json_int_t)gr.end_at, "reason", gr.reason, "sudo",
+					   gr.sudo, "privileged", gr.privileged,
+					   "privileged_reason", why_or_null(&gr)),
 				 err);
 	if ((rc = grant_commit(g, rc, err)) != 0)
 		return rc;
-	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s", (long long)*id,
-		g->actor, grant_what(&gr), gr.grantee, gr.reason);
+	log_msg(g->log, LOG_NOTICE, "grant #%lld: %s requests %s for %s: %s%s%s%s", (long long)*id,
+		g->actor, grant_what(&gr), gr.grantee, gr.reason,
+		why_or_null(&gr) != NULL ? " (privileged: " : "",
+		why_or_null(&gr) != NULL ? gr.privileged_reason : "",
+		why_or_null(&gr) != NULL ? ")" : "");
 	if (!self_approves(g, &gr))
 		notify_grant(g, *id, "requested", NULL);
 	return 0;
@@ -621,9 +643,11 @@ may_decide(const struct grants_ctx *g, const struct grant *gr, int approve, stru
 	}
 	if (approve && gr->privileged && strcmp(g->actor, gr->requester) == 0) {
 		idg_seterr(err,
-			   "%s requested grant #%lld and may not approve it too (two-person rule: "
-			   "another admin must)",
-			   g->actor, (long long)gr->id);
+			   "%s requested grant #%lld and may not approve it too "
+			   "(two-person rule: another admin must%s%.300s)",
+			   g->actor, (long long)gr->id,
+			   why_or_null(gr) != NULL ? "; privileged: " : "",
+			   why_or_null(gr) != NULL ? gr->privileged_reason : "");
 		return GRANT_DENIED;
 	}
 	if (strcmp(gr->state, "requested") != 0) {
@@ -631,6 +655,47 @@ may_decide(const struct grants_ctx *g, const struct grant *gr, int approve, stru
 			   gr->state);
 		return GRANT_CONFLICT;
 	}
+	return 0;
+}
+
+/*
+ * Privilege is judged again when a request is approved: the group may have
+ * been nested in a privileged group since it was asked for. A grant that
+ * has become privileged is recorded so and needs [grants] approvers (inside
+ * the decision's transaction). A grant once privileged stays so.
+ */
+static int
+judge_again(struct grants_ctx *g, struct grant *gr, struct idg_err *err)
+{
+	struct grant now = *gr;
+	char why[GRANT_WHY_MAX];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (gr->privileged || strcmp(gr->state, "requested") != 0)
+		return 0;
+	if (grant_judge_privilege(g, &now, why, err) != 0)
+		return -1;
+	if (!now.privileged)
+		return 0;
+	if (store_prepare(g->st,
+			  "UPDATE grants SET privileged = 1, privileged_reason = ?2, "
+			  "approvals_needed = max(approvals_needed, ?3) WHERE id = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, gr->id);
+	sqlite3_bind_text(s, 2, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, g->cfg->grant_approvers);
+	rc = store_step_done(g->st, s, err);
+	sqlite3_finalize(s);
+	if (rc != 0)
+		return rc;
+	gr->privileged = 1;
+	free(gr->privileged_reason);
+	if ((gr->privileged_reason = idg_strdup(why)) == NULL)
+		return idg_seterr(err, "out of memory");
+	if (gr->approvals_needed < g->cfg->grant_approvers)
+		gr->approvals_needed = g->cfg->grant_approvers;
 	return 0;
 }
 
@@ -654,7 +719,10 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 		return -1;
 	if ((rc = load_grant(g->st, id, &gr, err)) != 0)
 		return grant_commit(g, rc, err);
-	rc = may_decide(g, &gr, approve, err);
+	if (approve)
+		rc = judge_again(g, &gr, err);
+	if (rc == 0)
+		rc = may_decide(g, &gr, approve, err);
 	if (rc == 0)
 		rc = insert_decision(g, id, approve ? "approve" : "deny", comment, now, err);
 	if (rc == 0 && (approvals = count_approvals(g->st, id)) < 0)
@@ -664,8 +732,9 @@ grant_decide(struct grants_ctx *g, int64_t id, int approve, const char *comment,
 				     err);
 	if (rc == 0)
 		rc = audit_grant(g, id, approve ? "approve" : "deny",
-				 json_pack("{s:s?, s:i, s:i}", "comment", comment, "approvals",
-					   approvals, "needed", gr.approvals_needed),
+				 json_pack("{s:s?, s:i, s:i, s:s?}", "comment", comment,
+					   "approvals", approvals, "needed", gr.approvals_needed,
+					   "privileged_reason", why_or_null(&gr)),
 				 err);
 	rc = grant_commit(g, rc, err);
 	if (rc == 0) {
@@ -791,11 +860,34 @@ grant_revoke(struct grants_ctx *g, int64_t id, const char *reason, struct idg_er
 
 /* ---- extensions, break-glass, acknowledgement ---- */
 
+/*
+ * An extension of a privileged grant needs the same approvals. It is
+ * judged as its grant is now (nesting may have changed since), and a grant
+ * that was privileged when it was made stays so, whatever changed since.
+ */
+static int
+judge_extension(struct grants_ctx *g, const struct grant *gr, struct grant *ext,
+		char why[GRANT_WHY_MAX], struct idg_err *err)
+{
+	if (grant_judge_privilege(g, ext, why, err) != 0)
+		return -1;
+	if (gr->privileged && !ext->privileged) {
+		snprintf(why, GRANT_WHY_MAX, "extends a grant that was privileged%s%.900s",
+			 why_or_null(gr) != NULL ? ": " : "",
+			 why_or_null(gr) != NULL ? gr->privileged_reason : "");
+		ext->privileged = 1;
+		ext->privileged_reason = why;
+	}
+	ext->approvals_needed = ext->privileged ? g->cfg->grant_approvers : 1;
+	return 0;
+}
+
 int
 grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *duration,
 	     const char *reason, int64_t *new_id, struct idg_err *err)
 {
 	struct grant gr, ext = {0};
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now(), end, max;
 	int rc;
 
@@ -840,13 +932,14 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	ext.reason = (char *)reason;
 	ext.requester = (char *)g->actor;
 	ext.requested_at = now;
-	ext.approvals_needed = gr.privileged ? g->cfg->grant_approvers : 1;
 	ext.breakglass = 0;
 	if (grant_begin(g, err) != 0) {
 		grant_free(&gr);
 		return -1;
 	}
-	rc = insert_grant(g, &ext, new_id, err);
+	rc = judge_extension(g, &gr, &ext, why, err);
+	if (rc == 0)
+		rc = insert_grant(g, &ext, new_id, err);
 	if (rc == 0 && self_approves(g, &ext)) {
 		rc = insert_decision(g, *new_id, "approve", "requested by an admin", now, err);
 		if (rc == 0)
@@ -854,8 +947,9 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	}
 	if (rc == 0)
 		rc = audit_grant(g, *new_id, "request",
-				 json_pack("{s:I, s:I, s:s}", "extends", (json_int_t)id, "end",
-					   (json_int_t)end, "reason", reason),
+				 json_pack("{s:I, s:I, s:s, s:b, s:s?}", "extends", (json_int_t)id,
+					   "end", (json_int_t)end, "reason", reason, "privileged",
+					   ext.privileged, "privileged_reason", why_or_null(&ext)),
 				 err);
 	rc = grant_commit(g, rc, err);
 	if (rc == 0 && !self_approves(g, &ext))
@@ -872,6 +966,7 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 		.grantee = g->actor, .group = group, .duration = duration, .reason = reason};
 	struct grant gr = {0};
 	struct group_ref gref;
+	char why[GRANT_WHY_MAX];
 	int64_t now = idg_now();
 	int rc;
 
@@ -883,7 +978,8 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 		return GRANT_DENIED;
 	}
 	if ((rc = check_reason(reason, err)) != 0 ||
-	    (rc = request_group(g, &req, &gr, now, &gref, err)) != 0)
+	    (rc = request_group(g, &req, &gr, now, &gref, err)) != 0 ||
+	    (rc = grant_judge_privilege(g, &gr, why, err)) != 0)
 		return rc;
 	if (gr.end_at - gr.start_at > g->cfg->breakglass_max_duration) {
 		char maxs[32];

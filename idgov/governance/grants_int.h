@@ -11,13 +11,18 @@
 /* The columns grant_from_row reads, in its order. */
 #define GRANT_COLUMNS                                                                              \
 	"id, kind, state, grantee, group_cn, group_dn, privileged, account_name, target_id, "      \
-	"start_at, end_at, reason, requester, requested_at, approvals_needed, breakglass, sudo"
+	"start_at, end_at, reason, requester, requested_at, approvals_needed, breakglass, sudo, "  \
+	"privileged_reason"
+
+/* Room for why a grant is privileged ("sre is nested in admins; carries sudo rights"). */
+#define GRANT_WHY_MAX 1024
 
 struct grant {
 	int64_t id, target_id, start_at, end_at, requested_at;
 	char kind[8], state[12];
 	char *grantee, *group_cn, *group_dn, *account_name, *reason, *requester;
 	int privileged, approvals_needed, breakglass, sudo;
+	char *privileged_reason; /* NULL when not privileged (or recorded before reasons were) */
 };
 
 struct user_ref {
@@ -41,6 +46,17 @@ int load_grant(struct store *st, int64_t id, struct grant *gr, struct idg_err *e
 int grant_lookup_user(struct store *st, const char *uid, struct user_ref *u, struct idg_err *err);
 int grant_lookup_group(struct store *st, const char *cn, struct group_ref *gref,
 		       struct idg_err *err);
+
+/*
+ * Judges whether gr is privileged by what it gives, not by its group's
+ * name alone: a group that is privileged or nested (at any depth) in a
+ * privileged group, sudo rights, or an account (always; the reason names
+ * its privileged groups). Sets gr->privileged, and gr->privileged_reason
+ * to why (written there) or NULL. An extension (which carries its grant's
+ * group, account and sudo) is judged as the grant it extends.
+ */
+int grant_judge_privilege(struct grants_ctx *g, struct grant *gr, char why[GRANT_WHY_MAX],
+			  struct idg_err *err);
 
 /* Appends grant.ACTION about grant id (inside the caller's transaction); steals d. */
 int audit_grant(struct grants_ctx *g, int64_t id, const char *action, json_t *d,

@@ -8,7 +8,8 @@
 /* Columns for list and show; the directory status is read from the journal. */
 #define GRANT_VIEW                                                                                 \
 	"SELECT g.id, g.kind, g.state, g.grantee, coalesce(g.group_cn, '') AS grp, "               \
-	"g.account_name AS account, g.target_id AS extends, g.privileged, g.start_at AS start, "   \
+	"g.account_name AS account, g.target_id AS extends, g.privileged, g.privileged_reason, "   \
+	"g.start_at AS start, "                                                                    \
 	"g.end_at AS end, g.reason, g.requester, g.requested_at, g.approvals_needed, "             \
 	"(SELECT count(*) FROM grant_decisions d WHERE d.grant_id = g.id AND "                     \
 	"d.decision = 'approve') AS approvals, g.breakglass, "                                     \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Time-bound grants through idgovd: request, two-person approval by
 # peer credentials, membership written to the directory, removal at the end
-# time by the daemon's timer, permanent memberships left alone, break-glass,
-# notifications, and malformed requests that change nothing.
+# time by the daemon's timer, permanent memberships left alone, privilege
+# judged on the effect (a group nested in a privileged one, sudo rights),
+# break-glass, notifications, and malformed requests that change nothing.
 . "$(dirname "$0")/grants_lib.sh"
 
 grants_setup
@@ -77,21 +78,52 @@ assert_eq "$(sql "SELECT result FROM dir_journal WHERE grant_id=4 AND op='add_me
 	"memberUid=present" "activation found erin already there and added nothing"
 assert_exit 0 "erin's permanent membership survives the end" has_member developers erin
 
+# --- a group nested in a privileged group (sre is a member of admins) ---
+assert_exit 0 "root requests sre, nested in admins, for bob" \
+	ig grant request --user bob --group sre --for 1h --reason "pager rota"
+id=$(sql "SELECT max(id) FROM grants")
+sleep 0.5
+assert_eq "$(grant_field "$id" state)" requested "a nested privileged group waits for approval"
+assert_eq "$(members sre | grep -c bob)" 0 "nothing written before approval"
+assert_eq "$(grant_field "$id" privileged_reason)" "sre is nested in admins" "it says why"
+assert_contains "$(ig grant show "$id")" "privileged: sre is nested in admins" "grant show says why"
+assert_contains "$(ig grant list --pending)" "[privileged: sre is nested in admins]" \
+	"grant list says why"
+assert_eq "$(sql "SELECT json_extract(details, '\$.privileged_reason') FROM audit WHERE subject='grant:$id' AND action='grant.request'")" \
+	"sre is nested in admins" "the audit record says why"
+assert_exit 1 "the requester may not approve it" ig grant approve "$id"
+assert_contains "$(cat "$T/last.err")" "privileged: sre is nested in admins" "the refusal says why"
+assert_eq "$(grant_field "$id" state)" requested "still waiting"
+assert_exit 0 "a second admin (daemon, uid 1) approves" as 1 grant approve "$id" --comment "ok"
+wait_for 3 has_member sre "$BOB"
+assert_exit 0 "bob is a member of sre once approved" has_member sre "$BOB"
+assert_eq "$(grant_field "$id" state)" active "the grant is active"
+assert_exit 0 "root revokes it" ig grant revoke "$id" --reason "rota over"
+wait_for 3 lacks_member sre "$BOB"
+
 # --- a sudo grant: a sudoRole valid from start to end, deleted at the end ---
 assert_exit 0 "a grant with --sudo" \
-	ig grant request --user carol --group finance --for 3s --sudo --reason "restart the db"
+	ig grant request --user carol --group finance --for 5s --sudo --reason "restart the db"
 id=$(sql "SELECT id FROM grants WHERE sudo")
 role() {
 	ldapsearch -LLL -x -o ldif-wrap=no -H "$(cat "$T/slapd/uri")" -D "$SLAPD_ROOTDN" \
 		-y "$T/slapd/rootpw" -b "cn=idgov-grant-$id,ou=SUDOers,dc=example,dc=com" -s base 2>/dev/null
 }
+# finance is an ordinary group, but sudo rights are root: two people, not one.
+sleep 0.5
+assert_eq "$(grant_field "$id" state)" requested "a sudo grant by one admin waits for approval"
+assert_exit 32 "no sudoRole before approval" role
+assert_eq "$(grant_field "$id" privileged_reason)" "carries sudo rights" "it says why"
+assert_exit 1 "the requester may not approve it" ig grant approve "$id"
+assert_contains "$(cat "$T/last.err")" "privileged: carries sudo rights" "the refusal says why"
+assert_exit 0 "a second admin approves" as 1 grant approve "$id"
 wait_for 3 role
 r=$(role)
 assert_contains "$r" "sudoUser: carol" "sudoRole written for carol"
 assert_contains "$r" "sudoCommand: /usr/bin/systemctl restart postgresql" "with the configured command"
 assert_contains "$r" "sudoNotAfter: $(date -u -d "@$(grant_field "$id" end)" +%Y%m%d%H%M%SZ)" \
 	"sudoNotAfter is the grant's end"
-wait_for 8 sh -c "! ldapsearch -LLL -x -H '$(cat "$T/slapd/uri")' -D '$SLAPD_ROOTDN' -y '$T/slapd/rootpw' -b 'cn=idgov-grant-$id,ou=SUDOers,dc=example,dc=com' -s base dn >/dev/null 2>&1"
+wait_for 10 sh -c "! ldapsearch -LLL -x -H '$(cat "$T/slapd/uri")' -D '$SLAPD_ROOTDN' -y '$T/slapd/rootpw' -b 'cn=idgov-grant-$id,ou=SUDOers,dc=example,dc=com' -s base dn >/dev/null 2>&1"
 assert_exit 32 "the sudoRole is deleted at the end" role
 
 # --- break-glass ---

@@ -34,6 +34,22 @@ json_t *query_audit_list(struct store *st, int64_t since, int64_t limit, struct 
 int query_is_member(struct store *st, const char *uid, const char *cn, int depth,
 		    struct idg_err *err);
 
+/* How a group is privileged in effect (query_group_privilege). */
+struct query_privilege {
+	char group[256]; /* the privileged group: cn itself, or one it is nested in */
+	char via[512];   /* the groups in between, nearest to cn first, ", "-separated */
+	int depth;       /* 0: cn itself is privileged; 1: a direct member of group; ... */
+};
+
+/*
+ * 1 if the active group cn is privileged in effect, with p saying how: cn
+ * itself is privileged, or it is nested (through `member` DNs) in a group
+ * that is, the nearest one; 0 if not (or no such group); -1 on error.
+ * Nesting is followed at any depth, not only [directory] nested_depth.
+ */
+int query_group_privilege(struct store *st, const char *cn, struct query_privilege *p,
+			  struct idg_err *err);
+
 #define QUERY_NOT_FOUND_PREFIX "no "
 
 #endif

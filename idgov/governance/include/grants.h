@@ -14,10 +14,13 @@
  *
  * Who may do what:
  *   request      anyone for themself; an admin for anyone
- *   approve      an admin who is not the grantee; for a privileged group
- *                or an account also not the requester (two-person rule),
- *                [grants] approvers of them. An admin's request for a
- *                non-privileged group counts as its one approval.
+ *   approve      an admin who is not the grantee; for a privileged grant
+ *                also not the requester (two-person rule), [grants]
+ *                approvers of them. Privileged is judged on the effect: a
+ *                privileged group, a group nested in one at any depth,
+ *                sudo rights, or an account; the reason is recorded and
+ *                shown. An admin's request for a grant that is none of
+ *                these counts as its one approval.
  *   deny         an admin who is not the grantee
  *   revoke       an admin, or the grantee giving it up
  *   breakglass   a member of [breakglass] group, for themself; active at

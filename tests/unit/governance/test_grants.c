@@ -43,9 +43,20 @@ setup(void **state)
 		    "0, 0), ('u2', 'uid=ann,dc=x', 'uid=ann,dc=x', 'ann', 'active', 0, 0);"
 		    "INSERT INTO groups (id, uuid, dn, dn_norm, cn, privileged, first_seen, "
 		    "last_changed) VALUES (1, 'g1', 'cn=admins,dc=x', 'cn=admins,dc=x', "
-		    "'admins', 1, 0, 0), (2, 'g2', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0);"
-		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann');"
-		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0);",
+		    "'admins', 1, 0, 0), (2, 'g2', 'cn=dev,dc=x', 'cn=dev,dc=x', 'dev', 0, 0, 0),"
+		    /* sre is in admins, oncall in sre; ring1 and ring2 are in each other, and
+		     * ring2 in oncall; loop1 and loop2 are in each other and nothing else. */
+		    "(3, 'g3', 'cn=sre,dc=x', 'cn=sre,dc=x', 'sre', 0, 0, 0),"
+		    "(4, 'g4', 'cn=oncall,dc=x', 'cn=oncall,dc=x', 'oncall', 0, 0, 0),"
+		    "(5, 'g5', 'cn=ring1,dc=x', 'cn=ring1,dc=x', 'ring1', 0, 0, 0),"
+		    "(6, 'g6', 'cn=ring2,dc=x', 'cn=ring2,dc=x', 'ring2', 0, 0, 0),"
+		    "(7, 'g7', 'cn=loop1,dc=x', 'cn=loop1,dc=x', 'loop1', 0, 0, 0),"
+		    "(8, 'g8', 'cn=loop2,dc=x', 'cn=loop2,dc=x', 'loop2', 0, 0, 0);"
+		    "INSERT INTO member_refs (id, kind, value) VALUES (1, 1, 'ann'), "
+		    "(2, 0, 'cn=sre,dc=x'), (3, 0, 'cn=oncall,dc=x'), (4, 0, 'cn=ring1,dc=x'), "
+		    "(5, 0, 'cn=ring2,dc=x'), (6, 0, 'cn=loop1,dc=x'), (7, 0, 'cn=loop2,dc=x');"
+		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0), "
+		    "(1, 2, 0), (3, 3, 0), (6, 4, 0), (5, 5, 0), (4, 5, 0), (8, 6, 0), (7, 7, 0);",
 		    TEST_ENV_AUDIT) != 0)
 		return -1;
 	idg_set_now(T0);
@@ -86,6 +97,24 @@ count(struct fixture *f, const char *sql)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return n;
+}
+
+/* The text in the first column of the first row of sql, or "(null)". */
+static const char *
+text(struct fixture *f, const char *sql)
+{
+	static char out[1024];
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
+	snprintf(out, sizeof(out), "(none)");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(out, sizeof(out), "%s",
+			 sqlite3_column_type(s, 0) == SQLITE_NULL
+				 ? "(null)"
+				 : (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return out;
 }
 
 static int64_t
@@ -375,7 +404,7 @@ static void
 test_sudo_role_follows_the_grant(void **state)
 {
 	struct fixture *f = *state;
-	struct grants_ctx root = as(f, "root", 1);
+	struct grants_ctx root = as(f, "root", 1), carl = as(f, "carl", 1);
 	struct grant_request req = {
 		.grantee = "bob", .group = "dev", .duration = "1h", .reason = "deploy", .sudo = 1};
 	struct idg_err err;
@@ -388,8 +417,10 @@ test_sudo_role_follows_the_grant(void **state)
 					 "sudo_base = ou=SUDOers,dc=x\n",
 					 "t.conf", &f->env.cfg, &err),
 			 0);
-	root.cfg = f->env.cfg;
+	root.cfg = carl.cfg = f->env.cfg;
 	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	/* Sudo rights are privileged: another admin approves (approvers = 1). */
+	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
@@ -399,6 +430,7 @@ test_sudo_role_follows_the_grant(void **state)
 			 1);
 	/* An extension moves sudoNotAfter; the end deletes the entry. */
 	assert_int_equal(grant_extend(&root, id, NULL, "30m", "longer", &ext, &err), 0);
+	assert_int_equal(grant_decide(&carl, ext, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
@@ -438,6 +470,220 @@ test_grant_lapses_when_its_user_has_left(void **state)
 	assert_int_equal(next, 0);
 }
 
+/* ---- privilege judged on the effect of a grant ---- */
+
+static const char *
+grant_text(struct fixture *f, const char *column, int64_t id)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM grants WHERE id = %lld", column, (long long)id);
+	return text(f, sql);
+}
+
+/*
+ * Grant id, requested by root, is privileged because of why: root may not
+ * approve it too and is told why; one other admin is not enough
+ * (approvers = 2); a second one approves it.
+ */
+static void
+needs_two(struct fixture *f, int64_t id, const char *why)
+{
+	struct grants_ctx root = as(f, "root", 1), carl = as(f, "carl", 1), dora = as(f, "dora", 1);
+	struct idg_err err;
+
+	assert_string_equal(grant_text(f, "state", id), "requested");
+	assert_string_equal(grant_text(f, "privileged_reason", id), why);
+	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), GRANT_DENIED);
+	if (strstr(err.msg, "two-person rule") == NULL || strstr(err.msg, why) == NULL)
+		fail_msg("'%s' does not say why (%s)", err.msg, why);
+	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "requested");
+	assert_int_equal(grant_decide(&dora, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "approved");
+}
+
+static void
+test_nested_group_needs_two(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+
+	needs_two(f, request(f, &root, "bob", "sre", "1h"), "sre is nested in admins");
+	needs_two(f, request(f, &root, "ann", "admins", "1h"), "admins is a privileged group");
+}
+
+static void
+test_nested_at_depth_two_needs_two(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+
+	needs_two(f, request(f, &root, "bob", "oncall", "1h"),
+		  "oncall is nested in admins (through sre)");
+}
+
+static void
+test_nesting_cycle_terminates(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0);
+	struct idg_err err;
+	int64_t id;
+
+	/* ring1 and ring2 contain each other, and ring2 leads up to admins. */
+	needs_two(f, request(f, &root, "bob", "ring1", "1h"),
+		  "ring1 is nested in admins (through ring2, oncall, sre)");
+	/* loop1 and loop2 contain each other and nothing privileged. */
+	id = request(f, &bob, "bob", "loop1", "1h");
+	assert_string_equal(grant_text(f, "approvals_needed", id), "1");
+	assert_string_equal(grant_text(f, "privileged_reason", id), "(null)");
+	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "approved");
+}
+
+static void
+test_sudo_grant_needs_two(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0);
+	struct grant_request req = {
+		.grantee = "bob", .group = "dev", .duration = "1h", .reason = "deploy", .sudo = 1};
+	struct idg_err err;
+	int64_t id;
+
+	cfg_free(f->env.cfg);
+	assert_int_equal(cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[grants]\n"
+					 "approvers = 2\nsudo_base = ou=SUDOers,dc=x\n",
+					 "t.conf", &f->env.cfg, &err),
+			 0);
+	root.cfg = bob.cfg = f->env.cfg;
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	needs_two(f, id, "carries sudo rights");
+	/* bob asking for himself needs the same two, not one. */
+	assert_int_equal(grant_revoke(&root, id, "not now", &err), 0);
+	assert_int_equal(grant_request(&bob, &req, &id, &err), 0);
+	assert_string_equal(grant_text(f, "approvals_needed", id), "2");
+	/* Both reasons when both hold. */
+	req.group = "sre";
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	assert_string_equal(grant_text(f, "privileged_reason", id),
+			    "sre is nested in admins; carries sudo rights");
+}
+
+static void
+test_account_with_privileged_group_needs_two(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct grant_request req = {.grantee = "bob",
+				    .account = "ops1",
+				    .groups = "dev,sre",
+				    .duration = "1h",
+				    .reason = "upgrade"};
+	struct idg_err err;
+	int64_t id;
+
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	needs_two(f, id, "the account joins sre, which is nested in admins");
+	req.account = "ops2";
+	req.groups = "admins";
+	assert_int_equal(grant_request(&root, &req, &id, &err), 0);
+	needs_two(f, id, "the account joins admins, a privileged group");
+}
+
+static void
+test_ordinary_group_needs_one(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0);
+	struct idg_err err;
+	int64_t id;
+
+	id = request(f, &root, "bob", "dev", "1h");
+	assert_string_equal(grant_text(f, "state", id), "approved");
+	assert_string_equal(grant_text(f, "privileged", id), "0");
+	assert_string_equal(grant_text(f, "privileged_reason", id), "(null)");
+	assert_int_equal(grant_revoke(&root, id, "again", &err), 0);
+	id = request(f, &bob, "bob", "dev", "1h");
+	assert_string_equal(grant_text(f, "approvals_needed", id), "1");
+	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "approved");
+}
+
+static void
+test_privilege_reason_is_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct idg_err err;
+	int64_t id = request(f, &root, "bob", "sre", "1h");
+	json_t *o;
+
+	o = grant_show(f->env.st, id, &err);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "privileged")));
+	assert_string_equal(json_string_value(json_object_get(o, "privileged_reason")),
+			    "sre is nested in admins");
+	json_decref(o);
+	o = grant_list(f->env.st, "pending", NULL, NULL, &err);
+	assert_non_null(o);
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(o, 0), "privileged_reason")),
+		"sre is nested in admins");
+	json_decref(o);
+	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'grant.request' AND "
+				  "json_extract(details, '$.privileged_reason') = "
+				  "'sre is nested in admins' AND json_extract(details, "
+				  "'$.privileged')"),
+			 1);
+}
+
+static void
+test_extension_of_nested_grant_needs_two(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1);
+	struct idg_err err;
+	int64_t id = request(f, &root, "bob", "sre", "1h"), ext, next;
+
+	needs_two(f, id, "sre is nested in admins");
+	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "active");
+	/* Judged again, not only copied: a grant recorded before nesting counted. */
+	assert_int_equal(store_exec(f->env.st,
+				    "UPDATE grants SET privileged = 0, privileged_reason = NULL, "
+				    "approvals_needed = 1",
+				    &err),
+			 0);
+	assert_int_equal(grant_extend(&root, id, NULL, "30m", "overran", &ext, &err), 0);
+	needs_two(f, ext, "sre is nested in admins");
+}
+
+static void
+test_privilege_judged_again_at_approval(void **state)
+{
+	struct fixture *f = *state;
+	struct grants_ctx root = as(f, "root", 1), bob = as(f, "bob", 0), carl = as(f, "carl", 1);
+	struct idg_err err;
+	int64_t id = request(f, &bob, "bob", "dev", "1h");
+
+	assert_string_equal(grant_text(f, "approvals_needed", id), "1");
+	/* dev is put into admins while the request waits. */
+	assert_int_equal(store_exec(f->env.st,
+				    "INSERT INTO member_refs (id, kind, value) VALUES "
+				    "(100, 0, 'cn=dev,dc=x'); INSERT INTO memberships "
+				    "(group_id, ref_id, since) VALUES (1, 100, 0);",
+				    &err),
+			 0);
+	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "requested");
+	assert_string_equal(grant_text(f, "approvals_needed", id), "2");
+	assert_string_equal(grant_text(f, "privileged_reason", id), "dev is nested in admins");
+	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
+	assert_string_equal(grant_text(f, "state", id), "approved");
+}
+
 int
 main(void)
 {
@@ -456,6 +702,19 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_account_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sudo_role_follows_the_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_lapses_when_its_user_has_left, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nested_group_needs_two, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_at_depth_two_needs_two, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nesting_cycle_terminates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sudo_grant_needs_two, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_with_privileged_group_needs_two, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ordinary_group_needs_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_privilege_reason_is_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extension_of_nested_grant_needs_two, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_privilege_judged_again_at_approval, setup,
 						teardown),
 	};
 
