@@ -20,10 +20,16 @@
  * A refresh refused by the mass-departure guard is alerted and retried
  * at the longest backoff; it is never applied without `idgov sync --force`.
  *
- * Clients: one request per connection. A client has a few seconds to send
- * its line and must stay under [control] max_request bytes; anything else
- * gets an error reply, is audited, and is disconnected. The daemon never
- * trusts what a client says about itself: the uid comes from SO_PEERCRED.
+ * Clients: one request per connection, and nothing a client does may hold
+ * up the loop: the timers above must fire on time whoever is connected. A
+ * client has [control] client_timeout seconds to send its line and must
+ * stay under max_request bytes; anything else gets an error reply, is
+ * audited, and is disconnected. Replies are never written blocking: each
+ * client's reply is buffered, up to max_reply bytes (a larger one becomes
+ * an error reply), and sent as its socket takes it. The client then has
+ * client_timeout seconds to read all of it, a deadline that progress does
+ * not move; a slower reader is dropped. The daemon never trusts what a
+ * client says about itself: the uid comes from SO_PEERCRED.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -53,24 +59,28 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
-#define CLIENT_TIMEOUT 5 /* seconds to send a request */
 #define FIXED_FDS 5
 
 enum link_state { LINK_DISCONNECTED, LINK_PERSIST, LINK_PAGED };
 
+/*
+ * A connected client: reading its request (out == NULL), then writing the
+ * reply from out. The deadline is for the phase as a whole.
+ */
 struct client {
 	int fd;
 	uid_t uid;
-	char *buf;
+	char *buf; /* the request so far */
 	size_t len;
-	int64_t opened;
+	char *out; /* the reply line, newline included */
+	size_t out_len, out_sent;
+	int64_t deadline; /* monotonic milliseconds */
 };
 
 struct daemon {
@@ -264,52 +274,94 @@ on_directory(struct daemon *d)
 
 /* ---- control socket ---- */
 
+/* Client deadlines follow the monotonic clock: setting the clock must not drop or keep clients. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 client_close(struct client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->buf);
+	if (c->out != NULL) /* a reply may carry a new MFA secret or recovery codes */
+		sodium_memzero(c->out, c->out_len);
+	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
 
 /*
- * Sends reply (malloc'd, no newline; freed here) and a newline, then
- * closes. A NULL reply (out of memory) just closes the connection.
+ * Writes what the socket takes of the reply, without blocking; closes the
+ * connection once all is sent or the client is gone. What remains waits
+ * for POLLOUT, so a client that reads slowly costs its slot and its
+ * buffer, never the daemon's time.
  */
 static void
-client_reply(struct client *c, char *reply)
+client_write(struct client *c)
 {
-	struct timeval tv = {CLIENT_TIMEOUT, 0};
-	struct iovec iov[2] = {{reply, reply ? strlen(reply) : 0}, {(char *)"\n", 1}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = reply ? 2 : 0};
-	int flags = fcntl(c->fd, F_GETFL);
-
-	/* Blocking with a timeout: a client that does not read cannot stall us for long. */
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (msg.msg_iovlen > 0) {
-		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	while (c->out_sent < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
 		if (w <= 0)
-			break;
-		while (msg.msg_iovlen > 0 && (size_t)w >= msg.msg_iov->iov_len) {
-			w -= (ssize_t)msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen > 0) {
-			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + w;
-			msg.msg_iov->iov_len -= (size_t)w;
-		}
+			break; /* the client went away */
+		c->out_sent += (size_t)w;
 	}
-	if (reply != NULL) /* a reply may carry a new MFA secret or recovery codes */
-		sodium_memzero(reply, strlen(reply));
-	free(reply);
 	client_close(c);
+}
+
+/*
+ * Queues reply (malloc'd, no newline; owned from here on) and starts
+ * sending it. The client then has [control] client_timeout seconds to read
+ * all of it: the deadline is not moved when some bytes go out, or a client
+ * reading a byte at a time could keep its slot, and its buffer, for as
+ * long as it liked. A reply over [control] max_reply is replaced by an
+ * error saying so, so that the memory one client can make us hold is
+ * bounded. A NULL reply (out of memory) just closes the connection.
+ */
+static void
+client_reply(struct daemon *d, struct client *c, char *reply)
+{
+	size_t len = reply != NULL ? strlen(reply) : 0;
+
+	if (reply != NULL && len + 1 > (size_t)d->cfg->max_reply) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "the reply (%zu bytes) is larger than [control] max_reply (%d bytes); "
+			 "ask for less",
+			 len + 1, d->cfg->max_reply);
+		log_msg(&d->log, LOG_WARNING, "control: reply to uid %u not sent: %s",
+			(unsigned)c->uid, why);
+		sodium_memzero(reply, len);
+		free(reply);
+		reply = control_error_reply("failed", why);
+		len = reply != NULL ? strlen(reply) : 0;
+	}
+	if (reply == NULL) {
+		client_close(c);
+		return;
+	}
+	free(c->buf);
+	c->buf = NULL;
+	c->len = 0;
+	reply[len] = '\n'; /* the terminating NUL becomes the end of the line */
+	c->out = reply;
+	c->out_len = len + 1;
+	c->out_sent = 0;
+	c->deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
+	client_write(c);
 }
 
 static void
@@ -318,7 +370,7 @@ client_handle(struct daemon *d, struct client *c, size_t len)
 	struct caller who;
 
 	control_identify(&d->ctl, c->uid, &who);
-	client_reply(c, control_handle(&d->ctl, &who, c->buf, len));
+	client_reply(d, c, control_handle(&d->ctl, &who, c->buf, len));
 }
 
 static void
@@ -327,7 +379,7 @@ client_reject(struct daemon *d, struct client *c, const char *why)
 	struct caller who;
 
 	control_identify(&d->ctl, c->uid, &who);
-	client_reply(c, control_reject(&d->ctl, &who, "bad_request", why));
+	client_reply(d, c, control_reject(&d->ctl, &who, "bad_request", why));
 }
 
 static void
@@ -386,19 +438,29 @@ client_accept(struct daemon *d)
 	}
 	d->clients[i].fd = fd;
 	d->clients[i].uid = cred.uid;
-	d->clients[i].opened = idg_now();
+	d->clients[i].deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
 }
 
+/* Drops the clients past their deadline: the request not sent, or the reply not read, in time. */
 static void
 clients_expire(struct daemon *d)
 {
-	int64_t now = idg_now();
+	int64_t now = mono_ms();
 
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &d->clients[i];
 
-		if (c->fd >= 0 && now - c->opened > CLIENT_TIMEOUT)
-			client_reject(d, c, "request not received in time");
+		if (c->fd < 0 || now < c->deadline)
+			continue;
+		if (c->out != NULL) {
+			log_msg(&d->log, LOG_WARNING,
+				"control: dropped uid %u: reply not read in time (%zu of %zu bytes "
+				"in %d s)",
+				(unsigned)c->uid, c->out_sent, c->out_len, d->cfg->client_timeout);
+			client_close(c);
+			continue;
+		}
+		client_reject(d, c, "request not received in time");
 	}
 }
 
@@ -697,7 +759,9 @@ loop(struct daemon *d)
 			if (d->clients[i].fd < 0)
 				continue;
 			map[n - FIXED_FDS] = i;
-			pfd[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
+			pfd[n++] = (struct pollfd){.fd = d->clients[i].fd,
+						   .events = d->clients[i].out != NULL ? POLLOUT
+										       : POLLIN};
 		}
 		int ready = poll(pfd, (nfds_t)n, 1000);
 
@@ -717,9 +781,16 @@ loop(struct daemon *d)
 			on_timer(d);
 		if (pfd[4].revents)
 			on_governance_timer(d);
-		for (int k = FIXED_FDS; k < n; k++)
-			if (pfd[k].revents && d->clients[map[k - FIXED_FDS]].fd == pfd[k].fd)
-				client_read(d, &d->clients[map[k - FIXED_FDS]]);
+		for (int k = FIXED_FDS; k < n; k++) {
+			struct client *c = &d->clients[map[k - FIXED_FDS]];
+
+			if (!pfd[k].revents || c->fd != pfd[k].fd)
+				continue;
+			if (c->out != NULL)
+				client_write(c);
+			else
+				client_read(d, c);
+		}
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);
