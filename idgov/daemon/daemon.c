@@ -23,17 +23,28 @@
  * Clients: one request per connection, and nothing a client does may hold
  * up the loop: the timers above must fire on time whoever is connected. A
  * client has [control] client_timeout seconds to send its line and must
- * stay under max_request bytes; anything else gets an error reply, is
- * audited, and is disconnected. Replies are never written blocking: each
- * client's reply is buffered, up to max_reply bytes (a larger one becomes
- * an error reply), and sent as its socket takes it. The client then has
+ * stay under max_request bytes; anything else gets an error reply and is
+ * disconnected. Replies are never written blocking: each client's reply
+ * is buffered, up to max_reply bytes (a larger one becomes an error
+ * reply), and sent as its socket takes it. The client then has
  * client_timeout seconds to read all of it, a deadline that progress does
  * not move; a slower reader is dropped. The daemon never trusts what a
  * client says about itself: the uid comes from SO_PEERCRED.
+ *
+ * Admission (admission.h): one uid holds at most max_clients_per_uid of
+ * the MAX_CLIENTS slots; root has no such limit, and the last slots are
+ * kept for root alone, so root can always connect. Connections beyond
+ * that are accepted only to be answered "unavailable" and closed.
+ * Malformed and oversized requests are audited one by one (each costs the
+ * client a real request); refused connections, requests not sent in time
+ * and replies not read in time, which cost nothing to cause, are logged
+ * and audited once per uid and burst, then as one summary with a count
+ * every FLOOD_INTERVAL seconds while the burst lasts.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
 
+#include "admission.h"
 #include "audit.h"
 #include "config.h"
 #include "control.h"
@@ -66,6 +77,8 @@
 
 #define MAX_CLIENTS 64
 #define FIXED_FDS 5
+#define ACCEPT_BURST 16   /* connections taken from the backlog per loop turn */
+#define FLOOD_INTERVAL 10 /* seconds a burst of refusals is summarised over */
 
 enum link_state { LINK_DISCONNECTED, LINK_PERSIST, LINK_PAGED };
 
@@ -100,6 +113,7 @@ struct daemon {
 	int64_t started, connected_since;
 	char last_error[IDG_ERRLEN];
 	struct client clients[MAX_CLIENTS];
+	struct flood flood; /* refusals and drops, counted per uid */
 	int stop;
 };
 
@@ -297,6 +311,74 @@ client_close(struct client *c)
 	c->fd = -1;
 }
 
+static const char *const flood_reasons[FLOOD_KINDS] = {
+	[FLOOD_UID_FULL] = "too many connections from this uid ([control] max_clients_per_uid)",
+	[FLOOD_TABLE_FULL] = "no free connection slot",
+	[FLOOD_TIMEOUT] = "request not received in time",
+	[FLOOD_SLOW] = "reply not read in time",
+};
+
+/*
+ * Logs and audits one report of the flood table: the first refusal or
+ * drop of a burst (count 1, seconds 0), or the summary of those counted
+ * since. This runs once per uid, kind and interval, however many
+ * connections a client makes: that is the point.
+ */
+static void
+flood_report(struct daemon *d, const struct flood_report *r, const char *detail)
+{
+	int refused = r->kind == FLOOD_UID_FULL || r->kind == FLOOD_TABLE_FULL;
+	const char *verb = refused ? "refused" : "dropped";
+	struct caller who = {.uid = r->uid};
+	struct idg_err err;
+	json_t *details;
+
+	if (r->uid == FLOOD_ANY_UID)
+		idg_strlcpy(who.name, "other uids", sizeof(who.name));
+	else
+		control_identify(&d->ctl, r->uid, &who);
+	if (r->seconds == 0)
+		log_msg(&d->log, LOG_WARNING,
+			"control: %s a connection from %s (uid %u): %s%s; more are counted, "
+			"not logged, for %d s",
+			verb, who.name, (unsigned)r->uid, flood_reasons[r->kind],
+			detail != NULL ? detail : "", FLOOD_INTERVAL);
+	else
+		log_msg(&d->log, LOG_WARNING,
+			"control: %lu more connections from %s (uid %u) %s in the last %lld s: %s",
+			r->count, who.name, (unsigned)r->uid, verb, (long long)r->seconds,
+			flood_reasons[r->kind]);
+	details = json_pack("{s:I, s:s, s:I, s:I}", "uid",
+			    (json_int_t)(r->uid == FLOOD_ANY_UID ? -1 : (json_int_t)r->uid),
+			    "reason", flood_reasons[r->kind], "count", (json_int_t)r->count,
+			    "seconds", (json_int_t)r->seconds);
+	if (details == NULL ||
+	    audit_record(d->audit, who.name, "-", refused ? "control.refused" : "control.dropped",
+			 details, &err) != 0)
+		log_msg(&d->log, LOG_ERR, "cannot audit control.%s: %s", verb,
+			details == NULL ? "out of memory" : err.msg);
+}
+
+/* Counts a refusal or drop, reporting it when it is the first of a burst. */
+static void
+flood_note_and_report(struct daemon *d, uid_t uid, enum flood_kind kind, const char *detail)
+{
+	struct flood_report r;
+
+	if (flood_note(&d->flood, uid, kind, mono_ms() / 1000, &r))
+		flood_report(d, &r, detail);
+}
+
+/* Reports the summaries that are due (all of them at exit). */
+static void
+flood_summaries(struct daemon *d, int all)
+{
+	struct flood_report r;
+
+	while (flood_due(&d->flood, mono_ms() / 1000, all, &r))
+		flood_report(d, &r, NULL);
+}
+
 /*
  * Writes what the socket takes of the reply, without blocking; closes the
  * connection once all is sent or the client is gone. What remains waits
@@ -414,31 +496,87 @@ client_read(struct daemon *d, struct client *c)
 	}
 }
 
+/*
+ * Answers a connection we will not serve with a one-line error and closes
+ * it. The line is short enough for any empty socket buffer, so the send
+ * never blocks; if it fails, the client just sees the connection close.
+ */
 static void
-client_accept(struct daemon *d)
+client_refuse(struct daemon *d, int fd, uid_t uid, enum flood_kind kind, const char *why,
+	      const char *detail)
+{
+	char *reply = control_error_reply("unavailable", why);
+
+	if (reply != NULL) {
+		size_t len = strlen(reply);
+
+		reply[len] = '\n';
+		(void)send(fd, reply, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(reply);
+	}
+	close(fd);
+	flood_note_and_report(d, uid, kind, detail);
+}
+
+/* Takes one connection from the backlog; 0 when there was one, -1 when it is empty. */
+static int
+client_accept_one(struct daemon *d)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int fd = accept4(d->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	int i;
+	size_t used = 0, uid_used = 0;
+	int free_slot = -1;
+	char why[128], detail[64];
 
 	if (fd < 0)
-		return;
+		return errno == EINTR || errno == ECONNABORTED ? 0 : -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		close(fd);
-		return;
+		return 0;
 	}
-	for (i = 0; i < MAX_CLIENTS && d->clients[i].fd >= 0; i++)
-		;
-	if (i == MAX_CLIENTS) {
-		log_msg(&d->log, LOG_WARNING, "control: too many clients; refusing uid %u",
-			(unsigned)cred.uid);
-		close(fd);
-		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (d->clients[i].fd < 0) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		used++;
+		uid_used += d->clients[i].uid == cred.uid;
 	}
-	d->clients[i].fd = fd;
-	d->clients[i].uid = cred.uid;
-	d->clients[i].deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
+	switch (admit_check(used, MAX_CLIENTS, uid_used, cred.uid, d->cfg->max_clients_per_uid)) {
+	case ADMIT_OK:
+		break;
+	case ADMIT_UID_FULL:
+		snprintf(why, sizeof(why),
+			 "too many connections from uid %u (at most %d); try again later",
+			 (unsigned)cred.uid, d->cfg->max_clients_per_uid);
+		snprintf(detail, sizeof(detail), " (%zu open)", uid_used);
+		client_refuse(d, fd, cred.uid, FLOOD_UID_FULL, why, detail);
+		return 0;
+	case ADMIT_TABLE_FULL:
+		snprintf(detail, sizeof(detail), " (%zu of %d in use)", used, MAX_CLIENTS);
+		client_refuse(d, fd, cred.uid, FLOOD_TABLE_FULL,
+			      "no free connection slot; try again later", detail);
+		return 0;
+	}
+	d->clients[free_slot].fd = fd;
+	d->clients[free_slot].uid = cred.uid;
+	d->clients[free_slot].deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
+	return 0;
+}
+
+/*
+ * Takes several connections per turn of the loop, so that a flood of
+ * connections to be refused does not leave root's waiting in the backlog
+ * for long.
+ */
+static void
+client_accept(struct daemon *d)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++)
+		if (client_accept_one(d) != 0)
+			return;
 }
 
 /* Drops the clients past their deadline: the request not sent, or the reply not read, in time. */
@@ -449,19 +587,23 @@ clients_expire(struct daemon *d)
 
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &d->clients[i];
+		char detail[96];
 
 		if (c->fd < 0 || now < c->deadline)
 			continue;
 		if (c->out != NULL) {
-			log_msg(&d->log, LOG_WARNING,
-				"control: dropped uid %u: reply not read in time (%zu of %zu bytes "
-				"in %d s)",
-				(unsigned)c->uid, c->out_sent, c->out_len, d->cfg->client_timeout);
+			snprintf(detail, sizeof(detail), " (%zu of %zu bytes in %d s)", c->out_sent,
+				 c->out_len, d->cfg->client_timeout);
+			flood_note_and_report(d, c->uid, FLOOD_SLOW, detail);
 			client_close(c);
 			continue;
 		}
-		client_reject(d, c, "request not received in time");
+		snprintf(detail, sizeof(detail), " (%d s)", d->cfg->client_timeout);
+		flood_note_and_report(d, c->uid, FLOOD_TIMEOUT, detail);
+		client_reply(d, c,
+			     control_error_reply("bad_request", "request not received in time"));
 	}
+	flood_summaries(d, 0);
 }
 
 static json_t *
@@ -804,6 +946,8 @@ teardown(struct daemon *d)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		client_close(&d->clients[i]);
+	if (d->audit != NULL)
+		flood_summaries(d, 1); /* what was counted is reported, not lost */
 	sync_session_stop(d->sess);
 	journal_close(&d->journal);
 	if (d->audit != NULL)
@@ -843,6 +987,7 @@ daemon_run(const struct daemon_opts *opts)
 
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		d.clients[i].fd = -1;
+	flood_init(&d.flood, FLOOD_INTERVAL);
 	if (cfg_load(opts->config_path, &d.cfg, &err) != 0) {
 		fprintf(stderr, "idgovd: %s\n", err.msg);
 		return 1;

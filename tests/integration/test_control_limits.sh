@@ -2,7 +2,11 @@
 # The control socket under abuse by local users. A client that reads a
 # large reply very slowly does not stall idgovd: other requests are
 # answered, a grant ends on time, and the slow client is dropped. A reply
-# over [control] max_reply becomes an error reply. Needs root (setpriv).
+# over [control] max_reply becomes an error reply. One uid holds at most
+# max_clients_per_uid connections; other uids and root still get in, root
+# even when others fill every slot; and a flood of refused connections
+# leaves a handful of log lines and audit records, not one per
+# connection. Needs root (setpriv).
 #
 # Bounds here (10 s for a status, a grant's removal a few seconds after
 # its end) are liveness bounds, far above what a working daemon needs.
@@ -49,6 +53,12 @@ as_t() {
 # in-process when root cannot reach the daemon, which reports running=false).
 daemon_answers_root() {
 	[ "$(timeout 10 "$IDGOV" -c "$CONF" --json status | jq -r .daemon.running)" = true ]
+}
+audited_65534() {
+	sql "SELECT count(*) FROM audit WHERE details LIKE '%\"uid\":65534%'"
+}
+logged_65534() {
+	grep -c 'uid 65534' "$T/syslog.txt"
 }
 reload() {
 	local before
@@ -98,5 +108,54 @@ assert_exit 0 "small replies are still sent" as_t 2 status
 sed -i '/^max_reply = /d' "$CONF"
 assert_exit 0 "max_reply is back to its default" reload
 
+# --- one uid cannot take every slot ---
+audit_before=$(audited_65534)
+log_before=$(logged_65534)
+abuse 65534 flood "$SOCK" 70 8 >"$T/flood.out" &
+flood=$!
+wait_for 10 grep -q '^initial' "$T/flood.out"
+assert_contains "$(cat "$T/flood.out")" "initial refused=62 silent=0 open=8" \
+	"nobody holds 8 connections (the default max_clients_per_uid); 62 are refused with a reply"
+assert_exit 0 "another uid (bin) still connects" as_t 2 status
+assert_exit 0 "a directory admin still connects" as_t 1 status
+assert_exit 0 "root's status is answered by idgovd" daemon_answers_root
+wait "$flood"
+total=$(sed -n 's/^total refused=\([0-9]*\).*/\1/p' "$T/flood.out")
+if [ "${total:-0}" -ge 62 ]; then
+	ok "the flood went on: $total connections refused"
+else
+	not_ok "the flood: $(cat "$T/flood.out")"
+fi
+logged=$(($(logged_65534) - log_before))
+audited=$(($(audited_65534) - audit_before))
+if [ "$logged" -ge 1 ] && [ "$logged" -le 6 ]; then
+	ok "refusals logged in $logged lines, not one per connection"
+else
+	not_ok "$logged log lines for $total refusals"
+fi
+if [ "$audited" -ge 1 ] && [ "$audited" -le 6 ]; then
+	ok "refusals audited in $audited records, not one per connection"
+else
+	not_ok "$audited audit records for $total refusals"
+fi
+coalesced="SELECT count(*) > 0 FROM audit WHERE action='control.refused' AND details LIKE '%\"uid\":65534%' AND json_extract(details, '\$.count') > 1"
+wait_for 15 sql_is "$coalesced" 1
+assert_exit 0 "an audit record counts the refusals it stands for" sql_is "$coalesced" 1
+assert_contains "$(cat "$T/syslog.txt")" "more connections from nobody (uid 65534) refused" \
+	"a log line counts the refusals it did not log one by one"
+
+# --- root's slots: others cannot fill the table ---
+sed -i 's/^socket = .*/&\nmax_clients_per_uid = 64/' "$CONF"
+assert_exit 0 "max_clients_per_uid = 64 is reloaded" reload
+abuse 65534 flood "$SOCK" 70 4 >"$T/flood2.out" &
+flood=$!
+wait_for 10 grep -q '^initial' "$T/flood2.out"
+assert_contains "$(cat "$T/flood2.out")" "initial refused=10 silent=0 open=60" \
+	"nobody fills every slot but root's"
+assert_exit 3 "another uid is refused" as_t 2 status
+assert_contains "$(cat "$T/last.err")" "no free connection slot" "and told why"
+assert_exit 0 "root's status is still answered by idgovd" daemon_answers_root
+wait "$flood"
+assert_exit 0 "the daemon serves everyone again" as_t 2 status
 assert_exit 0 "audit chain verifies" ig audit verify
 finish
