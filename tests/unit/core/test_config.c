@@ -44,7 +44,7 @@ test_minimal_file_gets_defaults(void **state)
 	assert_string_equal(cfg->attr_member_uid, "memberUid");
 	assert_string_equal(cfg->store_path, "/var/lib/idgov/idgov.db");
 	assert_string_equal(cfg->socket_path, "/run/idgov/idgov.sock");
-	assert_int_equal(cfg->max_reply, 16777216);
+	assert_int_equal(cfg->max_reply, 67108864);
 	assert_int_equal(cfg->client_timeout, 5);
 	assert_int_equal(cfg->max_clients_per_uid, 8);
 	assert_string_equal(cfg->admin_group, "idgov-admins");
