@@ -26,8 +26,8 @@ trap 'kill $sink 2>/dev/null; cleanup' EXIT
 wait_for 5 test -S "$T/run/log.sock"
 
 # bin (uid 2) has made its own grant list large, as it could by requesting
-# and revoking grants over and over: 8000 revoked grants of about 550
-# bytes, a reply of some 4 MB, far more than a socket buffers. (Written
+# and revoking grants over and over: 8000 revoked grants of about 770
+# bytes, a reply of some 6 MB, far more than a socket buffers. (Written
 # straight into the store: the CLI would take minutes.)
 pad=$(printf '%0300d' 0)
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000)
