@@ -38,8 +38,8 @@ declare -A may=(
 	[reviews]="core directory notify control_ops"
 	[scheduler]="core directory governance reviews"
 )
-# The programs: nothing may use what they define.
-programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/cli/CMakeFiles/idgov_cli.dir"
+# The programs, idgovd's own admission library included: nothing may use what they define.
+programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir"
 
 fail=0
 tmp=$(mktemp -d)

@@ -34,7 +34,7 @@ client_call(const char *socket_path, const char *request, char **reply, int *una
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 65536;
 	char *buf = NULL;
-	int fd;
+	int fd, send_errno = 0;
 
 	*reply = NULL;
 	*unavailable = 0;
@@ -52,8 +52,14 @@ client_call(const char *socket_path, const char *request, char **reply, int *una
 				  socket_path, strerror(e));
 	}
 	if (write_all(fd, request, strlen(request)) != 0 || write_all(fd, "\n", 1) != 0) {
-		close(fd);
-		return idg_seterr(err, "sending request to idgovd: %s", strerror(errno));
+		send_errno = errno;
+		/* idgovd refuses a connection (too many from this uid, no free slot) with an
+		 * error reply before reading the request: read that reply, it says why. */
+		if (send_errno != EPIPE && send_errno != ECONNRESET) {
+			close(fd);
+			return idg_seterr(err, "sending request to idgovd: %s",
+					  strerror(send_errno));
+		}
 	}
 	shutdown(fd, SHUT_WR);
 	buf = malloc(cap);
@@ -86,6 +92,10 @@ client_call(const char *socket_path, const char *request, char **reply, int *una
 	if (buf == NULL)
 		return idg_seterr(err, "reply from idgovd is too large");
 	buf[len] = '\0';
+	if (len == 0 && send_errno != 0) {
+		free(buf);
+		return idg_seterr(err, "sending request to idgovd: %s", strerror(send_errno));
+	}
 	if (len == 0) {
 		free(buf);
 		*unavailable = 1;

@@ -261,6 +261,12 @@ reply_err(const char *code, const char *msg)
 	return s;
 }
 
+char *
+control_error_reply(const char *code, const char *why)
+{
+	return reply_err(code, why);
+}
+
 /* Appends the request's audit record in its own short transaction. */
 static void
 audit_request(struct control_ctx *ctx, const struct caller *who, const char *action,

@@ -108,6 +108,9 @@ static const struct key_def keys[] = {
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
 	KI("control", "max_request", max_request, "65536", 1024, 16777216),
+	KI("control", "max_reply", max_reply, "67108864", 65536, 1073741824),
+	KI("control", "client_timeout", client_timeout, "5", 1, 300),
+	KI("control", "max_clients_per_uid", max_clients_per_uid, "8", 1, 64),
 
 	K("log", "syslog_socket", T_PATH, log_socket, "/dev/log"),
 	K("log", "ident", T_STR, log_ident, "idgov"),

@@ -20,14 +20,31 @@
  * A refresh refused by the mass-departure guard is alerted and retried
  * at the longest backoff; it is never applied without `idgov sync --force`.
  *
- * Clients: one request per connection. A client has a few seconds to send
- * its line and must stay under [control] max_request bytes; anything else
- * gets an error reply, is audited, and is disconnected. The daemon never
- * trusts what a client says about itself: the uid comes from SO_PEERCRED.
+ * Clients: one request per connection, and nothing a client does may hold
+ * up the loop: the timers above must fire on time whoever is connected. A
+ * client has [control] client_timeout seconds to send its line and must
+ * stay under max_request bytes; anything else gets an error reply and is
+ * disconnected. Replies are never written blocking: each client's reply
+ * is buffered, up to max_reply bytes (a larger one becomes an error
+ * reply), and sent as its socket takes it. The client then has
+ * client_timeout seconds to read all of it, a deadline that progress does
+ * not move; a slower reader is dropped. The daemon never trusts what a
+ * client says about itself: the uid comes from SO_PEERCRED.
+ *
+ * Admission (admission.h): one uid holds at most max_clients_per_uid of
+ * the MAX_CLIENTS slots; root has no such limit, and the last slots are
+ * kept for root alone, so root can always connect. Connections beyond
+ * that are accepted only to be answered "unavailable" and closed.
+ * Malformed and oversized requests are audited one by one (each costs the
+ * client a real request); refused connections, requests not sent in time
+ * and replies not read in time, which cost nothing to cause, are logged
+ * and audited once per uid and burst, then as one summary with a count
+ * every FLOOD_INTERVAL seconds while the burst lasts.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
 
+#include "admission.h"
 #include "audit.h"
 #include "config.h"
 #include "control.h"
@@ -53,24 +70,30 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
-#define CLIENT_TIMEOUT 5 /* seconds to send a request */
 #define FIXED_FDS 5
+#define ACCEPT_BURST 16   /* connections taken from the backlog per loop turn */
+#define FLOOD_INTERVAL 10 /* seconds a burst of refusals is summarised over */
 
 enum link_state { LINK_DISCONNECTED, LINK_PERSIST, LINK_PAGED };
 
+/*
+ * A connected client: reading its request (out == NULL), then writing the
+ * reply from out. The deadline is for the phase as a whole.
+ */
 struct client {
 	int fd;
 	uid_t uid;
-	char *buf;
+	char *buf; /* the request so far */
 	size_t len;
-	int64_t opened;
+	char *out; /* the reply line, newline included */
+	size_t out_len, out_sent;
+	int64_t deadline; /* monotonic milliseconds */
 };
 
 struct daemon {
@@ -90,6 +113,7 @@ struct daemon {
 	int64_t started, connected_since;
 	char last_error[IDG_ERRLEN];
 	struct client clients[MAX_CLIENTS];
+	struct flood flood; /* refusals and drops, counted per uid */
 	int stop;
 };
 
@@ -264,52 +288,162 @@ on_directory(struct daemon *d)
 
 /* ---- control socket ---- */
 
+/* Client deadlines follow the monotonic clock: setting the clock must not drop or keep clients. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 client_close(struct client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->buf);
+	if (c->out != NULL) /* a reply may carry a new MFA secret or recovery codes */
+		sodium_memzero(c->out, c->out_len);
+	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
 
+static const char *const flood_reasons[FLOOD_KINDS] = {
+	[FLOOD_UID_FULL] = "too many connections from this uid ([control] max_clients_per_uid)",
+	[FLOOD_TABLE_FULL] = "no free connection slot",
+	[FLOOD_TIMEOUT] = "request not received in time",
+	[FLOOD_SLOW] = "reply not read in time",
+};
+
 /*
- * Sends reply (malloc'd, no newline; freed here) and a newline, then
- * closes. A NULL reply (out of memory) just closes the connection.
+ * Logs and audits one report of the flood table: the first refusal or
+ * drop of a burst (count 1, seconds 0), or the summary of those counted
+ * since. This runs once per uid, kind and interval, however many
+ * connections a client makes: that is the point.
  */
 static void
-client_reply(struct client *c, char *reply)
+flood_report(struct daemon *d, const struct flood_report *r, const char *detail)
 {
-	struct timeval tv = {CLIENT_TIMEOUT, 0};
-	struct iovec iov[2] = {{reply, reply ? strlen(reply) : 0}, {(char *)"\n", 1}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = reply ? 2 : 0};
-	int flags = fcntl(c->fd, F_GETFL);
+	int refused = r->kind == FLOOD_UID_FULL || r->kind == FLOOD_TABLE_FULL;
+	const char *verb = refused ? "refused" : "dropped";
+	struct caller who = {.uid = r->uid};
+	struct idg_err err;
+	json_t *details;
 
-	/* Blocking with a timeout: a client that does not read cannot stall us for long. */
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (msg.msg_iovlen > 0) {
-		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	if (r->uid == FLOOD_ANY_UID)
+		idg_strlcpy(who.name, "other uids", sizeof(who.name));
+	else
+		control_identify(&d->ctl, r->uid, &who);
+	if (r->seconds == 0)
+		log_msg(&d->log, LOG_WARNING,
+			"control: %s a connection from %s (uid %u): %s%s; more are counted, "
+			"not logged, for %d s",
+			verb, who.name, (unsigned)r->uid, flood_reasons[r->kind],
+			detail != NULL ? detail : "", FLOOD_INTERVAL);
+	else
+		log_msg(&d->log, LOG_WARNING,
+			"control: %lu more connections from %s (uid %u) %s in the last %lld s: %s",
+			r->count, who.name, (unsigned)r->uid, verb, (long long)r->seconds,
+			flood_reasons[r->kind]);
+	details = json_pack("{s:I, s:s, s:I, s:I}", "uid",
+			    (json_int_t)(r->uid == FLOOD_ANY_UID ? -1 : (json_int_t)r->uid),
+			    "reason", flood_reasons[r->kind], "count", (json_int_t)r->count,
+			    "seconds", (json_int_t)r->seconds);
+	if (details == NULL ||
+	    audit_record(d->audit, who.name, "-", refused ? "control.refused" : "control.dropped",
+			 details, &err) != 0)
+		log_msg(&d->log, LOG_ERR, "cannot audit control.%s: %s", verb,
+			details == NULL ? "out of memory" : err.msg);
+}
+
+/* Counts a refusal or drop, reporting it when it is the first of a burst. */
+static void
+flood_note_and_report(struct daemon *d, uid_t uid, enum flood_kind kind, const char *detail)
+{
+	struct flood_report r;
+
+	if (flood_note(&d->flood, uid, kind, mono_ms() / 1000, &r))
+		flood_report(d, &r, detail);
+}
+
+/* Reports the summaries that are due (all of them at exit). */
+static void
+flood_summaries(struct daemon *d, int all)
+{
+	struct flood_report r;
+
+	while (flood_due(&d->flood, mono_ms() / 1000, all, &r))
+		flood_report(d, &r, NULL);
+}
+
+/*
+ * Writes what the socket takes of the reply, without blocking; closes the
+ * connection once all is sent or the client is gone. What remains waits
+ * for POLLOUT, so a client that reads slowly costs its slot and its
+ * buffer, never the daemon's time.
+ */
+static void
+client_write(struct client *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
 		if (w <= 0)
-			break;
-		while (msg.msg_iovlen > 0 && (size_t)w >= msg.msg_iov->iov_len) {
-			w -= (ssize_t)msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen > 0) {
-			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + w;
-			msg.msg_iov->iov_len -= (size_t)w;
-		}
+			break; /* the client went away */
+		c->out_sent += (size_t)w;
 	}
-	if (reply != NULL) /* a reply may carry a new MFA secret or recovery codes */
-		sodium_memzero(reply, strlen(reply));
-	free(reply);
 	client_close(c);
+}
+
+/*
+ * Queues reply (malloc'd, no newline; owned from here on) and starts
+ * sending it. The client then has [control] client_timeout seconds to read
+ * all of it: the deadline is not moved when some bytes go out, or a client
+ * reading a byte at a time could keep its slot, and its buffer, for as
+ * long as it liked. A reply over [control] max_reply is replaced by an
+ * error saying so, so that the memory one client can make us hold is
+ * bounded. A NULL reply (out of memory) just closes the connection.
+ */
+static void
+client_reply(struct daemon *d, struct client *c, char *reply)
+{
+	size_t len = reply != NULL ? strlen(reply) : 0;
+
+	if (reply != NULL && len + 1 > (size_t)d->cfg->max_reply) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "the reply (%zu bytes) is larger than [control] max_reply (%d bytes); "
+			 "ask for less",
+			 len + 1, d->cfg->max_reply);
+		log_msg(&d->log, LOG_WARNING, "control: reply to uid %u not sent: %s",
+			(unsigned)c->uid, why);
+		sodium_memzero(reply, len);
+		free(reply);
+		reply = control_error_reply("failed", why);
+		len = reply != NULL ? strlen(reply) : 0;
+	}
+	if (reply == NULL) {
+		client_close(c);
+		return;
+	}
+	free(c->buf);
+	c->buf = NULL;
+	c->len = 0;
+	reply[len] = '\n'; /* the terminating NUL becomes the end of the line */
+	c->out = reply;
+	c->out_len = len + 1;
+	c->out_sent = 0;
+	c->deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
+	client_write(c);
 }
 
 static void
@@ -318,7 +452,7 @@ client_handle(struct daemon *d, struct client *c, size_t len)
 	struct caller who;
 
 	control_identify(&d->ctl, c->uid, &who);
-	client_reply(c, control_handle(&d->ctl, &who, c->buf, len));
+	client_reply(d, c, control_handle(&d->ctl, &who, c->buf, len));
 }
 
 static void
@@ -327,7 +461,7 @@ client_reject(struct daemon *d, struct client *c, const char *why)
 	struct caller who;
 
 	control_identify(&d->ctl, c->uid, &who);
-	client_reply(c, control_reject(&d->ctl, &who, "bad_request", why));
+	client_reply(d, c, control_reject(&d->ctl, &who, "bad_request", why));
 }
 
 static void
@@ -362,44 +496,114 @@ client_read(struct daemon *d, struct client *c)
 	}
 }
 
+/*
+ * Answers a connection we will not serve with a one-line error and closes
+ * it. The line is short enough for any empty socket buffer, so the send
+ * never blocks; if it fails, the client just sees the connection close.
+ */
 static void
-client_accept(struct daemon *d)
+client_refuse(struct daemon *d, int fd, uid_t uid, enum flood_kind kind, const char *why,
+	      const char *detail)
+{
+	char *reply = control_error_reply("unavailable", why);
+
+	if (reply != NULL) {
+		size_t len = strlen(reply);
+
+		reply[len] = '\n';
+		(void)send(fd, reply, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(reply);
+	}
+	close(fd);
+	flood_note_and_report(d, uid, kind, detail);
+}
+
+/* Takes one connection from the backlog; 0 when there was one, -1 when it is empty. */
+static int
+client_accept_one(struct daemon *d)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int fd = accept4(d->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	int i;
+	size_t used = 0, uid_used = 0;
+	int free_slot = -1;
+	char why[128], detail[64];
 
 	if (fd < 0)
-		return;
+		return errno == EINTR || errno == ECONNABORTED ? 0 : -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		close(fd);
-		return;
+		return 0;
 	}
-	for (i = 0; i < MAX_CLIENTS && d->clients[i].fd >= 0; i++)
-		;
-	if (i == MAX_CLIENTS) {
-		log_msg(&d->log, LOG_WARNING, "control: too many clients; refusing uid %u",
-			(unsigned)cred.uid);
-		close(fd);
-		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (d->clients[i].fd < 0) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		used++;
+		uid_used += d->clients[i].uid == cred.uid;
 	}
-	d->clients[i].fd = fd;
-	d->clients[i].uid = cred.uid;
-	d->clients[i].opened = idg_now();
+	switch (admit_check(used, MAX_CLIENTS, uid_used, cred.uid, d->cfg->max_clients_per_uid)) {
+	case ADMIT_OK:
+		break;
+	case ADMIT_UID_FULL:
+		snprintf(why, sizeof(why),
+			 "too many connections from uid %u (at most %d); try again later",
+			 (unsigned)cred.uid, d->cfg->max_clients_per_uid);
+		snprintf(detail, sizeof(detail), " (%zu open)", uid_used);
+		client_refuse(d, fd, cred.uid, FLOOD_UID_FULL, why, detail);
+		return 0;
+	case ADMIT_TABLE_FULL:
+		snprintf(detail, sizeof(detail), " (%zu of %d in use)", used, MAX_CLIENTS);
+		client_refuse(d, fd, cred.uid, FLOOD_TABLE_FULL,
+			      "no free connection slot; try again later", detail);
+		return 0;
+	}
+	d->clients[free_slot].fd = fd;
+	d->clients[free_slot].uid = cred.uid;
+	d->clients[free_slot].deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
+	return 0;
 }
 
+/*
+ * Takes several connections per turn of the loop, so that a flood of
+ * connections to be refused does not leave root's waiting in the backlog
+ * for long.
+ */
+static void
+client_accept(struct daemon *d)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++)
+		if (client_accept_one(d) != 0)
+			return;
+}
+
+/* Drops the clients past their deadline: the request not sent, or the reply not read, in time. */
 static void
 clients_expire(struct daemon *d)
 {
-	int64_t now = idg_now();
+	int64_t now = mono_ms();
 
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &d->clients[i];
+		char detail[96];
 
-		if (c->fd >= 0 && now - c->opened > CLIENT_TIMEOUT)
-			client_reject(d, c, "request not received in time");
+		if (c->fd < 0 || now < c->deadline)
+			continue;
+		if (c->out != NULL) {
+			snprintf(detail, sizeof(detail), " (%zu of %zu bytes in %d s)", c->out_sent,
+				 c->out_len, d->cfg->client_timeout);
+			flood_note_and_report(d, c->uid, FLOOD_SLOW, detail);
+			client_close(c);
+			continue;
+		}
+		snprintf(detail, sizeof(detail), " (%d s)", d->cfg->client_timeout);
+		flood_note_and_report(d, c->uid, FLOOD_TIMEOUT, detail);
+		client_reply(d, c,
+			     control_error_reply("bad_request", "request not received in time"));
 	}
+	flood_summaries(d, 0);
 }
 
 static json_t *
@@ -697,7 +901,9 @@ loop(struct daemon *d)
 			if (d->clients[i].fd < 0)
 				continue;
 			map[n - FIXED_FDS] = i;
-			pfd[n++] = (struct pollfd){.fd = d->clients[i].fd, .events = POLLIN};
+			pfd[n++] = (struct pollfd){.fd = d->clients[i].fd,
+						   .events = d->clients[i].out != NULL ? POLLOUT
+										       : POLLIN};
 		}
 		int ready = poll(pfd, (nfds_t)n, 1000);
 
@@ -717,9 +923,16 @@ loop(struct daemon *d)
 			on_timer(d);
 		if (pfd[4].revents)
 			on_governance_timer(d);
-		for (int k = FIXED_FDS; k < n; k++)
-			if (pfd[k].revents && d->clients[map[k - FIXED_FDS]].fd == pfd[k].fd)
-				client_read(d, &d->clients[map[k - FIXED_FDS]]);
+		for (int k = FIXED_FDS; k < n; k++) {
+			struct client *c = &d->clients[map[k - FIXED_FDS]];
+
+			if (!pfd[k].revents || c->fd != pfd[k].fd)
+				continue;
+			if (c->out != NULL)
+				client_write(c);
+			else
+				client_read(d, c);
+		}
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);
@@ -733,6 +946,8 @@ teardown(struct daemon *d)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		client_close(&d->clients[i]);
+	if (d->audit != NULL)
+		flood_summaries(d, 1); /* what was counted is reported, not lost */
 	sync_session_stop(d->sess);
 	journal_close(&d->journal);
 	if (d->audit != NULL)
@@ -772,6 +987,7 @@ daemon_run(const struct daemon_opts *opts)
 
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		d.clients[i].fd = -1;
+	flood_init(&d.flood, FLOOD_INTERVAL);
 	if (cfg_load_with(opts->config_path, review_config_extensions, &d.cfg, &err) != 0) {
 		fprintf(stderr, "idgovd: %s\n", err.msg);
 		return 1;

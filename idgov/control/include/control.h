@@ -70,4 +70,9 @@ char *control_handle(struct control_ctx *ctx, const struct caller *who, const ch
 char *control_reject(struct control_ctx *ctx, const struct caller *who, const char *code,
 		     const char *why);
 
+/* An error reply and nothing else: not logged, not audited. For the daemon's own refusals (a full
+ * client table, a timeout), which it logs and audits at a pace a flood cannot set. NULL when out of
+ * memory. */
+char *control_error_reply(const char *code, const char *why);
+
 #endif

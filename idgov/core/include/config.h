@@ -128,6 +128,9 @@ struct cfg {
 	/* [control] */
 	char *socket_path;
 	int max_request;
+	int max_reply;           /* bytes; a larger reply becomes an error reply */
+	int client_timeout;      /* seconds to send the request, and again to read the reply */
+	int max_clients_per_uid; /* connections one uid may hold open (root: no limit) */
 
 	/* [log] */
 	char *log_socket;

@@ -44,6 +44,9 @@ test_minimal_file_gets_defaults(void **state)
 	assert_string_equal(cfg->attr_member_uid, "memberUid");
 	assert_string_equal(cfg->store_path, "/var/lib/idgov/idgov.db");
 	assert_string_equal(cfg->socket_path, "/run/idgov/idgov.sock");
+	assert_int_equal(cfg->max_reply, 67108864);
+	assert_int_equal(cfg->client_timeout, 5);
+	assert_int_equal(cfg->max_clients_per_uid, 8);
 	assert_string_equal(cfg->admin_group, "idgov-admins");
 	cfg_free(cfg);
 }
@@ -67,6 +70,10 @@ test_full_file_overrides(void **state)
 			   "privileged = admins, dba\n"
 			   "[store]\n"
 			   "path = /tmp/x.db\n"
+			   "[control]\n"
+			   "max_reply = 1048576\n"
+			   "client_timeout = 10\n"
+			   "max_clients_per_uid = 3\n"
 			   "[admin]\n"
 			   "group = wheel\n";
 
@@ -79,6 +86,9 @@ test_full_file_overrides(void **state)
 	assert_true(cfg_list_contains(cfg->privileged_groups, "ADMINS"));
 	assert_false(cfg_list_contains(cfg->privileged_groups, "adm"));
 	assert_string_equal(cfg->admin_group, "wheel");
+	assert_int_equal(cfg->max_reply, 1048576);
+	assert_int_equal(cfg->client_timeout, 10);
+	assert_int_equal(cfg->max_clients_per_uid, 3);
 	cfg_free(cfg);
 }
 
@@ -117,6 +127,16 @@ test_malformed_values_are_rejected(void **state)
 		     "page_size: out of range");
 	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nmax_departed_fraction = 1.5\n",
 		     "max_departed_fraction: not a number between 0 and 1");
+	expect_error(
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n[control]\nmax_clients_per_uid = 0\n",
+		"t.conf:5: [control] max_clients_per_uid: out of range");
+	expect_error(
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n[control]\nmax_clients_per_uid = 65\n",
+		"max_clients_per_uid: out of range");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[control]\nmax_reply = 1024\n",
+		     "max_reply: out of range");
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[control]\nclient_timeout = 0\n",
+		     "client_timeout: out of range");
 	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\ntls = maybe\n",
 		     "tls: must be none, starttls or ldaps");
 	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\nuser_filter = uid=*\n",
