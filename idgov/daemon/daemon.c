@@ -24,6 +24,9 @@
  * its line and must stay under [control] max_request bytes; anything else
  * gets an error reply, is audited, and is disconnected. The daemon never
  * trusts what a client says about itself: the uid comes from SO_PEERCRED.
+ * The refusals of callers who are not admins are coalesced per uid and
+ * minute in a table the daemon owns (control.h); the loop writes out the
+ * counts of windows that are over, and teardown those still open.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -81,6 +84,7 @@ struct daemon {
 	struct audit *audit;
 	struct secret_key *key;
 	struct control_ctx ctl;
+	struct control_refusals *refusals; /* coalesced refusals, by uid (control.h) */
 	int sigfd, listenfd, timerfd, govfd;
 	struct journal journal;
 	int64_t gov_next;
@@ -664,6 +668,9 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (d->opts->pid_file != NULL && write_pid_file(d->opts->pid_file, err) != 0)
 		return -1;
+	if ((d->refusals = calloc(1, sizeof(*d->refusals))) == NULL)
+		return idg_seterr(err, "out of memory");
+	d->ctl.refusals = d->refusals;
 	d->ctl.key = d->key;
 	d->ctl.cfg = d->cfg;
 	d->ctl.st = d->st;
@@ -723,6 +730,8 @@ loop(struct daemon *d)
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);
+		/* Refusal counts whose minute is over go into the chain now. */
+		control_refusals_flush(&d->ctl, idg_now(), 0);
 		while (waitpid(-1, NULL, WNOHANG) > 0) /* notification commands */
 			;
 	}
@@ -735,6 +744,9 @@ teardown(struct daemon *d)
 		client_close(&d->clients[i]);
 	sync_session_stop(d->sess);
 	journal_close(&d->journal);
+	if (d->audit != NULL)
+		control_refusals_flush(&d->ctl, idg_now(), 1); /* counts still open */
+	free(d->refusals);
 	if (d->audit != NULL)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
