@@ -78,20 +78,24 @@ review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char *subj
 	if (r->cfg->notify_command[0] == '\0' ||
 	    store_prepare(r->st,
 			  "SELECT i.reviewer, count(*), (SELECT mail FROM users u WHERE u.uid = "
-			  "i.reviewer AND u.status = 'active' LIMIT 1) FROM review_items i WHERE "
-			  "i.campaign_id = ?1 AND i.decision IS NULL AND i.reviewer IS NOT NULL "
+			  "i.reviewer AND u.status = 'active' LIMIT 1), (SELECT display_name FROM "
+			  "users u WHERE u.uid = i.reviewer AND u.status = 'active' LIMIT 1) FROM "
+			  "review_items i WHERE i.campaign_id = ?1 AND i.decision IS NULL AND "
+			  "i.reviewer IS NOT NULL "
 			  "GROUP BY i.reviewer",
 			  &s, NULL) != 0)
 		return;
 	sqlite3_bind_int64(s, 1, campaign);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *mail = (const char *)sqlite3_column_text(s, 2);
+		/* The mail and name are the directory's: notify_send() checks them. */
+		struct notify_rcpt to = {.who = (const char *)sqlite3_column_text(s, 0),
+					 .addr = (const char *)sqlite3_column_text(s, 2),
+					 .name = (const char *)sqlite3_column_text(s, 3)};
 
 		snprintf(text, sizeof(text),
-			 "%s\n\n%s has %d undecided item(s) in campaign #%lld.\n", body,
-			 (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-			 (long long)campaign);
-		notify_send(r->cfg, r->log, "review", mail, subject, text);
+			 "%s\n\n%s has %d undecided item(s) in campaign #%lld.\n", body, to.who,
+			 sqlite3_column_int(s, 1), (long long)campaign);
+		notify_send(r->cfg, r->log, "review", &to, 1, subject, text);
 	}
 	sqlite3_finalize(s);
 }

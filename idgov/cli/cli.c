@@ -228,9 +228,38 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 		return EXIT_OK;
 	}
 	e = json_object_get(rep, "error");
-	fprintf(stderr, "idgov: %s\n", json_string_value(json_object_get(e, "message")));
+	/* The message may quote what others wrote (a directory value, a reason). */
+	fputs("idgov: ", stderr);
+	print_visible_text(stderr,
+			   json_is_string(json_object_get(e, "message"))
+				   ? json_string_value(json_object_get(e, "message"))
+				   : "(no message)",
+			   0);
+	fputc('\n', stderr);
 	rc = exit_for_code(json_string_value(json_object_get(e, "code")));
 	json_decref(rep);
+	return rc;
+}
+
+/*
+ * Prints a result for people with fn, on a copy whose strings are made
+ * visible (cli_print.h); returns fn's answer, or fail when out of memory.
+ */
+static int
+print_for_people(json_t *r, int (*fn)(json_t *), void (*plain)(json_t *), int fail)
+{
+	json_t *vis = print_visible(r);
+	int rc = 0;
+
+	if (vis == NULL) {
+		fprintf(stderr, "idgov: out of memory\n");
+		return fail;
+	}
+	if (fn != NULL)
+		rc = fn(vis);
+	else
+		plain(vis);
+	json_decref(vis);
 	return rc;
 }
 
@@ -248,10 +277,10 @@ run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
 		printf("%s\n", s ? s : "null");
 		free(s);
 	} else {
-		fn(r);
+		rc = print_for_people(r, NULL, fn, EXIT_FAIL);
 	}
 	json_decref(r);
-	return EXIT_OK;
+	return rc;
 }
 
 /*
@@ -273,7 +302,7 @@ run_verdict(struct cli *c, const char *op, json_t *args, const char *key, int (*
 		free(s);
 		rc = json_is_true(json_object_get(r, key)) ? EXIT_OK : EXIT_FAIL;
 	} else {
-		rc = fn(r) ? EXIT_FAIL : EXIT_OK;
+		rc = print_for_people(r, fn, NULL, 1) ? EXIT_FAIL : EXIT_OK;
 	}
 	json_decref(r);
 	return rc;
@@ -564,7 +593,13 @@ mfa_enroll(struct cli *c, int argc, char **argv)
 		return rc;
 	printf("Add this account to your authenticator app: scan the code, or enter the URI.\n\n");
 	print_qr(json_string_value(json_object_get(r, "uri")));
-	printf("\n%s\n\n", json_string_value(json_object_get(r, "uri")));
+	putchar('\n');
+	print_visible_text(stdout,
+			   json_is_string(json_object_get(r, "uri"))
+				   ? json_string_value(json_object_get(r, "uri"))
+				   : "-",
+			   0);
+	printf("\n\n");
 	args = json_pack("{s:s}", "name", json_string_value(json_object_get(r, "user")));
 	json_decref(r);
 	if (read_code(code, sizeof(code)) != 0) {

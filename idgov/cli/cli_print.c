@@ -1,15 +1,110 @@
 /*
  * Formatting replies for people. Machines use --json, which prints the
  * reply's result unchanged; nothing here is meant to be parsed.
+ *
+ * What is printed was written by others (directory values, audit records
+ * of any caller, reasons and comments), so the printers get a copy of the
+ * result with control characters made visible (print_visible()): a value
+ * cannot start a forged line or send an escape sequence to the terminal.
  */
 #include "cli_print.h"
 
 #include "timeparse.h"
+#include "util.h"
 
 #include <qrencode.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* s with control characters made visible (malloc'd), or NULL when out of memory. */
+static char *
+visible_text(const char *s)
+{
+	size_t size = strlen(s) * 4 + 1; /* at most "\xNN" for each byte */
+	char *out = malloc(size);
+
+	if (out != NULL)
+		idg_strvis(out, size, s);
+	return out;
+}
+
+static json_t *
+visible_string(json_t *v)
+{
+	char *s;
+	json_t *copy;
+
+	if (idg_text_plain(json_string_value(v)) &&
+	    strlen(json_string_value(v)) == json_string_length(v))
+		return json_incref(v);
+	/* A NUL inside a string is cut there, as the printers would. */
+	if ((s = visible_text(json_string_value(v))) == NULL)
+		return NULL;
+	copy = json_string(s);
+	free(s);
+	return copy;
+}
+
+json_t *
+print_visible(json_t *v)
+{
+	json_t *copy = NULL, *item, *vis;
+	const char *key;
+	char *k;
+	size_t i;
+
+	if (json_is_string(v))
+		return visible_string(v);
+	if (json_is_array(v)) {
+		copy = json_array();
+		json_array_foreach(v, i, item)
+		{
+			/* json_array_append_new() takes vis, even when it fails. */
+			if (copy == NULL || (vis = print_visible(item)) == NULL ||
+			    json_array_append_new(copy, vis) != 0) {
+				json_decref(copy);
+				return NULL;
+			}
+		}
+		return copy;
+	}
+	if (json_is_object(v)) {
+		copy = json_object();
+		json_object_foreach(v, key, item)
+		{
+			int rc = -1;
+
+			/* json_object_set_new() takes vis, even when it fails. */
+			if (copy != NULL && (k = visible_text(key)) != NULL) {
+				if ((vis = print_visible(item)) != NULL)
+					rc = json_object_set_new(copy, k, vis);
+				free(k);
+			}
+			if (rc != 0) {
+				json_decref(copy);
+				return NULL;
+			}
+		}
+		return copy;
+	}
+	return json_incref(v);
+}
+
+void
+print_visible_text(FILE *fp, const char *text, int keep_newlines)
+{
+	while (*text != '\0') {
+		size_t n = keep_newlines ? strcspn(text, "\n") : strlen(text);
+		char *line = strndup(text, n), *vis = line != NULL ? visible_text(line) : NULL;
+
+		fprintf(fp, "%s%s", vis != NULL ? vis : "?", text[n] == '\n' ? "\n" : "");
+		free(vis);
+		free(line);
+		text += n + (text[n] == '\n');
+	}
+}
 
 static const char *
 str(json_t *o, const char *key)

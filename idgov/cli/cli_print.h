@@ -3,6 +3,19 @@
 #define IDGOV_CLI_PRINT_H
 
 #include <jansson.h>
+#include <stdio.h>
+
+/*
+ * A copy of v with every string and object key made visible (idg_strvis():
+ * control characters as \xNN or \u00NN), for the printers below; NULL when
+ * out of memory. Other values are shared, not copied.
+ */
+json_t *print_visible(json_t *v);
+/*
+ * Writes text made visible; with keep_newlines, its lines stay lines (a
+ * report shown on a terminal), else a newline shows as \x0a too.
+ */
+void print_visible_text(FILE *fp, const char *text, int keep_newlines);
 
 void print_status(json_t *r);
 void print_sync(json_t *r);

@@ -7,6 +7,7 @@
  * none.
  */
 #include "cli_int.h"
+#include "cli_print.h"
 
 #include "timeparse.h"
 
@@ -412,7 +413,11 @@ write_report(json_t *r, const char *output)
 	if (content == NULL)
 		return EXIT_FAIL;
 	if (output == NULL) {
-		fputs(content, stdout);
+		/* On a terminal, values in the report cannot send escape sequences. */
+		if (isatty(STDOUT_FILENO))
+			print_visible_text(stdout, content, 1);
+		else
+			fputs(content, stdout);
 		return EXIT_OK;
 	}
 	/* Who holds what access is sensitive: the report is private to its writer. */

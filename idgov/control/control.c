@@ -4,7 +4,10 @@
  * Every request is audited with who asked, what, and the outcome,
  * including requests refused for their role and requests that could not
  * be parsed. Arguments are validated strictly: an unknown argument, a
- * wrong type or an over-long value is a bad_request, never ignored.
+ * wrong type or an over-long value is a bad_request, never ignored; and
+ * nothing a request says goes into its record before it has been checked.
+ * Refusals of callers who are not admins are coalesced when the caller
+ * passes a control_refusals table (see control.h).
  */
 #include "control_int.h"
 
@@ -267,22 +270,167 @@ control_error_reply(const char *code, const char *why)
 	return reply_err(code, why);
 }
 
-/* Appends the request's audit record in its own short transaction. */
+/* Counts name under its kind; past CONTROL_REFUSAL_KINDS names, under "other". */
+static void
+count_kind(struct control_refusal_kind k[CONTROL_REFUSAL_KINDS + 1], const char *name)
+{
+	struct control_refusal_kind *other = &k[CONTROL_REFUSAL_KINDS];
+
+	for (int i = 0; i < CONTROL_REFUSAL_KINDS; i++) {
+		if (k[i].n == 0)
+			idg_strlcpy(k[i].name, name, sizeof(k[i].name));
+		if (strncmp(k[i].name, name, sizeof(k[i].name) - 1) == 0) {
+			k[i].n++;
+			return;
+		}
+	}
+	idg_strlcpy(other->name, "other", sizeof(other->name));
+	other->n++;
+}
+
+static json_t *
+kinds_json(const struct control_refusal_kind k[CONTROL_REFUSAL_KINDS + 1])
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o != NULL && i <= CONTROL_REFUSAL_KINDS; i++)
+		if (k[i].n > 0)
+			json_object_set_new(o, k[i].name, json_integer(k[i].n));
+	return o;
+}
+
+/* Writes what a window counted as one record, if it counted anything, and frees the slot. */
+static void
+refusal_close(struct control_ctx *ctx, struct control_refusal *s)
+{
+	struct idg_err err;
+	json_t *d;
+
+	if (s->count > 0) {
+		d = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o}", "uid", (json_int_t)s->uid, "count",
+			      (json_int_t)s->count, "from", (json_int_t)s->start, "until",
+			      (json_int_t)s->last, "actions", kinds_json(s->actions), "outcomes",
+			      kinds_json(s->outcomes));
+		if (d == NULL ||
+		    audit_record(ctx->audit, s->actor, "-", "control.refused", d, &err) != 0)
+			log_msg(ctx->log, LOG_ERR, "cannot audit %lld refusals of %s: %s",
+				(long long)s->count, s->actor,
+				d == NULL ? "out of memory" : err.msg);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+window_over(const struct control_refusal *s, int64_t now)
+{
+	return now - s->start >= CONTROL_REFUSAL_WINDOW || now < s->start;
+}
+
+/*
+ * Whether a request's outcome goes into the chain now. Successes, an
+ * admin's requests and everything without a table are recorded. Otherwise
+ * the caller's uid has a window: its first refusal is recorded as it is,
+ * later ones until the window is over are only counted (by action and
+ * outcome), and refusal_close() writes the count. A window that is over is
+ * closed here first, so its count never waits for the next flush; when
+ * every slot is taken, the oldest window is closed early. Nothing is lost,
+ * and a caller adds at most about two records a minute, however fast they ask.
+ */
+static int
+refusal_recorded(struct control_ctx *ctx, const struct caller *who, const char *action,
+		 const char *outcome)
+{
+	struct control_refusal *s = NULL, *spare = NULL;
+	int64_t now = idg_now();
+
+	if (ctx->refusals == NULL || who->admin || strcmp(outcome, "ok") == 0)
+		return 1;
+	for (int i = 0; i < CONTROL_REFUSAL_UIDS; i++) {
+		struct control_refusal *c = &ctx->refusals->slot[i];
+
+		if (c->used && c->uid == who->uid)
+			s = c;
+		/* A free slot, or else the oldest window. */
+		if (spare == NULL || (spare->used && (!c->used || c->start < spare->start)))
+			spare = c;
+	}
+	if (s != NULL && !window_over(s, now)) {
+		s->count++;
+		s->last = now;
+		count_kind(s->actions, action);
+		count_kind(s->outcomes, outcome);
+		return 0;
+	}
+	if (s != NULL)
+		spare = s;
+	if (spare->used)
+		refusal_close(ctx, spare);
+	spare->used = 1;
+	spare->uid = who->uid;
+	spare->start = spare->last = now;
+	idg_strlcpy(spare->actor, who->name, sizeof(spare->actor));
+	return 1;
+}
+
+void
+control_refusals_flush(struct control_ctx *ctx, int64_t now, int all)
+{
+	if (ctx->refusals == NULL)
+		return;
+	for (int i = 0; i < CONTROL_REFUSAL_UIDS; i++) {
+		struct control_refusal *s = &ctx->refusals->slot[i];
+
+		if (s->used && (all || window_over(s, now)))
+			refusal_close(ctx, s);
+	}
+}
+
+/*
+ * Appends the request's audit record in its own short transaction, unless
+ * it is a refusal that is only counted. The reason may quote what the
+ * caller sent: it is made visible and capped like the other fields.
+ */
 static void
 audit_request(struct control_ctx *ctx, const struct caller *who, const char *action,
 	      const char *subject, const char *outcome, const char *reason)
 {
 	struct idg_err err;
+	char why[IDG_ERRLEN];
 	json_t *d;
 
-	if (ctx->audit == NULL)
+	if (ctx->audit == NULL || !refusal_recorded(ctx, who, action, outcome))
 		return;
 	d = json_pack("{s:I, s:s}", "uid", (json_int_t)who->uid, "outcome", outcome);
-	if (d != NULL && reason != NULL)
-		json_object_set_new(d, "reason", json_string(reason));
+	if (d != NULL && reason != NULL) {
+		idg_strvis(why, sizeof(why), reason);
+		json_object_set_new(d, "reason", json_string(why));
+	}
 	if (d == NULL || audit_record(ctx->audit, who->name, subject, action, d, &err) != 0)
 		log_msg(ctx->log, LOG_ERR, "cannot audit %s by %s: %s", action, who->name,
 			d == NULL ? "out of memory" : err.msg);
+}
+
+/*
+ * The subject of a request's record, taken from its arguments only once
+ * they are known to be valid: a grant id, or a name that control_arg_name()
+ * accepts (1..256 bytes, no control characters); "-" for anything else. So
+ * a caller cannot write what they like into the chain by sending it as a
+ * name, whether or not the request is then refused.
+ */
+static const char *
+request_subject(json_t *args, char *buf, size_t size)
+{
+	struct reply_err ignored;
+	json_t *id = json_object_get(args, "id");
+	const char *name;
+
+	if (json_is_integer(id)) {
+		snprintf(buf, size, "grant:%lld", (long long)json_integer_value(id));
+		return buf;
+	}
+	if (control_arg_name(args, "name", 1, &name, &ignored) == 0 && name != NULL)
+		return name;
+	return "-";
 }
 
 static int
@@ -352,19 +500,18 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		json_object_set_new(req, "args", args);
 	}
 	snprintf(action, sizeof(action), "control.%s", op->name);
-	if (json_is_string(json_object_get(args, "name")))
-		subject = json_string_value(json_object_get(args, "name"));
-	if (json_is_integer(json_object_get(args, "id"))) {
-		snprintf(grant_subject, sizeof(grant_subject), "grant:%lld",
-			 (long long)json_integer_value(json_object_get(args, "id")));
-		subject = grant_subject;
-	}
 	if (!args_known(args, op, &unknown)) {
-		control_fail(&r, "bad_request", "unknown argument '%s'", unknown);
-	} else if (op->admin_only && !who->admin) {
-		control_fail(&r, "denied", "'%s' is for admins only", op->name);
+		/* The name is the caller's own text: quoted only when it is short and plain. */
+		if (strlen(unknown) <= 64 && idg_text_plain(unknown))
+			control_fail(&r, "bad_request", "unknown argument '%s'", unknown);
+		else
+			control_fail(&r, "bad_request", "unknown argument (its name not shown)");
 	} else {
-		result = op->fn(ctx, who, args, &r);
+		subject = request_subject(args, grant_subject, sizeof(grant_subject));
+		if (op->admin_only && !who->admin)
+			control_fail(&r, "denied", "'%s' is for admins only", op->name);
+		else
+			result = op->fn(ctx, who, args, &r);
 	}
 	if (result != NULL) {
 		audit_request(ctx, who, action, subject, "ok", NULL);
@@ -410,8 +557,9 @@ control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
 
 	memset(who, 0, sizeof(*who));
 	who->uid = uid;
+	/* A name that could not be shown as it is (an odd directory entry) is not used. */
 	if (getpwuid_r(uid, &pwbuf, buf, sizeof(buf), &pw) == 0 && pw != NULL &&
-	    strlen(pw->pw_name) < sizeof(who->name))
+	    strlen(pw->pw_name) < sizeof(who->name) && idg_text_plain(pw->pw_name))
 		idg_strlcpy(who->name, pw->pw_name, sizeof(who->name));
 	else
 		snprintf(who->name, sizeof(who->name), "uid=%u", (unsigned)uid);

@@ -47,10 +47,9 @@ control_arg_text(json_t *args, const char *key, int optional, size_t max, const 
 		return control_fail(r, "bad_request",
 				    "argument '%s' is empty or too long (at most %zu bytes)", key,
 				    max);
-	for (const char *p = s; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20)
-			return control_fail(r, "bad_request",
-					    "argument '%s' has control characters", key);
+	/* C0, DEL and C1: nothing that could move a terminal's cursor or start a line. */
+	if (!idg_text_plain(s))
+		return control_fail(r, "bad_request", "argument '%s' has control characters", key);
 	*out = s;
 	return 0;
 }

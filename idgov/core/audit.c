@@ -152,15 +152,32 @@ sign(struct audit *a, int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], str
 	return store_step_done(a->st, a->sign_stmt, err);
 }
 
+/*
+ * A record's text field as it is stored: one line, control characters made
+ * visible, at most AUDIT_FIELD_MAX bytes with "..." where it was cut.
+ */
+static const char *
+record_field(const char *in, char out[AUDIT_FIELD_MAX + 1])
+{
+	if (idg_strvis(out, AUDIT_FIELD_MAX + 1 - 3, in) != 0)
+		memcpy(out + strlen(out), "...", 4);
+	return out;
+}
+
 int
 audit_append(struct audit *a, const char *actor, const char *subject, const char *action,
 	     const char *details, struct idg_err *err)
 {
 	unsigned char prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
+	char actor_buf[AUDIT_FIELD_MAX + 1], subject_buf[AUDIT_FIELD_MAX + 1];
+	char action_buf[AUDIT_FIELD_MAX + 1];
 	int64_t seq, now = idg_now();
 
 	if (details == NULL)
 		details = "{}";
+	actor = record_field(actor, actor_buf);
+	subject = record_field(subject, subject_buf);
+	action = record_field(action, action_buf);
 	if (read_head(a, &seq, prev, err) != 0)
 		return -1;
 	seq++;

@@ -40,6 +40,11 @@
  * and replies not read in time, which cost nothing to cause, are logged
  * and audited once per uid and burst, then as one summary with a count
  * every FLOOD_INTERVAL seconds while the burst lasts.
+ *
+ * Requests that reach the protocol and are refused (a user asking for what
+ * they may not) are coalesced per uid and minute in a table the daemon
+ * owns (control.h); the loop writes out the counts of windows that are
+ * over, and teardown those still open.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -104,6 +109,7 @@ struct daemon {
 	struct audit *audit;
 	struct secret_key *key;
 	struct control_ctx ctl;
+	struct control_refusals *refusals; /* coalesced refusals, by uid (control.h) */
 	int sigfd, listenfd, timerfd, govfd;
 	struct journal journal;
 	int64_t gov_next;
@@ -331,6 +337,8 @@ flood_report(struct daemon *d, const struct flood_report *r, const char *detail)
 	const char *verb = refused ? "refused" : "dropped";
 	struct caller who = {.uid = r->uid};
 	struct idg_err err;
+	/* control.busy: no slot for the connection; control.dropped: too slow. */
+	const char *action = refused ? "control.busy" : "control.dropped";
 	json_t *details;
 
 	if (r->uid == FLOOD_ANY_UID)
@@ -352,10 +360,8 @@ flood_report(struct daemon *d, const struct flood_report *r, const char *detail)
 			    (json_int_t)(r->uid == FLOOD_ANY_UID ? -1 : (json_int_t)r->uid),
 			    "reason", flood_reasons[r->kind], "count", (json_int_t)r->count,
 			    "seconds", (json_int_t)r->seconds);
-	if (details == NULL ||
-	    audit_record(d->audit, who.name, "-", refused ? "control.refused" : "control.dropped",
-			 details, &err) != 0)
-		log_msg(&d->log, LOG_ERR, "cannot audit control.%s: %s", verb,
+	if (details == NULL || audit_record(d->audit, who.name, "-", action, details, &err) != 0)
+		log_msg(&d->log, LOG_ERR, "cannot audit %s: %s", action,
 			details == NULL ? "out of memory" : err.msg);
 }
 
@@ -868,6 +874,9 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (d->opts->pid_file != NULL && write_pid_file(d->opts->pid_file, err) != 0)
 		return -1;
+	if ((d->refusals = calloc(1, sizeof(*d->refusals))) == NULL)
+		return idg_seterr(err, "out of memory");
+	d->ctl.refusals = d->refusals;
 	d->ctl.key = d->key;
 	d->ctl.cfg = d->cfg;
 	d->ctl.st = d->st;
@@ -936,6 +945,8 @@ loop(struct daemon *d)
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);
+		/* Refusal counts whose minute is over go into the chain now. */
+		control_refusals_flush(&d->ctl, idg_now(), 0);
 		while (waitpid(-1, NULL, WNOHANG) > 0) /* notification commands */
 			;
 	}
@@ -950,6 +961,9 @@ teardown(struct daemon *d)
 		flood_summaries(d, 1); /* what was counted is reported, not lost */
 	sync_session_stop(d->sess);
 	journal_close(&d->journal);
+	if (d->audit != NULL)
+		control_refusals_flush(&d->ctl, idg_now(), 1); /* counts still open */
+	free(d->refusals);
 	if (d->audit != NULL)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));

@@ -159,10 +159,11 @@ grant_lookup_user(struct store *st, const char *uid, struct user_ref *u, struct 
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st,
-			  "SELECT dn, dn_norm, coalesce(mail, '') FROM users "
-			  "WHERE uid = ?1 AND status = 'active' LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT dn, dn_norm, coalesce(mail, ''), coalesce(display_name, '') FROM users "
+		    "WHERE uid = ?1 AND status = 'active' LIMIT 1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -171,6 +172,8 @@ grant_lookup_user(struct store *st, const char *uid, struct user_ref *u, struct 
 		idg_strlcpy(u->dn_norm, (const char *)sqlite3_column_text(s, 1),
 			    sizeof(u->dn_norm));
 		idg_strlcpy(u->mail, (const char *)sqlite3_column_text(s, 2), sizeof(u->mail));
+		idg_strlcpy(u->display_name, (const char *)sqlite3_column_text(s, 3),
+			    sizeof(u->display_name));
 	}
 	sqlite3_finalize(s);
 	if (rc == SQLITE_DONE) {
@@ -289,32 +292,28 @@ audit_grant(struct grants_ctx *g, int64_t id, const char *action, json_t *d, str
 	return rc;
 }
 
-static void
-user_mail(struct store *st, const char *uid, char out[256])
-{
-	struct user_ref u;
-	struct idg_err err;
-
-	out[0] = '\0';
-	if (grant_lookup_user(st, uid, &u, &err) == 0)
-		idg_strlcpy(out, u.mail, 256);
-}
-
-/* Tells the people concerned about event on grant id; after the commit, never inside it. */
+/*
+ * Tells the people concerned about event on grant id; after the commit, never inside it.
+ * The grantee's mail is whatever the directory holds: notify_send() checks it.
+ */
 void
 notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *detail)
 {
 	struct grant gr;
+	struct user_ref u;
 	struct idg_err err;
-	char to[600], mail[256], start[32], end[32], subject[200], body[2048];
+	struct notify_rcpt to[2] = {{.who = "[notify] admin_mail", .list = 1}};
+	char start[32], end[32], subject[200], body[2048];
 	const char *what;
 	int admins = strcmp(event, "requested") == 0 || strcmp(event, "breakglass") == 0;
 
 	if (g->cfg->notify_command[0] == '\0' || load_grant(g->st, id, &gr, &err) != 0)
 		return;
-	user_mail(g->st, gr.grantee, mail);
-	snprintf(to, sizeof(to), "%s%s%s", admins ? g->cfg->notify_admin_mail : "",
-		 admins && mail[0] && g->cfg->notify_admin_mail[0] ? ", " : "", mail);
+	if (admins)
+		to[0].addr = g->cfg->notify_admin_mail;
+	if (grant_lookup_user(g->st, gr.grantee, &u, &err) == 0)
+		to[1] = (struct notify_rcpt){
+			.who = gr.grantee, .name = u.display_name, .addr = u.mail};
 	time_format(gr.start_at, start);
 	time_format(gr.end_at, end);
 	what = grant_what(&gr);
@@ -328,7 +327,7 @@ notify_grant(struct grants_ctx *g, int64_t id, const char *event, const char *de
 		 why_or_null(&gr) != NULL ? gr.privileged_reason : "",
 		 why_or_null(&gr) != NULL ? "\n" : "", detail != NULL ? "Note:      " : "",
 		 detail != NULL ? detail : "", (long long)id);
-	notify_send(g->cfg, g->log, event, to, subject, body);
+	notify_send(g->cfg, g->log, event, to, 2, subject, body);
 	grant_free(&gr);
 }
 

@@ -26,7 +26,7 @@ struct grant {
 };
 
 struct user_ref {
-	char dn[DIR_MAX_DN], dn_norm[DIR_MAX_DN], mail[256];
+	char dn[DIR_MAX_DN], dn_norm[DIR_MAX_DN], mail[256], display_name[256];
 };
 
 struct group_ref {

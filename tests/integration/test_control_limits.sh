@@ -138,7 +138,7 @@ if [ "$audited" -ge 1 ] && [ "$audited" -le 6 ]; then
 else
 	not_ok "$audited audit records for $total refusals"
 fi
-coalesced="SELECT count(*) > 0 FROM audit WHERE action='control.refused' AND details LIKE '%\"uid\":65534%' AND json_extract(details, '\$.count') > 1"
+coalesced="SELECT count(*) > 0 FROM audit WHERE action='control.busy' AND details LIKE '%\"uid\":65534%' AND json_extract(details, '\$.count') > 1"
 wait_for 15 sql_is "$coalesced" 1
 assert_exit 0 "an audit record counts the refusals it stands for" sql_is "$coalesced" 1
 assert_contains "$(cat "$T/syslog.txt")" "more connections from nobody (uid 65534) refused" \

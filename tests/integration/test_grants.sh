@@ -174,5 +174,21 @@ assert_exit 2 "not a grant id" ig grant approve abc
 assert_exit 1 "unknown grant id" as 1 grant approve 999
 assert_eq "$(sql "SELECT count(*) FROM grants")" "$before" "nothing written by bad requests"
 
+# --- a mail value from the directory cannot add headers for sendmail -t ---
+ldif <<LDIF
+dn: uid=carol,ou=People,dc=example,dc=com
+changetype: modify
+replace: mail
+mail:: $(printf 'carol@example.com\nBcc: everyone@example.net\nSubject: you are fired' | base64 -w0)
+LDIF
+assert_exit 0 "sync the crafted mail" ig sync
+: >"$T/mail.log"
+assert_exit 0 "a privileged grant for carol (admins are told)" ig grant request --user carol --group dba --for 1h --reason pairing
+wait_for 3 grep -q "X-Idgov-Event: requested" "$T/mail.log"
+mail=$(cat "$T/mail.log")
+assert_contains "$mail" "To: admins@example.com" "the admins are still told"
+assert_eq "$(grep -c -e '^Bcc:' -e 'you are fired' "$T/mail.log")" 0 "no Bcc, no forged Subject"
+assert_eq "$(grep -c 'carol@example.com' "$T/mail.log")" 0 "carol's invalid address is skipped"
+
 assert_exit 0 "audit chain verifies" ig audit verify
 finish

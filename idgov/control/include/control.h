@@ -13,6 +13,14 @@
  * audits the request and its outcome. The daemon calls it for each
  * socket request; the CLI calls it in-process when root runs it with no
  * daemon, so both paths share one implementation.
+ *
+ * Anyone may connect, so what a request puts into the audit chain is
+ * bounded: a record's subject comes from arguments only once they are
+ * valid, and with a control_refusals table (the daemon's) the requests of
+ * a caller who is not an admin that do not succeed are coalesced per uid
+ * and minute: the first is recorded as it is, later ones only counted, and
+ * the count written as one "control.refused" record when the minute is
+ * over (control_refusals_flush()) or at the caller's next such request.
  */
 #ifndef IDGOV_CONTROL_H
 #define IDGOV_CONTROL_H
@@ -38,6 +46,32 @@ struct caller {
 	int admin;
 };
 
+/* Refusals coalesced per uid and window; see control_refusals_note() in control.c. */
+#define CONTROL_REFUSAL_WINDOW 60 /* seconds */
+#define CONTROL_REFUSAL_UIDS 64   /* callers tracked at once; the oldest is written out first */
+#define CONTROL_REFUSAL_KINDS 8   /* actions counted by name; more go under "other" */
+
+struct control_refusal_kind {
+	char name[64];
+	int64_t n;
+};
+
+struct control_refusal {
+	int used;
+	int64_t start; /* when the window's first refusal (the one recorded) came */
+	int64_t last;  /* the newest refusal counted */
+	int64_t count; /* refusals after the first, not recorded one by one */
+	uid_t uid;
+	char actor[64];
+	struct control_refusal_kind actions[CONTROL_REFUSAL_KINDS + 1]; /* last: "other" */
+	struct control_refusal_kind outcomes[CONTROL_REFUSAL_KINDS + 1];
+};
+
+/* Owned by the daemon, zeroed before use; the control library keeps no state of its own. */
+struct control_refusals {
+	struct control_refusal slot[CONTROL_REFUSAL_UIDS];
+};
+
 struct control_ctx {
 	const struct cfg *cfg;
 	struct store *st;
@@ -54,6 +88,8 @@ struct control_ctx {
 	size_t n_extra_ops;
 	/* Called after a request changed grants: do what is now due (NULL: nothing). */
 	void (*governance)(void *arg);
+	/* Where refusals are coalesced; NULL (the CLI in-process): each is recorded. */
+	struct control_refusals *refusals;
 	void *arg;
 };
 
@@ -64,6 +100,13 @@ void control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *w
  * memory. */
 char *control_handle(struct control_ctx *ctx, const struct caller *who, const char *line,
 		     size_t len);
+
+/*
+ * Writes the count of every coalescing window that is over at now (all of
+ * them, when all is set: at shutdown) as one record each. The daemon calls
+ * it about once a second.
+ */
+void control_refusals_flush(struct control_ctx *ctx, int64_t now, int all);
 
 /* The reply for a request that could not even be read (too large, bad bytes); audited. NULL when
  * out of memory. */

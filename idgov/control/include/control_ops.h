@@ -33,7 +33,7 @@ int control_fail(struct reply_err *r, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* A name argument: present (or, with optional, absent: *out NULL), a string, 1..256 bytes, no
- * controls. */
+ * control characters (C0, DEL, C1). */
 int control_arg_name(json_t *args, const char *key, int optional, const char **out,
 		     struct reply_err *r);
 /* The same for free text of up to max bytes (reasons, comments). */

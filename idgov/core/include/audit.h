@@ -18,6 +18,13 @@
  * Appends happen inside the caller's transaction, so an event is in the
  * chain exactly when the change it describes is in the store.
  * Every append is also logged to syslog (LOG_AUTHPRIV) as one line.
+ *
+ * Actor, subject and action are stored as one line of at most
+ * AUDIT_FIELD_MAX bytes whatever the caller passes: control characters are
+ * made visible (idg_strvis(), "\x1b") and a longer value is cut, ending in
+ * "...". Some of them come from people who are not trusted (a login name
+ * typed at a PAM prompt, a directory value), and a record must neither
+ * grow without bound nor forge lines or escape sequences when it is shown.
  */
 #ifndef IDGOV_AUDIT_H
 #define IDGOV_AUDIT_H
@@ -30,6 +37,8 @@
 #include <stdint.h>
 
 #define AUDIT_HASH_LEN 32
+/* Longest actor, subject or action kept in a record, in bytes. */
+#define AUDIT_FIELD_MAX 512
 
 struct audit {
 	struct store *st;
@@ -50,6 +59,7 @@ void audit_close(struct audit *a);
 
 /*
  * Appends one record; details must be a JSON object text (or NULL for {}).
+ * Actor, subject and action are made visible and capped (see above).
  * Must be called inside a transaction (store_begin); the caller commits.
  */
 int audit_append(struct audit *a, const char *actor, const char *subject, const char *action,

@@ -43,6 +43,21 @@ int idg_list_next(const char **cursor, const char **item, size_t *len);
 /* 1 if s is 1..max bytes of text on one line (no control characters), else 0. */
 int idg_text_line(const char *s, size_t max);
 
+/*
+ * Makes text safe to show on a terminal or to keep in a one-line record:
+ * copies src into dst (size bytes, always NUL-terminated when size > 0)
+ * with C0 controls, DEL and bytes that are not UTF-8 written as \xNN, and
+ * C1 controls (U+0080..U+009F) as \u00NN, so that no newline can start a
+ * forged line and no escape sequence reaches a terminal. Other UTF-8
+ * characters are copied whole; a backslash is left alone, so names such as
+ * DNs read as they are. Stops at a character boundary when dst is full.
+ * Returns 0, or 1 when src did not fit.
+ */
+int idg_strvis(char *dst, size_t size, const char *src);
+
+/* 1 if idg_strvis() would copy s unchanged (valid UTF-8, no control characters), else 0. */
+int idg_text_plain(const char *s);
+
 /* Lower-cases ASCII letters in place. */
 void idg_ascii_lower(char *s);
 

@@ -1,7 +1,10 @@
 /*
  * Unit tests for the control protocol: request validation (malformed,
  * wrong version, unknown operation or argument, bad types, over-long
- * names), role checks, and that every request is audited with its outcome.
+ * names), role checks, that every request is audited with its outcome,
+ * and that what a caller sends reaches a record only validated and
+ * bounded: long or control-laden names never, refusals of non-admins
+ * coalesced per uid and minute with a count that adds up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 struct fixture {
 	struct test_env env;
 	struct control_ctx ctx;
+	struct control_refusals refusals;
 	int syncs;
 };
 
@@ -54,6 +58,7 @@ setup(void **state)
 				      .st = f->env.st,
 				      .audit = f->env.audit,
 				      .run_sync = fake_sync,
+				      .refusals = &f->refusals,
 				      .arg = f};
 	*state = f;
 	return 0;
@@ -64,6 +69,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	idg_set_now(-1);
 	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
@@ -72,6 +78,7 @@ teardown(void **state)
 
 static const struct caller root = {.uid = 0, .name = "root", .admin = 1};
 static const struct caller alice = {.uid = 1001, .name = "alice", .admin = 0};
+static const struct caller bob = {.uid = 1002, .name = "bob", .admin = 0};
 
 /* Sends request as who; checks ok/code and returns the parsed reply. */
 static json_t *
@@ -221,6 +228,244 @@ test_reject_names_the_reason(void **state)
 	free(reply);
 }
 
+static int64_t
+count_audit(struct fixture *f, const char *where)
+{
+	sqlite3_stmt *s;
+	char q[256];
+	int64_t n;
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM audit WHERE %s", where);
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* No byte of the text is a C0 control, DEL or the start of a UTF-8 C1 control. */
+static void
+assert_no_controls(const char *what, const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0))
+			fail_msg("%s has control byte 0x%02x: %s", what, *p, text);
+}
+
+/* Every record's fields, and every string in its details once decoded, are free of controls. */
+static void
+assert_records_clean(struct fixture *f)
+{
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db,
+					    "SELECT actor, subject, action, details FROM audit", -1,
+					    &s, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *d = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+		const char *key;
+		json_t *v;
+
+		for (int i = 0; i < 4; i++)
+			assert_no_controls("record field", (const char *)sqlite3_column_text(s, i));
+		assert_non_null(d);
+		json_object_foreach(d, key, v)
+		{
+			assert_no_controls("details key", key);
+			if (json_is_string(v))
+				assert_no_controls("details value", json_string_value(v));
+		}
+		json_decref(d);
+	}
+	sqlite3_finalize(s);
+}
+
+/* A 60 KB name is refused, and its record has no subject, not 60 KB of it. */
+static void
+test_long_name_never_reaches_a_record(void **state)
+{
+	struct fixture *f = *state;
+	const struct caller *who[] = {&alice, &root};
+	size_t n = 60000;
+	char *req = malloc(n + 100);
+	int off;
+
+	idg_set_now(1000000);
+	off = snprintf(req, n + 100, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"");
+	memset(req + off, 'a', n);
+	snprintf(req + off + n, 100, "\"}}");
+	for (size_t i = 0; i < 2; i++) {
+		json_decref(ask(f, who[i], req, "bad_request"));
+		assert_string_equal(last_audit(f, "actor"), who[i]->name);
+		assert_string_equal(last_audit(f, "subject"), "-");
+		assert_int_equal(count_audit(f, "length(subject) > 256 OR length(details) > 1024"),
+				 0);
+	}
+	/* The same for an admin-only operation refused for its role. */
+	off = snprintf(req, n + 100, "{\"v\":1,\"op\":\"mfa.reset\",\"args\":{\"name\":\"");
+	memset(req + off, 'b', n);
+	snprintf(req + off + n, 100, "\"}}");
+	idg_set_now(1000000 + CONTROL_REFUSAL_WINDOW); /* alice's next window */
+	json_decref(ask(f, &alice, req, "denied"));
+	assert_string_equal(last_audit(f, "subject"), "-");
+	assert_int_equal(count_audit(f, "length(subject) > 256"), 0);
+	free(req);
+}
+
+/* Newlines and escape sequences in a name or an argument's name never reach a record raw. */
+static void
+test_controls_never_reach_a_record(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const reqs[] = {
+		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"x\\n     7 2026-11-30 "
+		"root grant.approve grant:1\\u001b[2J\"}}",
+		"{\"v\":1,\"op\":\"mfa.reset\",\"args\":{\"name\":\"x\\u001b]0;pwned\\u0007\"}}",
+		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"x\\u009b31m\"}}",
+		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"del\\u007f\"}}",
+		"{\"v\":1,\"op\":\"user.list\",\"args\":{\"a\\nb\\u001b[31m\":1}}",
+		"{\"v\":1,\"op\":\"user.list\",\"args\":{\"\\u009bbad\":1}}",
+	};
+	const struct caller *who[] = {&root, &alice, &bob};
+	int64_t before = count_audit(f, "1");
+
+	for (size_t w = 0; w < 3; w++)
+		for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+			char *reply = control_handle(&f->ctx, who[w], reqs[i], strlen(reqs[i]));
+
+			assert_non_null(strstr(reply, "\"ok\":false"));
+			free(reply);
+		}
+	/* root's are each recorded; alice's and bob's first, the rest counted. */
+	assert_int_equal(count_audit(f, "1") - before, 6 + 1 + 1);
+	control_refusals_flush(&f->ctx, idg_now(), 1);
+	assert_int_equal(count_audit(f, "action = 'control.refused'"), 2);
+	assert_int_equal(count_audit(f, "subject = '-'"), count_audit(f, "1"));
+	assert_records_clean(f);
+	assert_string_equal(last_audit(f, "action"), "control.refused");
+}
+
+static int64_t
+details_int(struct fixture *f, const char *path)
+{
+	char col[128];
+
+	snprintf(col, sizeof(col), "json_extract(details, '%s')", path);
+	return strtoll(last_audit(f, col), NULL, 10);
+}
+
+/* 300 refusals of one uid in a minute: one record, then one with the count. */
+static void
+test_refusals_are_coalesced_per_uid_per_minute(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const reqs[] = {
+		"{\"v\":1,\"op\":\"sync\"}",
+		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"bob\"}}",
+		"{\"v\":1,\"op\":\"nuke\"}",
+	};
+	const int64_t t0 = 1700000000;
+	int64_t before;
+
+	idg_set_now(t0);
+	before = count_audit(f, "1");
+	for (int i = 0; i < 300; i++) {
+		char *reply;
+
+		idg_set_now(t0 + i / 6); /* 300 requests over 50 seconds */
+		reply = control_handle(&f->ctx, &alice, reqs[i % 3], strlen(reqs[i % 3]));
+		free(reply);
+	}
+	assert_int_equal(count_audit(f, "1") - before, 1);
+	assert_string_equal(last_audit(f, "action"), "control.sync");
+	assert_non_null(strstr(last_audit(f, "details"), "\"outcome\":\"refused\""));
+
+	/* Others are not held up by alice's window; successes and admins are recorded. */
+	json_decref(ask(f, &bob, "{\"v\":1,\"op\":\"sync\"}", "denied"));
+	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"status\"}", NULL));
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"nuke\"}", "bad_request"));
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"nuke\"}", "bad_request"));
+	assert_int_equal(count_audit(f, "1") - before, 5);
+
+	/* Not yet over: nothing written. Over: one record with the count. */
+	control_refusals_flush(&f->ctx, t0 + CONTROL_REFUSAL_WINDOW - 1, 0);
+	assert_int_equal(count_audit(f, "action = 'control.refused'"), 0);
+	control_refusals_flush(&f->ctx, t0 + CONTROL_REFUSAL_WINDOW, 0);
+	/* bob's window (from t0 + 49) is not over, and has nothing counted anyway. */
+	assert_int_equal(count_audit(f, "action = 'control.refused'"), 1);
+	assert_string_equal(last_audit(f, "actor"), "alice");
+	assert_int_equal(details_int(f, "$.uid"), 1001);
+	assert_int_equal(details_int(f, "$.count"), 299);
+	assert_int_equal(details_int(f, "$.from"), t0);
+	assert_int_equal(details_int(f, "$.until"), t0 + 49);
+	assert_int_equal(details_int(f, "$.actions.\"control.sync\""), 99);
+	assert_int_equal(details_int(f, "$.actions.\"control.user.show\""), 100);
+	assert_int_equal(details_int(f, "$.actions.\"control.malformed\""), 100);
+	assert_int_equal(details_int(f, "$.outcomes.refused"), 199);
+	assert_int_equal(details_int(f, "$.outcomes.bad_request"), 100);
+	assert_int_equal(count_audit(f, "1") - before, 6);
+
+	/* A new minute: the first refusal is recorded again. */
+	idg_set_now(t0 + 100);
+	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"sync\"}", "denied"));
+	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"sync\"}", "denied"));
+	assert_int_equal(count_audit(f, "1") - before, 7);
+	/* Over without a flush: the next refusal writes the count, then itself. */
+	idg_set_now(t0 + 200);
+	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"user.list\"}", "denied"));
+	assert_int_equal(count_audit(f, "1") - before, 9);
+	assert_int_equal(count_audit(f, "action = 'control.refused'"), 2);
+	assert_string_equal(last_audit(f, "action"), "control.user.list");
+	assert_int_equal(count_audit(f, "action = 'control.refused' AND "
+					"json_extract(details, '$.count') = 1"),
+			 1);
+	/* Shutdown writes what is still open; a window with nothing counted writes nothing. */
+	control_refusals_flush(&f->ctx, t0 + 201, 1);
+	assert_int_equal(count_audit(f, "1") - before, 9);
+	assert_records_clean(f);
+}
+
+/* More callers than slots: the oldest window is written out early, nothing is lost. */
+static void
+test_refusal_table_full_loses_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "{\"v\":1,\"op\":\"sync\"}";
+	int64_t before = count_audit(f, "1");
+
+	idg_set_now(5000);
+	for (int round = 0; round < 2; round++)
+		for (uid_t u = 0; u < CONTROL_REFUSAL_UIDS + 1; u++) {
+			struct caller c = {.uid = 2000 + u, .admin = 0};
+
+			snprintf(c.name, sizeof(c.name), "u%u", (unsigned)u);
+			free(control_handle(&f->ctx, &c, req, strlen(req)));
+		}
+	control_refusals_flush(&f->ctx, 5000, 1);
+	/* Every refusal is a record or is in a count. */
+	assert_int_equal(count_audit(f, "action = 'control.sync'") +
+				 count_audit(f, "action = 'control.refused' AND "
+						"json_extract(details, '$.count') = 1"),
+			 2 * (CONTROL_REFUSAL_UIDS + 1));
+	assert_true(count_audit(f, "1") - before <= 3 * (CONTROL_REFUSAL_UIDS + 1));
+}
+
+/* In-process (no table), each refusal is its own record. */
+static void
+test_without_a_table_each_refusal_is_recorded(void **state)
+{
+	struct fixture *f = *state;
+	int64_t before = count_audit(f, "1");
+
+	f->ctx.refusals = NULL;
+	for (int i = 0; i < 5; i++)
+		json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"sync\"}", "denied"));
+	assert_int_equal(count_audit(f, "1") - before, 5);
+	control_refusals_flush(&f->ctx, idg_now(), 1);
+	assert_int_equal(count_audit(f, "1") - before, 5);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -232,6 +477,11 @@ main(void)
 		T(test_roles_decide_and_refusals_are_audited),
 		T(test_admin_requests_run),
 		T(test_reject_names_the_reason),
+		T(test_long_name_never_reaches_a_record),
+		T(test_controls_never_reach_a_record),
+		T(test_refusals_are_coalesced_per_uid_per_minute),
+		T(test_refusal_table_full_loses_nothing),
+		T(test_without_a_table_each_refusal_is_recorded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

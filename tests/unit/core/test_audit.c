@@ -243,6 +243,48 @@ test_key_files_are_never_overwritten(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0400);
 }
 
+static const char *
+stored(struct fixture *f, const char *col, int64_t seq)
+{
+	static char buf[AUDIT_FIELD_MAX + 64];
+	sqlite3_stmt *s;
+	char q[128];
+
+	snprintf(q, sizeof(q), "SELECT %s FROM audit WHERE seq = %lld", col, (long long)seq);
+	assert_int_equal(sqlite3_prepare_v2(f->st->db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_true((size_t)sqlite3_column_bytes(s, 0) < sizeof(buf));
+	snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return buf;
+}
+
+/* Fields from people who are not trusted (a PAM login name) are one bounded line. */
+static void
+test_fields_are_one_line_and_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	char *big = malloc(60001);
+
+	memset(big, 'a', 60000);
+	big[60000] = '\0';
+	assert_int_equal(store_begin(f->st, &err), 0);
+	assert_int_equal(audit_append(f->a, "tester", big, "test.event", NULL, &err), 0);
+	assert_int_equal(audit_append(f->a, "x\n     1 2026-01-01 root grant.approve",
+				      "bob\x1b[2J\x1b]0;owned\x07", "test.\x7f", NULL, &err),
+			 0);
+	assert_int_equal(audit_sign_head(f->a, &err), 0);
+	assert_int_equal(store_commit(f->st, &err), 0);
+	free(big);
+	assert_int_equal(strlen(stored(f, "subject", 11)), AUDIT_FIELD_MAX);
+	assert_string_equal(stored(f, "subject", 11) + AUDIT_FIELD_MAX - 3, "...");
+	assert_string_equal(stored(f, "actor", 12), "x\\x0a     1 2026-01-01 root grant.approve");
+	assert_string_equal(stored(f, "subject", 12), "bob\\x1b[2J\\x1b]0;owned\\x07");
+	assert_string_equal(stored(f, "action", 12), "test.\\x7f");
+	verify_expect(f, 0, NULL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -262,6 +304,7 @@ main(void)
 		T(test_hash_is_stable_and_field_boundaries_matter),
 		T(test_secret_key_with_loose_mode_is_refused),
 		T(test_key_files_are_never_overwritten),
+		T(test_fields_are_one_line_and_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
