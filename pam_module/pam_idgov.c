@@ -87,15 +87,42 @@ parse_opts(int argc, const char **argv, struct opts *o, pam_handle_t *pamh)
 	}
 }
 
-/* Every entry point starts here: its options, and a user name that is not empty. */
+/*
+ * Every entry point starts here: its options, and a user name that is a
+ * name (account_name_valid): "alice " or a name with control characters is
+ * refused before anything looks it up or logs it.
+ */
 static int
 begin(pam_handle_t *pamh, int argc, const char **argv, struct opts *o, const char **user)
 {
+	struct idg_err err;
+
 	parse_opts(argc, argv, o, pamh);
 	*user = NULL;
-	if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL || (*user)[0] == '\0')
+	if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL)
 		return PAM_USER_UNKNOWN;
+	if (account_name_valid(*user, &err) != 0) {
+		pam_syslog(pamh, LOG_WARNING, "pam_idgov: refused a user name: %s", err.msg);
+		return PAM_USER_UNKNOWN;
+	}
 	return PAM_SUCCESS;
+}
+
+/*
+ * The directory's spelling of user (account_canonical_uid): a login as
+ * "ALICE" is decided as alice's, enrolment and account state included.
+ * buf holds it; when there is no such user the name stays as given.
+ */
+static const char *
+canonical(struct env *e, const char *user, char *buf, size_t size)
+{
+	struct idg_err err;
+
+	if (account_canonical_uid(e->st, user, buf, size, &err) < 0) {
+		log_msg(&e->log, LOG_ERR, "cannot look up %s: %s", user, err.msg);
+		return user;
+	}
+	return buf;
 }
 
 static void
@@ -272,6 +299,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct env e;
 	struct idg_err err;
 	const char *user = NULL;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	int rc;
 
 	(void)flags;
@@ -281,7 +309,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rc = unavailable(&e, pamh, user, &err, PAM_AUTHINFO_UNAVAIL);
 	} else {
 		pam_fail_delay(pamh, (unsigned)e.cfg->mfa_fail_delay_ms * 1000u);
-		rc = authenticate(&e, pamh, user);
+		rc = authenticate(&e, pamh, canonical(&e, user, canon, sizeof(canon)));
 	}
 	env_close(&e);
 	return rc;
@@ -358,6 +386,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct env e;
 	struct idg_err err;
 	const char *user = NULL, *service = NULL, *rhost = NULL;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	int rc;
 
 	(void)flags;
@@ -366,6 +395,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
 	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
 	if (env_open(&e, &o, pamh, ENV_AUDIT, &err) != 0 ||
+	    (user = canonical(&e, user, canon, sizeof(canon))) == NULL ||
 	    account_decide(e.st, e.cfg, user, service ? service : "", rhost, idg_now(), NULL, NULL,
 			   &v, &err) != 0) {
 		rc = unavailable(&e, pamh, user, &err, PAM_PERM_DENIED);
@@ -385,6 +415,7 @@ static int
 session(pam_handle_t *pamh, int argc, const char **argv, int open)
 {
 	const char *user = NULL, *service = NULL, *rhost = NULL, *tty = NULL;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	struct opts o;
 	struct env e;
 	struct idg_err err;
@@ -396,6 +427,7 @@ session(pam_handle_t *pamh, int argc, const char **argv, int open)
 	pam_get_item(pamh, PAM_RHOST, (const void **)&rhost);
 	pam_get_item(pamh, PAM_TTY, (const void **)&tty);
 	if (env_open(&e, &o, pamh, ENV_STORE, &err) == 0) {
+		user = canonical(&e, user, canon, sizeof(canon));
 		rc = open ? account_session_open(e.st, user, service ? service : "?", rhost, tty,
 						 (long)getpid(), idg_now(), &err)
 			  : account_session_close(e.st, user, service ? service : "?",
@@ -482,6 +514,7 @@ PAM_EXTERN int
 pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const char *user = NULL;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	struct opts o;
 	struct env e;
 	struct idg_err err;
@@ -498,6 +531,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		env_close(&e);
 		return (flags & PAM_PRELIM_CHECK) ? PAM_TRY_AGAIN : PAM_AUTHTOK_ERR;
 	}
+	user = canonical(&e, user, canon, sizeof(canon));
 	rc = (flags & PAM_UPDATE_AUTHTOK) ? change_password(&e, pamh, user, o.pw_role)
 					  : PAM_SUCCESS;
 	env_close(&e);

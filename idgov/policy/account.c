@@ -101,6 +101,55 @@ check_overdue_grants(struct store *st, const struct cfg *cfg, const char *user, 
 }
 
 int
+account_name_valid(const char *name, struct idg_err *err)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > ACCOUNT_NAME_MAX)
+		return idg_seterr(err, "a user name has 1 to %d bytes", ACCOUNT_NAME_MAX);
+	if (name[0] == ' ' || name[0] == '\t' || name[n - 1] == ' ' || name[n - 1] == '\t')
+		return idg_seterr(err, "a user name may not begin or end with white space");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return idg_seterr(err, "a user name may not hold control characters");
+	return 0;
+}
+
+int
+account_canonical_uid(struct store *st, const char *name, char *canon, size_t size,
+		      struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc, found = 0, exact = 0, n = 0;
+
+	idg_strlcpy(canon, name, size);
+	/*
+	 * Each spelling once (a uid re-used after a departure has two rows),
+	 * the exact one first; a seek on the NOCASE index of schema/008.
+	 */
+	if (store_prepare(st,
+			  "SELECT DISTINCT uid, uid = ?1 FROM users WHERE uid = ?1 COLLATE NOCASE "
+			  "ORDER BY uid = ?1 DESC LIMIT 2",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n++ == 0) {
+			exact = sqlite3_column_int(s, 1);
+			idg_strlcpy(canon, (const char *)sqlite3_column_text(s, 0), size);
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return store_err(st, err, "looking up a user name");
+	/* Two spellings that differ only in case, neither exact: which one is meant is unknown. */
+	found = n == 1 || (n > 1 && exact);
+	if (!found)
+		idg_strlcpy(canon, name, size);
+	return found;
+}
+
+int
 account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
 	      const char **rule, struct idg_err *err)
 {

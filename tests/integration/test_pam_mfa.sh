@@ -50,6 +50,13 @@ assert_exit 1 "a user unknown to the directory is refused" pam mallory authentic
 sed -i "s/^\[mfa\]$/[mfa]\nunenrolled = grace\ngrace_until = $(date -u -d '+10 days' +%F)/" "$T/etc/idgov.conf"
 assert_exit 0 "during the grace period an unenrolled user is let in" pam bob authenticate <<<""
 assert_contains "$(cat "$T/last.err" "$T/last.out")" "becomes mandatory on" "with a reminder to enrol"
+# Other spellings of an enrolled user are that user, not an unenrolled stranger.
+assert_exit 1 "grace: ALICE is alice, who is enrolled: no code, no entry" pam ALICE authenticate <<<""
+assert_exit 0 "grace: ALICE with one of alice's recovery codes is let in" pam ALICE authenticate <<<"${recovery[1]}"
+assert_exit 1 "grace: 'alice ' (trailing space) is refused" pam "alice " authenticate <<<""
+assert_exit 1 "grace: ' alice' (leading space) is refused" pam " alice" authenticate <<<""
+assert_exit 1 "grace: a name with a control character is refused" pam "$(printf 'ali\tce')" authenticate <<<""
+assert_eq "$(grep -c 'ALICE' "$T/syslog.txt")" 0 "ALICE's attempts are logged as alice's"
 sed -i "s/^grace_until = .*/grace_until = $(date -u -d '-1 days' +%F)/" "$T/etc/idgov.conf"
 assert_exit 1 "after the grace period the unenrolled user is refused" pam bob authenticate <<<""
 sed -i '/^unenrolled = grace$/d; /^grace_until = /d' "$T/etc/idgov.conf"

@@ -21,6 +21,26 @@ enum account_decision {
 	ACCOUNT_ENDED,    /* a temporary privileged account past its end (or not started) */
 };
 
+#define ACCOUNT_NAME_MAX 256
+
+/*
+ * A login name as it arrives from PAM: 1 to ACCOUNT_NAME_MAX bytes, no
+ * control characters, no white space at either end. A name is checked
+ * once, here, before anything looks it up: "alice " must not become a
+ * second, unenrolled alice. 0, or -1 with why.
+ */
+int account_name_valid(const char *name, struct idg_err *err);
+
+/*
+ * The directory's spelling of a login name: uid matching in LDAP ignores
+ * case, so "ALICE" is alice, and every decision (MFA, account state, rules)
+ * must be about her. Copies into canon the uid that equals name exactly,
+ * else the one uid that equals it ignoring ASCII case. Returns 1 when found,
+ * 0 when there is none or several (canon then holds name), -1 on error.
+ */
+int account_canonical_uid(struct store *st, const char *name, char *canon, size_t size,
+			  struct idg_err *err);
+
 /* Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that decided. */
 int account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
 		  const char **rule, struct idg_err *err);

@@ -1,0 +1,88 @@
+/*
+ * Unit tests for login names (policy/account.c): what a name may look like
+ * before anything looks it up, and its directory spelling, found the way
+ * LDAP matches uid (ignoring case).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "account.h"
+#include "testutil.h"
+
+static void
+test_names_with_edges_or_controls_are_refused(void **state)
+{
+	static const char *const bad[] = {"",        "alice ",   " alice", "alice\t", "\talice",
+					  "ali\nce", "ali\x1b[", "a\x7f",  "a\r"};
+	char longest[ACCOUNT_NAME_MAX + 2];
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(account_name_valid("alice", &err), 0);
+	assert_int_equal(account_name_valid("jean pierre", &err), 0); /* inside: allowed */
+	assert_int_equal(account_name_valid("élodie", &err), 0);      /* UTF-8 letters */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (account_name_valid(bad[i], &err) != -1)
+			fail_msg("'%s' was accepted", bad[i]);
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[ACCOUNT_NAME_MAX] = '\0';
+	assert_int_equal(account_name_valid(longest, &err), 0);
+	longest[ACCOUNT_NAME_MAX] = 'a';
+	longest[ACCOUNT_NAME_MAX + 1] = '\0';
+	assert_int_equal(account_name_valid(longest, &err), -1);
+	assert_non_null(strstr(err.msg, "1 to 256 bytes"));
+}
+
+static void
+test_canonical_uid_follows_ldap_case_rules(void **state)
+{
+	struct test_env env;
+	struct idg_err err;
+	char canon[ACCOUNT_NAME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(
+		test_env_open(&env, "account", "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL,
+			      "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
+			      "last_changed) VALUES "
+			      "('u1', 'uid=alice', 'uid=alice', 'alice', 'active', 0, 0), "
+			      "('u2', 'uid=Bob', 'uid=bob', 'Bob', 'active', 0, 0), "
+			      "('u3', 'uid=BOB', 'uid=bob', 'BOB', 'departed', 0, 0), "
+			      "('u4', 'uid=carol', 'uid=carol', 'carol', 'departed', 0, 0), "
+			      "('u5', 'uid=carol2', 'uid=carol', 'carol', 'active', 0, 0)",
+			      0),
+		0);
+	assert_int_equal(account_canonical_uid(env.st, "alice", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "alice");
+	assert_int_equal(account_canonical_uid(env.st, "ALICE", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "alice");
+	assert_int_equal(account_canonical_uid(env.st, "aLiCe", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "alice");
+	/* An exact spelling wins over others that differ in case. */
+	assert_int_equal(account_canonical_uid(env.st, "Bob", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "Bob");
+	/* Two spellings, neither exact: which one is meant is unknown; the name stays. */
+	assert_int_equal(account_canonical_uid(env.st, "bob", canon, sizeof(canon), &err), 0);
+	assert_string_equal(canon, "bob");
+	/* A uid re-used after a departure: both rows are this spelling. */
+	assert_int_equal(account_canonical_uid(env.st, "CAROL", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "carol");
+	assert_int_equal(account_canonical_uid(env.st, "mallory", canon, sizeof(canon), &err), 0);
+	assert_string_equal(canon, "mallory");
+	assert_int_equal(test_env_close(&env), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names_with_edges_or_controls_are_refused),
+		cmocka_unit_test(test_canonical_uid_follows_ldap_case_rules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
