@@ -332,16 +332,16 @@ static const char *const delegate_args[] = {"item", "campaign", "all", "to", NUL
 static const char *const report_args[] = {"campaign", "format", NULL};
 
 static const struct control_op review_ops[] = {
-	{"review.start", 1, start_args, op_start},
+	{"review.start", CONTROL_OP_ADMIN, start_args, op_start},
 	{"review.list", 0, no_args, op_list},
-	{"review.show", 1, campaign_opt, op_show},
+	{"review.show", CONTROL_OP_ADMIN, campaign_opt, op_show},
 	{"review.pending", 0, campaign_opt, op_pending},
 	{"review.decide", 0, decide_args, op_decide},
 	{"review.decide_many", 0, many_args, op_decide_many},
 	{"review.decide_recommended", 0, campaign_opt, op_decide_recommended},
 	{"review.delegate", 0, delegate_args, op_delegate},
-	{"review.close", 1, campaign_opt, op_close},
-	{"review.report", 1, report_args, op_report},
+	{"review.close", CONTROL_OP_ADMIN, campaign_opt, op_close},
+	{"review.report", CONTROL_OP_ADMIN, report_args, op_report},
 };
 const struct control_op *
 review_control_ops(size_t *n)

@@ -202,12 +202,14 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 	}
 	req = json_pack("{s:i, s:s, s:o}", "v", CONTROL_VERSION, "op", op, "args", args);
 	text = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+	secret_wipe_json(req);
 	json_decref(req);
 	if (text == NULL)
 		return EXIT_FAIL;
 	rc = client_call(c->cfg->socket_path, text, &reply, &unavailable, &err);
 	if (rc != 0 && unavailable && geteuid() == 0)
 		reply = call_direct(c, text, &err);
+	sodium_memzero(text, strlen(text)); /* a request may carry a code */
 	free(text);
 	if (reply == NULL) {
 		fprintf(stderr, "idgov: %s\n", err.msg);
@@ -259,6 +261,7 @@ print_for_people(json_t *r, int (*fn)(json_t *), void (*plain)(json_t *), int fa
 		rc = fn(vis);
 	else
 		plain(vis);
+	secret_wipe_json(vis); /* a copy of the result: it may hold a URI or codes */
 	json_decref(vis);
 	return rc;
 }
@@ -279,6 +282,7 @@ run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *))
 	} else {
 		rc = print_for_people(r, NULL, fn, EXIT_FAIL);
 	}
+	secret_wipe_json(r); /* the otpauth URI and recovery codes go no further */
 	json_decref(r);
 	return rc;
 }
@@ -567,13 +571,13 @@ optional_name(int argc, char **argv)
 	return optind < argc ? json_pack("{s:s}", "name", argv[optind]) : json_object();
 }
 
-/* Reads one line (the first code) from stdin, without its newline. */
+/* Reads one line (a code) from stdin after prompt, without its newline. */
 static int
-read_code(char *buf, size_t size)
+read_code(const char *prompt, char *buf, size_t size)
 {
 	size_t n;
 
-	printf("Enter the code your app shows now to confirm: ");
+	printf("%s", prompt);
 	fflush(stdout);
 	if (fgets(buf, (int)size, stdin) == NULL)
 		return -1;
@@ -601,17 +605,43 @@ mfa_enroll(struct cli *c, int argc, char **argv)
 			   0);
 	printf("\n\n");
 	args = json_pack("{s:s}", "name", json_string_value(json_object_get(r, "user")));
+	secret_wipe_json(r);
 	json_decref(r);
-	if (read_code(code, sizeof(code)) != 0) {
+	if (read_code("Enter the code your app shows now to confirm: ", code, sizeof(code)) != 0) {
 		json_decref(args);
 		fprintf(stderr, "idgov: no code given; the enrolment is not active yet\n");
 		return EXIT_FAIL;
 	}
 	json_object_set_new(args, "code", json_string(code));
+	sodium_memzero(code, sizeof(code));
 	rc = run(c, "mfa.enroll.confirm", args, print_recovery_codes);
 	if (rc == EXIT_OK && !c->json)
 		printf("\nMFA is now active.\n");
 	return rc;
+}
+
+/*
+ * New recovery codes. For oneself (no USER) idgovd wants a current code
+ * from the app, so a stolen session cannot mint them; root and an admin
+ * acting for someone else need none.
+ */
+static int
+mfa_recovery_codes(struct cli *c, int argc, char **argv)
+{
+	json_t *args = optional_name(argc, argv);
+	char code[64];
+
+	if (optind >= argc && geteuid() != 0) {
+		if (read_code("Enter the code your app shows now: ", code, sizeof(code)) != 0) {
+			json_decref(args);
+			fprintf(stderr,
+				"idgov: no code given; your recovery codes are unchanged\n");
+			return EXIT_FAIL;
+		}
+		json_object_set_new(args, "code", json_string(code));
+		sodium_memzero(code, sizeof(code));
+	}
+	return run(c, "mfa.recovery_codes", args, print_recovery_codes);
 }
 
 static int
@@ -635,8 +665,7 @@ cmd_mfa(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "status") == 0)
 		return run(c, "mfa.status", optional_name(argc, argv), print_mfa_status);
 	if (strcmp(verb, "recovery-codes") == 0)
-		return run(c, "mfa.recovery_codes", optional_name(argc, argv),
-			   print_recovery_codes);
+		return mfa_recovery_codes(c, argc, argv);
 	if (strcmp(verb, "reset") == 0 || strcmp(verb, "unlock") == 0) {
 		char op[16];
 

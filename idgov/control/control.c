@@ -214,27 +214,27 @@ static const char *const account_end_args[] = {"name", "reason", NULL};
 
 static const struct control_op ops[] = {
 	{"status", 0, no_args, op_status},
-	{"sync", 1, sync_args, op_sync},
-	{"user.list", 1, list_args, op_user_list},
+	{"sync", CONTROL_OP_ADMIN, sync_args, op_sync},
+	{"user.list", CONTROL_OP_ADMIN, list_args, op_user_list},
 	{"user.show", 0, name_args, op_user_show},
-	{"group.list", 1, no_args, op_group_list},
-	{"group.show", 1, name_args, op_group_show},
-	{"audit.list", 1, audit_args, op_audit_list},
-	{"audit.verify", 1, no_args, op_audit_verify},
-	{"mfa.enroll.begin", 0, mfa_args, control_mfa_enroll_begin},
-	{"mfa.enroll.confirm", 0, mfa_code_args, control_mfa_enroll_confirm},
+	{"group.list", CONTROL_OP_ADMIN, no_args, op_group_list},
+	{"group.show", CONTROL_OP_ADMIN, name_args, op_group_show},
+	{"audit.list", CONTROL_OP_ADMIN, audit_args, op_audit_list},
+	{"audit.verify", CONTROL_OP_ADMIN, no_args, op_audit_verify},
+	{"mfa.enroll.begin", CONTROL_OP_SECRET, mfa_args, control_mfa_enroll_begin},
+	{"mfa.enroll.confirm", CONTROL_OP_SECRET, mfa_code_args, control_mfa_enroll_confirm},
 	{"mfa.status", 0, mfa_args, control_mfa_status},
-	{"mfa.reset", 1, mfa_args, control_mfa_reset},
-	{"mfa.unlock", 1, mfa_args, control_mfa_unlock},
-	{"mfa.recovery_codes", 0, mfa_args, control_mfa_recovery_codes},
-	{"policy.check", 1, policy_args, control_policy_check},
+	{"mfa.reset", CONTROL_OP_ADMIN, mfa_args, control_mfa_reset},
+	{"mfa.unlock", CONTROL_OP_ADMIN, mfa_args, control_mfa_unlock},
+	{"mfa.recovery_codes", CONTROL_OP_SECRET, mfa_code_args, control_mfa_recovery_codes},
+	{"policy.check", CONTROL_OP_ADMIN, policy_args, control_policy_check},
 	{"grant.request", 0, grant_req_args, control_grant_request},
 	{"grant.approve", 0, grant_id_args, control_grant_approve},
 	{"grant.deny", 0, grant_id_args, control_grant_deny},
 	{"grant.revoke", 0, grant_revoke_args, control_grant_revoke},
 	{"grant.extend", 0, grant_extend_args, control_grant_extend},
 	{"grant.breakglass", 0, breakglass_args, control_grant_breakglass},
-	{"grant.acknowledge", 1, grant_id_args, control_grant_acknowledge},
+	{"grant.acknowledge", CONTROL_OP_ADMIN, grant_id_args, control_grant_acknowledge},
 	{"grant.list", 0, grant_list_args, control_grant_list},
 	{"grant.show", 0, grant_show_args, control_grant_show},
 	{"account.create", 0, account_args, control_account_create},
@@ -508,14 +508,18 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 			control_fail(&r, "bad_request", "unknown argument (its name not shown)");
 	} else {
 		subject = request_subject(args, grant_subject, sizeof(grant_subject));
-		if (op->admin_only && !who->admin)
+		if ((op->flags & CONTROL_OP_ADMIN) && !who->admin)
 			control_fail(&r, "denied", "'%s' is for admins only", op->name);
 		else
 			result = op->fn(ctx, who, args, &r);
 	}
 	if (result != NULL) {
 		audit_request(ctx, who, action, subject, "ok", NULL);
+		json_incref(result);
 		reply = reply_ok(result);
+		if (op->flags & CONTROL_OP_SECRET)
+			secret_wipe_json(result);
+		json_decref(result);
 	} else {
 		if (r.code == NULL)
 			r.code = "failed";
@@ -526,6 +530,8 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 			      strcmp(r.code, "denied") == 0 ? "refused" : r.code, r.e.msg);
 		reply = reply_err(r.code, r.e.msg);
 	}
+	if (op != NULL && (op->flags & CONTROL_OP_SECRET))
+		secret_wipe_json(req); /* its code argument */
 	json_decref(req);
 	return reply;
 }

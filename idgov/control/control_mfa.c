@@ -119,17 +119,53 @@ control_mfa_status(struct control_ctx *ctx, const struct caller *who, json_t *ar
 	return o != NULL ? o : failed(r);
 }
 
+/*
+ * New recovery codes for oneself need a current code from the app: a
+ * session left open (or a stolen shell) must not be enough to mint codes
+ * that log in as its user later. Only digits of the configured length are
+ * taken, so a recovery code is never spent here. 0, or -1 with r.
+ */
+static int
+prove_second_factor(struct mfa_ctx *c, const char *name, const char *code, struct reply_err *r)
+{
+	enum mfa_outcome out;
+	size_t n = code != NULL ? strlen(code) : 0;
+
+	if (code == NULL)
+		return control_fail(
+			r, "denied",
+			"a current code from your authenticator app is needed to replace "
+			"your recovery codes");
+	if (n != (size_t)c->cfg->mfa_digits || strspn(code, "0123456789") != n)
+		return control_fail(r, "denied", "the code must be the %d digits your app shows",
+				    c->cfg->mfa_digits);
+	if (mfa_verify(c, name, code, idg_now(), &out, &r->e) != 0) {
+		r->code = "failed";
+		return -1;
+	}
+	if (out != MFA_OK)
+		return control_fail(r, "denied",
+				    out == MFA_LOCKED ? "verification is locked for %s"
+						      : "the code is not valid for %s",
+				    name);
+	return 0;
+}
+
 json_t *
 control_mfa_recovery_codes(struct control_ctx *ctx, const struct caller *who, json_t *args,
 			   struct reply_err *r)
 {
 	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
-	const char *name = target(ctx, who, args, 0, r);
+	const char *name = target(ctx, who, args, 0, r), *code;
 	struct mfa_ctx c;
 
-	if (name == NULL)
+	if (name == NULL || control_arg_name(args, "code", 1, &code, r) != 0)
 		return NULL;
 	mfa_context(ctx, who, &c);
+	/* An admin replacing another user's codes acts as the admin; root is trusted. */
+	if (strcmp(name, who->name) == 0 && who->uid != 0 &&
+	    prove_second_factor(&c, name, code, r) != 0)
+		return NULL;
 	if (mfa_new_recovery_codes(&c, name, codes, &r->e) != 0)
 		return failed(r);
 	return json_pack("{s:s, s:o}", "user", name, "recovery_codes", codes_json(codes));

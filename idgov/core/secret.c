@@ -3,6 +3,7 @@
 
 #include "keys.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +54,25 @@ secret_open(const struct secret_key *k, const unsigned char *ct, size_t ct_len, 
 	return crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, ct, ct_len,
 							  (const unsigned char *)ad, strlen(ad),
 							  nonce, k->key);
+}
+
+void
+secret_wipe_json(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		/*
+		 * jansson owns the bytes and offers no way to wipe them: the
+		 * cast writes through its const, which is safe since the
+		 * value is dead and its length does not change.
+		 */
+		sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item) secret_wipe_json(item);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item) secret_wipe_json(item);
+	}
 }

@@ -20,10 +20,14 @@ struct reply_err {
 typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *args,
 			 struct reply_err *);
 
-/* One operation: its name, whether only admins may call it, its argument names, its handler. */
+/* What an operation is, read off its table row (OpenSSH monitor.c style). */
+#define CONTROL_OP_ADMIN 0x1  /* only admins may call it */
+#define CONTROL_OP_SECRET 0x2 /* its request or reply carries secrets: wiped before freeing */
+
+/* One operation: its name, its CONTROL_OP_* flags, its argument names, its handler. */
 struct control_op {
 	const char *name;
-	int admin_only;
+	unsigned flags;
 	const char *const *args; /* accepted argument names, NULL-terminated */
 	op_fn fn;
 };

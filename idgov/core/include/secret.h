@@ -10,6 +10,7 @@
 
 #include "util.h"
 
+#include <jansson.h>
 #include <sodium.h>
 
 #define SECRET_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -27,5 +28,13 @@ int secret_seal(const struct secret_key *k, const unsigned char *plain, size_t l
 /* plain must hold ct_len - SECRET_TAG_LEN bytes; -1 if forged, damaged or bound to other ad. */
 int secret_open(const struct secret_key *k, const unsigned char *ct, size_t ct_len, const char *ad,
 		const unsigned char nonce[SECRET_NONCE_LEN], unsigned char *plain);
+
+/*
+ * Overwrites every string value in v, recursively, so that a
+ * reply or request that carried an otpauth URI, recovery codes or a code
+ * leaves nothing behind when it is freed. v is unusable afterwards, but
+ * must still be freed (json_decref) by its owner. NULL is allowed.
+ */
+void secret_wipe_json(json_t *v);
 
 #endif

@@ -20,6 +20,12 @@
 #include "control.h"
 #include "sync.h"
 #include "keys.h"
+#include "mfa.h"
+#include "totp.h"
+
+#include <liboath/oath.h>
+
+#define T0 1800000000 /* a fixed "now", on a step boundary */
 
 struct fixture {
 	struct test_env env;
@@ -52,11 +58,12 @@ setup(void **state)
 			  "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
 			  "last_changed) VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', "
 			  "'alice', 'active', 0, 0)",
-			  TEST_ENV_AUDIT) != 0)
+			  TEST_ENV_AUDIT | TEST_ENV_MASTER_KEY) != 0)
 		return -1;
 	f->ctx = (struct control_ctx){.cfg = f->env.cfg,
 				      .st = f->env.st,
 				      .audit = f->env.audit,
+				      .key = f->env.key,
 				      .run_sync = fake_sync,
 				      .refusals = &f->refusals,
 				      .arg = f};
@@ -466,6 +473,72 @@ test_without_a_table_each_refusal_is_recorded(void **state)
 	assert_int_equal(count_audit(f, "1") - before, 5);
 }
 
+/* Enrols alice at T0 as an app would, keeping her secret and her recovery codes. */
+static void
+enrol_alice(struct fixture *f, unsigned char *secret, size_t *len,
+	    char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN])
+{
+	struct mfa_ctx c = {.st = f->env.st, .cfg = f->env.cfg, .key = f->env.key, .actor = "test"};
+	struct totp_params p;
+	struct idg_err err;
+	char *uri, *b32, *raw = NULL, code[TOTP_MAX_DIGITS + 1];
+
+	assert_int_equal(mfa_enroll_begin(&c, "alice", &uri, &err), 0);
+	b32 = strstr(uri, "secret=") + 7;
+	assert_int_equal(oath_base32_decode(b32, strcspn(b32, "&"), &raw, len), OATH_OK);
+	memcpy(secret, raw, *len);
+	free(raw);
+	free(uri);
+	mfa_params(f->env.cfg, &p);
+	assert_int_equal(totp_code(secret, *len, &p, T0 / p.period - 1, code), 0);
+	assert_int_equal(mfa_enroll_confirm(&c, "alice", code, T0, codes, &err), 0);
+}
+
+static void
+test_own_recovery_codes_need_a_current_code(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], req[256], now_code[TOTP_MAX_DIGITS + 1];
+	unsigned char secret[64];
+	size_t len;
+	struct totp_params p;
+	struct mfa_ctx c = {.st = f->env.st, .cfg = f->env.cfg, .key = f->env.key, .actor = "test"};
+	enum mfa_outcome out;
+	struct idg_err err;
+	json_t *r;
+
+	idg_set_now(T0);
+	enrol_alice(f, secret, &len, codes);
+	mfa_params(f->env.cfg, &p);
+	assert_int_equal(totp_code(secret, len, &p, T0 / p.period, now_code), 0);
+
+	json_decref(
+		ask(f, &alice, "{\"v\":1,\"op\":\"mfa.recovery_codes\",\"args\":{}}", "denied"));
+	/* A recovery code is refused for its shape, and is not spent by trying. */
+	snprintf(req, sizeof(req),
+		 "{\"v\":1,\"op\":\"mfa.recovery_codes\",\"args\":{\"code\":\"%s\"}}", codes[0]);
+	json_decref(ask(f, &alice, req, "denied"));
+	json_decref(ask(f, &alice,
+			"{\"v\":1,\"op\":\"mfa.recovery_codes\",\"args\":{\"code\":\"000000\"}}",
+			"denied"));
+	assert_int_equal(mfa_verify(&c, "alice", codes[1], T0, &out, &err), 0);
+	assert_int_equal(out, MFA_OK_RECOVERY);
+	snprintf(req, sizeof(req),
+		 "{\"v\":1,\"op\":\"mfa.recovery_codes\",\"args\":{\"code\":\"%s\"}}", now_code);
+	r = ask(f, &alice, req, NULL);
+	assert_int_equal(
+		json_array_size(json_object_get(json_object_get(r, "result"), "recovery_codes")),
+		MFA_RECOVERY_CODES);
+	json_decref(r);
+	/* The old set no longer works; the one tried above was not spent, yet is gone too. */
+	assert_int_equal(mfa_verify(&c, "alice", codes[0], T0, &out, &err), 0);
+	assert_int_equal(out, MFA_BAD_CODE);
+	/* root, and an admin acting for alice, are not asked for a code. */
+	json_decref(ask(f, &root,
+			"{\"v\":1,\"op\":\"mfa.recovery_codes\",\"args\":{\"name\":\"alice\"}}",
+			NULL));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -482,6 +555,7 @@ main(void)
 		T(test_refusals_are_coalesced_per_uid_per_minute),
 		T(test_refusal_table_full_loses_nothing),
 		T(test_without_a_table_each_refusal_is_recorded),
+		T(test_own_recovery_codes_need_a_current_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
