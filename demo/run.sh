@@ -40,6 +40,7 @@ echo "slapd listening on $SLAPD_URI (syncprov, ppolicy)"
 
 # The shipped example, pointed at this slapd and at demo/run/.
 sed -e "s|^uri = .*|uri = $SLAPD_URI|" \
+    -e "s|^tls = .*|tls = none|" \
     -e "s|^bind_password_file = .*|bind_password_file = $RUN/slapd/rootpw|" \
     -e "s|/var/lib/idgov/|$RUN/state/|" \
     -e "s|^socket = .*|socket = $SHARED/idgov.sock|" \

@@ -437,6 +437,17 @@ cmd_init(struct cli *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* After status and sync: a bind password that crosses the network in clear is said on stderr. */
+static int
+warn_plain_bind(struct cli *c, int rc)
+{
+	char why[1024];
+
+	if (c->cfg != NULL && cfg_plain_bind_warning(c->cfg, why, sizeof(why)))
+		fprintf(stderr, "idgov: %s\n", why);
+	return rc;
+}
+
 static int
 cmd_status(struct cli *c, int argc, char **argv)
 {
@@ -448,7 +459,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 		return help("usage: idgov status [--json]\n");
 	if (optind != argc)
 		return usage_error("status takes no arguments (got '%s')", argv[optind]);
-	return run(c, "status", json_object(), print_status);
+	return warn_plain_bind(c, run(c, "status", json_object(), print_status));
 }
 
 static int
@@ -464,8 +475,9 @@ cmd_sync(struct cli *c, int argc, char **argv)
 			    "  --force  apply even if many users would be marked departed\n");
 	if (optind != argc)
 		return usage_error("sync takes no arguments (got '%s')", argv[optind]);
-	return run(c, "sync", json_pack("{s:b, s:b}", "full", o.full, "force", o.force),
-		   print_sync);
+	return warn_plain_bind(c, run(c, "sync",
+				      json_pack("{s:b, s:b}", "full", o.full, "force", o.force),
+				      print_sync));
 }
 
 static int

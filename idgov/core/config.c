@@ -1044,6 +1044,45 @@ cfg_group_max_duration(const struct cfg *cfg, const char *cn)
 	return cfg->grant_max_duration;
 }
 
+/* Is the host of an ldap:// or ldaps:// URI this machine? ldapi:// always is. */
+static int
+uri_is_local(const char *uri)
+{
+	static const char *const local[] = {"localhost", "127.", "[::1]", "::1"};
+	const char *host;
+
+	if (strncasecmp(uri, "ldapi://", 8) == 0)
+		return 1;
+	if (strncasecmp(uri, "ldap://", 7) == 0)
+		host = uri + 7;
+	else if (strncasecmp(uri, "ldaps://", 8) == 0)
+		host = uri + 8;
+	else
+		return 0;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		size_t n = strlen(local[i]);
+
+		/* A prefix: "127." matches 127.0.0.1; names must end where the host does. */
+		if (strncasecmp(host, local[i], n) == 0 &&
+		    (local[i][n - 1] == '.' || strchr(":/", host[n]) != NULL))
+			return 1;
+	}
+	return 0;
+}
+
+int
+cfg_plain_bind_warning(const struct cfg *cfg, char *buf, size_t size)
+{
+	if (cfg->dir_bind_dn[0] == '\0' || cfg->dir_tls != CFG_TLS_NONE ||
+	    strncasecmp(cfg->dir_uri, "ldaps://", 8) == 0 || uri_is_local(cfg->dir_uri))
+		return 0;
+	snprintf(buf, size,
+		 "WARNING: %s: the directory password of %s goes to %s in clear text "
+		 "([directory] tls = none); use tls = starttls or an ldaps:// uri",
+		 cfg->path, cfg->dir_bind_dn, cfg->dir_uri);
+	return 1;
+}
+
 int
 cfg_list_contains(const char *list, const char *item)
 {

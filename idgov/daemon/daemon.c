@@ -713,6 +713,16 @@ needs_restart(const struct cfg *a, const struct cfg *b)
 	       strcmp(a->log_socket, b->log_socket) || strcmp(a->log_ident, b->log_ident);
 }
 
+/* Says loudly, at every start and reload, that the bind password crosses the network in clear. */
+static void
+warn_plain_bind(struct daemon *d)
+{
+	char why[1024];
+
+	if (cfg_plain_bind_warning(d->cfg, why, sizeof(why)))
+		log_msg(&d->log, LOG_WARNING, "%s", why);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -745,6 +755,7 @@ reload(struct daemon *d)
 	d->ctl.cfg = fresh;
 	d->journal.cfg = fresh;
 	log_msg(&d->log, LOG_NOTICE, "configuration reloaded from %s", d->opts->config_path);
+	warn_plain_bind(d);
 	audit_event(d, "config.reload", d->opts->config_path, json_pack("{s:s}", "outcome", "ok"));
 	d->backoff = 1;
 	arm_timer(d, 0);
@@ -1011,6 +1022,7 @@ daemon_run(const struct daemon_opts *opts)
 		return rc > 0 ? rc : 1;
 	}
 	log_open(&d.log, "idgovd", d.cfg->log_socket, opts->foreground);
+	warn_plain_bind(&d);
 	d.started = idg_now();
 	if (setup(&d, &err) != 0) {
 		log_msg(&d.log, LOG_ERR, "cannot start: %s", err.msg);

@@ -239,6 +239,16 @@ int64_t cfg_group_max_duration(const struct cfg *cfg, const char *cn);
 /* The NAME of [rule NAME] and [campaign NAME]: letters, digits, - _ and ., 1 to 64. */
 int cfg_valid_section_name(const char *name);
 
+/*
+ * A password that would cross the network in clear: bind_dn is set, tls is
+ * none, and the URI names a host other than this machine (ldapi://,
+ * localhost, 127.0.0.0/8 and ::1 are this machine). Returns 1 with a
+ * warning for people in buf, else 0. Not an error, since a site may
+ * protect the link otherwise (an IPsec tunnel), but it is said loudly:
+ * idgovd logs it at start and reload, idgov status and sync print it.
+ */
+int cfg_plain_bind_warning(const struct cfg *cfg, char *buf, size_t size);
+
 /* Value parsers shared with the owners of other sections: NULL, or why v is wrong. */
 const char *cfg_parse_int(const char *v, long min, long max, int *out);
 const char *cfg_parse_bool(const char *v, int *out); /* yes | no */

@@ -341,12 +341,57 @@ test_shipped_example_parses(void **state)
 {
 	struct cfg *cfg;
 	struct idg_err err;
+	char why[1024];
 
 	(void)state;
 	if (cfg_load(IDGOV_SOURCE_DIR "/idgov.conf.example", &cfg, &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_true(cfg_list_contains(cfg->privileged_groups, "admins"));
+	/* The example a new admin copies does not send the bind password in clear. */
+	assert_int_equal(cfg->dir_tls, CFG_TLS_STARTTLS);
+	assert_int_equal(cfg_plain_bind_warning(cfg, why, sizeof(why)), 0);
 	cfg_free(cfg);
+}
+
+/* A bind password in clear to another machine is warned about; loopback and TLS are not. */
+static void
+test_plain_bind_to_another_host_is_warned(void **state)
+{
+	static const struct {
+		const char *uri, *tls, *bind;
+		int warned;
+	} cases[] = {
+		{"ldap://ldap.example.com/", "none", "cn=admin,dc=x", 1},
+		{"ldap://10.1.2.3:389/", "none", "cn=admin,dc=x", 1},
+		{"ldap://localhost.evil.example/", "none", "cn=admin,dc=x", 1},
+		{"ldap://127.0.0.1:3890/", "none", "cn=admin,dc=x", 0},
+		{"ldap://localhost/", "none", "cn=admin,dc=x", 0},
+		{"ldap://localhost", "none", "cn=admin,dc=x", 0},
+		{"ldap://[::1]:389/", "none", "cn=admin,dc=x", 0},
+		{"ldapi://%2Frun%2Fslapd%2Fldapi/", "none", "cn=admin,dc=x", 0},
+		{"ldap://ldap.example.com/", "starttls", "cn=admin,dc=x", 0},
+		{"ldaps://ldap.example.com/", "ldaps", "cn=admin,dc=x", 0},
+		{"ldap://ldap.example.com/", "none", "", 0},
+	};
+	char text[512], why[1024];
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[directory]\nuri = %s\nbase = dc=x\ntls = %s\nbind_dn = %s\n"
+			 "bind_password_file = /etc/idgov/ldap.secret\n",
+			 cases[i].uri, cases[i].tls, cases[i].bind);
+		if (cfg_load_string(text, "t.conf", &cfg, &err) != 0)
+			fail_msg("%s: %s", cases[i].uri, err.msg);
+		if (cfg_plain_bind_warning(cfg, why, sizeof(why)) != cases[i].warned)
+			fail_msg("%s with tls = %s: warned should be %d", cases[i].uri,
+				 cases[i].tls, cases[i].warned);
+		if (cases[i].warned)
+			assert_non_null(strstr(why, "in clear text"));
+		cfg_free(cfg);
+	}
 }
 
 int
@@ -367,6 +412,7 @@ main(void)
 		cmocka_unit_test(test_missing_file_is_a_clear_error),
 		cmocka_unit_test(test_load_from_file),
 		cmocka_unit_test(test_shipped_example_parses),
+		cmocka_unit_test(test_plain_bind_to_another_host_is_warned),
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
