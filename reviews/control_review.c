@@ -209,6 +209,40 @@ op_decide_many(struct control_ctx *ctx, const struct caller *who, json_t *args, 
 }
 
 static json_t *
+op_batch_add(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
+{
+	struct review_ctx rc;
+	struct journal j;
+	int64_t batch = 0, id, total;
+	int rv;
+
+	if (arg_id(args, "batch", 1, &batch, r) != 0)
+		return NULL;
+	review_context(ctx, who, &j, &rc);
+	rv = review_batch_add(&rc, batch, json_object_get(args, "decisions"), idg_now(), &id,
+			      &total, &r->e);
+	if (rv != 0)
+		return failed(rv, r);
+	return json_pack("{s:I, s:I}", "batch", (json_int_t)id, "decisions", (json_int_t)total);
+}
+
+static json_t *
+op_batch_commit(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		struct reply_err *r)
+{
+	struct review_ctx rc;
+	struct journal j;
+	int64_t batch, n;
+	int rv;
+
+	if (arg_id(args, "batch", 0, &batch, r) != 0)
+		return NULL;
+	review_context(ctx, who, &j, &rc);
+	rv = review_batch_commit(&rc, batch, idg_now(), &n, &r->e);
+	return counted(rv, n, "decided", r);
+}
+
+static json_t *
 op_decide_recommended(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		      struct reply_err *r)
 {
@@ -328,6 +362,8 @@ static const char *const start_args[] = {"name",    "adhoc",    "scope",    "gro
 static const char *const campaign_opt[] = {"campaign", NULL};
 static const char *const decide_args[] = {"item", "decision", "comment", NULL};
 static const char *const many_args[] = {"decisions", NULL};
+static const char *const batch_add_args[] = {"batch", "decisions", NULL};
+static const char *const batch_commit_args[] = {"batch", NULL};
 static const char *const delegate_args[] = {"item", "campaign", "all", "to", NULL};
 static const char *const report_args[] = {"campaign", "format", NULL};
 
@@ -338,6 +374,8 @@ static const struct control_op review_ops[] = {
 	{"review.pending", 0, campaign_opt, op_pending},
 	{"review.decide", 0, decide_args, op_decide},
 	{"review.decide_many", 0, many_args, op_decide_many},
+	{"review.batch_add", 0, batch_add_args, op_batch_add},
+	{"review.batch_commit", 0, batch_commit_args, op_batch_commit},
 	{"review.decide_recommended", 0, campaign_opt, op_decide_recommended},
 	{"review.delegate", 0, delegate_args, op_delegate},
 	{"review.close", CONTROL_OP_ADMIN, campaign_opt, op_close},

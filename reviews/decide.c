@@ -149,6 +149,22 @@ review_decide(struct review_ctx *r, int64_t item, const char *decision, const ch
 }
 
 int
+review_decision_shape(json_t *d, size_t i, struct idg_err *err)
+{
+	json_t *item = json_object_get(d, "item"), *comment = json_object_get(d, "comment");
+
+	if (!json_is_integer(item) || !json_is_string(json_object_get(d, "decision")) ||
+	    (comment != NULL && !json_is_string(comment)) || json_object_size(d) > 3) {
+		idg_seterr(err,
+			   "decision %zu: needs item (a number), decision (approve or revoke) and "
+			   "optionally comment",
+			   i + 1);
+		return REVIEW_INVALID;
+	}
+	return 0;
+}
+
+int
 review_decide_many(struct review_ctx *r, json_t *decisions, int64_t *n, struct idg_err *err)
 {
 	size_t i;
@@ -168,15 +184,8 @@ review_decide_many(struct review_ctx *r, json_t *decisions, int64_t *n, struct i
 		const char *decision = json_string_value(json_object_get(d, "decision"));
 		json_t *comment = json_object_get(d, "comment");
 
-		if (!json_is_integer(item) || decision == NULL ||
-		    (comment != NULL && !json_is_string(comment)) || json_object_size(d) > 3) {
-			idg_seterr(err,
-				   "decision %zu: needs item (a number), decision (approve or "
-				   "revoke) and optionally comment",
-				   i + 1);
-			rc = REVIEW_INVALID;
+		if ((rc = review_decision_shape(d, i, err)) != 0)
 			break;
-		}
 		rc = decide_one(r, json_integer_value(item), decision, json_string_value(comment),
 				"reviewer", err);
 		if (rc != 0) {

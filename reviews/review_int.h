@@ -29,4 +29,8 @@ int review_close_locked(struct review_ctx *r, int64_t campaign, int64_t now, str
 /* A campaign's state ("open", "closed"); REVIEW_NOT_FOUND if there is none. */
 int review_campaign_state(struct store *st, int64_t campaign, char state[8], struct idg_err *err);
 
+/* One decision of a bulk list (element i) has item, decision and at most a comment: 0, or
+ * REVIEW_INVALID with err. */
+int review_decision_shape(json_t *d, size_t i, struct idg_err *err);
+
 #endif

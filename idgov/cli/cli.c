@@ -74,8 +74,8 @@ usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int
-load_config(struct cli *c)
+int
+cli_load_config(struct cli *c)
 {
 	struct idg_err err;
 
@@ -196,7 +196,7 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 	int unavailable, rc;
 
 	*result = NULL;
-	if (load_config(c) != 0) {
+	if (cli_load_config(c) != 0) {
 		json_decref(args);
 		return EXIT_FAIL;
 	}
@@ -423,7 +423,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 			    "signing key where missing.\n  Existing keys are never replaced.\n");
 	if (optind != argc)
 		return usage_error("init takes no arguments (got '%s')", argv[optind]);
-	if (load_config(c) != 0)
+	if (cli_load_config(c) != 0)
 		return EXIT_FAIL;
 	if (init_host(c->cfg, &rep, &err) != 0) {
 		fprintf(stderr, "idgov: init failed: %s\n", err.msg);

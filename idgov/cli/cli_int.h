@@ -25,6 +25,8 @@ int help(const char *text);
 
 /* Sends op(args) and returns the exit code; *result is set when it succeeded. Steals args. */
 int call(struct cli *c, const char *op, json_t *args, json_t **result);
+/* Loads the configuration once (idgov.conf with reviews' sections); -1 after saying why. */
+int cli_load_config(struct cli *c);
 
 /* Calls op and prints the result with fn (or as JSON with --json). */
 int run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *));

@@ -373,6 +373,77 @@ parse_csv(const char *text, char *why, size_t whylen)
 	return a;
 }
 
+/*
+ * Sends one chunk of a batch (batch 0 opens it); *batch gets its number.
+ * Steals chunk.
+ */
+static int
+send_chunk(struct cli *c, json_t *chunk, int64_t *batch)
+{
+	json_t *args = json_pack("{s:o}", "decisions", chunk), *r;
+	int rc;
+
+	if (args != NULL && *batch > 0)
+		json_object_set_new(args, "batch", json_integer(*batch));
+	if ((rc = call(c, "review.batch_add", args, &r)) != EXIT_OK)
+		return rc;
+	*batch = json_integer_value(json_object_get(r, "batch"));
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/*
+ * Decisions that fit one request go as one; more go as a batch of chunks,
+ * each under [control] max_request, committed at the end: the file is
+ * recorded whole or not at all either way. Steals decisions.
+ */
+static int
+send_decisions(struct cli *c, json_t *decisions)
+{
+	size_t limit, size, i, used = 0;
+	json_t *chunk = NULL, *d;
+	int64_t batch = 0;
+	int rc = EXIT_OK;
+
+	if (cli_load_config(c) != 0) {
+		json_decref(decisions);
+		return EXIT_FAIL;
+	}
+	/* Room for the request's envelope around the decisions. */
+	limit = c->cfg->max_request > 2048 ? (size_t)c->cfg->max_request - 1024 : 1024;
+	size = json_dumpb(decisions, NULL, 0, JSON_COMPACT);
+	if (size > 0 && size < limit)
+		return run(c, "review.decide_many", json_pack("{s:o}", "decisions", decisions),
+			   print_count);
+	json_array_foreach(decisions, i, d)
+	{
+		size_t one = json_dumpb(d, NULL, 0, JSON_COMPACT) + 1;
+
+		if (chunk != NULL && used + one >= limit) {
+			if ((rc = send_chunk(c, chunk, &batch)) != EXIT_OK)
+				break;
+			chunk = NULL;
+		}
+		if (chunk == NULL) {
+			chunk = json_array();
+			used = 2;
+		}
+		json_array_append(chunk, d);
+		used += one;
+	}
+	if (rc == EXIT_OK && chunk != NULL)
+		rc = send_chunk(c, chunk, &batch);
+	else
+		json_decref(chunk);
+	json_decref(decisions);
+	if (rc != EXIT_OK) {
+		fprintf(stderr, "idgov: nothing was recorded\n");
+		return rc;
+	}
+	return run(c, "review.batch_commit", json_pack("{s:I}", "batch", (json_int_t)batch),
+		   print_count);
+}
+
 static int
 decide_file(struct cli *c, const char *path)
 {
@@ -397,8 +468,7 @@ decide_file(struct cli *c, const char *path)
 	free(text);
 	if (decisions == NULL)
 		return usage_error("%s: %s", path, why);
-	return run(c, "review.decide_many", json_pack("{s:o}", "decisions", decisions),
-		   print_count);
+	return send_decisions(c, decisions);
 }
 
 /* ---- commands ---- */

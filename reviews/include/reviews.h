@@ -75,6 +75,18 @@ int review_decide(struct review_ctx *r, int64_t item, const char *decision, cons
 		  struct idg_err *err);
 /* Many decisions at once, all or none: an array of {item, decision, comment}. */
 int review_decide_many(struct review_ctx *r, json_t *decisions, int64_t *n, struct idg_err *err);
+
+/*
+ * Bulk decisions larger than one request (batch.c): add chunks to a batch
+ * (batch 0 opens one; *id is its number, *total its decisions so far),
+ * then commit it: every decision applied in one transaction, or none, as
+ * review_decide_many. A batch is the caller's alone and is gone after its
+ * commit, whatever the outcome, or an hour after it was opened.
+ */
+int review_batch_add(struct review_ctx *r, int64_t batch, json_t *decisions, int64_t now,
+		     int64_t *id, int64_t *total, struct idg_err *err);
+int review_batch_commit(struct review_ctx *r, int64_t batch, int64_t now, int64_t *n,
+			struct idg_err *err);
 /* Every undecided item of the caller's (in campaign, or all open) as recommended. */
 int review_decide_recommended(struct review_ctx *r, int64_t campaign, int64_t *n,
 			      struct idg_err *err);

@@ -93,6 +93,27 @@ assert_eq "$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'sys' AND d
 printf '[{"item": %s, "decision": "approve", "comment": "still on call"}]\n' "$(item carol dev)" > "$T/ok.json"
 assert_exit 0 "a JSON decision file" as 3 review decide --file "$T/ok.json"
 assert_eq "$(sql "SELECT decision FROM review_items WHERE id = $(item carol dev)")" approve "recorded"
+# A file larger than one request ([control] max_request, 64 KiB here) goes in
+# chunks and is committed whole: 400 lines with 500-character comments.
+note=$(head -c 500 /dev/zero | tr '\0' n)
+{
+	for _ in $(seq 399); do printf '%s,approve,%s\n' "$(item carol dev)" "$note"; done
+	printf '%s,revoke,last line wins\n' "$(item carol dev)"
+} > "$T/big.csv"
+assert_exit 0 "a 200 KB decision file is sent in chunks" as 3 review decide --file "$T/big.csv"
+assert_contains "$(cat "$T/last.out")" "400" "and all 400 decisions are recorded"
+assert_eq "$(sql "SELECT decision || ' ' || comment FROM review_items WHERE id = $(item carol dev)")" \
+	"revoke last line wins" "in file order"
+{
+	for _ in $(seq 399); do printf '%s,approve,%s\n' "$(item carol dev)" "$note"; done
+	printf '%s,approve,not sys to decide\n' "$(item alice dev)"
+} > "$T/big-bad.csv"
+assert_exit 1 "a chunked file with one decision sys may not make is refused" \
+	as 3 review decide --file "$T/big-bad.csv"
+assert_eq "$(sql "SELECT decision FROM review_items WHERE id = $(item carol dev)")" revoke \
+	"and none of its 400 decisions is recorded"
+assert_eq "$(sql "SELECT count(*) FROM review_batches")" 0 "no batch is left behind"
+assert_exit 0 "sys approves carol in dev again" as 3 review decide "$(item carol dev)" approve
 assert_exit 0 "sys revokes carol's nested admins access" \
 	as 3 review decide "$(item carol admins)" revoke --comment "no admin work"
 

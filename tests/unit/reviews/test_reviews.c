@@ -274,6 +274,73 @@ test_deadline_escalate(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
 }
 
+/* Decides through a batch of chunks: all of a batch, or none of it. */
+static void
+test_batches_are_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct review_ctx boss = f->r, other = f->r;
+	struct idg_err err;
+	int64_t id, again, total, n;
+	json_t *c1 = json_loads("[{\"item\": 1, \"decision\": \"approve\"}]", 0, NULL);
+	json_t *c2 = json_loads("[{\"item\": 2, \"decision\": \"revoke\", \"comment\": \"left\"}]",
+				0, NULL);
+	json_t *bad = json_loads("[{\"item\": 3, \"decision\": \"approve\"}]", 0, NULL);
+	json_t *shape = json_loads("[{\"item\": \"one\", \"decision\": \"approve\"}]", 0, NULL);
+
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	boss.actor = "boss";
+	boss.admin = 0;
+	other.actor = "ann";
+	other.admin = 0;
+	assert_int_equal(review_batch_add(&boss, 0, c1, T0, &id, &total, &err), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(review_batch_add(&boss, id, c2, T0, &again, &total, &err), 0);
+	assert_int_equal(again, id);
+	assert_int_equal(total, 2);
+	/* Nothing is decided until the commit, and the batch is boss's alone. */
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision IS NOT NULL"),
+			 0);
+	assert_int_equal(review_batch_add(&other, id, c1, T0, &again, &total, &err),
+			 REVIEW_NOT_FOUND);
+	assert_int_equal(review_batch_commit(&other, id, T0, &n, &err), REVIEW_NOT_FOUND);
+	assert_int_equal(review_batch_commit(&boss, id, T0, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE id = 2 AND decision = "
+				  "'revoke' AND comment = 'left'"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+
+	/* One decision boss may not make spoils the whole batch; the batch is gone after. */
+	assert_int_equal(review_batch_add(&boss, 0, c2, T0, &id, &total, &err), 0);
+	assert_int_equal(review_batch_add(&boss, id, bad, T0, &id, &total, &err), 0);
+	assert_int_equal(
+		store_exec(f->env.st, "UPDATE review_items SET comment = 'x' WHERE id = 2", &err),
+		0);
+	assert_int_equal(review_batch_commit(&boss, id, T0, &n, &err), REVIEW_DENIED);
+	assert_non_null(strstr(err.msg, "nothing was recorded"));
+	assert_int_equal(n, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE id = 2 AND comment = "
+				  "'x'"),
+			 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+
+	/* A malformed decision is refused as it arrives; nothing is kept. */
+	assert_int_equal(review_batch_add(&boss, 0, shape, T0, &id, &total, &err), REVIEW_INVALID);
+	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+
+	/* An uncommitted batch is forgotten after an hour; a reviewer holds at most four. */
+	assert_int_equal(review_batch_add(&boss, 0, c1, T0, &id, &total, &err), 0);
+	assert_int_equal(review_batch_commit(&boss, id, T0 + 3601, &n, &err), REVIEW_NOT_FOUND);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(review_batch_add(&boss, 0, c1, T0, &id, &total, &err), 0);
+	assert_int_equal(review_batch_add(&boss, 0, c1, T0, &id, &total, &err), REVIEW_CONFLICT);
+	json_decref(c1);
+	json_decref(c2);
+	json_decref(bad);
+	json_decref(shape);
+}
+
 int
 main(void)
 {
@@ -284,6 +351,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reminders_go_to_reviewers_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_are_all_or_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
