@@ -65,6 +65,12 @@ assert_exit 1 "idgovd refuses a world-writable configuration" daemon_start
 assert_contains "$(cat "$T/last.err")" "refusing configuration $CONF: writable by group or others" \
 	"and says why"
 chmod 644 "$CONF"
+chown 65534 "$T/slapd/rootpw"
+assert_exit 1 "sync refuses a bind password file owned by nobody" ig sync
+assert_contains "$(cat "$T/last.err")" "refusing bind password file $T/slapd/rootpw: owned by uid 65534" \
+	"and says why"
+chown 0 "$T/slapd/rootpw"
+assert_exit 0 "and syncs once it is root's again" ig sync
 
 # --- the socket directory ---
 mkdir -p "$T/run"
