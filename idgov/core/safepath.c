@@ -155,11 +155,24 @@ safepath_check_fd(int fd, const char *path, enum safepath_type type, unsigned fl
 {
 	struct stat sb;
 
+	char *real;
+	int rc;
+
 	if (fstat(fd, &sb) != 0)
 		return idg_seterr(err, "%s: %s", path, strerror(errno));
 	if (check_object(path, &sb, type, flags, err) != 0)
 		return -1;
-	return check_parents(path, type == SAFEPATH_FILE, err);
+	if (check_parents(path, type == SAFEPATH_FILE, err) != 0)
+		return -1;
+	/*
+	 * The caller may have followed a symlink (the configuration): then the
+	 * directories of the file it leads to count too, not only the link's.
+	 */
+	if ((real = realpath(path, NULL)) == NULL)
+		return idg_seterr(err, "%s: cannot resolve: %s", path, strerror(errno));
+	rc = strcmp(real, path) == 0 ? 0 : check_parents(real, type == SAFEPATH_FILE, err);
+	free(real);
+	return rc;
 }
 
 static int

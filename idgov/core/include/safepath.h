@@ -55,7 +55,9 @@ int safepath_check(const char *path, enum safepath_type type, unsigned flags, st
 /*
  * Same, for a file the caller has already opened as fd from path: the
  * object checked is the one fstat(fd) sees, so it cannot be swapped
- * between the check and the use.
+ * between the check and the use. If the caller followed a symlink at
+ * path, the directories above the link and above the file it leads to
+ * are both checked.
  */
 int safepath_check_fd(int fd, const char *path, enum safepath_type type, unsigned flags,
 		      struct idg_err *err);

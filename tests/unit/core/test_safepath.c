@@ -205,6 +205,30 @@ test_check_fd_sees_the_open_file(void **state)
 	close(fd);
 }
 
+/* A followed symlink: the directories of the file it leads to count. */
+static void
+test_check_fd_checks_where_a_symlink_leads(void **state)
+{
+	struct fixture *f = *state;
+	char open_dir[160], target[192], link[160];
+	struct idg_err err;
+	int fd;
+
+	snprintf(open_dir, sizeof(open_dir), "%s/open", f->dir);
+	snprintf(target, sizeof(target), "%s/conf", open_dir);
+	snprintf(link, sizeof(link), "%s/link.conf", f->dir);
+	assert_int_equal(mkdir(open_dir, 0755), 0);
+	make_file(target, 0644);
+	assert_int_equal(symlink(target, link), 0);
+	fd = open(link, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(safepath_check_fd(fd, link, SAFEPATH_FILE, 0, &err), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	assert_int_equal(safepath_check_fd(fd, link, SAFEPATH_FILE, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "/open is writable by group or others (mode 0777)"));
+	close(fd);
+}
+
 static void
 test_keys_refuse_a_key_owned_by_another_uid(void **state)
 {
@@ -269,6 +293,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_and_directory_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_fd_sees_the_open_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_fd_checks_where_a_symlink_leads, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_keys_refuse_a_key_owned_by_another_uid, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_replaces_and_refuses, setup,
