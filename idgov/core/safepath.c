@@ -132,12 +132,6 @@ out:
 }
 
 int
-safepath_check_parents(const char *path, struct idg_err *err)
-{
-	return check_parents(path, 1, err);
-}
-
-int
 safepath_check(const char *path, enum safepath_type type, unsigned flags, struct idg_err *err)
 {
 	struct stat sb;

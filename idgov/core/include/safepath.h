@@ -63,12 +63,6 @@ int safepath_check_fd(int fd, const char *path, enum safepath_type type, unsigne
 		      struct idg_err *err);
 
 /*
- * Checks only the directories above path, the one holding it held to the
- * file rule; path itself need not exist.
- */
-int safepath_check_parents(const char *path, struct idg_err *err);
-
-/*
  * Replaces path by a new regular file holding data, created with mode:
  * written to a temporary name in the same directory (O_CREAT | O_EXCL |
  * O_NOFOLLOW), fsync'd, then renamed over path. A file someone else
