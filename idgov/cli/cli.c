@@ -206,7 +206,8 @@ call(struct cli *c, const char *op, json_t *args, json_t **result)
 	json_decref(req);
 	if (text == NULL)
 		return EXIT_FAIL;
-	rc = client_call(c->cfg->socket_path, text, &reply, &unavailable, &err);
+	rc = client_call(c->cfg->socket_path, c->cfg->daemon_user, text, &reply, &unavailable,
+			 &err);
 	if (rc != 0 && unavailable && geteuid() == 0)
 		reply = call_direct(c, text, &err);
 	sodium_memzero(text, strlen(text)); /* a request may carry a code */

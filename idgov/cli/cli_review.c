@@ -9,6 +9,7 @@
 #include "cli_int.h"
 #include "cli_print.h"
 
+#include "safepath.h"
 #include "timeparse.h"
 
 #include <errno.h>
@@ -477,8 +478,8 @@ static int
 write_report(json_t *r, const char *output)
 {
 	const char *content = json_string_value(json_object_get(r, "content"));
-	size_t len = content != NULL ? strlen(content) : 0, off = 0;
-	int fd;
+	size_t len = content != NULL ? strlen(content) : 0;
+	struct idg_err err;
 
 	if (content == NULL)
 		return EXIT_FAIL;
@@ -490,21 +491,14 @@ write_report(json_t *r, const char *output)
 			fputs(content, stdout);
 		return EXIT_OK;
 	}
-	/* Who holds what access is sensitive: the report is private to its writer. */
-	fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	while (fd >= 0 && off < len) {
-		ssize_t n = write(fd, content + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (fd < 0 || off < len || close(fd) != 0) {
-		fprintf(stderr, "idgov: cannot write %s: %s\n", output, strerror(errno));
-		if (fd >= 0 && off < len)
-			close(fd);
+	/*
+	 * Who holds what access is sensitive: the report is private to its
+	 * writer. It replaces whatever was at that name (a file another user
+	 * made there in a shared directory is not written into, and does not
+	 * stay theirs); a FIFO, device or directory there is refused.
+	 */
+	if (safepath_write_file(output, 0600, content, len, &err) != 0) {
+		fprintf(stderr, "idgov: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

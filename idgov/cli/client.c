@@ -1,8 +1,10 @@
 /* Control socket client; see client.h. */
+#define _GNU_SOURCE /* struct ucred */
 #include "client.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,9 +29,37 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * The server must be root or daemon_user. Anyone who could bind the
+ * socket path (a stale path in a directory they may write, a wrong
+ * configuration) could otherwise read our requests, such as an MFA code,
+ * and answer with what they like. The kernel records who called listen()
+ * on the socket, and we ask it, not the server.
+ */
+static int
+check_server(int fd, const char *socket_path, const char *daemon_user, struct idg_err *err)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd *pw;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return idg_seterr(err, "cannot read the credentials of the server on %s: %s",
+				  socket_path, strerror(errno));
+	if (cred.uid == 0)
+		return 0;
+	pw = daemon_user != NULL ? getpwnam(daemon_user) : NULL;
+	if (pw != NULL && pw->pw_uid == cred.uid)
+		return 0;
+	return idg_seterr(err,
+			  "refusing to talk to %s: it is served by uid %u, not by root or "
+			  "[control] daemon_user (%s); it is not idgovd",
+			  socket_path, (unsigned)cred.uid, daemon_user ? daemon_user : "root");
+}
+
 int
-client_call(const char *socket_path, const char *request, char **reply, int *unavailable,
-	    struct idg_err *err)
+client_call(const char *socket_path, const char *daemon_user, const char *request, char **reply,
+	    int *unavailable, struct idg_err *err)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 65536;
@@ -50,6 +80,10 @@ client_call(const char *socket_path, const char *request, char **reply, int *una
 		*unavailable = e == ENOENT || e == ECONNREFUSED;
 		return idg_seterr(err, "idgovd is not running (cannot connect to %s: %s)",
 				  socket_path, strerror(e));
+	}
+	if (check_server(fd, socket_path, daemon_user, err) != 0) {
+		close(fd);
+		return -1;
 	}
 	if (write_all(fd, request, strlen(request)) != 0 || write_all(fd, "\n", 1) != 0) {
 		send_errno = errno;

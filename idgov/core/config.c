@@ -10,15 +10,18 @@
  */
 #include "config.h"
 
+#include "safepath.h"
 #include "timeparse.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum key_type {
 	T_STR,      /* any non-empty text */
@@ -111,6 +114,7 @@ static const struct key_def keys[] = {
 	KI("control", "max_reply", max_reply, "67108864", 65536, 1073741824),
 	KI("control", "client_timeout", client_timeout, "5", 1, 300),
 	KI("control", "max_clients_per_uid", max_clients_per_uid, "8", 1, 64),
+	K("control", "daemon_user", T_STR, daemon_user, "root"),
 
 	K("log", "syslog_socket", T_PATH, log_socket, "/dev/log"),
 	K("log", "ident", T_STR, log_ident, "idgov"),
@@ -967,12 +971,23 @@ cfg_load_with(const char *path, const struct cfg_extension *const *exts, struct 
 	      struct idg_err *err)
 {
 	struct parse_ctx ctx = {.name = path, .err = err, .exts = exts};
-	int rc;
+	struct idg_err why;
+	int fd, rc;
 
 	*out = NULL;
-	ctx.fp = fopen(path, "re");
-	if (ctx.fp == NULL)
+	/* A symlinked config is followed; what is checked is the file opened. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return idg_seterr(err, "%s: cannot open: %s", path, strerror(errno));
+	if (safepath_check_fd(fd, path, SAFEPATH_FILE, 0, &why) != 0) {
+		close(fd);
+		return idg_seterr(err, "refusing configuration %s", why.msg);
+	}
+	ctx.fp = fdopen(fd, "r");
+	if (ctx.fp == NULL) {
+		close(fd);
+		return idg_seterr(err, "%s: cannot open: %s", path, strerror(errno));
+	}
 	rc = load(&ctx, run_file, out);
 	fclose(ctx.fp);
 	return rc;

@@ -1,6 +1,8 @@
 /* Key file creation and loading; see keys.h. */
 #include "keys.h"
 
+#include "safepath.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -30,13 +32,15 @@ write_new_file(const char *path, mode_t mode, const unsigned char *data, size_t 
 }
 
 /*
- * Reads exactly len bytes. A secret must be a regular file that nobody but
- * its owner can read: a group- or world-readable key is refused, not used.
+ * Reads exactly len bytes. A key must be a regular file owned by root (or
+ * our euid) in directories only root can change (safepath.h), and a
+ * secret one readable by nobody else: a key anyone else could have written
+ * or swapped, or read, is refused, not used.
  */
 static int
 read_key_file(const char *path, unsigned char *buf, size_t len, int secret, struct idg_err *err)
 {
-	struct stat sb;
+	struct idg_err why;
 	unsigned char extra;
 	size_t got = 0;
 	int fd, rc = -1;
@@ -44,13 +48,8 @@ read_key_file(const char *path, unsigned char *buf, size_t len, int secret, stru
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return idg_seterr(err, "cannot open key %s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		idg_seterr(err, "key %s is not a regular file", path);
-		goto out;
-	}
-	if (secret && (sb.st_mode & 077) != 0) {
-		idg_seterr(err, "key %s is readable by group or others (mode %03o); refusing it",
-			   path, (unsigned)(sb.st_mode & 0777));
+	if (safepath_check_fd(fd, path, SAFEPATH_FILE, secret ? SAFEPATH_SECRET : 0, &why) != 0) {
+		idg_seterr(err, "refusing key %s", why.msg);
 		goto out;
 	}
 	while (got < len) {

@@ -10,9 +10,14 @@
  *   version, never in between.
  * - A store written by a newer idgov (higher version than we know) is
  *   refused rather than guessed at.
+ * - Every login is decided on what the store says, so a store (and its
+ *   -wal and -shm files) that anyone but root could write, or whose
+ *   directories anyone else could change, is refused before SQLite opens
+ *   it (safepath.h).
  */
 #include "store.h"
 
+#include "safepath.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -134,6 +139,27 @@ create_file(const char *path, struct idg_err *err)
 	return 0;
 }
 
+/* The store and, when present, the WAL and shared-memory files beside it. */
+static int
+check_trusted(const char *path, struct idg_err *err)
+{
+	static const char *const suffixes[] = {"-wal", "-shm"};
+	char side[4096];
+	struct stat sb;
+
+	if (safepath_check(path, SAFEPATH_FILE, 0, err) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, suffixes[i]) >= sizeof(side))
+			return idg_seterr(err, "store path %s is too long", path);
+		if (lstat(side, &sb) != 0 && errno == ENOENT)
+			continue;
+		if (safepath_check(side, SAFEPATH_FILE, 0, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 migrate(struct store *st, struct idg_err *err)
 {
@@ -179,6 +205,7 @@ int
 store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err)
 {
 	struct store *st;
+	struct idg_err why;
 	int flags;
 
 	*out = NULL;
@@ -186,6 +213,8 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		return -1;
 	if (mode != STORE_OPEN_CREATE && access(path, F_OK) != 0)
 		return idg_seterr(err, "store %s does not exist (run 'idgov init' first)", path);
+	if (check_trusted(path, &why) != 0)
+		return idg_seterr(err, "refusing store %s", why.msg);
 	st = calloc(1, sizeof(*st));
 	if (st == NULL || (st->path = strdup(path)) == NULL) {
 		free(st);

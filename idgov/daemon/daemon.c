@@ -57,6 +57,7 @@
 #include "journal.h"
 #include "log.h"
 #include "reviews.h"
+#include "safepath.h"
 #include "scheduler.h"
 #include "store.h"
 #include "sync.h"
@@ -121,6 +122,7 @@ struct daemon {
 	struct client clients[MAX_CLIENTS];
 	struct flood flood; /* refusals and drops, counted per uid */
 	int stop;
+	int pid_written; /* teardown removes only a pid file this process wrote */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -640,16 +642,26 @@ open_listener(struct daemon *d, struct idg_err *err)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	const char *path = d->cfg->socket_path;
 	char *copy = strdup(path);
+	struct idg_err why;
 	struct stat sb;
 	mode_t old;
 	int fd, probe;
 
 	if (copy == NULL)
 		return idg_seterr(err, "out of memory");
+	/*
+	 * Clients find idgovd by this path: whoever could write the directory
+	 * could put their own socket there. Ours is root's and 0755; one made
+	 * by someone else, or writable by others, is refused.
+	 */
 	if (mkdir(dirname(copy), 0755) != 0 && errno != EEXIST) {
 		idg_seterr(err, "cannot create socket directory for %s: %s", path, strerror(errno));
 		free(copy);
 		return -1;
+	}
+	if (safepath_check(copy, SAFEPATH_DIR, 0, &why) != 0) {
+		free(copy);
+		return idg_seterr(err, "refusing socket directory %s", why.msg);
 	}
 	free(copy);
 	if (idg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
@@ -797,19 +809,20 @@ notify_ready(void)
 	close(fd);
 }
 
+/*
+ * Replaced, never written into: a file someone else made at that name in
+ * a shared directory stays theirs if opened with O_TRUNC, and a FIFO
+ * would hang the start (safepath_write_file()).
+ */
 static int
 write_pid_file(const char *path, struct idg_err *err)
 {
 	char buf[32];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	struct idg_err why;
 
-	if (fd < 0 || write(fd, buf, (size_t)n) != n) {
-		if (fd >= 0)
-			close(fd);
-		return idg_seterr(err, "cannot write pid file %s: %s", path, strerror(errno));
-	}
-	close(fd);
+	if (safepath_write_file(path, 0644, buf, (size_t)n, &why) != 0)
+		return idg_seterr(err, "pid file: %s", why.msg);
 	return 0;
 }
 
@@ -883,8 +896,11 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
-	if (d->opts->pid_file != NULL && write_pid_file(d->opts->pid_file, err) != 0)
-		return -1;
+	if (d->opts->pid_file != NULL) {
+		if (write_pid_file(d->opts->pid_file, err) != 0)
+			return -1;
+		d->pid_written = 1;
+	}
 	if ((d->refusals = calloc(1, sizeof(*d->refusals))) == NULL)
 		return idg_seterr(err, "out of memory");
 	d->ctl.refusals = d->refusals;
@@ -985,7 +1001,7 @@ teardown(struct daemon *d)
 		close(d->listenfd);
 		unlink(d->cfg->socket_path);
 	}
-	if (d->opts->pid_file != NULL)
+	if (d->pid_written)
 		unlink(d->opts->pid_file);
 	if (d->sigfd >= 0)
 		close(d->sigfd);

@@ -10,13 +10,17 @@
  */
 #include "dir.h"
 
+#include "safepath.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * "attr=value(,attr=value)*" where attr starts with a letter and both are
@@ -194,12 +198,25 @@ dir_sync_filter(const struct cfg *cfg)
 static int
 read_password_file(const char *path, char *buf, size_t size, struct idg_err *err)
 {
-	FILE *fp = fopen(path, "re");
+	struct idg_err why;
+	FILE *fp;
 	size_t n;
+	int fd;
 
-	if (fp == NULL)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return idg_seterr(err, "cannot read bind password file %s: %s", path,
 				  strerror(errno));
+	/* Whoever could write it would choose whose view of the directory we mirror. */
+	if (safepath_check_fd(fd, path, SAFEPATH_FILE, 0, &why) != 0) {
+		close(fd);
+		return idg_seterr(err, "refusing bind password file %s", why.msg);
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return idg_seterr(err, "cannot read bind password file %s: %s", path,
+				  strerror(errno));
+	}
 	n = fread(buf, 1, size - 1, fp);
 	fclose(fp);
 	buf[n] = '\0';

@@ -4,6 +4,10 @@
  * known sections and keys, their defaults and their validation.
  *
  * A configuration is loaded whole into a fresh struct cfg or not at all:
+ * The file is trusted by owner and place before it is read (safepath.h):
+ * it names the store and the keys, so one anyone else could write, or
+ * swap through a directory above it, is refused.
+ *
  * cfg_load() either returns 0 with a complete, validated configuration or
  * -1 with "FILE:LINE: [section] key: reason" in the error buffer, leaving
  * nothing allocated. This is what lets the daemon keep its old
@@ -131,6 +135,7 @@ struct cfg {
 	int max_reply;           /* bytes; a larger reply becomes an error reply */
 	int client_timeout;      /* seconds to send the request, and again to read the reply */
 	int max_clients_per_uid; /* connections one uid may hold open (root: no limit) */
+	char *daemon_user;       /* the only uid besides root the CLI accepts as idgovd */
 
 	/* [log] */
 	char *log_socket;

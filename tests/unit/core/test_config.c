@@ -2,12 +2,16 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 
 #include "config.h"
 
@@ -47,6 +51,7 @@ test_minimal_file_gets_defaults(void **state)
 	assert_int_equal(cfg->max_reply, 67108864);
 	assert_int_equal(cfg->client_timeout, 5);
 	assert_int_equal(cfg->max_clients_per_uid, 8);
+	assert_string_equal(cfg->daemon_user, "root");
 	assert_string_equal(cfg->admin_group, "idgov-admins");
 	cfg_free(cfg);
 }
@@ -250,22 +255,62 @@ test_missing_file_is_a_clear_error(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/idgov.conf: cannot open"));
 }
 
+/* In a private directory: a configuration straight in /tmp is refused (safepath.h). */
 static void
 test_load_from_file(void **state)
 {
-	char path[] = "/tmp/idgov-test-conf-XXXXXX";
-	int fd = mkstemp(path);
+	char dir[64], path[96];
+	int fd;
 	struct cfg *cfg;
 	struct idg_err err;
 
 	(void)state;
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "conf"), 0);
+	snprintf(path, sizeof(path), "%s/idgov.conf", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
 	assert_int_equal(write(fd, "[log]\nident = x\nnope = 1\n", 25), 25);
 	close(fd);
 	assert_int_equal(cfg_load(path, &cfg, &err), -1);
 	assert_non_null(strstr(err.msg, ":6: [log] nope: unknown key"));
-	unlink(path);
+	test_rmtree(dir);
+}
+
+/* The configuration names the store and the keys: only root may write it or move it. */
+static void
+test_untrusted_file_is_refused(void **state)
+{
+	char dir[64], path[96];
+	int fd;
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "conf"), 0);
+	snprintf(path, sizeof(path), "%s/idgov.conf", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
+	close(fd);
+	assert_int_equal(cfg_load(path, &cfg, &err), 0);
+	cfg_free(cfg);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(cfg_load(path, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_non_null(strstr(err.msg, "refusing configuration /tmp/idgov-test-conf-"));
+	assert_non_null(strstr(err.msg, "idgov.conf: writable by group or others (mode 0666)"));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(cfg_load(path, &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "is writable by group or others (mode 0777)"));
+	assert_int_equal(chmod(dir, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(cfg_load(path, &cfg, &err), -1);
+		assert_non_null(strstr(err.msg, "idgov.conf: owned by uid 65534, not root"));
+	}
+	test_rmtree(dir);
 }
 
 static void
@@ -411,6 +456,7 @@ main(void)
 		cmocka_unit_test(test_cross_field_rules),
 		cmocka_unit_test(test_missing_file_is_a_clear_error),
 		cmocka_unit_test(test_load_from_file),
+		cmocka_unit_test(test_untrusted_file_is_refused),
 		cmocka_unit_test(test_shipped_example_parses),
 		cmocka_unit_test(test_plain_bind_to_another_host_is_warned),
 		cmocka_unit_test(test_access_rules),

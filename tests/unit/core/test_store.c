@@ -113,6 +113,44 @@ test_missing_store_is_refused_without_create(void **state)
 	assert_non_null(strstr(err.msg, "idgov init"));
 }
 
+/* Whoever could write the store (or its WAL, or move its directory) would decide logins. */
+static void
+test_store_writable_by_others_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+	char side[160], sub[128];
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(chmod(f->path, 0666), 0);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "idgov.db: writable by group or others (mode 0666)"));
+	assert_int_equal(chmod(f->path, 0600), 0);
+
+	snprintf(side, sizeof(side), "%s-wal", f->path);
+	assert_int_equal(chmod(side, 0606), 0);
+	assert_int_equal(store_open(f->path, STORE_OPEN_READONLY, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "idgov.db-wal: writable by group or others"));
+	assert_int_equal(chmod(side, 0600), 0);
+
+	snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+	assert_non_null(strstr(err.msg, "/sub is writable by group or others (mode 0777)"));
+	assert_int_equal(chmod(sub, 0700), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->path, 65534, 65534), 0);
+		assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), -1);
+		assert_non_null(strstr(err.msg, "idgov.db: owned by uid 65534, not root"));
+		assert_int_equal(chown(f->path, 0, 0), 0);
+	}
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	store_close(st);
+}
+
 static void
 test_newer_schema_is_refused(void **state)
 {
@@ -179,6 +217,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_store_is_refused_without_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_store_writable_by_others_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_migration_rolls_back, setup, teardown),
