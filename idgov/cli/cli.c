@@ -150,8 +150,8 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 
 	log_open(&log, c->cfg->log_ident, c->cfg->log_socket, 0);
 	if (store_open(c->cfg->store_path, STORE_OPEN_EXISTING, &st, err) != 0 ||
-	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_sign_every, &log, &audit, err) !=
-		    0)
+	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_anchor_file,
+		       c->cfg->audit_sign_every, &log, &audit, err) != 0)
 		goto out;
 	/* Without the master key everything but MFA still works; MFA ops say why. */
 	if (secret_key_load(c->cfg->master_key_file, &key, err) != 0)
@@ -430,6 +430,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.master_key_created ? "created" : "kept");
 	printf("audit key   %s (%s)\n", c->cfg->audit_key_file,
 	       rep.audit_key_created ? "created" : "kept");
+	printf("anchor      %s (%s)\n", c->cfg->audit_anchor_file,
+	       rep.anchor_created ? "created" : "kept");
 	return EXIT_OK;
 }
 

@@ -182,12 +182,13 @@ op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 	(void)args;
 	r->code = "failed";
 	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
-	    audit_verify(ctx->st, pk, &rep, &r->e) != 0)
+	    audit_verify(ctx->st, pk, ctx->cfg->audit_anchor_file, &rep, &r->e) != 0)
 		return NULL;
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
 			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
 			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
-			 (json_int_t)rep.first_bad_seq, "reason", rep.ok ? "" : rep.reason);
+			 (json_int_t)rep.first_bad_seq, "anchor", (json_int_t)rep.anchor_seq,
+			 "reason", rep.ok ? "" : rep.reason);
 }
 
 static const char *const no_args[] = {NULL};

@@ -710,6 +710,7 @@ needs_restart(const struct cfg *a, const struct cfg *b)
 {
 	return strcmp(a->store_path, b->store_path) || strcmp(a->socket_path, b->socket_path) ||
 	       strcmp(a->audit_key_file, b->audit_key_file) ||
+	       strcmp(a->audit_anchor_file, b->audit_anchor_file) ||
 	       strcmp(a->log_socket, b->log_socket) || strcmp(a->log_ident, b->log_ident);
 }
 
@@ -867,8 +868,8 @@ setup(struct daemon *d, struct idg_err *err)
 	if (open_signals(d, err) != 0 || open_listener(d, err) != 0)
 		return -1;
 	if (store_open(d->cfg->store_path, STORE_OPEN_EXISTING, &d->st, err) != 0 ||
-	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_sign_every, &d->log, &d->audit,
-		       err) != 0)
+	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_anchor_file,
+		       d->cfg->audit_sign_every, &d->log, &d->audit, err) != 0)
 		return -1;
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;

@@ -124,6 +124,7 @@ struct cfg {
 	char *audit_key_file;
 	char *audit_pubkey_file;
 	int audit_sign_every;
+	char *audit_anchor_file; /* the head counter outside the store (anchor.h) */
 
 	/* [control] */
 	char *socket_path;

@@ -47,7 +47,7 @@ setup(void **state)
 	if (f == NULL ||
 	    test_env_open(&f->env, "control",
 			  "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = "
-			  "$DIR/audit.pub\n",
+			  "$DIR/audit.pub\naudit_anchor = $DIR/audit.anchor\n",
 			  NULL,
 			  "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
 			  "last_changed) VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', "

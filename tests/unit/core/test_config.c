@@ -48,7 +48,32 @@ test_minimal_file_gets_defaults(void **state)
 	assert_int_equal(cfg->client_timeout, 5);
 	assert_int_equal(cfg->max_clients_per_uid, 8);
 	assert_string_equal(cfg->admin_group, "idgov-admins");
+	assert_string_equal(cfg->audit_anchor_file, "/var/lib/idgov/audit.anchor");
 	cfg_free(cfg);
+}
+
+/* The anchor follows the audit key unless placed; it is never the store or a key. */
+static void
+test_audit_anchor(void **state)
+{
+	char text[256];
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[store]\naudit_key = /etc/idgov/keys/audit.key\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->audit_anchor_file, "/etc/idgov/keys/audit.anchor");
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = /srv/anchor\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->audit_anchor_file, "/srv/anchor");
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = anchor\n", minimal);
+	expect_error(text, "[store] audit_anchor:");
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = /var/lib/idgov/audit.key\n",
+		 minimal);
+	expect_error(text, "[store] audit_anchor: must be a file of its own");
 }
 
 static void
@@ -368,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_load_from_file),
 		cmocka_unit_test(test_shipped_example_parses),
 		cmocka_unit_test(test_access_rules),
+		cmocka_unit_test(test_audit_anchor),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
