@@ -191,11 +191,37 @@ op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 			 "reason", rep.ok ? "" : rep.reason);
 }
 
+/*
+ * Re-anchors the chain at the store's head (audit_anchor_reset): the
+ * caller confirms the head they saw, so a reset is never a reflex.
+ */
+static json_t *
+op_audit_anchor_reset(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		      struct reply_err *r)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	int64_t confirm, seq;
+
+	if (json_object_get(args, "confirm") == NULL) {
+		control_fail(r, "bad_request", "argument 'confirm' (the store's head) is required");
+		return NULL;
+	}
+	if (control_arg_count(args, "confirm", &confirm, r) != 0)
+		return NULL;
+	r->code = "failed";
+	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
+	    audit_anchor_reset(ctx->audit, pk, who->name, confirm, &seq, &r->e) != 0)
+		return NULL;
+	return json_pack("{s:s, s:I}", "anchor", ctx->cfg->audit_anchor_file, "seq",
+			 (json_int_t)seq);
+}
+
 static const char *const no_args[] = {NULL};
 static const char *const sync_args[] = {"full", "force", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};
 static const char *const audit_args[] = {"since", "limit", NULL};
+static const char *const anchor_reset_args[] = {"confirm", NULL};
 static const char *const mfa_args[] = {"name", NULL};
 static const char *const mfa_code_args[] = {"name", "code", NULL};
 static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
@@ -222,6 +248,7 @@ static const struct control_op ops[] = {
 	{"group.show", 1, name_args, op_group_show},
 	{"audit.list", 1, audit_args, op_audit_list},
 	{"audit.verify", 1, no_args, op_audit_verify},
+	{"audit.anchor_reset", 1, anchor_reset_args, op_audit_anchor_reset},
 	{"mfa.enroll.begin", 0, mfa_args, control_mfa_enroll_begin},
 	{"mfa.enroll.confirm", 0, mfa_code_args, control_mfa_enroll_confirm},
 	{"mfa.status", 0, mfa_args, control_mfa_status},
