@@ -40,31 +40,44 @@ parse_hex(const char *p, unsigned char *out, size_t len)
 	return end;
 }
 
-static int
-parse_line(const char *text, const char *path, struct anchor_head *h, struct idg_err *err)
+/* Parses "seq=N hash=HEX sig=HEX" at p; returns where it ends, or NULL. */
+static const char *
+parse_head(const char *p, struct anchor_head *h)
 {
-	const char *p = text;
 	char *end;
 	long long seq;
 
-	if (strncmp(p, anchor_magic, strlen(anchor_magic)) != 0 ||
-	    strncmp(p += strlen(anchor_magic), " seq=", 5) != 0)
-		goto bad;
-	p += 5;
-	if (*p < '0' || *p > '9')
-		goto bad;
+	if (strncmp(p, "seq=", 4) != 0 || p[4] < '0' || p[4] > '9')
+		return NULL;
 	errno = 0;
-	seq = strtoll(p, &end, 10);
+	seq = strtoll(p + 4, &end, 10);
 	if (errno != 0 || seq < 0 || strncmp(end, " hash=", 6) != 0)
-		goto bad;
+		return NULL;
 	h->seq = seq;
 	if ((p = parse_hex(end + 6, h->hash, sizeof(h->hash))) == NULL ||
-	    strncmp(p, " sig=", 5) != 0 || (p = parse_hex(p + 5, h->sig, sizeof(h->sig))) == NULL ||
-	    strcmp(p, "\n") != 0)
-		goto bad;
+	    strncmp(p, " sig=", 5) != 0)
+		return NULL;
+	return parse_hex(p + 5, h->sig, sizeof(h->sig));
+}
+
+int
+anchor_parse_head_line(const char *line, struct anchor_head *h)
+{
+	const char *end = parse_head(line, h);
+
+	return end != NULL && *end == '\0' ? 0 : -1;
+}
+
+static int
+parse_line(const char *text, const char *path, struct anchor_head *h, struct idg_err *err)
+{
+	size_t n = strlen(anchor_magic);
+	const char *end;
+
+	if (strncmp(text, anchor_magic, n) != 0 || text[n] != ' ' ||
+	    (end = parse_head(text + n + 1, h)) == NULL || strcmp(end, "\n") != 0)
+		return idg_seterr(err, "audit anchor %s is malformed", path);
 	return 0;
-bad:
-	return idg_seterr(err, "audit anchor %s is malformed", path);
 }
 
 /*

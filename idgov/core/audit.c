@@ -231,30 +231,37 @@ store_hash_at(struct store *st, int64_t seq, unsigned char hash[AUDIT_HASH_LEN],
  * hold the anchored head, or the chain was cut (or restored from a backup)
  * and raising the anchor over the gap would hide it.
  */
-static int
-anchor_still_held(void *arg, const struct anchor_head *cur, struct idg_err *err)
+int
+audit_holds_head(struct store *st, const struct anchor_head *h, struct idg_err *err)
 {
-	struct audit *a = arg;
 	unsigned char hash[AUDIT_HASH_LEN];
 	int64_t newest;
 	int found;
 
-	if (cur->seq == 0)
+	if (h->seq == 0)
 		return 0;
-	if (store_hash_at(a->st, cur->seq, hash, &found, &newest, err) != 0)
+	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)
 		return -1;
 	if (!found)
 		return idg_seterr(err,
 				  "the store's head %lld is below the anchor's %lld: records "
 				  "%lld..%lld are missing; the anchor is kept",
-				  (long long)newest, (long long)cur->seq, (long long)newest + 1,
-				  (long long)cur->seq);
-	if (sodium_memcmp(hash, cur->hash, AUDIT_HASH_LEN) != 0)
+				  (long long)newest, (long long)h->seq, (long long)newest + 1,
+				  (long long)h->seq);
+	if (sodium_memcmp(hash, h->hash, AUDIT_HASH_LEN) != 0)
 		return idg_seterr(err,
 				  "the store's record %lld is not the anchored head (the chain was "
 				  "cut and rewritten); the anchor is kept",
-				  (long long)cur->seq);
+				  (long long)h->seq);
 	return 0;
+}
+
+static int
+anchor_still_held(void *arg, const struct anchor_head *cur, struct idg_err *err)
+{
+	struct audit *a = arg;
+
+	return audit_holds_head(a->st, cur, err);
 }
 
 /* Raises the anchor to h; a failure is logged, never fatal: the commit has happened. */
@@ -321,6 +328,15 @@ after_commit(void *arg)
 			sqlite3_errmsg(a->st->db));
 	if (newest.seq > 0 && a->anchor_path != NULL && !a->anchor_held)
 		raise_anchor(a, &newest);
+	if (newest.seq > 0 && a->on_head != NULL)
+		a->on_head(a->on_head_arg, &newest);
+}
+
+void
+audit_on_head(struct audit *a, void (*fn)(void *arg, const struct anchor_head *h), void *arg)
+{
+	a->on_head = fn;
+	a->on_head_arg = arg;
 }
 
 int
@@ -551,35 +567,59 @@ anchor_signed(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], const struct a
  * the cut this is for, and is said with the range that is gone.
  */
 static int
-verify_anchor(struct store *st, const struct anchor_head *h, struct audit_report *rep,
-	      struct idg_err *err)
+verify_anchor(struct store *st, const struct anchor_head *h, const char *source,
+	      struct audit_report *rep, struct idg_err *err)
 {
 	unsigned char hash[AUDIT_HASH_LEN];
 	int64_t newest;
 	int found;
 
-	if (h->seq > rep->records) {
-		rep->first_bad_seq = rep->records + 1;
+	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)
+		return -1;
+	if (h->seq > newest) {
+		rep->first_bad_seq = newest + 1;
 		snprintf(rep->reason, sizeof(rep->reason),
-			 "audit chain truncated: records %lld..%lld are missing (anchor file says "
-			 "head %lld, the store ends at %lld)",
-			 (long long)rep->records + 1, (long long)h->seq, (long long)h->seq,
-			 (long long)rep->records);
+			 "audit chain truncated: records %lld..%lld are missing (%s says head "
+			 "%lld, the store ends at %lld)",
+			 (long long)newest + 1, (long long)h->seq, source, (long long)h->seq,
+			 (long long)newest);
 		return 0;
 	}
 	if (h->seq == 0)
 		return 1;
-	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)
-		return -1;
 	if (!found || sodium_memcmp(hash, h->hash, AUDIT_HASH_LEN) != 0) {
 		rep->first_bad_seq = h->seq;
 		snprintf(rep->reason, sizeof(rep->reason),
-			 "record %lld is not the head the anchor file names (the chain was cut "
-			 "and rewritten)",
-			 (long long)h->seq);
+			 "record %lld is not the head the %s names (the chain was cut and "
+			 "rewritten)",
+			 (long long)h->seq, source);
 		return 0;
 	}
 	return 1;
+}
+
+int
+audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		 const struct anchor_head *h, const char *source, struct audit_report *rep,
+		 struct idg_err *err)
+{
+	int rc;
+
+	if (!anchor_signed(pk, h)) {
+		rep->ok = 0;
+		snprintf(rep->reason, sizeof(rep->reason), "the %s is not signed by the audit key",
+			 source);
+		return 0;
+	}
+	if (store_exec(st, "BEGIN", err) != 0)
+		return -1;
+	rc = verify_anchor(st, h, source, rep, err);
+	store_rollback(st);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		rep->ok = 0;
+	return 0;
 }
 
 int
@@ -621,7 +661,7 @@ audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES
 			forged = 1;
 		} else {
 			rep->anchor_seq = h.seq;
-			if ((anchored = verify_anchor(st, &h, rep, err)) < 0)
+			if ((anchored = verify_anchor(st, &h, "anchor file", rep, err)) < 0)
 				goto fail;
 		}
 	}

@@ -46,6 +46,9 @@ enum anchor_status {
 /* Formats "seq=N hash=HEX sig=HEX" into line (ANCHOR_HEAD_LINE_MAX). */
 void anchor_head_line(const struct anchor_head *h, char line[ANCHOR_HEAD_LINE_MAX]);
 
+/* Parses exactly what anchor_head_line() writes; -1 on anything else. */
+int anchor_parse_head_line(const char *line, struct anchor_head *h);
+
 /* Reads the anchor under a shared lock. Sets *status; -1 on a refused or unreadable file. */
 int anchor_read(const char *path, struct anchor_head *h, enum anchor_status *status,
 		struct idg_err *err);

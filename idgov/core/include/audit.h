@@ -66,6 +66,8 @@ struct audit {
 	int64_t signed_from; /* lowest seq signed since the last commit; 0: none */
 	int anchor_warned;   /* the anchor was found missing (said once) */
 	int anchor_held;     /* a reset is running: do not touch the anchor after commit */
+	void (*on_head)(void *arg, const struct anchor_head *h); /* see audit_on_head() */
+	void *on_head_arg;
 };
 
 /*
@@ -96,6 +98,20 @@ int audit_record(struct audit *a, const char *actor, const char *subject, const 
 
 /* Signs the current head if it is not signed yet. Call before commit. */
 int audit_sign_head(struct audit *a, struct idg_err *err);
+
+/*
+ * Calls fn with the newest head signed in each commit, after the anchor
+ * file and syslog have it: idgovd publishes it to the directory. fn must
+ * not write to the store.
+ */
+void audit_on_head(struct audit *a, void (*fn)(void *arg, const struct anchor_head *h), void *arg);
+
+/*
+ * Whether the store's chain holds head h (seq 0: always): -1 with a reason
+ * naming what is missing or rewritten if not. Before raising a copy of the
+ * head kept elsewhere, so that no copy is raised over a cut.
+ */
+int audit_holds_head(struct store *st, const struct anchor_head *h, struct idg_err *err);
 
 /*
  * Creates the anchor at the newest signed head in the store (seq 0 for an
@@ -134,6 +150,16 @@ struct audit_report {
  */
 int audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 		 const char *anchor_path, struct audit_report *rep, struct idg_err *err);
+
+/*
+ * Checks a head kept elsewhere (source: "directory entry")
+ * against the store, as audit_verify() does the anchor file's: on a
+ * mismatch rep->ok is cleared and rep->reason says why. Read h before
+ * calling, so that the store is at least as new as it.
+ */
+int audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		     const struct anchor_head *h, const char *source, struct audit_report *rep,
+		     struct idg_err *err);
 
 /* Exposed for tests: the canonical hash of one record after prev. */
 void audit_record_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t time,

@@ -456,6 +456,29 @@ test_reset_is_explicit_and_audited(void **state)
 	assert_non_null(strstr(err.msg, "does not verify"));
 }
 
+/* The head line (syslog, directory) reads back exactly, and nothing else does. */
+static void
+test_head_line_round_trip(void **state)
+{
+	struct anchor_head h = {.seq = 1234}, back;
+	char line[ANCHOR_HEAD_LINE_MAX], bad[ANCHOR_HEAD_LINE_MAX + 8];
+
+	(void)state;
+	randombytes_buf(h.hash, sizeof(h.hash));
+	randombytes_buf(h.sig, sizeof(h.sig));
+	anchor_head_line(&h, line);
+	assert_int_equal(anchor_parse_head_line(line, &back), 0);
+	assert_int_equal(back.seq, 1234);
+	assert_memory_equal(back.hash, h.hash, sizeof(h.hash));
+	assert_memory_equal(back.sig, h.sig, sizeof(h.sig));
+	snprintf(bad, sizeof(bad), "%s ", line);
+	assert_int_equal(anchor_parse_head_line(bad, &back), -1);
+	snprintf(bad, sizeof(bad), "%.*s", (int)strlen(line) - 2, line);
+	assert_int_equal(anchor_parse_head_line(bad, &back), -1);
+	assert_int_equal(anchor_parse_head_line("seq=-1 hash=00 sig=00", &back), -1);
+	assert_int_equal(anchor_parse_head_line("", &back), -1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -483,6 +506,7 @@ main(void)
 		T(test_first_records_without_anchor),
 		T(test_empty_store_is_anchored_at_zero),
 		T(test_reset_is_explicit_and_audited),
+		cmocka_unit_test(test_head_line_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
