@@ -11,6 +11,8 @@
  */
 #include "control_int.h"
 
+#include "anchor_dir.h"
+#include "dir.h"
 #include "keys.h"
 #include "query.h"
 #include "sync.h"
@@ -171,23 +173,63 @@ op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 	return from_query(query_audit_list(ctx->st, since, limit, &qerr), r, &qerr);
 }
 
+/*
+ * The directory's copy of the audit head ([store] audit_anchor_dn), read
+ * before the store is: *found 0 when none is configured or published yet.
+ * Not reading it when it is configured fails the verification: a check
+ * that an attacker could skip by cutting the host off is not one.
+ */
+static int
+directory_head(const struct control_ctx *ctx, struct anchor_head *h, int *found,
+	       struct idg_err *err)
+{
+	LDAP *ld;
+	int rc;
+
+	*found = 0;
+	if (!dir_anchor_configured(ctx->cfg))
+		return 0;
+	if (dir_connect(ctx->cfg, &ld, err) != 0)
+		return -1;
+	rc = dir_anchor_fetch(ctx->cfg, ld, h, found, err);
+	ldap_unbind_ext(ld, NULL, NULL);
+	return rc;
+}
+
 static json_t *
 op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		struct reply_err *r)
 {
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 	struct audit_report rep;
+	struct anchor_head dh;
+	struct idg_err derr;
+	int dfound = 0, drc;
 
 	(void)who;
 	(void)args;
 	r->code = "failed";
-	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
-	    audit_verify(ctx->st, pk, ctx->cfg->audit_anchor_file, &rep, &r->e) != 0)
+	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0)
 		return NULL;
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
+	drc = directory_head(ctx, &dh, &dfound, &derr);
+	if (audit_verify(ctx->st, pk, ctx->cfg->audit_anchor_file, &rep, &r->e) != 0)
+		return NULL;
+	if (rep.ok && drc != 0) {
+		rep.ok = 0;
+		snprintf(rep.reason, sizeof(rep.reason),
+			 "cannot read the audit head from the directory: %.400s", derr.msg);
+	} else if (rep.ok && dfound &&
+		   audit_check_head(ctx->st, pk, &dh, "directory entry", &rep, &r->e) != 0) {
+		return NULL;
+	}
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
 			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
 			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
 			 (json_int_t)rep.first_bad_seq, "anchor", (json_int_t)rep.anchor_seq,
+			 "directory_anchor",
+			 (json_int_t)(!dir_anchor_configured(ctx->cfg) ? -1
+				      : dfound                         ? dh.seq
+								       : 0),
 			 "reason", rep.ok ? "" : rep.reason);
 }
 

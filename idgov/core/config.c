@@ -107,6 +107,8 @@ static const struct key_def keys[] = {
 	KI("store", "audit_sign_every", audit_sign_every, "1000", 1, 1000000),
 	/* Empty: "audit.anchor" beside audit_key (default_anchor()). */
 	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
+	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
+	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
 	KI("control", "max_request", max_request, "65536", 1024, 16777216),

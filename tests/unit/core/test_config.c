@@ -49,6 +49,8 @@ test_minimal_file_gets_defaults(void **state)
 	assert_int_equal(cfg->max_clients_per_uid, 8);
 	assert_string_equal(cfg->admin_group, "idgov-admins");
 	assert_string_equal(cfg->audit_anchor_file, "/var/lib/idgov/audit.anchor");
+	assert_string_equal(cfg->audit_anchor_dn, "");
+	assert_string_equal(cfg->audit_anchor_attr, "description");
 	cfg_free(cfg);
 }
 
