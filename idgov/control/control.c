@@ -234,6 +234,32 @@ op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 }
 
 /*
+ * After a reset, the directory's copy is reset too: idgovd never lowers
+ * it by itself, so a copy left ahead of a restored store would fail every
+ * verification after it.
+ */
+static int
+reset_directory_head(const struct control_ctx *ctx, struct idg_err *err)
+{
+	enum anchor_status status;
+	struct anchor_head h;
+	LDAP *ld;
+	int rc;
+
+	if (!dir_anchor_configured(ctx->cfg))
+		return 0;
+	if (anchor_read(ctx->cfg->audit_anchor_file, &h, &status, err) != 0)
+		return -1;
+	if (status == ANCHOR_MISSING)
+		return idg_seterr(err, "the anchor file is gone");
+	if (dir_connect(ctx->cfg, &ld, err) != 0)
+		return -1;
+	rc = dir_anchor_publish(ctx->cfg, ld, &h, err);
+	ldap_unbind_ext(ld, NULL, NULL);
+	return rc;
+}
+
+/*
  * Re-anchors the chain at the store's head (audit_anchor_reset): the
  * caller confirms the head they saw, so a reset is never a reflex.
  */
@@ -242,6 +268,7 @@ op_audit_anchor_reset(struct control_ctx *ctx, const struct caller *who, json_t 
 		      struct reply_err *r)
 {
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	struct idg_err derr;
 	int64_t confirm, seq;
 
 	if (json_object_get(args, "confirm") == NULL) {
@@ -254,6 +281,13 @@ op_audit_anchor_reset(struct control_ctx *ctx, const struct caller *who, json_t 
 	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
 	    audit_anchor_reset(ctx->audit, pk, who->name, confirm, &seq, &r->e) != 0)
 		return NULL;
+	if (reset_directory_head(ctx, &derr) != 0) {
+		control_fail(r, "failed",
+			     "the anchor file is reset to record %lld, but not the directory's "
+			     "copy: %.300s (run the reset again with --confirm of the new head)",
+			     (long long)seq, derr.msg);
+		return NULL;
+	}
 	return json_pack("{s:s, s:I}", "anchor", ctx->cfg->audit_anchor_file, "seq",
 			 (json_int_t)seq);
 }

@@ -60,6 +60,12 @@ assert_contains "$(cat "$T/syslog.txt")" "audit head in $entry: the store's head
 assert_eq "$(dir_head)" "$head" "the directory's copy is kept"
 daemon_stop
 
+# The reset moves the directory's copy back with the anchor file.
+now=$(sql "SELECT max(seq) FROM audit_signatures")
+assert_exit 0 "anchor --reset --confirm HEAD" ig audit anchor --reset --confirm "$now"
+assert_eq "$(dir_head)" $((now + 1)) "the directory's copy is reset too"
+assert_exit 0 "the chain verifies after the reset" ig audit verify
+
 # An unreachable directory fails verify when a copy is configured.
 sed -i "s|^uri = .*|uri = ldap://127.0.0.1:1/|" "$T/etc/idgov.conf"
 assert_exit 1 "verify fails when the directory cannot be read" ig audit verify
