@@ -118,6 +118,7 @@ open_locked(const char *path, int op, int *fdp, enum anchor_status *status, stru
 	*fdp = -1;
 	*status = ANCHOR_OK;
 	for (int tries = 0; tries < 1000; tries++) {
+		/* O_NONBLOCK: a FIFO put in its place must not hang a login. */
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 		if (fd < 0 && errno == ENOENT) {
