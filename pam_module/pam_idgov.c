@@ -163,8 +163,8 @@ env_open(struct env *e, const struct opts *o, pam_handle_t *pamh, int need, stru
 	if ((need & ENV_MASTER_KEY) && secret_key_load(e->cfg->master_key_file, &e->key, err) != 0)
 		return -1;
 	if ((need & ENV_AUDIT) &&
-	    audit_open(e->st, e->cfg->audit_key_file, e->cfg->audit_sign_every, &e->log, &e->audit,
-		       err) != 0)
+	    audit_open(e->st, e->cfg->audit_key_file, e->cfg->audit_anchor_file,
+		       e->cfg->audit_sign_every, &e->log, &e->audit, err) != 0)
 		return -1;
 	return 0;
 }

@@ -45,7 +45,9 @@ static const char usage_text[] =
 	"  group list                    groups (admin)\n"
 	"  group show NAME               a group's direct and effective members (admin)\n"
 	"  audit list [--since T] [--limit N]   audit records (admin)\n"
-	"  audit verify                  check the audit chain and signatures (admin)\n"
+	"  audit verify                  check the audit chain, signatures and anchor (admin)\n"
+	"  audit anchor --reset --confirm SEQ\n"
+	"                                re-anchor the chain at the store's head SEQ (admin)\n"
 	"  mfa enroll [USER]             enrol a TOTP app (yourself; admins: anyone)\n"
 	"  mfa status [USER]             enrolment, lock and recovery codes left\n"
 	"  mfa recovery-codes [USER]     a new set of recovery codes (the old ones stop working)\n"
@@ -150,8 +152,8 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 
 	log_open(&log, c->cfg->log_ident, c->cfg->log_socket, 0);
 	if (store_open(c->cfg->store_path, STORE_OPEN_EXISTING, &st, err) != 0 ||
-	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_sign_every, &log, &audit, err) !=
-		    0)
+	    audit_open(st, c->cfg->audit_key_file, c->cfg->audit_anchor_file,
+		       c->cfg->audit_sign_every, &log, &audit, err) != 0)
 		goto out;
 	/* Without the master key everything but MFA still works; MFA ops say why. */
 	if (secret_key_load(c->cfg->master_key_file, &key, err) != 0)
@@ -327,8 +329,8 @@ print_unlocked(json_t *r)
 }
 
 struct sub_opts {
-	int full, force, help;
-	const char *status, *since, *limit, *service, *rhost, *at;
+	int full, force, help, reset;
+	const char *status, *since, *limit, *service, *rhost, *at, *confirm;
 };
 
 /* Parses a subcommand's options; leaves operands from optind on. */
@@ -346,6 +348,8 @@ parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_
 		{"service", required_argument, NULL, 'v'},
 		{"rhost", required_argument, NULL, 'r'},
 		{"at", required_argument, NULL, 'a'},
+		{"reset", no_argument, NULL, 'R'},
+		{"confirm", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -380,6 +384,10 @@ parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_
 			o->rhost = optarg;
 		} else if (ch == 'a') {
 			o->at = optarg;
+		} else if (ch == 'R') {
+			o->reset = 1;
+		} else if (ch == 'C') {
+			o->confirm = optarg;
 		}
 	}
 	return 0;
@@ -435,6 +443,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.master_key_created ? "created" : "kept");
 	printf("audit key   %s (%s)\n", c->cfg->audit_key_file,
 	       rep.audit_key_created ? "created" : "kept");
+	printf("anchor      %s (%s)\n", c->cfg->audit_anchor_file,
+	       rep.anchor_created ? "created" : "kept");
 	return EXIT_OK;
 }
 
@@ -551,22 +561,62 @@ audit_list_args(const struct sub_opts *o, json_t **args)
 	return EXIT_OK;
 }
 
+static void
+print_anchor_reset(json_t *r)
+{
+	printf("audit chain re-anchored at record %lld in %s\n",
+	       (long long)json_integer_value(json_object_get(r, "seq")),
+	       json_string_value(json_object_get(r, "anchor")));
+}
+
+/*
+ * "audit anchor --reset --confirm SEQ": moving the anchor back is what a
+ * cut chain would need, so it takes both flags and the head the admin saw.
+ */
+static int
+audit_anchor(struct cli *c, const struct sub_opts *o)
+{
+	char *end;
+	long long seq;
+
+	if (!o->reset)
+		return usage_error("'audit anchor' needs --reset (and --confirm SEQ)");
+	if (o->confirm == NULL)
+		return usage_error("'audit anchor --reset' needs --confirm SEQ, the store's head "
+				   "(see 'idgov audit verify')");
+	seq = strtoll(o->confirm, &end, 10);
+	if (*o->confirm == '\0' || *end != '\0' || seq < 0)
+		return usage_error("--confirm needs a record number, not '%s'", o->confirm);
+	return run(c, "audit.anchor_reset", json_pack("{s:I}", "confirm", (json_int_t)seq),
+		   print_anchor_reset);
+}
+
 static int
 cmd_audit(struct cli *c, int argc, char **argv)
 {
 	static const char text[] = "usage: idgov audit list [--since TIME] [--limit N]\n"
 				   "       idgov audit verify\n"
+				   "       idgov audit anchor --reset --confirm SEQ\n"
 				   "  TIME: 2026-11-26, 2026-11-26T08:00:00Z, @EPOCH, or an age "
-				   "(7d, 24h, 30m)\n";
+				   "(7d, 24h, 30m)\n"
+				   "  SEQ: the store's newest signed record, which the anchor will "
+				   "name\n";
 	struct sub_opts o;
 	const char *verb = argc > 1 ? argv[1] : "";
 	json_t *args = NULL;
 	int rc;
 
-	if ((rc = noun_prologue(c, argc, argv, "Sn", text, &o)) >= 0)
+	if ((rc = noun_prologue(c, argc, argv, "SnRC", text, &o)) >= 0)
 		return rc;
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if ((o.reset || o.confirm) && strcmp(verb, "anchor") != 0)
+		return usage_error("--reset and --confirm belong to 'audit anchor'");
+	if (strcmp(verb, "anchor") == 0) {
+		if (o.since || o.limit)
+			return usage_error("'audit anchor' takes no --since or --limit");
+		return audit_anchor(c, &o);
+	}
 	if (strcmp(verb, "list") == 0) {
 		if ((rc = audit_list_args(&o, &args)) != EXIT_OK)
 			return rc;

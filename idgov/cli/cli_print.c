@@ -285,12 +285,23 @@ print_audit_verify(json_t *r)
 {
 	if (json_is_true(json_object_get(r, "ok"))) {
 		printf("audit chain verified: %lld records, %lld signatures, head signed at record "
-		       "%lld\n",
-		       num(r, "records"), num(r, "signatures"), num(r, "last_signed"));
+		       "%lld, anchored at %lld",
+		       num(r, "records"), num(r, "signatures"), num(r, "last_signed"),
+		       num(r, "anchor"));
+		/* -1: no directory copy configured; 0: none published yet (idgovd does). */
+		if (num(r, "directory_anchor") > 0)
+			printf(", directory copy at %lld", num(r, "directory_anchor"));
+		else if (num(r, "directory_anchor") == 0)
+			printf(", no directory copy yet");
+		putchar('\n');
 		return 0;
 	}
-	printf("audit chain FAILED verification at record %lld: %s\n", num(r, "first_bad"),
-	       str(r, "reason"));
+	/* The anchor file's own faults are not a record's. */
+	if (num(r, "first_bad") > 0)
+		printf("audit chain FAILED verification at record %lld: %s\n", num(r, "first_bad"),
+		       str(r, "reason"));
+	else
+		printf("audit chain FAILED verification: %s\n", str(r, "reason"));
 	return 1;
 }
 

@@ -11,6 +11,8 @@
  */
 #include "control_int.h"
 
+#include "anchor_dir.h"
+#include "dir.h"
 #include "keys.h"
 #include "query.h"
 #include "sync.h"
@@ -171,23 +173,123 @@ op_audit_list(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 	return from_query(query_audit_list(ctx->st, since, limit, &qerr), r, &qerr);
 }
 
+/*
+ * The directory's copy of the audit head ([store] audit_anchor_dn), read
+ * before the store is: *found 0 when none is configured or published yet.
+ * Not reading it when it is configured fails the verification: a check
+ * that an attacker could skip by cutting the host off is not one.
+ */
+static int
+directory_head(const struct control_ctx *ctx, struct anchor_head *h, int *found,
+	       struct idg_err *err)
+{
+	LDAP *ld;
+	int rc;
+
+	*found = 0;
+	if (!dir_anchor_configured(ctx->cfg))
+		return 0;
+	if (dir_connect(ctx->cfg, &ld, err) != 0)
+		return -1;
+	rc = dir_anchor_fetch(ctx->cfg, ld, h, found, err);
+	ldap_unbind_ext(ld, NULL, NULL);
+	return rc;
+}
+
 static json_t *
 op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		struct reply_err *r)
 {
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 	struct audit_report rep;
+	struct anchor_head dh;
+	struct idg_err derr;
+	int dfound = 0, drc;
 
 	(void)who;
 	(void)args;
 	r->code = "failed";
-	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
-	    audit_verify(ctx->st, pk, &rep, &r->e) != 0)
+	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0)
 		return NULL;
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
+	drc = directory_head(ctx, &dh, &dfound, &derr);
+	if (audit_verify(ctx->st, pk, ctx->cfg->audit_anchor_file, &rep, &r->e) != 0)
+		return NULL;
+	if (rep.ok && drc != 0) {
+		rep.ok = 0;
+		snprintf(rep.reason, sizeof(rep.reason),
+			 "cannot read the audit head from the directory: %.400s", derr.msg);
+	} else if (rep.ok && dfound &&
+		   audit_check_head(ctx->st, pk, &dh, "directory entry", &rep, &r->e) != 0) {
+		return NULL;
+	}
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
 			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
 			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
-			 (json_int_t)rep.first_bad_seq, "reason", rep.ok ? "" : rep.reason);
+			 (json_int_t)rep.first_bad_seq, "anchor", (json_int_t)rep.anchor_seq,
+			 "directory_anchor",
+			 (json_int_t)(!dir_anchor_configured(ctx->cfg) ? -1
+				      : dfound                         ? dh.seq
+								       : 0),
+			 "reason", rep.ok ? "" : rep.reason);
+}
+
+/*
+ * After a reset, the directory's copy is reset too: idgovd never lowers
+ * it by itself, so a copy left ahead of a restored store would fail every
+ * verification after it.
+ */
+static int
+reset_directory_head(const struct control_ctx *ctx, struct idg_err *err)
+{
+	enum anchor_status status;
+	struct anchor_head h;
+	LDAP *ld;
+	int rc;
+
+	if (!dir_anchor_configured(ctx->cfg))
+		return 0;
+	if (anchor_read(ctx->cfg->audit_anchor_file, &h, &status, err) != 0)
+		return -1;
+	if (status == ANCHOR_MISSING)
+		return idg_seterr(err, "the anchor file is gone");
+	if (dir_connect(ctx->cfg, &ld, err) != 0)
+		return -1;
+	rc = dir_anchor_publish(ctx->cfg, ld, &h, err);
+	ldap_unbind_ext(ld, NULL, NULL);
+	return rc;
+}
+
+/*
+ * Re-anchors the chain at the store's head (audit_anchor_reset): the
+ * caller confirms the head they saw, so a reset is never a reflex.
+ */
+static json_t *
+op_audit_anchor_reset(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		      struct reply_err *r)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	struct idg_err derr;
+	int64_t confirm, seq;
+
+	if (json_object_get(args, "confirm") == NULL) {
+		control_fail(r, "bad_request", "argument 'confirm' (the store's head) is required");
+		return NULL;
+	}
+	if (control_arg_count(args, "confirm", &confirm, r) != 0)
+		return NULL;
+	r->code = "failed";
+	if (keys_load_audit_public(ctx->cfg->audit_pubkey_file, pk, &r->e) != 0 ||
+	    audit_anchor_reset(ctx->audit, pk, who->name, confirm, &seq, &r->e) != 0)
+		return NULL;
+	if (reset_directory_head(ctx, &derr) != 0) {
+		control_fail(r, "failed",
+			     "the anchor file is reset to record %lld, but not the directory's "
+			     "copy: %.300s (run the reset again with --confirm of the new head)",
+			     (long long)seq, derr.msg);
+		return NULL;
+	}
+	return json_pack("{s:s, s:I}", "anchor", ctx->cfg->audit_anchor_file, "seq",
+			 (json_int_t)seq);
 }
 
 static const char *const no_args[] = {NULL};
@@ -195,6 +297,7 @@ static const char *const sync_args[] = {"full", "force", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};
 static const char *const audit_args[] = {"since", "limit", NULL};
+static const char *const anchor_reset_args[] = {"confirm", NULL};
 static const char *const mfa_args[] = {"name", NULL};
 static const char *const mfa_code_args[] = {"name", "code", NULL};
 static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
@@ -221,6 +324,7 @@ static const struct control_op ops[] = {
 	{"group.show", CONTROL_OP_ADMIN, name_args, op_group_show},
 	{"audit.list", CONTROL_OP_ADMIN, audit_args, op_audit_list},
 	{"audit.verify", CONTROL_OP_ADMIN, no_args, op_audit_verify},
+	{"audit.anchor_reset", CONTROL_OP_ADMIN, anchor_reset_args, op_audit_anchor_reset},
 	{"mfa.enroll.begin", CONTROL_OP_SECRET, mfa_args, control_mfa_enroll_begin},
 	{"mfa.enroll.confirm", CONTROL_OP_SECRET, mfa_code_args, control_mfa_enroll_confirm},
 	{"mfa.status", 0, mfa_args, control_mfa_status},

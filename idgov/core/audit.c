@@ -63,9 +63,11 @@ head_message(int64_t seq, const unsigned char hash[AUDIT_HASH_LEN],
 }
 #define HEAD_MSG_LEN (sizeof(sign_domain) - 1 + 8 + AUDIT_HASH_LEN)
 
+static void after_commit(void *arg);
+
 int
-audit_open(struct store *st, const char *secret_key_path, int sign_every, struct logger *log,
-	   struct audit **out, struct idg_err *err)
+audit_open(struct store *st, const char *secret_key_path, const char *anchor_path, int sign_every,
+	   struct logger *log, struct audit **out, struct idg_err *err)
 {
 	struct audit *a;
 
@@ -94,6 +96,12 @@ audit_open(struct store *st, const char *secret_key_path, int sign_every, struct
 	    store_prepare(st, "SELECT 1 FROM audit_signatures WHERE seq = ?", &a->signed_stmt,
 			  err) != 0)
 		goto fail;
+	if (anchor_path != NULL && (a->anchor_path = strdup(anchor_path)) == NULL) {
+		idg_seterr(err, "out of memory");
+		goto fail;
+	}
+	if (a->secret != NULL)
+		store_set_after_commit(st, after_commit, a);
 	*out = a;
 	return 0;
 fail:
@@ -106,6 +114,9 @@ audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	if (a->st->after_commit_arg == a)
+		store_set_after_commit(a->st, NULL, NULL);
+	free(a->anchor_path);
 	sqlite3_finalize(a->head_stmt);
 	sqlite3_finalize(a->insert_stmt);
 	sqlite3_finalize(a->sign_stmt);
@@ -149,7 +160,195 @@ sign(struct audit *a, int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], str
 	sqlite3_bind_blob(a->sign_stmt, 2, hash, AUDIT_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(a->sign_stmt, 3, sig, sizeof(sig), SQLITE_STATIC);
 	sqlite3_bind_int64(a->sign_stmt, 4, idg_now());
-	return store_step_done(a->st, a->sign_stmt, err);
+	if (store_step_done(a->st, a->sign_stmt, err) != 0)
+		return -1;
+	/* Sent out after the commit, when the head is in the store for good. */
+	if (a->signed_from == 0 || seq < a->signed_from)
+		a->signed_from = seq;
+	return 0;
+}
+
+/* Reads the newest signed head; seq 0 (zero hash and signature) when nothing is signed. */
+static int
+read_signed_head(struct store *st, struct anchor_head *h, struct idg_err *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (store_prepare(st,
+			  "SELECT seq, hash, signature FROM audit_signatures "
+			  "ORDER BY seq DESC LIMIT 1",
+			  &stmt, err) != 0)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 1) == AUDIT_HASH_LEN &&
+	    sqlite3_column_bytes(stmt, 2) == crypto_sign_BYTES) {
+		h->seq = sqlite3_column_int64(stmt, 0);
+		memcpy(h->hash, sqlite3_column_blob(stmt, 1), AUDIT_HASH_LEN);
+		memcpy(h->sig, sqlite3_column_blob(stmt, 2), crypto_sign_BYTES);
+	} else if (rc == SQLITE_ROW) {
+		long long bad = sqlite3_column_int64(stmt, 0);
+
+		sqlite3_finalize(stmt);
+		return idg_seterr(err, "audit signature %lld is malformed", bad);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "reading audit signatures");
+	return 0;
+}
+
+/* The newest seq in the store and the hash at seq (*found: 0 if there is no record seq). */
+static int
+store_hash_at(struct store *st, int64_t seq, unsigned char hash[AUDIT_HASH_LEN], int *found,
+	      int64_t *newest, struct idg_err *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*found = 0;
+	if (store_prepare(st,
+			  "SELECT (SELECT coalesce(max(seq), 0) FROM audit), "
+			  "(SELECT hash FROM audit WHERE seq = ?)",
+			  &stmt, err) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, seq);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*newest = sqlite3_column_int64(stmt, 0);
+		if (sqlite3_column_bytes(stmt, 1) == AUDIT_HASH_LEN) {
+			memcpy(hash, sqlite3_column_blob(stmt, 1), AUDIT_HASH_LEN);
+			*found = 1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : store_err(st, err, "reading the audit chain");
+}
+
+/*
+ * Run under the anchor's lock before it is raised: the store must still
+ * hold the anchored head, or the chain was cut (or restored from a backup)
+ * and raising the anchor over the gap would hide it.
+ */
+int
+audit_holds_head(struct store *st, const struct anchor_head *h, struct idg_err *err)
+{
+	unsigned char hash[AUDIT_HASH_LEN];
+	int64_t newest;
+	int found;
+
+	if (h->seq == 0)
+		return 0;
+	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)
+		return -1;
+	if (!found)
+		return idg_seterr(err,
+				  "the store's head %lld is below the anchor's %lld: records "
+				  "%lld..%lld are missing; the anchor is kept",
+				  (long long)newest, (long long)h->seq, (long long)newest + 1,
+				  (long long)h->seq);
+	if (sodium_memcmp(hash, h->hash, AUDIT_HASH_LEN) != 0)
+		return idg_seterr(err,
+				  "the store's record %lld is not the anchored head (the chain was "
+				  "cut and rewritten); the anchor is kept",
+				  (long long)h->seq);
+	return 0;
+}
+
+static int
+anchor_still_held(void *arg, const struct anchor_head *cur, struct idg_err *err)
+{
+	struct audit *a = arg;
+
+	return audit_holds_head(a->st, cur, err);
+}
+
+/* Raises the anchor to h; a failure is logged, never fatal: the commit has happened. */
+static void
+raise_anchor(struct audit *a, const struct anchor_head *h)
+{
+	enum anchor_status status;
+	struct idg_err err;
+	int moved;
+
+	if (anchor_advance(a->anchor_path, h, anchor_still_held, a, &status, &moved, &err) != 0) {
+		log_msg(a->log, LOG_ALERT, "audit anchor %s: %s", a->anchor_path, err.msg);
+		return;
+	}
+	if (status == ANCHOR_MISSING && !a->anchor_warned) {
+		a->anchor_warned = 1;
+		log_msg(a->log, LOG_WARNING,
+			"audit anchor %s is missing: the chain's head is not anchored (run 'idgov "
+			"init', or 'idgov audit anchor --reset' after a restore)",
+			a->anchor_path);
+	}
+}
+
+/*
+ * After a commit: every head signed in it goes to syslog, and the newest
+ * raises the anchor. Heads are read back from the store, so a head signed
+ * in a transaction that was rolled back is never sent.
+ */
+static void
+after_commit(void *arg)
+{
+	struct audit *a = arg;
+	struct anchor_head h, newest = {0};
+	char line[ANCHOR_HEAD_LINE_MAX];
+	struct idg_err err;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (a->signed_from == 0)
+		return;
+	if (store_prepare(a->st,
+			  "SELECT seq, hash, signature FROM audit_signatures WHERE seq >= ? "
+			  "ORDER BY seq",
+			  &stmt, &err) != 0) {
+		log_msg(a->log, LOG_ERR, "audit head: %s", err.msg);
+		return;
+	}
+	sqlite3_bind_int64(stmt, 1, a->signed_from);
+	a->signed_from = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(stmt, 1) != AUDIT_HASH_LEN ||
+		    sqlite3_column_bytes(stmt, 2) != crypto_sign_BYTES)
+			continue;
+		h.seq = sqlite3_column_int64(stmt, 0);
+		memcpy(h.hash, sqlite3_column_blob(stmt, 1), AUDIT_HASH_LEN);
+		memcpy(h.sig, sqlite3_column_blob(stmt, 2), crypto_sign_BYTES);
+		anchor_head_line(&h, line);
+		log_msg(a->log, LOG_NOTICE, "audit head %s", line);
+		newest = h;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		log_msg(a->log, LOG_ERR, "audit head: reading signatures: %s",
+			sqlite3_errmsg(a->st->db));
+	if (newest.seq > 0 && a->anchor_path != NULL && !a->anchor_held)
+		raise_anchor(a, &newest);
+	if (newest.seq > 0 && a->on_head != NULL)
+		a->on_head(a->on_head_arg, &newest);
+}
+
+void
+audit_on_head(struct audit *a, void (*fn)(void *arg, const struct anchor_head *h), void *arg)
+{
+	a->on_head = fn;
+	a->on_head_arg = arg;
+}
+
+int
+audit_anchor_create(struct audit *a, struct idg_err *err)
+{
+	struct anchor_head h;
+
+	if (a->anchor_path == NULL)
+		return idg_seterr(err, "no audit anchor configured");
+	if (read_signed_head(a->st, &h, err) != 0)
+		return -1;
+	return anchor_create(a->anchor_path, &h, err);
 }
 
 /*
@@ -351,28 +550,185 @@ verify_signatures(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEY
 	return 0;
 }
 
+static int
+anchor_signed(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], const struct anchor_head *h)
+{
+	unsigned char msg[HEAD_MSG_LEN];
+
+	if (h->seq == 0)
+		return 1;
+	head_message(h->seq, h->hash, msg);
+	return crypto_sign_verify_detached(h->sig, msg, sizeof(msg), pk) == 0;
+}
+
+/*
+ * Whether the store holds the head the anchor (read before the snapshot,
+ * signed) names; sets rep's reason if not. The store ending below it is
+ * the cut this is for, and is said with the range that is gone.
+ */
+static int
+verify_anchor(struct store *st, const struct anchor_head *h, const char *source,
+	      struct audit_report *rep, struct idg_err *err)
+{
+	unsigned char hash[AUDIT_HASH_LEN];
+	int64_t newest;
+	int found;
+
+	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)
+		return -1;
+	if (h->seq > newest) {
+		rep->first_bad_seq = newest + 1;
+		snprintf(rep->reason, sizeof(rep->reason),
+			 "audit chain truncated: records %lld..%lld are missing (%s says head "
+			 "%lld, the store ends at %lld)",
+			 (long long)newest + 1, (long long)h->seq, source, (long long)h->seq,
+			 (long long)newest);
+		return 0;
+	}
+	if (h->seq == 0)
+		return 1;
+	if (!found || sodium_memcmp(hash, h->hash, AUDIT_HASH_LEN) != 0) {
+		rep->first_bad_seq = h->seq;
+		snprintf(rep->reason, sizeof(rep->reason),
+			 "record %lld is not the head the %s names (the chain was cut and "
+			 "rewritten)",
+			 (long long)h->seq, source);
+		return 0;
+	}
+	return 1;
+}
+
+int
+audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		 const struct anchor_head *h, const char *source, struct audit_report *rep,
+		 struct idg_err *err)
+{
+	int rc;
+
+	if (!anchor_signed(pk, h)) {
+		rep->ok = 0;
+		snprintf(rep->reason, sizeof(rep->reason), "the %s is not signed by the audit key",
+			 source);
+		return 0;
+	}
+	if (store_exec(st, "BEGIN", err) != 0)
+		return -1;
+	rc = verify_anchor(st, h, source, rep, err);
+	store_rollback(st);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		rep->ok = 0;
+	return 0;
+}
+
 int
 audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
-	     struct audit_report *rep, struct idg_err *err)
+	     const char *anchor_path, struct audit_report *rep, struct idg_err *err)
 {
+	enum anchor_status status = ANCHOR_OK;
+	struct anchor_head h;
+	struct idg_err aerr = {{0}};
+	int anchored = 1, anchor_rc = 0, forged = 0;
+
 	memset(rep, 0, sizeof(*rep));
+	rep->anchor_seq = -1;
 	if (sodium_init() < 0)
 		return idg_seterr(err, "libsodium failed to initialise");
+	/*
+	 * The anchor first: it is raised only after a commit, so a snapshot
+	 * taken after reading it holds at least the head it names.
+	 */
+	if (anchor_path != NULL)
+		anchor_rc = anchor_read(anchor_path, &h, &status, &aerr);
 	if (store_exec(st, "BEGIN", err) != 0) /* one consistent snapshot */
 		return -1;
-	if (verify_chain(st, rep, err) != 0 ||
-	    (rep->first_bad_seq == 0 && verify_signatures(st, pk, rep, err) != 0)) {
-		store_rollback(st);
-		return -1;
+	if (verify_chain(st, rep, err) != 0)
+		goto fail;
+	/* A broken link is the first fault; the anchor is checked against an intact chain. */
+	if (rep->first_bad_seq == 0 && anchor_path != NULL) {
+		if (anchor_rc != 0) {
+			snprintf(rep->reason, sizeof(rep->reason), "%s", aerr.msg);
+			anchored = 0;
+		} else if (status == ANCHOR_MISSING) {
+			snprintf(rep->reason, sizeof(rep->reason),
+				 "the audit anchor %s is missing (a new host: run 'idgov init'; "
+				 "after a restore: 'idgov audit anchor --reset')",
+				 anchor_path);
+			anchored = 0;
+		} else if (!anchor_signed(pk, &h)) {
+			/* Said after the signatures: with the wrong key, they fail first. */
+			forged = 1;
+		} else {
+			rep->anchor_seq = h.seq;
+			if ((anchored = verify_anchor(st, &h, "anchor file", rep, err)) < 0)
+				goto fail;
+		}
 	}
+	if (rep->first_bad_seq == 0 && anchored && verify_signatures(st, pk, rep, err) != 0)
+		goto fail;
 	store_rollback(st);
-	if (rep->first_bad_seq == 0 && rep->records > rep->last_signed_seq) {
+	if (rep->first_bad_seq == 0 && anchored && forged) {
+		snprintf(rep->reason, sizeof(rep->reason),
+			 "the audit anchor %s is not signed by the audit key", anchor_path);
+		anchored = 0;
+	}
+	if (rep->first_bad_seq == 0 && anchored && rep->records > rep->last_signed_seq) {
 		rep->first_bad_seq = rep->last_signed_seq + 1;
 		snprintf(rep->reason, sizeof(rep->reason),
 			 "records %lld to %lld are not covered by a signature (the chain was cut "
 			 "or extended without the key)",
 			 (long long)rep->last_signed_seq + 1, (long long)rep->records);
 	}
-	rep->ok = rep->first_bad_seq == 0;
+	rep->ok = rep->first_bad_seq == 0 && anchored;
+	return 0;
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+int
+audit_anchor_reset(struct audit *a, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		   const char *actor, int64_t confirm_seq, int64_t *anchored, struct idg_err *err)
+{
+	enum anchor_status status;
+	struct audit_report rep;
+	struct anchor_head h, old;
+	json_t *d;
+	int rc;
+
+	if (a->anchor_path == NULL || a->secret == NULL)
+		return idg_seterr(err, "no audit anchor or signing key to reset it with");
+	if (audit_verify(a->st, pk, NULL, &rep, err) != 0)
+		return -1;
+	if (!rep.ok)
+		return idg_seterr(err, "the chain itself does not verify (%s): not re-anchoring it",
+				  rep.reason);
+	if (read_signed_head(a->st, &h, err) != 0)
+		return -1;
+	if (h.seq != confirm_seq)
+		return idg_seterr(err,
+				  "the store's head is %lld, not %lld: confirm the head you mean "
+				  "to anchor",
+				  (long long)h.seq, (long long)confirm_seq);
+	/* A loose or foreign anchor file is refused here too: remove it knowingly. */
+	if (anchor_read(a->anchor_path, &old, &status, err) != 0)
+		return -1;
+	d = json_pack("{s:o, s:I}", "anchor_was",
+		      status == ANCHOR_MISSING ? json_null() : json_integer(old.seq), "store_head",
+		      (json_int_t)h.seq);
+	if (d == NULL)
+		return idg_seterr(err, "out of memory");
+	/* The reset's own record is the head anchored, not raised over the old anchor. */
+	a->anchor_held = 1;
+	rc = audit_record(a, actor, a->anchor_path, "audit.anchor_reset", d, err);
+	a->anchor_held = 0;
+	if (rc != 0 || read_signed_head(a->st, &h, err) != 0 ||
+	    anchor_reset(a->anchor_path, &h, err) != 0)
+		return -1;
+	*anchored = h.seq;
+	log_msg(a->log, LOG_WARNING, "audit anchor %s reset by %s from %s%lld to %lld",
+		a->anchor_path, actor, status == ANCHOR_MISSING ? "(missing) " : "",
+		(long long)(status == ANCHOR_MISSING ? 0 : old.seq), (long long)h.seq);
 	return 0;
 }

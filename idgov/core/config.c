@@ -108,6 +108,10 @@ static const struct key_def keys[] = {
 	K("store", "audit_key", T_PATH, audit_key_file, "/var/lib/idgov/audit.key"),
 	K("store", "audit_public_key", T_PATH, audit_pubkey_file, "/var/lib/idgov/audit.pub"),
 	KI("store", "audit_sign_every", audit_sign_every, "1000", 1, 1000000),
+	/* Empty: "audit.anchor" beside audit_key (default_anchor()). */
+	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
+	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
+	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
 	KI("control", "max_request", max_request, "65536", 1024, 16777216),
@@ -834,6 +838,28 @@ dn_within(const char *dn, const char *base)
 	return ld == lb || dn[ld - lb - 1] == ',';
 }
 
+/*
+ * The audit anchor lives beside the audit key unless configured: the key's
+ * directory is already private to root, and a host that moved its keys
+ * moves its anchor with them.
+ */
+static int
+default_anchor(struct cfg *c, struct idg_err *err)
+{
+	const char *slash = strrchr(c->audit_key_file, '/');
+	size_t dir = (size_t)(slash - c->audit_key_file), size = dir + sizeof("/audit.anchor");
+	char *path;
+
+	if (c->audit_anchor_file[0] != '\0')
+		return 0;
+	if ((path = malloc(size)) == NULL)
+		return idg_seterr(err, "out of memory");
+	snprintf(path, size, "%.*s/audit.anchor", (int)dir, c->audit_key_file);
+	free(c->audit_anchor_file);
+	c->audit_anchor_file = path;
+	return 0;
+}
+
 static int
 validate(struct parse_ctx *ctx)
 {
@@ -895,6 +921,15 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [directory] bind_password_file: required when bind_dn is set",
 			ctx->name);
+	if (default_anchor(c, ctx->err) != 0)
+		return -1;
+	if (strcmp(c->audit_anchor_file, c->audit_key_file) == 0 ||
+	    strcmp(c->audit_anchor_file, c->audit_pubkey_file) == 0 ||
+	    strcmp(c->audit_anchor_file, c->store_path) == 0)
+		return idg_seterr(ctx->err,
+				  "%s: [store] audit_anchor: must be a file of its own, not the "
+				  "store or a key",
+				  ctx->name);
 	return 0;
 }
 

@@ -63,10 +63,23 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 			goto out;
 		rep->audit_key_created = 1;
 	}
-	if (audit_open(st, cfg->audit_key_file, cfg->audit_sign_every, NULL, &a, err) != 0)
+	if (audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every, NULL,
+		       &a, err) != 0)
 		goto out;
-	d = json_pack("{s:b, s:b, s:b}", "store_created", rep->store_created, "master_key_created",
-		      rep->master_key_created, "audit_key_created", rep->audit_key_created);
+	/*
+	 * The first anchor is made here and nowhere else: a signer that finds
+	 * it missing warns instead of creating it, or removing the file would
+	 * be a way to have it re-made at a cut chain's end.
+	 */
+	if (!exists(cfg->audit_anchor_file)) {
+		if (ensure_parent(cfg->audit_anchor_file, err) != 0 ||
+		    audit_anchor_create(a, err) != 0)
+			goto out;
+		rep->anchor_created = 1;
+	}
+	d = json_pack("{s:b, s:b, s:b, s:b}", "store_created", rep->store_created,
+		      "master_key_created", rep->master_key_created, "audit_key_created",
+		      rep->audit_key_created, "anchor_created", rep->anchor_created);
 	if (d == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;

@@ -79,7 +79,18 @@ store_begin(struct store *st, struct idg_err *err)
 int
 store_commit(struct store *st, struct idg_err *err)
 {
-	return store_exec(st, "COMMIT", err);
+	if (store_exec(st, "COMMIT", err) != 0)
+		return -1;
+	if (st->after_commit != NULL)
+		st->after_commit(st->after_commit_arg);
+	return 0;
+}
+
+void
+store_set_after_commit(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	st->after_commit = fn;
+	st->after_commit_arg = arg;
 }
 
 void

@@ -45,11 +45,17 @@
  * they may not) are coalesced per uid and minute in a table the daemon
  * owns (control.h); the loop writes out the counts of windows that are
  * over, and teardown those still open.
+ *
+ * With [store] audit_anchor_dn, each audit head signed in a commit is also
+ * published to the directory (anchor_dir.h) at the end of the loop's
+ * turn, on the journal's connection: never from inside the commit, which
+ * may be in the middle of a sync or a governance round.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
 
 #include "admission.h"
+#include "anchor_dir.h"
 #include "audit.h"
 #include "config.h"
 #include "control.h"
@@ -120,7 +126,9 @@ struct daemon {
 	int64_t started, connected_since;
 	char last_error[IDG_ERRLEN];
 	struct client clients[MAX_CLIENTS];
-	struct flood flood; /* refusals and drops, counted per uid */
+	struct flood flood;          /* refusals and drops, counted per uid */
+	struct anchor_head pub_head; /* the newest signed head, to publish to the directory */
+	int pub_due;
 	int stop;
 	int pid_written; /* teardown removes only a pid file this process wrote */
 };
@@ -134,6 +142,56 @@ audit_event(struct daemon *d, const char *action, const char *subject, json_t *d
 
 	if (audit_record(d->audit, "idgovd", subject, action, details, &err) != 0)
 		log_msg(&d->log, LOG_ERR, "cannot audit %s: %s", action, err.msg);
+}
+
+/* ---- the audit head in the directory ---- */
+
+/* After a commit that signed (audit_on_head): remember the head, publish it soon. */
+static void
+on_signed_head(void *arg, const struct anchor_head *h)
+{
+	struct daemon *d = arg;
+
+	d->pub_head = *h;
+	d->pub_due = 1;
+}
+
+/*
+ * Replaces the directory's copy of the head, best-effort: a failure is
+ * logged and the next signing tries again. The copy is never lowered,
+ * nor raised over a cut: if the store no longer holds the head the
+ * directory has, that is alerted and the copy kept, like the anchor file.
+ */
+static void
+publish_head(struct daemon *d)
+{
+	struct anchor_head cur;
+	struct idg_err err;
+	LDAP *ld;
+	int found;
+
+	d->pub_due = 0;
+	if (!dir_anchor_configured(d->cfg))
+		return;
+	if (journal_connection(&d->journal, &ld, &err) != 0 ||
+	    dir_anchor_fetch(d->cfg, ld, &cur, &found, &err) != 0)
+		goto fail;
+	if (found && audit_holds_head(d->st, &cur, &err) != 0) {
+		log_msg(&d->log, LOG_ALERT, "audit head in %s: %s", d->cfg->audit_anchor_dn,
+			err.msg);
+		return;
+	}
+	if (found && cur.seq >= d->pub_head.seq)
+		return;
+	if (dir_anchor_publish(d->cfg, ld, &d->pub_head, &err) != 0)
+		goto fail;
+	return;
+fail:
+	log_msg(&d->log, LOG_WARNING,
+		"audit head %lld not published to the directory: %s (tried again at the next "
+		"signing)",
+		(long long)d->pub_head.seq, err.msg);
+	journal_close(&d->journal); /* reconnect next time */
 }
 
 static void
@@ -722,6 +780,7 @@ needs_restart(const struct cfg *a, const struct cfg *b)
 {
 	return strcmp(a->store_path, b->store_path) || strcmp(a->socket_path, b->socket_path) ||
 	       strcmp(a->audit_key_file, b->audit_key_file) ||
+	       strcmp(a->audit_anchor_file, b->audit_anchor_file) ||
 	       strcmp(a->log_socket, b->log_socket) || strcmp(a->log_ident, b->log_ident);
 }
 
@@ -891,8 +950,8 @@ setup(struct daemon *d, struct idg_err *err)
 	if (open_signals(d, err) != 0 || open_listener(d, err) != 0)
 		return -1;
 	if (store_open(d->cfg->store_path, STORE_OPEN_EXISTING, &d->st, err) != 0 ||
-	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_sign_every, &d->log, &d->audit,
-		       err) != 0)
+	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_anchor_file,
+		       d->cfg->audit_sign_every, &d->log, &d->audit, err) != 0)
 		return -1;
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
@@ -916,6 +975,7 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.arg = d;
 	d->journal = (struct journal){
 		.cfg = d->cfg, .st = d->st, .audit = d->audit, .log = &d->log, .actor = "idgovd"};
+	audit_on_head(d->audit, on_signed_head, d);
 	return 0;
 }
 
@@ -974,6 +1034,8 @@ loop(struct daemon *d)
 		clients_expire(d);
 		/* Refusal counts whose minute is over go into the chain now. */
 		control_refusals_flush(&d->ctl, idg_now(), 0);
+		if (d->pub_due)
+			publish_head(d);
 		while (waitpid(-1, NULL, WNOHANG) > 0) /* notification commands */
 			;
 	}
@@ -994,6 +1056,10 @@ teardown(struct daemon *d)
 	if (d->audit != NULL)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
+	if (d->pub_due) { /* the last head, daemon.stop's */
+		publish_head(d);
+		journal_close(&d->journal);
+	}
 	audit_close(d->audit);
 	secret_key_free(d->key);
 	store_close(d->st);

@@ -33,7 +33,7 @@ test_rmtree(const char *dir)
 }
 
 /* What test_env_open() sets up besides the store and the configuration. */
-#define TEST_ENV_AUDIT 0x1      /* an audit signing key pair and an audit handle */
+#define TEST_ENV_AUDIT 0x1      /* an audit key pair, anchor and handle */
 #define TEST_ENV_MASTER_KEY 0x2 /* a master key (MFA secrets), loaded */
 
 /*
@@ -47,6 +47,7 @@ struct test_env {
 	char dir[64];
 	char db[128];                        /* DIR/idgov.db */
 	char audit_key[128], audit_pub[128]; /* DIR/audit.key, DIR/audit.pub */
+	char anchor[128];                    /* DIR/audit.anchor */
 	char master_key[128];                /* DIR/master.key */
 	struct cfg *cfg;
 	struct store *st;
@@ -102,6 +103,7 @@ test_env_open(struct test_env *env, const char *name, const char *conf,
 	snprintf(env->audit_key, sizeof(env->audit_key), "%s/audit.key", env->dir);
 	snprintf(env->audit_pub, sizeof(env->audit_pub), "%s/audit.pub", env->dir);
 	snprintf(env->master_key, sizeof(env->master_key), "%s/master.key", env->dir);
+	snprintf(env->anchor, sizeof(env->anchor), "%s/audit.anchor", env->dir);
 	if ((text = test_expand_dir(conf, env->dir)) == NULL) {
 		idg_seterr(&err, "out of memory");
 		goto out;
@@ -111,7 +113,8 @@ test_env_open(struct test_env *env, const char *name, const char *conf,
 		goto out;
 	if ((flags & TEST_ENV_AUDIT) &&
 	    (keys_create_audit(env->audit_key, env->audit_pub, &err) != 0 ||
-	     audit_open(env->st, env->audit_key, 100, NULL, &env->audit, &err) != 0))
+	     audit_open(env->st, env->audit_key, env->anchor, 100, NULL, &env->audit, &err) != 0 ||
+	     audit_anchor_create(env->audit, &err) != 0))
 		goto out;
 	if ((flags & TEST_ENV_MASTER_KEY) &&
 	    (keys_create_master(env->master_key, &err) != 0 ||

@@ -19,6 +19,17 @@
  * chain exactly when the change it describes is in the store.
  * Every append is also logged to syslog (LOG_AUTHPRIV) as one line.
  *
+ * A signature does not show what came after it: delete the records and
+ * signatures after any signed head and the rest still verifies. So each
+ * signed head also leaves the store once its transaction has committed
+ * (store_set_after_commit): it is sent to syslog as "audit head seq=N
+ * hash=HEX sig=HEX" (LOG_NOTICE), and the anchor file ([store]
+ * audit_anchor, anchor.h) is raised to it. The anchor never goes back: a
+ * store whose chain no longer holds the anchored head (cut, or restored
+ * from a backup) leaves it alone and raises LOG_ALERT, and audit_verify()
+ * names the missing records until an admin re-anchors knowingly
+ * (audit_anchor_reset(), itself audited).
+ *
  * Actor, subject and action are stored as one line of at most
  * AUDIT_FIELD_MAX bytes whatever the caller passes: control characters are
  * made visible (idg_strvis(), "\x1b") and a longer value is cut, ending in
@@ -29,6 +40,7 @@
 #ifndef IDGOV_AUDIT_H
 #define IDGOV_AUDIT_H
 
+#include "anchor.h"
 #include "log.h"
 #include "store.h"
 
@@ -49,12 +61,23 @@ struct audit {
 	sqlite3_stmt *insert_stmt;
 	sqlite3_stmt *sign_stmt;
 	sqlite3_stmt *signed_stmt;
-	int64_t appended; /* records appended through this handle */
+	int64_t appended;    /* records appended through this handle */
+	char *anchor_path;   /* NULL: heads are not anchored through this handle */
+	int64_t signed_from; /* lowest seq signed since the last commit; 0: none */
+	int anchor_warned;   /* the anchor was found missing (said once) */
+	int anchor_held;     /* a reset is running: do not touch the anchor after commit */
+	void (*on_head)(void *arg, const struct anchor_head *h); /* see audit_on_head() */
+	void *on_head_arg;
 };
 
-/* secret_key_path may be NULL for a read-only (verify/list) handle. */
-int audit_open(struct store *st, const char *secret_key_path, int sign_every, struct logger *log,
-	       struct audit **out, struct idg_err *err);
+/*
+ * secret_key_path may be NULL for a read-only (verify/list) handle.
+ * anchor_path ([store] audit_anchor) may be NULL: the handle then anchors
+ * nothing (tests, a second handle on a store). A handle that signs and
+ * anchors takes the store's after-commit slot (store.h) until closed.
+ */
+int audit_open(struct store *st, const char *secret_key_path, const char *anchor_path,
+	       int sign_every, struct logger *log, struct audit **out, struct idg_err *err);
 void audit_close(struct audit *a);
 
 /*
@@ -76,18 +99,67 @@ int audit_record(struct audit *a, const char *actor, const char *subject, const 
 /* Signs the current head if it is not signed yet. Call before commit. */
 int audit_sign_head(struct audit *a, struct idg_err *err);
 
+/*
+ * Calls fn with the newest head signed in each commit, after the anchor
+ * file and syslog have it: idgovd publishes it to the directory. fn must
+ * not write to the store.
+ */
+void audit_on_head(struct audit *a, void (*fn)(void *arg, const struct anchor_head *h), void *arg);
+
+/*
+ * Whether the store's chain holds head h (seq 0: always): -1 with a reason
+ * naming what is missing or rewritten if not. Before raising a copy of the
+ * head kept elsewhere, so that no copy is raised over a cut.
+ */
+int audit_holds_head(struct store *st, const struct anchor_head *h, struct idg_err *err);
+
+/*
+ * Creates the anchor at the newest signed head in the store (seq 0 for an
+ * empty chain); fails if it exists. For `idgov init`.
+ */
+int audit_anchor_create(struct audit *a, struct idg_err *err);
+
+/*
+ * Re-anchors at the store's head, on purpose: after a restore from backup
+ * or a truncation that has been looked into. The chain must verify apart
+ * from the anchor, and confirm_seq must be the newest signed seq in the
+ * store (what the admin saw); then an "audit.anchor_reset" record by actor
+ * is appended, signed, and the anchor replaced by the new head (*anchored).
+ */
+int audit_anchor_reset(struct audit *a, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		       const char *actor, int64_t confirm_seq, int64_t *anchored,
+		       struct idg_err *err);
+
 struct audit_report {
 	int ok;
 	int64_t records;
 	int64_t signatures;
 	int64_t last_signed_seq;
 	int64_t first_bad_seq; /* 0 when ok */
-	char reason[256];
+	int64_t anchor_seq;    /* the anchored head; -1 when not checked */
+	char reason[512];
 };
 
-/* Verifies the whole chain and every signature against the public key. */
+/*
+ * Verifies the whole chain and every signature against the public key,
+ * then the store against the anchor file (anchor_path; NULL: not checked):
+ * the anchor must be there, well protected and signed, and the store must
+ * hold its head. Problems with the anchor are reported like problems with
+ * the chain (rep->ok false, rep->reason); -1 only when the store cannot be
+ * read.
+ */
 int audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
-		 struct audit_report *rep, struct idg_err *err);
+		 const char *anchor_path, struct audit_report *rep, struct idg_err *err);
+
+/*
+ * Checks a head kept elsewhere (source: "directory entry")
+ * against the store, as audit_verify() does the anchor file's: on a
+ * mismatch rep->ok is cleared and rep->reason says why. Read h before
+ * calling, so that the store is at least as new as it.
+ */
+int audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		     const struct anchor_head *h, const char *source, struct audit_report *rep,
+		     struct idg_err *err);
 
 /* Exposed for tests: the canonical hash of one record after prev. */
 void audit_record_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t time,

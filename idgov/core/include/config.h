@@ -128,6 +128,9 @@ struct cfg {
 	char *audit_key_file;
 	char *audit_pubkey_file;
 	int audit_sign_every;
+	char *audit_anchor_file; /* the head counter outside the store (anchor.h) */
+	char *audit_anchor_dn;   /* directory entry idgovd publishes the head to; "": none */
+	char *audit_anchor_attr; /* its attribute that holds "audit head seq=..." */
 
 	/* [control] */
 	char *socket_path;

@@ -16,6 +16,9 @@
 struct store {
 	sqlite3 *db;
 	char *path;
+	/* Run after each successful store_commit(); see store_set_after_commit(). */
+	void (*after_commit)(void *arg);
+	void *after_commit_arg;
 };
 
 enum store_mode {
@@ -34,6 +37,14 @@ int store_schema_version(struct store *st);
 int store_begin(struct store *st, struct idg_err *err);
 int store_commit(struct store *st, struct idg_err *err);
 void store_rollback(struct store *st);
+
+/*
+ * Sets the function run after each successful store_commit() (NULL: none),
+ * for what must follow a commit and never precede it: the audit anchor
+ * outside the store may only name heads that are durably in it. One per
+ * store; it cannot fail the commit, which has happened.
+ */
+void store_set_after_commit(struct store *st, void (*fn)(void *arg), void *arg);
 
 /* Runs SQL without results; for fixed statements only (no user data). */
 int store_exec(struct store *st, const char *sql, struct idg_err *err);

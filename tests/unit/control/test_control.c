@@ -53,7 +53,7 @@ setup(void **state)
 	if (f == NULL ||
 	    test_env_open(&f->env, "control",
 			  "[directory]\nuri = ldap://h/\nbase = dc=x\n[store]\naudit_public_key = "
-			  "$DIR/audit.pub\n",
+			  "$DIR/audit.pub\naudit_anchor = $DIR/audit.anchor\n",
 			  NULL,
 			  "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
 			  "last_changed) VALUES ('u1', 'uid=alice,dc=x', 'uid=alice,dc=x', "
@@ -194,6 +194,9 @@ test_roles_decide_and_refusals_are_audited(void **state)
 	assert_non_null(strstr(last_audit(f, "details"), "\"outcome\":\"refused\""));
 	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"user.list\"}", "denied"));
 	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"audit.verify\"}", "denied"));
+	json_decref(ask(f, &alice,
+			"{\"v\":1,\"op\":\"audit.anchor_reset\",\"args\":{\"confirm\":1}}",
+			"denied"));
 	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"bob\"}}",
 			"denied"));
 	r = ask(f, &alice, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"alice\"}}", NULL);
@@ -220,6 +223,12 @@ test_admin_requests_run(void **state)
 	assert_true(json_is_true(json_object_get(json_object_get(r, "result"), "ok")));
 	json_decref(r);
 	assert_string_equal(last_audit(f, "action"), "control.audit.verify");
+	/* Re-anchoring needs the head the admin saw, and only that one. */
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"audit.anchor_reset\"}", "bad_request"));
+	json_decref(ask(f, &root,
+			"{\"v\":1,\"op\":\"audit.anchor_reset\",\"args\":{\"confirm\":999}}",
+			"failed"));
+	assert_non_null(strstr(last_audit(f, "details"), "the store's head is"));
 }
 
 static void

@@ -1,7 +1,9 @@
 /*
  * Unit tests for the audit chain: a clean chain verifies, and each kind of
  * tampering (edit, delete, insert, reorder, truncate, forged signature,
- * wrong key) is caught and names the first bad record.
+ * wrong key) is caught and names the first bad record; and the anchor
+ * file outside the store catches a tail cut at a signed head, never goes
+ * backwards, is refused when loose, and is moved back only by a reset.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +23,7 @@
 
 struct fixture {
 	char dir[64];
-	char db[128], sk[128], pk[128];
+	char db[128], sk[128], pk[128], anchor[128];
 	struct store *st;
 	struct audit *a;
 	unsigned char pubkey[crypto_sign_PUBLICKEYBYTES];
@@ -56,9 +58,11 @@ setup(void **state)
 	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
 	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
 	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
+	snprintf(f->anchor, sizeof(f->anchor), "%s/audit.anchor", f->dir);
 	if (store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
 	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, 4, NULL, &f->a, &err) != 0 ||
+	    audit_open(f->st, f->sk, f->anchor, 4, NULL, &f->a, &err) != 0 ||
+	    audit_anchor_create(f->a, &err) != 0 ||
 	    keys_load_audit_public(f->pk, f->pubkey, &err) != 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
@@ -81,20 +85,23 @@ teardown(void **state)
 	return 0;
 }
 
+/* bad_seq for a failure that is not a record's (the anchor file itself). */
+#define NO_RECORD (-1)
+
 static void
 verify_expect(struct fixture *f, int64_t bad_seq, const char *reason_part)
 {
 	struct audit_report rep;
 	struct idg_err err;
 
-	assert_int_equal(audit_verify(f->st, f->pubkey, &rep, &err), 0);
+	assert_int_equal(audit_verify(f->st, f->pubkey, f->anchor, &rep, &err), 0);
 	if (bad_seq == 0) {
 		if (!rep.ok)
 			fail_msg("expected a clean chain, got: %s", rep.reason);
 		return;
 	}
 	assert_false(rep.ok);
-	assert_int_equal(rep.first_bad_seq, bad_seq);
+	assert_int_equal(rep.first_bad_seq, bad_seq == NO_RECORD ? 0 : bad_seq);
 	if (strstr(rep.reason, reason_part) == NULL)
 		fail_msg("reason \"%s\" lacks \"%s\"", rep.reason, reason_part);
 }
@@ -116,7 +123,7 @@ test_clean_chain_verifies_and_is_signed_periodically(void **state)
 	struct idg_err err;
 
 	verify_expect(f, 0, NULL);
-	assert_int_equal(audit_verify(f->st, f->pubkey, &rep, &err), 0);
+	assert_int_equal(audit_verify(f->st, f->pubkey, f->anchor, &rep, &err), 0);
 	assert_int_equal(rep.records, 10);
 	/* every 4 records (4, 8) and the head at commit (10) */
 	assert_int_equal(rep.signatures, 3);
@@ -167,8 +174,17 @@ test_reordered_records_are_found(void **state)
 static void
 test_truncated_tail_is_found(void **state)
 {
-	tamper(*state, "DELETE FROM audit WHERE seq > 8");
-	verify_expect(*state, 10, "removed or rewritten");
+	struct fixture *f = *state;
+	struct audit_report rep;
+	struct idg_err err;
+
+	tamper(f, "DELETE FROM audit WHERE seq > 8");
+	verify_expect(f, 9, "records 9..10 are missing");
+	/* Without the anchor, the signature left behind still tells. */
+	assert_int_equal(audit_verify(f->st, f->pubkey, NULL, &rep, &err), 0);
+	assert_false(rep.ok);
+	assert_int_equal(rep.first_bad_seq, 10);
+	assert_non_null(strstr(rep.reason, "removed or rewritten"));
 }
 
 static void
@@ -180,7 +196,7 @@ test_rewritten_chain_without_key_is_found(void **state)
 
 	/* Drop the head signatures and append more records without the signing key. */
 	tamper(f, "DELETE FROM audit_signatures WHERE seq = 10");
-	assert_int_equal(audit_open(f->st, NULL, 4, NULL, &nokey, &err), 0);
+	assert_int_equal(audit_open(f->st, NULL, NULL, 4, NULL, &nokey, &err), 0);
 	assert_int_equal(store_begin(f->st, &err), 0);
 	assert_int_equal(audit_append(nokey, "mallory", "x", "forged", NULL, &err), 0);
 	assert_int_equal(store_commit(f->st, &err), 0);
@@ -285,6 +301,184 @@ test_fields_are_one_line_and_capped(void **state)
 	verify_expect(f, 0, NULL);
 }
 
+/* The seq the anchor file holds (-1: no file). */
+static int64_t
+anchored(struct fixture *f)
+{
+	enum anchor_status status;
+	struct anchor_head h;
+	struct idg_err err;
+
+	if (anchor_read(f->anchor, &h, &status, &err) != 0)
+		fail_msg("%s", err.msg);
+	return status == ANCHOR_MISSING ? -1 : h.seq;
+}
+
+/* Records and signatures after a signed head deleted: everything left verifies but the anchor. */
+static void
+test_cut_at_signed_head_names_the_missing_range(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(anchored(f), 10);
+	tamper(f, "DELETE FROM audit WHERE seq > 8; DELETE FROM audit_signatures WHERE seq > 8");
+	verify_expect(f, 9,
+		      "audit chain truncated: records 9..10 are missing (anchor file says head 10, "
+		      "the store ends at 8)");
+}
+
+static void
+test_anchor_never_goes_backwards(void **state)
+{
+	struct fixture *f = *state;
+	struct anchor_head low = {.seq = 3};
+	enum anchor_status status;
+	struct idg_err err;
+	int moved;
+
+	assert_int_equal(anchor_advance(f->anchor, &low, NULL, NULL, &status, &moved, &err), 0);
+	assert_false(moved);
+	assert_int_equal(anchored(f), 10);
+	/* New records on a cut chain neither lower the anchor nor raise it over the gap. */
+	tamper(f, "DELETE FROM audit WHERE seq > 8; DELETE FROM audit_signatures WHERE seq > 8");
+	append_n(f, 1);
+	assert_int_equal(anchored(f), 10);
+	verify_expect(f, 10, "records 10..10 are missing");
+	append_n(f, 3);
+	assert_int_equal(anchored(f), 10);
+	verify_expect(f, 10, "record 10 is not the head the anchor file names");
+}
+
+static void
+test_anchor_file_is_private_and_regular(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+	char moved[160];
+
+	assert_int_equal(lstat(f->anchor, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(chmod(f->anchor, 0620), 0);
+	verify_expect(f, NO_RECORD, "writable by group or others");
+	assert_int_equal(chmod(f->anchor, 0602), 0);
+	verify_expect(f, NO_RECORD, "writable by group or others");
+	assert_int_equal(chmod(f->anchor, 0600), 0);
+	snprintf(moved, sizeof(moved), "%s.real", f->anchor);
+	assert_int_equal(rename(f->anchor, moved), 0);
+	assert_int_equal(symlink(moved, f->anchor), 0);
+	verify_expect(f, NO_RECORD, "symbolic link");
+	assert_int_equal(unlink(f->anchor), 0);
+	assert_int_equal(mkdir(f->anchor, 0700), 0);
+	verify_expect(f, NO_RECORD, "not a regular file");
+	assert_int_equal(rmdir(f->anchor), 0);
+	assert_int_equal(rename(moved, f->anchor), 0);
+	verify_expect(f, 0, NULL);
+}
+
+static void
+test_forged_anchor_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	FILE *fp = fopen(f->anchor, "r+");
+	char line[512], *sig;
+
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	sig = strstr(line, "sig=");
+	assert_non_null(sig);
+	sig[4] = sig[4] == '0' ? '1' : '0';
+	rewind(fp);
+	fputs(line, fp);
+	fclose(fp);
+	verify_expect(f, NO_RECORD, "not signed by the audit key");
+}
+
+/* Before the anchor exists, appends work and warn; nothing re-creates it but init. */
+static void
+test_first_records_without_anchor(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+
+	assert_int_equal(unlink(f->anchor), 0);
+	append_n(f, 2);
+	assert_int_equal(anchored(f), -1);
+	verify_expect(f, NO_RECORD, "is missing");
+	assert_int_equal(audit_anchor_create(f->a, &err), 0);
+	assert_int_equal(anchored(f), 12);
+	assert_int_equal(audit_anchor_create(f->a, &err), -1);
+	assert_non_null(strstr(err.msg, "exists"));
+	append_n(f, 1);
+	assert_int_equal(anchored(f), 13);
+	verify_expect(f, 0, NULL);
+}
+
+/* A new host: the anchor at seq 0, then the first record raises it. */
+static void
+test_empty_store_is_anchored_at_zero(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+
+	tamper(f, "DELETE FROM audit; DELETE FROM audit_signatures");
+	assert_int_equal(unlink(f->anchor), 0);
+	assert_int_equal(audit_anchor_create(f->a, &err), 0);
+	assert_int_equal(anchored(f), 0);
+	verify_expect(f, 0, NULL);
+	assert_int_equal(audit_record(f->a, "root", "-", "test.first", NULL, &err), 0);
+	assert_int_equal(anchored(f), 1);
+	verify_expect(f, 0, NULL);
+}
+
+static void
+test_reset_is_explicit_and_audited(void **state)
+{
+	struct fixture *f = *state;
+	struct idg_err err;
+	int64_t seq;
+
+	/* A store restored from an older backup: the anchor is ahead, as it should be. */
+	tamper(f, "DELETE FROM audit WHERE seq > 8; DELETE FROM audit_signatures WHERE seq > 8");
+	verify_expect(f, 9, "records 9..10 are missing");
+	assert_int_equal(audit_anchor_reset(f->a, f->pubkey, "root", 10, &seq, &err), -1);
+	assert_non_null(strstr(err.msg, "the store's head is 8, not 10"));
+	assert_int_equal(anchored(f), 10);
+	assert_int_equal(audit_anchor_reset(f->a, f->pubkey, "root", 8, &seq, &err), 0);
+	assert_int_equal(seq, 9);
+	assert_int_equal(anchored(f), 9);
+	assert_string_equal(stored(f, "action", 9), "audit.anchor_reset");
+	assert_string_equal(stored(f, "details", 9), "{\"anchor_was\":10,\"store_head\":8}");
+	verify_expect(f, 0, NULL);
+	/* A chain that does not verify is not re-anchored. */
+	tamper(f, "UPDATE audit SET subject = 'mallory' WHERE seq = 5");
+	assert_int_equal(audit_anchor_reset(f->a, f->pubkey, "root", 9, &seq, &err), -1);
+	assert_non_null(strstr(err.msg, "does not verify"));
+}
+
+/* The head line (syslog, directory) reads back exactly, and nothing else does. */
+static void
+test_head_line_round_trip(void **state)
+{
+	struct anchor_head h = {.seq = 1234}, back;
+	char line[ANCHOR_HEAD_LINE_MAX], bad[ANCHOR_HEAD_LINE_MAX + 8];
+
+	(void)state;
+	randombytes_buf(h.hash, sizeof(h.hash));
+	randombytes_buf(h.sig, sizeof(h.sig));
+	anchor_head_line(&h, line);
+	assert_int_equal(anchor_parse_head_line(line, &back), 0);
+	assert_int_equal(back.seq, 1234);
+	assert_memory_equal(back.hash, h.hash, sizeof(h.hash));
+	assert_memory_equal(back.sig, h.sig, sizeof(h.sig));
+	snprintf(bad, sizeof(bad), "%s ", line);
+	assert_int_equal(anchor_parse_head_line(bad, &back), -1);
+	snprintf(bad, sizeof(bad), "%.*s", (int)strlen(line) - 2, line);
+	assert_int_equal(anchor_parse_head_line(bad, &back), -1);
+	assert_int_equal(anchor_parse_head_line("seq=-1 hash=00 sig=00", &back), -1);
+	assert_int_equal(anchor_parse_head_line("", &back), -1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -305,6 +499,14 @@ main(void)
 		T(test_secret_key_with_loose_mode_is_refused),
 		T(test_key_files_are_never_overwritten),
 		T(test_fields_are_one_line_and_capped),
+		T(test_cut_at_signed_head_names_the_missing_range),
+		T(test_anchor_never_goes_backwards),
+		T(test_anchor_file_is_private_and_regular),
+		T(test_forged_anchor_is_refused),
+		T(test_first_records_without_anchor),
+		T(test_empty_store_is_anchored_at_zero),
+		T(test_reset_is_explicit_and_audited),
+		cmocka_unit_test(test_head_line_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,34 @@ test_minimal_file_gets_defaults(void **state)
 	assert_int_equal(cfg->max_clients_per_uid, 8);
 	assert_string_equal(cfg->daemon_user, "root");
 	assert_string_equal(cfg->admin_group, "idgov-admins");
+	assert_string_equal(cfg->audit_anchor_file, "/var/lib/idgov/audit.anchor");
+	assert_string_equal(cfg->audit_anchor_dn, "");
+	assert_string_equal(cfg->audit_anchor_attr, "description");
 	cfg_free(cfg);
+}
+
+/* The anchor follows the audit key unless placed; it is never the store or a key. */
+static void
+test_audit_anchor(void **state)
+{
+	char text[256];
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[store]\naudit_key = /etc/idgov/keys/audit.key\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->audit_anchor_file, "/etc/idgov/keys/audit.anchor");
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = /srv/anchor\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->audit_anchor_file, "/srv/anchor");
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = anchor\n", minimal);
+	expect_error(text, "[store] audit_anchor:");
+	snprintf(text, sizeof(text), "%s[store]\naudit_anchor = /var/lib/idgov/audit.key\n",
+		 minimal);
+	expect_error(text, "[store] audit_anchor: must be a file of its own");
 }
 
 static void
@@ -460,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_shipped_example_parses),
 		cmocka_unit_test(test_plain_bind_to_another_host_is_warned),
 		cmocka_unit_test(test_access_rules),
+		cmocka_unit_test(test_audit_anchor),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

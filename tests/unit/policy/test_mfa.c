@@ -235,7 +235,7 @@ test_reset_and_audit(void **state)
 	snprintf(sk, sizeof(sk), "%s/audit.key", f->env.dir);
 	snprintf(pk, sizeof(pk), "%s/audit.pub", f->env.dir);
 	assert_int_equal(keys_create_audit(sk, pk, &err), 0);
-	assert_int_equal(audit_open(f->env.st, sk, 100, NULL, &a, &err), 0);
+	assert_int_equal(audit_open(f->env.st, sk, NULL, 100, NULL, &a, &err), 0);
 	f->c.audit = a;
 	enrol(f, "alice", codes);
 	for (int i = 0; i < 5; i++)
