@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* asprintf, mkostemp */
 #include "anchor.h"
 
+#include "safepath.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -82,27 +84,14 @@ parse_line(const char *text, const char *path, struct anchor_head *h, struct idg
 
 /*
  * The anchor is only as good as its protection: someone who could rewrite
- * it could cut the chain again. So it must be a regular file that only its
- * owner, root or us, may write.
+ * it, or the directory it is in, could cut the chain again. So it is
+ * trusted as keys are (safepath.h): a regular file, root's or ours, that
+ * nobody else may write, in directories nobody else may change.
  */
 static int
 check_file(int fd, const char *path, struct idg_err *err)
 {
-	struct stat sb;
-
-	if (fstat(fd, &sb) != 0)
-		return idg_seterr(err, "cannot stat audit anchor %s: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return idg_seterr(err, "audit anchor %s is not a regular file; refusing it", path);
-	if ((sb.st_mode & 022) != 0)
-		return idg_seterr(err,
-				  "audit anchor %s is writable by group or others (mode %03o); "
-				  "refusing it",
-				  path, (unsigned)(sb.st_mode & 0777));
-	if (sb.st_uid != 0 && sb.st_uid != geteuid())
-		return idg_seterr(err, "audit anchor %s belongs to uid %u; refusing it", path,
-				  (unsigned)sb.st_uid);
-	return 0;
+	return safepath_check_fd(fd, path, SAFEPATH_FILE, 0, err);
 }
 
 /*
