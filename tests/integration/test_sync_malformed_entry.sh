@@ -3,6 +3,7 @@
 # after its manager was read: the sync refuses that entry and says why, and
 # frees what it had read of it (the ASan build fails this test on a leak,
 # as it fails every test on any sanitizer report).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup
