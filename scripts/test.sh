@@ -64,4 +64,3 @@ if [ "${1:-}" != "--quick" ]; then
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DIDGOV_SANITIZE=ON
 fi
-step "done"
