@@ -34,7 +34,7 @@ now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
 int
@@ -56,8 +56,11 @@ main(int argc, char **argv)
 		double start;
 		int rc;
 
-		if (oath_base32_decode(b32, strlen(b32), &secret, &len) != OATH_OK)
+		if (oath_base32_decode(b32, strlen(b32), &secret, &len) != OATH_OK) {
+			free(t);
+			fclose(f);
 			return 2;
+		}
 		oath_totp_generate(secret, len, time(NULL), 30, 0, 6, code);
 		pam_answer = code;
 		free(secret);

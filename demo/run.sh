@@ -22,7 +22,7 @@ IDGOVD=$ROOT/build/idgov/idgovd
 # "daemon", an admin in the sample directory) can reach them.
 SHARED=
 stop_all() {
-	[ -f "$RUN/idgovd.pid" ] && kill "$(cat "$RUN/idgovd.pid")" 2>/dev/null || true
+	if [ -f "$RUN/idgovd.pid" ]; then kill "$(cat "$RUN/idgovd.pid")" 2>/dev/null || true; fi
 	slapd_stop "$RUN/slapd"
 	[ -z "$SHARED" ] || rm -rf "$SHARED"
 }

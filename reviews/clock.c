@@ -129,7 +129,14 @@ open_campaigns(struct store *st, struct open_campaign **out, size_t *n, struct i
 		c->def = json_loads((const char *)sqlite3_column_text(s, 4), 0, NULL);
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : idg_seterr(err, "reading open campaigns failed");
+	if (rc == SQLITE_DONE)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		json_decref((*out)[i].def);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return idg_seterr(err, "reading open campaigns failed");
 }
 
 /* Sends the reminder whose offset before the deadline has been reached, once. */
@@ -346,7 +353,18 @@ load_written(struct store *st, struct pending **out, size_t *n, struct idg_err *
 		p->failed = p->error != NULL;
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : idg_seterr(err, "reading remediations failed");
+	if (rc == SQLITE_DONE)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		free((*out)[i].group_dn);
+		free((*out)[i].user_dn);
+		free((*out)[i].uid);
+		free((*out)[i].error);
+	}
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return idg_seterr(err, "reading remediations failed");
 }
 
 static int

@@ -12,6 +12,10 @@ PACKAGES=(
 	openssh-server sshpass libnss-wrapper
 	slapd ldap-utils sqlite3 jq util-linux openssl
 	python3 # the review test parses the CSV report with its csv module
+	# for the other builds and checks of scripts/test.sh (clang -Weverything
+	# and scan-build; clang-format; the hardening check with readelf; mandoc
+	# -Tlint; the shell lint; coverage with gcovr)
+	clang clang-tools clang-format binutils mandoc shellcheck gcovr git
 )
 
 missing=()

@@ -132,7 +132,7 @@ parse(struct cli *c, int argc, char **argv, struct ropts *o)
 static int
 number(const char *s, const char *what, json_int_t *out)
 {
-	char *end;
+	char *end = NULL;
 	long long v;
 
 	errno = 0;
@@ -337,7 +337,7 @@ parse_csv(const char *text, char *why, size_t whylen)
 		char *f[3] = {NULL, NULL, NULL};
 		int nf = 0, ok = 1;
 		json_int_t item;
-		char *end;
+		char *end = NULL;
 
 		line++;
 		while (nf < 3 && ok) {

@@ -65,7 +65,7 @@ json_t *
 query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 {
 	json_t *a = json_array();
-	int rc;
+	int rc = SQLITE_DONE;
 
 	while (a != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(a, row_object(s));

@@ -22,8 +22,8 @@ ldap_failure(int rc, const char *what, const char *dn, struct idg_err *err)
 static int
 modify_value(LDAP *ld, int op, const char *dn, const char *attr, const char *value)
 {
-	char *vals[] = {(char *)value, NULL};
-	LDAPMod mod = {.mod_op = op, .mod_type = (char *)attr, .mod_values = vals};
+	char *vals[] = {idg_unconst(value), NULL};
+	LDAPMod mod = {.mod_op = op, .mod_type = idg_unconst(attr), .mod_values = vals};
 	LDAPMod *mods[] = {&mod, NULL};
 
 	return ldap_modify_ext_s(ld, dn, mods, NULL, NULL);
@@ -192,8 +192,9 @@ dirw_add_entry(LDAP *ld, const char *dn, json_t *attrs, char result[DIRW_RESULT_
 			return ldap_failure(LDAP_NO_MEMORY, "creating", dn, err);
 		}
 		for (size_t j = 0; j < nv; j++)
-			v[j] = (char *)json_string_value(json_array_get(vals, j));
-		*m = (LDAPMod){.mod_op = LDAP_MOD_ADD, .mod_type = (char *)key, .mod_values = v};
+			v[j] = idg_unconst(json_string_value(json_array_get(vals, j)));
+		*m = (LDAPMod){
+			.mod_op = LDAP_MOD_ADD, .mod_type = idg_unconst(key), .mod_values = v};
 		mods[i++] = m;
 	}
 	rc = ldap_add_ext_s(ld, dn, mods, NULL, NULL);
@@ -246,9 +247,9 @@ dirw_del_values(LDAP *ld, struct dirw_del *ops, size_t n, int timeout)
 	size_t sent = 0;
 
 	for (; msgid != NULL && sent < n; sent++) {
-		char *vals[] = {(char *)ops[sent].value, NULL};
+		char *vals[] = {idg_unconst(ops[sent].value), NULL};
 		LDAPMod mod = {.mod_op = LDAP_MOD_DELETE,
-			       .mod_type = (char *)ops[sent].attr,
+			       .mod_type = idg_unconst(ops[sent].attr),
 			       .mod_values = vals};
 		LDAPMod *mods[] = {&mod, NULL};
 

@@ -600,7 +600,7 @@ static int
 reclassify_groups(struct mirror *m, struct idg_err *err)
 {
 	sqlite3_stmt *s, *upd;
-	int rc = 0, step;
+	int rc = 0, step = SQLITE_DONE;
 
 	if (store_prepare(m->st,
 			  "SELECT id, uuid, cn, privileged FROM groups WHERE status = 'active'", &s,

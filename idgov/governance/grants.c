@@ -507,8 +507,8 @@ request_account(struct grants_ctx *g, const struct grant_request *req, struct gr
 				g->cfg->acct_max_duration, &gr->start_at, &gr->end_at, err)) != 0)
 		return rc;
 	idg_strlcpy(gr->kind, "account", sizeof(gr->kind));
-	gr->account_name = (char *)req->account;
-	gr->group_cn = (char *)req->groups;
+	gr->account_name = idg_unconst(req->account);
+	gr->group_cn = idg_unconst(req->groups);
 	return 0;
 }
 
@@ -547,7 +547,7 @@ request_group(struct grants_ctx *g, const struct grant_request *req, struct gran
 				&gr->end_at, err)) != 0)
 		return rc;
 	idg_strlcpy(gr->kind, "group", sizeof(gr->kind));
-	gr->group_cn = (char *)req->group;
+	gr->group_cn = idg_unconst(req->group);
 	gr->group_dn = gref->dn;
 	gr->sudo = req->sudo;
 	return 0;
@@ -589,9 +589,9 @@ grant_request(struct grants_ctx *g, const struct grant_request *req, int64_t *id
 	if (rc != 0)
 		return rc;
 	idg_strlcpy(gr.state, "requested", sizeof(gr.state));
-	gr.grantee = (char *)req->grantee;
-	gr.reason = (char *)req->reason;
-	gr.requester = (char *)g->actor;
+	gr.grantee = idg_unconst(req->grantee);
+	gr.reason = idg_unconst(req->reason);
+	gr.requester = idg_unconst(g->actor);
 	gr.requested_at = now;
 	gr.approvals_needed = gr.privileged ? g->cfg->grant_approvers : 1;
 	if (grant_begin(g, err) != 0)
@@ -887,7 +887,7 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 {
 	struct grant gr, ext = {0};
 	char why[GRANT_WHY_MAX];
-	int64_t now = idg_now(), end, max;
+	int64_t now = idg_now(), end = 0, max;
 	int rc;
 
 	if ((rc = check_reason(reason, err)) != 0)
@@ -928,8 +928,8 @@ grant_extend(struct grants_ctx *g, int64_t id, const char *until, const char *du
 	ext.target_id = id;
 	ext.start_at = now; /* applies as soon as it is approved */
 	ext.end_at = end;
-	ext.reason = (char *)reason;
-	ext.requester = (char *)g->actor;
+	ext.reason = idg_unconst(reason);
+	ext.requester = idg_unconst(g->actor);
 	ext.requested_at = now;
 	ext.breakglass = 0;
 	if (grant_begin(g, err) != 0) {
@@ -988,8 +988,8 @@ grant_breakglass(struct grants_ctx *g, const char *group, const char *duration, 
 		return GRANT_INVALID;
 	}
 	idg_strlcpy(gr.state, "approved", sizeof(gr.state));
-	gr.grantee = gr.requester = (char *)g->actor;
-	gr.reason = (char *)reason;
+	gr.grantee = gr.requester = idg_unconst(g->actor);
+	gr.reason = idg_unconst(reason);
 	gr.requested_at = now;
 	gr.breakglass = 1;
 	if (grant_begin(g, err) != 0)

@@ -389,7 +389,7 @@ run_due(struct grants_ctx *g, const struct due *d, int64_t now, struct idg_err *
 		rc = d->fn(g, &due[i], now, &events[i], err);
 	rc = grant_commit(g, rc, err);
 	for (size_t i = 0; i < n; i++) {
-		if (rc == 0 && events[i] != NULL) {
+		if (rc == 0 && events != NULL && events[i] != NULL) {
 			log_msg(g->log, LOG_NOTICE, "grant #%lld (%s of %s to %s): %s",
 				(long long)due[i].id, due[i].kind, grant_what(&due[i]),
 				due[i].grantee, events[i]);

@@ -71,7 +71,7 @@ remote_address(const struct cfg *cfg, const struct policy_input *in, const char 
 	if (in->rhost == NULL || in->rhost[0] == '\0') {
 		snprintf(why, len, "remote service %s gave no remote address; missing_rhost = %s",
 			 in->service, cfg->policy_missing_rhost_allow ? "allow" : "deny");
-		return cfg->policy_missing_rhost_allow;
+		return cfg->policy_missing_rhost_allow ? 1 : 0; /* never 2: addr is not set */
 	}
 	if (net_parse_address(in->rhost, addr) != 0) {
 		snprintf(why, len, "remote host '%.64s' is not a numeric address", in->rhost);
@@ -104,7 +104,7 @@ check_country(const struct cfg *cfg, const struct cfg_rule *r, const struct poli
 {
 	struct net_prefix addr;
 	char text[INET6_ADDRSTRLEN], cc[3];
-	enum geo_result found;
+	enum geo_result found = GEO_UNKNOWN; /* geo_country sets it on success */
 	struct idg_err err;
 	int ok = remote_address(cfg, in, "countries", &addr, why, len);
 

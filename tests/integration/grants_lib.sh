@@ -2,6 +2,7 @@
 # Helpers for the grant and account tests: a config with grants, break-glass,
 # accounts and a notify command that files every message, and the CLI run
 # under other uids. Needs root (setpriv).
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then

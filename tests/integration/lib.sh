@@ -154,9 +154,9 @@ daemon_stop() {
 
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.
 wait_for() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for i in $(seq 1 $((limit * 20))); do
+	for _ in $(seq 1 $((limit * 20))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -212,6 +212,7 @@ enroll() {
 	BASE=$(($(date +%s) / 30 + offset))
 	code 0 >&"$to"
 	exec {to}>&-
+	# shellcheck disable=SC2034 # read by the test that called enroll
 	ENROL_OUT=$(cat <&"$from")
 	exec {from}<&-
 	wait "$pid" 2>/dev/null

@@ -5,6 +5,7 @@
 # and stripped of its groups at the end, deleted after the retention;
 # extensions need approval like a new grant.
 RETENTION=3s
+# shellcheck source=grants_lib.sh
 . "$(dirname "$0")/grants_lib.sh"
 
 grants_setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CLI's contract: --help everywhere (exit 0), usage errors exit 2,
 # refusals exit 1, and an unavailable daemon exits 3 for non-root callers.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup

@@ -5,6 +5,7 @@
 # add a bounded number of records; their count is written when the daemon
 # stops; `idgov audit list` and `idgov user show` print no ESC byte and no
 # forged line, while --json stays valid JSON. Needs root (setpriv).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then

@@ -10,6 +10,7 @@
 #
 # Bounds here (10 s for a status, a grant's removal a few seconds after
 # its end) are liveness bounds, far above what a working daemon needs.
+# shellcheck source=grants_lib.sh
 . "$(dirname "$0")/grants_lib.sh"
 
 grants_setup

@@ -3,6 +3,7 @@
 # is refused admin requests; a directory admin (uid 1, "daemon", in
 # idgov-admins) is allowed; malformed and oversized requests get an error
 # reply, are audited, and the daemon keeps serving. Needs root (setpriv).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then

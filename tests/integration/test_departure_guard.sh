@@ -2,6 +2,7 @@
 # The mass-departure guard: a sync that would mark too many users departed
 # (or all of them, as an empty search result would) is refused, changes
 # nothing, and is applied only with --force.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup

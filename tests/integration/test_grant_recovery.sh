@@ -3,6 +3,7 @@
 # stopped, idgovd killed (-9) between journaling a change and writing it,
 # and the directory down at the end time (overdue, retried, alerted,
 # completed when it returns).
+# shellcheck source=grants_lib.sh
 . "$(dirname "$0")/grants_lib.sh"
 
 grants_setup

@@ -4,6 +4,7 @@
 # time by the daemon's timer, permanent memberships left alone, privilege
 # judged on the effect (a group nested in a privileged one, sudo rights),
 # break-glass, notifications, and malformed requests that change nothing.
+# shellcheck source=grants_lib.sh
 . "$(dirname "$0")/grants_lib.sh"
 
 grants_setup

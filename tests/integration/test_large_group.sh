@@ -2,6 +2,7 @@
 # A group of 50,000 members: synced in full, then one member added and one
 # removed while idgovd persists, which must produce exactly two membership
 # events (a diff, not a rewrite of the group).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 N=50000

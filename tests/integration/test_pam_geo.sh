@@ -3,6 +3,7 @@
 # (libmaxmind-db-writer-perl), in both layouts idgov reads: allow lists,
 # deny lists, IPv6 and IPv4-mapped addresses, and addresses the database
 # does not know, which follow [geo] unknown (deny by default).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if ! perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null; then

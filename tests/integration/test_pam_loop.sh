@@ -3,6 +3,7 @@
 # close) in one process, as in a long-running sshd: no descriptor is left
 # open and memory does not grow; under the sanitizer build LeakSanitizer
 # checks every allocation of the module too.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so

@@ -3,6 +3,7 @@
 # and no /etc changes): TOTP after `idgov mfa enroll`, replay, wrong codes,
 # lockout and unlock, recovery codes once, unenrolled and departed users,
 # session records, and failing closed with a break-glass user.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so
@@ -34,7 +35,7 @@ assert_exit 0 "a later code still works" pam alice authenticate <<<"$(code 2)"
 assert_exit 0 "a recovery code works" pam alice authenticate <<<"${recovery[0]}"
 assert_exit 1 "the same recovery code is spent" pam alice authenticate <<<"${recovery[0]}"
 
-for i in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
+for _ in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
 assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 3)"
 assert_contains "$(cat "$T/last.err")" "locked" "the user is told verification is locked"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 1 "the lock is audited"

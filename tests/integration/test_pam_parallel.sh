@@ -6,6 +6,7 @@
 # authentications at once with wrong codes count exactly 20 failures, and
 # 20 at once with 20 distinct valid codes leave the watermark at the
 # highest step, with every code accepted at most once.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so
@@ -19,7 +20,7 @@ enroll alice -10
 assert_eq "$(sql "SELECT confirmed FROM mfa")" 1 "alice enrolled"
 
 auth() { "$BUILD/tests/pam_auth" "$T/pam.d" idgov alice "$1" >/dev/null 2>&1; }
-for i in $(seq 1 20); do
+for _ in $(seq 1 20); do
 	auth 000000 &
 done
 wait

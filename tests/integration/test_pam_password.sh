@@ -2,6 +2,7 @@
 # The password stack through the real libpam: weak, dictionary and reused
 # passwords are refused with a reason the user understands; a good one is
 # accepted and remembered (as a hash, never in clear).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so

@@ -3,6 +3,7 @@
 # the directory's shadowLastChange or idgov's own record, whichever is
 # later) returns PAM_NEW_AUTHTOK_REQD; one about to expire is announced;
 # changing it through the password stack clears the requirement.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so

@@ -3,6 +3,7 @@
 # zone, source networks (PAM_RHOST), a remote service without a remote
 # host, each denial naming its rule in syslog and the audit chain; and
 # `idgov policy check` explaining the same decisions without side effects.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 MODULE=$BUILD/pam_module/pam_idgov.so

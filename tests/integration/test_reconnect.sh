@@ -2,6 +2,7 @@
 # The directory goes away while idgovd runs: the daemon notices, reports
 # itself disconnected, retries with capped backoff, and when the directory
 # returns it resumes from the cookie and picks up what changed meanwhile.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -14,7 +15,7 @@ if wait_for 10 test "$(ig --json status | jq -r .daemon.connection)" = disconnec
 else
 	not_ok "daemon notices the directory is gone"
 fi
-assert_contains "$(ig --json status | jq -r .daemon.last_error)" "$(cat "$T/slapd/uri" | sed 's|/$||')" \
+assert_contains "$(ig --json status | jq -r .daemon.last_error)" "$(sed 's|/$||' "$T/slapd/uri")" \
 	"last error names the directory"
 
 # Change the data while idgovd cannot see it (slapd stopped: edit offline).

@@ -7,6 +7,7 @@
 # (all or nothing), delegation, close, remediation in the directory with
 # verification, a nested membership reported, kill -9 mid-remediation, and
 # the evidence report checked against the store and the audit chain.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then

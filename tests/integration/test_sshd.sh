@@ -5,6 +5,7 @@
 # recorded with the client's address. sshd runs with pam_wrapper (its own
 # PAM service directory) and nss_wrapper (its own passwd file), so nothing
 # under /etc changes. Needs root (sshd), openssh-server and sshpass.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/sshd ] || ! command -v sshpass >/dev/null ||
@@ -60,6 +61,7 @@ trap 'stop_pid_file "$S/sshd.pid"; cleanup' EXIT
 wait_for 5 test -s "$S/sshd.pid" || not_ok "sshd started"
 
 login() { # CODE: runs `echo logged-in-as $(id -un)` over ssh answering the prompt with CODE
+	# shellcheck disable=SC2016 # $(id -u) is for the remote shell
 	sshpass -P "Verification code" -p "$1" ssh -p "$port" -o StrictHostKeyChecking=no \
 		-o UserKnownHostsFile=/dev/null -o PreferredAuthentications=keyboard-interactive \
 		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 -o LogLevel=ERROR \

@@ -2,6 +2,7 @@
 # A directory without syncprov: `idgov sync` and idgovd fall back to a
 # Simple Paged Results search with mark-and-sweep (page size 2 here, so
 # every sync crosses many pages).
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup --no-syncprov

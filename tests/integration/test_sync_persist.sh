@@ -2,6 +2,7 @@
 # idgovd in refreshAndPersist mode: directory changes reach the store while
 # it runs; a restart resumes from the stored cookie; SIGHUP with a broken
 # config keeps the running one; SIGTERM stops with the audit head signed.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup

@@ -2,6 +2,7 @@
 # refreshOnly sync (`idgov sync` with no daemon, as root): the first full
 # sync, then add / modify / rename / move / delete of users and groups,
 # each reflected with the right lifecycle event and nothing else.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 it_setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # TLS to the directory: StartTLS and ldaps:// with the configured CA file
 # work; a server certificate from another CA is refused, never accepted.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v openssl >/dev/null; then

@@ -134,7 +134,7 @@ slapd_load() {
 }
 
 slapd_start() {
-	local dir=$1 i try
+	local dir=$1 try
 	local listen
 	for try in 1 2 3 4 5; do
 		SLAPD_PORT=$(slapd_free_port)
@@ -149,7 +149,7 @@ slapd_start() {
 		[ "$try" = 5 ] && { cat "$dir/slapd.log" >&2; return 1; }
 	done
 	echo "$SLAPD_URI" > "$dir/uri"
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if ldapsearch -x -H "$SLAPD_URI" -s base -b "" -LLL 1.1 >/dev/null 2>&1; then
 			return 0
 		fi
@@ -162,11 +162,11 @@ slapd_start() {
 # stop_pid_file FILE: SIGTERM the process whose pid FILE holds, wait up to
 # 10 s for it to exit, then SIGKILL it.
 stop_pid_file() {
-	local file=$1 pid i
+	local file=$1 pid
 	[ -f "$file" ] || return 0
 	pid=$(cat "$file")
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.05
 	done
@@ -187,10 +187,10 @@ slapd_modify() {
 
 # Starts a stopped instance again on the URI it had.
 slapd_restart() {
-	local dir=$1 uri i
+	local dir=$1 uri
 	uri=$(cat "$dir/uri")
 	slapd -F "$dir/slapd.d" -h "$uri" -s 0 >"$dir/slapd.log" 2>&1 || return 1
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		ldapsearch -x -H "$uri" -s base -b "" -LLL 1.1 >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done

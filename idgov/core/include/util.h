@@ -20,6 +20,14 @@ struct idg_err {
 
 /* Sets err->msg (if err is not NULL) and returns -1. */
 int idg_seterr(struct idg_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#ifdef __clang_analyzer__
+/*
+ * scan-build analyses one file at a time and cannot see that idg_seterr
+ * always returns -1: say so, or every "return idg_seterr(...)" path is
+ * explored as if it could return 0.
+ */
+#define idg_seterr(err, ...) (idg_seterr((err), __VA_ARGS__), -1)
+#endif
 
 /* Returns the current UTC time in seconds, unless a test overrode it. */
 int64_t idg_now(void);
@@ -31,6 +39,21 @@ size_t idg_strlcpy(char *dst, const char *src, size_t size);
 
 /* Duplicates s or returns NULL; s may be NULL. */
 char *idg_strdup(const char *s);
+
+/*
+ * The one audited way to drop a const: for libldap's LDAPMod, whose strings
+ * are char * although libldap never writes through them, and for a struct
+ * that borrows a caller's strings without freeing or writing them (a grant
+ * as its request is written). Anything else should take const.
+ */
+static inline char *
+idg_unconst(const char *s)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcast-qual"
+	return (char *)s;
+#pragma GCC diagnostic pop
+}
 
 /*
  * Walks a comma-separated list: *cursor starts at the text and becomes

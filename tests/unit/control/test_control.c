@@ -310,7 +310,7 @@ test_long_name_never_reaches_a_record(void **state)
 	idg_set_now(1000000);
 	off = snprintf(req, n + 100, "{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"");
 	memset(req + off, 'a', n);
-	snprintf(req + off + n, 100, "\"}}");
+	snprintf(req + off + n, 100 - (size_t)off, "\"}}");
 	for (size_t i = 0; i < 2; i++) {
 		json_decref(ask(f, who[i], req, "bad_request"));
 		assert_string_equal(last_audit(f, "actor"), who[i]->name);
@@ -321,7 +321,7 @@ test_long_name_never_reaches_a_record(void **state)
 	/* The same for an admin-only operation refused for its role. */
 	off = snprintf(req, n + 100, "{\"v\":1,\"op\":\"mfa.reset\",\"args\":{\"name\":\"");
 	memset(req + off, 'b', n);
-	snprintf(req + off + n, 100, "\"}}");
+	snprintf(req + off + n, 100 - (size_t)off, "\"}}");
 	idg_set_now(1000000 + CONTROL_REFUSAL_WINDOW); /* alice's next window */
 	json_decref(ask(f, &alice, req, "denied"));
 	assert_string_equal(last_audit(f, "subject"), "-");
@@ -335,8 +335,8 @@ test_controls_never_reach_a_record(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const reqs[] = {
-		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"x\\n     7 2026-11-30 "
-		"root grant.approve grant:1\\u001b[2J\"}}",
+		("{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"x\\n     7 2026-11-30 "
+		 "root grant.approve grant:1\\u001b[2J\"}}"),
 		"{\"v\":1,\"op\":\"mfa.reset\",\"args\":{\"name\":\"x\\u001b]0;pwned\\u0007\"}}",
 		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"x\\u009b31m\"}}",
 		"{\"v\":1,\"op\":\"user.show\",\"args\":{\"name\":\"del\\u007f\"}}",

@@ -59,9 +59,9 @@ user(const char *uuid, const char *uid, const char *dn)
 		.kind = DIR_USER, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
 
 	strcpy(e.uuid, uuid);
-	e.uid = (char *)uid;
-	e.dn = (char *)dn;
-	e.dn_norm = (char *)dn;
+	e.uid = idg_unconst(uid);
+	e.dn = idg_unconst(dn);
+	e.dn_norm = idg_unconst(dn);
 	return e;
 }
 
@@ -72,8 +72,8 @@ group(const char *uuid, const char *cn, char **members, size_t n)
 		.kind = DIR_GROUP, .uid_number = -1, .shadow_expire = -1, .gid_number = -1};
 
 	strcpy(e.uuid, uuid);
-	e.cn = (char *)cn;
-	e.dn = e.dn_norm = (char *)"cn=g,dc=x";
+	e.cn = idg_unconst(cn);
+	e.dn = e.dn_norm = idg_unconst("cn=g,dc=x");
 	e.members = members;
 	e.n_members = n;
 	return e;
