@@ -146,7 +146,7 @@ assert_eq "$(wc -c < "$T/shared/keep.csv")" 0 "nobody's file received nothing"
 nobody ln -s /etc/hostname "$T/shared/link.csv"
 assert_exit 1 "a report onto a symlink is refused" ig review report 1 --format csv -o "$T/shared/link.csv"
 assert_contains "$(cat "$T/last.err")" "is a symlink; refusing" "and says why"
-assert_eq "$(ls "$T/shared" | grep -c tmp)" 0 "no temporary file is left behind"
+assert_eq "$(find "$T/shared" -maxdepth 1 -name "*tmp*" | wc -l)" 0 "no temporary file is left behind"
 
 mkfifo -m 666 "$T/shared/idgovd.pid"
 assert_exit 1 "idgovd refuses a FIFO as its pid file" \
