@@ -144,7 +144,7 @@ read_fd(int fd, const char *path, struct anchor_head *h, struct idg_err *err)
 {
 	char buf[ANCHOR_FILE_MAX + 1];
 	size_t got = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	while (got < ANCHOR_FILE_MAX && (n = read(fd, buf + got, ANCHOR_FILE_MAX - got)) > 0)
 		got += (size_t)n;

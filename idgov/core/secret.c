@@ -3,7 +3,6 @@
 
 #include "keys.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,11 +64,11 @@ secret_wipe_json(json_t *v)
 
 	if (json_is_string(v)) {
 		/*
-		 * jansson owns the bytes and offers no way to wipe them: the
-		 * cast writes through its const, which is safe since the
-		 * value is dead and its length does not change.
+		 * jansson owns the bytes and offers no way to wipe them: this
+		 * writes through its const, which is safe since the value is
+		 * dead and its length does not change.
 		 */
-		sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+		sodium_memzero(idg_unconst(json_string_value(v)), json_string_length(v));
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, item) secret_wipe_json(item);
 	} else if (json_is_object(v)) {

@@ -44,7 +44,8 @@ char *idg_strdup(const char *s);
  * The one audited way to drop a const: for libldap's LDAPMod, whose strings
  * are char * although libldap never writes through them, and for a struct
  * that borrows a caller's strings without freeing or writing them (a grant
- * as its request is written). Anything else should take const.
+ * as its request is written), and for wiping a dead JSON string in place
+ * (secret_wipe_json). Anything else should take const.
  */
 static inline char *
 idg_unconst(const char *s)
