@@ -75,6 +75,14 @@ int review_decide(struct review_ctx *r, int64_t item, const char *decision, cons
 		  struct idg_err *err);
 /* Many decisions at once, all or none: an array of {item, decision, comment}. */
 int review_decide_many(struct review_ctx *r, json_t *decisions, int64_t *n, struct idg_err *err);
+/*
+ * A decision file as "idgov review decide --file" reads it: a JSON array
+ * of {item, decision, comment}, or CSV lines "item,decision[,comment]"
+ * after an optional header "item,...". text need not end in a NUL. Returns
+ * the array for review_decide_many(), or NULL with why ("line N: ...").
+ * It checks the form only; review_decide_many() checks the values.
+ */
+json_t *review_decisions_parse(const char *text, size_t len, char *why, size_t whylen);
 /* Every undecided item of the caller's (in campaign, or all open) as recommended. */
 int review_decide_recommended(struct review_ctx *r, int64_t campaign, int64_t *n,
 			      struct idg_err *err);
