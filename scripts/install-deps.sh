@@ -12,6 +12,7 @@ PACKAGES=(
 	openssh-server sshpass libnss-wrapper
 	slapd ldap-utils sqlite3 jq util-linux openssl
 	python3 # the review test parses the CSV report with its csv module
+	clang libclang-rt-14-dev # tests/fuzz: -fsanitize=fuzzer (libFuzzer's runtime)
 )
 
 missing=()
