@@ -19,43 +19,28 @@ static int
 run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0, n;
+	uint8_t *buf;
+	long len;
 
-	if (f == NULL) {
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
 		fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+		if (f != NULL)
+			fclose(f);
 		return -1;
 	}
-	do {
-		if (len == cap) {
-			uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
-
-			if (nb == NULL)
-				abort();
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	if (ferror(f)) {
-		fprintf(stderr, "replay: %s: read error\n", path);
+	/* Exactly len bytes, as libFuzzer gives them, so ASan sees a read past the input. */
+	if ((buf = malloc(len > 0 ? (size_t)len : 1)) == NULL)
+		abort();
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		fprintf(stderr, "replay: %s: short read\n", path);
 		fclose(f);
 		free(buf);
 		return -1;
 	}
 	fclose(f);
-	/* A copy of exactly len bytes, so ASan sees a read past the input. */
-	{
-		uint8_t *exact = malloc(len > 0 ? len : 1);
-
-		if (exact == NULL)
-			abort();
-		if (len > 0)
-			memcpy(exact, buf, len);
-		free(buf);
-		LLVMFuzzerTestOneInput(exact, len);
-		free(exact);
-	}
+	LLVMFuzzerTestOneInput(buf, (size_t)len);
+	free(buf);
 	return 0;
 }
 
