@@ -16,6 +16,7 @@ PACKAGES=(
 	# and scan-build; clang-format; the hardening check with readelf; mandoc
 	# -Tlint; the shell lint; coverage with gcovr)
 	clang clang-tools clang-format binutils mandoc shellcheck gcovr git
+	clang libclang-rt-14-dev # tests/fuzz: -fsanitize=fuzzer (libFuzzer's runtime)
 )
 
 missing=()

@@ -4,7 +4,8 @@
 # hardening check and the lints (clang-format, mandoc, shellcheck). Then,
 # unless --quick: a clang -Weverything build with its unit tests, the clang
 # static analyzer (scan-build), a coverage build whose test run is measured
-# with gcovr, and the whole suite again under AddressSanitizer and
+# with gcovr, each fuzz target of tests/fuzz for 30 seconds (clang,
+# build-fuzz), and the whole suite again under AddressSanitizer and
 # UndefinedBehaviorSanitizer (last, so its ctest summary closes the run).
 #
 #   scripts/test.sh            everything
@@ -58,6 +59,11 @@ if [ "${1:-}" != "--quick" ]; then
 	chmod -R a+rwX build-cov
 	(cd build-cov && ctest --output-on-failure -j 2)
 	scripts/coverage.sh build-cov
+
+	# The crashes found so far are replayed by the suites as the
+	# fuzz_replay_* tests; this looks for new ones and fails on any.
+	step "fuzz targets, 30 s each"
+	scripts/fuzz.sh 30
 
 	step "build and test under ASan + UBSan"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

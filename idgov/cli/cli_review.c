@@ -3,12 +3,13 @@
  * their own items (who they are comes from the socket's peer credentials);
  * admins start, close and report. A decision file (CSV "item,decision,
  * comment" with an optional header, or a JSON array of {item, decision,
- * comment}) is parsed here and sent whole: idgovd records all of it or
+ * comment}) is parsed by the reviews library and sent whole: idgovd records all of it or
  * none.
  */
 #include "cli_int.h"
 #include "cli_print.h"
 
+#include "reviews.h"
 #include "safepath.h"
 #include "timeparse.h"
 
@@ -292,88 +293,6 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* One CSV field: plain, or in double quotes with "" for a quote. Advances *p. */
-static char *
-csv_field(const char **p)
-{
-	size_t cap = strlen(*p) + 1, n = 0;
-	char *out = malloc(cap);
-	const char *s = *p;
-
-	if (out == NULL)
-		return NULL;
-	if (*s == '"') {
-		for (s++; *s != '\0'; s++) {
-			if (*s == '"' && s[1] == '"')
-				out[n++] = *s++;
-			else if (*s == '"')
-				break;
-			else
-				out[n++] = *s;
-		}
-		if (*s != '"') {
-			free(out);
-			return NULL;
-		}
-		s++;
-	} else {
-		while (*s != '\0' && *s != ',' && *s != '\n' && *s != '\r')
-			out[n++] = *s++;
-	}
-	out[n] = '\0';
-	*p = s;
-	return out;
-}
-
-/* CSV lines "item,decision[,comment]", an optional header line; into a JSON array. */
-static json_t *
-parse_csv(const char *text, char *why, size_t whylen)
-{
-	json_t *a = json_array();
-	const char *p = text;
-	int line = 0;
-
-	while (a != NULL && *p != '\0') {
-		char *f[3] = {NULL, NULL, NULL};
-		int nf = 0, ok = 1;
-		json_int_t item;
-		char *end = NULL;
-
-		line++;
-		while (nf < 3 && ok) {
-			if ((f[nf++] = csv_field(&p)) == NULL)
-				ok = 0;
-			else if (*p == ',')
-				p++;
-			else
-				break;
-		}
-		if (ok && *p != '\0' && *p != '\n' && *p != '\r')
-			ok = 0;
-		p += strspn(p, "\r\n");
-		if (ok && line == 1 && f[0] != NULL && strcmp(f[0], "item") == 0) {
-			for (int i = 0; i < 3; i++)
-				free(f[i]);
-			continue;
-		}
-		item = ok && f[0] != NULL ? strtoll(f[0], &end, 10) : 0;
-		if (!ok || nf < 2 || f[0][0] == '\0' || *end != '\0' || item < 1) {
-			snprintf(why, whylen, "line %d: expected item,decision[,comment]", line);
-			json_decref(a);
-			a = NULL;
-		} else {
-			json_t *d = json_pack("{s:I, s:s}", "item", item, "decision", f[1]);
-
-			if (nf == 3 && f[2][0] != '\0')
-				json_object_set_new(d, "comment", json_string(f[2]));
-			json_array_append_new(a, d);
-		}
-		for (int i = 0; i < 3; i++)
-			free(f[i]);
-	}
-	return a;
-}
-
 /*
  * Sends one chunk of a batch (batch 0 opens it); *batch gets its number.
  * Steals chunk.
@@ -457,15 +376,7 @@ decide_file(struct cli *c, const char *path)
 		fprintf(stderr, "idgov: cannot read %s (a regular file up to 16 MiB)\n", path);
 		return EXIT_FAIL;
 	}
-	if (text[strspn(text, " \t\r\n")] == '[') {
-		json_error_t jerr;
-
-		decisions = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-		if (decisions == NULL)
-			snprintf(why, sizeof(why), "line %d: %.160s", jerr.line, jerr.text);
-	} else {
-		decisions = parse_csv(text, why, sizeof(why));
-	}
+	decisions = review_decisions_parse(text, len, why, sizeof(why));
 	free(text);
 	if (decisions == NULL)
 		return usage_error("%s: %s", path, why);

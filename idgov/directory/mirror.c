@@ -631,9 +631,39 @@ reclassify_groups(struct mirror *m, struct idg_err *err)
 	return rc;
 }
 
+/*
+ * What the writers below rely on. dir_parse_entry() makes only such
+ * entries, but the mirror's callers are not all the parser, and a NULL
+ * name reached the audit chain's text handling as a NULL dereference: an
+ * entry without them is refused, not stored half-understood.
+ */
+static int
+entry_usable(const struct dir_entry *e, struct idg_err *err)
+{
+	if (e->uuid[0] == '\0')
+		return idg_seterr(err, "directory entry without an entryUUID");
+	if (e->kind == DIR_OTHER)
+		return 0;
+	if (e->dn == NULL || e->dn_norm == NULL)
+		return idg_seterr(err, "directory entry %s without a DN", e->uuid);
+	if (e->kind == DIR_USER && e->uid == NULL)
+		return idg_seterr(err, "user entry %s without a name", e->uuid);
+	if (e->kind == DIR_GROUP && e->cn == NULL)
+		return idg_seterr(err, "group entry %s without a name", e->uuid);
+	for (size_t i = 0; i < e->n_members; i++)
+		if (e->members == NULL || e->members[i] == NULL)
+			return idg_seterr(err, "group entry %s with an empty member", e->uuid);
+	for (size_t i = 0; i < e->n_member_uids; i++)
+		if (e->member_uids == NULL || e->member_uids[i] == NULL)
+			return idg_seterr(err, "group entry %s with an empty memberUid", e->uuid);
+	return 0;
+}
+
 int
 mirror_apply(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 {
+	if (entry_usable(e, err) != 0)
+		return -1;
 	switch (e->kind) {
 	case DIR_USER:
 		return apply_user(m, e, err);

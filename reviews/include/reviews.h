@@ -87,6 +87,15 @@ int review_batch_add(struct review_ctx *r, int64_t batch, json_t *decisions, int
 		     int64_t *id, int64_t *total, struct idg_err *err);
 int review_batch_commit(struct review_ctx *r, int64_t batch, int64_t now, int64_t *n,
 			struct idg_err *err);
+
+/*
+ * A decision file as "idgov review decide --file" reads it: a JSON array
+ * of {item, decision, comment}, or CSV lines "item,decision[,comment]"
+ * after an optional header "item,...". text need not end in a NUL. Returns
+ * the array for review_decide_many(), or NULL with why ("line N: ...").
+ * It checks the form only; review_decide_many() checks the values.
+ */
+json_t *review_decisions_parse(const char *text, size_t len, char *why, size_t whylen);
 /* Every undecided item of the caller's (in campaign, or all open) as recommended. */
 int review_decide_recommended(struct review_ctx *r, int64_t campaign, int64_t *n,
 			      struct idg_err *err);

@@ -341,6 +341,39 @@ test_batches_are_all_or_nothing(void **state)
 	json_decref(shape);
 }
 
+/* Decision files: every line is one decision or the file is refused, never a line dropped. */
+static void
+test_decision_files(void **state)
+{
+	static const char csv[] =
+		"item,decision,comment\n1,approve,\n2,revoke,\"a, \"\"b\"\"\"\r\n";
+	static const char latin1[] = "1,approve\n2,revoke,caf\xe9\n3,revoke\n";
+	static const char bad_decision[] = "1,\xff\n";
+	static const char nul[] = "1,approve\n\0"
+				  "2,revoke\n";
+	static const char json[] = " [{\"item\":5,\"decision\":\"approve\"}]";
+	char why[256];
+	json_t *a;
+
+	(void)state;
+	a = review_decisions_parse(csv, strlen(csv), why, sizeof(why));
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "comment")),
+			    "a, \"b\"");
+	json_decref(a);
+	assert_null(review_decisions_parse(latin1, strlen(latin1), why, sizeof(why)));
+	assert_string_equal(why, "line 2: not UTF-8 text");
+	assert_null(review_decisions_parse(bad_decision, strlen(bad_decision), why, sizeof(why)));
+	assert_string_equal(why, "line 1: not UTF-8 text");
+	assert_null(review_decisions_parse(nul, sizeof(nul) - 1, why, sizeof(why)));
+	assert_non_null(strstr(why, "NUL"));
+	a = review_decisions_parse(json, strlen(json), why, sizeof(why));
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 1);
+	json_decref(a);
+}
+
 int
 main(void)
 {
@@ -352,6 +385,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_are_all_or_nothing, setup, teardown),
+		cmocka_unit_test(test_decision_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
