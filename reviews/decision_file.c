@@ -74,7 +74,7 @@ parse_csv(const char *text, char *why, size_t whylen)
 		int nf = 0, ok = 1;
 		json_int_t item;
 		json_t *d = NULL;
-		char *end;
+		char *end = NULL;
 
 		line++;
 		while (nf < 3 && ok) {

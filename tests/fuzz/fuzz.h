@@ -30,7 +30,7 @@ fuzz_string(const uint8_t *data, size_t size)
 }
 
 /* A world the target cannot make is a broken harness, not a finding: say so and stop. */
-static inline void
+__attribute__((noreturn)) static inline void
 fuzz_die(const char *what, const char *why)
 {
 	fprintf(stderr, "fuzz setup: %s: %s\n", what, why);
