@@ -64,6 +64,7 @@ head_message(int64_t seq, const unsigned char hash[AUDIT_HASH_LEN],
 #define HEAD_MSG_LEN (sizeof(sign_domain) - 1 + 8 + AUDIT_HASH_LEN)
 
 static void after_commit(void *arg);
+static void log_committed(struct audit *a);
 
 int
 audit_open(struct store *st, const char *secret_key_path, const char *anchor_path, int sign_every,
@@ -100,7 +101,7 @@ audit_open(struct store *st, const char *secret_key_path, const char *anchor_pat
 		idg_seterr(err, "out of memory");
 		goto fail;
 	}
-	if (a->secret != NULL)
+	if (a->secret != NULL || log != NULL)
 		store_set_after_commit(st, after_commit, a);
 	*out = a;
 	return 0;
@@ -300,6 +301,7 @@ after_commit(void *arg)
 	sqlite3_stmt *stmt;
 	int rc;
 
+	log_committed(a);
 	if (a->signed_from == 0)
 		return;
 	if (store_prepare(a->st,
@@ -363,6 +365,59 @@ record_field(const char *in, char out[AUDIT_FIELD_MAX + 1])
 	return out;
 }
 
+/*
+ * Remembers that seq (chained on prev, hashed hash) waits for syslog. A
+ * record that does not follow the last one waiting (another transaction
+ * was rolled back, or another process appended in between) starts the
+ * list again: what was rolled back never reaches the log.
+ */
+static void
+note_for_log(struct audit *a, int64_t seq, const unsigned char prev[AUDIT_HASH_LEN],
+	     const unsigned char hash[AUDIT_HASH_LEN])
+{
+	if (a->log == NULL)
+		return;
+	if (a->log_from == 0 || seq != a->log_to + 1 ||
+	    sodium_memcmp(prev, a->log_hash, AUDIT_HASH_LEN) != 0)
+		a->log_from = seq;
+	a->log_to = seq;
+	memcpy(a->log_hash, hash, AUDIT_HASH_LEN);
+}
+
+/* After a commit: the records this handle appended in it, read back, to syslog. */
+static void
+log_committed(struct audit *a)
+{
+	sqlite3_stmt *stmt;
+	struct idg_err err;
+	int rc;
+
+	if (a->log == NULL || a->log_from == 0)
+		return;
+	if (store_prepare(
+		    a->st,
+		    "SELECT seq, action, actor, subject, details FROM audit WHERE seq BETWEEN "
+		    "?1 AND ?2 ORDER BY seq",
+		    &stmt, &err) != 0) {
+		log_msg(a->log, LOG_ERR, "audit: cannot read records for the log: %s", err.msg);
+		return;
+	}
+	sqlite3_bind_int64(stmt, 1, a->log_from);
+	sqlite3_bind_int64(stmt, 2, a->log_to);
+	a->log_from = a->log_to = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		log_msg(a->log, LOG_NOTICE, "audit #%lld: %s by %s on %s %s",
+			(long long)sqlite3_column_int64(stmt, 0),
+			(const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2),
+			(const char *)sqlite3_column_text(stmt, 3),
+			(const char *)sqlite3_column_text(stmt, 4));
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		log_msg(a->log, LOG_ERR, "audit: reading records for the log: %s",
+			sqlite3_errmsg(a->st->db));
+}
+
 int
 audit_append(struct audit *a, const char *actor, const char *subject, const char *action,
 	     const char *details, struct idg_err *err)
@@ -391,9 +446,7 @@ audit_append(struct audit *a, const char *actor, const char *subject, const char
 	if (store_step_done(a->st, a->insert_stmt, err) != 0)
 		return -1;
 	a->appended++;
-	if (a->log != NULL)
-		log_msg(a->log, LOG_NOTICE, "audit #%lld: %s by %s on %s %s", (long long)seq,
-			action, actor, subject, details);
+	note_for_log(a, seq, prev, hash);
 	if (seq % a->sign_every == 0 && a->secret != NULL)
 		return sign(a, seq, hash, err);
 	return 0;

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "config.h"
@@ -30,6 +34,30 @@ test_rmtree(const char *dir)
 		return -1;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * A datagram socket bound at path, as a syslog stand-in for a logger
+ * (log_open with that path); receives time out after two seconds.
+ * Returns the descriptor, or -1.
+ */
+static inline int
+test_listen_dgram(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {2, 0};
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* What test_env_open() sets up besides the store and the configuration. */

@@ -64,8 +64,16 @@ struct audit {
 	int64_t appended;    /* records appended through this handle */
 	char *anchor_path;   /* NULL: heads are not anchored through this handle */
 	int64_t signed_from; /* lowest seq signed since the last commit; 0: none */
-	int anchor_warned;   /* the anchor was found missing (said once) */
-	int anchor_held;     /* a reset is running: do not touch the anchor after commit */
+	/*
+	 * Records appended through this handle and not yet sent to syslog:
+	 * seqs log_from..log_to, the last one with hash log_hash. They are
+	 * sent after the commit, so work that is rolled back is never logged
+	 * and a logged seq is never reused for another record.
+	 */
+	int64_t log_from, log_to;
+	unsigned char log_hash[AUDIT_HASH_LEN];
+	int anchor_warned; /* the anchor was found missing (said once) */
+	int anchor_held;   /* a reset is running: do not touch the anchor after commit */
 	void (*on_head)(void *arg, const struct anchor_head *h); /* see audit_on_head() */
 	void *on_head_arg;
 };

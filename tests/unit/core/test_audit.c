@@ -479,6 +479,51 @@ test_head_line_round_trip(void **state)
 	assert_int_equal(anchor_parse_head_line("", &back), -1);
 }
 
+/*
+ * Syslog hears only what was committed: records appended in a transaction
+ * that is rolled back are never logged, so no seq is logged twice.
+ */
+static void
+test_rolled_back_records_never_reach_the_log(void **state)
+{
+	struct test_env env;
+	struct logger lg;
+	struct audit *a;
+	struct idg_err err;
+	char sock[128], buf[2048];
+	int fd, lines = 0, real = 0;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(test_env_open(&env, "audit-log",
+				       "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL, NULL,
+				       TEST_ENV_AUDIT),
+			 0);
+	snprintf(sock, sizeof(sock), "%s/log.sock", env.dir);
+	assert_true((fd = test_listen_dgram(sock)) >= 0);
+	log_open(&lg, "idgov-test", sock, 0);
+	assert_int_equal(audit_open(env.st, env.audit_key, NULL, 100, &lg, &a, &err), 0);
+	assert_int_equal(store_begin(env.st, &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(audit_append(a, "t", "alice", "user.leaver", NULL, &err), 0);
+	store_rollback(env.st);
+	assert_int_equal(store_begin(env.st, &err), 0);
+	assert_int_equal(audit_append(a, "t", "bob", "user.joiner", NULL, &err), 0);
+	assert_int_equal(store_commit(env.st, &err), 0);
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		lines += strstr(buf, "audit #") != NULL;
+		real += strstr(buf, "audit #1: user.joiner by t on bob") != NULL;
+		assert_null(strstr(buf, "user.leaver"));
+	}
+	assert_int_equal(lines, 1);
+	assert_int_equal(real, 1);
+	audit_close(a);
+	log_close(&lg);
+	close(fd);
+	assert_int_equal(test_env_close(&env), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -507,6 +552,7 @@ main(void)
 		T(test_empty_store_is_anchored_at_zero),
 		T(test_reset_is_explicit_and_audited),
 		cmocka_unit_test(test_head_line_round_trip),
+		cmocka_unit_test(test_rolled_back_records_never_reach_the_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

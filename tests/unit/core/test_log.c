@@ -12,20 +12,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-
-static int
-listen_at(const char *path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-	struct timeval tv = {2, 0};
-
-	strcpy(sun.sun_path, path);
-	unlink(path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
+#include "testutil.h"
 
 static void
 test_line_uses_authpriv_and_names_the_program(void **state)
@@ -38,7 +25,7 @@ test_line_uses_authpriv_and_names_the_program(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(path));
 	snprintf(sock, sizeof(sock), "%s/log", path);
-	fd = listen_at(sock);
+	fd = test_listen_dgram(sock);
 	log_open(&lg, "idgov-test", sock, 0);
 	log_msg(&lg, LOG_WARNING, "refused %s", "sync\nforged: line");
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
