@@ -78,7 +78,7 @@ stats_json(const struct sync_result *res)
 static json_t *
 op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
-	struct sync_opts opts;
+	struct sync_opts opts = {0};
 	struct sync_result res;
 	int rc;
 

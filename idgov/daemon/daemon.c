@@ -688,8 +688,12 @@ static int
 daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, struct idg_err *err)
 {
 	struct daemon *d = arg;
+	struct sync_opts mine = *opts;
 
-	return sync_once(d->cfg, d->st, d->audit, &d->log, opts, res, err);
+	/* A one-off refresh beside the session: sync_state keeps saying what the session is. */
+	if (d->link != LINK_DISCONNECTED)
+		mine.state_mode = link_names[d->link];
+	return sync_once(d->cfg, d->st, d->audit, &d->log, &mine, res, err);
 }
 
 /* ---- setup ---- */

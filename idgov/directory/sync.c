@@ -36,6 +36,8 @@ struct sync_ctx {
 	int failed;
 	int calls;
 	struct idg_err err;
+	/* The mode recorded in sync_state, if not this sync's own (sync_opts.state_mode). */
+	const char *state_mode;
 };
 
 struct sync_session {
@@ -292,7 +294,7 @@ paged_refresh(struct sync_ctx *c, int force, struct idg_err *err)
 		mirror_rollback(c->m);
 		return rc;
 	}
-	return finish_refresh(c->m, force, NULL, "paged", err);
+	return finish_refresh(c->m, force, NULL, c->state_mode ? c->state_mode : "paged", err);
 }
 
 /* ---- RFC 4533 ---- */
@@ -368,7 +370,11 @@ refresh(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int 
 				   ldap_err2string(rc));
 		return rc;
 	}
-	return finish_refresh(m, force, &ls->ls_cookie, persist ? "persist" : "refreshOnly", err);
+	return finish_refresh(m, force, &ls->ls_cookie,
+			      c->state_mode ? c->state_mode
+			      : persist     ? "persist"
+					    : "refreshOnly",
+			      err);
 }
 
 static int
@@ -396,7 +402,10 @@ refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int p
 		ber_memfree(ls->ls_cookie.bv_val);
 		ls->ls_cookie.bv_val = NULL;
 		ls->ls_cookie.bv_len = 0;
+		const char *state_mode = c->state_mode;
+
 		ctx_reset(c, c->cfg, m, c->log, c->ld, 0);
+		c->state_mode = state_mode;
 		rc = refresh(c, ls, m, persist, force, err);
 		if (rc == LDAP_SYNC_REFRESH_REQUIRED)
 			rc = idg_seterr(err, "directory keeps requiring a full reload");
@@ -429,6 +438,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 	if (dir_connect(cfg, &ld, err) != 0)
 		goto out;
 	ctx_reset(&c, cfg, m, log, ld, 0);
+	c.state_mode = opts->state_mode;
 	if (!dir_supports_sync(ld)) {
 		log_msg(log, LOG_INFO, "sync: %s offers no RFC 4533 sync; using a paged search",
 			cfg->dir_uri);
@@ -450,6 +460,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 		log_msg(log, LOG_INFO, "sync: %s refused the sync control; using a paged search",
 			cfg->dir_uri);
 		ctx_reset(&c, cfg, m, log, ld, 0);
+		c.state_mode = opts->state_mode;
 		rc = paged_refresh(&c, opts->force, err);
 		fill_result(res, "paged", m);
 		goto out;

@@ -66,6 +66,9 @@ changetype: delete
 L
 if wait_for 5 sql_is "SELECT status FROM users WHERE uid='judy'" departed; then ok "delete arrives live as departed"; else not_ok "delete arrives live"; fi
 assert_eq "$(sql "SELECT mode FROM sync_state")" persist "cookie stored by the persist session"
+assert_exit 0 "a one-off idgov sync beside the daemon" ig sync
+assert_eq "$(sql "SELECT mode FROM sync_state")" persist "leaves the daemon's mode recorded as it is"
+assert_eq "$(ig --json status | jq -r .directory.sync.mode)" persist "and status says so"
 
 # Cookie resume: changes made while the daemon is down arrive at restart,
 # as incremental events (no baseline, no re-joiners).

@@ -26,6 +26,12 @@
 struct sync_opts {
 	int full;  /* ignore the stored cookie: reload everything, sweep what is gone */
 	int force; /* override the mass-departure guard */
+	/*
+	 * The mode to record in sync_state instead of this sync's own, NULL:
+	 * its own. idgovd passes its session's ("persist", "paged"), so a
+	 * one-off `idgov sync` it runs does not make status lie about it.
+	 */
+	const char *state_mode;
 };
 
 struct sync_result {
