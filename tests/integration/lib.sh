@@ -36,6 +36,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# syslog_sink: a syslog stand-in at $T/run/log.sock (the config's
+# syslog_socket) that writes what it hears to $T/syslog.txt; stopped at exit.
+syslog_sink() {
+	mkdir -p "$T/run"
+	"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
+	SINK_PID=$!
+	trap 'kill "$SINK_PID" 2>/dev/null; cleanup' EXIT
+	wait_for 5 test -S "$T/run/log.sock"
+}
+
 ok() {
 	PASSED=$((PASSED + 1))
 	echo "ok - $*"

@@ -8,10 +8,7 @@
 
 it_setup
 mkdir -p "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
-wait_for 5 test -S "$T/run/log.sock"
+syslog_sink
 
 anchor=$T/keys/audit.anchor
 assert_eq "$(stat -c %a "$anchor" 2>/dev/null)" 600 "idgov init created the anchor 0600"

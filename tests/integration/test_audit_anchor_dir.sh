@@ -7,10 +7,7 @@
 
 it_setup
 mkdir -p "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
-wait_for 5 test -S "$T/run/log.sock"
+syslog_sink
 entry=ou=People,dc=example,dc=com
 sed -i "s/^audit_sign_every = 50$/&\naudit_anchor_dn = $entry\naudit_anchor_attr = description/" \
 	"$T/etc/idgov.conf"

@@ -21,10 +21,7 @@ BOB="uid=bob,ou=People,dc=example,dc=com"
 # while it is there.
 sed -i 's/^socket = .*/&\nclient_timeout = 15/' "$CONF"
 mkdir -p "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
-wait_for 5 test -S "$T/run/log.sock"
+syslog_sink
 
 # bin (uid 2) has made its own grant list large, as it could by requesting
 # and revoking grants over and over: 8000 revoked grants of about 770

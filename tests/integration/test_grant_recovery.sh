@@ -8,10 +8,7 @@
 
 grants_setup
 mkdir -p "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
-wait_for 5 test -S "$T/run/log.sock"
+syslog_sink
 assert_exit 0 "idgovd starts" daemon_start
 
 # --- the end passes while the daemon is stopped ---

@@ -11,9 +11,7 @@ it_setup
 sed -i 's/^\[admin\]$/[mfa]\nwindow = 4\nfail_delay_ms = 0\n[pam]\nbreak_glass = erin\n[admin]/' "$T/etc/idgov.conf"
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
+syslog_sink
 for stack in auth account session; do
 	echo "$stack required $MODULE config=$T/etc/idgov.conf"
 done > "$T/pam.d/idgov"

@@ -30,9 +30,7 @@ networks = 10.8.0.0/16, 2001:db8::/32
 CONF
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
+syslog_sink
 echo "account required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
 
 assert_exit 0 "engineering inside its hours" pam -I rhost=192.0.2.1 bob acct_mgmt

@@ -7,10 +7,7 @@
 
 it_setup
 mkdir -p "$T/run"
-"$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
-sink=$!
-trap 'kill $sink 2>/dev/null; cleanup' EXIT
-wait_for 5 test -S "$T/run/log.sock"
+syslog_sink
 
 assert_exit 0 "first sync succeeds" ig sync
 assert_eq "$(sql "SELECT count(*) FROM users WHERE status='active'")" 7 "7 active users"
