@@ -282,23 +282,31 @@ test_missing_file_is_a_clear_error(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/idgov.conf: cannot open"));
 }
 
+/* Writes minimal and then extra to DIR/idgov.conf in a new private directory (dir, path). */
+static void
+conf_in_private_dir(char dir[64], char path[96], const char *extra)
+{
+	int fd;
+
+	assert_int_equal(test_mkdtemp(dir, 64, "conf"), 0);
+	snprintf(path, 96, "%s/idgov.conf", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
+	assert_int_equal(write(fd, extra, strlen(extra)), (int)strlen(extra));
+	close(fd);
+}
+
 /* In a private directory: a configuration straight in /tmp is refused (safepath.h). */
 static void
 test_load_from_file(void **state)
 {
 	char dir[64], path[96];
-	int fd;
 	struct cfg *cfg;
 	struct idg_err err;
 
 	(void)state;
-	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "conf"), 0);
-	snprintf(path, sizeof(path), "%s/idgov.conf", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
-	assert_int_equal(write(fd, "[log]\nident = x\nnope = 1\n", 25), 25);
-	close(fd);
+	conf_in_private_dir(dir, path, "[log]\nident = x\nnope = 1\n");
 	assert_int_equal(cfg_load(path, &cfg, &err), -1);
 	assert_non_null(strstr(err.msg, ":6: [log] nope: unknown key"));
 	test_rmtree(dir);
@@ -309,17 +317,11 @@ static void
 test_untrusted_file_is_refused(void **state)
 {
 	char dir[64], path[96];
-	int fd;
 	struct cfg *cfg;
 	struct idg_err err;
 
 	(void)state;
-	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "conf"), 0);
-	snprintf(path, sizeof(path), "%s/idgov.conf", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, minimal, strlen(minimal)), (int)strlen(minimal));
-	close(fd);
+	conf_in_private_dir(dir, path, "");
 	assert_int_equal(cfg_load(path, &cfg, &err), 0);
 	cfg_free(cfg);
 	assert_int_equal(chmod(path, 0666), 0);
