@@ -228,6 +228,7 @@ static int
 set_store_key_id(struct store *st, const char *id, struct idg_err *err)
 {
 	sqlite3_stmt *s;
+	int rc;
 
 	if (store_prepare(
 		    st,
@@ -237,7 +238,9 @@ set_store_key_id(struct store *st, const char *id, struct idg_err *err)
 		return -1;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, idg_now());
-	return store_step_done(st, s, err);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int

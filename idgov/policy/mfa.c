@@ -622,6 +622,7 @@ reseal_one(struct store *st, const struct sealed *r, const struct secret_key *fr
 	unsigned char nonce[SECRET_NONCE_LEN], ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
 	sqlite3_stmt *s;
 	char ad[96];
+	int rc;
 
 	binding(r->uuid, ad);
 	if (secret_open(from, r->ct, sizeof(r->ct), ad, r->nonce, plain) != 0)
@@ -638,7 +639,9 @@ reseal_one(struct store *st, const struct sealed *r, const struct secret_key *fr
 	sqlite3_bind_text(s, 1, r->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, nonce, sizeof(nonce), SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, ct, sizeof(ct), SQLITE_STATIC);
-	return store_step_done(st, s, err);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int
