@@ -56,7 +56,15 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action IN ('key rotate', 'key
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE details LIKE '%new_id%'")" 1 "by key id"
 assert_exit 0 "audit chain verifies" ig audit verify
 
-# kill -9 after the commit, before the files are swapped.
+# kill -9 after the new key file is written, before the transaction.
+IDGOV_FAULT=key-rotate-after-new-file ig key rotate master >/dev/null 2>&1
+assert_eq "$?" 137 "a rotation killed before its transaction"
+all_log_in "with an unused master.key.new"
+assert_exit 0 "key list" ig key list
+assert_contains "$(cat "$T/last.out")" "rotation in progress" "key list shows the new key file"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action = 'key rotate'")" 1 "nothing committed"
+
+# kill -9 after the commit, before the files are swapped (the unused new key goes first).
 IDGOV_FAULT=key-rotate-after-commit ig key rotate master >/dev/null 2>&1
 assert_eq "$?" 137 "the rotation was killed"
 assert_eq "$([ -e "$KEY.new" ] && echo yes || echo no)" yes "the new key is still master.key.new"
@@ -72,5 +80,7 @@ assert_exit 0 "rotation through idgovd" ig key rotate master
 all_log_in "after a rotation in idgovd"
 enroll erin 0
 assert_contains "$ENROL_OUT" "MFA is now active" "idgovd enrols with the new key"
+assert_exit 1 "the audit key cannot be rotated yet" ig key rotate audit
+assert_contains "$(cat "$T/last.err")" "not supported yet" "and says so"
 assert_exit 0 "audit chain verifies" ig audit verify
 finish
