@@ -627,6 +627,34 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	return run_verdict(c, "audit.verify", json_object(), "ok", print_audit_verify);
 }
 
+static int
+cmd_key(struct cli *c, int argc, char **argv)
+{
+	static const char text[] = "usage: idgov key list\n"
+				   "       idgov key rotate master\n"
+				   "       idgov key destroy-old master\n";
+	struct sub_opts o;
+	const char *verb = argc > 1 ? argv[1] : "";
+	int rc;
+
+	if ((rc = noun_prologue(c, argc, argv, "", text, &o)) >= 0)
+		return rc;
+	if (strcmp(verb, "list") == 0) {
+		if (optind != argc)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+		return run(c, "key.list", json_object(), print_key_list);
+	}
+	if (strcmp(verb, "rotate") != 0 && strcmp(verb, "destroy-old") != 0)
+		return usage_error("unknown 'key' command '%s'", verb);
+	if (optind + 1 != argc)
+		return usage_error("'key %s' takes one key name (master)", verb);
+	if (strcmp(verb, "rotate") == 0)
+		return run(c, "key.rotate", json_pack("{s:s}", "name", argv[optind]),
+			   print_key_rotate);
+	return run(c, "key.destroy_old", json_pack("{s:s}", "name", argv[optind]),
+		   print_key_destroy_old);
+}
+
 /* The optional USER operand as request args. */
 static json_t *
 optional_name(int argc, char **argv)
@@ -777,7 +805,7 @@ static const struct {
 	{"init", cmd_init},       {"status", cmd_status}, {"sync", cmd_sync},
 	{"user", cmd_user},       {"group", cmd_group},   {"audit", cmd_audit},
 	{"mfa", cmd_mfa},         {"policy", cmd_policy}, {"grant", cmd_grant},
-	{"account", cmd_account}, {"review", cmd_review},
+	{"account", cmd_account}, {"review", cmd_review}, {"key", cmd_key},
 };
 
 int

@@ -392,3 +392,35 @@ print_policy_check(json_t *r)
 		printf("DENIED by %s: %s\n", str(r, "denied_by"), str(r, "why"));
 	return allowed ? 0 : 1;
 }
+
+void
+print_key_rotate(json_t *r)
+{
+	printf("%s key rotated: %s -> %s, %lld secrets re-encrypted; the old key is kept until "
+	       "'idgov key destroy-old %s'\n",
+	       str(r, "key"), str(r, "old_id"), str(r, "new_id"), num(r, "resealed"),
+	       str(r, "key"));
+}
+
+void
+print_key_destroy_old(json_t *r)
+{
+	printf("old %s key overwritten and removed\n", str(r, "key"));
+}
+
+void
+print_key_list(json_t *r)
+{
+	json_t *k;
+	size_t i;
+	char buf[32];
+
+	printf("%-7s %-32s %-20s %-5s %-6s %s\n", "KEY", "ID", "WRITTEN", "MODE", "OWNER", "FILE");
+	json_array_foreach(json_object_get(r, "keys"), i, k)
+	{
+		printf("%-7s %-32s %-20s %-5s %-6lld %s (%s%s)\n", str(k, "key"), str(k, "id"),
+		       when(k, "written", buf), str(k, "mode"), num(k, "owner"), str(k, "file"),
+		       str(k, "role"),
+		       json_is_true(json_object_get(k, "in_use")) ? ", in use" : "");
+	}
+}

@@ -27,6 +27,9 @@ void print_audit_list(json_t *r);
 /* Returns 0 when the chain verified, 1 when it did not. */
 int print_audit_verify(json_t *r);
 void print_mfa_status(json_t *r);
+void print_key_rotate(json_t *r);
+void print_key_destroy_old(json_t *r);
+void print_key_list(json_t *r);
 void print_recovery_codes(json_t *r);
 /* Draws text as a QR code with Unicode half blocks (two modules per character cell). */
 void print_qr(const char *text);

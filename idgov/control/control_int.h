@@ -20,6 +20,12 @@ json_t *control_mfa_unlock(struct control_ctx *, const struct caller *, json_t *
 json_t *control_mfa_recovery_codes(struct control_ctx *, const struct caller *, json_t *,
 				   struct reply_err *);
 
+json_t *control_key_rotate(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_key_destroy_old(struct control_ctx *, const struct caller *, json_t *,
+				struct reply_err *);
+json_t *control_key_list(struct control_ctx *, const struct caller *, json_t *, struct reply_err *);
+
 json_t *control_grant_request(struct control_ctx *, const struct caller *, json_t *,
 			      struct reply_err *);
 json_t *control_grant_approve(struct control_ctx *, const struct caller *, json_t *,

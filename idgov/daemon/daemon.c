@@ -63,6 +63,7 @@
 #include "journal.h"
 #include "log.h"
 #include "reviews.h"
+#include "rotate.h"
 #include "safepath.h"
 #include "scheduler.h"
 #include "store.h"
@@ -203,6 +204,21 @@ arm_timer(struct daemon *d, int seconds)
 }
 
 /* ---- governance ---- */
+
+/* After a master key rotation: the keys loaded at start may not hold the new one. */
+static int
+reload_key(void *arg, struct idg_err *err)
+{
+	struct daemon *d = arg;
+	struct secret_key *k;
+
+	if (secret_key_load(d->cfg->master_key_file, &k, err) != 0)
+		return -1;
+	secret_key_free(d->key);
+	d->key = k;
+	d->ctl.key = k;
+	return 0;
+}
 
 /* Does what grants and the journal have due, then sleeps until the next time. */
 static void
@@ -951,12 +967,20 @@ report_start(int ready_fd, const char *msg)
 static int
 setup(struct daemon *d, struct idg_err *err)
 {
+	const char *recovered;
+
 	if (open_signals(d, err) != 0 || open_listener(d, err) != 0)
 		return -1;
 	if (store_open(d->cfg->store_path, STORE_OPEN_EXISTING, &d->st, err) != 0 ||
 	    audit_open(d->st, d->cfg->audit_key_file, d->cfg->audit_anchor_file,
 		       d->cfg->audit_sign_every, &d->log, &d->audit, err) != 0)
 		return -1;
+	/* A master key rotation a crash interrupted is completed or undone first (rotate.h). */
+	if (rotate_master_recover(d->cfg->master_key_file, d->st, d->audit, "idgovd", &recovered,
+				  err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "master key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
 	if (d->opts->pid_file != NULL) {
@@ -975,6 +999,7 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.daemon_status = daemon_status;
 	d->ctl.run_sync = daemon_sync;
 	d->ctl.governance = governance;
+	d->ctl.reload_key = reload_key;
 	d->ctl.extra_ops = review_control_ops(&d->ctl.n_extra_ops);
 	d->ctl.arg = d;
 	d->journal = (struct journal){

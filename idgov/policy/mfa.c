@@ -186,13 +186,17 @@ static int
 decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	       unsigned char **secret, struct idg_err *err)
 {
+	const struct secret_key *k;
 	char ad[96];
 
+	*secret = NULL;
+	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
+		return -1;
 	binding(uuid, ad);
 	*secret = sodium_malloc(MFA_SECRET_LEN);
 	if (*secret == NULL)
 		return idg_seterr(err, "out of memory");
-	if (secret_open(c->key, row->ct, sizeof(row->ct), ad, row->nonce, *secret) != 0) {
+	if (secret_open(k, row->ct, sizeof(row->ct), ad, row->nonce, *secret) != 0) {
 		sodium_free(*secret);
 		*secret = NULL;
 		return idg_seterr(err,
@@ -378,6 +382,7 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 	unsigned char *secret = NULL;
 	unsigned char nonce[SECRET_NONCE_LEN], ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
 	char uuid[UUID_BUF], ad[96];
+	const struct secret_key *k;
 	struct totp_params p;
 	struct mfa_row row;
 	sqlite3_stmt *s = NULL;
@@ -396,12 +401,15 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 		idg_seterr(err, "%s is already enrolled; an admin must reset it first", uid);
 		goto out;
 	}
+	/* Sealed under the key the store names, read in this transaction (rotate.h). */
+	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
+		goto out;
 	secret = sodium_malloc(MFA_SECRET_LEN);
 	if (secret == NULL)
 		goto out;
 	randombytes_buf(secret, MFA_SECRET_LEN);
 	binding(uuid, ad);
-	secret_seal(c->key, secret, MFA_SECRET_LEN, ad, nonce, ct);
+	secret_seal(k, secret, MFA_SECRET_LEN, ad, nonce, ct);
 	if (store_prepare(
 		    c->st,
 		    "INSERT OR REPLACE INTO mfa (user_uuid, secret_nonce, secret_ct, confirmed, "
@@ -598,4 +606,100 @@ mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err)
 			 "locked", row.locked_until > now, "locked_until",
 			 (json_int_t)row.locked_until, "recent_failures", (json_int_t)row.failures,
 			 "recovery_codes_left", (json_int_t)left);
+}
+
+/* One enrolment read before it is re-sealed. */
+struct sealed {
+	char uuid[UUID_BUF];
+	unsigned char nonce[SECRET_NONCE_LEN];
+	unsigned char ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
+};
+
+static int
+reseal_one(struct store *st, const struct sealed *r, const struct secret_key *from,
+	   const struct secret_key *to, unsigned char *plain, struct idg_err *err)
+{
+	unsigned char nonce[SECRET_NONCE_LEN], ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
+	sqlite3_stmt *s;
+	char ad[96];
+	int rc;
+
+	binding(r->uuid, ad);
+	if (secret_open(from, r->ct, sizeof(r->ct), ad, r->nonce, plain) != 0)
+		return idg_seterr(err,
+				  "MFA secret of %s does not decrypt under master key %s: "
+				  "nothing was rotated",
+				  r->uuid, secret_key_id(from));
+	secret_seal(to, plain, MFA_SECRET_LEN, ad, nonce, ct);
+	sodium_memzero(plain, MFA_SECRET_LEN);
+	if (store_prepare(st,
+			  "UPDATE mfa SET secret_nonce = ?2, secret_ct = ?3 WHERE user_uuid = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, r->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, nonce, sizeof(nonce), SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, ct, sizeof(ct), SQLITE_STATIC);
+	rc = store_step_done(st, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+mfa_reseal(void *arg, struct store *st, const struct secret_key *from, const struct secret_key *to,
+	   size_t *count, struct idg_err *err)
+{
+	struct sealed *rows = NULL, *grown;
+	size_t n = 0, cap = 0;
+	unsigned char *plain = NULL;
+	sqlite3_stmt *s;
+	int rc = -1, step;
+
+	(void)arg;
+	*count = 0;
+	/* Read first, then write: no cursor stays open on the table being updated. */
+	if (store_prepare(st, "SELECT user_uuid, secret_nonce, secret_ct FROM mfa", &s, err) != 0)
+		return -1;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 1) != SECRET_NONCE_LEN ||
+		    sqlite3_column_bytes(s, 2) != (int)sizeof(rows->ct)) {
+			idg_seterr(err, "MFA secret of %s is damaged: nothing was rotated",
+				   (const char *)sqlite3_column_text(s, 0));
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (grown == NULL) {
+				idg_seterr(err, "out of memory");
+				goto out;
+			}
+			rows = grown;
+		}
+		idg_strlcpy(rows[n].uuid, (const char *)sqlite3_column_text(s, 0), UUID_BUF);
+		memcpy(rows[n].nonce, sqlite3_column_blob(s, 1), SECRET_NONCE_LEN);
+		memcpy(rows[n].ct, sqlite3_column_blob(s, 2), sizeof(rows->ct));
+		n++;
+	}
+	if (step != SQLITE_DONE) {
+		store_err(st, err, "reading MFA secrets");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if ((plain = sodium_malloc(MFA_SECRET_LEN)) == NULL) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (reseal_one(st, &rows[i], from, to, plain, err) != 0)
+			goto out;
+	*count = n;
+	rc = 0;
+out:
+	if (s != NULL)
+		sqlite3_finalize(s);
+	if (plain != NULL)
+		sodium_free(plain);
+	free(rows);
+	return rc;
 }

@@ -88,6 +88,8 @@ struct control_ctx {
 	size_t n_extra_ops;
 	/* Called after a request changed grants: do what is now due (NULL: nothing). */
 	void (*governance)(void *arg);
+	/* Called after the master key was rotated: load it again (NULL: nothing loaded to drop). */
+	int (*reload_key)(void *arg, struct idg_err *err);
 	/* Where refusals are coalesced; NULL (the CLI in-process): each is recorded. */
 	struct control_refusals *refusals;
 	void *arg;

@@ -71,4 +71,12 @@ json_t *mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_e
 
 void mfa_params(const struct cfg *cfg, struct totp_params *p);
 
+/*
+ * A master key rotation's resealer (rotate.h): opens every enrolment's
+ * secret with from and seals it with to, in the caller's transaction.
+ * Fails, changing nothing the caller commits, if one does not open.
+ */
+int mfa_reseal(void *arg, struct store *st, const struct secret_key *from,
+	       const struct secret_key *to, size_t *count, struct idg_err *err);
+
 #endif
