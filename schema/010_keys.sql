@@ -1,4 +1,4 @@
--- 011: which key the store's secrets are sealed under.
+-- 010: which key the store's secrets are sealed under.
 --
 -- One row per key kind ('master'): its id (a fingerprint, never the key).
 -- A master key rotation re-encrypts every secret and sets this row in one
