@@ -445,6 +445,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.audit_key_created ? "created" : "kept");
 	printf("anchor      %s (%s)\n", c->cfg->audit_anchor_file,
 	       rep.anchor_created ? "created" : "kept");
+	printf("backup key  %s (%s)\n", c->cfg->backup_key_file,
+	       rep.backup_key_created ? "created; keep a copy off this host" : "kept");
 	return EXIT_OK;
 }
 

@@ -112,6 +112,8 @@ static const struct key_def keys[] = {
 	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
 	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
 	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
+	/* Empty: "backup.key" beside master_key (default_backup_key()). */
+	K("store", "backup_key", T_PATH_OPT, backup_key_file, ""),
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
 	KI("control", "max_request", max_request, "65536", 1024, 16777216),
@@ -844,6 +846,23 @@ dn_within(const char *dn, const char *base)
  * moves its anchor with them.
  */
 static int
+default_backup_key(struct cfg *c, struct idg_err *err)
+{
+	const char *slash = strrchr(c->master_key_file, '/');
+	size_t dir = (size_t)(slash - c->master_key_file), size = dir + sizeof("/backup.key");
+	char *path;
+
+	if (c->backup_key_file[0] != '\0')
+		return 0;
+	if ((path = malloc(size)) == NULL)
+		return idg_seterr(err, "out of memory");
+	snprintf(path, size, "%.*s/backup.key", (int)dir, c->master_key_file);
+	free(c->backup_key_file);
+	c->backup_key_file = path;
+	return 0;
+}
+
+static int
 default_anchor(struct cfg *c, struct idg_err *err)
 {
 	const char *slash = strrchr(c->audit_key_file, '/');
@@ -921,8 +940,16 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [directory] bind_password_file: required when bind_dn is set",
 			ctx->name);
-	if (default_anchor(c, ctx->err) != 0)
+	if (default_anchor(c, ctx->err) != 0 || default_backup_key(c, ctx->err) != 0)
 		return -1;
+	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
+	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||
+	    strcmp(c->backup_key_file, c->store_path) == 0)
+		return idg_seterr(
+			ctx->err,
+			"%s: [store] backup_key: must be a key of its own, not the master "
+			"key, the audit key or the store",
+			ctx->name);
 	if (strcmp(c->audit_anchor_file, c->audit_key_file) == 0 ||
 	    strcmp(c->audit_anchor_file, c->audit_pubkey_file) == 0 ||
 	    strcmp(c->audit_anchor_file, c->store_path) == 0)
