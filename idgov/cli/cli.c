@@ -55,6 +55,9 @@ static const char usage_text[] =
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
 	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
 	"                                explain the login decision (admin)\n"
+	"  backup [--to DIR]             an encrypted, verified backup of the store (admin)\n"
+	"  backup verify FILE            decrypt and check a backup (root)\n"
+	"  restore FILE                  restore a backup while idgovd is stopped (root)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -779,7 +782,8 @@ static const struct {
 	{"init", cmd_init},       {"status", cmd_status}, {"sync", cmd_sync},
 	{"user", cmd_user},       {"group", cmd_group},   {"audit", cmd_audit},
 	{"mfa", cmd_mfa},         {"policy", cmd_policy}, {"grant", cmd_grant},
-	{"account", cmd_account}, {"review", cmd_review},
+	{"account", cmd_account}, {"review", cmd_review}, {"backup", cmd_backup},
+	{"restore", cmd_restore},
 };
 
 int

@@ -183,6 +183,11 @@ static const struct key_def keys[] = {
 	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
 	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
 
+	K("backup", "schedule", T_STR, backup_schedule, "every 8h"),
+	K("backup", "targets", T_STR_OPT, backup_targets, ""),
+	K("backup", "keep", T_DURATION, backup_keep, "30d"),
+	K("backup", "max_age", T_STR_OPT, backup_max_age_text, ""),
+
 	K("notify", "command", T_STR_OPT, notify_command, ""),
 	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
 };
@@ -845,6 +850,39 @@ dn_within(const char *dn, const char *base)
  * directory is already private to root, and a host that moved its keys
  * moves its anchor with them.
  */
+/* [backup]: "every DURATION" or "none", absolute target directories, max_age. */
+static int
+backup_section(struct cfg *c, const char *name, struct idg_err *err)
+{
+	const char *cur = c->backup_targets, *item;
+	size_t len;
+
+	c->backup_interval = 0;
+	if (strcmp(c->backup_schedule, "none") != 0 &&
+	    (strncmp(c->backup_schedule, "every ", 6) != 0 ||
+	     duration_parse(c->backup_schedule + 6, &c->backup_interval, NULL) != 0 ||
+	     c->backup_interval < 60))
+		return idg_seterr(
+			err,
+			"%s: [backup] schedule: 'every DURATION' (at least 1m, like every "
+			"8h) or 'none'",
+			name);
+	c->backup_max_age = 0;
+	if (c->backup_max_age_text[0] != '\0' &&
+	    duration_parse(c->backup_max_age_text, &c->backup_max_age, NULL) != 0)
+		return idg_seterr(err, "%s: [backup] max_age: not a duration (like 1h), or empty",
+				  name);
+	while (cur != NULL && c->backup_targets[0] != '\0' && idg_list_next(&cur, &item, &len)) {
+		if (len == 0 || item[0] != '/' || len >= 4000)
+			return idg_seterr(
+				err,
+				"%s: [backup] targets: a comma-separated list of absolute "
+				"directories",
+				name);
+	}
+	return 0;
+}
+
 static int
 default_backup_key(struct cfg *c, struct idg_err *err)
 {
@@ -940,7 +978,8 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [directory] bind_password_file: required when bind_dn is set",
 			ctx->name);
-	if (default_anchor(c, ctx->err) != 0 || default_backup_key(c, ctx->err) != 0)
+	if (default_anchor(c, ctx->err) != 0 || default_backup_key(c, ctx->err) != 0 ||
+	    backup_section(c, ctx->name, ctx->err) != 0)
 		return -1;
 	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
 	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||

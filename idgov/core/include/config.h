@@ -196,6 +196,14 @@ struct cfg {
 	char *grant_sudo_host;        /* sudoHost of those entries */
 	int grant_retry_max;          /* longest wait between directory retries, seconds */
 
+	/* [backup] */
+	char *backup_schedule;     /* "every 8h" or "none", as written */
+	int64_t backup_interval;   /* seconds between scheduled backups; 0: none */
+	char *backup_targets;      /* comma-separated directories; "": no scheduled backups */
+	int64_t backup_keep;       /* idgov's backups older than this are removed */
+	char *backup_max_age_text; /* as written; "": no alert */
+	int64_t backup_max_age;    /* alert when the newest backup is older; 0: off */
+
 	/* [breakglass] */
 	char *breakglass_group;
 	int64_t breakglass_max_duration;
