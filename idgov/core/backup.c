@@ -802,6 +802,26 @@ backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *
 	return 0;
 }
 
+int64_t
+backup_newest(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t best = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		int tmp;
+		int64_t t = name_time(e->d_name, &tmp);
+
+		if (t >= 0 && !tmp && t > best)
+			best = t;
+	}
+	closedir(d);
+	return best;
+}
+
 static int
 move_aside(const char *from, const char *to, struct idg_err *err)
 {

@@ -860,13 +860,11 @@ backup_section(struct cfg *c, const char *name, struct idg_err *err)
 	c->backup_interval = 0;
 	if (strcmp(c->backup_schedule, "none") != 0 &&
 	    (strncmp(c->backup_schedule, "every ", 6) != 0 ||
-	     duration_parse(c->backup_schedule + 6, &c->backup_interval, NULL) != 0 ||
-	     c->backup_interval < 60))
-		return idg_seterr(
-			err,
-			"%s: [backup] schedule: 'every DURATION' (at least 1m, like every "
-			"8h) or 'none'",
-			name);
+	     duration_parse(c->backup_schedule + 6, &c->backup_interval, NULL) != 0))
+		return idg_seterr(err,
+				  "%s: [backup] schedule: 'every DURATION' (like every 8h) or "
+				  "'none'",
+				  name);
 	c->backup_max_age = 0;
 	if (c->backup_max_age_text[0] != '\0' &&
 	    duration_parse(c->backup_max_age_text, &c->backup_max_age, NULL) != 0)

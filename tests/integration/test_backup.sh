@@ -143,4 +143,38 @@ for f in "$T"/killed/*.backup; do
 done
 assert_eq "$bad" 0 "every file under a final name after kill -9 verifies"
 
+# --- scheduled: every 2 s into a target, pruned after 5 s; a missing target alerts
+mkdir -m 700 "$T/sched"
+cat >>"$T/etc/idgov.conf" <<CONF
+[backup]
+schedule = every 2s
+targets = $T/sched, $T/missing
+keep = 5s
+max_age = 1h
+CONF
+assert_exit 0 "idgovd starts with scheduled backups" daemon_start
+wait_for 5 test -S "$T/run/idgov.sock"
+count() { find "$T/sched" -name 'idgov-*.backup' | wc -l; }
+wait_for 15 test "$(count)" -ge 3
+assert_exit 0 "idgovd answers while it backs up" ig status
+sleep 8
+n=$(count)
+if [ "$n" -ge 2 ] && [ "$n" -le 5 ]; then
+	ok "scheduled backups appear and old ones are pruned ($n kept)"
+else
+	not_ok "scheduled backups: $n files in $T/sched"
+fi
+bad=0
+for f in "$T"/sched/*.backup; do
+	ig backup verify "$f" >/dev/null 2>&1 || bad=$((bad + 1))
+done
+assert_eq "$bad" 0 "each scheduled backup verifies"
+assert_contains "$(sql "SELECT details FROM audit WHERE action = 'backup.create' ORDER BY seq DESC LIMIT 1")" \
+	'"scheduled":true' "scheduled backups are audited"
+wait_for 5 grep -q "scheduled backup failed" "$T/syslog.txt"
+line=$(grep "scheduled backup failed" "$T/syslog.txt" | head -n 1)
+assert_contains "$line" "<81>" "a failing target is alerted at LOG_AUTHPRIV|LOG_ALERT"
+assert_contains "$line" "$T/missing" "naming the target"
+daemon_stop
+
 finish

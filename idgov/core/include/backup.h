@@ -124,6 +124,9 @@ int backup_verify_file(const char *path, const char *key_path, const unsigned ch
 int backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *newest,
 		 struct idg_err *err);
 
+/* The time in the name of the newest idgov backup in dir; 0: none (or dir unreadable). */
+int64_t backup_newest(const char *dir);
+
 struct backup_restore_report {
 	char aside[4096];      /* where the previous store went */
 	int64_t restored_head; /* head seq of the backup */
