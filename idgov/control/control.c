@@ -293,6 +293,18 @@ op_audit_anchor_reset(struct control_ctx *ctx, const struct caller *who, json_t 
 			 (json_int_t)seq);
 }
 
+static int
+is_target(const struct cfg *cfg, const char *dir)
+{
+	const char *cur = cfg->backup_targets, *item;
+	size_t len;
+
+	while (cfg->backup_targets[0] != '\0' && cur != NULL && idg_list_next(&cur, &item, &len))
+		if (len == strlen(dir) && strncmp(item, dir, len) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * A backup of the store into args.to, or the first of [backup] targets.
  * Runs in the caller's loop: idgovd answers nothing else meanwhile (the
@@ -314,6 +326,13 @@ op_backup_run(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 			return NULL;
 		}
 		idg_strlcpy(dir, to, sizeof(dir));
+		/* idgovd writes as root: an admin who is not root picks among the targets. */
+		if (who->uid != 0 && !is_target(ctx->cfg, dir)) {
+			control_fail(r, "denied",
+				     "only root may back up into a directory that is not one of "
+				     "[backup] targets");
+			return NULL;
+		}
 	} else if (ctx->cfg->backup_targets[0] != '\0' && idg_list_next(&cur, &item, &len) &&
 		   len < sizeof(dir)) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)len, item);
