@@ -668,8 +668,11 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 		return -1;
 	if (read_file(path, &buf, &len, err) != 0)
 		goto out;
-	if (backup_unseal(key, buf, len, c, &why) != 0 ||
-	    backup_check(c, host_pk, rep, &why) != 0) {
+	rc = backup_unseal(key, buf, len, c, &why);
+	free(buf); /* before the check, which copies the image once more */
+	buf = NULL;
+	if (rc != 0 || backup_check(c, host_pk, rep, &why) != 0) {
+		rc = -1;
 		idg_seterr(err, "%s: %s", path, why.msg);
 		backup_contents_free(c);
 		goto out;
@@ -708,7 +711,12 @@ backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path,
 	if (backup_seal(key, &c, &file, &len, err) != 0 ||
 	    safepath_write_file(path, 0600, file, len, err) != 0)
 		goto out;
-	/* Read back what is on disk, as a restore would. */
+	/* Read back what is on disk, as a restore would, with less in memory. */
+	free(file);
+	file = NULL;
+	sqlite3_free(c.db);
+	c.db = NULL;
+	c.db_len = 0;
 	if (backup_verify_file(path, cfg->backup_key_file, c.pk, &back, &chk, err) != 0)
 		goto out;
 	backup_contents_free(&back);
