@@ -40,6 +40,8 @@ backup_contents_free(struct backup_contents *c)
 {
 	if (c == NULL)
 		return;
+	if (c->db != NULL) /* password hashes, sealed MFA secrets: no copy outlives its use */
+		sodium_memzero(c->db, c->db_len);
 	sqlite3_free(c->db);
 	if (c->config != NULL) {
 		sodium_memzero(c->config, strlen(c->config));

@@ -187,7 +187,9 @@ test_chain_edit_refused(void **state)
 	backup_contents_free(&f->c);
 	assert_int_equal(backup_snapshot(f->env.cfg, f->env.st, &f->c, &err), 0);
 	free(f->file);
+	f->file = NULL;
 	assert_int_equal(backup_seal(f->key, &f->c, &f->file, &f->len, &err), 0);
+	assert_non_null(f->file);
 	assert_int_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
 	assert_int_not_equal(backup_check(&c, NULL, &chk, &err), 0);
 	assert_non_null(strstr(err.msg, "audit chain"));
