@@ -126,11 +126,16 @@ assert_exit 1 "verify with another key is refused" \
 assert_contains "$(cat "$T/last.err")" "another backup key" "saying it is another key"
 
 # --- kill -9 during a backup: a final name only ever holds a whole backup
+# (40 MB more in the store, so that a backup takes long enough to be cut)
+sql "CREATE TABLE filler(b BLOB);
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+	INSERT INTO filler SELECT randomblob(1048576) FROM n"
 mkdir -m 700 "$T/killed"
 for i in 1 2 3 4 5 6; do
-	ig backup --to "$T/killed" >/dev/null 2>&1 &
+	# (not through ig: $! must be idgov itself, not a subshell)
+	"$IDGOV" -c "$T/etc/idgov.conf" backup --to "$T/killed" >/dev/null 2>&1 &
 	pid=$!
-	sleep "0.0$i"
+	sleep "0.$i"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	sleep 1
@@ -142,6 +147,13 @@ for f in "$T"/killed/*.backup; do
 	ig backup verify "$f" >/dev/null 2>&1 || bad=$((bad + 1))
 done
 assert_eq "$bad" 0 "every file under a final name after kill -9 verifies"
+whole=$(find "$T/killed" -name '*.backup' | wc -l)
+if [ "$whole" -lt 6 ]; then
+	ok "kill -9 did cut backups short ($((6 - whole)) of 6)"
+else
+	not_ok "no backup was cut short: the kill -9 test tested nothing"
+fi
+sql "DROP TABLE filler"
 
 # --- scheduled: every 2 s into a target, pruned after 5 s; a missing target alerts
 mkdir -m 700 "$T/sched"
