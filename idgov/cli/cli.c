@@ -55,6 +55,9 @@ static const char usage_text[] =
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
 	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
 	"                                explain the login decision (admin)\n"
+	"  backup [--to DIR]             an encrypted, verified backup of the store (admin)\n"
+	"  backup verify FILE            decrypt and check a backup (root)\n"
+	"  restore FILE                  restore a backup while idgovd is stopped (root)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -445,6 +448,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.audit_key_created ? "created" : "kept");
 	printf("anchor      %s (%s)\n", c->cfg->audit_anchor_file,
 	       rep.anchor_created ? "created" : "kept");
+	printf("backup key  %s (%s)\n", c->cfg->backup_key_file,
+	       rep.backup_key_created ? "created; keep a copy off this host" : "kept");
 	return EXIT_OK;
 }
 
@@ -802,10 +807,11 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{"init", cmd_init},       {"status", cmd_status}, {"sync", cmd_sync},
-	{"user", cmd_user},       {"group", cmd_group},   {"audit", cmd_audit},
-	{"mfa", cmd_mfa},         {"policy", cmd_policy}, {"grant", cmd_grant},
-	{"account", cmd_account}, {"review", cmd_review}, {"key", cmd_key},
+	{"init", cmd_init},       {"status", cmd_status},   {"sync", cmd_sync},
+	{"user", cmd_user},       {"group", cmd_group},     {"audit", cmd_audit},
+	{"mfa", cmd_mfa},         {"policy", cmd_policy},   {"grant", cmd_grant},
+	{"account", cmd_account}, {"review", cmd_review},   {"key", cmd_key},
+	{"backup", cmd_backup},   {"restore", cmd_restore},
 };
 
 int

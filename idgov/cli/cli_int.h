@@ -34,6 +34,9 @@ int run(struct cli *c, const char *op, json_t *args, void (*fn)(json_t *));
 /* The grant and account commands (cli_grant.c). */
 int cmd_grant(struct cli *c, int argc, char **argv);
 int cmd_account(struct cli *c, int argc, char **argv);
+/* Backups and restore (cli_backup.c). */
+int cmd_backup(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
 /* The access review commands (cli_review.c). */
 int cmd_review(struct cli *c, int argc, char **argv);
 

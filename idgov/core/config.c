@@ -112,6 +112,8 @@ static const struct key_def keys[] = {
 	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
 	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
 	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
+	/* Empty: "backup.key" beside master_key (default_backup_key()). */
+	K("store", "backup_key", T_PATH_OPT, backup_key_file, ""),
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
 	KI("control", "max_request", max_request, "65536", 1024, 16777216),
@@ -180,6 +182,11 @@ static const struct key_def keys[] = {
 	K("accounts", "lock", T_LOCK, acct_lock, "shadow"),
 	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
 	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
+
+	K("backup", "schedule", T_STR, backup_schedule, "every 8h"),
+	K("backup", "targets", T_STR_OPT, backup_targets, ""),
+	K("backup", "keep", T_DURATION, backup_keep, "30d"),
+	K("backup", "max_age", T_STR_OPT, backup_max_age_text, ""),
 
 	K("notify", "command", T_STR_OPT, notify_command, ""),
 	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
@@ -843,6 +850,54 @@ dn_within(const char *dn, const char *base)
  * directory is already private to root, and a host that moved its keys
  * moves its anchor with them.
  */
+/* [backup]: "every DURATION" or "none", absolute target directories, max_age. */
+static int
+backup_section(struct cfg *c, const char *name, struct idg_err *err)
+{
+	const char *cur = c->backup_targets, *item;
+	size_t len;
+
+	c->backup_interval = 0;
+	if (strcmp(c->backup_schedule, "none") != 0 &&
+	    (strncmp(c->backup_schedule, "every ", 6) != 0 ||
+	     duration_parse(c->backup_schedule + 6, &c->backup_interval, NULL) != 0))
+		return idg_seterr(err,
+				  "%s: [backup] schedule: 'every DURATION' (like every 8h) or "
+				  "'none'",
+				  name);
+	c->backup_max_age = 0;
+	if (c->backup_max_age_text[0] != '\0' &&
+	    duration_parse(c->backup_max_age_text, &c->backup_max_age, NULL) != 0)
+		return idg_seterr(err, "%s: [backup] max_age: not a duration (like 1h), or empty",
+				  name);
+	while (cur != NULL && c->backup_targets[0] != '\0' && idg_list_next(&cur, &item, &len)) {
+		if (len == 0 || item[0] != '/' || len >= 4000)
+			return idg_seterr(
+				err,
+				"%s: [backup] targets: a comma-separated list of absolute "
+				"directories",
+				name);
+	}
+	return 0;
+}
+
+static int
+default_backup_key(struct cfg *c, struct idg_err *err)
+{
+	const char *slash = strrchr(c->master_key_file, '/');
+	size_t dir = (size_t)(slash - c->master_key_file), size = dir + sizeof("/backup.key");
+	char *path;
+
+	if (c->backup_key_file[0] != '\0')
+		return 0;
+	if ((path = malloc(size)) == NULL)
+		return idg_seterr(err, "out of memory");
+	snprintf(path, size, "%.*s/backup.key", (int)dir, c->master_key_file);
+	free(c->backup_key_file);
+	c->backup_key_file = path;
+	return 0;
+}
+
 static int
 default_anchor(struct cfg *c, struct idg_err *err)
 {
@@ -921,8 +976,17 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [directory] bind_password_file: required when bind_dn is set",
 			ctx->name);
-	if (default_anchor(c, ctx->err) != 0)
+	if (default_anchor(c, ctx->err) != 0 || default_backup_key(c, ctx->err) != 0 ||
+	    backup_section(c, ctx->name, ctx->err) != 0)
 		return -1;
+	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
+	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||
+	    strcmp(c->backup_key_file, c->store_path) == 0)
+		return idg_seterr(
+			ctx->err,
+			"%s: [store] backup_key: must be a key of its own, not the master "
+			"key, the audit key or the store",
+			ctx->name);
 	if (strcmp(c->audit_anchor_file, c->audit_key_file) == 0 ||
 	    strcmp(c->audit_anchor_file, c->audit_pubkey_file) == 0 ||
 	    strcmp(c->audit_anchor_file, c->store_path) == 0)

@@ -51,6 +51,13 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 			goto out;
 		rep->master_key_created = 1;
 	}
+	/* Separate from the master key; an install from before backups gets one here. */
+	if (!exists(cfg->backup_key_file)) {
+		if (ensure_parent(cfg->backup_key_file, err) != 0 ||
+		    keys_create_backup(cfg->backup_key_file, err) != 0)
+			goto out;
+		rep->backup_key_created = 1;
+	}
 	if (exists(cfg->audit_key_file) != exists(cfg->audit_pubkey_file)) {
 		idg_seterr(err, "only one of %s and %s exists; restore the other or remove both",
 			   cfg->audit_key_file, cfg->audit_pubkey_file);
@@ -77,9 +84,10 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 			goto out;
 		rep->anchor_created = 1;
 	}
-	d = json_pack("{s:b, s:b, s:b, s:b}", "store_created", rep->store_created,
+	d = json_pack("{s:b, s:b, s:b, s:b, s:b}", "store_created", rep->store_created,
 		      "master_key_created", rep->master_key_created, "audit_key_created",
-		      rep->audit_key_created, "anchor_created", rep->anchor_created);
+		      rep->audit_key_created, "anchor_created", rep->anchor_created,
+		      "backup_key_created", rep->backup_key_created);
 	if (d == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;

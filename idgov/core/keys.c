@@ -146,6 +146,29 @@ keys_load_master(const char *path, unsigned char **key, struct idg_err *err)
 }
 
 int
+keys_create_backup(const char *path, struct idg_err *err)
+{
+	unsigned char *key;
+	int rc;
+
+	if (sodium_init() < 0)
+		return idg_seterr(err, "libsodium failed to initialise");
+	key = sodium_malloc(KEYS_BACKUP_LEN);
+	if (key == NULL)
+		return idg_seterr(err, "out of memory");
+	randombytes_buf(key, KEYS_BACKUP_LEN);
+	rc = write_new_file(path, 0400, key, KEYS_BACKUP_LEN, err);
+	sodium_free(key);
+	return rc;
+}
+
+int
+keys_load_backup(const char *path, unsigned char **key, struct idg_err *err)
+{
+	return load_secret(path, KEYS_BACKUP_LEN, key, err);
+}
+
+int
 keys_load_audit_public(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 		       struct idg_err *err)
 {

@@ -13,6 +13,11 @@
  * daemon runs it at once and sets the timer again. At start it runs
  * first, so whatever fell due while the daemon was down happens now.
  *
+ * Scheduled backups ([backup] schedule and targets) are checked on each
+ * turn of the loop (at least once a second) and run in a forked child
+ * (backup_tick()), so that copying, encrypting and verifying a large
+ * store never holds up logins' answers or the timers.
+ *
  * The directory link is a small state machine:
  *   disconnected --timer--> connect + refresh --ok--> persist | paged
  *   persist --error/EOF--> disconnected (timer armed with capped backoff)
@@ -57,11 +62,13 @@
 #include "admission.h"
 #include "anchor_dir.h"
 #include "audit.h"
+#include "backup.h"
 #include "config.h"
 #include "control.h"
 #include "grants.h"
 #include "journal.h"
 #include "log.h"
+#include "notify.h"
 #include "reviews.h"
 #include "rotate.h"
 #include "safepath.h"
@@ -131,7 +138,9 @@ struct daemon {
 	struct anchor_head pub_head; /* the newest signed head, to publish to the directory */
 	int pub_due;
 	int stop;
-	int pid_written; /* teardown removes only a pid file this process wrote */
+	int pid_written;     /* teardown removes only a pid file this process wrote */
+	int64_t backup_next; /* wall clock time of the next scheduled backup; 0: none */
+	pid_t backup_pid;    /* the child writing scheduled backups; 0: none */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -260,6 +269,129 @@ on_governance_timer(struct daemon *d)
 	if (read(d->govfd, &ticks, sizeof(ticks)) < 0 && errno != ECANCELED)
 		return;
 	governance(d);
+}
+
+/* ---- scheduled backups ---- */
+
+static void
+backup_alert(const struct cfg *cfg, struct logger *log, const char *subject, const char *body)
+{
+	struct notify_rcpt to = {
+		.who = "[notify] admin_mail", .addr = cfg->notify_admin_mail, .list = 1};
+
+	log_msg(log, LOG_ALERT, "%s: %s", subject, body);
+	(void)notify_send(cfg, log, "backup.failed", &to, 1, subject, body);
+}
+
+/*
+ * The child's work: a backup into each target (each verified right after
+ * it is written), pruning, and the max_age alarm. It has its own store and
+ * audit connections: the parent's are not used across fork().
+ */
+static int
+backup_child(const struct cfg *cfg, struct logger *log)
+{
+	const char *cur = cfg->backup_targets, *item;
+	struct store *st = NULL;
+	struct audit *a = NULL;
+	struct idg_err err;
+	size_t len;
+	int failed = 0;
+
+	if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &st, &err) != 0 ||
+	    audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every, log,
+		       &a, &err) != 0) {
+		backup_alert(cfg, log, "idgov scheduled backup failed", err.msg);
+		audit_close(a);
+		store_close(st);
+		return 1;
+	}
+	while (cur != NULL && idg_list_next(&cur, &item, &len)) {
+		char dir[4096], path[4096], body[IDG_ERRLEN + 4200];
+		struct backup_manifest m;
+		int64_t newest = 0;
+		int removed = 0;
+
+		if (len == 0 || len >= sizeof(dir))
+			continue;
+		snprintf(dir, sizeof(dir), "%.*s", (int)len, item);
+		if (backup_run(cfg, st, dir, path, sizeof(path), &m, &err) != 0) {
+			snprintf(body, sizeof(body), "backup into %s failed: %s", dir, err.msg);
+			backup_alert(cfg, log, "idgov scheduled backup failed", body);
+			failed = 1;
+		} else {
+			log_msg(log, LOG_INFO, "backup written and verified: %s (audit head %lld)",
+				path, (long long)m.head_seq);
+			if (audit_record(a, "idgovd", path, "backup.create",
+					 json_pack("{s:I, s:I, s:b}", "audit_head_seq",
+						   (json_int_t)m.head_seq, "store_bytes",
+						   (json_int_t)m.store_bytes, "scheduled", 1),
+					 &err) != 0)
+				log_msg(log, LOG_ERR, "backup: %s", err.msg);
+		}
+		if (backup_prune(dir, cfg->backup_keep, idg_now(), &removed, &newest, &err) != 0)
+			log_msg(log, LOG_ERR, "backup: pruning %s: %s", dir, err.msg);
+		else if (removed > 0)
+			log_msg(log, LOG_INFO, "backup: removed %d old backups from %s", removed,
+				dir);
+		if (cfg->backup_max_age > 0 && idg_now() - newest > cfg->backup_max_age) {
+			snprintf(body, sizeof(body),
+				 "the newest backup in %s is older than [backup] max_age (%s)", dir,
+				 newest ? "see its name" : "there is none");
+			backup_alert(cfg, log, "idgov backups are too old", body);
+		}
+	}
+	audit_close(a);
+	store_close(st);
+	return failed;
+}
+
+/*
+ * Runs the scheduled backups in a child process, so the loop goes on
+ * answering while a large store is copied, encrypted and verified. One at
+ * a time: a backup still running when the next is due delays it.
+ */
+static void
+backup_tick(struct daemon *d)
+{
+	pid_t pid;
+
+	if (d->backup_next == 0 || idg_now() < d->backup_next || d->backup_pid != 0)
+		return;
+	d->backup_next = idg_now() + d->cfg->backup_interval;
+	pid = fork();
+	if (pid < 0) {
+		backup_alert(d->cfg, &d->log, "idgov scheduled backup failed", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct logger log;
+
+		log_open(&log, d->cfg->log_ident, d->cfg->log_socket, 0);
+		_exit(backup_child(d->cfg, &log));
+	}
+	d->backup_pid = pid;
+}
+
+/* At start and reload: the next backup is one interval after the newest in the first target. */
+static void
+backup_schedule(struct daemon *d)
+{
+	const char *cur = d->cfg->backup_targets, *item;
+	char dir[4096];
+	size_t len;
+	int64_t newest = 0;
+
+	d->backup_next = 0;
+	if (d->cfg->backup_interval == 0 || d->cfg->backup_targets[0] == '\0')
+		return;
+	if (idg_list_next(&cur, &item, &len) && len > 0 && len < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)len, item);
+		newest = backup_newest(dir);
+	}
+	d->backup_next = newest > 0 ? newest + d->cfg->backup_interval : idg_now();
+	if (d->backup_next < idg_now())
+		d->backup_next = idg_now();
 }
 
 /* ---- directory link ---- */
@@ -845,6 +977,7 @@ reload(struct daemon *d)
 	d->cfg = fresh;
 	d->ctl.cfg = fresh;
 	d->journal.cfg = fresh;
+	backup_schedule(d);
 	log_msg(&d->log, LOG_NOTICE, "configuration reloaded from %s", d->opts->config_path);
 	warn_plain_bind(d);
 	audit_event(d, "config.reload", d->opts->config_path, json_pack("{s:s}", "outcome", "ok"));
@@ -1005,6 +1138,7 @@ setup(struct daemon *d, struct idg_err *err)
 	d->journal = (struct journal){
 		.cfg = d->cfg, .st = d->st, .audit = d->audit, .log = &d->log, .actor = "idgovd"};
 	audit_on_head(d->audit, on_signed_head, d);
+	backup_schedule(d);
 	return 0;
 }
 
@@ -1065,8 +1199,16 @@ loop(struct daemon *d)
 		control_refusals_flush(&d->ctl, idg_now(), 0);
 		if (d->pub_due)
 			publish_head(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0) /* notification commands */
-			;
+		backup_tick(d);
+		for (;;) { /* notification commands, the backup child */
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+
+			if (pid <= 0)
+				break;
+			if (pid == d->backup_pid)
+				d->backup_pid = 0;
+		}
 	}
 }
 

@@ -131,6 +131,7 @@ struct cfg {
 	char *audit_anchor_file; /* the head counter outside the store (anchor.h) */
 	char *audit_anchor_dn;   /* directory entry idgovd publishes the head to; "": none */
 	char *audit_anchor_attr; /* its attribute that holds "audit head seq=..." */
+	char *backup_key_file;   /* encrypts backups; never the master key (backup.h) */
 
 	/* [control] */
 	char *socket_path;
@@ -194,6 +195,14 @@ struct cfg {
 	char *grant_sudo_command;     /* sudoCommand of those entries */
 	char *grant_sudo_host;        /* sudoHost of those entries */
 	int grant_retry_max;          /* longest wait between directory retries, seconds */
+
+	/* [backup] */
+	char *backup_schedule;     /* "every 8h" or "none", as written */
+	int64_t backup_interval;   /* seconds between scheduled backups; 0: none */
+	char *backup_targets;      /* comma-separated directories; "": no scheduled backups */
+	int64_t backup_keep;       /* idgov's backups older than this are removed */
+	char *backup_max_age_text; /* as written; "": no alert */
+	int64_t backup_max_age;    /* alert when the newest backup is older; 0: off */
 
 	/* [breakglass] */
 	char *breakglass_group;

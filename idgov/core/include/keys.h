@@ -16,6 +16,8 @@
 #include <sodium.h>
 
 #define KEYS_MASTER_LEN 32
+/* The backup key ([store] backup_key): separate from the master key, see backup.h. */
+#define KEYS_BACKUP_LEN 32
 
 /* Creates the master key file. Fails if it exists. */
 int keys_create_master(const char *path, struct idg_err *err);
@@ -32,6 +34,11 @@ int keys_load_audit_public(const char *path, unsigned char pk[crypto_sign_PUBLIC
 
 /* Reads the master key into *key (sodium_malloc, KEYS_MASTER_LEN bytes). */
 int keys_load_master(const char *path, unsigned char **key, struct idg_err *err);
+
+/* Creates the backup key file (0400, 32 random bytes). Fails if it exists. */
+int keys_create_backup(const char *path, struct idg_err *err);
+/* Reads the backup key into *key (sodium_malloc, KEYS_BACKUP_LEN bytes). */
+int keys_load_backup(const char *path, unsigned char **key, struct idg_err *err);
 
 void keys_free_secret(unsigned char *key);
 

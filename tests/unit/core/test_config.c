@@ -83,6 +83,46 @@ test_audit_anchor(void **state)
 	expect_error(text, "[store] audit_anchor: must be a file of its own");
 }
 
+/* The backup key follows the master key; [backup] schedule, targets and max_age. */
+static void
+test_backup_keys(void **state)
+{
+	char text[512];
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[store]\nmaster_key = /etc/idgov/keys/master.key\n",
+		 minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->backup_key_file, "/etc/idgov/keys/backup.key");
+	assert_int_equal(cfg->backup_interval, 8 * 3600); /* three a day */
+	assert_string_equal(cfg->backup_targets, "");     /* but no target: none made */
+	assert_int_equal(cfg->backup_keep, 30 * 86400);
+	assert_int_equal(cfg->backup_max_age, 0);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text),
+		 "%s[backup]\nschedule = every 1h\ntargets = /srv/a, /mnt/b\nmax_age = 2h\n",
+		 minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->backup_interval, 3600);
+	assert_int_equal(cfg->backup_max_age, 7200);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[backup]\nschedule = none\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->backup_interval, 0);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[backup]\nschedule = hourly\n", minimal);
+	expect_error(text, "[backup] schedule:");
+	snprintf(text, sizeof(text), "%s[backup]\ntargets = /srv/a, backups\n", minimal);
+	expect_error(text, "[backup] targets:");
+	snprintf(text, sizeof(text), "%s[backup]\nmax_age = soon\n", minimal);
+	expect_error(text, "[backup] max_age:");
+	snprintf(text, sizeof(text), "%s[store]\nbackup_key = /var/lib/idgov/master.key\n",
+		 minimal);
+	expect_error(text, "[store] backup_key: must be a key of its own");
+}
+
 static void
 test_full_file_overrides(void **state)
 {
@@ -490,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_plain_bind_to_another_host_is_warned),
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_audit_anchor),
+		cmocka_unit_test(test_backup_keys),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,948 @@
+/* Encrypted backups of the store; see backup.h. */
+#define _GNU_SOURCE /* strptime, timegm */
+#include "backup.h"
+
+#include "audit.h"
+#include "keys.h"
+#include "safepath.h"
+#include "schema.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IDGOV_VERSION_STRING
+#define IDGOV_VERSION_STRING "0.1.0"
+#endif
+
+#define MAGIC "IDGOVBK1"
+#define MAGIC_LEN 8
+#define KEYID_LEN 16
+#define HDR_LEN crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define PREFIX_LEN (MAGIC_LEN + KEYID_LEN + HDR_LEN)
+#define PART_MAX 65536
+#define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
+#define MAX_FILE ((size_t)16 << 30)
+
+static const char *const entry_names[] = {"manifest.json", "idgov.conf", "audit.pub", "store.db"};
+#define N_ENTRIES (sizeof(entry_names) / sizeof(entry_names[0]))
+
+void
+backup_contents_free(struct backup_contents *c)
+{
+	if (c == NULL)
+		return;
+	if (c->db != NULL) /* password hashes, sealed MFA secrets: no copy outlives its use */
+		sodium_memzero(c->db, c->db_len);
+	sqlite3_free(c->db);
+	if (c->config != NULL) {
+		sodium_memzero(c->config, strlen(c->config));
+		free(c->config);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+int
+backup_key_create(const char *path, struct idg_err *err)
+{
+	return keys_create_backup(path, err);
+}
+
+int
+backup_key_load(const char *path, unsigned char **key, struct idg_err *err)
+{
+	return keys_load_backup(path, key, err);
+}
+
+static void
+key_id(const unsigned char *key, unsigned char id[KEYID_LEN])
+{
+	static const char label[] = "idgov-backup-key-id-v1";
+
+	crypto_generichash(id, KEYID_LEN, (const unsigned char *)label, sizeof(label) - 1, key,
+			   BACKUP_KEY_LEN);
+}
+
+static void
+hex(const unsigned char *b, size_t n, char *out)
+{
+	sodium_bin2hex(out, n * 2 + 1, b, n);
+}
+
+/* Reads a whole small file (the configuration) into a NUL-terminated buffer. */
+static int
+read_small(const char *path, char **out, struct idg_err *err)
+{
+	FILE *fp = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	*out = NULL;
+	if (fp == NULL)
+		return idg_seterr(err, "cannot read %s: %s", path, strerror(errno));
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 8192;
+			if (cap > ((size_t)16 << 20) || (nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				fclose(fp);
+				return idg_seterr(err, "%s: too large or out of memory", path);
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, fp);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	buf[len] = '\0';
+	fclose(fp);
+	*out = buf;
+	return 0;
+}
+
+/* The newest audit record of db: seq and hash (seq 0 and zeros for an empty chain). */
+static int
+read_head(sqlite3 *db, int64_t *seq, unsigned char hash[32])
+{
+	sqlite3_stmt *s;
+	int rc = -1;
+
+	*seq = 0;
+	memset(hash, 0, 32);
+	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -1;
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		if (sqlite3_column_bytes(s, 1) != 32)
+			break;
+		*seq = sqlite3_column_int64(s, 0);
+		memcpy(hash, sqlite3_column_blob(s, 1), 32);
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	default:
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int
+user_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents *c,
+		struct idg_err *err)
+{
+	sqlite3 *mem = NULL;
+	sqlite3_backup *b;
+	sqlite3_int64 size = 0;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (sodium_init() < 0)
+		return idg_seterr(err, "libsodium failed to initialise");
+	if (keys_load_audit_public(cfg->audit_pubkey_file, c->pk, err) != 0)
+		return -1;
+	if (read_small(cfg->path, &c->config, err) != 0)
+		return -1;
+	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	/* One step over all pages: one read transaction, so the copy is one moment's store. */
+	b = sqlite3_backup_init(mem, "main", st->db, "main");
+	if (b == NULL) {
+		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	for (int tries = 0;; tries++) {
+		int s = sqlite3_backup_step(b, -1);
+
+		if (s == SQLITE_DONE)
+			break;
+		if ((s == SQLITE_BUSY || s == SQLITE_LOCKED) && tries < 100) {
+			sqlite3_sleep(50);
+			continue;
+		}
+		sqlite3_backup_finish(b);
+		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errstr(s));
+		goto out;
+	}
+	if (sqlite3_backup_finish(b) != SQLITE_OK) {
+		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	c->m.format = BACKUP_FORMAT;
+	idg_strlcpy(c->m.version, IDGOV_VERSION_STRING, sizeof(c->m.version));
+	c->m.schema = user_version(mem);
+	if (read_head(mem, &c->m.head_seq, c->m.head_hash) != 0) {
+		idg_seterr(err, "snapshot of %s: cannot read the audit head", st->path);
+		goto out;
+	}
+	c->m.time = idg_now();
+	if (gethostname(c->m.host, sizeof(c->m.host)) != 0)
+		idg_strlcpy(c->m.host, "unknown", sizeof(c->m.host));
+	c->m.host[sizeof(c->m.host) - 1] = '\0';
+	c->db = sqlite3_serialize(mem, "main", &size, 0);
+	if (c->db == NULL || size <= 100) {
+		idg_seterr(err, "snapshot of %s: cannot serialise", st->path);
+		goto out;
+	}
+	c->db_len = (size_t)size;
+	/* Bytes 18-19: the image is a rollback-journal file; store_open() turns WAL on again. */
+	c->db[18] = 1;
+	c->db[19] = 1;
+	c->m.store_bytes = (int64_t)c->db_len;
+	rc = 0;
+out:
+	sqlite3_close(mem);
+	if (rc != 0)
+		backup_contents_free(c);
+	return rc;
+}
+
+static char *
+manifest_json(const struct backup_manifest *m)
+{
+	char h[65];
+	json_t *j;
+	char *s;
+
+	hex(m->head_hash, 32, h);
+	j = json_pack("{s:i, s:s, s:i, s:I, s:s, s:I, s:s, s:I}", "format", m->format, "version",
+		      m->version, "schema", m->schema, "audit_head_seq", (json_int_t)m->head_seq,
+		      "audit_head_hash", h, "time", (json_int_t)m->time, "host", m->host,
+		      "store_bytes", (json_int_t)m->store_bytes);
+	s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static int
+manifest_parse(const unsigned char *b, size_t n, struct backup_manifest *m, struct idg_err *err)
+{
+	json_t *j = json_loadb((const char *)b, n, 0, NULL);
+	const char *ver = NULL, *h = NULL, *host = NULL;
+	json_int_t seq = 0, t = 0, bytes = 0;
+	int fmt = 0, schema = 0, rc = -1;
+
+	if (j == NULL ||
+	    json_unpack(j, "{s:i, s:s, s:i, s:I, s:s, s:I, s:s, s:I}", "format", &fmt, "version",
+			&ver, "schema", &schema, "audit_head_seq", &seq, "audit_head_hash", &h,
+			"time", &t, "host", &host, "store_bytes", &bytes) != 0) {
+		idg_seterr(err, "the manifest is malformed");
+		goto out;
+	}
+	if (fmt != BACKUP_FORMAT) {
+		idg_seterr(err, "the manifest says format %d; this idgov reads format %d", fmt,
+			   BACKUP_FORMAT);
+		goto out;
+	}
+	if (sodium_hex2bin(m->head_hash, 32, h, strlen(h), NULL, NULL, NULL) != 0 ||
+	    strlen(h) != 64) {
+		idg_seterr(err, "the manifest's audit head hash is malformed");
+		goto out;
+	}
+	m->format = fmt;
+	idg_strlcpy(m->version, ver, sizeof(m->version));
+	idg_strlcpy(m->host, host, sizeof(m->host));
+	m->schema = schema;
+	m->head_seq = seq;
+	m->time = t;
+	m->store_bytes = bytes;
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+/* Room for n more bytes after len. */
+static int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 65536;
+		unsigned char *np;
+
+		while (cap - b->len < n)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	return 0;
+}
+
+static int
+buf_put(struct buf *b, const void *data, size_t n)
+{
+	if (buf_reserve(b, n) != 0)
+		return -1;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+static void
+put_be(unsigned char *out, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be(const unsigned char *in, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+static int
+put_entry(struct buf *b, const char *name, const void *data, size_t n)
+{
+	unsigned char len8[8], nl = (unsigned char)strlen(name);
+
+	put_be(len8, n, 8);
+	return buf_put(b, &nl, 1) || buf_put(b, name, nl) || buf_put(b, len8, 8) ||
+			       buf_put(b, data, n)
+		       ? -1
+		       : 0;
+}
+
+int
+backup_seal(const unsigned char *key, const struct backup_contents *c, unsigned char **out,
+	    size_t *len, struct idg_err *err)
+{
+	crypto_secretstream_xchacha20poly1305_state state;
+	struct buf plain = {0}, file = {0};
+	unsigned char prefix[PREFIX_LEN];
+	char *man = manifest_json(&c->m);
+	int rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	if (man == NULL)
+		return idg_seterr(err, "out of memory");
+	if (put_entry(&plain, entry_names[0], man, strlen(man)) != 0 ||
+	    put_entry(&plain, entry_names[1], c->config, strlen(c->config)) != 0 ||
+	    put_entry(&plain, entry_names[2], c->pk, sizeof(c->pk)) != 0 ||
+	    put_entry(&plain, entry_names[3], c->db, c->db_len) != 0) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	memcpy(prefix, MAGIC, MAGIC_LEN);
+	key_id(key, prefix + MAGIC_LEN);
+	crypto_secretstream_xchacha20poly1305_init_push(&state, prefix + MAGIC_LEN + KEYID_LEN,
+							key);
+	if (buf_put(&file, prefix, sizeof(prefix)) != 0) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	for (size_t off = 0;;) {
+		size_t n = plain.len - off > PART_MAX ? PART_MAX : plain.len - off;
+		unsigned char tag =
+			off + n == plain.len ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
+		unsigned char lenb[4];
+
+		put_be(lenb, n + ABYTES, 4);
+		if (buf_put(&file, lenb, 4) != 0 || buf_reserve(&file, n + ABYTES) != 0) {
+			idg_seterr(err, "out of memory");
+			goto out;
+		}
+		crypto_secretstream_xchacha20poly1305_push(&state, file.p + file.len, NULL,
+							   plain.p + off, n, prefix, sizeof(prefix),
+							   tag);
+		file.len += n + ABYTES;
+		off += n;
+		if (tag != 0)
+			break;
+	}
+	*out = file.p;
+	*len = file.len;
+	file.p = NULL;
+	rc = 0;
+out:
+	sodium_memzero(&state, sizeof(state));
+	if (plain.p != NULL)
+		sodium_memzero(plain.p, plain.len);
+	free(plain.p);
+	free(file.p);
+	free(man);
+	return rc;
+}
+
+static int
+parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, struct idg_err *err)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; i < N_ENTRIES; i++) {
+		size_t nl, n;
+
+		if (len - off < 1 || len - off < 1 + (nl = p[off]) + 8)
+			return idg_seterr(err, "the contents end inside entry %zu", i + 1);
+		if (nl != strlen(entry_names[i]) || memcmp(p + off + 1, entry_names[i], nl) != 0)
+			return idg_seterr(err, "entry %zu is not %s", i + 1, entry_names[i]);
+		off += 1 + nl;
+		n = (size_t)get_be(p + off, 8);
+		off += 8;
+		if (n > len - off)
+			return idg_seterr(err, "entry %s is longer than the contents",
+					  entry_names[i]);
+		if (i == 0 && manifest_parse(p + off, n, &c->m, err) != 0)
+			return -1;
+		if (i == 1) {
+			if ((c->config = malloc(n + 1)) == NULL)
+				return idg_seterr(err, "out of memory");
+			memcpy(c->config, p + off, n);
+			c->config[n] = '\0';
+		}
+		if (i == 2) {
+			if (n != sizeof(c->pk))
+				return idg_seterr(err, "the audit public key is %zu bytes", n);
+			memcpy(c->pk, p + off, n);
+		}
+		if (i == 3) {
+			if (n < 512 || (c->db = sqlite3_malloc64(n)) == NULL)
+				return idg_seterr(err,
+						  "the store image is too small or out of memory");
+			memcpy(c->db, p + off, n);
+			c->db_len = n;
+		}
+		off += n;
+	}
+	if (off != len)
+		return idg_seterr(err, "%zu bytes follow the last entry", len - off);
+	return 0;
+}
+
+int
+backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
+	      struct backup_contents *c, struct idg_err *err)
+{
+	crypto_secretstream_xchacha20poly1305_state state;
+	unsigned char id[KEYID_LEN];
+	struct buf plain = {0};
+	size_t off = PREFIX_LEN;
+	int final = 0, rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (sodium_init() < 0)
+		return idg_seterr(err, "libsodium failed to initialise");
+	if (len < MAGIC_LEN || memcmp(buf, MAGIC, MAGIC_LEN) != 0)
+		return idg_seterr(err, "not an idgov backup (no IDGOVBK1 header)");
+	if (len < PREFIX_LEN)
+		return idg_seterr(err, "truncated: the file ends inside its header");
+	key_id(key, id);
+	if (sodium_memcmp(id, buf + MAGIC_LEN, KEYID_LEN) != 0)
+		return idg_seterr(err, "made with another backup key (key id differs): wrong "
+				       "[store] backup_key, or the header was changed");
+	if (crypto_secretstream_xchacha20poly1305_init_pull(&state, buf + MAGIC_LEN + KEYID_LEN,
+							    key) != 0)
+		return idg_seterr(err, "the header is damaged");
+	for (int part = 1; !final; part++) {
+		size_t n;
+		unsigned char tag = 0;
+		unsigned long long got = 0;
+
+		if (len - off < 4) {
+			idg_seterr(err,
+				   "truncated: the file ends before its last part (%zu bytes "
+				   "read)",
+				   off);
+			goto out;
+		}
+		n = (size_t)get_be(buf + off, 4);
+		off += 4;
+		if (n < ABYTES || n > PART_MAX + ABYTES) {
+			idg_seterr(err,
+				   "part %d at byte %zu has an impossible length: the file "
+				   "was changed",
+				   part, off - 4);
+			goto out;
+		}
+		if (n > len - off) {
+			idg_seterr(err, "truncated: part %d needs %zu bytes, %zu are left", part, n,
+				   len - off);
+			goto out;
+		}
+		if (buf_reserve(&plain, n) != 0) {
+			idg_seterr(err, "out of memory");
+			goto out;
+		}
+		if (crypto_secretstream_xchacha20poly1305_pull(&state, plain.p + plain.len, &got,
+							       &tag, buf + off, n, buf,
+							       PREFIX_LEN) != 0) {
+			idg_seterr(err,
+				   "part %d (bytes %zu..%zu) fails authentication: the file "
+				   "was changed or damaged",
+				   part, off, off + n - 1);
+			goto out;
+		}
+		plain.len += (size_t)got;
+		off += n;
+		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+	}
+	if (off != len) {
+		idg_seterr(err, "%zu bytes follow the last part: the file was changed", len - off);
+		goto out;
+	}
+	if (parse_entries(plain.p, plain.len, c, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	sodium_memzero(&state, sizeof(state));
+	if (plain.p != NULL)
+		sodium_memzero(plain.p, plain.len);
+	free(plain.p);
+	if (rc != 0)
+		backup_contents_free(c);
+	return rc;
+}
+
+int
+backup_check(const struct backup_contents *c, const unsigned char *host_pk,
+	     struct backup_check *rep, struct idg_err *err)
+{
+	struct audit_report ar;
+	struct store st = {0};
+	sqlite3_stmt *s = NULL;
+	unsigned char *copy;
+	unsigned char hash[32];
+	int64_t seq;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((int64_t)c->db_len != c->m.store_bytes)
+		return idg_seterr(err, "the store image is %zu bytes, the manifest says %lld",
+				  c->db_len, (long long)c->m.store_bytes);
+	if (c->m.schema > schema_migrations[schema_migration_count - 1].version)
+		return idg_seterr(
+			err, "the backup's schema version %d is newer than this idgov's (%d)",
+			c->m.schema, schema_migrations[schema_migration_count - 1].version);
+	if ((copy = sqlite3_malloc64(c->db_len)) == NULL)
+		return idg_seterr(err, "out of memory");
+	memcpy(copy, c->db, c->db_len);
+	st.path = idg_unconst("(backup image)");
+	if (sqlite3_open_v2(":memory:", &st.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_deserialize(
+		    st.db, "main", copy, (sqlite3_int64)c->db_len, (sqlite3_int64)c->db_len,
+		    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+		idg_seterr(err, "the store image cannot be opened");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+		idg_seterr(err, "the store image fails PRAGMA integrity_check: %.200s",
+			   s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+							  : sqlite3_errmsg(st.db));
+		goto out;
+	}
+	if (user_version(st.db) != c->m.schema) {
+		idg_seterr(err, "the store image has schema version %d, the manifest says %d",
+			   user_version(st.db), c->m.schema);
+		goto out;
+	}
+	if (read_head(st.db, &seq, hash) != 0 || seq != c->m.head_seq ||
+	    sodium_memcmp(hash, c->m.head_hash, 32) != 0) {
+		idg_seterr(err, "the store image's audit head is not the manifest's (seq %lld)",
+			   (long long)c->m.head_seq);
+		goto out;
+	}
+	if (audit_verify(&st, c->pk, NULL, &ar, err) != 0)
+		goto out;
+	if (!ar.ok) {
+		idg_seterr(err, "the backup's audit chain does not verify: %s", ar.reason);
+		goto out;
+	}
+	rep->records = ar.records;
+	rep->signatures = ar.signatures;
+	rep->pk_differs = host_pk != NULL && sodium_memcmp(host_pk, c->pk, sizeof(c->pk)) != 0;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(st.db);
+	return rc;
+}
+
+int
+backup_file_name(const char *dir, const char *host, int64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char stamp[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return -1;
+	for (const char *h = host; *h; h++)
+		if (*h == '/' || (unsigned char)*h < 0x21)
+			return -1;
+	return (size_t)snprintf(out, size, "%s/idgov-%s-%s" BACKUP_SUFFIX, dir, host, stamp) < size
+		       ? 0
+		       : -1;
+}
+
+static int
+read_file(const char *path, unsigned char **out, size_t *len, struct idg_err *err)
+{
+	struct stat sb;
+	unsigned char *b;
+	size_t got = 0;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return idg_seterr(err, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > MAX_FILE) {
+		close(fd);
+		return idg_seterr(err, "%s: not a regular file of a sensible size", path);
+	}
+	if ((b = malloc((size_t)sb.st_size + 1)) == NULL) {
+		close(fd);
+		return idg_seterr(err, "out of memory");
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, b + got, (size_t)sb.st_size - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*out = b;
+	*len = got;
+	return 0;
+}
+
+int
+backup_verify_file(const char *path, const char *key_path, const unsigned char *host_pk,
+		   struct backup_contents *c, struct backup_check *rep, struct idg_err *err)
+{
+	unsigned char *key = NULL, *buf = NULL;
+	struct idg_err why;
+	size_t len = 0;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (backup_key_load(key_path, &key, err) != 0)
+		return -1;
+	if (read_file(path, &buf, &len, err) != 0)
+		goto out;
+	rc = backup_unseal(key, buf, len, c, &why);
+	free(buf); /* before the check, which copies the image once more */
+	buf = NULL;
+	if (rc != 0 || backup_check(c, host_pk, rep, &why) != 0) {
+		rc = -1;
+		idg_seterr(err, "%s: %s", path, why.msg);
+		backup_contents_free(c);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	keys_free_secret(key);
+	return rc;
+}
+
+int
+backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
+	   struct backup_manifest *m, struct idg_err *err)
+{
+	struct backup_contents c, back;
+	struct backup_check chk;
+	unsigned char *key = NULL, *file = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (safepath_check(dir, SAFEPATH_DIR, 0, err) != 0)
+		return -1;
+	if (backup_key_load(cfg->backup_key_file, &key, err) != 0)
+		return -1;
+	if (backup_snapshot(cfg, st, &c, err) != 0)
+		goto out_key;
+	if (backup_file_name(dir, c.m.host, c.m.time, path, size) != 0) {
+		idg_seterr(err, "%s: cannot name a backup file there", dir);
+		goto out;
+	}
+	if (access(path, F_OK) == 0) {
+		idg_seterr(err, "%s exists already (a backup in the same second)", path);
+		goto out;
+	}
+	if (backup_seal(key, &c, &file, &len, err) != 0 ||
+	    safepath_write_file(path, 0600, file, len, err) != 0)
+		goto out;
+	/* Read back what is on disk, as a restore would, with less in memory. */
+	free(file);
+	file = NULL;
+	sqlite3_free(c.db);
+	c.db = NULL;
+	c.db_len = 0;
+	if (backup_verify_file(path, cfg->backup_key_file, c.pk, &back, &chk, err) != 0)
+		goto out;
+	backup_contents_free(&back);
+	if (m != NULL)
+		*m = c.m;
+	rc = 0;
+out:
+	free(file);
+	backup_contents_free(&c);
+out_key:
+	keys_free_secret(key);
+	return rc;
+}
+
+/* The time in an "idgov-HOST-YYYYMMDDTHHMMSSZ.backup" name; -1 if it is not one. */
+static int64_t
+name_time(const char *name, int *temporary)
+{
+	size_t n = strlen(name), sl = strlen(BACKUP_SUFFIX);
+	const char *end, *stamp;
+	struct tm tm;
+
+	*temporary = 0;
+	if (strncmp(name, "idgov-", 6) != 0)
+		return -1;
+	end = strstr(name, BACKUP_SUFFIX);
+	if (end == NULL)
+		return -1;
+	if ((size_t)(end - name) + sl != n) {
+		/* safepath_write_file's temporaries: NAME.backup.XXXXXXXX.tmp */
+		if (strlen(end) != sl + 13 || strcmp(end + sl + 9, ".tmp") != 0)
+			return -1;
+		*temporary = 1;
+	}
+	if (end - name < 6 + 1 + 16)
+		return -1;
+	stamp = end - 16;
+	if (stamp[-1] != '-')
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	{
+		const char *r = strptime(stamp, "%Y%m%dT%H%M%SZ", &tm);
+
+		if (r != end)
+			return -1;
+	}
+	return (int64_t)timegm(&tm);
+}
+
+int
+backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *newest,
+	     struct idg_err *err)
+{
+	DIR *d;
+	struct dirent *e;
+	int64_t best = 0;
+	char path[PATH_MAX];
+
+	*removed = 0;
+	*newest = 0;
+	if ((d = opendir(dir)) == NULL)
+		return idg_seterr(err, "cannot read %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		int tmp;
+		int64_t t = name_time(e->d_name, &tmp);
+
+		if (t >= 0 && !tmp && t > best)
+			best = t;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		int tmp;
+		int64_t t = name_time(e->d_name, &tmp);
+		struct stat sb;
+
+		if (t < 0 || (!tmp && t == best))
+			continue;
+		if (tmp ? now - t <= 86400 : now - t <= keep)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
+			continue;
+		/* Only regular files of ours. */
+		if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+		    (sb.st_uid != 0 && sb.st_uid != geteuid()))
+			continue;
+		if (unlink(path) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	*newest = best;
+	return 0;
+}
+
+int64_t
+backup_newest(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t best = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		int tmp;
+		int64_t t = name_time(e->d_name, &tmp);
+
+		if (t >= 0 && !tmp && t > best)
+			best = t;
+	}
+	closedir(d);
+	return best;
+}
+
+static int
+move_aside(const char *from, const char *to, struct idg_err *err)
+{
+	if (rename(from, to) != 0 && errno != ENOENT)
+		return idg_seterr(err, "cannot move %s to %s: %s", from, to, strerror(errno));
+	return 0;
+}
+
+static void
+move_back(const char *store, const char *aside)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char a[PATH_MAX], b[PATH_MAX];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "%s%s", aside, sfx[i]);
+		snprintf(b, sizeof(b), "%s%s", store, sfx[i]);
+		(void)rename(a, b);
+	}
+}
+
+static int64_t
+newest_signed(struct store *st)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(seq), 0) FROM audit_signatures", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+backup_restore(const struct cfg *cfg, const char *file, const struct backup_contents *c,
+	       const char *actor, struct backup_restore_report *rep, struct idg_err *err)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], prev_hash[32];
+	char a[PATH_MAX], b[PATH_MAX], stamp[32], h[65], ph[65];
+	struct store *st = NULL, *old = NULL;
+	struct audit *au = NULL;
+	struct idg_err why;
+	time_t now = (time_t)idg_now();
+	struct tm tm;
+	int64_t signed_seq, prev_seq = -1;
+	json_t *d;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(prev_hash, 0, sizeof(prev_hash));
+	if (keys_load_audit_public(cfg->audit_pubkey_file, pk, err) != 0)
+		return -1;
+	if (sodium_memcmp(pk, c->pk, sizeof(pk)) != 0)
+		return idg_seterr(err,
+				  "the backup's audit public key is not this host's (%s): "
+				  "restore the host's audit keys first",
+				  cfg->audit_pubkey_file);
+	/* What is set aside, for the record: its head, when it can be read. */
+	if (store_open(cfg->store_path, STORE_OPEN_READONLY, &old, &why) == 0) {
+		if (read_head(old->db, &prev_seq, prev_hash) != 0)
+			prev_seq = -1;
+		store_close(old);
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if ((size_t)snprintf(rep->aside, sizeof(rep->aside), "%s.before-restore-%s",
+			     cfg->store_path, stamp) >= sizeof(rep->aside))
+		return idg_seterr(err, "store path too long");
+	if (access(rep->aside, F_OK) == 0)
+		return idg_seterr(err, "%s exists already", rep->aside);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "%s%s", cfg->store_path, sfx[i]);
+		snprintf(b, sizeof(b), "%s%s", rep->aside, sfx[i]);
+		if (move_aside(a, b, err) != 0) {
+			move_back(cfg->store_path, rep->aside);
+			return -1;
+		}
+	}
+	if (safepath_write_file(cfg->store_path, 0600, c->db, c->db_len, err) != 0) {
+		move_back(cfg->store_path, rep->aside);
+		return -1;
+	}
+	/* From here the restored store stays: the old one is kept aside. */
+	if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &st, err) != 0 ||
+	    audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every, NULL,
+		       &au, err) != 0)
+		goto out;
+	rep->restored_head = c->m.head_seq;
+	rep->previous_head = prev_seq;
+	signed_seq = newest_signed(st);
+	if (audit_anchor_reset(au, pk, actor, signed_seq, &rep->anchored, err) != 0)
+		goto out;
+	hex(c->m.head_hash, 32, h);
+	hex(prev_hash, 32, ph);
+	d = json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "file", file, "backup_time",
+		      (json_int_t)c->m.time, "backup_host", c->m.host, "restored_head_seq",
+		      (json_int_t)c->m.head_seq, "restored_head_hash", h, "previous_head_seq",
+		      (json_int_t)prev_seq, "previous_head_hash", ph, "previous_store", rep->aside);
+	if (d == NULL) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	if (audit_record(au, actor, cfg->store_path, "backup.restore", d, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	audit_close(au);
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,278 @@
+/* Backups: the encrypted container, the checks of its contents, pruning. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "testutil.h"
+
+static const char conf[] = "[directory]\nuri = ldap://localhost\nbase = dc=example,dc=org\n"
+			   "[store]\npath = $DIR/idgov.db\nmaster_key = $DIR/master.key\n"
+			   "audit_key = $DIR/audit.key\naudit_public_key = $DIR/audit.pub\n";
+
+struct fx {
+	struct test_env env;
+	char conf_path[160];
+	unsigned char key[BACKUP_KEY_LEN];
+	struct backup_contents c;
+	unsigned char *file;
+	size_t len;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct idg_err err;
+	FILE *fp;
+
+	assert_non_null(f);
+	assert_int_equal(test_env_open(&f->env, "backup", conf, NULL, NULL, TEST_ENV_AUDIT), 0);
+	/* The snapshot reads the configuration file the cfg came from. */
+	snprintf(f->conf_path, sizeof(f->conf_path), "%s/idgov.conf", f->env.dir);
+	fp = fopen(f->conf_path, "w");
+	assert_non_null(fp);
+	fputs("[store]\n# the configuration\n", fp);
+	fclose(fp);
+	free(f->env.cfg->path);
+	f->env.cfg->path = strdup(f->conf_path);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(audit_record(f->env.audit, "root", "alice", "test.event",
+					      json_pack("{s:i}", "i", i), &err),
+				 0);
+	randombytes_buf(f->key, sizeof(f->key));
+	assert_int_equal(backup_snapshot(f->env.cfg, f->env.st, &f->c, &err), 0);
+	assert_int_equal(backup_seal(f->key, &f->c, &f->file, &f->len, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	backup_contents_free(&f->c);
+	free(f->file);
+	test_env_close(&f->env);
+	free(f);
+	return 0;
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct backup_check chk;
+	struct idg_err err;
+
+	assert_int_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
+	assert_int_equal(c.m.head_seq, f->c.m.head_seq);
+	assert_true(c.m.head_seq >= 5);
+	assert_int_equal(c.db_len, f->c.db_len);
+	assert_memory_equal(c.db, f->c.db, c.db_len);
+	assert_string_equal(c.config, "[store]\n# the configuration\n");
+	assert_int_equal(backup_check(&c, f->c.pk, &chk, &err), 0);
+	assert_int_equal(chk.pk_differs, 0);
+	assert_true(chk.records >= 5);
+	backup_contents_free(&c);
+}
+
+static void
+test_every_flipped_byte_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct idg_err err;
+
+	/* Every byte of the header, then a stride through the parts. */
+	for (size_t i = 0; i < f->len; i += i < 64 ? 1 : 997) {
+		f->file[i] ^= 0x01;
+		assert_int_not_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
+		f->file[i] ^= 0x01;
+	}
+	f->file[f->len - 1] ^= 0x80;
+	assert_int_not_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
+	assert_non_null(strstr(err.msg, "fails authentication"));
+	f->file[f->len - 1] ^= 0x80;
+	assert_int_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
+	backup_contents_free(&c);
+}
+
+static void
+test_truncated_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct idg_err err;
+	size_t cuts[] = {0, 7, 20, 47, 48, 52, 70000, f->len - 1};
+
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		if (cuts[i] >= f->len)
+			continue;
+		assert_int_not_equal(backup_unseal(f->key, f->file, cuts[i], &c, &err), 0);
+	}
+	assert_non_null(strstr(err.msg, "truncated"));
+	/* Cut exactly at a part boundary: the final part is missing. */
+	assert_int_not_equal(backup_unseal(f->key, f->file, 48 + 4 + 65536 + 17, &c, &err), 0);
+	assert_non_null(strstr(err.msg, "truncated"));
+}
+
+static void
+test_wrong_key_refused(void **state)
+{
+	struct fx *f = *state;
+	unsigned char other[BACKUP_KEY_LEN];
+	struct backup_contents c;
+	struct idg_err err;
+
+	memcpy(other, f->key, sizeof(other));
+	other[0] ^= 1;
+	assert_int_not_equal(backup_unseal(other, f->file, f->len, &c, &err), 0);
+	assert_non_null(strstr(err.msg, "another backup key"));
+	assert_int_not_equal(
+		backup_unseal(f->key, (const unsigned char *)"hello world", 11, &c, &err), 0);
+	assert_non_null(strstr(err.msg, "not an idgov backup"));
+}
+
+static void
+test_manifest_mismatch_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct backup_check chk;
+	unsigned char *file;
+	size_t len;
+	struct idg_err err;
+
+	/* A manifest that does not describe its image, sealed with the right key. */
+	f->c.m.head_seq += 1;
+	assert_int_equal(backup_seal(f->key, &f->c, &file, &len, &err), 0);
+	f->c.m.head_seq -= 1;
+	assert_int_equal(backup_unseal(f->key, file, len, &c, &err), 0);
+	assert_int_not_equal(backup_check(&c, NULL, &chk, &err), 0);
+	assert_non_null(strstr(err.msg, "audit head"));
+	backup_contents_free(&c);
+	free(file);
+
+	/* An audit record edited in the image: the chain check finds it. */
+	f->c.m.schema += 1000;
+	assert_int_equal(backup_seal(f->key, &f->c, &file, &len, &err), 0);
+	f->c.m.schema -= 1000;
+	assert_int_equal(backup_unseal(f->key, file, len, &c, &err), 0);
+	assert_int_not_equal(backup_check(&c, NULL, &chk, &err), 0);
+	assert_non_null(strstr(err.msg, "schema version"));
+	backup_contents_free(&c);
+	free(file);
+}
+
+static void
+test_chain_edit_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct backup_check chk;
+	struct idg_err err;
+
+	assert_int_equal(
+		store_exec(f->env.st, "UPDATE audit SET actor = 'mallory' WHERE seq = 2", &err), 0);
+	backup_contents_free(&f->c);
+	assert_int_equal(backup_snapshot(f->env.cfg, f->env.st, &f->c, &err), 0);
+	free(f->file);
+	f->file = NULL;
+	assert_int_equal(backup_seal(f->key, &f->c, &f->file, &f->len, &err), 0);
+	assert_non_null(f->file);
+	assert_int_equal(backup_unseal(f->key, f->file, f->len, &c, &err), 0);
+	assert_int_not_equal(backup_check(&c, NULL, &chk, &err), 0);
+	assert_non_null(strstr(err.msg, "audit chain"));
+	backup_contents_free(&c);
+}
+
+static void
+touch(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static int
+present(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+static void
+test_prune(void **state)
+{
+	struct fx *f = *state;
+	char dir[160], name[PATH_MAX];
+	int64_t now = 1796166000; /* 2026-12-01T23:00:00Z */
+	int64_t newest;
+	int removed;
+	struct idg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/backups", f->env.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (int i = 0; i < 5; i++) {
+		static const int days[] = {0, 10, 20, 30, 31};
+
+		assert_int_equal(backup_file_name(dir, "h1", now - (int64_t)days[i] * 86400, name,
+						  sizeof(name)),
+				 0);
+		touch(dir, strrchr(name, '/') + 1);
+	}
+	touch(dir, "idgov-h1-20261001T000000Z.backup.0badc0de.tmp"); /* stale temporary */
+	touch(dir, "idgov-h1-20261201T225959Z.backup.0badc0de.tmp"); /* one being written */
+	touch(dir, "notes-20261001T000000Z.backup");                 /* not ours */
+	idg_set_now(now);
+	assert_int_equal(backup_prune(dir, 30 * 86400, idg_now(), &removed, &newest, &err), 0);
+	idg_set_now(-1);
+	assert_int_equal(removed,
+			 2); /* 30 days exactly stays; 31 days and the stale temporary go */
+	assert_int_equal(newest, now);
+	assert_true(present(dir, "idgov-h1-20261201T230000Z.backup"));
+	assert_true(present(dir, "idgov-h1-20261121T230000Z.backup"));
+	assert_true(present(dir, "idgov-h1-20261111T230000Z.backup"));
+	assert_true(present(dir, "idgov-h1-20261101T230000Z.backup"));
+	assert_false(present(dir, "idgov-h1-20261031T230000Z.backup"));
+	assert_false(present(dir, "idgov-h1-20261001T000000Z.backup.0badc0de.tmp"));
+	assert_true(present(dir, "idgov-h1-20261201T225959Z.backup.0badc0de.tmp"));
+	assert_true(present(dir, "notes-20261001T000000Z.backup"));
+
+	/* Far in the future: everything is old, but the newest backup is never removed. */
+	assert_int_equal(backup_prune(dir, 86400, now + 400 * 86400, &removed, &newest, &err), 0);
+	assert_true(present(dir, "idgov-h1-20261201T230000Z.backup"));
+	assert_false(present(dir, "idgov-h1-20261121T230000Z.backup"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_flipped_byte_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_edit_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
