@@ -59,6 +59,7 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "dir.h"
 #include "grants.h"
 #include "journal.h"
 #include "log.h"
@@ -954,6 +955,13 @@ setup(struct daemon *d, struct idg_err *err)
 		       d->cfg->audit_sign_every, &d->log, &d->audit, err) != 0)
 		return -1;
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
+		return -1;
+	/*
+	 * A directory that refuses our credentials fails the start (a unit
+	 * restarting on failure would only hammer it); one that cannot be
+	 * reached does not: logins go on from the store and the link retries.
+	 */
+	if (dir_check(d->cfg, err) < 0)
 		return -1;
 	if (d->opts->pid_file != NULL) {
 		if (write_pid_file(d->opts->pid_file, err) != 0)
