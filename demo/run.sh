@@ -151,8 +151,8 @@ while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
 sleep 0.5
 show ig grant show "$id"
 
-say "an access review of the privileged groups, closed at once with the default keep"
-show ig review start --adhoc --scope privileged --default keep --fallback alice
+say "an access review of the privileged groups, closed at once with the default approve"
+show ig review start --adhoc --scope privileged --default approve --fallback alice
 show ig review show 1
 show ig review close 1
 ig review report 1 --format html -o "$RUN/review-1.html"

@@ -32,7 +32,7 @@ review_def_from_config(const struct cfg *cfg, const struct review_campaign_cfg *
 }
 
 static const char *const scope_names[] = {"all", "privileged", "groups", "filter"};
-static const char *const default_names[] = {"revoke", "keep", "escalate"};
+static const char *const default_names[] = {"revoke", "approve", "escalate"};
 
 static json_t *
 definition_json(const struct campaign_def *d)
@@ -512,7 +512,10 @@ review_close_locked(struct review_ctx *r, int64_t id, int64_t now, struct idg_er
 	return rc;
 }
 
-/* At an early close, keep approves and revoke (or escalate, which has no time left) revokes. */
+/*
+ * At an early close, approve approves and revoke (or escalate, which has no
+ * time left) revokes. A campaign started before the rename says "keep".
+ */
 static int
 review_default_early(struct review_ctx *r, int64_t id, int64_t now, struct idg_err *err)
 {
@@ -534,8 +537,10 @@ review_default_early(struct review_ctx *r, int64_t id, int64_t now, struct idg_e
 		return 0; /* not open: review_close_locked says so */
 	if (rc != SQLITE_ROW)
 		return store_err(r->st, err, "reading a campaign");
-	return review_decide_rest(r, id, strcmp(deflt, "keep") == 0 ? "approve" : "revoke",
-				  "default (closed early)", now, err);
+	return review_decide_rest(
+		r, id,
+		strcmp(deflt, "approve") == 0 || strcmp(deflt, "keep") == 0 ? "approve" : "revoke",
+		"default (closed early)", now, err);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * Reviews in time: scheduled starts, reminders, deadlines (revoke, keep,
+ * Reviews in time: scheduled starts, reminders, deadlines (revoke, approve,
  * or escalate to the fallback reviewer for a further period), and the
  * closed loop that verifies each revocation in the directory. See
  * reviews.h.
@@ -222,10 +222,12 @@ deadline(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64
 	if (escalating) {
 		rc = escalate(r, c, now, err);
 	} else {
-		/* keep approves; revoke, and escalate's second deadline, revoke. */
-		int keep = deflt != NULL && strcmp(deflt, "keep") == 0;
+		/* approve ("keep" before the rename) approves; revoke, and escalate's second
+		 * deadline, revoke. */
+		int approve = deflt != NULL &&
+			      (strcmp(deflt, "approve") == 0 || strcmp(deflt, "keep") == 0);
 
-		rc = review_decide_rest(r, c->id, keep ? "approve" : "revoke",
+		rc = review_decide_rest(r, c->id, approve ? "approve" : "revoke",
 					c->escalated_at ? "default after escalation" : "default",
 					now, err);
 		if (rc == 0)

@@ -60,7 +60,8 @@ static int
 adhoc_def(struct control_ctx *ctx, json_t *args, struct campaign_def *d, struct reply_err *r)
 {
 	static const char *const scopes[] = {"all", "privileged", "groups", "filter", NULL};
-	static const char *const defaults[] = {"revoke", "keep", "escalate", NULL};
+	/* "keep", the old name of approve, is still taken. */
+	static const char *const defaults[] = {"revoke", "approve", "escalate", "keep", NULL};
 	const char *scope, *deflt, *duration;
 	int i;
 
@@ -80,8 +81,10 @@ adhoc_def(struct control_ctx *ctx, json_t *args, struct campaign_def *d, struct 
 	for (i = 0; defaults[i] != NULL && deflt != NULL && strcmp(defaults[i], deflt) != 0; i++)
 		;
 	if (deflt != NULL && defaults[i] == NULL)
-		return control_fail(r, "bad_request", "default is revoke, keep or escalate");
-	d->deflt = deflt != NULL ? (enum review_default)i : REVIEW_DEFAULT_REVOKE;
+		return control_fail(r, "bad_request", "default is revoke, approve or escalate");
+	d->deflt = deflt == NULL ? REVIEW_DEFAULT_REVOKE
+		   : i == 3      ? REVIEW_DEFAULT_APPROVE
+				 : (enum review_default)i;
 	if ((d->scope == REVIEW_SCOPE_GROUPS) != (d->groups != NULL) ||
 	    (d->scope == REVIEW_SCOPE_FILTER) != (d->filter != NULL))
 		return control_fail(r, "bad_request",

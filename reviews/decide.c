@@ -388,7 +388,8 @@ review_pending(struct store *st, const char *reviewer, int64_t campaign, struct 
 		    "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "
 		    "c.deadline, i.user_uid AS user, i.user_status, i.group_cn AS grp, "
 		    "i.privileged, i.held_as, i.via, i.source, i.since, i.last_login, "
-		    "i.recommendation, i.recommend_why, i.reviewer_why, i.decision, i.comment "
+		    "" REVIEW_RECOMMENDATION_SQL
+		    ", i.recommend_why, i.reviewer_why, i.decision, i.comment "
 		    "FROM review_items i JOIN campaigns c ON c.id = i.campaign_id WHERE "
 		    "i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) ORDER BY "
 		    "i.decision IS NOT NULL, i.id",

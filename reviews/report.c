@@ -190,7 +190,7 @@ gather(struct store *st, int64_t id, struct idg_err *err)
 		st,
 		"SELECT i.id AS item, i.user_uid AS user, i.user_status, i.group_cn AS "
 		"\"group\", i.privileged, i.held_as, i.via, i.source, i.since, "
-		"i.last_login, i.recommendation, i.recommend_why, i.reviewer, "
+		"i.last_login, " REVIEW_RECOMMENDATION_SQL ", i.recommend_why, i.reviewer, "
 		"i.reviewer_why, i.decided_by, i.decision, i.decision_source, i.decided_at, "
 		"i.comment, i.remediation, i.remediation_why, i.verified_at FROM "
 		"review_items i WHERE i.campaign_id = ?1 ORDER BY i.id",

@@ -15,7 +15,7 @@
  *   timezone    IANA zone the schedule is in (UTC)
  *   duration    how long reviewers have (14d)
  *   reminders   offsets before the deadline (7d, 2d)
- *   default     revoke | keep | escalate: an undecided item at the deadline (revoke)
+ *   default     revoke | approve | escalate: an undecided item at the deadline (revoke)
  *   escalation  how long the fallback reviewer gets after escalate (7d)
  *   fallback_reviewer  overrides [reviews] fallback_reviewer
  */
@@ -142,7 +142,8 @@ campaign_set(struct review_config *cfg, const char *name, const char *key, const
 	     int line, struct idg_err *scratch)
 {
 	static const char *const scopes[] = {"all", "privileged", "groups", "filter", NULL};
-	static const char *const defaults[] = {"revoke", "keep", "escalate", NULL};
+	/* "keep", the old name of approve, is still read. */
+	static const char *const defaults[] = {"revoke", "approve", "escalate", "keep", NULL};
 	const char *why = NULL;
 	struct review_campaign_cfg *c = campaign_for(cfg, name, line, &why);
 	int k, word = 0;
@@ -162,8 +163,8 @@ campaign_set(struct review_config *cfg, const char *name, const char *key, const
 		c->scope = (enum review_scope)word;
 		return why;
 	case CK_DEFAULT:
-		why = set_word(value, defaults, &word, "must be revoke, keep or escalate");
-		c->deflt = (enum review_default)word;
+		why = set_word(value, defaults, &word, "must be revoke, approve or escalate");
+		c->deflt = word == 3 ? REVIEW_DEFAULT_APPROVE : (enum review_default)word;
 		return why;
 	case CK_GROUPS:
 		return set_text(&c->groups, value);

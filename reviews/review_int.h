@@ -33,4 +33,13 @@ int review_campaign_state(struct store *st, int64_t campaign, char state[8], str
  * REVIEW_INVALID with err. */
 int review_decision_shape(json_t *d, size_t i, struct idg_err *err);
 
+/*
+ * review_items.recommendation as shown: approve or revoke, the words a
+ * decision uses. The store's column (006_reviews.sql) still says keep for
+ * approve; a migration may rename it, this keeps every reader the same.
+ */
+#define REVIEW_RECOMMENDATION_SQL                                                                  \
+	"CASE i.recommendation WHEN 'keep' THEN 'approve' ELSE i.recommendation END AS "           \
+	"recommendation"
+
 #endif

@@ -17,6 +17,8 @@ PACKAGES=(
 	# -Tlint; the shell lint; coverage with gcovr)
 	clang clang-tools clang-format binutils mandoc shellcheck gcovr git
 	clang libclang-rt-14-dev # tests/fuzz: -fsanitize=fuzzer (libFuzzer's runtime)
+	# the Debian packages (debian/, dpkg-buildpackage) and their test
+	debhelper devscripts lintian mmdebstrap
 )
 
 missing=()

@@ -38,9 +38,10 @@ man)
 	;;
 shell)
 	need shellcheck
-	# *.sh, .ci/run, and the bench scripts, which have no extension.
+	# *.sh, .ci/run, the packages' maintainer scripts, and the bench
+	# scripts, which have no extension.
 	mapfile -t f < <(
-		files '*.sh' '.ci/run'
+		files '*.sh' '.ci/run' 'debian/*.postinst' 'debian/*.prerm' 'debian/*.postrm'
 		for b in $(files 'bench/*'); do
 			head -n1 "$b" | grep -q '^#!.*sh' && echo "$b"
 		done

@@ -5,7 +5,8 @@
 # unless --quick: a clang -Weverything build with its unit tests, the clang
 # static analyzer (scan-build), a coverage build whose test run is measured
 # with gcovr, each fuzz target of tests/fuzz for 30 seconds (clang,
-# build-fuzz), and the whole suite again under AddressSanitizer and
+# build-fuzz), the Debian packages (tests/package: built, installed into a
+# Debian 12 root, a login, purged), and the whole suite again under AddressSanitizer and
 # UndefinedBehaviorSanitizer (last, so its ctest summary closes the run).
 #
 #   scripts/test.sh            everything
@@ -64,6 +65,12 @@ if [ "${1:-}" != "--quick" ]; then
 	# fuzz_replay_* tests; this looks for new ones and fails on any.
 	step "fuzz targets, 30 s each"
 	scripts/fuzz.sh 30
+
+	# The .debs built, linted, installed into a clean Debian 12 root, an
+	# MFA login through the installed module, purged (about 80 s; the
+	# first run makes the root with mmdebstrap, about 40 s more).
+	step "Debian packages (tests/package/run.sh)"
+	tests/package/run.sh build-pkgtest
 
 	step "build and test under ASan + UBSan"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -55,14 +55,24 @@ static const char usage_text[] =
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
 	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
 	"                                explain the login decision (admin)\n"
+	"  grant request|approve|deny|revoke|extend|breakglass|acknowledge|list|show\n"
+	"                                time-bound group membership, approved by admins\n"
+	"  account create|list|show|extend|end\n"
+	"                                temporary privileged accounts, approved like grants\n"
+	"  review pending|decide|delegate|list|show|progress|start|close|report\n"
+	"                                access-review campaigns: decide approve or revoke\n"
 	"  backup [--to DIR]             an encrypted, verified backup of the store (admin)\n"
 	"  backup verify FILE            decrypt and check a backup (root)\n"
 	"  restore FILE                  restore a backup while idgovd is stopped (root)\n"
+	"  key list|rotate master|destroy-old master\n"
+	"                                key fingerprints; a new master key; the old one "
+	"destroyed\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
 	"      --json          machine-readable output\n"
 	"  -h, --help          this help; COMMAND --help for a command's own\n"
+	"  -V, --version       the version\n"
 	"\n"
 	"exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 idgovd unavailable\n";
 
@@ -464,10 +474,28 @@ warn_plain_bind(struct cli *c, int rc)
 	return rc;
 }
 
+/* Healthy unless idgovd runs without its directory (down, or a departure guard holds). */
+static int
+status_healthy(json_t *r)
+{
+	json_t *conn = json_object_get(json_object_get(r, "daemon"), "connection");
+
+	return !(json_is_string(conn) && strcmp(json_string_value(conn), "disconnected") == 0);
+}
+
+static int
+print_status_verdict(json_t *r)
+{
+	print_status(r);
+	return !status_healthy(r);
+}
+
 static int
 cmd_status(struct cli *c, int argc, char **argv)
 {
 	struct sub_opts o;
+	json_t *r;
+	int rc;
 
 	if (parse_sub(c, argc, argv, "", &o) != 0)
 		return EXIT_USAGE;
@@ -475,7 +503,20 @@ cmd_status(struct cli *c, int argc, char **argv)
 		return help("usage: idgov status [--json]\n");
 	if (optind != argc)
 		return usage_error("status takes no arguments (got '%s')", argv[optind]);
-	return warn_plain_bind(c, run(c, "status", json_object(), print_status));
+	/* Exit 1 when disconnected, so that monitoring needs no parsing. */
+	if ((rc = call(c, "status", json_object(), &r)) != EXIT_OK)
+		return warn_plain_bind(c, rc);
+	if (c->json) {
+		char *text = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", text ? text : "null");
+		free(text);
+		rc = status_healthy(r) ? EXIT_OK : EXIT_FAIL;
+	} else {
+		rc = print_for_people(r, print_status_verdict, NULL, 1) ? EXIT_FAIL : EXIT_OK;
+	}
+	json_decref(r);
+	return warn_plain_bind(c, rc);
 }
 
 static int
@@ -821,19 +862,22 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli c = {.config_path = CFG_DEFAULT_PATH};
 	int ch, rc = -1;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		if (ch == 'c')
 			c.config_path = optarg;
 		else if (ch == 'j')
 			c.json = 1;
 		else if (ch == 'h')
 			return help(usage_text);
+		else if (ch == 'V')
+			return help("idgov " IDGOV_VERSION "\n");
 		else
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 	}

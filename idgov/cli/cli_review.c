@@ -35,7 +35,7 @@ static const char review_text[] =
 	"       idgov review start NAME               a configured campaign, now (admin)\n"
 	"       idgov review start --adhoc [--scope all|privileged|groups|filter]\n"
 	"                          [--groups G1,G2] [--filter F] [--duration D]\n"
-	"                          [--default revoke|keep|escalate] [--fallback U]   (admin)\n"
+	"                          [--default revoke|approve|escalate] [--fallback U]   (admin)\n"
 	"       idgov review close C                  final: no decision changes after (admin)\n"
 	"       idgov review report C --format csv|json|html [-o FILE]   (admin)\n";
 

@@ -801,8 +801,21 @@ count_line(struct parse_ctx *ctx, char *buf)
 {
 	if (buf == NULL)
 		return NULL;
-	if (ctx->at_line_start)
+	if (ctx->at_line_start) {
+		const char *p = buf + strspn(buf, " \t");
+
 		ctx->line++;
+		/*
+		 * inih skips a "[section" line without its ']' and goes on in the
+		 * previous section, where the next key would be blamed instead.
+		 */
+		if (*p == '[' && strchr(p, ']') == NULL && !ctx->failed) {
+			ctx->failed = 1;
+			ctx->err_line = ctx->line;
+			idg_seterr(ctx->err, "%s:%d: section header without its closing ']'",
+				   ctx->name, ctx->line);
+		}
+	}
 	ctx->at_line_start = strchr(buf, '\n') != NULL;
 	return buf;
 }

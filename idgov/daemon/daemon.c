@@ -65,6 +65,7 @@
 #include "backup.h"
 #include "config.h"
 #include "control.h"
+#include "dir.h"
 #include "grants.h"
 #include "journal.h"
 #include "log.h"
@@ -1115,6 +1116,13 @@ setup(struct daemon *d, struct idg_err *err)
 	if (strcmp(recovered, "nothing to do") != 0)
 		log_msg(&d->log, LOG_NOTICE, "master key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
+		return -1;
+	/*
+	 * A directory that refuses our credentials fails the start (a unit
+	 * restarting on failure would only hammer it); one that cannot be
+	 * reached does not: logins go on from the store and the link retries.
+	 */
+	if (dir_check(d->cfg, err) < 0)
 		return -1;
 	if (d->opts->pid_file != NULL) {
 		if (write_pid_file(d->opts->pid_file, err) != 0)

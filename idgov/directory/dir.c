@@ -228,7 +228,7 @@ read_password_file(const char *path, char *buf, size_t size, struct idg_err *err
 }
 
 static int
-bind_as_configured(LDAP *ld, const struct cfg *cfg, struct idg_err *err)
+bind_as_configured(LDAP *ld, const struct cfg *cfg, int *ldrc, struct idg_err *err)
 {
 	struct berval cred = {0, NULL};
 	char *pw = NULL;
@@ -249,6 +249,7 @@ bind_as_configured(LDAP *ld, const struct cfg *cfg, struct idg_err *err)
 			      &cred, NULL, NULL, NULL);
 	if (pw != NULL)
 		sodium_free(pw); /* wipes */
+	*ldrc = rc;
 	if (rc != LDAP_SUCCESS)
 		return idg_seterr(err, "bind to %s as %s failed: %s", cfg->dir_uri,
 				  cfg->dir_bind_dn[0] ? cfg->dir_bind_dn : "anonymous",
@@ -256,8 +257,9 @@ bind_as_configured(LDAP *ld, const struct cfg *cfg, struct idg_err *err)
 	return 0;
 }
 
-int
-dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err)
+/* dir_connect(), and in *ldrc the LDAP result that failed (0: none, e.g. the password file). */
+static int
+connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 {
 	LDAP *ld = NULL;
 	int version = LDAP_VERSION3, rc, off = 0;
@@ -282,17 +284,42 @@ dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err)
 	if (cfg->dir_tls == CFG_TLS_STARTTLS) {
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
+			*ldrc = rc;
 			ldap_unbind_ext(ld, NULL, NULL);
 			return idg_seterr(err, "StartTLS with %s failed: %s", cfg->dir_uri,
 					  ldap_err2string(rc));
 		}
 	}
-	if (bind_as_configured(ld, cfg, err) != 0) {
+	if (bind_as_configured(ld, cfg, ldrc, err) != 0) {
 		ldap_unbind_ext(ld, NULL, NULL);
 		return -1;
 	}
 	*out = ld;
 	return 0;
+}
+
+int
+dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err)
+{
+	int ldrc = 0;
+
+	return connect_rc(cfg, out, &ldrc, err);
+}
+
+int
+dir_check(const struct cfg *cfg, struct idg_err *err)
+{
+	LDAP *ld;
+	int ldrc = 0;
+
+	if (connect_rc(cfg, &ld, &ldrc, err) == 0) {
+		ldap_unbind_ext(ld, NULL, NULL);
+		return 0;
+	}
+	if (ldrc == LDAP_SERVER_DOWN || ldrc == LDAP_TIMEOUT || ldrc == LDAP_CONNECT_ERROR ||
+	    ldrc == LDAP_UNAVAILABLE || ldrc == LDAP_BUSY)
+		return DIR_UNREACHABLE;
+	return -1;
 }
 
 int

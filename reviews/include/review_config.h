@@ -23,7 +23,7 @@ enum review_scope {
 	REVIEW_SCOPE_GROUPS,
 	REVIEW_SCOPE_FILTER
 };
-enum review_default { REVIEW_DEFAULT_REVOKE, REVIEW_DEFAULT_KEEP, REVIEW_DEFAULT_ESCALATE };
+enum review_default { REVIEW_DEFAULT_REVOKE, REVIEW_DEFAULT_APPROVE, REVIEW_DEFAULT_ESCALATE };
 
 /*
  * An access review campaign, from a [campaign NAME] section: which

@@ -44,6 +44,15 @@ struct dir_entry {
 /* Connects, sets options (v3, timeouts, TLS) and binds. */
 int dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err);
 
+/*
+ * Connects and binds once, and lets go: 0 when the directory takes the
+ * configured credentials, DIR_UNREACHABLE (err says why) when it cannot be
+ * reached (down, timed out: worth retrying), -1 when it refuses them or the
+ * bind password file or TLS fails (retrying will not help).
+ */
+#define DIR_UNREACHABLE 1
+int dir_check(const struct cfg *cfg, struct idg_err *err);
+
 /* True if the server's root DSE advertises the RFC 4533 sync request control. */
 int dir_supports_sync(LDAP *ld);
 

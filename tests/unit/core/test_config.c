@@ -300,6 +300,14 @@ test_syntax_error_names_line(void **state)
 }
 
 static void
+test_broken_header_names_its_line(void **state)
+{
+	(void)state;
+	expect_error("[directory]\nuri = ldap://h/\nbase = dc=x\n[mfa\ndigits = 6\n",
+		     "t.conf:4: section header without its closing ']'");
+}
+
+static void
 test_cross_field_rules(void **state)
 {
 	(void)state;
@@ -522,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_grant_keys),
 		cmocka_unit_test(test_sections_of_other_libraries_are_skipped),
 		cmocka_unit_test(test_syntax_error_names_line),
+		cmocka_unit_test(test_broken_header_names_its_line),
 		cmocka_unit_test(test_cross_field_rules),
 		cmocka_unit_test(test_missing_file_is_a_clear_error),
 		cmocka_unit_test(test_load_from_file),

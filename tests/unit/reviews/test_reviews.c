@@ -236,7 +236,7 @@ test_deadline_keep(void **state)
 	struct idg_err err;
 	int64_t next;
 
-	open_with(f, REVIEW_DEFAULT_KEEP);
+	open_with(f, REVIEW_DEFAULT_APPROVE);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM review_items WHERE decision = 'approve' AND "
