@@ -178,6 +178,12 @@ sql_is() {
 	[ "$(sql "$1")" = "$2" ]
 }
 
+# daemon_connection_is STATE: idgovd's directory link is STATE (persist,
+# paged, disconnected); a function, so that wait_for asks again each time.
+daemon_connection_is() {
+	[ "$(ig --json status 2>/dev/null | jq -r .daemon.connection)" = "$1" ]
+}
+
 # PAM through pam_wrapper and pamtester (no root needed, no /etc changes).
 # Under the sanitizers the module is instrumented and pamtester is not, so
 # the sanitizer runtimes must be loaded first.

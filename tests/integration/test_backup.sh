@@ -167,7 +167,8 @@ CONF
 assert_exit 0 "idgovd starts with scheduled backups" daemon_start
 wait_for 5 test -S "$T/run/idgov.sock"
 count() { find "$T/sched" -name 'idgov-*.backup' | wc -l; }
-wait_for 15 test "$(count)" -ge 3
+at_least() { [ "$(count)" -ge "$1" ]; }
+wait_for 15 at_least 3
 assert_exit 0 "idgovd answers while it backs up" ig status
 sleep 8
 n=$(count)

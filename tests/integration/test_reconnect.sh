@@ -7,10 +7,10 @@
 
 it_setup
 assert_exit 0 "idgovd starts" daemon_start
-if wait_for 5 test "$(ig --json status | jq -r .daemon.connection)" = persist; then ok "persisting"; else not_ok "persisting"; fi
+if wait_for 5 daemon_connection_is persist; then ok "persisting"; else not_ok "persisting"; fi
 
 slapd_stop "$T/slapd"
-if wait_for 10 test "$(ig --json status | jq -r .daemon.connection)" = disconnected; then
+if wait_for 10 daemon_connection_is disconnected; then
 	ok "daemon notices the directory is gone"
 else
 	not_ok "daemon notices the directory is gone"

@@ -108,7 +108,7 @@ if wait_for 5 sql_is "SELECT count(*) FROM audit WHERE action='config.reload' AN
 else
 	not_ok "good reload applied"
 fi
-if wait_for 5 test "$(ig --json status | jq -r .daemon.connection)" = persist; then ok "persist resumes after reload"; else not_ok "persist resumes after reload"; fi
+if wait_for 5 daemon_connection_is persist; then ok "persist resumes after reload"; else not_ok "persist resumes after reload"; fi
 
 # SIGTERM: a clean stop, the last record signed.
 daemon_stop
