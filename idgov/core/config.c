@@ -108,11 +108,11 @@ static const struct key_def keys[] = {
 	K("store", "audit_key", T_PATH, audit_key_file, "/var/lib/idgov/audit.key"),
 	K("store", "audit_public_key", T_PATH, audit_pubkey_file, "/var/lib/idgov/audit.pub"),
 	KI("store", "audit_sign_every", audit_sign_every, "1000", 1, 1000000),
-	/* Empty: "audit.anchor" beside audit_key (default_anchor()). */
+	/* Empty: "audit.anchor" beside audit_key (default_beside()). */
 	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
 	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
 	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
-	/* Empty: "backup.key" beside master_key (default_backup_key()). */
+	/* Empty: "backup.key" beside master_key (default_beside()). */
 	K("store", "backup_key", T_PATH_OPT, backup_key_file, ""),
 
 	K("control", "socket", T_PATH, socket_path, "/run/idgov/idgov.sock"),
@@ -894,37 +894,25 @@ backup_section(struct cfg *c, const char *name, struct idg_err *err)
 	return 0;
 }
 
+/*
+ * An empty *slot becomes the file name beside the file at path (an
+ * absolute path: the key table checks it), e.g. audit.anchor beside the
+ * audit key.
+ */
 static int
-default_backup_key(struct cfg *c, struct idg_err *err)
+default_beside(char **slot, const char *path, const char *name, struct idg_err *err)
 {
-	const char *slash = strrchr(c->master_key_file, '/');
-	size_t dir = (size_t)(slash - c->master_key_file), size = dir + sizeof("/backup.key");
-	char *path;
+	const char *slash = strrchr(path, '/');
+	size_t dir = (size_t)(slash - path), size = dir + 1 + strlen(name) + 1;
+	char *out;
 
-	if (c->backup_key_file[0] != '\0')
+	if ((*slot)[0] != '\0')
 		return 0;
-	if ((path = malloc(size)) == NULL)
+	if ((out = malloc(size)) == NULL)
 		return idg_seterr(err, "out of memory");
-	snprintf(path, size, "%.*s/backup.key", (int)dir, c->master_key_file);
-	free(c->backup_key_file);
-	c->backup_key_file = path;
-	return 0;
-}
-
-static int
-default_anchor(struct cfg *c, struct idg_err *err)
-{
-	const char *slash = strrchr(c->audit_key_file, '/');
-	size_t dir = (size_t)(slash - c->audit_key_file), size = dir + sizeof("/audit.anchor");
-	char *path;
-
-	if (c->audit_anchor_file[0] != '\0')
-		return 0;
-	if ((path = malloc(size)) == NULL)
-		return idg_seterr(err, "out of memory");
-	snprintf(path, size, "%.*s/audit.anchor", (int)dir, c->audit_key_file);
-	free(c->audit_anchor_file);
-	c->audit_anchor_file = path;
+	snprintf(out, size, "%.*s/%s", (int)dir, path, name);
+	free(*slot);
+	*slot = out;
 	return 0;
 }
 
@@ -989,7 +977,9 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [directory] bind_password_file: required when bind_dn is set",
 			ctx->name);
-	if (default_anchor(c, ctx->err) != 0 || default_backup_key(c, ctx->err) != 0 ||
+	if (default_beside(&c->audit_anchor_file, c->audit_key_file, "audit.anchor", ctx->err) !=
+		    0 ||
+	    default_beside(&c->backup_key_file, c->master_key_file, "backup.key", ctx->err) != 0 ||
 	    backup_section(c, ctx->name, ctx->err) != 0)
 		return -1;
 	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
