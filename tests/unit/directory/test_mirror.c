@@ -79,19 +79,6 @@ group(const char *uuid, const char *cn, char **members, size_t n)
 	return e;
 }
 
-static long long
-count(struct fixture *f, const char *q)
-{
-	sqlite3_stmt *s;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, q, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
 static void
 apply_all(struct fixture *f, int refresh, struct dir_entry *e, size_t n, int sweep)
 {
@@ -119,10 +106,10 @@ test_baseline_records_no_events(void **state)
 				group("00000000-0000-0000-0000-0000000000g1", "ops", members, 2)};
 
 	apply_all(f, 1, e, 3, 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
-	assert_int_equal(count(f, "SELECT count(*) FROM memberships"), 2);
-	assert_int_equal(count(f, "SELECT privileged FROM groups"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT privileged FROM groups"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events"), 0);
 }
 
 static void
@@ -136,13 +123,20 @@ test_membership_diff_touches_only_changes(void **state)
 
 	apply_all(f, 0, &seed, 1, 0); /* not a baseline from here on */
 	apply_all(f, 0, &e1, 1, 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 2);
-	apply_all(f, 0, &e2, 1, 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.added'"), 3);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='membership.removed'"),
-			 1);
 	assert_int_equal(
-		count(f, "SELECT count(*) FROM membership_values WHERE value='uid=a,dc=x'"), 0);
+		test_count(&f->env, "SELECT count(*) FROM events WHERE kind='membership.added'"),
+		2);
+	apply_all(f, 0, &e2, 1, 0);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM events WHERE kind='membership.added'"),
+		3);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM events WHERE kind='membership.removed'"),
+		1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM membership_values WHERE value='uid=a,dc=x'"),
+		0);
 }
 
 static void
@@ -158,17 +152,21 @@ test_rename_is_a_mover_and_delete_departs(void **state)
 	apply_all(f, 0, &a, 1, 0);
 	apply_all(f, 0, &b, 1, 0);
 	apply_all(f, 0, &moved, 1, 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='user.mover'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events WHERE kind='user.mover'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users"), 2);
 	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
 	assert_int_equal(mirror_delete(f->m, "00000000-0000-0000-0000-00000000000b", &err), 0);
 	assert_int_equal(mirror_commit(f->m, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users"), 2);
 	/* Coming back is a joiner again, and the user is active. */
 	apply_all(f, 0, &b, 1, 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE kind='user.joiner'"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
+			 0);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM events WHERE kind='user.joiner'"), 2);
 }
 
 static void
@@ -188,7 +186,8 @@ test_sweep_departs_unseen_and_guard_refuses_mass_departure(void **state)
 	apply_all(f, 1, e, 5, 1);
 	/* A refresh that sees only u0..u3: one leaver, allowed. */
 	apply_all(f, 1, e, 4, 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
+			 1);
 	/* A refresh that sees nobody: refused, and rolled back by the caller. */
 	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
 	assert_int_equal(mirror_sweep(f->m, &err), 0);
@@ -196,7 +195,8 @@ test_sweep_departs_unseen_and_guard_refuses_mass_departure(void **state)
 	assert_non_null(strstr(err.msg, "4 of 4 active users"));
 	assert_int_equal(mirror_check_guard(f->m, 1, &err), 0); /* --force */
 	mirror_rollback(f->m);
-	assert_int_equal(count(f, "SELECT count(*) FROM users WHERE status='departed'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
+			 1);
 }
 
 static void
@@ -213,7 +213,7 @@ test_cookie_commits_with_changes_or_not_at_all(void **state)
 	mirror_rollback(f->m);
 	assert_int_equal(mirror_load_cookie(f->env.st, "default", &got, &err), 0);
 	assert_null(got.bv_val);
-	assert_int_equal(count(f, "SELECT count(*) FROM users"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users"), 0);
 
 	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
 	assert_int_equal(mirror_apply(f->m, &a, &err), 0);

@@ -86,19 +86,6 @@ as(struct fixture *f, const char *who, int admin)
 				   .admin = admin};
 }
 
-static long long
-count(struct fixture *f, const char *sql)
-{
-	sqlite3_stmt *s;
-	long long n = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return n;
-}
-
 /* The text in the first column of the first row of sql, or "(null)". */
 static const char *
 text(struct fixture *f, const char *sql)
@@ -178,13 +165,16 @@ test_two_person_rule(void **state)
 	assert_int_equal(grant_decide(&bob, id, 1, NULL, &err), GRANT_DENIED);
 	assert_int_equal(grant_decide(&carl, id, 1, "ok", &err), 0);
 	assert_int_equal(grant_decide(&carl, id, 1, "again", &err), GRANT_CONFLICT);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'requested'"), 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'requested'"), 1);
 	/* approvers = 2: the second distinct admin completes it. */
 	assert_int_equal(grant_decide(&dora, id, 1, NULL, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
-				  "dn = 'cn=admins,dc=x' AND value = 'uid=ann,dc=x'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
+				    "dn = 'cn=admins,dc=x' AND value = 'uid=ann,dc=x'"),
 			 1);
 	/* Next wake-up: the ending-soon notice, 10 minutes before the end. */
 	assert_int_equal(next, T0 + 4 * 3600 - 600);
@@ -200,12 +190,15 @@ test_admin_request_for_unprivileged_group_is_approved(void **state)
 
 	request(f, &root, "bob", "dev", "1h");
 	request(f, &bob, "bob", "admins", "1h");
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'requested' AND "
-				  "requester = 'bob'"),
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'approved'"), 1);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM grants WHERE state = 'requested' AND "
+				    "requester = 'bob'"),
 			 1);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'active'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'active'"),
+			 1);
 }
 
 static void
@@ -219,19 +212,23 @@ test_expiry_removes_what_was_added(void **state)
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	idg_set_now(T0 + 3599);
 	assert_int_equal(grants_tick(&root, T0 + 3599, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 0);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 0);
 	assert_int_equal(next, T0 + 3600);
 	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'expired'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'expired'"),
+			 1);
 	assert_int_equal(
-		count(f, "SELECT count(*) FROM dir_journal d JOIN dir_journal a ON "
-			 "a.grant_id = d.grant_id AND a.op = 'add_member' WHERE d.op = "
-			 "'del_member' AND d.dn = a.dn AND d.value = a.value AND d.attr = a.attr"),
+		test_count(
+			&f->env,
+			"SELECT count(*) FROM dir_journal d JOIN dir_journal a ON "
+			"a.grant_id = d.grant_id AND a.op = 'add_member' WHERE d.op = "
+			"'del_member' AND d.dn = a.dn AND d.value = a.value AND d.attr = a.attr"),
 		1);
 	assert_int_equal(next, 0);
 	/* Revoking an ended grant is refused; its journal is not touched again. */
 	assert_int_equal(grant_revoke(&root, id, "again", &err), GRANT_CONFLICT);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM dir_journal"), 2);
 }
 
 static void
@@ -246,8 +243,10 @@ test_unapproved_request_lapses(void **state)
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
 	assert_int_equal(next, T0 + 3600); /* max_pending */
 	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'lapsed'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'grant.lapse'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM grants WHERE state = 'lapsed'"),
+			 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM audit WHERE action = 'grant.lapse'"), 1);
 }
 
 static void
@@ -354,8 +353,8 @@ test_malformed_requests_write_nothing(void **state)
 		if (strstr(err.msg, cases[i].msg) == NULL)
 			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].msg, err.msg);
 	}
-	assert_int_equal(count(f, "SELECT count(*) FROM grants"), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM audit"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM grants"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM audit"), 0);
 }
 
 static void
@@ -375,29 +374,35 @@ test_account_lifecycle(void **state)
 	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
 	assert_int_equal(grant_decide(&dora, id, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT uid_number FROM temp_accounts"), 70000);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn "
-				  "= 'uid=ops1,ou=People,dc=x'"),
-			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
-				  "attr = 'ops1'"),
+	assert_int_equal(test_count(&f->env, "SELECT uid_number FROM temp_accounts"), 70000);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn "
+			   "= 'uid=ops1,ou=People,dc=x'"),
+		1);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM dir_journal WHERE op = 'add_member' AND "
+				    "attr = 'ops1'"),
 			 2);
 	/* An extension needs the same approvals, then moves the end. */
 	assert_int_equal(grant_extend(&root, id, NULL, "1h", "overran", &ext, &err), 0);
 	assert_int_equal(grant_decide(&carl, ext, 1, NULL, &err), 0);
 	assert_int_equal(grant_decide(&dora, ext, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT end_at FROM grants WHERE kind = 'account'"),
+	assert_int_equal(test_count(&f->env, "SELECT end_at FROM grants WHERE kind = 'account'"),
 			 T0 + 3 * 3600);
 	assert_int_equal(grants_tick(&root, T0 + 3 * 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND "
-				  "attr = 'shadowExpire' AND value = '1'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND "
+				    "attr = 'shadowExpire' AND value = '1'"),
 			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 2);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM dir_journal WHERE op = 'del_member'"), 2);
 	/* Kept for the retention (default 365 days), then deleted. */
 	assert_int_equal(next, T0 + 3 * 3600 + 365 * 86400);
 	assert_int_equal(grants_tick(&root, next, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry'"), 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM dir_journal WHERE op = 'del_entry'"), 1);
 }
 
 static void
@@ -422,25 +427,28 @@ test_sudo_role_follows_the_grant(void **state)
 	/* Sudo rights are privileged: another admin approves (approvers = 1). */
 	assert_int_equal(grant_decide(&carl, id, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
-			       "'cn=idgov-grant-1,ou=SUDOers,dc=x' AND value LIKE "
-			       "'%\"sudoNotBefore\":[\"20270115080000Z\"]%' AND value LIKE "
-			       "'%\"sudoNotAfter\":[\"20270115090000Z\"]%'"),
-			 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM dir_journal WHERE op = 'add_entry' AND dn = "
+			   "'cn=idgov-grant-1,ou=SUDOers,dc=x' AND value LIKE "
+			   "'%\"sudoNotBefore\":[\"20270115080000Z\"]%' AND value LIKE "
+			   "'%\"sudoNotAfter\":[\"20270115090000Z\"]%'"),
+		1);
 	/* An extension moves sudoNotAfter; the end deletes the entry. */
 	assert_int_equal(grant_extend(&root, id, NULL, "30m", "longer", &ext, &err), 0);
 	assert_int_equal(grant_decide(&carl, ext, 1, NULL, &err), 0);
 	assert_int_equal(grants_tick(&root, T0, &next, &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
-			       "'sudoNotAfter' AND value = '20270115093000Z'"),
-			 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM dir_journal WHERE op = 'replace' AND attr = "
+			   "'sudoNotAfter' AND value = '20270115093000Z'"),
+		1);
 	assert_int_equal(grant_revoke(&root, id, "done", &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM dir_journal WHERE op = 'del_entry' AND dn = "
-			       "'cn=idgov-grant-1,ou=SUDOers,dc=x'"),
-			 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM dir_journal WHERE op = 'del_entry' AND dn = "
+			   "'cn=idgov-grant-1,ou=SUDOers,dc=x'"),
+		1);
 }
 
 static void
@@ -463,10 +471,11 @@ test_grant_lapses_when_its_user_has_left(void **state)
 				    "UPDATE users SET status = 'departed' WHERE uid = 'bob'", &err),
 			 0);
 	assert_int_equal(grants_tick(&root, T0 + 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM grants WHERE state = 'lapsed' AND "
-				  "end_reason LIKE 'no active user%'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM grants WHERE state = 'lapsed' AND "
+				    "end_reason LIKE 'no active user%'"),
 			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM dir_journal"), 0);
 	assert_int_equal(next, 0);
 }
 
@@ -632,10 +641,11 @@ test_privilege_reason_is_recorded(void **state)
 		json_string_value(json_object_get(json_array_get(o, 0), "privileged_reason")),
 		"sre is nested in admins");
 	json_decref(o);
-	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'grant.request' AND "
-				  "json_extract(details, '$.privileged_reason') = "
-				  "'sre is nested in admins' AND json_extract(details, "
-				  "'$.privileged')"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM audit WHERE action = 'grant.request' AND "
+				    "json_extract(details, '$.privileged_reason') = "
+				    "'sre is nested in admins' AND json_extract(details, "
+				    "'$.privileged')"),
 			 1);
 }
 

@@ -80,19 +80,6 @@ teardown(void **state)
 	return 0;
 }
 
-static long long
-count(struct fixture *f, const char *sql)
-{
-	sqlite3_stmt *s;
-	long long n = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return n;
-}
-
 static void
 test_scheduled_start_once(void **state)
 {
@@ -102,22 +89,26 @@ test_scheduled_start_once(void **state)
 
 	/* First seen at 08:00: the 09:00 of yesterday is not a missed start. */
 	assert_int_equal(reviews_tick(&f->r, T0, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM campaigns"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM campaigns"), 0);
 	assert_int_equal(next, T0 + 3600);
 	/* Down from 08:00 to 10:30: the 09:00 start happens once, at the next tick. */
 	idg_set_now(T0 + 9000);
 	assert_int_equal(reviews_tick(&f->r, T0 + 9000, &next, &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM campaigns WHERE name = 'daily' AND due_at = "
-			       "1800003600"),
-			 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM campaigns WHERE name = 'daily' AND due_at = "
+			   "1800003600"),
+		1);
 	assert_int_equal(reviews_tick(&f->r, T0 + 9001, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM campaigns"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items"), 3);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM campaigns"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM review_items"), 3);
 	/* ann and ben: their manager boss; boss: the fallback list, skipping boss. */
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE reviewer = 'boss'"), 2);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE user_uid = 'boss' AND "
-				  "reviewer = 'root'"),
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM review_items WHERE reviewer = 'boss'"),
+		2);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM review_items WHERE user_uid = 'boss' AND "
+				    "reviewer = 'root'"),
 			 1);
 }
 
@@ -161,17 +152,22 @@ test_deadline_revoke(void **state)
 
 	boss_decides_ann(f);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86399, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'open'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM campaigns WHERE state = 'open'"),
+			 1);
 	assert_int_equal(next, T0 + 86400);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
-				  "decision_source = 'default'"),
-			 2);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM dir_journal WHERE op = 'del_value' AND attr "
-			       "= 'memberUid'"),
-			 2);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
+			   "decision_source = 'default'"),
+		2);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM dir_journal WHERE op = 'del_value' AND attr "
+			   "= 'memberUid'"),
+		2);
 	assert_int_equal(review_close(&f->r, id, &err), REVIEW_CONFLICT);
 }
 
@@ -216,8 +212,10 @@ test_reminders_go_to_reviewers_once(void **state)
 	assert_int_equal(next, T0 + 86400 - 7200);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7200, &next, &err), 0);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400 - 7000, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT reminders_sent FROM campaigns"), 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'review.remind'"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT reminders_sent FROM campaigns"), 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM audit WHERE action = 'review.remind'"),
+		1);
 	while (wait(NULL) > 0) /* the notify commands */
 		;
 	fp = fopen(out, "r");
@@ -238,11 +236,12 @@ test_deadline_keep(void **state)
 
 	open_with(f, REVIEW_DEFAULT_APPROVE);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM review_items WHERE decision = 'approve' AND "
-			       "decision_source = 'default'"),
-			 3);
-	assert_int_equal(count(f, "SELECT count(*) FROM dir_journal"), 0);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM review_items WHERE decision = 'approve' AND "
+			   "decision_source = 'default'"),
+		3);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM dir_journal"), 0);
 }
 
 static void
@@ -255,23 +254,29 @@ test_deadline_escalate(void **state)
 	open_with(f, REVIEW_DEFAULT_ESCALATE);
 	boss_decides_ann(f);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400, &next, &err), 0);
-	assert_int_equal(count(f,
-			       "SELECT count(*) FROM campaigns WHERE state = 'open' AND deadline "
-			       "= 1800090000"),
-			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE reviewer = 'root' AND "
-				  "decision IS NULL AND reviewer_why LIKE 'escalated from %'"),
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM campaigns WHERE state = 'open' AND deadline "
+			   "= 1800090000"),
+		1);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM review_items WHERE reviewer = 'root' AND "
+				    "decision IS NULL AND reviewer_why LIKE 'escalated from %'"),
 			 2);
 	assert_int_equal(next, T0 + 86400 + 3600);
-	assert_int_equal(count(f,
-			       "SELECT json_extract(details, '$.items') FROM audit WHERE action = "
-			       "'review.escalate'"),
-			 2);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT json_extract(details, '$.items') FROM audit WHERE action = "
+			   "'review.escalate'"),
+		2);
 	assert_int_equal(reviews_tick(&f->r, T0 + 86400 + 3600, &next, &err), 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
-				  "decision_source = 'default after escalation'"),
-			 2);
-	assert_int_equal(count(f, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM review_items WHERE decision = 'revoke' AND "
+			   "decision_source = 'default after escalation'"),
+		2);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM campaigns WHERE state = 'closed'"), 1);
 }
 
 /* Decides through a batch of chunks: all of a batch, or none of it. */
@@ -299,17 +304,19 @@ test_batches_are_all_or_nothing(void **state)
 	assert_int_equal(again, id);
 	assert_int_equal(total, 2);
 	/* Nothing is decided until the commit, and the batch is boss's alone. */
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE decision IS NOT NULL"),
-			 0);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM review_items WHERE decision IS NOT NULL"),
+		0);
 	assert_int_equal(review_batch_add(&other, id, c1, T0, &again, &total, &err),
 			 REVIEW_NOT_FOUND);
 	assert_int_equal(review_batch_commit(&other, id, T0, &n, &err), REVIEW_NOT_FOUND);
 	assert_int_equal(review_batch_commit(&boss, id, T0, &n, &err), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE id = 2 AND decision = "
-				  "'revoke' AND comment = 'left'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM review_items WHERE id = 2 AND decision = "
+				    "'revoke' AND comment = 'left'"),
 			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM review_batches"), 0);
 
 	/* One decision boss may not make spoils the whole batch; the batch is gone after. */
 	assert_int_equal(review_batch_add(&boss, 0, c2, T0, &id, &total, &err), 0);
@@ -320,14 +327,15 @@ test_batches_are_all_or_nothing(void **state)
 	assert_int_equal(review_batch_commit(&boss, id, T0, &n, &err), REVIEW_DENIED);
 	assert_non_null(strstr(err.msg, "nothing was recorded"));
 	assert_int_equal(n, 0);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_items WHERE id = 2 AND comment = "
-				  "'x'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM review_items WHERE id = 2 AND comment = "
+				    "'x'"),
 			 1);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM review_batches"), 0);
 
 	/* A malformed decision is refused as it arrives; nothing is kept. */
 	assert_int_equal(review_batch_add(&boss, 0, shape, T0, &id, &total, &err), REVIEW_INVALID);
-	assert_int_equal(count(f, "SELECT count(*) FROM review_batches"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM review_batches"), 0);
 
 	/* An uncommitted batch is forgotten after an hour; a reviewer holds at most four. */
 	assert_int_equal(review_batch_add(&boss, 0, c1, T0, &id, &total, &err), 0);
