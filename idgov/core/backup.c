@@ -143,18 +143,25 @@ read_head(sqlite3 *db, int64_t *seq, unsigned char hash[32])
 	return rc;
 }
 
+/* The integer in the first row of a fixed query on db; -1 when it has none or fails. */
+static int64_t
+first_int64(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 static int
 user_version(sqlite3 *db)
 {
-	sqlite3_stmt *s;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return v;
+	return (int)first_int64(db, "PRAGMA user_version");
 }
 
 int
@@ -856,16 +863,7 @@ move_back(const char *store, const char *aside)
 static int64_t
 newest_signed(struct store *st)
 {
-	sqlite3_stmt *s;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(seq), 0) FROM audit_signatures", -1, &s,
-			       NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
+	return first_int64(st->db, "SELECT coalesce(max(seq), 0) FROM audit_signatures");
 }
 
 int
