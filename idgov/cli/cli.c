@@ -40,7 +40,8 @@ static const char usage_text[] =
 	"  init                          create the store and keys (root)\n"
 	"  status                        daemon, directory connection, last sync, counts\n"
 	"  sync [--full] [--force]       sync the directory into the store now (admin)\n"
-	"  user list [--status S]        users (admin); S is active, disabled or departed\n"
+	"  user list [--status S]        users (admin); S is active, disabled, expired or "
+	"departed\n"
 	"  user show NAME                one user and their groups (admin, or yourself)\n"
 	"  group list                    groups (admin)\n"
 	"  group show NAME               a group's direct and effective members (admin)\n"
@@ -548,8 +549,9 @@ cmd_named(struct cli *c, int argc, char **argv, const char *op, void (*fn)(json_
 static int
 cmd_user(struct cli *c, int argc, char **argv)
 {
-	static const char text[] = "usage: idgov user list [--status active|disabled|departed]\n"
-				   "       idgov user show NAME\n";
+	static const char text[] =
+		"usage: idgov user list [--status active|disabled|expired|departed]\n"
+		"       idgov user show NAME\n";
 	struct sub_opts o;
 	int rc;
 	const char *verb = argc > 1 ? argv[1] : "";

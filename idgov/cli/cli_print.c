@@ -151,8 +151,13 @@ print_status(json_t *r)
 									: "");
 	printf("last sync:   %s (%s, %s)\n", when(s, "last_sync", t), str(s, "mode"),
 	       str(s, "last_result"));
-	printf("users:       %lld active, %lld disabled, %lld departed\n", num(c, "users_active"),
-	       num(c, "users_disabled"), num(c, "users_departed"));
+	printf("users:       %lld active, %lld disabled, %lld expired, %lld departed\n",
+	       num(c, "users_active"), num(c, "users_disabled"), num(c, "users_expired"),
+	       num(c, "users_departed"));
+	if (num(c, "value_warnings") > 0)
+		printf("warnings:    %lld values in %lld entries not stored as the directory holds "
+		       "them (see the log, or 'idgov user show')\n",
+		       num(c, "value_warnings"), num(c, "entries_with_warnings"));
 	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
 	       num(c, "groups_privileged"), num(c, "memberships"));
 	printf("audit:       %lld records\n", num(c, "audit_records"));
@@ -175,11 +180,14 @@ print_user_list(json_t *r)
 	size_t i;
 	json_t *u;
 
-	printf("%-20s %-9s %-28s %s\n", "USER", "STATUS", "NAME", "MAIL");
+	printf("%-20s %-9s %-10s %-28s %-28s %s\n", "USER", "STATE", "EXPIRES", "NAME", "MAIL",
+	       "REASON");
 	json_array_foreach(r, i, u)
 	{
-		printf("%-20s %-9s %-28s %s\n", str(u, "uid"), str(u, "status"),
-		       str(u, "display_name"), str(u, "mail"));
+		printf("%-20s %-9s %-10s %-28s %-28s %s%s\n", str(u, "uid"), str(u, "status"),
+		       str(u, "expires"), str(u, "display_name"), str(u, "mail"), str(u, "reason"),
+		       json_is_true(json_object_get(u, "departure_held")) ? " (departure held)"
+									  : "");
 	}
 }
 
@@ -194,7 +202,24 @@ print_user_show(json_t *r)
 	printf("user:        %s\n", str(r, "uid"));
 	printf("name:        %s\n", str(r, "display_name"));
 	printf("mail:        %s\n", str(r, "mail"));
-	printf("status:      %s\n", str(r, "status"));
+	if (json_is_string(json_object_get(r, "reason")))
+		printf("state:       %s (%s)\n", str(r, "status"), str(r, "reason"));
+	else
+		printf("state:       %s\n", str(r, "status"));
+	printf("expires:     %s\n",
+	       json_is_string(json_object_get(r, "expires")) ? str(r, "expires") : "never");
+	if (json_is_integer(json_object_get(r, "departure_held_since")))
+		printf("departure:   held by the guard since %s\n",
+		       when(r, "departure_held_since", t));
+	{
+		json_t *w;
+		size_t k;
+
+		json_array_foreach(json_object_get(r, "warnings"), k, w)
+		{
+			printf("warning:     %s\n", json_string_value(w));
+		}
+	}
 	if (json_is_integer(json_object_get(r, "uid_number")))
 		printf("uid number:  %lld\n", num(r, "uid_number"));
 	printf("dn:          %s\n", str(r, "dn"));

@@ -110,9 +110,9 @@ op_user_list(struct control_ctx *ctx, const struct caller *who, json_t *args, st
 		status = json_string_value(v);
 		if (status == NULL ||
 		    (strcmp(status, "active") != 0 && strcmp(status, "disabled") != 0 &&
-		     strcmp(status, "departed") != 0)) {
+		     strcmp(status, "expired") != 0 && strcmp(status, "departed") != 0)) {
 			control_fail(r, "bad_request",
-				     "argument '%s' must be active, disabled or departed",
+				     "argument '%s' must be active, disabled, expired or departed",
 				     "status");
 			return NULL;
 		}

@@ -22,9 +22,9 @@
 static int
 is_flag(const char *name)
 {
-	static const char *const flags[] = {"direct",     "privileged",   "has_cookie",
-					    "breakglass", "needs_review", "overdue",
-					    NULL};
+	static const char *const flags[] = {
+		"direct",       "privileged", "has_cookie",     "breakglass",
+		"needs_review", "overdue",    "departure_held", NULL};
 
 	for (const char *const *f = flags; *f != NULL; f++)
 		if (strcmp(name, *f) == 0)
@@ -101,6 +101,15 @@ query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct idg_err
 	return o;
 }
 
+void
+query_bind_day(sqlite3_stmt *s, int64_t now)
+{
+	int i = sqlite3_bind_parameter_index(s, ":day");
+
+	if (i > 0)
+		sqlite3_bind_int64(s, i, now / 86400);
+}
+
 json_t *
 query_counts(struct store *st, struct idg_err *err)
 {
@@ -109,16 +118,24 @@ query_counts(struct store *st, struct idg_err *err)
 	if (store_prepare(
 		    st,
 		    "SELECT "
-		    "(SELECT count(*) FROM users WHERE status = 'active') AS users_active, "
+		    "(SELECT count(*) FROM users WHERE " QUERY_STATE_SQL
+		    " = 'active') AS users_active, "
 		    "(SELECT count(*) FROM users WHERE status = 'disabled') AS users_disabled, "
+		    "(SELECT count(*) FROM users WHERE " QUERY_STATE_SQL " = 'expired') "
+		    "AS users_expired, "
 		    "(SELECT count(*) FROM users WHERE status = 'departed') AS users_departed, "
 		    "(SELECT count(*) FROM groups WHERE status = 'active') AS groups, "
 		    "(SELECT count(*) FROM groups WHERE status = 'active' AND privileged) "
 		    "AS groups_privileged, "
 		    "(SELECT count(*) FROM memberships) AS memberships, "
+		    "(SELECT count(DISTINCT uuid) FROM entry_warnings) AS entries_with_warnings, "
+		    "(SELECT count(*) FROM entry_warnings) AS value_warnings, "
+		    "(SELECT count(*) FROM held_departures) AS departures_held, "
+		    "(SELECT min(held_at) FROM held_departures) AS held_since, "
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
+	query_bind_day(s, idg_now());
 	return query_row(st, s, "no counts", err);
 }
 
@@ -143,17 +160,24 @@ query_sync_state(struct store *st, const char *directory, struct idg_err *err)
 }
 
 json_t *
-query_user_list(struct store *st, const char *status, struct idg_err *err)
+query_user_list(struct store *st, const char *state, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 
-	if (store_prepare(st,
-			  "SELECT uid, display_name, mail, uid_number, status, dn, uuid FROM users "
-			  "WHERE ?1 IS NULL OR status = ?1 ORDER BY uid",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT * FROM (SELECT uid, display_name, mail, uid_number, " QUERY_STATE_SQL
+		    " AS status, " QUERY_REASON_SQL " AS reason, CASE WHEN shadow_expire >= 0 "
+		    "THEN date(shadow_expire * 86400, 'unixepoch') END AS expires, dn, uuid, "
+		    "EXISTS (SELECT 1 FROM held_departures h WHERE h.uuid = users.uuid) AS "
+		    "departure_held FROM users) WHERE :state IS NULL OR status = :state ORDER BY "
+		    "uid",
+		    &s, err) != 0)
 		return NULL;
-	if (status != NULL)
-		sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
+	if (state != NULL)
+		sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":state"), state, -1,
+				  SQLITE_TRANSIENT);
+	query_bind_day(s, idg_now());
 	return query_rows(st, s, err);
 }
 
@@ -181,15 +205,22 @@ query_user_show(struct store *st, const char *uid, int depth, struct idg_err *er
 	sqlite3_stmt *s;
 	json_t *user, *groups;
 
-	if (store_prepare(st,
-			  "SELECT uid, display_name, mail, uid_number, status, dn, dn_norm, uuid, "
-			  "manager_dn, (SELECT m.uid FROM users m WHERE m.dn_norm = u.manager_dn "
-			  "LIMIT 1) AS manager, locked_time, shadow_expire, first_seen, "
-			  "last_changed, departed_at FROM users u WHERE uid = ?1 "
-			  "ORDER BY status = 'departed' LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare(
+		    st,
+		    "SELECT uid, display_name, mail, uid_number, " QUERY_STATE_SQL
+		    " AS status, " QUERY_REASON_SQL " AS reason, CASE WHEN shadow_expire >= 0 THEN "
+		    "date(shadow_expire * 86400, 'unixepoch') END AS expires, dn, dn_norm, uuid, "
+		    "manager_dn, (SELECT m.uid FROM users m WHERE m.dn_norm = u.manager_dn "
+		    "LIMIT 1) AS manager, locked_time, shadow_expire, first_seen, "
+		    "last_changed, departed_at, (SELECT held_at FROM held_departures h WHERE "
+		    "h.uuid = u.uuid) AS departure_held_since, (SELECT json_group_array("
+		    "w.attribute || ': ' || w.problem) FROM entry_warnings w WHERE w.uuid = "
+		    "u.uuid) AS warnings FROM users u WHERE uid = :uid "
+		    "ORDER BY status = 'departed' LIMIT 1",
+		    &s, err) != 0)
 		return NULL;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_TRANSIENT);
+	query_bind_day(s, idg_now());
 	user = one_row(st, s, "user", uid, err);
 	if (user == NULL)
 		return NULL;
@@ -208,6 +239,15 @@ query_user_show(struct store *st, const char *uid, int depth, struct idg_err *er
 	}
 	json_object_del(user, "dn_norm");
 	json_object_set_new(user, "groups", groups);
+	/* The values not stored as the directory holds them, as a list. */
+	{
+		const char *w = json_string_value(json_object_get(user, "warnings"));
+		json_t *list = w != NULL ? json_loads(w, 0, NULL) : NULL;
+
+		json_object_set_new(user, "warnings", json_is_array(list) ? list : json_array());
+		if (list != NULL && !json_is_array(list))
+			json_decref(list);
+	}
 	return user;
 }
 

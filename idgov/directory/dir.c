@@ -13,6 +13,7 @@
 #include "safepath.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@
  * made of letters, digits and -._@ only: such a DN has nothing that
  * RFC 4514 normalisation would change except case.
  */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define IDG_STR(x) STR(x)
+
 static int
 is_plain_dn(const char *dn)
 {
@@ -161,7 +166,7 @@ uuid_from_text(const struct berval *v, char out[DIR_UUID_LEN + 1])
 }
 
 void
-dir_attrs(const struct cfg *cfg, char *attrs[24])
+dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS])
 {
 	int n = 0;
 
@@ -346,21 +351,87 @@ dir_supports_sync(LDAP *ld)
 	return found;
 }
 
-/* The first value of attr as a NUL-terminated string, if it is sane text. */
+int
+dir_utf8_text(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned char c = *p;
+		size_t n;
+		uint32_t cp;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		if ((size_t)(end - p) <= n)
+			return 0;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		/* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not text. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+size_t
+dir_utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t cut;
+
+	if (len <= max)
+		return len;
+	cut = max;
+	/* s[cut] is the first byte left out: back off while it continues a character. */
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	return cut;
+}
+
+enum value_state { V_ABSENT, V_OK, V_LONG, V_NOT_TEXT };
+
+/*
+ * The first value of attr. V_OK: *out is the whole value. V_LONG: it is
+ * valid text over max bytes, and *out holds its longest prefix of at most
+ * max bytes that ends on a character boundary. V_NOT_TEXT (a NUL, bytes
+ * that are not UTF-8) and V_ABSENT: *out is NULL. -1 only when out of memory.
+ */
 static int
-first_value(LDAP *ld, LDAPMessage *msg, const char *attr, char **out, struct idg_err *err)
+read_value(LDAP *ld, LDAPMessage *msg, const char *attr, size_t max, char **out,
+	   enum value_state *state, struct idg_err *err)
 {
 	struct berval **vals = ldap_get_values_len(ld, msg, attr);
+	size_t len;
 	int rc = 0;
 
 	*out = NULL;
+	*state = V_ABSENT;
 	if (vals == NULL || vals[0] == NULL)
 		goto done;
-	if (vals[0]->bv_len > DIR_MAX_VALUE || memchr(vals[0]->bv_val, '\0', vals[0]->bv_len)) {
-		rc = idg_seterr(err, "attribute %s is too long or not text", attr);
+	len = vals[0]->bv_len;
+	if (!dir_utf8_text(vals[0]->bv_val, len)) {
+		*state = V_NOT_TEXT;
 		goto done;
 	}
-	*out = strndup(vals[0]->bv_val, vals[0]->bv_len);
+	*state = len > max ? V_LONG : V_OK;
+	*out = strndup(vals[0]->bv_val, dir_utf8_cut(vals[0]->bv_val, len, max));
 	if (*out == NULL)
 		rc = idg_seterr(err, "out of memory");
 done:
@@ -368,24 +439,147 @@ done:
 	return rc;
 }
 
-static int64_t
-first_number(LDAP *ld, LDAPMessage *msg, const char *attr)
+static void
+warn(struct dir_entry *e, const char *attr, const char *problem)
+{
+	if (e->n_warnings < DIR_MAX_WARNINGS) {
+		e->warnings[e->n_warnings].attr = attr;
+		e->warnings[e->n_warnings].problem = problem;
+		e->n_warnings++;
+	}
+}
+
+/* The first reason wins: it is the one an admin fixes first. */
+static int disable(struct dir_entry *e, struct idg_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+disable(struct dir_entry *e, struct idg_err *err, const char *fmt, ...)
+{
+	char buf[DIR_REASON_MAX];
+	va_list ap;
+
+	if (e->disabled_reason != NULL)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	e->disabled_reason = strdup(buf);
+	return e->disabled_reason == NULL ? idg_seterr(err, "out of memory") : 0;
+}
+
+/*
+ * A value people read (a display name): cut at a character boundary when
+ * over DIR_MAX_VALUE, absent when not text; either with a warning.
+ */
+static int
+display_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, char **out,
+	      struct idg_err *err)
+{
+	enum value_state st;
+
+	if (read_value(ld, msg, attr, DIR_MAX_VALUE, out, &st, err) != 0)
+		return -1;
+	if (st == V_LONG)
+		warn(e, attr, "over " IDG_STR(DIR_MAX_VALUE) " bytes: stored truncated");
+	else if (st == V_NOT_TEXT)
+		warn(e, attr, "not UTF-8 text: stored as absent");
+	return 0;
+}
+
+/*
+ * A value that is wrong when cut (an address, a DN, a time): absent with a
+ * warning when over max or not text.
+ */
+static int
+whole_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, size_t max,
+	    char **out, struct idg_err *err)
+{
+	enum value_state st;
+
+	if (read_value(ld, msg, attr, max, out, &st, err) != 0)
+		return -1;
+	if (st == V_LONG) {
+		free(*out);
+		*out = NULL;
+		warn(e, attr,
+		     max == DIR_MAX_DN ? "over " IDG_STR(DIR_MAX_DN) " bytes: stored as absent"
+				       : "over " IDG_STR(DIR_MAX_VALUE) " bytes: stored as absent");
+	} else if (st == V_NOT_TEXT) {
+		warn(e, attr, "not UTF-8 text: stored as absent");
+	}
+	return 0;
+}
+
+/*
+ * A value that decides whether the account may be used: one that cannot
+ * be read disables the account, it never reads as "not set".
+ */
+static int
+security_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, char **out,
+	       struct idg_err *err)
+{
+	enum value_state st;
+
+	if (read_value(ld, msg, attr, DIR_MAX_VALUE, out, &st, err) != 0)
+		return -1;
+	if (st == V_LONG || st == V_NOT_TEXT) {
+		free(*out);
+		*out = NULL;
+		return disable(e, err, "%s cannot be read (%s)", attr,
+			       st == V_LONG ? "over " IDG_STR(DIR_MAX_VALUE) " bytes" : "not text");
+	}
+	return 0;
+}
+
+enum number_state { N_ABSENT, N_OK, N_BAD };
+
+/* The first value of attr as a decimal integer >= -1 (-1 is shadow(5)'s "none"). */
+static enum number_state
+read_number(LDAP *ld, LDAPMessage *msg, const char *attr, int64_t *n)
 {
 	struct berval **vals = ldap_get_values_len(ld, msg, attr);
-	int64_t n = -1;
+	enum number_state st = N_ABSENT;
 
-	if (vals != NULL && vals[0] != NULL && vals[0]->bv_len > 0 && vals[0]->bv_len < 20) {
+	*n = -1;
+	if (vals != NULL && vals[0] != NULL) {
 		char buf[24], *end;
 		long long v;
 
-		memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
-		buf[vals[0]->bv_len] = '\0';
-		errno = 0;
-		v = strtoll(buf, &end, 10);
-		if (*end == '\0' && errno == 0 && v >= 0)
-			n = v;
+		st = N_BAD;
+		if (vals[0]->bv_len > 0 && vals[0]->bv_len < 20) {
+			memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
+			buf[vals[0]->bv_len] = '\0';
+			errno = 0;
+			v = strtoll(buf, &end, 10);
+			if (*end == '\0' && errno == 0 && v >= -1 && buf[0] != ' ' &&
+			    buf[0] != '+') {
+				*n = v;
+				st = N_OK;
+			}
+		}
 	}
 	ldap_value_free_len(vals);
+	return st;
+}
+
+/* A number people read or that only adds information (uidNumber): absent when malformed. */
+static int64_t
+info_number(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr)
+{
+	int64_t n;
+
+	if (read_number(ld, msg, attr, &n) == N_BAD)
+		warn(e, attr, "not a number: stored as absent");
+	return n;
+}
+
+static int64_t
+first_number(LDAP *ld, LDAPMessage *msg, const char *attr)
+{
+	int64_t n;
+
+	read_number(ld, msg, attr, &n);
 	return n;
 }
 
@@ -495,33 +689,65 @@ base_allows(const struct cfg *cfg, const char *dn_norm, enum dir_kind kind)
 	return ok;
 }
 
+/*
+ * What a user entry says about the account's state. Each source that says
+ * "disabled" gives the reason; one that cannot be read disables too.
+ */
+static int
+parse_user_state(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+		 struct idg_err *err)
+{
+	if (security_value(ld, msg, e, cfg->attr_locked, &e->locked, err) != 0)
+		return -1;
+	if (e->locked != NULL && disable(e, err, "locked by ppolicy (%s)", cfg->attr_locked) != 0)
+		return -1;
+	if (read_number(ld, msg, cfg->attr_shadow_expire, &e->shadow_expire) == N_BAD &&
+	    disable(e, err, "%s cannot be read (not a day number)", cfg->attr_shadow_expire) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
 	   struct idg_err *err)
 {
 	char *manager = NULL, *changed = NULL;
+	enum value_state uid_state;
 	int rc = -1;
 
-	/* Every value read here is freed at out, whichever read fails. */
-	if (first_value(ld, msg, cfg->attr_uid, &e->uid, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_display_name, &e->display_name, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_mail, &e->mail, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_manager, &manager, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_locked, &e->locked, err) != 0 ||
-	    first_value(ld, msg, cfg->attr_pwd_changed_time, &changed, err) != 0)
+	/* Every value read here is freed at out (or by dir_entry_free), whichever read fails. */
+	if (read_value(ld, msg, cfg->attr_uid, DIR_MAX_VALUE, &e->uid, &uid_state, err) != 0 ||
+	    display_value(ld, msg, e, cfg->attr_display_name, &e->display_name, err) != 0 ||
+	    whole_value(ld, msg, e, cfg->attr_mail, DIR_MAX_VALUE, &e->mail, err) != 0 ||
+	    whole_value(ld, msg, e, cfg->attr_manager, DIR_MAX_DN, &manager, err) != 0 ||
+	    whole_value(ld, msg, e, cfg->attr_pwd_changed_time, DIR_MAX_VALUE, &changed, err) !=
+		    0 ||
+	    parse_user_state(cfg, ld, msg, e, err) != 0)
 		goto out;
-	if (e->uid == NULL) {
+	if (uid_state == V_ABSENT) {
 		idg_seterr(err, "user entry has no %s", cfg->attr_uid);
 		goto out;
 	}
-	if (e->display_name == NULL && first_value(ld, msg, "cn", &e->display_name, err) != 0)
+	if (uid_state != V_OK) {
+		/*
+		 * A name cannot be cut or guessed: the entry is stored without
+		 * one (the mirror keeps the name it had), and disabled.
+		 */
+		free(e->uid);
+		e->uid = NULL;
+		if (disable(e, err, "%s cannot be read (%s)", cfg->attr_uid,
+			    uid_state == V_LONG ? "over " IDG_STR(DIR_MAX_VALUE) " bytes"
+						: "not text") != 0)
+			goto out;
+	}
+	if (e->display_name == NULL && display_value(ld, msg, e, "cn", &e->display_name, err) != 0)
 		goto out;
-	if (manager != NULL)
-		e->manager_norm = dir_dn_normalize(manager);
-	e->uid_number = first_number(ld, msg, cfg->attr_uid_number);
-	e->shadow_expire = first_number(ld, msg, cfg->attr_shadow_expire);
-	e->shadow_last_change = first_number(ld, msg, cfg->attr_shadow_last_change);
-	e->pwd_changed_at = changed != NULL ? dir_generalized_time(changed) : -1;
+	if (manager != NULL && (e->manager_norm = dir_dn_normalize(manager)) == NULL)
+		warn(e, cfg->attr_manager, "not a DN: stored as absent");
+	e->uid_number = info_number(ld, msg, e, cfg->attr_uid_number);
+	e->shadow_last_change = info_number(ld, msg, e, cfg->attr_shadow_last_change);
+	if (changed != NULL && (e->pwd_changed_at = dir_generalized_time(changed)) < 0)
+		warn(e, cfg->attr_pwd_changed_time, "not a GeneralizedTime: stored as absent");
 	rc = 0;
 out:
 	free(manager);
@@ -533,10 +759,18 @@ static int
 parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
 	    struct idg_err *err)
 {
-	if (first_value(ld, msg, cfg->attr_group_name, &e->cn, err) != 0)
+	enum value_state st;
+
+	if (read_value(ld, msg, cfg->attr_group_name, DIR_MAX_VALUE, &e->cn, &st, err) != 0)
 		return -1;
-	if (e->cn == NULL)
+	if (st == V_ABSENT)
 		return idg_seterr(err, "group entry has no %s", cfg->attr_group_name);
+	if (st != V_OK) {
+		/* Its members still count: the mirror keeps the name it had. */
+		free(e->cn);
+		e->cn = NULL;
+		warn(e, cfg->attr_group_name, "cannot be read: the stored name is kept");
+	}
 	e->gid_number = first_number(ld, msg, cfg->attr_gid_number);
 	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, err) != 0 ||
 	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, err) !=
@@ -613,6 +847,7 @@ dir_entry_free(struct dir_entry *e)
 	free(e->mail);
 	free(e->manager_norm);
 	free(e->locked);
+	free(e->disabled_reason);
 	free(e->cn);
 	free_list(e->members, e->n_members);
 	free_list(e->member_uids, e->n_member_uids);

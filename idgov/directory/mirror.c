@@ -37,22 +37,25 @@ enum {
 	S_REF_INS,
 	S_EVENT,
 	S_STATE,
+	S_WARN_DEL,
+	S_WARN_INS,
 	S_COUNT
 };
 
 static const char *const sql[S_COUNT] = {
 	[S_USER_GET] = "SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
-		       "locked_time, shadow_expire FROM users WHERE uuid = ?1",
-	[S_USER_INS] =
-		"INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
-		"manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
-		"shadow_last_change, pwd_changed_at, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?12)",
+		       "locked_time, shadow_expire, disabled_reason FROM users WHERE uuid = ?1",
+	[S_USER_INS] = "INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
+		       "manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
+		       "shadow_last_change, pwd_changed_at, disabled_reason, first_seen) VALUES "
+		       "(?1, ?2, ?3, "
+		       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?12)",
 	[S_USER_UPD] =
 		"UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
 		"mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
 		"shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL, "
-		"shadow_last_change = ?14, pwd_changed_at = ?15 WHERE uuid = ?1",
+		"shadow_last_change = ?14, pwd_changed_at = ?15, disabled_reason = ?16 WHERE uuid "
+		"= ?1",
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
@@ -79,6 +82,9 @@ static const char *const sql[S_COUNT] = {
 		    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (directory) DO UPDATE SET "
 		    "cookie = excluded.cookie, mode = excluded.mode, "
 		    "last_sync = excluded.last_sync, last_result = excluded.last_result",
+	[S_WARN_DEL] = "DELETE FROM entry_warnings WHERE uuid = ?1",
+	[S_WARN_INS] = "INSERT OR REPLACE INTO entry_warnings (uuid, attribute, problem, seen_at) "
+		       "VALUES (?1, ?2, ?3, ?4)",
 };
 
 struct mirror {
@@ -285,16 +291,43 @@ note_number_change(json_t *changes, const char *field, int64_t before, int64_t a
 					      after >= 0 ? json_integer(after) : json_null()));
 }
 
+/*
+ * Replaces the entry's warnings (values not stored as the directory holds
+ * them) and logs them; rows describe the entry as it is now.
+ */
 static int
-write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *status,
-	   struct idg_err *err)
+write_warnings(struct mirror *m, const struct dir_entry *e, const char *name, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_WARN_DEL];
+
+	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+	if (store_step_done(m->st, s, err) != 0)
+		return -1;
+	s = m->s[S_WARN_INS];
+	for (size_t i = 0; i < e->n_warnings; i++) {
+		sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, e->warnings[i].attr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, e->warnings[i].problem, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, m->now);
+		if (store_step_done(m->st, s, err) != 0)
+			return -1;
+		if (m->log != NULL)
+			log_msg(m->log, LOG_WARNING, "sync: %s (%s): %s %s", name, e->dn,
+				e->warnings[i].attr, e->warnings[i].problem);
+	}
+	return 0;
+}
+
+static int
+write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *uid,
+	   const char *status, struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[stmt_id];
 
 	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, e->dn, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, e->dn_norm, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 4, e->uid);
+	bind_text_or_null(s, 4, uid);
 	bind_text_or_null(s, 5, e->display_name);
 	bind_text_or_null(s, 6, e->mail);
 	bind_int_or_null(s, 7, e->uid_number);
@@ -306,14 +339,22 @@ write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char 
 	sqlite3_bind_int64(s, 13, m->gen);
 	bind_int_or_null(s, 14, e->shadow_last_change);
 	bind_int_or_null(s, 15, e->pwd_changed_at);
+	bind_text_or_null(s, 16, e->disabled_reason);
 	return store_step_done(m->st, s, err);
 }
 
+/*
+ * A user's state comes from the entry: disabled with the entry's reason
+ * (a lock, a status value, a nologin shell, a value that cannot be read),
+ * else active. Expiry is not a stored state (it depends on the day).
+ */
 static int
 apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 {
 	sqlite3_stmt *get = m->s[S_USER_GET];
-	const char *status = e->locked != NULL ? "disabled" : "active";
+	const char *status = e->disabled_reason != NULL ? "disabled" : "active";
+	char *kept_uid = NULL;
+	const char *uid = e->uid, *name;
 	json_t *changes;
 	int rc, found, was_departed = 0, moved = 0;
 
@@ -324,16 +365,27 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		sqlite3_reset(get);
 		if (rc != SQLITE_DONE)
 			return store_err(m->st, err, "reading user");
-		if (write_user(m, S_USER_INS, e, status, err) != 0)
+		name = uid != NULL ? uid : e->uuid;
+		if (write_user(m, S_USER_INS, e, uid, status, err) != 0 ||
+		    write_warnings(m, e, name, err) != 0)
 			return -1;
 		m->stats.joiners++;
-		return RECORD(m, "user.joiner", e->uuid, e->uid,
-			      json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "dn", e->dn, "status",
-					status),
+		return RECORD(m, "user.joiner", e->uuid, name,
+			      json_pack("{s:s, s:s, s:s, s:s?}", "uuid", e->uuid, "dn", e->dn,
+					"status", status, "reason", e->disabled_reason),
 			      err);
 	}
+	/* A name that could not be read keeps the one the mirror had. */
+	if (uid == NULL && col_text(get, 1) != NULL) {
+		if ((kept_uid = strdup(col_text(get, 1))) == NULL) {
+			sqlite3_reset(get);
+			return idg_seterr(err, "out of memory");
+		}
+		uid = kept_uid;
+	}
+	name = uid != NULL ? uid : e->uuid;
 	changes = json_object();
-	note_change(changes, "uid", col_text(get, 1), e->uid);
+	note_change(changes, "uid", col_text(get, 1), uid);
 	note_change(changes, "display_name", col_text(get, 2), e->display_name);
 	note_change(changes, "mail", col_text(get, 3), e->mail);
 	note_number_change(changes, "uid_number", col_int(get, 4), e->uid_number);
@@ -341,8 +393,10 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	note_change(changes, "locked_time", col_text(get, 7), e->locked);
 	note_number_change(changes, "shadow_expire", col_int(get, 8), e->shadow_expire);
 	was_departed = same(col_text(get, 6), "departed");
-	if (!was_departed)
+	if (!was_departed) {
 		note_change(changes, "status", col_text(get, 6), status);
+		note_change(changes, "disabled_reason", col_text(get, 9), e->disabled_reason);
+	}
 	moved = !same(col_text(get, 0), e->dn);
 	{
 		json_t *mover = moved ? json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
@@ -350,26 +404,29 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 				      : NULL;
 
 		sqlite3_reset(get);
-		rc = write_user(m, S_USER_UPD, e, status, err);
+		rc = write_user(m, S_USER_UPD, e, uid, status, err);
+		if (rc == 0)
+			rc = write_warnings(m, e, name, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
-			rc = RECORD(m, "user.joiner", e->uuid, e->uid,
+			rc = RECORD(m, "user.joiner", e->uuid, name,
 				    json_pack("{s:s, s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn,
 					      "status", status, "returned", 1),
 				    err);
 		}
 		if (rc == 0 && moved && !was_departed) {
 			m->stats.movers++;
-			rc = RECORD(m, "user.mover", e->uuid, e->uid, json_incref(mover), err);
+			rc = RECORD(m, "user.mover", e->uuid, name, json_incref(mover), err);
 		}
 		json_decref(mover);
 	}
 	if (rc == 0 && json_object_size(changes) > 0 && !was_departed) {
 		m->stats.changed++;
-		rc = RECORD(m, "user.changed", e->uuid, e->uid,
+		rc = RECORD(m, "user.changed", e->uuid, name,
 			    json_pack("{s:s, s:O}", "uuid", e->uuid, "changes", changes), err);
 	}
 	json_decref(changes);
+	free(kept_uid);
 	return rc;
 }
 
@@ -523,16 +580,17 @@ sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const 
 }
 
 static int
-write_group(struct mirror *m, int stmt_id, const struct dir_entry *e, struct idg_err *err)
+write_group(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *cn,
+	    struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[stmt_id];
 
 	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, e->dn, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, e->dn_norm, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, e->cn, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, cn, -1, SQLITE_STATIC);
 	bind_int_or_null(s, 5, e->gid_number);
-	sqlite3_bind_int(s, 6, cfg_list_contains(m->cfg->privileged_groups, e->cn));
+	sqlite3_bind_int(s, 6, cfg_list_contains(m->cfg->privileged_groups, cn));
 	sqlite3_bind_int64(s, 7, m->now);
 	sqlite3_bind_int64(s, 8, m->gen);
 	return store_step_done(m->st, s, err);
@@ -543,12 +601,22 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 {
 	sqlite3_stmt *get = m->s[S_GROUP_GET];
 	struct group_ref g = {.uuid = e->uuid, .cn = e->cn};
+	char *kept_cn = NULL;
 	json_t *ev = NULL;
 	const char *kind = NULL;
 	int rc;
 
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
+	/* A name that could not be read: the stored one, else the entryUUID. */
+	if (e->cn == NULL) {
+		kept_cn = strdup(rc == SQLITE_ROW ? col_text(get, 1) : e->uuid);
+		if (kept_cn == NULL) {
+			sqlite3_reset(get);
+			return idg_seterr(err, "out of memory");
+		}
+		g.cn = kept_cn;
+	}
 	if (rc == SQLITE_ROW) {
 		int was_deleted = same(col_text(get, 3), "deleted");
 
@@ -557,7 +625,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			kind = "group.created";
 			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned",
 				       1);
-		} else if (!same(col_text(get, 0), e->dn) || !same(col_text(get, 1), e->cn) ||
+		} else if (!same(col_text(get, 0), e->dn) || !same(col_text(get, 1), g.cn) ||
 			   col_int(get, 2) != e->gid_number) {
 			kind = "group.changed";
 			ev = json_pack("{s:s, s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
@@ -565,7 +633,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 				       col_text(get, 1));
 		}
 		sqlite3_reset(get);
-		rc = write_group(m, S_GROUP_UPD, e, err);
+		rc = write_group(m, S_GROUP_UPD, e, g.cn, err);
 		if (kind != NULL)
 			m->stats.groups_changed++;
 	} else {
@@ -574,12 +642,12 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			return store_err(m->st, err, "reading group");
 		kind = "group.created";
 		ev = m->baseline ? NULL : json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
-		rc = write_group(m, S_GROUP_INS, e, err);
+		rc = write_group(m, S_GROUP_INS, e, g.cn, err);
 		g.id = sqlite3_last_insert_rowid(m->st->db);
 		m->stats.groups_added++;
 	}
 	if (rc == 0 && kind != NULL && !m->baseline) {
-		rc = record(m, kind, e->uuid, e->cn, ev, err);
+		rc = record(m, kind, e->uuid, g.cn, ev, err);
 		ev = NULL;
 	}
 	json_decref(ev);
@@ -587,6 +655,9 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
 	if (rc == 0)
 		rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	if (rc == 0)
+		rc = write_warnings(m, e, g.cn, err);
+	free(kept_cn);
 	return rc;
 }
 
@@ -646,9 +717,10 @@ entry_usable(const struct dir_entry *e, struct idg_err *err)
 		return 0;
 	if (e->dn == NULL || e->dn_norm == NULL)
 		return idg_seterr(err, "directory entry %s without a DN", e->uuid);
-	if (e->kind == DIR_USER && e->uid == NULL)
+	/* A name the parser could not read is allowed only with the account disabled. */
+	if (e->kind == DIR_USER && e->uid == NULL && e->disabled_reason == NULL)
 		return idg_seterr(err, "user entry %s without a name", e->uuid);
-	if (e->kind == DIR_GROUP && e->cn == NULL)
+	if (e->kind == DIR_GROUP && e->cn == NULL && e->n_warnings == 0)
 		return idg_seterr(err, "group entry %s without a name", e->uuid);
 	for (size_t i = 0; i < e->n_members; i++)
 		if (e->members == NULL || e->members[i] == NULL)

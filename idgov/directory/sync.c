@@ -52,7 +52,7 @@ struct sync_session {
 	int force;
 	struct sync_ctx ctx;
 	char *filter;
-	char *attrs[24];
+	char *attrs[DIR_MAX_ATTRS];
 };
 
 static void
@@ -270,7 +270,7 @@ static int
 paged_refresh(struct sync_ctx *c, int force, struct idg_err *err)
 {
 	struct berval cookie = {0, NULL};
-	char *attrs[24];
+	char *attrs[DIR_MAX_ATTRS];
 	char *filter = dir_sync_filter(c->cfg);
 	int rc;
 
@@ -430,7 +430,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 	struct mirror *m = NULL;
 	ldap_sync_t ls;
 	LDAP *ld = NULL;
-	char *attrs[24], *filter = NULL;
+	char *attrs[DIR_MAX_ATTRS], *filter = NULL;
 	int rc = -1;
 
 	if (mirror_open(st, audit, cfg, log, &m, err) != 0)

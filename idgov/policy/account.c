@@ -151,40 +151,47 @@ account_canonical_uid(struct store *st, const char *name, char *canon, size_t si
 
 int
 account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
-	      const char **rule, struct idg_err *err)
+	      const char **rule, char *reason, size_t size, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	*d = ACCOUNT_OK;
 	*rule = NULL;
-	/* An active row wins over departed namesakes (a uid reused after a leaver). */
+	if (size > 0)
+		reason[0] = '\0';
+	/*
+	 * The same state status, user list and user show print (query.h). An
+	 * active row wins over departed namesakes (a uid reused after a leaver).
+	 */
 	if (store_prepare(st,
-			  "SELECT status, shadow_expire FROM users WHERE uid = ?1 "
+			  "SELECT " QUERY_STATE_SQL ", " QUERY_REASON_SQL
+			  " FROM users WHERE uid = :uid "
 			  "ORDER BY status = 'departed' LIMIT 1",
 			  &s, err) != 0)
 		return -1;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_STATIC);
+	query_bind_day(s, now);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*d = ACCOUNT_UNKNOWN;
 		*rule = "account.unknown";
 	} else if (rc == SQLITE_ROW) {
-		const char *status = (const char *)sqlite3_column_text(s, 0);
-		int has_expiry = sqlite3_column_type(s, 1) != SQLITE_NULL;
-		int64_t expire_day = sqlite3_column_int64(s, 1);
+		const char *state = (const char *)sqlite3_column_text(s, 0);
+		const char *why = (const char *)sqlite3_column_text(s, 1);
 
-		if (status[0] == 'd' && status[1] == 'e') {
+		if (strcmp(state, "departed") == 0) {
 			*d = ACCOUNT_DEPARTED;
 			*rule = "account.departed";
-		} else if (status[0] == 'd') {
+		} else if (strcmp(state, "disabled") == 0) {
 			*d = ACCOUNT_DISABLED;
 			*rule = "account.disabled";
-		} else if (has_expiry && now / 86400 >= expire_day) {
-			/* shadow(5): the account is unusable from that day on. */
+		} else if (strcmp(state, "expired") == 0) {
 			*d = ACCOUNT_EXPIRED;
 			*rule = "account.expired";
 		}
+		if (why != NULL && size > 0)
+			idg_strlcpy(reason, why, size);
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -198,8 +205,8 @@ static const char *const state_words[] = {
 	[ACCOUNT_OK] = "active",
 	[ACCOUNT_UNKNOWN] = "not in the directory",
 	[ACCOUNT_DEPARTED] = "departed (removed from the directory)",
-	[ACCOUNT_DISABLED] = "disabled (locked in the directory)",
-	[ACCOUNT_EXPIRED] = "expired (shadowExpire has passed)",
+	[ACCOUNT_DISABLED] = "disabled",
+	[ACCOUNT_EXPIRED] = "expired",
 	[ACCOUNT_ENDED] = "a temporary account past its end",
 };
 
@@ -294,14 +301,19 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 	struct policy_input in = {user, NULL, 0, service, rhost, now};
 	struct policy_decision d;
 	const char *rule, **groups = NULL;
+	char reason[160];
 	json_t *holder = NULL;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
 	v->password_warn_days = -1;
-	if (account_check(st, user, now, &v->state, &rule, err) != 0)
+	if (account_check(st, user, now, &v->state, &rule, reason, sizeof(reason), err) != 0)
 		return -1;
-	snprintf(v->why, sizeof(v->why), "the account is %s", state_words[v->state]);
+	if (reason[0] != '\0')
+		snprintf(v->why, sizeof(v->why), "the account is %s: %s", state_words[v->state],
+			 reason);
+	else
+		snprintf(v->why, sizeof(v->why), "the account is %s", state_words[v->state]);
 	if (report != NULL)
 		report(arg, "account", "state", v->state == ACCOUNT_OK, v->why);
 	if (v->state != ACCOUNT_OK) {

@@ -20,9 +20,29 @@ json_t *query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err);
 /* The first row of s as an object; NULL with err set to missing when there is none. */
 json_t *query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct idg_err *err);
 
+/*
+ * The account state a login decides from (policy/account.c), as status,
+ * user list and user show print it: the stored status (active, disabled
+ * with its reason, departed), and "expired" for an active account from the
+ * day its shadowExpire names on (shadow(5)), which depends on the clock and
+ * so is never stored. Columns of users; :day is today (UTC days since the
+ * epoch). SQLite numbers a named parameter when it first appears, so a
+ * statement that uses these names its other parameters too.
+ */
+#define QUERY_STATE_SQL                                                                            \
+	"(CASE WHEN status <> 'active' THEN status WHEN shadow_expire >= 0 AND "                   \
+	":day >= shadow_expire THEN 'expired' ELSE 'active' END)"
+#define QUERY_REASON_SQL                                                                           \
+	"(CASE WHEN status = 'disabled' THEN coalesce(disabled_reason, 'disabled in the "          \
+	"directory') WHEN status = 'departed' THEN 'removed from the directory' WHEN "             \
+	"shadow_expire >= 0 AND :day >= shadow_expire THEN 'shadowExpire ' || "                    \
+	"date(shadow_expire * 86400, 'unixepoch') || ' has passed' END)"
+/* Binds :day in s to the day of now, if s has it. */
+void query_bind_day(sqlite3_stmt *s, int64_t now);
+
 json_t *query_counts(struct store *st, struct idg_err *err);
 json_t *query_sync_state(struct store *st, const char *directory, struct idg_err *err);
-/* status: NULL for all, or active/disabled/departed. */
+/* state: NULL for all, or active/disabled/expired/departed (QUERY_STATE_SQL). */
 json_t *query_user_list(struct store *st, const char *status, struct idg_err *err);
 /* NULL with err "no user ..." when unknown. depth: nested group resolution limit. */
 json_t *query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err);

@@ -3,9 +3,14 @@
  * turning an LDAP entry into a struct dir_entry that the mirror can store.
  *
  * Everything that comes from the directory is untrusted input: values are
- * length-checked, numbers are parsed strictly, DNs are normalised, and an
- * entry that cannot be understood is reported and skipped, never stored
- * half-parsed.
+ * length-checked, numbers are parsed strictly, DNs are normalised. No entry
+ * is skipped for what one of its values holds (that would leave a lock in
+ * the same change unapplied): a display value over DIR_MAX_VALUE bytes is
+ * cut at a UTF-8 character boundary, one that is not UTF-8 text is stored
+ * as absent, each with a warning (struct dir_warning); a security value
+ * (lock, status, expiry, shell) that cannot be read disables the account
+ * (disabled_reason says which), it never reads as "not set". Only an entry
+ * without a usable entryUUID or DN is skipped.
  */
 #ifndef IDGOV_DIR_H
 #define IDGOV_DIR_H
@@ -21,6 +26,14 @@
 
 enum dir_kind { DIR_OTHER, DIR_USER, DIR_GROUP };
 
+/* An attribute of an entry that could not be stored as the directory holds it. */
+struct dir_warning {
+	const char *attr;    /* the attribute's name (the config's storage) */
+	const char *problem; /* static text: "truncated to 1024 bytes", ... */
+};
+#define DIR_MAX_WARNINGS 8
+#define DIR_REASON_MAX 160
+
 struct dir_entry {
 	enum dir_kind kind;
 	char uuid[DIR_UUID_LEN + 1];
@@ -32,6 +45,10 @@ struct dir_entry {
 	int64_t shadow_expire;      /* -1: absent */
 	int64_t shadow_last_change; /* days since the epoch; -1: absent */
 	int64_t pwd_changed_at;     /* UTC seconds; -1: absent */
+	/* Why the account is disabled (a lock, a status, an unreadable value); NULL: it is not. */
+	char *disabled_reason;
+	struct dir_warning warnings[DIR_MAX_WARNINGS];
+	size_t n_warnings;
 	/* groups */
 	char *cn;
 	int64_t gid_number; /* -1: absent */
@@ -57,7 +74,8 @@ int dir_check(const struct cfg *cfg, struct idg_err *err);
 int dir_supports_sync(LDAP *ld);
 
 /* The attributes idgov asks for (NULL-terminated, static storage in cfg order). */
-void dir_attrs(const struct cfg *cfg, char *attrs[24]);
+#define DIR_MAX_ATTRS 32
+void dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS]);
 
 /* The sync filter: (|user_filter group_filter). Caller frees. */
 char *dir_sync_filter(const struct cfg *cfg);
@@ -66,7 +84,8 @@ char *dir_sync_filter(const struct cfg *cfg);
  * Parses an entry. uuid_raw is the 16-byte entryUUID from a sync state
  * control, or NULL to read the entryUUID attribute. Returns 0 and fills e
  * (kind DIR_OTHER for entries outside the configured user and group
- * bases), or -1 with err set for an entry that must be skipped.
+ * bases), or -1 with err set for an entry that must be skipped: one
+ * without a valid entryUUID or DN (or out of memory), never for a value.
  */
 int dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg,
 		    const struct berval *uuid_raw, struct dir_entry *e, struct idg_err *err);
@@ -77,6 +96,14 @@ int dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1]);
 
 /* Normalises a DN (RFC 4514 form, lower case). Returns NULL if it is not a DN. */
 char *dir_dn_normalize(const char *dn);
+
+/*
+ * The longest prefix of s (len bytes of valid UTF-8) that fits in max bytes
+ * and ends on a character boundary.
+ */
+size_t dir_utf8_cut(const char *s, size_t len, size_t max);
+/* 1 if the len bytes at s are valid UTF-8 without a NUL, else 0. */
+int dir_utf8_text(const char *s, size_t len);
 
 /* Parses an LDAP GeneralizedTime in UTC ("20261126083000Z", fractions allowed); -1 if malformed. */
 int64_t dir_generalized_time(const char *s);

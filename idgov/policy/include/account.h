@@ -16,7 +16,7 @@ enum account_decision {
 	ACCOUNT_OK,
 	ACCOUNT_UNKNOWN,  /* not in the directory mirror */
 	ACCOUNT_DEPARTED, /* removed from the directory */
-	ACCOUNT_DISABLED, /* locked in the directory (pwdAccountLockedTime) */
+	ACCOUNT_DISABLED, /* disabled in the directory (a lock, a status, a nologin shell) */
 	ACCOUNT_EXPIRED,  /* shadowExpire has passed */
 	ACCOUNT_ENDED,    /* a temporary privileged account past its end (or not started) */
 };
@@ -41,9 +41,15 @@ int account_name_valid(const char *name, struct idg_err *err);
 int account_canonical_uid(struct store *st, const char *name, char *canon, size_t size,
 			  struct idg_err *err);
 
-/* Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that decided. */
+/*
+ * Fills *d and, unless ACCOUNT_OK, rule with the name of the rule that
+ * decided and reason (size bytes) with why in words ("locked by ppolicy
+ * (pwdAccountLockedTime)", "shadowExpire 2026-01-31 has passed"). The
+ * state is the one `idgov status`, `user list` and `user show` print
+ * (QUERY_STATE_SQL).
+ */
 int account_check(struct store *st, const char *uid, int64_t now, enum account_decision *d,
-		  const char **rule, struct idg_err *err);
+		  const char **rule, char *reason, size_t size, struct idg_err *err);
 
 /* 1 if uid is a temporary privileged account idgov created (grants, schema/005), 0 if not. */
 int account_is_temporary(struct store *st, const char *uid, struct idg_err *err);

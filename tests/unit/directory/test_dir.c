@@ -100,6 +100,55 @@ test_generalized_time(void **state)
 	assert_int_equal(dir_generalized_time(""), -1);
 }
 
+static void
+test_utf8_text_refuses_nul_and_malformed_sequences(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		int ok;
+	} cases[] = {
+		{"plain", 5, 1},
+		{"\xc3\xa9t\xc3\xa9", 5, 1}, /* été */
+		{"\xf0\x9f\x94\x92", 4, 1},  /* U+1F512 */
+		{"a\0b", 3, 0},              /* a NUL inside */
+		{"\xc3", 1, 0},              /* cut short */
+		{"\xe2\x82", 2, 0},          /* cut short */
+		{"\x80", 1, 0},              /* a lone continuation byte */
+		{"\xc0\xaf", 2, 0},          /* overlong "/" */
+		{"\xe0\x80\xaf", 3, 0},      /* overlong "/" */
+		{"\xed\xa0\x80", 3, 0},      /* a UTF-16 surrogate */
+		{"\xf4\x90\x80\x80", 4, 0},  /* past U+10FFFF */
+		{"\xff", 1, 0},
+		{"\xc3\x28", 2, 0}, /* a lead byte followed by ASCII */
+		{"", 0, 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (dir_utf8_text(cases[i].s, cases[i].len) != cases[i].ok)
+			fail_msg("case %zu: expected %d", i, cases[i].ok);
+}
+
+static void
+test_utf8_cut_never_splits_a_character(void **state)
+{
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92"; /* a é € U+1F512: 1+2+3+4 */
+	size_t len = strlen(s);
+
+	(void)state;
+	assert_int_equal(dir_utf8_cut(s, len, 100), len);
+	assert_int_equal(dir_utf8_cut(s, len, len), len);
+	assert_int_equal(dir_utf8_cut(s, len, 1), 1);
+	assert_int_equal(dir_utf8_cut(s, len, 2), 1); /* inside é */
+	assert_int_equal(dir_utf8_cut(s, len, 3), 3);
+	assert_int_equal(dir_utf8_cut(s, len, 4), 3); /* inside € */
+	assert_int_equal(dir_utf8_cut(s, len, 5), 3);
+	assert_int_equal(dir_utf8_cut(s, len, 6), 6);
+	assert_int_equal(dir_utf8_cut(s, len, 9), 6); /* inside U+1F512 */
+	assert_int_equal(dir_utf8_cut(s, len, 0), 0);
+}
+
 int
 main(void)
 {
@@ -110,6 +159,8 @@ main(void)
 		cmocka_unit_test(test_dn_within),
 		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_generalized_time),
+		cmocka_unit_test(test_utf8_text_refuses_nul_and_malformed_sequences),
+		cmocka_unit_test(test_utf8_cut_never_splits_a_character),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,6 +225,51 @@ test_cookie_commits_with_changes_or_not_at_all(void **state)
 	free(got.bv_val);
 }
 
+/*
+ * An entry whose name could not be read is disabled, not skipped: it keeps
+ * the stored name; its warnings are rewritten with each change, so they
+ * describe the entry as it is.
+ */
+static void
+test_unreadable_values_disable_or_warn_and_never_skip(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct dir_entry bad = a;
+	char reason[] = "uid cannot be read (not text)";
+	struct idg_err err;
+
+	apply_all(f, 0, &a, 1, 0);
+	bad.uid = NULL;
+	bad.disabled_reason = reason;
+	bad.warnings[0] = (struct dir_warning){"displayName", "over 1024 bytes: stored truncated"};
+	bad.n_warnings = 1;
+	apply_all(f, 0, &bad, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE uid = 'a' AND "
+					     "status = 'disabled' AND disabled_reason = "
+					     "'uid cannot be read (not text)'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 1);
+	/* A joiner without a readable name is stored disabled, with no name. */
+	bad.uuid[35] = 'b';
+	bad.n_warnings = 0;
+	apply_all(f, 0, &bad, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE uid IS NULL AND "
+					     "status = 'disabled'"),
+			 1);
+	/* Without a reason, a nameless user is refused: nothing may be stored half-understood. */
+	bad.disabled_reason = NULL;
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &bad, &err), -1);
+	mirror_rollback(f->m);
+	/* Put right: active again, and the warning is gone. */
+	apply_all(f, 0, &a, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE uid = 'a' AND "
+					     "status = 'active' AND disabled_reason IS NULL"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -236,6 +281,7 @@ main(void)
 		T(test_rename_is_a_mover_and_delete_departs),
 		T(test_sweep_departs_unseen_and_guard_refuses_mass_departure),
 		T(test_cookie_commits_with_changes_or_not_at_all),
+		T(test_unreadable_values_disable_or_warn_and_never_skip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "account.h"
+#include "query.h"
 #include "testutil.h"
 
 static void
@@ -77,12 +78,93 @@ test_canonical_uid_follows_ldap_case_rules(void **state)
 	assert_int_equal(test_env_close(&env), 0);
 }
 
+/*
+ * One state everywhere: what account_check decides is what user show,
+ * user list and status print, with the reason and the expiry date.
+ */
+static void
+test_account_state_is_the_one_user_show_and_status_print(void **state)
+{
+	struct test_env env;
+	struct idg_err err;
+	const int64_t now = 20000 * 86400LL + 3600; /* 2024-10-04 01:00 UTC */
+	static const struct {
+		const char *uid, *state, *rule, *reason, *expires;
+	} want[] = {
+		{"ann", "active", NULL, NULL, NULL},
+		{"ben", "active", NULL, NULL, "2024-10-05"},
+		{"cid", "expired", "account.expired", "shadowExpire 2024-10-04 has passed",
+		 "2024-10-04"},
+		{"dot", "disabled", "account.disabled", "login shell /usr/sbin/nologin", NULL},
+		{"eve", "disabled", "account.disabled", "disabled in the directory", "2024-10-01"},
+		{"fay", "departed", "account.departed", "removed from the directory", NULL},
+	};
+	enum account_decision d;
+	const char *rule;
+	char reason[160];
+	json_t *counts;
+
+	(void)state;
+	assert_int_equal(
+		test_env_open(&env, "account", "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL,
+			      "INSERT INTO users (uuid, dn, dn_norm, uid, status, shadow_expire, "
+			      "disabled_reason, first_seen, last_changed) VALUES "
+			      "('u1', 'uid=ann', 'uid=ann', 'ann', 'active', NULL, NULL, 0, 0), "
+			      "('u2', 'uid=ben', 'uid=ben', 'ben', 'active', 20001, NULL, 0, 0), "
+			      "('u3', 'uid=cid', 'uid=cid', 'cid', 'active', 20000, NULL, 0, 0), "
+			      "('u4', 'uid=dot', 'uid=dot', 'dot', 'disabled', NULL, "
+			      "'login shell /usr/sbin/nologin', 0, 0), "
+			      "('u5', 'uid=eve', 'uid=eve', 'eve', 'disabled', 19997, NULL, 0, 0), "
+			      "('u6', 'uid=fay', 'uid=fay', 'fay', 'departed', NULL, NULL, 0, 0)",
+			      0),
+		0);
+	idg_set_now(now);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		json_t *u = query_user_show(env.st, want[i].uid, 5, &err);
+		const char *expires;
+
+		assert_non_null(u);
+		assert_int_equal(account_check(env.st, want[i].uid, now, &d, &rule, reason,
+					       sizeof(reason), &err),
+				 0);
+		assert_string_equal(json_string_value(json_object_get(u, "status")), want[i].state);
+		if (want[i].rule == NULL) {
+			assert_int_equal(d, ACCOUNT_OK);
+			assert_true(json_is_null(json_object_get(u, "reason")));
+		} else {
+			assert_string_equal(rule, want[i].rule);
+			assert_string_equal(reason, want[i].reason);
+			assert_string_equal(json_string_value(json_object_get(u, "reason")),
+					    want[i].reason);
+		}
+		expires = json_string_value(json_object_get(u, "expires"));
+		if (want[i].expires == NULL)
+			assert_null(expires);
+		else
+			assert_string_equal(expires, want[i].expires);
+		json_decref(u);
+	}
+	assert_int_equal(account_check(env.st, "zed", now, &d, &rule, reason, sizeof(reason), &err),
+			 0);
+	assert_int_equal(d, ACCOUNT_UNKNOWN);
+	counts = query_counts(env.st, &err);
+	assert_non_null(counts);
+	assert_int_equal(json_integer_value(json_object_get(counts, "users_active")), 2);
+	assert_int_equal(json_integer_value(json_object_get(counts, "users_expired")), 1);
+	assert_int_equal(json_integer_value(json_object_get(counts, "users_disabled")), 2);
+	assert_int_equal(json_integer_value(json_object_get(counts, "users_departed")), 1);
+	json_decref(counts);
+	idg_set_now(-1);
+	assert_int_equal(test_env_close(&env), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_with_edges_or_controls_are_refused),
 		cmocka_unit_test(test_canonical_uid_follows_ldap_case_rules),
+		cmocka_unit_test(test_account_state_is_the_one_user_show_and_status_print),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
