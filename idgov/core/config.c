@@ -96,6 +96,14 @@ static const struct key_def keys[] = {
 	K("users", "shadow_expire", T_ATTR, attr_shadow_expire, "shadowExpire"),
 	K("users", "shadow_last_change", T_ATTR, attr_shadow_last_change, "shadowLastChange"),
 	K("users", "pwd_changed_time", T_ATTR, attr_pwd_changed_time, "pwdChangedTime"),
+	/* Account state beyond the ppolicy lock; an empty attribute name turns a source off. */
+	K("users", "ns_account_lock", T_ATTR_OPT, attr_ns_account_lock, "nsAccountLock"),
+	K("users", "login_shell", T_ATTR_OPT, attr_login_shell, "loginShell"),
+	K("users", "nologin_shells", T_STR_OPT, nologin_shells,
+	  "/usr/sbin/nologin, /sbin/nologin, /bin/false, /usr/bin/false"),
+	K("users", "status", T_ATTR_OPT, attr_status, ""),
+	K("users", "disabled_values", T_STR_OPT, status_disabled_values,
+	  "disabled, inactive, locked, suspended, terminated"),
 
 	K("groups", "name", T_ATTR, attr_group_name, "cn"),
 	K("groups", "gid_number", T_ATTR, attr_gid_number, "gidNumber"),

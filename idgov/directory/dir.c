@@ -186,6 +186,13 @@ dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS])
 	attrs[n++] = cfg->attr_gid_number;
 	attrs[n++] = cfg->attr_member;
 	attrs[n++] = cfg->attr_member_uid;
+	/* Optional sources of account state: an empty name is not asked for. */
+	if (cfg->attr_ns_account_lock[0] != '\0')
+		attrs[n++] = cfg->attr_ns_account_lock;
+	if (cfg->attr_login_shell[0] != '\0')
+		attrs[n++] = cfg->attr_login_shell;
+	if (cfg->attr_status[0] != '\0')
+		attrs[n++] = cfg->attr_status;
 	attrs[n] = NULL;
 }
 
@@ -689,6 +696,73 @@ base_allows(const struct cfg *cfg, const char *dn_norm, enum dir_kind kind)
 	return ok;
 }
 
+/* 389-ds and others: nsAccountLock TRUE disables; anything but TRUE or FALSE cannot be read. */
+static int
+ns_account_lock(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+		struct idg_err *err)
+{
+	const char *attr = cfg->attr_ns_account_lock;
+	char *v = NULL;
+	int rc = 0;
+
+	if (security_value(ld, msg, e, attr, &v, err) != 0)
+		return -1;
+	if (v != NULL && strcasecmp(v, "TRUE") == 0)
+		rc = disable(e, err, "%s is TRUE", attr);
+	else if (v != NULL && strcasecmp(v, "FALSE") != 0)
+		rc = disable(e, err, "%s cannot be read (neither TRUE nor FALSE)", attr);
+	free(v);
+	return rc;
+}
+
+/*
+ * A status attribute (employeeType, accountStatus): any of its values
+ * among [users] disabled_values disables; so does a value that cannot be
+ * read, since it could have been one of them.
+ */
+static int
+status_value(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+	     struct idg_err *err)
+{
+	const char *attr = cfg->attr_status;
+	struct berval **vals = ldap_get_values_len(ld, msg, attr);
+	int rc = 0;
+
+	for (size_t i = 0; vals != NULL && vals[i] != NULL && rc == 0; i++) {
+		char buf[DIR_MAX_VALUE + 1];
+		size_t len = vals[i]->bv_len;
+
+		if (len > DIR_MAX_VALUE || !dir_utf8_text(vals[i]->bv_val, len)) {
+			rc = disable(e, err, "%s cannot be read (%s)", attr,
+				     len > DIR_MAX_VALUE ? "over " IDG_STR(DIR_MAX_VALUE) " bytes"
+							 : "not text");
+			break;
+		}
+		memcpy(buf, vals[i]->bv_val, len);
+		buf[len] = '\0';
+		if (cfg_list_contains(cfg->status_disabled_values, buf))
+			rc = disable(e, err, "%s is %.64s", attr, buf);
+	}
+	ldap_value_free_len(vals);
+	return rc;
+}
+
+/* A login shell among [users] nologin_shells disables: the directory means "no logins". */
+static int
+login_shell(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+	    struct idg_err *err)
+{
+	char *v = NULL;
+	int rc = 0;
+
+	if (security_value(ld, msg, e, cfg->attr_login_shell, &v, err) != 0)
+		return -1;
+	if (v != NULL && cfg_list_contains(cfg->nologin_shells, v))
+		rc = disable(e, err, "login shell %.64s", v);
+	free(v);
+	return rc;
+}
+
 /*
  * What a user entry says about the account's state. Each source that says
  * "disabled" gives the reason; one that cannot be read disables too.
@@ -700,6 +774,12 @@ parse_user_state(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_e
 	if (security_value(ld, msg, e, cfg->attr_locked, &e->locked, err) != 0)
 		return -1;
 	if (e->locked != NULL && disable(e, err, "locked by ppolicy (%s)", cfg->attr_locked) != 0)
+		return -1;
+	if (cfg->attr_ns_account_lock[0] != '\0' && ns_account_lock(cfg, ld, msg, e, err) != 0)
+		return -1;
+	if (cfg->attr_status[0] != '\0' && status_value(cfg, ld, msg, e, err) != 0)
+		return -1;
+	if (cfg->attr_login_shell[0] != '\0' && login_shell(cfg, ld, msg, e, err) != 0)
 		return -1;
 	if (read_number(ld, msg, cfg->attr_shadow_expire, &e->shadow_expire) == N_BAD &&
 	    disable(e, err, "%s cannot be read (not a day number)", cfg->attr_shadow_expire) != 0)

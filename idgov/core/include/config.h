@@ -114,6 +114,11 @@ struct cfg {
 	char *attr_shadow_expire;
 	char *attr_shadow_last_change;
 	char *attr_pwd_changed_time;
+	char *attr_ns_account_lock;   /* TRUE disables; empty: not read */
+	char *attr_login_shell;       /* one of nologin_shells disables; empty: not read */
+	char *nologin_shells;         /* comma-separated paths */
+	char *attr_status;            /* employeeType, accountStatus...; empty: not read */
+	char *status_disabled_values; /* comma-separated; any value of attr_status among them */
 
 	/* [groups] */
 	char *attr_group_name;
