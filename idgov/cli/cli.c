@@ -23,6 +23,7 @@
 #include "secret.h"
 #include "sync.h"
 #include "log.h"
+#include "notify.h"
 #include "timeparse.h"
 
 #include <getopt.h>
@@ -40,6 +41,7 @@ static const char usage_text[] =
 	"  init                          create the store and keys (root)\n"
 	"  status                        daemon, directory connection, last sync, counts\n"
 	"  sync [--full] [--force]       sync the directory into the store now (admin)\n"
+	"  sync release --confirm N      apply the N departures the guard holds (admin)\n"
 	"  user list [--status S]        users (admin); S is active, disabled, expired or "
 	"departed\n"
 	"  user show NAME                one user and their groups (admin, or yourself)\n"
@@ -108,8 +110,13 @@ static int
 direct_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, struct idg_err *err)
 {
 	struct control_ctx *ctx = arg;
+	int rc = sync_once(ctx->cfg, ctx->st, ctx->audit, ctx->log, opts, res, err);
 
-	return sync_once(ctx->cfg, ctx->st, ctx->audit, ctx->log, opts, res, err);
+	/* Without a daemon, this process alerts the hold it started (as idgovd would). */
+	if (rc == 0 && res->stats.hold_started)
+		(void)notify_alert(ctx->cfg, ctx->log, "sync.held",
+				   "idgov: directory departures held", res->stats.hold_reason);
+	return rc;
 }
 
 /* Without a daemon, root's grant changes are applied by this process at once. */
@@ -480,7 +487,11 @@ static int
 status_healthy(json_t *r)
 {
 	json_t *conn = json_object_get(json_object_get(r, "daemon"), "connection");
+	json_t *held = json_object_get(json_object_get(r, "counts"), "departures_held");
 
+	/* Departures held by the guard wait for an admin: unhealthy until released. */
+	if (json_integer_value(held) > 0)
+		return 0;
 	return !(json_is_string(conn) && strcmp(json_string_value(conn), "disconnected") == 0);
 }
 
@@ -504,7 +515,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 		return help("usage: idgov status [--json]\n");
 	if (optind != argc)
 		return usage_error("status takes no arguments (got '%s')", argv[optind]);
-	/* Exit 1 when disconnected, so that monitoring needs no parsing. */
+	/* Exit 1 when disconnected or holding departures, so that monitoring needs no parsing. */
 	if ((rc = call(c, "status", json_object(), &r)) != EXIT_OK)
 		return warn_plain_bind(c, rc);
 	if (c->json) {
@@ -520,17 +531,52 @@ cmd_status(struct cli *c, int argc, char **argv)
 	return warn_plain_bind(c, rc);
 }
 
+static void
+print_release(json_t *r)
+{
+	printf("released %lld held departures\n",
+	       (long long)json_integer_value(json_object_get(r, "released")));
+}
+
+static int
+cmd_sync_release(struct cli *c, int argc, char **argv)
+{
+	struct sub_opts o;
+	long long n;
+	char *end;
+
+	if (parse_sub(c, argc, argv, "C", &o) != 0)
+		return EXIT_USAGE;
+	if (o.help)
+		return help("usage: idgov sync release --confirm N [--json]\n"
+			    "  Applies the departures the guard holds; N must equal their number\n"
+			    "  ('idgov status' shows it).\n");
+	if (optind != argc)
+		return usage_error("sync release takes no arguments (got '%s')", argv[optind]);
+	if (o.confirm == NULL)
+		return usage_error("sync release needs --confirm N, the number of held departures");
+	n = strtoll(o.confirm, &end, 10);
+	if (*o.confirm == '\0' || *end != '\0' || n < 0)
+		return usage_error("--confirm needs a number of departures, not '%s'", o.confirm);
+	return run(c, "sync.release", json_pack("{s:I}", "confirm", (json_int_t)n), print_release);
+}
+
 static int
 cmd_sync(struct cli *c, int argc, char **argv)
 {
 	struct sub_opts o;
 
+	if (argc > 1 && strcmp(argv[1], "release") == 0)
+		return cmd_sync_release(c, argc - 1, argv + 1);
 	if (parse_sub(c, argc, argv, "Ff", &o) != 0)
 		return EXIT_USAGE;
 	if (o.help)
-		return help("usage: idgov sync [--full] [--force] [--json]\n"
-			    "  --full   reload everything instead of resuming from the cookie\n"
-			    "  --force  apply even if many users would be marked departed\n");
+		return help(
+			"usage: idgov sync [--full] [--force] [--json]\n"
+			"       idgov sync release --confirm N [--json]\n"
+			"  --full     reload everything instead of resuming from the cookie\n"
+			"  --force    apply departures the guard would hold (recorded as forced)\n"
+			"  release    apply the N departures the guard holds\n");
 	if (optind != argc)
 		return usage_error("sync takes no arguments (got '%s')", argv[optind]);
 	return warn_plain_bind(c, run(c, "sync",

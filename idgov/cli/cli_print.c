@@ -158,6 +158,11 @@ print_status(json_t *r)
 		printf("warnings:    %lld values in %lld entries not stored as the directory holds "
 		       "them (see the log, or 'idgov user show')\n",
 		       num(c, "value_warnings"), num(c, "entries_with_warnings"));
+	if (num(c, "departures_held") > 0)
+		printf("guard:       %lld departures held since %s; check the directory, then "
+		       "'idgov sync release --confirm %lld'\n",
+		       num(c, "departures_held"), when(c, "held_since", t),
+		       num(c, "departures_held"));
 	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
 	       num(c, "groups_privileged"), num(c, "memberships"));
 	printf("audit:       %lld records\n", num(c, "audit_records"));
@@ -172,6 +177,14 @@ print_sync(json_t *r)
 	       num(r, "changed"), num(r, "groups_added"), num(r, "groups_changed"),
 	       num(r, "groups_deleted"), num(r, "memberships_added"),
 	       num(r, "memberships_removed"));
+	if (num(r, "held") > 0)
+		printf("guard: %lld departures held, not applied ('idgov status' says how many "
+		       "in all; 'idgov sync release --confirm N' applies them)\n",
+		       num(r, "held"));
+	if (num(r, "forced") > 0)
+		printf("guard: %lld departures applied over the guard (--force), recorded in the "
+		       "audit log\n",
+		       num(r, "forced"));
 }
 
 void

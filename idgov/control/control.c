@@ -66,7 +66,8 @@ stats_json(const struct sync_result *res)
 {
 	const struct mirror_stats *s = &res->stats;
 
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode", res->mode,
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mode",
+			 res->mode, "held", (json_int_t)s->held, "forced", (json_int_t)s->forced,
 			 "joiners", (json_int_t)s->joiners, "movers", (json_int_t)s->movers,
 			 "leavers", (json_int_t)s->leavers, "changed", (json_int_t)s->changed,
 			 "groups_added", (json_int_t)s->groups_added, "groups_changed",
@@ -91,11 +92,40 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
 	if (rc != 0) {
 		r->code = "failed";
-		if (rc == SYNC_GUARD)
-			log_msg(ctx->log, LOG_ALERT, "%s", r->e.msg);
 		return NULL;
 	}
 	return stats_json(&res);
+}
+
+/*
+ * Applies the departures the guard holds. confirm must equal their number,
+ * so that an admin releases what they looked at, not what arrived since.
+ */
+static json_t *
+op_sync_release(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		struct reply_err *r)
+{
+	struct mirror *m = NULL;
+	int64_t confirm, released = 0;
+
+	if (json_object_get(args, "confirm") == NULL) {
+		control_fail(r, "bad_request",
+			     "argument 'confirm' (the number of held departures) is required");
+		return NULL;
+	}
+	if (control_arg_count(args, "confirm", &confirm, r) != 0)
+		return NULL;
+	r->code = "failed";
+	if (mirror_open(ctx->st, ctx->audit, ctx->cfg, ctx->log, &m, &r->e) != 0)
+		return NULL;
+	if (mirror_release(m, confirm, who->name, &released, &r->e) != 0) {
+		mirror_close(m);
+		return NULL;
+	}
+	mirror_close(m);
+	log_msg(ctx->log, LOG_NOTICE, "sync: %s released %lld held departures", who->name,
+		(long long)released);
+	return json_pack("{s:I}", "released", (json_int_t)released);
 }
 
 static json_t *
@@ -357,6 +387,7 @@ op_backup_run(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 static const char *const no_args[] = {NULL};
 static const char *const backup_args[] = {"to", NULL};
 static const char *const sync_args[] = {"full", "force", NULL};
+static const char *const release_args[] = {"confirm", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};
 static const char *const audit_args[] = {"since", "limit", NULL};
@@ -381,6 +412,7 @@ static const char *const account_end_args[] = {"name", "reason", NULL};
 static const struct control_op ops[] = {
 	{"status", 0, no_args, op_status},
 	{"sync", CONTROL_OP_ADMIN, sync_args, op_sync},
+	{"sync.release", CONTROL_OP_ADMIN, release_args, op_sync_release},
 	{"user.list", CONTROL_OP_ADMIN, list_args, op_user_list},
 	{"user.show", 0, name_args, op_user_show},
 	{"group.list", CONTROL_OP_ADMIN, no_args, op_group_list},

@@ -87,6 +87,9 @@ static const struct key_def keys[] = {
 	KI("directory", "poll_interval", dir_poll_interval, "300", 1, 86400),
 	KI("directory", "reconnect_max", dir_reconnect_max, "60", 1, 3600),
 
+	/* Departures within this window count together against max_departed_fraction. */
+	K("sync", "guard_window", T_DURATION, sync_guard_window, "10m"),
+
 	K("users", "uid", T_ATTR, attr_uid, "uid"),
 	K("users", "display_name", T_ATTR, attr_display_name, "displayName"),
 	K("users", "mail", T_ATTR, attr_mail, "mail"),

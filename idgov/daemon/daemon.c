@@ -277,11 +277,7 @@ on_governance_timer(struct daemon *d)
 static void
 backup_alert(const struct cfg *cfg, struct logger *log, const char *subject, const char *body)
 {
-	struct notify_rcpt to = {
-		.who = "[notify] admin_mail", .addr = cfg->notify_admin_mail, .list = 1};
-
-	log_msg(log, LOG_ALERT, "%s: %s", subject, body);
-	(void)notify_send(cfg, log, "backup.failed", &to, 1, subject, body);
+	(void)notify_alert(cfg, log, "backup.failed", subject, body);
 }
 
 /*
@@ -411,11 +407,24 @@ link_down(struct daemon *d, const char *why)
 								: d->backoff * 2;
 }
 
+/* A hold that this batch started is alerted once; later departures join it quietly. */
+static void
+guard_alert(struct daemon *d, const struct sync_result *res)
+{
+	if (res->stats.hold_started)
+		(void)notify_alert(d->cfg, &d->log, "sync.held", "idgov: directory departures held",
+				   res->stats.hold_reason);
+	else if (res->stats.held > 0)
+		log_msg(&d->log, LOG_WARNING, "sync: %lld more departures held",
+			(long long)res->stats.held);
+}
+
 static void
 log_batch(struct daemon *d, const struct sync_result *res)
 {
 	const struct mirror_stats *s = &res->stats;
 
+	guard_alert(d, res);
 	if (s->joiners + s->movers + s->leavers + s->changed + s->groups_added + s->groups_changed +
 		    s->groups_deleted + s->members_added + s->members_removed ==
 	    0)
@@ -438,12 +447,6 @@ link_up(struct daemon *d)
 
 	memset(&res, 0, sizeof(res));
 	rc = sync_session_start(d->cfg, d->st, d->audit, &d->log, 0, &d->sess, &res, &err);
-	if (rc == SYNC_GUARD) {
-		log_msg(&d->log, LOG_ALERT, "sync refused: %s", err.msg);
-		audit_event(d, "sync.refused", d->cfg->dir_name,
-			    json_pack("{s:s}", "reason", err.msg));
-		d->backoff = d->cfg->dir_reconnect_max;
-	}
 	if (rc != 0) {
 		link_down(d, err.msg);
 		return;
@@ -477,8 +480,6 @@ on_timer(struct daemon *d)
 		return;
 	memset(&res, 0, sizeof(res));
 	if (sync_session_poll_paged(d->sess, &res, &err) != 0) {
-		if (strstr(err.msg, "refusing sync") != NULL)
-			log_msg(&d->log, LOG_ALERT, "sync refused: %s", err.msg);
 		link_down(d, err.msg);
 		return;
 	}
@@ -840,9 +841,14 @@ daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, st
 	struct sync_opts mine = *opts;
 
 	/* A one-off refresh beside the session: sync_state keeps saying what the session is. */
+	int rc;
+
 	if (d->link != LINK_DISCONNECTED)
 		mine.state_mode = link_names[d->link];
-	return sync_once(d->cfg, d->st, d->audit, &d->log, &mine, res, err);
+	rc = sync_once(d->cfg, d->st, d->audit, &d->log, &mine, res, err);
+	if (rc == 0)
+		guard_alert(d, res);
+	return rc;
 }
 
 /* ---- setup ---- */

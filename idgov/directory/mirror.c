@@ -13,6 +13,7 @@
  */
 #include "mirror.h"
 
+#include "guard.h"
 #include "strmap.h"
 
 #include <jansson.h>
@@ -39,6 +40,9 @@ enum {
 	S_STATE,
 	S_WARN_DEL,
 	S_WARN_INS,
+	S_HELD_GET,
+	S_HELD_INS,
+	S_HELD_DEL,
 	S_COUNT
 };
 
@@ -85,6 +89,9 @@ static const char *const sql[S_COUNT] = {
 	[S_WARN_DEL] = "DELETE FROM entry_warnings WHERE uuid = ?1",
 	[S_WARN_INS] = "INSERT OR REPLACE INTO entry_warnings (uuid, attribute, problem, seen_at) "
 		       "VALUES (?1, ?2, ?3, ?4)",
+	[S_HELD_GET] = "SELECT 1 FROM held_departures WHERE uuid = ?1",
+	[S_HELD_INS] = "INSERT OR IGNORE INTO held_departures (uuid, held_at) VALUES (?1, ?2)",
+	[S_HELD_DEL] = "DELETE FROM held_departures WHERE uuid = ?1",
 };
 
 struct mirror {
@@ -99,8 +106,10 @@ struct mirror {
 	int baseline;
 	int64_t gen;
 	int64_t now;
-	int64_t active_before;
-	int64_t departures;
+	/* Departures reported in this transaction, judged by the guard before commit. */
+	char **pending;
+	size_t n_pending, cap_pending;
+	struct strmap *pending_set;
 	struct mirror_stats stats;
 };
 
@@ -118,7 +127,10 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	m->cfg = cfg;
 	m->log = log;
 	m->refs = strmap_new();
-	if (m->refs == NULL) {
+	m->pending_set = strmap_new();
+	if (m->refs == NULL || m->pending_set == NULL) {
+		strmap_free(m->refs);
+		strmap_free(m->pending_set);
 		free(m);
 		return idg_seterr(err, "out of memory");
 	}
@@ -142,7 +154,18 @@ mirror_close(struct mirror *m)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
 	strmap_free(m->refs);
+	strmap_free(m->pending_set);
+	free(m->pending);
 	free(m);
+}
+
+static void
+clear_pending(struct mirror *m)
+{
+	for (size_t i = 0; i < m->n_pending; i++)
+		free(m->pending[i]);
+	m->n_pending = 0;
+	strmap_clear(m->pending_set);
 }
 
 const struct mirror_stats *
@@ -181,18 +204,15 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->in_tx = 1;
 	m->refresh = refresh;
 	m->now = idg_now();
-	m->departures = 0;
+	clear_pending(m);
 	memset(&m->stats, 0, sizeof(m->stats));
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
-	/* Only a refresh needs the guard's baseline count and a new generation (both scan users).
-	 */
+	/* Only a refresh needs a new generation (it scans users). */
 	if (refresh) {
-		m->active_before =
-			query_int(m, "SELECT count(*) FROM users WHERE status <> 'departed'");
 		m->gen = query_int(m, "SELECT max((SELECT coalesce(max(seen_gen), 0) FROM users), "
 				      "(SELECT coalesce(max(seen_gen), 0) FROM groups)) + 1");
-		if (m->gen < 0 || m->active_before < 0) {
+		if (m->gen < 0) {
 			mirror_rollback(m);
 			return store_err(m->st, err, "starting sync transaction");
 		}
@@ -318,6 +338,16 @@ write_warnings(struct mirror *m, const struct dir_entry *e, const char *name, st
 	return 0;
 }
 
+/* Runs one of the (uuid) statements. */
+static int
+by_uuid_text(struct mirror *m, int stmt_id, const char *uuid, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[stmt_id];
+
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	return store_step_done(m->st, s, err);
+}
+
 static int
 write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *uid,
 	   const char *status, struct idg_err *err)
@@ -407,6 +437,9 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = write_user(m, S_USER_UPD, e, uid, status, err);
 		if (rc == 0)
 			rc = write_warnings(m, e, name, err);
+		/* Still in the directory: a held departure of theirs is off the list. */
+		if (rc == 0)
+			rc = by_uuid_text(m, S_HELD_DEL, e->uuid, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
 			rc = RECORD(m, "user.joiner", e->uuid, name,
@@ -767,8 +800,9 @@ mirror_present(struct mirror *m, const char *uuid, struct idg_err *err)
 	return by_uuid(m, S_GROUP_MARK, uuid, m->gen, err);
 }
 
+/* Marks an active user departed now, with its event and audit record. 1: not an active user. */
 static int
-depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
+depart_now(struct mirror *m, const char *uuid, struct idg_err *err)
 {
 	sqlite3_stmt *get = m->s[S_USER_GET];
 	char *uid = NULL, *dn = NULL;
@@ -786,16 +820,65 @@ depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
 	dn = idg_strdup(col_text(get, 0));
 	sqlite3_reset(get);
 	rc = by_uuid(m, S_USER_DEPART, uuid, m->now, err);
+	if (rc == 0)
+		rc = by_uuid_text(m, S_HELD_DEL, uuid, err);
 	if (rc == 0) {
 		m->stats.leavers++;
-		if (m->refresh)
-			m->departures++;
 		rc = RECORD(m, "user.leaver", uuid, uid ? uid : uuid,
 			    json_pack("{s:s, s:s?}", "uuid", uuid, "dn", dn), err);
 	}
 	free(uid);
 	free(dn);
 	return rc;
+}
+
+/*
+ * The directory says this user is gone: queued for the guard, which
+ * applies or holds the transaction's departures together before commit
+ * (settle_departures). 1: not an active user (a group, unknown, departed).
+ */
+static int
+depart_user(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_USER_GET];
+	size_t len = strlen(uuid);
+	int64_t dummy;
+	char *copy;
+	int rc;
+
+	sqlite3_bind_text(get, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc != SQLITE_ROW || same(col_text(get, 6), "departed")) {
+		sqlite3_reset(get);
+		return rc == SQLITE_ROW || rc == SQLITE_DONE
+			       ? 1
+			       : store_err(m->st, err, "reading user");
+	}
+	sqlite3_reset(get);
+	/* Already held, or already queued: nothing new for the guard to judge. */
+	get = m->s[S_HELD_GET];
+	sqlite3_bind_text(get, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	sqlite3_reset(get);
+	if (rc == SQLITE_ROW || strmap_get(m->pending_set, uuid, len, &dummy))
+		return 0;
+	if (rc != SQLITE_DONE)
+		return store_err(m->st, err, "reading held departures");
+	if (m->n_pending == m->cap_pending) {
+		size_t cap = m->cap_pending ? 2 * m->cap_pending : 16;
+		char **bigger = realloc(m->pending, cap * sizeof(*bigger));
+
+		if (bigger == NULL)
+			return idg_seterr(err, "out of memory");
+		m->pending = bigger;
+		m->cap_pending = cap;
+	}
+	if ((copy = strdup(uuid)) == NULL || strmap_put(m->pending_set, uuid, len, 1) != 0) {
+		free(copy);
+		return idg_seterr(err, "out of memory");
+	}
+	m->pending[m->n_pending++] = copy;
+	return 0;
 }
 
 static int
@@ -858,7 +941,8 @@ collect_unseen(struct mirror *m, const char *q, char ***out, size_t *n, struct i
 		sqlite3_finalize(s);
 		return idg_seterr(err, "out of memory");
 	}
-	sqlite3_bind_int64(s, 1, m->gen);
+	if (sqlite3_bind_parameter_count(s) > 0)
+		sqlite3_bind_int64(s, 1, m->gen);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (k == cap) {
 			char **bigger = realloc(v, 2 * cap * sizeof(*v));
@@ -913,29 +997,159 @@ mirror_sweep(struct mirror *m, struct idg_err *err)
 			  delete_group, err);
 }
 
+/* Records an event and audit record about the guard (never skipped as a baseline). */
+static int
+record_guard(struct mirror *m, const char *kind, const char *actor, json_t *details,
+	     struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_EVENT];
+	char *text;
+	int rc;
+
+	if (details == NULL)
+		return idg_seterr(err, "out of memory");
+	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(details);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	sqlite3_bind_int64(s, 1, m->now);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->cfg->dir_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+	rc = store_step_done(m->st, s, err);
+	if (rc == 0 && m->audit != NULL)
+		rc = audit_append(m->audit, actor, m->cfg->dir_name, kind, text, err);
+	free(text);
+	return rc;
+}
+
+/* The first few names of users, for a record that says who. */
+static json_t *
+some_uids(struct mirror *m, char *const *uuids, size_t n)
+{
+	sqlite3_stmt *get = m->s[S_USER_GET];
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n && i < 10; i++) {
+		sqlite3_bind_text(get, 1, uuids[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(get) == SQLITE_ROW && col_text(get, 1) != NULL)
+			json_array_append_new(a, json_string(col_text(get, 1)));
+		sqlite3_reset(get);
+	}
+	return a;
+}
+
 /*
- * Refused: every active user departing at once (an empty result), or more
- * than the configured fraction when that is more than two users, so that
- * ordinary leavers in a small directory are not blocked.
+ * The guard's decision over the transaction's departures (guard.h): all
+ * applied, or all held. Forced: applied, and if the guard would have held
+ * them, a record says what was forced.
  */
+static int
+settle_departures(struct mirror *m, int force, struct idg_err *err)
+{
+	struct guard_view g;
+	int64_t n = (int64_t)m->n_pending;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (guard_judge(m->st, m->cfg, m->now, n, &g, err) != 0)
+		return -1;
+	if (g.hold && !force) {
+		char why[IDG_ERRLEN];
+
+		for (size_t i = 0; rc == 0 && i < m->n_pending; i++) {
+			sqlite3_stmt *s = m->s[S_HELD_INS];
+
+			sqlite3_bind_text(s, 1, m->pending[i], -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 2, m->now);
+			rc = store_step_done(m->st, s, err);
+		}
+		guard_describe(m->cfg, &g, n, why, sizeof(why));
+		if (rc == 0)
+			rc = record_guard(
+				m, GUARD_HELD, "directory",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:s}", "held",
+					  (json_int_t)n, "held_before", (json_int_t)g.held,
+					  "recent", (json_int_t)g.recent, "active",
+					  (json_int_t)g.active, "window",
+					  (json_int_t)m->cfg->sync_guard_window, "limit",
+					  m->cfg->dir_max_departed_fraction, "users",
+					  some_uids(m, m->pending, m->n_pending), "reason", why),
+				err);
+		if (rc == 0) {
+			m->stats.held += n;
+			if (g.held == 0)
+				m->stats.hold_started = 1;
+			idg_strlcpy(m->stats.hold_reason, why, sizeof(m->stats.hold_reason));
+		}
+		clear_pending(m);
+		return rc;
+	}
+	if (g.hold)
+		rc = record_guard(m, GUARD_FORCED, "directory",
+				  json_pack("{s:I, s:I, s:I, s:f, s:o}", "departures",
+					    (json_int_t)n, "recent", (json_int_t)g.recent, "active",
+					    (json_int_t)g.active, "limit",
+					    m->cfg->dir_max_departed_fraction, "users",
+					    some_uids(m, m->pending, m->n_pending)),
+				  err);
+	for (size_t i = 0; rc == 0 && i < m->n_pending; i++)
+		if (depart_now(m, m->pending[i], err) < 0)
+			rc = -1;
+	if (rc == 0 && g.hold)
+		m->stats.forced += n;
+	clear_pending(m);
+	return rc;
+}
+
 int
 mirror_check_guard(struct mirror *m, int force, struct idg_err *err)
 {
-	double limit = m->cfg->dir_max_departed_fraction * (double)m->active_before;
-	int all = m->departures > 0 && m->departures == m->active_before;
+	return settle_departures(m, force, err);
+}
 
-	if (force || m->departures == 0)
-		return 0;
-	if (all || (m->departures > 2 && (double)m->departures > limit)) {
-		idg_seterr(err,
-			   "refusing sync: %lld of %lld active users would be marked departed "
-			   "(limit %.0f%%); check the directory, then run 'idgov sync --force' "
-			   "if this is intended",
-			   (long long)m->departures, (long long)m->active_before,
-			   m->cfg->dir_max_departed_fraction * 100);
-		return MIRROR_GUARD_TRIPPED;
+int
+mirror_release(struct mirror *m, int64_t confirm, const char *admin, int64_t *released,
+	       struct idg_err *err)
+{
+	char **uuids = NULL;
+	size_t n = 0;
+	int rc;
+
+	*released = 0;
+	if (mirror_begin(m, 0, err) != 0)
+		return -1;
+	rc = collect_unseen(m, "SELECT uuid FROM held_departures ORDER BY held_at, uuid", &uuids,
+			    &n, err);
+	if (rc == 0 && n == 0)
+		rc = idg_seterr(err, "no departures are held");
+	else if (rc == 0 && (int64_t)n != confirm)
+		rc = idg_seterr(err,
+				"%lld departures are held, not %lld: check them ('idgov user list' "
+				"shows which), then confirm with that number",
+				(long long)n, (long long)confirm);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (depart_now(m, uuids[i], err) < 0)
+			rc = -1;
+		else if (by_uuid_text(m, S_HELD_DEL, uuids[i], err) != 0)
+			rc = -1;
 	}
-	return 0;
+	if (rc == 0)
+		rc = record_guard(m, GUARD_RELEASED, admin,
+				  json_pack("{s:I, s:s, s:I, s:o}", "released", (json_int_t)n, "by",
+					    admin, "confirm", (json_int_t)confirm, "users",
+					    some_uids(m, uuids, n)),
+				  err);
+	for (size_t i = 0; i < n; i++)
+		free(uuids[i]);
+	free(uuids);
+	if (rc != 0) {
+		mirror_rollback(m);
+		return -1;
+	}
+	*released = (int64_t)n;
+	return mirror_commit(m, err);
 }
 
 int
@@ -980,6 +1194,9 @@ record_baseline(struct mirror *m, struct idg_err *err)
 int
 mirror_commit(struct mirror *m, struct idg_err *err)
 {
+	/* Departures not settled by mirror_check_guard (persist batches): the guard decides. */
+	if (settle_departures(m, 0, err) != 0)
+		goto fail;
 	if (record_baseline(m, err) != 0)
 		goto fail;
 	if (m->audit != NULL && audit_sign_head(m->audit, err) != 0)
@@ -998,6 +1215,7 @@ mirror_rollback(struct mirror *m)
 {
 	store_rollback(m->st);
 	strmap_clear(m->refs); /* ids of rolled-back member_refs rows are gone */
+	clear_pending(m);
 	m->in_tx = 0;
 }
 

@@ -344,7 +344,7 @@ load_cookie(struct store *st, const struct cfg *cfg, int full, ldap_sync_t *ls, 
 
 /*
  * Runs one refresh (refreshOnly, or the refresh stage of refreshAndPersist).
- * Returns 0, -1, SYNC_GUARD, or LDAP_SYNC_REFRESH_REQUIRED / an LDAP error
+ * Returns 0, -1, or LDAP_SYNC_REFRESH_REQUIRED / an LDAP error
  * code > 0 for the caller to act on (reload, fall back to paged).
  */
 static int
@@ -622,6 +622,7 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 			return -1;
 		}
 	}
+	fill_result(res, "persist", s->m); /* with what the guard decided at commit */
 	return ended ? -1 : 0;
 }
 

@@ -430,3 +430,14 @@ notify_send(const struct cfg *cfg, struct logger *log, const char *event,
 		subject != NULL ? subject : "");
 	return 0;
 }
+
+int
+notify_alert(const struct cfg *cfg, struct logger *log, const char *event, const char *subject,
+	     const char *body)
+{
+	struct notify_rcpt to = {
+		.who = "[notify] admin_mail", .addr = cfg->notify_admin_mail, .list = 1};
+
+	log_msg(log, LOG_ALERT, "%s: %s", subject, body);
+	return notify_send(cfg, log, event, &to, 1, subject, body);
+}

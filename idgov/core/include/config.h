@@ -104,6 +104,9 @@ struct cfg {
 	int dir_poll_interval;
 	int dir_reconnect_max;
 
+	/* [sync] */
+	int64_t sync_guard_window; /* seconds over which departures count for the guard */
+
 	/* [users]: directory attribute names */
 	char *attr_uid;
 	char *attr_display_name;

@@ -12,10 +12,13 @@
  * with the refresh's generation; mirror_sweep() treats what was not
  * stamped as gone. Users are never deleted, only marked departed.
  *
- * The departure guard: a refresh that would mark more than the configured
- * fraction of active users departed is refused by mirror_check_guard()
- * unless forced, so an empty or truncated search result can never wipe
- * the store.
+ * The departure guard (guard.h): the departures of a transaction are
+ * judged together before it commits (by mirror_check_guard(), or by
+ * mirror_commit() for what is left), in every mode. Too many within the
+ * window are held, not applied, while every other change of the
+ * transaction commits; an empty or truncated search result can never wipe
+ * the store, and never stops the sync either. mirror_release() applies
+ * the held departures when an admin confirms their number.
  */
 #ifndef IDGOV_MIRROR_H
 #define IDGOV_MIRROR_H
@@ -27,13 +30,15 @@
 
 #include <lber.h>
 
-#define MIRROR_GUARD_TRIPPED (-2)
-
 struct mirror_stats {
 	int64_t joiners, movers, leavers, changed;
 	int64_t groups_added, groups_changed, groups_deleted;
 	int64_t members_added, members_removed;
 	int64_t skipped;
+	int64_t held;     /* departures held by the guard */
+	int64_t forced;   /* departures applied over the guard (--force) */
+	int hold_started; /* this batch started a hold: alert once */
+	char hold_reason[IDG_ERRLEN];
 };
 
 struct mirror;
@@ -55,8 +60,18 @@ int mirror_present(struct mirror *m, const char *uuid, struct idg_err *err);
 int mirror_delete(struct mirror *m, const char *uuid, struct idg_err *err);
 /* Marks everything not stamped during this refresh as gone. */
 int mirror_sweep(struct mirror *m, struct idg_err *err);
-/* MIRROR_GUARD_TRIPPED (with err set) when too many users would depart and !force. */
+/*
+ * Lets the guard decide the departures reported so far: applied, or held
+ * (stats.held, stats.hold_started). force applies them anyway and records
+ * what was forced. 0, or -1 with err on a store error.
+ */
 int mirror_check_guard(struct mirror *m, int force, struct idg_err *err);
+/*
+ * Applies every held departure, in its own transaction, if confirm equals
+ * their number; audited with admin and confirm. *released: how many.
+ */
+int mirror_release(struct mirror *m, int64_t confirm, const char *admin, int64_t *released,
+		   struct idg_err *err);
 /* Stores the cookie (NULL to clear) and the mode of the sync that produced it. */
 int mirror_save_state(struct mirror *m, const struct berval *cookie, const char *mode,
 		      const char *result, struct idg_err *err);

@@ -21,8 +21,6 @@
 #include "mirror.h"
 #include "store.h"
 
-#define SYNC_GUARD MIRROR_GUARD_TRIPPED
-
 struct sync_opts {
 	int full;  /* ignore the stored cookie: reload everything, sweep what is gone */
 	int force; /* override the mass-departure guard */
@@ -39,7 +37,7 @@ struct sync_result {
 	struct mirror_stats stats;
 };
 
-/* Returns 0, -1 (err set) or SYNC_GUARD (err says why; nothing was changed). */
+/* Returns 0 or -1 (err set). Departures the guard holds are in res->stats.held. */
 int sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct logger *log,
 	      const struct sync_opts *opts, struct sync_result *res, struct idg_err *err);
 

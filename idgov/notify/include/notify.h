@@ -65,4 +65,11 @@ int notify_format(struct logger *log, const char *event, const struct notify_rcp
 int notify_send(const struct cfg *cfg, struct logger *log, const char *event,
 		const struct notify_rcpt *to, size_t n, const char *subject, const char *body);
 
+/*
+ * An alert for admins: "subject: body" logged at LOG_ALERT, and the
+ * message sent to [notify] admin_mail. Returns what notify_send() does.
+ */
+int notify_alert(const struct cfg *cfg, struct logger *log, const char *event, const char *subject,
+		 const char *body);
+
 #endif

@@ -169,34 +169,173 @@ test_rename_is_a_mover_and_delete_departs(void **state)
 		test_count(&f->env, "SELECT count(*) FROM events WHERE kind='user.joiner'"), 2);
 }
 
+/* n users u0..u(n-1) with uuids ...0000-00000000NNNN. */
 static void
-test_sweep_departs_unseen_and_guard_refuses_mass_departure(void **state)
+make_users(struct dir_entry *e, char (*uuids)[40], char (*uids)[8], char (*dns)[24], int n)
+{
+	for (int i = 0; i < n; i++) {
+		snprintf(uuids[i], 40, "00000000-0000-0000-0000-%012d", i);
+		snprintf(uids[i], 8, "u%d", i);
+		snprintf(dns[i], 24, "uid=u%d,dc=x", i);
+		e[i] = user(uuids[i], uids[i], dns[i]);
+	}
+}
+
+static void
+delete_users(struct fixture *f, char (*uuids)[40], int from, int to, struct mirror_stats *out)
+{
+	struct idg_err err;
+
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	for (int i = from; i < to; i++)
+		assert_int_equal(mirror_delete(f->m, uuids[i], &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	if (out != NULL)
+		*out = *mirror_stats(f->m);
+}
+
+static int
+active(struct fixture *f)
+{
+	return (int)test_count(&f->env, "SELECT count(*) FROM users WHERE status = 'active'");
+}
+
+/*
+ * A refresh that sees nobody holds every departure instead of applying
+ * them or refusing the whole sync: other changes still commit, later
+ * departures join the hold, and a release with the right number applies
+ * them all, audited with the admin.
+ */
+static void
+test_guard_holds_mass_departure_and_release_applies_it(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry e[6];
+	char uuids[6][40], uids[6][8], dns[6][24];
+	struct mirror_stats st;
+	struct idg_err err;
+	int64_t released;
+
+	make_users(e, uuids, uids, dns, 6);
+	apply_all(f, 1, e, 5, 1);
+	/* A refresh that sees only u0..u3: one leaver, applied. */
+	apply_all(f, 1, e, 4, 1);
+	assert_int_equal(active(f), 4);
+	/*
+	 * A refresh that sees nobody but a joiner: the joiner commits, the four
+	 * departures are held (with the leaver above, 5 of the 6 users active
+	 * when the window began).
+	 */
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &e[5], &err), 0);
+	assert_int_equal(mirror_sweep(f->m, &err), 0);
+	assert_int_equal(mirror_check_guard(f->m, 0, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	st = *mirror_stats(f->m);
+	assert_int_equal(st.held, 4);
+	assert_int_equal(st.hold_started, 1);
+	assert_non_null(strstr(st.hold_reason, "5 of 6 active users"));
+	assert_int_equal(active(f), 5);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM held_departures"), 4);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM events WHERE kind = 'sync.departures_held'"),
+		1);
+	/* While held, one more departure joins the hold without a second alert. */
+	delete_users(f, uuids, 5, 6, &st);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(st.hold_started, 0);
+	/* The same departures again (a later refresh's sweep) are not counted twice. */
+	delete_users(f, uuids, 0, 4, &st);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM held_departures"), 5);
+	/* A release must name the number held: a wrong one changes nothing. */
+	assert_int_equal(mirror_release(f->m, 4, "root", &released, &err), -1);
+	assert_non_null(strstr(err.msg, "5 departures are held, not 4"));
+	assert_int_equal(active(f), 5);
+	assert_int_equal(mirror_release(f->m, 5, "root", &released, &err), 0);
+	assert_int_equal(released, 5);
+	assert_int_equal(active(f), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM held_departures"), 0);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM events WHERE kind = "
+				    "'sync.guard_released' AND details LIKE "
+				    "'%\"by\":\"root\"%' AND details LIKE '%\"confirm\":5%'"),
+			 1);
+	assert_int_equal(mirror_release(f->m, 0, "root", &released, &err), -1);
+	assert_non_null(strstr(err.msg, "no departures are held"));
+}
+
+/* A user held and then seen again is simply still there. */
+static void
+test_a_held_user_who_returns_is_taken_off_the_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry e[4];
+	char uuids[4][40], uids[4][8], dns[4][24];
+
+	make_users(e, uuids, uids, dns, 4);
+	apply_all(f, 0, e, 4, 0);
+	delete_users(f, uuids, 0, 4, NULL);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM held_departures"), 4);
+	apply_all(f, 0, e, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM held_departures"), 3);
+}
+
+/*
+ * Departures count over the window: spread out, they are ordinary leavers;
+ * close together, the one that passes the limit is held. In persist mode
+ * too (batches that are not refreshes).
+ */
+static void
+test_guard_counts_departures_over_a_sliding_window(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry e[20];
+	char uuids[20][40], uids[20][8], dns[20][24];
+	const int64_t t0 = 1800000000;
+	struct mirror_stats st;
+
+	make_users(e, uuids, uids, dns, 20);
+	idg_set_now(t0);
+	apply_all(f, 0, e, 20, 0);
+	delete_users(f, uuids, 0, 2, &st); /* 2 of 20: applied */
+	assert_int_equal(st.held, 0);
+	assert_int_equal(active(f), 18);
+	idg_set_now(t0 + 11 * 60); /* the window (10 minutes) has moved past them */
+	delete_users(f, uuids, 2, 4, &st);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(active(f), 16);
+	idg_set_now(t0 + 12 * 60); /* 3 within the window, of 18: over 10% and over two */
+	delete_users(f, uuids, 4, 5, &st);
+	assert_int_equal(st.held, 1);
+	assert_int_equal(st.hold_started, 1);
+	assert_int_equal(active(f), 16);
+	idg_set_now(-1);
+}
+
+/* --force applies what the guard would hold, and the audit trail says what was forced. */
+static void
+test_force_applies_and_records_what_was_forced(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[5];
 	char uuids[5][40], uids[5][8], dns[5][24];
 	struct idg_err err;
 
-	for (int i = 0; i < 5; i++) {
-		snprintf(uuids[i], sizeof(uuids[i]), "00000000-0000-0000-0000-00000000000%d", i);
-		snprintf(uids[i], sizeof(uids[i]), "u%d", i);
-		snprintf(dns[i], sizeof(dns[i]), "uid=u%d,dc=x", i);
-		e[i] = user(uuids[i], uids[i], dns[i]);
-	}
+	make_users(e, uuids, uids, dns, 5);
 	apply_all(f, 1, e, 5, 1);
-	/* A refresh that sees only u0..u3: one leaver, allowed. */
-	apply_all(f, 1, e, 4, 1);
-	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
-			 1);
-	/* A refresh that sees nobody: refused, and rolled back by the caller. */
 	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
 	assert_int_equal(mirror_sweep(f->m, &err), 0);
-	assert_int_equal(mirror_check_guard(f->m, 0, &err), MIRROR_GUARD_TRIPPED);
-	assert_non_null(strstr(err.msg, "4 of 4 active users"));
-	assert_int_equal(mirror_check_guard(f->m, 1, &err), 0); /* --force */
-	mirror_rollback(f->m);
-	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status='departed'"),
-			 1);
+	assert_int_equal(mirror_check_guard(f->m, 1, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(mirror_stats(f->m)->forced, 5);
+	assert_int_equal(active(f), 0);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM events WHERE kind = 'sync.guard_forced' "
+			   "AND details LIKE '%\"departures\":5%' AND details LIKE '%u0%'"),
+		1);
 }
 
 static void
@@ -279,7 +418,10 @@ main(void)
 		T(test_baseline_records_no_events),
 		T(test_membership_diff_touches_only_changes),
 		T(test_rename_is_a_mover_and_delete_departs),
-		T(test_sweep_departs_unseen_and_guard_refuses_mass_departure),
+		T(test_guard_holds_mass_departure_and_release_applies_it),
+		T(test_a_held_user_who_returns_is_taken_off_the_hold),
+		T(test_guard_counts_departures_over_a_sliding_window),
+		T(test_force_applies_and_records_what_was_forced),
 		T(test_cookie_commits_with_changes_or_not_at_all),
 		T(test_unreadable_values_disable_or_warn_and_never_skip),
 	};
