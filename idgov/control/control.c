@@ -11,6 +11,7 @@
  */
 #include "control_int.h"
 
+#include "account.h"
 #include "anchor_dir.h"
 #include "backup.h"
 #include "dir.h"
@@ -154,12 +155,15 @@ static json_t *
 op_user_show(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
 	struct idg_err qerr;
-	const char *name;
+	const char *name, *self = who->name;
+	char canon[ACCOUNT_NAME_MAX + 1], self_canon[ACCOUNT_NAME_MAX + 1];
 
-	if (control_arg_name(args, "name", 0, &name, r) != 0)
+	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
+	    control_user_spelling(ctx, &name, canon, sizeof(canon), r) != 0 ||
+	    control_user_spelling(ctx, &self, self_canon, sizeof(self_canon), r) != 0)
 		return NULL;
 	/* Anyone may look at themself; only admins at others. */
-	if (!who->admin && strcmp(who->name, name) != 0) {
+	if (!who->admin && strcmp(self, name) != 0) {
 		control_fail(r, "denied", "only admins may look at other users (you are %s)",
 			     who->name);
 		return NULL;

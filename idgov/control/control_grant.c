@@ -6,6 +6,7 @@
  */
 #include "control_int.h"
 
+#include "account.h"
 #include "grants.h"
 
 #include <string.h>
@@ -83,10 +84,12 @@ control_grant_request(struct control_ctx *ctx, const struct caller *who, json_t 
 {
 	struct grant_request req = {0};
 	struct grants_ctx g;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	int64_t id = 0;
 	int rc;
 
 	if (control_arg_name(args, "user", 1, &req.grantee, r) != 0 ||
+	    control_user_spelling(ctx, &req.grantee, canon, sizeof(canon), r) != 0 ||
 	    control_arg_name(args, "group", 0, &req.group, r) != 0 ||
 	    control_arg_bool(args, "sudo", &req.sudo, r) != 0 || arg_times(args, &req, r) != 0)
 		return NULL;
@@ -223,11 +226,13 @@ control_grant_list(struct control_ctx *ctx, const struct caller *who, json_t *ar
 {
 	static const char *const filters[] = {"all", "active", "pending", "review", NULL};
 	const char *filter, *user, *kind;
+	char canon[ACCOUNT_NAME_MAX + 1];
 	json_t *o;
 	int known = 0;
 
 	if (control_arg_name(args, "filter", 1, &filter, r) != 0 ||
 	    control_arg_name(args, "user", 1, &user, r) != 0 ||
+	    control_user_spelling(ctx, &user, canon, sizeof(canon), r) != 0 ||
 	    control_arg_name(args, "kind", 1, &kind, r) != 0)
 		return NULL;
 	filter = filter != NULL ? filter : "all";

@@ -56,4 +56,15 @@ json_t *control_account_end(struct control_ctx *, const struct caller *, json_t 
 json_t *control_policy_check(struct control_ctx *, const struct caller *, json_t *,
 			     struct reply_err *);
 
+/*
+ * A user name argument in the directory's spelling: uid matching in LDAP
+ * ignores case, so "KIM" names the user whose uid is Kim, and every lookup
+ * (user show, policy check, grants, MFA) is about that user. *name (if not
+ * NULL) is checked (account_name_valid) and then points into buf (size
+ * bytes, ACCOUNT_NAME_MAX + 1 is enough); a name the mirror does not know
+ * is kept as given. 0, or -1 with r filled.
+ */
+int control_user_spelling(struct control_ctx *ctx, const char **name, char *buf, size_t size,
+			  struct reply_err *r);
+
 #endif

@@ -6,6 +6,7 @@
  */
 #include "control_int.h"
 
+#include "account.h"
 #include "mfa.h"
 
 #include <stdlib.h>
@@ -14,15 +15,20 @@
 /* The user an MFA request is about: args.name, or the caller; checks who may act on them. */
 static const char *
 target(struct control_ctx *ctx, const struct caller *who, json_t *args, int enrolment,
-       struct reply_err *r)
+       char canon[ACCOUNT_NAME_MAX + 1], struct reply_err *r)
 {
-	const char *name;
+	char self_canon[ACCOUNT_NAME_MAX + 1];
+	const char *name, *self = who->name;
 
 	if (control_arg_name(args, "name", 1, &name, r) != 0)
 		return NULL;
 	if (name == NULL)
 		name = who->name;
-	if (!who->admin && strcmp(name, who->name) != 0) {
+	/* In the directory's spelling: "KIM" enrols the user whose uid is Kim. */
+	if (control_user_spelling(ctx, &name, canon, ACCOUNT_NAME_MAX + 1, r) != 0 ||
+	    control_user_spelling(ctx, &self, self_canon, sizeof(self_canon), r) != 0)
+		return NULL;
+	if (!who->admin && strcmp(name, self) != 0) {
 		control_fail(r, "denied", "only admins may manage another user's MFA (you are %s)",
 			     who->name);
 		return NULL;
@@ -61,7 +67,8 @@ json_t *
 control_mfa_enroll_begin(struct control_ctx *ctx, const struct caller *who, json_t *args,
 			 struct reply_err *r)
 {
-	const char *name = target(ctx, who, args, 1, r);
+	char canon[ACCOUNT_NAME_MAX + 1];
+	const char *name = target(ctx, who, args, 1, canon, r);
 	struct mfa_ctx c;
 	json_t *o;
 	char *uri;
@@ -93,7 +100,8 @@ control_mfa_enroll_confirm(struct control_ctx *ctx, const struct caller *who, js
 			   struct reply_err *r)
 {
 	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
-	const char *name = target(ctx, who, args, 1, r), *code;
+	char canon[ACCOUNT_NAME_MAX + 1];
+	const char *name = target(ctx, who, args, 1, canon, r), *code;
 	struct mfa_ctx c;
 
 	if (name == NULL || control_arg_name(args, "code", 0, &code, r) != 0)
@@ -108,7 +116,8 @@ json_t *
 control_mfa_status(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		   struct reply_err *r)
 {
-	const char *name = target(ctx, who, args, 0, r);
+	char canon[ACCOUNT_NAME_MAX + 1];
+	const char *name = target(ctx, who, args, 0, canon, r);
 	struct mfa_ctx c;
 	json_t *o;
 
@@ -156,7 +165,8 @@ control_mfa_recovery_codes(struct control_ctx *ctx, const struct caller *who, js
 			   struct reply_err *r)
 {
 	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
-	const char *name = target(ctx, who, args, 0, r), *code;
+	char canon[ACCOUNT_NAME_MAX + 1];
+	const char *name = target(ctx, who, args, 0, canon, r), *code;
 	struct mfa_ctx c;
 
 	if (name == NULL || control_arg_name(args, "code", 1, &code, r) != 0)
@@ -176,10 +186,12 @@ static json_t *
 admin_change(struct control_ctx *ctx, const struct caller *who, json_t *args,
 	     int (*fn)(struct mfa_ctx *, const char *, struct idg_err *), struct reply_err *r)
 {
+	char canon[ACCOUNT_NAME_MAX + 1];
 	const char *name;
 	struct mfa_ctx c;
 
-	if (control_arg_name(args, "name", 0, &name, r) != 0)
+	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
+	    control_user_spelling(ctx, &name, canon, sizeof(canon), r) != 0)
 		return NULL;
 	mfa_context(ctx, who, &c);
 	if (fn(&c, name, &r->e) != 0)
