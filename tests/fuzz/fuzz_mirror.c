@@ -13,7 +13,14 @@
  *   gid_number, members... "" member_uids...
  * Flags: bits 0-1 the kind (3: a user again), bit 2 a refresh, bit 3 the
  * entry is then deleted (bit 5: declared present instead), bit 4 the
- * refresh is swept and the departure guard checked.
+ * refresh is swept and the departure guard checked, bit 6 the entry is
+ * disabled (the reason is the locked field, or a fixed one) and carries a
+ * warning, as the parser makes for a value it could not read; bit 7 the
+ * departures are forced past the guard.
+ *
+ * The display name field also goes through the parser's UTF-8 checks:
+ * dir_utf8_cut() must never cut inside a character of valid text, nor
+ * return more than it was given or allowed.
  *
  * The store is made once with a few users and groups; each input runs in
  * a transaction that is rolled back, so every input meets the same store
@@ -131,6 +138,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	if (flags & 0x40) {
+		e.disabled_reason = e.locked != NULL ? e.locked : idg_unconst("fuzz");
+		e.warnings[0] = (struct dir_warning){"displayName", "fuzz"};
+		e.n_warnings = 1;
+	}
+	if (e.display_name != NULL) {
+		size_t len = strlen(e.display_name), max = (size_t)(flags & 0x3f);
+		size_t cut = dir_utf8_cut(e.display_name, len, max);
+
+		if (cut > len || (len > max && cut > max) || (len <= max && cut != len))
+			abort();
+		if (dir_utf8_text(e.display_name, len) && !dir_utf8_text(e.display_name, cut))
+			abort();
+	}
+
 	if (mirror_begin(mirror, (flags & 4) != 0, &err) != 0)
 		fuzz_die("mirror_begin", err.msg);
 	(void)mirror_apply(mirror, &e, &err);
@@ -139,7 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (flags & 8)
 		(void)mirror_delete(mirror, e.uuid, &err);
 	if ((flags & 0x14) == 0x14 && mirror_sweep(mirror, &err) == 0)
-		(void)mirror_check_guard(mirror, 0, &err);
+		(void)mirror_check_guard(mirror, (flags & 0x80) != 0, &err);
 	(void)mirror_stats(mirror);
 	mirror_rollback(mirror);
 	if (mirror_in_transaction(mirror))
