@@ -155,6 +155,9 @@ print_status(json_t *r)
 	       num(c, "users_disabled"), num(c, "users_departed"));
 	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
 	       num(c, "groups_privileged"), num(c, "memberships"));
+	printf("unresolved:  %lld member values name no known user or group "
+	       "(%lld over 4,096 bytes)\n",
+	       num(c, "members_unresolved"), num(c, "members_too_long"));
 	printf("audit:       %lld records\n", num(c, "audit_records"));
 }
 
@@ -236,6 +239,25 @@ print_group_list(json_t *r)
 	}
 }
 
+/* A member value that names nothing known, shortened, with the reason. */
+static void
+print_unresolved_member(json_t *m)
+{
+	const char *why = json_string_value(json_object_get(m, "unresolved"));
+	char shown[121];
+	int cut = idg_strvis(shown, sizeof(shown), str(m, "value"));
+
+	if (why == NULL)
+		why = "not a known user";
+	else if (strcmp(why, "no_entry") == 0)
+		why = "names no known user or group";
+	else if (strcmp(why, "not_a_dn") == 0)
+		why = "not a DN";
+	else if (strcmp(why, "too_long") == 0)
+		why = "a DN over 4,096 bytes";
+	printf("  ?     %s%s (%s; %s)\n", shown, cut ? "..." : "", str(m, "kind"), why);
+}
+
 void
 print_group_show(json_t *r)
 {
@@ -254,8 +276,7 @@ print_group_show(json_t *r)
 		else if (json_is_string(json_object_get(m, "group_name")))
 			printf("  group %s\n", str(m, "group_name"));
 		else
-			printf("  ?     %s (%s; not a known user or group)\n", str(m, "value"),
-			       str(m, "kind"));
+			print_unresolved_member(m);
 	}
 	printf("effective members (%zu):\n", json_array_size(eff));
 	json_array_foreach(eff, i, m)
