@@ -162,6 +162,36 @@ print_status(json_t *r)
 }
 
 void
+print_sync_verify(json_t *d)
+{
+	json_t *ex = json_object_get(d, "examples"), *e;
+	size_t i;
+
+	if (num(d, "total") == 0) {
+		printf("verify: the mirror matches the directory\n");
+		return;
+	}
+	printf("verify: %lld differences between the directory and the mirror\n", num(d, "total"));
+	printf("  users:       %lld missing, %lld moved, %lld gone, %lld changed\n",
+	       num(d, "users_added"), num(d, "users_moved"), num(d, "users_departed"),
+	       num(d, "users_changed"));
+	printf("  groups:      %lld missing, %lld changed, %lld gone\n", num(d, "groups_added"),
+	       num(d, "groups_changed"), num(d, "groups_deleted"));
+	printf("  memberships: %lld missing, %lld extra\n", num(d, "memberships_added"),
+	       num(d, "memberships_removed"));
+	if (json_array_size(ex) > 0)
+		printf("first differences (what a full sync would record):\n");
+	json_array_foreach(ex, i, e)
+	{
+		char *details = json_dumps(json_object_get(e, "details"),
+					   JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		printf("  %s %s %s\n", str(e, "kind"), str(e, "name"), details ? details : "");
+		free(details);
+	}
+}
+
+void
 print_sync(json_t *r)
 {
 	printf("sync (%s): %lld joiners, %lld movers, %lld leavers, %lld changed; "

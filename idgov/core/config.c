@@ -87,6 +87,10 @@ static const struct key_def keys[] = {
 	KI("directory", "poll_interval", dir_poll_interval, "300", 1, 86400),
 	KI("directory", "reconnect_max", dir_reconnect_max, "60", 1, 3600),
 
+	/* "daily HH:MM", a five-field cron rule, or "off"; in [sync] timezone. */
+	K("sync", "reconcile", T_STR, sync_reconcile, "daily 03:00"),
+	K("sync", "timezone", T_STR, sync_timezone, "UTC"),
+
 	K("users", "uid", T_ATTR, attr_uid, "uid"),
 	K("users", "display_name", T_ATTR, attr_display_name, "displayName"),
 	K("users", "mail", T_ATTR, attr_mail, "mail"),
@@ -863,6 +867,42 @@ dn_within(const char *dn, const char *base)
  * directory is already private to root, and a host that moved its keys
  * moves its anchor with them.
  */
+/*
+ * [sync] reconcile: when idgovd runs its full refresh that reports drift.
+ * "daily HH:MM" is the common case; a cron rule says anything else; "off"
+ * (or "none") turns it off. Parsed into sync_reconcile_sched.
+ */
+static int
+reconcile_schedule_section(struct cfg *c, const char *name, struct idg_err *err)
+{
+	const char *v = c->sync_reconcile;
+	struct idg_err why;
+	char cron[32];
+	unsigned hh, mm;
+	char tail;
+
+	if (timewin_zone_valid(c->sync_timezone) != 0)
+		return idg_seterr(err, "%s: [sync] timezone: not a known IANA time zone (e.g. UTC)",
+				  name);
+	if (strcmp(v, "off") == 0 || strcmp(v, "none") == 0)
+		v = "none";
+	else if (strncmp(v, "daily ", 6) == 0) {
+		if (sscanf(v + 6, "%2u:%2u%c", &hh, &mm, &tail) != 2 || hh > 23 || mm > 59 ||
+		    strlen(v + 6) != 5)
+			return idg_seterr(err,
+					  "%s: [sync] reconcile: 'daily HH:MM' (like daily 03:00)",
+					  name);
+		snprintf(cron, sizeof(cron), "%u %u * * *", mm, hh);
+		v = cron;
+	}
+	if (schedule_parse(v, "00:00", &c->sync_reconcile_sched, &why) != 0)
+		return idg_seterr(err,
+				  "%s: [sync] reconcile: 'daily HH:MM', a cron rule "
+				  "(minute hour day month weekday) or 'off': %s",
+				  name, why.msg);
+	return 0;
+}
+
 /* [backup]: "every DURATION" or "none", absolute target directories, max_age. */
 static int
 backup_section(struct cfg *c, const char *name, struct idg_err *err)
@@ -980,7 +1020,8 @@ validate(struct parse_ctx *ctx)
 	if (default_beside(&c->audit_anchor_file, c->audit_key_file, "audit.anchor", ctx->err) !=
 		    0 ||
 	    default_beside(&c->backup_key_file, c->master_key_file, "backup.key", ctx->err) != 0 ||
-	    backup_section(c, ctx->name, ctx->err) != 0)
+	    backup_section(c, ctx->name, ctx->err) != 0 ||
+	    reconcile_schedule_section(c, ctx->name, ctx->err) != 0)
 		return -1;
 	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
 	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||

@@ -122,6 +122,8 @@ struct mirror {
 	int64_t active_before;
 	int64_t departures;
 	struct mirror_stats stats;
+	enum mirror_drift drift; /* what this batch's changes mean (mirror_set_drift) */
+	json_t *examples; /* the first MIRROR_DRIFT_EXAMPLES changes, when drift is reported */
 };
 
 int
@@ -162,6 +164,7 @@ mirror_close(struct mirror *m)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
 	strmap_free(m->refs);
+	json_decref(m->examples);
 	free(m);
 }
 
@@ -203,6 +206,13 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->now = idg_now();
 	m->departures = 0;
 	memset(&m->stats, 0, sizeof(m->stats));
+	json_decref(m->examples);
+	m->examples = m->drift != MIRROR_DRIFT_NONE ? json_array() : NULL;
+	if (m->drift != MIRROR_DRIFT_NONE && m->examples == NULL) {
+		store_rollback(m->st);
+		m->in_tx = 0;
+		return idg_seterr(err, "out of memory");
+	}
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
 	/* Only a refresh needs the guard's baseline count and a new generation (both scan users).
@@ -240,6 +250,16 @@ record(struct mirror *m, const char *kind, const char *subject_uuid, const char 
 
 	if (details == NULL)
 		return idg_seterr(err, "out of memory");
+	if (m->examples != NULL && json_array_size(m->examples) < MIRROR_DRIFT_EXAMPLES &&
+	    json_array_append_new(m->examples, json_pack("{s:s, s:s?, s:O}", "kind", kind, "name",
+							 name, "details", details)) != 0) {
+		json_decref(details);
+		return idg_seterr(err, "out of memory");
+	}
+	if (m->drift == MIRROR_DRIFT_VERIFY) { /* compared, never written */
+		json_decref(details);
+		return 0;
+	}
 	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(details);
 	if (text == NULL)
@@ -1144,7 +1164,7 @@ mirror_check_guard(struct mirror *m, int force, struct idg_err *err)
 	double limit = m->cfg->dir_max_departed_fraction * (double)m->active_before;
 	int all = m->departures > 0 && m->departures == m->active_before;
 
-	if (force || m->departures == 0)
+	if (force || m->departures == 0 || m->drift == MIRROR_DRIFT_VERIFY)
 		return 0;
 	if (all || (m->departures > 2 && (double)m->departures > limit)) {
 		idg_seterr(err,
@@ -1197,10 +1217,73 @@ record_baseline(struct mirror *m, struct idg_err *err)
 	return rc;
 }
 
+static int64_t
+drift_total(const struct mirror_stats *s)
+{
+	return s->joiners + s->movers + s->leavers + s->changed + s->groups_added +
+	       s->groups_changed + s->groups_deleted + s->members_added + s->members_removed;
+}
+
+json_t *
+mirror_drift_report(const struct mirror *m)
+{
+	const struct mirror_stats *s = &m->stats;
+
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "total",
+		(json_int_t)drift_total(s), "users_added", (json_int_t)s->joiners, "users_moved",
+		(json_int_t)s->movers, "users_departed", (json_int_t)s->leavers, "users_changed",
+		(json_int_t)s->changed, "groups_added", (json_int_t)s->groups_added,
+		"groups_changed", (json_int_t)s->groups_changed, "groups_deleted",
+		(json_int_t)s->groups_deleted, "memberships_added", (json_int_t)s->members_added,
+		"memberships_removed", (json_int_t)s->members_removed, "examples",
+		m->examples != NULL ? json_incref(m->examples) : json_array());
+}
+
+void
+mirror_set_drift(struct mirror *m, enum mirror_drift drift)
+{
+	m->drift = drift;
+}
+
+/*
+ * A reconciliation that corrected anything says so in one audit record,
+ * besides the per-change records: "sync.drift" with the counts and the
+ * first few changes, so that drift is visible without reading them all.
+ */
+static int
+record_drift(struct mirror *m, struct idg_err *err)
+{
+	json_t *d;
+	char *text;
+	int rc;
+
+	if (m->drift != MIRROR_DRIFT_REPORT || m->baseline || m->audit == NULL ||
+	    drift_total(&m->stats) == 0)
+		return 0;
+	d = mirror_drift_report(m);
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = audit_append(m->audit, "directory", m->cfg->dir_name, "sync.drift", text, err);
+	free(text);
+	if (rc == 0)
+		log_msg(m->log, LOG_WARNING,
+			"reconciliation corrected %lld differences from the directory "
+			"(audited as sync.drift)",
+			(long long)drift_total(&m->stats));
+	return rc;
+}
+
 int
 mirror_commit(struct mirror *m, struct idg_err *err)
 {
-	if (record_baseline(m, err) != 0)
+	if (m->drift == MIRROR_DRIFT_VERIFY) { /* a comparison: nothing is kept */
+		mirror_rollback(m);
+		return 0;
+	}
+	if (record_baseline(m, err) != 0 || record_drift(m, err) != 0)
 		goto fail;
 	if (m->audit != NULL && audit_sign_head(m->audit, err) != 0)
 		goto fail;

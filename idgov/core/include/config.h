@@ -104,6 +104,11 @@ struct cfg {
 	int dir_poll_interval;
 	int dir_reconnect_max;
 
+	/* [sync] */
+	char *sync_reconcile;                 /* as written */
+	char *sync_timezone;                  /* IANA zone the schedule is read in */
+	struct schedule sync_reconcile_sched; /* .none when off */
+
 	/* [users]: directory attribute names */
 	char *attr_uid;
 	char *attr_display_name;

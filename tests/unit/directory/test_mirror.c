@@ -405,6 +405,44 @@ test_deleted_nested_group_leaves_its_parents(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 0);
 }
 
+static void
+test_verify_reports_differences_and_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *before[] = {m_a, m_b}, *after[] = {m_a};
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b),
+				group(G1, "ops", before, 2)};
+	struct dir_entry now[] = {user(UA, "a", m_a), group(G1, "ops", after, 1)};
+	struct idg_err err;
+	json_t *d;
+
+	apply_all(f, 1, e, 3, 1);
+	mirror_set_drift(f->m, MIRROR_DRIFT_VERIFY);
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(mirror_apply(f->m, &now[i], &err), 0);
+	assert_int_equal(mirror_sweep(f->m, &err), 0);
+	/* b leaves (1 user gone, its membership with it) and would never trip the guard. */
+	assert_int_equal(mirror_check_guard(f->m, 0, &err), 0);
+	d = mirror_drift_report(f->m);
+	assert_non_null(d);
+	assert_int_equal(json_integer_value(json_object_get(d, "users_departed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "memberships_removed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "total")), 2);
+	assert_int_equal(json_array_size(json_object_get(d, "examples")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(d, "examples"), 0), "kind")),
+			    "membership.removed");
+	json_decref(d);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	/* Nothing was kept: b is still there, with its membership, and no event was written. */
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status = 'active'"),
+			 2);
+	assert_int_equal(pairs(f, UB, "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events"), 0);
+	mirror_set_drift(f->m, MIRROR_DRIFT_NONE);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -423,6 +461,7 @@ main(void)
 		T(test_unresolved_member_is_kept_then_resolved),
 		T(test_member_dn_over_the_limit_is_kept_as_too_long),
 		T(test_deleted_nested_group_leaves_its_parents),
+		T(test_verify_reports_differences_and_writes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
