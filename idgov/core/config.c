@@ -881,8 +881,16 @@ reconcile_schedule_section(struct cfg *c, const char *name, struct idg_err *err)
 	unsigned hh, mm;
 	char tail;
 
-	if (timewin_zone_valid(c->sync_timezone) != 0)
-		return idg_seterr(err, "%s: [sync] timezone: not a known IANA time zone (e.g. UTC)",
+	/*
+	 * Only the zone's spelling is checked here: asking ICU whether it
+	 * exists would load ICU's data into every process that reads this
+	 * file, pam_idgov.so inside sshd included, for a key only idgovd
+	 * uses. idgovd checks the zone itself when it starts or reloads.
+	 */
+	if (c->sync_timezone[0] == '\0' ||
+	    strspn(c->sync_timezone, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				     "0123456789/_+-") != strlen(c->sync_timezone))
+		return idg_seterr(err, "%s: [sync] timezone: not a time zone name (e.g. UTC)",
 				  name);
 	if (strcmp(v, "off") == 0 || strcmp(v, "none") == 0)
 		v = "none";

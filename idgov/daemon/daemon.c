@@ -77,6 +77,7 @@
 #include "scheduler.h"
 #include "store.h"
 #include "sync.h"
+#include "timewin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -398,6 +399,17 @@ backup_schedule(struct daemon *d)
 }
 
 /* ---- reconciliation ---- */
+
+/* At start and reload: [sync] timezone must be a zone ICU knows (config.c checks only its
+ * spelling). */
+static int
+reconcile_config_check(const struct cfg *cfg, struct idg_err *err)
+{
+	if (!cfg->sync_reconcile_sched.none && timewin_zone_valid(cfg->sync_timezone) != 0)
+		return idg_seterr(err, "[sync] timezone: '%s' is not a known IANA time zone",
+				  cfg->sync_timezone);
+	return 0;
+}
 
 /* At start and reload: the next occurrence of [sync] reconcile, or none. */
 static void
@@ -1007,6 +1019,12 @@ reload(struct daemon *d)
 	struct idg_err err;
 
 	if (cfg_load_with(d->opts->config_path, review_config_extensions, &fresh, &err) != 0) {
+		fresh = NULL;
+	} else if (reconcile_config_check(fresh, &err) != 0) {
+		cfg_free(fresh);
+		fresh = NULL;
+	}
+	if (fresh == NULL) {
 		log_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
 			err.msg);
 		audit_event(d, "config.reload", d->opts->config_path,
@@ -1332,6 +1350,11 @@ daemon_run(const struct daemon_opts *opts)
 	flood_init(&d.flood, FLOOD_INTERVAL);
 	if (cfg_load_with(opts->config_path, review_config_extensions, &d.cfg, &err) != 0) {
 		fprintf(stderr, "idgovd: %s\n", err.msg);
+		return 1;
+	}
+	if (reconcile_config_check(d.cfg, &err) != 0) {
+		fprintf(stderr, "idgovd: %s: %s\n", opts->config_path, err.msg);
+		cfg_free(d.cfg);
 		return 1;
 	}
 	if (!opts->foreground && (rc = daemonize(&ready_fd)) != 0) {

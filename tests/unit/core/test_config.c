@@ -104,7 +104,9 @@ test_sync_reconcile_schedule(void **state)
 	expect_error(text, "[sync] reconcile: 'daily HH:MM'");
 	snprintf(text, sizeof(text), "%s[sync]\nreconcile = sometimes\n", minimal);
 	expect_error(text, "[sync] reconcile:");
-	snprintf(text, sizeof(text), "%s[sync]\ntimezone = Mars/Olympus\n", minimal);
+	snprintf(text, sizeof(text), "%s[sync]\ntimezone = Europe/Paris; rm\n", minimal);
+	expect_error(text, "[sync] timezone:");
+	snprintf(text, sizeof(text), "%s[sync]\ntimezone =\n", minimal);
 	expect_error(text, "[sync] timezone:");
 }
 
