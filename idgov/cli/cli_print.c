@@ -165,7 +165,40 @@ print_status(json_t *r)
 		       num(c, "departures_held"));
 	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
 	       num(c, "groups_privileged"), num(c, "memberships"));
+	printf("unresolved:  %lld member values name no known user or group "
+	       "(%lld over 4,096 bytes)\n",
+	       num(c, "members_unresolved"), num(c, "members_too_long"));
 	printf("audit:       %lld records\n", num(c, "audit_records"));
+}
+
+void
+print_sync_verify(json_t *d)
+{
+	json_t *ex = json_object_get(d, "examples"), *e;
+	size_t i;
+
+	if (num(d, "total") == 0) {
+		printf("verify: the mirror matches the directory\n");
+		return;
+	}
+	printf("verify: %lld differences between the directory and the mirror\n", num(d, "total"));
+	printf("  users:       %lld missing, %lld moved, %lld gone, %lld changed\n",
+	       num(d, "users_added"), num(d, "users_moved"), num(d, "users_departed"),
+	       num(d, "users_changed"));
+	printf("  groups:      %lld missing, %lld changed, %lld gone\n", num(d, "groups_added"),
+	       num(d, "groups_changed"), num(d, "groups_deleted"));
+	printf("  memberships: %lld missing, %lld extra\n", num(d, "memberships_added"),
+	       num(d, "memberships_removed"));
+	if (json_array_size(ex) > 0)
+		printf("first differences (what a full sync would record):\n");
+	json_array_foreach(ex, i, e)
+	{
+		char *details = json_dumps(json_object_get(e, "details"),
+					   JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		printf("  %s %s %s\n", str(e, "kind"), str(e, "name"), details ? details : "");
+		free(details);
+	}
 }
 
 void
@@ -274,6 +307,25 @@ print_group_list(json_t *r)
 	}
 }
 
+/* A member value that names nothing known, shortened, with the reason. */
+static void
+print_unresolved_member(json_t *m)
+{
+	const char *why = json_string_value(json_object_get(m, "unresolved"));
+	char shown[121];
+	int cut = idg_strvis(shown, sizeof(shown), str(m, "value"));
+
+	if (why == NULL)
+		why = "not a known user";
+	else if (strcmp(why, "no_entry") == 0)
+		why = "names no known user or group";
+	else if (strcmp(why, "not_a_dn") == 0)
+		why = "not a DN";
+	else if (strcmp(why, "too_long") == 0)
+		why = "a DN over 4,096 bytes";
+	printf("  ?     %s%s (%s; %s)\n", shown, cut ? "..." : "", str(m, "kind"), why);
+}
+
 void
 print_group_show(json_t *r)
 {
@@ -292,8 +344,7 @@ print_group_show(json_t *r)
 		else if (json_is_string(json_object_get(m, "group_name")))
 			printf("  group %s\n", str(m, "group_name"));
 		else
-			printf("  ?     %s (%s; not a known user or group)\n", str(m, "value"),
-			       str(m, "kind"));
+			print_unresolved_member(m);
 	}
 	printf("effective members (%zu):\n", json_array_size(eff));
 	json_array_foreach(eff, i, m)

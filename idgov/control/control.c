@@ -86,16 +86,29 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	int rc;
 
 	(void)who;
+	json_t *o;
+
 	if (control_arg_bool(args, "full", &opts.full, r) != 0 ||
-	    control_arg_bool(args, "force", &opts.force, r) != 0)
+	    control_arg_bool(args, "force", &opts.force, r) != 0 ||
+	    control_arg_bool(args, "verify", &opts.verify, r) != 0)
 		return NULL;
+	/* A full reload is a reconciliation: what it corrects is audited as drift. */
+	opts.reconcile = opts.full;
 	memset(&res, 0, sizeof(res));
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
 	if (rc != 0) {
+		json_decref(res.drift);
 		r->code = "failed";
 		return NULL;
 	}
-	return stats_json(&res);
+	o = stats_json(&res);
+	/* --verify: the differences found, nothing written (sync.h). */
+	if (o != NULL && res.drift != NULL && json_object_set(o, "drift", res.drift) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(res.drift);
+	return o;
 }
 
 /*
@@ -390,7 +403,7 @@ op_backup_run(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 
 static const char *const no_args[] = {NULL};
 static const char *const backup_args[] = {"to", NULL};
-static const char *const sync_args[] = {"full", "force", NULL};
+static const char *const sync_args[] = {"full", "force", "verify", NULL};
 static const char *const release_args[] = {"confirm", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};
