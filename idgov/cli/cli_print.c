@@ -293,6 +293,10 @@ print_audit_verify(json_t *r)
 			printf(", directory copy at %lld", num(r, "directory_anchor"));
 		else if (num(r, "directory_anchor") == 0)
 			printf(", no directory copy yet");
+		if (num(r, "key_rotations") > 0)
+			printf("; %lld audit key rotation%s followed to key %s",
+			       num(r, "key_rotations"), num(r, "key_rotations") == 1 ? "" : "s",
+			       str(r, "key_id"));
 		putchar('\n');
 		return 0;
 	}
@@ -396,6 +400,13 @@ print_policy_check(json_t *r)
 void
 print_key_rotate(json_t *r)
 {
+	if (strcmp(str(r, "key"), "audit") == 0) {
+		printf("audit key rotated: %s -> %s at record %lld (signed by both keys); the old "
+		       "secret key is kept until 'idgov key destroy-old audit', its public key "
+		       "stays in the chain\n",
+		       str(r, "old_id"), str(r, "new_id"), num(r, "seq"));
+		return;
+	}
 	printf("%s key rotated: %s -> %s, %lld secrets re-encrypted; the old key is kept until "
 	       "'idgov key destroy-old %s'\n",
 	       str(r, "key"), str(r, "old_id"), str(r, "new_id"), num(r, "resealed"),
