@@ -407,6 +407,14 @@ print_key_rotate(json_t *r)
 		       str(r, "old_id"), str(r, "new_id"), num(r, "seq"));
 		return;
 	}
+	if (strcmp(str(r, "key"), "backup") == 0) {
+		printf("backup key rotated: %s -> %s; new backups use the new key (copy it off "
+		       "this "
+		       "host); older backups are read with the old key, kept until 'idgov key "
+		       "destroy-old backup'\n",
+		       str(r, "old_id"), str(r, "new_id"));
+		return;
+	}
 	printf("%s key rotated: %s -> %s, %lld secrets re-encrypted; the old key is kept until "
 	       "'idgov key destroy-old %s'\n",
 	       str(r, "key"), str(r, "old_id"), str(r, "new_id"), num(r, "resealed"),
@@ -417,6 +425,9 @@ void
 print_key_destroy_old(json_t *r)
 {
 	printf("old %s key overwritten and removed\n", str(r, "key"));
+	if (json_object_get(r, "old_backups") != NULL)
+		printf("%lld backup%s in [backup] targets made with it can no longer be read\n",
+		       num(r, "old_backups"), num(r, "old_backups") == 1 ? "" : "s");
 }
 
 void

@@ -12,6 +12,7 @@
 #include "mfa.h"
 #include "rotate.h"
 #include "rotate_audit.h"
+#include "rotate_backup.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 /* Every kind of secret sealed under the master key. */
 static const struct rotate_resealer resealers[] = {{"mfa", mfa_reseal, NULL}};
 
-enum key_name { KEY_MASTER, KEY_AUDIT };
+enum key_name { KEY_MASTER, KEY_AUDIT, KEY_BACKUP };
 
 static int
 key_name(json_t *args, enum key_name *k, struct reply_err *r)
@@ -33,8 +34,11 @@ key_name(json_t *args, enum key_name *k, struct reply_err *r)
 		*k = KEY_MASTER;
 	else if (strcmp(name, "audit") == 0)
 		*k = KEY_AUDIT;
+	else if (strcmp(name, "backup") == 0)
+		*k = KEY_BACKUP;
 	else
-		return control_fail(r, "bad_request", "no key named '%s' (master, audit)", name);
+		return control_fail(r, "bad_request", "no key named '%s' (master, audit, backup)",
+				    name);
 	return 0;
 }
 
@@ -67,6 +71,14 @@ control_key_rotate(struct control_ctx *ctx, const struct caller *who, json_t *ar
 	r->code = "failed";
 	if (k == KEY_AUDIT)
 		return rotate_audit_key(ctx, who, r);
+	if (k == KEY_BACKUP) {
+		struct rotate_backup_result b;
+
+		if (rotate_backup(ctx->cfg, ctx->audit, who->name, ROTATE_RUN_ALL, &b, &r->e) != 0)
+			return NULL;
+		return json_pack("{s:s, s:s, s:s}", "key", "backup", "old_id", b.old_id, "new_id",
+				 b.new_id);
+	}
 	if (rotate_master(ctx->cfg->master_key_file, ctx->st, ctx->audit, who->name, resealers,
 			  sizeof(resealers) / sizeof(resealers[0]), ROTATE_RUN_ALL, &res,
 			  &r->e) != 0)
@@ -97,6 +109,14 @@ control_key_destroy_old(struct control_ctx *ctx, const struct caller *who, json_
 					     &r->e) != 0)
 			return NULL;
 		return json_pack("{s:s}", "key", "audit");
+	}
+	if (k == KEY_BACKUP) {
+		struct rotate_backup_result b;
+
+		if (rotate_backup_destroy_old(ctx->cfg, ctx->audit, who->name, &b, &r->e) != 0)
+			return NULL;
+		return json_pack("{s:s, s:s, s:i}", "key", "backup", "old_id", b.old_id,
+				 "old_backups", b.old_backups);
 	}
 	if (rotate_master_destroy_old(ctx->cfg->master_key_file, ctx->st, ctx->audit, who->name,
 				      &r->e) != 0)
@@ -169,6 +189,27 @@ add_audit(json_t *list, const char *path, const char *suffix, const char *role, 
 	add(list, row);
 }
 
+/* A backup key file's row: its id is the one backup files carry in their header. */
+static void
+add_backup(json_t *list, const char *path, const char *suffix, const char *role)
+{
+	char p[4096], id[BACKUP_KEY_ID_HEX] = "";
+	struct idg_err ignored;
+	unsigned char *key;
+	json_t *row;
+
+	if (snprintf(p, sizeof(p), "%s%s", path, suffix) >= (int)sizeof(p))
+		return;
+	if (backup_key_load(p, &key, &ignored) == 0) {
+		backup_key_id_hex(key, id);
+		keys_free_secret(key);
+	}
+	row = file_row("backup", role, p, id[0] != '\0' ? id : NULL);
+	if (row != NULL)
+		json_object_set_new(row, "in_use", json_boolean(suffix[0] == '\0'));
+	add(list, row);
+}
+
 json_t *
 control_key_list(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		 struct reply_err *r)
@@ -208,5 +249,8 @@ control_key_list(struct control_ctx *ctx, const struct caller *who, json_t *args
 	add_audit(list, ctx->cfg->audit_key_file, ".old", "old (until destroy-old)", audit_id);
 	add(list,
 	    file_row("audit", "public (first key, pinned)", ctx->cfg->audit_pubkey_file, pub_id));
+	add_backup(list, ctx->cfg->backup_key_file, "", "current");
+	add_backup(list, ctx->cfg->backup_key_file, ".new", "new (rotation in progress)");
+	add_backup(list, ctx->cfg->backup_key_file, ".old", "old (reads older backups)");
 	return json_pack("{s:o}", "keys", list);
 }

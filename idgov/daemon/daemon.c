@@ -73,6 +73,7 @@
 #include "reviews.h"
 #include "rotate.h"
 #include "rotate_audit.h"
+#include "rotate_backup.h"
 #include "safepath.h"
 #include "scheduler.h"
 #include "store.h"
@@ -1121,6 +1122,10 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (strcmp(recovered, "nothing to do") != 0)
 		log_msg(&d->log, LOG_NOTICE, "audit key: %s", recovered);
+	if (rotate_backup_recover(d->cfg, d->audit, "idgovd", &recovered, err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "backup key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
 	/*

@@ -124,6 +124,28 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action IN ('audit.key_rotate'
 	"two audit key rotations, a destruction and a completion audited"
 daemon_stop
 
+# The backup key: a backup made before its rotation is verified and
+# restored with the kept old key until destroy-old, then refused.
+mkdir -m 700 "$T/backups"
+assert_exit 0 "a backup before the backup key rotation" ig backup --to "$T/backups"
+before=$(ls "$T"/backups/idgov-*.backup)
+assert_exit 0 "backup key rotation" ig key rotate backup
+assert_contains "$(cat "$T/last.out")" "backup key rotated" "the rotation says so"
+assert_eq "$(stat -c %a "$T/keys/backup.key.old")" 400 "the old backup key is kept, 0400"
+assert_exit 0 "the older backup still verifies" ig backup verify "$before"
+assert_contains "$(cat "$T/last.out")" "previous backup key" "with the previous key, and says so"
+sleep 1 # backup names carry the second
+assert_exit 0 "a backup after the rotation" ig backup --to "$T/backups"
+after=$(find "$T/backups" -name 'idgov-*.backup' -newer "$before")
+assert_exit 0 "the older backup is restored with the old key" ig restore "$before"
+assert_exit 0 "the restored chain verifies" ig audit verify
+assert_exit 0 "destroy-old backup" ig key destroy-old backup
+assert_exit 1 "the older backup cannot be read any more" ig backup verify "$before"
+assert_contains "$(cat "$T/last.err")" "another backup key" "and says why"
+assert_exit 0 "the newer backup verifies" ig backup verify "$after"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE subject = 'backup' AND action IN \
+	('key rotate', 'key destroy-old')")" 1 "destroy-old audited in the restored store"
+
 # A rotation record rewritten in the store is caught.
 seq=$(sql "SELECT max(seq) FROM audit WHERE action = 'audit.key_rotate'")
 sql "UPDATE audit SET actor = 'someone-else' WHERE seq = $seq" >/dev/null
