@@ -40,6 +40,7 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='control.sync' AND det
 assert_exit 0 "idgovd starts" daemon_start
 assert_eq "$(ig --json status | jq -r .daemon.connection)" disconnected "daemon does not apply the refused refresh"
 assert_contains "$(ig --json status | jq -r .daemon.last_error)" "would be marked departed" "status shows why"
+assert_exit 1 "status exits 1 while the departure guard holds" ig status
 assert_eq "$(snapshot)" "$before" "store unchanged under the daemon"
 daemon_stop
 
