@@ -32,8 +32,8 @@ main(int argc, char **argv)
 	}
 	if (cfg_load(argv[1], &cfg, &err) != 0 ||
 	    store_open(cfg->store_path, STORE_OPEN_EXISTING, &st, &err) != 0 ||
-	    audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every,
-		       NULL, &a, &err) != 0)
+	    audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every, NULL,
+		       &a, &err) != 0)
 		goto out;
 	while (done < count) {
 		if (store_begin(st, &err) != 0)

@@ -590,7 +590,7 @@ out:
 int
 audit_append_key_rotation(struct audit *a, const char *actor, const unsigned char *new_sk,
 			  char old_id[AUDIT_KEY_ID_LEN], char new_id[AUDIT_KEY_ID_LEN],
-			  struct idg_err *err)
+			  int64_t *seq_out, struct idg_err *err)
 {
 	unsigned char prev[AUDIT_HASH_LEN], old_pk[crypto_sign_PUBLICKEYBYTES];
 	sqlite3_stmt *s = NULL;
@@ -607,6 +607,7 @@ audit_append_key_rotation(struct audit *a, const char *actor, const unsigned cha
 	/* The record will be seq + 1 in this transaction: the new key signs that place. */
 	if (audit_key_rotation_details(seq + 1, prev, old_pk, new_sk, &details, new_id, err) != 0)
 		return -1;
+	*seq_out = seq + 1;
 	/* Its head signed with the old key: the second signature. */
 	if (audit_append(a, actor, "audit", AUDIT_KEY_ROTATE_ACTION, details, err) != 0 ||
 	    audit_sign_head(a, err) != 0)

@@ -120,17 +120,9 @@ rotate_audit(const char *path, struct audit *audit, const char *actor, enum rota
 	if (store_begin(audit->st, err) != 0)
 		goto out;
 	in_tx = 1;
-	if (audit_append_key_rotation(audit, actor, new_sk, res->old_id, res->new_id, err) != 0)
+	if (audit_append_key_rotation(audit, actor, new_sk, res->old_id, res->new_id, &res->seq,
+				      err) != 0)
 		goto out;
-	{
-		sqlite3_stmt *s;
-
-		if (store_prepare(audit->st, "SELECT max(seq) FROM audit", &s, err) != 0)
-			goto out;
-		if (sqlite3_step(s) == SQLITE_ROW)
-			res->seq = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
 	if (stop == ROTATE_STOP_BEFORE_COMMIT) {
 		store_rollback(audit->st); /* as a kill before the commit would */
 		in_tx = 0;

@@ -193,11 +193,11 @@ int audit_store_key_id(struct store *st, char id[AUDIT_KEY_ID_LEN], struct idg_e
  * current key to new_sk's (audit_keys.h), signs the head at it with the
  * current key, and names the new key as the store's (key_ids), so that
  * every head after this commit is signed with new_sk, by any process.
- * old_id and new_id get the two ids.
+ * old_id and new_id get the two ids, *seq the record's.
  */
 int audit_append_key_rotation(struct audit *a, const char *actor, const unsigned char *new_sk,
 			      char old_id[AUDIT_KEY_ID_LEN], char new_id[AUDIT_KEY_ID_LEN],
-			      struct idg_err *err);
+			      int64_t *seq, struct idg_err *err);
 
 /* Exposed for tests: the canonical hash of one record after prev. */
 void audit_record_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t time,
