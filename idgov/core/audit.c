@@ -193,28 +193,62 @@ audit_store_key_id(struct store *st, char id[AUDIT_KEY_ID_LEN], struct idg_err *
 	return rc;
 }
 
+static int read_signed_head(struct store *st, struct anchor_head *h, struct idg_err *err);
+
+/* 1 if pk verifies the store's newest signed head (or nothing is signed), 0 if not, -1 (err). */
+static int
+signs_newest_head(struct audit *a, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		  struct idg_err *err)
+{
+	unsigned char msg[HEAD_MSG_LEN];
+	struct anchor_head h;
+
+	if (read_signed_head(a->st, &h, err) != 0)
+		return -1;
+	if (h.seq == 0)
+		return 1;
+	head_message(h.seq, h.hash, msg);
+	return crypto_sign_verify_detached(h.sig, msg, sizeof(msg), pk) == 0;
+}
+
 /*
  * Makes a->secret the key the store names, inside the transaction that
  * signs: a rotation by another process commits its record and the new
  * id together, so a handle opened before it loads the new key here
  * (KEY, or KEY.new until the files are swapped) instead of signing a
- * head after the rotation with the key it replaced.
+ * head after the rotation with the key it replaced. A store that names
+ * no key was never rotated: its key is the one that signed its newest
+ * head, which after a rotation on this host (a store restored from a
+ * backup made before it) is KEY.old, not KEY.
  */
 static int
 use_current_key(struct audit *a, struct idg_err *err)
 {
 	static const char *const suffixes[] = {"", ".new", ".old"};
 	char id[AUDIT_KEY_ID_LEN], path[PATH_MAX];
-	int named = read_store_key_id(a->st, a->key_id_stmt, id, err);
+	int named = read_store_key_id(a->st, a->key_id_stmt, id, err), v;
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 
 	if (named < 0)
 		return -1;
-	if (named == 0 || strcmp(id, a->key_id) == 0)
+	if (named == 1 && strcmp(id, a->key_id) == 0)
 		return 0;
+	if (named == 0) {
+		if (a->key_checked)
+			return 0;
+		crypto_sign_ed25519_sk_to_pk(pk, a->secret);
+		if ((v = signs_newest_head(a, pk, err)) < 0)
+			return -1;
+		if (v == 1) {
+			a->key_checked = 1;
+			return 0;
+		}
+	}
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		unsigned char pk[crypto_sign_PUBLICKEYBYTES], *sk;
 		char found[AUDIT_KEY_ID_LEN];
 		struct idg_err ignored;
+		unsigned char *sk;
+		int match;
 
 		if ((size_t)snprintf(path, sizeof(path), "%s%s", a->secret_path, suffixes[i]) >=
 			    sizeof(path) ||
@@ -222,7 +256,11 @@ use_current_key(struct audit *a, struct idg_err *err)
 			continue;
 		crypto_sign_ed25519_sk_to_pk(pk, sk);
 		audit_key_id(pk, found);
-		if (strcmp(found, id) == 0) {
+		match = named == 1 ? strcmp(found, id) == 0
+				   : signs_newest_head(a, pk, &ignored) == 1;
+		if (match) {
+			a->key_checked = named == 0;
+			idg_strlcpy(id, found, sizeof(id));
 			keys_free_secret(a->secret);
 			a->secret = sk;
 			idg_strlcpy(a->key_id, id, sizeof(a->key_id));
@@ -230,6 +268,13 @@ use_current_key(struct audit *a, struct idg_err *err)
 		}
 		keys_free_secret(sk);
 	}
+	if (named == 0)
+		return idg_seterr(
+			err,
+			"the store's newest audit head is signed by a key none of %s, %s.new, "
+			"%s.old holds (a store restored from before an audit key rotation "
+			"whose old key was destroyed?): refusing to sign with key %s",
+			a->secret_path, a->secret_path, a->secret_path, a->key_id);
 	return idg_seterr(err,
 			  "the store's audit chain is signed by key %s now, which none of %s, "
 			  "%s.new, %s.old holds: refusing to sign with key %s",

@@ -59,7 +59,8 @@ struct audit {
 	unsigned char *secret; /* Ed25519 secret key (sodium_malloc), or NULL: cannot sign */
 	char *secret_path; /* where it was read: KEY, KEY.new or KEY.old may hold the current one */
 	char key_id[AUDIT_KEY_ID_LEN]; /* the loaded key's id */
-	sqlite3_stmt *key_id_stmt;     /* the store's current audit key id (key_ids) */
+	int key_checked; /* a never-rotated store: the key was checked against its newest head */
+	sqlite3_stmt *key_id_stmt; /* the store's current audit key id (key_ids) */
 	int sign_every;
 	sqlite3_stmt *head_stmt;
 	sqlite3_stmt *insert_stmt;

@@ -247,7 +247,44 @@ test_signer_refuses_when_no_file_holds_the_current_key(void **state)
 	audit_close(other);
 }
 
-/* Appends a rotation record to the attacker's key with the attacker's handle, head signed by it. */
+/*
+ * What someone with write access to the store and a key of their own
+ * does: signs the current head with that key, straight into the table
+ * (idgov's own signers refuse a key the chain does not name).
+ */
+static void
+forge_sign_head(struct fixture *f, const unsigned char *sk)
+{
+	unsigned char msg[19 + 8 + 32], sig[crypto_sign_BYTES];
+	sqlite3_stmt *s;
+	struct idg_err err;
+	int64_t seq;
+
+	assert_int_equal(store_prepare(f->st,
+				       "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &s,
+				       &err),
+			 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	seq = sqlite3_column_int64(s, 0);
+	memcpy(msg, "idgov-audit-head-v1", 19);
+	for (int i = 0; i < 8; i++)
+		msg[19 + i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+	memcpy(msg + 27, sqlite3_column_blob(s, 1), 32);
+	sqlite3_finalize(s);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+	assert_int_equal(store_prepare(f->st,
+				       "INSERT INTO audit_signatures (seq, hash, signature, time) "
+				       "VALUES (?1, ?2, ?3, 0)",
+				       &s, &err),
+			 0);
+	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_blob(s, 2, msg + 27, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 3, sig, sizeof(sig), SQLITE_TRANSIENT);
+	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+}
+
+/* Appends a rotation record to the attacker's key, the head signed by the attacker's key. */
 static void
 forge_rotation(struct fixture *f, const unsigned char old_pk[crypto_sign_PUBLICKEYBYTES])
 {
@@ -274,12 +311,47 @@ forge_rotation(struct fixture *f, const unsigned char old_pk[crypto_sign_PUBLICK
 		audit_key_rotation_details(seq + 1, prev, old_pk, ask, &details, new_id, &err), 0);
 	assert_int_equal(
 		audit_append(atk, "attacker", "audit", AUDIT_KEY_ROTATE_ACTION, details, &err), 0);
-	assert_int_equal(audit_sign_head(atk, &err), 0);
+	forge_sign_head(f, ask);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(audit_append(atk, "attacker", "x", "test.event", "{}", &err), 0);
+	forge_sign_head(f, ask);
 	assert_int_equal(store_commit(f->st, &err), 0);
-	append_n(atk, 2);
 	free(details);
 	keys_free_secret(ask);
 	audit_close(atk);
+}
+
+/*
+ * A store restored from before a rotation names no audit key: its heads
+ * are signed with the key now in audit.key.old, which a signer picks; with
+ * that file gone it refuses to sign rather than break the chain.
+ */
+static void
+test_restored_unrotated_store_is_signed_with_the_old_key(void **state)
+{
+	struct fixture *f = *state;
+	char old[256], pinned_id[AUDIT_KEY_ID_LEN];
+	struct audit *other;
+	struct idg_err err;
+
+	/* The files as a rotation leaves them; the store as before it. */
+	snprintf(old, sizeof(old), "%s.old", f->sk);
+	assert_int_equal(rename(f->sk, old), 0);
+	assert_int_equal(keys_create_audit_secret(f->sk, &err), 0);
+	audit_key_id(f->pinned, pinned_id);
+	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
+	append_n(other, 2);
+	assert_string_equal(other->key_id, pinned_id);
+	audit_close(other);
+	expect_ok(f, 0);
+	assert_int_equal(unlink(old), 0);
+	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
+	assert_int_equal(store_begin(f->st, &err), 0);
+	assert_int_equal(audit_append(other, "t", "s", "test.event", "{}", &err), 0);
+	assert_int_equal(audit_sign_head(other, &err), -1);
+	assert_non_null(strstr(err.msg, "restored from before an audit key rotation"));
+	store_rollback(f->st);
+	audit_close(other);
 }
 
 static void
@@ -595,6 +667,7 @@ main(void)
 		T(test_rotated_twice_with_destroy_old_verifies),
 		T(test_handle_opened_before_rotation_signs_with_new_key),
 		T(test_signer_refuses_when_no_file_holds_the_current_key),
+		T(test_restored_unrotated_store_is_signed_with_the_old_key),
 		T(test_rotation_forged_with_only_the_new_key_is_detected),
 		T(test_rotation_naming_another_old_key_is_detected),
 		T(test_rotation_not_signed_by_the_old_key_is_detected),
