@@ -615,7 +615,6 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 	struct audit_report ar;
 	struct store st = {0};
 	sqlite3_stmt *s = NULL;
-	unsigned char *copy;
 	unsigned char hash[32];
 	int64_t seq;
 	int rc = -1;
@@ -628,14 +627,16 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 		return idg_seterr(
 			err, "the backup's schema version %d is newer than this idgov's (%d)",
 			c->m.schema, schema_migrations[schema_migration_count - 1].version);
-	if ((copy = sqlite3_malloc64(c->db_len)) == NULL)
-		return idg_seterr(err, "out of memory");
-	memcpy(copy, c->db, c->db_len);
 	st.path = idg_unconst("(backup image)");
+	/*
+	 * Read in place: READONLY and without FREEONCLOSE, SQLite neither
+	 * writes to nor frees the image, so no second copy of a store's size
+	 * is made (the BEGIN of audit_verify() is a read transaction).
+	 */
 	if (sqlite3_open_v2(":memory:", &st.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_deserialize(
-		    st.db, "main", copy, (sqlite3_int64)c->db_len, (sqlite3_int64)c->db_len,
-		    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+	    sqlite3_deserialize(st.db, "main", c->db, (sqlite3_int64)c->db_len,
+				(sqlite3_int64)c->db_len,
+				SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
 		idg_seterr(err, "the store image cannot be opened");
 		goto out;
 	}
