@@ -67,9 +67,10 @@ static const char usage_text[] =
 	"  backup [--to DIR]             an encrypted, verified backup of the store (admin)\n"
 	"  backup verify FILE            decrypt and check a backup (root)\n"
 	"  restore FILE                  restore a backup while idgovd is stopped (root)\n"
-	"  key list|rotate master|destroy-old master\n"
-	"                                key fingerprints; a new master key; the old one "
-	"destroyed\n"
+	"  key list|rotate KEY|destroy-old KEY\n"
+	"                                key fingerprints; a new master, audit or backup "
+	"key;\n"
+	"                                the old one destroyed\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -757,8 +758,8 @@ static int
 cmd_key(struct cli *c, int argc, char **argv)
 {
 	static const char text[] = "usage: idgov key list\n"
-				   "       idgov key rotate master\n"
-				   "       idgov key destroy-old master\n";
+				   "       idgov key rotate master|audit|backup\n"
+				   "       idgov key destroy-old master|audit|backup\n";
 	struct sub_opts o;
 	const char *verb = argc > 1 ? argv[1] : "";
 	int rc;
@@ -773,7 +774,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "rotate") != 0 && strcmp(verb, "destroy-old") != 0)
 		return usage_error("unknown 'key' command '%s'", verb);
 	if (optind + 1 != argc)
-		return usage_error("'key %s' takes one key name (master)", verb);
+		return usage_error("'key %s' takes one key name (master, audit, backup)", verb);
 	if (strcmp(verb, "rotate") == 0)
 		return run(c, "key.rotate", json_pack("{s:s}", "name", argv[optind]),
 			   print_key_rotate);

@@ -382,6 +382,10 @@ print_audit_verify(json_t *r)
 			printf(", directory copy at %lld", num(r, "directory_anchor"));
 		else if (num(r, "directory_anchor") == 0)
 			printf(", no directory copy yet");
+		if (num(r, "key_rotations") > 0)
+			printf("; %lld audit key rotation%s followed to key %s",
+			       num(r, "key_rotations"), num(r, "key_rotations") == 1 ? "" : "s",
+			       str(r, "key_id"));
 		putchar('\n');
 		return 0;
 	}
@@ -485,6 +489,21 @@ print_policy_check(json_t *r)
 void
 print_key_rotate(json_t *r)
 {
+	if (strcmp(str(r, "key"), "audit") == 0) {
+		printf("audit key rotated: %s -> %s at record %lld (signed by both keys); the old "
+		       "secret key is kept until 'idgov key destroy-old audit', its public key "
+		       "stays in the chain\n",
+		       str(r, "old_id"), str(r, "new_id"), num(r, "seq"));
+		return;
+	}
+	if (strcmp(str(r, "key"), "backup") == 0) {
+		printf("backup key rotated: %s -> %s; new backups use the new key (copy it off "
+		       "this "
+		       "host); older backups are read with the old key, kept until 'idgov key "
+		       "destroy-old backup'\n",
+		       str(r, "old_id"), str(r, "new_id"));
+		return;
+	}
 	printf("%s key rotated: %s -> %s, %lld secrets re-encrypted; the old key is kept until "
 	       "'idgov key destroy-old %s'\n",
 	       str(r, "key"), str(r, "old_id"), str(r, "new_id"), num(r, "resealed"),
@@ -495,6 +514,9 @@ void
 print_key_destroy_old(json_t *r)
 {
 	printf("old %s key overwritten and removed\n", str(r, "key"));
+	if (json_object_get(r, "old_backups") != NULL)
+		printf("%lld backup%s in [backup] targets made with it can no longer be read\n",
+		       num(r, "old_backups"), num(r, "old_backups") == 1 ? "" : "s");
 }
 
 void

@@ -270,11 +270,12 @@ op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		   audit_check_head(ctx->st, pk, &dh, "directory entry", &rep, &r->e) != 0) {
 		return NULL;
 	}
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
-			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
-			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
-			 (json_int_t)rep.first_bad_seq, "anchor", (json_int_t)rep.anchor_seq,
-			 "directory_anchor",
+	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok,
+			 "records", (json_int_t)rep.records, "signatures",
+			 (json_int_t)rep.signatures, "key_rotations", (json_int_t)rep.key_rotations,
+			 "key_id", rep.key_id, "last_signed", (json_int_t)rep.last_signed_seq,
+			 "first_bad", (json_int_t)rep.first_bad_seq, "anchor",
+			 (json_int_t)rep.anchor_seq, "directory_anchor",
 			 (json_int_t)(!dir_anchor_configured(ctx->cfg) ? -1
 				      : dfound                         ? dh.seq
 								       : 0),

@@ -72,6 +72,8 @@
 #include "notify.h"
 #include "reviews.h"
 #include "rotate.h"
+#include "rotate_audit.h"
+#include "rotate_backup.h"
 #include "safepath.h"
 #include "schedule.h"
 #include "scheduler.h"
@@ -1191,6 +1193,15 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (strcmp(recovered, "nothing to do") != 0)
 		log_msg(&d->log, LOG_NOTICE, "master key: %s", recovered);
+	/* The same for the audit key (rotate_audit.h). */
+	if (rotate_audit_recover(d->cfg->audit_key_file, d->audit, "idgovd", &recovered, err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "audit key: %s", recovered);
+	if (rotate_backup_recover(d->cfg, d->audit, "idgovd", &recovered, err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "backup key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
 	/*
