@@ -198,6 +198,16 @@ static const struct key_def keys[] = {
 	K("web", "signin_interval", T_DURATION, web_signin_interval, "15m"),
 	KI("web", "signin_max_failures", web_signin_max_failures, "5", 1, 1000),
 	KI("web", "signin_max_failures_addr", web_signin_max_failures_addr, "20", 1, 100000),
+	/* What idgov-web itself reads. */
+	K("web", "listen", T_STR, web_listen, "0.0.0.0"),
+	KI("web", "port", web_port, "8443", 1, 65535),
+	K("web", "certificate", T_PATH, web_cert_file, "/etc/idgov/web.crt"),
+	K("web", "private_key", T_PATH, web_key_file, "/etc/idgov/web.key"),
+	K("web", "url", T_STR_OPT, web_url, ""),
+	KI("web", "max_request", web_max_request, "1048576", 4096, 67108864),
+	KI("web", "max_connections", web_max_connections, "512", 1, 65536),
+	KI("web", "max_connections_per_addr", web_max_connections_per_addr, "32", 1, 65536),
+	KI("web", "threads", web_threads, "4", 1, 64),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
