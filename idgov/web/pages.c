@@ -158,8 +158,15 @@ signin_form(struct web_app *app, const struct web_req *rq, struct web_resp *rs, 
 	struct wsess s;
 	const char *note = NULL;
 
-	/* Each showing of the form is a fresh anonymous session with its own CSRF token. */
-	if (wsess_new(app->sessions, idg_now(), &s) != 0) {
+	/*
+	 * The form belongs to an anonymous session with its own CSRF token:
+	 * the browser's, while it lives (another tab, a reload, a stray
+	 * request for an icon must not replace the token of a form already
+	 * shown), or a new one.
+	 */
+	if ((rq->cookie == NULL || !wsess_get(app->sessions, rq->cookie, idg_now(), &s) ||
+	     s.step != WSESS_ANON) &&
+	    wsess_new(app->sessions, idg_now(), &s) != 0) {
 		pages_message(rs, NULL, 503, "Busy", "Too many sign-ins at once; try again.", "/",
 			      "Try again");
 		return;
@@ -446,6 +453,12 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 
 	if (!post && serve_asset(rq->path, rs))
 		return;
+	if (strncmp(rq->path, "/static/", 8) == 0 || strcmp(rq->path, "/favicon.ico") == 0) {
+		rs->status = 404;
+		rs->content_type = "text/plain; charset=utf-8";
+		buf_puts(&rs->body, "not found\n");
+		return;
+	}
 	if (strcmp(rq->path, "/signin") == 0) {
 		if (post)
 			signin_post(app, rq, rs);
