@@ -178,7 +178,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		const char *cname = str(it, "campaign_name");
 
 		total++;
-		decided += is_decided;
+		decided += is_decided ? 1u : 0u;
 		if (json_object_get(seen, cname) == NULL) {
 			char dl[16];
 

@@ -178,7 +178,7 @@ wsess_count(struct wsess_table *t, int64_t now)
 
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->max; i++)
-		n += live(t, &t->e[i], now);
+		n += live(t, &t->e[i], now) ? 1u : 0u;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }
