@@ -404,8 +404,7 @@ review_open(struct review_ctx *r, const struct campaign_def *d, int64_t due_at, 
 			"fallback "
 			"reviewers are the users themselves); an admin must delegate them",
 			(long long)*id, (long long)unassigned);
-	review_notify_reviewers(r, *id, "review opened",
-				"You have access reviews to decide: idgov review pending");
+	review_notify_reviewers(r, *id, "review opened", "You have access reviews to decide.");
 	return 0;
 }
 

@@ -165,9 +165,7 @@ remind(struct review_ctx *r, const struct open_campaign *c, int64_t now, int64_t
 		store_rollback(r->st);
 		return -1;
 	}
-	snprintf(body, sizeof(body),
-		 "Reminder: the review closes in %lld hour(s). Run: idgov "
-		 "review pending",
+	snprintf(body, sizeof(body), "Reminder: the review closes in %lld hour(s).",
 		 (long long)((c->deadline - now) / 3600));
 	review_notify_reviewers(r, c->id, "access review reminder", body);
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int
 review_audit(struct review_ctx *r, int64_t campaign, const char *action, json_t *d,
@@ -73,28 +74,39 @@ review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char *subj
 			const char *body)
 {
 	sqlite3_stmt *s;
-	char text[512];
+	char text[1024], deadline[32], how[300];
 
 	if (r->cfg->notify_command[0] == '\0' ||
 	    store_prepare(r->st,
 			  "SELECT i.reviewer, count(*), (SELECT mail FROM users u WHERE u.uid = "
 			  "i.reviewer AND u.status = 'active' LIMIT 1), (SELECT display_name FROM "
-			  "users u WHERE u.uid = i.reviewer AND u.status = 'active' LIMIT 1) FROM "
+			  "users u WHERE u.uid = i.reviewer AND u.status = 'active' LIMIT 1), "
+			  "(SELECT deadline FROM campaigns c WHERE c.id = ?1) FROM "
 			  "review_items i WHERE i.campaign_id = ?1 AND i.decision IS NULL AND "
 			  "i.reviewer IS NOT NULL "
 			  "GROUP BY i.reviewer",
 			  &s, NULL) != 0)
 		return;
+	/* Where to decide: the web pages when there are some ([web] url), else the command. */
+	if (r->cfg->web_url[0] != '\0')
+		snprintf(how, sizeof(how), "Review them at: %.200s/reviews", r->cfg->web_url);
+	else
+		snprintf(how, sizeof(how), "Review them with: idgov review pending");
 	sqlite3_bind_int64(s, 1, campaign);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		/* The mail and name are the directory's: notify_send() checks them. */
 		struct notify_rcpt to = {.who = (const char *)sqlite3_column_text(s, 0),
 					 .addr = (const char *)sqlite3_column_text(s, 2),
 					 .name = (const char *)sqlite3_column_text(s, 3)};
+		time_t t = (time_t)sqlite3_column_int64(s, 4);
+		struct tm tm;
 
+		gmtime_r(&t, &tm);
+		strftime(deadline, sizeof(deadline), "%Y-%m-%d %H:%M UTC", &tm);
 		snprintf(text, sizeof(text),
-			 "%s\n\n%s has %d undecided item(s) in campaign #%lld.\n", body, to.who,
-			 sqlite3_column_int(s, 1), (long long)campaign);
+			 "%s\n\n%s has %d undecided item(s) in campaign #%lld.\nDeadline: %s\n%s\n",
+			 body, to.who, sqlite3_column_int(s, 1), (long long)campaign, deadline,
+			 how);
 		notify_send(r->cfg, r->log, "review", &to, 1, subject, text);
 	}
 	sqlite3_finalize(s);

@@ -386,7 +386,8 @@ review_pending(struct store *st, const char *reviewer, int64_t campaign, struct 
 	if (store_prepare(
 		    st,
 		    "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "
-		    "c.deadline, i.user_uid AS user, i.user_status, i.group_cn AS grp, "
+		    "c.deadline, i.user_uid AS user, (SELECT u.display_name FROM users u WHERE "
+		    "u.uuid = i.user_uuid) AS display_name, i.user_status, i.group_cn AS grp, "
 		    "i.privileged, i.held_as, i.via, i.source, i.since, i.last_login, "
 		    "" REVIEW_RECOMMENDATION_SQL
 		    ", i.recommend_why, i.reviewer_why, i.decision, i.comment "

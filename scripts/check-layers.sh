@@ -25,6 +25,7 @@ declare -A lib=(
 	[control]=idgov/control/libidgov_control.a
 	[reviews]=reviews/libidgov_reviews.a
 	[scheduler]=idgov/scheduler/libidgov_scheduler.a
+	[client]=idgov/client/libidgov_client.a
 )
 # layer -> the layers it may use (besides itself)
 declare -A may=(
@@ -37,9 +38,10 @@ declare -A may=(
 	[control]="core policy directory governance control_ops"
 	[reviews]="core directory notify control_ops"
 	[scheduler]="core directory governance reviews"
+	[client]="core"
 )
 # The programs, idgovd's own admission library included: nothing may use what they define.
-programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir"
+programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir idgov/web/CMakeFiles/idgov_web.dir idgov/web/CMakeFiles/idgov_webkit.dir"
 
 fail=0
 tmp=$(mktemp -d)
@@ -101,6 +103,22 @@ for layer in core policy; do
 		fail=1
 	fi
 done
+
+# idgov-web holds its TLS key and nothing else: no store, no keys, no directory.
+web=idgov/idgov-web
+if [ -f "$web" ]; then
+	bad=$(nm "$web" 2>/dev/null | awk '{ print $NF }' |
+		grep -E '^(store_|keys_|secret_|audit_|mfa_|sqlite3_|ldap_|ber_|dir_|journal_)' |
+		head -5 | tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: idgov-web contains $bad" >&2
+		fail=1
+	fi
+	if ldd "$web" | grep -E 'lib(ldap|lber|sqlite3|oath)' >&2; then
+		echo "check-layers: idgov-web links a library it must not hold" >&2
+		fail=1
+	fi
+fi
 
 [ "$fail" = 0 ] && echo "check-layers: every arrow is allowed (${#lib[@]} libraries, pam_idgov.so)"
 exit "$fail"

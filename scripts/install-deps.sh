@@ -11,6 +11,8 @@ PACKAGES=(
 	libcrack2-dev cracklib-runtime libicu-dev libmaxminddb-dev libmaxmind-db-writer-perl
 	openssh-server sshpass libnss-wrapper
 	slapd ldap-utils sqlite3 jq util-linux openssl
+	libmicrohttpd-dev libgnutls28-dev # idgov-web: HTTPS, and idgov init's certificate
+	curl chromium nodejs # idgov-web's tests: curl, and a real browser (playwright-core from npm)
 	python3 # the review test parses the CSV report with its csv module
 	# for the other builds and checks of scripts/test.sh (clang -Weverything
 	# and scan-build; clang-format; the hardening check with readelf; mandoc
@@ -25,6 +27,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm for the browser tests: Debian's package, unless the nodejs installed
+# already carries its own (NodeSource's does, and conflicts with Debian's).
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "init.h"
+#include "webcert.h"
 #include "secret.h"
 #include "sync.h"
 #include "log.h"
@@ -442,6 +443,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 	struct init_report rep;
 	struct sub_opts o;
 	struct idg_err err;
+	int made = 0;
 
 	if (parse_sub(c, argc, argv, "", &o) != 0)
 		return EXIT_USAGE;
@@ -465,6 +467,13 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.anchor_created ? "created" : "kept");
 	printf("backup key  %s (%s)\n", c->cfg->backup_key_file,
 	       rep.backup_key_created ? "created; keep a copy off this host" : "kept");
+	if (webcert_ensure(c->cfg, &made, &err) != 0) {
+		fprintf(stderr, "idgov: init failed: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	if (c->cfg->web_user[0] != '\0')
+		printf("web TLS     %s (%s)\n", c->cfg->web_cert_file,
+		       made ? "self-signed, created; give the key to the web user" : "kept");
 	return EXIT_OK;
 }
 

@@ -413,6 +413,8 @@ static const char *const anchor_reset_args[] = {"confirm", NULL};
 static const char *const mfa_args[] = {"name", NULL};
 static const char *const mfa_code_args[] = {"name", "code", NULL};
 static const char *const policy_args[] = {"name", "service", "rhost", "at", NULL};
+static const char *const signin_args[] = {"name", "password", "addr", NULL};
+static const char *const code_args[] = {"code", NULL};
 
 static const char *const grant_req_args[] = {"user", "group",  "start", "until",
 					     "for",  "reason", "sudo",  NULL};
@@ -439,9 +441,11 @@ static const struct control_op ops[] = {
 	{"audit.verify", CONTROL_OP_ADMIN, no_args, op_audit_verify},
 	{"audit.anchor_reset", CONTROL_OP_ADMIN, anchor_reset_args, op_audit_anchor_reset},
 	{"backup.run", CONTROL_OP_ADMIN, backup_args, op_backup_run},
-	{"mfa.enroll.begin", CONTROL_OP_SECRET, mfa_args, control_mfa_enroll_begin},
-	{"mfa.enroll.confirm", CONTROL_OP_SECRET, mfa_code_args, control_mfa_enroll_confirm},
-	{"mfa.status", 0, mfa_args, control_mfa_status},
+	{"mfa.enroll.begin", CONTROL_OP_SECRET | CONTROL_OP_ENROL_STEP, mfa_args,
+	 control_mfa_enroll_begin},
+	{"mfa.enroll.confirm", CONTROL_OP_SECRET | CONTROL_OP_ENROL_STEP, mfa_code_args,
+	 control_mfa_enroll_confirm},
+	{"mfa.status", CONTROL_OP_ENROL_STEP, mfa_args, control_mfa_status},
 	{"mfa.reset", CONTROL_OP_ADMIN, mfa_args, control_mfa_reset},
 	{"mfa.unlock", CONTROL_OP_ADMIN, mfa_args, control_mfa_unlock},
 	{"mfa.recovery_codes", CONTROL_OP_SECRET, mfa_code_args, control_mfa_recovery_codes},
@@ -462,7 +466,54 @@ static const struct control_op ops[] = {
 	{"account.show", 0, name_args, control_account_show},
 	{"account.extend", 0, account_extend_args, control_account_extend},
 	{"account.end", 0, account_end_args, control_account_end},
+	{"web.signin", CONTROL_OP_FRONTEND | CONTROL_OP_SECRET, signin_args, control_web_signin},
+	{"web.verify", CONTROL_OP_SECRET | CONTROL_OP_CODE_STEP | CONTROL_OP_ENROL_STEP, code_args,
+	 control_web_verify},
+	{"web.signout", CONTROL_OP_CODE_STEP | CONTROL_OP_ENROL_STEP, no_args, control_web_signout},
+	{"web.session", CONTROL_OP_CODE_STEP | CONTROL_OP_ENROL_STEP, no_args, control_web_session},
 };
+
+/* Ops that only make sense with a web session (the frontend sends them for a person). */
+static int
+needs_session(const struct control_op *op)
+{
+	return op->fn == control_web_verify || op->fn == control_web_signout ||
+	       op->fn == control_web_session;
+}
+
+/*
+ * Who may call op, read off its flags: the frontend itself only the
+ * frontend's ops (and status); a web session only what its step allows;
+ * anyone else never the frontend's ops nor the session ones. 0, or -1 with r.
+ */
+static int
+op_permitted(const struct control_ctx *ctx, const struct caller *who, const struct control_op *op,
+	     struct reply_err *r)
+{
+	static const unsigned step_flag[] = {CONTROL_OP_CODE_STEP, CONTROL_OP_ENROL_STEP, 0};
+
+	if (who->session != NULL) {
+		if (op->flags & CONTROL_OP_FRONTEND)
+			return control_fail(r, "denied", "'%s' is not for a signed-in session",
+					    op->name);
+		if (who->session_step != 2 && !(op->flags & step_flag[who->session_step]))
+			return control_fail(r, "denied", "finish signing in first (%s is next)",
+					    who->session_step == 0 ? "the code" : "MFA enrolment");
+		return 0;
+	}
+	if (needs_session(op))
+		return control_fail(r, "denied", "'%s' needs a web session", op->name);
+	if (control_web_frontend(ctx, who))
+		return (op->flags & CONTROL_OP_FRONTEND) || strcmp(op->name, "status") == 0
+			       ? 0
+			       : control_fail(r, "denied",
+					      "the web frontend acts only on behalf of a "
+					      "signed-in person");
+	if (op->flags & CONTROL_OP_FRONTEND)
+		return control_fail(r, "denied", "'%s' is for the web frontend ([web] user) only",
+				    op->name);
+	return 0;
+}
 
 static char *
 reply_ok(json_t *result)
@@ -622,6 +673,10 @@ audit_request(struct control_ctx *ctx, const struct caller *who, const char *act
 	if (ctx->audit == NULL || !refusal_recorded(ctx, who, action, outcome))
 		return;
 	d = json_pack("{s:I, s:s}", "uid", (json_int_t)who->uid, "outcome", outcome);
+	if (d != NULL && who->session != NULL) {
+		json_object_set_new(d, "via", json_string("web"));
+		json_object_set_new(d, "addr", json_string(who->addr));
+	}
 	if (d != NULL && reason != NULL) {
 		idg_strvis(why, sizeof(why), reason);
 		json_object_set_new(d, "reason", json_string(why));
@@ -683,13 +738,34 @@ control_reject(struct control_ctx *ctx, const struct caller *who, const char *co
 	return reply_err(code, why);
 }
 
+/* A request has v, op, and maybe args, session and addr: nothing else. */
+static int
+request_keys_known(json_t *req)
+{
+	static const char *const known[] = {"v", "op", "args", "session", "addr", NULL};
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(req, key, v)
+	{
+		int ok = 0;
+
+		for (const char *const *k = known; *k != NULL; k++)
+			ok |= strcmp(*k, key) == 0;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
 char *
 control_handle(struct control_ctx *ctx, const struct caller *who, const char *line, size_t len)
 {
 	struct reply_err r = {.code = NULL};
 	const struct control_op *op = NULL;
+	struct caller person;
 	json_error_t jerr;
-	json_t *req, *args, *result = NULL, *v;
+	json_t *req, *args, *result = NULL, *v, *session, *addr;
 	const char *name, *unknown = NULL, *subject = "-";
 	char action[64], grant_subject[32], *reply;
 
@@ -701,6 +777,8 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	v = json_object_get(req, "v");
 	name = json_string_value(json_object_get(req, "op"));
 	args = json_object_get(req, "args");
+	session = json_object_get(req, "session");
+	addr = json_object_get(req, "addr");
 	if (!json_is_integer(v) || json_integer_value(v) != CONTROL_VERSION) {
 		json_decref(req);
 		return control_reject(ctx, who, "bad_request", "unsupported protocol version");
@@ -711,10 +789,28 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	for (size_t i = 0; name != NULL && i < ctx->n_extra_ops; i++)
 		if (strcmp(ctx->extra_ops[i].name, name) == 0)
 			op = &ctx->extra_ops[i];
-	if (op == NULL || (args != NULL && !json_is_object(args)) || json_object_size(req) > 3) {
+	if (op == NULL || (args != NULL && !json_is_object(args)) ||
+	    (session != NULL && !json_is_string(session)) ||
+	    (addr != NULL && !json_is_string(addr)) || (addr != NULL && session == NULL) ||
+	    !request_keys_known(req)) {
 		json_decref(req);
 		return control_reject(ctx, who, "bad_request",
 				      op == NULL ? "unknown operation" : "malformed request");
+	}
+	if (session != NULL) {
+		/* From here on the request is the person's: run, authorised and audited as them. */
+		if (control_web_person(ctx, who, json_string_value(session),
+				       json_string_value(addr), &person, &r) != 0) {
+			char *out;
+
+			audit_request(ctx, who, "control.web.session", "-",
+				      strcmp(r.code, "denied") == 0 ? "refused" : r.code, r.e.msg);
+			out = reply_err(r.code, r.e.msg);
+			secret_wipe_json(req);
+			json_decref(req);
+			return out;
+		}
+		who = &person;
 	}
 	if (args == NULL) {
 		args = json_object();
@@ -731,6 +827,8 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		subject = request_subject(args, grant_subject, sizeof(grant_subject));
 		if ((op->flags & CONTROL_OP_ADMIN) && !who->admin)
 			control_fail(&r, "denied", "'%s' is for admins only", op->name);
+		else if (op_permitted(ctx, who, op, &r) != 0)
+			;
 		else
 			result = op->fn(ctx, who, args, &r);
 	}
@@ -751,8 +849,8 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 			      strcmp(r.code, "denied") == 0 ? "refused" : r.code, r.e.msg);
 		reply = reply_err(r.code, r.e.msg);
 	}
-	if (op != NULL && (op->flags & CONTROL_OP_SECRET))
-		secret_wipe_json(req); /* its code argument */
+	if (op != NULL && ((op->flags & CONTROL_OP_SECRET) || session != NULL))
+		secret_wipe_json(req); /* its code argument, its session token */
 	json_decref(req);
 	return reply;
 }

@@ -53,6 +53,20 @@ json_t *control_account_extend(struct control_ctx *, const struct caller *, json
 json_t *control_account_end(struct control_ctx *, const struct caller *, json_t *,
 			    struct reply_err *);
 
+/* control_web.c: sign-in and acting on behalf of a person. */
+int control_web_frontend(const struct control_ctx *ctx, const struct caller *who);
+/* Checks token and fills person (who the request is then run as); 0, or -1 with r. */
+int control_web_person(struct control_ctx *ctx, const struct caller *who, const char *token,
+		       const char *addr, struct caller *person, struct reply_err *r);
+json_t *control_web_signin(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_web_verify(struct control_ctx *, const struct caller *, json_t *,
+			   struct reply_err *);
+json_t *control_web_signout(struct control_ctx *, const struct caller *, json_t *,
+			    struct reply_err *);
+json_t *control_web_session(struct control_ctx *, const struct caller *, json_t *,
+			    struct reply_err *);
+
 json_t *control_policy_check(struct control_ctx *, const struct caller *, json_t *,
 			     struct reply_err *);
 

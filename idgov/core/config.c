@@ -204,6 +204,24 @@ static const struct key_def keys[] = {
 
 	K("notify", "command", T_STR_OPT, notify_command, ""),
 	K("notify", "admin_mail", T_STR_OPT, notify_admin_mail, ""),
+
+	/* Empty user: idgovd accepts no web frontend at all. */
+	K("web", "user", T_STR_OPT, web_user, ""),
+	K("web", "session_idle", T_DURATION, web_session_idle, "15m"),
+	K("web", "session_max", T_DURATION, web_session_max, "8h"),
+	K("web", "signin_interval", T_DURATION, web_signin_interval, "15m"),
+	KI("web", "signin_max_failures", web_signin_max_failures, "5", 1, 1000),
+	KI("web", "signin_max_failures_addr", web_signin_max_failures_addr, "20", 1, 100000),
+	/* What idgov-web itself reads. */
+	K("web", "listen", T_STR, web_listen, "0.0.0.0"),
+	KI("web", "port", web_port, "8443", 1, 65535),
+	K("web", "certificate", T_PATH, web_cert_file, "/etc/idgov/web.crt"),
+	K("web", "private_key", T_PATH, web_key_file, "/etc/idgov/web.key"),
+	K("web", "url", T_STR_OPT, web_url, ""),
+	KI("web", "max_request", web_max_request, "1048576", 4096, 67108864),
+	KI("web", "max_connections", web_max_connections, "512", 1, 65536),
+	KI("web", "max_connections_per_addr", web_max_connections_per_addr, "32", 1, 65536),
+	KI("web", "threads", web_threads, "4", 1, 64),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -996,6 +1014,15 @@ validate(struct parse_ctx *ctx)
 				  ctx->name);
 	if (c->dir_tls == CFG_TLS_STARTTLS && strncmp(c->dir_uri, "ldap://", 7) != 0)
 		return idg_seterr(ctx->err, "%s: [directory] tls: starttls needs an ldap:// uri",
+				  ctx->name);
+	/* The web frontend holds no key: it must never run with root's rights. */
+	if (strcmp(c->web_user, "root") == 0)
+		return idg_seterr(
+			ctx->err,
+			"%s: [web] user: must be an unprivileged user of its own, not root",
+			ctx->name);
+	if (c->web_session_idle > c->web_session_max)
+		return idg_seterr(ctx->err, "%s: [web] session_idle: longer than session_max",
 				  ctx->name);
 	for (i = 0; i < c->n_rules; i++) {
 		struct cfg_rule *r = &c->rules[i];

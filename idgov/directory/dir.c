@@ -198,9 +198,9 @@ bind_as_configured(LDAP *ld, const struct cfg *cfg, int *ldrc, struct idg_err *e
 	return 0;
 }
 
-/* dir_connect(), and in *ldrc the LDAP result that failed (0: none, e.g. the password file). */
+/* dir_open(), and in *ldrc the LDAP result that failed (0: none). */
 static int
-connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
+open_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 {
 	LDAP *ld = NULL;
 	int version = LDAP_VERSION3, rc, off = 0;
@@ -231,6 +231,27 @@ connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 					  ldap_err2string(rc));
 		}
 	}
+	*out = ld;
+	return 0;
+}
+
+int
+dir_open(const struct cfg *cfg, LDAP **out, struct idg_err *err)
+{
+	int ldrc = 0;
+
+	return open_rc(cfg, out, &ldrc, err);
+}
+
+/* dir_connect(), and in *ldrc the LDAP result that failed (0: none, e.g. the password file). */
+static int
+connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
+{
+	LDAP *ld = NULL;
+
+	*out = NULL;
+	if (open_rc(cfg, &ld, ldrc, err) != 0)
+		return -1;
 	if (bind_as_configured(ld, cfg, ldrc, err) != 0) {
 		ldap_unbind_ext(ld, NULL, NULL);
 		return -1;

@@ -6,7 +6,13 @@
  * answered by one line,
  *     {"v": 1, "ok": true, "result": ...}
  *     {"v": 1, "ok": false, "error": {"code": "denied", "message": "..."}}
- * Error codes: bad_request, denied, not_found, failed, unavailable.
+ * Error codes: bad_request, denied, not_found, failed, unavailable, and
+ * signed_out (a web session that is unknown, ended or timed out).
+ *
+ * The web frontend ([web] user) acts on behalf of a signed-in person by
+ * adding the session token idgovd issued and the client's address:
+ *     {"v": 1, "op": "review.pending", "args": {}, "session": "...", "addr": "192.0.2.7"}
+ * idgovd accepts "session" from that uid only; see control_web.c.
  *
  * control_handle() is the whole server side of a request: it parses and
  * validates, authorises by the caller's role, runs the operation, and
@@ -44,6 +50,16 @@ struct caller {
 	uid_t uid;
 	char name[64]; /* user name, or "uid=N" when the uid has none */
 	int admin;
+	/*
+	 * Set when the web frontend acts on behalf of this person with a
+	 * session idgovd issued (see control_web.c); name, uid and admin are
+	 * then the person's. session is the request's token (NULL: the caller
+	 * is who SO_PEERCRED says), step its enum websession_step.
+	 */
+	const char *session;
+	int session_step;
+	int64_t session_created;
+	char addr[64]; /* the client's address as the frontend saw it */
 };
 
 /* Refusals coalesced per uid and window; see control_refusals_note() in control.c. */

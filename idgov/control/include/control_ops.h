@@ -21,8 +21,16 @@ typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *ar
 			 struct reply_err *);
 
 /* What an operation is, read off its table row (OpenSSH monitor.c style). */
-#define CONTROL_OP_ADMIN 0x1  /* only admins may call it */
-#define CONTROL_OP_SECRET 0x2 /* its request or reply carries secrets: wiped before freeing */
+/* Only admins may call it. */
+#define CONTROL_OP_ADMIN 0x1
+/* Its request or reply carries secrets: wiped before freeing. */
+#define CONTROL_OP_SECRET 0x2
+/* Only the web frontend's uid, as itself (no session), may call it. */
+#define CONTROL_OP_FRONTEND 0x4
+/* A web session that still owes its code may call it. */
+#define CONTROL_OP_CODE_STEP 0x8
+/* A web session of a person not yet enrolled for MFA may call it. */
+#define CONTROL_OP_ENROL_STEP 0x10
 
 /* One operation: its name, its CONTROL_OP_* flags, its argument names, its handler. */
 struct control_op {

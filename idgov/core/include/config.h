@@ -233,6 +233,24 @@ struct cfg {
 	char *notify_command; /* argv split on spaces; message on stdin; empty: none */
 	char *notify_admin_mail;
 
+	/* [web]: the web frontend as idgovd sees it */
+	char *web_user;              /* the only user that may act on behalf of people; "": none */
+	int64_t web_session_idle;    /* a session unused this long is over */
+	int64_t web_session_max;     /* and any session this long after sign-in */
+	int64_t web_signin_interval; /* failed sign-in steps are counted over this */
+	int web_signin_max_failures; /* per user name within the interval */
+	int web_signin_max_failures_addr; /* per client address within the interval */
+	/* [web]: what idgov-web reads */
+	char *web_listen; /* a numeric IPv4 or IPv6 address */
+	int web_port;
+	char *web_cert_file; /* PEM certificate (chain) */
+	char *web_key_file;  /* PEM private key, readable by idgov-web's user only */
+	char *web_url;       /* how people reach it, for links in mail; "": https://HOST:PORT */
+	int web_max_request; /* bytes of a request body */
+	int web_max_connections;
+	int web_max_connections_per_addr;
+	int web_threads;
+
 	/* Sections other libraries own, with their parsed data. */
 	const struct cfg_extension *ext[CFG_MAX_EXTENSIONS];
 	void *ext_data[CFG_MAX_EXTENSIONS];

@@ -64,6 +64,9 @@ struct dir_entry {
 /* Connects, sets options (v3, timeouts, TLS) and binds. */
 int dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err);
 
+/* Connects and sets the same options, StartTLS included, but does not bind. */
+int dir_open(const struct cfg *cfg, LDAP **out, struct idg_err *err);
+
 /*
  * Connects and binds once, and lets go: 0 when the directory takes the
  * configured credentials, DIR_UNREACHABLE (err says why) when it cannot be

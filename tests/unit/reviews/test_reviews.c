@@ -183,7 +183,7 @@ test_reminders_go_to_reviewers_once(void **state)
 				 .n_reminders = 2,
 				 .schedule = "none",
 				 .timezone = "UTC"};
-	char script[200], out[200], cmd[300], buf[4096] = "";
+	char script[200], out[200], cmd[400], buf[4096] = "";
 	struct idg_err err;
 	int64_t id, next;
 	FILE *fp;
@@ -198,7 +198,7 @@ test_reminders_go_to_reviewers_once(void **state)
 	cfg_free(f->env.cfg);
 	snprintf(cmd, sizeof(cmd),
 		 "[directory]\nuri = ldap://h/\nbase = dc=x\n[reviews]\nfallback_reviewer = "
-		 "root\n[notify]\ncommand = %s\n",
+		 "root\n[notify]\ncommand = %s\n[web]\nurl = https://idgov.example.com:8443\n",
 		 script);
 	assert_int_equal(
 		cfg_load_string_with(cmd, "t.conf", review_config_extensions, &f->env.cfg, &err),
@@ -225,6 +225,9 @@ test_reminders_go_to_reviewers_once(void **state)
 	assert_non_null(strstr(buf, "To: boss@x"));
 	assert_non_null(strstr(buf, "Subject: [idgov] access review reminder"));
 	assert_non_null(strstr(buf, "boss has 2 undecided item(s)"));
+	/* The mail says until when, and where: the web page's link. */
+	assert_non_null(strstr(buf, "Deadline: 2027-01-16 08:00 UTC"));
+	assert_non_null(strstr(buf, "Review them at: https://idgov.example.com:8443/reviews"));
 }
 
 static void

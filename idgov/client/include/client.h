@@ -1,4 +1,4 @@
-/* The CLI side of the control socket: one request, one reply. */
+/* The caller's side of the control socket (idgov, idgov-web): one request, one reply. */
 #ifndef IDGOV_CLIENT_H
 #define IDGOV_CLIENT_H
 

@@ -1,0 +1,34 @@
+/*
+ * idgov-web's requests to idgovd: one control request per call, as the
+ * frontend itself (sign-in) or on behalf of a signed-in person (with the
+ * session token idgovd issued, and the client's address).
+ */
+#ifndef IDGOV_WEB_CTL_H
+#define IDGOV_WEB_CTL_H
+
+#include <jansson.h>
+
+struct ctl {
+	const char *socket;
+	const char *daemon_user;
+};
+
+struct ctl_reply {
+	json_t *reply;       /* the whole reply; NULL when idgovd could not be asked */
+	json_t *result;      /* borrowed from reply: NULL unless ok */
+	const char *code;    /* NULL when ok; "unavailable" when idgovd could not be asked */
+	const char *message; /* why, for the person: never NULL */
+};
+
+/*
+ * Sends op with args (taken: the caller no longer owns it) for token
+ * (NULL: as the frontend) from addr. The request text is wiped after
+ * sending, for it holds a password or a token. Always fills r; free it
+ * with ctl_reply_free().
+ */
+void ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token,
+	      const char *addr, struct ctl_reply *r);
+
+void ctl_reply_free(struct ctl_reply *r);
+
+#endif

@@ -1,0 +1,23 @@
+/* idgov-web's pages, shared between pages.c and the page files beside it. */
+#ifndef IDGOV_WEB_PAGES_H
+#define IDGOV_WEB_PAGES_H
+
+#include "web.h"
+
+/* The layout around content_html (already escaped), with the navigation for s (NULL: none). */
+void pages_layout(struct web_resp *rs, const struct wsess *s, const char *current,
+		  const char *title, const char *flash_html, const char *content_html);
+/* A flash message (kind "ok" or "error"), escaped, into b; nothing when text is NULL or "". */
+void pages_flash(struct buf *b, const char *kind, const char *text);
+/* A page with one message and a link. */
+void pages_message(struct web_resp *rs, const struct wsess *s, int status, const char *title,
+		   const char *message, const char *link, const char *link_text);
+/* idgovd said the session is over: drop ours, clear the cookie, go to sign-in. */
+void pages_signed_out(struct web_app *app, const struct wsess *s, struct web_resp *rs);
+
+void pages_reviews(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		   struct web_resp *rs);
+void pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess *s,
+			  struct web_resp *rs);
+
+#endif

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# idgov-web at the HTTP level, with curl and openssl against the real
+# program over TLS: idgov init's self-signed certificate; TLS 1.2 and 1.3
+# accepted, 1.1 refused; the security headers on every response; the
+# session cookie's flags; sign-in through the forms (password, then code)
+# with the id replaced at each step; a POST without its CSRF token is 403
+# and changes nothing; size limits (413), wrong methods and content types;
+# the per-address connection limit; idle sessions; a reviewer's items.
+# Needs root (setpriv: the frontend runs as nobody).
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=web_lib.sh
+. "$(dirname "$0")/web_lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! command -v curl >/dev/null; then
+	echo "skipped: needs root, setpriv and curl"
+	exit 77
+fi
+it_setup "$ROOT/tests/fixtures/reviews.ldif"
+cat >>"$T/etc/idgov.conf" <<CONF
+[reviews]
+fallback_reviewer = sync, daemon
+[campaign q]
+scope = groups
+groups = admins, ops, dev, finance
+schedule = none
+duration = 1h
+CONF
+web_setup "max_connections_per_addr = 4
+max_request = 65536
+session_idle = 2m"
+assert_eq "$(stat -c %a "$T/web/web.key")" 600 "idgov init made the key, 0600"
+assert_contains "$(openssl x509 -in "$T/web/web.crt" -noout -ext subjectAltName 2>&1)" "IP Address:127.0.0.1" \
+	"and a certificate naming 127.0.0.1"
+slapd_modify "$T/slapd" <<LDIF
+dn: uid=bin,ou=People,dc=example,dc=com
+changetype: modify
+replace: userPassword
+userPassword: $(slappasswd -s 'Bin password 1')
+LDIF
+ig sync >/dev/null
+assert_exit 0 "idgovd starts" daemon_start
+assert_exit 0 "campaign q starts" ig review start q
+enroll bin -1
+assert_exit 0 "idgov-web starts as nobody" web_start
+
+assert_exit 1 "idgov-web refuses to run as root" "$IDGOV_WEB" -c "$T/etc/idgov.conf"
+
+# --- TLS ---
+tls() { openssl s_client -connect "127.0.0.1:$WEB_PORT" -CAfile "$T/web/web.crt" "$@" </dev/null 2>&1; }
+assert_contains "$(tls -tls1_3)" "New, TLSv1.3, Cipher is" "TLS 1.3 is served"
+assert_contains "$(tls -tls1_2)" "New, TLSv1.2, Cipher is" "TLS 1.2 is accepted"
+assert_contains "$(tls)" "New, TLSv1.3, Cipher is" "a client that offers both gets TLS 1.3"
+# OpenSSL's own floor is lifted (SECLEVEL=0), so only the server can refuse.
+out=$(tls -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')
+assert_contains "$out" "New, (NONE), Cipher is (NONE)" "TLS 1.1 is refused"
+out=$(tls -tls1 -cipher 'DEFAULT:@SECLEVEL=0')
+assert_contains "$out" "New, (NONE), Cipher is (NONE)" "TLS 1.0 is refused"
+assert_exit 0 "a client limited to TLS 1.1 gets no page" sh -c "! curl -s -m 5 --cacert $T/web/web.crt --tls-max 1.1 -o /dev/null $WEB/signin"
+assert_exit 7 "plain HTTP gets nothing" sh -c "curl -s -m 5 -o /dev/null http://127.0.0.1:$WEB_PORT/signin; r=\$?; [ \$r -ne 0 ] && exit 7"
+
+# --- headers and cookie ---
+wcurl -D "$T/web/h.txt" -o /dev/null "$WEB/signin"
+h=$(tr -d '\r' <"$T/web/h.txt")
+assert_contains "$h" "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'" "strict CSP, no inline script"
+assert_contains "$h" "Strict-Transport-Security: max-age=31536000" "HSTS"
+assert_contains "$h" "X-Frame-Options: DENY" "X-Frame-Options DENY"
+assert_contains "$h" "X-Content-Type-Options: nosniff" "nosniff"
+assert_contains "$h" "Cache-Control: no-store" "pages are not cached"
+assert_contains "$h" "Set-Cookie: __Host-idgov=" "a session cookie"
+assert_contains "$h" "; Path=/; Secure; HttpOnly; SameSite=Strict" "Secure; HttpOnly; SameSite=Strict"
+wcurl -D "$T/web/h2.txt" -o /dev/null "$WEB/static/app.js"
+assert_contains "$(tr -d '\r' <"$T/web/h2.txt")" "X-Frame-Options: DENY" "headers on assets too"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 "a page needs a session"
+
+# --- CSRF, methods, limits ---
+jar=$T/web/jar
+wcurl -c "$jar" -o /dev/null "$WEB/signin"
+assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data 'name=bin&password=Bin+password+1' "$WEB/signin")" 403 \
+	"sign-in without its CSRF token: 403"
+assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data 'csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&name=bin&password=x' "$WEB/signin")" 403 \
+	"sign-in with a wrong CSRF token: 403"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action = 'web.signin'")" 0 "idgovd was never asked"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' -X DELETE "$WEB/signin")" 405 "DELETE: 405"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data '{}' "$WEB/signin")" 415 "a JSON body: 415"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$T/web/big"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' --data-binary @"$T/web/big" "$WEB/signin")" 413 "a body over max_request: 413"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$T/web/big" "$WEB/signin")" 413 \
+	"the same, chunked (no Content-Length): 413"
+assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data 'csrf=%zz' "$WEB/signin")" 400 "a malformed form: 400"
+
+# --- per-address connection limit (4 here) ---
+python3 - "$WEB_PORT" >"$T/web/conns.txt" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+time.sleep(0.5)
+extra = socket.create_connection(("127.0.0.1", port))
+extra.settimeout(3)
+try:
+    print("closed" if extra.recv(1) == b"" else "open")
+except (ConnectionResetError, BrokenPipeError):
+    print("closed")
+except socket.timeout:
+    print("open")
+PY
+assert_eq "$(cat "$T/web/conns.txt")" closed "a fifth connection from one address is closed at once"
+assert_eq "$(wcurl -o /dev/null -w '%{http_code}' "$WEB/signin")" 200 "and the server serves again after"
+
+# --- sign-in through the forms ---
+res=$(web_password bin 'wrong' "$jar")
+assert_eq "${res%% *}" 401 "a wrong password: 401"
+assert_contains "$(cat "$T/web/post.html")" "wrong user name or password" "and the page says so"
+res=$(web_password bin 'Bin password 1' "$jar")
+assert_eq "$res" "303 $WEB/signin/code" "the right password leads to the code"
+first=$(awk '$6 == "__Host-idgov" { print $7 }' "$jar")
+res=$(web_code 000000 "$jar")
+assert_eq "${res%% *}" 401 "a wrong code: 401"
+res=$(web_code "$(code 1)" "$jar")
+assert_eq "$res" "303 $WEB/reviews" "the code leads to the reviews"
+second=$(awk '$6 == "__Host-idgov" { print $7 }' "$jar")
+assert_exit 1 "the cookie changed at the code step" test "$first" = "$second"
+assert_eq "$(wcurl -b "__Host-idgov=$first" -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 \
+	"the id from before the code is worth nothing"
+wcurl -b "$jar" -o "$T/web/reviews.html" -w '%{http_code}' "$WEB/reviews" >"$T/web/code.txt"
+assert_eq "$(cat "$T/web/code.txt")" 200 "bin sees the review page"
+n=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'")
+assert_contains "$(cat "$T/web/reviews.html")" "of $n decided" "with bin's $n items"
+assert_eq "$(grep -c 'name="item"' "$T/web/reviews.html")" "$n" "one row per item"
+
+# A decision without the CSRF token is 403 and changes nothing.
+item=$(sql "SELECT id FROM review_items WHERE reviewer = 'bin' AND NOT privileged LIMIT 1")
+assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data "one=$item:approve" "$WEB/reviews/decide")" 403 \
+	"a decision without its CSRF token: 403"
+assert_eq "$(sql "SELECT count(*) FROM review_items WHERE decision IS NOT NULL AND decided_by = 'bin'")" 0 "nothing decided"
+csrf=$(csrf_of "$T/web/reviews.html")
+assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" --data "one=$item:approve" "$WEB/reviews/decide")" 303 \
+	"with it, the decision is recorded"
+assert_eq "$(sql "SELECT decision || ' ' || decided_by FROM review_items WHERE id = $item")" "approve bin" "in the store, by bin"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'control.review.decide_many' ORDER BY seq DESC LIMIT 1")" \
+	'"addr":"127.0.0.1"' "audited as bin's, with the address"
+
+# Sign-out ends the session here and in idgovd.
+csrf=$(csrf_of "$T/web/reviews.html")
+assert_eq "$(wcurl -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" "$WEB/signout")" 303 "sign-out"
+assert_eq "$(wcurl -b "__Host-idgov=$second" -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 "the old cookie is refused after"
+assert_eq "$(sql "SELECT count(*) FROM web_sessions WHERE user = 'bin' AND ended IS NULL")" 0 "and idgovd's session is ended"
+
+web_stop
+daemon_stop
+finish
