@@ -122,6 +122,10 @@ static const struct key_def keys[] = {
 	KI("control", "max_clients_per_uid", max_clients_per_uid, "8", 1, 64),
 	K("control", "daemon_user", T_STR, daemon_user, "root"),
 
+	K("authd", "socket", T_PATH, authd_socket, "/run/idgov/authd.sock"),
+	KI("authd", "client_uid", authd_client_uid, "0", 0, 2147483646),
+	KI("authd", "max_children", authd_max_children, "64", 1, 1024),
+
 	K("log", "syslog_socket", T_PATH, log_socket, "/dev/log"),
 	K("log", "ident", T_STR, log_ident, "idgov"),
 

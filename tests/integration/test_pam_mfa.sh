@@ -12,8 +12,9 @@ sed -i 's/^\[admin\]$/[mfa]\nwindow = 4\nfail_delay_ms = 0\n[pam]\nbreak_glass =
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
 syslog_sink
+authd_start || exit 1
 for stack in auth account session; do
-	echo "$stack required $MODULE config=$T/etc/idgov.conf"
+	echo "$stack required $MODULE $PAM_ARGS"
 done > "$T/pam.d/idgov"
 
 enroll alice 0

@@ -141,6 +141,11 @@ struct cfg {
 	int max_clients_per_uid; /* connections one uid may hold open (root: no limit) */
 	char *daemon_user;       /* the only uid besides root the CLI accepts as idgovd */
 
+	/* [authd] */
+	char *authd_socket;     /* the auth service's socket (pam_idgov.so's socket=) */
+	int authd_client_uid;   /* a uid besides root that may connect (tests); 0: root only */
+	int authd_max_children; /* requests served at once */
+
 	/* [log] */
 	char *log_socket;
 	char *log_ident;
