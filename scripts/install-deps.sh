@@ -11,6 +11,7 @@ PACKAGES=(
 	libcrack2-dev cracklib-runtime libicu-dev libmaxminddb-dev libmaxmind-db-writer-perl
 	openssh-server sshpass libnss-wrapper
 	slapd ldap-utils sqlite3 jq util-linux openssl
+	strace systemd # test_authd: what a PAM process opens; systemd-socket-activate
 	python3 # the review test parses the CSV report with its csv module
 	# for the other builds and checks of scripts/test.sh (clang -Weverything
 	# and scan-build; clang-format; the hardening check with readelf; mandoc
