@@ -28,6 +28,9 @@ send_msg(struct conv *c, const struct authproto_msg *m)
 	return 0;
 }
 
+static void send_text(struct conv *c, enum authproto_type t, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 send_text(struct conv *c, enum authproto_type t, const char *fmt, va_list ap)
 {

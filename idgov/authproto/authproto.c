@@ -109,7 +109,7 @@ authproto_set(struct authproto_msg *m, enum authproto_field f, const char *s)
 		return 0;
 	for (tag = 1; tag <= TAG_LAST && BIT(tag) != (unsigned)f; tag++)
 		;
-	if (!type_valid(m->type) || tag > TAG_LAST || !(grammar[m->type].allowed & BIT(tag)) ||
+	if (!type_valid((int)m->type) || tag > TAG_LAST || !(grammar[m->type].allowed & BIT(tag)) ||
 	    (dst = text_field(m, tag, &cap)) == NULL)
 		return -1;
 	if ((n = strlen(s)) > cap)
