@@ -6,27 +6,35 @@
  * password age and rules, session records) and this module relays its
  * prompts and messages through the application's conversation and maps
  * its result to a PAM code. The module reads no configuration file, opens
- * no store and no key: it links libpam and libc, and nothing of idgov
- * but the record format it shares with the service (authproto).
+ * no store and no key: it links libpam, libc and libcrypt, and nothing of
+ * idgov but the record formats it shares with the service (authproto) and
+ * with `idgov breakglass codes` (bgcodes).
  *
  * Options:
  *   socket=PATH      the service's socket (default /run/idgov/authd.sock)
  *   server_uid=UID   the only uid the service may run as (default 0)
  *   timeout=SECONDS  for the connection and each reply, 1 to 30 (default 3)
+ *   breakglass=PATH  the break-glass code file (none unless given)
  *   debug            log each call's result
  *   check_only, record_only   the two halves of the password stack
  *   use_authtok, use_first_pass, try_first_pass   read by pam_get_authtok()
  *
  * It fails closed: when the service cannot answer (no socket, no answer
- * in time, a socket served by another uid), the call is refused and one
- * line at LOG_ERR says why. Nothing is kept between calls, so the module
+ * in time, a socket served by another uid, or a service that cannot read
+ * its store or keys), the call is refused and one line at LOG_ERR says
+ * why. The one way in then is a break-glass code from the breakglass=
+ * file, checked here with crypt(3) and burned on use, every use alerted at
+ * LOG_ALERT; the account step of the same handle then lets that user in.
+ * Nothing is kept between calls, so the module
  * is safe to load twice and to use from several threads with separate
  * handles; it never exits, never prints and installs no signal handler.
  */
+#include "bgcodes.h"
 #include "client.h"
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +45,12 @@
 #define DEFAULT_TIMEOUT_S 3
 #define MAX_TIMEOUT_S 30
 
+/* pam_set_data() name: this handle's user came in with a break-glass code. */
+#define BREAKGLASS_DATA "pam_idgov_breakglass"
+
 struct opts {
 	struct client_opts client;
+	const char *breakglass;
 	int debug;
 	unsigned pw_role; /* AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_PW_RECORD */
 };
@@ -64,6 +76,7 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 	o->client.socket = DEFAULT_SOCKET;
 	o->client.server_uid = 0;
 	o->client.timeout_ms = DEFAULT_TIMEOUT_S * 1000;
+	o->breakglass = NULL;
 	o->debug = 0;
 	o->pw_role = AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_PW_RECORD;
 	for (int i = 0; i < argc; i++) {
@@ -77,6 +90,8 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 		else if (strncmp(a, "timeout=", 8) == 0 &&
 			 (v = number(a + 8, 1, MAX_TIMEOUT_S)) > 0)
 			o->client.timeout_ms = (int)v * 1000;
+		else if (strncmp(a, "breakglass=", 11) == 0 && a[11] == '/')
+			o->breakglass = a + 11;
 		else if (strcmp(a, "debug") == 0)
 			o->debug = 1;
 		else if (strcmp(a, "check_only") == 0)
@@ -183,53 +198,95 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
 }
 
 /*
- * Sends req and relays the conversation. Returns the PAM code of the
- * result, or unavail_code (logged with the reason) when the service could
- * not answer.
+ * Sends req and relays the conversation: 0 with *r, or -1 (logged with the
+ * reason) when the service could not answer.
  */
 static int
-call(pam_handle_t *pamh, const struct opts *o, const struct authproto_msg *req, const char *user,
-     int unavail_code)
+ask(pam_handle_t *pamh, const struct opts *o, const struct authproto_msg *req, const char *user,
+    enum authproto_result *r)
 {
 	const struct client_conv conv = {conv_prompt, conv_info, conv_error, pamh};
-	enum authproto_result r;
 	uint32_t delay_ms;
 	char why[256];
 
-	if (client_call(&o->client, req, &conv, &r, &delay_ms, why, sizeof(why)) != 0) {
+	if (client_call(&o->client, req, &conv, r, &delay_ms, why, sizeof(why)) != 0) {
 		pam_syslog(pamh, LOG_ERR, "denying %s: the auth service at %s cannot answer: %s",
 			   user, o->client.socket, why);
-		return unavail_code;
+		return -1;
 	}
 	if (delay_ms > 0)
 		pam_fail_delay(pamh, delay_ms * 1000u);
 	if (o->debug)
-		pam_syslog(pamh, LOG_DEBUG, "%s: %s", user, authproto_result_name(r));
-	return pam_code(r);
+		pam_syslog(pamh, LOG_DEBUG, "%s: %s", user, authproto_result_name(*r));
+	return 0;
 }
 
-/* The entry points that are one request with no item of their own. */
+/* One request for this handle; *r is AUTHPROTO_R_AUTHINFO_UNAVAIL when the service cannot answer.
+ */
 static int
-simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, int unavail_code)
+simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, struct opts *o,
+       const char **user, enum authproto_result *r)
 {
 	struct authproto_msg req;
-	struct opts o;
-	const char *user;
-	int rc;
 
-	parse_opts(pamh, argc, argv, &o);
-	if (make_request(pamh, &o, op, &req, &user) != 0)
-		return PAM_USER_UNKNOWN;
-	rc = call(pamh, &o, &req, user, unavail_code);
+	parse_opts(pamh, argc, argv, o);
+	if (make_request(pamh, o, op, &req, user) != 0)
+		return -1;
+	if (ask(pamh, o, &req, *user, r) != 0)
+		*r = AUTHPROTO_R_AUTHINFO_UNAVAIL;
 	authproto_wipe(&req);
-	return rc;
+	return 0;
+}
+
+/*
+ * The service cannot decide: a break-glass code is the only way in. The
+ * code is checked against the file and burned in one locked rewrite.
+ */
+static int
+breakglass(pam_handle_t *pamh, const struct opts *o, const char *user)
+{
+	char *code = NULL, why[256];
+	int left = 0, rc;
+
+	if (o->breakglass == NULL)
+		return PAM_AUTHINFO_UNAVAIL;
+	if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s",
+		       "idgov is unavailable. Break-glass code: ") != PAM_SUCCESS ||
+	    code == NULL)
+		return PAM_CONV_ERR;
+	rc = bgcodes_use(o->breakglass, user, code, &left, why, sizeof(why));
+	explicit_bzero(code, strlen(code));
+	free(code);
+	if (rc < 0) {
+		pam_syslog(pamh, LOG_ERR, "break-glass codes cannot be used: %s", why);
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	if (rc == 0) {
+		pam_syslog(pamh, LOG_WARNING, "break-glass: a wrong code for %s", user);
+		return PAM_AUTH_ERR;
+	}
+	pam_syslog(pamh, LOG_ALERT,
+		   "BREAK-GLASS login of %s with a single-use code while the auth service cannot "
+		   "answer; the code is spent, %d left",
+		   user, left);
+	if (pam_set_data(pamh, BREAKGLASS_DATA, (void *)(uintptr_t)1, NULL) != PAM_SUCCESS)
+		return PAM_BUF_ERR;
+	return PAM_SUCCESS;
 }
 
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	enum authproto_result r;
+	const char *user;
+	struct opts o;
+
 	(void)flags;
-	return simple(pamh, argc, argv, AUTHPROTO_OP_AUTHENTICATE, PAM_AUTHINFO_UNAVAIL);
+	if (simple(pamh, argc, argv, AUTHPROTO_OP_AUTHENTICATE, &o, &user, &r) != 0)
+		return PAM_USER_UNKNOWN;
+	if (r == AUTHPROTO_R_AUTHINFO_UNAVAIL)
+		return breakglass(pamh, &o, user);
+	return pam_code(r);
 }
 
 PAM_EXTERN int
@@ -242,27 +299,54 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return PAM_SUCCESS;
 }
 
+/*
+ * When the service cannot decide, only a user who came in with a
+ * break-glass code in this same handle passes, alerted again.
+ */
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	enum authproto_result r;
+	const void *bg = NULL;
+	const char *user;
+	struct opts o;
+
 	(void)flags;
-	return simple(pamh, argc, argv, AUTHPROTO_OP_ACCOUNT, PAM_PERM_DENIED);
+	if (simple(pamh, argc, argv, AUTHPROTO_OP_ACCOUNT, &o, &user, &r) != 0)
+		return PAM_USER_UNKNOWN;
+	if (r != AUTHPROTO_R_AUTHINFO_UNAVAIL)
+		return pam_code(r);
+	if (pam_get_data(pamh, BREAKGLASS_DATA, &bg) == PAM_SUCCESS && bg != NULL) {
+		pam_syslog(pamh, LOG_ALERT,
+			   "BREAK-GLASS: account of %s not checked, the auth service cannot answer",
+			   user);
+		return PAM_SUCCESS;
+	}
+	return PAM_PERM_DENIED;
 }
 
 /* Session records are best effort: the service's absence is logged, never a refusal. */
 PAM_EXTERN int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	enum authproto_result r;
+	const char *user;
+	struct opts o;
+
 	(void)flags;
-	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_OPEN, PAM_SUCCESS);
+	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_OPEN, &o, &user, &r);
 	return PAM_SUCCESS;
 }
 
 PAM_EXTERN int
 pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	enum authproto_result r;
+	const char *user;
+	struct opts o;
+
 	(void)flags;
-	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_CLOSE, PAM_SUCCESS);
+	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_CLOSE, &o, &user, &r);
 	return PAM_SUCCESS;
 }
 
@@ -276,6 +360,7 @@ PAM_EXTERN int
 pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct authproto_msg req;
+	enum authproto_result r;
 	struct opts o;
 	const char *user, *pw = NULL;
 	int rc;
@@ -296,9 +381,14 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return PAM_AUTHTOK_ERR;
 	}
 	req.flags |= o.pw_role;
-	rc = call(pamh, &o, &req, user, PAM_AUTHTOK_ERR);
-	if (rc == PAM_AUTHTOK_ERR && req.have == 0)
+	if (ask(pamh, &o, &req, user, &r) != 0 || r == AUTHPROTO_R_AUTHINFO_UNAVAIL) {
+		/* No break-glass here: a password change can wait, a login cannot. */
+		pam_error(pamh,
+			  "Passwords cannot be changed now: the policy service is unavailable.");
 		rc = PAM_AUTHTOK_ERR;
+	} else {
+		rc = pam_code(r);
+	}
 	authproto_wipe(&req);
 	return rc;
 }

@@ -26,6 +26,7 @@ declare -A lib=(
 	[reviews]=reviews/libidgov_reviews.a
 	[scheduler]=idgov/scheduler/libidgov_scheduler.a
 	[authproto]=idgov/authproto/libidgov_authproto.a
+	[bgcodes]=idgov/bgcodes/libidgov_bgcodes.a
 )
 # layer -> the layers it may use (besides itself)
 declare -A may=(
@@ -39,6 +40,7 @@ declare -A may=(
 	[reviews]="core directory notify control_ops"
 	[scheduler]="core directory governance reviews"
 	[authproto]=""
+	[bgcodes]=""
 )
 # The programs, idgovd's own admission library included: nothing may use what they define.
 programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir idgov/authd/CMakeFiles/idgov-authd.dir"

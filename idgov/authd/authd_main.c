@@ -90,6 +90,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_open(&d.log, "idgov-authd", d.cfg->log_socket, d.foreground);
+	if (d.cfg->pam_break_glass[0] != '\0')
+		log_msg(&d.log, LOG_WARNING,
+			"[pam] break_glass is no longer used: a break-glass login needs a code "
+			"(idgov breakglass codes USER, and pam_idgov.so breakglass=FILE)");
 	if (authd_listen(&d, d.cfg->authd_socket, &err) != 0) {
 		log_msg(&d.log, LOG_ERR, "not started: %s", err.msg);
 		if (!d.foreground)

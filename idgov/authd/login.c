@@ -14,8 +14,8 @@
  * child that serves it and closes it before the child exits. The request
  * table says what each one needs, so that only authentication ever loads
  * the master key. It fails closed: if the store or a key cannot be used,
- * the login is refused, except for the break-glass users named in [pam]
- * break_glass, whose every such login is logged at LOG_ALERT.
+ * the answer is AUTHINFO_UNAVAIL, which the module treats as a service
+ * that cannot answer: only a break-glass code lets anyone in then.
  */
 #include "authd.h"
 
@@ -88,19 +88,15 @@ canonical(struct env *e, const char *user, char *buf, size_t size)
 	return buf;
 }
 
-/* Fail closed, but let a configured break-glass user in, loudly. */
+/*
+ * Fail closed: the store or a key cannot be used. The module then falls
+ * back to break-glass codes, which it checks itself.
+ */
 static enum authproto_result
-unavailable(struct env *e, const char *user, const struct idg_err *err,
-	    enum authproto_result denial)
+unavailable(struct env *e, const char *user, const struct idg_err *err)
 {
-	if (cfg_list_contains(e->cfg->pam_break_glass, user)) {
-		log_msg(e->log, LOG_ALERT,
-			"BREAK-GLASS login of %s allowed while idgov is unavailable: %s", user,
-			err->msg);
-		return AUTHPROTO_R_SUCCESS;
-	}
 	log_msg(e->log, LOG_ERR, "denying %s: idgov is unavailable: %s", user, err->msg);
-	return denial;
+	return AUTHPROTO_R_AUTHINFO_UNAVAIL;
 }
 
 /*
@@ -144,7 +140,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	int rc;
 
 	if (env_open(e, NEED_AUDIT | NEED_MASTER_KEY, &err) != 0)
-		return unavailable(e, user, &err, AUTHPROTO_R_AUTHINFO_UNAVAIL);
+		return unavailable(e, user, &err);
 	*delay_ms = (uint32_t)e->cfg->mfa_fail_delay_ms;
 	user = canonical(e, user, canon, sizeof(canon));
 	mc.st = e->st;
@@ -152,7 +148,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	mc.audit = e->audit;
 	rc = mfa_is_enrolled(&mc, user, &err);
 	if (rc < 0)
-		return unavailable(e, user, &err, AUTHPROTO_R_AUTHINFO_UNAVAIL);
+		return unavailable(e, user, &err);
 	if (rc == 0)
 		return not_enrolled(e, user);
 	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
@@ -160,7 +156,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
 	sodium_free(code);
 	if (rc != 0)
-		return unavailable(e, user, &err, AUTHPROTO_R_AUTHINFO_UNAVAIL);
+		return unavailable(e, user, &err);
 	switch (out) {
 	case MFA_OK:
 	case MFA_OK_RECOVERY:
@@ -245,11 +241,11 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 
 	(void)delay_ms;
 	if (env_open(e, NEED_AUDIT, &err) != 0)
-		return unavailable(e, user, &err, AUTHPROTO_R_PERM_DENIED);
+		return unavailable(e, user, &err);
 	user = canonical(e, user, canon, sizeof(canon));
 	if (account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
 			   &err) != 0)
-		return unavailable(e, user, &err, AUTHPROTO_R_PERM_DENIED);
+		return unavailable(e, user, &err);
 	r = account_result(&v);
 	if (r != AUTHPROTO_R_SUCCESS) {
 		refuse(e, user, rhost, &v);

@@ -10,8 +10,6 @@
 
 #include "authproto.h"
 
-#include <assert.h>
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,11 +19,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = 0;
 
 	if (authproto_decode(data, size, &m, &why) != 0) {
-		assert(why != NULL);
-		assert(m.have == 0);
+		if (why == NULL || m.have != 0) {
+			fprintf(stderr, "a refusal without a reason, or not wiped\n");
+			abort();
+		}
 		return 0;
 	}
-	assert(strlen(m.user) <= AUTHPROTO_NAME_MAX && strlen(m.text) <= AUTHPROTO_TEXT_MAX);
+	if (strlen(m.user) > AUTHPROTO_NAME_MAX || strlen(m.text) > AUTHPROTO_TEXT_MAX) {
+		fprintf(stderr, "a text longer than its bound\n");
+		abort();
+	}
 	if (authproto_encode(&m, buf, sizeof(buf), &len) != 0) {
 		fprintf(stderr, "a decoded message does not encode\n");
 		abort();

@@ -3,7 +3,9 @@
 # (pam_wrapper + pamtester): the service refuses to start on a broken
 # configuration (file:line) and keeps its last good one when an edit
 # breaks; the module fails closed with a clear log line when the socket
-# is absent, hung or served by the wrong uid; the service closes
+# is absent, hung or served by the wrong uid, and then only a break-glass
+# code lets anyone in, once, alerted, even with a broken idgov.conf; the
+# service closes
 # connections from other uids and survives malformed requests; it runs
 # from a socket systemd passes (LISTEN_FDS); and a PAM process maps
 # neither libldap, libsodium nor SQLite and never opens the store, the
@@ -35,6 +37,61 @@ assert_exit 1 "and nothing listens" test -e "$T/run/broken.pid"
 
 # The service is down: no socket.
 assert_exit 1 "no service: the login is refused" pam alice authenticate <<<"$(code 1)"
+
+# pam_logged USER ACTION... < answers: pam, in a private mount namespace
+# whose /dev holds null, urandom and a syslog stand-in at /dev/log, so the
+# module's own pam_syslog() lines land in $T/pam-syslog.txt (root only;
+# pam_wrapper passes them to syslog(3) with PAM_WRAPPER_USE_SYSLOG).
+pam_logged() {
+	# shellcheck disable=SC2016 # $1 and $@ belong to the inner shell
+	LD_PRELOAD="$(pam_preload)" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" PAM_WRAPPER_USE_SYSLOG=1 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		unshare -m sh -c 'mount --bind /dev/null "$1/null" && mount --bind /dev/urandom "$1/urandom" &&
+			mount --rbind "$1" /dev && shift && exec pamtester idgov "$@"' _ "$T/dev" "$@"
+}
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	mkdir -p "$T/dev"
+	: >"$T/dev/null"
+	: >"$T/dev/urandom"
+	"$BUILD/tests/logsink" "$T/dev/log" "$T/pam-syslog.txt" &
+	pamlog=$!
+	wait_for 5 test -S "$T/dev/log"
+	assert_exit 1 "no service: refused (again, logged)" pam_logged alice authenticate <<<"$(code 1)"
+	assert_contains "$(cat "$T/pam-syslog.txt")" "denying alice: the auth service at $T/run/authd.sock cannot answer: cannot connect" \
+		"the module logs why it refused"
+
+	# Break-glass: single-use codes, checked by the module itself.
+	assert_exit 0 "idgov breakglass codes erin" ig breakglass codes erin --file "$T/etc/breakglass"
+	mapfile -t bg < <(grep -E '^  [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$' "$T/last.out" | tr -d ' ')
+	assert_eq "${#bg[@]}" 10 "ten codes shown once"
+	assert_eq "$(stat -c %a "$T/etc/breakglass")" 600 "the code file is 0600"
+	assert_eq "$(grep -c "${bg[0]}" "$T/etc/breakglass")" 0 "and holds no code in clear"
+	stack timeout=1 breakglass="$T/etc/breakglass"
+	assert_exit 0 "service down: erin's break-glass code lets her in (auth and account)" \
+		pam_logged erin authenticate acct_mgmt <<<"${bg[0]}"
+	assert_contains "$(grep 'BREAK-GLASS login of erin' "$T/pam-syslog.txt")" "<81>" \
+		"the break-glass login is alerted at LOG_ALERT (authpriv.alert)"
+	assert_exit 1 "the same code again is refused" pam_logged erin authenticate <<<"${bg[0]}"
+	assert_eq "$(grep -c '^erin:' "$T/etc/breakglass")" 9 "the spent code's line is gone"
+	assert_exit 1 "alice with erin's code is refused" pam_logged alice authenticate <<<"${bg[1]}"
+	assert_exit 1 "erin without break-glass auth fails the account step" pam_logged erin acct_mgmt
+	# A broken idgov.conf: the service does not start, break-glass still works.
+	cp "$T/etc/idgov.conf" "$T/etc/good.conf"
+	printf '[pam]\nbreak_glas = erin\n' >>"$T/etc/idgov.conf"
+	assert_exit 1 "a broken idgov.conf: the service refuses to start" "$AUTHD" -c "$T/etc/idgov.conf"
+	assert_contains "$(cat "$T/last.err")" "idgov.conf:$(wc -l <"$T/etc/idgov.conf"): [pam] break_glas" "naming file:line"
+	assert_exit 0 "a broken idgov.conf: break-glass still lets erin in" pam_logged erin authenticate acct_mgmt <<<"${bg[1]}"
+	cp "$T/etc/good.conf" "$T/etc/idgov.conf"
+	# The file is trusted by owner and mode only: group-readable, it is refused.
+	chmod 640 "$T/etc/breakglass"
+	assert_exit 1 "a group-readable code file is not used" pam_logged erin authenticate <<<"${bg[2]}"
+	assert_contains "$(cat "$T/pam-syslog.txt")" "group or others may use it" "and the reason is logged"
+	chmod 600 "$T/etc/breakglass"
+	stack timeout=1
+	kill "$pamlog"
+else
+	echo "# not root or no mount namespaces: break-glass checks through /dev/log skipped"
+fi
 
 authd_start || exit 1
 assert_exit 0 "with the service, the code authenticates" pam alice authenticate acct_mgmt open_session close_session <<<"$(code 1)"
