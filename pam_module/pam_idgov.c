@@ -154,6 +154,8 @@ pam_code(enum authproto_result r)
 		return PAM_TRY_AGAIN;
 	case AUTHPROTO_R_CONV_ERR:
 		return PAM_CONV_ERR;
+	case AUTHPROTO_R_IGNORE:
+		return PAM_IGNORE;
 	default:
 		return PAM_AUTHINFO_UNAVAIL;
 	}

@@ -28,6 +28,7 @@
 #include "timeparse.h"
 
 #include <jansson.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,11 +129,88 @@ not_enrolled(struct env *e, const char *user)
 	return AUTHPROTO_R_AUTH_ERR;
 }
 
+/*
+ * A user removed from the directory is refused at the first step as what
+ * they are, departed, and audited; never told to enrol.
+ */
+static int
+departed(struct env *e, const char *user, struct idg_err *err)
+{
+	enum account_decision d;
+	const char *rule;
+	json_t *details;
+
+	if (account_check(e->st, user, idg_now(), &d, &rule, err) != 0)
+		return -1;
+	if (d != ACCOUNT_DEPARTED)
+		return 0;
+	conv_error(e->c, "Access denied: this account has been removed from the directory.");
+	log_msg(e->log, LOG_WARNING, "auth: denied %s (%s) by rule %s", user, e->actor, rule);
+	details = json_pack("{s:s, s:s}", "rule", "rule account.departed", "why",
+			    "the account is departed");
+	if (details == NULL ||
+	    audit_record(e->audit, e->actor, user, "login.denied", details, err) != 0)
+		log_msg(e->log, LOG_ERR, "auth: cannot audit the denial of %s: %s", user,
+			details == NULL ? "out of memory" : err->msg);
+	return 1;
+}
+
+/*
+ * [pam] local_users: a user the directory does not know but passwd does
+ * (root, the system's own accounts, a local admin). 1 with *r when that
+ * decides the request: PAM_IGNORE, so that the rest of the stack (pam_unix)
+ * decides, or a refusal; 0 when the user is in the directory or not a
+ * local account either; -1 on error.
+ */
+static int
+local_user(struct env *e, const char *user, enum authproto_result denial, enum authproto_result *r,
+	   struct idg_err *err)
+{
+	enum account_decision d;
+	struct passwd pw, *found = NULL;
+	const char *rule;
+	char buf[4096];
+	int ignore;
+
+	if (account_check(e->st, user, idg_now(), &d, &rule, err) != 0)
+		return -1;
+	if (d != ACCOUNT_UNKNOWN || getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 ||
+	    found == NULL)
+		return 0;
+	switch (e->cfg->pam_local_users) {
+	case CFG_LOCAL_IGNORE:
+		ignore = 1;
+		break;
+	case CFG_LOCAL_DENY:
+		ignore = 0;
+		break;
+	default:
+		ignore = pw.pw_uid < 1000; /* Debian's SYS_UID_MAX is 999 */
+		break;
+	}
+	if (ignore) {
+		log_msg(e->log, LOG_INFO,
+			"%s (%s): a local account (uid %ld) outside the directory, left to the "
+			"rest of the stack ([pam] local_users)",
+			user, e->actor, (long)pw.pw_uid);
+		*r = AUTHPROTO_R_IGNORE;
+		return 1;
+	}
+	conv_error(e->c, "Access denied: %s is a local account outside the directory.", user);
+	log_msg(e->log, LOG_WARNING,
+		"denied %s (%s) by rule pam.local_users: a local account (uid %ld) outside the "
+		"directory",
+		user, e->actor, (long)pw.pw_uid);
+	*r = denial;
+	return 1;
+}
+
 static enum authproto_result
 authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 {
 	char canon[ACCOUNT_NAME_MAX + 1];
 	struct mfa_ctx mc = {.cfg = e->cfg, .log = e->log, .actor = e->actor};
+	enum authproto_result r;
 	enum mfa_outcome out;
 	struct idg_err err;
 	const char *user = req->user;
@@ -146,6 +224,16 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	mc.st = e->st;
 	mc.key = e->key;
 	mc.audit = e->audit;
+	rc = departed(e, user, &err);
+	if (rc < 0)
+		return unavailable(e, user, &err);
+	if (rc == 1)
+		return AUTHPROTO_R_AUTH_ERR;
+	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, &r, &err);
+	if (rc < 0)
+		return unavailable(e, user, &err);
+	if (rc == 1)
+		return r;
 	rc = mfa_is_enrolled(&mc, user, &err);
 	if (rc < 0)
 		return unavailable(e, user, &err);
@@ -163,6 +251,14 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 		log_msg(e->log, LOG_INFO, "auth: %s passed MFA%s (%s)", user,
 			out == MFA_OK_RECOVERY ? " with a recovery code" : "", e->actor);
 		return AUTHPROTO_R_SUCCESS;
+	case MFA_REPLAYED:
+		conv_error(e->c, "This code was already used; wait for the next one.");
+		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule mfa.replayed", user);
+		return AUTHPROTO_R_AUTH_ERR;
+	case MFA_RECOVERY_REUSED:
+		conv_error(e->c, "This recovery code was already used; each works once.");
+		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule mfa.recovery_reused", user);
+		return AUTHPROTO_R_AUTH_ERR;
 	case MFA_LOCKED:
 		conv_error(e->c, "Too many wrong codes: verification is locked for now.");
 		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule mfa.locked", user);
@@ -243,6 +339,14 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	if (env_open(e, NEED_AUDIT, &err) != 0)
 		return unavailable(e, user, &err);
 	user = canonical(e, user, canon, sizeof(canon));
+	switch (local_user(e, user, AUTHPROTO_R_PERM_DENIED, &r, &err)) {
+	case -1:
+		return unavailable(e, user, &err);
+	case 1:
+		return r;
+	default:
+		break;
+	}
 	if (account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
 			   &err) != 0)
 		return unavailable(e, user, &err);

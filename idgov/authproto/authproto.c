@@ -328,6 +328,7 @@ authproto_result_name(enum authproto_result r)
 		[AUTHPROTO_R_AUTHTOK_ERR] = "authtok_err",
 		[AUTHPROTO_R_TRY_AGAIN] = "try_again",
 		[AUTHPROTO_R_CONV_ERR] = "conv_err",
+		[AUTHPROTO_R_IGNORE] = "ignore",
 	};
 
 	return (unsigned)r < AUTHPROTO_R_COUNT ? names[r] : "unknown";

@@ -130,7 +130,7 @@ open_locked(const char *path, int create, char **text, size_t *len, char *why, s
 {
 	struct stat st, again;
 	ssize_t n;
-	int fd;
+	int fd = -1;
 
 	*text = NULL;
 	*len = 0;

@@ -121,9 +121,6 @@ audit_public_key = $T/keys/audit.pub
 audit_sign_every = 50
 [control]
 socket = $T/run/idgov.sock
-[authd]
-socket = $T/run/authd.sock
-client_uid = $(id -u)
 [log]
 syslog_socket = $T/run/log.sock
 ident = idgov-test
@@ -168,12 +165,17 @@ daemon_stop() {
 	stop_pid_file "$T/run/idgovd.pid"
 }
 
-# The auth service pam_idgov.so asks, on $T/run/authd.sock; PAM_ARGS are
-# the module's arguments that point at it (the test's uid serves it).
+# The auth service pam_idgov.so asks, on $T/run/authd.sock ([authd] is
+# added to the configuration the first time); PAM_ARGS are the module's
+# arguments that point at it (the test's uid serves it).
 # shellcheck disable=SC2034 # used by the tests that source this file
 PAM_ARGS="socket=$T/run/authd.sock server_uid=$(id -u)"
 authd_start() {
 	mkdir -p "$T/run"
+	# At the end of the file, so that the tests' edits of [control]'s
+	# "socket =" line never meet this one.
+	grep -q '^\[authd\]$' "$T/etc/idgov.conf" ||
+		printf '[authd]\nsocket = %s\nclient_uid = %s\n' "$T/run/authd.sock" "$(id -u)" >>"$T/etc/idgov.conf"
 	# In a subshell, so that it is not one of the test's jobs: a bare
 	# `wait` for the test's own background work must not wait for it.
 	("$AUTHD" -c "$T/etc/idgov.conf" -p "$T/run/authd.pid" 2>>"$T/authd.err" &)

@@ -9,7 +9,8 @@
 # connections from other uids and survives malformed requests; it runs
 # from a socket systemd passes (LISTEN_FDS); and a PAM process maps
 # neither libldap, libsodium nor SQLite and never opens the store, the
-# configuration or a key.
+# configuration or a key. [pam] local_users for accounts outside the
+# directory.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -103,6 +104,29 @@ printf '[mfa]\nwindow = many\n' >>"$T/etc/idgov.conf"
 assert_exit 0 "a broken edit: logins go on under the last good configuration" pam alice authenticate <<<"$(code 2)"
 assert_contains "$(cat "$T/syslog.txt")" "configuration not reloaded, the last good one stays" "the broken edit is logged"
 cp "$T/etc/good.conf" "$T/etc/idgov.conf"
+
+# [pam] local_users: accounts in passwd but not in the directory. By
+# default system accounts (uid < 1000) are left to the rest of the stack
+# (PAM_IGNORE) and the others refused; ignore and deny apply to all.
+SEC=$(dirname "$(find /lib /usr/lib -name pam_permit.so -path '*security*' | head -1)")
+{
+	echo "auth required $MODULE $PAM_ARGS timeout=1"
+	echo "auth required $SEC/pam_permit.so"
+	echo "account [success=ok user_unknown=ignore ignore=ignore default=bad] $MODULE $PAM_ARGS timeout=1"
+	echo "account required $SEC/pam_permit.so"
+} >"$T/pam.d/idgov"
+assert_exit 0 "local_users default: bin (uid 2) is left to the rest of the stack" pam bin authenticate acct_mgmt <<<""
+assert_exit 1 "local_users default: nobody (uid 65534) is refused" pam nobody authenticate <<<""
+assert_contains "$(cat "$T/last.err")" "local account outside the directory" "and told why"
+assert_exit 1 "local_users default: nobody's account step is refused too" pam nobody acct_mgmt
+assert_contains "$(cat "$T/syslog.txt")" "denied nobody (pam:idgov) by rule pam.local_users" "the refusal names its rule"
+assert_exit 1 "a user neither in the directory nor local is still refused" pam mallory authenticate <<<""
+sed -i 's/^\[admin\]$/[pam]\nlocal_users = ignore\n[admin]/' "$T/etc/idgov.conf"
+assert_exit 0 "local_users = ignore: nobody is left to the rest of the stack" pam nobody authenticate acct_mgmt <<<""
+sed -i 's/^local_users = ignore$/local_users = deny/' "$T/etc/idgov.conf"
+assert_exit 1 "local_users = deny: bin is refused" pam bin authenticate <<<""
+sed -i '/^local_users = deny$/d' "$T/etc/idgov.conf"
+stack timeout=1
 
 # Wrong owner: the module wants another uid at the socket.
 stack timeout=1 server_uid=4242

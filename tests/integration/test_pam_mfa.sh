@@ -28,11 +28,15 @@ assert_eq "$(sql "SELECT count(*) FROM mfa WHERE instr(secret_ct, '$secret') > 0
 
 assert_exit 0 "the next code authenticates" pam alice authenticate <<<"$(code 1)"
 assert_exit 1 "the same code again is a replay" pam alice authenticate <<<"$(code 1)"
+assert_contains "$(cat "$T/last.err")" "This code was already used; wait for the next one." "the user is told it is a replay"
+for _ in 1 2 3 4 5 6; do pam alice authenticate <<<"$(code 1)" >/dev/null 2>&1; done
+assert_eq "$(sql "SELECT failures FROM mfa")" 0 "six more replays of one code count no failure (no lockout)"
 assert_exit 1 "an older code is refused" pam alice authenticate <<<"$(code 0)"
 assert_exit 1 "a wrong code is refused" pam alice authenticate <<<"000000"
 assert_exit 0 "a later code still works" pam alice authenticate <<<"$(code 2)"
 assert_exit 0 "a recovery code works" pam alice authenticate <<<"${recovery[0]}"
 assert_exit 1 "the same recovery code is spent" pam alice authenticate <<<"${recovery[0]}"
+assert_contains "$(cat "$T/last.err")" "This recovery code was already used" "and the user is told so"
 
 for _ in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
 assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 3)"
@@ -70,6 +74,11 @@ L
 ig sync >/dev/null
 assert_exit 1 "account: a departed user is refused" pam carol acct_mgmt
 assert_contains "$(cat "$T/syslog.txt")" "rule account.departed" "the denial names its rule in syslog"
+assert_exit 1 "auth: a departed user is refused" pam carol authenticate <<<"123456"
+assert_contains "$(cat "$T/last.err")" "removed from the directory" "as departed"
+case "$(cat "$T/last.err")" in *enrol*) not_ok "no enrolment hint for a departed user" ;; *) ok "no enrolment hint for a departed user" ;; esac
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='login.denied' AND subject='carol'")" 2 \
+	"both refusals of carol are audited"
 
 assert_exit 0 "session open and close" pam alice open_session close_session
 assert_eq "$(sql "SELECT service || ',' || (closed_at IS NOT NULL) FROM sessions WHERE uid='alice'")" \

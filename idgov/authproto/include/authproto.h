@@ -72,7 +72,8 @@ enum authproto_result {
 	AUTHPROTO_R_AUTHTOK_ERR,
 	AUTHPROTO_R_TRY_AGAIN,
 	AUTHPROTO_R_CONV_ERR,
-	AUTHPROTO_R_COUNT /* not a result */
+	AUTHPROTO_R_IGNORE, /* not this module's user: the rest of the stack decides */
+	AUTHPROTO_R_COUNT   /* not a result */
 };
 
 /* Which fields a message holds (struct authproto_msg.have). */

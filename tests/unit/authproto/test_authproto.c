@@ -350,7 +350,7 @@ test_decode_refuses_bad_values(void **state)
 			       "an authtok belongs to the password operation, and it needs one");
 	}
 	{
-		const struct field f[] = {{3, 1, "\x0a"}};
+		const struct field f[] = {{3, 1, "\x0b"}};
 		n = build(buf, 1, 6, f, 1);
 		expect_refused(buf, n, "unknown result");
 	}
