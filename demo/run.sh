@@ -23,6 +23,7 @@ IDGOVD=$ROOT/build/idgov/idgovd
 SHARED=
 stop_all() {
 	if [ -f "$RUN/idgovd.pid" ]; then kill "$(cat "$RUN/idgovd.pid")" 2>/dev/null || true; fi
+	if [ -f "$RUN/authd.pid" ]; then kill "$(cat "$RUN/authd.pid")" 2>/dev/null || true; fi
 	slapd_stop "$RUN/slapd"
 	[ -z "$SHARED" ] || rm -rf "$SHARED"
 }
@@ -122,8 +123,12 @@ exec {from}<&-
 
 say "logging in as alice through pam_idgov (pam_wrapper + pamtester: nothing under /etc changes)"
 mkdir -p "$RUN/pam.d"
+printf '[authd]\nsocket = %s\n' "$RUN/authd.sock" >> "$RUN/idgov.conf"
+echo "$ idgov-authd   (the auth service the module asks; it alone opens the store and keys)"
+("$ROOT/build/idgov/idgov-authd" -c "$RUN/idgov.conf" -p "$RUN/authd.pid" &)
+for _ in $(seq 1 100); do [ -s "$RUN/authd.pid" ] && break; sleep 0.1; done
 for stack in auth account session; do
-	echo "$stack required $ROOT/build/pam_module/pam_idgov.so config=$RUN/idgov.conf"
+	echo "$stack required $ROOT/build/pam_module/pam_idgov.so socket=$RUN/authd.sock server_uid=$(id -u)"
 done > "$RUN/pam.d/demo"
 printf 'auth required pam_deny.so\naccount required pam_deny.so\n' > "$RUN/pam.d/other"
 pam() { LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$RUN/pam.d" pamtester -I rhost=192.0.2.10 demo "$@"; }
@@ -165,4 +170,4 @@ show ig audit verify
 echo "(exit code $?)"
 set -e
 
-say "done; files are in demo/run/, idgovd and slapd are stopped"
+say "done; files are in demo/run/, idgovd, idgov-authd and slapd are stopped"

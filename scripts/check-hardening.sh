@@ -4,7 +4,7 @@
 #   - every one: full RELRO (a GNU_RELRO segment and BIND_NOW), no
 #     executable stack;
 #   - programs: PIE (ELF type DYN with the PIE flag);
-#   - idgov, idgovd and pam_idgov.so: the stack protector (__stack_chk_fail)
+#   - idgov, idgovd, idgov-authd and pam_idgov.so: the stack protector (__stack_chk_fail)
 #     and fortified libc calls (__*_chk);
 #   - the others (tests, bench tools): the same two where the compiler had a
 #     reason to emit them, which a small program may not have: reported,
@@ -28,7 +28,7 @@ check() {
 	dyn=$(readelf -dW "$f")
 	syms=$(readelf --dyn-syms -W "$f")
 	case "$name" in
-	idgov/idgov | idgov/idgovd | pam_module/pam_idgov.so) must=1 ;;
+	idgov/idgov | idgov/idgovd | idgov/idgov-authd | pam_module/pam_idgov.so) must=1 ;;
 	esac
 	checked=$((checked + 1))
 	readelf -lW "$f" | grep -q GNU_RELRO || bad "$name" "no GNU_RELRO segment (-Wl,-z,relro)"
@@ -64,7 +64,7 @@ while IFS= read -r -d '' f; do
 	esac
 done < <(find "$build" -path '*/CMakeFiles' -prune -o -type f \( -perm -u+x -o -name 'pam_idgov.so' \) -print0)
 
-for must in idgov/idgov idgov/idgovd pam_module/pam_idgov.so; do
+for must in idgov/idgov idgov/idgovd idgov/idgov-authd pam_module/pam_idgov.so; do
 	[ -f "$build/$must" ] || bad "$must" "not built"
 done
 echo "checked $checked ELF files"

@@ -4,7 +4,7 @@
 # defined by that layer or a layer it may use, nothing may use the programs
 # (idgovd, idgov), and pam_idgov.so must contain nothing that speaks LDAP,
 # writes to the directory, sends notifications or serves the control
-# protocol.
+# protocol, and that pam_idgov.so is a thin client (libpam, libc, libcrypt).
 #
 #   scripts/check-layers.sh BUILD_DIR
 #
@@ -26,6 +26,8 @@ declare -A lib=(
 	[reviews]=reviews/libidgov_reviews.a
 	[scheduler]=idgov/scheduler/libidgov_scheduler.a
 	[client]=idgov/client/libidgov_client.a
+	[authproto]=idgov/authproto/libidgov_authproto.a
+	[bgcodes]=idgov/bgcodes/libidgov_bgcodes.a
 )
 # layer -> the layers it may use (besides itself)
 declare -A may=(
@@ -39,9 +41,11 @@ declare -A may=(
 	[reviews]="core directory notify control_ops"
 	[scheduler]="core directory governance reviews"
 	[client]="core"
+	[authproto]=""
+	[bgcodes]=""
 )
 # The programs, idgovd's own admission library included: nothing may use what they define.
-programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir idgov/web/CMakeFiles/idgov_web.dir idgov/web/CMakeFiles/idgov_webkit.dir"
+programs="idgov/daemon/CMakeFiles/idgovd.dir idgov/daemon/CMakeFiles/idgovd_admission.dir idgov/cli/CMakeFiles/idgov_cli.dir idgov/web/CMakeFiles/idgov_web.dir idgov/web/CMakeFiles/idgov_webkit.dir idgov/authd/CMakeFiles/idgov-authd.dir"
 
 fail=0
 tmp=$(mktemp -d)
@@ -88,8 +92,20 @@ if [ -f "$pam" ]; then
 		echo "check-layers: pam_idgov.so exports more than pam_sm_*: $bad" >&2
 		fail=1
 	fi
-	if ldd "$pam" | grep -E 'lib(ldap|lber)' >&2; then
-		echo "check-layers: pam_idgov.so links the LDAP libraries" >&2
+	# A thin client of idgov-authd: libpam, libc and libcrypt (and the
+	# sanitizer runtimes in those builds), never a store, a key or LDAP.
+	bad=$(readelf -d "$pam" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+		grep -Ev '^(libpam\.so\.0|libc\.so\.6|libcrypt\.so\.1|libasan\.so\.[0-9]+|libubsan\.so\.[0-9]+)$' |
+		tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: pam_idgov.so links more than libpam, libc and libcrypt: $bad" >&2
+		fail=1
+	fi
+	bad=$(nm "$pam" 2>/dev/null | awk '{ print $NF }' |
+		grep -E '^(store_|secret_|audit_|mfa_|account_|policy_|cfg_|sqlite3_|sodium_|crypto_)' |
+		head -5 | tr '\n' ' ' || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: pam_idgov.so contains idgov beyond the auth protocol: $bad" >&2
 		fail=1
 	fi
 else

@@ -13,6 +13,7 @@ PACKAGES=(
 	slapd ldap-utils sqlite3 jq util-linux openssl
 	libmicrohttpd-dev libgnutls28-dev # idgov-web: HTTPS, and idgov init's certificate
 	curl chromium nodejs # idgov-web's tests: curl, and a real browser (playwright-core from npm)
+	strace systemd # test_authd: what a PAM process opens; systemd-socket-activate
 	python3 # the review test parses the CSV report with its csv module
 	# for the other builds and checks of scripts/test.sh (clang -Weverything
 	# and scan-build; clang-format; the hardening check with readelf; mandoc

@@ -72,6 +72,9 @@ static const char usage_text[] =
 	"                                key fingerprints; a new master, audit or backup "
 	"key;\n"
 	"                                the old one destroyed\n"
+	"  breakglass codes USER [--file PATH]\n"
+	"                                single-use codes for when the auth service is down "
+	"(root)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -942,7 +945,7 @@ static const struct {
 	{"user", cmd_user},       {"group", cmd_group},     {"audit", cmd_audit},
 	{"mfa", cmd_mfa},         {"policy", cmd_policy},   {"grant", cmd_grant},
 	{"account", cmd_account}, {"review", cmd_review},   {"key", cmd_key},
-	{"backup", cmd_backup},   {"restore", cmd_restore},
+	{"backup", cmd_backup},   {"restore", cmd_restore}, {"breakglass", cmd_breakglass},
 };
 
 int

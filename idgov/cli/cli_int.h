@@ -39,5 +39,6 @@ int cmd_backup(struct cli *c, int argc, char **argv);
 int cmd_restore(struct cli *c, int argc, char **argv);
 /* The access review commands (cli_review.c). */
 int cmd_review(struct cli *c, int argc, char **argv);
+int cmd_breakglass(struct cli *c, int argc, char **argv);
 
 #endif

@@ -47,6 +47,7 @@ enum key_type {
 	T_GROUP_MAX,  /* group=duration, ... */
 	T_LOCK,       /* shadow | ppolicy */
 	T_HOME,       /* absolute path, may contain %u */
+	T_LOCAL,      /* ignore-system | ignore | deny */
 };
 
 struct key_def {
@@ -136,6 +137,10 @@ static const struct key_def keys[] = {
 	KI("control", "max_clients_per_uid", max_clients_per_uid, "8", 1, 64),
 	K("control", "daemon_user", T_STR, daemon_user, "root"),
 
+	K("authd", "socket", T_PATH, authd_socket, "/run/idgov/authd.sock"),
+	KI("authd", "client_uid", authd_client_uid, "0", 0, 2147483646),
+	KI("authd", "max_children", authd_max_children, "64", 1, 1024),
+
 	K("log", "syslog_socket", T_PATH, log_socket, "/dev/log"),
 	K("log", "ident", T_STR, log_ident, "idgov"),
 
@@ -164,6 +169,7 @@ static const struct key_def keys[] = {
 	K("password", "dictionary", T_PATH_OPT, pw_dictionary, "/var/cache/cracklib/cracklib_dict"),
 
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
+	K("pam", "local_users", T_LOCAL, pam_local_users, "ignore-system"),
 
 	K("geo", "database", T_PATH_OPT, geo_database, ""),
 	K("geo", "lookup_path", T_LOOKUP, geo_lookup_path, "country.iso_code"),
@@ -391,13 +397,15 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	case T_ALGO:
 	case T_UNENROLLED:
 	case T_RHOST:
-	case T_LOCK: {
+	case T_LOCK:
+	case T_LOCAL: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
 			[T_UNENROLLED] = {"deny", "grace", NULL},
 			[T_RHOST] = {"deny", "allow", NULL},
 			[T_LOCK] = {"shadow", "ppolicy", NULL},
+			[T_LOCAL] = {"ignore-system", "ignore", "deny", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
@@ -405,6 +413,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_UNENROLLED] = "must be deny or grace",
 			[T_RHOST] = "must be deny or allow",
 			[T_LOCK] = "must be shadow or ppolicy",
+			[T_LOCAL] = "must be ignore-system, ignore or deny",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -1209,6 +1218,7 @@ cfg_free(struct cfg *cfg)
 		case T_RHOST:
 		case T_DURATION:
 		case T_LOCK:
+		case T_LOCAL:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));

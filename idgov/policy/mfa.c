@@ -232,20 +232,23 @@ split_recovery(const char *code, char id[5], char secret[9])
 	return 0;
 }
 
-/* 1 if code is an unused recovery code of uuid (and marks it used), 0 if not, -1 error. */
+/*
+ * 1 if code is an unused recovery code of uuid (and marks it used), 2 if it
+ * is one already spent, 0 if neither, -1 error.
+ */
 static int
 use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t now,
 		  struct idg_err *err)
 {
 	char id[5], secret[9], hash[crypto_pwhash_STRBYTES];
 	sqlite3_stmt *s;
-	int rc, ok = 0;
+	int rc, ok = 0, spent = 0;
 
 	if (split_recovery(code, id, secret) != 0)
 		return 0;
 	if (store_prepare(c->st,
-			  "SELECT hash FROM mfa_recovery WHERE user_uuid = ?1 AND code_id = ?2 AND "
-			  "used_at IS NULL",
+			  "SELECT hash, used_at IS NOT NULL FROM mfa_recovery WHERE user_uuid = ?1 "
+			  "AND code_id = ?2",
 			  &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
@@ -254,6 +257,7 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 	if (rc == SQLITE_ROW) {
 		idg_strlcpy(hash, (const char *)sqlite3_column_text(s, 0), sizeof(hash));
 		ok = crypto_pwhash_str_verify(hash, secret, strlen(secret)) == 0;
+		spent = sqlite3_column_int(s, 1);
 	}
 	sqlite3_finalize(s);
 	sodium_memzero(secret, sizeof(secret));
@@ -261,6 +265,8 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 		return store_err(c->st, err, "reading recovery codes");
 	if (!ok)
 		return 0;
+	if (spent)
+		return 2;
 	{
 		sqlite3_stmt *u;
 
@@ -303,6 +309,12 @@ verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const cha
 	rc = use_recovery_code(c, uuid, code, now, err);
 	if (rc < 0)
 		return -1;
+	if (rc == 2) {
+		/* The user's own mistake, or an old code found: said, logged, never counted. */
+		*out = MFA_RECOVERY_REUSED;
+		log_msg(c->log, LOG_WARNING, "mfa: a spent recovery code for %s", uid);
+		return 0;
+	}
 	if (rc == 1) {
 		*out = MFA_OK_RECOVERY;
 		if (update(c, "UPDATE mfa SET failures = 0 WHERE user_uuid = ?1", uuid, 0, 0, 0,
@@ -322,13 +334,20 @@ verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const cha
 		return update(c, "UPDATE mfa SET last_step = ?2, failures = 0 WHERE user_uuid = ?1",
 			      uuid, step, 0, 0, err);
 	}
+	if (r == TOTP_REPLAY) {
+		/*
+		 * A right code whose step is already used: the user typed it
+		 * twice, or logged in twice within one step, or just enrolled
+		 * with it. Counting it would let anyone who sees one code lock
+		 * its owner out, so it is refused and said, not counted.
+		 */
+		*out = MFA_REPLAYED;
+		log_msg(c->log, LOG_WARNING, "mfa: replayed code for %s (not counted)", uid);
+		return 0;
+	}
 	*out = MFA_BAD_CODE;
-	if (c->log != NULL)
-		log_msg(c->log, LOG_WARNING, "mfa: %s code for %s",
-			r == TOTP_REPLAY      ? "replayed"
-			: r == TOTP_MALFORMED ? "malformed"
-					      : "wrong",
-			uid);
+	log_msg(c->log, LOG_WARNING, "mfa: %s code for %s",
+		r == TOTP_MALFORMED ? "malformed" : "wrong", uid);
 	return record_failure(c, uid, uuid, &row, now, err);
 }
 

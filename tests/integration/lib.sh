@@ -10,6 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${IDGOV_BUILD:-$ROOT/build}
 IDGOV=$BUILD/idgov/idgov
 IDGOVD=$BUILD/idgov/idgovd
+AUTHD=$BUILD/idgov/idgov-authd
 # shellcheck source=../lib/slapd.sh
 . "$ROOT/tests/lib/slapd.sh"
 
@@ -27,6 +28,7 @@ FAILED=0
 
 cleanup() {
 	daemon_stop 2>/dev/null
+	authd_stop 2>/dev/null
 	slapd_stop "$T/slapd"
 	if [ "$FAILED" -eq 0 ] && [ -z "${KEEP:-}" ]; then
 		rm -rf "$T"
@@ -89,6 +91,7 @@ assert_exit() {
 finish() {
 	local report
 	daemon_stop
+	authd_stop
 	for report in "$T"/sanitizer/*; do
 		[ -e "$report" ] || continue
 		not_ok "sanitizer report $(basename "$report"): $(head -c 2000 "$report")"
@@ -160,6 +163,30 @@ daemon_start() {
 
 daemon_stop() {
 	stop_pid_file "$T/run/idgovd.pid"
+}
+
+# The auth service pam_idgov.so asks, on $T/run/authd.sock ([authd] is
+# added to the configuration the first time); PAM_ARGS are the module's
+# arguments that point at it (the test's uid serves it).
+# shellcheck disable=SC2034 # used by the tests that source this file
+PAM_ARGS="socket=$T/run/authd.sock server_uid=$(id -u)"
+authd_start() {
+	mkdir -p "$T/run"
+	# At the end of the file, so that the tests' edits of [control]'s
+	# "socket =" line never meet this one.
+	grep -q '^\[authd\]$' "$T/etc/idgov.conf" ||
+		printf '[authd]\nsocket = %s\nclient_uid = %s\n' "$T/run/authd.sock" "$(id -u)" >>"$T/etc/idgov.conf"
+	# In a subshell, so that it is not one of the test's jobs: a bare
+	# `wait` for the test's own background work must not wait for it.
+	("$AUTHD" -c "$T/etc/idgov.conf" -p "$T/run/authd.pid" 2>>"$T/authd.err" &)
+	wait_for 10 test -s "$T/run/authd.pid" || {
+		echo "idgov-authd did not start: $(cat "$T/authd.err")" >&2
+		return 1
+	}
+}
+
+authd_stop() {
+	stop_pid_file "$T/run/authd.pid"
 }
 
 # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds.

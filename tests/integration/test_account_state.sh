@@ -23,7 +23,8 @@ disabled_values = terminated, on-leave
 CONF
 mkdir -p "$T/pam.d" "$T/run"
 syslog_sink
-echo "account required $MODULE config=$T/etc/idgov.conf" >"$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" >"$T/pam.d/idgov"
 
 # person NAME UIDNUMBER EXTRA-LINES...: adds a user.
 person() {

@@ -12,7 +12,8 @@ MODULE=$BUILD/pam_module/pam_idgov.so
 it_setup
 syslog_sink
 mkdir -p "$T/pam.d"
-echo "account required $MODULE config=$T/etc/idgov.conf" >"$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" >"$T/pam.d/idgov"
 for i in $(seq 1 32); do
 	printf 'dn: uid=p%02d,ou=People,dc=example,dc=com\nchangetype: add\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nuid: p%02d\ncn: P %02d\nsn: P\nuidNumber: %d\ngidNumber: 10000\nhomeDirectory: /home/p%02d\n\n' \
 		"$i" "$i" "$i" $((20000 + i)) "$i"

@@ -13,10 +13,11 @@ sed -i 's/^\[admin\]$/[mfa]\nwindow = 10\nfail_delay_ms = 0\n[admin]/' "$T/etc/i
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
 "$BUILD/tests/logsink" "$T/run/log.sock" "$T/syslog.txt" &
+authd_start || exit 1
 sink=$!
 trap 'kill $sink 2>/dev/null; daemon_stop 2>/dev/null; cleanup' EXIT
 for stack in auth account session; do
-	echo "$stack required $MODULE config=$T/etc/idgov.conf"
+	echo "$stack required $MODULE $PAM_ARGS"
 done > "$T/pam.d/idgov"
 
 declare -A secrets bases

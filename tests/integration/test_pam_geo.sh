@@ -27,7 +27,8 @@ deny_countries = US
 CONF
 ig sync >/dev/null
 mkdir -p "$T/pam.d"
-echo "account required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" > "$T/pam.d/idgov"
 
 assert_exit 0 "finance from France" pam -I rhost=192.0.2.10 erin acct_mgmt
 assert_exit 0 "finance from Germany over IPv6" pam -I rhost=2001:db8::1 erin acct_mgmt

@@ -13,10 +13,11 @@ sed -i 's/^\[admin\]$/[mfa]\nmax_failures = 1000\nfail_delay_ms = 0\n[admin]/' "
 ig sync >/dev/null
 enroll alice 0
 mkdir -p "$T/pam.d"
+authd_start || exit 1
 {
-	echo "auth optional $MODULE config=$T/etc/idgov.conf"
-	echo "account required $MODULE config=$T/etc/idgov.conf"
-	echo "session required $MODULE config=$T/etc/idgov.conf"
+	echo "auth optional $MODULE $PAM_ARGS"
+	echo "account required $MODULE $PAM_ARGS"
+	echo "session required $MODULE $PAM_ARGS"
 } > "$T/pam.d/idgov"
 assert_exit 0 "1000 transactions leave no descriptor and no memory behind" \
 	"$BUILD/tests/pam_loop" "$T/pam.d" alice 1000 000000

@@ -14,7 +14,8 @@ it_setup
 sed -i 's/^\[admin\]$/[mfa]\nwindow = 10\nmax_failures = 100\nfail_delay_ms = 0\n[admin]/' "$T/etc/idgov.conf"
 ig sync >/dev/null
 mkdir -p "$T/pam.d"
-echo "auth required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+authd_start || exit 1
+echo "auth required $MODULE $PAM_ARGS" > "$T/pam.d/idgov"
 # Confirm with the oldest usable step (window 10) so that the 20 above it are all valid.
 enroll alice -10
 assert_eq "$(sql "SELECT confirmed FROM mfa")" 1 "alice enrolled"

@@ -9,7 +9,8 @@ MODULE=$BUILD/pam_module/pam_idgov.so
 it_setup
 ig sync >/dev/null
 mkdir -p "$T/pam.d"
-echo "password required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+authd_start || exit 1
+echo "password required $MODULE $PAM_ARGS" > "$T/pam.d/idgov"
 twice() { printf '%s\n%s\n' "$1" "$1"; }
 
 assert_exit 1 "a short password is refused" pam alice chauthtok < <(twice "Sh0rt!")
@@ -32,16 +33,16 @@ assert_contains "$(cat "$T/last.err" "$T/last.out")" "used recently" "the user i
 # fails (pam_deny standing in for pam_unix), nothing is remembered.
 SEC=/usr/lib/x86_64-linux-gnu/security
 {
-	echo "password requisite $MODULE config=$T/etc/idgov.conf check_only"
+	echo "password requisite $MODULE $PAM_ARGS check_only"
 	echo "password requisite $SEC/pam_deny.so"
-	echo "password required $MODULE config=$T/etc/idgov.conf record_only use_authtok"
+	echo "password required $MODULE $PAM_ARGS record_only use_authtok"
 } > "$T/pam.d/idgov"
 assert_exit 1 "a change that fails after the check" pam bob chauthtok < <(twice "B0b-new-secret!")
 assert_eq "$(sql "SELECT count(*) FROM password_history WHERE uid='bob'")" 0 "is not remembered"
 sed -i "s|$SEC/pam_deny.so|$SEC/pam_permit.so|" "$T/pam.d/idgov"
 assert_exit 0 "a change that succeeds" pam bob chauthtok < <(twice "B0b-new-secret!")
 assert_eq "$(sql "SELECT count(*) FROM password_history WHERE uid='bob'")" 1 "is remembered by the record_only line"
-echo "password required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+echo "password required $MODULE $PAM_ARGS" > "$T/pam.d/idgov"
 
 sed -i 's|^\[admin\]$|[password]\ndictionary = /nonexistent/cracklib_dict\n[admin]|' "$T/etc/idgov.conf"
 assert_exit 1 "a missing dictionary refuses changes, clearly" pam alice chauthtok < <(twice "Another-g00d-one")

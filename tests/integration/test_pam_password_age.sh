@@ -23,9 +23,10 @@ L
 sed -i 's|^\[admin\]$|[password]\ndictionary =\n[admin]|' "$T/etc/idgov.conf"
 ig sync >/dev/null
 mkdir -p "$T/pam.d"
+authd_start || exit 1
 {
-	echo "account required $MODULE config=$T/etc/idgov.conf"
-	echo "password required $MODULE config=$T/etc/idgov.conf"
+	echo "account required $MODULE $PAM_ARGS"
+	echo "password required $MODULE $PAM_ARGS"
 } > "$T/pam.d/idgov"
 
 assert_eq "$(sql "SELECT shadow_last_change FROM users WHERE uid='frank'")" "$((today - 200))" \

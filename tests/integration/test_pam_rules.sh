@@ -31,7 +31,8 @@ CONF
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
 syslog_sink
-echo "account required $MODULE config=$T/etc/idgov.conf" > "$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" > "$T/pam.d/idgov"
 
 assert_exit 0 "engineering inside its hours" pam -I rhost=192.0.2.1 bob acct_mgmt
 assert_exit 1 "erin outside her window (in Tokyo time) is refused" pam -I rhost=192.0.2.1 erin acct_mgmt

@@ -21,6 +21,7 @@ enroll alice 0
 
 S=$T/sshd
 mkdir -p "$S/pam.d" "$S/home/alice" /run/sshd
+authd_start || exit 1
 chmod 755 "$S" "$S/home"
 chown 10001:10000 "$S/home/alice"
 cat > "$S/passwd" <<P
@@ -34,9 +35,9 @@ nogroup:x:65534:
 staff:x:10000:
 G
 {
-	echo "auth     required $MODULE config=$T/etc/idgov.conf"
-	echo "account  required $MODULE config=$T/etc/idgov.conf"
-	echo "session  required $MODULE config=$T/etc/idgov.conf"
+	echo "auth     required $MODULE $PAM_ARGS"
+	echo "account  required $MODULE $PAM_ARGS"
+	echo "session  required $MODULE $PAM_ARGS"
 } > "$S/pam.d/sshd"
 ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
 port=$(slapd_free_port)

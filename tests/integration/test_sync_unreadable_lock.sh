@@ -10,7 +10,8 @@ MODULE=$BUILD/pam_module/pam_idgov.so
 it_setup
 mkdir -p "$T/pam.d" "$T/run"
 syslog_sink
-echo "account required $MODULE config=$T/etc/idgov.conf" >"$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" >"$T/pam.d/idgov"
 assert_exit 0 "idgovd starts" daemon_start
 wait_for 10 daemon_connection_is persist
 assert_exit 0 "bob may log in before" pam bob acct_mgmt

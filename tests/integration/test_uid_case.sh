@@ -8,7 +8,8 @@
 MODULE=$BUILD/pam_module/pam_idgov.so
 it_setup
 mkdir -p "$T/pam.d" "$T/run"
-echo "account required $MODULE config=$T/etc/idgov.conf" >"$T/pam.d/idgov"
+authd_start || exit 1
+echo "account required $MODULE $PAM_ARGS" >"$T/pam.d/idgov"
 ldif <<'L'
 dn: uid=Kim,ou=People,dc=example,dc=com
 changetype: add

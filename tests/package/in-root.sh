@@ -24,6 +24,8 @@ check "the module is beside pam_unix.so ($module)" test "$(dirname "$module")" =
 check "/etc/idgov/idgov.conf is a conffile" grep -qx /etc/idgov/idgov.conf /var/lib/dpkg/info/idgov.conffiles
 check "/var/lib/idgov is 0700" test "$(stat -c %a /var/lib/idgov)" = 700
 check "the unit is installed" test -f /lib/systemd/system/idgovd.service
+check "the auth service's units are installed" test -f /lib/systemd/system/idgov-authd.service -a \
+	-f /lib/systemd/system/idgov-authd.socket
 check "idgov --version" test "$(idgov --version)" = "idgov $(dpkg-query -W -f '${Version}' idgov)"
 
 # -- pam-auth-update
@@ -73,6 +75,13 @@ done
 check "idgov status exits 0: connected" connected
 check "alice is mirrored" sh -c 'idgov user show alice | grep -q active'
 
+# -- idgov-authd, as its unit starts it (no systemd here: it binds the socket itself)
+authd=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/idgov-authd.service)
+($authd -p /run/idgov/authd.pid &)
+for _ in $(seq 1 100); do [ -S /run/idgov/authd.sock ] && break; sleep 0.1; done
+check "idgov-authd listens on /run/idgov/authd.sock, mode 0600" \
+	test "$(stat -c %a /run/idgov/authd.sock 2>/dev/null)" = 600
+
 # -- enrolment and login through the installed module and common-*
 useradd -m -s /bin/bash alice
 echo 'alice:Correct-Horse-42' | chpasswd
@@ -106,6 +115,7 @@ check "alice logs in: password, TOTP code, account, session" sh -c "printf 'Corr
 	pamtester idgov-test alice authenticate acct_mgmt open_session close_session"
 
 # -- purge
+kill "$(cat /run/idgov/authd.pid)"
 kill "$(cat /run/idgov/idgovd.pid)"
 for _ in $(seq 1 50); do [ -e /run/idgov/idgovd.pid ] && sleep 0.1; done
 slapd_stop /srv/slapd

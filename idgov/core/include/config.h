@@ -27,6 +27,12 @@
 
 enum cfg_tls { CFG_TLS_NONE, CFG_TLS_STARTTLS, CFG_TLS_LDAPS };
 enum cfg_unenrolled { CFG_UNENROLLED_DENY, CFG_UNENROLLED_GRACE };
+/* [pam] local_users: accounts in passwd but not in the directory. */
+enum cfg_local_users {
+	CFG_LOCAL_IGNORE_SYSTEM, /* uid < 1000 ignored (PAM_IGNORE), others refused */
+	CFG_LOCAL_IGNORE,        /* all ignored: the other modules of the stack decide */
+	CFG_LOCAL_DENY,          /* all refused */
+};
 enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 
@@ -152,6 +158,11 @@ struct cfg {
 	int max_clients_per_uid; /* connections one uid may hold open (root: no limit) */
 	char *daemon_user;       /* the only uid besides root the CLI accepts as idgovd */
 
+	/* [authd] */
+	char *authd_socket;     /* the auth service's socket (pam_idgov.so's socket=) */
+	int authd_client_uid;   /* a uid besides root that may connect (tests); 0: root only */
+	int authd_max_children; /* requests served at once */
+
 	/* [log] */
 	char *log_socket;
 	char *log_ident;
@@ -184,7 +195,8 @@ struct cfg {
 	char *pw_dictionary; /* cracklib dictionary path (no extension); empty: no check */
 
 	/* [pam] */
-	char *pam_break_glass; /* comma-separated user names */
+	char *pam_break_glass; /* no longer used (break-glass needs codes); still parsed */
+	int pam_local_users;   /* enum cfg_local_users */
 
 	/* [geo] */
 	char *geo_database; /* .mmdb path; empty: none */

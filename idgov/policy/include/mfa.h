@@ -34,11 +34,13 @@ struct mfa_ctx {
 
 enum mfa_outcome {
 	MFA_OK,
-	MFA_OK_RECOVERY,  /* a recovery code was used (and is now spent) */
-	MFA_BAD_CODE,     /* wrong, malformed or replayed code; counted as a failure */
-	MFA_LOCKED,       /* too many failures; not counted */
-	MFA_NOT_ENROLLED, /* no confirmed enrolment */
-	MFA_UNKNOWN_USER, /* not in the store */
+	MFA_OK_RECOVERY,     /* a recovery code was used (and is now spent) */
+	MFA_BAD_CODE,        /* wrong or malformed code; counted as a failure */
+	MFA_REPLAYED,        /* a right code for a step already used (or older); not counted */
+	MFA_RECOVERY_REUSED, /* a recovery code already spent; not counted */
+	MFA_LOCKED,          /* too many failures; not counted */
+	MFA_NOT_ENROLLED,    /* no confirmed enrolment */
+	MFA_UNKNOWN_USER,    /* not in the store */
 };
 
 /* Checks a code (TOTP or recovery) for uid at now. Returns 0 with *out, or -1 (err). */

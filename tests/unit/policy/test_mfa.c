@@ -125,9 +125,9 @@ test_enrol_confirm_and_verify(void **state)
 	assert_int_equal(mfa_enroll_confirm(&f->c, "alice", code_at(f, T0), T0, codes, &err), 0);
 	assert_int_equal(mfa_is_enrolled(&f->c, "alice", &err), 1);
 	/* The confirming code is spent; the next step's code works once. */
-	assert_int_equal(verify(f, "alice", code_at(f, T0), T0), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0), T0), MFA_REPLAYED);
 	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_OK);
-	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_REPLAYED);
 	assert_int_equal(verify(f, "nobody", "123456", T0), MFA_UNKNOWN_USER);
 	assert_int_equal(verify(f, "gone", "123456", T0), MFA_UNKNOWN_USER);
 	/* A second enrolment needs a reset first. */
@@ -169,6 +169,37 @@ test_lockout_after_max_failures_and_unlock(void **state)
 	assert_int_equal(verify(f, "alice", code_at(f, T0 + 5040), T0 + 5040), MFA_OK);
 }
 
+/*
+ * One code seen by many (six parallel logins, a shoulder surfer): one
+ * success, the rest refused as replays, and the owner is not locked out.
+ */
+static void
+test_replays_do_not_count_toward_lockout(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	struct idg_err err;
+	json_t *st;
+
+	enrol(f, "alice", codes);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_OK);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 31), MFA_REPLAYED);
+	/* Spent recovery codes are not counted either. */
+	assert_int_equal(verify(f, "alice", codes[0], T0 + 32), MFA_OK_RECOVERY);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(verify(f, "alice", codes[0], T0 + 33), MFA_RECOVERY_REUSED);
+	st = mfa_status(&f->c, "alice", T0 + 34, &err);
+	assert_false(json_is_true(json_object_get(st, "locked")));
+	assert_int_equal(json_integer_value(json_object_get(st, "recent_failures")), 0);
+	json_decref(st);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_OK);
+	/* Wrong codes still count. */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(verify(f, "alice", "000000", T0 + 61), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 90), T0 + 90), MFA_LOCKED);
+}
+
 static void
 test_recovery_codes_are_single_use(void **state)
 {
@@ -181,7 +212,7 @@ test_recovery_codes_are_single_use(void **state)
 
 	enrol(f, "alice", codes);
 	assert_int_equal(verify(f, "alice", codes[3], T0), MFA_OK_RECOVERY);
-	assert_int_equal(verify(f, "alice", codes[3], T0), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", codes[3], T0), MFA_RECOVERY_REUSED);
 	for (int i = 0; i < MFA_RECOVERY_LEN; i++)
 		lower[i] = (char)tolower((unsigned char)codes[4][i]);
 	assert_int_equal(verify(f, "alice", lower, T0), MFA_OK_RECOVERY);
@@ -262,6 +293,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_enrol_confirm_and_verify),
 		T(test_lockout_after_max_failures_and_unlock),
+		T(test_replays_do_not_count_toward_lockout),
 		T(test_recovery_codes_are_single_use),
 		T(test_secret_is_encrypted_and_bound_to_its_user),
 		T(test_reset_and_audit),
