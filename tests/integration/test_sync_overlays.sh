@@ -6,7 +6,8 @@
 # must still hold exactly the directory's membership pairs, each resolved
 # by entryUUID; a uid deleted and added again must not inherit the
 # leaver's privileged group; sync --verify finds a difference made behind
-# the mirror's back, and a full sync corrects it and audits sync.drift.
+# the mirror's back, and a full sync, or idgovd's scheduled reconciliation,
+# corrects it and audits sync.drift.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -193,5 +194,18 @@ assert_eq "$(sql "SELECT json_extract(details, '$.memberships_added') FROM audit
 	"the correction is audited as sync.drift with its count"
 assert_eq "$(store_pairs)" "$(dir_pairs)" "pairs equal after the reconciliation"
 assert_exit 0 "sync --verify is clean again" ig sync --verify
+
+# idgovd's own reconciliation, on a schedule of every minute: it finds a
+# difference made behind its back and audits the correction.
+sql "DELETE FROM memberships WHERE ref_id = (SELECT id FROM member_refs WHERE
+	value = 'uid=m09,ou=people,dc=example,dc=com') AND group_id = (SELECT id FROM groups WHERE cn = 'team3')"
+printf '[sync]\nreconcile = * * * * *\n' >> "$T/etc/idgov.conf"
+kill -HUP "$(cat "$T/run/idgovd.pid")"
+if wait_for 75 sql_is "SELECT count(*) FROM audit WHERE action = 'sync.drift'" 2; then
+	ok "idgovd's scheduled reconciliation audits what it corrected"
+else
+	not_ok "no scheduled reconciliation within 75 s"
+fi
+assert_eq "$(store_pairs)" "$(dir_pairs)" "pairs equal after the scheduled reconciliation"
 
 finish
