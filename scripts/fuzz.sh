@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
 JOBS=${2:-2}
-TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror}
+TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn}
 B=$ROOT/build-fuzz
 WORK=$B/fuzz-work
 

@@ -224,8 +224,25 @@ dir_dn_normalize(const char *dn)
 
 	if (strlen(dn) > DIR_MAX_DN)
 		return NULL;
-	if (!is_plain_dn(dn) || !plain_types_canonical(dn))
-		return normalize_parsed(dn);
+	if (!is_plain_dn(dn) || !plain_types_canonical(dn)) {
+		/*
+		 * libldap can print a DN in a form that it will not read back
+		 * (an empty BER value "#" among other AVAs of one RDN): only a
+		 * form that normalises to itself is a canonical form, so
+		 * anything else is refused (found by the dn fuzz target).
+		 */
+		char *again;
+
+		if ((copy = normalize_parsed(dn)) == NULL)
+			return NULL;
+		again = normalize_parsed(copy);
+		if (again == NULL || strcmp(again, copy) != 0) {
+			free(copy);
+			copy = NULL;
+		}
+		free(again);
+		return copy;
+	}
 	if ((copy = strdup(dn)) != NULL)
 		idg_ascii_lower(copy);
 	return copy;
