@@ -171,12 +171,12 @@ test_rename_is_a_mover_and_delete_departs(void **state)
 
 /* n users u0..u(n-1) with uuids ...0000-00000000NNNN. */
 static void
-make_users(struct dir_entry *e, char (*uuids)[40], char (*uids)[8], char (*dns)[24], int n)
+make_users(struct dir_entry *e, char (*uuids)[40], char (*uids)[16], char (*dns)[32], int n)
 {
 	for (int i = 0; i < n; i++) {
 		snprintf(uuids[i], 40, "00000000-0000-0000-0000-%012d", i);
-		snprintf(uids[i], 8, "u%d", i);
-		snprintf(dns[i], 24, "uid=u%d,dc=x", i);
+		snprintf(uids[i], 16, "u%d", i);
+		snprintf(dns[i], 32, "uid=u%d,dc=x", i);
 		e[i] = user(uuids[i], uids[i], dns[i]);
 	}
 }
@@ -211,7 +211,7 @@ test_guard_holds_mass_departure_and_release_applies_it(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[6];
-	char uuids[6][40], uids[6][8], dns[6][24];
+	char uuids[6][40], uids[6][16], dns[6][32];
 	struct mirror_stats st;
 	struct idg_err err;
 	int64_t released;
@@ -272,7 +272,7 @@ test_a_held_user_who_returns_is_taken_off_the_hold(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[4];
-	char uuids[4][40], uids[4][8], dns[4][24];
+	char uuids[4][40], uids[4][16], dns[4][32];
 
 	make_users(e, uuids, uids, dns, 4);
 	apply_all(f, 0, e, 4, 0);
@@ -292,7 +292,7 @@ test_guard_counts_departures_over_a_sliding_window(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[20];
-	char uuids[20][40], uids[20][8], dns[20][24];
+	char uuids[20][40], uids[20][16], dns[20][32];
 	const int64_t t0 = 1800000000;
 	struct mirror_stats st;
 
@@ -320,7 +320,7 @@ test_force_applies_and_records_what_was_forced(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[5];
-	char uuids[5][40], uids[5][8], dns[5][24];
+	char uuids[5][40], uids[5][16], dns[5][32];
 	struct idg_err err;
 
 	make_users(e, uuids, uids, dns, 5);
