@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -409,6 +411,43 @@ test_unreadable_values_disable_or_warn_and_never_skip(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 0);
 }
 
+/* A value's warning reaches the log once its transaction commits; a rolled-back one never. */
+static void
+test_warnings_are_logged_after_commit_only(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct mirror *m = NULL;
+	struct logger lg;
+	struct idg_err err;
+	char sock[128], buf[1024];
+	int fd, seen = 0;
+	ssize_t n;
+
+	snprintf(sock, sizeof(sock), "%s/log.sock", f->env.dir);
+	assert_true((fd = test_listen_dgram(sock)) >= 0);
+	log_open(&lg, "idgov-test", sock, 0);
+	assert_int_equal(mirror_open(f->env.st, NULL, f->env.cfg, &lg, &m, &err), 0);
+	a.warnings[0] = (struct dir_warning){"displayName", "over 1024 bytes: stored truncated"};
+	a.n_warnings = 1;
+	assert_int_equal(mirror_begin(m, 0, &err), 0);
+	assert_int_equal(mirror_apply(m, &a, &err), 0);
+	mirror_rollback(m);
+	assert_true(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) < 0);
+	assert_int_equal(mirror_begin(m, 0, &err), 0);
+	assert_int_equal(mirror_apply(m, &a, &err), 0);
+	assert_true(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) < 0); /* not before the commit */
+	assert_int_equal(mirror_commit(m, &err), 0);
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		seen += strstr(buf, "sync: a (uid=a,dc=x): displayName over 1024 bytes") != NULL;
+	}
+	assert_int_equal(seen, 1);
+	mirror_close(m);
+	log_close(&lg);
+	close(fd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -424,6 +463,7 @@ main(void)
 		T(test_force_applies_and_records_what_was_forced),
 		T(test_cookie_commits_with_changes_or_not_at_all),
 		T(test_unreadable_values_disable_or_warn_and_never_skip),
+		T(test_warnings_are_logged_after_commit_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
