@@ -181,7 +181,7 @@ review_fallbacks(struct review_ctx *r, const char *list, struct idg_err *err)
 static const char user_ctx_sql[] =
 	"INSERT INTO temp.user_ctx SELECT u.uuid, u.uid, u.dn, u.status, ll.t, "
 	"CASE WHEN u.status = 'departed' OR (?3 AND (ll.t IS NULL OR ll.t < ?2 - ?4)) THEN "
-	"'revoke' ELSE 'keep' END, "
+	"'revoke' ELSE 'approve' END, "
 	"CASE WHEN u.status = 'departed' THEN 'the user has left' WHEN NOT ?3 THEN 'no login "
 	"records on this host' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN "
 	"'no login for more than ' || (?4 / 86400) || ' days' ELSE 'last login ' || ((?2 - ll.t) "

@@ -35,11 +35,8 @@ int review_decision_shape(json_t *d, size_t i, struct idg_err *err);
 
 /*
  * review_items.recommendation as shown: approve or revoke, the words a
- * decision uses. The store's column (006_reviews.sql) still says keep for
- * approve; a migration may rename it, this keeps every reader the same.
+ * decision uses, as stored since 013_review_words.sql.
  */
-#define REVIEW_RECOMMENDATION_SQL                                                                  \
-	"CASE i.recommendation WHEN 'keep' THEN 'approve' ELSE i.recommendation END AS "           \
-	"recommendation"
+#define REVIEW_RECOMMENDATION_SQL "i.recommendation AS recommendation"
 
 #endif

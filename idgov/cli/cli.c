@@ -67,9 +67,10 @@ static const char usage_text[] =
 	"  backup [--to DIR]             an encrypted, verified backup of the store (admin)\n"
 	"  backup verify FILE            decrypt and check a backup (root)\n"
 	"  restore FILE                  restore a backup while idgovd is stopped (root)\n"
-	"  key list|rotate master|destroy-old master\n"
-	"                                key fingerprints; a new master key; the old one "
-	"destroyed\n"
+	"  key list|rotate KEY|destroy-old KEY\n"
+	"                                key fingerprints; a new master, audit or backup "
+	"key;\n"
+	"                                the old one destroyed\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   configuration (default " CFG_DEFAULT_PATH ")\n"
@@ -350,7 +351,7 @@ print_unlocked(json_t *r)
 }
 
 struct sub_opts {
-	int full, force, help, reset;
+	int full, force, help, reset, verify;
 	const char *status, *since, *limit, *service, *rhost, *at, *confirm;
 };
 
@@ -359,19 +360,13 @@ static int
 parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_opts *o)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"full", no_argument, NULL, 'F'},
-		{"force", no_argument, NULL, 'f'},
-		{"status", required_argument, NULL, 's'},
-		{"since", required_argument, NULL, 'S'},
-		{"limit", required_argument, NULL, 'n'},
-		{"service", required_argument, NULL, 'v'},
-		{"rhost", required_argument, NULL, 'r'},
-		{"at", required_argument, NULL, 'a'},
-		{"reset", no_argument, NULL, 'R'},
-		{"confirm", required_argument, NULL, 'C'},
-		{NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+		{"full", no_argument, NULL, 'F'},          {"force", no_argument, NULL, 'f'},
+		{"verify", no_argument, NULL, 'y'},        {"status", required_argument, NULL, 's'},
+		{"since", required_argument, NULL, 'S'},   {"limit", required_argument, NULL, 'n'},
+		{"service", required_argument, NULL, 'v'}, {"rhost", required_argument, NULL, 'r'},
+		{"at", required_argument, NULL, 'a'},      {"reset", no_argument, NULL, 'R'},
+		{"confirm", required_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -393,6 +388,8 @@ parse_sub(struct cli *c, int argc, char **argv, const char *allowed, struct sub_
 			o->full = 1;
 		} else if (ch == 'f') {
 			o->force = 1;
+		} else if (ch == 'y') {
+			o->verify = 1;
 		} else if (ch == 's') {
 			o->status = optarg;
 		} else if (ch == 'S') {
@@ -561,6 +558,35 @@ cmd_sync_release(struct cli *c, int argc, char **argv)
 	return run(c, "sync.release", json_pack("{s:I}", "confirm", (json_int_t)n), print_release);
 }
 
+/* sync --verify: the differences, and exit 1 when there are any. */
+static int
+cmd_sync_verify(struct cli *c)
+{
+	json_t *r, *drift;
+	int rc = call(c, "sync", json_pack("{s:b}", "verify", 1), &r);
+
+	if (rc != EXIT_OK)
+		return rc;
+	drift = json_object_get(r, "drift");
+	if (!json_is_integer(json_object_get(drift, "total"))) {
+		json_decref(r);
+		fprintf(stderr, "idgov: the daemon did not report differences; is it older?\n");
+		return EXIT_FAIL;
+	}
+	if (c->json) {
+		char *s = json_dumps(drift, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", s ? s : "null");
+		free(s);
+	} else if (print_for_people(drift, NULL, print_sync_verify, EXIT_FAIL) != 0) {
+		json_decref(r);
+		return EXIT_FAIL;
+	}
+	rc = json_integer_value(json_object_get(drift, "total")) > 0 ? EXIT_FAIL : EXIT_OK;
+	json_decref(r);
+	return rc;
+}
+
 static int
 cmd_sync(struct cli *c, int argc, char **argv)
 {
@@ -568,17 +594,24 @@ cmd_sync(struct cli *c, int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "release") == 0)
 		return cmd_sync_release(c, argc - 1, argv + 1);
-	if (parse_sub(c, argc, argv, "Ff", &o) != 0)
+	if (parse_sub(c, argc, argv, "Ffy", &o) != 0)
 		return EXIT_USAGE;
 	if (o.help)
 		return help(
 			"usage: idgov sync [--full] [--force] [--json]\n"
+			"       idgov sync --verify [--json]\n"
 			"       idgov sync release --confirm N [--json]\n"
-			"  --full     reload everything instead of resuming from the cookie\n"
-			"  --force    apply departures the guard would hold (recorded as forced)\n"
-			"  release    apply the N departures the guard holds\n");
+			"  --full    reload everything instead of resuming from the cookie\n"
+			"  --force   apply departures the guard would hold (recorded as forced)\n"
+			"  --verify  compare the directory with the mirror, change nothing;\n"
+			"            exit 1 and list the differences if there are any\n"
+			"  release   apply the N departures the guard holds\n");
 	if (optind != argc)
 		return usage_error("sync takes no arguments (got '%s')", argv[optind]);
+	if (o.verify && (o.full || o.force))
+		return usage_error("sync --verify takes neither --full nor --force");
+	if (o.verify)
+		return warn_plain_bind(c, cmd_sync_verify(c));
 	return warn_plain_bind(c, run(c, "sync",
 				      json_pack("{s:b, s:b}", "full", o.full, "force", o.force),
 				      print_sync));
@@ -725,8 +758,8 @@ static int
 cmd_key(struct cli *c, int argc, char **argv)
 {
 	static const char text[] = "usage: idgov key list\n"
-				   "       idgov key rotate master\n"
-				   "       idgov key destroy-old master\n";
+				   "       idgov key rotate master|audit|backup\n"
+				   "       idgov key destroy-old master|audit|backup\n";
 	struct sub_opts o;
 	const char *verb = argc > 1 ? argv[1] : "";
 	int rc;
@@ -741,7 +774,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "rotate") != 0 && strcmp(verb, "destroy-old") != 0)
 		return usage_error("unknown 'key' command '%s'", verb);
 	if (optind + 1 != argc)
-		return usage_error("'key %s' takes one key name (master)", verb);
+		return usage_error("'key %s' takes one key name (master, audit, backup)", verb);
 	if (strcmp(verb, "rotate") == 0)
 		return run(c, "key.rotate", json_pack("{s:s}", "name", argv[optind]),
 			   print_key_rotate);

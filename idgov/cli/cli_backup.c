@@ -58,6 +58,9 @@ print_manifest(const struct backup_contents *bc, const struct backup_check *chk)
 	printf("store       %lld bytes, integrity_check ok\n", (long long)bc->m.store_bytes);
 	if (chk->pk_differs)
 		printf("note        its audit public key is not this host's\n");
+	if (chk->old_key)
+		printf("note        made with the previous backup key (kept as .old since a "
+		       "rotation)\n");
 }
 
 static int

@@ -165,7 +165,40 @@ print_status(json_t *r)
 		       num(c, "departures_held"));
 	printf("groups:      %lld (%lld privileged), %lld memberships\n", num(c, "groups"),
 	       num(c, "groups_privileged"), num(c, "memberships"));
+	printf("unresolved:  %lld member values name no known user or group "
+	       "(%lld over 4,096 bytes)\n",
+	       num(c, "members_unresolved"), num(c, "members_too_long"));
 	printf("audit:       %lld records\n", num(c, "audit_records"));
+}
+
+void
+print_sync_verify(json_t *d)
+{
+	json_t *ex = json_object_get(d, "examples"), *e;
+	size_t i;
+
+	if (num(d, "total") == 0) {
+		printf("verify: the mirror matches the directory\n");
+		return;
+	}
+	printf("verify: %lld differences between the directory and the mirror\n", num(d, "total"));
+	printf("  users:       %lld missing, %lld moved, %lld gone, %lld changed\n",
+	       num(d, "users_added"), num(d, "users_moved"), num(d, "users_departed"),
+	       num(d, "users_changed"));
+	printf("  groups:      %lld missing, %lld changed, %lld gone\n", num(d, "groups_added"),
+	       num(d, "groups_changed"), num(d, "groups_deleted"));
+	printf("  memberships: %lld missing, %lld extra\n", num(d, "memberships_added"),
+	       num(d, "memberships_removed"));
+	if (json_array_size(ex) > 0)
+		printf("first differences (what a full sync would record):\n");
+	json_array_foreach(ex, i, e)
+	{
+		char *details = json_dumps(json_object_get(e, "details"),
+					   JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		printf("  %s %s %s\n", str(e, "kind"), str(e, "name"), details ? details : "");
+		free(details);
+	}
 }
 
 void
@@ -274,6 +307,25 @@ print_group_list(json_t *r)
 	}
 }
 
+/* A member value that names nothing known, shortened, with the reason. */
+static void
+print_unresolved_member(json_t *m)
+{
+	const char *why = json_string_value(json_object_get(m, "unresolved"));
+	char shown[121];
+	int cut = idg_strvis(shown, sizeof(shown), str(m, "value"));
+
+	if (why == NULL)
+		why = "not a known user";
+	else if (strcmp(why, "no_entry") == 0)
+		why = "names no known user or group";
+	else if (strcmp(why, "not_a_dn") == 0)
+		why = "not a DN";
+	else if (strcmp(why, "too_long") == 0)
+		why = "a DN over 4,096 bytes";
+	printf("  ?     %s%s (%s; %s)\n", shown, cut ? "..." : "", str(m, "kind"), why);
+}
+
 void
 print_group_show(json_t *r)
 {
@@ -292,8 +344,7 @@ print_group_show(json_t *r)
 		else if (json_is_string(json_object_get(m, "group_name")))
 			printf("  group %s\n", str(m, "group_name"));
 		else
-			printf("  ?     %s (%s; not a known user or group)\n", str(m, "value"),
-			       str(m, "kind"));
+			print_unresolved_member(m);
 	}
 	printf("effective members (%zu):\n", json_array_size(eff));
 	json_array_foreach(eff, i, m)
@@ -331,6 +382,10 @@ print_audit_verify(json_t *r)
 			printf(", directory copy at %lld", num(r, "directory_anchor"));
 		else if (num(r, "directory_anchor") == 0)
 			printf(", no directory copy yet");
+		if (num(r, "key_rotations") > 0)
+			printf("; %lld audit key rotation%s followed to key %s",
+			       num(r, "key_rotations"), num(r, "key_rotations") == 1 ? "" : "s",
+			       str(r, "key_id"));
 		putchar('\n');
 		return 0;
 	}
@@ -434,6 +489,21 @@ print_policy_check(json_t *r)
 void
 print_key_rotate(json_t *r)
 {
+	if (strcmp(str(r, "key"), "audit") == 0) {
+		printf("audit key rotated: %s -> %s at record %lld (signed by both keys); the old "
+		       "secret key is kept until 'idgov key destroy-old audit', its public key "
+		       "stays in the chain\n",
+		       str(r, "old_id"), str(r, "new_id"), num(r, "seq"));
+		return;
+	}
+	if (strcmp(str(r, "key"), "backup") == 0) {
+		printf("backup key rotated: %s -> %s; new backups use the new key (copy it off "
+		       "this "
+		       "host); older backups are read with the old key, kept until 'idgov key "
+		       "destroy-old backup'\n",
+		       str(r, "old_id"), str(r, "new_id"));
+		return;
+	}
 	printf("%s key rotated: %s -> %s, %lld secrets re-encrypted; the old key is kept until "
 	       "'idgov key destroy-old %s'\n",
 	       str(r, "key"), str(r, "old_id"), str(r, "new_id"), num(r, "resealed"),
@@ -444,6 +514,9 @@ void
 print_key_destroy_old(json_t *r)
 {
 	printf("old %s key overwritten and removed\n", str(r, "key"));
+	if (json_object_get(r, "old_backups") != NULL)
+		printf("%lld backup%s in [backup] targets made with it can no longer be read\n",
+		       num(r, "old_backups"), num(r, "old_backups") == 1 ? "" : "s");
 }
 
 void

@@ -19,6 +19,8 @@ void print_visible_text(FILE *fp, const char *text, int keep_newlines);
 
 void print_status(json_t *r);
 void print_sync(json_t *r);
+/* The differences `sync --verify` found (its "drift" object). */
+void print_sync_verify(json_t *drift);
 void print_user_list(json_t *r);
 void print_user_show(json_t *r);
 void print_group_list(json_t *r);

@@ -86,16 +86,29 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	int rc;
 
 	(void)who;
+	json_t *o;
+
 	if (control_arg_bool(args, "full", &opts.full, r) != 0 ||
-	    control_arg_bool(args, "force", &opts.force, r) != 0)
+	    control_arg_bool(args, "force", &opts.force, r) != 0 ||
+	    control_arg_bool(args, "verify", &opts.verify, r) != 0)
 		return NULL;
+	/* A full reload is a reconciliation: what it corrects is audited as drift. */
+	opts.reconcile = opts.full;
 	memset(&res, 0, sizeof(res));
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
 	if (rc != 0) {
+		json_decref(res.drift);
 		r->code = "failed";
 		return NULL;
 	}
-	return stats_json(&res);
+	o = stats_json(&res);
+	/* --verify: the differences found, nothing written (sync.h). */
+	if (o != NULL && res.drift != NULL && json_object_set(o, "drift", res.drift) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(res.drift);
+	return o;
 }
 
 /*
@@ -257,11 +270,12 @@ op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		   audit_check_head(ctx->st, pk, &dh, "directory entry", &rep, &r->e) != 0) {
 		return NULL;
 	}
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
-			 (json_int_t)rep.records, "signatures", (json_int_t)rep.signatures,
-			 "last_signed", (json_int_t)rep.last_signed_seq, "first_bad",
-			 (json_int_t)rep.first_bad_seq, "anchor", (json_int_t)rep.anchor_seq,
-			 "directory_anchor",
+	return json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:s}", "ok", rep.ok,
+			 "records", (json_int_t)rep.records, "signatures",
+			 (json_int_t)rep.signatures, "key_rotations", (json_int_t)rep.key_rotations,
+			 "key_id", rep.key_id, "last_signed", (json_int_t)rep.last_signed_seq,
+			 "first_bad", (json_int_t)rep.first_bad_seq, "anchor",
+			 (json_int_t)rep.anchor_seq, "directory_anchor",
 			 (json_int_t)(!dir_anchor_configured(ctx->cfg) ? -1
 				      : dfound                         ? dh.seq
 								       : 0),
@@ -390,7 +404,7 @@ op_backup_run(struct control_ctx *ctx, const struct caller *who, json_t *args, s
 
 static const char *const no_args[] = {NULL};
 static const char *const backup_args[] = {"to", NULL};
-static const char *const sync_args[] = {"full", "force", NULL};
+static const char *const sync_args[] = {"full", "force", "verify", NULL};
 static const char *const release_args[] = {"confirm", NULL};
 static const char *const name_args[] = {"name", NULL};
 static const char *const list_args[] = {"status", NULL};

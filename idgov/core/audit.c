@@ -1,8 +1,10 @@
 /* The audit chain: append, sign, verify. See audit.h for the construction. */
 #include "audit.h"
 
+#include "audit_keys.h"
 #include "keys.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +83,18 @@ audit_open(struct store *st, const char *secret_key_path, const char *anchor_pat
 	a->st = st;
 	a->log = log;
 	a->sign_every = sign_every > 0 ? sign_every : 1000;
-	if (secret_key_path != NULL &&
-	    keys_load_audit_secret(secret_key_path, &a->secret, err) != 0)
-		goto fail;
+	if (secret_key_path != NULL) {
+		unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+
+		if (keys_load_audit_secret(secret_key_path, &a->secret, err) != 0)
+			goto fail;
+		if ((a->secret_path = strdup(secret_key_path)) == NULL) {
+			idg_seterr(err, "out of memory");
+			goto fail;
+		}
+		crypto_sign_ed25519_sk_to_pk(pk, a->secret);
+		audit_key_id(pk, a->key_id);
+	}
 	if (store_prepare(st, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 			  &a->head_stmt, err) != 0 ||
 	    store_prepare(st,
@@ -95,6 +106,8 @@ audit_open(struct store *st, const char *secret_key_path, const char *anchor_pat
 			  "VALUES (?, ?, ?, ?)",
 			  &a->sign_stmt, err) != 0 ||
 	    store_prepare(st, "SELECT 1 FROM audit_signatures WHERE seq = ?", &a->signed_stmt,
+			  err) != 0 ||
+	    store_prepare(st, "SELECT key_id FROM key_ids WHERE name = 'audit'", &a->key_id_stmt,
 			  err) != 0)
 		goto fail;
 	if (anchor_path != NULL && (a->anchor_path = strdup(anchor_path)) == NULL) {
@@ -118,6 +131,8 @@ audit_close(struct audit *a)
 	if (a->st->after_commit_arg == a)
 		store_set_after_commit(a->st, NULL, NULL);
 	free(a->anchor_path);
+	free(a->secret_path);
+	sqlite3_finalize(a->key_id_stmt);
 	sqlite3_finalize(a->head_stmt);
 	sqlite3_finalize(a->insert_stmt);
 	sqlite3_finalize(a->sign_stmt);
@@ -149,12 +164,132 @@ read_head(struct audit *a, int64_t *seq, unsigned char hash[AUDIT_HASH_LEN], str
 }
 
 static int
+read_store_key_id(struct store *st, sqlite3_stmt *s, char id[AUDIT_KEY_ID_LEN], struct idg_err *err)
+{
+	int rc = sqlite3_step(s), named = 0;
+
+	id[0] = '\0';
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		idg_strlcpy(id, v != NULL ? v : "", AUDIT_KEY_ID_LEN);
+		named = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? named : store_err(st, err, "reading the audit key id");
+}
+
+int
+audit_store_key_id(struct store *st, char id[AUDIT_KEY_ID_LEN], struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT key_id FROM key_ids WHERE name = 'audit'", &s, err) != 0)
+		return -1;
+	rc = read_store_key_id(st, s, id, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int read_signed_head(struct store *st, struct anchor_head *h, struct idg_err *err);
+
+/* 1 if pk verifies the store's newest signed head (or nothing is signed), 0 if not, -1 (err). */
+static int
+signs_newest_head(struct audit *a, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+		  struct idg_err *err)
+{
+	unsigned char msg[HEAD_MSG_LEN];
+	struct anchor_head h;
+
+	if (read_signed_head(a->st, &h, err) != 0)
+		return -1;
+	if (h.seq == 0)
+		return 1;
+	head_message(h.seq, h.hash, msg);
+	return crypto_sign_verify_detached(h.sig, msg, sizeof(msg), pk) == 0;
+}
+
+/*
+ * Makes a->secret the key the store names, inside the transaction that
+ * signs: a rotation by another process commits its record and the new
+ * id together, so a handle opened before it loads the new key here
+ * (KEY, or KEY.new until the files are swapped) instead of signing a
+ * head after the rotation with the key it replaced. A store that names
+ * no key was never rotated: its key is the one that signed its newest
+ * head, which after a rotation on this host (a store restored from a
+ * backup made before it) is KEY.old, not KEY.
+ */
+static int
+use_current_key(struct audit *a, struct idg_err *err)
+{
+	static const char *const suffixes[] = {"", ".new", ".old"};
+	char id[AUDIT_KEY_ID_LEN], path[PATH_MAX];
+	int named = read_store_key_id(a->st, a->key_id_stmt, id, err), v;
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+
+	if (named < 0)
+		return -1;
+	if (named == 1 && strcmp(id, a->key_id) == 0)
+		return 0;
+	if (named == 0) {
+		if (a->key_checked)
+			return 0;
+		crypto_sign_ed25519_sk_to_pk(pk, a->secret);
+		if ((v = signs_newest_head(a, pk, err)) < 0)
+			return -1;
+		if (v == 1) {
+			a->key_checked = 1;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char found[AUDIT_KEY_ID_LEN];
+		struct idg_err ignored;
+		unsigned char *sk;
+		int match;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", a->secret_path, suffixes[i]) >=
+			    sizeof(path) ||
+		    keys_load_audit_secret(path, &sk, &ignored) != 0)
+			continue;
+		crypto_sign_ed25519_sk_to_pk(pk, sk);
+		audit_key_id(pk, found);
+		match = named == 1 ? strcmp(found, id) == 0
+				   : signs_newest_head(a, pk, &ignored) == 1;
+		if (match) {
+			a->key_checked = named == 0;
+			idg_strlcpy(id, found, sizeof(id));
+			keys_free_secret(a->secret);
+			a->secret = sk;
+			idg_strlcpy(a->key_id, id, sizeof(a->key_id));
+			return 0;
+		}
+		keys_free_secret(sk);
+	}
+	if (named == 0)
+		return idg_seterr(
+			err,
+			"the store's newest audit head is signed by a key none of %s, %s.new, "
+			"%s.old holds (a store restored from before an audit key rotation "
+			"whose old key was destroyed?): refusing to sign with key %s",
+			a->secret_path, a->secret_path, a->secret_path, a->key_id);
+	return idg_seterr(err,
+			  "the store's audit chain is signed by key %s now, which none of %s, "
+			  "%s.new, %s.old holds: refusing to sign with key %s",
+			  id, a->secret_path, a->secret_path, a->secret_path, a->key_id);
+}
+
+static int
 sign(struct audit *a, int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], struct idg_err *err)
 {
 	unsigned char msg[HEAD_MSG_LEN], sig[crypto_sign_BYTES];
 
 	if (a->secret == NULL)
 		return idg_seterr(err, "audit signing key not loaded");
+	if (use_current_key(a, err) != 0)
+		return -1;
 	head_message(seq, hash, msg);
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), a->secret);
 	sqlite3_bind_int64(a->sign_stmt, 1, seq);
@@ -497,9 +632,52 @@ out:
 	return rc;
 }
 
-/* Compares the recomputed chain with the stored one; the first difference is the bad record. */
+int
+audit_append_key_rotation(struct audit *a, const char *actor, const unsigned char *new_sk,
+			  char old_id[AUDIT_KEY_ID_LEN], char new_id[AUDIT_KEY_ID_LEN],
+			  int64_t *seq_out, struct idg_err *err)
+{
+	unsigned char prev[AUDIT_HASH_LEN], old_pk[crypto_sign_PUBLICKEYBYTES];
+	sqlite3_stmt *s = NULL;
+	char *details = NULL;
+	int64_t seq;
+	int rc = -1;
+
+	if (a->secret == NULL)
+		return idg_seterr(err, "audit signing key not loaded");
+	if (use_current_key(a, err) != 0 || read_head(a, &seq, prev, err) != 0)
+		return -1;
+	crypto_sign_ed25519_sk_to_pk(old_pk, a->secret);
+	idg_strlcpy(old_id, a->key_id, AUDIT_KEY_ID_LEN);
+	/* The record will be seq + 1 in this transaction: the new key signs that place. */
+	if (audit_key_rotation_details(seq + 1, prev, old_pk, new_sk, &details, new_id, err) != 0)
+		return -1;
+	*seq_out = seq + 1;
+	/* Its head signed with the old key: the second signature. */
+	if (audit_append(a, actor, "audit", AUDIT_KEY_ROTATE_ACTION, details, err) != 0 ||
+	    audit_sign_head(a, err) != 0)
+		goto out;
+	if (store_prepare(a->st,
+			  "INSERT INTO key_ids (name, key_id, created_at) VALUES ('audit', ?1, ?2) "
+			  "ON CONFLICT (name) DO UPDATE SET key_id = ?1, created_at = ?2",
+			  &s, err) != 0)
+		goto out;
+	sqlite3_bind_text(s, 1, new_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, idg_now());
+	rc = store_step_done(a->st, s, err);
+out:
+	sqlite3_finalize(s);
+	free(details);
+	return rc;
+}
+
+/*
+ * Compares the recomputed chain with the stored one; the first difference
+ * is the bad record. Each intact audit key rotation adds its key to kc.
+ */
 static int
-verify_chain(struct store *st, struct audit_report *rep, struct idg_err *err)
+verify_chain(struct store *st, struct audit_keychain *kc, struct audit_report *rep,
+	     struct idg_err *err)
 {
 	unsigned char prev[AUDIT_HASH_LEN] = {0}, hash[AUDIT_HASH_LEN];
 	sqlite3_stmt *stmt;
@@ -538,6 +716,19 @@ verify_chain(struct store *st, struct audit_report *rep, struct idg_err *err)
 				 (long long)seq);
 			break;
 		}
+		if (strcmp(f[2], AUDIT_KEY_ROTATE_ACTION) == 0) {
+			char why[256];
+
+			if (audit_keychain_add(kc, seq, prev, f[3], why, sizeof(why)) != 0) {
+				rep->first_bad_seq = seq;
+				snprintf(rep->reason, sizeof(rep->reason),
+					 "record %lld is an audit key rotation that does not hold: "
+					 "%s",
+					 (long long)seq, why);
+				break;
+			}
+			rep->key_rotations++;
+		}
 		memcpy(prev, hash, sizeof(prev));
 		rep->records = seq;
 		expect++;
@@ -549,15 +740,18 @@ verify_chain(struct store *st, struct audit_report *rep, struct idg_err *err)
 }
 
 /*
- * Every signature must verify and must name a hash equal to the stored,
- * already chain-verified record at its seq; and the newest record must be
- * covered by one, or the tail could have been cut or rewritten.
+ * Every signature must verify, with the key in force at its seq (kc),
+ * and must name a hash equal to the stored, already chain-verified record
+ * at its seq; every key rotation must be signed at its own seq by the key
+ * it replaces; and the newest record must be covered by a signature, or
+ * the tail could have been cut or rewritten.
  */
 static int
-verify_signatures(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
-		  struct audit_report *rep, struct idg_err *err)
+verify_signatures(struct store *st, const struct audit_keychain *kc, struct audit_report *rep,
+		  struct idg_err *err)
 {
 	sqlite3_stmt *stmt;
+	size_t next = 1; /* the next rotation whose own signature is still to be seen */
 	int rc;
 
 	if (store_prepare(st,
@@ -577,14 +771,26 @@ verify_signatures(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEY
 				 "signature at record %lld is malformed", (long long)seq);
 			break;
 		}
-		head_message(seq, h, msg);
-		if (crypto_sign_verify_detached(sqlite3_column_blob(stmt, 2), msg, sizeof(msg),
-						pk) != 0) {
-			rep->first_bad_seq = seq;
-			snprintf(rep->reason, sizeof(rep->reason),
-				 "signature at record %lld does not verify", (long long)seq);
+		if (next < kc->n && kc->keys[next].since < seq) {
+			rep->first_bad_seq = kc->keys[next].since;
+			snprintf(
+				rep->reason, sizeof(rep->reason),
+				"the audit key rotation at record %lld is not signed by the key it "
+				"replaces (%s)",
+				(long long)kc->keys[next].since, kc->keys[next - 1].id);
 			break;
 		}
+		head_message(seq, h, msg);
+		if (crypto_sign_verify_detached(sqlite3_column_blob(stmt, 2), msg, sizeof(msg),
+						audit_keychain_key_for(kc, seq)->pk) != 0) {
+			rep->first_bad_seq = seq;
+			snprintf(rep->reason, sizeof(rep->reason),
+				 "signature at record %lld does not verify with audit key %s",
+				 (long long)seq, audit_keychain_key_for(kc, seq)->id);
+			break;
+		}
+		if (next < kc->n && kc->keys[next].since == seq)
+			next++;
 		if (rec == NULL || seq > rep->records ||
 		    sqlite3_column_bytes(stmt, 3) != AUDIT_HASH_LEN ||
 		    sodium_memcmp(rec, h, AUDIT_HASH_LEN) != 0) {
@@ -603,15 +809,17 @@ verify_signatures(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEY
 	return 0;
 }
 
+/* Whether h is signed by the key in force at its seq (the newest key beyond the chain's end). */
 static int
-anchor_signed(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], const struct anchor_head *h)
+anchor_signed(const struct audit_keychain *kc, const struct anchor_head *h)
 {
 	unsigned char msg[HEAD_MSG_LEN];
 
 	if (h->seq == 0)
 		return 1;
 	head_message(h->seq, h->hash, msg);
-	return crypto_sign_verify_detached(h->sig, msg, sizeof(msg), pk) == 0;
+	return crypto_sign_verify_detached(h->sig, msg, sizeof(msg),
+					   audit_keychain_key_for(kc, h->seq)->pk) == 0;
 }
 
 /*
@@ -656,18 +864,28 @@ audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYB
 		 const struct anchor_head *h, const char *source, struct audit_report *rep,
 		 struct idg_err *err)
 {
+	struct audit_keychain kc;
+	int64_t bad_seq;
+	char why[256];
 	int rc;
 
-	if (!anchor_signed(pk, h)) {
-		rep->ok = 0;
-		snprintf(rep->reason, sizeof(rep->reason), "the %s is not signed by the audit key",
-			 source);
-		return 0;
-	}
 	if (store_exec(st, "BEGIN", err) != 0)
 		return -1;
-	rc = verify_anchor(st, h, source, rep, err);
+	rc = audit_keychain_load(st, pk, &kc, &bad_seq, why, sizeof(why), err);
+	if (rc == 0 && bad_seq != 0) {
+		snprintf(rep->reason, sizeof(rep->reason),
+			 "record %lld is an audit key rotation that does not hold: %s",
+			 (long long)bad_seq, why);
+		rc = 0;
+	} else if (rc == 0 && !anchor_signed(&kc, h)) {
+		snprintf(rep->reason, sizeof(rep->reason), "the %s is not signed by the audit key",
+			 source);
+		rc = 0;
+	} else if (rc == 0) {
+		rc = verify_anchor(st, h, source, rep, err);
+	}
 	store_rollback(st);
+	audit_keychain_free(&kc);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -682,21 +900,26 @@ audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES
 	enum anchor_status status = ANCHOR_OK;
 	struct anchor_head h;
 	struct idg_err aerr = {{0}};
+	struct audit_keychain kc;
 	int anchored = 1, anchor_rc = 0, forged = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->anchor_seq = -1;
 	if (sodium_init() < 0)
 		return idg_seterr(err, "libsodium failed to initialise");
+	if (audit_keychain_init(&kc, pk) != 0)
+		return idg_seterr(err, "out of memory");
 	/*
 	 * The anchor first: it is raised only after a commit, so a snapshot
 	 * taken after reading it holds at least the head it names.
 	 */
 	if (anchor_path != NULL)
 		anchor_rc = anchor_read(anchor_path, &h, &status, &aerr);
-	if (store_exec(st, "BEGIN", err) != 0) /* one consistent snapshot */
+	if (store_exec(st, "BEGIN", err) != 0) { /* one consistent snapshot */
+		audit_keychain_free(&kc);
 		return -1;
-	if (verify_chain(st, rep, err) != 0)
+	}
+	if (verify_chain(st, &kc, rep, err) != 0)
 		goto fail;
 	/* A broken link is the first fault; the anchor is checked against an intact chain. */
 	if (rep->first_bad_seq == 0 && anchor_path != NULL) {
@@ -709,7 +932,7 @@ audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES
 				 "after a restore: 'idgov audit anchor --reset')",
 				 anchor_path);
 			anchored = 0;
-		} else if (!anchor_signed(pk, &h)) {
+		} else if (!anchor_signed(&kc, &h)) {
 			/* Said after the signatures: with the wrong key, they fail first. */
 			forged = 1;
 		} else {
@@ -718,9 +941,11 @@ audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES
 				goto fail;
 		}
 	}
-	if (rep->first_bad_seq == 0 && anchored && verify_signatures(st, pk, rep, err) != 0)
+	if (rep->first_bad_seq == 0 && anchored && verify_signatures(st, &kc, rep, err) != 0)
 		goto fail;
 	store_rollback(st);
+	idg_strlcpy(rep->key_id, kc.keys[kc.n - 1].id, sizeof(rep->key_id));
+	audit_keychain_free(&kc);
 	if (rep->first_bad_seq == 0 && anchored && forged) {
 		snprintf(rep->reason, sizeof(rep->reason),
 			 "the audit anchor %s is not signed by the audit key", anchor_path);
@@ -737,6 +962,7 @@ audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES
 	return 0;
 fail:
 	store_rollback(st);
+	audit_keychain_free(&kc);
 	return -1;
 }
 

@@ -71,6 +71,68 @@ key_id(const unsigned char *key, unsigned char id[KEYID_LEN])
 			   BACKUP_KEY_LEN);
 }
 
+void
+backup_key_id_hex(const unsigned char *key, char id[BACKUP_KEY_ID_HEX])
+{
+	unsigned char b[KEYID_LEN];
+
+	key_id(key, b);
+	sodium_bin2hex(id, BACKUP_KEY_ID_HEX, b, sizeof(b));
+}
+
+int
+backup_file_uses_key(const char *path, const unsigned char *key)
+{
+	unsigned char head[MAGIC_LEN + KEYID_LEN], id[KEYID_LEN];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n != (ssize_t)sizeof(head) || memcmp(head, MAGIC, MAGIC_LEN) != 0)
+		return 0;
+	key_id(key, id);
+	return sodium_memcmp(id, head + MAGIC_LEN, KEYID_LEN) == 0;
+}
+
+/*
+ * The key a backup file was made with: key_path's, or key_path.old's when
+ * the header names that one (kept by a rotation until destroy-old). A file
+ * that names neither is left to backup_unseal() to refuse with the
+ * current key, which says so.
+ */
+static int
+load_key_for(const char *key_path, const unsigned char *buf, size_t len, unsigned char **key,
+	     int *old, struct idg_err *err)
+{
+	unsigned char id[KEYID_LEN], *ok = NULL;
+	char oldp[PATH_MAX];
+	struct idg_err ignored;
+
+	*old = 0;
+	if (backup_key_load(key_path, key, err) != 0)
+		return -1;
+	if (len < MAGIC_LEN + KEYID_LEN || memcmp(buf, MAGIC, MAGIC_LEN) != 0)
+		return 0;
+	key_id(*key, id);
+	if (sodium_memcmp(id, buf + MAGIC_LEN, KEYID_LEN) == 0)
+		return 0;
+	if ((size_t)snprintf(oldp, sizeof(oldp), "%s.old", key_path) >= sizeof(oldp) ||
+	    access(oldp, F_OK) != 0 || backup_key_load(oldp, &ok, &ignored) != 0)
+		return 0;
+	key_id(ok, id);
+	if (sodium_memcmp(id, buf + MAGIC_LEN, KEYID_LEN) != 0) {
+		keys_free_secret(ok);
+		return 0;
+	}
+	keys_free_secret(*key);
+	*key = ok;
+	*old = 1;
+	return 0;
+}
+
 static void
 hex(const unsigned char *b, size_t n, char *out)
 {
@@ -553,7 +615,6 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 	struct audit_report ar;
 	struct store st = {0};
 	sqlite3_stmt *s = NULL;
-	unsigned char *copy;
 	unsigned char hash[32];
 	int64_t seq;
 	int rc = -1;
@@ -566,14 +627,16 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 		return idg_seterr(
 			err, "the backup's schema version %d is newer than this idgov's (%d)",
 			c->m.schema, schema_migrations[schema_migration_count - 1].version);
-	if ((copy = sqlite3_malloc64(c->db_len)) == NULL)
-		return idg_seterr(err, "out of memory");
-	memcpy(copy, c->db, c->db_len);
 	st.path = idg_unconst("(backup image)");
+	/*
+	 * Read in place: READONLY and without FREEONCLOSE, SQLite neither
+	 * writes to nor frees the image, so no second copy of a store's size
+	 * is made (the BEGIN of audit_verify() is a read transaction).
+	 */
 	if (sqlite3_open_v2(":memory:", &st.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_deserialize(
-		    st.db, "main", copy, (sqlite3_int64)c->db_len, (sqlite3_int64)c->db_len,
-		    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+	    sqlite3_deserialize(st.db, "main", c->db, (sqlite3_int64)c->db_len,
+				(sqlite3_int64)c->db_len,
+				SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
 		idg_seterr(err, "the store image cannot be opened");
 		goto out;
 	}
@@ -670,12 +733,13 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 	unsigned char *key = NULL, *buf = NULL;
 	struct idg_err why;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, old = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (backup_key_load(key_path, &key, err) != 0)
-		return -1;
+	memset(rep, 0, sizeof(*rep));
 	if (read_file(path, &buf, &len, err) != 0)
+		goto out;
+	if (load_key_for(key_path, buf, len, &key, &old, err) != 0)
 		goto out;
 	rc = backup_unseal(key, buf, len, c, &why);
 	free(buf); /* before the check, which copies the image once more */
@@ -686,6 +750,7 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 		backup_contents_free(c);
 		goto out;
 	}
+	rep->old_key = old;
 	rc = 0;
 out:
 	free(buf);

@@ -89,6 +89,9 @@ static const struct key_def keys[] = {
 
 	/* Departures within this window count together against max_departed_fraction. */
 	K("sync", "guard_window", T_DURATION, sync_guard_window, "10m"),
+	/* "daily HH:MM", a five-field cron rule, or "off"; in [sync] timezone. */
+	K("sync", "reconcile", T_STR, sync_reconcile, "daily 03:00"),
+	K("sync", "timezone", T_STR, sync_timezone, "UTC"),
 
 	K("users", "uid", T_ATTR, attr_uid, "uid"),
 	K("users", "display_name", T_ATTR, attr_display_name, "displayName"),
@@ -874,6 +877,50 @@ dn_within(const char *dn, const char *base)
  * directory is already private to root, and a host that moved its keys
  * moves its anchor with them.
  */
+/*
+ * [sync] reconcile: when idgovd runs its full refresh that reports drift.
+ * "daily HH:MM" is the common case; a cron rule says anything else; "off"
+ * (or "none") turns it off. Parsed into sync_reconcile_sched.
+ */
+static int
+reconcile_schedule_section(struct cfg *c, const char *name, struct idg_err *err)
+{
+	const char *v = c->sync_reconcile;
+	struct idg_err why;
+	char cron[32];
+	unsigned hh, mm;
+	char tail;
+
+	/*
+	 * Only the zone's spelling is checked here: asking ICU whether it
+	 * exists would load ICU's data into every process that reads this
+	 * file, pam_idgov.so inside sshd included, for a key only idgovd
+	 * uses. idgovd checks the zone itself when it starts or reloads.
+	 */
+	if (c->sync_timezone[0] == '\0' ||
+	    strspn(c->sync_timezone, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				     "0123456789/_+-") != strlen(c->sync_timezone))
+		return idg_seterr(err, "%s: [sync] timezone: not a time zone name (e.g. UTC)",
+				  name);
+	if (strcmp(v, "off") == 0 || strcmp(v, "none") == 0)
+		v = "none";
+	else if (strncmp(v, "daily ", 6) == 0) {
+		if (sscanf(v + 6, "%2u:%2u%c", &hh, &mm, &tail) != 2 || hh > 23 || mm > 59 ||
+		    strlen(v + 6) != 5)
+			return idg_seterr(err,
+					  "%s: [sync] reconcile: 'daily HH:MM' (like daily 03:00)",
+					  name);
+		snprintf(cron, sizeof(cron), "%u %u * * *", mm, hh);
+		v = cron;
+	}
+	if (schedule_parse(v, "00:00", &c->sync_reconcile_sched, &why) != 0)
+		return idg_seterr(err,
+				  "%s: [sync] reconcile: 'daily HH:MM', a cron rule "
+				  "(minute hour day month weekday) or 'off': %s",
+				  name, why.msg);
+	return 0;
+}
+
 /* [backup]: "every DURATION" or "none", absolute target directories, max_age. */
 static int
 backup_section(struct cfg *c, const char *name, struct idg_err *err)
@@ -991,7 +1038,8 @@ validate(struct parse_ctx *ctx)
 	if (default_beside(&c->audit_anchor_file, c->audit_key_file, "audit.anchor", ctx->err) !=
 		    0 ||
 	    default_beside(&c->backup_key_file, c->master_key_file, "backup.key", ctx->err) != 0 ||
-	    backup_section(c, ctx->name, ctx->err) != 0)
+	    backup_section(c, ctx->name, ctx->err) != 0 ||
+	    reconcile_schedule_section(c, ctx->name, ctx->err) != 0)
 		return -1;
 	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
 	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||

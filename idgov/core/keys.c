@@ -115,6 +115,24 @@ out:
 	return rc;
 }
 
+int
+keys_create_audit_secret(const char *secret_path, struct idg_err *err)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char *sk;
+	int rc;
+
+	if (sodium_init() < 0)
+		return idg_seterr(err, "libsodium failed to initialise");
+	sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (sk == NULL)
+		return idg_seterr(err, "out of memory");
+	crypto_sign_keypair(pk, sk);
+	rc = write_new_file(secret_path, 0400, sk, crypto_sign_SECRETKEYBYTES, err);
+	sodium_free(sk);
+	return rc;
+}
+
 /* Reads a secret key file of exactly len bytes into new sodium_malloc() memory. */
 static int
 load_secret(const char *path, size_t len, unsigned char **out, struct idg_err *err)

@@ -132,6 +132,10 @@ query_counts(struct store *st, struct idg_err *err)
 		    "(SELECT count(*) FROM entry_warnings) AS value_warnings, "
 		    "(SELECT count(*) FROM held_departures) AS departures_held, "
 		    "(SELECT min(held_at) FROM held_departures) AS held_since, "
+		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
+		    "WHERE r.kind = 0 AND r.target IS NULL) AS members_unresolved, "
+		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
+		    "WHERE r.problem = 'too_long') AS members_too_long, "
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
@@ -181,18 +185,22 @@ query_user_list(struct store *st, const char *state, struct idg_err *err)
 	return query_rows(st, s, err);
 }
 
-/* The groups a user is in, directly or through nested groups (direct first). */
+/*
+ * The groups a user is in, directly or through nested groups (direct first).
+ * `member` values are followed by identity (member_refs.target), so a
+ * departed user's DN reused by a newcomer shows only the newcomer's groups.
+ */
 static const char user_groups_sql[] =
 	"WITH RECURSIVE direct(id) AS ("
 	"  SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
-	"    WHERE r.kind = 0 AND r.value = ?1"
+	"    WHERE r.target = ?1"
 	"  UNION SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
 	"    WHERE r.kind = 1 AND r.value = ?2"
 	"), up(id, depth) AS ("
 	"  SELECT id, 0 FROM direct"
 	"  UNION SELECT m.group_id, up.depth + 1 FROM up"
 	"    JOIN groups g ON g.id = up.id"
-	"    JOIN member_refs r ON r.kind = 0 AND r.value = g.dn_norm"
+	"    JOIN member_refs r ON r.target = g.uuid"
 	"    JOIN memberships m ON m.ref_id = r.id"
 	"    WHERE up.depth < ?3"
 	") SELECT g.cn AS name, g.privileged AS privileged, min(up.depth) = 0 AS direct "
@@ -228,7 +236,7 @@ query_user_show(struct store *st, const char *uid, int depth, struct idg_err *er
 		json_decref(user);
 		return NULL;
 	}
-	sqlite3_bind_text(s, 1, json_string_value(json_object_get(user, "dn_norm")), -1,
+	sqlite3_bind_text(s, 1, json_string_value(json_object_get(user, "uuid")), -1,
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 3, depth);
@@ -265,13 +273,17 @@ query_group_list(struct store *st, struct idg_err *err)
 	return query_rows(st, s, err);
 }
 
-/* Direct member values, each resolved to a user, a nested group, or nothing known. */
+/*
+ * Direct member values, each resolved to a user, a nested group (by the
+ * identity the value was resolved to), or nothing known; an unresolved
+ * `member` value says why (member_refs.problem).
+ */
 static const char group_direct_sql[] =
 	"SELECT CASE r.kind WHEN 0 THEN 'member' ELSE 'memberUid' END AS kind, r.value, m.since, "
-	"  CASE r.kind WHEN 0 THEN (SELECT u.uid FROM users u WHERE u.dn_norm = r.value LIMIT 1)"
+	"  CASE r.kind WHEN 0 THEN (SELECT u.uid FROM users u WHERE u.uuid = r.target)"
 	"              ELSE (SELECT u.uid FROM users u WHERE u.uid = r.value LIMIT 1) END AS user, "
-	"  (SELECT c.cn FROM groups c WHERE r.kind = 0 AND c.dn_norm = r.value "
-	"   AND c.status = 'active' LIMIT 1) AS group_name "
+	"  (SELECT c.cn FROM groups c WHERE c.uuid = r.target AND c.status = 'active') "
+	"  AS group_name, r.problem AS unresolved "
 	"FROM memberships m CROSS JOIN member_refs r ON r.id = m.ref_id WHERE m.group_id = ?1 "
 	"ORDER BY r.kind, r.value";
 
@@ -282,13 +294,13 @@ static const char group_effective_sql[] =
 	"  UNION SELECT c.id, down.depth + 1 FROM down"
 	"    JOIN memberships m ON m.group_id = down.id"
 	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
-	"    JOIN groups c ON c.dn_norm = r.value AND c.status = 'active'"
+	"    JOIN groups c ON c.uuid = r.target AND c.status = 'active'"
 	"    WHERE down.depth < ?2"
 	"), reached(user_uuid, depth) AS ("
 	"  SELECT u.uuid, down.depth FROM down"
 	"    JOIN memberships m ON m.group_id = down.id"
 	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
-	"    JOIN users u ON u.dn_norm = r.value"
+	"    JOIN users u ON u.uuid = r.target"
 	"  UNION ALL SELECT u.uuid, down.depth FROM down"
 	"    JOIN memberships m ON m.group_id = down.id"
 	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 1"
@@ -485,7 +497,7 @@ query_group_privilege(struct store *st, const char *cn, struct query_privilege *
 			  &start, err) != 0 ||
 	    store_prepare(st,
 			  "SELECT p.id, p.cn, p.privileged FROM groups c "
-			  "CROSS JOIN member_refs r ON r.kind = 0 AND r.value = c.dn_norm "
+			  "CROSS JOIN member_refs r ON r.target = c.uuid "
 			  "CROSS JOIN memberships m ON m.ref_id = r.id "
 			  "CROSS JOIN groups p ON p.id = m.group_id "
 			  "WHERE c.id = ?1 AND p.status = 'active' ORDER BY p.cn",

@@ -1,135 +1,12 @@
 /* Master key rotation; see rotate.h. */
 #include "rotate.h"
 
+#include "keyfile.h"
 #include "keys.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* IDGOV_FAULT=NAME kills the process at the point NAME, as a power cut would. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("IDGOV_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0)
-		raise(SIGKILL);
-}
-
-static int
-sibling(char out[PATH_MAX], const char *path, const char *suffix, struct idg_err *err)
-{
-	if (snprintf(out, PATH_MAX, "%s%s", path, suffix) >= PATH_MAX)
-		return idg_seterr(err, "%s: path too long", path);
-	return 0;
-}
-
-/* Makes a rename, link or unlink in path's directory durable. */
-static int
-fsync_dir_of(const char *path, struct idg_err *err)
-{
-	char copy[PATH_MAX];
-	int fd, rc;
-
-	idg_strlcpy(copy, path, sizeof(copy));
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return idg_seterr(err, "cannot open the directory of %s: %s", path,
-				  strerror(errno));
-	rc = fsync(fd);
-	close(fd);
-	if (rc != 0)
-		return idg_seterr(err, "cannot fsync the directory of %s: %s", path,
-				  strerror(errno));
-	return 0;
-}
-
-/* Overwrites a key file with zeros, fsyncs it, unlinks it and fsyncs its directory. */
-static int
-wipe_unlink(const char *path, struct idg_err *err)
-{
-	static const unsigned char zeros[256];
-	struct stat a, b;
-	int fd, wfd = -1, rc = -1;
-	off_t left;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return idg_seterr(err, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &a) != 0 || !S_ISREG(a.st_mode)) {
-		idg_seterr(err, "%s is not a regular file", path);
-		goto out;
-	}
-	/* The key is 0400: make it writable by its owner only, long enough to overwrite it. */
-	if (fchmod(fd, 0600) != 0) {
-		idg_seterr(err, "cannot change the mode of %s: %s", path, strerror(errno));
-		goto out;
-	}
-	wfd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (wfd < 0 || fstat(wfd, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
-		idg_seterr(err, "cannot open %s to overwrite it", path);
-		goto out;
-	}
-	for (left = a.st_size; left > 0;) {
-		size_t n = left > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
-		ssize_t w = write(wfd, zeros, n);
-
-		if (w <= 0) {
-			idg_seterr(err, "cannot overwrite %s: %s", path, strerror(errno));
-			goto out;
-		}
-		left -= w;
-	}
-	if (fsync(wfd) != 0 || unlink(path) != 0) {
-		idg_seterr(err, "cannot overwrite and remove %s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = fsync_dir_of(path, err);
-out:
-	if (wfd >= 0)
-		close(wfd);
-	close(fd);
-	return rc;
-}
-
-static int
-same_file(const char *p, const char *q)
-{
-	struct stat a, b;
-
-	return lstat(p, &a) == 0 && lstat(q, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
-/* Steps 3 and 4: master.key becomes .old (a second name) and .new becomes master.key. */
-static int
-swap_files(const char *path, const char *newp, const char *oldp, int stop_after_link,
-	   struct idg_err *err)
-{
-	if (access(oldp, F_OK) == 0) {
-		if (!same_file(path, oldp))
-			return idg_seterr(err, "%s exists and is not %s: refusing to replace it",
-					  oldp, path);
-	} else if (link(path, oldp) != 0) {
-		return idg_seterr(err, "cannot link %s to %s: %s", path, oldp, strerror(errno));
-	}
-	if (fsync_dir_of(path, err) != 0)
-		return -1;
-	fault_point("key-rotate-after-link");
-	if (stop_after_link)
-		return 0;
-	if (rename(newp, path) != 0)
-		return idg_seterr(err, "cannot rename %s to %s: %s", newp, path, strerror(errno));
-	return fsync_dir_of(path, err);
-}
 
 static int
 audit_key_event(struct audit *audit, const char *actor, const char *action, const char *old_id,
@@ -159,27 +36,28 @@ rotate_master_recover(const char *path, struct store *st, struct audit *audit, c
 	int named, rc = -1;
 
 	*what = "nothing to do";
-	if (sibling(newp, path, ".new", err) != 0 || sibling(oldp, path, ".old", err) != 0)
+	if (keyfile_sibling(newp, path, ".new", err) != 0 ||
+	    keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
 	if (secret_key_load_one(path, &cur, err) != 0)
 		return -1;
 	if ((named = secret_store_key_id(st, id, err)) < 0)
 		goto out;
-	if (access(newp, F_OK) == 0)
+	if (keyfile_exists(newp))
 		(void)secret_key_load_one(newp, &nk, &ignored);
-	if (access(oldp, F_OK) == 0)
+	if (keyfile_exists(oldp))
 		(void)secret_key_load_one(oldp, &ok, &ignored);
 	if (named == 0 || strcmp(id, secret_key_id(cur)) == 0) {
 		/* The store is under master.key: a .new is a rotation that never committed. */
-		if (access(newp, F_OK) == 0) {
-			if (wipe_unlink(newp, err) != 0)
+		if (keyfile_exists(newp)) {
+			if (keyfile_destroy(newp, err) != 0)
 				goto out;
 			*what = "removed a new master key the store never used";
 		}
 		rc = 0;
 	} else if (nk != NULL && strcmp(id, secret_key_id(nk)) == 0) {
 		/* Committed, files not swapped yet: finish steps 3 and 4. */
-		if (swap_files(path, newp, oldp, 0, err) != 0 ||
+		if (keyfile_swap(path, newp, oldp, 0, err) != 0 ||
 		    audit_key_event(audit, actor, "key rotate completed", secret_key_id(cur), id,
 				    err) != 0)
 			goto out;
@@ -255,11 +133,12 @@ rotate_master(const char *path, struct store *st, struct audit *audit, const cha
 	int rc = -1, in_tx = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (sibling(newp, path, ".new", err) != 0 || sibling(oldp, path, ".old", err) != 0)
+	if (keyfile_sibling(newp, path, ".new", err) != 0 ||
+	    keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
 	if (rotate_master_recover(path, st, audit, actor, &what, err) != 0)
 		return -1;
-	if (access(oldp, F_OK) == 0)
+	if (keyfile_exists(oldp))
 		return idg_seterr(err,
 				  "%s exists: destroy the previous key first (idgov key "
 				  "destroy-old master)",
@@ -267,10 +146,10 @@ rotate_master(const char *path, struct store *st, struct audit *audit, const cha
 	if (secret_key_load_one(path, &all, err) != 0)
 		return -1;
 	/* Step 1. */
-	if (keys_create_master(newp, err) != 0 || fsync_dir_of(newp, err) != 0 ||
+	if (keys_create_master(newp, err) != 0 || keyfile_fsync_dir(newp, err) != 0 ||
 	    secret_key_load_one(newp, &to, err) != 0)
 		goto out;
-	fault_point("key-rotate-after-new-file");
+	keyfile_fault_point("key-rotate-after-new-file");
 	if (stop == ROTATE_STOP_AFTER_NEW_FILE) {
 		rc = 0;
 		goto out;
@@ -303,13 +182,13 @@ rotate_master(const char *path, struct store *st, struct audit *audit, const cha
 	if (store_commit(st, err) != 0)
 		goto out;
 	in_tx = 0;
-	fault_point("key-rotate-after-commit");
+	keyfile_fault_point("key-rotate-after-commit");
 	if (stop == ROTATE_STOP_AFTER_COMMIT) {
 		rc = 0;
 		goto out;
 	}
 	/* Steps 3 and 4. */
-	if (swap_files(path, newp, oldp, stop == ROTATE_STOP_AFTER_LINK, err) != 0)
+	if (keyfile_swap(path, newp, oldp, stop == ROTATE_STOP_AFTER_LINK, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -319,7 +198,7 @@ out:
 		/* Nothing was committed: the new key sealed nothing anyone keeps. */
 		store_rollback(st);
 		if (rc != 0)
-			(void)wipe_unlink(newp, &ignored);
+			(void)keyfile_destroy(newp, &ignored);
 	}
 	secret_key_free(all);
 	secret_key_free(to);
@@ -335,13 +214,13 @@ rotate_master_destroy_old(const char *path, struct store *st, struct audit *audi
 	const char *what;
 	int named;
 
-	if (sibling(oldp, path, ".old", err) != 0)
+	if (keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
 	if (rotate_master_recover(path, st, audit, actor, &what, err) != 0)
 		return -1;
-	if (access(oldp, F_OK) != 0)
+	if (!keyfile_exists(oldp))
 		return idg_seterr(err, "%s does not exist: nothing to destroy", oldp);
-	if (same_file(path, oldp))
+	if (keyfile_same(path, oldp))
 		return idg_seterr(err, "%s is still %s: refusing to destroy it", oldp, path);
 	if (secret_key_load_one(oldp, &ok, err) != 0)
 		return -1;
@@ -354,7 +233,7 @@ rotate_master_destroy_old(const char *path, struct store *st, struct audit *audi
 				  "the store's secrets are still sealed under %s (key %s): "
 				  "rotate first",
 				  oldp, old_id);
-	if (wipe_unlink(oldp, err) != 0)
+	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
 	return audit_key_event(audit, actor, "key destroy-old", old_id, NULL, err);
 }

@@ -72,10 +72,14 @@
 #include "notify.h"
 #include "reviews.h"
 #include "rotate.h"
+#include "rotate_audit.h"
+#include "rotate_backup.h"
 #include "safepath.h"
+#include "schedule.h"
 #include "scheduler.h"
 #include "store.h"
 #include "sync.h"
+#include "timewin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,9 +143,10 @@ struct daemon {
 	struct anchor_head pub_head; /* the newest signed head, to publish to the directory */
 	int pub_due;
 	int stop;
-	int pid_written;     /* teardown removes only a pid file this process wrote */
-	int64_t backup_next; /* wall clock time of the next scheduled backup; 0: none */
-	pid_t backup_pid;    /* the child writing scheduled backups; 0: none */
+	int pid_written;        /* teardown removes only a pid file this process wrote */
+	int64_t backup_next;    /* wall clock time of the next scheduled backup; 0: none */
+	pid_t backup_pid;       /* the child writing scheduled backups; 0: none */
+	int64_t reconcile_next; /* wall clock time of the next reconciliation; 0: none */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -389,6 +394,66 @@ backup_schedule(struct daemon *d)
 	d->backup_next = newest > 0 ? newest + d->cfg->backup_interval : idg_now();
 	if (d->backup_next < idg_now())
 		d->backup_next = idg_now();
+}
+
+/* ---- reconciliation ---- */
+
+/* At start and reload: [sync] timezone must be a zone ICU knows (config.c checks only its
+ * spelling). */
+static int
+reconcile_config_check(const struct cfg *cfg, struct idg_err *err)
+{
+	if (!cfg->sync_reconcile_sched.none && timewin_zone_valid(cfg->sync_timezone) != 0)
+		return idg_seterr(err, "[sync] timezone: '%s' is not a known IANA time zone",
+				  cfg->sync_timezone);
+	return 0;
+}
+
+/* At start and reload: the next occurrence of [sync] reconcile, or none. */
+static void
+reconcile_schedule(struct daemon *d)
+{
+	struct idg_err err;
+
+	d->reconcile_next = 0;
+	if (d->cfg->sync_reconcile_sched.none)
+		return;
+	if (schedule_next(&d->cfg->sync_reconcile_sched, d->cfg->sync_timezone, idg_now(),
+			  &d->reconcile_next, &err) != 0) {
+		log_msg(&d->log, LOG_WARNING, "reconciliation not scheduled: %s", err.msg);
+		d->reconcile_next = 0;
+	}
+}
+
+static int daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res,
+		       struct idg_err *err);
+
+/*
+ * Runs the scheduled reconciliation when it is due: a full refresh whose
+ * corrections are audited as "sync.drift" (mirror.h). Incremental sync
+ * cannot see what the directory changes without a new entryCSN (refint,
+ * memberof), so this is what brings the mirror back to the directory's
+ * exact state. A failure is logged and waits for the next occurrence.
+ */
+static void
+reconcile_tick(struct daemon *d)
+{
+	struct sync_opts opts = {.reconcile = 1};
+	struct sync_result res;
+	struct idg_err err;
+	int rc;
+
+	if (d->reconcile_next == 0 || idg_now() < d->reconcile_next)
+		return;
+	memset(&res, 0, sizeof(res));
+	rc = daemon_sync(d, &opts, &res, &err);
+	if (rc != 0)
+		log_msg(&d->log, LOG_WARNING, "reconciliation failed: %s", err.msg);
+	else
+		log_msg(&d->log, LOG_INFO, "reconciliation: %lld differences corrected",
+			(long long)json_integer_value(json_object_get(res.drift, "total")));
+	json_decref(res.drift);
+	reconcile_schedule(d);
 }
 
 /* ---- directory link ---- */
@@ -960,6 +1025,12 @@ reload(struct daemon *d)
 	struct idg_err err;
 
 	if (cfg_load_with(d->opts->config_path, review_config_extensions, &fresh, &err) != 0) {
+		fresh = NULL;
+	} else if (reconcile_config_check(fresh, &err) != 0) {
+		cfg_free(fresh);
+		fresh = NULL;
+	}
+	if (fresh == NULL) {
 		log_msg(&d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
 			err.msg);
 		audit_event(d, "config.reload", d->opts->config_path,
@@ -985,6 +1056,7 @@ reload(struct daemon *d)
 	d->ctl.cfg = fresh;
 	d->journal.cfg = fresh;
 	backup_schedule(d);
+	reconcile_schedule(d);
 	log_msg(&d->log, LOG_NOTICE, "configuration reloaded from %s", d->opts->config_path);
 	warn_plain_bind(d);
 	audit_event(d, "config.reload", d->opts->config_path, json_pack("{s:s}", "outcome", "ok"));
@@ -1121,6 +1193,15 @@ setup(struct daemon *d, struct idg_err *err)
 		return -1;
 	if (strcmp(recovered, "nothing to do") != 0)
 		log_msg(&d->log, LOG_NOTICE, "master key: %s", recovered);
+	/* The same for the audit key (rotate_audit.h). */
+	if (rotate_audit_recover(d->cfg->audit_key_file, d->audit, "idgovd", &recovered, err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "audit key: %s", recovered);
+	if (rotate_backup_recover(d->cfg, d->audit, "idgovd", &recovered, err) != 0)
+		return -1;
+	if (strcmp(recovered, "nothing to do") != 0)
+		log_msg(&d->log, LOG_NOTICE, "backup key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
 		return -1;
 	/*
@@ -1153,6 +1234,7 @@ setup(struct daemon *d, struct idg_err *err)
 		.cfg = d->cfg, .st = d->st, .audit = d->audit, .log = &d->log, .actor = "idgovd"};
 	audit_on_head(d->audit, on_signed_head, d);
 	backup_schedule(d);
+	reconcile_schedule(d);
 	return 0;
 }
 
@@ -1214,6 +1296,7 @@ loop(struct daemon *d)
 		if (d->pub_due)
 			publish_head(d);
 		backup_tick(d);
+		reconcile_tick(d);
 		for (;;) { /* notification commands, the backup child */
 			int status;
 			pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -1282,6 +1365,11 @@ daemon_run(const struct daemon_opts *opts)
 	flood_init(&d.flood, FLOOD_INTERVAL);
 	if (cfg_load_with(opts->config_path, review_config_extensions, &d.cfg, &err) != 0) {
 		fprintf(stderr, "idgovd: %s\n", err.msg);
+		return 1;
+	}
+	if (reconcile_config_check(d.cfg, &err) != 0) {
+		fprintf(stderr, "idgovd: %s: %s\n", opts->config_path, err.msg);
+		cfg_free(d.cfg);
 		return 1;
 	}
 	if (!opts->foreground && (rc = daemonize(&ready_fd)) != 0) {

@@ -1,12 +1,8 @@
 /*
  * LDAP connection and entry parsing; see dir.h.
  *
- * Normalising DNs: group members are compared with user DNs, so both must
- * be in one canonical form. ldap_dn_normalize() parses and re-serialises a
- * DN per RFC 4514, which costs a few microseconds; a group of 50,000
- * members makes that matter. DNs made only of plain characters with no
- * spaces, escapes or multi-valued RDNs are already canonical apart from
- * case, so they take a fast path that only lower-cases them.
+ * DNs are normalised by dn.c, so that group members, user DNs and bases
+ * compare as the directory compares them.
  */
 #include "dir.h"
 
@@ -23,76 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * "attr=value(,attr=value)*" where attr starts with a letter and both are
- * made of letters, digits and -._@ only: such a DN has nothing that
- * RFC 4514 normalisation would change except case.
- */
+/* A number in a message: "over " IDG_STR(DIR_MAX_VALUE) " bytes". */
 #define STR_(x) #x
-#define STR(x) STR_(x)
-#define IDG_STR(x) STR(x)
-
-static int
-is_plain_dn(const char *dn)
-{
-	const char *p = dn;
-
-	for (;;) {
-		const char *start = p;
-
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-			return 0;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '-')
-			p++;
-		if (p == start || *p++ != '=')
-			return 0;
-		start = p;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '@')
-			p++;
-		if (p == start)
-			return 0;
-		if (*p == '\0')
-			return 1;
-		if (*p++ != ',')
-			return 0;
-	}
-}
-
-char *
-dir_dn_normalize(const char *dn)
-{
-	char *out = NULL, *copy;
-
-	if (strlen(dn) > DIR_MAX_DN)
-		return NULL;
-	if (is_plain_dn(dn)) {
-		copy = strdup(dn);
-	} else {
-		if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &out, LDAP_DN_FORMAT_LDAPV3) !=
-			    LDAP_SUCCESS ||
-		    out == NULL)
-			return NULL;
-		copy = strdup(out);
-		ldap_memfree(out);
-	}
-	if (copy != NULL)
-		idg_ascii_lower(copy);
-	return copy;
-}
-
-int
-dir_dn_within(const char *dn_norm, const char *base_norm)
-{
-	size_t ld = strlen(dn_norm), lb = strlen(base_norm);
-
-	if (lb == 0)
-		return 1;
-	if (ld < lb || strcmp(dn_norm + ld - lb, base_norm) != 0)
-		return 0;
-	return ld == lb || dn_norm[ld - lb - 1] == ',';
-}
+#define IDG_STR(x) STR_(x)
 
 int64_t
 dir_generalized_time(const char *s)
@@ -615,10 +544,47 @@ sort_unique(char **v, size_t n)
 	return out;
 }
 
-/* All values of a multi-valued attribute; DNs are normalised, bad values skipped. */
+/*
+ * A member value that is not a DN this code can normalise (it does not
+ * parse, is not UTF-8, holds a NUL, or is longer than DIR_MAX_DN), made
+ * into text that can be stored, logged and shown: NULs become "\\00",
+ * controls and broken bytes "\\xNN" (idg_strvis), and at most
+ * DIR_MAX_MEMBER_RAW bytes of it are kept. The mirror keeps it as an
+ * unresolved member, so it is counted and listed, never dropped unseen.
+ */
+static char *
+raw_member_value(const struct berval *bv)
+{
+	size_t n = bv->bv_len > DIR_MAX_MEMBER_RAW ? DIR_MAX_MEMBER_RAW : bv->bv_len, o = 0;
+	char *plain = malloc(3 * n + 1), *vis;
+
+	if (plain == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (bv->bv_val[i] == '\0') {
+			memcpy(plain + o, "\\00", 3);
+			o += 3;
+		} else {
+			plain[o++] = bv->bv_val[i];
+		}
+	}
+	plain[o] = '\0';
+	vis = malloc(DIR_MAX_MEMBER_RAW + 1);
+	if (vis != NULL)
+		(void)idg_strvis(vis, DIR_MAX_MEMBER_RAW + 1, plain);
+	free(plain);
+	return vis;
+}
+
+/*
+ * All values of a multi-valued attribute. DN values are normalised; one
+ * that cannot be is kept in its raw form (raw_member_value) and counted in
+ * *n_raw, so that the mirror stores it as unresolved. Other values that are
+ * empty, too long or hold a NUL are skipped.
+ */
 static int
 all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out, size_t *n,
-	   struct idg_err *err)
+	   size_t *n_raw, struct idg_err *err)
 {
 	struct berval **vals = ldap_get_values_len(ld, msg, attr);
 	size_t count, i, k = 0;
@@ -626,6 +592,8 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 
 	*out = NULL;
 	*n = 0;
+	if (n_raw != NULL)
+		*n_raw = 0;
 	if (vals == NULL)
 		return 0;
 	count = (size_t)ldap_count_values_len(vals);
@@ -635,21 +603,36 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 		return idg_seterr(err, "out of memory");
 	}
 	for (i = 0; i < count; i++) {
-		char *s;
+		int usable = vals[i]->bv_len > 0 &&
+			     vals[i]->bv_len <= (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) &&
+			     memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) == NULL;
+		char *s = NULL;
 
-		if (vals[i]->bv_len == 0 ||
-		    vals[i]->bv_len > (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) ||
-		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len))
+		if (vals[i]->bv_len == 0 || (!usable && !as_dn))
 			continue;
-		s = strndup(vals[i]->bv_val, vals[i]->bv_len);
-		if (s != NULL && as_dn) {
-			char *norm = dir_dn_normalize(s);
+		if (usable) {
+			s = strndup(vals[i]->bv_val, vals[i]->bv_len);
+			if (s != NULL && as_dn) {
+				char *norm = dir_dn_normalize(s);
 
-			free(s);
-			s = norm;
+				free(s);
+				s = norm;
+				usable = s != NULL;
+			}
 		}
-		if (s != NULL)
-			v[k++] = s;
+		if (!usable && as_dn) {
+			s = raw_member_value(vals[i]);
+			if (s != NULL && n_raw != NULL)
+				(*n_raw)++;
+		}
+		if (s == NULL) {
+			for (size_t j = 0; j < k; j++)
+				free(v[j]);
+			free(v);
+			ldap_value_free_len(vals);
+			return idg_seterr(err, "out of memory reading %s", attr);
+		}
+		v[k++] = s;
 	}
 	ldap_value_free_len(vals);
 	*out = v;
@@ -852,9 +835,10 @@ parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry 
 		warn(e, cfg->attr_group_name, "cannot be read: the stored name is kept");
 	}
 	e->gid_number = first_number(ld, msg, cfg->attr_gid_number);
-	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, err) != 0 ||
-	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, err) !=
-		    0)
+	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, &e->n_members_raw,
+		       err) != 0 ||
+	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, NULL,
+		       err) != 0)
 		return -1;
 	return 0;
 }

@@ -17,8 +17,10 @@
 #include "strmap.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 enum {
 	S_USER_GET,
@@ -36,6 +38,14 @@ enum {
 	S_MEMBER_DEL,
 	S_REF_GET,
 	S_REF_INS,
+	S_RESOLVE,
+	S_REF_OF_TARGET,
+	S_REF_SET,
+	S_REF_MERGE,
+	S_REF_GROUPS,
+	S_REF_DEL,
+	S_REF_BY_VALUE,
+	S_MEMBER_DEL_REF,
 	S_EVENT,
 	S_STATE,
 	S_WARN_DEL,
@@ -47,8 +57,9 @@ enum {
 };
 
 static const char *const sql[S_COUNT] = {
-	[S_USER_GET] = "SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
-		       "locked_time, shadow_expire, disabled_reason FROM users WHERE uuid = ?1",
+	[S_USER_GET] =
+		"SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
+		"locked_time, shadow_expire, disabled_reason, dn_norm FROM users WHERE uuid = ?1",
 	[S_USER_INS] = "INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
 		       "manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
 		       "shadow_last_change, pwd_changed_at, disabled_reason, first_seen) VALUES "
@@ -63,7 +74,8 @@ static const char *const sql[S_COUNT] = {
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
-	[S_GROUP_GET] = "SELECT dn, cn, gid_number, status, id FROM groups WHERE uuid = ?1",
+	[S_GROUP_GET] =
+		"SELECT dn, cn, gid_number, status, id, dn_norm FROM groups WHERE uuid = ?1",
 	[S_GROUP_INS] = "INSERT INTO groups (uuid, dn, dn_norm, cn, gid_number, privileged, "
 			"last_changed, seen_gen, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			"?8, ?7)",
@@ -80,7 +92,22 @@ static const char *const sql[S_COUNT] = {
 	[S_MEMBER_INS] = "INSERT INTO memberships (group_id, ref_id, since) VALUES (?1, ?2, ?3)",
 	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_id = ?1 AND ref_id = ?2",
 	[S_REF_GET] = "SELECT id FROM member_refs WHERE kind = ?1 AND value = ?2",
-	[S_REF_INS] = "INSERT INTO member_refs (kind, value) VALUES (?1, ?2)",
+	[S_REF_INS] =
+		"INSERT INTO member_refs (kind, value, target, problem) VALUES (?1, ?2, ?3, ?4)",
+	/* The entry a normalised member DN names: a present user, else an active group. */
+	[S_RESOLVE] =
+		"SELECT uuid FROM (SELECT uuid, last_changed FROM users WHERE dn_norm = ?1 "
+		"AND status <> 'departed' UNION ALL SELECT uuid, last_changed FROM groups "
+		"WHERE dn_norm = ?1 AND status = 'active') ORDER BY last_changed DESC LIMIT 1",
+	[S_REF_OF_TARGET] = "SELECT id, value FROM member_refs WHERE target = ?1",
+	[S_REF_SET] = "UPDATE member_refs SET value = ?2, target = ?3, problem = ?4 WHERE id = ?1",
+	[S_REF_MERGE] = "INSERT OR IGNORE INTO memberships (group_id, ref_id, since) "
+			"SELECT group_id, ?2, since FROM memberships WHERE ref_id = ?1",
+	[S_REF_GROUPS] = "SELECT g.id, g.uuid, g.cn FROM memberships m JOIN groups g ON "
+			 "g.id = m.group_id WHERE m.ref_id = ?1 ORDER BY g.id",
+	[S_REF_DEL] = "DELETE FROM member_refs WHERE id = ?1",
+	[S_REF_BY_VALUE] = "SELECT id, target FROM member_refs WHERE kind = 0 AND value = ?1",
+	[S_MEMBER_DEL_REF] = "DELETE FROM memberships WHERE ref_id = ?1",
 	[S_EVENT] = "INSERT INTO events (time, kind, subject, details) VALUES (?1, ?2, ?3, ?4)",
 	[S_STATE] = "INSERT INTO sync_state (directory, cookie, mode, last_sync, last_result) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (directory) DO UPDATE SET "
@@ -115,6 +142,8 @@ struct mirror {
 	size_t n_logs, cap_logs;
 	int64_t logs_dropped;
 	struct mirror_stats stats;
+	enum mirror_drift drift; /* what this batch's changes mean (mirror_set_drift) */
+	json_t *examples; /* the first MIRROR_DRIFT_EXAMPLES changes, when drift is reported */
 };
 
 int
@@ -166,6 +195,7 @@ mirror_close(struct mirror *m)
 	free(m->pending);
 	flush_logs(m, 0);
 	free(m->logs);
+	json_decref(m->examples);
 	free(m);
 }
 
@@ -216,6 +246,13 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->now = idg_now();
 	clear_pending(m);
 	memset(&m->stats, 0, sizeof(m->stats));
+	json_decref(m->examples);
+	m->examples = m->drift != MIRROR_DRIFT_NONE ? json_array() : NULL;
+	if (m->drift != MIRROR_DRIFT_NONE && m->examples == NULL) {
+		store_rollback(m->st);
+		m->in_tx = 0;
+		return idg_seterr(err, "out of memory");
+	}
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
 	/* Only a refresh needs a new generation (it scans users). */
@@ -250,6 +287,16 @@ record(struct mirror *m, const char *kind, const char *subject_uuid, const char 
 
 	if (details == NULL)
 		return idg_seterr(err, "out of memory");
+	if (m->examples != NULL && json_array_size(m->examples) < MIRROR_DRIFT_EXAMPLES &&
+	    json_array_append_new(m->examples, json_pack("{s:s, s:s?, s:O}", "kind", kind, "name",
+							 name, "details", details)) != 0) {
+		json_decref(details);
+		return idg_seterr(err, "out of memory");
+	}
+	if (m->drift == MIRROR_DRIFT_VERIFY) { /* compared, never written */
+		json_decref(details);
+		return 0;
+	}
 	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(details);
 	if (text == NULL)
@@ -320,6 +367,10 @@ note_number_change(json_t *changes, const char *field, int64_t before, int64_t a
 					      before >= 0 ? json_integer(before) : json_null(),
 					      after >= 0 ? json_integer(after) : json_null()));
 }
+
+static int point_identity(struct mirror *m, const char *uuid, const char *dn_norm,
+			  struct idg_err *err);
+static int forget_identity(struct mirror *m, const char *uuid, struct idg_err *err);
 
 /*
  * Warnings are logged after the transaction commits, never from work that
@@ -447,7 +498,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	char *kept_uid = NULL;
 	const char *uid = e->uid, *name;
 	json_t *changes;
-	int rc, found, was_departed = 0, moved = 0;
+	int rc, found, was_departed = 0, moved = 0, renamed;
 
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
@@ -458,7 +509,8 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			return store_err(m->st, err, "reading user");
 		name = uid != NULL ? uid : e->uuid;
 		if (write_user(m, S_USER_INS, e, uid, status, err) != 0 ||
-		    write_warnings(m, e, name, err) != 0)
+		    write_warnings(m, e, name, err) != 0 ||
+		    point_identity(m, e->uuid, e->dn_norm, err) != 0)
 			return -1;
 		m->stats.joiners++;
 		return RECORD(m, "user.joiner", e->uuid, name,
@@ -489,6 +541,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		note_change(changes, "disabled_reason", col_text(get, 9), e->disabled_reason);
 	}
 	moved = !same(col_text(get, 0), e->dn);
+	renamed = was_departed || !same(col_text(get, 10), e->dn_norm);
 	{
 		json_t *mover = moved ? json_pack("{s:s, s:s, s:s}", "uuid", e->uuid, "old_dn",
 						  col_text(get, 0), "new_dn", e->dn)
@@ -501,6 +554,8 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		/* Still in the directory: a held departure of theirs is off the list. */
 		if (rc == 0)
 			rc = by_uuid_text(m, S_HELD_DEL, e->uuid, err);
+		if (rc == 0 && renamed)
+			rc = point_identity(m, e->uuid, e->dn_norm, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
 			rc = RECORD(m, "user.joiner", e->uuid, name,
@@ -577,21 +632,108 @@ load_members(struct mirror *m, int64_t group, int kind, struct member_row **out,
 	return 0;
 }
 
-/* The member_refs id of (kind, value), created if new; cached for the sync. */
+/*
+ * Why a `member` value names no entry, stored with it and shown by `idgov
+ * group show`: over DIR_MAX_DN bytes (dir.c kept a prefix), not a DN at all,
+ * or a DN that no user or group in the mirror has.
+ */
+static const char *
+unresolved_problem(const char *value, size_t len)
+{
+	char *norm;
+	const char *why;
+
+	if (len > DIR_MAX_DN)
+		return "too_long";
+	norm = dir_dn_normalize(value);
+	why = norm != NULL && strcmp(norm, value) == 0 ? "no_entry" : "not_a_dn";
+	free(norm);
+	return why;
+}
+
+/* The entryUUID of the user or group a normalised DN names, or 0 (uuid empty) for none. */
+static int
+resolve_dn(struct mirror *m, const char *value, size_t len, char uuid[DIR_UUID_LEN + 1],
+	   struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_RESOLVE];
+	int rc;
+
+	uuid[0] = '\0';
+	sqlite3_bind_text(s, 1, value, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		idg_strlcpy(uuid, col_text(s, 0), DIR_UUID_LEN + 1);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(m->st, err, "resolving a member");
+	return 0;
+}
+
+/* The id (0: none) and value of the member_refs row of an identity. Caller frees *value. */
+static int
+ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_REF_OF_TARGET];
+	int rc;
+
+	*id = 0;
+	if (value != NULL)
+		*value = NULL;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		if (value != NULL && (*value = idg_strdup(col_text(s, 1))) == NULL)
+			rc = SQLITE_NOMEM;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_NOMEM)
+		return idg_seterr(err, "out of memory");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(m->st, err, "reading member reference");
+	return 0;
+}
+
+static int
+set_ref(struct mirror *m, int64_t id, const char *value, const char *target, const char *problem,
+	struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_REF_SET];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 3, target);
+	bind_text_or_null(s, 4, problem);
+	/* The cache maps values to ids; a value that moved makes it stale. */
+	strmap_clear(m->refs);
+	return store_step_done(m->st, s, err);
+}
+
+/*
+ * The member_refs id of (kind, value), created if new; cached for the sync.
+ * A new `member` value is resolved to the entry it names now (its
+ * entryUUID is the row's target); one that names nothing is kept with the
+ * reason, and picked up by the entry that later takes that DN
+ * (point_identity).
+ */
 static int
 intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct idg_err *err)
 {
-	char key[DIR_MAX_DN + 2];
+	char *key, uuid[DIR_UUID_LEN + 1] = "";
 	size_t len = strlen(value);
 	sqlite3_stmt *s;
 	int rc;
 
-	if (len > DIR_MAX_DN)
-		return idg_seterr(err, "member value too long");
+	key = malloc(len + 2);
+	if (key == NULL)
+		return idg_seterr(err, "out of memory");
 	key[0] = (char)('0' + kind);
 	memcpy(key + 1, value, len);
-	if (strmap_get(m->refs, key, len + 1, id))
+	if (strmap_get(m->refs, key, len + 1, id)) {
+		free(key);
 		return 0;
+	}
 	s = m->s[S_REF_GET];
 	sqlite3_bind_int(s, 1, kind);
 	sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
@@ -600,18 +742,48 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 		*id = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE) {
-		s = m->s[S_REF_INS];
-		sqlite3_bind_int(s, 1, kind);
-		sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
-		if (store_step_done(m->st, s, err) != 0)
-			return -1;
-		*id = sqlite3_last_insert_rowid(m->st->db);
+		const char *problem = NULL;
+		int64_t parked = 0;
+
+		if (kind == 0 && len <= DIR_MAX_DN && resolve_dn(m, value, len, uuid, err) != 0)
+			goto fail;
+		if (kind == 0 && uuid[0] == '\0') {
+			problem = unresolved_problem(value, len);
+			if (strcmp(problem, "too_long") == 0)
+				log_msg(m->log, LOG_WARNING,
+					"a member value of %zu bytes (over %d) is kept unresolved",
+					len, DIR_MAX_DN);
+		}
+		/* The identity may hold a parked row (point_identity): take it back. */
+		if (uuid[0] != '\0' && ref_of_target(m, uuid, &parked, NULL, err) != 0)
+			goto fail;
+		if (parked != 0) {
+			if (set_ref(m, parked, value, uuid, NULL, err) != 0)
+				goto fail;
+			*id = parked;
+		} else {
+			s = m->s[S_REF_INS];
+			sqlite3_bind_int(s, 1, kind);
+			sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
+			bind_text_or_null(s, 3, uuid[0] != '\0' ? uuid : NULL);
+			bind_text_or_null(s, 4, problem);
+			if (store_step_done(m->st, s, err) != 0)
+				goto fail;
+			*id = sqlite3_last_insert_rowid(m->st->db);
+		}
 	} else if (rc != SQLITE_ROW) {
-		return store_err(m->st, err, "reading member reference");
+		store_err(m->st, err, "reading member reference");
+		goto fail;
 	}
-	if (strmap_put(m->refs, key, len + 1, *id) != 0)
-		return idg_seterr(err, "out of memory");
+	if (strmap_put(m->refs, key, len + 1, *id) != 0) {
+		idg_seterr(err, "out of memory");
+		goto fail;
+	}
+	free(key);
 	return 0;
+fail:
+	free(key);
+	return -1;
 }
 
 static const char *const kind_names[] = {"member", "memberUid"};
@@ -621,6 +793,21 @@ struct group_ref {
 	const char *uuid;
 	const char *cn;
 };
+
+/* Counts and records one membership added or removed. */
+static int
+record_member_change(struct mirror *m, int add, const struct group_ref *g, int kind,
+		     const char *value, struct idg_err *err)
+{
+	if (add)
+		m->stats.members_added++;
+	else
+		m->stats.members_removed++;
+	return RECORD(m, add ? "membership.added" : "membership.removed", g->uuid, g->cn,
+		      json_pack("{s:s, s:s, s:s, s:s}", "group", g->cn, "group_uuid", g->uuid,
+				"kind", kind_names[kind], "member", value),
+		      err);
+}
 
 static int
 change_member(struct mirror *m, int add, const struct group_ref *g, int kind, const char *value,
@@ -636,14 +823,17 @@ change_member(struct mirror *m, int add, const struct group_ref *g, int kind, co
 		sqlite3_bind_int64(s, 3, m->now);
 	if (store_step_done(m->st, s, err) != 0)
 		return -1;
-	if (add)
-		m->stats.members_added++;
-	else
-		m->stats.members_removed++;
-	return RECORD(m, add ? "membership.added" : "membership.removed", g->uuid, g->cn,
-		      json_pack("{s:s, s:s, s:s, s:s}", "group", g->cn, "group_uuid", g->uuid,
-				"kind", kind_names[kind], "member", value),
-		      err);
+	return record_member_change(m, add, g, kind, value, err);
+}
+
+/* Runs a statement that takes one member_refs id. */
+static int
+by_ref(struct mirror *m, int stmt_id, int64_t ref, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[stmt_id];
+
+	sqlite3_bind_int64(s, 1, ref);
+	return store_step_done(m->st, s, err);
 }
 
 /* Brings one membership kind of a group to exactly `want` (sorted, unique). */
@@ -673,6 +863,122 @@ sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const 
 	return rc;
 }
 
+/*
+ * Memberships follow identities, not DN strings. A member_refs row of kind
+ * 0 with a target stands for that entry (user or nested group) and carries
+ * its current normalised DN as its value, so the sorted merge above and
+ * every reader that joins on the DN keep working. When the entry is renamed
+ * or moved, the row's value follows it: the groups that held it still do,
+ * whether or not the directory re-sends them (with refint, the groups'
+ * `member` values are rewritten without a new entryCSN, so syncprov never
+ * sends them). point_identity() is called when an entry appears, returns,
+ * or changes its DN.
+ *
+ *  - Its row already has the DN: nothing to do.
+ *  - An unresolved row has the DN (a group named it before the entry was
+ *    seen): the entry takes it, or, when the entry already has a row, the
+ *    unresolved row's memberships move to it.
+ *  - Another identity's row still has the DN (two renames crossing within
+ *    one refresh, or a delete and a re-add under the same name whose delete
+ *    has not arrived yet): that row is parked under "~" and its uuid, a
+ *    value no DN can have, until its own entry says where it went or is
+ *    removed. The new entry never inherits the other's memberships.
+ */
+static int
+point_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct idg_err *err)
+{
+	sqlite3_stmt *get = m->s[S_REF_BY_VALUE];
+	int64_t own = 0, other = 0;
+	char *other_target = NULL;
+	int rc;
+
+	if (ref_of_target(m, uuid, &own, NULL, err) != 0)
+		return -1;
+	sqlite3_bind_text(get, 1, dn_norm, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		other = sqlite3_column_int64(get, 0);
+		other_target = idg_strdup(col_text(get, 1));
+	}
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(m->st, err, "reading member reference");
+	rc = 0;
+	if (other != 0 && other == own) {
+		/* already pointing here */
+	} else if (other != 0 && other_target == NULL) {
+		if (own == 0) {
+			rc = set_ref(m, other, dn_norm, uuid, NULL, err);
+		} else {
+			sqlite3_stmt *merge = m->s[S_REF_MERGE];
+
+			sqlite3_bind_int64(merge, 1, other);
+			sqlite3_bind_int64(merge, 2, own);
+			rc = store_step_done(m->st, merge, err);
+			if (rc == 0)
+				rc = by_ref(m, S_MEMBER_DEL_REF, other, err);
+			if (rc == 0)
+				rc = by_ref(m, S_REF_DEL, other, err);
+			if (rc == 0)
+				rc = set_ref(m, own, dn_norm, uuid, NULL, err);
+		}
+	} else {
+		if (other != 0) {
+			char parked[DIR_UUID_LEN + 2];
+
+			snprintf(parked, sizeof(parked), "~%s", other_target);
+			rc = set_ref(m, other, parked, other_target, NULL, err);
+		}
+		if (rc == 0 && own != 0)
+			rc = set_ref(m, own, dn_norm, uuid, NULL, err);
+	}
+	free(other_target);
+	return rc;
+}
+
+/*
+ * An entry is gone (a user departed, a group deleted): its row and every
+ * membership through it are removed and recorded, so that nobody who later
+ * takes its name inherits them.
+ */
+static int
+forget_identity(struct mirror *m, const char *uuid, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_REF_GROUPS];
+	char *value = NULL;
+	int64_t ref;
+	int rc = 0, step;
+
+	if (ref_of_target(m, uuid, &ref, &value, err) != 0)
+		return -1;
+	if (ref == 0)
+		return 0;
+	sqlite3_bind_int64(s, 1, ref);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct group_ref g = {.id = sqlite3_column_int64(s, 0)};
+		char *guuid = idg_strdup(col_text(s, 1)), *cn = idg_strdup(col_text(s, 2));
+
+		g.uuid = guuid;
+		g.cn = cn;
+		if (guuid == NULL || cn == NULL)
+			rc = idg_seterr(err, "out of memory");
+		else
+			rc = record_member_change(m, 0, &g, 0, value, err);
+		free(guuid);
+		free(cn);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = store_err(m->st, err, "reading memberships");
+	sqlite3_reset(s);
+	if (rc == 0)
+		rc = by_ref(m, S_MEMBER_DEL_REF, ref, err);
+	if (rc == 0)
+		rc = by_ref(m, S_REF_DEL, ref, err);
+	strmap_clear(m->refs);
+	free(value);
+	return rc;
+}
+
 static int
 write_group(struct mirror *m, int stmt_id, const struct dir_entry *e, const char *cn,
 	    struct idg_err *err)
@@ -698,7 +1004,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	char *kept_cn = NULL;
 	json_t *ev = NULL;
 	const char *kind = NULL;
-	int rc;
+	int rc, renamed = 1;
 
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
@@ -714,6 +1020,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	if (rc == SQLITE_ROW) {
 		int was_deleted = same(col_text(get, 3), "deleted");
 
+		renamed = was_deleted || !same(col_text(get, 5), e->dn_norm);
 		g.id = sqlite3_column_int64(get, 4);
 		if (was_deleted) {
 			kind = "group.created";
@@ -745,6 +1052,8 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		ev = NULL;
 	}
 	json_decref(ev);
+	if (rc == 0 && renamed)
+		rc = point_identity(m, e->uuid, e->dn_norm, err);
 	if (rc == 0)
 		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
 	if (rc == 0)
@@ -883,6 +1192,8 @@ depart_now(struct mirror *m, const char *uuid, struct idg_err *err)
 	rc = by_uuid(m, S_USER_DEPART, uuid, m->now, err);
 	if (rc == 0)
 		rc = by_uuid_text(m, S_HELD_DEL, uuid, err);
+	if (rc == 0)
+		rc = forget_identity(m, uuid, err);
 	if (rc == 0) {
 		m->stats.leavers++;
 		rc = RECORD(m, "user.leaver", uuid, uid ? uid : uuid,
@@ -967,6 +1278,8 @@ delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 	rc = sync_members(m, &g, 0, NULL, 0, err);
 	if (rc == 0)
 		rc = sync_members(m, &g, 1, NULL, 0, err);
+	if (rc == 0)
+		rc = forget_identity(m, uuid, err);
 	if (rc == 0)
 		rc = by_uuid(m, S_GROUP_DELETE, uuid, m->now, err);
 	if (rc == 0) {
@@ -1114,6 +1427,14 @@ settle_departures(struct mirror *m, int force, struct idg_err *err)
 
 	if (n == 0)
 		return 0;
+	/* A comparison (sync --verify) counts departures as drift and keeps nothing. */
+	if (m->drift == MIRROR_DRIFT_VERIFY) {
+		for (size_t i = 0; rc == 0 && i < m->n_pending; i++)
+			if (depart_now(m, m->pending[i], err) < 0)
+				rc = -1;
+		clear_pending(m);
+		return rc;
+	}
 	if (guard_judge(m->st, m->cfg, m->now, n, &g, err) != 0)
 		return -1;
 	if (g.hold && !force) {
@@ -1252,13 +1573,76 @@ record_baseline(struct mirror *m, struct idg_err *err)
 	return rc;
 }
 
+static int64_t
+drift_total(const struct mirror_stats *s)
+{
+	return s->joiners + s->movers + s->leavers + s->changed + s->groups_added +
+	       s->groups_changed + s->groups_deleted + s->members_added + s->members_removed;
+}
+
+json_t *
+mirror_drift_report(const struct mirror *m)
+{
+	const struct mirror_stats *s = &m->stats;
+
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "total",
+		(json_int_t)drift_total(s), "users_added", (json_int_t)s->joiners, "users_moved",
+		(json_int_t)s->movers, "users_departed", (json_int_t)s->leavers, "users_changed",
+		(json_int_t)s->changed, "groups_added", (json_int_t)s->groups_added,
+		"groups_changed", (json_int_t)s->groups_changed, "groups_deleted",
+		(json_int_t)s->groups_deleted, "memberships_added", (json_int_t)s->members_added,
+		"memberships_removed", (json_int_t)s->members_removed, "examples",
+		m->examples != NULL ? json_incref(m->examples) : json_array());
+}
+
+void
+mirror_set_drift(struct mirror *m, enum mirror_drift drift)
+{
+	m->drift = drift;
+}
+
+/*
+ * A reconciliation that corrected anything says so in one audit record,
+ * besides the per-change records: "sync.drift" with the counts and the
+ * first few changes, so that drift is visible without reading them all.
+ */
+static int
+record_drift(struct mirror *m, struct idg_err *err)
+{
+	json_t *d;
+	char *text;
+	int rc;
+
+	if (m->drift != MIRROR_DRIFT_REPORT || m->baseline || m->audit == NULL ||
+	    drift_total(&m->stats) == 0)
+		return 0;
+	d = mirror_drift_report(m);
+	text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (text == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = audit_append(m->audit, "directory", m->cfg->dir_name, "sync.drift", text, err);
+	free(text);
+	if (rc == 0)
+		log_msg(m->log, LOG_WARNING,
+			"reconciliation corrected %lld differences from the directory "
+			"(audited as sync.drift)",
+			(long long)drift_total(&m->stats));
+	return rc;
+}
+
 int
 mirror_commit(struct mirror *m, struct idg_err *err)
 {
 	/* Departures not settled by mirror_check_guard (persist batches): the guard decides. */
 	if (settle_departures(m, 0, err) != 0)
 		goto fail;
-	if (record_baseline(m, err) != 0)
+	if (m->drift == MIRROR_DRIFT_VERIFY) { /* a comparison: nothing is kept */
+		mirror_rollback(m);
+		return 0;
+	}
+	if (record_baseline(m, err) != 0 || record_drift(m, err) != 0)
 		goto fail;
 	if (m->audit != NULL && audit_sign_head(m->audit, err) != 0)
 		goto fail;

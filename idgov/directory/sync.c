@@ -414,12 +414,13 @@ refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int p
 }
 
 static void
-fill_result(struct sync_result *res, const char *mode, struct mirror *m)
+fill_result(struct sync_result *res, const char *mode, struct mirror *m, int drift)
 {
 	if (res == NULL)
 		return;
 	idg_strlcpy(res->mode, mode, sizeof(res->mode));
 	res->stats = *mirror_stats(m);
+	res->drift = drift ? mirror_drift_report(m) : NULL;
 }
 
 int
@@ -431,10 +432,14 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 	ldap_sync_t ls;
 	LDAP *ld = NULL;
 	char *attrs[DIR_MAX_ATTRS], *filter = NULL;
-	int rc = -1;
+	int rc = -1, drift = opts->verify || opts->reconcile;
 
+	if (res != NULL)
+		res->drift = NULL;
 	if (mirror_open(st, audit, cfg, log, &m, err) != 0)
 		return -1;
+	if (drift)
+		mirror_set_drift(m, opts->verify ? MIRROR_DRIFT_VERIFY : MIRROR_DRIFT_REPORT);
 	if (dir_connect(cfg, &ld, err) != 0)
 		goto out;
 	ctx_reset(&c, cfg, m, log, ld, 0);
@@ -443,7 +448,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 		log_msg(log, LOG_INFO, "sync: %s offers no RFC 4533 sync; using a paged search",
 			cfg->dir_uri);
 		rc = paged_refresh(&c, opts->force, err);
-		fill_result(res, "paged", m);
+		fill_result(res, "paged", m, drift);
 		goto out;
 	}
 	dir_attrs(cfg, attrs);
@@ -452,7 +457,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 		goto out;
 	}
 	ls_setup(&ls, &c, ld, filter, attrs);
-	rc = load_cookie(st, cfg, opts->full, &ls, err);
+	rc = load_cookie(st, cfg, opts->full || drift, &ls, err);
 	if (rc == 0)
 		rc = refresh_with_reload(&c, &ls, m, 0, opts->force, err);
 	ls_release(&ls);
@@ -462,12 +467,12 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 		ctx_reset(&c, cfg, m, log, ld, 0);
 		c.state_mode = opts->state_mode;
 		rc = paged_refresh(&c, opts->force, err);
-		fill_result(res, "paged", m);
+		fill_result(res, "paged", m, drift);
 		goto out;
 	}
 	if (rc > 0)
 		rc = -1;
-	fill_result(res, "refreshOnly", m);
+	fill_result(res, "refreshOnly", m, drift);
 out:
 	free(filter);
 	if (ld != NULL)
@@ -500,7 +505,7 @@ sync_session_start(const struct cfg *cfg, struct store *st, struct audit *audit,
 	if (!dir_supports_sync(ld)) {
 		s->paged = 1;
 		rc = paged_refresh(&s->ctx, force, err);
-		fill_result(res, "paged", s->m);
+		fill_result(res, "paged", s->m, 0);
 	} else if ((s->filter = dir_sync_filter(cfg)) == NULL) {
 		rc = idg_seterr(err, "out of memory");
 	} else {
@@ -510,7 +515,7 @@ sync_session_start(const struct cfg *cfg, struct store *st, struct audit *audit,
 		rc = load_cookie(st, cfg, 0, &s->ls, err);
 		if (rc == 0)
 			rc = refresh_with_reload(&s->ctx, &s->ls, s->m, 1, force, err);
-		fill_result(res, "persist", s->m);
+		fill_result(res, "persist", s->m, 0);
 	}
 	if (rc == 0) {
 		*out = s;
@@ -606,7 +611,7 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 			idg_seterr(err, "persistent sync with %s ended: %s", s->cfg->dir_uri,
 				   rc == -1 ? "connection lost" : ldap_err2string(rc));
 	}
-	fill_result(res, "persist", s->m);
+	fill_result(res, "persist", s->m, 0);
 	if (idle && !ended) { /* nothing arrived: no write transaction */
 		mirror_rollback(s->m);
 		return 0;
@@ -622,7 +627,7 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 			return -1;
 		}
 	}
-	fill_result(res, "persist", s->m); /* with what the guard decided at commit */
+	fill_result(res, "persist", s->m, 0); /* with what the guard decided at commit */
 	return ended ? -1 : 0;
 }
 
@@ -633,7 +638,7 @@ sync_session_poll_paged(struct sync_session *s, struct sync_result *res, struct 
 
 	ctx_reset(&s->ctx, s->cfg, s->m, s->log, s->ls.ls_ld, 0);
 	rc = paged_refresh(&s->ctx, s->force, err);
-	fill_result(res, "paged", s->m);
+	fill_result(res, "paged", s->m, 0);
 	return rc;
 }
 

@@ -38,7 +38,11 @@ static const char fuzz_rows[] =
 	"(2, 'g2', 'cn=devs,dc=x', 'cn=devs,dc=x', 'devs', 0, 0, 0);"
 	"INSERT INTO member_refs (id, kind, value) VALUES (1, 0, 'uid=alice,dc=x'), (2, 1, 'bob'), "
 	"(3, 0, 'uid=carol,dc=x');"
-	"INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (2, 2, 0), (1, 3, 0);";
+	"INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (2, 2, 0), (1, 3, 0);"
+	/* `member` values resolved to the entries they name, as the mirror stores them. */
+	"UPDATE member_refs SET target = coalesce((SELECT u.uuid FROM users u WHERE "
+	"u.dn_norm = member_refs.value), (SELECT g.uuid FROM groups g WHERE g.dn_norm = "
+	"member_refs.value)) WHERE kind = 0;";
 
 static const struct caller callers[] = {
 	{.uid = 0, .name = "root", .admin = 1},

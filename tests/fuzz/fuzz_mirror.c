@@ -54,7 +54,11 @@ static const char fuzz_rows[] =
 	"'cn=devs,ou=groups,dc=x', 'devs', 0, 0, 0);"
 	"INSERT INTO member_refs (id, kind, value) VALUES (1, 0, 'uid=alice,ou=people,dc=x'), "
 	"(2, 1, 'bob'), (3, 0, 'cn=ops,ou=groups,dc=x');"
-	"INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (2, 2, 0), (2, 3, 0);";
+	"INSERT INTO memberships (group_id, ref_id, since) VALUES (1, 1, 0), (2, 2, 0), (2, 3, 0);"
+	/* `member` values resolved to the entries they name, as the mirror stores them. */
+	"UPDATE member_refs SET target = coalesce((SELECT u.uuid FROM users u WHERE "
+	"u.dn_norm = member_refs.value), (SELECT g.uuid FROM groups g WHERE g.dn_norm = "
+	"member_refs.value)) WHERE kind = 0;";
 
 static struct test_env env;
 static struct mirror *mirror;

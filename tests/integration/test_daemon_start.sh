@@ -2,7 +2,8 @@
 # idgovd's start: a directory that refuses the bind password fails it
 # (non-zero exit before forking, the reason on stderr), a directory that is
 # down does not; a relative -c works and SIGHUP rereads it after the
-# daemon moved to /; idgov status exits 1 while disconnected.
+# daemon moved to /; idgov status exits 1 while disconnected; an unknown
+# [sync] timezone fails the start.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -15,6 +16,14 @@ assert_eq "$rc" 1 "a refused bind fails the start"
 assert_contains "$out" "Invalid credentials" "the reason is on stderr"
 assert_exit 1 "no daemon was left behind" test -e "$T/run/idgovd.pid"
 printf '%s\n' "$good" > "$T/slapd/rootpw"
+
+# An unknown [sync] timezone fails the start with the reason.
+cp "$T/etc/idgov.conf" "$T/etc/good.conf"
+printf '[sync]\ntimezone = Mars/Olympus\n' >> "$T/etc/idgov.conf"
+out=$("$IDGOVD" -c "$T/etc/idgov.conf" -p "$T/run/idgovd.pid" 2>&1)
+assert_eq "$?" 1 "an unknown reconciliation time zone fails the start"
+assert_contains "$out" "[sync] timezone: 'Mars/Olympus' is not a known IANA time zone" "it says why"
+mv "$T/etc/good.conf" "$T/etc/idgov.conf"
 
 slapd_stop "$T/slapd"
 start_relative() { (cd "$T" && "$IDGOVD" -c etc/idgov.conf -p run/idgovd.pid); }

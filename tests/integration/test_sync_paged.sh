@@ -32,7 +32,8 @@ assert_exit 0 "second paged sync succeeds" ig sync
 assert_eq "$(sql "SELECT status FROM users WHERE uid='carol'")" departed "mark-and-sweep finds the deleted user"
 assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.mover'")" 1 "rename is a mover"
 assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='user.leaver'")" 1 "only the deleted user left"
-assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='membership.removed'")" 1 "membership removal found"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='membership.removed' AND details LIKE '%uid=frank,%'")" 1 "membership removal found"
+assert_eq "$(sql "SELECT count(*) FROM events WHERE kind='membership.removed' AND details LIKE '%uid=carol,%'")" 1 "the leaver's membership removed with her"
 
 # The daemon polls with paged searches.
 sed -i 's/^poll_interval = .*/poll_interval = 1/' "$T/etc/idgov.conf"

@@ -8,6 +8,11 @@
 #                                     SLAPD_TLS_DIR set (ca.pem, server.pem,
 #                                     server.key) slapd also offers StartTLS
 #                                     and an ldaps:// listener (DIR/ldaps_uri)
+#                                     With SLAPD_REFINT=1 it also runs
+#                                     memberof and refint (as most sites
+#                                     do): renaming or deleting an entry
+#                                     rewrites the member values of every
+#                                     group that held it, internally
 #   slapd_load DIR FILE.ldif          bulk-load entries (slapadd -q -w)
 #   slapd_start DIR                   start; sets SLAPD_URI and SLAPD_PORT
 #   slapd_stop DIR                    stop by the pid in its own pid file
@@ -43,6 +48,9 @@ slapd_setup() {
 olcModuleLoad: syncprov"
 	[ -e /usr/lib/ldap/ppolicy.so ] && overlays="$overlays
 olcModuleLoad: ppolicy"
+	[ "${SLAPD_REFINT:-}" = 1 ] && overlays="$overlays
+olcModuleLoad: memberof
+olcModuleLoad: refint"
 	local tls=""
 	if [ -n "${SLAPD_TLS_DIR:-}" ]; then
 		tls="olcTLSCACertificateFile: $SLAPD_TLS_DIR/ca.pem
@@ -117,6 +125,25 @@ dn: olcOverlay={1}ppolicy,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcPPolicyConfig
 olcOverlay: {1}ppolicy
+LDIF
+	fi
+	if [ "${SLAPD_REFINT:-}" = 1 ]; then
+		cat >> "$dir/config.ldif" <<LDIF
+
+dn: olcOverlay={2}memberof,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {2}memberof
+olcMemberOfRefInt: TRUE
+olcMemberOfGroupOC: groupOfNames
+olcMemberOfMemberAD: member
+olcMemberOfMemberOfAD: memberOf
+
+dn: olcOverlay={3}refint,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: {3}refint
+olcRefintAttribute: member
 LDIF
 	fi
 	slapadd -n0 -F "$dir/slapd.d" -l "$dir/config.ldif" >"$dir/slapadd-config.log" 2>&1 || {

@@ -28,12 +28,17 @@ check "idgov --version" test "$(idgov --version)" = "idgov $(dpkg-query -W -f '$
 
 # -- pam-auth-update
 check "the profile is not enabled by the install" sh -c '! grep -q pam_idgov /etc/pam.d/common-auth'
-pam-auth-update --enable idgov
+pam-auth-update --enable idgov idgov-password
 unix=$(grep -n 'pam_unix\.so' /etc/pam.d/common-auth | head -1 | cut -d: -f1)
 idg=$(grep -n 'pam_idgov\.so' /etc/pam.d/common-auth | head -1 | cut -d: -f1)
 check "common-auth: pam_idgov after pam_unix" test "${idg:-0}" -gt "${unix:-99}"
 check "common-account has pam_idgov" grep -q pam_idgov /etc/pam.d/common-account
 check "common-session has pam_idgov" grep -q pam_idgov /etc/pam.d/common-session
+unix=$(grep -n 'pam_unix\.so' /etc/pam.d/common-password | head -1 | cut -d: -f1)
+chk=$(grep -n 'pam_idgov\.so check_only' /etc/pam.d/common-password | head -1 | cut -d: -f1)
+rec=$(grep -n 'pam_idgov\.so record_only' /etc/pam.d/common-password | head -1 | cut -d: -f1)
+check "common-password: check_only before pam_unix" test "${chk:-99}" -lt "${unix:-0}"
+check "common-password: record_only after pam_unix" test "${rec:-0}" -gt "${unix:-99}"
 
 # -- the directory and the configuration (slapd.sh loads the installed schema)
 # shellcheck source=../lib/slapd.sh

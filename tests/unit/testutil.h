@@ -174,6 +174,16 @@ test_env_close(struct test_env *env)
 }
 
 /*
+ * Resolves fixture `member` values to the entries they name, as the mirror
+ * does when it stores them (member_refs.target): fixtures that insert
+ * member_refs rows by hand append this.
+ */
+#define TEST_RESOLVE_MEMBERS_SQL                                                                   \
+	"UPDATE member_refs SET target = coalesce((SELECT u.uuid FROM users u WHERE "              \
+	"u.dn_norm = member_refs.value), (SELECT g.uuid FROM groups g WHERE g.dn_norm = "          \
+	"member_refs.value)) WHERE kind = 0;"
+
+/*
  * The integer in the first column of the first row of sql run on the
  * store (-1 when there is no row); a statement that does not prepare
  * stops the test program.

@@ -41,6 +41,7 @@
 #define IDGOV_AUDIT_H
 
 #include "anchor.h"
+#include "audit_keys.h"
 #include "log.h"
 #include "store.h"
 
@@ -56,6 +57,10 @@ struct audit {
 	struct store *st;
 	struct logger *log;    /* may be NULL */
 	unsigned char *secret; /* Ed25519 secret key (sodium_malloc), or NULL: cannot sign */
+	char *secret_path; /* where it was read: KEY, KEY.new or KEY.old may hold the current one */
+	char key_id[AUDIT_KEY_ID_LEN]; /* the loaded key's id */
+	int key_checked; /* a never-rotated store: the key was checked against its newest head */
+	sqlite3_stmt *key_id_stmt; /* the store's current audit key id (key_ids) */
 	int sign_every;
 	sqlite3_stmt *head_stmt;
 	sqlite3_stmt *insert_stmt;
@@ -79,7 +84,12 @@ struct audit {
 };
 
 /*
- * secret_key_path may be NULL for a read-only (verify/list) handle.
+ * secret_key_path may be NULL for a read-only (verify/list) handle. A
+ * handle signs with the key the store names as the current audit key
+ * (key_ids, set by a rotation in the transaction of its record): before
+ * each signature it checks, and if another process rotated the key
+ * meanwhile it loads the current one from secret_key_path, or its .new or
+ * .old sibling (audit_keys.h, rotate_audit.h), or refuses to sign.
  * anchor_path ([store] audit_anchor) may be NULL: the handle then anchors
  * nothing (tests, a second handle on a store). A handle that signs and
  * anchors takes the store's after-commit slot (store.h) until closed.
@@ -142,6 +152,8 @@ struct audit_report {
 	int ok;
 	int64_t records;
 	int64_t signatures;
+	int64_t key_rotations;         /* audit key rotations followed */
+	char key_id[AUDIT_KEY_ID_LEN]; /* the key in force at the end of the chain */
 	int64_t last_signed_seq;
 	int64_t first_bad_seq; /* 0 when ok */
 	int64_t anchor_seq;    /* the anchored head; -1 when not checked */
@@ -149,7 +161,9 @@ struct audit_report {
 };
 
 /*
- * Verifies the whole chain and every signature against the public key,
+ * Verifies the whole chain and every signature, starting with the pinned
+ * public key pk ([store] audit_public_key) and following each audit key
+ * rotation record to the next key (audit_keys.h),
  * then the store against the anchor file (anchor_path; NULL: not checked):
  * the anchor must be there, well protected and signed, and the store must
  * hold its head. Problems with the anchor are reported like problems with
@@ -168,6 +182,23 @@ int audit_verify(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYB
 int audit_check_head(struct store *st, const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 		     const struct anchor_head *h, const char *source, struct audit_report *rep,
 		     struct idg_err *err);
+
+/*
+ * The audit key id the store names (key_ids): 1 with id, 0 if none (never
+ * rotated: the key `idgov init` made), -1 (err).
+ */
+int audit_store_key_id(struct store *st, char id[AUDIT_KEY_ID_LEN], struct idg_err *err);
+
+/*
+ * Inside the caller's transaction: appends the rotation record from the
+ * current key to new_sk's (audit_keys.h), signs the head at it with the
+ * current key, and names the new key as the store's (key_ids), so that
+ * every head after this commit is signed with new_sk, by any process.
+ * old_id and new_id get the two ids, *seq the record's.
+ */
+int audit_append_key_rotation(struct audit *a, const char *actor, const unsigned char *new_sk,
+			      char old_id[AUDIT_KEY_ID_LEN], char new_id[AUDIT_KEY_ID_LEN],
+			      int64_t *seq, struct idg_err *err);
 
 /* Exposed for tests: the canonical hash of one record after prev. */
 void audit_record_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t time,

@@ -88,6 +88,7 @@ int backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len
 struct backup_check {
 	int64_t records, signatures;
 	int pk_differs; /* the backup's audit key is not the host's */
+	int old_key;    /* made with the previous backup key (KEY.old, after a rotation) */
 };
 
 /*
@@ -111,7 +112,22 @@ int backup_file_name(const char *dir, const char *host, int64_t t, char *out, si
 int backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
 	       struct backup_manifest *m, struct idg_err *err);
 
-/* Reads, decrypts and checks a backup file with the key at key_path. */
+/*
+ * The backup key's id as printed and audited: hex of the keyed BLAKE2b
+ * that the file header holds (BACKUP_KEY_ID_HEX bytes with the NUL).
+ */
+#define BACKUP_KEY_ID_HEX 33
+void backup_key_id_hex(const unsigned char *key, char id[BACKUP_KEY_ID_HEX]);
+
+/* 1 if the backup file at path names key in its header, 0 if not (or unreadable). */
+int backup_file_uses_key(const char *path, const unsigned char *key);
+
+/*
+ * Reads, decrypts and checks a backup file with the key at key_path or,
+ * when the file names another key and key_path.old is that key (a
+ * backup made before `idgov key rotate backup`), with the old one
+ * (rep->old_key).
+ */
 int backup_verify_file(const char *path, const char *key_path, const unsigned char *host_pk,
 		       struct backup_contents *c, struct backup_check *rep, struct idg_err *err);
 

@@ -106,6 +106,9 @@ struct cfg {
 
 	/* [sync] */
 	int64_t sync_guard_window; /* seconds over which departures count for the guard */
+	char *sync_reconcile;      /* as written */
+	char *sync_timezone;       /* IANA zone the schedule is read in */
+	struct schedule sync_reconcile_sched; /* .none when off */
 
 	/* [users]: directory attribute names */
 	char *attr_uid;

@@ -26,6 +26,13 @@ int keys_create_master(const char *path, struct idg_err *err);
  */
 int keys_create_audit(const char *secret_path, const char *public_path, struct idg_err *err);
 
+/*
+ * Creates an audit signing key alone (secret, 0400; fails if it exists):
+ * a rotation's new key, whose public half goes into the chain
+ * (audit_keys.h), not into a file.
+ */
+int keys_create_audit_secret(const char *secret_path, struct idg_err *err);
+
 /* Reads the audit secret key into *sk (sodium_malloc, crypto_sign_SECRETKEYBYTES). */
 int keys_load_audit_secret(const char *path, unsigned char **sk, struct idg_err *err);
 

@@ -23,6 +23,8 @@
 #define DIR_UUID_LEN 36
 #define DIR_MAX_DN 4096
 #define DIR_MAX_VALUE 1024
+/* The most of a member value that is not a usable DN (kept as unresolved) that is stored. */
+#define DIR_MAX_MEMBER_RAW 8192
 
 enum dir_kind { DIR_OTHER, DIR_USER, DIR_GROUP };
 
@@ -52,9 +54,10 @@ struct dir_entry {
 	/* groups */
 	char *cn;
 	int64_t gid_number; /* -1: absent */
-	char **members;     /* normalised DNs, sorted, unique */
+	char **members; /* normalised DNs, and raw values that are not usable DNs; sorted, unique */
 	size_t n_members;
-	char **member_uids; /* sorted, unique */
+	size_t n_members_raw; /* how many of members are raw (not a DN, or over DIR_MAX_DN) */
+	char **member_uids;   /* sorted, unique */
 	size_t n_member_uids;
 };
 
@@ -94,7 +97,11 @@ void dir_entry_free(struct dir_entry *e);
 /* Formats a 16-byte UUID as 36 characters plus NUL. Returns -1 if len is not 16. */
 int dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1]);
 
-/* Normalises a DN (RFC 4514 form, lower case). Returns NULL if it is not a DN. */
+/*
+ * Normalises a DN the way the directory matches it (dn.c: RFC 4514 form,
+ * attribute types and values case-folded, multi-valued RDNs sorted).
+ * Returns NULL if it is not a DN, not UTF-8, or longer than DIR_MAX_DN.
+ */
 char *dir_dn_normalize(const char *dn);
 
 /*

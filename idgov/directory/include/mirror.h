@@ -28,7 +28,19 @@
 #include "dir.h"
 #include "store.h"
 
+#include <jansson.h>
 #include <lber.h>
+
+/*
+ * What a batch's changes mean. NONE: ordinary sync. REPORT: a
+ * reconciliation (a full refresh run to catch what incremental sync
+ * missed): every change is drift, and the commit adds one "sync.drift"
+ * audit record with the counts and the first MIRROR_DRIFT_EXAMPLES
+ * changes. VERIFY: the same comparison, but nothing is recorded and
+ * mirror_commit() rolls back; the guard never refuses.
+ */
+enum mirror_drift { MIRROR_DRIFT_NONE, MIRROR_DRIFT_REPORT, MIRROR_DRIFT_VERIFY };
+#define MIRROR_DRIFT_EXAMPLES 5
 
 struct mirror_stats {
 	int64_t joiners, movers, leavers, changed;
@@ -78,6 +90,15 @@ int mirror_save_state(struct mirror *m, const struct berval *cookie, const char 
 /* Signs the audit head and commits; or rolls back. */
 int mirror_commit(struct mirror *m, struct idg_err *err);
 void mirror_rollback(struct mirror *m);
+
+/* Sets the drift mode for the following batches (MIRROR_DRIFT_NONE by default). */
+void mirror_set_drift(struct mirror *m, enum mirror_drift drift);
+/*
+ * The differences found since the last mirror_begin, as a new JSON object:
+ * "total", counts by kind, and "examples" (kind, name, details). Valid
+ * until the next mirror_begin.
+ */
+json_t *mirror_drift_report(const struct mirror *m);
 
 /* Statistics since the last mirror_begin. */
 const struct mirror_stats *mirror_stats(const struct mirror *m);

@@ -30,11 +30,19 @@ struct sync_opts {
 	 * one-off `idgov sync` it runs does not make status lie about it.
 	 */
 	const char *state_mode;
+	/*
+	 * reconcile: a full reload whose changes are drift, audited as
+	 * "sync.drift" (mirror.h). verify: the same comparison, nothing
+	 * written; the differences come back in sync_result.drift.
+	 */
+	int reconcile;
+	int verify;
 };
 
 struct sync_result {
 	char mode[16]; /* "refreshOnly", "persist" or "paged" */
 	struct mirror_stats stats;
+	json_t *drift; /* reconcile/verify: mirror_drift_report(); the caller decrefs; else NULL */
 };
 
 /* Returns 0 or -1 (err set). Departures the guard holds are in res->stats.held. */

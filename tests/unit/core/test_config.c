@@ -59,6 +59,57 @@ test_minimal_file_gets_defaults(void **state)
 	cfg_free(cfg);
 }
 
+/* [sync] reconcile: daily at 03:00 UTC by default; "daily HH:MM", cron or off; bad values refused.
+ */
+static void
+test_sync_reconcile_schedule(void **state)
+{
+	char text[512];
+	struct cfg *cfg;
+	struct idg_err err;
+	int64_t next = 0;
+
+	(void)state;
+	assert_int_equal(cfg_load_string(minimal, "t.conf", &cfg, &err), 0);
+	assert_string_equal(cfg->sync_reconcile, "daily 03:00");
+	assert_false(cfg->sync_reconcile_sched.none);
+	/* 2026-11-26 12:00 UTC -> the next run is 2026-11-27 03:00 UTC. */
+	assert_int_equal(schedule_next(&cfg->sync_reconcile_sched, cfg->sync_timezone, 1795694400,
+				       &next, &err),
+			 0);
+	assert_int_equal(next, 1795748400);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = daily 22:30\ntimezone = Europe/Paris\n",
+		 minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	/* 22:30 in Paris (UTC+1 in November) is 21:30 UTC. */
+	assert_int_equal(schedule_next(&cfg->sync_reconcile_sched, cfg->sync_timezone, 1795694400,
+				       &next, &err),
+			 0);
+	assert_int_equal(next, 1795694400 + 9 * 3600 + 1800);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = off\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_true(cfg->sync_reconcile_sched.none);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = 15 */6 * * 1-5\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_false(cfg->sync_reconcile_sched.none);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = daily 24:00\n", minimal);
+	expect_error(text, "[sync] reconcile: 'daily HH:MM'");
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = daily 3:00\n", minimal);
+	expect_error(text, "[sync] reconcile: 'daily HH:MM'");
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = daily 03:00x\n", minimal);
+	expect_error(text, "[sync] reconcile: 'daily HH:MM'");
+	snprintf(text, sizeof(text), "%s[sync]\nreconcile = sometimes\n", minimal);
+	expect_error(text, "[sync] reconcile:");
+	snprintf(text, sizeof(text), "%s[sync]\ntimezone = Europe/Paris; rm\n", minimal);
+	expect_error(text, "[sync] timezone:");
+	snprintf(text, sizeof(text), "%s[sync]\ntimezone =\n", minimal);
+	expect_error(text, "[sync] timezone:");
+}
+
 /* The anchor follows the audit key unless placed; it is never the store or a key. */
 static void
 test_audit_anchor(void **state)
@@ -540,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_audit_anchor),
 		cmocka_unit_test(test_backup_keys),
+		cmocka_unit_test(test_sync_reconcile_schedule),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,6 +209,108 @@ test_partial_migration_rolls_back(void **state)
 	}
 }
 
+/* Runs sql on the raw database file, failing the test on an error. */
+static void
+raw_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+}
+
+static long long
+raw_int(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/*
+ * A store made by the migrations up to 010 (an install before 013), with
+ * review items recommended 'keep' and a journal row pointing at one:
+ * opened now, it is migrated to the words people see, every row and
+ * reference kept, and 'keep' can no longer be written.
+ */
+static void
+test_old_store_recommendations_become_approve(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+	char sub[128], pragma[64];
+	sqlite3 *db;
+	int fd;
+
+	snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	raw_exec(db, "BEGIN");
+	for (unsigned i = 0; i < schema_migration_count && schema_migrations[i].version <= 10;
+	     i++) {
+		raw_exec(db, schema_migrations[i].sql);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+			 schema_migrations[i].version);
+		raw_exec(db, pragma);
+	}
+	raw_exec(db,
+		 "INSERT INTO campaigns (id, name, definition, opened_at, opened_by, deadline) "
+		 "VALUES (1, 'q1', '{\"default\":\"keep\",\"scope\":\"all\"}', 1, 'root', 2);"
+		 "INSERT INTO review_items (id, campaign_id, user_uuid, user_dn, user_status, "
+		 "group_id, group_cn, group_dn, privileged, held_as, source, recommendation, "
+		 "recommend_why, reviewer_why) VALUES "
+		 "(1, 1, 'u1', 'uid=a', 'active', 7, 'g', 'cn=g', 0, 'member', 'directory', "
+		 "'keep', 'last login 2 days ago', 'manager'), "
+		 "(2, 1, 'u2', 'uid=b', 'departed', 7, 'g', 'cn=g', 0, 'member', 'directory', "
+		 "'revoke', 'the user has left', 'manager');"
+		 "INSERT INTO dir_journal (id, op, dn, attr, value, created_at, item_id) VALUES "
+		 "(5, 'del_member', 'cn=g', 'member', 'uid=b', 1, 2);"
+		 "COMMIT");
+	sqlite3_close(db);
+
+	if (store_open(f->path, STORE_OPEN_EXISTING, &st, &err) != 0)
+		fail_msg("store_open: %s", err.msg);
+	assert_int_equal(store_schema_version(st),
+			 schema_migrations[schema_migration_count - 1].version);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM review_items WHERE id = 1 AND "
+				     "recommendation = 'approve' AND recommend_why = 'last login 2 "
+				     "days ago'"),
+			 1);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM review_items WHERE id = 2 AND "
+				     "recommendation = 'revoke'"),
+			 1);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM review_items WHERE recommendation = "
+				     "'keep'"),
+			 0);
+	/* The journal still points at its item, and no reference is dangling. */
+	assert_int_equal(raw_int(st, "SELECT item_id FROM dir_journal WHERE id = 5"), 2);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	assert_int_equal(raw_int(st,
+				 "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+				 "name IN ('review_items_reviewer', 'review_items_remediation')"),
+			 2);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM campaigns WHERE "
+				     "json_extract(definition, '$.default') = 'approve' AND "
+				     "json_extract(definition, '$.scope') = 'all'"),
+			 1);
+	/* The old word is refused from now on; deleting a referenced item still is too. */
+	assert_int_equal(store_exec(st,
+				    "UPDATE review_items SET recommendation = 'keep' WHERE id = 1",
+				    &err),
+			 -1);
+	assert_int_equal(store_exec(st, "DELETE FROM review_items WHERE id = 2", &err), -1);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -222,6 +325,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_migration_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_store_recommendations_become_approve,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,48 @@ test_spacing_and_case_variants_normalise_alike(void **state)
 }
 
 static void
+test_non_ascii_values_fold_case_as_the_directory_matches(void **state)
+{
+	(void)state;
+	/* "Élodie" and "éLODIE" name one entry: uid matches case-insensitively. */
+	expect_norm("uid=\xc3\x89lodie,ou=\xc3\x89quipe,dc=x",
+		    "uid=\xc3\xa9lodie,ou=\xc3\xa9quipe,dc=x");
+	expect_norm("uid=\xc3\xa9LODIE,ou=\xc3\xa9QUIPE,dc=x",
+		    "uid=\xc3\xa9lodie,ou=\xc3\xa9quipe,dc=x");
+	/* Greek capital sigma, Cyrillic, and the Kelvin sign (3 bytes) folding to "k" (1). */
+	expect_norm("cn=\xce\xa3\xd0\x94,dc=x", "cn=\xcf\x83\xd0\xb4,dc=x");
+	expect_norm("cn=\xe2\x84\xaa"
+		    "elvin,dc=x",
+		    "cn=kelvin,dc=x");
+	/* An escaped UTF-8 value is the same value. */
+	expect_norm("uid=\\C3\\89lodie,dc=x", "uid=\xc3\xa9lodie,dc=x");
+}
+
+static void
+test_type_aliases_and_rdn_order_normalise_alike(void **state)
+{
+	(void)state;
+	expect_norm("userid=bob,organizationalUnitName=People,DC=x", "uid=bob,ou=people,dc=x");
+	expect_norm("0.9.2342.19200300.100.1.1=bob,2.5.4.11=people,dc=x", "uid=bob,ou=people,dc=x");
+	expect_norm("uid=bob+cn=Bob Smith,dc=x", "cn=bob smith+uid=bob,dc=x");
+	expect_norm("cn=Bob Smith+uid=bob,dc=x", "cn=bob smith+uid=bob,dc=x");
+	/* The fast path and the slow path agree: an escape only forces the slow one. */
+	expect_norm("cn=A\\42c,dc=x", "cn=abc,dc=x");
+}
+
+static void
+test_broken_utf8_in_a_dn_is_rejected(void **state)
+{
+	(void)state;
+	expect_norm("uid=\xff\xfe,dc=x", NULL);         /* never UTF-8 */
+	expect_norm("uid=\xc3,dc=x", NULL);             /* truncated sequence */
+	expect_norm("uid=\xc0\xaf,dc=x", NULL);         /* overlong "/" */
+	expect_norm("uid=\xed\xa0\x80,dc=x", NULL);     /* a surrogate */
+	expect_norm("uid=\\ed\\a0\\80,dc=x", NULL);     /* the same, escaped */
+	expect_norm("uid=\xf4\x90\x80\x80,dc=x", NULL); /* above U+10FFFF */
+}
+
+static void
 test_malformed_dns_are_rejected(void **state)
 {
 	char *huge = malloc(DIR_MAX_DN + 10);
@@ -156,6 +198,9 @@ main(void)
 		cmocka_unit_test(test_plain_dns_are_lower_cased),
 		cmocka_unit_test(test_spacing_and_case_variants_normalise_alike),
 		cmocka_unit_test(test_malformed_dns_are_rejected),
+		cmocka_unit_test(test_non_ascii_values_fold_case_as_the_directory_matches),
+		cmocka_unit_test(test_type_aliases_and_rdn_order_normalise_alike),
+		cmocka_unit_test(test_broken_utf8_in_a_dn_is_rejected),
 		cmocka_unit_test(test_dn_within),
 		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_generalized_time),

@@ -448,6 +448,226 @@ test_warnings_are_logged_after_commit_only(void **state)
 	close(fd);
 }
 
+/* Membership pairs of a user (by uuid) in a group (by cn), resolved by identity. */
+static long long
+pairs(struct fixture *f, const char *uuid, const char *cn)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
+		 "JOIN groups g ON g.id = m.group_id WHERE r.target = '%s' AND g.cn = '%s'",
+		 uuid, cn);
+	return test_count(&f->env, q);
+}
+
+#define UA "00000000-0000-0000-0000-00000000000a"
+#define UB "00000000-0000-0000-0000-00000000000b"
+#define UN "00000000-0000-0000-0000-0000000000a2"
+#define G1 "00000000-0000-0000-0000-0000000000g1"
+#define G2 "00000000-0000-0000-0000-0000000000g2"
+
+static void
+test_rename_repoints_memberships_without_the_group(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a};
+	struct dir_entry e[] = {user(UA, "a", m_a), group(G1, "ops", members, 1)};
+	struct dir_entry moved = user(UA, "a2", "uid=a2,ou=moved,dc=x");
+
+	apply_all(f, 1, e, 2, 1);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	/* refint rewrote the group's member value; only the user's rename is sent. */
+	apply_all(f, 0, &moved, 1, 0);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM membership_values WHERE "
+					     "value = 'uid=a2,ou=moved,dc=x'"),
+			 1);
+	/* When the group is sent later with the new value, nothing changes. */
+	{
+		char *now[] = {idg_unconst("uid=a2,ou=moved,dc=x")};
+		struct dir_entry g = group(G1, "ops", now, 1);
+
+		apply_all(f, 0, &g, 1, 0);
+	}
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 1);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM events WHERE kind LIKE 'membership.%'"),
+		0);
+}
+
+static void
+test_readded_uid_inherits_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a};
+	/* b stays: the departure of the only user would be held by the guard. */
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b),
+				group(G1, "ops", members, 1)};
+	struct dir_entry again = user(UN, "a", m_a);
+	struct idg_err err;
+
+	apply_all(f, 1, e, 3, 1);
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_delete(f->m, UA, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 0);
+	assert_int_equal(
+		test_count(&f->env,
+			   "SELECT count(*) FROM events WHERE kind = 'membership.removed'"),
+		1);
+	apply_all(f, 0, &again, 1, 0);
+	assert_int_equal(pairs(f, UN, "ops"), 0);
+	assert_int_equal(pairs(f, UA, "ops"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 0);
+}
+
+static void
+test_readd_arriving_before_the_delete_inherits_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a};
+	struct dir_entry e[] = {user(UA, "a", m_a), group(G1, "ops", members, 1)};
+	struct dir_entry again = user(UN, "a", m_a);
+	struct idg_err err;
+
+	apply_all(f, 1, e, 2, 1);
+	apply_all(f, 0, &again, 1, 0);
+	/* The old entry still holds the DN: its row is parked, not handed over. */
+	assert_int_equal(pairs(f, UN, "ops"), 0);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_delete(f->m, UA, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 0);
+	assert_int_equal(pairs(f, UN, "ops"), 0);
+}
+
+static void
+test_crossing_renames_keep_each_identity(void **state)
+{
+	struct fixture *f = *state;
+	char *ops[] = {m_a}, *dev[] = {m_b};
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b), group(G1, "ops", ops, 1),
+				group(G2, "dev", dev, 1)};
+	/* a takes b's DN and b takes a's, in one batch, a first. */
+	struct dir_entry swap[] = {user(UA, "a", m_b), user(UB, "b", m_a)};
+
+	apply_all(f, 1, e, 4, 1);
+	apply_all(f, 0, swap, 2, 0);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(pairs(f, UB, "dev"), 1);
+	assert_int_equal(pairs(f, UA, "dev"), 0);
+	assert_int_equal(pairs(f, UB, "ops"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM membership_values "
+					     "WHERE group_cn = 'ops' AND value = 'uid=b,dc=x'"),
+			 1);
+}
+
+static void
+test_unresolved_member_is_kept_then_resolved(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_c};
+	struct dir_entry g = group(G1, "ops", members, 1);
+	struct dir_entry c = user("00000000-0000-0000-0000-00000000000c", "c", m_c);
+
+	apply_all(f, 1, &g, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE target IS "
+					     "NULL AND problem = 'no_entry'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 1);
+	apply_all(f, 0, &c, 1, 0);
+	assert_int_equal(pairs(f, "00000000-0000-0000-0000-00000000000c", "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE problem "
+					     "IS NOT NULL"),
+			 0);
+}
+
+static void
+test_member_dn_over_the_limit_is_kept_as_too_long(void **state)
+{
+	struct fixture *f = *state;
+	char *big = malloc(DIR_MAX_DN + 100), *members[2];
+	struct dir_entry g;
+
+	assert_non_null(big);
+	memcpy(big, "cn=", 3);
+	memset(big + 3, 'x', DIR_MAX_DN + 96);
+	big[DIR_MAX_DN + 99] = '\0';
+	members[0] = big;
+	members[1] = idg_unconst("not a dn");
+	g = group(G1, "ops", members, 2);
+	apply_all(f, 1, &g, 1, 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE problem = "
+					     "'too_long' AND target IS NULL"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE problem = "
+					     "'not_a_dn'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 2);
+	free(big);
+}
+
+static void
+test_deleted_nested_group_leaves_its_parents(void **state)
+{
+	struct fixture *f = *state;
+	char *inner_dn = idg_unconst("cn=inner,dc=x"), *outer[] = {inner_dn};
+	struct dir_entry inner = group(G2, "inner", NULL, 0);
+	struct dir_entry e[2];
+	struct idg_err err;
+
+	inner.dn = inner.dn_norm = inner_dn;
+	e[0] = group(G1, "ops", outer, 1);
+	e[1] = inner;
+	apply_all(f, 1, e, 2, 1);
+	assert_int_equal(pairs(f, G2, "ops"), 1);
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_delete(f->m, G2, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 0);
+}
+
+static void
+test_verify_reports_differences_and_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *before[] = {m_a, m_b}, *after[] = {m_a};
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b),
+				group(G1, "ops", before, 2)};
+	struct dir_entry now[] = {user(UA, "a", m_a), group(G1, "ops", after, 1)};
+	struct idg_err err;
+	json_t *d;
+
+	apply_all(f, 1, e, 3, 1);
+	mirror_set_drift(f->m, MIRROR_DRIFT_VERIFY);
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(mirror_apply(f->m, &now[i], &err), 0);
+	assert_int_equal(mirror_sweep(f->m, &err), 0);
+	/* b leaves (1 user gone, its membership with it) and would never trip the guard. */
+	assert_int_equal(mirror_check_guard(f->m, 0, &err), 0);
+	d = mirror_drift_report(f->m);
+	assert_non_null(d);
+	assert_int_equal(json_integer_value(json_object_get(d, "users_departed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "memberships_removed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "total")), 2);
+	assert_int_equal(json_array_size(json_object_get(d, "examples")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(d, "examples"), 0), "kind")),
+			    "membership.removed");
+	json_decref(d);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	/* Nothing was kept: b is still there, with its membership, and no event was written. */
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE status = 'active'"),
+			 2);
+	assert_int_equal(pairs(f, UB, "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events"), 0);
+	mirror_set_drift(f->m, MIRROR_DRIFT_NONE);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -464,6 +684,14 @@ main(void)
 		T(test_cookie_commits_with_changes_or_not_at_all),
 		T(test_unreadable_values_disable_or_warn_and_never_skip),
 		T(test_warnings_are_logged_after_commit_only),
+		T(test_rename_repoints_memberships_without_the_group),
+		T(test_readded_uid_inherits_nothing),
+		T(test_readd_arriving_before_the_delete_inherits_nothing),
+		T(test_crossing_renames_keep_each_identity),
+		T(test_unresolved_member_is_kept_then_resolved),
+		T(test_member_dn_over_the_limit_is_kept_as_too_long),
+		T(test_deleted_nested_group_leaves_its_parents),
+		T(test_verify_reports_differences_and_writes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,8 @@ setup(void **state)
 		    "(2, 0, 'cn=sre,dc=x'), (3, 0, 'cn=oncall,dc=x'), (4, 0, 'cn=ring1,dc=x'), "
 		    "(5, 0, 'cn=ring2,dc=x'), (6, 0, 'cn=loop1,dc=x'), (7, 0, 'cn=loop2,dc=x');"
 		    "INSERT INTO memberships (group_id, ref_id, since) VALUES (2, 1, 0), "
-		    "(1, 2, 0), (3, 3, 0), (6, 4, 0), (5, 5, 0), (4, 5, 0), (8, 6, 0), (7, 7, 0);",
+		    "(1, 2, 0), (3, 3, 0), (6, 4, 0), (5, 5, 0), (4, 5, 0), (8, 6, 0), (7, 7, "
+		    "0);" TEST_RESOLVE_MEMBERS_SQL,
 		    TEST_ENV_AUDIT) != 0)
 		return -1;
 	idg_set_now(T0);
@@ -680,12 +681,13 @@ test_privilege_judged_again_at_approval(void **state)
 
 	assert_string_equal(grant_text(f, "approvals_needed", id), "1");
 	/* dev is put into admins while the request waits. */
-	assert_int_equal(store_exec(f->env.st,
-				    "INSERT INTO member_refs (id, kind, value) VALUES "
-				    "(100, 0, 'cn=dev,dc=x'); INSERT INTO memberships "
-				    "(group_id, ref_id, since) VALUES (1, 100, 0);",
-				    &err),
-			 0);
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "INSERT INTO member_refs (id, kind, value) VALUES "
+			   "(100, 0, 'cn=dev,dc=x'); INSERT INTO memberships "
+			   "(group_id, ref_id, since) VALUES (1, 100, 0);" TEST_RESOLVE_MEMBERS_SQL,
+			   &err),
+		0);
 	assert_int_equal(grant_decide(&root, id, 1, NULL, &err), 0);
 	assert_string_equal(grant_text(f, "state", id), "requested");
 	assert_string_equal(grant_text(f, "approvals_needed", id), "2");

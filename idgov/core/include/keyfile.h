@@ -1,0 +1,51 @@
+/*
+ * The file steps every key rotation shares (rotate.h, rotate_audit.h,
+ * rotate_backup.h): sibling names (KEY.new, KEY.old), a rename or link
+ * made durable by fsyncing the directory, the swap that makes the current
+ * key KEY.old and KEY.new the current key, and the destruction of a key
+ * file (overwritten with zeros, fsync'd, unlinked).
+ *
+ * A rotation keeps the old key under a second name (a hard link) before
+ * the new one is renamed over KEY, so at every instant KEY names a
+ * complete key and the old one is never lost before the new one is in
+ * place: a crash between the link and the rename leaves KEY and KEY.old
+ * as the same file and KEY.new beside them, which keyfile_swap() finishes
+ * when run again.
+ */
+#ifndef IDGOV_KEYFILE_H
+#define IDGOV_KEYFILE_H
+
+#include "util.h"
+
+#include <limits.h>
+
+/* out = path + suffix; -1 if it does not fit in PATH_MAX. */
+int keyfile_sibling(char out[PATH_MAX], const char *path, const char *suffix, struct idg_err *err);
+
+/* 1 if path exists (as anything, even a dangling link), else 0. */
+int keyfile_exists(const char *path);
+
+/* 1 if p and q are the same file (same device and inode), else 0. */
+int keyfile_same(const char *p, const char *q);
+
+/* Makes a rename, link or unlink in path's directory durable. */
+int keyfile_fsync_dir(const char *path, struct idg_err *err);
+
+/*
+ * path becomes also oldp (a hard link; refused if oldp exists and is
+ * another file), then newp is renamed over path; each step fsync'd.
+ * stop_after_link returns after the link, as a crash there would.
+ */
+int keyfile_swap(const char *path, const char *newp, const char *oldp, int stop_after_link,
+		 struct idg_err *err);
+
+/* Overwrites a key file with zeros, fsyncs it, unlinks it and fsyncs its directory. */
+int keyfile_destroy(const char *path, struct idg_err *err);
+
+/*
+ * IDGOV_FAULT=name kills the process here with SIGKILL, as a power cut
+ * would: for the integration tests of crash safety.
+ */
+void keyfile_fault_point(const char *name);
+
+#endif
