@@ -947,7 +947,7 @@ forget_identity(struct mirror *m, const char *uuid, struct idg_err *err)
 	sqlite3_stmt *s = m->s[S_REF_GROUPS];
 	char *value = NULL;
 	int64_t ref;
-	int rc = 0, step;
+	int rc = 0, step = SQLITE_DONE;
 
 	if (ref_of_target(m, uuid, &ref, &value, err) != 0)
 		return -1;
