@@ -165,8 +165,21 @@ canonical_ava(LDAPAVA *ava)
 	}
 	type[ava->la_attr.bv_len] = '\0';
 	name = canonical_type(type);
-	if (set_bv(&ava->la_attr, &ava->la_flags, LDAP_AVA_FREE_ATTR, name, strlen(name)) != 0)
+	/*
+	 * libldap 2.5 allocates an AVA's type together with the AVA and never
+	 * frees it on its own (LDAP_AVA_FREE_ATTR is ignored): a new buffer
+	 * there leaks. The canonical type is the lower-cased type (same length:
+	 * written over it) or a table entry (static: pointed at).
+	 */
+	n = strlen(name);
+	if (name == type && n == ava->la_attr.bv_len) {
+		memcpy(ava->la_attr.bv_val, name, n);
+	} else if (name != type) {
+		ava->la_attr.bv_val = idg_unconst(name);
+		ava->la_attr.bv_len = (ber_len_t)n;
+	} else {
 		return -1;
+	}
 	/* "#04..." (BER, hex) values stay as sent; their hex is lower-cased with the whole DN. */
 	if (ava->la_flags & LDAP_AVA_BINARY)
 		return 0;
