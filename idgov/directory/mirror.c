@@ -138,6 +138,10 @@ struct mirror {
 	char **pending;
 	size_t n_pending, cap_pending;
 	struct strmap *pending_set;
+	/* Warning lines for the log, written once the transaction commits. */
+	char **logs;
+	size_t n_logs, cap_logs;
+	int64_t logs_dropped;
 	struct mirror_stats stats;
 	enum mirror_drift drift; /* what this batch's changes mean (mirror_set_drift) */
 	json_t *examples; /* the first MIRROR_DRIFT_EXAMPLES changes, when drift is reported */
@@ -174,6 +178,9 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	return 0;
 }
 
+static void clear_pending(struct mirror *m);
+static void flush_logs(struct mirror *m, int emit);
+
 void
 mirror_close(struct mirror *m)
 {
@@ -183,9 +190,12 @@ mirror_close(struct mirror *m)
 		mirror_rollback(m);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
+	clear_pending(m);
 	strmap_free(m->refs);
 	strmap_free(m->pending_set);
 	free(m->pending);
+	flush_logs(m, 0);
+	free(m->logs);
 	json_decref(m->examples);
 	free(m);
 }
@@ -378,6 +388,58 @@ static int point_identity(struct mirror *m, const char *uuid, const char *dn_nor
 static int forget_identity(struct mirror *m, const char *uuid, struct idg_err *err);
 
 /*
+ * Warnings are logged after the transaction commits, never from work that
+ * is rolled back (and retried: it would say the same thing twice). At most
+ * MAX_LOGGED lines a transaction; the rest are counted in one more line.
+ */
+#define MAX_LOGGED 1000
+
+static int
+note_warning(struct mirror *m, const char *name, const char *dn, const struct dir_warning *w)
+{
+	char line[512];
+
+	if (m->log == NULL)
+		return 0;
+	if (m->n_logs >= MAX_LOGGED) {
+		m->logs_dropped++;
+		return 0;
+	}
+	if (m->n_logs == m->cap_logs) {
+		size_t cap = m->cap_logs ? 2 * m->cap_logs : 16;
+		char **bigger = realloc(m->logs, cap * sizeof(*bigger));
+
+		if (bigger == NULL)
+			return -1;
+		m->logs = bigger;
+		m->cap_logs = cap;
+	}
+	snprintf(line, sizeof(line), "sync: %.256s (%.200s): %s %s", name, dn, w->attr, w->problem);
+	if ((m->logs[m->n_logs] = strdup(line)) == NULL)
+		return -1;
+	m->n_logs++;
+	return 0;
+}
+
+/* Writes the noted warnings (emit) or forgets them, and empties the list. */
+static void
+flush_logs(struct mirror *m, int emit)
+{
+	for (size_t i = 0; i < m->n_logs; i++) {
+		if (emit)
+			log_msg(m->log, LOG_WARNING, "%s", m->logs[i]);
+		free(m->logs[i]);
+	}
+	if (emit && m->logs_dropped > 0)
+		log_msg(m->log, LOG_WARNING,
+			"sync: %lld more values not stored as the directory "
+			"holds them (see 'idgov status')",
+			(long long)m->logs_dropped);
+	m->n_logs = 0;
+	m->logs_dropped = 0;
+}
+
+/*
  * Replaces the entry's warnings (values not stored as the directory holds
  * them) and logs them; rows describe the entry as it is now.
  */
@@ -397,9 +459,8 @@ write_warnings(struct mirror *m, const struct dir_entry *e, const char *name, st
 		sqlite3_bind_int64(s, 4, m->now);
 		if (store_step_done(m->st, s, err) != 0)
 			return -1;
-		if (m->log != NULL)
-			log_msg(m->log, LOG_WARNING, "sync: %s (%s): %s %s", name, e->dn,
-				e->warnings[i].attr, e->warnings[i].problem);
+		if (note_warning(m, name, e->dn, &e->warnings[i]) != 0)
+			return idg_seterr(err, "out of memory");
 	}
 	return 0;
 }
@@ -1608,6 +1669,7 @@ mirror_commit(struct mirror *m, struct idg_err *err)
 	if (store_commit(m->st, err) != 0)
 		goto fail;
 	m->in_tx = 0;
+	flush_logs(m, 1);
 	return 0;
 fail:
 	mirror_rollback(m);
@@ -1620,6 +1682,7 @@ mirror_rollback(struct mirror *m)
 	store_rollback(m->st);
 	strmap_clear(m->refs); /* ids of rolled-back member_refs rows are gone */
 	clear_pending(m);
+	flush_logs(m, 0);
 	m->in_tx = 0;
 	m->index_dropped = 0; /* the rollback restored it */
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -175,12 +177,12 @@ test_rename_is_a_mover_and_delete_departs(void **state)
 
 /* n users u0..u(n-1) with uuids ...0000-00000000NNNN. */
 static void
-make_users(struct dir_entry *e, char (*uuids)[40], char (*uids)[8], char (*dns)[24], int n)
+make_users(struct dir_entry *e, char (*uuids)[40], char (*uids)[16], char (*dns)[32], int n)
 {
 	for (int i = 0; i < n; i++) {
 		snprintf(uuids[i], 40, "00000000-0000-0000-0000-%012d", i);
-		snprintf(uids[i], 8, "u%d", i);
-		snprintf(dns[i], 24, "uid=u%d,dc=x", i);
+		snprintf(uids[i], 16, "u%d", i);
+		snprintf(dns[i], 32, "uid=u%d,dc=x", i);
 		e[i] = user(uuids[i], uids[i], dns[i]);
 	}
 }
@@ -215,7 +217,7 @@ test_guard_holds_mass_departure_and_release_applies_it(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[6];
-	char uuids[6][40], uids[6][8], dns[6][24];
+	char uuids[6][40], uids[6][16], dns[6][32];
 	struct mirror_stats st;
 	struct idg_err err;
 	int64_t released;
@@ -276,7 +278,7 @@ test_a_held_user_who_returns_is_taken_off_the_hold(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[4];
-	char uuids[4][40], uids[4][8], dns[4][24];
+	char uuids[4][40], uids[4][16], dns[4][32];
 
 	make_users(e, uuids, uids, dns, 4);
 	apply_all(f, 0, e, 4, 0);
@@ -296,7 +298,7 @@ test_guard_counts_departures_over_a_sliding_window(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[20];
-	char uuids[20][40], uids[20][8], dns[20][24];
+	char uuids[20][40], uids[20][16], dns[20][32];
 	const int64_t t0 = 1800000000;
 	struct mirror_stats st;
 
@@ -324,7 +326,7 @@ test_force_applies_and_records_what_was_forced(void **state)
 {
 	struct fixture *f = *state;
 	struct dir_entry e[5];
-	char uuids[5][40], uids[5][8], dns[5][24];
+	char uuids[5][40], uids[5][16], dns[5][32];
 	struct idg_err err;
 
 	make_users(e, uuids, uids, dns, 5);
@@ -411,6 +413,43 @@ test_unreadable_values_disable_or_warn_and_never_skip(void **state)
 					     "status = 'active' AND disabled_reason IS NULL"),
 			 1);
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 0);
+}
+
+/* A value's warning reaches the log once its transaction commits; a rolled-back one never. */
+static void
+test_warnings_are_logged_after_commit_only(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct mirror *m = NULL;
+	struct logger lg;
+	struct idg_err err;
+	char sock[128], buf[1024];
+	int fd, seen = 0;
+	ssize_t n;
+
+	snprintf(sock, sizeof(sock), "%s/log.sock", f->env.dir);
+	assert_true((fd = test_listen_dgram(sock)) >= 0);
+	log_open(&lg, "idgov-test", sock, 0);
+	assert_int_equal(mirror_open(f->env.st, NULL, f->env.cfg, &lg, &m, &err), 0);
+	a.warnings[0] = (struct dir_warning){"displayName", "over 1024 bytes: stored truncated"};
+	a.n_warnings = 1;
+	assert_int_equal(mirror_begin(m, 0, &err), 0);
+	assert_int_equal(mirror_apply(m, &a, &err), 0);
+	mirror_rollback(m);
+	assert_true(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) < 0);
+	assert_int_equal(mirror_begin(m, 0, &err), 0);
+	assert_int_equal(mirror_apply(m, &a, &err), 0);
+	assert_true(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) < 0); /* not before the commit */
+	assert_int_equal(mirror_commit(m, &err), 0);
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		seen += strstr(buf, "sync: a (uid=a,dc=x): displayName over 1024 bytes") != NULL;
+	}
+	assert_int_equal(seen, 1);
+	mirror_close(m);
+	log_close(&lg);
+	close(fd);
 }
 
 /* Membership pairs of a user (by uuid) in a group (by cn), resolved by identity. */
@@ -648,6 +687,7 @@ main(void)
 		T(test_force_applies_and_records_what_was_forced),
 		T(test_cookie_commits_with_changes_or_not_at_all),
 		T(test_unreadable_values_disable_or_warn_and_never_skip),
+		T(test_warnings_are_logged_after_commit_only),
 		T(test_rename_repoints_memberships_without_the_group),
 		T(test_readded_uid_inherits_nothing),
 		T(test_readd_arriving_before_the_delete_inherits_nothing),
