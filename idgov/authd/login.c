@@ -101,11 +101,16 @@ unavailable(struct env *e, const char *user, const struct idg_err *err)
 }
 
 /*
- * Users with no enrolment: denied, or let through until the grace date with
- * a reminder. Temporary privileged accounts get no grace.
+ * Users with no enrolment (and users the directory does not know): denied,
+ * or let through until the grace date with a reminder. Temporary
+ * privileged accounts get no grace. Unless [mfa] reveal_enrolment, a
+ * refused user is asked for a code like an enrolled one and refused like
+ * one giving a wrong code, so that nobody can learn who is enrolled (or
+ * who exists) by trying names; the reason goes to the log only. asked:
+ * the code was asked already.
  */
 static enum authproto_result
-not_enrolled(struct env *e, const char *user)
+not_enrolled(struct env *e, const char *user, int asked)
 {
 	const struct cfg *cfg = e->cfg;
 	struct idg_err err;
@@ -120,6 +125,18 @@ not_enrolled(struct env *e, const char *user)
 			  date);
 		log_msg(e->log, LOG_NOTICE, "auth: %s not enrolled, allowed by grace period", user);
 		return AUTHPROTO_R_SUCCESS;
+	}
+	if (!cfg->mfa_reveal_enrolment) {
+		char *code = NULL;
+
+		if (!asked && conv_prompt(e->c, cfg->mfa_prompt, &code) != 0)
+			return AUTHPROTO_R_CONV_ERR;
+		sodium_free(code);
+		log_msg(e->log, LOG_WARNING,
+			"auth: denied %s: rule mfa.not_enrolled (not told: [mfa] reveal_enrolment "
+			"is no)",
+			user);
+		return AUTHPROTO_R_AUTH_ERR;
 	}
 	conv_error(e->c,
 		   "Multi-factor authentication is required and %s is not enrolled. "
@@ -239,7 +256,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	if (rc < 0)
 		return unavailable(e, user, &err);
 	if (rc == 0)
-		return not_enrolled(e, user);
+		return not_enrolled(e, user, 0);
 	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
 		return AUTHPROTO_R_CONV_ERR;
 	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
@@ -265,7 +282,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule mfa.locked", user);
 		return AUTHPROTO_R_AUTH_ERR;
 	case MFA_NOT_ENROLLED:
-		return not_enrolled(e, user);
+		return not_enrolled(e, user, 1);
 	case MFA_UNKNOWN_USER:
 		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule account.unknown", user);
 		return AUTHPROTO_R_USER_UNKNOWN;

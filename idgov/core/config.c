@@ -159,6 +159,7 @@ static const struct key_def keys[] = {
 	K("mfa", "unenrolled", T_UNENROLLED, mfa_unenrolled, "deny"),
 	K("mfa", "grace_until", T_DATE_OPT, mfa_grace_until, ""),
 	K("mfa", "self_enroll", T_BOOL, mfa_self_enroll, "yes"),
+	K("mfa", "reveal_enrolment", T_BOOL, mfa_reveal_enrolment, "no"),
 
 	KI("password", "min_length", pw_min_length, "12", 1, 1024),
 	KI("password", "min_classes", pw_min_classes, "3", 1, 4),

@@ -47,7 +47,18 @@ assert_contains "$(cat "$T/last.out")" "MFA of alice unlocked." "and is told it 
 assert_exit 0 "after unlock a fresh code works" pam alice authenticate <<<"$(code 4)"
 
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
-assert_contains "$(cat "$T/last.err")" "not enrolled" "the unenrolled user is told how to enrol"
+assert_contains "$(cat "$T/last.err")" "Verification code:" "after the same prompt as an enrolled user's"
+case "$(cat "$T/last.err")" in
+*enrol*) not_ok "and is not told why (reveal_enrolment = no)" ;;
+*) ok "and is not told why (reveal_enrolment = no)" ;;
+esac
+assert_contains "$(cat "$T/syslog.txt")" "denied bob: rule mfa.not_enrolled" "the reason is in the log"
+assert_exit 1 "a user unknown to the directory gets the same prompt" pam mallory authenticate <<<"123456"
+assert_contains "$(cat "$T/last.err")" "Verification code:" "(mallory is asked too)"
+sed -i 's/^\[mfa\]$/[mfa]\nreveal_enrolment = yes/' "$T/etc/idgov.conf"
+assert_exit 1 "reveal_enrolment = yes: the unenrolled user is refused at once" pam bob authenticate <<<""
+assert_contains "$(cat "$T/last.err")" "not enrolled" "and told how to enrol"
+sed -i '/^reveal_enrolment = yes$/d' "$T/etc/idgov.conf"
 assert_exit 1 "a user unknown to the directory is refused" pam mallory authenticate <<<"123456"
 
 # A grace period for users not enrolled yet: let in with a reminder until the date.

@@ -184,6 +184,7 @@ struct cfg {
 	enum cfg_unenrolled mfa_unenrolled;
 	int64_t mfa_grace_until; /* UTC seconds; 0: none */
 	int mfa_self_enroll;
+	int mfa_reveal_enrolment; /* tell an unenrolled user so at once (else: the same prompt) */
 
 	/* [password] */
 	int pw_min_length;
