@@ -223,6 +223,19 @@ async function giveCode(page, code) {
   ok(p3.url().includes(`/approvals?decided=${grant}`), 'sync approves it', p3.url());
   await shot(p3, '18-approved');
 
+  // --- campaigns: progress per reviewer, and the evidence as a download ---
+  await p3.goto(`${WEB}/campaigns`);
+  ok(await p3.locator('tr[id^=campaign-]').count() === 1, 'sync sees the campaign');
+  await Promise.all([p3.waitForNavigation(), p3.click('tr[id^=campaign-] a')]);
+  const reviewers = await p3.textContent('#reviewers');
+  ok(reviewers.includes('bin') && reviewers.includes('sys'), 'with the progress of each reviewer', reviewers);
+  await shot(p3, '19-campaigns');
+  const [dl] = await Promise.all([p3.waitForEvent('download'), p3.click('tr[id^=campaign-] a[href*="format=csv"]')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8');
+  ok(dl.suggestedFilename().endsWith('.csv') && csv.split('\n').length > 8, 'the evidence downloads as CSV', dl.suggestedFilename());
+  const denied = await page.goto(`${WEB}/campaigns`);
+  ok(denied.status() === 403, 'the Campaigns page is refused to bin, who is no admin', String(denied.status()));
+
   await browser.close();
   console.log(`browser: ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);

@@ -168,6 +168,8 @@ in_ops() {
 		-b cn=ops,ou=Groups,dc=example,dc=com -s base member memberUid | grep -Eqi '^(member: uid=bin,|memberUid: bin$)'
 }
 assert_exit 0 "and bin appears in ops in the directory" wait_for 10 in_ops
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE actor = 'sync' AND action = 'review.report'")" 1 \
+	"the evidence download is audited as sync's"
 n=$(find "$SHOTS" -name '*.png' | wc -l)
 assert_exit 0 "screenshots kept in $SHOTS ($n)" test "$n" -ge 12
 
