@@ -584,6 +584,8 @@ client_close(struct client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->buf != NULL) /* a request may carry a password (web sign-in), a code or a token */
+		sodium_memzero(c->buf, c->len);
 	free(c->buf);
 	if (c->out != NULL) /* a reply may carry a new MFA secret or recovery codes */
 		sodium_memzero(c->out, c->out_len);
@@ -716,6 +718,8 @@ client_reply(struct daemon *d, struct client *c, char *reply)
 		client_close(c);
 		return;
 	}
+	if (c->buf != NULL)
+		sodium_memzero(c->buf, c->len); /* as in client_close() */
 	free(c->buf);
 	c->buf = NULL;
 	c->len = 0;

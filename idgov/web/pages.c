@@ -33,6 +33,9 @@ nav(struct buf *b, const struct wsess *s, const char *current)
 		int admin;
 	} links[] = {
 		{"/reviews", "My reviews", 0},
+		{"/requests", "Requests", 0},
+		{"/approvals", "Approvals", 1},
+		{"/campaigns", "Campaigns", 1},
 	};
 
 	buf_puts(b, "<nav>");
@@ -499,6 +502,29 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 		pages_reviews(app, rq, &s, rs);
 	} else if (strcmp(rq->path, "/reviews/decide") == 0 && post) {
 		pages_reviews_decide(app, rq, &s, rs);
+	} else if (strcmp(rq->path, "/requests") == 0) {
+		if (post)
+			pages_requests_post(app, rq, &s, rs);
+		else
+			pages_requests(app, rq, &s, rs);
+	} else if ((strcmp(rq->path, "/campaigns") == 0 ||
+		    strcmp(rq->path, "/campaigns/report") == 0) &&
+		   !s.admin) {
+		pages_message(rs, &s, 403, "Campaigns", "Only idgov admins see campaigns.",
+			      "/reviews", "My reviews");
+	} else if (strcmp(rq->path, "/campaigns") == 0 && !post) {
+		pages_campaigns(app, rq, &s, rs);
+	} else if (strcmp(rq->path, "/campaigns/report") == 0 && !post) {
+		pages_campaign_report(app, rq, &s, rs);
+	} else if (strcmp(rq->path, "/approvals") == 0 && !s.admin) {
+		/* idgovd refuses a decision by someone who is no admin; the page says so first. */
+		pages_message(rs, &s, 403, "Approvals", "Only idgov admins decide on grants.",
+			      "/requests", "Your requests");
+	} else if (strcmp(rq->path, "/approvals") == 0) {
+		if (post)
+			pages_approvals_post(app, rq, &s, rs);
+		else
+			pages_approvals(app, rq, &s, rs);
 	} else {
 		pages_message(rs, &s, 404, "Not found", "There is no such page.", "/", "Home");
 	}

@@ -20,4 +20,17 @@ void pages_reviews(struct web_app *app, const struct web_req *rq, struct wsess *
 void pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess *s,
 			  struct web_resp *rs);
 
+void pages_requests(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		    struct web_resp *rs);
+void pages_requests_post(struct web_app *app, const struct web_req *rq, struct wsess *s,
+			 struct web_resp *rs);
+void pages_approvals(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		     struct web_resp *rs);
+void pages_approvals_post(struct web_app *app, const struct web_req *rq, struct wsess *s,
+			  struct web_resp *rs);
+void pages_campaigns(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		     struct web_resp *rs);
+void pages_campaign_report(struct web_app *app, const struct web_req *rq, struct wsess *s,
+			   struct web_resp *rs);
+
 #endif

@@ -40,6 +40,7 @@ struct web_resp {
 	char cookie[64];                        /* a session id to set; "" none; "-" to clear it */
 	int cacheable;                          /* a static asset: may be cached */
 	const char *extra_header, *extra_value; /* one more header (a download's name) */
+	char disposition[96];                   /* storage for a Content-Disposition value */
 };
 
 /* Answers one request: fills rs (status, body or redirect, cookie). */

@@ -192,6 +192,50 @@ async function giveCode(page, code) {
   ok(p2.url().endsWith('/reviews'), 'and the next code signs sys in', p2.url());
   await shot(p2, '15-sys-reviews');
 
+  // --- requests: bin asks for access; approvals: bin may not, sync approves a grant ---
+  await page.goto(`${WEB}/signin`);
+  await signIn(page, 'bin', process.env.BIN_PASSWORD);
+  await page.waitForTimeout(Math.max(0, (30 - (Math.floor(Date.now() / 1000) % 30)) * 1000 + 300));
+  await giveCode(page, totp(process.env.BIN_SECRET, 0));
+  await page.goto(`${WEB}/requests`);
+  await page.fill('#group', 'ops');
+  await page.fill('#for', '2h');
+  await page.fill('#ticket', 'CHG-1234');
+  await page.fill('#reason', 'database failover drill');
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  ok(page.url().includes('/requests?requested='), 'bin requests access on the Requests page', page.url());
+  const grant = new URL(page.url()).searchParams.get('requested');
+  ok((await page.textContent('main')).includes('[CHG-1234] database failover drill'), 'and sees it with its ticket');
+  await shot(page, '16-requests');
+  const r = await page.goto(`${WEB}/approvals`);
+  ok(r.status() === 403, 'the Approvals page is refused to bin, who is no admin', String(r.status()));
+
+  const p3 = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } })).newPage();
+  current = p3;
+  await signIn(p3, 'sync', process.env.SYNC_PASSWORD);
+  await giveCode(p3, totp(process.env.SYNC_SECRET, 1));
+  ok(p3.url().endsWith('/reviews'), 'sync signs in', p3.url());
+  await p3.goto(`${WEB}/approvals`);
+  ok(await p3.locator(`#grant-${grant}`).count() === 1, "sync sees bin's pending request");
+  await shot(p3, '17-approvals');
+  await p3.fill(`#grant-${grant} input[type=text]`, 'ok for the quarter close');
+  await Promise.all([p3.waitForNavigation(), p3.click(`#grant-${grant} button.approve`)]);
+  ok(p3.url().includes(`/approvals?decided=${grant}`), 'sync approves it', p3.url());
+  await shot(p3, '18-approved');
+
+  // --- campaigns: progress per reviewer, and the evidence as a download ---
+  await p3.goto(`${WEB}/campaigns`);
+  ok(await p3.locator('tr[id^=campaign-]').count() === 1, 'sync sees the campaign');
+  await Promise.all([p3.waitForNavigation(), p3.click('tr[id^=campaign-] a')]);
+  const reviewers = await p3.textContent('#reviewers');
+  ok(reviewers.includes('bin') && reviewers.includes('sys'), 'with the progress of each reviewer', reviewers);
+  await shot(p3, '19-campaigns');
+  const [dl] = await Promise.all([p3.waitForEvent('download'), p3.click('tr[id^=campaign-] a[href*="format=csv"]')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8');
+  ok(dl.suggestedFilename().endsWith('.csv') && csv.split('\n').length > 8, 'the evidence downloads as CSV', dl.suggestedFilename());
+  const denied = await page.goto(`${WEB}/campaigns`);
+  ok(denied.status() === 403, 'the Campaigns page is refused to bin, who is no admin', String(denied.status()));
+
   await browser.close();
   console.log(`browser: ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);

@@ -54,6 +54,11 @@ changetype: modify
 replace: userPassword
 userPassword: $(slappasswd -s 'Sys password 2')
 
+dn: uid=sync,ou=People,dc=example,dc=com
+changetype: modify
+replace: userPassword
+userPassword: $(slappasswd -s 'Sync password 3')
+
 dn: uid=alice,ou=People,dc=example,dc=com
 changetype: modify
 replace: displayName
@@ -89,11 +94,22 @@ changetype: modify
 add: member
 member: uid=victor,ou=People,dc=example,dc=com
 LDIF
+# sync is an idgov admin through the directory, and approves on the web.
+slapd_modify "$T/slapd" <<LDIF
+dn: cn=idgov-admins,ou=Groups,dc=example,dc=com
+changetype: add
+objectClass: groupOfNames
+cn: idgov-admins
+member: uid=sync,ou=People,dc=example,dc=com
+LDIF
 ig sync >/dev/null
 assert_exit 0 "idgovd starts" daemon_start
 assert_exit 0 "campaign q starts" ig review start q
 enroll bin -1
 BIN_SECRET=$SECRET
+enroll sync -1
+SYNC_SECRET=$SECRET
+
 assert_exit 0 "idgov-web starts" web_start
 
 items() { sql "SELECT group_concat(id) FROM (SELECT id FROM review_items WHERE $1 ORDER BY id)"; }
@@ -108,7 +124,8 @@ assert_exit 0 "the fixture gives bin plain and privileged items, and sys some" \
 SHOTS=$BUILD/web-screenshots
 rm -rf "$SHOTS"
 WEB=$WEB SHOTS=$SHOTS IDLE_SECONDS=$IDLE BIN_PASSWORD='Bin password 1' SYS_PASSWORD='Sys password 2' \
-	BIN_SECRET=$BIN_SECRET BIN_ITEMS=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'") \
+	BIN_SECRET=$BIN_SECRET SYNC_PASSWORD='Sync password 3' SYNC_SECRET=$SYNC_SECRET \
+	BIN_ITEMS=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'") \
 	APPROVE_ITEM=$APPROVE_ITEM PRIV_ITEM=$PRIV_ITEM MANY_ITEMS=$MANY_ITEMS OTHER_ITEM=$OTHER_ITEM \
 	NODE_PATH=$NODE_DIR/node_modules timeout 300 node "$ROOT/tests/browser/web.test.cjs" >"$T/browser.txt" 2>&1
 while IFS= read -r line; do
@@ -137,6 +154,22 @@ assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action
 assert_exit 0 "the audit chain verifies" ig audit verify
 assert_eq "$(sql "SELECT count(*) FROM mfa m JOIN users u ON u.uuid = m.user_uuid WHERE u.uid = 'sys' AND m.confirmed = 1")" 1 \
 	"sys enrolled from the web"
+# bin asked for ops on the Requests page; sync approved it on the Approvals page.
+GRANT=$(sql "SELECT id FROM grants WHERE grantee = 'bin' AND group_cn = 'ops'")
+assert_eq "$(sql "SELECT requester || ' ' || state FROM grants WHERE id = $GRANT")" "bin active" \
+	"bin's request from the web is active after sync's approval"
+assert_contains "$(sql "SELECT reason FROM grants WHERE id = $GRANT")" "[CHG-1234]" "with its ticket reference"
+assert_eq "$(sql "SELECT actor || ' ' || decision FROM grant_decisions WHERE grant_id = $GRANT")" "sync approve" \
+	"approved by sync"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'sync' AND action = 'control.grant.approve' LIMIT 1")" \
+	'"via":"web"' "through the web, in the audit chain"
+in_ops() {
+	ldapsearch -LLL -x -o ldif-wrap=no -H "$(cat "$T/slapd/uri")" -D "$SLAPD_ROOTDN" -y "$T/slapd/rootpw" \
+		-b cn=ops,ou=Groups,dc=example,dc=com -s base member memberUid | grep -Eqi '^(member: uid=bin,|memberUid: bin$)'
+}
+assert_exit 0 "and bin appears in ops in the directory" wait_for 10 in_ops
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE actor = 'sync' AND action = 'review.report'")" 1 \
+	"the evidence download is audited as sync's"
 n=$(find "$SHOTS" -name '*.png' | wc -l)
 assert_exit 0 "screenshots kept in $SHOTS ($n)" test "$n" -ge 12
 

@@ -29,12 +29,28 @@ CONF
 	WEB="https://127.0.0.1:$WEB_PORT"
 }
 
+# web_start: idgov-web as nobody; if the port was taken meanwhile (another
+# test picked it too), again on another one.
 web_start() {
-	setpriv --reuid=$WEB_UID --regid=$WEB_UID --clear-groups "$IDGOV_WEB" \
-		-c "$T/etc/idgov.conf" 2>"$T/web/stderr" &
-	WEB_PID=$!
-	trap 'kill "$WEB_PID" 2>/dev/null; cleanup' EXIT
-	wait_for 10 curl -s --cacert "$T/web/web.crt" -o /dev/null "$WEB/signin"
+	local try
+	for try in 1 2 3; do
+		setpriv --reuid=$WEB_UID --regid=$WEB_UID --clear-groups "$IDGOV_WEB" \
+			-c "$T/etc/idgov.conf" 2>"$T/web/stderr" &
+		WEB_PID=$!
+		trap 'kill "$WEB_PID" 2>/dev/null; cleanup' EXIT
+		if wait_for 10 curl -s --cacert "$T/web/web.crt" -o /dev/null "$WEB/signin"; then
+			return 0
+		fi
+		kill "$WEB_PID" 2>/dev/null
+		wait "$WEB_PID" 2>/dev/null
+		grep -q "cannot serve HTTPS" "$T/web/stderr" || return 1
+		echo "# idgov-web could not take port $WEB_PORT (try $try): another port" >&2
+		WEB_PORT=$(slapd_free_port)
+		sed -i "s/^port = .*/port = $WEB_PORT/; s|^url = https://127.0.0.1:.*|url = https://127.0.0.1:$WEB_PORT|" \
+			"$T/etc/idgov.conf"
+		WEB="https://127.0.0.1:$WEB_PORT"
+	done
+	return 1
 }
 
 web_stop() {
