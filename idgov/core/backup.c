@@ -85,7 +85,8 @@ backup_file_uses_key(const char *path, const unsigned char *key)
 {
 	unsigned char head[MAGIC_LEN + KEYID_LEN], id[KEYID_LEN];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path,
+		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* never a FIFO's wait */
 
 	if (fd < 0)
 		return 0;
@@ -702,7 +703,8 @@ read_file(const char *path, unsigned char **out, size_t *len, struct idg_err *er
 	int fd;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO named here is refused below instead of waiting for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return idg_seterr(err, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > MAX_FILE) {

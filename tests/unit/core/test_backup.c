@@ -261,6 +261,29 @@ test_prune(void **state)
 	assert_false(present(dir, "idgov-h1-20261121T230000Z.backup"));
 }
 
+/*
+ * A FIFO (or device) named as the backup to verify or restore is refused
+ * at once with a clear message: opening it must not wait for a writer.
+ * The alarm turns the hang this guards against into a failure.
+ */
+static void
+test_fifo_refused_without_waiting(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct backup_check rep;
+	struct idg_err err;
+	char fifo[PATH_MAX];
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.backup", f->env.dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10);
+	assert_int_not_equal(backup_verify_file(fifo, f->env.master_key, NULL, &c, &rep, &err), 0);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	unlink(fifo);
+}
+
 int
 main(void)
 {
@@ -272,6 +295,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_edit_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_refused_without_waiting, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
