@@ -927,6 +927,42 @@ move_back(const char *store, const char *aside)
 	}
 }
 
+/*
+ * Folds the store's WAL into the store file before the file is moved
+ * aside. The store, its -wal and -shm are renamed one after the other,
+ * and connections keep their transactions in the WAL (store.c): a kill
+ * between the first two renames would otherwise leave the kept store
+ * without them, or without any table at all. A checkpoint that cannot
+ * complete (another process is in a transaction) refuses the restore
+ * before anything changes.
+ */
+static int
+checkpoint_store(const char *path, struct idg_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int busy = 1;
+
+	if (access(path, F_OK) != 0)
+		return 0; /* no store: nothing to keep */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL) ==
+			    SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW)
+			busy = sqlite3_column_int(s, 0);
+	}
+	if (busy)
+		idg_seterr(err,
+			   "cannot fold the write-ahead log of %s into it before keeping it aside "
+			   "(is another process writing it?): %s",
+			   path, db != NULL ? sqlite3_errmsg(db) : "out of memory");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return busy ? -1 : 0;
+}
+
 static int64_t
 newest_signed(struct store *st)
 {
@@ -971,6 +1007,8 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 		return idg_seterr(err, "store path too long");
 	if (access(rep->aside, F_OK) == 0)
 		return idg_seterr(err, "%s exists already", rep->aside);
+	if (checkpoint_store(cfg->store_path, err) != 0)
+		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(a, sizeof(a), "%s%s", cfg->store_path, sfx[i]);
 		snprintf(b, sizeof(b), "%s%s", rep->aside, sfx[i]);

@@ -284,6 +284,43 @@ test_fifo_refused_without_waiting(void **state)
 	unlink(fifo);
 }
 
+/*
+ * The store kept aside by a restore is whole in its own file: the store,
+ * its -wal and -shm are renamed one by one, and a kill -9 between the
+ * first two renames must not leave the kept store without its newest
+ * transactions (connections keep them in the WAL, store.c). Copying the
+ * kept file alone, without its -wal, is the state such a kill leaves.
+ */
+static void
+test_restore_keeps_a_whole_store_aside(void **state)
+{
+	struct fx *f = *state;
+	struct backup_restore_report rep;
+	struct idg_err err;
+	char alone[PATH_MAX], cmd[PATH_MAX * 2 + 16];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t head;
+
+	assert_int_equal(audit_record(f->env.audit, "root", "alice", "test.after_backup",
+				      json_pack("{s:i}", "i", 9), &err),
+			 0);
+	head = f->c.m.head_seq + 1;
+	if (backup_restore(f->env.cfg, "test.backup", &f->c, "root", &rep, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(rep.previous_head, head);
+	snprintf(alone, sizeof(alone), "%s/alone.db", f->env.dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", rep.aside, alone);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sqlite3_open_v2(alone, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(seq) FROM audit", -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(s, 0), head);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -296,6 +333,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_edit_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_refused_without_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_keeps_a_whole_store_aside, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
