@@ -853,13 +853,17 @@ backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *
 
 	*removed = 0;
 	*newest = 0;
+	/* It deletes files: only where backup_run() would write (only root can change it). */
+	if (safepath_check(dir, SAFEPATH_DIR, 0, err) != 0)
+		return -1;
 	if ((d = opendir(dir)) == NULL)
 		return idg_seterr(err, "cannot read %s: %s", dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		int tmp;
 		int64_t t = name_time(e->d_name, &tmp);
 
-		if (t >= 0 && !tmp && t > best)
+		/* Named in the future (the clock was ahead): never the newest. */
+		if (t >= 0 && !tmp && t > best && t <= now)
 			best = t;
 	}
 	rewinddir(d);
@@ -887,7 +891,7 @@ backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *
 }
 
 int64_t
-backup_newest(const char *dir)
+backup_newest(const char *dir, int64_t now)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -899,7 +903,7 @@ backup_newest(const char *dir)
 		int tmp;
 		int64_t t = name_time(e->d_name, &tmp);
 
-		if (t >= 0 && !tmp && t > best)
+		if (t >= 0 && !tmp && t > best && t <= now)
 			best = t;
 	}
 	closedir(d);

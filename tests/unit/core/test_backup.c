@@ -321,6 +321,57 @@ test_restore_keeps_a_whole_store_aside(void **state)
 	sqlite3_close(db);
 }
 
+/*
+ * Pruning deletes files: in a directory others may write (group-writable
+ * here), where backup_run() refuses to write, it refuses to delete too.
+ */
+static void
+test_prune_refuses_an_untrusted_directory(void **state)
+{
+	struct fx *f = *state;
+	char dir[160], name[PATH_MAX];
+	int64_t now = 1796166000, newest;
+	int removed;
+	struct idg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/shared", f->env.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(backup_file_name(dir, "h1", now - 40 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_file_name(dir, "h1", now, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_not_equal(backup_prune(dir, 30 * 86400, now, &removed, &newest, &err), 0);
+	assert_non_null(strstr(err.msg, "writable by group"));
+	assert_true(present(dir, "idgov-h1-20261022T230000Z.backup"));
+}
+
+/*
+ * A backup named in the future (made while the clock was ahead) is not the
+ * newest: counted as such, it would silence the max_age alarm and put the
+ * next scheduled backup off until that time.
+ */
+static void
+test_backup_from_the_future_is_not_the_newest(void **state)
+{
+	struct fx *f = *state;
+	char dir[160], name[PATH_MAX];
+	int64_t now = 1796166000, newest;
+	int removed;
+	struct idg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/ahead", f->env.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(backup_file_name(dir, "h1", now - 2 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_file_name(dir, "h1", now + 365 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_prune(dir, 30 * 86400, now, &removed, &newest, &err), 0);
+	assert_int_equal(newest, now - 2 * 86400);
+	assert_int_equal(removed, 0);
+	assert_true(present(dir, "idgov-h1-20271201T230000Z.backup")); /* kept, not trusted */
+}
+
 int
 main(void)
 {
@@ -332,6 +383,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_edit_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_refuses_an_untrusted_directory, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_backup_from_the_future_is_not_the_newest,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_refused_without_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_keeps_a_whole_store_aside, setup,
 						teardown),
