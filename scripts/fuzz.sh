@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
 JOBS=${2:-2}
-TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror authproto bgcodes}
+TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes}
 B=$ROOT/build-fuzz
 WORK=$B/fuzz-work
 

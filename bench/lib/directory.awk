@@ -14,8 +14,12 @@ BEGIN {
 		printf "uid: u%d\ncn: User %d\nsn: %d\ndisplayName: User %d\nmail: u%d@example.com\n", i, i, i, i, i
 		if (i > 0) printf "manager: uid=u%d,ou=People,%s\n", int(i / 10), base
 		printf "uidNumber: %d\ngidNumber: 100\nhomeDirectory: /home/u%d\n\n", 100000 + i, i
+		# eight distinct groups: a value twice in one entry is not valid LDAP
+		# (slapadd -q does not check it), and refint rewrites only one copy
+		split("", picked)
 		for (k = 0; k < 8; k++) {
-			g = 5 + int(rand() * (groups - 4))
+			do g = 5 + int(rand() * (groups - 4)); while (g in picked)
+			picked[g] = 1
 			if (g % 5 == 0) small[g] = small[g] "memberUid: u" i "\n"
 			else small[g] = small[g] "member: uid=u" i ",ou=People," base "\n"
 		}

@@ -129,52 +129,46 @@ plain_types_canonical(const char *dn)
 	return 1;
 }
 
-/* Replaces an AVA's attribute type or value by a copy that libldap will free. */
-static int
-set_bv(struct berval *bv, unsigned *flags, unsigned free_flag, const char *s, size_t len)
-{
-	char *copy = ber_memalloc(len + 1);
-
-	if (copy == NULL)
-		return -1;
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	if (*flags & free_flag)
-		ber_memfree(bv->bv_val);
-	bv->bv_val = copy;
-	bv->bv_len = (ber_len_t)len;
-	*flags |= free_flag;
-	return 0;
-}
-
+/*
+ * What ldap_dnfree() frees decides how an AVA is rewritten: the attribute
+ * type lives in the AVA's own allocation (libldap copies it there), so it
+ * is rewritten in place, which works because every canonical name is
+ * shorter than its aliases; the value is always a separate allocation that
+ * ldap_dnfree() frees, so it is replaced by a copy from ber_memalloc().
+ */
 static int
 canonical_ava(LDAPAVA *ava)
 {
-	char type[256];
+	char *type = ava->la_attr.bv_val, *folded, *copy;
 	const char *name;
-	char *folded;
 	size_t n;
-	int rc;
 
-	if (ava->la_attr.bv_len == 0 || ava->la_attr.bv_len >= sizeof(type))
+	if (ava->la_attr.bv_len == 0 || ava->la_attr.bv_len >= 256)
 		return -1;
-	for (size_t i = 0; i < ava->la_attr.bv_len; i++) {
-		char c = ava->la_attr.bv_val[i];
-
-		type[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-	}
+	for (size_t i = 0; i < ava->la_attr.bv_len; i++)
+		if (type[i] >= 'A' && type[i] <= 'Z')
+			type[i] = (char)(type[i] + ('a' - 'A'));
 	type[ava->la_attr.bv_len] = '\0';
 	name = canonical_type(type);
-	if (set_bv(&ava->la_attr, &ava->la_flags, LDAP_AVA_FREE_ATTR, name, strlen(name)) != 0)
-		return -1;
+	if (name != type) {
+		n = strlen(name); /* shorter than the alias it replaces */
+		memcpy(type, name, n + 1);
+		ava->la_attr.bv_len = (ber_len_t)n;
+	}
 	/* "#04..." (BER, hex) values stay as sent; their hex is lower-cased with the whole DN. */
 	if (ava->la_flags & LDAP_AVA_BINARY)
 		return 0;
 	if (idg_casefold(ava->la_value.bv_val, ava->la_value.bv_len, &folded, &n) != 0)
 		return -1;
-	rc = set_bv(&ava->la_value, &ava->la_flags, LDAP_AVA_FREE_VALUE, folded, n);
+	copy = ber_memalloc(n + 1);
+	if (copy != NULL) {
+		memcpy(copy, folded, n + 1);
+		ber_memfree(ava->la_value.bv_val);
+		ava->la_value.bv_val = copy;
+		ava->la_value.bv_len = (ber_len_t)n;
+	}
 	free(folded);
-	return rc;
+	return copy != NULL ? 0 : -1;
 }
 
 static int
@@ -230,8 +224,25 @@ dir_dn_normalize(const char *dn)
 
 	if (strlen(dn) > DIR_MAX_DN)
 		return NULL;
-	if (!is_plain_dn(dn) || !plain_types_canonical(dn))
-		return normalize_parsed(dn);
+	if (!is_plain_dn(dn) || !plain_types_canonical(dn)) {
+		/*
+		 * libldap can print a DN in a form that it will not read back
+		 * (an empty BER value "#" among other AVAs of one RDN): only a
+		 * form that normalises to itself is a canonical form, so
+		 * anything else is refused (found by the dn fuzz target).
+		 */
+		char *again;
+
+		if ((copy = normalize_parsed(dn)) == NULL)
+			return NULL;
+		again = normalize_parsed(copy);
+		if (again == NULL || strcmp(again, copy) != 0) {
+			free(copy);
+			copy = NULL;
+		}
+		free(again);
+		return copy;
+	}
 	if ((copy = strdup(dn)) != NULL)
 		idg_ascii_lower(copy);
 	return copy;

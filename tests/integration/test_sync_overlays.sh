@@ -6,7 +6,8 @@
 # must still hold exactly the directory's membership pairs, each resolved
 # by entryUUID; a uid deleted and added again must not inherit the
 # leaver's privileged group; sync --verify finds a difference made behind
-# the mirror's back, and a full sync corrects it and audits sync.drift.
+# the mirror's back, and a full sync, or idgovd's scheduled reconciliation,
+# corrects it and audits sync.drift.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -79,6 +80,14 @@ store_pairs() {
 	     JOIN member_refs r ON r.id = m.ref_id JOIN groups g ON g.id = m.group_id
 	     WHERE r.kind = 0 AND g.status = 'active' AND g.cn NOT LIKE 'mark%'" | sort
 }
+# refint rewrites the groups in a background task after the operation has
+# returned: waits until no group names any of these DNs any more.
+refint_done() {
+	local filter="(|" dn
+	for dn in "$@"; do filter="$filter(member=$dn)"; done
+	filter="$filter)"
+	[ -z "$(search -b ou=Groups,dc=example,dc=com "$filter" 1.1)" ]
+}
 # Waits until idgovd has applied everything sent before this call.
 settle() {
 	local mark=$1
@@ -133,6 +142,9 @@ deleteoldrdn: 1
 dn: uid=m12,ou=People,dc=example,dc=com
 changetype: delete
 L
+P=ou=People,dc=example,dc=com
+wait_for 10 refint_done "uid=m02,$P" "uid=m03,$P" "uid=m04,$P" "uid=m06,$P" "uid=m06x,$P" \
+	"cn=team2,ou=Groups,dc=example,dc=com" "uid=m12,$P" || not_ok "refint did not finish"
 settle 1
 after=$(dir_pairs)
 # The overlays really did rewrite the groups (the test would prove nothing otherwise).
@@ -158,6 +170,7 @@ uidNumber: 20101
 gidNumber: 10000
 homeDirectory: /home/m01
 L
+wait_for 10 refint_done "uid=m01,$P" || not_ok "refint did not finish"
 settle 2
 new_m01=$(sql "SELECT uuid FROM users WHERE uid = 'm01' AND status <> 'departed'")
 if [ -n "$new_m01" ] && [ "$new_m01" != "$old_m01" ]; then ok "the re-added uid is a new entry"; else not_ok "re-added uid: '$new_m01' vs '$old_m01'"; fi
@@ -181,5 +194,18 @@ assert_eq "$(sql "SELECT json_extract(details, '$.memberships_added') FROM audit
 	"the correction is audited as sync.drift with its count"
 assert_eq "$(store_pairs)" "$(dir_pairs)" "pairs equal after the reconciliation"
 assert_exit 0 "sync --verify is clean again" ig sync --verify
+
+# idgovd's own reconciliation, on a schedule of every minute: it finds a
+# difference made behind its back and audits the correction.
+sql "DELETE FROM memberships WHERE ref_id = (SELECT id FROM member_refs WHERE
+	value = 'uid=m09,ou=people,dc=example,dc=com') AND group_id = (SELECT id FROM groups WHERE cn = 'team3')"
+printf '[sync]\nreconcile = * * * * *\n' >> "$T/etc/idgov.conf"
+kill -HUP "$(cat "$T/run/idgovd.pid")"
+if wait_for 75 sql_is "SELECT count(*) FROM audit WHERE action = 'sync.drift'" 2; then
+	ok "idgovd's scheduled reconciliation audits what it corrected"
+else
+	not_ok "no scheduled reconciliation within 75 s"
+fi
+assert_eq "$(store_pairs)" "$(dir_pairs)" "pairs equal after the scheduled reconciliation"
 
 finish

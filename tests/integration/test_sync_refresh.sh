@@ -139,6 +139,29 @@ before=$(sql "SELECT count(*) FROM events")
 assert_exit 0 "second full reload succeeds" ig sync --full
 assert_eq "$(sql "SELECT count(*) FROM events")" "$before" "full reload of an unchanged directory records no events"
 
+# Member values that name nothing are kept, counted by status and listed by
+# group show with the reason; one over 4,096 bytes too, never dropped.
+long="cn=$(head -c 5000 /dev/zero | tr '\0' x),ou=Nowhere,dc=example,dc=com"
+ldif <<L
+dn: cn=odd,ou=Groups,dc=example,dc=com
+changetype: add
+objectClass: groupOfNames
+cn: odd
+member: $long
+member: uid=ghost,ou=People,dc=example,dc=com
+L
+ig sync >/dev/null
+assert_eq "$(sql "SELECT count(*) FROM membership_values WHERE group_cn = 'odd'")" 2 "both values of odd kept"
+unresolved=$(sql "SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id WHERE r.kind = 0 AND r.target IS NULL")
+assert_eq "$(ig --json status | jq -c '[.counts.members_unresolved, .counts.members_too_long]')" "[$unresolved,1]" \
+	"status counts unresolved values and the over-long one"
+assert_contains "$(ig status)" "unresolved:  $unresolved member values name no known user or group (1 over 4,096 bytes)" \
+	"status says so in words"
+shown=$(ig group show odd)
+assert_contains "$shown" "uid=ghost,ou=people,dc=example,dc=com (member; names no known user or group)" \
+	"group show lists a DN that names nothing"
+assert_contains "$shown" "... (member; a DN over 4,096 bytes)" "group show lists the over-long DN, shortened"
+
 # A changed privileged list reaches groups whose entries did not change.
 sed -i 's/^privileged = .*/privileged = admins, dba, finance/' "$T/etc/idgov.conf"
 assert_exit 0 "sync after changing [groups] privileged" ig sync

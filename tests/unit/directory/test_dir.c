@@ -81,6 +81,8 @@ test_broken_utf8_in_a_dn_is_rejected(void **state)
 	expect_norm("uid=\xed\xa0\x80,dc=x", NULL);     /* a surrogate */
 	expect_norm("uid=\\ed\\a0\\80,dc=x", NULL);     /* the same, escaped */
 	expect_norm("uid=\xf4\x90\x80\x80,dc=x", NULL); /* above U+10FFFF */
+	/* One that libldap prints in a form it will not read back (the dn fuzz target). */
+	expect_norm("UU=#+cn=od%+cn=odie+cn=XX\x12", NULL);
 }
 
 static void

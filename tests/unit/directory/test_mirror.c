@@ -110,6 +110,10 @@ test_baseline_records_no_events(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 2);
 	assert_int_equal(test_count(&f->env, "SELECT privileged FROM groups"), 1);
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events"), 0);
+	/* The baseline rebuilt the index it dropped for speed. */
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM sqlite_master WHERE "
+					     "type = 'index' AND name = 'memberships_ref'"),
+			 1);
 }
 
 static void
