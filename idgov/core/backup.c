@@ -85,7 +85,8 @@ backup_file_uses_key(const char *path, const unsigned char *key)
 {
 	unsigned char head[MAGIC_LEN + KEYID_LEN], id[KEYID_LEN];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path,
+		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* never a FIFO's wait */
 
 	if (fd < 0)
 		return 0;
@@ -702,7 +703,8 @@ read_file(const char *path, unsigned char **out, size_t *len, struct idg_err *er
 	int fd;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO named here is refused below instead of waiting for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return idg_seterr(err, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > MAX_FILE) {
@@ -851,13 +853,17 @@ backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *
 
 	*removed = 0;
 	*newest = 0;
+	/* It deletes files: only where backup_run() would write (only root can change it). */
+	if (safepath_check(dir, SAFEPATH_DIR, 0, err) != 0)
+		return -1;
 	if ((d = opendir(dir)) == NULL)
 		return idg_seterr(err, "cannot read %s: %s", dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		int tmp;
 		int64_t t = name_time(e->d_name, &tmp);
 
-		if (t >= 0 && !tmp && t > best)
+		/* Named in the future (the clock was ahead): never the newest. */
+		if (t >= 0 && !tmp && t > best && t <= now)
 			best = t;
 	}
 	rewinddir(d);
@@ -885,7 +891,7 @@ backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *
 }
 
 int64_t
-backup_newest(const char *dir)
+backup_newest(const char *dir, int64_t now)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -897,7 +903,7 @@ backup_newest(const char *dir)
 		int tmp;
 		int64_t t = name_time(e->d_name, &tmp);
 
-		if (t >= 0 && !tmp && t > best)
+		if (t >= 0 && !tmp && t > best && t <= now)
 			best = t;
 	}
 	closedir(d);
@@ -923,6 +929,42 @@ move_back(const char *store, const char *aside)
 		snprintf(b, sizeof(b), "%s%s", store, sfx[i]);
 		(void)rename(a, b);
 	}
+}
+
+/*
+ * Folds the store's WAL into the store file before the file is moved
+ * aside. The store, its -wal and -shm are renamed one after the other,
+ * and connections keep their transactions in the WAL (store.c): a kill
+ * between the first two renames would otherwise leave the kept store
+ * without them, or without any table at all. A checkpoint that cannot
+ * complete (another process is in a transaction) refuses the restore
+ * before anything changes.
+ */
+static int
+checkpoint_store(const char *path, struct idg_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int busy = 1;
+
+	if (access(path, F_OK) != 0)
+		return 0; /* no store: nothing to keep */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL) ==
+			    SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW)
+			busy = sqlite3_column_int(s, 0);
+	}
+	if (busy)
+		idg_seterr(err,
+			   "cannot fold the write-ahead log of %s into it before keeping it aside "
+			   "(is another process writing it?): %s",
+			   path, db != NULL ? sqlite3_errmsg(db) : "out of memory");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return busy ? -1 : 0;
 }
 
 static int64_t
@@ -969,6 +1011,8 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 		return idg_seterr(err, "store path too long");
 	if (access(rep->aside, F_OK) == 0)
 		return idg_seterr(err, "%s exists already", rep->aside);
+	if (checkpoint_store(cfg->store_path, err) != 0)
+		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(a, sizeof(a), "%s%s", cfg->store_path, sfx[i]);
 		snprintf(b, sizeof(b), "%s%s", rep->aside, sfx[i]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,38 @@ keyfile_fsync_dir(const char *path, struct idg_err *err)
 		return idg_seterr(err, "cannot fsync the directory of %s: %s", path,
 				  strerror(errno));
 	return 0;
+}
+
+int
+keyfile_lock(const char *path, int *fd, struct idg_err *err)
+{
+	char copy[PATH_MAX];
+	const char *dir;
+	int e;
+
+	idg_strlcpy(copy, path, sizeof(copy));
+	dir = dirname(copy);
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return idg_seterr(err, "cannot open %s: %s", dir, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	e = errno;
+	close(*fd);
+	*fd = -1;
+	if (e == EWOULDBLOCK)
+		return idg_seterr(err,
+				  "another key operation is running on the keys in %s: "
+				  "try again when it has ended",
+				  dir);
+	return idg_seterr(err, "cannot lock %s: %s", dir, strerror(e));
+}
+
+void
+keyfile_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
 }
 
 int

@@ -26,9 +26,9 @@ audit_key_event(struct audit *audit, const char *actor, const char *action, cons
 	return audit_record(audit, actor, "master", action, d, err);
 }
 
-int
-rotate_master_recover(const char *path, struct store *st, struct audit *audit, const char *actor,
-		      const char **what, struct idg_err *err)
+static int
+rotate_master_recover_locked(const char *path, struct store *st, struct audit *audit,
+			     const char *actor, const char **what, struct idg_err *err)
 {
 	char newp[PATH_MAX], oldp[PATH_MAX], id[SECRET_KEY_ID_LEN];
 	struct secret_key *cur = NULL, *nk = NULL, *ok = NULL;
@@ -121,10 +121,10 @@ set_store_key_id(struct store *st, const char *id, struct idg_err *err)
 	return rc;
 }
 
-int
-rotate_master(const char *path, struct store *st, struct audit *audit, const char *actor,
-	      const struct rotate_resealer *rs, size_t nrs, enum rotate_stop stop,
-	      struct rotate_result *res, struct idg_err *err)
+static int
+rotate_master_locked(const char *path, struct store *st, struct audit *audit, const char *actor,
+		     const struct rotate_resealer *rs, size_t nrs, enum rotate_stop stop,
+		     struct rotate_result *res, struct idg_err *err)
 {
 	char newp[PATH_MAX], oldp[PATH_MAX];
 	struct secret_key *all = NULL, *to = NULL;
@@ -136,7 +136,7 @@ rotate_master(const char *path, struct store *st, struct audit *audit, const cha
 	if (keyfile_sibling(newp, path, ".new", err) != 0 ||
 	    keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_master_recover(path, st, audit, actor, &what, err) != 0)
+	if (rotate_master_recover_locked(path, st, audit, actor, &what, err) != 0)
 		return -1;
 	if (keyfile_exists(oldp))
 		return idg_seterr(err,
@@ -205,9 +205,9 @@ out:
 	return rc;
 }
 
-int
-rotate_master_destroy_old(const char *path, struct store *st, struct audit *audit,
-			  const char *actor, struct idg_err *err)
+static int
+rotate_master_destroy_old_locked(const char *path, struct store *st, struct audit *audit,
+				 const char *actor, struct idg_err *err)
 {
 	char oldp[PATH_MAX], id[SECRET_KEY_ID_LEN], old_id[SECRET_KEY_ID_LEN];
 	struct secret_key *ok = NULL;
@@ -216,7 +216,7 @@ rotate_master_destroy_old(const char *path, struct store *st, struct audit *audi
 
 	if (keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_master_recover(path, st, audit, actor, &what, err) != 0)
+	if (rotate_master_recover_locked(path, st, audit, actor, &what, err) != 0)
 		return -1;
 	if (!keyfile_exists(oldp))
 		return idg_seterr(err, "%s does not exist: nothing to destroy", oldp);
@@ -236,4 +236,47 @@ rotate_master_destroy_old(const char *path, struct store *st, struct audit *audi
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
 	return audit_key_event(audit, actor, "key destroy-old", old_id, NULL, err);
+}
+
+/* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */
+int
+rotate_master_recover(const char *path, struct store *st, struct audit *audit, const char *actor,
+		      const char **what, struct idg_err *err)
+{
+	int fd, rc;
+
+	*what = "nothing to do";
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_master_recover_locked(path, st, audit, actor, what, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_master(const char *path, struct store *st, struct audit *audit, const char *actor,
+	      const struct rotate_resealer *rs, size_t nrs, enum rotate_stop stop,
+	      struct rotate_result *res, struct idg_err *err)
+{
+	int fd, rc;
+
+	memset(res, 0, sizeof(*res));
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_master_locked(path, st, audit, actor, rs, nrs, stop, res, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_master_destroy_old(const char *path, struct store *st, struct audit *audit,
+			  const char *actor, struct idg_err *err)
+{
+	int fd, rc;
+
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_master_destroy_old_locked(path, st, audit, actor, err);
+	keyfile_unlock(fd);
+	return rc;
 }

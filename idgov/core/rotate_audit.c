@@ -36,9 +36,9 @@ key_event(struct audit *audit, const char *actor, const char *action, const char
 	return audit_record(audit, actor, "audit", action, d, err);
 }
 
-int
-rotate_audit_recover(const char *path, struct audit *audit, const char *actor, const char **what,
-		     struct idg_err *err)
+static int
+rotate_audit_recover_locked(const char *path, struct audit *audit, const char *actor,
+			    const char **what, struct idg_err *err)
 {
 	char newp[PATH_MAX], oldp[PATH_MAX], id[AUDIT_KEY_ID_LEN], cur[AUDIT_KEY_ID_LEN];
 	char nid[AUDIT_KEY_ID_LEN] = "", oid[AUDIT_KEY_ID_LEN] = "";
@@ -82,9 +82,9 @@ rotate_audit_recover(const char *path, struct audit *audit, const char *actor, c
 	return idg_seterr(err, "the store names audit key %s, which no key file holds", id);
 }
 
-int
-rotate_audit(const char *path, struct audit *audit, const char *actor, enum rotate_stop stop,
-	     struct rotate_audit_result *res, struct idg_err *err)
+static int
+rotate_audit_locked(const char *path, struct audit *audit, const char *actor, enum rotate_stop stop,
+		    struct rotate_audit_result *res, struct idg_err *err)
 {
 	char newp[PATH_MAX], oldp[PATH_MAX];
 	unsigned char *new_sk = NULL;
@@ -97,7 +97,7 @@ rotate_audit(const char *path, struct audit *audit, const char *actor, enum rota
 	if (keyfile_sibling(newp, path, ".new", err) != 0 ||
 	    keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_audit_recover(path, audit, actor, &what, err) != 0)
+	if (rotate_audit_recover_locked(path, audit, actor, &what, err) != 0)
 		return -1;
 	if (keyfile_exists(oldp))
 		return idg_seterr(err,
@@ -156,9 +156,9 @@ out:
 	return rc;
 }
 
-int
-rotate_audit_destroy_old(const char *path, struct audit *audit, const char *actor,
-			 struct idg_err *err)
+static int
+rotate_audit_destroy_old_locked(const char *path, struct audit *audit, const char *actor,
+				struct idg_err *err)
 {
 	char oldp[PATH_MAX], id[AUDIT_KEY_ID_LEN], old_id[AUDIT_KEY_ID_LEN];
 	const char *what;
@@ -166,7 +166,7 @@ rotate_audit_destroy_old(const char *path, struct audit *audit, const char *acto
 
 	if (keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_audit_recover(path, audit, actor, &what, err) != 0)
+	if (rotate_audit_recover_locked(path, audit, actor, &what, err) != 0)
 		return -1;
 	if (!keyfile_exists(oldp))
 		return idg_seterr(err, "%s does not exist: nothing to destroy", oldp);
@@ -183,4 +183,46 @@ rotate_audit_destroy_old(const char *path, struct audit *audit, const char *acto
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
 	return key_event(audit, actor, "key destroy-old", old_id, NULL, err);
+}
+
+/* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */
+int
+rotate_audit_recover(const char *path, struct audit *audit, const char *actor, const char **what,
+		     struct idg_err *err)
+{
+	int fd, rc;
+
+	*what = "nothing to do";
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_audit_recover_locked(path, audit, actor, what, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_audit(const char *path, struct audit *audit, const char *actor, enum rotate_stop stop,
+	     struct rotate_audit_result *res, struct idg_err *err)
+{
+	int fd, rc;
+
+	memset(res, 0, sizeof(*res));
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_audit_locked(path, audit, actor, stop, res, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_audit_destroy_old(const char *path, struct audit *audit, const char *actor,
+			 struct idg_err *err)
+{
+	int fd, rc;
+
+	if (keyfile_lock(path, &fd, err) != 0)
+		return -1;
+	rc = rotate_audit_destroy_old_locked(path, audit, actor, err);
+	keyfile_unlock(fd);
+	return rc;
 }

@@ -40,9 +40,9 @@ key_event(struct audit *audit, const char *actor, const char *action, const char
 	return audit_record(audit, actor, "backup", action, d, err);
 }
 
-int
-rotate_backup_recover(const struct cfg *cfg, struct audit *audit, const char *actor,
-		      const char **what, struct idg_err *err)
+static int
+rotate_backup_recover_locked(const struct cfg *cfg, struct audit *audit, const char *actor,
+			     const char **what, struct idg_err *err)
 {
 	const char *path = cfg->backup_key_file;
 	char newp[PATH_MAX], oldp[PATH_MAX], cur[BACKUP_KEY_ID_HEX], nid[BACKUP_KEY_ID_HEX];
@@ -69,9 +69,9 @@ rotate_backup_recover(const struct cfg *cfg, struct audit *audit, const char *ac
 	return 0;
 }
 
-int
-rotate_backup(const struct cfg *cfg, struct audit *audit, const char *actor, enum rotate_stop stop,
-	      struct rotate_backup_result *res, struct idg_err *err)
+static int
+rotate_backup_locked(const struct cfg *cfg, struct audit *audit, const char *actor,
+		     enum rotate_stop stop, struct rotate_backup_result *res, struct idg_err *err)
 {
 	const char *path = cfg->backup_key_file, *what;
 	char newp[PATH_MAX], oldp[PATH_MAX];
@@ -81,7 +81,7 @@ rotate_backup(const struct cfg *cfg, struct audit *audit, const char *actor, enu
 	if (keyfile_sibling(newp, path, ".new", err) != 0 ||
 	    keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_backup_recover(cfg, audit, actor, &what, err) != 0)
+	if (rotate_backup_recover_locked(cfg, audit, actor, &what, err) != 0)
 		return -1;
 	if (keyfile_exists(oldp))
 		return idg_seterr(err,
@@ -166,9 +166,9 @@ count_backups_with(const struct cfg *cfg, const unsigned char *key)
 	return n;
 }
 
-int
-rotate_backup_destroy_old(const struct cfg *cfg, struct audit *audit, const char *actor,
-			  struct rotate_backup_result *res, struct idg_err *err)
+static int
+rotate_backup_destroy_old_locked(const struct cfg *cfg, struct audit *audit, const char *actor,
+				 struct rotate_backup_result *res, struct idg_err *err)
 {
 	const char *path = cfg->backup_key_file, *what;
 	unsigned char *key;
@@ -177,7 +177,7 @@ rotate_backup_destroy_old(const struct cfg *cfg, struct audit *audit, const char
 	memset(res, 0, sizeof(*res));
 	if (keyfile_sibling(oldp, path, ".old", err) != 0)
 		return -1;
-	if (rotate_backup_recover(cfg, audit, actor, &what, err) != 0)
+	if (rotate_backup_recover_locked(cfg, audit, actor, &what, err) != 0)
 		return -1;
 	if (!keyfile_exists(oldp))
 		return idg_seterr(err, "%s does not exist: nothing to destroy", oldp);
@@ -191,4 +191,47 @@ rotate_backup_destroy_old(const struct cfg *cfg, struct audit *audit, const char
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
 	return key_event(audit, actor, "key destroy-old", res->old_id, NULL, err);
+}
+
+/* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */
+int
+rotate_backup_recover(const struct cfg *cfg, struct audit *audit, const char *actor,
+		      const char **what, struct idg_err *err)
+{
+	int fd, rc;
+
+	*what = "nothing to do";
+	if (keyfile_lock(cfg->backup_key_file, &fd, err) != 0)
+		return -1;
+	rc = rotate_backup_recover_locked(cfg, audit, actor, what, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_backup(const struct cfg *cfg, struct audit *audit, const char *actor, enum rotate_stop stop,
+	      struct rotate_backup_result *res, struct idg_err *err)
+{
+	int fd, rc;
+
+	memset(res, 0, sizeof(*res));
+	if (keyfile_lock(cfg->backup_key_file, &fd, err) != 0)
+		return -1;
+	rc = rotate_backup_locked(cfg, audit, actor, stop, res, err);
+	keyfile_unlock(fd);
+	return rc;
+}
+
+int
+rotate_backup_destroy_old(const struct cfg *cfg, struct audit *audit, const char *actor,
+			  struct rotate_backup_result *res, struct idg_err *err)
+{
+	int fd, rc;
+
+	memset(res, 0, sizeof(*res));
+	if (keyfile_lock(cfg->backup_key_file, &fd, err) != 0)
+		return -1;
+	rc = rotate_backup_destroy_old_locked(cfg, audit, actor, res, err);
+	keyfile_unlock(fd);
+	return rc;
 }

@@ -389,7 +389,7 @@ backup_schedule(struct daemon *d)
 		return;
 	if (idg_list_next(&cur, &item, &len) && len > 0 && len < sizeof(dir)) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)len, item);
-		newest = backup_newest(dir);
+		newest = backup_newest(dir, idg_now());
 	}
 	d->backup_next = newest > 0 ? newest + d->cfg->backup_interval : idg_now();
 	if (d->backup_next < idg_now())

@@ -135,13 +135,18 @@ int backup_verify_file(const char *path, const char *key_path, const unsigned ch
  * Removes idgov's own backups (idgov-*.backup, and temporaries of them
  * older than a day) in dir made more than keep seconds before now, but
  * never the newest one. *removed counts them. *newest is the newest
- * backup's time (0: none).
+ * backup's time not after now (0: none). Refused (-1, nothing removed)
+ * in a directory others could change (safepath.h), as backup_run() is.
  */
 int backup_prune(const char *dir, int64_t keep, int64_t now, int *removed, int64_t *newest,
 		 struct idg_err *err);
 
-/* The time in the name of the newest idgov backup in dir; 0: none (or dir unreadable). */
-int64_t backup_newest(const char *dir);
+/*
+ * The time in the name of the newest idgov backup in dir, not after now
+ * (a name from a clock that was ahead never counts); 0: none (or dir
+ * unreadable).
+ */
+int64_t backup_newest(const char *dir, int64_t now);
 
 struct backup_restore_report {
 	char aside[4096];      /* where the previous store went */

@@ -39,6 +39,18 @@ int keyfile_fsync_dir(const char *path, struct idg_err *err);
 int keyfile_swap(const char *path, const char *newp, const char *oldp, int stop_after_link,
 		 struct idg_err *err);
 
+/*
+ * One key operation at a time per key directory. The steps above assume
+ * no other process makes or removes KEY.new or KEY.old between them: a
+ * second rotation's recovery would take the first one's KEY.new for a
+ * crash's leftover and destroy it, leaving the store sealed under a key
+ * no file holds. keyfile_lock() takes an exclusive flock on the directory
+ * of path, never waiting: while another process holds it, it fails with a
+ * clear message. *fd is -1 on failure; keyfile_unlock(-1) does nothing.
+ */
+int keyfile_lock(const char *path, int *fd, struct idg_err *err);
+void keyfile_unlock(int fd);
+
 /* Overwrites a key file with zeros, fsyncs it, unlinks it and fsyncs its directory. */
 int keyfile_destroy(const char *path, struct idg_err *err);
 

@@ -261,6 +261,117 @@ test_prune(void **state)
 	assert_false(present(dir, "idgov-h1-20261121T230000Z.backup"));
 }
 
+/*
+ * A FIFO (or device) named as the backup to verify or restore is refused
+ * at once with a clear message: opening it must not wait for a writer.
+ * The alarm turns the hang this guards against into a failure.
+ */
+static void
+test_fifo_refused_without_waiting(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents c;
+	struct backup_check rep;
+	struct idg_err err;
+	char fifo[PATH_MAX];
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.backup", f->env.dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10);
+	assert_int_not_equal(backup_verify_file(fifo, f->env.master_key, NULL, &c, &rep, &err), 0);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	unlink(fifo);
+}
+
+/*
+ * The store kept aside by a restore is whole in its own file: the store,
+ * its -wal and -shm are renamed one by one, and a kill -9 between the
+ * first two renames must not leave the kept store without its newest
+ * transactions (connections keep them in the WAL, store.c). Copying the
+ * kept file alone, without its -wal, is the state such a kill leaves.
+ */
+static void
+test_restore_keeps_a_whole_store_aside(void **state)
+{
+	struct fx *f = *state;
+	struct backup_restore_report rep;
+	struct idg_err err;
+	char alone[PATH_MAX], cmd[PATH_MAX * 2 + 16];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t head;
+
+	assert_int_equal(audit_record(f->env.audit, "root", "alice", "test.after_backup",
+				      json_pack("{s:i}", "i", 9), &err),
+			 0);
+	head = f->c.m.head_seq + 1;
+	if (backup_restore(f->env.cfg, "test.backup", &f->c, "root", &rep, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(rep.previous_head, head);
+	snprintf(alone, sizeof(alone), "%s/alone.db", f->env.dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", rep.aside, alone);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sqlite3_open_v2(alone, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(seq) FROM audit", -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(s, 0), head);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/*
+ * Pruning deletes files: in a directory others may write (group-writable
+ * here), where backup_run() refuses to write, it refuses to delete too.
+ */
+static void
+test_prune_refuses_an_untrusted_directory(void **state)
+{
+	struct fx *f = *state;
+	char dir[160], name[PATH_MAX];
+	int64_t now = 1796166000, newest;
+	int removed;
+	struct idg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/shared", f->env.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(backup_file_name(dir, "h1", now - 40 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_file_name(dir, "h1", now, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_not_equal(backup_prune(dir, 30 * 86400, now, &removed, &newest, &err), 0);
+	assert_non_null(strstr(err.msg, "writable by group"));
+	assert_true(present(dir, "idgov-h1-20261022T230000Z.backup"));
+}
+
+/*
+ * A backup named in the future (made while the clock was ahead) is not the
+ * newest: counted as such, it would silence the max_age alarm and put the
+ * next scheduled backup off until that time.
+ */
+static void
+test_backup_from_the_future_is_not_the_newest(void **state)
+{
+	struct fx *f = *state;
+	char dir[160], name[PATH_MAX];
+	int64_t now = 1796166000, newest;
+	int removed;
+	struct idg_err err;
+
+	snprintf(dir, sizeof(dir), "%s/ahead", f->env.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(backup_file_name(dir, "h1", now - 2 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_file_name(dir, "h1", now + 365 * 86400, name, sizeof(name)), 0);
+	touch(dir, strrchr(name, '/') + 1);
+	assert_int_equal(backup_prune(dir, 30 * 86400, now, &removed, &newest, &err), 0);
+	assert_int_equal(newest, now - 2 * 86400);
+	assert_int_equal(removed, 0);
+	assert_true(present(dir, "idgov-h1-20271201T230000Z.backup")); /* kept, not trusted */
+}
+
 int
 main(void)
 {
@@ -272,6 +383,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_edit_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_refuses_an_untrusted_directory, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_backup_from_the_future_is_not_the_newest,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_refused_without_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_keeps_a_whole_store_aside, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

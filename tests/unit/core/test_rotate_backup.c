@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,6 +249,46 @@ test_backup_of_a_third_key_is_refused(void **state)
 	idg_set_now(-1);
 }
 
+/*
+ * A backup key rotation started while another key operation holds the key
+ * directory's lock (a rotation between its steps, in another process) is
+ * refused: the other one's backup.key.new is left alone and nothing is
+ * recorded.
+ */
+static void
+test_rotation_refused_while_another_runs(void **state)
+{
+	struct fx *f = *state;
+	struct rotate_backup_result res;
+	const char *what;
+	struct idg_err err;
+	long long before;
+	int fd;
+
+	assert_int_equal(rotate_backup(f->env.cfg, f->env.audit, "root", ROTATE_STOP_AFTER_NEW_FILE,
+				       &res, &err),
+			 0);
+	assert_true(exists(f, ".new"));
+	before = count(f, "SELECT count(*) FROM audit");
+	fd = open(f->env.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_not_equal(
+		rotate_backup(f->env.cfg, f->env.audit, "root", ROTATE_RUN_ALL, &res, &err), 0);
+	assert_non_null(strstr(err.msg, "another key operation"));
+	assert_int_not_equal(rotate_backup_recover(f->env.cfg, f->env.audit, "idgovd", &what, &err),
+			     0);
+	assert_int_not_equal(
+		rotate_backup_destroy_old(f->env.cfg, f->env.audit, "root", &res, &err), 0);
+	assert_true(exists(f, ".new"));
+	assert_false(exists(f, ".old"));
+	assert_int_equal(count(f, "SELECT count(*) FROM audit"), before);
+	close(fd);
+	/* Once it is released, recovery removes the leftover as before. */
+	assert_int_equal(rotate_backup_recover(f->env.cfg, f->env.audit, "idgovd", &what, &err), 0);
+	assert_false(exists(f, ".new"));
+}
+
 int
 main(void)
 {
@@ -258,6 +300,7 @@ main(void)
 		T(test_kill_after_link_is_completed),
 		T(test_kill_after_record_is_completed),
 		T(test_backup_of_a_third_key_is_refused),
+		T(test_rotation_refused_while_another_runs),
 #undef T
 	};
 

@@ -4,12 +4,15 @@
  * key loaded afresh (as pam_idgov.so loads it per call) after each step a
  * crash could stop at, recovery, and destruction of the old key.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -344,6 +347,60 @@ thousand_users(void **state)
 	destroy(f);
 }
 
+/*
+ * Two rotations at once (two root shells, no daemon): the second must not
+ * take the first one's master.key.new for a crash's leftover and destroy
+ * it, or the store ends sealed under a key no file holds. While another
+ * process holds the key directory's lock, every key operation is refused
+ * and changes nothing.
+ */
+static void
+second_rotation_while_one_runs_is_refused(void **state)
+{
+	struct fixture *f = make("rotrace", 3);
+	struct secret_key *old = load_file(f->env.master_key, ""), *pending;
+	struct rotate_result res;
+	struct idg_err err;
+	char dir[PATH_MAX], *slash;
+	const char *what;
+	int fd;
+
+	(void)state;
+	/* The first rotation has made its new key and is re-sealing. */
+	if (rotate_master(f->env.master_key, f->env.st, f->env.audit, "root", resealers, 1,
+			  ROTATE_STOP_AFTER_NEW_FILE, &res, &err) != 0)
+		fail_msg("%s", err.msg);
+	pending = load_file(f->env.master_key, ".new");
+	idg_strlcpy(dir, f->env.master_key, sizeof(dir));
+	slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+
+	assert_int_not_equal(rotate_master(f->env.master_key, f->env.st, f->env.audit, "root",
+					   resealers, 1, ROTATE_RUN_ALL, &res, &err),
+			     0);
+	assert_non_null(strstr(err.msg, "another key operation"));
+	assert_int_not_equal(rotate_master_recover(f->env.master_key, f->env.st, f->env.audit,
+						   "root", &what, &err),
+			     0);
+	assert_int_not_equal(
+		rotate_master_destroy_old(f->env.master_key, f->env.st, f->env.audit, "root", &err),
+		0);
+	/* The first rotation's new key is untouched, the store still under the old one. */
+	assert_true(exists(f->env.master_key, ".new"));
+	secret_key_free(pending);
+	pending = load_file(f->env.master_key, ".new");
+	assert_int_equal(opens(f, old), 3);
+	assert_int_equal(count_audit(f, "key rotate"), 0);
+	close(fd);
+	secret_key_free(pending);
+	secret_key_free(old);
+	destroy(f);
+}
+
 int
 main(void)
 {
@@ -351,6 +408,7 @@ main(void)
 		cmocka_unit_test(rotation_reseals_every_secret),
 		cmocka_unit_test(crash_at_each_step),
 		cmocka_unit_test(damaged_secret_stops_rotation),
+		cmocka_unit_test(second_rotation_while_one_runs_is_refused),
 		cmocka_unit_test(thousand_users),
 	};
 
