@@ -231,8 +231,7 @@ int
 backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents *c,
 		struct idg_err *err)
 {
-	sqlite3 *mem = NULL;
-	sqlite3_backup *b;
+	sqlite3 *img = NULL;
 	sqlite3_int64 size = 0;
 	int rc = -1;
 
@@ -243,37 +242,37 @@ backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents 
 		return -1;
 	if (read_small(cfg->path, &c->config, err) != 0)
 		return -1;
-	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		idg_seterr(err, "out of memory");
-		goto out;
-	}
-	/* One step over all pages: one read transaction, so the copy is one moment's store. */
-	b = sqlite3_backup_init(mem, "main", st->db, "main");
-	if (b == NULL) {
-		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errmsg(mem));
-		goto out;
-	}
-	for (int tries = 0;; tries++) {
-		int s = sqlite3_backup_step(b, -1);
-
-		if (s == SQLITE_DONE)
+	/*
+	 * sqlite3_serialize() of the store itself reads every page inside one
+	 * read transaction: the image is one moment's store, copied once (no
+	 * in-memory database in between, no second copy of it).
+	 */
+	for (int tries = 0; c->db == NULL; tries++) {
+		c->db = sqlite3_serialize(st->db, "main", &size, 0);
+		if (c->db != NULL || tries >= 100)
 			break;
-		if ((s == SQLITE_BUSY || s == SQLITE_LOCKED) && tries < 100) {
-			sqlite3_sleep(50);
-			continue;
-		}
-		sqlite3_backup_finish(b);
-		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errstr(s));
+		sqlite3_sleep(50);
+	}
+	if (c->db == NULL || size <= 100) {
+		idg_seterr(err, "snapshot of %s: cannot serialise: %s", st->path,
+			   sqlite3_errmsg(st->db));
 		goto out;
 	}
-	if (sqlite3_backup_finish(b) != SQLITE_OK) {
-		idg_seterr(err, "snapshot of %s: %s", st->path, sqlite3_errmsg(mem));
+	c->db_len = (size_t)size;
+	/* Bytes 18-19: the image is a rollback-journal file; store_open() turns WAL on again. */
+	c->db[18] = 1;
+	c->db[19] = 1;
+	/* The manifest's facts from the image itself, read in place. */
+	if (sqlite3_open_v2(":memory:", &img, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_deserialize(img, "main", c->db, size, size, SQLITE_DESERIALIZE_READONLY) !=
+		    SQLITE_OK) {
+		idg_seterr(err, "snapshot of %s: the image cannot be opened", st->path);
 		goto out;
 	}
 	c->m.format = BACKUP_FORMAT;
 	idg_strlcpy(c->m.version, IDGOV_VERSION_STRING, sizeof(c->m.version));
-	c->m.schema = user_version(mem);
-	if (read_head(mem, &c->m.head_seq, c->m.head_hash) != 0) {
+	c->m.schema = user_version(img);
+	if (read_head(img, &c->m.head_seq, c->m.head_hash) != 0) {
 		idg_seterr(err, "snapshot of %s: cannot read the audit head", st->path);
 		goto out;
 	}
@@ -281,19 +280,10 @@ backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents 
 	if (gethostname(c->m.host, sizeof(c->m.host)) != 0)
 		idg_strlcpy(c->m.host, "unknown", sizeof(c->m.host));
 	c->m.host[sizeof(c->m.host) - 1] = '\0';
-	c->db = sqlite3_serialize(mem, "main", &size, 0);
-	if (c->db == NULL || size <= 100) {
-		idg_seterr(err, "snapshot of %s: cannot serialise", st->path);
-		goto out;
-	}
-	c->db_len = (size_t)size;
-	/* Bytes 18-19: the image is a rollback-journal file; store_open() turns WAL on again. */
-	c->db[18] = 1;
-	c->db[19] = 1;
 	c->m.store_bytes = (int64_t)c->db_len;
 	rc = 0;
 out:
-	sqlite3_close(mem);
+	sqlite3_close(img);
 	if (rc != 0)
 		backup_contents_free(c);
 	return rc;
@@ -406,82 +396,145 @@ get_be(const unsigned char *in, int bytes)
 	return v;
 }
 
+/*
+ * The sealing side, streamed: plaintext goes in piece by piece and leaves
+ * as 64 KiB parts (length, then the sealed part) through sink. A part is
+ * pushed only once more plaintext follows it, so the last one carries
+ * TAG_FINAL: the bytes are those of sealing the whole plaintext at once.
+ * The plaintext is hashed on the way (BLAKE2b-256) for the read-back.
+ */
+struct sealer {
+	crypto_secretstream_xchacha20poly1305_state state;
+	crypto_generichash_state hash;
+	unsigned char prefix[PREFIX_LEN];
+	unsigned char part[PART_MAX];
+	unsigned char out[4 + PART_MAX + ABYTES];
+	size_t n;
+	int (*sink)(void *arg, const unsigned char *p, size_t n, struct idg_err *err);
+	void *arg;
+};
+
 static int
-put_entry(struct buf *b, const char *name, const void *data, size_t n)
+sealer_push(struct sealer *s, unsigned char tag, struct idg_err *err)
+{
+	put_be(s->out, s->n + ABYTES, 4);
+	crypto_secretstream_xchacha20poly1305_push(&s->state, s->out + 4, NULL, s->part, s->n,
+						   s->prefix, sizeof(s->prefix), tag);
+	if (s->sink(s->arg, s->out, 4 + s->n + ABYTES, err) != 0)
+		return -1;
+	s->n = 0;
+	return 0;
+}
+
+static int
+sealer_start(struct sealer *s, const unsigned char *key, struct idg_err *err)
+{
+	memcpy(s->prefix, MAGIC, MAGIC_LEN);
+	key_id(key, s->prefix + MAGIC_LEN);
+	crypto_secretstream_xchacha20poly1305_init_push(&s->state,
+							s->prefix + MAGIC_LEN + KEYID_LEN, key);
+	crypto_generichash_init(&s->hash, NULL, 0, 32);
+	s->n = 0;
+	return s->sink(s->arg, s->prefix, sizeof(s->prefix), err);
+}
+
+static int
+sealer_feed(struct sealer *s, const void *data, size_t len, struct idg_err *err)
+{
+	const unsigned char *p = data;
+
+	crypto_generichash_update(&s->hash, p, len);
+	while (len > 0) {
+		size_t k;
+
+		if (s->n == PART_MAX && sealer_push(s, 0, err) != 0)
+			return -1;
+		k = PART_MAX - s->n < len ? PART_MAX - s->n : len;
+		memcpy(s->part + s->n, p, k);
+		s->n += k;
+		p += k;
+		len -= k;
+	}
+	return 0;
+}
+
+static int
+sealer_entry(struct sealer *s, const char *name, const void *data, size_t n, struct idg_err *err)
 {
 	unsigned char len8[8], nl = (unsigned char)strlen(name);
 
 	put_be(len8, n, 8);
-	return buf_put(b, &nl, 1) || buf_put(b, name, nl) || buf_put(b, len8, 8) ||
-			       buf_put(b, data, n)
+	return sealer_feed(s, &nl, 1, err) || sealer_feed(s, name, nl, err) ||
+			       sealer_feed(s, len8, 8, err) || sealer_feed(s, data, n, err)
 		       ? -1
 		       : 0;
+}
+
+/* Seals c through s->sink; the plaintext's hash in hash. */
+static int
+seal_stream(struct sealer *s, const unsigned char *key, const struct backup_contents *c,
+	    unsigned char hash[32], struct idg_err *err)
+{
+	char *man = manifest_json(&c->m);
+	int rc = -1;
+
+	if (man == NULL)
+		return idg_seterr(err, "out of memory");
+	if (sealer_start(s, key, err) == 0 &&
+	    sealer_entry(s, entry_names[0], man, strlen(man), err) == 0 &&
+	    sealer_entry(s, entry_names[1], c->config, strlen(c->config), err) == 0 &&
+	    sealer_entry(s, entry_names[2], c->pk, sizeof(c->pk), err) == 0 &&
+	    sealer_entry(s, entry_names[3], c->db, c->db_len, err) == 0 &&
+	    sealer_push(s, crypto_secretstream_xchacha20poly1305_TAG_FINAL, err) == 0) {
+		crypto_generichash_final(&s->hash, hash, 32);
+		rc = 0;
+	}
+	sodium_memzero(s, sizeof(*s));
+	free(man);
+	return rc;
+}
+
+static int
+sink_buf(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
+{
+	if (buf_put(arg, p, n) != 0)
+		return idg_seterr(err, "out of memory");
+	return 0;
 }
 
 int
 backup_seal(const unsigned char *key, const struct backup_contents *c, unsigned char **out,
 	    size_t *len, struct idg_err *err)
 {
-	crypto_secretstream_xchacha20poly1305_state state;
-	struct buf plain = {0}, file = {0};
-	unsigned char prefix[PREFIX_LEN];
-	char *man = manifest_json(&c->m);
-	int rc = -1;
+	struct sealer *s = malloc(sizeof(*s));
+	struct buf file = {0};
+	unsigned char hash[32];
+	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if (man == NULL)
+	if (s == NULL)
 		return idg_seterr(err, "out of memory");
-	if (put_entry(&plain, entry_names[0], man, strlen(man)) != 0 ||
-	    put_entry(&plain, entry_names[1], c->config, strlen(c->config)) != 0 ||
-	    put_entry(&plain, entry_names[2], c->pk, sizeof(c->pk)) != 0 ||
-	    put_entry(&plain, entry_names[3], c->db, c->db_len) != 0) {
-		idg_seterr(err, "out of memory");
-		goto out;
-	}
-	memcpy(prefix, MAGIC, MAGIC_LEN);
-	key_id(key, prefix + MAGIC_LEN);
-	crypto_secretstream_xchacha20poly1305_init_push(&state, prefix + MAGIC_LEN + KEYID_LEN,
-							key);
-	if (buf_put(&file, prefix, sizeof(prefix)) != 0) {
-		idg_seterr(err, "out of memory");
-		goto out;
-	}
-	for (size_t off = 0;;) {
-		size_t n = plain.len - off > PART_MAX ? PART_MAX : plain.len - off;
-		unsigned char tag =
-			off + n == plain.len ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0;
-		unsigned char lenb[4];
-
-		put_be(lenb, n + ABYTES, 4);
-		if (buf_put(&file, lenb, 4) != 0 || buf_reserve(&file, n + ABYTES) != 0) {
-			idg_seterr(err, "out of memory");
-			goto out;
-		}
-		crypto_secretstream_xchacha20poly1305_push(&state, file.p + file.len, NULL,
-							   plain.p + off, n, prefix, sizeof(prefix),
-							   tag);
-		file.len += n + ABYTES;
-		off += n;
-		if (tag != 0)
-			break;
+	s->sink = sink_buf;
+	s->arg = &file;
+	rc = seal_stream(s, key, c, hash, err);
+	free(s);
+	if (rc != 0) {
+		free(file.p);
+		return -1;
 	}
 	*out = file.p;
 	*len = file.len;
-	file.p = NULL;
-	rc = 0;
-out:
-	sodium_memzero(&state, sizeof(state));
-	if (plain.p != NULL)
-		sodium_memzero(plain.p, plain.len);
-	free(plain.p);
-	free(file.p);
-	free(man);
-	return rc;
+	return 0;
 }
 
+/*
+ * The entries of the plaintext p. The store image is not copied: its
+ * offset in p goes to *db_off and its length to c->db_len.
+ */
 static int
-parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, struct idg_err *err)
+parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, size_t *db_off,
+	      struct idg_err *err)
 {
 	size_t off = 0;
 
@@ -512,10 +565,9 @@ parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, str
 			memcpy(c->pk, p + off, n);
 		}
 		if (i == 3) {
-			if (n < 512 || (c->db = sqlite3_malloc64(n)) == NULL)
-				return idg_seterr(err,
-						  "the store image is too small or out of memory");
-			memcpy(c->db, p + off, n);
+			if (n < 512)
+				return idg_seterr(err, "the store image is too small");
+			*db_off = off;
 			c->db_len = n;
 		}
 		off += n;
@@ -525,87 +577,191 @@ parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, str
 	return 0;
 }
 
-int
-backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
-	      struct backup_contents *c, struct idg_err *err)
+/*
+ * Where sealed bytes come from: a buffer, or a file read part by part
+ * (one part's buffer, never the whole file).
+ */
+struct reader {
+	const unsigned char *mem; /* NULL: read fd */
+	int fd;
+	size_t len, off; /* the source's length, and how far it was read */
+	unsigned char part[PART_MAX + ABYTES];
+};
+
+/* The next n (<= sizeof(r->part), <= r->len - r->off) bytes; NULL on a read error. */
+static const unsigned char *
+reader_next(struct reader *r, size_t n)
+{
+	const unsigned char *p;
+	size_t got = 0;
+
+	if (r->mem != NULL) {
+		p = r->mem + r->off;
+		r->off += n;
+		return p;
+	}
+	while (got < n) {
+		ssize_t k = read(r->fd, r->part + got, n - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return NULL;
+		got += (size_t)k;
+	}
+	r->off += n;
+	return r->part;
+}
+
+/*
+ * Authenticates and decrypts every part of r. With c, the plaintext is
+ * kept (in one buffer of at most the file's size) and parsed into c, the
+ * store image moved to the buffer's start and handed to c->db; without,
+ * only its hash goes to hash (the read-back of a backup just written).
+ */
+static int
+unseal_stream(const unsigned char *key, struct reader *r, struct backup_contents *c,
+	      unsigned char hash[32], struct idg_err *err)
 {
 	crypto_secretstream_xchacha20poly1305_state state;
-	unsigned char id[KEYID_LEN];
-	struct buf plain = {0};
-	size_t off = PREFIX_LEN;
+	crypto_generichash_state hs;
+	unsigned char prefix[PREFIX_LEN], id[KEYID_LEN], *plain = NULL;
+	unsigned char *scratch = NULL;
+	const unsigned char *p;
+	size_t plen = 0, cap = 0, db_off = 0;
 	int final = 0, rc = -1;
 
-	memset(c, 0, sizeof(*c));
+	if (c != NULL)
+		memset(c, 0, sizeof(*c));
 	if (sodium_init() < 0)
 		return idg_seterr(err, "libsodium failed to initialise");
-	if (len < MAGIC_LEN || memcmp(buf, MAGIC, MAGIC_LEN) != 0)
+	if (r->len < MAGIC_LEN)
 		return idg_seterr(err, "not an idgov backup (no IDGOVBK1 header)");
-	if (len < PREFIX_LEN)
+	if ((p = reader_next(r, r->len < PREFIX_LEN ? MAGIC_LEN : PREFIX_LEN)) == NULL)
+		return idg_seterr(err, "cannot read the header: %s", strerror(errno));
+	memcpy(prefix, p, r->off);
+	if (memcmp(prefix, MAGIC, MAGIC_LEN) != 0)
+		return idg_seterr(err, "not an idgov backup (no IDGOVBK1 header)");
+	if (r->len < PREFIX_LEN)
 		return idg_seterr(err, "truncated: the file ends inside its header");
 	key_id(key, id);
-	if (sodium_memcmp(id, buf + MAGIC_LEN, KEYID_LEN) != 0)
+	if (sodium_memcmp(id, prefix + MAGIC_LEN, KEYID_LEN) != 0)
 		return idg_seterr(err, "made with another backup key (key id differs): wrong "
 				       "[store] backup_key, or the header was changed");
-	if (crypto_secretstream_xchacha20poly1305_init_pull(&state, buf + MAGIC_LEN + KEYID_LEN,
+	if (crypto_secretstream_xchacha20poly1305_init_pull(&state, prefix + MAGIC_LEN + KEYID_LEN,
 							    key) != 0)
 		return idg_seterr(err, "the header is damaged");
+	if (c != NULL) {
+		/* Every part's plaintext is shorter than its sealed bytes. */
+		cap = r->len - PREFIX_LEN;
+		plain = sqlite3_malloc64(cap > 0 ? cap : 1);
+	} else {
+		crypto_generichash_init(&hs, NULL, 0, 32);
+		plain = scratch = malloc(PART_MAX);
+	}
+	if (plain == NULL) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
 	for (int part = 1; !final; part++) {
 		size_t n;
 		unsigned char tag = 0;
 		unsigned long long got = 0;
+		unsigned char *to = c != NULL ? plain + plen : scratch;
 
-		if (len - off < 4) {
+		if (r->len - r->off < 4) {
 			idg_seterr(err,
 				   "truncated: the file ends before its last part (%zu bytes "
 				   "read)",
-				   off);
+				   r->off);
 			goto out;
 		}
-		n = (size_t)get_be(buf + off, 4);
-		off += 4;
+		if ((p = reader_next(r, 4)) == NULL) {
+			idg_seterr(err, "read error: %s", strerror(errno));
+			goto out;
+		}
+		n = (size_t)get_be(p, 4);
 		if (n < ABYTES || n > PART_MAX + ABYTES) {
 			idg_seterr(err,
 				   "part %d at byte %zu has an impossible length: the file "
 				   "was changed",
-				   part, off - 4);
+				   part, r->off - 4);
 			goto out;
 		}
-		if (n > len - off) {
+		if (n > r->len - r->off) {
 			idg_seterr(err, "truncated: part %d needs %zu bytes, %zu are left", part, n,
-				   len - off);
+				   r->len - r->off);
 			goto out;
 		}
-		if (buf_reserve(&plain, n) != 0) {
-			idg_seterr(err, "out of memory");
+		if ((p = reader_next(r, n)) == NULL) {
+			idg_seterr(err, "read error: %s", strerror(errno));
 			goto out;
 		}
-		if (crypto_secretstream_xchacha20poly1305_pull(&state, plain.p + plain.len, &got,
-							       &tag, buf + off, n, buf,
+		if (crypto_secretstream_xchacha20poly1305_pull(&state, to, &got, &tag, p, n, prefix,
 							       PREFIX_LEN) != 0) {
 			idg_seterr(err,
 				   "part %d (bytes %zu..%zu) fails authentication: the file "
 				   "was changed or damaged",
-				   part, off, off + n - 1);
+				   part, r->off - n, r->off - 1);
 			goto out;
 		}
-		plain.len += (size_t)got;
-		off += n;
+		if (c != NULL)
+			plen += (size_t)got;
+		else
+			crypto_generichash_update(&hs, scratch, (size_t)got);
 		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
 	}
-	if (off != len) {
-		idg_seterr(err, "%zu bytes follow the last part: the file was changed", len - off);
+	if (r->off != r->len) {
+		idg_seterr(err, "%zu bytes follow the last part: the file was changed",
+			   r->len - r->off);
 		goto out;
 	}
-	if (parse_entries(plain.p, plain.len, c, err) != 0)
+	if (c == NULL) {
+		crypto_generichash_final(&hs, hash, 32);
+		rc = 0;
 		goto out;
+	}
+	if (parse_entries(plain, plen, c, &db_off, err) != 0)
+		goto out;
+	/* The image to the front, the rest of the plaintext wiped: c owns the buffer. */
+	memmove(plain, plain + db_off, c->db_len);
+	sodium_memzero(plain + c->db_len, plen - c->db_len);
+	c->db = plain;
+	plain = NULL;
 	rc = 0;
 out:
 	sodium_memzero(&state, sizeof(state));
-	if (plain.p != NULL)
-		sodium_memzero(plain.p, plain.len);
-	free(plain.p);
-	if (rc != 0)
-		backup_contents_free(c);
+	if (c != NULL) {
+		if (plain != NULL) {
+			sodium_memzero(plain, plen);
+			sqlite3_free(plain);
+		}
+		if (rc != 0)
+			backup_contents_free(c);
+	} else {
+		sodium_memzero(scratch, PART_MAX);
+		free(scratch);
+	}
+	return rc;
+}
+
+int
+backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
+	      struct backup_contents *c, struct idg_err *err)
+{
+	struct reader *r = malloc(sizeof(*r));
+	int rc;
+
+	if (r == NULL) {
+		memset(c, 0, sizeof(*c));
+		return idg_seterr(err, "out of memory");
+	}
+	r->mem = buf;
+	r->fd = -1;
+	r->len = len;
+	r->off = 0;
+	rc = unseal_stream(key, r, c, NULL, err);
+	free(r);
 	return rc;
 }
 
@@ -639,6 +795,15 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 				(sqlite3_int64)c->db_len,
 				SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
 		idg_seterr(err, "the store image cannot be opened");
+		goto out;
+	}
+	/*
+	 * Pages are read where they lie (the image is fixed-size, so SQLite's
+	 * in-memory VFS can hand them out like mmap) instead of being copied
+	 * into the page cache one by one.
+	 */
+	if (sqlite3_exec(st.db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL) != SQLITE_OK) {
+		idg_seterr(err, "the store image cannot be opened: %s", sqlite3_errmsg(st.db));
 		goto out;
 	}
 	if (sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK ||
@@ -694,37 +859,25 @@ backup_file_name(const char *dir, const char *host, int64_t t, char *out, size_t
 		       : -1;
 }
 
+/* Opens a backup file for reading, part by part: a regular file of a sensible size. */
 static int
-read_file(const char *path, unsigned char **out, size_t *len, struct idg_err *err)
+open_backup(const char *path, struct reader *r, struct idg_err *err)
 {
 	struct stat sb;
-	unsigned char *b;
-	size_t got = 0;
-	int fd;
 
-	*out = NULL;
+	r->mem = NULL;
+	r->off = 0;
 	/* O_NONBLOCK: a FIFO named here is refused below instead of waiting for a writer. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (r->fd < 0)
 		return idg_seterr(err, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > MAX_FILE) {
-		close(fd);
+	if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > MAX_FILE) {
+		close(r->fd);
+		r->fd = -1;
 		return idg_seterr(err, "%s: not a regular file of a sensible size", path);
 	}
-	if ((b = malloc((size_t)sb.st_size + 1)) == NULL) {
-		close(fd);
-		return idg_seterr(err, "out of memory");
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, b + got, (size_t)sb.st_size - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	*out = b;
-	*len = got;
+	r->len = (size_t)sb.st_size;
+	(void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	return 0;
 }
 
@@ -732,20 +885,25 @@ int
 backup_verify_file(const char *path, const char *key_path, const unsigned char *host_pk,
 		   struct backup_contents *c, struct backup_check *rep, struct idg_err *err)
 {
-	unsigned char *key = NULL, *buf = NULL;
+	unsigned char *key = NULL, head[MAGIC_LEN + KEYID_LEN];
+	struct reader *r = malloc(sizeof(*r));
 	struct idg_err why;
-	size_t len = 0;
+	ssize_t hl;
 	int rc = -1, old = 0;
 
 	memset(c, 0, sizeof(*c));
 	memset(rep, 0, sizeof(*rep));
-	if (read_file(path, &buf, &len, err) != 0)
+	if (r == NULL)
+		return idg_seterr(err, "out of memory");
+	if (open_backup(path, r, err) != 0) {
+		free(r);
+		return -1;
+	}
+	hl = pread(r->fd, head, sizeof(head), 0);
+	if (load_key_for(key_path, head, hl > 0 ? (size_t)hl : 0, &key, &old, err) != 0)
 		goto out;
-	if (load_key_for(key_path, buf, len, &key, &old, err) != 0)
-		goto out;
-	rc = backup_unseal(key, buf, len, c, &why);
-	free(buf); /* before the check, which copies the image once more */
-	buf = NULL;
+	/* The file is read and decrypted part by part: one copy of the image in memory. */
+	rc = unseal_stream(key, r, c, NULL, &why);
 	if (rc != 0 || backup_check(c, host_pk, rep, &why) != 0) {
 		rc = -1;
 		idg_seterr(err, "%s: %s", path, why.msg);
@@ -755,8 +913,80 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 	rep->old_key = old;
 	rc = 0;
 out:
-	free(buf);
+	close(r->fd);
+	free(r);
 	keys_free_secret(key);
+	return rc;
+}
+
+static int
+sink_fd(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
+{
+	const int *fd = arg;
+
+	while (n > 0) {
+		ssize_t w = write(*fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return idg_seterr(err, "%s", w < 0 ? strerror(errno) : "short write");
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct seal_job {
+	const unsigned char *key;
+	const struct backup_contents *c;
+	unsigned char hash[32];
+};
+
+static int
+fill_sealed(int fd, void *arg, struct idg_err *err)
+{
+	struct seal_job *j = arg;
+	struct sealer *s = malloc(sizeof(*s));
+	int rc;
+
+	if (s == NULL)
+		return idg_seterr(err, "out of memory");
+	s->sink = sink_fd;
+	s->arg = &fd;
+	rc = seal_stream(s, j->key, j->c, j->hash, err);
+	free(s);
+	return rc;
+}
+
+/*
+ * Reads back the file just written, as a restore would: every part must
+ * authenticate, and the plaintext must hash to what was sealed, the bytes
+ * that backup_check() passed before they were written.
+ */
+static int
+read_back(const char *path, const unsigned char *key, const unsigned char want[32],
+	  struct idg_err *err)
+{
+	struct reader *r = malloc(sizeof(*r));
+	unsigned char got[32];
+	struct idg_err why;
+	int rc = -1;
+
+	if (r == NULL)
+		return idg_seterr(err, "out of memory");
+	if (open_backup(path, r, err) != 0) {
+		free(r);
+		return -1;
+	}
+	if (unseal_stream(key, r, NULL, got, &why) != 0)
+		idg_seterr(err, "%s: read back: %s", path, why.msg);
+	else if (sodium_memcmp(got, want, sizeof(got)) != 0)
+		idg_seterr(err, "%s: read back: the file does not hold what was written", path);
+	else
+		rc = 0;
+	close(r->fd);
+	free(r);
 	return rc;
 }
 
@@ -764,10 +994,11 @@ int
 backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
 	   struct backup_manifest *m, struct idg_err *err)
 {
-	struct backup_contents c, back;
+	struct backup_contents c;
 	struct backup_check chk;
-	unsigned char *key = NULL, *file = NULL;
-	size_t len = 0;
+	struct seal_job job;
+	struct idg_err why;
+	unsigned char *key = NULL;
 	int rc = -1;
 
 	if (safepath_check(dir, SAFEPATH_DIR, 0, err) != 0)
@@ -784,23 +1015,30 @@ backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path,
 		idg_seterr(err, "%s exists already (a backup in the same second)", path);
 		goto out;
 	}
-	if (backup_seal(key, &c, &file, &len, err) != 0 ||
-	    safepath_write_file(path, 0600, file, len, err) != 0)
+	/*
+	 * The snapshot is checked once, in place, before it is written
+	 * (integrity_check, every audit record and signature, the manifest);
+	 * the read-back then proves that the file decrypts to those bytes.
+	 */
+	if (backup_check(&c, c.pk, &chk, &why) != 0) {
+		idg_seterr(err, "the snapshot fails its check: %s", why.msg);
 		goto out;
-	/* Read back what is on disk, as a restore would, with less in memory. */
-	free(file);
-	file = NULL;
+	}
+	job.key = key;
+	job.c = &c;
+	if (safepath_write_with(path, 0600, fill_sealed, &job, err) != 0)
+		goto out;
+	/* The image is no longer needed: less in memory while reading back. */
+	sodium_memzero(c.db, c.db_len);
 	sqlite3_free(c.db);
 	c.db = NULL;
 	c.db_len = 0;
-	if (backup_verify_file(path, cfg->backup_key_file, c.pk, &back, &chk, err) != 0)
+	if (read_back(path, key, job.hash, err) != 0)
 		goto out;
-	backup_contents_free(&back);
 	if (m != NULL)
 		*m = c.m;
 	rc = 0;
 out:
-	free(file);
 	backup_contents_free(&c);
 out_key:
 	keys_free_secret(key);

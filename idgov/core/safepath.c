@@ -185,10 +185,35 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+struct bytes {
+	const void *data;
+	size_t len;
+};
+
+static int
+fill_bytes(int fd, void *arg, struct idg_err *err)
+{
+	const struct bytes *b = arg;
+
+	if (write_all(fd, b->data, b->len) != 0)
+		return idg_seterr(err, "%s", strerror(errno));
+	return 0;
+}
+
 int
 safepath_write_file(const char *path, mode_t mode, const void *data, size_t len,
 		    struct idg_err *err)
 {
+	struct bytes b = {data, len};
+
+	return safepath_write_with(path, mode, fill_bytes, &b, err);
+}
+
+int
+safepath_write_with(const char *path, mode_t mode, int (*fill)(int, void *, struct idg_err *),
+		    void *arg, struct idg_err *err)
+{
+	struct idg_err why;
 	char tmp[PATH_MAX];
 	struct stat sb;
 	int fd = -1, e;
@@ -213,7 +238,14 @@ safepath_write_file(const char *path, mode_t mode, const void *data, size_t len,
 	if (fd < 0)
 		return idg_seterr(err, "cannot create a temporary file next to %s", path);
 	/* The umask may have narrowed the mode; nothing may have widened it. */
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
+	if (fchmod(fd, mode) != 0)
+		goto fail;
+	if (fill(fd, arg, &why) != 0) {
+		close(fd);
+		unlink(tmp);
+		return idg_seterr(err, "cannot write %s: %s", path, why.msg);
+	}
+	if (fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;

@@ -70,8 +70,8 @@ int backup_key_create(const char *path, struct idg_err *err);
 int backup_key_load(const char *path, unsigned char **key, struct idg_err *err);
 
 /*
- * A consistent snapshot of the open store (SQLite's backup API into
- * memory, under one read transaction: logins and idgovd go on), with the
+ * A consistent snapshot of the open store (sqlite3_serialize(): every
+ * page copied once, under one read transaction: logins and idgovd go on), with the
  * configuration file and the audit public key cfg names, and the manifest.
  */
 int backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents *c,
@@ -106,8 +106,11 @@ int backup_file_name(const char *dir, const char *host, int64_t t, char *out, si
 /*
  * Snapshot, seal and write into dir (trusted as a directory, safepath.h):
  * written 0600 to a temporary name, fsync'd and renamed, so the final
- * name never holds a partial file. Then read back and checked. The path
- * written is put in path (PATH_MAX).
+ * name never holds a partial file. The snapshot is checked first
+ * (backup_check(), in place), sealed part by part straight into the file,
+ * and the file read back part by part: every part must authenticate and
+ * the plaintext hash to what was sealed. The path written is put in path
+ * (PATH_MAX).
  */
 int backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
 	       struct backup_manifest *m, struct idg_err *err);

@@ -74,4 +74,13 @@ int safepath_check_fd(int fd, const char *path, enum safepath_type type, unsigne
 int safepath_write_file(const char *path, mode_t mode, const void *data, size_t len,
 			struct idg_err *err);
 
+/*
+ * safepath_write_file() for a file written in pieces: fill(fd, arg, err)
+ * writes the contents to the temporary file (0, or -1 with err); on its
+ * failure the temporary file is removed and path is left as it was.
+ */
+int safepath_write_with(const char *path, mode_t mode,
+			int (*fill)(int fd, void *arg, struct idg_err *err), void *arg,
+			struct idg_err *err);
+
 #endif

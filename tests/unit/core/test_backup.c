@@ -372,6 +372,114 @@ test_backup_from_the_future_is_not_the_newest(void **state)
 	assert_true(present(dir, "idgov-h1-20271201T230000Z.backup")); /* kept, not trusted */
 }
 
+/* The plaintext's length in a file sealed in nparts parts. */
+static size_t
+plain_len(size_t file_len, size_t nparts)
+{
+	return file_len - 48 - nparts * (4 + crypto_secretstream_xchacha20poly1305_ABYTES);
+}
+
+/*
+ * The streamed sealer cuts 64 KiB parts as the whole-buffer one did: a
+ * plaintext of exactly two parts is two parts, the second one final (no
+ * empty third), one byte more is a third part of one byte.
+ */
+static void
+test_part_boundaries(void **state)
+{
+	struct fx *f = *state;
+	const size_t part = 65536, ab = crypto_secretstream_xchacha20poly1305_ABYTES;
+	struct backup_contents c = f->c, back;
+	struct idg_err err;
+	unsigned char *file = NULL, *db;
+	size_t len = 0, base, nparts = (f->len - 48 + part + 4 + ab - 1) / (part + 4 + ab);
+
+	/* The plaintext around the image: what the fixture's file holds beyond db_len. */
+	base = plain_len(f->len, nparts) - f->c.db_len;
+	for (size_t extra = 0; extra < 2; extra++) {
+		size_t n = 2 * part + extra - base;
+
+		db = sqlite3_malloc64(n);
+		assert_non_null(db);
+		for (size_t k = 0; k < n; k++)
+			db[k] = (unsigned char)(k * 7 + extra);
+		c.db = db;
+		c.db_len = n;
+		assert_int_equal(backup_seal(f->key, &c, &file, &len, &err), 0);
+		assert_int_equal(len, 48 + 2 * (4 + part + ab) + (extra ? 4 + 1 + ab : 0));
+		assert_int_equal(backup_unseal(f->key, file, len, &back, &err), 0);
+		assert_int_equal(back.db_len, n);
+		assert_memory_equal(back.db, db, n);
+		assert_string_equal(back.config, f->c.config);
+		backup_contents_free(&back);
+		free(file);
+		sqlite3_free(db);
+	}
+}
+
+static void
+flip_byte(const char *path, off_t at)
+{
+	unsigned char b;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, at), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+}
+
+/*
+ * backup_run end to end: the file is sealed straight to disk and read back
+ * part by part; backup_verify_file reads it the same way and refuses it
+ * once a byte on disk changed or its end is cut.
+ */
+static void
+test_run_then_verify_file(void **state)
+{
+	struct fx *f = *state;
+	char out[PATH_MAX], path[PATH_MAX];
+	struct backup_manifest m;
+	struct backup_contents c;
+	struct backup_check chk;
+	struct idg_err err;
+	struct stat sb;
+
+	snprintf(out, sizeof(out), "%s/out", f->env.dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	snprintf(path, sizeof(path), "%s/backup.key", f->env.dir);
+	free(f->env.cfg->backup_key_file);
+	f->env.cfg->backup_key_file = strdup(path);
+	assert_non_null(f->env.cfg->backup_key_file);
+	assert_int_equal(backup_key_create(f->env.cfg->backup_key_file, &err), 0);
+	assert_int_equal(backup_run(f->env.cfg, f->env.st, out, path, sizeof(path), &m, &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(m.head_seq, f->c.m.head_seq);
+
+	assert_int_equal(
+		backup_verify_file(path, f->env.cfg->backup_key_file, f->c.pk, &c, &chk, &err), 0);
+	assert_int_equal(c.m.head_seq, m.head_seq);
+	assert_int_equal((int64_t)c.db_len, m.store_bytes);
+	assert_true(chk.records >= 5);
+	assert_int_equal(chk.pk_differs, 0);
+	backup_contents_free(&c);
+
+	/* One byte changed inside the second part, on disk. */
+	flip_byte(path, 48 + 4 + 65536 + 17 + 4 + 100);
+	assert_int_not_equal(
+		backup_verify_file(path, f->env.cfg->backup_key_file, f->c.pk, &c, &chk, &err), 0);
+	assert_non_null(strstr(err.msg, "part 2"));
+	assert_non_null(strstr(err.msg, "fails authentication"));
+	flip_byte(path, 48 + 4 + 65536 + 17 + 4 + 100);
+	assert_int_equal(truncate(path, sb.st_size - 1), 0);
+	assert_int_not_equal(
+		backup_verify_file(path, f->env.cfg->backup_key_file, f->c.pk, &c, &chk, &err), 0);
+	assert_non_null(strstr(err.msg, "truncated"));
+	assert_null(c.db);
+}
+
 int
 main(void)
 {
@@ -390,6 +498,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_refused_without_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_keeps_a_whole_store_aside, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_part_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_then_verify_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

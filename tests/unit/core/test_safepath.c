@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,67 @@ test_write_file_replaces_and_refuses(void **state)
 	assert_non_null(strstr(err.msg, "is a directory; refusing"));
 }
 
+static int
+fill_two_then_fail(int fd, void *arg, struct idg_err *err)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	if (write(fd, "half", 4) != 4)
+		return idg_seterr(err, "write failed");
+	return idg_seterr(err, "the producer gave up");
+}
+
+static int
+fill_pieces(int fd, void *arg, struct idg_err *err)
+{
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		if (write(fd, "ab", 2) != 2)
+			return idg_seterr(err, "write failed");
+	return 0;
+}
+
+static void
+test_write_with_pieces_and_failure(void **state)
+{
+	struct fixture *f = *state;
+	char buf[16] = {0}, path[160];
+	struct idg_err err;
+	struct stat sb;
+	int calls = 0, fd, entries = 0;
+	DIR *d;
+
+	/* Written in pieces: the whole contents, the mode asked for. */
+	assert_int_equal(safepath_write_with(f->file, 0600, fill_pieces, NULL, &err), 0);
+	assert_int_equal(lstat(f->file, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	fd = open(f->file, O_RDONLY);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+	close(fd);
+	assert_string_equal(buf, "ababab");
+
+	/* A failing producer: its error, the old file as it was, no temporary left. */
+	assert_int_equal(safepath_write_with(f->file, 0600, fill_two_then_fail, &calls, &err), -1);
+	assert_int_equal(calls, 1);
+	assert_non_null(strstr(err.msg, "the producer gave up"));
+	memset(buf, 0, sizeof(buf));
+	fd = open(f->file, O_RDONLY);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+	close(fd);
+	assert_string_equal(buf, "ababab");
+	snprintf(path, sizeof(path), "%s/new", f->dir);
+	assert_int_equal(safepath_write_with(path, 0600, fill_two_then_fail, &calls, &err), -1);
+	assert_int_equal(access(path, F_OK), -1);
+	d = opendir(f->dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] != '.')
+			entries++;
+	closedir(d);
+	assert_int_equal(entries, 1); /* f alone */
+}
+
 int
 main(void)
 {
@@ -298,6 +360,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_keys_refuse_a_key_owned_by_another_uid, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_file_replaces_and_refuses, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_with_pieces_and_failure, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
