@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +52,25 @@ add_name(gnutls_x509_crt_t crt, const char *name)
 						    (unsigned)strlen(name), GNUTLS_FSAN_APPEND);
 }
 
-/* Writes data to path (created exclusively, mode). */
+/*
+ * Writes data to path, created exclusively with mode and owned by uid/gid
+ * from the start (fchown before a byte is written), unless uid is ours.
+ */
 static int
-write_new(const char *path, const gnutls_datum_t *d, mode_t mode, struct idg_err *err)
+write_new(const char *path, const gnutls_datum_t *d, mode_t mode, uid_t uid, gid_t gid,
+	  struct idg_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	ssize_t n;
 
 	if (fd < 0)
 		return idg_seterr(err, "cannot create %s: %s", path, strerror(errno));
+	if (uid != geteuid() && fchown(fd, uid, gid) != 0) {
+		idg_seterr(err, "cannot give %s to its user: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	n = write(fd, d->data, d->size);
 	if (n != (ssize_t)d->size || fsync(fd) != 0) {
 		close(fd);
@@ -67,6 +78,25 @@ write_new(const char *path, const gnutls_datum_t *d, mode_t mode, struct idg_err
 		return idg_seterr(err, "cannot write %s", path);
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * idgov-web runs as [web] user and refuses root, so the private key must be
+ * that user's to read: its uid and gid.
+ */
+static int
+web_owner(const struct cfg *cfg, uid_t *uid, gid_t *gid, struct idg_err *err)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (getpwnam_r(cfg->web_user, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return idg_seterr(err,
+				  "[web] user %s does not exist (the idgov-web package makes it)",
+				  cfg->web_user);
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
 	return 0;
 }
 
@@ -79,8 +109,12 @@ make(const struct cfg *cfg, struct idg_err *err)
 	unsigned char serial[16];
 	char host[256] = "", own[256] = "";
 	time_t now = time(NULL);
+	uid_t owner = geteuid(); /* set by web_owner() */
+	gid_t group = getegid();
 	int rc = -1, g;
 
+	if (web_owner(cfg, &owner, &group, err) != 0)
+		return -1;
 	url_host(cfg->web_url, host, sizeof(host));
 	if (gethostname(own, sizeof(own) - 1) != 0)
 		own[0] = '\0';
@@ -113,9 +147,9 @@ make(const struct cfg *cfg, struct idg_err *err)
 		idg_seterr(err, "cannot make a certificate for idgov-web: %s", gnutls_strerror(g));
 		goto out;
 	}
-	if (write_new(cfg->web_key_file, &key_pem, 0600, err) != 0)
+	if (write_new(cfg->web_key_file, &key_pem, 0600, owner, group, err) != 0)
 		goto out;
-	if (write_new(cfg->web_cert_file, &crt_pem, 0644, err) != 0) {
+	if (write_new(cfg->web_cert_file, &crt_pem, 0644, geteuid(), getegid(), err) != 0) {
 		unlink(cfg->web_key_file);
 		goto out;
 	}

@@ -17,7 +17,7 @@ check() {
 }
 
 # -- install
-dpkg -i /srv/debs/idgov_*.deb /srv/debs/libpam-idgov_*.deb >/dev/null
+dpkg -i /srv/debs/idgov_*.deb /srv/debs/libpam-idgov_*.deb /srv/debs/idgov-web_*.deb >/dev/null
 module=$(dpkg -L libpam-idgov | grep '/security/pam_idgov\.so$')
 unix=$(dpkg -L libpam-modules | grep '/security/pam_unix\.so$')
 check "the module is beside pam_unix.so ($module)" test "$(dirname "$module")" = "$(dirname "$unix")"
@@ -26,6 +26,8 @@ check "/var/lib/idgov is 0700" test "$(stat -c %a /var/lib/idgov)" = 700
 check "the unit is installed" test -f /lib/systemd/system/idgovd.service
 check "the auth service's units are installed" test -f /lib/systemd/system/idgov-authd.service -a \
 	-f /lib/systemd/system/idgov-authd.socket
+check "idgov-web's unit is installed" test -f /lib/systemd/system/idgov-web.service
+check "the idgov-web user exists, with no login" sh -c 'getent passwd idgov-web | grep -q nologin'
 check "idgov --version" test "$(idgov --version)" = "idgov $(dpkg-query -W -f '${Version}' idgov)"
 
 # -- pam-auth-update
@@ -52,8 +54,13 @@ install -m 0600 /dev/null /etc/idgov/ldap.secret
 cat /srv/slapd/rootpw >/etc/idgov/ldap.secret
 sed -i -e "s|^uri = .*|uri = $(cat /srv/slapd/uri)|" -e 's|^tls = starttls|tls = none|' \
 	-e 's|^dictionary = .*|dictionary =|' /etc/idgov/idgov.conf
+# idgov-web(8)'s EXAMPLES: its user, and (here) loopback only.
+sed -i -e '/^\[web\]/,/^\[/ s|^user =.*|user = idgov-web|' \
+	-e '/^\[web\]/,/^\[/ s|^listen =.*|listen = 127.0.0.1|' /etc/idgov/idgov.conf
 idgov init >/dev/null
 check "idgov init made the master key 0400" test "$(stat -c %a /var/lib/idgov/master.key)" = 400
+check "idgov init made idgov-web's key, 0600, the web user's" \
+	test "$(stat -c '%a %U' /etc/idgov/web.key)" = "600 idgov-web"
 
 # -- idgovd, started as the unit starts it (less -f: no systemd here to tell)
 exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/idgovd.service)
@@ -81,6 +88,16 @@ authd=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/idgov-authd.service)
 for _ in $(seq 1 100); do [ -S /run/idgov/authd.sock ] && break; sleep 0.1; done
 check "idgov-authd listens on /run/idgov/authd.sock, mode 0600" \
 	test "$(stat -c %a /run/idgov/authd.sock 2>/dev/null)" = 600
+
+# -- idgov-web, as its unit starts it: its own user, the certificate idgov init made
+web=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/idgov-web.service)
+setpriv --reuid=idgov-web --regid=idgov-web --init-groups "$web" 2>/srv/web.err &
+webpid=$!
+headers() { curl -sk -o /dev/null -D - https://127.0.0.1:8443/; }
+for _ in $(seq 1 100); do headers >/dev/null 2>&1 && break; sleep 0.1; done
+check "idgov-web serves HTTPS as idgov-web, with HSTS" sh -c 'curl -sk -o /dev/null -D - \
+	https://127.0.0.1:8443/ | grep -qi "^strict-transport-security:"'
+check "idgov-web refuses to run as root" sh -c "timeout 5 $web 2>&1 | grep -q 'refusing to run as root'"
 
 # -- enrolment and login through the installed module and common-*
 useradd -m -s /bin/bash alice
@@ -116,11 +133,12 @@ check "alice logs in: password, TOTP code, account, session" sh -c "printf 'Corr
 
 # -- purge
 kill "$(cat /run/idgov/authd.pid)"
+kill "$webpid"
 kill "$(cat /run/idgov/idgovd.pid)"
 for _ in $(seq 1 50); do [ -e /run/idgov/idgovd.pid ] && sleep 0.1; done
 slapd_stop /srv/slapd
 rm /etc/pam.d/idgov-test
-dpkg --purge libpam-idgov idgov >/dev/null
+dpkg --purge idgov-web libpam-idgov idgov >/dev/null
 check "pam.d has no pam_idgov" sh -c '! grep -rq pam_idgov /etc/pam.d'
 left=$(find / -xdev \( -path /srv -o -path /proc \) -prune -o -name '*idgov*' -print)
 if [ -z "$left" ]; then ok "nothing of idgov is left"; else not_ok "left after purge: $left"; fi

@@ -27,7 +27,7 @@ step() {
 
 # What in-root.sh runs besides the .debs and what they depend on (the
 # libraries are listed so that dpkg -i needs no network in the root).
-INCLUDE=pamtester,oathtool,slapd,ldap-utils,jq,sqlite3,passwd,libpam-runtime,libsodium23,libinih1,libjansson4,liboath0,libqrencode4,libcrack2,libicu72,libmaxminddb0,libldap-2.5-0,libsqlite3-0
+INCLUDE=pamtester,oathtool,slapd,ldap-utils,jq,sqlite3,passwd,libpam-runtime,libsodium23,libinih1,libjansson4,liboath0,libqrencode4,libcrack2,libicu72,libmaxminddb0,libldap-2.5-0,libsqlite3-0,libmicrohttpd12,libgnutls30,curl
 
 step "build the .debs (dpkg-buildpackage)"
 rm -rf "$B/src" "$B/root"
@@ -65,7 +65,7 @@ cp tests/fixtures/org.ldif "$t/tests/fixtures/"
 cp tests/package/in-root.sh "$t/tests/package/"
 # slapd.sh loads the schema beside it: let it be the installed one.
 ln -s /usr/share/idgov/schema "$t/schema/ldap"
-cp "$B"/idgov_*.deb "$B"/libpam-idgov_*.deb "$B/root/srv/debs/"
+cp "$B"/idgov_*.deb "$B"/libpam-idgov_*.deb "$B"/idgov-web_*.deb "$B/root/srv/debs/"
 
 step "install, enable, log in, purge (in-root.sh)"
 # A private mount namespace: /dev and /proc are mounted for the root only
