@@ -206,6 +206,9 @@ assert_exit 0 "idgov sync --full" ig sync --full
 assert_exit 0 "sync --verify is 0 after --full" ig sync --verify
 check_round "after the full sync"
 assert_eq "$(ig --json user show h7 | jq -r '[.groups[].name] | join(",")')" "admins" "h7 in admins"
+assert_eq "$(ig --json user show ÄRGER | jq -r '[.groups[].name] | sort | join(",")')" "admins,weird" \
+	"the non-ASCII uid, looked up in another case, keeps both groups"
+
 # A corrupted store: verify says so.
 sql "DELETE FROM memberships WHERE group_id = (SELECT id FROM groups WHERE cn = 'selfie')"
 assert_exit 1 "sync --verify exits 1 after a corruption" ig sync --verify
