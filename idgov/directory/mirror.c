@@ -53,6 +53,7 @@ enum {
 	S_HELD_GET,
 	S_HELD_INS,
 	S_HELD_DEL,
+	S_HELD_NAMESAKE,
 	S_COUNT
 };
 
@@ -119,6 +120,8 @@ static const char *const sql[S_COUNT] = {
 	[S_HELD_GET] = "SELECT 1 FROM held_departures WHERE uuid = ?1",
 	[S_HELD_INS] = "INSERT OR IGNORE INTO held_departures (uuid, held_at) VALUES (?1, ?2)",
 	[S_HELD_DEL] = "DELETE FROM held_departures WHERE uuid = ?1",
+	[S_HELD_NAMESAKE] = "SELECT h.uuid FROM held_departures h JOIN users u ON u.uuid = h.uuid "
+			    "WHERE h.uuid <> ?2 AND u.uid = ?1 COLLATE NOCASE LIMIT 1",
 };
 
 struct mirror {
@@ -500,6 +503,43 @@ write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char 
 	return store_step_done(m->st, s, err);
 }
 
+static int depart_now(struct mirror *m, const char *uuid, struct idg_err *err);
+
+/*
+ * Another entry now has the uid of a user whose departure the guard holds:
+ * the directory has given that name to someone else, so that departure is
+ * applied now. Otherwise two active users would share the uid while the
+ * hold lasts, and a lookup by name (a login, user show, a grant) could find
+ * the leaver, with the leaver's groups, for the new entry.
+ */
+static int
+depart_held_namesakes(struct mirror *m, const char *uuid, const char *uid, struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_HELD_NAMESAKE];
+	char *held;
+	int rc;
+
+	for (;;) {
+		sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, uuid, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(s);
+			return rc == SQLITE_DONE ? 0
+						 : store_err(m->st, err, "reading held departures");
+		}
+		held = idg_strdup(col_text(s, 0));
+		sqlite3_reset(s);
+		if (held == NULL)
+			return idg_seterr(err, "out of memory");
+		/* Off the list even when depart_now finds nothing to do (1). */
+		rc = depart_now(m, held, err) < 0 ? -1 : by_uuid_text(m, S_HELD_DEL, held, err);
+		free(held);
+		if (rc != 0)
+			return -1;
+	}
+}
+
 /*
  * A user's state comes from the entry: disabled with the entry's reason
  * (a lock, a status value, a nologin shell, a value that cannot be read),
@@ -515,6 +555,8 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	json_t *changes;
 	int rc, found, was_departed = 0, moved = 0, renamed;
 
+	if (uid != NULL && depart_held_namesakes(m, e->uuid, uid, err) != 0)
+		return -1;
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
 	found = rc == SQLITE_ROW;

@@ -1,6 +1,7 @@
 /* Account state, the whole login decision, and session records; see account.h. */
 #include "account.h"
 
+#include "casefold.h"
 #include "query.h"
 
 #include <stdio.h>
@@ -115,6 +116,66 @@ account_name_valid(const char *name, struct idg_err *err)
 	return 0;
 }
 
+/* True if name has a byte outside ASCII. */
+static int
+has_non_ascii(const char *name)
+{
+	for (; *name != '\0'; name++)
+		if ((unsigned char)*name >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * The spellings of a non-ASCII name: SQLite's NOCASE folds ASCII only, so
+ * a name with U+00C4 would never find a uid with U+00E4. Each uid holding a
+ * non-ASCII byte (only such a uid can fold to a non-ASCII name) is folded
+ * (casefold.h) and compared; a scan, but only of those uids and only for a
+ * name that needs it. Counts the distinct spellings as the NOCASE query
+ * does: *n of them, *exact if one is name itself, canon the exact one or
+ * else the first.
+ */
+static int
+folded_spellings(struct store *st, const char *name, char *canon, size_t size, int *n, int *exact,
+		 struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	char *want = NULL, *have = NULL;
+	size_t want_len, have_len;
+	int rc;
+
+	if (idg_casefold(name, strlen(name), &want, &want_len) != 0)
+		return 0; /* not UTF-8: no uid can match it */
+	if (store_prepare(st,
+			  "SELECT DISTINCT uid FROM users WHERE length(CAST(uid AS BLOB)) <> "
+			  "length(uid)",
+			  &s, err) != 0) {
+		free(want);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *uid = (const char *)sqlite3_column_text(s, 0);
+
+		if (uid == NULL ||
+		    idg_casefold(uid, (size_t)sqlite3_column_bytes(s, 0), &have, &have_len) != 0)
+			continue;
+		if (have_len == want_len && memcmp(have, want, want_len) == 0) {
+			int is_exact = strcmp(uid, name) == 0;
+
+			if (*n == 0 || is_exact)
+				idg_strlcpy(canon, uid, size);
+			*exact |= is_exact;
+			(*n)++;
+		}
+		free(have);
+	}
+	sqlite3_finalize(s);
+	free(want);
+	if (rc != SQLITE_DONE)
+		return store_err(st, err, "looking up a user name");
+	return 0;
+}
+
 int
 account_canonical_uid(struct store *st, const char *name, char *canon, size_t size,
 		      struct idg_err *err)
@@ -123,6 +184,14 @@ account_canonical_uid(struct store *st, const char *name, char *canon, size_t si
 	int rc, found = 0, exact = 0, n = 0;
 
 	idg_strlcpy(canon, name, size);
+	if (has_non_ascii(name)) {
+		if (folded_spellings(st, name, canon, size, &n, &exact, err) != 0)
+			return -1;
+		found = n == 1 || (n > 1 && exact);
+		if (!found)
+			idg_strlcpy(canon, name, size);
+		return found;
+	}
 	/*
 	 * Each spelling once (a uid re-used after a departure has two rows),
 	 * the exact one first; a seek on the NOCASE index of schema/008.

@@ -35,8 +35,11 @@ int account_name_valid(const char *name, struct idg_err *err);
  * The directory's spelling of a login name: uid matching in LDAP ignores
  * case, so "ALICE" is alice, and every decision (MFA, account state, rules)
  * must be about her. Copies into canon the uid that equals name exactly,
- * else the one uid that equals it ignoring ASCII case. Returns 1 when found,
- * 0 when there is none or several (canon then holds name), -1 on error.
+ * else the one uid that equals it ignoring case (ASCII through the NOCASE
+ * index; a non-ASCII name by UTF-8 case folding, casefold.h, so that U+00C4
+ * and U+00E4 are one letter, as LDAP's caseIgnoreMatch has it). Returns 1
+ * when found, 0 when there is none or several (canon then holds name), -1
+ * on error.
  */
 int account_canonical_uid(struct store *st, const char *name, char *canon, size_t size,
 			  struct idg_err *err);

@@ -55,7 +55,13 @@ test_canonical_uid_follows_ldap_case_rules(void **state)
 			      "('u2', 'uid=Bob', 'uid=bob', 'Bob', 'active', 0, 0), "
 			      "('u3', 'uid=BOB', 'uid=bob', 'BOB', 'departed', 0, 0), "
 			      "('u4', 'uid=carol', 'uid=carol', 'carol', 'departed', 0, 0), "
-			      "('u5', 'uid=carol2', 'uid=carol', 'carol', 'active', 0, 0)",
+			      "('u5', 'uid=carol2', 'uid=carol', 'carol', 'active', 0, 0), "
+			      "('u6', 'uid=\xc3\xa4RGER', 'uid=\xc3\xa4rger', '\xc3\xa4RGER', "
+			      "'active', 0, 0), "
+			      "('u7', 'uid=\xc3\xa9mile', 'uid=\xc3\xa9mile', '\xc3\xa9mile', "
+			      "'active', 0, 0), "
+			      "('u8', 'uid=\xc3\x89MILE', 'uid=\xc3\xa9mile', '\xc3\x89MILE', "
+			      "'departed', 0, 0)",
 			      0),
 		0);
 	assert_int_equal(account_canonical_uid(env.st, "alice", canon, sizeof(canon), &err), 1);
@@ -75,6 +81,24 @@ test_canonical_uid_follows_ldap_case_rules(void **state)
 	assert_string_equal(canon, "carol");
 	assert_int_equal(account_canonical_uid(env.st, "mallory", canon, sizeof(canon), &err), 0);
 	assert_string_equal(canon, "mallory");
+	/* Non-ASCII letters match in any case too, as LDAP's caseIgnoreMatch does (U+00C4/U+00E4).
+	 */
+	assert_int_equal(account_canonical_uid(env.st, "\xc3\x84rger", canon, sizeof(canon), &err),
+			 1);
+	assert_string_equal(canon, "\xc3\xa4RGER");
+	assert_int_equal(account_canonical_uid(env.st, "\xc3\x84RGER", canon, sizeof(canon), &err),
+			 1);
+	assert_string_equal(canon, "\xc3\xa4RGER");
+	/* Two spellings differing in a non-ASCII letter, neither exact: unknown. */
+	assert_int_equal(account_canonical_uid(env.st, "\xc3\xa9MILE", canon, sizeof(canon), &err),
+			 0);
+	assert_string_equal(canon, "\xc3\xa9MILE");
+	assert_int_equal(account_canonical_uid(env.st, "\xc3\x89MILE", canon, sizeof(canon), &err),
+			 1);
+	assert_string_equal(canon, "\xc3\x89MILE");
+	/* Not UTF-8: no match, the name stays. */
+	assert_int_equal(account_canonical_uid(env.st, "\xc4rger", canon, sizeof(canon), &err), 0);
+	assert_string_equal(canon, "\xc4rger");
 	assert_int_equal(test_env_close(&env), 0);
 }
 
