@@ -967,6 +967,8 @@ daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, st
 		mine.state_mode = link_names[d->link];
 	if (refresher_start(d->cfg, &d->log, &mine, &d->refresh, err) != 0)
 		return -1;
+	/* Requests answered meanwhile are audited after the worker's commit, not blocked by it. */
+	audit_hold(d->audit, 1);
 	d->refresh_reconcile = 0;
 	d->refresh_started = idg_now();
 	d->refresh_client = d->handling;
@@ -981,6 +983,18 @@ daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, st
 static void reload(struct daemon *d);
 static void client_reply(struct daemon *d, struct client *c, char *reply);
 
+/* The worker has let go of the store: write the records held meanwhile. */
+static void
+release_audit(struct daemon *d)
+{
+	struct idg_err err;
+
+	audit_hold(d->audit, 0);
+	if (audit_flush_held(d->audit, &err) != 0)
+		log_msg(&d->log, LOG_ERR, "cannot write the audit records held during the sync: %s",
+			err.msg);
+}
+
 /* The worker is done: take its result and do in the loop what follows a refresh. */
 static void
 refresh_done(struct daemon *d)
@@ -992,6 +1006,7 @@ refresh_done(struct daemon *d)
 	memset(&res, 0, sizeof(res));
 	rc = refresher_finish(d->refresh, &res, &err);
 	d->refresh = NULL;
+	release_audit(d);
 	if (rc == 0)
 		guard_alert(d, &res);
 	if (d->refresh_reconcile) {
@@ -1015,6 +1030,8 @@ refresh_done(struct daemon *d)
 	}
 	d->refresh_client = -1;
 	d->refresh_reconcile = 0;
+	if (d->stop)
+		return; /* teardown: nothing more is started */
 	/* What waited for the worker's transaction to end. */
 	governance(d);
 	if (d->reload_due) {
@@ -1434,21 +1451,13 @@ static void
 teardown(struct daemon *d)
 {
 	if (d->refresh != NULL) {
-		struct sync_result res;
-		struct idg_err err;
-
-		/* Stopped at the next entry or page; its transaction rolls back. */
+		/*
+		 * Stopped at the next entry or page, its transaction rolled back;
+		 * the client that asked is told so before it is disconnected.
+		 */
 		log_msg(&d->log, LOG_NOTICE, "stopping the running sync");
 		refresher_stop(d->refresh);
-		if (refresher_finish(d->refresh, &res, &err) == 0) {
-			/* It had already committed when told. */
-			json_decref(res.drift);
-			log_msg(&d->log, LOG_INFO, "sync: background refresh done");
-		} else {
-			log_msg(&d->log, LOG_NOTICE, "sync: background refresh not applied: %s",
-				err.msg);
-		}
-		d->refresh = NULL;
+		refresh_done(d);
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		client_close(&d->clients[i]);
