@@ -847,10 +847,8 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 			result = op->fn(ctx, who, args, &r);
 	}
 	if (result == NULL && r.code != NULL && strcmp(r.code, "started") == 0) {
-		json_decref(req); /* the daemon answers and audits it when the sync is over */
-		return NULL;
-	}
-	if (result != NULL) {
+		reply = NULL; /* the daemon answers and audits it when the sync is over */
+	} else if (result != NULL) {
 		audit_request(ctx, who, action, subject, "ok", NULL);
 		json_incref(result);
 		reply = reply_ok(result);

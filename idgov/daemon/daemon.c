@@ -172,6 +172,7 @@ struct daemon {
 	int64_t refresh_started;   /* wall clock */
 	int handling;              /* the client whose request is being handled, or -1 */
 	int reload_due;            /* a SIGHUP arrived while the worker ran */
+	int timer_missed;          /* the link timer fired while the worker ran */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -562,8 +563,10 @@ on_timer(struct daemon *d)
 
 	if (read(d->timerfd, &ticks, sizeof(ticks)) < 0)
 		return;
-	if (d->refresh != NULL)
-		return; /* it writes: refresh_done() arms the timer again */
+	if (d->refresh != NULL) {
+		d->timer_missed = 1; /* it writes: refresh_done() fires it again */
+		return;
+	}
 	if (d->link == LINK_DISCONNECTED) {
 		link_up(d);
 		return;
@@ -1038,7 +1041,10 @@ refresh_done(struct daemon *d)
 		d->reload_due = 0;
 		reload(d);
 	}
-	arm_timer(d, 0); /* the link (paged poll, reconnect) catches up */
+	if (d->timer_missed) { /* the link (paged poll, reconnect) catches up */
+		d->timer_missed = 0;
+		arm_timer(d, 0);
+	}
 }
 
 /* ---- setup ---- */
