@@ -85,8 +85,11 @@ sync_pid=$!
 wait_for 60 refresh_running || not_ok "the second refresh is running"
 pid=$(cat "$T/run/idgovd.pid")
 kill -TERM "$pid"
-wait_for 60 bash -c "! kill -0 $pid" && ok "idgovd exits on SIGTERM during a refresh" ||
+if wait_for 60 bash -c "! kill -0 $pid"; then
+	ok "idgovd exits on SIGTERM during a refresh"
+else
 	not_ok "idgovd still running after SIGTERM"
+fi
 wait "$sync_pid"
 assert_eq "$?" 1 "the waiting client is told the sync failed"
 assert_eq "$(sql "SELECT mail FROM users WHERE uid='u9'")" stale@example.com \
