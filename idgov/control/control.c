@@ -78,6 +78,29 @@ stats_json(const struct sync_result *res)
 			 (json_int_t)s->members_removed);
 }
 
+/* The result of a sync request: the stats (and drift), or NULL with r set. Takes res->drift. */
+static json_t *
+sync_result_json(int rc, struct sync_result *res, struct reply_err *r)
+{
+	json_t *o;
+
+	if (rc != 0) {
+		json_decref(res->drift);
+		res->drift = NULL;
+		r->code = "failed";
+		return NULL;
+	}
+	o = stats_json(res);
+	/* --verify: the differences found, nothing written (sync.h). */
+	if (o != NULL && res->drift != NULL && json_object_set(o, "drift", res->drift) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(res->drift);
+	res->drift = NULL;
+	return o;
+}
+
 static json_t *
 op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
@@ -86,7 +109,6 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	int rc;
 
 	(void)who;
-	json_t *o;
 
 	if (control_arg_bool(args, "full", &opts.full, r) != 0 ||
 	    control_arg_bool(args, "force", &opts.force, r) != 0 ||
@@ -96,19 +118,11 @@ op_sync(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	opts.reconcile = opts.full;
 	memset(&res, 0, sizeof(res));
 	rc = ctx->run_sync(ctx->arg, &opts, &res, &r->e);
-	if (rc != 0) {
-		json_decref(res.drift);
-		r->code = "failed";
+	if (rc == CONTROL_SYNC_STARTED) {
+		r->code = "started"; /* control_handle(): no reply, no audit yet */
 		return NULL;
 	}
-	o = stats_json(&res);
-	/* --verify: the differences found, nothing written (sync.h). */
-	if (o != NULL && res.drift != NULL && json_object_set(o, "drift", res.drift) != 0) {
-		json_decref(o);
-		o = NULL;
-	}
-	json_decref(res.drift);
-	return o;
+	return sync_result_json(rc, &res, r);
 }
 
 /*
@@ -832,7 +846,9 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		else
 			result = op->fn(ctx, who, args, &r);
 	}
-	if (result != NULL) {
+	if (result == NULL && r.code != NULL && strcmp(r.code, "started") == 0) {
+		reply = NULL; /* the daemon answers and audits it when the sync is over */
+	} else if (result != NULL) {
 		audit_request(ctx, who, action, subject, "ok", NULL);
 		json_incref(result);
 		reply = reply_ok(result);
@@ -898,4 +914,28 @@ control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
 	who->admin = in_nss_group(pw->pw_name, pw->pw_gid, ctx->cfg->admin_group) ||
 		     query_is_member(ctx->st, pw->pw_name, ctx->cfg->admin_group,
 				     ctx->cfg->dir_nested_depth, &err) == 1;
+}
+
+char *
+control_sync_reply(struct control_ctx *ctx, const struct caller *who, int rc,
+		   struct sync_result *res, const struct idg_err *err)
+{
+	struct reply_err r = {.code = NULL};
+	json_t *result;
+	char *reply;
+
+	if (rc != 0)
+		r.e = *err;
+	result = sync_result_json(rc, res, &r);
+	if (result == NULL) {
+		if (r.code == NULL) {
+			r.code = "failed";
+			idg_seterr(&r.e, "out of memory");
+		}
+		audit_request(ctx, who, "control.sync", "-", r.code, r.e.msg);
+		return reply_err(r.code, r.e.msg);
+	}
+	audit_request(ctx, who, "control.sync", "-", "ok", NULL);
+	reply = reply_ok(result);
+	return reply;
 }

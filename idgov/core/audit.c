@@ -65,6 +65,22 @@ head_message(int64_t seq, const unsigned char hash[AUDIT_HASH_LEN],
 }
 #define HEAD_MSG_LEN (sizeof(sign_domain) - 1 + 8 + AUDIT_HASH_LEN)
 
+/* A record audit_record() keeps while the handle is held (audit_hold()). */
+struct audit_held {
+	struct audit_held *next;
+	char *actor, *subject, *action, *details;
+};
+
+static void
+held_free(struct audit_held *h)
+{
+	free(h->actor);
+	free(h->subject);
+	free(h->action);
+	free(h->details);
+	free(h);
+}
+
 static void after_commit(void *arg);
 static void log_committed(struct audit *a);
 
@@ -138,6 +154,10 @@ audit_close(struct audit *a)
 	sqlite3_finalize(a->sign_stmt);
 	sqlite3_finalize(a->signed_stmt);
 	keys_free_secret(a->secret);
+	for (struct audit_held *h = a->held, *next; h != NULL; h = next) {
+		next = h->next;
+		held_free(h);
+	}
 	free(a);
 }
 
@@ -609,6 +629,65 @@ audit_sign_head(struct audit *a, struct idg_err *err)
 	return sign(a, seq, hash, err);
 }
 
+/* Keeps the record; 0, or -1 when out of memory (the caller then writes it). */
+static int
+hold_record(struct audit *a, const char *actor, const char *subject, const char *action,
+	    const char *details)
+{
+	struct audit_held *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return -1;
+	h->actor = strdup(actor != NULL ? actor : "");
+	h->subject = strdup(subject != NULL ? subject : "");
+	h->action = strdup(action != NULL ? action : "");
+	h->details = details != NULL ? strdup(details) : NULL;
+	if (h->actor == NULL || h->subject == NULL || h->action == NULL ||
+	    (details != NULL && h->details == NULL)) {
+		held_free(h);
+		return -1;
+	}
+	if (a->held_tail == NULL)
+		a->held_tail = &a->held;
+	*a->held_tail = h;
+	a->held_tail = &h->next;
+	a->held_n++;
+	return 0;
+}
+
+void
+audit_hold(struct audit *a, int on)
+{
+	a->hold = on;
+}
+
+int
+audit_flush_held(struct audit *a, struct idg_err *err)
+{
+	struct audit_held *h, *next;
+
+	if (a->held == NULL)
+		return 0;
+	if (store_begin(a->st, err) != 0)
+		return -1;
+	for (h = a->held; h != NULL; h = h->next)
+		if (audit_append(a, h->actor, h->subject, h->action, h->details, err) != 0)
+			goto fail;
+	if (audit_sign_head(a, err) != 0 || store_commit(a->st, err) != 0)
+		goto fail;
+	for (h = a->held; h != NULL; h = next) {
+		next = h->next;
+		held_free(h);
+	}
+	a->held = NULL;
+	a->held_tail = &a->held;
+	a->held_n = 0;
+	return 0;
+fail:
+	store_rollback(a->st);
+	return -1;
+}
+
 int
 audit_record(struct audit *a, const char *actor, const char *subject, const char *action,
 	     json_t *details, struct idg_err *err)
@@ -619,6 +698,11 @@ audit_record(struct audit *a, const char *actor, const char *subject, const char
 	json_decref(details);
 	if (details != NULL && text == NULL)
 		return idg_seterr(err, "out of memory");
+	if (a->hold && a->held_n < AUDIT_HOLD_MAX &&
+	    hold_record(a, actor, subject, action, text) == 0) {
+		free(text);
+		return 0;
+	}
 	if (store_begin(a->st, err) != 0)
 		goto out;
 	if (audit_append(a, actor, subject, action, text, err) != 0 ||

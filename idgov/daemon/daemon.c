@@ -4,7 +4,22 @@
  * Descriptors polled: [0] signalfd (SIGHUP, SIGTERM, SIGINT), [1] the
  * listening control socket, [2] a timerfd for the directory link, [3] the
  * directory connection when a persistent sync runs, [4] the governance
- * timer, then the connected clients.
+ * timer, [5] the refresh worker's eventfd while one runs, then the
+ * connected clients.
+ *
+ * Full refreshes (`idgov sync` through the socket, and the scheduled
+ * reconciliation) run in a worker thread (refresher.h) with its own store
+ * connection and directory connection, one at a time. While it runs the
+ * loop keeps answering requests from the last committed state (the store
+ * is WAL: readers never wait for the writer), and queues whatever would
+ * write beside the worker's transaction rather than make it wait on the
+ * store's lock or fail: the persistent session's changes stay unread on
+ * its connection, the governance timer, the link's timer and a SIGHUP
+ * reload are left pending; all of them run once the worker is done. The
+ * client that asked for the sync gets its reply then; a second `idgov
+ * sync` meanwhile is refused at once ("a sync is already running").
+ * SIGTERM tells the worker to stop at the next entry or page; it rolls
+ * back, and the daemon exits once it has.
  *
  * Governance (grants.h, journal.h) runs on its own timer, set to the wall
  * clock time when something is next due: a grant's end, start or lapse,
@@ -70,6 +85,7 @@
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "refresher.h"
 #include "reviews.h"
 #include "rotate.h"
 #include "rotate_audit.h"
@@ -101,7 +117,7 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
-#define FIXED_FDS 5
+#define FIXED_FDS 6
 #define ACCEPT_BURST 16   /* connections taken from the backlog per loop turn */
 #define FLOOD_INTERVAL 10 /* seconds a burst of refusals is summarised over */
 
@@ -119,6 +135,7 @@ struct client {
 	char *out; /* the reply line, newline included */
 	size_t out_len, out_sent;
 	int64_t deadline; /* monotonic milliseconds */
+	int waiting;      /* its sync runs in the worker: not polled, no deadline */
 };
 
 struct daemon {
@@ -147,6 +164,15 @@ struct daemon {
 	int64_t backup_next;    /* wall clock time of the next scheduled backup; 0: none */
 	pid_t backup_pid;       /* the child writing scheduled backups; 0: none */
 	int64_t reconcile_next; /* wall clock time of the next reconciliation; 0: none */
+	/* The full refresh running in a worker thread (refresher.h), or NULL. */
+	struct refresher *refresh;
+	int refresh_reconcile;     /* started by the reconciliation schedule */
+	int refresh_client;        /* the client waiting for its reply, or -1 */
+	struct caller refresh_who; /* who asked, to audit the request when it ends */
+	int64_t refresh_started;   /* wall clock */
+	int handling;              /* the client whose request is being handled, or -1 */
+	int reload_due;            /* a SIGHUP arrived while the worker ran */
+	int timer_missed;          /* the link timer fired while the worker ran */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -257,6 +283,8 @@ governance(void *arg)
 	struct idg_err err;
 	int64_t next;
 
+	if (d->refresh != NULL)
+		return; /* it would wait on the worker's transaction; refresh_done() runs it */
 	d->journal.cfg = d->cfg;
 	if (governance_round(&g, &r, idg_now(), &next, &err) != 0) {
 		log_msg(&d->log, LOG_ERR, "governance: %s; retrying in 5 s", err.msg);
@@ -441,19 +469,17 @@ reconcile_tick(struct daemon *d)
 	struct sync_opts opts = {.reconcile = 1};
 	struct sync_result res;
 	struct idg_err err;
-	int rc;
 
-	if (d->reconcile_next == 0 || idg_now() < d->reconcile_next)
+	/* Due while another refresh runs: it starts when that one is over. */
+	if (d->reconcile_next == 0 || idg_now() < d->reconcile_next || d->refresh != NULL)
 		return;
 	memset(&res, 0, sizeof(res));
-	rc = daemon_sync(d, &opts, &res, &err);
-	if (rc != 0)
+	if (daemon_sync(d, &opts, &res, &err) != CONTROL_SYNC_STARTED) {
 		log_msg(&d->log, LOG_WARNING, "reconciliation failed: %s", err.msg);
-	else
-		log_msg(&d->log, LOG_INFO, "reconciliation: %lld differences corrected",
-			(long long)json_integer_value(json_object_get(res.drift, "total")));
-	json_decref(res.drift);
-	reconcile_schedule(d);
+		reconcile_schedule(d);
+		return;
+	}
+	d->refresh_reconcile = 1;
 }
 
 /* ---- directory link ---- */
@@ -537,6 +563,10 @@ on_timer(struct daemon *d)
 
 	if (read(d->timerfd, &ticks, sizeof(ticks)) < 0)
 		return;
+	if (d->refresh != NULL) {
+		d->timer_missed = 1; /* it writes: refresh_done() fires it again */
+		return;
+	}
 	if (d->link == LINK_DISCONNECTED) {
 		link_up(d);
 		return;
@@ -735,9 +765,22 @@ static void
 client_handle(struct daemon *d, struct client *c, size_t len)
 {
 	struct caller who;
+	struct refresher *before = d->refresh;
+	char *reply;
 
 	control_identify(&d->ctl, c->uid, &who);
-	client_reply(d, c, control_handle(&d->ctl, &who, c->buf, len));
+	d->handling = (int)(c - d->clients);
+	reply = control_handle(&d->ctl, &who, c->buf, len);
+	d->handling = -1;
+	if (reply == NULL && d->refresh != NULL && d->refresh != before) {
+		/* Its sync runs in the worker; refresh_done() replies. */
+		free(c->buf);
+		c->buf = NULL;
+		c->len = 0;
+		c->waiting = 1;
+		return;
+	}
+	client_reply(d, c, reply);
 }
 
 static void
@@ -874,7 +917,7 @@ clients_expire(struct daemon *d)
 		struct client *c = &d->clients[i];
 		char detail[96];
 
-		if (c->fd < 0 || now < c->deadline)
+		if (c->fd < 0 || c->waiting || now < c->deadline)
 			continue;
 		if (c->out != NULL) {
 			snprintf(detail, sizeof(detail), " (%zu of %zu bytes in %d s)", c->out_sent,
@@ -896,28 +939,116 @@ daemon_status(void *arg)
 {
 	struct daemon *d = arg;
 
-	return json_pack("{s:b, s:I, s:I, s:s, s:I, s:s?, s:I}", "running", 1, "pid",
+	return json_pack("{s:b, s:I, s:I, s:s, s:I, s:s?, s:I, s:o}", "running", 1, "pid",
 			 (json_int_t)getpid(), "started", (json_int_t)d->started, "connection",
 			 link_names[d->link], "connected_since", (json_int_t)d->connected_since,
 			 "last_error", d->last_error[0] ? d->last_error : NULL, "governance_next",
-			 (json_int_t)d->gov_next);
+			 (json_int_t)d->gov_next, "refresh",
+			 d->refresh != NULL ? json_pack("{s:b, s:I, s:b}", "running", 1, "started",
+							(json_int_t)d->refresh_started, "reconcile",
+							d->refresh_reconcile)
+					    : json_pack("{s:b}", "running", 0));
 }
 
+/*
+ * Starts a full refresh in the worker (refresher.h) and returns
+ * CONTROL_SYNC_STARTED; the reply goes to the client being handled, if
+ * any, when it ends (refresh_done()). Only one runs at a time: a second
+ * request is refused at once rather than queued, so that a script that
+ * loops on `idgov sync` cannot pile refreshes up behind a slow directory.
+ */
 static int
 daemon_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, struct idg_err *err)
 {
 	struct daemon *d = arg;
 	struct sync_opts mine = *opts;
 
+	(void)res;
+	if (d->refresh != NULL)
+		return idg_seterr(err,
+				  "a sync is already running (started %lld s ago); try again "
+				  "when it is over",
+				  (long long)(idg_now() - d->refresh_started));
 	/* A one-off refresh beside the session: sync_state keeps saying what the session is. */
-	int rc;
-
 	if (d->link != LINK_DISCONNECTED)
 		mine.state_mode = link_names[d->link];
-	rc = sync_once(d->cfg, d->st, d->audit, &d->log, &mine, res, err);
+	if (refresher_start(d->cfg, &d->log, &mine, &d->refresh, err) != 0)
+		return -1;
+	/* Requests answered meanwhile are audited after the worker's commit, not blocked by it. */
+	audit_hold(d->audit, 1);
+	d->refresh_reconcile = 0;
+	d->refresh_started = idg_now();
+	d->refresh_client = d->handling;
+	if (d->handling >= 0)
+		control_identify(&d->ctl, d->clients[d->handling].uid, &d->refresh_who);
+	log_msg(&d->log, LOG_INFO, "sync: %s refresh started in the background%s%s",
+		opts->verify ? "verifying" : "full", d->handling >= 0 ? " for " : "",
+		d->handling >= 0 ? d->refresh_who.name : "");
+	return CONTROL_SYNC_STARTED;
+}
+
+static void reload(struct daemon *d);
+static void client_reply(struct daemon *d, struct client *c, char *reply);
+
+/* The worker has let go of the store: write the records held meanwhile. */
+static void
+release_audit(struct daemon *d)
+{
+	struct idg_err err;
+
+	audit_hold(d->audit, 0);
+	if (audit_flush_held(d->audit, &err) != 0)
+		log_msg(&d->log, LOG_ERR, "cannot write the audit records held during the sync: %s",
+			err.msg);
+}
+
+/* The worker is done: take its result and do in the loop what follows a refresh. */
+static void
+refresh_done(struct daemon *d)
+{
+	struct sync_result res;
+	struct idg_err err;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = refresher_finish(d->refresh, &res, &err);
+	d->refresh = NULL;
+	release_audit(d);
 	if (rc == 0)
-		guard_alert(d, res);
-	return rc;
+		guard_alert(d, &res);
+	if (d->refresh_reconcile) {
+		if (rc != 0)
+			log_msg(&d->log, LOG_WARNING, "reconciliation failed: %s", err.msg);
+		else
+			log_msg(&d->log, LOG_INFO, "reconciliation: %lld differences corrected",
+				(long long)json_integer_value(json_object_get(res.drift, "total")));
+		reconcile_schedule(d);
+	} else {
+		log_msg(&d->log, LOG_INFO, "sync: background refresh %s%s%s",
+			rc == 0 ? "done" : "failed", rc == 0 ? "" : ": ", rc == 0 ? "" : err.msg);
+	}
+	if (d->refresh_client >= 0 && d->clients[d->refresh_client].waiting) {
+		struct client *c = &d->clients[d->refresh_client];
+
+		c->waiting = 0;
+		client_reply(d, c, control_sync_reply(&d->ctl, &d->refresh_who, rc, &res, &err));
+	} else {
+		json_decref(res.drift);
+	}
+	d->refresh_client = -1;
+	d->refresh_reconcile = 0;
+	if (d->stop)
+		return; /* teardown: nothing more is started */
+	/* What waited for the worker's transaction to end. */
+	governance(d);
+	if (d->reload_due) {
+		d->reload_due = 0;
+		reload(d);
+	}
+	if (d->timer_missed) { /* the link (paged poll, reconnect) catches up */
+		d->timer_missed = 0;
+		arm_timer(d, 0);
+	}
 }
 
 /* ---- setup ---- */
@@ -1074,10 +1205,16 @@ on_signal(struct daemon *d)
 	struct signalfd_siginfo si;
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
+		if (si.ssi_signo == SIGHUP && d->refresh != NULL) {
+			/* The worker reads the configuration: replace it once the worker is done.
+			 */
+			log_msg(&d->log, LOG_NOTICE, "reload: waiting for the running sync to end");
+			d->reload_due = 1;
+		} else if (si.ssi_signo == SIGHUP) {
 			reload(d);
-		else
+		} else {
 			d->stop = 1;
+		}
 	}
 }
 
@@ -1249,15 +1386,20 @@ loop(struct daemon *d)
 	int map[MAX_CLIENTS];
 
 	while (!d->stop) {
-		int n = FIXED_FDS, dirfd = d->link == LINK_PERSIST ? sync_session_fd(d->sess) : -1;
+		/* While the worker writes, the session's changes and governance wait (see top). */
+		int busy = d->refresh != NULL;
+		int n = FIXED_FDS,
+		    dirfd = d->link == LINK_PERSIST && !busy ? sync_session_fd(d->sess) : -1;
 
 		pfd[0] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = d->listenfd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = d->timerfd, .events = POLLIN};
 		pfd[3] = (struct pollfd){.fd = dirfd, .events = POLLIN};
-		pfd[4] = (struct pollfd){.fd = d->govfd, .events = POLLIN};
+		pfd[4] = (struct pollfd){.fd = busy ? -1 : d->govfd, .events = POLLIN};
+		pfd[5] = (struct pollfd){.fd = busy ? refresher_fd(d->refresh) : -1,
+					 .events = POLLIN};
 		for (int i = 0; i < MAX_CLIENTS; i++) {
-			if (d->clients[i].fd < 0)
+			if (d->clients[i].fd < 0 || d->clients[i].waiting)
 				continue;
 			map[n - FIXED_FDS] = i;
 			pfd[n++] = (struct pollfd){.fd = d->clients[i].fd,
@@ -1272,16 +1414,18 @@ loop(struct daemon *d)
 			continue;
 		}
 		/* Idle second: let libldap hand out a message it may already hold. */
-		if (ready == 0 && d->link == LINK_PERSIST)
+		if (ready == 0 && d->link == LINK_PERSIST && !busy)
 			on_directory(d);
 		if (pfd[0].revents)
 			on_signal(d);
-		if (pfd[3].revents && d->link == LINK_PERSIST)
+		if (pfd[3].revents && d->link == LINK_PERSIST && d->refresh == NULL)
 			on_directory(d);
 		if (pfd[2].revents)
 			on_timer(d);
-		if (pfd[4].revents)
+		if (pfd[4].revents && d->refresh == NULL)
 			on_governance_timer(d);
+		if (pfd[5].revents && d->refresh != NULL)
+			refresh_done(d);
 		for (int k = FIXED_FDS; k < n; k++) {
 			struct client *c = &d->clients[map[k - FIXED_FDS]];
 
@@ -1316,6 +1460,15 @@ loop(struct daemon *d)
 static void
 teardown(struct daemon *d)
 {
+	if (d->refresh != NULL) {
+		/*
+		 * Stopped at the next entry or page, its transaction rolled back;
+		 * the client that asked is told so before it is disconnected.
+		 */
+		log_msg(&d->log, LOG_NOTICE, "stopping the running sync");
+		refresher_stop(d->refresh);
+		refresh_done(d);
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		client_close(&d->clients[i]);
 	if (d->audit != NULL)
@@ -1360,7 +1513,9 @@ daemon_run(const struct daemon_opts *opts)
 			   .listenfd = -1,
 			   .timerfd = -1,
 			   .govfd = -1,
-			   .backoff = 1};
+			   .backoff = 1,
+			   .refresh_client = -1,
+			   .handling = -1};
 	struct idg_err err;
 	int ready_fd = -1, rc;
 

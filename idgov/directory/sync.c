@@ -21,6 +21,7 @@
 #include "sync.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ struct sync_ctx {
 	struct idg_err err;
 	/* The mode recorded in sync_state, if not this sync's own (sync_opts.state_mode). */
 	const char *state_mode;
+	const atomic_int *stop; /* sync_opts.stop */
 };
 
 struct sync_session {
@@ -74,6 +76,31 @@ sweep(struct sync_ctx *c)
 	c->swept = 1;
 	if (mirror_sweep(c->m, &e) != 0)
 		fail_ctx(c, &e);
+}
+
+/*
+ * True once another thread asked this sync to stop. The first time, the
+ * context fails and the connection is shut down, so that libldap's loop
+ * inside ldap_sync_init_refresh_only() returns at once with "connection
+ * lost" instead of reading (and our callbacks ignoring) the rest of a large
+ * refresh; the caller then rolls the transaction back.
+ */
+static int
+stop_requested(struct sync_ctx *c)
+{
+	struct idg_err e;
+	ber_socket_t fd = -1;
+
+	if (c->stop == NULL || !atomic_load(c->stop))
+		return 0;
+	if (!c->failed) {
+		idg_seterr(&e, "sync stopped");
+		fail_ctx(c, &e);
+		if (c->ld != NULL &&
+		    ldap_get_option(c->ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0)
+			(void)shutdown(fd, SHUT_RDWR);
+	}
+	return 1;
 }
 
 /* An entry we cannot parse is kept as it was (stamped present), never swept away. */
@@ -117,7 +144,7 @@ on_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid, ldap_sync_refre
 	struct sync_ctx *c = ls->ls_private;
 
 	c->calls++;
-	if (c->failed)
+	if (c->failed || stop_requested(c))
 		return 0;
 	switch (phase) {
 	case LDAP_SYNC_CAPI_PRESENT:
@@ -145,7 +172,7 @@ on_intermediate(ldap_sync_t *ls, LDAPMessage *msg, BerVarray uuids, ldap_sync_re
 
 	(void)msg;
 	c->calls++;
-	if (c->failed)
+	if (c->failed || stop_requested(c))
 		return 0;
 	switch (phase) {
 	case LDAP_SYNC_CAPI_PRESENTS_IDSET:
@@ -178,6 +205,8 @@ on_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
 
 	(void)msg;
 	c->calls++;
+	if (stop_requested(c))
+		return 0;
 	c->refresh_done = 1;
 	/* Without a cookie the server sent the whole content, whatever refreshDeletes says. */
 	if (refresh_deletes == 0 || !c->had_cookie)
@@ -237,7 +266,7 @@ paged_page(struct sync_ctx *c, const char *filter, char **attrs, struct berval *
 		return idg_seterr(err, "paged search of %s failed: %s", c->cfg->dir_base,
 				  ldap_err2string(rc));
 	}
-	for (e = ldap_first_entry(c->ld, res); e != NULL && !c->failed;
+	for (e = ldap_first_entry(c->ld, res); e != NULL && !c->failed && !stop_requested(c);
 	     e = ldap_next_entry(c->ld, e))
 		apply_message(c, e, NULL);
 	free(cookie->bv_val);
@@ -283,7 +312,7 @@ paged_refresh(struct sync_ctx *c, int force, struct idg_err *err)
 	}
 	do {
 		rc = paged_page(c, filter, attrs, &cookie, err);
-	} while (rc == 0 && !c->failed && cookie.bv_len > 0);
+	} while (rc == 0 && !c->failed && !stop_requested(c) && cookie.bv_len > 0);
 	free(cookie.bv_val);
 	free(filter);
 	if (rc == 0 && !c->failed)
@@ -357,7 +386,8 @@ refresh(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int 
 	if (mirror_begin(m, 1, err) != 0)
 		return -1;
 	rc = persist ? ldap_sync_init_refresh_and_persist(ls) : ldap_sync_init_refresh_only(ls);
-	if (rc == LDAP_SUCCESS && c->failed)
+	/* A failed callback (or a stop, which shuts the connection) explains whatever rc says. */
+	if (c->failed && rc != LDAP_SYNC_REFRESH_REQUIRED)
 		rc = -1, *err = c->err;
 	else if (rc == LDAP_SUCCESS && !c->refresh_done)
 		rc = -1, idg_seterr(err, "directory ended the sync without finishing the refresh");
@@ -403,9 +433,11 @@ refresh_with_reload(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int p
 		ls->ls_cookie.bv_val = NULL;
 		ls->ls_cookie.bv_len = 0;
 		const char *state_mode = c->state_mode;
+		const atomic_int *stop = c->stop;
 
 		ctx_reset(c, c->cfg, m, c->log, c->ld, 0);
 		c->state_mode = state_mode;
+		c->stop = stop;
 		rc = refresh(c, ls, m, persist, force, err);
 		if (rc == LDAP_SYNC_REFRESH_REQUIRED)
 			rc = idg_seterr(err, "directory keeps requiring a full reload");
@@ -444,6 +476,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 		goto out;
 	ctx_reset(&c, cfg, m, log, ld, 0);
 	c.state_mode = opts->state_mode;
+	c.stop = opts->stop;
 	if (!dir_supports_sync(ld)) {
 		log_msg(log, LOG_INFO, "sync: %s offers no RFC 4533 sync; using a paged search",
 			cfg->dir_uri);
@@ -466,6 +499,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 			cfg->dir_uri);
 		ctx_reset(&c, cfg, m, log, ld, 0);
 		c.state_mode = opts->state_mode;
+		c.stop = opts->stop;
 		rc = paged_refresh(&c, opts->force, err);
 		fill_result(res, "paged", m, drift);
 		goto out;

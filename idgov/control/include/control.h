@@ -96,7 +96,12 @@ struct control_ctx {
 	const struct secret_key *key; /* master key, for MFA secrets; NULL: MFA ops fail */
 	/* Daemon state for "status"; NULL when the CLI runs without a daemon. */
 	json_t *(*daemon_status)(void *arg);
-	/* Runs a sync; the daemon and the CLI do this differently. */
+	/*
+	 * Runs a sync; the daemon and the CLI do this differently. Returns 0,
+	 * -1 (err set), or CONTROL_SYNC_STARTED: the daemon took the request
+	 * and runs it in the background; control_handle() then returns NULL
+	 * and the daemon answers later with control_sync_reply().
+	 */
 	int (*run_sync)(void *arg, const struct sync_opts *opts, struct sync_result *res,
 			struct idg_err *err);
 	/* More operations (the access reviews'), after the built-in ones. */
@@ -114,10 +119,23 @@ struct control_ctx {
 /* Works out who the caller is and whether they are an admin (root, or the admin group). */
 void control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who);
 
+/* run_sync's answer when the daemon runs the sync in the background. */
+#define CONTROL_SYNC_STARTED 1
+
 /* Handles one request line; returns the reply line (malloc'd, no newline), NULL only when out of
- * memory. */
+ * memory or when run_sync returned CONTROL_SYNC_STARTED. */
 char *control_handle(struct control_ctx *ctx, const struct caller *who, const char *line,
 		     size_t len);
+
+/*
+ * The reply to a "sync" request whose run_sync returned
+ * CONTROL_SYNC_STARTED, once the sync is over: rc, res and err as a
+ * synchronous run_sync would have filled them. Audits "control.sync" for
+ * who, as control_handle() does for every other request, and takes res's
+ * drift reference. NULL when out of memory.
+ */
+char *control_sync_reply(struct control_ctx *ctx, const struct caller *who, int rc,
+			 struct sync_result *res, const struct idg_err *err);
 
 /*
  * Writes the count of every coalescing window that is over at now (all of

@@ -81,7 +81,14 @@ struct audit {
 	int anchor_held;   /* a reset is running: do not touch the anchor after commit */
 	void (*on_head)(void *arg, const struct anchor_head *h); /* see audit_on_head() */
 	void *on_head_arg;
+	/* audit_hold(): audit_record()'s records kept here, oldest first, until written. */
+	int hold;
+	struct audit_held *held, **held_tail;
+	size_t held_n;
 };
+
+/* Records audit_record() keeps while held, at most; past this it writes (and may wait). */
+#define AUDIT_HOLD_MAX 10000
 
 /*
  * secret_key_path may be NULL for a read-only (verify/list) handle. A
@@ -113,6 +120,20 @@ int audit_append(struct audit *a, const char *actor, const char *subject, const 
  */
 int audit_record(struct audit *a, const char *actor, const char *subject, const char *action,
 		 json_t *details, struct idg_err *err);
+
+/*
+ * While on, audit_record() does not write: it keeps the record in memory
+ * (up to AUDIT_HOLD_MAX) and returns 0, and audit_flush_held() writes what
+ * was kept, in order, in one transaction, each stamped with the time it is
+ * written. idgovd holds its handle while another connection (its refresh
+ * worker) has the store's write lock, so that requests it answers
+ * meanwhile are recorded without waiting for that lock. Records a
+ * transaction appends with audit_append() are never held. audit_close()
+ * drops what was not flushed: flush first.
+ */
+void audit_hold(struct audit *a, int on);
+/* Returns 0, or -1 (err set) with everything still kept for the next try. */
+int audit_flush_held(struct audit *a, struct idg_err *err);
 
 /* Signs the current head if it is not signed yet. Call before commit. */
 int audit_sign_head(struct audit *a, struct idg_err *err);

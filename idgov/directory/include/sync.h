@@ -21,6 +21,8 @@
 #include "mirror.h"
 #include "store.h"
 
+#include <stdatomic.h>
+
 struct sync_opts {
 	int full;  /* ignore the stored cookie: reload everything, sweep what is gone */
 	int force; /* override the mass-departure guard */
@@ -37,6 +39,13 @@ struct sync_opts {
 	 */
 	int reconcile;
 	int verify;
+	/*
+	 * NULL, or a flag another thread sets to stop this sync (sync_once()
+	 * only). It is read between entries and pages; once set, the
+	 * connection is shut down, the transaction rolled back and sync_once()
+	 * fails with "sync stopped": nothing is written, nothing audited.
+	 */
+	const atomic_int *stop;
 };
 
 struct sync_result {

@@ -548,12 +548,83 @@ test_own_recovery_codes_need_a_current_code(void **state)
 			NULL));
 }
 
+/* A run_sync that hands the request to the background, as idgovd's does. */
+static int
+background_sync(void *arg, const struct sync_opts *opts, struct sync_result *res,
+		struct idg_err *err)
+{
+	struct fixture *f = arg;
+
+	(void)opts;
+	(void)res;
+	(void)err;
+	f->syncs++;
+	return CONTROL_SYNC_STARTED;
+}
+
+/*
+ * A sync the daemon runs in the background gets no reply and no audit
+ * record from control_handle(); control_sync_reply() gives both when it
+ * ends, the same as a synchronous run would have: stats on success, the
+ * worker's error on failure.
+ */
+static void
+test_background_sync_is_answered_and_audited_when_it_ends(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "{\"v\":1,\"op\":\"sync\",\"args\":{\"full\":true}}";
+	int64_t before = count_audit(f, "action = 'control.sync'");
+	struct sync_result res;
+	struct idg_err err;
+	char *reply;
+	json_t *r;
+
+	f->ctx.run_sync = background_sync;
+	assert_null(control_handle(&f->ctx, &root, req, strlen(req)));
+	assert_int_equal(f->syncs, 1);
+	assert_int_equal(count_audit(f, "action = 'control.sync'"), before);
+
+	memset(&res, 0, sizeof(res));
+	snprintf(res.mode, sizeof(res.mode), "refreshOnly");
+	res.stats.joiners = 3;
+	res.drift = json_pack("{s:i}", "total", 2);
+	reply = control_sync_reply(&f->ctx, &root, 0, &res, &err);
+	assert_null(res.drift); /* taken */
+	r = json_loads(reply, 0, NULL);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(r, "result"), "joiners")), 3);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(r, "result"), "drift"), "total")),
+			 2);
+	json_decref(r);
+	free(reply);
+	assert_int_equal(count_audit(f, "action = 'control.sync' AND details LIKE '%\"ok\"%'"),
+			 before + 1);
+
+	memset(&res, 0, sizeof(res));
+	idg_seterr(&err, "sync stopped");
+	reply = control_sync_reply(&f->ctx, &root, -1, &res, &err);
+	r = json_loads(reply, 0, NULL);
+	assert_non_null(r);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+		"sync stopped");
+	json_decref(r);
+	free(reply);
+	assert_int_equal(
+		count_audit(f, "action = 'control.sync' AND details LIKE '%sync stopped%'"), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_background_sync_is_answered_and_audited_when_it_ends),
 		T(test_malformed_requests_are_rejected_and_audited),
 		T(test_argument_validation),
 		T(test_roles_decide_and_refusals_are_audited),
