@@ -49,6 +49,7 @@ inherited_socket(struct idg_err *err)
 			   fds);
 		return -2;
 	}
+	memset(&sun, 0, sizeof(sun));
 	if (getsockopt(SD_LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
 	    type != SOCK_STREAM ||
 	    getsockname(SD_LISTEN_FDS_START, (struct sockaddr *)&sun, &len) != 0 ||

@@ -81,7 +81,7 @@ bgcodes_parse(const char *text, size_t len,
 
 	if (len > BGCODES_FILE_MAX)
 		return seterr(why, why_size, "larger than %d bytes", BGCODES_FILE_MAX);
-	if (memchr(text, '\0', len) != NULL)
+	if (len > 0 && memchr(text, '\0', len) != NULL)
 		return seterr(why, why_size, "holds a NUL byte");
 	while (pos < len) {
 		const char *line = text + pos, *nl = memchr(line, '\n', len - pos), *colon;

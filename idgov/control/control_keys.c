@@ -36,9 +36,10 @@ key_name(json_t *args, enum key_name *k, struct reply_err *r)
 		*k = KEY_AUDIT;
 	else if (strcmp(name, "backup") == 0)
 		*k = KEY_BACKUP;
-	else
-		return control_fail(r, "bad_request", "no key named '%s' (master, audit, backup)",
-				    name);
+	else {
+		control_fail(r, "bad_request", "no key named '%s' (master, audit, backup)", name);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1096,8 +1096,10 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			m->stats.groups_changed++;
 	} else {
 		sqlite3_reset(get);
-		if (rc != SQLITE_DONE)
+		if (rc != SQLITE_DONE) {
+			free(kept_cn);
 			return store_err(m->st, err, "reading group");
+		}
 		kind = "group.created";
 		ev = m->baseline ? NULL : json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
 		rc = write_group(m, S_GROUP_INS, e, g.cn, err);

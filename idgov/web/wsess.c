@@ -104,6 +104,10 @@ wsess_new(struct wsess_table *t, int64_t now, struct wsess *out)
 		    (slot->id[0] != '\0' && (e->id[0] == '\0' || e->last_used < slot->last_used)))
 			slot = e;
 	}
+	if (slot == NULL) { /* a table of no sessions */
+		pthread_mutex_unlock(&t->lock);
+		return -1;
+	}
 	sodium_memzero(slot, sizeof(*slot));
 	random_id(slot->id);
 	random_id(slot->csrf);

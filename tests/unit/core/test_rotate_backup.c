@@ -172,7 +172,7 @@ test_kill_after_new_file_is_undone(void **state)
 {
 	struct fx *f = *state;
 	struct rotate_backup_result res;
-	const char *what;
+	const char *what = NULL;
 	struct idg_err err;
 
 	assert_int_equal(rotate_backup(f->env.cfg, f->env.audit, "root", ROTATE_STOP_AFTER_NEW_FILE,
@@ -191,9 +191,9 @@ kill_after(struct fx *f, enum rotate_stop stop, int audited)
 {
 	struct rotate_backup_result res;
 	char before[PATH_MAX];
-	const char *what;
+	const char *what = NULL;
 	struct idg_err err;
-	int old;
+	int old = -1;
 
 	make_backup(f, before);
 	assert_int_equal(rotate_backup(f->env.cfg, f->env.audit, "root", stop, &res, &err), 0);
@@ -260,7 +260,7 @@ test_rotation_refused_while_another_runs(void **state)
 {
 	struct fx *f = *state;
 	struct rotate_backup_result res;
-	const char *what;
+	const char *what = NULL;
 	struct idg_err err;
 	long long before;
 	int fd;

@@ -103,10 +103,16 @@ test_every_template_has_only_known_placeholders(void **state)
 	for (size_t i = 0; i < web_asset_count; i++) {
 		const char *p = web_assets[i].data, *o, *c;
 
+		if (p == NULL) {
+			fail_msg("%s: no data", web_assets[i].name);
+			return;
+		}
 		while ((o = strstr(p, "{{")) != NULL) {
 			c = strstr(o + 2, "}}");
-			if (c == NULL)
+			if (c == NULL) {
 				fail_msg("%s: unclosed placeholder", web_assets[i].name);
+				return;
+			}
 			for (const char *q = o + 2; q < c; q++)
 				if (!((*q >= 'a' && *q <= 'z') || *q == '_'))
 					fail_msg("%s: odd placeholder", web_assets[i].name);
