@@ -140,6 +140,24 @@ assert_eq "$(sql "SELECT decision || ' ' || decided_by FROM review_items WHERE i
 assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'control.review.decide_many' ORDER BY seq DESC LIMIT 1")" \
 	'"addr":"127.0.0.1"' "audited as bin's, with the address"
 
+# The list is paged by idgovd: the filters narrow the rows, never the progress; a page
+# past the end is empty; its links keep the filters, percent-encoded; a page number
+# that is not one is a clear 400.
+pg() { wcurl -b "$jar" -o "$T/web/page.html" -w '%{http_code}' "$WEB/reviews$1"; }
+assert_eq "$(pg '?privileged=1')" 200 "the privileged filter"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" \
+	"$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin' AND privileged")" "shows bin's privileged items only"
+assert_contains "$(cat "$T/web/page.html")" "of $n decided" "and the progress counts them all"
+assert_eq "$(pg '?person=%25')" 200 "a person filter of '%'"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" 0 "matches nobody: '%' is a character, not a pattern"
+assert_eq "$(pg '?person=%3Cscript%3E&page=2')" 200 "a page past the end"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" 0 "holds no rows"
+assert_contains "$(cat "$T/web/page.html")" 'href="/reviews?person=%3Cscript%3E&amp;page=1"' \
+	"and links back to the first page with the filter percent-encoded"
+assert_exit 1 "the filter is never markup" grep -q '<script>' "$T/web/page.html"
+assert_eq "$(pg '?page=x')" 400 "a page number that is not one"
+assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so"
+
 # Sign-out ends the session here and in idgovd.
 csrf=$(csrf_of "$T/web/reviews.html")
 assert_eq "$(wcurl -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" "$WEB/signout")" 303 "sign-out"
