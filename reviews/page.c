@@ -11,6 +11,10 @@
  * LIKE, so '%' and '_' in a filter are plain characters; lower() folds
  * ASCII only, as the page always did.
  *
+ * Beside the name, the page shows the person's title and department and
+ * the group's description as the mirror holds them now (016), not as
+ * they were when the campaign opened: they are read, never decided on.
+ *
  * The order is review_pending()'s: undecided first, then by item number,
  * so a page's window is stable while nothing is decided.
  */
@@ -103,7 +107,9 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 	if (store_prepare(
 		    st,
 		    "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS "
-		    "campaign_name, c.deadline, i.user_uid AS user, u.display_name, "
+		    "campaign_name, c.deadline, i.user_uid AS user, u.display_name, u.title, "
+		    "u.department, (SELECT g.description FROM groups g WHERE g.id = "
+		    "i.group_id) AS group_description, "
 		    "i.user_status, i.group_cn AS grp, i.privileged, i.held_as, i.via, "
 		    "i.source, i.since, i.last_login, " REVIEW_RECOMMENDATION_SQL
 		    ", i.recommend_why, i.reviewer_why, i.decision, i.comment" PAGE_FROM PAGE_FILTER

@@ -75,10 +75,24 @@ row(struct buf *b, json_t *it)
 		buf_puts(b, " · ");
 		html_escape(b, str(it, "user_status"));
 	}
-	buf_puts(b, "</span></td><td>");
+	buf_puts(b, "</span>");
+	if (str(it, "title")[0] != '\0' || str(it, "department")[0] != '\0') {
+		buf_puts(b, "<span class=\"sub who\">");
+		html_escape(b, str(it, "title"));
+		if (str(it, "title")[0] != '\0' && str(it, "department")[0] != '\0')
+			buf_puts(b, " · ");
+		html_escape(b, str(it, "department"));
+		buf_puts(b, "</span>");
+	}
+	buf_puts(b, "</td><td>");
 	html_escape(b, str(it, "grp"));
 	if (priv)
 		buf_puts(b, "<span class=\"badge\">privileged</span>");
+	if (str(it, "group_description")[0] != '\0') {
+		buf_puts(b, "<span class=\"sub what\">");
+		html_escape(b, str(it, "group_description"));
+		buf_puts(b, "</span>");
+	}
 	buf_puts(b, "<span class=\"sub\">");
 	html_escape(b, str(it, "campaign_name"));
 	buf_puts(b, "</span></td><td>");

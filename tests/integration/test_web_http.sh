@@ -37,6 +37,27 @@ dn: uid=bin,ou=People,dc=example,dc=com
 changetype: modify
 replace: userPassword
 userPassword: $(slappasswd -s 'Bin password 1')
+
+dn: uid=alice,ou=People,dc=example,dc=com
+changetype: modify
+add: title
+title: Engineer <b>lead</b>
+-
+add: departmentNumber
+departmentNumber: R&D
+
+dn: uid=bob,ou=People,dc=example,dc=com
+changetype: modify
+add: title
+title: $(printf 'x%.0s' $(seq 1 1100))
+-
+add: ou
+ou: Finance
+
+dn: cn=dev,ou=Groups,dc=example,dc=com
+changetype: modify
+add: description
+description: Builds <script>alert(1)</script> & ships
 LDIF
 ig sync >/dev/null
 assert_exit 0 "idgovd starts" daemon_start
@@ -127,6 +148,16 @@ assert_eq "$(cat "$T/web/code.txt")" 200 "bin sees the review page"
 n=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'")
 assert_contains "$(cat "$T/web/reviews.html")" "of $n decided" "with bin's $n items"
 assert_eq "$(grep -c 'name="item"' "$T/web/reviews.html")" "$n" "one row per item"
+# Title, department (ou when there is no departmentNumber) and the group's description,
+# mirrored from the directory, escaped; a title over the value limit is cut, with a warning.
+assert_contains "$(cat "$T/web/reviews.html")" "Engineer &lt;b&gt;lead&lt;/b&gt; · R&amp;D" \
+	"alice's title and department, escaped"
+assert_contains "$(cat "$T/web/reviews.html")" "x · Finance" "bob's department is his ou"
+assert_contains "$(cat "$T/web/reviews.html")" "Builds &lt;script&gt;alert(1)&lt;/script&gt; &amp; ships" \
+	"dev's description, escaped"
+assert_eq "$(sql "SELECT length(title) FROM users WHERE uid = 'bob'")" 1024 "a 1,100-byte title is stored cut at 1,024"
+assert_eq "$(sql "SELECT count(*) FROM entry_warnings w JOIN users u ON u.uuid = w.uuid WHERE u.uid = 'bob' AND w.attribute = 'title'")" 1 \
+	"with a warning"
 
 # A decision without the CSRF token is 403 and changes nothing.
 item=$(sql "SELECT id FROM review_items WHERE reviewer = 'bin' AND NOT privileged LIMIT 1")
