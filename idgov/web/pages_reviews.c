@@ -337,11 +337,15 @@ void
 pages_reviews(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs)
 {
 	const char *done = form_get(&rq->query, "decided");
+	const char *moved = form_get(&rq->query, "delegated");
 	char msg[64] = "";
 
 	if (done != NULL && strspn(done, "0123456789") == strlen(done) && strlen(done) < 8)
 		snprintf(msg, sizeof(msg), "%s decision%s recorded.", done,
 			 strcmp(done, "1") == 0 ? "" : "s");
+	else if (moved != NULL && strspn(moved, "0123456789") == strlen(moved) && strlen(moved) < 8)
+		snprintf(msg, sizeof(msg), "%s item%s delegated.", moved,
+			 strcmp(moved, "1") == 0 ? "" : "s");
 	render(app, rq, s, rs, 200, "ok", msg);
 }
 
@@ -397,6 +401,67 @@ recommended(struct web_app *app, const struct web_req *rq, struct wsess *s, stru
 	return out;
 }
 
+/*
+ * "Delegate selected": each ticked item to the named person, through
+ * review.delegate, the operation `idgov review delegate` uses (idgovd
+ * checks the reviewer, that the person is active, and that nobody gets an
+ * item about themself). One call per item: when one is refused, those
+ * before it stay delegated and the page says how many and why it stopped.
+ */
+static void
+delegate_selected(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		  struct web_resp *rs)
+{
+	const char *to = form_get(&rq->body, "to");
+	const char **ids = calloc(MAX_SELECTED, sizeof(*ids));
+	size_t n = ids != NULL ? form_get_all(&rq->body, "item", ids, MAX_SELECTED) : 0, done = 0;
+	char why[700];
+
+	if (ids == NULL || n == 0 || n > MAX_SELECTED || to == NULL || to[0] == '\0') {
+		free(ids);
+		render(app, rq, s, rs, 400, "error",
+		       "Select the items to delegate, and name the person to delegate them to.");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (item_id(ids[i]) == 0) {
+			free(ids);
+			render(app, rq, s, rs, 400, "error", "An item number is malformed.");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_reply r;
+
+		ctl_call(&app->ctl, "review.delegate",
+			 json_pack("{s:I, s:s}", "item", item_id(ids[i]), "to", to), s->token,
+			 rq->addr, &r);
+		if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
+			ctl_reply_free(&r);
+			free(ids);
+			pages_signed_out(app, s, rs);
+			return;
+		}
+		if (r.code != NULL) {
+			snprintf(why, sizeof(why), "%zu of %zu delegated; item #%.15s was not: %s",
+				 done, n, ids[i], r.message);
+			free(ids);
+			render(app, rq, s, rs,
+			       strcmp(r.code, "denied") == 0      ? 403
+			       : strcmp(r.code, "not_found") == 0 ? 404
+								  : 400,
+			       "error", why);
+			ctl_reply_free(&r);
+			return;
+		}
+		done++;
+		ctl_reply_free(&r);
+	}
+	free(ids);
+	rs->status = 303;
+	snprintf(rs->location, sizeof(rs->location), "/reviews?delegated=%zu", done);
+}
+
 void
 pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess *s,
 		     struct web_resp *rs)
@@ -428,6 +493,9 @@ pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess
 		}
 		list = json_array();
 		json_array_append_new(list, decision(id, what, comment));
+	} else if (form_get(&rq->body, "delegate") != NULL) {
+		delegate_selected(app, rq, s, rs);
+		return;
 	} else if (form_get(&rq->body, "recommended") != NULL) {
 		if ((list = recommended(app, rq, s, rs)) == NULL)
 			return;

@@ -189,6 +189,23 @@ assert_exit 1 "the filter is never markup" grep -q '<script>' "$T/web/page.html"
 assert_eq "$(pg '?page=x')" 400 "a page number that is not one"
 assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so"
 
+# Delegation from the page, through the operation `idgov review delegate` uses.
+csrf=$(csrf_of "$T/web/reviews.html")
+item=$(sql "SELECT id FROM review_items WHERE reviewer = 'bin' AND decision IS NULL AND user_uid <> 'sys' ORDER BY id LIMIT 1")
+about=$(sql "SELECT user_uid FROM review_items WHERE id = $item")
+dl() { wcurl -b "$jar" -o "$T/web/dl.html" -w '%{http_code} %{redirect_url}' --data-urlencode "csrf=$csrf" --data "delegate=1&item=$item" "$@" "$WEB/reviews/decide"; }
+assert_eq "$(dl --data "to=nosuch")" "404 " "delegating to nobody the directory knows: 404"
+assert_contains "$(cat "$T/web/dl.html")" "0 of 1 delegated" "and the page says nothing was"
+assert_eq "$(dl --data "to=$about")" "403 " "delegating an item to the person it is about: 403"
+assert_eq "$(dl)" "400 " "delegating to no one: 400"
+assert_eq "$(sql "SELECT reviewer FROM review_items WHERE id = $item")" bin "the item is still bin's"
+assert_eq "$(dl --data "to=sys")" "303 $WEB/reviews?delegated=1" "bin delegates an item to sys"
+assert_eq "$(sql "SELECT reviewer FROM review_items WHERE id = $item")" sys "it is sys's in the store"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'review.delegate' ORDER BY seq DESC LIMIT 1")" \
+	'"to":"sys"' "audited as bin's delegation"
+assert_eq "$(wcurl -b "$jar" -o "$T/web/page.html" -w '%{http_code}' "$WEB/reviews?delegated=1")" 200 "the list after"
+assert_exit 1 "no longer shows the item" grep -q "id=\"item-$item\"" "$T/web/page.html"
+
 # Sign-out ends the session here and in idgovd.
 csrf=$(csrf_of "$T/web/reviews.html")
 assert_eq "$(wcurl -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" "$WEB/signout")" 303 "sign-out"
