@@ -171,6 +171,32 @@ op_pending(struct control_ctx *ctx, const struct caller *who, json_t *args, stru
 	return o != NULL ? o : failed(-1, r);
 }
 
+/* review.page: {campaign?, person?, group?, undecided?, privileged?, offset?, limit?}. */
+static json_t *
+op_page(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
+{
+	struct review_page_query q;
+	json_t *o;
+
+	memset(&q, 0, sizeof(q));
+	if (arg_id(args, "campaign", 1, &q.campaign, r) != 0 ||
+	    control_arg_text(args, "person", 1, 256, &q.person, r) != 0 ||
+	    control_arg_text(args, "group", 1, 256, &q.group, r) != 0 ||
+	    control_arg_bool(args, "undecided", &q.undecided, r) != 0 ||
+	    control_arg_bool(args, "privileged", &q.privileged, r) != 0 ||
+	    control_arg_count(args, "offset", &q.offset, r) != 0 ||
+	    control_arg_count(args, "limit", &q.limit, r) != 0)
+		return NULL;
+	if (json_object_get(args, "limit") == NULL)
+		q.limit = REVIEW_PAGE_DEFAULT;
+	if (q.limit < 1 || q.limit > REVIEW_PAGE_MAX) {
+		control_fail(r, "bad_request", "argument 'limit' must be 1 to %d", REVIEW_PAGE_MAX);
+		return NULL;
+	}
+	o = review_page(ctx->st, who->name, &q, &r->e);
+	return o != NULL ? o : failed(-1, r);
+}
+
 /* Runs a decision-type call and answers {"decided": n}. */
 static json_t *
 counted(int rv, int64_t n, const char *key, struct reply_err *r)
@@ -363,6 +389,8 @@ static const char *const no_args[] = {NULL};
 static const char *const start_args[] = {"name",    "adhoc",    "scope",    "groups", "filter",
 					 "default", "duration", "fallback", NULL};
 static const char *const campaign_opt[] = {"campaign", NULL};
+static const char *const page_args[] = {"campaign",   "person", "group", "undecided",
+					"privileged", "offset", "limit", NULL};
 static const char *const decide_args[] = {"item", "decision", "comment", NULL};
 static const char *const many_args[] = {"decisions", NULL};
 static const char *const batch_add_args[] = {"batch", "decisions", NULL};
@@ -375,6 +403,7 @@ static const struct control_op review_ops[] = {
 	{"review.list", 0, no_args, op_list},
 	{"review.show", CONTROL_OP_ADMIN, campaign_opt, op_show},
 	{"review.pending", 0, campaign_opt, op_pending},
+	{"review.page", 0, page_args, op_page},
 	{"review.decide", 0, decide_args, op_decide},
 	{"review.decide_many", 0, many_args, op_decide_many},
 	{"review.batch_add", 0, batch_add_args, op_batch_add},

@@ -96,6 +96,8 @@ static const struct key_def keys[] = {
 
 	K("users", "uid", T_ATTR, attr_uid, "uid"),
 	K("users", "display_name", T_ATTR, attr_display_name, "displayName"),
+	K("users", "title", T_ATTR, attr_title, "title"),
+	K("users", "department", T_ATTR, attr_department, "departmentNumber"),
 	K("users", "mail", T_ATTR, attr_mail, "mail"),
 	K("users", "uid_number", T_ATTR, attr_uid_number, "uidNumber"),
 	K("users", "manager", T_ATTR, attr_manager, "manager"),
@@ -116,6 +118,7 @@ static const struct key_def keys[] = {
 	K("groups", "gid_number", T_ATTR, attr_gid_number, "gidNumber"),
 	K("groups", "member", T_ATTR, attr_member, "member"),
 	K("groups", "member_uid", T_ATTR, attr_member_uid, "memberUid"),
+	K("groups", "description", T_ATTR, attr_group_description, "description"),
 	K("groups", "privileged", T_STR_OPT, privileged_groups, ""),
 
 	K("store", "path", T_PATH, store_path, "/var/lib/idgov/idgov.db"),

@@ -104,6 +104,10 @@ dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS])
 	attrs[n++] = "cn";
 	attrs[n++] = cfg->attr_uid;
 	attrs[n++] = cfg->attr_display_name;
+	attrs[n++] = cfg->attr_title;
+	attrs[n++] = cfg->attr_department;
+	attrs[n++] = "ou";
+	attrs[n++] = cfg->attr_group_description;
 	attrs[n++] = cfg->attr_mail;
 	attrs[n++] = cfg->attr_uid_number;
 	attrs[n++] = cfg->attr_manager;
@@ -802,6 +806,8 @@ parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *
 	/* Every value read here is freed at out (or by dir_entry_free), whichever read fails. */
 	if (read_value(ld, msg, cfg->attr_uid, DIR_MAX_VALUE, &e->uid, &uid_state, err) != 0 ||
 	    display_value(ld, msg, e, cfg->attr_display_name, &e->display_name, err) != 0 ||
+	    display_value(ld, msg, e, cfg->attr_title, &e->title, err) != 0 ||
+	    display_value(ld, msg, e, cfg->attr_department, &e->department, err) != 0 ||
 	    whole_value(ld, msg, e, cfg->attr_mail, DIR_MAX_VALUE, &e->mail, err) != 0 ||
 	    whole_value(ld, msg, e, cfg->attr_manager, DIR_MAX_DN, &manager, err) != 0 ||
 	    whole_value(ld, msg, e, cfg->attr_pwd_changed_time, DIR_MAX_VALUE, &changed, err) !=
@@ -825,6 +831,8 @@ parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *
 			goto out;
 	}
 	if (e->display_name == NULL && display_value(ld, msg, e, "cn", &e->display_name, err) != 0)
+		goto out;
+	if (e->department == NULL && display_value(ld, msg, e, "ou", &e->department, err) != 0)
 		goto out;
 	if (manager != NULL && (e->manager_norm = dir_dn_normalize(manager)) == NULL)
 		warn(e, cfg->attr_manager, "not a DN: stored as absent");
@@ -855,6 +863,8 @@ parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry 
 		e->cn = NULL;
 		warn(e, cfg->attr_group_name, "cannot be read: the stored name is kept");
 	}
+	if (display_value(ld, msg, e, cfg->attr_group_description, &e->description, err) != 0)
+		return -1;
 	e->gid_number = first_number(ld, msg, cfg->attr_gid_number);
 	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, &e->n_members_raw,
 		       err) != 0 ||
@@ -929,6 +939,9 @@ dir_entry_free(struct dir_entry *e)
 	free(e->dn_norm);
 	free(e->uid);
 	free(e->display_name);
+	free(e->title);
+	free(e->department);
+	free(e->description);
 	free(e->mail);
 	free(e->manager_norm);
 	free(e->locked);

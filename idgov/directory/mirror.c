@@ -61,28 +61,30 @@ static const char *const sql[S_COUNT] = {
 	[S_USER_GET] =
 		"SELECT dn, uid, display_name, mail, uid_number, manager_dn, status, "
 		"locked_time, shadow_expire, disabled_reason, dn_norm FROM users WHERE uuid = ?1",
-	[S_USER_INS] = "INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
-		       "manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
-		       "shadow_last_change, pwd_changed_at, disabled_reason, first_seen) VALUES "
-		       "(?1, ?2, ?3, "
-		       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?12)",
+	[S_USER_INS] =
+		"INSERT INTO users (uuid, dn, dn_norm, uid, display_name, mail, uid_number, "
+		"manager_dn, status, locked_time, shadow_expire, last_changed, seen_gen, "
+		"shadow_last_change, pwd_changed_at, disabled_reason, first_seen, title, "
+		"department) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+		"?14, ?15, ?16, ?12, ?17, ?18)",
 	[S_USER_UPD] =
 		"UPDATE users SET dn = ?2, dn_norm = ?3, uid = ?4, display_name = ?5, "
 		"mail = ?6, uid_number = ?7, manager_dn = ?8, status = ?9, locked_time = ?10, "
 		"shadow_expire = ?11, last_changed = ?12, seen_gen = ?13, departed_at = NULL, "
-		"shadow_last_change = ?14, pwd_changed_at = ?15, disabled_reason = ?16 WHERE uuid "
-		"= ?1",
+		"shadow_last_change = ?14, pwd_changed_at = ?15, disabled_reason = ?16, title = "
+		"?17, "
+		"department = ?18 WHERE uuid = ?1",
 	[S_USER_MARK] = "UPDATE users SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_USER_DEPART] = "UPDATE users SET status = 'departed', departed_at = ?2, "
 			  "last_changed = ?2 WHERE uuid = ?1",
 	[S_GROUP_GET] =
 		"SELECT dn, cn, gid_number, status, id, dn_norm FROM groups WHERE uuid = ?1",
 	[S_GROUP_INS] = "INSERT INTO groups (uuid, dn, dn_norm, cn, gid_number, privileged, "
-			"last_changed, seen_gen, first_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			"?8, ?7)",
+			"last_changed, seen_gen, first_seen, description) VALUES (?1, ?2, ?3, ?4, "
+			"?5, ?6, ?7, ?8, ?7, ?9)",
 	[S_GROUP_UPD] = "UPDATE groups SET dn = ?2, dn_norm = ?3, cn = ?4, gid_number = ?5, "
 			"privileged = ?6, last_changed = ?7, seen_gen = ?8, status = 'active', "
-			"deleted_at = NULL WHERE uuid = ?1",
+			"deleted_at = NULL, description = ?9 WHERE uuid = ?1",
 	[S_GROUP_MARK] = "UPDATE groups SET seen_gen = ?2 WHERE uuid = ?1",
 	[S_GROUP_DELETE] = "UPDATE groups SET status = 'deleted', deleted_at = ?2, "
 			   "last_changed = ?2 WHERE uuid = ?1",
@@ -500,6 +502,8 @@ write_user(struct mirror *m, int stmt_id, const struct dir_entry *e, const char 
 	bind_int_or_null(s, 14, e->shadow_last_change);
 	bind_int_or_null(s, 15, e->pwd_changed_at);
 	bind_text_or_null(s, 16, e->disabled_reason);
+	bind_text_or_null(s, 17, e->title);
+	bind_text_or_null(s, 18, e->department);
 	return store_step_done(m->st, s, err);
 }
 
@@ -1050,6 +1054,7 @@ write_group(struct mirror *m, int stmt_id, const struct dir_entry *e, const char
 	sqlite3_bind_int(s, 6, cfg_list_contains(m->cfg->privileged_groups, cn));
 	sqlite3_bind_int64(s, 7, m->now);
 	sqlite3_bind_int64(s, 8, m->gen);
+	bind_text_or_null(s, 9, e->description);
 	return store_step_done(m->st, s, err);
 }
 

@@ -5,19 +5,28 @@
  * items, or "approve all recommended", which never includes privileged
  * access (those are always decided one by one, or by selection).
  *
- * The items come from idgovd (review.pending) as the person: a reviewer
- * sees and decides only their own, whatever the page is sent. A privileged
- * revocation without a comment is refused by idgovd, and the page says so.
+ * The items come from idgovd as the person: a reviewer sees and decides
+ * only their own, whatever the page is sent. A privileged revocation
+ * without a comment is refused by idgovd, and the page says so.
+ *
+ * The list is paged by idgovd (review.page): the filters and the window
+ * are applied in its SQL, so a view costs one page of rows, whatever the
+ * reviewer holds; the progress bar counts every item. The pager is plain
+ * links that keep the filters. "Select" acts on the boxes ticked on this
+ * page; "approve all recommended" acts on every undecided item recommended
+ * for approval on every page, read whole (review.pending) when it is
+ * pressed, and never on a privileged one.
  */
 #include "pages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define MAX_SELECTED 10000
+/* Items on one page of the list; idgovd cuts the page (review.page). */
+#define REVIEWS_PAGE_SIZE 100
 
 static void
 day(char out[16], json_t *t)
@@ -40,20 +49,6 @@ str(json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s != NULL ? s : "";
-}
-
-/* Case-insensitive "contains", for the filters. */
-static int
-contains(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (n == 0)
-		return 1;
-	for (; *hay != '\0'; hay++)
-		if (strncasecmp(hay, needle, n) == 0)
-			return 1;
-	return 0;
 }
 
 static void
@@ -80,10 +75,24 @@ row(struct buf *b, json_t *it)
 		buf_puts(b, " · ");
 		html_escape(b, str(it, "user_status"));
 	}
-	buf_puts(b, "</span></td><td>");
+	buf_puts(b, "</span>");
+	if (str(it, "title")[0] != '\0' || str(it, "department")[0] != '\0') {
+		buf_puts(b, "<span class=\"sub who\">");
+		html_escape(b, str(it, "title"));
+		if (str(it, "title")[0] != '\0' && str(it, "department")[0] != '\0')
+			buf_puts(b, " · ");
+		html_escape(b, str(it, "department"));
+		buf_puts(b, "</span>");
+	}
+	buf_puts(b, "</td><td>");
 	html_escape(b, str(it, "grp"));
 	if (priv)
 		buf_puts(b, "<span class=\"badge\">privileged</span>");
+	if (str(it, "group_description")[0] != '\0') {
+		buf_puts(b, "<span class=\"sub what\">");
+		html_escape(b, str(it, "group_description"));
+		buf_puts(b, "</span>");
+	}
 	buf_puts(b, "<span class=\"sub\">");
 	html_escape(b, str(it, "campaign_name"));
 	buf_puts(b, "</span></td><td>");
@@ -147,6 +156,79 @@ pending(struct web_app *app, const struct web_req *rq, struct wsess *s, struct w
 	return r->result;
 }
 
+/* Appends s percent-encoded for a query string: only unreserved bytes stay as they are. */
+static void
+url_escape(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			buf_add(b, (const char *)&c, 1);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* The page's filters as a query string (written for an attribute: & as &amp;). */
+static void
+filter_query(struct buf *b, const char *person, const char *group, int undecided, int priv)
+{
+	buf_puts(b, "/reviews?");
+	if (person != NULL && person[0] != '\0') {
+		buf_puts(b, "person=");
+		url_escape(b, person);
+		buf_puts(b, "&amp;");
+	}
+	if (group != NULL && group[0] != '\0') {
+		buf_puts(b, "group=");
+		url_escape(b, group);
+		buf_puts(b, "&amp;");
+	}
+	if (undecided)
+		buf_puts(b, "undecided=1&amp;");
+	if (priv)
+		buf_puts(b, "privileged=1&amp;");
+}
+
+/* Links to the first, previous, next and last pages, keeping the filters; plain links. */
+static void
+pager(struct buf *b, const char *person, const char *group, int undecided, int priv, long long page,
+      long long pages)
+{
+	static const char *const names[] = {"First", "Previous", "Next", "Last"};
+	long long to[4] = {1, page - 1, page + 1, pages};
+	int on[4] = {page > 1, page > 1, page < pages, page < pages};
+
+	buf_printf(b, "<nav class=\"pager\" aria-label=\"Pages\">Page %lld of %lld", page, pages);
+	for (int i = 0; i < 4; i++) {
+		if (!on[i]) {
+			buf_printf(b, " <span class=\"off\">%s</span>", names[i]);
+			continue;
+		}
+		buf_printf(b, " <a class=\"page-%s\" href=\"",
+			   i == 0   ? "first"
+			   : i == 1 ? "prev"
+			   : i == 2 ? "next"
+				    : "last");
+		filter_query(b, person, group, undecided, priv);
+		buf_printf(b, "page=%lld\">%s</a>", to[i], names[i]);
+	}
+	buf_puts(b, "</nav>");
+}
+
+/* The page number asked for: digits, 1..999999; 0 when it is not one. */
+static long long
+page_number(const char *s)
+{
+	if (s == NULL)
+		return 1;
+	if (s[0] == '\0' || strlen(s) > 6 || strspn(s, "0123456789") != strlen(s))
+		return 0;
+	return strtoll(s, NULL, 10);
+}
+
 static void
 render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs,
        int status, const char *flash_kind, const char *flash_text)
@@ -155,52 +237,70 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		   *f_group = form_get(&rq->query, "group");
 	int f_undecided = form_get(&rq->query, "undecided") != NULL;
 	int f_priv = form_get(&rq->query, "privileged") != NULL;
-	struct buf rows, content, flash, camps;
+	long long page = page_number(form_get(&rq->query, "page")), pages, matched;
+	struct buf rows, content, flash, camps, nav;
 	struct ctl_reply r;
-	size_t i, total = 0, decided = 0, shown = 0;
-	char n_total[24], n_decided[24], n_shown[24];
-	json_t *items, *it, *seen = json_object();
+	size_t i;
+	char n_total[24], n_decided[24], n_shown[48];
+	json_t *args, *items, *it;
 
-	if ((items = pending(app, rq, s, rs, &r)) == NULL) {
-		json_decref(seen);
+	if (page == 0) {
+		/* A page number that is not one: say so, and show the first page. */
+		page = 1;
+		status = 400;
+		flash_kind = "error";
+		flash_text = "That page number could not be read.";
+	}
+	args = json_pack("{s:b, s:b, s:I, s:I}", "undecided", f_undecided, "privileged", f_priv,
+			 "offset", (json_int_t)((page - 1) * REVIEWS_PAGE_SIZE), "limit",
+			 (json_int_t)REVIEWS_PAGE_SIZE);
+	if (args != NULL && f_person != NULL && f_person[0] != '\0')
+		json_object_set_new(args, "person", json_string(f_person));
+	if (args != NULL && f_group != NULL && f_group[0] != '\0')
+		json_object_set_new(args, "group", json_string(f_group));
+	ctl_call(&app->ctl, "review.page", args, s->token, rq->addr, &r);
+	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
+		ctl_reply_free(&r);
+		pages_signed_out(app, s, rs);
+		return;
+	}
+	if (r.code != NULL && strcmp(r.code, "bad_request") == 0) {
+		/* A filter idgovd will not take (too long, a control character): no items. */
+		pages_message(rs, s, 400, "My reviews", r.message, "/reviews", "Clear the filters");
+		ctl_reply_free(&r);
+		return;
+	}
+	if (r.code != NULL || !json_is_object(r.result) ||
+	    !json_is_array(items = json_object_get(r.result, "items"))) {
+		pages_message(rs, s, 503, "My reviews", r.message, "/reviews", "Try again");
+		ctl_reply_free(&r);
 		return;
 	}
 	buf_init(&rows);
 	buf_init(&content);
 	buf_init(&flash);
 	buf_init(&camps);
-	json_array_foreach(items, i, it)
+	buf_init(&nav);
+	json_array_foreach(json_object_get(r.result, "campaigns"), i, it)
 	{
-		int priv = json_is_true(json_object_get(it, "privileged")) ||
-			   json_integer_value(json_object_get(it, "privileged")) != 0;
-		int is_decided = json_object_get(it, "decision") != NULL &&
-				 !json_is_null(json_object_get(it, "decision"));
-		const char *cname = str(it, "campaign_name");
+		char dl[16];
 
-		total++;
-		decided += is_decided ? 1u : 0u;
-		if (json_object_get(seen, cname) == NULL) {
-			char dl[16];
-
-			json_object_set_new(seen, cname, json_true());
-			day(dl, json_object_get(it, "deadline"));
-			buf_puts(&camps, camps.len > 0 ? "; " : "Campaign ");
-			html_escape(&camps, cname);
-			buf_printf(&camps, ", deadline %s", dl);
-		}
-		if ((f_person != NULL && !contains(str(it, "user"), f_person) &&
-		     !contains(str(it, "display_name"), f_person)) ||
-		    (f_group != NULL && !contains(str(it, "grp"), f_group)) ||
-		    (f_undecided && is_decided) || (f_priv && !priv))
-			continue;
-		shown++;
-		row(&rows, it);
+		day(dl, json_object_get(it, "deadline"));
+		buf_puts(&camps, camps.len > 0 ? "; " : "Campaign ");
+		html_escape(&camps, str(it, "name"));
+		buf_printf(&camps, ", deadline %s", dl);
 	}
-	if (total == 0)
+	json_array_foreach(items, i, it) row(&rows, it);
+	matched = (long long)json_integer_value(json_object_get(r.result, "matched"));
+	pages = matched > 0 ? (matched + REVIEWS_PAGE_SIZE - 1) / REVIEWS_PAGE_SIZE : 1;
+	if (json_integer_value(json_object_get(r.result, "total")) == 0)
 		buf_puts(&camps, "Nothing to review: no open campaign has items for you.");
-	snprintf(n_total, sizeof(n_total), "%zu", total);
-	snprintf(n_decided, sizeof(n_decided), "%zu", decided);
-	snprintf(n_shown, sizeof(n_shown), "%zu", shown);
+	snprintf(n_total, sizeof(n_total), "%lld",
+		 (long long)json_integer_value(json_object_get(r.result, "total")));
+	snprintf(n_decided, sizeof(n_decided), "%lld",
+		 (long long)json_integer_value(json_object_get(r.result, "decided")));
+	snprintf(n_shown, sizeof(n_shown), "%zu of %lld", json_array_size(items), matched);
+	pager(&nav, f_person, f_group, f_undecided, f_priv, page, pages);
 	pages_flash(&flash, flash_kind, flash_text);
 	{
 		const struct html_var v[] = {
@@ -213,11 +313,12 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 			html_raw("f_privileged", f_priv ? " checked" : ""),
 			html_text("csrf", s->csrf),
 			html_text("shown", n_shown),
+			html_raw("pager", nav.p != NULL ? nav.p : ""),
 			html_raw("rows", rows.p != NULL ? rows.p : ""),
 		};
 
 		if (html_render(&content, "reviews.html", v, sizeof(v) / sizeof(v[0])) != 0 ||
-		    rows.failed || camps.failed)
+		    rows.failed || camps.failed || nav.failed)
 			rs->body.failed = 1;
 		else {
 			rs->status = status;
@@ -228,7 +329,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 	buf_free(&content);
 	buf_free(&flash);
 	buf_free(&camps);
-	json_decref(seen);
+	buf_free(&nav);
 	ctl_reply_free(&r);
 }
 
@@ -236,11 +337,15 @@ void
 pages_reviews(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs)
 {
 	const char *done = form_get(&rq->query, "decided");
+	const char *moved = form_get(&rq->query, "delegated");
 	char msg[64] = "";
 
 	if (done != NULL && strspn(done, "0123456789") == strlen(done) && strlen(done) < 8)
 		snprintf(msg, sizeof(msg), "%s decision%s recorded.", done,
 			 strcmp(done, "1") == 0 ? "" : "s");
+	else if (moved != NULL && strspn(moved, "0123456789") == strlen(moved) && strlen(moved) < 8)
+		snprintf(msg, sizeof(msg), "%s item%s delegated.", moved,
+			 strcmp(moved, "1") == 0 ? "" : "s");
 	render(app, rq, s, rs, 200, "ok", msg);
 }
 
@@ -296,6 +401,67 @@ recommended(struct web_app *app, const struct web_req *rq, struct wsess *s, stru
 	return out;
 }
 
+/*
+ * "Delegate selected": each ticked item to the named person, through
+ * review.delegate, the operation `idgov review delegate` uses (idgovd
+ * checks the reviewer, that the person is active, and that nobody gets an
+ * item about themself). One call per item: when one is refused, those
+ * before it stay delegated and the page says how many and why it stopped.
+ */
+static void
+delegate_selected(struct web_app *app, const struct web_req *rq, struct wsess *s,
+		  struct web_resp *rs)
+{
+	const char *to = form_get(&rq->body, "to");
+	const char **ids = calloc(MAX_SELECTED, sizeof(*ids));
+	size_t n = ids != NULL ? form_get_all(&rq->body, "item", ids, MAX_SELECTED) : 0, done = 0;
+	char why[700];
+
+	if (ids == NULL || n == 0 || n > MAX_SELECTED || to == NULL || to[0] == '\0') {
+		free(ids);
+		render(app, rq, s, rs, 400, "error",
+		       "Select the items to delegate, and name the person to delegate them to.");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (item_id(ids[i]) == 0) {
+			free(ids);
+			render(app, rq, s, rs, 400, "error", "An item number is malformed.");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_reply r;
+
+		ctl_call(&app->ctl, "review.delegate",
+			 json_pack("{s:I, s:s}", "item", item_id(ids[i]), "to", to), s->token,
+			 rq->addr, &r);
+		if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
+			ctl_reply_free(&r);
+			free(ids);
+			pages_signed_out(app, s, rs);
+			return;
+		}
+		if (r.code != NULL) {
+			snprintf(why, sizeof(why), "%zu of %zu delegated; item #%.15s was not: %s",
+				 done, n, ids[i], r.message);
+			free(ids);
+			render(app, rq, s, rs,
+			       strcmp(r.code, "denied") == 0      ? 403
+			       : strcmp(r.code, "not_found") == 0 ? 404
+								  : 400,
+			       "error", why);
+			ctl_reply_free(&r);
+			return;
+		}
+		done++;
+		ctl_reply_free(&r);
+	}
+	free(ids);
+	rs->status = 303;
+	snprintf(rs->location, sizeof(rs->location), "/reviews?delegated=%zu", done);
+}
+
 void
 pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess *s,
 		     struct web_resp *rs)
@@ -327,6 +493,9 @@ pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess
 		}
 		list = json_array();
 		json_array_append_new(list, decision(id, what, comment));
+	} else if (form_get(&rq->body, "delegate") != NULL) {
+		delegate_selected(app, rq, s, rs);
+		return;
 	} else if (form_get(&rq->body, "recommended") != NULL) {
 		if ((list = recommended(app, rq, s, rs)) == NULL)
 			return;

@@ -123,6 +123,26 @@ json_t *review_pending(struct store *st, const char *reviewer, int64_t campaign,
 		       struct idg_err *err);
 
 /*
+ * One page of a reviewer's items in open campaigns (page.c). The filters
+ * narrow the page and its "matched" count, never "total" and "decided"
+ * (the campaign's progress). Returns {"total", "decided", "matched",
+ * "offset", "limit", "campaigns": [{campaign, name, deadline, items}],
+ * "items": [as review_pending]}, or NULL with err.
+ */
+struct review_page_query {
+	int64_t campaign;   /* 0: every open campaign */
+	const char *person; /* substring of uid or display name; NULL or "" for any */
+	const char *group;  /* substring of the group's cn; NULL or "" for any */
+	int undecided;      /* only items without a decision */
+	int privileged;     /* only privileged items */
+	int64_t offset, limit;
+};
+#define REVIEW_PAGE_DEFAULT 100
+#define REVIEW_PAGE_MAX 1000
+json_t *review_page(struct store *st, const char *reviewer, const struct review_page_query *q,
+		    struct idg_err *err);
+
+/*
  * The evidence report of a campaign: format "csv", "json" or "html".
  * Returns a malloc'd text, or NULL with err.
  */

@@ -37,6 +37,27 @@ dn: uid=bin,ou=People,dc=example,dc=com
 changetype: modify
 replace: userPassword
 userPassword: $(slappasswd -s 'Bin password 1')
+
+dn: uid=alice,ou=People,dc=example,dc=com
+changetype: modify
+add: title
+title: Engineer <b>lead</b>
+-
+add: departmentNumber
+departmentNumber: R&D
+
+dn: uid=bob,ou=People,dc=example,dc=com
+changetype: modify
+add: title
+title: $(printf 'x%.0s' $(seq 1 1100))
+-
+add: ou
+ou: Finance
+
+dn: cn=dev,ou=Groups,dc=example,dc=com
+changetype: modify
+add: description
+description: Builds <script>alert(1)</script> & ships
 LDIF
 ig sync >/dev/null
 assert_exit 0 "idgovd starts" daemon_start
@@ -127,6 +148,16 @@ assert_eq "$(cat "$T/web/code.txt")" 200 "bin sees the review page"
 n=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'")
 assert_contains "$(cat "$T/web/reviews.html")" "of $n decided" "with bin's $n items"
 assert_eq "$(grep -c 'name="item"' "$T/web/reviews.html")" "$n" "one row per item"
+# Title, department (ou when there is no departmentNumber) and the group's description,
+# mirrored from the directory, escaped; a title over the value limit is cut, with a warning.
+assert_contains "$(cat "$T/web/reviews.html")" "Engineer &lt;b&gt;lead&lt;/b&gt; · R&amp;D" \
+	"alice's title and department, escaped"
+assert_contains "$(cat "$T/web/reviews.html")" "x · Finance" "bob's department is his ou"
+assert_contains "$(cat "$T/web/reviews.html")" "Builds &lt;script&gt;alert(1)&lt;/script&gt; &amp; ships" \
+	"dev's description, escaped"
+assert_eq "$(sql "SELECT length(title) FROM users WHERE uid = 'bob'")" 1024 "a 1,100-byte title is stored cut at 1,024"
+assert_eq "$(sql "SELECT count(*) FROM entry_warnings w JOIN users u ON u.uuid = w.uuid WHERE u.uid = 'bob' AND w.attribute = 'title'")" 1 \
+	"with a warning"
 
 # A decision without the CSRF token is 403 and changes nothing.
 item=$(sql "SELECT id FROM review_items WHERE reviewer = 'bin' AND NOT privileged LIMIT 1")
@@ -139,6 +170,41 @@ assert_eq "$(wcurl -b "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "cs
 assert_eq "$(sql "SELECT decision || ' ' || decided_by FROM review_items WHERE id = $item")" "approve bin" "in the store, by bin"
 assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'control.review.decide_many' ORDER BY seq DESC LIMIT 1")" \
 	'"addr":"127.0.0.1"' "audited as bin's, with the address"
+
+# The list is paged by idgovd: the filters narrow the rows, never the progress; a page
+# past the end is empty; its links keep the filters, percent-encoded; a page number
+# that is not one is a clear 400.
+pg() { wcurl -b "$jar" -o "$T/web/page.html" -w '%{http_code}' "$WEB/reviews$1"; }
+assert_eq "$(pg '?privileged=1')" 200 "the privileged filter"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" \
+	"$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin' AND privileged")" "shows bin's privileged items only"
+assert_contains "$(cat "$T/web/page.html")" "of $n decided" "and the progress counts them all"
+assert_eq "$(pg '?person=%25')" 200 "a person filter of '%'"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" 0 "matches nobody: '%' is a character, not a pattern"
+assert_eq "$(pg '?person=%3Cscript%3E&page=2')" 200 "a page past the end"
+assert_eq "$(grep -c 'name="item"' "$T/web/page.html")" 0 "holds no rows"
+assert_contains "$(cat "$T/web/page.html")" 'href="/reviews?person=%3Cscript%3E&amp;page=1"' \
+	"and links back to the first page with the filter percent-encoded"
+assert_exit 1 "the filter is never markup" grep -q '<script>' "$T/web/page.html"
+assert_eq "$(pg '?page=x')" 400 "a page number that is not one"
+assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so"
+
+# Delegation from the page, through the operation `idgov review delegate` uses.
+csrf=$(csrf_of "$T/web/reviews.html")
+item=$(sql "SELECT id FROM review_items WHERE reviewer = 'bin' AND decision IS NULL AND user_uid <> 'sys' ORDER BY id LIMIT 1")
+about=$(sql "SELECT user_uid FROM review_items WHERE id = $item")
+dl() { wcurl -b "$jar" -o "$T/web/dl.html" -w '%{http_code} %{redirect_url}' --data-urlencode "csrf=$csrf" --data "delegate=1&item=$item" "$@" "$WEB/reviews/decide"; }
+assert_eq "$(dl --data "to=nosuch")" "404 " "delegating to nobody the directory knows: 404"
+assert_contains "$(cat "$T/web/dl.html")" "0 of 1 delegated" "and the page says nothing was"
+assert_eq "$(dl --data "to=$about")" "403 " "delegating an item to the person it is about: 403"
+assert_eq "$(dl)" "400 " "delegating to no one: 400"
+assert_eq "$(sql "SELECT reviewer FROM review_items WHERE id = $item")" bin "the item is still bin's"
+assert_eq "$(dl --data "to=sys")" "303 $WEB/reviews?delegated=1" "bin delegates an item to sys"
+assert_eq "$(sql "SELECT reviewer FROM review_items WHERE id = $item")" sys "it is sys's in the store"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'review.delegate' ORDER BY seq DESC LIMIT 1")" \
+	'"to":"sys"' "audited as bin's delegation"
+assert_eq "$(wcurl -b "$jar" -o "$T/web/page.html" -w '%{http_code}' "$WEB/reviews?delegated=1")" 200 "the list after"
+assert_exit 1 "no longer shows the item" grep -q "id=\"item-$item\"" "$T/web/page.html"
 
 # Sign-out ends the session here and in idgovd.
 csrf=$(csrf_of "$T/web/reviews.html")

@@ -119,6 +119,8 @@ struct cfg {
 	/* [users]: directory attribute names */
 	char *attr_uid;
 	char *attr_display_name;
+	char *attr_title;
+	char *attr_department; /* falls back to ou when the entry has none */
 	char *attr_mail;
 	char *attr_uid_number;
 	char *attr_manager;
@@ -137,6 +139,7 @@ struct cfg {
 	char *attr_gid_number;
 	char *attr_member;
 	char *attr_member_uid;
+	char *attr_group_description;
 	char *privileged_groups; /* comma-separated group names */
 
 	/* [store] */

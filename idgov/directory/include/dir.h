@@ -43,6 +43,7 @@ struct dir_entry {
 	char *dn_norm;
 	/* users */
 	char *uid, *display_name, *mail, *manager_norm, *locked;
+	char *title, *department;   /* for people who read a review: cut like display_name */
 	int64_t uid_number;         /* -1: absent */
 	int64_t shadow_expire;      /* -1: absent */
 	int64_t shadow_last_change; /* days since the epoch; -1: absent */
@@ -53,6 +54,7 @@ struct dir_entry {
 	size_t n_warnings;
 	/* groups */
 	char *cn;
+	char *description;  /* what the group is for, cut like display_name */
 	int64_t gid_number; /* -1: absent */
 	char **members; /* normalised DNs, and raw values that are not usable DNs; sorted, unique */
 	size_t n_members;

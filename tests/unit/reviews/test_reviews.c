@@ -385,6 +385,126 @@ test_decision_files(void **state)
 	json_decref(a);
 }
 
+/* The items of one page and its counts for query q, as reviewer. */
+static json_t *
+page_of(struct fixture *f, const char *reviewer, struct review_page_query q)
+{
+	struct idg_err err;
+	json_t *o = review_page(f->env.st, reviewer, &q, &err);
+
+	assert_non_null(o);
+	return o;
+}
+
+static json_int_t
+num(json_t *o, const char *key)
+{
+	assert_true(json_is_integer(json_object_get(o, key)));
+	return json_integer_value(json_object_get(o, key));
+}
+
+static json_int_t
+item_at(json_t *o, size_t i)
+{
+	return num(json_array_get(json_object_get(o, "items"), i), "item");
+}
+
+static size_t
+shown(json_t *o)
+{
+	return json_array_size(json_object_get(o, "items"));
+}
+
+/* A page is cut in SQL: the window, the filters, and counts that the filters narrow
+ * ("matched") or leave alone ("total", "decided": the progress). */
+static void
+test_page_windows_and_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct review_ctx boss = f->r;
+	struct idg_err err;
+	json_t *o;
+
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	assert_int_equal(store_exec(f->env.st,
+				    "UPDATE users SET display_name = 'Zoë Quill' WHERE uid = 'ben';"
+				    "UPDATE review_items SET privileged = 1 WHERE user_uid = 'ben'",
+				    &err),
+			 0);
+
+	/* The window: one item a page, in item order while nothing is decided. */
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1});
+	assert_int_equal(num(o, "total"), 2);
+	assert_int_equal(num(o, "decided"), 0);
+	assert_int_equal(num(o, "matched"), 2);
+	assert_int_equal(shown(o), 1);
+	assert_int_equal(item_at(o, 0), 1);
+	assert_int_equal(json_array_size(json_object_get(o, "campaigns")), 1);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .offset = 1});
+	assert_int_equal(shown(o), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .offset = 2});
+	assert_int_equal(shown(o), 0);
+	assert_int_equal(num(o, "total"), 2);
+	json_decref(o);
+
+	/* Person: a case-insensitive substring of the uid or the display name. */
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .person = "AN"});
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(num(o, "total"), 2);
+	assert_int_equal(item_at(o, 0), 1);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .person = "quill"});
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	/* '%' and '_' are characters, not patterns. */
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .person = "%"});
+	assert_int_equal(num(o, "matched"), 0);
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .group = "_"});
+	assert_int_equal(num(o, "matched"), 0);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .group = "DE"});
+	assert_int_equal(num(o, "matched"), 2);
+	json_decref(o);
+
+	/* Privileged only. */
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .privileged = 1});
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+
+	/* A decision moves the item after the undecided ones and counts in the progress. */
+	boss.actor = "boss";
+	boss.admin = 0;
+	assert_int_equal(review_decide(&boss, 1, "approve", NULL, &err), 0);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "decided"), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	assert_int_equal(item_at(o, 1), 1);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .undecided = 1});
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(num(o, "decided"), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+
+	/* Another reviewer's page holds only their items; nobody's holds none. */
+	o = page_of(f, "root", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "total"), 1);
+	assert_int_equal(item_at(o, 0), 3);
+	json_decref(o);
+	o = page_of(f, "nobody", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "total"), 0);
+	assert_int_equal(shown(o), 0);
+	assert_int_equal(json_array_size(json_object_get(o, "campaigns")), 0);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -397,6 +517,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_are_all_or_nothing, setup, teardown),
 		cmocka_unit_test(test_decision_files),
+		cmocka_unit_test_setup_teardown(test_page_windows_and_filters, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
