@@ -41,7 +41,9 @@ assert_eq "$(chain login.denied grace)" 0 "and not in the chain: the service doe
 if command -v strace >/dev/null; then
 	mv "$T/keys/audit.key.away" "$T/keys/audit.key"
 	authd_stop
-	strace -f -e trace=%file -o "$T/authd.strace" "$AUTHD" -c "$T/etc/idgov.conf" -p "$T/run/authd.pid" 2>>"$T/authd.err" &
+	# LeakSanitizer cannot run under ptrace.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -e trace=%file -o "$T/authd.strace" "$AUTHD" -c "$T/etc/idgov.conf" -p "$T/run/authd.pid" 2>>"$T/authd.err" &
 	tracer=$!
 	wait_for 10 test -s "$T/run/authd.pid"
 	assert_exit 1 "traced service: a locked account is refused" pam grace acct_mgmt
@@ -92,7 +94,8 @@ assert_exit 1 "idgovd down: grace refused" pam grace acct_mgmt
 assert_exit 1 "and again" pam grace acct_mgmt
 assert_eq "$(spooled)" 2 "two events wait in the spool"
 if command -v strace >/dev/null; then
-	strace -f -o /dev/null -e trace=unlinkat -e inject=unlinkat:signal=SIGKILL:when=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -o /dev/null -e trace=unlinkat -e inject=unlinkat:signal=SIGKILL:when=1 \
 		"$IDGOV" -c "$T/etc/idgov.conf" audit ingest >/dev/null 2>&1
 	assert_eq "$?" 137 "the ingest is killed (SIGKILL) at its first unlink, after its commit"
 	assert_eq "$(spooled)" 2 "the files are still there"
