@@ -15,6 +15,8 @@
  *   server_uid=UID   the only uid the service may run as (default 0)
  *   timeout=SECONDS  for the connection and each reply, 1 to 30 (default 3)
  *   breakglass=PATH  the break-glass code file (none unless given)
+ *   spool=PATH       the audit spool a break-glass use is written to
+ *                    (default /var/lib/idgov/spool; idgovd signs it)
  *   debug            log each call's result
  *   check_only, record_only   the two halves of the password stack
  *   use_authtok, use_first_pass, try_first_pass   read by pam_get_authtok()
@@ -31,6 +33,7 @@
  */
 #include "bgcodes.h"
 #include "client.h"
+#include "spool.h"
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -51,6 +54,7 @@
 struct opts {
 	struct client_opts client;
 	const char *breakglass;
+	const char *spool;
 	int debug;
 	unsigned pw_role; /* AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_PW_RECORD */
 };
@@ -77,6 +81,7 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 	o->client.server_uid = 0;
 	o->client.timeout_ms = DEFAULT_TIMEOUT_S * 1000;
 	o->breakglass = NULL;
+	o->spool = DEFAULT_SPOOL;
 	o->debug = 0;
 	o->pw_role = AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_PW_RECORD;
 	for (int i = 0; i < argc; i++) {
@@ -92,6 +97,8 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 			o->client.timeout_ms = (int)v * 1000;
 		else if (strncmp(a, "breakglass=", 11) == 0 && a[11] == '/')
 			o->breakglass = a + 11;
+		else if (strncmp(a, "spool=", 6) == 0 && a[6] == '/')
+			o->spool = a + 6;
 		else if (strcmp(a, "debug") == 0)
 			o->debug = 1;
 		else if (strcmp(a, "check_only") == 0)
@@ -271,6 +278,18 @@ breakglass(pam_handle_t *pamh, const struct opts *o, const char *user)
 		   "BREAK-GLASS login of %s with a single-use code while the auth service cannot "
 		   "answer; the code is spent, %d left",
 		   user, left);
+	{
+		const void *service = NULL, *rhost = NULL;
+
+		(void)pam_get_item(pamh, PAM_SERVICE, &service);
+		(void)pam_get_item(pamh, PAM_RHOST, &rhost);
+		/* The alert above is the record of last resort; the chain gets it from idgovd. */
+		if (pam_spool_breakglass(o->spool, user, service, rhost, left, why, sizeof(why)) !=
+		    0)
+			pam_syslog(pamh, LOG_ALERT,
+				   "BREAK-GLASS login of %s not spooled for the audit chain: %s",
+				   user, why);
+	}
 	if (pam_set_data(pamh, BREAKGLASS_DATA, (void *)(uintptr_t)1, NULL) != PAM_SUCCESS)
 		return PAM_BUF_ERR;
 	return PAM_SUCCESS;

@@ -10,8 +10,10 @@
  *   password       the password rules and history (policy/password.c):
  *                  check, record, or both
  *
- * Each request opens what it needs (store, master key, audit key) in the
- * child that serves it and closes it before the child exits. The request
+ * Each request opens what it needs (store, master key, the audit spool)
+ * in the child that serves it and closes it before the child exits. The
+ * service never opens the audit key: its events are spooled (spool.h) and
+ * idgovd signs them into the chain. The request
  * table says what each one needs, so that only authentication ever loads
  * the master key. It fails closed: if the store or a key cannot be used,
  * the answer is AUTHINFO_UNAVAIL, which the module treats as a service
@@ -55,8 +57,9 @@ env_open(struct env *e, int need, struct idg_err *err)
 		return -1;
 	if ((need & NEED_MASTER_KEY) && secret_key_load(cfg->master_key_file, &e->key, err) != 0)
 		return -1;
-	if ((need & NEED_AUDIT) && audit_open(e->st, cfg->audit_key_file, cfg->audit_anchor_file,
-					      cfg->audit_sign_every, e->log, &e->audit, err) != 0)
+	/* Events go to the spool; only idgovd holds the audit key and signs. */
+	if ((need & NEED_AUDIT) &&
+	    audit_open_spool(cfg->audit_spool_dir, e->log, &e->audit, err) != 0)
 		return -1;
 	return 0;
 }

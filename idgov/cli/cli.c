@@ -49,6 +49,7 @@ static const char usage_text[] =
 	"  group list                    groups (admin)\n"
 	"  group show NAME               a group's direct and effective members (admin)\n"
 	"  audit list [--since T] [--limit N]   audit records (admin)\n"
+	"  audit ingest                  sign spooled login events into the chain now (admin)\n"
 	"  audit verify                  check the audit chain, signatures and anchor (admin)\n"
 	"  audit anchor --reset --confirm SEQ\n"
 	"                                re-anchor the chain at the store's head SEQ (admin)\n"
@@ -735,6 +736,7 @@ cmd_audit(struct cli *c, int argc, char **argv)
 {
 	static const char text[] = "usage: idgov audit list [--since TIME] [--limit N]\n"
 				   "       idgov audit verify\n"
+				   "       idgov audit ingest\n"
 				   "       idgov audit anchor --reset --confirm SEQ\n"
 				   "  TIME: 2026-11-26, 2026-11-26T08:00:00Z, @EPOCH, or an age "
 				   "(7d, 24h, 30m)\n"
@@ -760,6 +762,11 @@ cmd_audit(struct cli *c, int argc, char **argv)
 		if ((rc = audit_list_args(&o, &args)) != EXIT_OK)
 			return rc;
 		return run(c, "audit.list", args, print_audit_list);
+	}
+	if (strcmp(verb, "ingest") == 0) {
+		if (o.since || o.limit)
+			return usage_error("'audit ingest' takes no --since or --limit");
+		return run(c, "audit.ingest", json_object(), print_audit_ingest);
 	}
 	if (strcmp(verb, "verify") != 0 || o.since || o.limit)
 		return usage_error("unknown 'audit' command '%s'", verb);

@@ -369,6 +369,14 @@ print_audit_list(json_t *r)
 	}
 }
 
+void
+print_audit_ingest(json_t *r)
+{
+	printf("audit spool: %lld event(s) signed into the chain, %lld already there, %lld "
+	       "malformed and quarantined\n",
+	       num(r, "ingested"), num(r, "duplicates"), num(r, "quarantined"));
+}
+
 int
 print_audit_verify(json_t *r)
 {

@@ -26,6 +26,7 @@ void print_user_show(json_t *r);
 void print_group_list(json_t *r);
 void print_group_show(json_t *r);
 void print_audit_list(json_t *r);
+void print_audit_ingest(json_t *r);
 /* Returns 0 when the chain verified, 1 when it did not. */
 int print_audit_verify(json_t *r);
 void print_mfa_status(json_t *r);

@@ -17,6 +17,7 @@
 #include "dir.h"
 #include "keys.h"
 #include "query.h"
+#include "spool.h"
 #include "sync.h"
 
 #include <grp.h>
@@ -258,6 +259,32 @@ directory_head(const struct control_ctx *ctx, struct anchor_head *h, int *found,
 	return rc;
 }
 
+/*
+ * Signs what idgov-authd and pam_idgov.so spooled (spool.h) into the chain
+ * now: idgovd does it on its own, this is for an admin (or a test) who
+ * wants it done at once, or with no daemon running.
+ */
+static json_t *
+op_audit_ingest(struct control_ctx *ctx, const struct caller *who, json_t *args,
+		struct reply_err *r)
+{
+	struct spool_result res, sum = {0};
+
+	(void)who;
+	(void)args;
+	r->code = "failed";
+	do {
+		if (spool_ingest(ctx->audit, ctx->cfg->audit_spool_dir, 500, ctx->log, &res,
+				 &r->e) != 0)
+			return NULL;
+		sum.ingested += res.ingested;
+		sum.duplicates += res.duplicates;
+		sum.quarantined += res.quarantined;
+	} while (res.more);
+	return json_pack("{s:i, s:i, s:i}", "ingested", sum.ingested, "duplicates", sum.duplicates,
+			 "quarantined", sum.quarantined);
+}
+
 static json_t *
 op_audit_verify(struct control_ctx *ctx, const struct caller *who, json_t *args,
 		struct reply_err *r)
@@ -453,6 +480,7 @@ static const struct control_op ops[] = {
 	{"group.show", CONTROL_OP_ADMIN, name_args, op_group_show},
 	{"audit.list", CONTROL_OP_ADMIN, audit_args, op_audit_list},
 	{"audit.verify", CONTROL_OP_ADMIN, no_args, op_audit_verify},
+	{"audit.ingest", CONTROL_OP_ADMIN, no_args, op_audit_ingest},
 	{"audit.anchor_reset", CONTROL_OP_ADMIN, anchor_reset_args, op_audit_anchor_reset},
 	{"backup.run", CONTROL_OP_ADMIN, backup_args, op_backup_run},
 	{"mfa.enroll.begin", CONTROL_OP_SECRET | CONTROL_OP_ENROL_STEP, mfa_args,

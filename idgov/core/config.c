@@ -130,6 +130,8 @@ static const struct key_def keys[] = {
 	K("store", "audit_anchor", T_PATH_OPT, audit_anchor_file, ""),
 	K("store", "audit_anchor_dn", T_DN_OPT, audit_anchor_dn, ""),
 	K("store", "audit_anchor_attr", T_ATTR, audit_anchor_attr, "description"),
+	/* Empty: "spool" beside path (default_beside()). */
+	K("store", "audit_spool", T_PATH_OPT, audit_spool_dir, ""),
 	/* Empty: "backup.key" beside master_key (default_beside()). */
 	K("store", "backup_key", T_PATH_OPT, backup_key_file, ""),
 
@@ -1077,6 +1079,7 @@ validate(struct parse_ctx *ctx)
 			ctx->name);
 	if (default_beside(&c->audit_anchor_file, c->audit_key_file, "audit.anchor", ctx->err) !=
 		    0 ||
+	    default_beside(&c->audit_spool_dir, c->store_path, "spool", ctx->err) != 0 ||
 	    default_beside(&c->backup_key_file, c->master_key_file, "backup.key", ctx->err) != 0 ||
 	    backup_section(c, ctx->name, ctx->err) != 0 ||
 	    reconcile_schedule_section(c, ctx->name, ctx->err) != 0)

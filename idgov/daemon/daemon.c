@@ -66,6 +66,13 @@
  * owns (control.h); the loop writes out the counts of windows that are
  * over, and teardown those still open.
  *
+ * The audit spool ([store] audit_spool, spool.h), where idgov-authd and
+ * pam_idgov.so leave the events they may not sign, is ingested at start,
+ * at the end of any turn in which inotify [5] reported a file renamed into
+ * it, and every SPOOL_INTERVAL seconds in case a notification was missed
+ * (or inotify is not available): in name order, SPOOL_BATCH events per
+ * transaction, each batch signed and committed before its files go.
+ *
  * With [store] audit_anchor_dn, each audit head signed in a commit is also
  * published to the directory (anchor_dir.h) at the end of the loop's
  * turn, on the journal's connection: never from inside the commit, which
@@ -93,6 +100,7 @@
 #include "safepath.h"
 #include "schedule.h"
 #include "scheduler.h"
+#include "spool.h"
 #include "store.h"
 #include "sync.h"
 #include "timewin.h"
@@ -108,6 +116,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -117,7 +126,11 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
-#define FIXED_FDS 6
+#define FIXED_FDS 7
+/* Seconds between spool ingests when no notification came (a missed inotify event). */
+#define SPOOL_INTERVAL 30
+/* Events appended and signed per transaction when ingesting the spool. */
+#define SPOOL_BATCH 500
 #define ACCEPT_BURST 16   /* connections taken from the backlog per loop turn */
 #define FLOOD_INTERVAL 10 /* seconds a burst of refusals is summarised over */
 
@@ -173,6 +186,9 @@ struct daemon {
 	int handling;              /* the client whose request is being handled, or -1 */
 	int reload_due;            /* a SIGHUP arrived while the worker ran */
 	int timer_missed;          /* the link timer fired while the worker ran */
+	int spoolfd;               /* inotify on [store] audit_spool; -1: timer only */
+	int64_t spool_next;        /* wall clock time of the next ingest without notification */
+	int spool_due;             /* notified: ingest at the end of this turn */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -1317,6 +1333,61 @@ report_start(int ready_fd, const char *msg)
 	}
 }
 
+/* ---- the audit spool ---- */
+
+static void
+spool_tick(struct daemon *d)
+{
+	struct spool_result res;
+	struct idg_err err;
+
+	d->spool_due = 0;
+	d->spool_next = idg_now() + SPOOL_INTERVAL;
+	do {
+		if (spool_ingest(d->audit, d->cfg->audit_spool_dir, SPOOL_BATCH, &d->log, &res,
+				 &err) != 0) {
+			log_msg(&d->log, LOG_ERR, "audit spool: %s (kept for the next ingest)",
+				err.msg);
+			return;
+		}
+		if (res.ingested > 0 || res.duplicates > 0)
+			log_msg(&d->log, LOG_INFO,
+				"audit spool: %d event(s) signed into the chain, %d already there",
+				res.ingested, res.duplicates);
+	} while (res.more);
+}
+
+static void
+spool_notified(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(d->spoolfd, buf, sizeof(buf)) > 0)
+		;
+	d->spool_due = 1;
+}
+
+/* The spool directory exists (root, 0700) and is watched; without inotify the timer does. */
+static int
+spool_setup(struct daemon *d, struct idg_err *err)
+{
+	const char *dir = d->cfg->audit_spool_dir;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return idg_seterr(err, "%s: cannot create the audit spool: %s", dir,
+				  strerror(errno));
+	d->spoolfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->spoolfd >= 0 &&
+	    inotify_add_watch(d->spoolfd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		log_msg(&d->log, LOG_WARNING, "audit spool: %s: inotify: %s; ingesting every %d s",
+			dir, strerror(errno), SPOOL_INTERVAL);
+		close(d->spoolfd);
+		d->spoolfd = -1;
+	}
+	spool_tick(d); /* what was spooled while idgovd was down, in order */
+	return 0;
+}
+
 static int
 setup(struct daemon *d, struct idg_err *err)
 {
@@ -1344,6 +1415,8 @@ setup(struct daemon *d, struct idg_err *err)
 	if (strcmp(recovered, "nothing to do") != 0)
 		log_msg(&d->log, LOG_NOTICE, "backup key: %s", recovered);
 	if (secret_key_load(d->cfg->master_key_file, &d->key, err) != 0)
+		return -1;
+	if (spool_setup(d, err) != 0)
 		return -1;
 	/*
 	 * A directory that refuses our credentials fails the start (a unit
@@ -1398,6 +1471,7 @@ loop(struct daemon *d)
 		pfd[4] = (struct pollfd){.fd = busy ? -1 : d->govfd, .events = POLLIN};
 		pfd[5] = (struct pollfd){.fd = busy ? refresher_fd(d->refresh) : -1,
 					 .events = POLLIN};
+		pfd[6] = (struct pollfd){.fd = d->spoolfd, .events = POLLIN};
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			if (d->clients[i].fd < 0 || d->clients[i].waiting)
 				continue;
@@ -1426,6 +1500,8 @@ loop(struct daemon *d)
 			on_governance_timer(d);
 		if (pfd[5].revents && d->refresh != NULL)
 			refresh_done(d);
+		if (pfd[6].revents)
+			spool_notified(d);
 		for (int k = FIXED_FDS; k < n; k++) {
 			struct client *c = &d->clients[map[k - FIXED_FDS]];
 
@@ -1445,6 +1521,9 @@ loop(struct daemon *d)
 			publish_head(d);
 		backup_tick(d);
 		reconcile_tick(d);
+		/* Ingesting writes the store: not while the worker holds its write lock. */
+		if (d->refresh == NULL && (d->spool_due || idg_now() >= d->spool_next))
+			spool_tick(d);
 		for (;;) { /* notification commands, the backup child */
 			int status;
 			pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -1478,6 +1557,8 @@ teardown(struct daemon *d)
 	if (d->audit != NULL)
 		control_refusals_flush(&d->ctl, idg_now(), 1); /* counts still open */
 	free(d->refusals);
+	if (d->audit != NULL && d->spool_next != 0)
+		spool_tick(d); /* what came in during the last turn */
 	if (d->audit != NULL)
 		audit_event(d, "daemon.stop", "idgovd",
 			    json_pack("{s:I}", "pid", (json_int_t)getpid()));
@@ -1500,6 +1581,8 @@ teardown(struct daemon *d)
 		close(d->timerfd);
 	if (d->govfd >= 0)
 		close(d->govfd);
+	if (d->spoolfd >= 0)
+		close(d->spoolfd);
 	log_msg(&d->log, LOG_NOTICE, "stopped");
 	log_close(&d->log);
 	cfg_free(d->cfg);
@@ -1514,6 +1597,7 @@ daemon_run(const struct daemon_opts *opts)
 			   .timerfd = -1,
 			   .govfd = -1,
 			   .backoff = 1,
+			   .spoolfd = -1,
 			   .refresh_client = -1,
 			   .handling = -1};
 	struct idg_err err;

@@ -167,9 +167,10 @@ daemon_stop() {
 
 # The auth service pam_idgov.so asks, on $T/run/authd.sock ([authd] is
 # added to the configuration the first time); PAM_ARGS are the module's
-# arguments that point at it (the test's uid serves it).
+# arguments that point at it (the test's uid serves it) and at the audit
+# spool beside the store (where break-glass uses go).
 # shellcheck disable=SC2034 # used by the tests that source this file
-PAM_ARGS="socket=$T/run/authd.sock server_uid=$(id -u)"
+PAM_ARGS="socket=$T/run/authd.sock server_uid=$(id -u) spool=$T/state/spool"
 authd_start() {
 	mkdir -p "$T/run"
 	# At the end of the file, so that the tests' edits of [control]'s

@@ -41,7 +41,8 @@ assert_contains "$(cat "$T/last.err")" "This recovery code was already used" "an
 for _ in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
 assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 3)"
 assert_contains "$(cat "$T/last.err")" "locked" "the user is told verification is locked"
-assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 1 "the lock is audited"
+assert_exit 0 "idgov audit ingest signs what the service spooled" ig audit ingest
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice' AND json_extract(details, '\$.spool') IS NOT NULL")" 1 "the lock is audited, through the spool"
 assert_exit 0 "an admin unlocks" ig mfa unlock alice
 assert_contains "$(cat "$T/last.out")" "MFA of alice unlocked." "and is told it is done"
 assert_exit 0 "after unlock a fresh code works" pam alice authenticate <<<"$(code 4)"
@@ -88,6 +89,7 @@ assert_contains "$(cat "$T/syslog.txt")" "rule account.departed" "the denial nam
 assert_exit 1 "auth: a departed user is refused" pam carol authenticate <<<"123456"
 assert_contains "$(cat "$T/last.err")" "removed from the directory" "as departed"
 case "$(cat "$T/last.err")" in *enrol*) not_ok "no enrolment hint for a departed user" ;; *) ok "no enrolment hint for a departed user" ;; esac
+ig audit ingest >/dev/null
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='login.denied' AND subject='carol'")" 2 \
 	"both refusals of carol are audited"
 

@@ -38,6 +38,7 @@ assert_exit 0 "engineering inside its hours" pam -I rhost=192.0.2.1 bob acct_mgm
 assert_exit 1 "erin outside her window (in Tokyo time) is refused" pam -I rhost=192.0.2.1 erin acct_mgmt
 assert_contains "$(cat "$T/last.err" "$T/last.out")" "rule erin-nights" "erin is told which rule"
 assert_contains "$(cat "$T/syslog.txt")" "by rule erin-nights" "the denial names its rule in syslog"
+ig audit ingest >/dev/null # idgovd would sign the service's spooled events
 assert_eq "$(sql "SELECT json_extract(details, '\$.rule') FROM audit WHERE action='login.denied' AND subject='erin'")" \
 	"rule erin-nights" "and in the audit chain"
 
@@ -51,6 +52,7 @@ assert_exit 1 "a remote service without a remote host is refused" pam alice acct
 assert_exit 1 "a host name is never resolved" pam -I rhost=localhost alice acct_mgmt
 assert_exit 0 "dave (admins through sre, engineering) from the VPN in hours" pam -I rhost=10.8.0.1 dave acct_mgmt
 
+ig audit ingest >/dev/null
 audited=$(sql "SELECT count(*) FROM audit")
 assert_exit 1 "policy check explains a refusal" ig policy check alice --rhost 203.0.113.9
 assert_contains "$(cat "$T/last.out")" "DENIED by rule admins-vpn" "policy check names the rule"
@@ -59,6 +61,7 @@ assert_exit 0 "policy check allows the VPN" ig policy check alice --rhost 10.8.1
 assert_exit 1 "policy check of a departed-to-be user at a given time" ig policy check erin --rhost 192.0.2.1
 assert_exit 2 "policy check rejects a non-numeric rhost" ig policy check alice --rhost vpn.example.com
 assert_exit 2 "policy check rejects a malformed time" ig policy check alice --at yesterday
+ig audit ingest >/dev/null
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action = 'login.denied'")" \
 	"$(sql "SELECT count(*) FROM audit WHERE action = 'login.denied' AND seq <= $audited")" \
 	"policy check records no login denial (no side effects)"

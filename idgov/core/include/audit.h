@@ -85,6 +85,7 @@ struct audit {
 	int hold;
 	struct audit_held *held, **held_tail;
 	size_t held_n;
+	char *spool_dir; /* a spooling handle (audit_open_spool): no store, no key */
 };
 
 /* Records audit_record() keeps while held, at most; past this it writes (and may wait). */
@@ -104,6 +105,17 @@ struct audit {
 int audit_open(struct store *st, const char *secret_key_path, const char *anchor_path,
 	       int sign_every, struct logger *log, struct audit **out, struct idg_err *err);
 void audit_close(struct audit *a);
+
+/*
+ * A handle for a process that must not sign (idgov-authd): it holds no
+ * store and no key, and audit_append() and audit_record() hand each event
+ * to idgovd through the spool directory spool_dir (spool.h) instead of the
+ * chain; audit_sign_head() does nothing. An event is spooled when it is
+ * made, so one made inside a transaction that is then rolled back is
+ * still spooled.
+ */
+int audit_open_spool(const char *spool_dir, struct logger *log, struct audit **out,
+		     struct idg_err *err);
 
 /*
  * Appends one record; details must be a JSON object text (or NULL for {}).

@@ -151,6 +151,7 @@ struct cfg {
 	char *audit_anchor_file; /* the head counter outside the store (anchor.h) */
 	char *audit_anchor_dn;   /* directory entry idgovd publishes the head to; "": none */
 	char *audit_anchor_attr; /* its attribute that holds "audit head seq=..." */
+	char *audit_spool_dir;   /* events from idgov-authd and pam_idgov.so (spool.h) */
 	char *backup_key_file;   /* encrypts backups; never the master key (backup.h) */
 
 	/* [control] */
