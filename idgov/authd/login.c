@@ -24,6 +24,7 @@
 #include "account.h"
 #include "audit.h"
 #include "mfa.h"
+#include "mfastate.h"
 #include "password.h"
 #include "secret.h"
 #include "store.h"
@@ -39,6 +40,7 @@ struct env {
 	const struct cfg *cfg;
 	struct conv *c;
 	struct store *st;
+	struct store *state; /* MFA state (mfastate.h); authenticate only */
 	struct secret_key *key;
 	struct audit *audit;
 	struct logger *log;
@@ -64,12 +66,28 @@ env_open(struct env *e, int need, struct idg_err *err)
 	return 0;
 }
 
+/*
+ * The service's own MFA state file: what a login writes goes there, so a
+ * directory refresh holding the store's write lock never delays it.
+ */
+static int
+open_state(struct env *e, struct idg_err *err)
+{
+	char path[4096];
+
+	if (mfastate_path(e->cfg, e->st->path, path, sizeof(path), err) != 0)
+		return -1;
+	return mfastate_open(path, e->st, &e->state, err);
+}
+
 static void
 env_close(struct env *e)
 {
 	audit_close(e->audit);
 	secret_key_free(e->key);
+	store_close(e->state);
 	store_close(e->st);
+	e->state = NULL;
 	e->audit = NULL;
 	e->key = NULL;
 	e->st = NULL;
@@ -238,13 +256,14 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	char *code = NULL;
 	int rc;
 
-	if (env_open(e, NEED_AUDIT | NEED_MASTER_KEY, &err) != 0)
+	if (env_open(e, NEED_AUDIT | NEED_MASTER_KEY, &err) != 0 || open_state(e, &err) != 0)
 		return unavailable(e, user, &err);
 	*delay_ms = (uint32_t)e->cfg->mfa_fail_delay_ms;
 	user = canonical(e, user, canon, sizeof(canon));
 	mc.st = e->st;
 	mc.key = e->key;
 	mc.audit = e->audit;
+	mc.state = e->state;
 	rc = departed(e, user, &err);
 	if (rc < 0)
 		return unavailable(e, user, &err);

@@ -201,6 +201,7 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 out:
 	secret_key_free(key);
 	audit_close(audit);
+	store_close(ctx.mfa_state);
 	store_close(st);
 	log_close(&log);
 	return reply;

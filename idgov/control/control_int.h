@@ -81,4 +81,10 @@ json_t *control_policy_check(struct control_ctx *, const struct caller *, json_t
 int control_user_spelling(struct control_ctx *ctx, const char **name, char *buf, size_t size,
 			  struct reply_err *r);
 
+/*
+ * The MFA state file of ctx, opened (and on first use created and filled
+ * from the store) when first needed. 0 with *out, or -1 (err).
+ */
+int control_mfa_state(struct control_ctx *ctx, struct store **out, struct idg_err *err);
+
 #endif

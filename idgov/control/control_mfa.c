@@ -8,6 +8,7 @@
 
 #include "account.h"
 #include "mfa.h"
+#include "mfastate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,23 @@ target(struct control_ctx *ctx, const struct caller *who, json_t *args, int enro
 	return name;
 }
 
-static void
-mfa_context(struct control_ctx *ctx, const struct caller *who, struct mfa_ctx *c)
+int
+control_mfa_state(struct control_ctx *ctx, struct store **out, struct idg_err *err)
+{
+	char path[4096];
+
+	if (ctx->mfa_state == NULL &&
+	    (mfastate_path(ctx->cfg, ctx->st->path, path, sizeof(path), err) != 0 ||
+	     mfastate_open(path, ctx->st, &ctx->mfa_state, err) != 0))
+		return -1;
+	*out = ctx->mfa_state;
+	return 0;
+}
+
+/* The MFA context of a request: the store, the key, and the auth service's state file. */
+static int
+mfa_context(struct control_ctx *ctx, const struct caller *who, struct mfa_ctx *c,
+	    struct reply_err *r)
 {
 	*c = (struct mfa_ctx){.st = ctx->st,
 			      .cfg = ctx->cfg,
@@ -54,6 +70,11 @@ mfa_context(struct control_ctx *ctx, const struct caller *who, struct mfa_ctx *c
 			      .audit = ctx->audit,
 			      .log = ctx->log,
 			      .actor = who->name};
+	if (control_mfa_state(ctx, &c->state, &r->e) != 0) {
+		r->code = "failed";
+		return -1;
+	}
+	return 0;
 }
 
 static json_t *
@@ -75,7 +96,8 @@ control_mfa_enroll_begin(struct control_ctx *ctx, const struct caller *who, json
 
 	if (name == NULL)
 		return NULL;
-	mfa_context(ctx, who, &c);
+	if (mfa_context(ctx, who, &c, r) != 0)
+		return NULL;
 	if (mfa_enroll_begin(&c, name, &uri, &r->e) != 0)
 		return failed(r);
 	o = json_pack("{s:s, s:s}", "user", name, "uri", uri);
@@ -106,7 +128,8 @@ control_mfa_enroll_confirm(struct control_ctx *ctx, const struct caller *who, js
 
 	if (name == NULL || control_arg_name(args, "code", 0, &code, r) != 0)
 		return NULL;
-	mfa_context(ctx, who, &c);
+	if (mfa_context(ctx, who, &c, r) != 0)
+		return NULL;
 	if (mfa_enroll_confirm(&c, name, code, idg_now(), codes, &r->e) != 0)
 		return failed(r);
 	return json_pack("{s:s, s:o}", "user", name, "recovery_codes", codes_json(codes));
@@ -123,7 +146,8 @@ control_mfa_status(struct control_ctx *ctx, const struct caller *who, json_t *ar
 
 	if (name == NULL)
 		return NULL;
-	mfa_context(ctx, who, &c);
+	if (mfa_context(ctx, who, &c, r) != 0)
+		return NULL;
 	o = mfa_status(&c, name, idg_now(), &r->e);
 	return o != NULL ? o : failed(r);
 }
@@ -171,7 +195,8 @@ control_mfa_recovery_codes(struct control_ctx *ctx, const struct caller *who, js
 
 	if (name == NULL || control_arg_name(args, "code", 1, &code, r) != 0)
 		return NULL;
-	mfa_context(ctx, who, &c);
+	if (mfa_context(ctx, who, &c, r) != 0)
+		return NULL;
 	/* An admin replacing another user's codes acts as the admin; root is trusted. */
 	if (strcmp(name, who->name) == 0 && who->uid != 0 &&
 	    prove_second_factor(&c, name, code, r) != 0)
@@ -193,7 +218,8 @@ admin_change(struct control_ctx *ctx, const struct caller *who, json_t *args,
 	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
 	    control_user_spelling(ctx, &name, canon, sizeof(canon), r) != 0)
 		return NULL;
-	mfa_context(ctx, who, &c);
+	if (mfa_context(ctx, who, &c, r) != 0)
+		return NULL;
 	if (fn(&c, name, &r->e) != 0)
 		return failed(r);
 	return json_pack("{s:s}", "user", name);

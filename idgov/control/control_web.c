@@ -164,6 +164,10 @@ control_web_signin(struct control_ctx *ctx, const struct caller *who, json_t *ar
 			     .audit = ctx->audit,
 			     .log = ctx->log,
 			     .actor = name};
+	if (control_mfa_state(ctx, &m.state, &r->e) != 0) {
+		r->code = "failed";
+		return NULL;
+	}
 	if ((enrolled = mfa_is_enrolled(&m, name, &r->e)) < 0) {
 		r->code = "failed";
 		return NULL;
@@ -212,6 +216,10 @@ control_web_verify(struct control_ctx *ctx, const struct caller *who, json_t *ar
 			     .audit = ctx->audit,
 			     .log = ctx->log,
 			     .actor = who->name};
+	if (control_mfa_state(ctx, &m.state, &r->e) != 0) {
+		r->code = "failed";
+		return NULL;
+	}
 	if (ctx->key == NULL)
 		return control_fail(r, "failed", "the master key is not loaded"), NULL;
 	if (mfa_verify(&m, who->name, code, now, &out, &r->e) != 0) {

@@ -143,6 +143,7 @@ static const struct key_def keys[] = {
 	K("control", "daemon_user", T_STR, daemon_user, "root"),
 
 	K("authd", "socket", T_PATH, authd_socket, "/run/idgov/authd.sock"),
+	K("authd", "state", T_PATH_OPT, authd_state, ""),
 	KI("authd", "client_uid", authd_client_uid, "0", 0, 2147483646),
 	KI("authd", "max_children", authd_max_children, "64", 1, 1024),
 

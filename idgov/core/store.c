@@ -270,7 +270,7 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		if (store_exec(st, "PRAGMA journal_mode = WAL", err) != 0 ||
 		    store_exec(st, "PRAGMA synchronous = NORMAL", err) != 0 ||
 		    store_exec(st, "PRAGMA cache_size = -262144", err) != 0 ||
-		    migrate(st, err) != 0)
+		    (mode != STORE_OPEN_STATE && migrate(st, err) != 0))
 			goto fail;
 	} else if (store_schema_version(st) !=
 		   schema_migrations[schema_migration_count - 1].version) {

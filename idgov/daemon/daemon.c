@@ -1568,6 +1568,7 @@ teardown(struct daemon *d)
 	}
 	audit_close(d->audit);
 	secret_key_free(d->key);
+	store_close(d->ctl.mfa_state);
 	store_close(d->st);
 	if (d->listenfd >= 0) {
 		close(d->listenfd);

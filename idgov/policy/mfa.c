@@ -52,6 +52,12 @@ audit_event(struct mfa_ctx *c, const char *uid, const char *action, const char *
 		log_msg(c->log, LOG_NOTICE, "mfa: %s for %s by %s", action, uid, c->actor);
 	if (c->audit == NULL)
 		return 0;
+	if (c->in_state_txn) {
+		/* Written to the chain once the state file has committed: see mfa_verify. */
+		idg_strlcpy(c->pending_action, action, sizeof(c->pending_action));
+		idg_strlcpy(c->pending_details, details ? details : "", sizeof(c->pending_details));
+		return 0;
+	}
 	return audit_append(c->audit, c->actor, uid, action, details, err);
 }
 
@@ -94,6 +100,38 @@ begin_for_user(struct mfa_ctx *c, const char *uid, char uuid[UUID_BUF], struct i
 	return rc == 1 ? 0 : -1;
 }
 
+/*
+ * With a state file, what logins wrote comes from it. The watermark is the
+ * higher of the two: confirming an enrolment (idgovd, in the main store)
+ * sets it to the confirming code's step, and steps only grow.
+ */
+static int
+load_state(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	row->failures = row->failure_start = row->locked_until = 0;
+	if (store_prepare(c->state,
+			  "SELECT last_step, failures, failure_start, locked_until FROM mfa_state "
+			  "WHERE user_uuid = ?1",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_int64(s, 0) > row->last_step)
+			row->last_step = sqlite3_column_int64(s, 0);
+		row->failures = sqlite3_column_int64(s, 1);
+		row->failure_start = sqlite3_column_int64(s, 2);
+		row->locked_until = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(c->state, err, "reading MFA state");
+	return 0;
+}
+
 static int
 load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
 {
@@ -126,7 +164,7 @@ load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_er
 		return idg_seterr(err, "MFA enrolment of %s is malformed", uuid);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(c->st, err, "reading MFA state");
-	return 0;
+	return row->found && c->state != NULL ? load_state(c, uuid, row, err) : 0;
 }
 
 /* Runs a fixed statement with (uuid, a, b, c) bound as ?1..?4. */
@@ -150,6 +188,36 @@ update(struct mfa_ctx *c, const char *sql, const char *uuid, int64_t a, int64_t 
 	return 0;
 }
 
+/* Writes what a login decided: into the state file, or the main store without one. */
+static int
+save_state(struct mfa_ctx *c, const char *uuid, int64_t last_step, int64_t failures,
+	   int64_t failure_start, int64_t locked_until, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	struct store *to = c->state != NULL ? c->state : c->st;
+	int rc;
+
+	if (store_prepare(
+		    to,
+		    c->state != NULL
+			    ? "INSERT INTO mfa_state (user_uuid, last_step, failures, "
+			      "failure_start, locked_until) VALUES (?1, ?2, ?3, ?4, ?5) "
+			      "ON CONFLICT (user_uuid) DO UPDATE SET last_step = ?2, "
+			      "failures = ?3, failure_start = ?4, locked_until = ?5"
+			    : "UPDATE mfa SET last_step = ?2, failures = ?3, failure_start = ?4, "
+			      "locked_until = ?5 WHERE user_uuid = ?1",
+		    &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, last_step);
+	sqlite3_bind_int64(s, 3, failures);
+	sqlite3_bind_int64(s, 4, failure_start);
+	sqlite3_bind_int64(s, 5, locked_until);
+	rc = store_step_done(to, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int
 record_failure(struct mfa_ctx *c, const char *uid, const char *uuid, struct mfa_row *row,
 	       int64_t now, struct idg_err *err)
@@ -164,10 +232,8 @@ record_failure(struct mfa_ctx *c, const char *uid, const char *uuid, struct mfa_
 		locked = now + c->cfg->mfa_lockout;
 		failures = 0;
 	}
-	if (update(c,
-		   "UPDATE mfa SET failures = ?2, failure_start = ?3, "
-		   "locked_until = max(locked_until, ?4) WHERE user_uuid = ?1",
-		   uuid, failures, start, locked, err) != 0)
+	if (save_state(c, uuid, row->last_step, failures, start,
+		       locked > row->locked_until ? locked : row->locked_until, err) != 0)
 		return -1;
 	if (locked > 0) {
 		char details[96];
@@ -232,6 +298,29 @@ split_recovery(const char *code, char id[5], char secret[9])
 	return 0;
 }
 
+/* 1 if the state file says this code (id and hash) was spent, 0 if not, -1 error. */
+static int
+spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *hash,
+	       struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(c->state,
+			  "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
+			  "AND hash = ?3",
+			  &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(c->state, err, "reading spent recovery codes");
+	return rc == SQLITE_ROW;
+}
+
 /*
  * 1 if code is an unused recovery code of uuid (and marks it used), 2 if it
  * is one already spent, 0 if neither, -1 error.
@@ -265,8 +354,29 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 		return store_err(c->st, err, "reading recovery codes");
 	if (!ok)
 		return 0;
+	if (!spent && c->state != NULL) {
+		if ((spent = spent_in_state(c, uuid, id, hash, err)) < 0)
+			return -1;
+	}
 	if (spent)
 		return 2;
+	if (c->state != NULL) {
+		sqlite3_stmt *u;
+
+		if (store_prepare(
+			    c->state,
+			    "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
+			    "VALUES (?1, ?2, ?3, ?4)",
+			    &u, err) != 0)
+			return -1;
+		sqlite3_bind_text(u, 1, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(u, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(u, 3, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(u, 4, now);
+		rc = store_step_done(c->state, u, err);
+		sqlite3_finalize(u);
+		return rc == 0 ? 1 : -1;
+	}
 	{
 		sqlite3_stmt *u;
 
@@ -317,8 +427,8 @@ verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const cha
 	}
 	if (rc == 1) {
 		*out = MFA_OK_RECOVERY;
-		if (update(c, "UPDATE mfa SET failures = 0 WHERE user_uuid = ?1", uuid, 0, 0, 0,
-			   err) != 0)
+		if (save_state(c, uuid, row.last_step, 0, row.failure_start, row.locked_until,
+			       err) != 0)
 			return -1;
 		return audit_event(c, uid, "mfa.recovery_code_used", NULL, err);
 	}
@@ -331,8 +441,7 @@ verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const cha
 		return idg_seterr(err, "TOTP computation failed");
 	if (r == TOTP_OK) {
 		*out = MFA_OK;
-		return update(c, "UPDATE mfa SET last_step = ?2, failures = 0 WHERE user_uuid = ?1",
-			      uuid, step, 0, 0, err);
+		return save_state(c, uuid, step, 0, row.failure_start, row.locked_until, err);
 	}
 	if (r == TOTP_REPLAY) {
 		/*
@@ -364,6 +473,47 @@ finish(struct mfa_ctx *c, int rc, struct idg_err *err)
 	return rc;
 }
 
+/*
+ * mfa_verify with a state file: the decision is one transaction on the
+ * state file, which serialises parallel logins of a user; the main store
+ * is only read. A record for the audit chain (a lock, a recovery code
+ * used) is written after that commit, in its own transaction on the main
+ * store: it may wait for a refresh, the login's state never does.
+ */
+static int
+verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t now,
+		  enum mfa_outcome *out, struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	int rc;
+
+	if (store_begin(c->state, err) != 0)
+		return -1;
+	c->in_state_txn = 1;
+	c->pending_action[0] = '\0';
+	rc = find_user(c, uid, uuid, err);
+	if (rc == 0)
+		*out = MFA_UNKNOWN_USER;
+	else if (rc == 1)
+		rc = verify_locked_in(c, uid, uuid, code, now, out, err);
+	c->in_state_txn = 0;
+	if (rc < 0) {
+		store_rollback(c->state);
+		return -1;
+	}
+	if (store_commit(c->state, err) != 0) {
+		store_rollback(c->state);
+		return -1;
+	}
+	if (c->pending_action[0] == '\0' || c->audit == NULL)
+		return 0;
+	if (store_begin(c->st, err) != 0)
+		return -1;
+	rc = audit_append(c->audit, c->actor, uid, c->pending_action,
+			  c->pending_details[0] != '\0' ? c->pending_details : NULL, err);
+	return finish(c, rc, err);
+}
+
 int
 mfa_verify(struct mfa_ctx *c, const char *uid, const char *code, int64_t now, enum mfa_outcome *out,
 	   struct idg_err *err)
@@ -371,6 +521,8 @@ mfa_verify(struct mfa_ctx *c, const char *uid, const char *code, int64_t now, en
 	char uuid[UUID_BUF];
 	int rc;
 
+	if (c->state != NULL)
+		return verify_with_state(c, uid, code, now, out, err);
 	if (store_begin(c->st, err) != 0)
 		return -1;
 	rc = find_user(c, uid, uuid, err);
@@ -584,15 +736,47 @@ change_enrolment(struct mfa_ctx *c, const char *uid, const char *sql, const char
 	return finish(c, rc, err);
 }
 
+/*
+ * Runs sql on uid's row of the state file, when there is one. Done
+ * first: a failure here changes nothing in the main store, and a
+ * cleared lock or count with the main store's change then failing is
+ * what the admin asked for anyway.
+ */
+static int
+change_state(struct mfa_ctx *c, const char *uid, const char *sql, struct idg_err *err)
+{
+	char uuid[UUID_BUF];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (c->state == NULL)
+		return 0;
+	rc = find_user(c, uid, uuid, err);
+	if (rc <= 0)
+		return rc == 0 ? idg_seterr(err, "no user named '%s' in the directory", uid) : -1;
+	if (store_prepare(c->state, sql, &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+	rc = store_step_done(c->state, s, err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int
 mfa_reset(struct mfa_ctx *c, const char *uid, struct idg_err *err)
 {
+	if (change_state(c, uid, "DELETE FROM mfa_state WHERE user_uuid = ?1", err) != 0)
+		return -1;
 	return change_enrolment(c, uid, "DELETE FROM mfa WHERE user_uuid = ?1", "mfa.reset", err);
 }
 
 int
 mfa_unlock(struct mfa_ctx *c, const char *uid, struct idg_err *err)
 {
+	if (change_state(c, uid,
+			 "UPDATE mfa_state SET locked_until = 0, failures = 0 WHERE user_uuid = ?1",
+			 err) != 0)
+		return -1;
 	return change_enrolment(
 		c, uid, "UPDATE mfa SET locked_until = 0, failures = 0 WHERE user_uuid = ?1",
 		"mfa.unlocked", err);
@@ -611,15 +795,30 @@ mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err)
 		idg_seterr(err, "no user named '%s'", uid);
 	if (rc != 1 || load_row(c, uuid, &row, err) != 0)
 		return NULL;
-	if (store_prepare(
-		    c->st,
-		    "SELECT count(*) FROM mfa_recovery WHERE user_uuid = ?1 AND used_at IS NULL",
-		    &s, err) != 0)
+	/* Unused in the store, and (with a state file) not spent there either. */
+	if (store_prepare(c->st,
+			  "SELECT code_id, hash FROM mfa_recovery WHERE user_uuid = ?1 AND "
+			  "used_at IS NULL",
+			  &s, err) != 0)
 		return NULL;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		left = sqlite3_column_int64(s, 0);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int spent =
+			c->state == NULL
+				? 0
+				: spent_in_state(c, uuid, (const char *)sqlite3_column_text(s, 0),
+						 (const char *)sqlite3_column_text(s, 1), err);
+
+		if (spent < 0)
+			break;
+		left += spent == 0;
+	}
 	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		if (rc != SQLITE_ROW)
+			store_err(c->st, err, "reading recovery codes");
+		return NULL;
+	}
 	return json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I}", "user", uid, "enrolled",
 			 row.found && row.confirmed, "pending", row.found && !row.confirmed,
 			 "locked", row.locked_until > now, "locked_until",

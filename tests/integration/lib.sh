@@ -153,6 +153,30 @@ sql() {
 	sqlite3 -batch -cmd ".timeout 5000" "$T/state/idgov.db" "$1"
 }
 
+# The auth service's MFA state file (what logins write), beside the store.
+state_sql() {
+	sqlite3 -batch -cmd ".timeout 5000" "$T/state/authd.db" "$1"
+}
+
+# Holds the store's write lock (BEGIN IMMEDIATE) for $1 seconds from a
+# helper process, as a directory refresh does; returns once it is held.
+# HOLD_PID is the helper.
+hold_store_lock() {
+	(
+		echo "BEGIN IMMEDIATE;"
+		sleep "$1"
+		echo "COMMIT;"
+	) | sqlite3 -batch "$T/state/idgov.db" &
+	# shellcheck disable=SC2034 # read by the test that called hold_store_lock
+	HOLD_PID=$!
+	for _ in $(seq 1 100); do
+		sqlite3 -batch -cmd ".timeout 0" "$T/state/idgov.db" "BEGIN IMMEDIATE; ROLLBACK;" \
+			>/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 ldif() {
 	slapd_modify "$T/slapd"
 }

@@ -8,7 +8,7 @@
 
 MODULE=$BUILD/pam_module/pam_idgov.so
 it_setup
-sed -i 's/^\[admin\]$/[mfa]\nwindow = 4\nfail_delay_ms = 0\n[pam]\nbreak_glass = erin\n[admin]/' "$T/etc/idgov.conf"
+sed -i 's/^\[admin\]$/[mfa]\nwindow = 8\nfail_delay_ms = 0\n[pam]\nbreak_glass = erin\n[admin]/' "$T/etc/idgov.conf"
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
 syslog_sink
@@ -30,7 +30,10 @@ assert_exit 0 "the next code authenticates" pam alice authenticate <<<"$(code 1)
 assert_exit 1 "the same code again is a replay" pam alice authenticate <<<"$(code 1)"
 assert_contains "$(cat "$T/last.err")" "This code was already used; wait for the next one." "the user is told it is a replay"
 for _ in 1 2 3 4 5 6; do pam alice authenticate <<<"$(code 1)" >/dev/null 2>&1; done
-assert_eq "$(sql "SELECT failures FROM mfa")" 0 "six more replays of one code count no failure (no lockout)"
+assert_eq "$(state_sql "SELECT failures FROM mfa_state")" 0 "six more replays of one code count no failure (no lockout)"
+assert_eq "$(state_sql "SELECT last_step - $BASE FROM mfa_state")" 1 "the login's watermark is in the auth service's file"
+assert_eq "$(sql "SELECT last_step - $BASE FROM mfa")" 0 "and the store keeps the step enrolment used"
+assert_eq "$(stat -c %a "$T/state/authd.db")" 600 "the auth service's file is 0600"
 assert_exit 1 "an older code is refused" pam alice authenticate <<<"$(code 0)"
 assert_exit 1 "a wrong code is refused" pam alice authenticate <<<"000000"
 assert_exit 0 "a later code still works" pam alice authenticate <<<"$(code 2)"
@@ -46,6 +49,17 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subje
 assert_exit 0 "an admin unlocks" ig mfa unlock alice
 assert_contains "$(cat "$T/last.out")" "MFA of alice unlocked." "and is told it is done"
 assert_exit 0 "after unlock a fresh code works" pam alice authenticate <<<"$(code 4)"
+
+# A login while a directory refresh holds the store's write lock: the
+# code is accepted and its watermark written, and the lock was still held
+# when the login returned (so the login never needed it).
+if hold_store_lock 20; then ok "a helper holds the store's write lock"; else not_ok "a helper holds the store's write lock"; fi
+assert_exit 0 "a login with a code while the store is write-locked" pam alice authenticate <<<"$(code 5)"
+assert_eq "$(state_sql "SELECT last_step - $BASE FROM mfa_state")" 5 "its watermark is written"
+if kill -0 "$HOLD_PID" 2>/dev/null; then ok "the store's lock was held throughout"; else not_ok "the store's lock was held throughout"; fi
+assert_exit 1 "the same code again is a replay, the store still locked" pam alice authenticate <<<"$(code 5)"
+kill "$HOLD_PID" 2>/dev/null
+wait "$HOLD_PID" 2>/dev/null
 
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
 assert_contains "$(cat "$T/last.err")" "Verification code:" "after the same prompt as an enrolled user's"

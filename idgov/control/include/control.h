@@ -94,6 +94,11 @@ struct control_ctx {
 	struct audit *audit;
 	struct logger *log;
 	const struct secret_key *key; /* master key, for MFA secrets; NULL: MFA ops fail */
+	/*
+	 * The auth service's MFA state file (mfastate.h), opened by the first
+	 * MFA operation that needs it; whoever owns the ctx closes it.
+	 */
+	struct store *mfa_state;
 	/* Daemon state for "status"; NULL when the CLI runs without a daemon. */
 	json_t *(*daemon_status)(void *arg);
 	/*

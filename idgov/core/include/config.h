@@ -163,8 +163,9 @@ struct cfg {
 	char *daemon_user;       /* the only uid besides root the CLI accepts as idgovd */
 
 	/* [authd] */
-	char *authd_socket;     /* the auth service's socket (pam_idgov.so's socket=) */
-	int authd_client_uid;   /* a uid besides root that may connect (tests); 0: root only */
+	char *authd_state;    /* the auth service's MFA state file; "": authd.db beside the store */
+	char *authd_socket;   /* the auth service's socket (pam_idgov.so's socket=) */
+	int authd_client_uid; /* a uid besides root that may connect (tests); 0: root only */
 	int authd_max_children; /* requests served at once */
 
 	/* [log] */

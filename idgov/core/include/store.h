@@ -25,6 +25,7 @@ enum store_mode {
 	STORE_OPEN_EXISTING, /* fail if the file does not exist */
 	STORE_OPEN_CREATE,   /* create the file (0600) and its directory (0700) */
 	STORE_OPEN_READONLY,
+	STORE_OPEN_STATE, /* an existing file of another schema (mfastate.c migrates it) */
 };
 
 int store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err);

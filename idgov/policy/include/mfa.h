@@ -30,6 +30,18 @@ struct mfa_ctx {
 	struct audit *audit; /* may be NULL: nothing is audited */
 	struct logger *log;  /* may be NULL */
 	const char *actor;   /* who acts, for the audit chain ("pam:sshd", an admin's name) */
+	/*
+	 * The auth service's state file (mfastate.h), or NULL: the state a
+	 * login writes (watermark, failures, lock, spent recovery codes) is
+	 * then kept in st, as before the file existed. With it, a login
+	 * only reads st, and takes no lock on it unless it has something
+	 * to audit.
+	 */
+	struct store *state;
+	/* Internal: an audit record held while the state file's transaction is open. */
+	int in_state_txn;
+	char pending_action[40];
+	char pending_details[96];
 };
 
 enum mfa_outcome {

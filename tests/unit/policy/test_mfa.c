@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <liboath/oath.h>
 
 #include "keys.h"
 #include "mfa.h"
+#include "mfastate.h"
 #include "testutil.h"
 
 #define T0 1800000000 /* a fixed "now", on a step boundary */
@@ -48,10 +50,31 @@ setup(void **state)
 	return 0;
 }
 
+/* The same fixture with the auth service's state file beside the store. */
+static int
+setup_state(void **state)
+{
+	struct fixture *f;
+	struct idg_err err;
+	char path[256];
+
+	if (setup(state) != 0)
+		return -1;
+	f = *state;
+	snprintf(path, sizeof(path), "%s/authd.db", f->env.dir);
+	if (mfastate_open(path, f->env.st, &f->c.state, &err) != 0) {
+		print_error("%s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+
+	store_close(f->c.state);
 
 	if (test_env_close(&f->env) != 0)
 		return -1;
@@ -285,7 +308,129 @@ test_reset_and_audit(void **state)
 	audit_close(a);
 }
 
+/* An integer from the first row of sql on db (-1 if none). */
+static int64_t
+query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/*
+ * A directory refresh holds the store's write lock for seconds; a login
+ * must not need it. Another connection holds BEGIN IMMEDIATE on the store
+ * through the whole login: the code is accepted, its watermark is in the
+ * state file, and the store's row is as enrolment left it. (Were the login
+ * to write the store, it would wait out the busy timeout and fail.)
+ */
+static void
+test_login_writes_state_while_store_is_write_locked(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	int64_t step = (T0 + 60) / 30;
+	sqlite3 *refresh;
+
+	enrol(f, "alice", codes);
+	assert_int_equal(sqlite3_open(f->env.db, &refresh), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(refresh, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_OK);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_REPLAYED);
+	assert_int_equal(verify(f, "alice", "000000", T0 + 60), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", codes[0], T0 + 60), MFA_OK_RECOVERY);
+	assert_int_equal(sqlite3_exec(refresh, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(refresh);
+	assert_int_equal(query_int(f->c.state->db, "SELECT last_step FROM mfa_state"), step);
+	assert_int_equal(query_int(f->c.state->db, "SELECT count(*) FROM mfa_recovery_used"), 1);
+	assert_int_equal(query_int(f->env.st->db, "SELECT last_step FROM mfa"), (T0 - 30) / 30);
+	assert_int_equal(query_int(f->env.st->db, "SELECT count(*) FROM mfa_recovery "
+						  "WHERE used_at IS NOT NULL"),
+			 0);
+	/* The spent recovery code stays spent. */
+	assert_int_equal(verify(f, "alice", codes[0], T0 + 90), MFA_RECOVERY_REUSED);
+}
+
+/*
+ * The first open of the state file copies what logins wrote to the store
+ * (watermark, failures, lock, spent recovery codes), in one transaction;
+ * a later open copies nothing again, even if the store still has it.
+ */
+static void
+test_state_file_is_filled_from_the_store_once(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], path[256];
+	struct store *st;
+	struct idg_err err;
+	struct stat sb;
+
+	enrol(f, "alice", codes); /* without a state file: all in the store */
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_OK);
+	assert_int_equal(verify(f, "alice", codes[1], T0 + 30), MFA_OK_RECOVERY);
+	for (int i = 0; i < f->env.cfg->mfa_max_failures; i++)
+		assert_int_equal(verify(f, "alice", "000000", T0 + 40), MFA_BAD_CODE);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_LOCKED);
+
+	snprintf(path, sizeof(path), "%s/authd.db", f->env.dir);
+	assert_int_equal(mfastate_open(path, f->env.st, &f->c.state, &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	/* Moved: still locked, the recovery code still spent, the step still used. */
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 60), T0 + 60), MFA_LOCKED);
+	assert_int_equal(mfa_unlock(&f->c, "alice", &err), 0);
+	assert_int_equal(verify(f, "alice", codes[1], T0 + 60), MFA_RECOVERY_REUSED);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 60), MFA_REPLAYED);
+	store_close(f->c.state);
+	f->c.state = NULL;
+
+	/* A lock left in the store (as by an older idgov) is not copied again over the unlock. */
+	assert_int_equal(store_exec(f->env.st, "UPDATE mfa SET locked_until = 4000000000", &err),
+			 0);
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
+	assert_int_equal(query_int(st->db, "SELECT locked_until FROM mfa_state"), 0);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM mfa_recovery_used"), 1);
+	f->c.state = st;
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 90), T0 + 90), MFA_OK);
+}
+
+/* A state file of a newer schema, or one that is not SQLite, is refused and left as it is. */
+static void
+test_state_file_newer_or_garbage_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	struct store *st = NULL;
+	struct idg_err err;
+	sqlite3 *db;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/newer.db", f->env.dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	chmod(path, 0600);
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), -1);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "newer"));
+
+	snprintf(path, sizeof(path), "%s/garbage.db", f->env.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("this is not a database, and it is long enough to have a header page\n", fp);
+	fclose(fp);
+	chmod(path, 0600);
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), -1);
+	assert_null(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_state, teardown)
 
 int
 main(void)
@@ -297,6 +442,16 @@ main(void)
 		T(test_recovery_codes_are_single_use),
 		T(test_secret_is_encrypted_and_bound_to_its_user),
 		T(test_reset_and_audit),
+		/* The same behaviour with the auth service's state file. */
+		TS(test_enrol_confirm_and_verify),
+		TS(test_lockout_after_max_failures_and_unlock),
+		TS(test_replays_do_not_count_toward_lockout),
+		TS(test_recovery_codes_are_single_use),
+		TS(test_secret_is_encrypted_and_bound_to_its_user),
+		TS(test_reset_and_audit),
+		TS(test_login_writes_state_while_store_is_write_locked),
+		T(test_state_file_is_filled_from_the_store_once),
+		T(test_state_file_newer_or_garbage_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,28 @@
+/*
+ * The auth service's own store file ([authd] state, authd.db): the MFA
+ * state a login writes (replay watermark, failures, failure window, lock
+ * end, spent recovery codes). A directory refresh holds the main store's
+ * write lock for seconds; no login waits on it for these writes.
+ *
+ * The file is created 0600 on first open and, in the same transaction,
+ * filled from the main store's mfa and mfa_recovery tables: once,
+ * atomically, and only by the opener that finds it empty under the write
+ * lock (schema version 0), so two first openers cannot both copy.
+ */
+#ifndef IDGOV_MFASTATE_H
+#define IDGOV_MFASTATE_H
+
+#include "config.h"
+#include "store.h"
+
+/* The state file's path: [authd] state, or authd.db beside the store at store_path. */
+int mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t len,
+		  struct idg_err *err);
+
+/*
+ * Opens (creating 0600 if needed) the state file at path, migrating from
+ * main (read only here) when the file is new. 0 with *out, or -1 (err).
+ */
+int mfastate_open(const char *path, struct store *main, struct store **out, struct idg_err *err);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * The auth service's MFA state file; see mfastate.h.
+ *
+ * Why a second file: SQLite has one writer per file. A full directory
+ * refresh writes the main store in one long transaction (seconds for a
+ * large directory), and a login that had to record its watermark there
+ * waited behind it, then failed closed. Here the only writers are logins
+ * and the admin's unlock/reset, each a short BEGIN IMMEDIATE, so parallel
+ * logins of one user still serialise (one success, the others "already
+ * used") and none waits on a refresh. The main store is only read, in
+ * WAL mode, where a reader never waits on a writer.
+ *
+ * Schema versions of this file are its own (PRAGMA user_version), from
+ * schema/authd/; version 1 is below, copied from 001_mfa_state.sql.
+ */
+#include "mfastate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MFASTATE_VERSION 1
+
+static const char schema_v1[] =
+	"CREATE TABLE mfa_state (user_uuid TEXT PRIMARY KEY, "
+	"last_step INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0, "
+	"failure_start INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE mfa_recovery_used (user_uuid TEXT NOT NULL, code_id TEXT NOT NULL, "
+	"hash TEXT NOT NULL, used_at INTEGER NOT NULL, PRIMARY KEY (user_uuid, code_id, hash));";
+
+int
+mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t len,
+	      struct idg_err *err)
+{
+	const char *slash;
+	size_t dir;
+
+	if (cfg->authd_state != NULL && cfg->authd_state[0] != '\0') {
+		if (idg_strlcpy(buf, cfg->authd_state, len) >= len)
+			return idg_seterr(err, "[authd] state is too long");
+		return 0;
+	}
+	slash = strrchr(store_path, '/');
+	dir = slash == NULL ? 0 : (size_t)(slash - store_path) + 1;
+	if ((size_t)snprintf(buf, len, "%.*sauthd.db", (int)dir, store_path) >= len)
+		return idg_seterr(err, "store path %s is too long", store_path);
+	return 0;
+}
+
+/* Copies one query's rows from main into state with ins (same column count). */
+static int
+copy_rows(struct store *main, const char *select, struct store *state, const char *ins,
+	  struct idg_err *err)
+{
+	sqlite3_stmt *s = NULL, *w = NULL;
+	int rc = -1, step, n;
+
+	if (store_prepare(main, select, &s, err) != 0 || store_prepare(state, ins, &w, err) != 0)
+		goto out;
+	n = sqlite3_column_count(s);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			sqlite3_bind_value(w, i + 1, sqlite3_column_value(s, i));
+		if (store_step_done(state, w, err) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		store_err(main, err, "reading MFA state to move");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(w);
+	return rc;
+}
+
+/*
+ * Under the state file's write lock: if it is still at version 0, creates
+ * the tables and copies the main store's state, all in one transaction.
+ */
+static int
+migrate(struct store *st, struct store *main, struct idg_err *err)
+{
+	int v;
+
+	v = store_schema_version(st);
+	if (v == MFASTATE_VERSION)
+		return 0;
+	if (v > MFASTATE_VERSION)
+		return idg_seterr(err,
+				  "MFA state %s has schema version %d, newer than this idgov (%d)",
+				  st->path, v, MFASTATE_VERSION);
+	if (store_begin(st, err) != 0)
+		return -1;
+	v = store_schema_version(st);
+	if (v == 0 &&
+	    (store_exec(st, schema_v1, err) != 0 ||
+	     (main != NULL &&
+	      (copy_rows(main,
+			 "SELECT user_uuid, last_step, failures, failure_start, locked_until "
+			 "FROM mfa",
+			 st,
+			 "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
+			 "locked_until) VALUES (?1, ?2, ?3, ?4, ?5)",
+			 err) != 0 ||
+	       copy_rows(main,
+			 "SELECT user_uuid, code_id, hash, used_at FROM mfa_recovery "
+			 "WHERE used_at IS NOT NULL",
+			 st,
+			 "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+			 err) != 0)) ||
+	     store_exec(st, "PRAGMA user_version = 1", err) != 0)) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st, err);
+}
+
+int
+mfastate_open(const char *path, struct store *main, struct store **out, struct idg_err *err)
+{
+	struct store *st = NULL;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return idg_seterr(err, "cannot create MFA state %s: %s", path, strerror(errno));
+	close(fd);
+	if (store_open(path, STORE_OPEN_STATE, &st, err) != 0)
+		return -1;
+	if (migrate(st, main, err) != 0) {
+		store_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
