@@ -351,7 +351,8 @@ list_spool(const char *dir, char ***out, size_t *count, struct idg_err *err)
 		n++;
 	}
 	closedir(dp);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	*out = names;
 	*count = n;
 	return 0;
