@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
 JOBS=${2:-2}
-TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes}
+TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes spool}
 B=$ROOT/build-fuzz
 WORK=$B/fuzz-work
 
@@ -20,14 +20,16 @@ CC=clang cmake -S . -B "$B" -DIDGOV_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/
 cmake --build "$B" -j "$(nproc)" --target fuzz >/dev/null
 
 run_one() {
-	local t=$1 w=$WORK/$1 seeds=()
+	local t=$1 w=$WORK/$1 seeds=() dict=()
 	rm -rf "$w"
 	mkdir -p "$w/corpus"
 	seeds=("$ROOT/tests/fuzz/corpus/$t")
 	[ -d "$ROOT/tests/fuzz/regress/$t" ] && seeds+=("$ROOT/tests/fuzz/regress/$t")
+	# A target without a dictionary runs without one (libFuzzer refuses a missing file).
+	[ -s "$ROOT/tests/fuzz/$t.dict" ] && dict=(-dict="$ROOT/tests/fuzz/$t.dict")
 	# New inputs go to the first folder (scratch), never into the tree's seeds.
 	nice -n 10 "$B/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
-		-dict="$ROOT/tests/fuzz/$t.dict" -artifact_prefix="$w/" -timeout=10 \
+		"${dict[@]}" -artifact_prefix="$w/" -timeout=10 \
 		-rss_limit_mb=2048 "$w/corpus" "${seeds[@]}" >"$w/log" 2>&1 || true
 }
 

@@ -71,8 +71,12 @@ fake_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, stru
 static void
 world_close(void)
 {
-	if (w.open)
+	if (w.open) {
+		/* Opened by the first MFA operation (control_mfa_state), closed by its owner. */
+		store_close(w.ctx.mfa_state);
+		w.ctx.mfa_state = NULL;
 		test_env_close(&w.env);
+	}
 	w.open = 0;
 }
 
