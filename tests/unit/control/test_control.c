@@ -77,6 +77,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	idg_set_now(-1);
+	store_close(f->ctx.mfa_state); /* opened by the first MFA operation */
 	if (test_env_close(&f->env) != 0)
 		return -1;
 	free(f);
