@@ -1205,6 +1205,32 @@ checkpoint_store(const char *path, struct idg_err *err)
 	return busy ? -1 : 0;
 }
 
+/*
+ * The name the current store is kept under: STORE.before-restore-STAMP, with
+ * -2, -3, ... when a restore in the same second already used it (nothing kept
+ * aside is ever overwritten).
+ */
+static int
+aside_name(const char *store, time_t now, char *out, size_t outsz, struct idg_err *err)
+{
+	char stamp[32];
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (unsigned n = 1; n <= 100; n++) {
+		size_t len = n == 1 ? (size_t)snprintf(out, outsz, "%s.before-restore-%s", store,
+						       stamp)
+				    : (size_t)snprintf(out, outsz, "%s.before-restore-%s-%u",
+						       store, stamp, n);
+		if (len >= outsz)
+			return idg_seterr(err, "store path too long");
+		if (access(out, F_OK) != 0 && errno == ENOENT)
+			return 0;
+	}
+	return idg_seterr(err, "%s: a hundred stores kept aside in this second already", out);
+}
+
 static int64_t
 newest_signed(struct store *st)
 {
@@ -1217,12 +1243,11 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 {
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], prev_hash[32];
-	char a[PATH_MAX], b[PATH_MAX], stamp[32], h[65], ph[65];
+	char a[PATH_MAX], b[PATH_MAX], h[65], ph[65];
 	struct store *st = NULL, *old = NULL;
 	struct audit *au = NULL;
 	struct idg_err why;
 	time_t now = (time_t)idg_now();
-	struct tm tm;
 	int64_t signed_seq, prev_seq = -1;
 	json_t *d;
 	int rc = -1;
@@ -1242,13 +1267,8 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 			prev_seq = -1;
 		store_close(old);
 	}
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	if ((size_t)snprintf(rep->aside, sizeof(rep->aside), "%s.before-restore-%s",
-			     cfg->store_path, stamp) >= sizeof(rep->aside))
-		return idg_seterr(err, "store path too long");
-	if (access(rep->aside, F_OK) == 0)
-		return idg_seterr(err, "%s exists already", rep->aside);
+	if (aside_name(cfg->store_path, now, rep->aside, sizeof(rep->aside), err) != 0)
+		return -1;
 	if (checkpoint_store(cfg->store_path, err) != 0)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {

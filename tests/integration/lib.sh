@@ -166,7 +166,7 @@ hold_store_lock() {
 		echo "BEGIN IMMEDIATE;"
 		sleep "$1"
 		echo "COMMIT;"
-	) | sqlite3 -batch "$T/state/idgov.db" &
+	) | sqlite3 -batch -cmd ".timeout 10000" "$T/state/idgov.db" &
 	# shellcheck disable=SC2034 # read by the test that called hold_store_lock
 	HOLD_PID=$!
 	for _ in $(seq 1 100); do

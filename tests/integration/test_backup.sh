@@ -100,11 +100,19 @@ assert_exit 0 "restore over the live store" ig restore "$file"
 aside=$(find "$T/state" -name 'idgov.db.before-restore-*' ! -name '*-wal' ! -name '*-shm')
 assert_eq "$(sha256sum <"$aside" 2>/dev/null)" "$sum" "the previous store is kept aside, unchanged"
 assert_exit 0 "the restored live store verifies" ig audit verify
+assert_exit 0 "a second restore at once" ig restore "$file"
+assert_eq "$(find "$T/state" -name 'idgov.db.before-restore-*' ! -name '*-wal' ! -name '*-shm' | wc -l)" 2 \
+	"keeps the store it replaces under a second name"
+rm -f "$T"/state/idgov.db.before-restore-*
 
 # --- refused backups: nothing is replaced
 cp "$file" "$T/flipped.backup"
 size=$(stat -c %s "$file")
-printf '\x55' | dd of="$T/flipped.backup" bs=1 seek=$((size / 2)) conv=notrunc status=none
+# Every bit of the middle byte inverted: a changed byte whatever it held.
+byte=$(od -An -tu1 -j $((size / 2)) -N1 "$file" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 255)))" |
+	dd of="$T/flipped.backup" bs=1 seek=$((size / 2)) conv=notrunc status=none
+cmp -s "$file" "$T/flipped.backup" && not_ok "the flipped copy equals the backup"
 head -c $((size - 10)) "$file" >"$T/cut.backup"
 sum=$(sha256sum <"$T/state/idgov.db")
 n=$(find "$T/state" | wc -l)

@@ -160,7 +160,8 @@ struct backup_restore_report {
 
 /*
  * Restores a verified backup: the current store (and its -wal, -shm) is
- * renamed to STORE.before-restore-STAMP, the backup's image written in
+ * renamed to STORE.before-restore-STAMP (-2, -3, ... within one second),
+ * the backup's image written in
  * its place, migrated if older, the anchor explicitly reset to the
  * restored head (an audit.anchor_reset record) and a backup.restore
  * record appended naming the file, the restored head and the head set
