@@ -49,7 +49,8 @@ op_status(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 
 	(void)who;
 	(void)args;
-	counts = query_counts(ctx->st, &qerr);
+	counts = ctx->counts_cache != NULL ? query_counts_cached(ctx->st, ctx->counts_cache, &qerr)
+					   : query_counts(ctx->st, &qerr);
 	state = counts != NULL ? query_sync_state(ctx->st, ctx->cfg->dir_name, &qerr) : NULL;
 	if (state == NULL) {
 		json_decref(counts);
