@@ -4,7 +4,9 @@
  * again after a change made through the same connection, after a commit
  * by another connection (as the daemon's refresh worker makes), and when
  * the day changes (an account expires by day); what the caller is given
- * is its own copy.
+ * is its own copy. A request that changed nothing but was recorded in
+ * the audit chain keeps the counts, and the chain's length is always read
+ * afresh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +154,50 @@ test_the_caller_gets_its_own_copy(void **state)
 	idg_set_now(-1);
 }
 
+static void
+test_recording_a_request_keeps_the_counts_and_counts_the_record(void **state)
+{
+	struct query_counts_cache c = {0};
+	struct test_env env;
+	struct idg_err err;
+	json_int_t records;
+	json_t *kept;
+	int64_t from;
+
+	(void)state;
+	idg_set_now((int64_t)DAY * 86400 + 3600);
+	assert_int_equal(test_env_open(&env, "counts",
+				       "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL,
+				       users_sql, TEST_ENV_AUDIT),
+			 0);
+	records = count_of(env.st, &c, "audit_records");
+	kept = c.counts;
+
+	/* A request that changed nothing, recorded: the counts stay, the chain grows. */
+	from = sqlite3_total_changes64(env.st->db);
+	assert_int_equal(audit_record(env.audit, "root", "-", "control.status", NULL, &err), 0);
+	query_counts_cache_audited(&c, from, sqlite3_total_changes64(env.st->db));
+	assert_int_equal(count_of(env.st, &c, "audit_records"), records + 1);
+	assert_ptr_equal(c.counts, kept);
+
+	/* Recorded without saying so: counted again. */
+	assert_int_equal(audit_record(env.audit, "root", "-", "control.status", NULL, &err), 0);
+	assert_int_equal(count_of(env.st, &c, "audit_records"), records + 2);
+	assert_ptr_not_equal(c.counts, kept);
+
+	/* Said of changes that did not start where the counts were taken: counted again. */
+	kept = c.counts;
+	exec_sql(env.st->db, "UPDATE users SET status = 'departed' WHERE uid = 'ann'");
+	from = sqlite3_total_changes64(env.st->db);
+	assert_int_equal(audit_record(env.audit, "root", "-", "control.status", NULL, &err), 0);
+	query_counts_cache_audited(&c, from, sqlite3_total_changes64(env.st->db));
+	assert_int_equal(count_of(env.st, &c, "users_departed"), 1);
+	assert_ptr_not_equal(c.counts, kept);
+	test_env_close(&env);
+	query_counts_cache_clear(&c);
+	idg_set_now(-1);
+}
+
 int
 main(void)
 {
@@ -160,6 +206,7 @@ main(void)
 		cmocka_unit_test(test_a_commit_by_another_connection_is_seen),
 		cmocka_unit_test(test_the_next_day_is_counted_again),
 		cmocka_unit_test(test_the_caller_gets_its_own_copy),
+		cmocka_unit_test(test_recording_a_request_keeps_the_counts_and_counts_the_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
