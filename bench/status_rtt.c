@@ -25,7 +25,7 @@ int
 main(int argc, char **argv)
 {
 	struct idg_err err;
-	int n, unavailable;
+	int n, unavailable, running;
 
 	if (argc != 3 || (n = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: status_rtt SOCKET N\n");
@@ -36,20 +36,17 @@ main(int argc, char **argv)
 		char *reply = NULL;
 		json_t *r;
 
-		if (client_call(argv[1], "root", "{\"v\":1,\"op\":\"status\"}", &reply, &unavailable,
-				&err) != 0) {
+		if (client_call(argv[1], "root", "{\"v\":1,\"op\":\"status\"}", &reply,
+				&unavailable, &err) != 0) {
 			fprintf(stderr, "status_rtt: %s\n", err.msg);
 			return 1;
 		}
 		t = now_ms() - t;
 		r = json_loads(reply, 0, NULL);
-		printf("%.2f%s\n", t,
-		       json_is_true(json_object_get(
-			       json_object_get(json_object_get(json_object_get(r, "result"), "daemon"),
-					       "refresh"),
-			       "running"))
-			       ? " refresh"
-			       : "");
+		running = 0;
+		(void)json_unpack(r, "{s:{s:{s:{s:b}}}}", "result", "daemon", "refresh", "running",
+				  &running);
+		printf("%.2f%s\n", t, running ? " refresh" : "");
 		json_decref(r);
 		free(reply);
 	}
