@@ -144,7 +144,8 @@ struct mirror {
 	 * be new without asking the store, and no identity has a row yet.
 	 */
 	int refs_complete;
-	int holds_none; /* held_departures is empty (a baseline), until a hold is added */
+	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
+	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
 	int in_tx;
 	int refresh;
 	int baseline;
@@ -300,6 +301,8 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->refs_complete = 0;
 	m->holds_none =
 		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM held_departures)") == 0;
+	m->warnings_none =
+		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM entry_warnings)") == 0;
 	if (m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM member_refs)") == 0) {
 		strmap_clear(m->refs);
 		m->refs_complete = 1;
@@ -484,10 +487,15 @@ write_warnings(struct mirror *m, const struct dir_entry *e, const char *name, st
 {
 	sqlite3_stmt *s = m->s[S_WARN_DEL];
 
-	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
-	if (store_step_done(m->st, s, err) != 0)
-		return -1;
+	/* Nothing to delete while the table is known to be empty. */
+	if (!m->warnings_none) {
+		sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+		if (store_step_done(m->st, s, err) != 0)
+			return -1;
+	}
 	s = m->s[S_WARN_INS];
+	if (e->n_warnings > 0)
+		m->warnings_none = 0;
 	for (size_t i = 0; i < e->n_warnings; i++) {
 		sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, e->warnings[i].attr, -1, SQLITE_STATIC);
@@ -1245,10 +1253,16 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = point_new_identity(m, e->uuid, e->dn_norm, err);
 	else if (rc == 0 && renamed)
 		rc = point_identity(m, e->uuid, e->dn_norm, err);
-	if (rc == 0)
+	if (rc == 0 && created) { /* a group just inserted has no members to compare with */
+		if (e->n_members > 0)
+			rc = add_members(m, &g, 0, e->members, e->n_members, err);
+		if (rc == 0 && e->n_member_uids > 0)
+			rc = add_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	} else if (rc == 0) {
 		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
-	if (rc == 0)
-		rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+		if (rc == 0)
+			rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	}
 	if (rc == 0)
 		rc = write_warnings(m, e, g.cn, err);
 	free(kept_cn);

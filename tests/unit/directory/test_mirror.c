@@ -616,6 +616,24 @@ test_baseline_over_a_leftover_member_value_reuses_it(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs"), 1);
 }
 
+/* Warnings left behind by an entry no longer stored are not trusted to be gone. */
+static void
+test_baseline_clears_a_leftover_warning_of_a_returning_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user(UA, "a", m_a);
+	struct idg_err err;
+
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "INSERT INTO entry_warnings (uuid, attribute, problem, seen_at) "
+			   "VALUES ('" UA "', 'displayName', 'not UTF-8 text', 1)",
+			   &err),
+		0);
+	apply_all(f, 1, &a, 1, 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 0);
+}
+
 static void
 test_unresolved_member_is_kept_then_resolved(void **state)
 {
@@ -741,6 +759,7 @@ main(void)
 		T(test_crossing_renames_keep_each_identity),
 		T(test_baseline_resolves_members_named_before_their_entries),
 		T(test_baseline_over_a_leftover_member_value_reuses_it),
+		T(test_baseline_clears_a_leftover_warning_of_a_returning_entry),
 		T(test_unresolved_member_is_kept_then_resolved),
 		T(test_member_dn_over_the_limit_is_kept_as_too_long),
 		T(test_deleted_nested_group_leaves_its_parents),
