@@ -369,35 +369,108 @@ dir_utf8_cut(const char *s, size_t len, size_t max)
 enum value_state { V_ABSENT, V_OK, V_LONG, V_NOT_TEXT };
 
 /*
+ * One entry's attributes, decoded once. ldap_get_values_len() decodes the
+ * entry from its start on every call and copies each value; a user is read
+ * through about fifteen of them, so a sync of 100,000 users decoded each
+ * entry fifteen times. Here each attribute's values point into the
+ * message (valid while it is, and not NUL-terminated: every reader below
+ * goes by bv_len).
+ */
+struct entry_attr {
+	struct berval name;
+	BerVarray vals; /* ends with a NULL bv_val */
+};
+
+struct entry_attrs {
+	struct entry_attr *a;
+	size_t n, cap;
+};
+
+static void
+entry_attrs_free(struct entry_attrs *ea)
+{
+	for (size_t i = 0; i < ea->n; i++)
+		ber_memfree(ea->a[i].vals);
+	free(ea->a);
+	memset(ea, 0, sizeof(*ea));
+}
+
+static int
+entry_attrs_read(LDAP *ld, LDAPMessage *msg, struct entry_attrs *ea, struct idg_err *err)
+{
+	BerElement *ber = NULL;
+	struct berval name;
+	BerVarray vals = NULL;
+	int rc;
+
+	memset(ea, 0, sizeof(*ea));
+	if (ldap_get_dn_ber(ld, msg, &ber, &name) != LDAP_SUCCESS)
+		return idg_seterr(err, "entry cannot be decoded");
+	while ((rc = ldap_get_attribute_ber(ld, msg, ber, &name, &vals)) == LDAP_SUCCESS &&
+	       name.bv_val != NULL) {
+		if (ea->n == ea->cap) {
+			size_t cap = ea->cap ? 2 * ea->cap : 16;
+			struct entry_attr *bigger = realloc(ea->a, cap * sizeof(*bigger));
+
+			if (bigger == NULL) {
+				ber_memfree(vals);
+				rc = LDAP_NO_MEMORY;
+				break;
+			}
+			ea->a = bigger;
+			ea->cap = cap;
+		}
+		ea->a[ea->n].name = name;
+		ea->a[ea->n].vals = vals;
+		ea->n++;
+		vals = NULL;
+	}
+	ber_free(ber, 0);
+	if (rc != LDAP_SUCCESS) {
+		entry_attrs_free(ea);
+		return idg_seterr(err, "entry cannot be decoded: %s", ldap_err2string(rc));
+	}
+	return 0;
+}
+
+/* The values of attr (compared as ldap_get_values_len does: whole name, any case), or NULL. */
+static const struct berval *
+entry_values(const struct entry_attrs *ea, const char *attr)
+{
+	size_t len = strlen(attr);
+
+	for (size_t i = 0; i < ea->n; i++)
+		if (ea->a[i].name.bv_len == len &&
+		    strncasecmp(ea->a[i].name.bv_val, attr, len) == 0)
+			return ea->a[i].vals;
+	return NULL;
+}
+
+/*
  * The first value of attr. V_OK: *out is the whole value. V_LONG: it is
  * valid text over max bytes, and *out holds its longest prefix of at most
  * max bytes that ends on a character boundary. V_NOT_TEXT (a NUL, bytes
  * that are not UTF-8) and V_ABSENT: *out is NULL. -1 only when out of memory.
  */
 static int
-read_value(LDAP *ld, LDAPMessage *msg, const char *attr, size_t max, char **out,
+read_value(const struct entry_attrs *ea, const char *attr, size_t max, char **out,
 	   enum value_state *state, struct idg_err *err)
 {
-	struct berval **vals = ldap_get_values_len(ld, msg, attr);
+	const struct berval *vals = entry_values(ea, attr);
 	size_t len;
-	int rc = 0;
 
 	*out = NULL;
 	*state = V_ABSENT;
-	if (vals == NULL || vals[0] == NULL)
-		goto done;
-	len = vals[0]->bv_len;
-	if (!dir_utf8_text(vals[0]->bv_val, len)) {
+	if (vals == NULL || vals[0].bv_val == NULL)
+		return 0;
+	len = vals[0].bv_len;
+	if (!dir_utf8_text(vals[0].bv_val, len)) {
 		*state = V_NOT_TEXT;
-		goto done;
+		return 0;
 	}
 	*state = len > max ? V_LONG : V_OK;
-	*out = strndup(vals[0]->bv_val, dir_utf8_cut(vals[0]->bv_val, len, max));
-	if (*out == NULL)
-		rc = idg_seterr(err, "out of memory");
-done:
-	ldap_value_free_len(vals);
-	return rc;
+	*out = strndup(vals[0].bv_val, dir_utf8_cut(vals[0].bv_val, len, max));
+	return *out == NULL ? idg_seterr(err, "out of memory") : 0;
 }
 
 static void
@@ -434,12 +507,12 @@ disable(struct dir_entry *e, struct idg_err *err, const char *fmt, ...)
  * over DIR_MAX_VALUE, absent when not text; either with a warning.
  */
 static int
-display_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, char **out,
+display_value(const struct entry_attrs *ea, struct dir_entry *e, const char *attr, char **out,
 	      struct idg_err *err)
 {
 	enum value_state st;
 
-	if (read_value(ld, msg, attr, DIR_MAX_VALUE, out, &st, err) != 0)
+	if (read_value(ea, attr, DIR_MAX_VALUE, out, &st, err) != 0)
 		return -1;
 	if (st == V_LONG)
 		warn(e, attr, "over " IDG_STR(DIR_MAX_VALUE) " bytes: stored truncated");
@@ -453,12 +526,12 @@ display_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr,
  * warning when over max or not text.
  */
 static int
-whole_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, size_t max,
+whole_value(const struct entry_attrs *ea, struct dir_entry *e, const char *attr, size_t max,
 	    char **out, struct idg_err *err)
 {
 	enum value_state st;
 
-	if (read_value(ld, msg, attr, max, out, &st, err) != 0)
+	if (read_value(ea, attr, max, out, &st, err) != 0)
 		return -1;
 	if (st == V_LONG) {
 		free(*out);
@@ -477,12 +550,12 @@ whole_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, s
  * be read disables the account, it never reads as "not set".
  */
 static int
-security_value(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr, char **out,
+security_value(const struct entry_attrs *ea, struct dir_entry *e, const char *attr, char **out,
 	       struct idg_err *err)
 {
 	enum value_state st;
 
-	if (read_value(ld, msg, attr, DIR_MAX_VALUE, out, &st, err) != 0)
+	if (read_value(ea, attr, DIR_MAX_VALUE, out, &st, err) != 0)
 		return -1;
 	if (st == V_LONG || st == V_NOT_TEXT) {
 		free(*out);
@@ -497,20 +570,20 @@ enum number_state { N_ABSENT, N_OK, N_BAD };
 
 /* The first value of attr as a decimal integer >= -1 (-1 is shadow(5)'s "none"). */
 static enum number_state
-read_number(LDAP *ld, LDAPMessage *msg, const char *attr, int64_t *n)
+read_number(const struct entry_attrs *ea, const char *attr, int64_t *n)
 {
-	struct berval **vals = ldap_get_values_len(ld, msg, attr);
+	const struct berval *vals = entry_values(ea, attr);
 	enum number_state st = N_ABSENT;
 
 	*n = -1;
-	if (vals != NULL && vals[0] != NULL) {
+	if (vals != NULL && vals[0].bv_val != NULL) {
 		char buf[24], *end;
 		long long v;
 
 		st = N_BAD;
-		if (vals[0]->bv_len > 0 && vals[0]->bv_len < 20) {
-			memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
-			buf[vals[0]->bv_len] = '\0';
+		if (vals[0].bv_len > 0 && vals[0].bv_len < 20) {
+			memcpy(buf, vals[0].bv_val, vals[0].bv_len);
+			buf[vals[0].bv_len] = '\0';
 			errno = 0;
 			v = strtoll(buf, &end, 10);
 			if (*end == '\0' && errno == 0 && v >= -1 && buf[0] != ' ' &&
@@ -520,27 +593,26 @@ read_number(LDAP *ld, LDAPMessage *msg, const char *attr, int64_t *n)
 			}
 		}
 	}
-	ldap_value_free_len(vals);
 	return st;
 }
 
 /* A number people read or that only adds information (uidNumber): absent when malformed. */
 static int64_t
-info_number(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, const char *attr)
+info_number(const struct entry_attrs *ea, struct dir_entry *e, const char *attr)
 {
 	int64_t n;
 
-	if (read_number(ld, msg, attr, &n) == N_BAD)
+	if (read_number(ea, attr, &n) == N_BAD)
 		warn(e, attr, "not a number: stored as absent");
 	return n;
 }
 
 static int64_t
-first_number(LDAP *ld, LDAPMessage *msg, const char *attr)
+first_number(const struct entry_attrs *ea, const char *attr)
 {
 	int64_t n;
 
-	read_number(ld, msg, attr, &n);
+	read_number(ea, attr, &n);
 	return n;
 }
 
@@ -608,11 +680,11 @@ raw_member_value(const struct berval *bv)
  * empty, too long or hold a NUL are skipped.
  */
 static int
-all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out, size_t *n,
+all_values(const struct entry_attrs *ea, const char *attr, int as_dn, char ***out, size_t *n,
 	   size_t *n_raw, struct idg_err *err)
 {
-	struct berval **vals = ldap_get_values_len(ld, msg, attr);
-	size_t count, i, k = 0;
+	const struct berval *vals = entry_values(ea, attr);
+	size_t count = 0, i, k = 0;
 	char **v;
 
 	*out = NULL;
@@ -621,22 +693,21 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 		*n_raw = 0;
 	if (vals == NULL)
 		return 0;
-	count = (size_t)ldap_count_values_len(vals);
+	while (vals[count].bv_val != NULL)
+		count++;
 	v = calloc(count + 1, sizeof(*v));
-	if (v == NULL) {
-		ldap_value_free_len(vals);
+	if (v == NULL)
 		return idg_seterr(err, "out of memory");
-	}
 	for (i = 0; i < count; i++) {
-		int usable = vals[i]->bv_len > 0 &&
-			     vals[i]->bv_len <= (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) &&
-			     memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) == NULL;
+		int usable = vals[i].bv_len > 0 &&
+			     vals[i].bv_len <= (as_dn ? DIR_MAX_DN : DIR_MAX_VALUE) &&
+			     memchr(vals[i].bv_val, '\0', vals[i].bv_len) == NULL;
 		char *s = NULL;
 
-		if (vals[i]->bv_len == 0 || (!usable && !as_dn))
+		if (vals[i].bv_len == 0 || (!usable && !as_dn))
 			continue;
 		if (usable) {
-			s = strndup(vals[i]->bv_val, vals[i]->bv_len);
+			s = strndup(vals[i].bv_val, vals[i].bv_len);
 			if (s != NULL && as_dn) {
 				char *norm = dir_dn_normalize(s);
 
@@ -646,7 +717,7 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 			}
 		}
 		if (!usable && as_dn) {
-			s = raw_member_value(vals[i]);
+			s = raw_member_value(&vals[i]);
 			if (s != NULL && n_raw != NULL)
 				(*n_raw)++;
 		}
@@ -654,38 +725,35 @@ all_values(LDAP *ld, LDAPMessage *msg, const char *attr, int as_dn, char ***out,
 			for (size_t j = 0; j < k; j++)
 				free(v[j]);
 			free(v);
-			ldap_value_free_len(vals);
 			return idg_seterr(err, "out of memory reading %s", attr);
 		}
 		v[k++] = s;
 	}
-	ldap_value_free_len(vals);
 	*out = v;
 	*n = sort_unique(v, k);
 	return 0;
 }
 
 static enum dir_kind
-classify(LDAP *ld, LDAPMessage *msg)
+classify(const struct entry_attrs *ea)
 {
-	struct berval **oc = ldap_get_values_len(ld, msg, "objectClass");
+	const struct berval *oc = entry_values(ea, "objectClass");
 	enum dir_kind kind = DIR_OTHER;
 	static const char *const groups[] = {"groupOfNames", "groupOfUniqueNames", "posixGroup",
 					     "groupOfMembers"};
 	static const char *const users[] = {"posixAccount", "inetOrgPerson", "person",
 					    "organizationalPerson", "account"};
 
-	for (size_t i = 0; oc != NULL && oc[i] != NULL; i++) {
+	for (size_t i = 0; oc != NULL && oc[i].bv_val != NULL; i++) {
 		for (size_t j = 0; j < sizeof(groups) / sizeof(groups[0]); j++)
-			if (oc[i]->bv_len == strlen(groups[j]) &&
-			    strncasecmp(oc[i]->bv_val, groups[j], oc[i]->bv_len) == 0)
+			if (oc[i].bv_len == strlen(groups[j]) &&
+			    strncasecmp(oc[i].bv_val, groups[j], oc[i].bv_len) == 0)
 				kind = DIR_GROUP;
 		for (size_t j = 0; kind == DIR_OTHER && j < sizeof(users) / sizeof(users[0]); j++)
-			if (oc[i]->bv_len == strlen(users[j]) &&
-			    strncasecmp(oc[i]->bv_val, users[j], oc[i]->bv_len) == 0)
+			if (oc[i].bv_len == strlen(users[j]) &&
+			    strncasecmp(oc[i].bv_val, users[j], oc[i].bv_len) == 0)
 				kind = DIR_USER;
 	}
-	ldap_value_free_len(oc);
 	return kind;
 }
 
@@ -706,14 +774,14 @@ base_allows(const struct cfg *cfg, const char *dn_norm, enum dir_kind kind)
 
 /* 389-ds and others: nsAccountLock TRUE disables; anything but TRUE or FALSE cannot be read. */
 static int
-ns_account_lock(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+ns_account_lock(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 		struct idg_err *err)
 {
 	const char *attr = cfg->attr_ns_account_lock;
 	char *v = NULL;
 	int rc = 0;
 
-	if (security_value(ld, msg, e, attr, &v, err) != 0)
+	if (security_value(ea, e, attr, &v, err) != 0)
 		return -1;
 	if (v != NULL && strcasecmp(v, "TRUE") == 0)
 		rc = disable(e, err, "%s is TRUE", attr);
@@ -729,41 +797,40 @@ ns_account_lock(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_en
  * read, since it could have been one of them.
  */
 static int
-status_value(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+status_value(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	     struct idg_err *err)
 {
 	const char *attr = cfg->attr_status;
-	struct berval **vals = ldap_get_values_len(ld, msg, attr);
+	const struct berval *vals = entry_values(ea, attr);
 	int rc = 0;
 
-	for (size_t i = 0; vals != NULL && vals[i] != NULL && rc == 0; i++) {
+	for (size_t i = 0; vals != NULL && vals[i].bv_val != NULL && rc == 0; i++) {
 		char buf[DIR_MAX_VALUE + 1];
-		size_t len = vals[i]->bv_len;
+		size_t len = vals[i].bv_len;
 
-		if (len > DIR_MAX_VALUE || !dir_utf8_text(vals[i]->bv_val, len)) {
+		if (len > DIR_MAX_VALUE || !dir_utf8_text(vals[i].bv_val, len)) {
 			rc = disable(e, err, "%s cannot be read (%s)", attr,
 				     len > DIR_MAX_VALUE ? "over " IDG_STR(DIR_MAX_VALUE) " bytes"
 							 : "not text");
 			break;
 		}
-		memcpy(buf, vals[i]->bv_val, len);
+		memcpy(buf, vals[i].bv_val, len);
 		buf[len] = '\0';
 		if (cfg_list_contains(cfg->status_disabled_values, buf))
 			rc = disable(e, err, "%s is %.64s", attr, buf);
 	}
-	ldap_value_free_len(vals);
 	return rc;
 }
 
 /* A login shell among [users] nologin_shells disables: the directory means "no logins". */
 static int
-login_shell(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+login_shell(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	    struct idg_err *err)
 {
 	char *v = NULL;
 	int rc = 0;
 
-	if (security_value(ld, msg, e, cfg->attr_login_shell, &v, err) != 0)
+	if (security_value(ea, e, cfg->attr_login_shell, &v, err) != 0)
 		return -1;
 	if (v != NULL && cfg_list_contains(cfg->nologin_shells, v))
 		rc = disable(e, err, "login shell %.64s", v);
@@ -776,27 +843,27 @@ login_shell(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry 
  * "disabled" gives the reason; one that cannot be read disables too.
  */
 static int
-parse_user_state(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+parse_user_state(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 		 struct idg_err *err)
 {
-	if (security_value(ld, msg, e, cfg->attr_locked, &e->locked, err) != 0)
+	if (security_value(ea, e, cfg->attr_locked, &e->locked, err) != 0)
 		return -1;
 	if (e->locked != NULL && disable(e, err, "locked by ppolicy (%s)", cfg->attr_locked) != 0)
 		return -1;
-	if (cfg->attr_ns_account_lock[0] != '\0' && ns_account_lock(cfg, ld, msg, e, err) != 0)
+	if (cfg->attr_ns_account_lock[0] != '\0' && ns_account_lock(cfg, ea, e, err) != 0)
 		return -1;
-	if (cfg->attr_status[0] != '\0' && status_value(cfg, ld, msg, e, err) != 0)
+	if (cfg->attr_status[0] != '\0' && status_value(cfg, ea, e, err) != 0)
 		return -1;
-	if (cfg->attr_login_shell[0] != '\0' && login_shell(cfg, ld, msg, e, err) != 0)
+	if (cfg->attr_login_shell[0] != '\0' && login_shell(cfg, ea, e, err) != 0)
 		return -1;
-	if (read_number(ld, msg, cfg->attr_shadow_expire, &e->shadow_expire) == N_BAD &&
+	if (read_number(ea, cfg->attr_shadow_expire, &e->shadow_expire) == N_BAD &&
 	    disable(e, err, "%s cannot be read (not a day number)", cfg->attr_shadow_expire) != 0)
 		return -1;
 	return 0;
 }
 
 static int
-parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+parse_user(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	   struct idg_err *err)
 {
 	char *manager = NULL, *changed = NULL;
@@ -804,15 +871,14 @@ parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *
 	int rc = -1;
 
 	/* Every value read here is freed at out (or by dir_entry_free), whichever read fails. */
-	if (read_value(ld, msg, cfg->attr_uid, DIR_MAX_VALUE, &e->uid, &uid_state, err) != 0 ||
-	    display_value(ld, msg, e, cfg->attr_display_name, &e->display_name, err) != 0 ||
-	    display_value(ld, msg, e, cfg->attr_title, &e->title, err) != 0 ||
-	    display_value(ld, msg, e, cfg->attr_department, &e->department, err) != 0 ||
-	    whole_value(ld, msg, e, cfg->attr_mail, DIR_MAX_VALUE, &e->mail, err) != 0 ||
-	    whole_value(ld, msg, e, cfg->attr_manager, DIR_MAX_DN, &manager, err) != 0 ||
-	    whole_value(ld, msg, e, cfg->attr_pwd_changed_time, DIR_MAX_VALUE, &changed, err) !=
-		    0 ||
-	    parse_user_state(cfg, ld, msg, e, err) != 0)
+	if (read_value(ea, cfg->attr_uid, DIR_MAX_VALUE, &e->uid, &uid_state, err) != 0 ||
+	    display_value(ea, e, cfg->attr_display_name, &e->display_name, err) != 0 ||
+	    display_value(ea, e, cfg->attr_title, &e->title, err) != 0 ||
+	    display_value(ea, e, cfg->attr_department, &e->department, err) != 0 ||
+	    whole_value(ea, e, cfg->attr_mail, DIR_MAX_VALUE, &e->mail, err) != 0 ||
+	    whole_value(ea, e, cfg->attr_manager, DIR_MAX_DN, &manager, err) != 0 ||
+	    whole_value(ea, e, cfg->attr_pwd_changed_time, DIR_MAX_VALUE, &changed, err) != 0 ||
+	    parse_user_state(cfg, ea, e, err) != 0)
 		goto out;
 	if (uid_state == V_ABSENT) {
 		idg_seterr(err, "user entry has no %s", cfg->attr_uid);
@@ -830,14 +896,14 @@ parse_user(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *
 						: "not text") != 0)
 			goto out;
 	}
-	if (e->display_name == NULL && display_value(ld, msg, e, "cn", &e->display_name, err) != 0)
+	if (e->display_name == NULL && display_value(ea, e, "cn", &e->display_name, err) != 0)
 		goto out;
-	if (e->department == NULL && display_value(ld, msg, e, "ou", &e->department, err) != 0)
+	if (e->department == NULL && display_value(ea, e, "ou", &e->department, err) != 0)
 		goto out;
 	if (manager != NULL && (e->manager_norm = dir_dn_normalize(manager)) == NULL)
 		warn(e, cfg->attr_manager, "not a DN: stored as absent");
-	e->uid_number = info_number(ld, msg, e, cfg->attr_uid_number);
-	e->shadow_last_change = info_number(ld, msg, e, cfg->attr_shadow_last_change);
+	e->uid_number = info_number(ea, e, cfg->attr_uid_number);
+	e->shadow_last_change = info_number(ea, e, cfg->attr_shadow_last_change);
 	if (changed != NULL && (e->pwd_changed_at = dir_generalized_time(changed)) < 0)
 		warn(e, cfg->attr_pwd_changed_time, "not a GeneralizedTime: stored as absent");
 	rc = 0;
@@ -848,12 +914,12 @@ out:
 }
 
 static int
-parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry *e,
+parse_group(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	    struct idg_err *err)
 {
 	enum value_state st;
 
-	if (read_value(ld, msg, cfg->attr_group_name, DIR_MAX_VALUE, &e->cn, &st, err) != 0)
+	if (read_value(ea, cfg->attr_group_name, DIR_MAX_VALUE, &e->cn, &st, err) != 0)
 		return -1;
 	if (st == V_ABSENT)
 		return idg_seterr(err, "group entry has no %s", cfg->attr_group_name);
@@ -863,12 +929,12 @@ parse_group(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, struct dir_entry 
 		e->cn = NULL;
 		warn(e, cfg->attr_group_name, "cannot be read: the stored name is kept");
 	}
-	if (display_value(ld, msg, e, cfg->attr_group_description, &e->description, err) != 0)
+	if (display_value(ea, e, cfg->attr_group_description, &e->description, err) != 0)
 		return -1;
-	e->gid_number = first_number(ld, msg, cfg->attr_gid_number);
-	if (all_values(ld, msg, cfg->attr_member, 1, &e->members, &e->n_members, &e->n_members_raw,
+	e->gid_number = first_number(ea, cfg->attr_gid_number);
+	if (all_values(ea, cfg->attr_member, 1, &e->members, &e->n_members, &e->n_members_raw,
 		       err) != 0 ||
-	    all_values(ld, msg, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, NULL,
+	    all_values(ea, cfg->attr_member_uid, 0, &e->member_uids, &e->n_member_uids, NULL,
 		       err) != 0)
 		return -1;
 	return 0;
@@ -878,42 +944,51 @@ int
 dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, const struct berval *uuid_raw,
 		struct dir_entry *e, struct idg_err *err)
 {
+	struct entry_attrs ea;
 	char *dn;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->uid_number = e->shadow_expire = e->gid_number = -1;
 	e->shadow_last_change = e->pwd_changed_at = -1;
+	if (entry_attrs_read(ld, msg, &ea, err) != 0)
+		return -1;
 	if (uuid_raw != NULL) {
-		if (dir_uuid_format(uuid_raw, e->uuid) != 0)
+		if (dir_uuid_format(uuid_raw, e->uuid) != 0) {
+			entry_attrs_free(&ea);
 			return idg_seterr(err, "malformed entryUUID in sync state");
+		}
 	} else {
-		struct berval **v = ldap_get_values_len(ld, msg, "entryUUID");
+		const struct berval *v = entry_values(&ea, "entryUUID");
 
-		rc = v != NULL && v[0] != NULL ? uuid_from_text(v[0], e->uuid) : -1;
-		ldap_value_free_len(v);
-		if (rc != 0)
+		if (v == NULL || v[0].bv_val == NULL || uuid_from_text(&v[0], e->uuid) != 0) {
+			entry_attrs_free(&ea);
 			return idg_seterr(err, "entry without a valid entryUUID");
+		}
 	}
 	dn = ldap_get_dn(ld, msg);
-	if (dn == NULL)
+	if (dn == NULL) {
+		entry_attrs_free(&ea);
 		return idg_seterr(err, "entry %s without a DN", e->uuid);
+	}
 	e->dn = strdup(dn);
 	e->dn_norm = dir_dn_normalize(dn);
 	ldap_memfree(dn);
 	if (e->dn == NULL || e->dn_norm == NULL) {
+		entry_attrs_free(&ea);
 		idg_seterr(err, "entry %s has a malformed DN", e->uuid);
 		dir_entry_free(e);
 		return -1;
 	}
-	e->kind = classify(ld, msg);
+	e->kind = classify(&ea);
 	if (e->kind != DIR_OTHER && !base_allows(cfg, e->dn_norm, e->kind))
 		e->kind = DIR_OTHER;
 	rc = 0;
 	if (e->kind == DIR_USER)
-		rc = parse_user(cfg, ld, msg, e, err);
+		rc = parse_user(cfg, &ea, e, err);
 	else if (e->kind == DIR_GROUP)
-		rc = parse_group(cfg, ld, msg, e, err);
+		rc = parse_group(cfg, &ea, e, err);
+	entry_attrs_free(&ea);
 	if (rc != 0) {
 		struct idg_err why = *err;
 

@@ -35,6 +35,7 @@ enum {
 	S_GROUP_DELETE,
 	S_MEMBERS,
 	S_MEMBER_INS,
+	S_MEMBER_INS_MANY,
 	S_MEMBER_DEL,
 	S_REF_GET,
 	S_REF_INS,
@@ -93,6 +94,9 @@ static const char *const sql[S_COUNT] = {
 	[S_MEMBERS] = "SELECT r.value, r.id FROM memberships m CROSS JOIN member_refs r "
 		      "ON r.id = m.ref_id WHERE m.group_id = ?1 AND r.kind = ?2 ORDER BY r.value",
 	[S_MEMBER_INS] = "INSERT INTO memberships (group_id, ref_id, since) VALUES (?1, ?2, ?3)",
+	/* Many rows in one statement: ?2 is a JSON array of member_refs ids. */
+	[S_MEMBER_INS_MANY] = "INSERT INTO memberships (group_id, ref_id, since) "
+			      "SELECT ?1, value, ?3 FROM json_each(?2)",
 	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_id = ?1 AND ref_id = ?2",
 	[S_REF_GET] = "SELECT id FROM member_refs WHERE kind = ?1 AND value = ?2",
 	[S_REF_INS] =
@@ -133,6 +137,15 @@ struct mirror {
 	struct logger *log;
 	sqlite3_stmt *s[S_COUNT];
 	struct strmap *refs; /* (kind, value) -> member_refs.id, valid while committed */
+	/*
+	 * refs holds every member_refs row, and no row has been re-pointed
+	 * (set_ref) in this transaction: a baseline into an empty store, until
+	 * anything clears the cache. A value missing from refs is then known to
+	 * be new without asking the store, and no identity has a row yet.
+	 */
+	int refs_complete;
+	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
+	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
 	int in_tx;
 	int refresh;
 	int baseline;
@@ -242,6 +255,14 @@ query_int(struct mirror *m, const char *q)
 
 static int reclassify_groups(struct mirror *m, struct idg_err *err);
 
+/* The ref cache no longer mirrors the table (a row moved, or a rollback). */
+static void
+forget_refs(struct mirror *m)
+{
+	strmap_clear(m->refs);
+	m->refs_complete = 0;
+}
+
 int
 mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 {
@@ -274,6 +295,17 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 			return -1;
 		}
 		m->index_dropped = 1;
+	}
+	/* An empty store has no member_refs rows left over (unresolved values of groups that
+	 * are gone), so the cache, emptied here, is complete until something clears it. */
+	m->refs_complete = 0;
+	m->holds_none =
+		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM held_departures)") == 0;
+	m->warnings_none =
+		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM entry_warnings)") == 0;
+	if (m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM member_refs)") == 0) {
+		strmap_clear(m->refs);
+		m->refs_complete = 1;
 	}
 	/* Only a refresh needs a new generation (it scans users). */
 	if (refresh) {
@@ -390,6 +422,8 @@ note_number_change(json_t *changes, const char *field, int64_t before, int64_t a
 
 static int point_identity(struct mirror *m, const char *uuid, const char *dn_norm,
 			  struct idg_err *err);
+static int point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm,
+			      struct idg_err *err);
 static int forget_identity(struct mirror *m, const char *uuid, struct idg_err *err);
 
 /*
@@ -453,10 +487,15 @@ write_warnings(struct mirror *m, const struct dir_entry *e, const char *name, st
 {
 	sqlite3_stmt *s = m->s[S_WARN_DEL];
 
-	sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
-	if (store_step_done(m->st, s, err) != 0)
-		return -1;
+	/* Nothing to delete while the table is known to be empty. */
+	if (!m->warnings_none) {
+		sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
+		if (store_step_done(m->st, s, err) != 0)
+			return -1;
+	}
 	s = m->s[S_WARN_INS];
+	if (e->n_warnings > 0)
+		m->warnings_none = 0;
 	for (size_t i = 0; i < e->n_warnings; i++) {
 		sqlite3_bind_text(s, 1, e->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, e->warnings[i].attr, -1, SQLITE_STATIC);
@@ -559,7 +598,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	json_t *changes;
 	int rc, found, was_departed = 0, moved = 0, renamed;
 
-	if (uid != NULL && depart_held_namesakes(m, e->uuid, uid, err) != 0)
+	if (uid != NULL && !m->holds_none && depart_held_namesakes(m, e->uuid, uid, err) != 0)
 		return -1;
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
@@ -571,7 +610,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		name = uid != NULL ? uid : e->uuid;
 		if (write_user(m, S_USER_INS, e, uid, status, err) != 0 ||
 		    write_warnings(m, e, name, err) != 0 ||
-		    point_identity(m, e->uuid, e->dn_norm, err) != 0)
+		    point_new_identity(m, e->uuid, e->dn_norm, err) != 0)
 			return -1;
 		m->stats.joiners++;
 		return RECORD(m, "user.joiner", e->uuid, name,
@@ -767,7 +806,7 @@ set_ref(struct mirror *m, int64_t id, const char *value, const char *target, con
 	bind_text_or_null(s, 3, target);
 	bind_text_or_null(s, 4, problem);
 	/* The cache maps values to ids; a value that moved makes it stale. */
-	strmap_clear(m->refs);
+	forget_refs(m);
 	return store_step_done(m->st, s, err);
 }
 
@@ -795,13 +834,17 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 		free(key);
 		return 0;
 	}
-	s = m->s[S_REF_GET];
-	sqlite3_bind_int(s, 1, kind);
-	sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	if (m->refs_complete) {
+		rc = SQLITE_DONE; /* not cached, so not stored */
+	} else {
+		s = m->s[S_REF_GET];
+		sqlite3_bind_int(s, 1, kind);
+		sqlite3_bind_text(s, 2, value, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			*id = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
 	if (rc == SQLITE_DONE) {
 		const char *problem = NULL;
 		int64_t parked = 0;
@@ -815,8 +858,12 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 					"a member value of %zu bytes (over %d) is kept unresolved",
 					len, DIR_MAX_DN);
 		}
-		/* The identity may hold a parked row (point_identity): take it back. */
-		if (uuid[0] != '\0' && ref_of_target(m, uuid, &parked, NULL, err) != 0)
+		/*
+		 * The identity may hold a parked row (point_identity): take it
+		 * back. Only set_ref parks a row, and it clears refs_complete.
+		 */
+		if (uuid[0] != '\0' && !m->refs_complete &&
+		    ref_of_target(m, uuid, &parked, NULL, err) != 0)
 			goto fail;
 		if (parked != 0) {
 			if (set_ref(m, parked, value, uuid, NULL, err) != 0)
@@ -897,6 +944,60 @@ by_ref(struct mirror *m, int stmt_id, int64_t ref, struct idg_err *err)
 	return store_step_done(m->st, s, err);
 }
 
+static int
+cmp_ref(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Adds every value of `want` to a group that has none of this kind (every
+ * group of a baseline). The rows go in in ref id order, appended to the
+ * group's end of the (group_id, ref_id) B-tree instead of scattered over
+ * it as value order would, and in one statement per group: a baseline of
+ * a million memberships otherwise spends a tenth of its time starting and
+ * ending a statement per row.
+ */
+static int
+add_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want, size_t n_want,
+	    struct idg_err *err)
+{
+	sqlite3_stmt *s = m->s[S_MEMBER_INS_MANY];
+	int64_t *ids = malloc(n_want * sizeof(*ids));
+	/* "[" and "]", and each id: up to 19 digits and a comma */
+	size_t cap = 2 + n_want * 20, len = 0;
+	char *json = malloc(cap + 1);
+	int rc = 0;
+
+	if (ids == NULL || json == NULL) {
+		free(ids);
+		free(json);
+		return idg_seterr(err, "out of memory");
+	}
+	for (size_t j = 0; rc == 0 && j < n_want; j++) {
+		rc = intern_ref(m, kind, want[j], &ids[j], err);
+		if (rc == 0)
+			rc = record_member_change(m, 1, g, kind, want[j], err);
+	}
+	if (rc == 0) {
+		qsort(ids, n_want, sizeof(*ids), cmp_ref);
+		json[len++] = '[';
+		for (size_t j = 0; j < n_want; j++)
+			len += (size_t)snprintf(json + len, cap + 1 - len, "%s%lld",
+						j > 0 ? "," : "", (long long)ids[j]);
+		json[len++] = ']';
+		sqlite3_bind_int64(s, 1, g->id);
+		sqlite3_bind_text(s, 2, json, (int)len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, m->now);
+		rc = store_step_done(m->st, s, err);
+	}
+	free(ids);
+	free(json);
+	return rc;
+}
+
 /* Brings one membership kind of a group to exactly `want` (sorted, unique). */
 static int
 sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want,
@@ -908,6 +1009,10 @@ sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const 
 
 	if (load_members(m, g->id, kind, &have, &n_have, err) != 0)
 		return -1;
+	if (n_have == 0 && n_want > 0) {
+		free_rows(have, n_have);
+		return add_members(m, g, kind, want, n_want, err);
+	}
 	while (rc == 0 && (i < n_have || j < n_want)) {
 		int c = i == n_have ? 1 : j == n_want ? -1 : strcmp(have[i].value, want[j]);
 
@@ -998,6 +1103,33 @@ point_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct i
 }
 
 /*
+ * point_identity() for an entry the store has never had (no row can name
+ * it as its target yet). While the ref cache is complete, a DN it does not
+ * hold is a DN no row has, and there is nothing to do: in a baseline, that
+ * is every entry that no group named before it arrived.
+ */
+static int
+point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct idg_err *err)
+{
+	if (m->refs_complete && dn_norm != NULL) {
+		size_t len = strlen(dn_norm);
+		char *key = malloc(len + 2);
+		int64_t id;
+		int cached;
+
+		if (key == NULL)
+			return idg_seterr(err, "out of memory");
+		key[0] = '0';
+		memcpy(key + 1, dn_norm, len);
+		cached = strmap_get(m->refs, key, len + 1, &id);
+		free(key);
+		if (!cached)
+			return 0;
+	}
+	return point_identity(m, uuid, dn_norm, err);
+}
+
+/*
  * An entry is gone (a user departed, a group deleted): its row and every
  * membership through it are removed and recorded, so that nobody who later
  * takes its name inherits them.
@@ -1035,7 +1167,7 @@ forget_identity(struct mirror *m, const char *uuid, struct idg_err *err)
 		rc = by_ref(m, S_MEMBER_DEL_REF, ref, err);
 	if (rc == 0)
 		rc = by_ref(m, S_REF_DEL, ref, err);
-	strmap_clear(m->refs);
+	forget_refs(m);
 	free(value);
 	return rc;
 }
@@ -1066,7 +1198,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	char *kept_cn = NULL;
 	json_t *ev = NULL;
 	const char *kind = NULL;
-	int rc, renamed = 1;
+	int rc, renamed = 1, created = 0;
 
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
@@ -1109,6 +1241,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		ev = m->baseline ? NULL : json_pack("{s:s, s:s}", "uuid", e->uuid, "dn", e->dn);
 		rc = write_group(m, S_GROUP_INS, e, g.cn, err);
 		g.id = sqlite3_last_insert_rowid(m->st->db);
+		created = 1;
 		m->stats.groups_added++;
 	}
 	if (rc == 0 && kind != NULL && !m->baseline) {
@@ -1116,12 +1249,20 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		ev = NULL;
 	}
 	json_decref(ev);
-	if (rc == 0 && renamed)
+	if (rc == 0 && g.id != 0 && created)
+		rc = point_new_identity(m, e->uuid, e->dn_norm, err);
+	else if (rc == 0 && renamed)
 		rc = point_identity(m, e->uuid, e->dn_norm, err);
-	if (rc == 0)
+	if (rc == 0 && created) { /* a group just inserted has no members to compare with */
+		if (e->n_members > 0)
+			rc = add_members(m, &g, 0, e->members, e->n_members, err);
+		if (rc == 0 && e->n_member_uids > 0)
+			rc = add_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	} else if (rc == 0) {
 		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
-	if (rc == 0)
-		rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+		if (rc == 0)
+			rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
+	}
 	if (rc == 0)
 		rc = write_warnings(m, e, g.cn, err);
 	free(kept_cn);
@@ -1507,6 +1648,8 @@ settle_departures(struct mirror *m, int force, struct idg_err *err)
 		for (size_t i = 0; rc == 0 && i < m->n_pending; i++) {
 			sqlite3_stmt *s = m->s[S_HELD_INS];
 
+			m->holds_none = 0;
+
 			sqlite3_bind_text(s, 1, m->pending[i], -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 2, m->now);
 			rc = store_step_done(m->st, s, err);
@@ -1729,7 +1872,7 @@ void
 mirror_rollback(struct mirror *m)
 {
 	store_rollback(m->st);
-	strmap_clear(m->refs); /* ids of rolled-back member_refs rows are gone */
+	forget_refs(m); /* ids of rolled-back member_refs rows are gone */
 	clear_pending(m);
 	flush_logs(m, 0);
 	m->in_tx = 0;

@@ -569,6 +569,71 @@ test_crossing_renames_keep_each_identity(void **state)
 			 1);
 }
 
+/*
+ * In a baseline the mirror trusts its cache of member values (nothing is
+ * stored yet): a group that names users before they arrive must still have
+ * them resolved when they do, in the same transaction, and both kinds of
+ * member go in.
+ */
+static void
+test_baseline_resolves_members_named_before_their_entries(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a, m_c}, uid_a[] = "a", uid_z[] = "z", *uids[] = {uid_a, uid_z};
+	struct dir_entry e[] = {group(G1, "ops", members, 2), user(UA, "a", m_a),
+				user("00000000-0000-0000-0000-00000000000c", "c", m_c)};
+
+	e[0].member_uids = uids;
+	e[0].n_member_uids = 2;
+	apply_all(f, 1, e, 3, 1);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(pairs(f, "00000000-0000-0000-0000-00000000000c", "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE problem "
+					     "IS NOT NULL"),
+			 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM membership_values WHERE "
+					     "kind = 'memberUid' AND since > 0"),
+			 2);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 4);
+}
+
+/* A store with no entries but a member value left behind is not trusted to be empty. */
+static void
+test_baseline_over_a_leftover_member_value_reuses_it(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a};
+	struct dir_entry e[] = {group(G1, "ops", members, 1), user(UA, "a", m_a)};
+	struct idg_err err;
+
+	assert_int_equal(store_exec(f->env.st,
+				    "INSERT INTO member_refs (kind, value, problem) "
+				    "VALUES (0, 'uid=a,dc=x', 'no_entry')",
+				    &err),
+			 0);
+	apply_all(f, 1, e, 2, 1);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs"), 1);
+}
+
+/* Warnings left behind by an entry no longer stored are not trusted to be gone. */
+static void
+test_baseline_clears_a_leftover_warning_of_a_returning_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry a = user(UA, "a", m_a);
+	struct idg_err err;
+
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "INSERT INTO entry_warnings (uuid, attribute, problem, seen_at) "
+			   "VALUES ('" UA "', 'displayName', 'not UTF-8 text', 1)",
+			   &err),
+		0);
+	apply_all(f, 1, &a, 1, 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM entry_warnings"), 0);
+}
+
 static void
 test_unresolved_member_is_kept_then_resolved(void **state)
 {
@@ -692,6 +757,9 @@ main(void)
 		T(test_readded_uid_inherits_nothing),
 		T(test_readd_arriving_before_the_delete_inherits_nothing),
 		T(test_crossing_renames_keep_each_identity),
+		T(test_baseline_resolves_members_named_before_their_entries),
+		T(test_baseline_over_a_leftover_member_value_reuses_it),
+		T(test_baseline_clears_a_leftover_warning_of_a_returning_entry),
 		T(test_unresolved_member_is_kept_then_resolved),
 		T(test_member_dn_over_the_limit_is_kept_as_too_long),
 		T(test_deleted_nested_group_leaves_its_parents),
