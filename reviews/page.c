@@ -62,9 +62,11 @@ static const char window_sql[] =
 	"SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, c.deadline, "
 	"i.user_uid AS user, u.display_name, u.title, u.department, (SELECT g.description FROM "
 	"groups g WHERE g.id = i.group_id) AS group_description, i.user_status, i.group_cn AS "
-	"grp, i.privileged, i.held_as, i.via, i.source, i.since, i.last_login, " REVIEW_RECOMMENDATION_SQL
+	"grp, i.privileged, i.held_as, i.via, i.source, i.since, "
+	"i.last_login, " REVIEW_RECOMMENDATION_SQL
 	", i.recommend_why, i.reviewer_why, i.decision, i.comment FROM (SELECT i.id" PAGE_WHERE
-	PAGE_ORDER " LIMIT ?7 OFFSET ?8) w JOIN review_items i ON i.id = w.id JOIN campaigns c ON "
+		PAGE_ORDER
+	" LIMIT ?7 OFFSET ?8) w JOIN review_items i ON i.id = w.id JOIN campaigns c ON "
 	"c.id = i.campaign_id LEFT JOIN users u ON u.uuid = i.user_uuid" PAGE_ORDER;
 
 static int
@@ -115,11 +117,11 @@ add_counts(struct store *st, const char *reviewer, const struct review_page_quer
 	}
 	bind_query(s, reviewer, q);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *c = json_pack(
-			"{s:I, s:s, s:I, s:I}", "campaign", (json_int_t)sqlite3_column_int64(s, 0),
-			"name", (const char *)sqlite3_column_text(s, 1), "deadline",
-			(json_int_t)sqlite3_column_int64(s, 2), "items",
-			(json_int_t)sqlite3_column_int64(s, 3));
+		json_t *c = json_pack("{s:I, s:s, s:I, s:I}", "campaign",
+				      (json_int_t)sqlite3_column_int64(s, 0), "name",
+				      (const char *)sqlite3_column_text(s, 1), "deadline",
+				      (json_int_t)sqlite3_column_int64(s, 2), "items",
+				      (json_int_t)sqlite3_column_int64(s, 3));
 
 		if (c == NULL || json_array_append_new(camps, c) != 0) {
 			rc = SQLITE_NOMEM;

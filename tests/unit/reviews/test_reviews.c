@@ -513,7 +513,8 @@ counts_wrong(struct fixture *f)
 		&f->env,
 		"SELECT (SELECT count(*) FROM (SELECT reviewer, campaign_id, count(*) AS n, "
 		"count(decision) AS d, sum(privileged != 0) AS p, sum(privileged != 0 AND decision "
-		"IS NOT NULL) AS pd FROM review_items WHERE reviewer IS NOT NULL GROUP BY reviewer, "
+		"IS NOT NULL) AS pd FROM review_items WHERE reviewer IS NOT NULL GROUP BY "
+		"reviewer, "
 		"campaign_id) a LEFT JOIN review_counts k USING (reviewer, campaign_id) WHERE "
 		"k.items IS NOT a.n OR k.decided IS NOT a.d OR k.privileged IS NOT a.p OR "
 		"k.privileged_decided IS NOT a.pd) + (SELECT count(*) FROM review_counts k WHERE "

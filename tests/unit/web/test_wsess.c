@@ -156,9 +156,8 @@ test_ids_name_their_slot_and_nothing_else(void **state)
 	{
 		unsigned slot_a = raw[1];
 
-		assert_int_equal(sodium_base642bin(raw, sizeof(raw), b.id, WSESS_ID_LEN, NULL,
-						   &len, NULL,
-						   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+		assert_int_equal(sodium_base642bin(raw, sizeof(raw), b.id, WSESS_ID_LEN, NULL, &len,
+						   NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
 				 0);
 		assert_int_not_equal(raw[1], slot_a);
 		/* b's random part with a's slot: a's entry, but not a's id. */
