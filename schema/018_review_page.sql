@@ -16,7 +16,9 @@
 --
 -- Invariant: for every (reviewer, campaign_id), the row's counts equal
 -- the aggregate of review_items over the same key (checked by the unit
--- tests after decisions, delegations and edits).
+-- tests after decisions, delegations and edits). A later migration that
+-- rebuilds review_items (a copy and a rename, as 013 did) drops these
+-- triggers and the index with the old table: it must create them again.
 CREATE TABLE review_counts (
 	reviewer           TEXT NOT NULL,
 	campaign_id        INTEGER NOT NULL,
