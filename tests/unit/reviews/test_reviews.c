@@ -506,7 +506,7 @@ test_page_windows_and_filters(void **state)
 }
 
 /* review_counts rows that disagree with review_items (schema 018's invariant): 0 when exact. */
-static int
+static long long
 counts_wrong(struct fixture *f)
 {
 	return test_count(
