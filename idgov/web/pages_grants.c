@@ -73,7 +73,7 @@ list(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_
 	return r->result;
 }
 
-/* Renders tpl with the rows, and the break-glass rows when there are some (Approvals). */
+/* Renders tpl, a list page, with the session's CSRF token and the rows. */
 static void
 render(struct web_resp *rs, struct wsess *s, const char *path, const char *title, const char *tpl,
        struct buf *rows, int status, const char *kind, const char *flash_text)
