@@ -3,7 +3,7 @@
  * a time (idgov-web's "My reviews"): the filters and the window are
  * applied in SQL, so a page costs the rows it shows, not the reviewer's
  * whole list, and the counts the page needs (all items, decided, those
- * the filters match) come from count queries over the same rows.
+ * the filters match) come with it.
  *
  * The filters are the page's: a person (a case-insensitive substring of
  * the uid or the display name), a group (a substring of its cn), only
@@ -17,6 +17,16 @@
  *
  * The order is review_pending()'s: undecided first, then by item number,
  * so a page's window is stable while nothing is decided.
+ *
+ * What a view costs (schema 018): the progress (all items, decided) and,
+ * without a person or group filter, the number the filters match come
+ * from review_counts, one row per campaign that triggers keep exact; the
+ * window is cut by a walk of the index review_items_page, which is in the
+ * page's order, over offset + limit entries of review_items alone, and
+ * only the rows it keeps are joined with the person and the group. So the
+ * first page costs the same for 50 items or 50,000, and a deep page the
+ * entries it skips. Only a person or group filter counts by a scan of the
+ * reviewer's items, since a substring has no index.
  */
 #include "review_int.h"
 
@@ -24,17 +34,46 @@
 
 #include <string.h>
 
-/* The rows a page is cut from: ?1 reviewer, ?2 campaign (0 any), ?3 person, ?4 group,
- * ?5 undecided only, ?6 privileged only. */
-#define PAGE_FROM                                                                                  \
-	" FROM review_items i JOIN campaigns c ON c.id = i.campaign_id LEFT JOIN users u ON "      \
-	"u.uuid = i.user_uuid WHERE i.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR "          \
-	"c.id = ?2)"
-#define PAGE_FILTER                                                                                \
-	" AND (?3 IS NULL OR instr(lower(coalesce(i.user_uid, '')), lower(?3)) > 0 OR "            \
-	"instr(lower(coalesce(u.display_name, '')), lower(?3)) > 0) AND (?4 IS NULL OR "           \
-	"instr(lower(coalesce(i.group_cn, '')), lower(?4)) > 0) AND (?5 = 0 OR i.decision IS "     \
-	"NULL) AND (?6 = 0 OR i.privileged != 0)"
+/* The campaigns of a page and their counts: ?1 reviewer, ?2 campaign (0 any). */
+static const char counts_sql[] =
+	"SELECT c.id AS campaign, c.name, c.deadline, k.items, k.decided, k.privileged, "
+	"k.privileged_decided FROM review_counts k JOIN campaigns c ON c.id = k.campaign_id "
+	"WHERE k.reviewer = ?1 AND c.state = 'open' AND (?2 = 0 OR c.id = ?2) AND k.items > 0 "
+	"ORDER BY c.id";
+
+/* The items the filters keep: ?1 reviewer, ?2 campaign (0 any), ?3 person, ?4 group,
+ * ?5 undecided only, ?6 privileged only. The display name is read only when there is a
+ * person filter (OR stops at the first true term). */
+#define PAGE_WHERE                                                                                 \
+	" FROM review_items i JOIN campaigns c ON c.id = i.campaign_id WHERE i.reviewer = ?1 AND " \
+	"c.state = 'open' AND (?2 = 0 OR c.id = ?2) AND (?3 IS NULL OR "                           \
+	"instr(lower(coalesce(i.user_uid, '')), lower(?3)) > 0 OR "                                \
+	"instr(lower(coalesce((SELECT u.display_name FROM users u WHERE u.uuid = i.user_uuid), "   \
+	"'')), lower(?3)) > 0) AND (?4 IS NULL OR instr(lower(coalesce(i.group_cn, '')), "         \
+	"lower(?4)) > 0) AND (?5 = 0 OR i.decision IS NULL) AND (?6 = 0 OR i.privileged != 0)"
+
+/* Spelled as the index review_items_page spells it, so the planner walks the index. */
+#define PAGE_ORDER " ORDER BY i.decision IS NOT NULL, i.id"
+
+static const char matched_sql[] = "SELECT count(*)" PAGE_WHERE;
+
+/* The window: the ids first (the index walk), then their rows joined. */
+static const char window_sql[] =
+	"SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, c.deadline, "
+	"i.user_uid AS user, u.display_name, u.title, u.department, (SELECT g.description FROM "
+	"groups g WHERE g.id = i.group_id) AS group_description, i.user_status, i.group_cn AS "
+	"grp, i.privileged, i.held_as, i.via, i.source, i.since, "
+	"i.last_login, " REVIEW_RECOMMENDATION_SQL
+	", i.recommend_why, i.reviewer_why, i.decision, i.comment FROM (SELECT i.id" PAGE_WHERE
+		PAGE_ORDER
+	" LIMIT ?7 OFFSET ?8) w JOIN review_items i ON i.id = w.id JOIN campaigns c ON "
+	"c.id = i.campaign_id LEFT JOIN users u ON u.uuid = i.user_uuid" PAGE_ORDER;
+
+static int
+has_text(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
 
 /* Binds the reviewer and campaign, and the filters when the statement has them. */
 static void
@@ -44,11 +83,11 @@ bind_query(sqlite3_stmt *s, const char *reviewer, const struct review_page_query
 	sqlite3_bind_int64(s, 2, q->campaign);
 	if (sqlite3_bind_parameter_count(s) < 6)
 		return;
-	if (q->person != NULL && q->person[0] != '\0')
+	if (has_text(q->person))
 		sqlite3_bind_text(s, 3, q->person, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 3);
-	if (q->group != NULL && q->group[0] != '\0')
+	if (has_text(q->group))
 		sqlite3_bind_text(s, 4, q->group, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 4);
@@ -56,16 +95,81 @@ bind_query(sqlite3_stmt *s, const char *reviewer, const struct review_page_query
 	sqlite3_bind_int(s, 6, q->privileged != 0);
 }
 
-/* Adds the one row of s (counts) to o under its column names; -1 with err. */
+/*
+ * The campaigns (for the heading), the progress (total, decided) and,
+ * when no substring filter is set, the number matched, into o; the
+ * number matched is left out otherwise. -1 with err.
+ */
 static int
-add_counts(struct store *st, sqlite3_stmt *s, json_t *o, struct idg_err *err)
+add_counts(struct store *st, const char *reviewer, const struct review_page_query *q, json_t *o,
+	   struct idg_err *err)
 {
-	json_t *row = query_row(st, s, "no counts", err);
+	int64_t total = 0, decided = 0, priv = 0, priv_decided = 0, matched;
+	json_t *camps = json_array();
+	sqlite3_stmt *s;
+	int rc;
 
-	if (row == NULL)
+	if (camps == NULL)
+		return idg_seterr(err, "out of memory");
+	if (store_prepare(st, counts_sql, &s, err) != 0) {
+		json_decref(camps);
 		return -1;
-	json_object_update(o, row);
-	json_decref(row);
+	}
+	bind_query(s, reviewer, q);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *c = json_pack("{s:I, s:s, s:I, s:I}", "campaign",
+				      (json_int_t)sqlite3_column_int64(s, 0), "name",
+				      (const char *)sqlite3_column_text(s, 1), "deadline",
+				      (json_int_t)sqlite3_column_int64(s, 2), "items",
+				      (json_int_t)sqlite3_column_int64(s, 3));
+
+		if (c == NULL || json_array_append_new(camps, c) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		total += sqlite3_column_int64(s, 3);
+		decided += sqlite3_column_int64(s, 4);
+		priv += sqlite3_column_int64(s, 5);
+		priv_decided += sqlite3_column_int64(s, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		store_err(st, err, "counting the reviewer's items");
+		sqlite3_finalize(s);
+		json_decref(camps);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	json_object_set_new(o, "total", json_integer((json_int_t)total));
+	json_object_set_new(o, "decided", json_integer((json_int_t)decided));
+	json_object_set_new(o, "campaigns", camps);
+	if (has_text(q->person) || has_text(q->group))
+		return 0;
+	matched = q->privileged ? priv : total;
+	if (q->undecided)
+		matched -= q->privileged ? priv_decided : decided;
+	json_object_set_new(o, "matched", json_integer((json_int_t)matched));
+	return 0;
+}
+
+/* The number of items a person or group filter keeps, by a scan; -1 with err. */
+static int
+add_matched(struct store *st, const char *reviewer, const struct review_page_query *q, json_t *o,
+	    struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, matched_sql, &s, err) != 0)
+		return -1;
+	bind_query(s, reviewer, q);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		store_err(st, err, "counting the items the filters keep");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	json_object_set_new(o, "matched", json_integer((json_int_t)sqlite3_column_int64(s, 0)));
+	sqlite3_finalize(s);
 	return 0;
 }
 
@@ -80,42 +184,11 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 		idg_seterr(err, "out of memory");
 		return NULL;
 	}
-	/* Every item of the reviewer's open campaigns, and how many are decided: the progress. */
-	if (store_prepare(st, "SELECT count(*) AS total, count(i.decision) AS decided" PAGE_FROM,
-			  &s, err) != 0)
+	if (add_counts(st, reviewer, q, o, err) != 0)
 		goto fail;
-	bind_query(s, reviewer, q);
-	if (add_counts(st, s, o, err) != 0)
+	if (json_object_get(o, "matched") == NULL && add_matched(st, reviewer, q, o, err) != 0)
 		goto fail;
-	/* How many the filters match: the number of pages. */
-	if (store_prepare(st, "SELECT count(*) AS matched" PAGE_FROM PAGE_FILTER, &s, err) != 0)
-		goto fail;
-	bind_query(s, reviewer, q);
-	if (add_counts(st, s, o, err) != 0)
-		goto fail;
-	/* The campaigns the items belong to, for the page's heading. */
-	if (store_prepare(st,
-			  "SELECT c.id AS campaign, c.name, c.deadline, count(*) AS items" PAGE_FROM
-			  " GROUP BY c.id ORDER BY c.id",
-			  &s, err) != 0)
-		goto fail;
-	bind_query(s, reviewer, q);
-	if ((part = query_rows(st, s, err)) == NULL)
-		goto fail;
-	json_object_set_new(o, "campaigns", part);
-	/* The window itself. */
-	if (store_prepare(
-		    st,
-		    "SELECT i.id AS item, i.campaign_id AS campaign, c.name AS "
-		    "campaign_name, c.deadline, i.user_uid AS user, u.display_name, u.title, "
-		    "u.department, (SELECT g.description FROM groups g WHERE g.id = "
-		    "i.group_id) AS group_description, "
-		    "i.user_status, i.group_cn AS grp, i.privileged, i.held_as, i.via, "
-		    "i.source, i.since, i.last_login, " REVIEW_RECOMMENDATION_SQL
-		    ", i.recommend_why, i.reviewer_why, i.decision, i.comment" PAGE_FROM PAGE_FILTER
-		    " ORDER BY i.decision IS NOT NULL, i.id LIMIT ?7 "
-		    "OFFSET ?8",
-		    &s, err) != 0)
+	if (store_prepare(st, window_sql, &s, err) != 0)
 		goto fail;
 	bind_query(s, reviewer, q);
 	sqlite3_bind_int64(s, 7, q->limit);

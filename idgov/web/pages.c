@@ -516,7 +516,9 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 		pages_campaigns(app, rq, &s, rs);
 	} else if (strcmp(rq->path, "/campaigns/report") == 0 && !post) {
 		pages_campaign_report(app, rq, &s, rs);
-	} else if (strcmp(rq->path, "/approvals") == 0 && !s.admin) {
+	} else if ((strcmp(rq->path, "/approvals") == 0 ||
+		    strcmp(rq->path, "/approvals/acknowledge") == 0) &&
+		   !s.admin) {
 		/* idgovd refuses a decision by someone who is no admin; the page says so first. */
 		pages_message(rs, &s, 403, "Approvals", "Only idgov admins decide on grants.",
 			      "/requests", "Your requests");
@@ -525,6 +527,8 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 			pages_approvals_post(app, rq, &s, rs);
 		else
 			pages_approvals(app, rq, &s, rs);
+	} else if (strcmp(rq->path, "/approvals/acknowledge") == 0 && post) {
+		pages_approvals_acknowledge(app, rq, &s, rs);
 	} else {
 		pages_message(rs, &s, 404, "Not found", "There is no such page.", "/", "Home");
 	}

@@ -28,6 +28,8 @@ void pages_approvals(struct web_app *app, const struct web_req *rq, struct wsess
 		     struct web_resp *rs);
 void pages_approvals_post(struct web_app *app, const struct web_req *rq, struct wsess *s,
 			  struct web_resp *rs);
+void pages_approvals_acknowledge(struct web_app *app, const struct web_req *rq, struct wsess *s,
+				 struct web_resp *rs);
 void pages_campaigns(struct web_app *app, const struct web_req *rq, struct wsess *s,
 		     struct web_resp *rs);
 void pages_campaign_report(struct web_app *app, const struct web_req *rq, struct wsess *s,

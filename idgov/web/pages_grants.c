@@ -5,6 +5,14 @@
  * a decision and approve or deny each with a comment. idgovd decides who
  * may do what (the two-person rule, admins only for decisions); these
  * pages only show its answers.
+ *
+ * Approvals also lists the break-glass grants nobody has acknowledged yet
+ * (grant.list "review": access someone gave themself in an emergency,
+ * reviewed after the fact), and an admin other than the person who broke
+ * the glass acknowledges each with a comment (grant.acknowledge, the
+ * operation `idgov grant acknowledge` uses; idgovd audits it with the
+ * admin, the comment and the address). The page asks for the comment
+ * before idgovd is asked: an acknowledgement says what was checked.
  */
 #include "pages.h"
 
@@ -65,6 +73,7 @@ list(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_
 	return r->result;
 }
 
+/* Renders tpl, a list page, with the session's CSRF token and the rows. */
 static void
 render(struct web_resp *rs, struct wsess *s, const char *path, const char *title, const char *tpl,
        struct buf *rows, int status, const char *kind, const char *flash_text)
@@ -76,7 +85,7 @@ render(struct web_resp *rs, struct wsess *s, const char *path, const char *title
 	buf_init(&content);
 	buf_init(&flash);
 	pages_flash(&flash, kind, flash_text);
-	if (rows->failed || html_render(&content, tpl, v, 2) != 0) {
+	if (rows->failed || html_render(&content, tpl, v, sizeof(v) / sizeof(v[0])) != 0) {
 		rs->body.failed = 1;
 	} else {
 		rs->status = status;
@@ -177,12 +186,56 @@ pages_requests_post(struct web_app *app, const struct web_req *rq, struct wsess 
 	ctl_reply_free(&r);
 }
 
+/* The break-glass grants not yet acknowledged, as rows of their own form; -1 with rs filled. */
+static int
+breakglass_rows(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs,
+		struct buf *b)
+{
+	struct ctl_reply r;
+	json_t *items, *g;
+	size_t i;
+
+	items = list(app, rq, s, rs, json_pack("{s:s}", "filter", "review"), &r);
+	if (items == NULL)
+		return -1;
+	json_array_foreach(items, i, g)
+	{
+		long long id = (long long)json_integer_value(json_object_get(g, "id"));
+
+		if (!is_true(json_object_get(g, "needs_review")))
+			continue;
+		buf_printf(b, "<tr id=\"breakglass-%lld\"><td>%lld</td><td>", id, id);
+		html_escape(b, str(g, "grantee"));
+		buf_puts(b, " → ");
+		html_escape(b, str(g, "grp"));
+		buf_puts(b, "<span class=\"sub\">");
+		html_escape(b, str(g, "state"));
+		buf_puts(b, "</span></td><td>");
+		when(b, json_object_get(g, "start"));
+		buf_puts(b, "<span class=\"sub\">until ");
+		when(b, json_object_get(g, "end"));
+		buf_puts(b, "</span></td><td>");
+		html_escape(b, str(g, "reason"));
+		buf_printf(b,
+			   "</td><td><input type=\"text\" name=\"a%lld\" maxlength=\"2000\" "
+			   "placeholder=\"What you checked (required)\" aria-label=\"Comment on "
+			   "break-glass grant %lld\"><button type=\"submit\" name=\"ack\" "
+			   "value=\"%lld\" class=\"approve\">Acknowledge</button></td></tr>\n",
+			   id, id, id);
+	}
+	if (b->len == 0)
+		buf_puts(b, "<tr><td colspan=\"5\">No break-glass use is waiting for "
+			    "review.</td></tr>");
+	ctl_reply_free(&r);
+	return 0;
+}
+
 static void
 approvals_page(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs,
 	       int status, const char *kind, const char *flash_text)
 {
 	struct ctl_reply r;
-	struct buf rows;
+	struct buf rows, bg, content, flash;
 	json_t *items, *g;
 	size_t i;
 
@@ -190,6 +243,7 @@ approvals_page(struct web_app *app, const struct web_req *rq, struct wsess *s, s
 	if (items == NULL)
 		return;
 	buf_init(&rows);
+	buf_init(&bg);
 	json_array_foreach(items, i, g)
 	{
 		long long id = (long long)json_integer_value(json_object_get(g, "id"));
@@ -224,12 +278,33 @@ approvals_page(struct web_app *app, const struct web_req *rq, struct wsess *s, s
 			   "aria-label=\"Comment for grant %lld\"></td></tr>\n",
 			   id, id, id, id);
 	}
+	ctl_reply_free(&r);
 	if (rows.len == 0)
 		buf_puts(&rows,
 			 "<tr><td colspan=\"6\">Nothing is waiting for a decision.</td></tr>");
-	render(rs, s, "/approvals", "Approvals", "approvals.html", &rows, status, kind, flash_text);
+	if (breakglass_rows(app, rq, s, rs, &bg) != 0)
+		goto out;
+	buf_init(&content);
+	buf_init(&flash);
+	pages_flash(&flash, kind, flash_text);
+	{
+		const struct html_var v[] = {html_text("csrf", s->csrf),
+					     html_raw("rows", rows.p != NULL ? rows.p : ""),
+					     html_raw("breakglass", bg.p != NULL ? bg.p : "")};
+
+		if (rows.failed || bg.failed ||
+		    html_render(&content, "approvals.html", v, sizeof(v) / sizeof(v[0])) != 0) {
+			rs->body.failed = 1;
+		} else {
+			rs->status = status;
+			pages_layout(rs, s, "/approvals", "Approvals", flash.p, content.p);
+		}
+	}
+	buf_free(&content);
+	buf_free(&flash);
+out:
 	buf_free(&rows);
-	ctl_reply_free(&r);
+	buf_free(&bg);
 }
 
 void
@@ -238,8 +313,13 @@ pages_approvals(struct web_app *app, const struct web_req *rq, struct wsess *s, 
 	const char *done = form_get(&rq->query, "decided");
 	char msg[80] = "";
 
+	const char *acked = form_get(&rq->query, "acknowledged");
+
 	if (done != NULL && strspn(done, "0123456789") == strlen(done) && strlen(done) < 12)
 		snprintf(msg, sizeof(msg), "Decision on grant #%s recorded.", done);
+	else if (acked != NULL && strspn(acked, "0123456789") == strlen(acked) &&
+		 strlen(acked) < 12)
+		snprintf(msg, sizeof(msg), "Break-glass grant #%s acknowledged.", acked);
 	approvals_page(app, rq, s, rs, 200, "ok", msg);
 }
 
@@ -289,4 +369,53 @@ pages_approvals_post(struct web_app *app, const struct web_req *rq, struct wsess
 	ctl_reply_free(&r);
 	rs->status = 303;
 	snprintf(rs->location, sizeof(rs->location), "/approvals?decided=%lld", id);
+}
+
+void
+pages_approvals_acknowledge(struct web_app *app, const struct web_req *rq, struct wsess *s,
+			    struct web_resp *rs)
+{
+	const char *ack = form_get(&rq->body, "ack"), *comment;
+	char key[24];
+	struct ctl_reply r;
+	long long id;
+
+	if (ack == NULL || ack[0] == '\0' || strlen(ack) > 12 ||
+	    strspn(ack, "0123456789") != strlen(ack) || (id = strtoll(ack, NULL, 10)) < 1) {
+		approvals_page(app, rq, s, rs, 400, "error",
+			       "That acknowledgement could not be read.");
+		return;
+	}
+	snprintf(key, sizeof(key), "a%lld", id);
+	comment = form_get(&rq->body, key);
+	if (comment == NULL || comment[strspn(comment, " \t")] == '\0') {
+		approvals_page(app, rq, s, rs, 400, "error",
+			       "Say what you checked: a break-glass use is acknowledged with a "
+			       "comment.");
+		return;
+	}
+	ctl_call(&app->ctl, "grant.acknowledge",
+		 json_pack("{s:I, s:s}", "id", (json_int_t)id, "comment", comment), s->token,
+		 rq->addr, &r);
+	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
+		ctl_reply_free(&r);
+		pages_signed_out(app, s, rs);
+		return;
+	}
+	if (r.code != NULL) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "Not acknowledged: %s", r.message);
+		approvals_page(app, rq, s, rs,
+			       strcmp(r.code, "denied") == 0        ? 403
+			       : strcmp(r.code, "not_found") == 0   ? 404
+			       : strcmp(r.code, "bad_request") == 0 ? 400
+								    : 409,
+			       "error", why);
+		ctl_reply_free(&r);
+		return;
+	}
+	ctl_reply_free(&r);
+	rs->status = 303;
+	snprintf(rs->location, sizeof(rs->location), "/approvals?acknowledged=%lld", id);
 }

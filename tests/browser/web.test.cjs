@@ -125,6 +125,15 @@ async function giveCode(page, code) {
   await Promise.all([page.waitForNavigation(), page.click('button[name=bulk]')]);
   ok(page.url().includes(`decided=${many.length}`), `selecting ${many.length} items decides them together`, page.url());
 
+  // --- delegate: bin hands one item to sync, and no longer sees it (sync does, below) ---
+  const delegateId = process.env.DELEGATE_ITEM;
+  await page.check(`#item-${delegateId} input[name=item]`);
+  await page.fill('input[name=to]', 'sync');
+  await Promise.all([page.waitForNavigation(), page.click('button[name=delegate]')]);
+  ok(page.url().includes('delegated=1'), 'bin delegates a ticked item to sync', page.url());
+  ok(await page.locator(`#item-${delegateId}`).count() === 0, 'and it leaves bin\'s list');
+  await shot(page, '09a-delegated');
+
   // --- URL tampering: another reviewer's item ---
   await page.goto(`${WEB}/reviews?undecided=1`);
   const otherId = process.env.OTHER_ITEM;
@@ -222,6 +231,55 @@ async function giveCode(page, code) {
   await Promise.all([p3.waitForNavigation(), p3.click(`#grant-${grant} button.approve`)]);
   ok(p3.url().includes(`/approvals?decided=${grant}`), 'sync approves it', p3.url());
   await shot(p3, '18-approved');
+
+  // --- break-glass: daemon broke the glass; sync acknowledges it, a comment first ---
+  const bg = process.env.BG_GRANT;
+  await p3.goto(`${WEB}/approvals`);
+  ok(await p3.locator(`#breakglass-${bg}`).count() === 1, 'sync sees the break-glass use on Approvals');
+  ok((await p3.textContent(`#breakglass-${bg}`)).includes('restore after INC-9'), 'with its reason');
+  const [noComment] = await Promise.all([p3.waitForNavigation(), p3.click(`#breakglass-${bg} button`)]);
+  ok(noComment.status() === 400 && (await p3.textContent('.flash')).includes('comment'),
+     'acknowledging without a comment is refused', String(noComment.status()));
+  await p3.fill(`#breakglass-${bg} input[type=text]`, 'called daemon, restore confirmed');
+  await Promise.all([p3.waitForNavigation(), p3.click(`#breakglass-${bg} button`)]);
+  ok(p3.url().includes(`/approvals?acknowledged=${bg}`), 'with a comment it is acknowledged', p3.url());
+  ok(await p3.locator(`#breakglass-${bg}`).count() === 0, 'and leaves the list');
+  await shot(p3, '18a-breakglass-acknowledged');
+
+  // --- the delegate sees the item bin handed over ---
+  await p3.goto(`${WEB}/reviews?person=${encodeURIComponent(process.env.DELEGATE_ABOUT)}`);
+  ok(await p3.locator(`#item-${delegateId}`).count() === 1, 'sync, the delegate, sees the delegated item');
+
+  // --- the pager: next, previous, last, with the filters kept on every page ---
+  const pg = Number(process.env.PG_ITEMS);
+  const pages = Math.ceil(pg / 100);
+  await p3.goto(`${WEB}/reviews?person=pg&undecided=1`);
+  ok((await p3.textContent('nav.pager')).includes(`Page 1 of ${pages}`), `the person filter "pg" gives ${pages} pages`,
+     await p3.textContent('nav.pager'));
+  const firstOnPage1 = await p3.locator('tr[id^=item-]').first().getAttribute('id');
+  ok(await p3.locator('tr[id^=item-]').count() === 100, '100 items on the first page');
+  await Promise.all([p3.waitForNavigation(), p3.locator('a.page-next').first().click()]);
+  const u2 = new URL(p3.url());
+  ok(u2.searchParams.get('page') === '2' && u2.searchParams.get('person') === 'pg' && u2.searchParams.get('undecided') === '1',
+     'Next goes to page 2 and keeps the filters', p3.url());
+  ok(await p3.inputValue('input[name=person]') === 'pg' && await p3.isChecked('input[name=undecided]'),
+     'the filter form still shows them');
+  const rows2 = await p3.locator('tr[id^=item-]').allTextContents();
+  ok(rows2.length === 100 && rows2.every((t) => t.includes('Pager')), 'page 2 holds 100 other items, each matching the filter',
+     String(rows2.length));
+  ok(await p3.locator(`#${firstOnPage1}`).count() === 0, 'none of them from page 1');
+  await shot(p3, '20-pager-page-2');
+  await Promise.all([p3.waitForNavigation(), p3.locator('a.page-prev').first().click()]);
+  ok(new URL(p3.url()).searchParams.get('page') === '1' &&
+     await p3.locator('tr[id^=item-]').first().getAttribute('id') === firstOnPage1,
+     'Previous goes back to the same first page', p3.url());
+  await Promise.all([p3.waitForNavigation(), p3.locator('a.page-last').first().click()]);
+  ok(await p3.locator('tr[id^=item-]').count() === pg - 100 * (pages - 1) &&
+     new URL(p3.url()).searchParams.get('person') === 'pg',
+     `Last shows the last ${pg - 100 * (pages - 1)} items, still filtered`, p3.url());
+  ok(await p3.locator('nav.pager .off').first().textContent() !== null &&
+     (await p3.textContent('nav.pager')).includes(`Page ${pages} of ${pages}`), 'and says it is the last page');
+  await shot(p3, '21-pager-last');
 
   // --- campaigns: progress per reviewer, and the evidence as a download ---
   await p3.goto(`${WEB}/campaigns`);

@@ -40,6 +40,9 @@ scope = groups
 groups = admins, ops, dev, finance
 schedule = none
 duration = 1h
+[breakglass]
+group = finance
+max_duration = 30m
 CONF
 IDLE=30
 web_setup "session_idle = ${IDLE}s"
@@ -94,6 +97,18 @@ changetype: modify
 add: member
 member: uid=victor,ou=People,dc=example,dc=com
 LDIF
+# 230 reports for sync (pg001..pg230 in dev), so sync's list has three pages to walk.
+PG_ITEMS=230
+{
+	for i in $(seq -w 1 "$PG_ITEMS"); do
+		printf 'dn: uid=pg%s,ou=People,dc=example,dc=com\nchangetype: add\nobjectClass: inetOrgPerson\n' "$i"
+		printf 'objectClass: posixAccount\nuid: pg%s\ncn: Pager %s\nsn: %s\ndisplayName: Pager %s\n' "$i" "$i" "$i" "$i"
+		printf 'manager: uid=sync,ou=People,dc=example,dc=com\nuidNumber: %d\ngidNumber: 20000\n' $((30000 + 10#$i))
+		printf 'homeDirectory: /home/pg%s\n\n' "$i"
+	done
+	printf 'dn: cn=dev,ou=Groups,dc=example,dc=com\nchangetype: modify\nadd: memberUid\n'
+	for i in $(seq -w 1 "$PG_ITEMS"); do printf 'memberUid: pg%s\n' "$i"; done
+} | ldif
 # sync is an idgov admin through the directory, and approves on the web.
 slapd_modify "$T/slapd" <<LDIF
 dn: cn=idgov-admins,ou=Groups,dc=example,dc=com
@@ -118,8 +133,16 @@ APPROVE_ITEM=${bin_plain%%,*}
 MANY_ITEMS=$(printf '%s' "$bin_plain" | cut -d, -f2,3)
 PRIV_ITEM=$(items "reviewer = 'bin' AND privileged" | cut -d, -f1)
 OTHER_ITEM=$(items "reviewer = 'sys'" | cut -d, -f1)
+DELEGATE_ITEM=$(printf '%s' "$bin_plain" | cut -d, -f4)
 assert_exit 0 "the fixture gives bin plain and privileged items, and sys some" \
-	test -n "$APPROVE_ITEM" -a -n "$MANY_ITEMS" -a -n "$PRIV_ITEM" -a -n "$OTHER_ITEM"
+	test -n "$APPROVE_ITEM" -a -n "$MANY_ITEMS" -a -n "$PRIV_ITEM" -a -n "$OTHER_ITEM" -a -n "$DELEGATE_ITEM"
+DELEGATE_ABOUT=$(sql "SELECT user_uid FROM review_items WHERE id = $DELEGATE_ITEM")
+assert_eq "$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'sync' AND user_uid LIKE 'pg%'")" "$PG_ITEMS" \
+	"sync reviews the $PG_ITEMS pager reports"
+# daemon (uid 1, in finance, the [breakglass] group) breaks the glass; sync acknowledges it on the web.
+assert_exit 0 "daemon breaks the glass" setpriv --reuid=1 --regid=1 --clear-groups "$IDGOV" -c "$T/etc/idgov.conf" \
+	grant breakglass --group audit --for 10m --reason "restore after INC-9"
+BG_GRANT=$(sql "SELECT id FROM grants WHERE breakglass AND grantee = 'daemon'")
 
 SHOTS=$BUILD/web-screenshots
 rm -rf "$SHOTS"
@@ -127,6 +150,7 @@ WEB=$WEB SHOTS=$SHOTS IDLE_SECONDS=$IDLE BIN_PASSWORD='Bin password 1' SYS_PASSW
 	BIN_SECRET=$BIN_SECRET SYNC_PASSWORD='Sync password 3' SYNC_SECRET=$SYNC_SECRET \
 	BIN_ITEMS=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'") \
 	APPROVE_ITEM=$APPROVE_ITEM PRIV_ITEM=$PRIV_ITEM MANY_ITEMS=$MANY_ITEMS OTHER_ITEM=$OTHER_ITEM \
+	DELEGATE_ITEM=$DELEGATE_ITEM DELEGATE_ABOUT=$DELEGATE_ABOUT PG_ITEMS=$PG_ITEMS BG_GRANT=$BG_GRANT \
 	NODE_PATH=$NODE_DIR/node_modules timeout 300 node "$ROOT/tests/browser/web.test.cjs" >"$T/browser.txt" 2>&1
 while IFS= read -r line; do
 	case "$line" in
@@ -168,6 +192,13 @@ in_ops() {
 		-b cn=ops,ou=Groups,dc=example,dc=com -s base member memberUid | grep -Eqi '^(member: uid=bin,|memberUid: bin$)'
 }
 assert_exit 0 "and bin appears in ops in the directory" wait_for 10 in_ops
+# bin delegated an item to sync on the page; sync acknowledged the break-glass use.
+assert_eq "$(sql "SELECT reviewer FROM review_items WHERE id = $DELEGATE_ITEM")" sync "the delegated item is sync's"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'bin' AND action = 'review.delegate' ORDER BY seq DESC LIMIT 1")" \
+	'"to":"sync"' "the delegation is audited as bin's"
+assert_eq "$(sql "SELECT acknowledged_by FROM grants WHERE id = $BG_GRANT")" sync "the break-glass use is acknowledged by sync"
+assert_contains "$(sql "SELECT details FROM audit WHERE actor = 'sync' AND action = 'grant.acknowledge'")" \
+	'"comment":"called daemon, restore confirmed"' "with the comment typed on the page"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE actor = 'sync' AND action = 'review.report'")" 1 \
 	"the evidence download is audited as sync's"
 n=$(find "$SHOTS" -name '*.png' | wc -l)

@@ -505,6 +505,110 @@ test_page_windows_and_filters(void **state)
 	json_decref(o);
 }
 
+/* review_counts rows that disagree with review_items (schema 018's invariant): 0 when exact. */
+static long long
+counts_wrong(struct fixture *f)
+{
+	return test_count(
+		&f->env,
+		"SELECT (SELECT count(*) FROM (SELECT reviewer, campaign_id, count(*) AS n, "
+		"count(decision) AS d, sum(privileged != 0) AS p, sum(privileged != 0 AND decision "
+		"IS NOT NULL) AS pd FROM review_items WHERE reviewer IS NOT NULL GROUP BY "
+		"reviewer, "
+		"campaign_id) a LEFT JOIN review_counts k USING (reviewer, campaign_id) WHERE "
+		"k.items IS NOT a.n OR k.decided IS NOT a.d OR k.privileged IS NOT a.p OR "
+		"k.privileged_decided IS NOT a.pd) + (SELECT count(*) FROM review_counts k WHERE "
+		"k.items != (SELECT count(*) FROM review_items i WHERE i.reviewer = k.reviewer AND "
+		"i.campaign_id = k.campaign_id))");
+}
+
+/* The page's counts come from review_counts, which every write to review_items keeps
+ * exact; the "matched" they give equals the one a scan gives. */
+static void
+test_page_counts_follow_every_write(void **state)
+{
+	struct fixture *f = *state;
+	struct review_ctx boss = f->r;
+	struct idg_err err;
+	int64_t n;
+	json_t *o;
+
+	boss.actor = "boss";
+	boss.admin = 0;
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	assert_int_equal(counts_wrong(f), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM review_counts"), 2);
+	/* A hand edit, a decision, a privileged decision. */
+	assert_int_equal(store_exec(f->env.st,
+				    "UPDATE review_items SET privileged = 1 WHERE user_uid = 'ben'",
+				    &err),
+			 0);
+	assert_int_equal(counts_wrong(f), 0);
+	assert_int_equal(review_decide(&boss, 2, "approve", NULL, &err), 0);
+	assert_int_equal(counts_wrong(f), 0);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .privileged = 1});
+	assert_int_equal(num(o, "matched"), 1);
+	json_decref(o);
+	o = page_of(f, "boss",
+		    (struct review_page_query){.limit = 10, .privileged = 1, .undecided = 1});
+	assert_int_equal(num(o, "matched"), 0);
+	assert_int_equal(num(o, "total"), 2);
+	assert_int_equal(num(o, "decided"), 1);
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+	/* The same filter with a substring that every item matches: counted by a scan. */
+	o = page_of(f, "boss",
+		    (struct review_page_query){
+			    .limit = 10, .privileged = 1, .undecided = 1, .group = "dev"});
+	assert_int_equal(num(o, "matched"), 0);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .undecided = 1});
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(item_at(o, 0), 1);
+	json_decref(o);
+
+	/* A delegation moves the item's count from boss to ben. */
+	assert_int_equal(review_delegate(&boss, 1, 0, "ben", &n, &err), 0);
+	assert_int_equal(counts_wrong(f), 0);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "total"), 1);
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	o = page_of(f, "ben", (struct review_page_query){.limit = 10, .undecided = 1});
+	assert_int_equal(num(o, "total"), 1);
+	assert_int_equal(num(o, "matched"), 1);
+	assert_int_equal(item_at(o, 0), 1);
+	json_decref(o);
+
+	/* No reviewer, a deletion, a decision taken back by hand: still exact. */
+	assert_int_equal(
+		store_exec(f->env.st, "UPDATE review_items SET reviewer = NULL WHERE id = 3", &err),
+		0);
+	assert_int_equal(counts_wrong(f), 0);
+	assert_int_equal(store_exec(f->env.st,
+				    "UPDATE review_items SET decision = NULL, decided_by = NULL, "
+				    "decided_at = NULL WHERE id = 2",
+				    &err),
+			 0);
+	assert_int_equal(counts_wrong(f), 0);
+	assert_int_equal(store_exec(f->env.st, "DELETE FROM review_items WHERE id = 1", &err), 0);
+	assert_int_equal(counts_wrong(f), 0);
+	o = page_of(f, "ben", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "total"), 0);
+	assert_int_equal(num(o, "matched"), 0);
+	assert_int_equal(json_array_size(json_object_get(o, "campaigns")), 0);
+	json_decref(o);
+
+	/* A closed campaign's items leave the page and its counts. */
+	assert_int_equal(review_close(&f->r, 1, &err), 0);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10});
+	assert_int_equal(num(o, "total"), 0);
+	assert_int_equal(num(o, "matched"), 0);
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -518,6 +622,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batches_are_all_or_nothing, setup, teardown),
 		cmocka_unit_test(test_decision_files),
 		cmocka_unit_test_setup_teardown(test_page_windows_and_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_counts_follow_every_write, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,8 @@
 
 #include "wsess.h"
 
+#include <sodium.h>
+
 #define T0 1800000000
 #define IDLE 900
 #define MAX 28800
@@ -131,6 +133,63 @@ test_drop_and_malformed_ids(void **state)
 	wsess_table_free(t);
 }
 
+/* An id names its entry's slot; an id with a slot past the table, another entry's slot, a
+ * changed byte or characters outside base64url names nothing, and leaves the entries be. */
+static void
+test_ids_name_their_slot_and_nothing_else(void **state)
+{
+	struct wsess_table *t = wsess_table_new(4, IDLE, MAX);
+	struct wsess a, b, got;
+	unsigned char raw[32];
+	char forged[WSESS_ID_LEN + 1];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(wsess_new(t, T0, &a), 0);
+	assert_int_equal(wsess_new(t, T0, &b), 0);
+	/* Each id carries its own slot: two entries, two slots. */
+	assert_int_equal(sodium_base642bin(raw, sizeof(raw), a.id, WSESS_ID_LEN, NULL, &len, NULL,
+					   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+			 0);
+	assert_int_equal(len, sizeof(raw));
+	assert_true(raw[0] == 0 && raw[1] < 4);
+	{
+		unsigned slot_a = raw[1];
+
+		assert_int_equal(sodium_base642bin(raw, sizeof(raw), b.id, WSESS_ID_LEN, NULL, &len,
+						   NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+				 0);
+		assert_int_not_equal(raw[1], slot_a);
+		/* b's random part with a's slot: a's entry, but not a's id. */
+		raw[1] = (unsigned char)slot_a;
+		sodium_bin2base64(forged, sizeof(forged), raw, sizeof(raw),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		assert_int_equal(wsess_get(t, forged, T0, &got), 0);
+		/* A slot past the table. */
+		raw[0] = 0xff;
+		sodium_bin2base64(forged, sizeof(forged), raw, sizeof(raw),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		assert_int_equal(wsess_get(t, forged, T0, &got), 0);
+	}
+	/* a's id with its last character changed, and with a character outside base64url. */
+	snprintf(forged, sizeof(forged), "%s", a.id);
+	forged[WSESS_ID_LEN - 1] = forged[WSESS_ID_LEN - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(wsess_get(t, forged, T0, &got), 0);
+	snprintf(forged, sizeof(forged), "%s", a.id);
+	forged[10] = '+';
+	assert_int_equal(wsess_get(t, forged, T0, &got), 0);
+	wsess_drop(t, forged);
+	/* Nothing above touched a or b. */
+	assert_int_equal(wsess_get(t, a.id, T0, &got), 1);
+	assert_string_equal(got.csrf, a.csrf);
+	assert_int_equal(wsess_get(t, b.id, T0, &got), 1);
+	/* A new id after a step keeps the entry's slot. */
+	assert_int_equal(wsess_advance(t, a.id, T0, "tok", "ann", WSESS_FULL, 0, &got), 1);
+	assert_int_equal(wsess_get(t, got.id, T0, &got), 1);
+	assert_int_equal(wsess_count(t, T0), 2);
+	wsess_table_free(t);
+}
+
 int
 main(void)
 {
@@ -140,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_full_table_evicts_least_recently_used),
 		cmocka_unit_test(test_drop_and_malformed_ids),
+		cmocka_unit_test(test_ids_name_their_slot_and_nothing_else),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
