@@ -5,8 +5,9 @@
 # refuses to govern and names the first; a host refuses `grant request`
 # and `review start` with the governor's name; a stale claim (an
 # assertion on values the holder has since renewed) is refused by the
-# directory; after the first governor stops and its lease expires, the
-# second takes over; a governor whose lease is taken from it raises a
+# directory; after the first governor dies and its lease expires, the
+# second takes over (gov1 killed with SIGKILL, its lease left to expire);
+# a governor whose lease is taken from it raises a
 # LOG_ALERT and stops governing.
 . "$(dirname "$0")/lib.sh"
 
@@ -116,10 +117,22 @@ assert_exit 1 "gov2's CLI in-process refuses while gov1 holds the lease" \
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov1)" "naming gov1"
 assert_exit 0 "gov2 starts again" "$IDGOVD" -c "$T/b/etc/idgov.conf" -p "$T/b/run/idgovd.pid"
 
-# --- gov1 stops; once its lease expires, gov2 takes over ---
-daemon_stop
+# --- gov1 is killed mid-lease; only once its lease expires does gov2 take over ---
+gov1_pid=$(cat "$T/run/idgovd.pid")
+kill -9 "$gov1_pid"
+rm -f "$T/run/idgovd.pid"
+wait_for 5 sh -c "! kill -0 $gov1_pid 2>/dev/null"
+old=$(lease_attr idgovLeaseExpires)
+assert_eq "$(lease_attr idgovLeaseHolder)" gov1 "gov1's lease outlives it"
 wait_for 10 holder_is gov2
 assert_eq "$(lease_attr idgovLeaseHolder)" gov2 "gov2 took over after gov1's lease expired"
+taken=$(sqlite3 "$T/b/state/idgov.db" "SELECT time FROM audit WHERE action='fleet.lease_taken'")
+old_s=$(date -u -d "$(echo "$old" | sed -E 's/^(....)(..)(..)(..)(..)(..)Z$/\1-\2-\3 \4:\5:\6 UTC/')" +%s)
+if [ -n "$taken" ] && [ "$taken" -ge "$old_s" ]; then
+	ok "and not before that expiry ($old)"
+else
+	not_ok "gov2 took the lease at '$taken', before gov1's expiry $old ($old_s)"
+fi
 wait_for 5 status_has "$T/b/etc/idgov.conf" "governor gov2; governing"
 assert_contains "$(igb status)" "fleet:       governor gov2; governing" "gov2 now governs"
 assert_exit 0 "gov2 takes a grant request" \
