@@ -218,6 +218,19 @@ audit_event(struct daemon *d, const char *action, const char *subject, json_t *d
 		log_msg(&d->log, LOG_ERR, "cannot audit %s: %s", action, err.msg);
 }
 
+/*
+ * Whether this machine may govern at this very moment (role.h): the lease
+ * is judged against the clock now, not as of the last fleet_tick(), so a
+ * lease that ran out between two ticks stops governance at its expiry.
+ */
+static int
+governs_now(struct daemon *d)
+{
+	char why[IDG_ERRLEN + 128];
+
+	return fleet_may_govern(d->cfg, &d->fleet, idg_now(), why, sizeof(why));
+}
+
 /* ---- the audit head in the directory ---- */
 
 /* After a commit that signed (audit_on_head): remember the head, publish it soon. */
@@ -244,7 +257,7 @@ publish_head(struct daemon *d)
 	LDAP *ld;
 	int found;
 
-	if (!d->governing && dir_anchor_configured(d->cfg))
+	if (dir_anchor_configured(d->cfg) && !governs_now(d))
 		return; /* a directory write: kept due until this machine governs */
 	d->pub_due = 0;
 	if (!dir_anchor_configured(d->cfg))
@@ -319,7 +332,7 @@ governance(void *arg)
 
 	if (d->refresh != NULL)
 		return; /* it would wait on the worker's transaction; refresh_done() runs it */
-	if (!d->governing) {
+	if (!governs_now(d)) {
 		/* Not the governor (role.h): nothing runs; fleet_tick() calls again if it becomes
 		 * one. */
 		d->gov_next = 0;
@@ -366,7 +379,7 @@ fleet_status(void *arg)
 	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s?, s:I, s:s?}", "role",
 			 d->cfg->fleet_role == CFG_ROLE_GOVERNOR ? "governor" : "host", "name",
 			 d->cfg->fleet_name, "lease_dn", d->cfg->fleet_lease_dn, "lease_ttl",
-			 (json_int_t)d->cfg->fleet_lease_ttl, "governing", d->governing, "lease",
+			 (json_int_t)d->cfg->fleet_lease_ttl, "governing", governs_now(d), "lease",
 			 fleet_has_lease(d->cfg) ? held : "none configured", "holder",
 			 d->fleet.lease.found ? d->fleet.lease.holder : NULL, "expires",
 			 (json_int_t)(d->fleet.lease.found ? d->fleet.lease.expires : 0), "error",
@@ -378,7 +391,7 @@ fleet_status(void *arg)
  * on a change: losing the right to govern is alerted and stops governance
  * at once; gaining it runs a round at once. A failure to reach the
  * directory does not end a lease already held: it lasts until its expiry,
- * and the next tick (a second later) tries again.
+ * and the next tick (within 5 s) tries again.
  */
 static void
 fleet_tick(struct daemon *d)
@@ -400,7 +413,8 @@ fleet_tick(struct daemon *d)
 			journal_close(&d->journal); /* reconnect next time */
 		}
 		if (rc != 0) {
-			d->fleet_next = now + 1;
+			/* Soon (the lease runs out), not each turn (a connect can take a while). */
+			d->fleet_next = now + (every < 5 ? (every > 0 ? every : 1) : 5);
 			log_msg(&d->log, LOG_WARNING, "fleet: the lease %s: %s",
 				d->cfg->fleet_lease_dn, d->fleet.error);
 		}
@@ -408,6 +422,9 @@ fleet_tick(struct daemon *d)
 		d->fleet_next = 0; /* a lone governor: nothing to renew */
 	}
 	d->governing = fleet_may_govern(d->cfg, &d->fleet, now, why, sizeof(why));
+	/* Held: the tick after the expiry comes at the expiry at the latest, to say it ended. */
+	if (d->governing && fleet_has_lease(d->cfg) && d->fleet.lease.expires < d->fleet_next)
+		d->fleet_next = d->fleet.lease.expires;
 	fleet_describe(&d->fleet, held, sizeof(held));
 	if (was && !d->governing) {
 		log_msg(&d->log, LOG_ALERT,

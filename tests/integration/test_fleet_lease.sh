@@ -109,6 +109,23 @@ assert_exit 1 "a host refuses account create" \
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov1)" "for accounts too"
 assert_contains "$(igh status)" "fleet:       host host1; not governing" "a host's status says host"
 assert_eq "$(lease_attr idgovLeaseHolder)" gov1 "a host never writes the lease"
+# The host's idgovd: reads the lease, never governs, refuses over the socket too.
+mkdir -p "$T/h/run"
+assert_exit 0 "host1's idgovd starts" "$IDGOVD" -c "$T/h/etc/idgov.conf" -p "$T/h/run/idgovd.pid"
+trap 'stop_pid_file "$T/b/run/idgovd.pid"; stop_pid_file "$T/h/run/idgovd.pid"; kill "$SINK_PID" 2>/dev/null; cleanup' EXIT
+wait_for 5 status_has "$T/h/etc/idgov.conf" "lease:       gov1 until"
+st=$(igh status)
+assert_contains "$st" "daemon:      running" "the host's status comes from its daemon"
+assert_contains "$st" "fleet:       host host1; not governing" "which is a host"
+assert_contains "$st" "lease:       gov1 until" "and names the governor"
+assert_exit 1 "the host's idgovd refuses grant request" \
+	igh grant request --user bob --group admins --for 1h --reason "fleet test"
+assert_eq "$(tail -c 200 "$T/last.err")" "idgov: run this on the governor (gov1)" "naming gov1"
+assert_exit 1 "and review start" igh review start quarterly
+assert_contains "$(cat "$T/syslog.txt")" "host1 is a host and does not govern: run this on the governor (gov1)" \
+	"the host logs that it does not govern"
+assert_eq "$(sqlite3 "$T/h/state/idgov.db" "SELECT count(*) FROM audit WHERE action LIKE 'journal.%' OR action LIKE 'review.%' OR action LIKE 'grant.%'")" 0 \
+	"the host's idgovd ran no governance"
 # A governor without a daemon: the lease is gov1's, so it refuses too.
 assert_exit 1 "gov2's daemon refuses review list as well" igb review list
 stop_pid_file "$T/b/run/idgovd.pid"
@@ -140,7 +157,11 @@ assert_exit 0 "gov2 takes a grant request" \
 assert_contains "$(cat "$T/syslog.txt")" "gov2 holds the governor lease" "gov2 logs the takeover"
 assert_exit 1 "gov1's CLI without its daemon now refuses" ig grant list
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "naming gov2"
-assert_exit 1 "the host now names gov2" igh grant list
+wait_for 5 status_has "$T/h/etc/idgov.conf" "lease:       gov2 until"
+assert_exit 1 "the host's idgovd now names gov2" igh grant list
+assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "read again"
+stop_pid_file "$T/h/run/idgovd.pid"
+assert_exit 1 "so does the host's CLI without a daemon" igh grant list
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "read afresh"
 
 # --- a lease taken from its holder: LOG_ALERT, governance stops ---
@@ -166,6 +187,45 @@ assert_eq "$(sqlite3 "$T/b/state/idgov.db" "SELECT count(*) FROM audit WHERE act
 	"the loss is audited"
 assert_eq "$(lease_attr idgovLeaseHolder)" intruder "gov2 does not take back an unexpired lease"
 
+# --- two governors racing for the same lease: exactly one wins, each time ---
+stop_pid_file "$T/b/run/idgovd.pid"
+# race: gov1 and gov2 (each root without a daemon, so each claims for itself) at once.
+race() {
+	(ig grant list >"$T/race1.out" 2>&1; echo $? >"$T/race1.rc") &
+	(igb grant list >"$T/race2.out" 2>&1; echo $? >"$T/race2.rc") &
+	wait
+	echo "$(cat "$T/race1.rc") $(cat "$T/race2.rc")"
+}
+for round in 1 2 3; do
+	ldapdelete -x -H "$URI" -D "$SLAPD_ROOTDN" -y "$T/slapd/rootpw" "$LEASE"
+	rcs=$(race)
+	winner=$(lease_attr idgovLeaseHolder)
+	case "$rcs:$winner" in
+	"0 1:gov1") ok "race $round for a new lease: gov1 won, gov2 refused" ;;
+	"1 0:gov2") ok "race $round for a new lease: gov2 won, gov1 refused" ;;
+	*) not_ok "race $round for a new lease: exits '$rcs', holder '$winner'" ;;
+	esac
+	assert_contains "$(cat "$T/race1.out" "$T/race2.out")" "run this on the governor ($winner)" \
+		"race $round: the loser names the winner"
+done
+for round in 1 2 3; do
+	ldif <<LDIF
+dn: $LEASE
+changetype: modify
+replace: idgovLeaseHolder
+idgovLeaseHolder: gone
+-
+replace: idgovLeaseExpires
+idgovLeaseExpires: 20000101000000Z
+LDIF
+	rcs=$(race)
+	winner=$(lease_attr idgovLeaseHolder)
+	case "$rcs:$winner" in
+	"0 1:gov1" | "1 0:gov2") ok "race $round for an expired lease: one winner ($winner)" ;;
+	*) not_ok "race $round for an expired lease: exits '$rcs', holder '$winner'" ;;
+	esac
+done
+
 # --- a lease entry that is not a lease is never taken over ---
 ldif <<LDIF
 dn: $LEASE
@@ -176,10 +236,10 @@ idgovLeaseExpires: 20000101000000Z
 replace: idgovLeaseHolder
 idgovLeaseHolder: two words
 LDIF
-assert_exit 1 "a holder that is not a name is refused" igh grant list
-assert_contains "$(cat "$T/last.err")" "idgovLeaseHolder is not printable text" "and said so"
-sleep 2
+assert_exit 1 "a host refuses with a holder that is not a name" igh grant list
+assert_contains "$(cat "$T/last.err")" "idgovLeaseHolder is not printable text" "and says so"
+assert_exit 1 "a governor does not take a malformed (and expired) lease over" igb grant list
+assert_contains "$(cat "$T/last.err")" "idgovLeaseHolder is not printable text" "and says why"
 assert_eq "$(lease_attr idgovLeaseHolder)" "two words" "nobody took the malformed lease over"
 
-stop_pid_file "$T/b/run/idgovd.pid"
 finish
