@@ -22,9 +22,9 @@ objectClass: organizationalUnit
 ou: idgov
 LDIF
 
-# fleet_conf FILE ROLE NAME: appends the [fleet] section (a 3 s lease: renewed every second).
+# fleet_conf FILE ROLE NAME: appends the [fleet] section (a 6 s lease: renewed every 2 s).
 fleet_conf() {
-	printf '[fleet]\nrole = %s\nname = %s\nlease_dn = %s\nlease_ttl = 3s\n' "$2" "$3" "$LEASE" >>"$1"
+	printf '[fleet]\nrole = %s\nname = %s\nlease_dn = %s\nlease_ttl = 6s\n' "$2" "$3" "$LEASE" >>"$1"
 }
 # instance DIR: a second state directory and socket beside the first, same directory and log.
 instance() {
@@ -57,7 +57,7 @@ st=$(ig status)
 assert_contains "$st" "fleet:       governor gov1; governing" "idgov status shows the role"
 assert_contains "$st" "lease:       gov1 until 20" "and the lease's holder and expiry"
 first=$(lease_attr idgovLeaseExpires)
-wait_for 5 sh -c "[ \"\$(ldapsearch -x -H '$URI' -D '$SLAPD_ROOTDN' -y '$T/slapd/rootpw' -LLL -s base -b '$LEASE' idgovLeaseExpires | sed -n 's/^idgovLeaseExpires: //p')\" != '$first' ]"
+wait_for 10 sh -c "[ \"\$(ldapsearch -x -H '$URI' -D '$SLAPD_ROOTDN' -y '$T/slapd/rootpw' -LLL -s base -b '$LEASE' idgovLeaseExpires | sed -n 's/^idgovLeaseExpires: //p')\" != '$first' ]"
 assert_eq "$(lease_attr idgovLeaseHolder)" gov1 "gov1 renews its lease"
 if [ "$(lease_attr idgovLeaseExpires)" \> "$first" ]; then
 	ok "each renewal moves the expiry later"
@@ -141,7 +141,7 @@ rm -f "$T/run/idgovd.pid"
 wait_for 5 sh -c "! kill -0 $gov1_pid 2>/dev/null"
 old=$(lease_attr idgovLeaseExpires)
 assert_eq "$(lease_attr idgovLeaseHolder)" gov1 "gov1's lease outlives it"
-wait_for 10 holder_is gov2
+wait_for 20 holder_is gov2
 assert_eq "$(lease_attr idgovLeaseHolder)" gov2 "gov2 took over after gov1's lease expired"
 taken=$(sqlite3 "$T/b/state/idgov.db" "SELECT time FROM audit WHERE action='fleet.lease_taken'")
 old_s=$(date -u -d "$(echo "$old" | sed -E 's/^(....)(..)(..)(..)(..)(..)Z$/\1-\2-\3 \4:\5:\6 UTC/')" +%s)
@@ -157,7 +157,7 @@ assert_exit 0 "gov2 takes a grant request" \
 assert_contains "$(cat "$T/syslog.txt")" "gov2 holds the governor lease" "gov2 logs the takeover"
 assert_exit 1 "gov1's CLI without its daemon now refuses" ig grant list
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "naming gov2"
-wait_for 5 status_has "$T/h/etc/idgov.conf" "lease:       gov2 until"
+wait_for 10 status_has "$T/h/etc/idgov.conf" "lease:       gov2 until"
 assert_exit 1 "the host's idgovd now names gov2" igh grant list
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "read again"
 stop_pid_file "$T/h/run/idgovd.pid"
@@ -175,7 +175,7 @@ idgovLeaseHolder: intruder
 replace: idgovLeaseExpires
 idgovLeaseExpires: $far
 LDIF
-wait_for 5 grep -q "gov2 lost the governor lease" "$T/syslog.txt"
+wait_for 10 grep -q "gov2 lost the governor lease" "$T/syslog.txt"
 assert_contains "$(cat "$T/syslog.txt")" "gov2 lost the governor lease (intruder until" \
 	"gov2 alerts that it lost the lease"
 assert_contains "$(grep 'lost the governor lease' "$T/syslog.txt")" "<81>" \
@@ -189,6 +189,9 @@ assert_eq "$(lease_attr idgovLeaseHolder)" intruder "gov2 does not take back an 
 
 # --- two governors racing for the same lease: exactly one wins, each time ---
 stop_pid_file "$T/b/run/idgovd.pid"
+# A long lease, so that a slow start (sanitizers, a busy machine) of the
+# second racer cannot meet an expired lease and take it over rightly.
+sed -i 's/^lease_ttl = 6s$/lease_ttl = 60s/' "$T/etc/idgov.conf" "$T/b/etc/idgov.conf"
 # race: gov1 and gov2 (each root without a daemon, so each claims for itself) at once.
 race() {
 	(ig grant list >"$T/race1.out" 2>&1; echo $? >"$T/race1.rc") &
