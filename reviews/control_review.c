@@ -399,19 +399,19 @@ static const char *const delegate_args[] = {"item", "campaign", "all", "to", NUL
 static const char *const report_args[] = {"campaign", "format", NULL};
 
 static const struct control_op review_ops[] = {
-	{"review.start", CONTROL_OP_ADMIN, start_args, op_start},
-	{"review.list", 0, no_args, op_list},
-	{"review.show", CONTROL_OP_ADMIN, campaign_opt, op_show},
-	{"review.pending", 0, campaign_opt, op_pending},
-	{"review.page", 0, page_args, op_page},
-	{"review.decide", 0, decide_args, op_decide},
-	{"review.decide_many", 0, many_args, op_decide_many},
-	{"review.batch_add", 0, batch_add_args, op_batch_add},
-	{"review.batch_commit", 0, batch_commit_args, op_batch_commit},
-	{"review.decide_recommended", 0, campaign_opt, op_decide_recommended},
-	{"review.delegate", 0, delegate_args, op_delegate},
-	{"review.close", CONTROL_OP_ADMIN, campaign_opt, op_close},
-	{"review.report", CONTROL_OP_ADMIN, report_args, op_report},
+	{"review.start", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, start_args, op_start},
+	{"review.list", CONTROL_OP_GOVERN, no_args, op_list},
+	{"review.show", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, campaign_opt, op_show},
+	{"review.pending", CONTROL_OP_GOVERN, campaign_opt, op_pending},
+	{"review.page", CONTROL_OP_GOVERN, page_args, op_page},
+	{"review.decide", CONTROL_OP_GOVERN, decide_args, op_decide},
+	{"review.decide_many", CONTROL_OP_GOVERN, many_args, op_decide_many},
+	{"review.batch_add", CONTROL_OP_GOVERN, batch_add_args, op_batch_add},
+	{"review.batch_commit", CONTROL_OP_GOVERN, batch_commit_args, op_batch_commit},
+	{"review.decide_recommended", CONTROL_OP_GOVERN, campaign_opt, op_decide_recommended},
+	{"review.delegate", CONTROL_OP_GOVERN, delegate_args, op_delegate},
+	{"review.close", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, campaign_opt, op_close},
+	{"review.report", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, report_args, op_report},
 };
 const struct control_op *
 review_control_ops(size_t *n)

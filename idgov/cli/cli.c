@@ -16,6 +16,7 @@
 #include "grants.h"
 #include "journal.h"
 #include "reviews.h"
+#include "role.h"
 #include "scheduler.h"
 #include "config.h"
 #include "control.h"
@@ -125,11 +126,81 @@ direct_sync(void *arg, const struct sync_opts *opts, struct sync_result *res, st
 	return rc;
 }
 
+/*
+ * A request run in this process: the control context (first, so that the
+ * callbacks that take the context as their argument find it) and what
+ * this process learnt of the lease for it.
+ */
+struct direct {
+	struct control_ctx ctx;
+	struct fleet_state fleet;
+	int fleet_read;  /* fleet holds what the directory said for this request */
+	int fleet_claim; /* and, on a governor, it was a claim */
+};
+
+/* Reads (claim 0) or claims (a governor, claim 1) the lease once per request. */
+static void
+direct_fleet(struct direct *dc, int claim)
+{
+	const struct cfg *cfg = dc->ctx.cfg;
+	struct idg_err err;
+	LDAP *ld = NULL;
+
+	if (!fleet_has_lease(cfg) || (dc->fleet_read && (dc->fleet_claim || !claim)))
+		return;
+	if (dir_connect(cfg, &ld, &err) != 0)
+		snprintf(dc->fleet.error, sizeof(dc->fleet.error), "%s", err.msg);
+	else if (claim)
+		(void)fleet_refresh(cfg, ld, idg_now(), &dc->fleet);
+	else
+		(void)fleet_observe(cfg, ld, idg_now(), &dc->fleet);
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	dc->fleet_read = 1;
+	dc->fleet_claim = claim;
+}
+
+/*
+ * Without a daemon, a governor that is asked to govern claims the lease
+ * itself (and holds it for lease_ttl, as idgovd would between renewals);
+ * a host reads it to name the governor.
+ */
+static int
+direct_may_govern(void *arg, char *why, size_t size)
+{
+	struct direct *dc = arg;
+
+	direct_fleet(dc, 1);
+	return fleet_may_govern(dc->ctx.cfg, &dc->fleet, idg_now(), why, size);
+}
+
+/* What `idgov status` shows without a daemon: the lease as read, never claimed. */
+static json_t *
+direct_fleet_status(void *arg)
+{
+	struct direct *dc = arg;
+	const struct cfg *cfg = dc->ctx.cfg;
+	char held[IDG_ERRLEN + 64], why[IDG_ERRLEN + 128];
+
+	direct_fleet(dc, 0);
+	fleet_describe(&dc->fleet, held, sizeof(held));
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s?, s:I, s:s?}", "role",
+			 cfg->fleet_role == CFG_ROLE_GOVERNOR ? "governor" : "host", "name",
+			 cfg->fleet_name, "lease_dn", cfg->fleet_lease_dn, "lease_ttl",
+			 (json_int_t)cfg->fleet_lease_ttl, "governing",
+			 fleet_may_govern(cfg, &dc->fleet, idg_now(), why, sizeof(why)), "lease",
+			 fleet_has_lease(cfg) ? held : "none configured", "holder",
+			 dc->fleet.lease.found ? dc->fleet.lease.holder : NULL, "expires",
+			 (json_int_t)(dc->fleet.lease.found ? dc->fleet.lease.expires : 0), "error",
+			 dc->fleet.error[0] ? dc->fleet.error : NULL);
+}
+
 /* Without a daemon, root's grant changes are applied by this process at once. */
 static void
 direct_governance(void *arg)
 {
 	struct control_ctx *ctx = arg;
+	char why[IDG_ERRLEN + 128];
 	struct grants_ctx g = {.cfg = ctx->cfg,
 			       .st = ctx->st,
 			       .audit = ctx->audit,
@@ -151,6 +222,9 @@ direct_governance(void *arg)
 	struct idg_err err;
 	int64_t next;
 
+	/* Only where governing is allowed; the request itself was checked (role.h). */
+	if (!direct_may_govern(arg, why, sizeof(why)))
+		return;
 	/* Without a daemon to come back, run rounds while work is due now. */
 	for (int round = 0; round < 10000; round++) {
 		int64_t now = idg_now();
@@ -173,7 +247,8 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	struct audit *audit = NULL;
 	struct secret_key *key = NULL;
 	struct logger log;
-	struct control_ctx ctx = {0};
+	struct direct dc = {0};
+	struct control_ctx *ctx = &dc.ctx;
 	struct caller who;
 	char *reply = NULL;
 
@@ -185,23 +260,25 @@ call_direct(struct cli *c, const char *request, struct idg_err *err)
 	/* Without the master key everything but MFA still works; MFA ops say why. */
 	if (secret_key_load(c->cfg->master_key_file, &key, err) != 0)
 		key = NULL;
-	ctx.cfg = c->cfg;
-	ctx.st = st;
-	ctx.audit = audit;
-	ctx.key = key;
-	ctx.log = &log;
-	ctx.run_sync = direct_sync;
-	ctx.governance = direct_governance;
-	ctx.extra_ops = review_control_ops(&ctx.n_extra_ops);
-	ctx.arg = &ctx;
-	control_identify(&ctx, geteuid(), &who);
-	reply = control_handle(&ctx, &who, request, strlen(request));
+	ctx->cfg = c->cfg;
+	ctx->st = st;
+	ctx->audit = audit;
+	ctx->key = key;
+	ctx->log = &log;
+	ctx->run_sync = direct_sync;
+	ctx->governance = direct_governance;
+	ctx->may_govern = direct_may_govern;
+	ctx->fleet_status = direct_fleet_status;
+	ctx->extra_ops = review_control_ops(&ctx->n_extra_ops);
+	ctx->arg = &dc;
+	control_identify(ctx, geteuid(), &who);
+	reply = control_handle(ctx, &who, request, strlen(request));
 	if (reply == NULL)
 		idg_seterr(err, "out of memory");
 out:
 	secret_key_free(key);
 	audit_close(audit);
-	store_close(ctx.mfa_state);
+	store_close(ctx->mfa_state);
 	store_close(st);
 	log_close(&log);
 	return reply;

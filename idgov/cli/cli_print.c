@@ -135,7 +135,7 @@ void
 print_status(json_t *r)
 {
 	json_t *d = json_object_get(r, "daemon"), *dir = json_object_get(r, "directory");
-	json_t *s = json_object_get(dir, "sync"), *c = json_object_get(r, "counts");
+	json_t *s = json_object_get(dir, "sync"), *c = json_object_get(r, "counts"), *f;
 	char t[32];
 
 	if (json_is_true(json_object_get(d, "running")))
@@ -149,6 +149,14 @@ print_status(json_t *r)
 		       json_is_string(json_object_get(d, "last_error")) ? " — last error: " : "",
 		       json_is_string(json_object_get(d, "last_error")) ? str(d, "last_error")
 									: "");
+	if ((f = json_object_get(r, "fleet")) != NULL) {
+		printf("fleet:       %s %s; %s\n", str(f, "role"), str(f, "name"),
+		       json_is_true(json_object_get(f, "governing")) ? "governing"
+								     : "not governing");
+		printf("lease:       %s%s%s\n", str(f, "lease"),
+		       json_is_string(json_object_get(f, "error")) ? " — last error: " : "",
+		       json_is_string(json_object_get(f, "error")) ? str(f, "error") : "");
+	}
 	printf("last sync:   %s (%s, %s)\n", when(s, "last_sync", t), str(s, "mode"),
 	       str(s, "last_result"));
 	printf("users:       %lld active, %lld disabled, %lld expired, %lld departed\n",

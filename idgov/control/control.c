@@ -61,6 +61,8 @@ op_status(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 					 : json_pack("{s:b}", "running", 0),
 		      "directory", "name", ctx->cfg->dir_name, "uri", ctx->cfg->dir_uri, "sync",
 		      state, "counts", counts);
+	if (o != NULL && ctx->fleet_status != NULL)
+		json_object_set_new(o, "fleet", ctx->fleet_status(ctx->arg));
 	return o;
 }
 
@@ -496,19 +498,20 @@ static const struct control_op ops[] = {
 	{"key.rotate", CONTROL_OP_ADMIN, name_args, control_key_rotate},
 	{"key.destroy_old", CONTROL_OP_ADMIN, name_args, control_key_destroy_old},
 	{"key.list", CONTROL_OP_ADMIN, no_args, control_key_list},
-	{"grant.request", 0, grant_req_args, control_grant_request},
-	{"grant.approve", 0, grant_id_args, control_grant_approve},
-	{"grant.deny", 0, grant_id_args, control_grant_deny},
-	{"grant.revoke", 0, grant_revoke_args, control_grant_revoke},
-	{"grant.extend", 0, grant_extend_args, control_grant_extend},
-	{"grant.breakglass", 0, breakglass_args, control_grant_breakglass},
-	{"grant.acknowledge", CONTROL_OP_ADMIN, grant_id_args, control_grant_acknowledge},
-	{"grant.list", 0, grant_list_args, control_grant_list},
-	{"grant.show", 0, grant_show_args, control_grant_show},
-	{"account.create", 0, account_args, control_account_create},
-	{"account.show", 0, name_args, control_account_show},
-	{"account.extend", 0, account_extend_args, control_account_extend},
-	{"account.end", 0, account_end_args, control_account_end},
+	{"grant.request", CONTROL_OP_GOVERN, grant_req_args, control_grant_request},
+	{"grant.approve", CONTROL_OP_GOVERN, grant_id_args, control_grant_approve},
+	{"grant.deny", CONTROL_OP_GOVERN, grant_id_args, control_grant_deny},
+	{"grant.revoke", CONTROL_OP_GOVERN, grant_revoke_args, control_grant_revoke},
+	{"grant.extend", CONTROL_OP_GOVERN, grant_extend_args, control_grant_extend},
+	{"grant.breakglass", CONTROL_OP_GOVERN, breakglass_args, control_grant_breakglass},
+	{"grant.acknowledge", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, grant_id_args,
+	 control_grant_acknowledge},
+	{"grant.list", CONTROL_OP_GOVERN, grant_list_args, control_grant_list},
+	{"grant.show", CONTROL_OP_GOVERN, grant_show_args, control_grant_show},
+	{"account.create", CONTROL_OP_GOVERN, account_args, control_account_create},
+	{"account.show", CONTROL_OP_GOVERN, name_args, control_account_show},
+	{"account.extend", CONTROL_OP_GOVERN, account_extend_args, control_account_extend},
+	{"account.end", CONTROL_OP_GOVERN, account_end_args, control_account_end},
 	{"web.signin", CONTROL_OP_FRONTEND | CONTROL_OP_SECRET, signin_args, control_web_signin},
 	{"web.verify", CONTROL_OP_SECRET | CONTROL_OP_CODE_STEP | CONTROL_OP_ENROL_STEP, code_args,
 	 control_web_verify},
@@ -822,7 +825,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	json_error_t jerr;
 	json_t *req, *args, *result = NULL, *v, *session, *addr;
 	const char *name, *unknown = NULL, *subject = "-";
-	char action[64], grant_subject[32], *reply;
+	char action[64], grant_subject[32], govern_why[IDG_ERRLEN + 128], *reply;
 	int changed = 1;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -883,6 +886,9 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		subject = request_subject(args, grant_subject, sizeof(grant_subject));
 		if ((op->flags & CONTROL_OP_ADMIN) && !who->admin)
 			control_fail(&r, "denied", "'%s' is for admins only", op->name);
+		else if ((op->flags & CONTROL_OP_GOVERN) && ctx->may_govern != NULL &&
+			 !ctx->may_govern(ctx->arg, govern_why, sizeof(govern_why)))
+			control_fail(&r, "denied", "%s", govern_why);
 		else if (op_permitted(ctx, who, op, &r) != 0)
 			;
 		else

@@ -48,6 +48,7 @@ enum key_type {
 	T_LOCK,       /* shadow | ppolicy */
 	T_HOME,       /* absolute path, may contain %u */
 	T_LOCAL,      /* ignore-system | ignore | deny */
+	T_ROLE,       /* governor | host */
 };
 
 struct key_def {
@@ -209,6 +210,12 @@ static const struct key_def keys[] = {
 	K("accounts", "lock", T_LOCK, acct_lock, "shadow"),
 	K("accounts", "max_duration", T_DURATION, acct_max_duration, "30d"),
 	K("accounts", "retention", T_DURATION, acct_retention, "365d"),
+
+	/* Empty name: the host name (fleet_section()). Empty lease_dn: no lease, governor alone. */
+	K("fleet", "role", T_ROLE, fleet_role, "governor"),
+	K("fleet", "name", T_STR_OPT, fleet_name, ""),
+	K("fleet", "lease_dn", T_DN_OPT, fleet_lease_dn, ""),
+	K("fleet", "lease_ttl", T_DURATION, fleet_lease_ttl, "2m"),
 
 	K("backup", "schedule", T_STR, backup_schedule, "every 8h"),
 	K("backup", "targets", T_STR_OPT, backup_targets, ""),
@@ -405,7 +412,8 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	case T_UNENROLLED:
 	case T_RHOST:
 	case T_LOCK:
-	case T_LOCAL: {
+	case T_LOCAL:
+	case T_ROLE: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
@@ -413,6 +421,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_RHOST] = {"deny", "allow", NULL},
 			[T_LOCK] = {"shadow", "ppolicy", NULL},
 			[T_LOCAL] = {"ignore-system", "ignore", "deny", NULL},
+			[T_ROLE] = {"governor", "host", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
@@ -421,6 +430,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_RHOST] = "must be deny or allow",
 			[T_LOCK] = "must be shadow or ppolicy",
 			[T_LOCAL] = "must be ignore-system, ignore or deny",
+			[T_ROLE] = "must be governor or host",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -1008,6 +1018,46 @@ default_beside(char **slot, const char *path, const char *name, struct idg_err *
 	return 0;
 }
 
+/*
+ * [fleet]: the name defaults to the host name; a name is what people read
+ * in "run this on the governor (NAME)", so it is printable text without
+ * spaces. A host finds the governor's name in the lease, so it needs
+ * lease_dn; a governor without one governs alone (one machine).
+ */
+static int
+fleet_section(struct cfg *c, const char *file, struct idg_err *err)
+{
+	const unsigned char *p;
+
+	if (c->fleet_name[0] == '\0') {
+		char host[256] = "";
+
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			return idg_seterr(err, "%s: [fleet] name: not set, and no host name to use",
+					  file);
+		free(c->fleet_name);
+		if ((c->fleet_name = strdup(host)) == NULL)
+			return idg_seterr(err, "out of memory");
+	}
+	if (strlen(c->fleet_name) > CFG_FLEET_NAME_MAX)
+		return idg_seterr(err, "%s: [fleet] name: longer than %d bytes", file,
+				  CFG_FLEET_NAME_MAX);
+	for (p = (const unsigned char *)c->fleet_name; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f || *p >= 0x80)
+			return idg_seterr(
+				err, "%s: [fleet] name: must be printable ASCII without spaces",
+				file);
+	if (c->fleet_lease_ttl < CFG_LEASE_TTL_MIN || c->fleet_lease_ttl > CFG_LEASE_TTL_MAX)
+		return idg_seterr(err, "%s: [fleet] lease_ttl: must be from %ds to 1d", file,
+				  CFG_LEASE_TTL_MIN);
+	if (c->fleet_role == CFG_ROLE_HOST && c->fleet_lease_dn[0] == '\0')
+		return idg_seterr(err,
+				  "%s: [fleet] lease_dn: required when role = host (a host reads "
+				  "the governor's name from the lease)",
+				  file);
+	return 0;
+}
+
 static int
 validate(struct parse_ctx *ctx)
 {
@@ -1083,7 +1133,8 @@ validate(struct parse_ctx *ctx)
 	    default_beside(&c->audit_spool_dir, c->store_path, "spool", ctx->err) != 0 ||
 	    default_beside(&c->backup_key_file, c->master_key_file, "backup.key", ctx->err) != 0 ||
 	    backup_section(c, ctx->name, ctx->err) != 0 ||
-	    reconcile_schedule_section(c, ctx->name, ctx->err) != 0)
+	    reconcile_schedule_section(c, ctx->name, ctx->err) != 0 ||
+	    fleet_section(c, ctx->name, ctx->err) != 0)
 		return -1;
 	if (strcmp(c->backup_key_file, c->master_key_file) == 0 ||
 	    strcmp(c->backup_key_file, c->audit_key_file) == 0 ||
@@ -1227,6 +1278,7 @@ cfg_free(struct cfg *cfg)
 		case T_DURATION:
 		case T_LOCK:
 		case T_LOCAL:
+		case T_ROLE:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));

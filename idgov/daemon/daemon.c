@@ -73,6 +73,15 @@
  * (or inotify is not available): in name order, SPOOL_BATCH events per
  * transaction, each batch signed and committed before its files go.
  *
+ * The fleet ([fleet], role.h): on a governor with a lease_dn the loop
+ * claims the lease at start and renews it every third of lease_ttl
+ * (fleet_tick()); on a host it reads it as often, to name the governor in
+ * refusals and in status. Governance (the round, the journal's directory
+ * writes, the audit head's copy in the directory) and every operation
+ * flagged CONTROL_OP_GOVERN run only while this machine may govern; a
+ * governor that loses the lease says so with LOG_ALERT and stops them at
+ * once, and one that gains it (another's expired) runs a round at once.
+ *
  * With [store] audit_anchor_dn, each audit head signed in a commit is also
  * published to the directory (anchor_dir.h) at the end of the loop's
  * turn, on the journal's connection: never from inside the commit, which
@@ -95,6 +104,7 @@
 #include "query.h"
 #include "refresher.h"
 #include "reviews.h"
+#include "role.h"
 #include "rotate.h"
 #include "rotate_audit.h"
 #include "rotate_backup.h"
@@ -191,6 +201,10 @@ struct daemon {
 	int spoolfd;               /* inotify on [store] audit_spool; -1: timer only */
 	int64_t spool_next;        /* wall clock time of the next ingest without notification */
 	int spool_due;             /* notified: ingest at the end of this turn */
+	struct fleet_state fleet;  /* the lease as last claimed or read (role.h) */
+	int64_t fleet_next;        /* wall clock time of the next claim or read */
+	int governing;             /* may govern, as of the last fleet_tick() */
+	int checked_once;          /* fleet_tick() has run */
 };
 
 static const char *const link_names[] = {"disconnected", "persist", "paged"};
@@ -202,6 +216,19 @@ audit_event(struct daemon *d, const char *action, const char *subject, json_t *d
 
 	if (audit_record(d->audit, "idgovd", subject, action, details, &err) != 0)
 		log_msg(&d->log, LOG_ERR, "cannot audit %s: %s", action, err.msg);
+}
+
+/*
+ * Whether this machine may govern at this very moment (role.h): the lease
+ * is judged against the clock now, not as of the last fleet_tick(), so a
+ * lease that ran out between two ticks stops governance at its expiry.
+ */
+static int
+governs_now(struct daemon *d)
+{
+	char why[IDG_ERRLEN + 128];
+
+	return fleet_may_govern(d->cfg, &d->fleet, idg_now(), why, sizeof(why));
 }
 
 /* ---- the audit head in the directory ---- */
@@ -230,6 +257,8 @@ publish_head(struct daemon *d)
 	LDAP *ld;
 	int found;
 
+	if (dir_anchor_configured(d->cfg) && !governs_now(d))
+		return; /* a directory write: kept due until this machine governs */
 	d->pub_due = 0;
 	if (!dir_anchor_configured(d->cfg))
 		return;
@@ -303,6 +332,13 @@ governance(void *arg)
 
 	if (d->refresh != NULL)
 		return; /* it would wait on the worker's transaction; refresh_done() runs it */
+	if (!governs_now(d)) {
+		/* Not the governor (role.h): nothing runs; fleet_tick() calls again if it becomes
+		 * one. */
+		d->gov_next = 0;
+		timerfd_settime(d->govfd, TFD_TIMER_ABSTIME, &its, NULL);
+		return;
+	}
 	d->journal.cfg = d->cfg;
 	if (governance_round(&g, &r, idg_now(), &next, &err) != 0) {
 		log_msg(&d->log, LOG_ERR, "governance: %s; retrying in 5 s", err.msg);
@@ -321,6 +357,101 @@ on_governance_timer(struct daemon *d)
 	if (read(d->govfd, &ticks, sizeof(ticks)) < 0 && errno != ECANCELED)
 		return;
 	governance(d);
+}
+
+/* ---- the fleet: the governor lease ---- */
+
+static int
+may_govern(void *arg, char *why, size_t size)
+{
+	struct daemon *d = arg;
+
+	return fleet_may_govern(d->cfg, &d->fleet, idg_now(), why, size);
+}
+
+static json_t *
+fleet_status(void *arg)
+{
+	struct daemon *d = arg;
+	char held[IDG_ERRLEN + 64];
+
+	fleet_describe(&d->fleet, held, sizeof(held));
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s?, s:I, s:s?}", "role",
+			 d->cfg->fleet_role == CFG_ROLE_GOVERNOR ? "governor" : "host", "name",
+			 d->cfg->fleet_name, "lease_dn", d->cfg->fleet_lease_dn, "lease_ttl",
+			 (json_int_t)d->cfg->fleet_lease_ttl, "governing", governs_now(d), "lease",
+			 fleet_has_lease(d->cfg) ? held : "none configured", "holder",
+			 d->fleet.lease.found ? d->fleet.lease.holder : NULL, "expires",
+			 (json_int_t)(d->fleet.lease.found ? d->fleet.lease.expires : 0), "error",
+			 d->fleet.error[0] ? d->fleet.error : NULL);
+}
+
+/*
+ * Claims or renews the lease (a governor) or reads it (a host), then acts
+ * on a change: losing the right to govern is alerted and stops governance
+ * at once; gaining it runs a round at once. A failure to reach the
+ * directory does not end a lease already held: it lasts until its expiry,
+ * and the next tick (within 5 s) tries again.
+ */
+static void
+fleet_tick(struct daemon *d)
+{
+	char why[IDG_ERRLEN + 128], held[IDG_ERRLEN + 64];
+	int64_t now = idg_now();
+	struct idg_err err;
+	int was = d->governing, rc = 0;
+	LDAP *ld;
+
+	if (fleet_has_lease(d->cfg)) {
+		int64_t every = d->cfg->fleet_lease_ttl / 3;
+
+		d->fleet_next = now + (every > 0 ? every : 1);
+		if (journal_connection(&d->journal, &ld, &err) != 0) {
+			snprintf(d->fleet.error, sizeof(d->fleet.error), "%s", err.msg);
+			rc = -1;
+		} else if ((rc = fleet_refresh(d->cfg, ld, now, &d->fleet)) != 0) {
+			journal_close(&d->journal); /* reconnect next time */
+		}
+		if (rc != 0) {
+			/* Soon (the lease runs out), not each turn (a connect can take a while). */
+			d->fleet_next = now + (every < 5 ? (every > 0 ? every : 1) : 5);
+			log_msg(&d->log, LOG_WARNING, "fleet: the lease %s: %s",
+				d->cfg->fleet_lease_dn, d->fleet.error);
+		}
+	} else {
+		d->fleet_next = 0; /* a lone governor: nothing to renew */
+	}
+	d->governing = fleet_may_govern(d->cfg, &d->fleet, now, why, sizeof(why));
+	/* Held: the tick after the expiry comes at the expiry at the latest, to say it ended. */
+	if (d->governing && fleet_has_lease(d->cfg) && d->fleet.lease.expires < d->fleet_next)
+		d->fleet_next = d->fleet.lease.expires;
+	fleet_describe(&d->fleet, held, sizeof(held));
+	if (was && !d->governing) {
+		log_msg(&d->log, LOG_ALERT,
+			"fleet: %s lost the governor lease (%s): campaigns, grants, temporary "
+			"accounts and directory writes stopped",
+			d->cfg->fleet_name, held);
+		audit_event(d, "fleet.lease_lost", d->cfg->fleet_name,
+			    json_pack("{s:s}", "lease", held));
+		governance(d); /* disarms its timer */
+	} else if (!was && d->governing) {
+		if (fleet_has_lease(d->cfg)) {
+			log_msg(&d->log, LOG_NOTICE,
+				"fleet: %s holds the governor lease (%s): governing",
+				d->cfg->fleet_name, held);
+			audit_event(d, "fleet.lease_taken", d->cfg->fleet_name,
+				    json_pack("{s:s}", "lease", held));
+		}
+		if (d->checked_once)
+			governance(d);
+	} else if (!d->governing && !d->checked_once) {
+		log_msg(&d->log, d->cfg->fleet_role == CFG_ROLE_GOVERNOR ? LOG_WARNING : LOG_NOTICE,
+			"fleet: %s is a %s and does not govern: %s", d->cfg->fleet_name,
+			d->cfg->fleet_role == CFG_ROLE_GOVERNOR ? "governor without the lease"
+								: "host",
+			why);
+	}
+	d->checked_once = 1;
 }
 
 /* ---- scheduled backups ---- */
@@ -1210,6 +1341,7 @@ reload(struct daemon *d)
 	d->journal.cfg = fresh;
 	backup_schedule(d);
 	reconcile_schedule(d);
+	fleet_tick(d); /* the role or the lease may have changed */
 	log_msg(&d->log, LOG_NOTICE, "configuration reloaded from %s", d->opts->config_path);
 	warn_plain_bind(d);
 	audit_event(d, "config.reload", d->opts->config_path, json_pack("{s:s}", "outcome", "ok"));
@@ -1444,6 +1576,8 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.counts_cache = &d->counts_cache;
 	d->ctl.run_sync = daemon_sync;
 	d->ctl.governance = governance;
+	d->ctl.may_govern = may_govern;
+	d->ctl.fleet_status = fleet_status;
 	d->ctl.reload_key = reload_key;
 	d->ctl.extra_ops = review_control_ops(&d->ctl.n_extra_ops);
 	d->ctl.arg = d;
@@ -1522,6 +1656,8 @@ loop(struct daemon *d)
 		control_refusals_flush(&d->ctl, idg_now(), 0);
 		if (d->pub_due)
 			publish_head(d);
+		if (d->fleet_next != 0 && idg_now() >= d->fleet_next)
+			fleet_tick(d);
 		backup_tick(d);
 		reconcile_tick(d);
 		/* Ingesting writes the store: not while the worker holds its write lock. */
@@ -1637,6 +1773,7 @@ daemon_run(const struct daemon_opts *opts)
 	log_msg(&d.log, LOG_NOTICE, "started; control socket %s", d.cfg->socket_path);
 	report_start(ready_fd, "ok");
 	notify_ready();
+	fleet_tick(&d); /* whether this machine governs, before anything governs */
 	governance(&d); /* what fell due while the daemon was down happens first */
 	link_up(&d);
 	loop(&d);

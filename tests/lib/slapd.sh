@@ -20,7 +20,7 @@
 # The root DN is cn=admin,dc=example,dc=com with the password in DIR/rootpw.
 
 SLAPD_SUFFIX="dc=example,dc=com"
-# idgov's LDAP schema files (the sudoRole schema for sudo grants).
+# idgov's LDAP schema files (the sudoRole schema for sudo grants, idgov's own).
 SLAPD_SCHEMA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../schema/ldap" && pwd)
 SLAPD_ROOTDN="cn=admin,$SLAPD_SUFFIX"
 
@@ -81,6 +81,7 @@ include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/nis.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
 include: file://$SLAPD_SCHEMA_DIR/sudo.ldif
+include: file://$SLAPD_SCHEMA_DIR/idgov.ldif
 
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig

@@ -119,6 +119,14 @@ struct control_ctx {
 	void (*governance)(void *arg);
 	/* Called after the master key was rotated: load it again (NULL: nothing loaded to drop). */
 	int (*reload_key)(void *arg, struct idg_err *err);
+	/*
+	 * Whether this machine may govern now (role.h): 1, or 0 with the
+	 * refusal in why. Asked before every CONTROL_OP_GOVERN operation;
+	 * NULL: it may (a lone governor).
+	 */
+	int (*may_govern)(void *arg, char *why, size_t size);
+	/* What this process knows of the fleet and its lease, for "status"; NULL: nothing. */
+	json_t *(*fleet_status)(void *arg);
 	/* Where refusals are coalesced; NULL (the CLI in-process): each is recorded. */
 	struct control_refusals *refusals;
 	void *arg;

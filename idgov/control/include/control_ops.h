@@ -31,6 +31,12 @@ typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *ar
 #define CONTROL_OP_CODE_STEP 0x8
 /* A web session of a person not yet enrolled for MFA may call it. */
 #define CONTROL_OP_ENROL_STEP 0x10
+/*
+ * It governs (grants, temporary accounts, reviews): only the governor that
+ * holds the lease runs it; elsewhere "run this on the governor (NAME)"
+ * (control_ctx.may_govern, role.h).
+ */
+#define CONTROL_OP_GOVERN 0x20
 
 /* One operation: its name, its CONTROL_OP_* flags, its argument names, its handler. */
 struct control_op {

@@ -35,6 +35,14 @@ enum cfg_local_users {
 };
 enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
+/* [fleet] role: the one machine that governs a directory, or one that only enforces. */
+enum cfg_role { CFG_ROLE_GOVERNOR, CFG_ROLE_HOST };
+
+/* The longest [fleet] name: what the lease names its holder by. */
+#define CFG_FLEET_NAME_MAX 64
+/* The shortest and longest [fleet] lease_ttl, seconds. */
+#define CFG_LEASE_TTL_MIN 3
+#define CFG_LEASE_TTL_MAX 86400
 
 #define CFG_MAX_RULES 64
 #define CFG_MAX_EXTENSIONS 4
@@ -268,6 +276,12 @@ struct cfg {
 	int web_max_connections;
 	int web_max_connections_per_addr;
 	int web_threads;
+
+	/* [fleet]: one governor per directory, proven by a lease entry (lease.h) */
+	int fleet_role;          /* enum cfg_role */
+	char *fleet_name;        /* this machine in the lease; "" in the file: its host name */
+	char *fleet_lease_dn;    /* the lease entry; "": no lease (a lone governor) */
+	int64_t fleet_lease_ttl; /* seconds a claim lasts; renewed at a third of it */
 
 	/* Sections other libraries own, with their parsed data. */
 	const struct cfg_extension *ext[CFG_MAX_EXTENSIONS];

@@ -260,6 +260,20 @@ count_audit(struct fixture *f, const char *where)
 	return n;
 }
 
+/* The one number a query gives. */
+static int64_t
+count_rows(struct fixture *f, const char *query)
+{
+	sqlite3_stmt *s;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, query, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
 /* No byte of the text is a C0 control, DEL or the start of a UTF-8 C1 control. */
 static void
 assert_no_controls(const char *what, const char *text)
@@ -619,6 +633,75 @@ test_background_sync_is_answered_and_audited_when_it_ends(void **state)
 		count_audit(f, "action = 'control.sync' AND details LIKE '%sync stopped%'"), 1);
 }
 
+/* A machine that may not govern (role.h): the refusal it gives, and how often it was asked. */
+static int gate_asked;
+static int
+gate_refuses(void *arg, char *why, size_t size)
+{
+	(void)arg;
+	gate_asked++;
+	snprintf(why, size, "run this on the governor (gov1)");
+	return 0;
+}
+
+static json_t *
+gate_status(void *arg)
+{
+	(void)arg;
+	return json_pack("{s:s, s:s}", "role", "host", "lease", "gov1 until then");
+}
+
+/*
+ * Operations flagged CONTROL_OP_GOVERN (grants, accounts, reviews) are
+ * refused where this machine may not govern, with the gate's words, before
+ * their handler runs and whoever asks; the refusal is audited; other
+ * operations are not asked about; status carries the fleet's state.
+ */
+static void
+test_governance_is_refused_where_this_machine_may_not_govern(void **state)
+{
+	struct fixture *f = *state;
+	int64_t grants;
+	json_t *r;
+
+	f->ctx.may_govern = gate_refuses;
+	f->ctx.fleet_status = gate_status;
+	gate_asked = 0;
+	grants = count_rows(f, "SELECT count(*) FROM grants");
+	r = ask(f, &root,
+		"{\"v\":1,\"op\":\"grant.request\",\"args\":{\"user\":\"alice\",\"group\":"
+		"\"admins\",\"for\":\"1h\",\"reason\":\"x\"}}",
+		"denied");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+		"run this on the governor (gov1)");
+	json_decref(r);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM grants"), grants);
+	assert_string_equal(last_audit(f, "action"), "control.grant.request");
+	assert_non_null(strstr(last_audit(f, "details"), "run this on the governor (gov1)"));
+	json_decref(ask(f, &alice, "{\"v\":1,\"op\":\"grant.list\"}", "denied"));
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"account.show\",\"args\":{\"name\":\"ops1\"}}",
+			"denied"));
+	assert_int_equal(gate_asked, 3);
+	/* Not governance: the mirror, MFA, the audit chain answer on any machine. */
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"audit.verify\"}", NULL));
+	json_decref(ask(f, &root, "{\"v\":1,\"op\":\"user.list\"}", NULL));
+	r = ask(f, &root, "{\"v\":1,\"op\":\"status\"}", NULL);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(r, "result"), "fleet"), "role")),
+		"host");
+	json_decref(r);
+	assert_int_equal(gate_asked, 3);
+	/* A non-admin asking for an admin operation hears that first. */
+	r = ask(f, &alice, "{\"v\":1,\"op\":\"grant.acknowledge\",\"args\":{\"id\":1}}", "denied");
+	assert_non_null(
+		strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+		       "admins only"));
+	json_decref(r);
+	assert_int_equal(gate_asked, 3);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -637,6 +720,7 @@ main(void)
 		T(test_refusal_table_full_loses_nothing),
 		T(test_without_a_table_each_refusal_is_recorded),
 		T(test_own_recovery_codes_need_a_current_code),
+		T(test_governance_is_refused_where_this_machine_may_not_govern),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

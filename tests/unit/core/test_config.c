@@ -274,6 +274,62 @@ test_malformed_values_are_rejected(void **state)
 
 #define BASE "[directory]\nuri = ldap://h/\nbase = dc=x\n"
 
+/* [fleet]: a lone governor by default; a host needs the lease's DN; names and ttls checked. */
+static void
+test_fleet_keys(void **state)
+{
+	char host[256] = "";
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	assert_int_equal(cfg_load_string(BASE, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->fleet_role, CFG_ROLE_GOVERNOR);
+	assert_string_equal(cfg->fleet_name, host);
+	assert_string_equal(cfg->fleet_lease_dn, "");
+	assert_int_equal(cfg->fleet_lease_ttl, 120);
+	cfg_free(cfg);
+	assert_int_equal(cfg_load_string(BASE
+					 "[fleet]\nrole = host\nname = web-01.example.com\n"
+					 "lease_dn = cn=governor,ou=idgov,dc=x\nlease_ttl = 90s\n",
+					 "t.conf", &cfg, &err),
+			 0);
+	assert_int_equal(cfg->fleet_role, CFG_ROLE_HOST);
+	assert_string_equal(cfg->fleet_name, "web-01.example.com");
+	assert_string_equal(cfg->fleet_lease_dn, "cn=governor,ou=idgov,dc=x");
+	assert_int_equal(cfg->fleet_lease_ttl, 90);
+	cfg_free(cfg);
+	assert_int_equal(cfg_load_string(BASE "[fleet]\nlease_ttl = 3s\nlease_dn = cn=l,dc=x\n",
+					 "t.conf", &cfg, &err),
+			 0);
+	assert_int_equal(cfg->fleet_lease_ttl, 3);
+	cfg_free(cfg);
+
+	expect_error(BASE "[fleet]\nrole = primary\n",
+		     "t.conf:5: [fleet] role: must be governor or host");
+	expect_error(BASE "[fleet]\nrole = Governor\n", "[fleet] role: must be governor or host");
+	expect_error(BASE "[fleet]\nrole =\n", "[fleet] role: must be governor or host");
+	expect_error(BASE "[fleet]\nrole = host\n", "[fleet] lease_dn: required when role = host");
+	expect_error(BASE "[fleet]\nlease_dn = governor\n",
+		     "t.conf:5: [fleet] lease_dn: not a distinguished name");
+	expect_error(BASE "[fleet]\nlease_ttl = soon\n",
+		     "t.conf:5: [fleet] lease_ttl: not a duration");
+	expect_error(BASE "[fleet]\nlease_ttl = -5m\n", "[fleet] lease_ttl: not a duration");
+	expect_error(BASE "[fleet]\nlease_ttl = 2s\n", "[fleet] lease_ttl: must be from 3s to 1d");
+	expect_error(BASE "[fleet]\nlease_ttl = 0s\n", "[fleet] lease_ttl:");
+	expect_error(BASE "[fleet]\nlease_ttl = 2d\n", "[fleet] lease_ttl: must be from 3s to 1d");
+	expect_error(BASE "[fleet]\nname = two words\n", "[fleet] name: must be printable ASCII");
+	expect_error(BASE "[fleet]\nname = tab\there\n", "[fleet] name: must be printable ASCII");
+	expect_error(BASE "[fleet]\nname = caf\xc3\xa9\n", "[fleet] name: must be printable ASCII");
+	expect_error(BASE "[fleet]\nname = "
+			  "a123456789b123456789c123456789d123456789e123456789f123456789g12345\n",
+		     "[fleet] name: longer than 64 bytes");
+	expect_error(BASE "[fleet]\nrole = host\nrole = governor\nlease_dn = cn=l,dc=x\n",
+		     "t.conf:6:");
+	expect_error(BASE "[fleet]\nleader = yes\n", "t.conf:5: [fleet] leader:");
+}
+
 static void
 test_grant_keys(void **state)
 {
@@ -591,6 +647,7 @@ main(void)
 		cmocka_unit_test(test_access_rules),
 		cmocka_unit_test(test_audit_anchor),
 		cmocka_unit_test(test_backup_keys),
+		cmocka_unit_test(test_fleet_keys),
 		cmocka_unit_test(test_sync_reconcile_schedule),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};
