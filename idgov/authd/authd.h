@@ -45,7 +45,6 @@ enum authd_slot_state {
 	AUTHD_SLOT_STARTING, /* forked, opening its files: counted as idle */
 	AUTHD_SLOT_IDLE,     /* waiting in accept() */
 	AUTHD_SLOT_BUSY,     /* serving a connection */
-	AUTHD_SLOT_RETIRING, /* too many idle: leaving */
 };
 struct authd_shared {
 	_Atomic int high;               /* slots in use are below this */
@@ -59,6 +58,7 @@ struct authd_pool {
 	int sfd;            /* the supervisor's signalfd */
 	sigset_t oldmask;
 	int64_t next_spawn_ms; /* back-off after workers that die young */
+	int64_t surplus_since; /* since when more than AUTHD_SPARE_MAX are idle; 0: not */
 };
 /* Workers idle (or starting), counted from the shared slots. */
 int authd_pool_idle(const struct authd_pool *p);
@@ -161,8 +161,15 @@ void authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
  * to 5 s for a lock, and a recovery code costs a password hash.
  */
 #define AUTHD_WORK_TIMEOUT_S 30
-/* Idle workers kept ready: at least MIN (a busy one brings a new one), at most MAX. */
+/*
+ * Idle workers kept ready: at least MIN (a worker taking a connection
+ * wakes the supervisor to fork another when fewer are left), and beyond
+ * MAX one is retired (the newest) every AUTHD_RETIRE_MS while the surplus
+ * lasts, so a burst does not leave a big pool and a busy spell does not
+ * fork and retire workers in turn.
+ */
 #define AUTHD_SPARE_MIN 2
 #define AUTHD_SPARE_MAX 4
+#define AUTHD_RETIRE_MS 10000
 
 #endif

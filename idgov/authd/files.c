@@ -3,8 +3,11 @@
  * every decision), the MFA state file (authd.db), the master key and the
  * audit spool handle. Opening them is most of what a request used to cost
  * (a SQLite open reads the schema; the key is read and checked by owner
- * and mode), so a worker opens each once, when a request first needs it,
- * and keeps it.
+ * and mode), so a worker opens each once, when it starts (or, if that
+ * failed, when a request needs it), and keeps it. The master key is held
+ * by every worker from its start, not only by those that served an
+ * authentication: they are the one process that holds it either way,
+ * and the first login a new worker serves should not pay for it.
  *
  * Kept is not stale. Before each request authd_files_refresh() compares
  * what the paths name now with what was opened:

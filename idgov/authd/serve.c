@@ -18,7 +18,7 @@
  *     idle, it wakes the supervisor, which forks another, up to
  *     [authd] max_children workers in all; past that, connections wait
  *     in the listen queue, as they did for a child before. Idle workers
- *     beyond AUTHD_SPARE_MAX leave by themselves;
+ *     beyond AUTHD_SPARE_MAX are retired, one every AUTHD_RETIRE_MS;
  *   - peer credentials are checked on every connection, by the worker
  *     that accepted it, before anything is read;
  *   - the supervisor itself opens no store and no key: only workers hold
@@ -162,6 +162,33 @@ top_up(struct authd *d)
 			break;
 }
 
+/* While more than AUTHD_SPARE_MAX are idle, retires the newest idle one every AUTHD_RETIRE_MS. */
+static void
+retire_surplus(struct authd *d)
+{
+	struct authd_pool *p = d->pool;
+	int64_t now = authproto_now_ms();
+	int newest = -1;
+
+	if (authd_pool_idle(p) <= AUTHD_SPARE_MAX) {
+		p->surplus_since = 0;
+		return;
+	}
+	if (p->surplus_since == 0) {
+		p->surplus_since = now;
+		return;
+	}
+	if (now - p->surplus_since < AUTHD_RETIRE_MS)
+		return;
+	for (int i = 0; i < AUTHD_SLOTS; i++)
+		if (p->pid[i] > 0 && p->sh->state[i] == AUTHD_SLOT_IDLE &&
+		    (newest < 0 || p->started_ms[i] > p->started_ms[newest]))
+			newest = i;
+	if (newest >= 0)
+		(void)kill(p->pid[newest], SIGTERM); /* a request it took meanwhile is finished */
+	p->surplus_since = now;
+}
+
 static void
 reap(struct authd *d)
 {
@@ -301,12 +328,21 @@ authd_serve(struct authd *d)
 		memset(&d->cfg_stat, 0, sizeof(d->cfg_stat));
 	top_up(d);
 	while (!stop) {
-		int64_t wait = pool.next_spawn_ms - authproto_now_ms();
+		int64_t now = authproto_now_ms(), wait = -1;
 
+		/* Wakes to retry a fork that failed or was held back, or to retire; else on events.
+		 */
+		if (pool.next_spawn_ms > now)
+			wait = pool.next_spawn_ms - now;
+		else if (pool_size(&pool) == 0)
+			wait = 1000;
+		if (pool.surplus_since > 0 && (wait < 0 || wait > AUTHD_RETIRE_MS))
+			wait = pool.surplus_since + AUTHD_RETIRE_MS - now;
+		if (wait < -1)
+			wait = 0;
 		pfd[0] = (struct pollfd){.fd = pool.sfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = pool.wake_r, .events = POLLIN};
-		/* Wakes to retry a fork that failed or was held back; else only on events. */
-		if (poll(pfd, 2, wait > 0 ? (int)wait : (pool_size(&pool) == 0 ? 1000 : -1)) < 0) {
+		if (poll(pfd, 2, (int)wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_msg(&d->log, LOG_ERR, "poll: %s", strerror(errno));
@@ -328,8 +364,10 @@ authd_serve(struct authd *d)
 		if (pfd[1].revents & POLLIN)
 			while (read(pool.wake_r, buf, sizeof(buf)) > 0)
 				;
-		if (!stop)
+		if (!stop) {
 			top_up(d);
+			retire_surplus(d);
+		}
 	}
 	stop_workers(d);
 	pool_free(d, &pool);

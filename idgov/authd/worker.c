@@ -13,7 +13,7 @@
  * keeps its default action, so a worker stuck in a loop or a lock dies
  * whatever it is doing; the supervisor logs it and forks another.
  *
- * SIGTERM (the supervisor stopping, or retiring it) and SIGHUP (reread the
+ * SIGTERM (the supervisor stopping, or retiring a surplus worker) and SIGHUP (reread the
  * configuration) are noted by handlers and acted on between requests; a
  * request under way is finished first. If the supervisor dies, the kernel
  * sends SIGTERM (PR_SET_PDEATHSIG). On the way out the files are closed
@@ -29,6 +29,17 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AUTHD_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AUTHD_LSAN 1
+#endif
+#endif
+#ifdef AUTHD_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 static volatile sig_atomic_t stop_asked, reload_asked;
 
@@ -91,11 +102,13 @@ static void
 prepare(struct authd *d, struct authd_files *f)
 {
 	struct store *st;
+	struct secret_key *key;
 	struct audit *a;
 	struct idg_err err;
 
 	if (authd_files_store(f, d->cfg, &st, &err) != 0 ||
 	    authd_files_state(f, d->cfg, &st, &err) != 0 ||
+	    authd_files_key(f, d->cfg, &key, &err) != 0 ||
 	    authd_files_audit(f, d->cfg, &a, &err) != 0)
 		log_msg(&d->log, LOG_ERR, "worker: %s (the next request tries again)", err.msg);
 }
@@ -148,12 +161,12 @@ authd_worker_run(struct authd *d, int slot)
 		close(fd);
 		(void)prctl(PR_SET_NAME, "authd-worker");
 		set_state(d, slot, AUTHD_SLOT_IDLE);
-		if (authd_pool_idle(d->pool) > AUTHD_SPARE_MAX) {
-			set_state(d, slot, AUTHD_SLOT_RETIRING);
-			break;
-		}
 	}
 	authd_files_close(&f);
 	log_close(&d->log);
+#ifdef AUTHD_LSAN
+	/* _exit() skips LeakSanitizer; a worker serves thousands of requests, so check it here. */
+	__lsan_do_leak_check();
+#endif
 	_exit(0);
 }
