@@ -29,6 +29,7 @@
 #include "store.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -60,6 +61,17 @@ struct authd_pool {
 	int64_t next_spawn_ms; /* back-off after workers that die young */
 	int64_t surplus_since; /* since when more than AUTHD_SPARE_MAX are idle; 0: not */
 };
+/* The shared slots are advisory counts: relaxed loads and stores are enough. */
+static inline int
+authd_slot_get(const struct authd_shared *sh, int i)
+{
+	return atomic_load_explicit(&sh->state[i], memory_order_relaxed);
+}
+static inline void
+authd_slot_set(struct authd_shared *sh, int i, enum authd_slot_state st)
+{
+	atomic_store_explicit(&sh->state[i], (int)st, memory_order_relaxed);
+}
 /* Workers idle (or starting), counted from the shared slots. */
 int authd_pool_idle(const struct authd_pool *p);
 

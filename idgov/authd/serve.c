@@ -93,10 +93,10 @@ authd_reload(struct authd *d, int force)
 int
 authd_pool_idle(const struct authd_pool *p)
 {
-	int high = p->sh->high, n = 0;
+	int high = atomic_load_explicit(&p->sh->high, memory_order_relaxed), n = 0;
 
 	for (int i = 0; i < high; i++) {
-		int st = p->sh->state[i];
+		int st = authd_slot_get(p->sh, i);
 
 		n += st == AUTHD_SLOT_IDLE || st == AUTHD_SLOT_STARTING;
 	}
@@ -125,13 +125,13 @@ spawn(struct authd *d)
 		;
 	if (slot == AUTHD_SLOTS)
 		return -1;
-	p->sh->state[slot] = AUTHD_SLOT_STARTING;
-	if (slot >= p->sh->high)
-		p->sh->high = slot + 1;
+	authd_slot_set(p->sh, slot, AUTHD_SLOT_STARTING);
+	if (slot >= atomic_load_explicit(&p->sh->high, memory_order_relaxed))
+		atomic_store_explicit(&p->sh->high, slot + 1, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0) {
 		log_msg(&d->log, LOG_ERR, "cannot start a worker: fork: %s", strerror(errno));
-		p->sh->state[slot] = AUTHD_SLOT_FREE;
+		authd_slot_set(p->sh, slot, AUTHD_SLOT_FREE);
 		return -1;
 	}
 	if (pid == 0) {
@@ -181,7 +181,7 @@ retire_surplus(struct authd *d)
 	if (now - p->surplus_since < AUTHD_RETIRE_MS)
 		return;
 	for (int i = 0; i < AUTHD_SLOTS; i++)
-		if (p->pid[i] > 0 && p->sh->state[i] == AUTHD_SLOT_IDLE &&
+		if (p->pid[i] > 0 && authd_slot_get(p->sh, i) == AUTHD_SLOT_IDLE &&
 		    (newest < 0 || p->started_ms[i] > p->started_ms[newest]))
 			newest = i;
 	if (newest >= 0)
@@ -217,7 +217,7 @@ reap(struct authd *d)
 		    authproto_now_ms() - p->started_ms[slot] < AUTHD_RESPAWN_BACKOFF_MS)
 			p->next_spawn_ms = authproto_now_ms() + AUTHD_RESPAWN_BACKOFF_MS;
 		p->pid[slot] = 0;
-		p->sh->state[slot] = AUTHD_SLOT_FREE;
+		authd_slot_set(p->sh, slot, AUTHD_SLOT_FREE);
 	}
 }
 

@@ -60,7 +60,7 @@ on_hup(int sig)
 static void
 set_state(struct authd *d, int slot, enum authd_slot_state st)
 {
-	d->pool->sh->state[slot] = st;
+	authd_slot_set(d->pool->sh, slot, st);
 }
 
 /* One connection: the peer, then one request. */
