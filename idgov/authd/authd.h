@@ -8,21 +8,72 @@
  *
  *   listen.c  the socket: inherited from systemd (LISTEN_FDS) or made here;
  *             peer credentials
- *   serve.c   the accept loop: one forked child per connection, signals,
- *             configuration reloads
+ *   serve.c   the supervisor: a small pool of pre-forked workers, kept
+ *             topped up with spare ones and replaced when they die;
+ *             signals, configuration reloads
+ *   worker.c  one worker: accepts a connection, checks its peer, serves
+ *             its one request, and waits for the next; a watchdog alarm
+ *   files.c   what a worker keeps open between requests (store, MFA
+ *             state, master key, audit spool), reopened when replaced
  *   conv.c    the conversation with the module inside one connection
  *   login.c   the requests: authenticate, account, session, password
  */
 #ifndef IDGOV_AUTHD_H
 #define IDGOV_AUTHD_H
 
+#include "audit.h"
 #include "authproto.h"
 #include "config.h"
 #include "log.h"
+#include "secret.h"
+#include "store.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
+
+/*
+ * The pool (serve.c, worker.c). Slot states live in memory shared with
+ * the workers: a worker marks itself idle or busy, and wakes the
+ * supervisor (one byte on a pipe) only when too few are left idle.
+ */
+#define AUTHD_SLOTS 1024 /* the largest [authd] max_children */
+enum authd_slot_state {
+	AUTHD_SLOT_FREE = 0,
+	AUTHD_SLOT_STARTING, /* forked, opening its files: counted as idle */
+	AUTHD_SLOT_IDLE,     /* waiting in accept() */
+	AUTHD_SLOT_BUSY,     /* serving a connection */
+};
+struct authd_shared {
+	_Atomic int high;               /* slots in use are below this */
+	_Atomic int state[AUTHD_SLOTS]; /* enum authd_slot_state */
+};
+struct authd_pool {
+	struct authd_shared *sh; /* MAP_SHARED, anonymous */
+	pid_t pid[AUTHD_SLOTS];  /* the supervisor's record */
+	int64_t started_ms[AUTHD_SLOTS];
+	int wake_r, wake_w; /* workers write a byte to wake the supervisor */
+	int sfd;            /* the supervisor's signalfd */
+	sigset_t oldmask;
+	int64_t next_spawn_ms; /* back-off after workers that die young */
+	int64_t surplus_since; /* since when more than AUTHD_SPARE_MAX are idle; 0: not */
+};
+/* The shared slots are advisory counts: relaxed loads and stores are enough. */
+static inline int
+authd_slot_get(const struct authd_shared *sh, int i)
+{
+	return atomic_load_explicit(&sh->state[i], memory_order_relaxed);
+}
+static inline void
+authd_slot_set(struct authd_shared *sh, int i, enum authd_slot_state st)
+{
+	atomic_store_explicit(&sh->state[i], (int)st, memory_order_relaxed);
+}
+/* Workers idle (or starting), counted from the shared slots. */
+int authd_pool_idle(const struct authd_pool *p);
 
 struct authd {
 	const char *config_path;
@@ -31,9 +82,49 @@ struct authd {
 	struct logger log;
 	int listen_fd;
 	char *own_socket; /* the path this process bound (removed at exit); NULL: inherited */
-	int children;
 	int foreground;
+	struct authd_pool *pool; /* serve.c */
 };
+
+/* serve.c: rereads the configuration if forced or if its file changed. 1 if reloaded. */
+int authd_reload(struct authd *d, int force);
+
+/* files.c: what a worker keeps open between requests, and how it knows it is current. */
+struct authd_file_id {
+	int present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+struct authd_files {
+	struct logger *log;
+	struct store *st; /* the main store; NULL until a request needs it */
+	struct authd_file_id st_id;
+	struct store *state; /* the MFA state file (mfastate.h) */
+	char state_path[4096];
+	struct authd_file_id state_id;
+	struct secret_key *key; /* the master key, with .new and .old when present */
+	struct authd_file_id key_id[3];
+	struct audit *audit; /* a spooling handle: events go to idgovd */
+};
+
+/* Before a request: closes what was replaced or changed on disk since it was opened. */
+void authd_files_refresh(struct authd_files *f, const struct cfg *cfg);
+/* Each opens on first use and keeps it: 0 with *out, or -1 (err). */
+int authd_files_store(struct authd_files *f, const struct cfg *cfg, struct store **out,
+		      struct idg_err *err);
+int authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **out,
+		      struct idg_err *err);
+int authd_files_key(struct authd_files *f, const struct cfg *cfg, struct secret_key **out,
+		    struct idg_err *err);
+int authd_files_audit(struct authd_files *f, const struct cfg *cfg, struct audit **out,
+		      struct idg_err *err);
+/* After a request: rolls back a transaction it left open. */
+void authd_files_end(struct authd_files *f);
+/* Closes everything; the key is wiped. */
+void authd_files_close(struct authd_files *f);
 
 /* listen.c */
 /*
@@ -49,6 +140,9 @@ int authd_peer_allowed(int fd, uid_t client_uid, uid_t *uid, pid_t *pid);
 /* serve.c */
 int authd_serve(struct authd *d);
 
+/* worker.c: runs one worker in a child forked by serve.c; never returns. */
+void authd_worker_run(struct authd *d, int slot) __attribute__((noreturn));
+
 /* conv.c: the conversation with the module, inside one connection. */
 struct conv {
 	int fd;
@@ -63,12 +157,31 @@ void conv_error(struct conv *c, const char *fmt, ...) __attribute__((format(prin
 void conv_result(struct conv *c, enum authproto_result r, uint32_t delay_ms);
 
 /* login.c: answers one request; the conversation ends with its result. */
-void authd_handle(const struct cfg *cfg, struct conv *c, const struct authproto_msg *req);
+void authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
+		  const struct authproto_msg *req);
 
 /* How long the service waits for a module's request, and for a person to answer a prompt. */
 #define AUTHD_REQUEST_TIMEOUT_MS 5000
 #define AUTHD_ANSWER_TIMEOUT_MS (300 * 1000)
 /* How long a message to the module may take to leave. */
 #define AUTHD_SEND_TIMEOUT_MS 5000
+/*
+ * The watchdog: a worker that spends longer than this on a request's own
+ * work (between the request and the result, the person's time at a
+ * prompt not counted) is killed by its alarm and replaced; its client
+ * sees the connection close and fails closed. Generous: SQLite waits up
+ * to 5 s for a lock, and a recovery code costs a password hash.
+ */
+#define AUTHD_WORK_TIMEOUT_S 30
+/*
+ * Idle workers kept ready: at least MIN (a worker taking a connection
+ * wakes the supervisor to fork another when fewer are left), and beyond
+ * MAX one is retired (the newest) every AUTHD_RETIRE_MS while the surplus
+ * lasts, so a burst does not leave a big pool and a busy spell does not
+ * fork and retire workers in turn.
+ */
+#define AUTHD_SPARE_MIN 2
+#define AUTHD_SPARE_MAX 4
+#define AUTHD_RETIRE_MS 10000
 
 #endif

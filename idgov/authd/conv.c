@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 send_msg(struct conv *c, const struct authproto_msg *m)
@@ -64,13 +65,18 @@ conv_prompt(struct conv *c, const char *text, char **answer)
 	if (authproto_set(&m, AUTHPROTO_HAVE_TEXT, text) != 0 || send_msg(c, &m) != 0)
 		goto out;
 	c->messages++;
-	if (authproto_recv(c->fd, &m, authproto_now_ms() + AUTHD_ANSWER_TIMEOUT_MS, &why) != 0 ||
-	    m.type != AUTHPROTO_ANSWER) {
+	/* The watchdog (worker.c) leaves a person their time to answer, and no more. */
+	alarm(AUTHD_ANSWER_TIMEOUT_MS / 1000 + AUTHD_WORK_TIMEOUT_S);
+	rc = authproto_recv(c->fd, &m, authproto_now_ms() + AUTHD_ANSWER_TIMEOUT_MS, &why);
+	alarm(AUTHD_WORK_TIMEOUT_S);
+	if (rc != 0 || m.type != AUTHPROTO_ANSWER) {
+		rc = -1;
 		log_msg(c->log, LOG_NOTICE, "conversation: no answer to the prompt: %s",
 			why != NULL ? why : "not an answer");
 		c->failed = 1;
 		goto out;
 	}
+	rc = -1;
 	len = strlen(m.text);
 	if ((*answer = sodium_malloc(len + 1)) == NULL)
 		goto out;

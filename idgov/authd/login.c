@@ -10,8 +10,9 @@
  *   password       the password rules and history (policy/password.c):
  *                  check, record, or both
  *
- * Each request opens what it needs (store, master key, the audit spool)
- * in the child that serves it and closes it before the child exits. The
+ * Each request takes what it needs (store, master key, the audit spool)
+ * from the worker serving it, which opens each once and keeps it open
+ * for the next requests (files.c). The
  * service never opens the audit key: its events are spooled (spool.h) and
  * idgovd signs them into the chain. The request
  * table says what each one needs, so that only authentication ever loads
@@ -38,6 +39,7 @@
 
 struct env {
 	const struct cfg *cfg;
+	struct authd_files *files; /* the worker's: opened once, kept (files.c) */
 	struct conv *c;
 	struct store *st;
 	struct store *state; /* MFA state (mfastate.h); authenticate only */
@@ -47,21 +49,19 @@ struct env {
 	char actor[80];
 };
 
-/* What a request opens beyond the store. */
+/* What a request needs beyond the store. */
 enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2 };
 
+/* Takes what the request needs from the worker's open files, opening what is not yet open. */
 static int
 env_open(struct env *e, int need, struct idg_err *err)
 {
-	const struct cfg *cfg = e->cfg;
-
-	if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &e->st, err) != 0)
+	if (authd_files_store(e->files, e->cfg, &e->st, err) != 0)
 		return -1;
-	if ((need & NEED_MASTER_KEY) && secret_key_load(cfg->master_key_file, &e->key, err) != 0)
+	if ((need & NEED_MASTER_KEY) && authd_files_key(e->files, e->cfg, &e->key, err) != 0)
 		return -1;
 	/* Events go to the spool; only idgovd holds the audit key and signs. */
-	if ((need & NEED_AUDIT) &&
-	    audit_open_spool(cfg->audit_spool_dir, e->log, &e->audit, err) != 0)
+	if ((need & NEED_AUDIT) && authd_files_audit(e->files, e->cfg, &e->audit, err) != 0)
 		return -1;
 	return 0;
 }
@@ -73,20 +73,14 @@ env_open(struct env *e, int need, struct idg_err *err)
 static int
 open_state(struct env *e, struct idg_err *err)
 {
-	char path[4096];
-
-	if (mfastate_path(e->cfg, e->st->path, path, sizeof(path), err) != 0)
-		return -1;
-	return mfastate_open(path, e->st, &e->state, err);
+	return authd_files_state(e->files, e->cfg, &e->state, err);
 }
 
+/* The files stay open in the worker for the next request; only the borrowed pointers end. */
 static void
 env_close(struct env *e)
 {
-	audit_close(e->audit);
-	secret_key_free(e->key);
-	store_close(e->state);
-	store_close(e->st);
+	authd_files_end(e->files);
 	e->state = NULL;
 	e->audit = NULL;
 	e->key = NULL;
@@ -505,9 +499,10 @@ static const struct {
 };
 
 void
-authd_handle(const struct cfg *cfg, struct conv *c, const struct authproto_msg *req)
+authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
+	     const struct authproto_msg *req)
 {
-	struct env e = {.cfg = cfg, .c = c, .log = c->log};
+	struct env e = {.cfg = cfg, .files = f, .c = c, .log = c->log};
 	enum authproto_result r = AUTHPROTO_R_AUTHINFO_UNAVAIL;
 	struct idg_err err;
 	uint32_t delay_ms = 0;
