@@ -49,15 +49,22 @@ struct env {
 	char actor[80];
 };
 
-/* What a request opens beyond the store. */
-enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2 };
+/*
+ * What a request opens beyond the store, which it reads only unless it
+ * says NEED_STORE_WRITE: a login (authenticate, account) never takes the
+ * store's write lock, so a directory refresh holding it for seconds never
+ * delays one; what a login writes goes to the state file and the spool.
+ */
+enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2, NEED_STORE_WRITE = 4 };
 
 static int
 env_open(struct env *e, int need, struct idg_err *err)
 {
 	const struct cfg *cfg = e->cfg;
 
-	if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &e->st, err) != 0)
+	if (store_open(cfg->store_path,
+		       (need & NEED_STORE_WRITE) ? STORE_OPEN_EXISTING : STORE_OPEN_READONLY,
+		       &e->st, err) != 0)
 		return -1;
 	if ((need & NEED_MASTER_KEY) && secret_key_load(cfg->master_key_file, &e->key, err) != 0)
 		return -1;
@@ -446,7 +453,7 @@ session(struct env *e, const struct authproto_msg *req, int open)
 	struct idg_err err;
 	int rc = -1;
 
-	if (env_open(e, NEED_STORE, &err) == 0) {
+	if (env_open(e, NEED_STORE_WRITE, &err) == 0) {
 		user = canonical(e, user, canon, sizeof(canon));
 		rc = open ? account_session_open(e->st, user, req->service, rhost, tty,
 						 (long)req->pid, idg_now(), &err)
@@ -491,7 +498,7 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 	char why[320];
 
 	(void)delay_ms;
-	if (env_open(e, NEED_STORE, &err) != 0) {
+	if (env_open(e, NEED_STORE_WRITE, &err) != 0) {
 		/* No break-glass here: a password change can wait, a login cannot. */
 		log_msg(e->log, LOG_ERR, "password change of %s refused: %s", user, err.msg);
 		conv_error(e->c,
