@@ -230,6 +230,8 @@ migrate(struct store *st, struct idg_err *err)
  * gives up at once (busy) and a later commit does it.
  */
 #define STATE_WAL_FRAMES 32
+/* How long a statement waits for another connection's lock. */
+#define STORE_BUSY_MS 5000
 
 static int
 state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -239,7 +241,7 @@ state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		return SQLITE_OK;
 	sqlite3_busy_timeout(db, 0);
 	(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
 	return SQLITE_OK;
 }
 
@@ -269,7 +271,7 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	/*
 	 * The PAM module opens and closes the store on every login. By default
 	 * the last connection to close checkpoints the WAL (with fsyncs) and
