@@ -265,13 +265,17 @@ simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, ui
  * that put something else there makes the login count as one with a
  * password: the safe way, a change required.
  */
-static void
+static int
 note_password(pam_handle_t *pamh)
 {
 	const void *tok = NULL;
 
-	if (pam_get_item(pamh, PAM_AUTHTOK, &tok) == PAM_SUCCESS && tok != NULL)
-		(void)pam_set_data(pamh, PASSWORD_DATA, (void *)(uintptr_t)1, NULL);
+	if (pam_get_item(pamh, PAM_AUTHTOK, &tok) != PAM_SUCCESS || tok == NULL)
+		return 0;
+	/* Unnoted, a password login would pass as one without: fail instead. */
+	if (pam_set_data(pamh, PASSWORD_DATA, (void *)(uintptr_t)1, NULL) != PAM_SUCCESS)
+		return -1;
+	return 0;
 }
 
 /* AUTHPROTO_F_PASSWORD_USED when the authentication step of this handle saw a password. */
@@ -341,7 +345,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct opts o;
 
 	(void)flags;
-	note_password(pamh);
+	if (note_password(pamh) != 0)
+		return PAM_BUF_ERR;
 	if (simple(pamh, argc, argv, AUTHPROTO_OP_AUTHENTICATE, 0, &o, &user, &r) != 0)
 		return PAM_USER_UNKNOWN;
 	if (r == AUTHPROTO_R_AUTHINFO_UNAVAIL)
