@@ -49,7 +49,8 @@ op_status(struct control_ctx *ctx, const struct caller *who, json_t *args, struc
 
 	(void)who;
 	(void)args;
-	counts = query_counts(ctx->st, &qerr);
+	counts = ctx->counts_cache != NULL ? query_counts_cached(ctx->st, ctx->counts_cache, &qerr)
+					   : query_counts(ctx->st, &qerr);
 	state = counts != NULL ? query_sync_state(ctx->st, ctx->cfg->dir_name, &qerr) : NULL;
 	if (state == NULL) {
 		json_decref(counts);
@@ -800,6 +801,18 @@ request_keys_known(json_t *req)
 	return 1;
 }
 
+/* Runs op; *changed: whether it changed the store (this connection's changes). */
+static json_t *
+op_run(struct control_ctx *ctx, const struct control_op *op, const struct caller *who, json_t *args,
+       struct reply_err *r, int *changed)
+{
+	int64_t before = sqlite3_total_changes64(ctx->st->db);
+	json_t *result = op->fn(ctx, who, args, r);
+
+	*changed = sqlite3_total_changes64(ctx->st->db) != before;
+	return result;
+}
+
 char *
 control_handle(struct control_ctx *ctx, const struct caller *who, const char *line, size_t len)
 {
@@ -810,6 +823,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 	json_t *req, *args, *result = NULL, *v, *session, *addr;
 	const char *name, *unknown = NULL, *subject = "-";
 	char action[64], grant_subject[32], *reply;
+	int changed = 1;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (req == NULL || !json_is_object(req)) {
@@ -872,12 +886,18 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 		else if (op_permitted(ctx, who, op, &r) != 0)
 			;
 		else
-			result = op->fn(ctx, who, args, &r);
+			result = op_run(ctx, op, who, args, &r, &changed);
 	}
 	if (result == NULL && r.code != NULL && strcmp(r.code, "started") == 0) {
 		reply = NULL; /* the daemon answers and audits it when the sync is over */
 	} else if (result != NULL) {
+		int64_t from = sqlite3_total_changes64(ctx->st->db);
+
 		audit_request(ctx, who, action, subject, "ok", NULL);
+		/* Recording a request that changed nothing leaves status's counts true. */
+		if (ctx->counts_cache != NULL && !changed)
+			query_counts_cache_audited(ctx->counts_cache, from,
+						   sqlite3_total_changes64(ctx->st->db));
 		json_incref(result);
 		reply = reply_ok(result);
 		if (op->flags & CONTROL_OP_SECRET)

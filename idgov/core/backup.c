@@ -1219,10 +1219,12 @@ aside_name(const char *store, time_t now, char *out, size_t outsz, struct idg_er
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	for (unsigned n = 1; n <= 100; n++) {
-		size_t len =
-			n == 1 ? (size_t)snprintf(out, outsz, "%s.before-restore-%s", store, stamp)
-			       : (size_t)snprintf(out, outsz, "%s.before-restore-%s-%u", store,
-						  stamp, n);
+		char suffix[16] = "";
+		size_t len;
+
+		if (n > 1)
+			snprintf(suffix, sizeof(suffix), "-%u", n);
+		len = (size_t)snprintf(out, outsz, "%s.before-restore-%s%s", store, stamp, suffix);
 		if (len >= outsz)
 			return idg_seterr(err, "store path too long");
 		if (access(out, F_OK) != 0 && errno == ENOENT)

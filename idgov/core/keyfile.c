@@ -1,8 +1,11 @@
 /* File steps shared by the key rotations; see keyfile.h. */
 #include "keyfile.h"
 
+#include "audit.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,4 +166,21 @@ keyfile_swap(const char *path, const char *newp, const char *oldp, int stop_afte
 	if (rename(newp, path) != 0)
 		return idg_seterr(err, "cannot rename %s to %s: %s", newp, path, strerror(errno));
 	return keyfile_fsync_dir(path, err);
+}
+
+int
+keyfile_audit_event(struct audit *audit, const char *actor, const char *key, const char *action,
+		    const char *old_id, const char *new_id, struct idg_err *err)
+{
+	json_t *d;
+
+	if (audit == NULL)
+		return 0;
+	if ((d = json_pack("{s:s}", "key", key)) == NULL)
+		return idg_seterr(err, "out of memory");
+	if (old_id != NULL)
+		json_object_set_new(d, "old_id", json_string(old_id));
+	if (new_id != NULL)
+		json_object_set_new(d, "new_id", json_string(new_id));
+	return audit_record(audit, actor, key, action, d, err);
 }

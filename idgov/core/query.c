@@ -143,6 +143,90 @@ query_counts(struct store *st, struct idg_err *err)
 	return query_row(st, s, "no counts", err);
 }
 
+/* What the counts depend on: the store's version as this connection sees it, and the day. */
+static int
+counts_key(struct store *st, int64_t *data_version, int64_t *changes, int64_t *day,
+	   struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "PRAGMA data_version", &s, err) != 0)
+		return -1;
+	rc = sqlite3_step(s);
+	*data_version = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return idg_seterr(err, "data_version: %s", sqlite3_errmsg(st->db));
+	*changes = sqlite3_total_changes64(st->db);
+	*day = idg_now() / 86400;
+	return 0;
+}
+
+/* The last audit record's number (the primary key's end: no scan). */
+static int
+audit_length(struct store *st, json_int_t *records, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT coalesce(max(seq), 0) FROM audit", &s, err) != 0)
+		return -1;
+	rc = sqlite3_step(s);
+	*records = rc == SQLITE_ROW ? (json_int_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return idg_seterr(err, "audit: %s", sqlite3_errmsg(st->db));
+	return 0;
+}
+
+json_t *
+query_counts_cached(struct store *st, struct query_counts_cache *c, struct idg_err *err)
+{
+	int64_t version = 0, changes = 0, day = 0;
+	json_int_t records = 0;
+	json_t *o;
+
+	if (counts_key(st, &version, &changes, &day, err) != 0)
+		return NULL;
+	if (c->counts == NULL || c->st != st || c->data_version != version ||
+	    c->changes != changes || c->day != day) {
+		query_counts_cache_clear(c);
+		if ((c->counts = query_counts(st, err)) == NULL)
+			return NULL;
+		*c = (struct query_counts_cache){st, version, changes, day, c->counts};
+	}
+	/*
+	 * A copy (the caller may change what it is given, the cache must not)
+	 * with the chain's length read now: recording a request appends to
+	 * the audit chain without changing anything else counted here.
+	 */
+	if ((o = json_deep_copy(c->counts)) == NULL) {
+		idg_seterr(err, "out of memory");
+		return NULL;
+	}
+	if (audit_length(st, &records, err) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "audit_records", json_integer(records));
+	return o;
+}
+
+void
+query_counts_cache_audited(struct query_counts_cache *c, int64_t from, int64_t to)
+{
+	if (c->counts != NULL && c->changes == from)
+		c->changes = to;
+}
+
+void
+query_counts_cache_clear(struct query_counts_cache *c)
+{
+	json_decref(c->counts);
+	memset(c, 0, sizeof(*c));
+}
+
 json_t *
 query_sync_state(struct store *st, const char *directory, struct idg_err *err)
 {

@@ -9,24 +9,6 @@
 #include <string.h>
 
 static int
-audit_key_event(struct audit *audit, const char *actor, const char *action, const char *old_id,
-		const char *new_id, struct idg_err *err)
-{
-	json_t *d;
-
-	if (audit == NULL)
-		return 0;
-	d = json_pack("{s:s}", "key", "master");
-	if (d == NULL)
-		return idg_seterr(err, "out of memory");
-	if (old_id != NULL)
-		json_object_set_new(d, "old_id", json_string(old_id));
-	if (new_id != NULL)
-		json_object_set_new(d, "new_id", json_string(new_id));
-	return audit_record(audit, actor, "master", action, d, err);
-}
-
-static int
 rotate_master_recover_locked(const char *path, struct store *st, struct audit *audit,
 			     const char *actor, const char **what, struct idg_err *err)
 {
@@ -58,8 +40,8 @@ rotate_master_recover_locked(const char *path, struct store *st, struct audit *a
 	} else if (nk != NULL && strcmp(id, secret_key_id(nk)) == 0) {
 		/* Committed, files not swapped yet: finish steps 3 and 4. */
 		if (keyfile_swap(path, newp, oldp, 0, err) != 0 ||
-		    audit_key_event(audit, actor, "key rotate completed", secret_key_id(cur), id,
-				    err) != 0)
+		    keyfile_audit_event(audit, actor, "master", "key rotate completed",
+					secret_key_id(cur), id, err) != 0)
 			goto out;
 		*what = "completed an interrupted rotation";
 		rc = 0;
@@ -235,7 +217,7 @@ rotate_master_destroy_old_locked(const char *path, struct store *st, struct audi
 				  oldp, old_id);
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
-	return audit_key_event(audit, actor, "key destroy-old", old_id, NULL, err);
+	return keyfile_audit_event(audit, actor, "master", "key destroy-old", old_id, NULL, err);
 }
 
 /* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */

@@ -22,21 +22,6 @@ file_key_id(const char *path, char id[AUDIT_KEY_ID_LEN], struct idg_err *err)
 }
 
 static int
-key_event(struct audit *audit, const char *actor, const char *action, const char *old_id,
-	  const char *new_id, struct idg_err *err)
-{
-	json_t *d = json_pack("{s:s}", "key", "audit");
-
-	if (d == NULL)
-		return idg_seterr(err, "out of memory");
-	if (old_id != NULL)
-		json_object_set_new(d, "old_id", json_string(old_id));
-	if (new_id != NULL)
-		json_object_set_new(d, "new_id", json_string(new_id));
-	return audit_record(audit, actor, "audit", action, d, err);
-}
-
-static int
 rotate_audit_recover_locked(const char *path, struct audit *audit, const char *actor,
 			    const char **what, struct idg_err *err)
 {
@@ -69,7 +54,8 @@ rotate_audit_recover_locked(const char *path, struct audit *audit, const char *a
 	if (nid[0] != '\0' && strcmp(id, nid) == 0) {
 		/* Committed, files not swapped yet: finish steps 3 and 4. */
 		if (keyfile_swap(path, newp, oldp, 0, err) != 0 ||
-		    key_event(audit, actor, "key rotate completed", cur, id, err) != 0)
+		    keyfile_audit_event(audit, actor, "audit", "key rotate completed", cur, id,
+					err) != 0)
 			return -1;
 		*what = "completed an interrupted rotation";
 		return 0;
@@ -182,7 +168,7 @@ rotate_audit_destroy_old_locked(const char *path, struct audit *audit, const cha
 				  oldp, old_id);
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
-	return key_event(audit, actor, "key destroy-old", old_id, NULL, err);
+	return keyfile_audit_event(audit, actor, "audit", "key destroy-old", old_id, NULL, err);
 }
 
 /* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */

@@ -24,23 +24,6 @@ file_key_id(const char *path, char id[BACKUP_KEY_ID_HEX], struct idg_err *err)
 }
 
 static int
-key_event(struct audit *audit, const char *actor, const char *action, const char *old_id,
-	  const char *new_id, struct idg_err *err)
-{
-	json_t *d;
-
-	if (audit == NULL)
-		return 0;
-	if ((d = json_pack("{s:s}", "key", "backup")) == NULL)
-		return idg_seterr(err, "out of memory");
-	if (old_id != NULL)
-		json_object_set_new(d, "old_id", json_string(old_id));
-	if (new_id != NULL)
-		json_object_set_new(d, "new_id", json_string(new_id));
-	return audit_record(audit, actor, "backup", action, d, err);
-}
-
-static int
 rotate_backup_recover_locked(const struct cfg *cfg, struct audit *audit, const char *actor,
 			     const char **what, struct idg_err *err)
 {
@@ -63,7 +46,7 @@ rotate_backup_recover_locked(const struct cfg *cfg, struct audit *audit, const c
 	/* Cut after the link: finish it, and record it (again, if it was recorded already). */
 	if (file_key_id(path, cur, err) != 0 || file_key_id(newp, nid, err) != 0 ||
 	    keyfile_swap(path, newp, oldp, 0, err) != 0 ||
-	    key_event(audit, actor, "key rotate completed", cur, nid, err) != 0)
+	    keyfile_audit_event(audit, actor, "backup", "key rotate completed", cur, nid, err) != 0)
 		return -1;
 	*what = "completed an interrupted rotation";
 	return 0;
@@ -110,7 +93,8 @@ rotate_backup_locked(const struct cfg *cfg, struct audit *audit, const char *act
 		rc = 0;
 		goto out;
 	}
-	if (key_event(audit, actor, "key rotate", res->old_id, res->new_id, err) != 0)
+	if (keyfile_audit_event(audit, actor, "backup", "key rotate", res->old_id, res->new_id,
+				err) != 0)
 		goto out;
 	keyfile_fault_point("key-rotate-after-commit");
 	if (stop == ROTATE_STOP_AFTER_COMMIT) {
@@ -190,7 +174,8 @@ rotate_backup_destroy_old_locked(const struct cfg *cfg, struct audit *audit, con
 	keys_free_secret(key);
 	if (keyfile_destroy(oldp, err) != 0)
 		return -1;
-	return key_event(audit, actor, "key destroy-old", res->old_id, NULL, err);
+	return keyfile_audit_event(audit, actor, "backup", "key destroy-old", res->old_id, NULL,
+				   err);
 }
 
 /* The entry points: each holds the key directory's lock throughout (keyfile_lock()). */

@@ -92,6 +92,7 @@
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "query.h"
 #include "refresher.h"
 #include "reviews.h"
 #include "rotate.h"
@@ -159,7 +160,8 @@ struct daemon {
 	struct audit *audit;
 	struct secret_key *key;
 	struct control_ctx ctl;
-	struct control_refusals *refusals; /* coalesced refusals, by uid (control.h) */
+	struct query_counts_cache counts_cache; /* status's, between requests */
+	struct control_refusals *refusals;      /* coalesced refusals, by uid (control.h) */
 	int sigfd, listenfd, timerfd, govfd;
 	struct journal journal;
 	int64_t gov_next;
@@ -1439,6 +1441,7 @@ setup(struct daemon *d, struct idg_err *err)
 	d->ctl.audit = d->audit;
 	d->ctl.log = &d->log;
 	d->ctl.daemon_status = daemon_status;
+	d->ctl.counts_cache = &d->counts_cache;
 	d->ctl.run_sync = daemon_sync;
 	d->ctl.governance = governance;
 	d->ctl.reload_key = reload_key;
@@ -1569,6 +1572,7 @@ teardown(struct daemon *d)
 	audit_close(d->audit);
 	secret_key_free(d->key);
 	store_close(d->ctl.mfa_state);
+	query_counts_cache_clear(&d->counts_cache);
 	store_close(d->st);
 	if (d->listenfd >= 0) {
 		close(d->listenfd);

@@ -174,6 +174,58 @@ test_env_close(struct test_env *env)
 }
 
 /*
+ * A store with a signed audit chain in a private directory (the fixture of
+ * the audit, spool and audit-key tests): the audit key pair beside it,
+ * records signed every sign_every appends, and with anchored an anchor
+ * file outside the store (audit.anchor). pubkey is the key pinned at
+ * creation.
+ */
+struct test_chain {
+	char dir[64];
+	char db[128], sk[128], pk[128], anchor[128];
+	struct store *st;
+	struct audit *a;
+	unsigned char pubkey[crypto_sign_PUBLICKEYBYTES];
+};
+
+/* Closes what test_chain_open() opened and removes its directory. */
+static inline int
+test_chain_close(struct test_chain *c)
+{
+	audit_close(c->a);
+	store_close(c->st);
+	c->a = NULL;
+	c->st = NULL;
+	return test_rmtree(c->dir);
+}
+
+/* Creates the chain of struct test_chain in /tmp/idgov-test-NAME-XXXXXX. */
+static inline int
+test_chain_open(struct test_chain *c, const char *name, int sign_every, int anchored)
+{
+	struct idg_err err;
+
+	memset(c, 0, sizeof(*c));
+	if (test_mkdtemp(c->dir, sizeof(c->dir), name) != 0)
+		return -1;
+	snprintf(c->db, sizeof(c->db), "%s/idgov.db", c->dir);
+	snprintf(c->sk, sizeof(c->sk), "%s/audit.key", c->dir);
+	snprintf(c->pk, sizeof(c->pk), "%s/audit.pub", c->dir);
+	snprintf(c->anchor, sizeof(c->anchor), "%s/audit.anchor", c->dir);
+	if (store_open(c->db, STORE_OPEN_CREATE, &c->st, &err) != 0 ||
+	    keys_create_audit(c->sk, c->pk, &err) != 0 ||
+	    audit_open(c->st, c->sk, anchored ? c->anchor : NULL, sign_every, NULL, &c->a, &err) !=
+		    0 ||
+	    (anchored && audit_anchor_create(c->a, &err) != 0) ||
+	    keys_load_audit_public(c->pk, c->pubkey, &err) != 0) {
+		fprintf(stderr, "test_chain_open: %s\n", err.msg);
+		(void)test_chain_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Resolves fixture `member` values to the entries they name, as the mirror
  * does when it stores them (member_refs.target): fixtures that insert
  * member_refs rows by hand append this.

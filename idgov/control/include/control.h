@@ -43,6 +43,7 @@
 
 struct control_op;
 /* Declared by the directory layer (sync.h); the protocol only passes them through. */
+struct query_counts_cache;
 struct sync_opts;
 struct sync_result;
 
@@ -99,6 +100,8 @@ struct control_ctx {
 	 * MFA operation that needs it; whoever owns the ctx closes it.
 	 */
 	struct store *mfa_state;
+	/* status's counts kept between requests (query.h); NULL: counted each time. */
+	struct query_counts_cache *counts_cache;
 	/* Daemon state for "status"; NULL when the CLI runs without a daemon. */
 	json_t *(*daemon_status)(void *arg);
 	/*

@@ -17,6 +17,8 @@
 
 #include "util.h"
 
+struct audit;
+
 #include <limits.h>
 
 /* out = path + suffix; -1 if it does not fit in PATH_MAX. */
@@ -50,6 +52,14 @@ int keyfile_swap(const char *path, const char *newp, const char *oldp, int stop_
  */
 int keyfile_lock(const char *path, int *fd, struct idg_err *err);
 void keyfile_unlock(int fd);
+
+/*
+ * Records a key operation (action: "key rotate", "key rotate completed",
+ * "key destroy-old") on key ("master", "audit", "backup") with the ids
+ * involved (NULL: none) in the audit chain; nothing when audit is NULL.
+ */
+int keyfile_audit_event(struct audit *audit, const char *actor, const char *key, const char *action,
+			const char *old_id, const char *new_id, struct idg_err *err);
 
 /* Overwrites a key file with zeros, fsyncs it, unlinks it and fsyncs its directory. */
 int keyfile_destroy(const char *path, struct idg_err *err);

@@ -41,6 +41,30 @@ json_t *query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct
 void query_bind_day(sqlite3_stmt *s, int64_t now);
 
 json_t *query_counts(struct store *st, struct idg_err *err);
+
+/*
+ * query_counts() kept between requests by a long-lived connection (the
+ * daemon's): counted again only when the store changed (a commit by
+ * another connection: PRAGMA data_version; by this one: its total
+ * changes) or the day did (expiry is by day); audit_records, which every
+ * request changes, is read each time. Zeroed by its owner before first
+ * use, emptied with query_counts_cache_clear().
+ */
+struct query_counts_cache {
+	const struct store *st;
+	int64_t data_version, changes, day;
+	json_t *counts;
+};
+
+/* The counts (a copy of c's while still true), or NULL with err. */
+json_t *query_counts_cached(struct store *st, struct query_counts_cache *c, struct idg_err *err);
+void query_counts_cache_clear(struct query_counts_cache *c);
+/*
+ * This connection's changes from total changes `from` to `to` were audit
+ * records only (a request that changed nothing else was recorded): counts
+ * that were true at `from` stay true.
+ */
+void query_counts_cache_audited(struct query_counts_cache *c, int64_t from, int64_t to);
 json_t *query_sync_state(struct store *st, const char *directory, struct idg_err *err);
 /* state: NULL for all, or active/disabled/expired/departed (QUERY_STATE_SQL). */
 json_t *query_user_list(struct store *st, const char *status, struct idg_err *err);

@@ -21,16 +21,8 @@
 #include "audit.h"
 #include "keys.h"
 
-struct fixture {
-	char dir[64];
-	char db[128], sk[128], pk[128], anchor[128];
-	struct store *st;
-	struct audit *a;
-	unsigned char pubkey[crypto_sign_PUBLICKEYBYTES];
-};
-
 static void
-append_n(struct fixture *f, int n)
+append_n(struct test_chain *f, int n)
 {
 	struct idg_err err;
 	char subject[32];
@@ -48,23 +40,10 @@ append_n(struct fixture *f, int n)
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
+	struct test_chain *f = calloc(1, sizeof(*f));
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "audit") != 0) {
+	if (f == NULL || test_chain_open(f, "audit", 4, 1) != 0) {
 		free(f);
-		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
-	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
-	snprintf(f->anchor, sizeof(f->anchor), "%s/audit.anchor", f->dir);
-	if (store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, f->anchor, 4, NULL, &f->a, &err) != 0 ||
-	    audit_anchor_create(f->a, &err) != 0 ||
-	    keys_load_audit_public(f->pk, f->pubkey, &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
 	}
 	*state = f;
@@ -75,21 +54,18 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
+	int rc = test_chain_close(f);
 
-	audit_close(f->a);
-	store_close(f->st);
-	if (test_rmtree(f->dir) != 0)
-		return -1;
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* bad_seq for a failure that is not a record's (the anchor file itself). */
 #define NO_RECORD (-1)
 
 static void
-verify_expect(struct fixture *f, int64_t bad_seq, const char *reason_part)
+verify_expect(struct test_chain *f, int64_t bad_seq, const char *reason_part)
 {
 	struct audit_report rep;
 	struct idg_err err;
@@ -107,7 +83,7 @@ verify_expect(struct fixture *f, int64_t bad_seq, const char *reason_part)
 }
 
 static void
-tamper(struct fixture *f, const char *sql)
+tamper(struct test_chain *f, const char *sql)
 {
 	struct idg_err err;
 
@@ -118,7 +94,7 @@ tamper(struct fixture *f, const char *sql)
 static void
 test_clean_chain_verifies_and_is_signed_periodically(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct audit_report rep;
 	struct idg_err err;
 
@@ -174,7 +150,7 @@ test_reordered_records_are_found(void **state)
 static void
 test_truncated_tail_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct audit_report rep;
 	struct idg_err err;
 
@@ -190,7 +166,7 @@ test_truncated_tail_is_found(void **state)
 static void
 test_rewritten_chain_without_key_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct audit *nokey;
 	struct idg_err err;
 
@@ -214,7 +190,7 @@ test_forged_signature_is_found(void **state)
 static void
 test_other_key_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	unsigned char other_sk[crypto_sign_SECRETKEYBYTES];
 
 	crypto_sign_keypair(f->pubkey, other_sk);
@@ -237,7 +213,7 @@ test_hash_is_stable_and_field_boundaries_matter(void **state)
 static void
 test_secret_key_with_loose_mode_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	unsigned char *sk;
 	struct idg_err err;
 
@@ -249,7 +225,7 @@ test_secret_key_with_loose_mode_is_refused(void **state)
 static void
 test_key_files_are_never_overwritten(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 	struct stat sb;
 
@@ -260,7 +236,7 @@ test_key_files_are_never_overwritten(void **state)
 }
 
 static const char *
-stored(struct fixture *f, const char *col, int64_t seq)
+stored(struct test_chain *f, const char *col, int64_t seq)
 {
 	static char buf[AUDIT_FIELD_MAX + 64];
 	sqlite3_stmt *s;
@@ -279,7 +255,7 @@ stored(struct fixture *f, const char *col, int64_t seq)
 static void
 test_fields_are_one_line_and_capped(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 	char *big = malloc(60001);
 
@@ -303,7 +279,7 @@ test_fields_are_one_line_and_capped(void **state)
 
 /* The seq the anchor file holds (-1: no file). */
 static int64_t
-anchored(struct fixture *f)
+anchored(struct test_chain *f)
 {
 	enum anchor_status status;
 	struct anchor_head h;
@@ -318,7 +294,7 @@ anchored(struct fixture *f)
 static void
 test_cut_at_signed_head_names_the_missing_range(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 
 	assert_int_equal(anchored(f), 10);
 	tamper(f, "DELETE FROM audit WHERE seq > 8; DELETE FROM audit_signatures WHERE seq > 8");
@@ -330,7 +306,7 @@ test_cut_at_signed_head_names_the_missing_range(void **state)
 static void
 test_anchor_never_goes_backwards(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct anchor_head low = {.seq = 3};
 	enum anchor_status status;
 	struct idg_err err;
@@ -352,7 +328,7 @@ test_anchor_never_goes_backwards(void **state)
 static void
 test_anchor_file_is_private_and_regular(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct stat sb;
 	char moved[160];
 
@@ -379,7 +355,7 @@ test_anchor_file_is_private_and_regular(void **state)
 static void
 test_forged_anchor_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	FILE *fp = fopen(f->anchor, "r+");
 	char line[512], *sig;
 
@@ -398,7 +374,7 @@ test_forged_anchor_is_refused(void **state)
 static void
 test_first_records_without_anchor(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 
 	assert_int_equal(unlink(f->anchor), 0);
@@ -418,7 +394,7 @@ test_first_records_without_anchor(void **state)
 static void
 test_empty_store_is_anchored_at_zero(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 
 	tamper(f, "DELETE FROM audit; DELETE FROM audit_signatures");
@@ -434,7 +410,7 @@ test_empty_store_is_anchored_at_zero(void **state)
 static void
 test_reset_is_explicit_and_audited(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 	int64_t seq;
 
@@ -548,7 +524,7 @@ count_records(struct store *st)
 static void
 test_held_records_wait_for_another_writer_and_keep_their_order(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct store *other;
 	struct idg_err err;
 	sqlite3_stmt *q;
@@ -585,7 +561,7 @@ test_held_records_wait_for_another_writer_and_keep_their_order(void **state)
 static void
 test_unheld_record_is_written_at_once(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 
 	assert_int_equal(audit_record(f->a, "tester", "x", "test.now", NULL, &err), 0);
@@ -598,7 +574,7 @@ test_unheld_record_is_written_at_once(void **state)
 static void
 test_close_frees_what_was_held(void **state)
 {
-	struct fixture *f = *state;
+	struct test_chain *f = *state;
 	struct idg_err err;
 
 	audit_hold(f->a, 1);

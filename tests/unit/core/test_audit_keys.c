@@ -28,11 +28,8 @@
 #include "rotate_audit.h"
 
 struct fixture {
-	char dir[64];
-	char db[128], sk[128], pk[128], anchor[128], attacker[128];
-	struct store *st;
-	struct audit *a;
-	unsigned char pinned[crypto_sign_PUBLICKEYBYTES];
+	struct test_chain c;
+	char attacker[128];
 };
 
 static void
@@ -51,27 +48,14 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
 
-	if (f == NULL || test_mkdtemp(f->dir, sizeof(f->dir), "auditkeys") != 0) {
+	if (f == NULL || test_chain_open(&f->c, "auditkeys", 1000, 1) != 0) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
-	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
-	snprintf(f->anchor, sizeof(f->anchor), "%s/audit.anchor", f->dir);
-	snprintf(f->attacker, sizeof(f->attacker), "%s/attacker.key", f->dir);
-	if (store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, f->anchor, 1000, NULL, &f->a, &err) != 0 ||
-	    audit_anchor_create(f->a, &err) != 0 ||
-	    keys_load_audit_public(f->pk, f->pinned, &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
+	snprintf(f->attacker, sizeof(f->attacker), "%s/attacker.key", f->c.dir);
 	*state = f;
-	append_n(f->a, 5);
+	append_n(f->c.a, 5);
 	return 0;
 }
 
@@ -79,13 +63,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc = test_chain_close(&f->c);
 
-	audit_close(f->a);
-	store_close(f->st);
-	if (test_rmtree(f->dir) != 0)
-		return -1;
 	free(f);
-	return 0;
+	return rc;
 }
 
 static struct audit_report
@@ -94,7 +75,7 @@ verify(struct fixture *f)
 	struct audit_report rep;
 	struct idg_err err;
 
-	assert_int_equal(audit_verify(f->st, f->pinned, f->anchor, &rep, &err), 0);
+	assert_int_equal(audit_verify(f->c.st, f->c.pubkey, f->c.anchor, &rep, &err), 0);
 	return rep;
 }
 
@@ -135,7 +116,7 @@ rotate(struct fixture *f, enum rotate_stop stop, struct rotate_audit_result *res
 {
 	struct idg_err err;
 
-	if (rotate_audit(f->sk, f->a, "root", stop, res, &err) != 0)
+	if (rotate_audit(f->c.sk, f->c.a, "root", stop, res, &err) != 0)
 		fail_msg("rotate_audit: %s", err.msg);
 }
 
@@ -145,7 +126,7 @@ count(struct fixture *f, const char *sql)
 	sqlite3_stmt *s;
 	long long n = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->c.st->db, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -157,7 +138,7 @@ exec_sql(struct fixture *f, const char *sql)
 {
 	struct idg_err err;
 
-	assert_int_equal(store_exec(f->st, sql, &err), 0);
+	assert_int_equal(store_exec(f->c.st, sql, &err), 0);
 }
 
 static void
@@ -169,13 +150,13 @@ test_rotated_chain_verifies_from_the_pinned_key(void **state)
 	struct audit_report rep;
 
 	rotate(f, ROTATE_RUN_ALL, &res);
-	audit_key_id(f->pinned, pinned_id);
+	audit_key_id(f->c.pubkey, pinned_id);
 	assert_string_equal(res.old_id, pinned_id);
 	assert_string_not_equal(res.new_id, pinned_id);
 	assert_int_equal(res.seq, 6);
-	assert_true(exists(f->dir, "audit.key.old"));
-	assert_false(exists(f->dir, "audit.key.new"));
-	append_n(f->a, 3); /* signed with the new key */
+	assert_true(exists(f->c.dir, "audit.key.old"));
+	assert_false(exists(f->c.dir, "audit.key.new"));
+	append_n(f->c.a, 3); /* signed with the new key */
 	rep = verify(f);
 	if (!rep.ok)
 		fail_msg("%s", rep.reason);
@@ -195,15 +176,15 @@ test_rotated_twice_with_destroy_old_verifies(void **state)
 	struct idg_err err;
 
 	rotate(f, ROTATE_RUN_ALL, &r1);
-	append_n(f->a, 2);
+	append_n(f->c.a, 2);
 	/* A second rotation waits for the old key to be destroyed. */
-	assert_int_equal(rotate_audit(f->sk, f->a, "root", ROTATE_RUN_ALL, &r2, &err), -1);
+	assert_int_equal(rotate_audit(f->c.sk, f->c.a, "root", ROTATE_RUN_ALL, &r2, &err), -1);
 	assert_non_null(strstr(err.msg, "destroy-old audit"));
-	assert_int_equal(rotate_audit_destroy_old(f->sk, f->a, "root", &err), 0);
-	assert_false(exists(f->dir, "audit.key.old"));
+	assert_int_equal(rotate_audit_destroy_old(f->c.sk, f->c.a, "root", &err), 0);
+	assert_false(exists(f->c.dir, "audit.key.old"));
 	rotate(f, ROTATE_RUN_ALL, &r2);
 	assert_string_equal(r2.old_id, r1.new_id);
-	append_n(f->a, 2);
+	append_n(f->c.a, 2);
 	expect_ok(f, 2);
 }
 
@@ -216,7 +197,7 @@ test_handle_opened_before_rotation_signs_with_new_key(void **state)
 	struct idg_err err;
 
 	/* Another process (a login, the CLI) opened the key before the rotation. */
-	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
+	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &other, &err), 0);
 	rotate(f, ROTATE_RUN_ALL, &res);
 	append_n(other, 2);
 	assert_string_equal(other->key_id, res.new_id);
@@ -235,15 +216,15 @@ test_signer_refuses_when_no_file_holds_the_current_key(void **state)
 
 	rotate(f, ROTATE_RUN_ALL, &res);
 	/* The new key's file goes missing: nothing may be signed with the old one. */
-	snprintf(p, sizeof(p), "%s/audit.key", f->dir);
+	snprintf(p, sizeof(p), "%s/audit.key", f->c.dir);
 	assert_int_equal(rename(p, f->attacker), 0);
-	snprintf(p, sizeof(p), "%s/audit.key.old", f->dir);
-	assert_int_equal(audit_open(f->st, p, NULL, 1000, NULL, &other, &err), 0);
-	assert_int_equal(store_begin(f->st, &err), 0);
+	snprintf(p, sizeof(p), "%s/audit.key.old", f->c.dir);
+	assert_int_equal(audit_open(f->c.st, p, NULL, 1000, NULL, &other, &err), 0);
+	assert_int_equal(store_begin(f->c.st, &err), 0);
 	assert_int_equal(audit_append(other, "t", "s", "test.event", "{}", &err), 0);
 	assert_int_equal(audit_sign_head(other, &err), -1);
 	assert_non_null(strstr(err.msg, "refusing to sign"));
-	store_rollback(f->st);
+	store_rollback(f->c.st);
 	audit_close(other);
 }
 
@@ -260,7 +241,7 @@ forge_sign_head(struct fixture *f, const unsigned char *sk)
 	struct idg_err err;
 	int64_t seq;
 
-	assert_int_equal(store_prepare(f->st,
+	assert_int_equal(store_prepare(f->c.st,
 				       "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &s,
 				       &err),
 			 0);
@@ -272,7 +253,7 @@ forge_sign_head(struct fixture *f, const unsigned char *sk)
 	memcpy(msg + 27, sqlite3_column_blob(s, 1), 32);
 	sqlite3_finalize(s);
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-	assert_int_equal(store_prepare(f->st,
+	assert_int_equal(store_prepare(f->c.st,
 				       "INSERT INTO audit_signatures (seq, hash, signature, time) "
 				       "VALUES (?1, ?2, ?3, 0)",
 				       &s, &err),
@@ -297,9 +278,9 @@ forge_rotation(struct fixture *f, const unsigned char old_pk[crypto_sign_PUBLICK
 
 	assert_int_equal(keys_create_audit_secret(f->attacker, &err), 0);
 	assert_int_equal(keys_load_audit_secret(f->attacker, &ask, &err), 0);
-	assert_int_equal(audit_open(f->st, f->attacker, NULL, 1000, NULL, &atk, &err), 0);
-	assert_int_equal(store_begin(f->st, &err), 0);
-	assert_int_equal(store_prepare(f->st,
+	assert_int_equal(audit_open(f->c.st, f->attacker, NULL, 1000, NULL, &atk, &err), 0);
+	assert_int_equal(store_begin(f->c.st, &err), 0);
+	assert_int_equal(store_prepare(f->c.st,
 				       "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &s,
 				       &err),
 			 0);
@@ -315,7 +296,7 @@ forge_rotation(struct fixture *f, const unsigned char old_pk[crypto_sign_PUBLICK
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(audit_append(atk, "attacker", "x", "test.event", "{}", &err), 0);
 	forge_sign_head(f, ask);
-	assert_int_equal(store_commit(f->st, &err), 0);
+	assert_int_equal(store_commit(f->c.st, &err), 0);
 	free(details);
 	keys_free_secret(ask);
 	audit_close(atk);
@@ -335,22 +316,22 @@ test_restored_unrotated_store_is_signed_with_the_old_key(void **state)
 	struct idg_err err;
 
 	/* The files as a rotation leaves them; the store as before it. */
-	snprintf(old, sizeof(old), "%s.old", f->sk);
-	assert_int_equal(rename(f->sk, old), 0);
-	assert_int_equal(keys_create_audit_secret(f->sk, &err), 0);
-	audit_key_id(f->pinned, pinned_id);
-	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
+	snprintf(old, sizeof(old), "%s.old", f->c.sk);
+	assert_int_equal(rename(f->c.sk, old), 0);
+	assert_int_equal(keys_create_audit_secret(f->c.sk, &err), 0);
+	audit_key_id(f->c.pubkey, pinned_id);
+	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &other, &err), 0);
 	append_n(other, 2);
 	assert_string_equal(other->key_id, pinned_id);
 	audit_close(other);
 	expect_ok(f, 0);
 	assert_int_equal(unlink(old), 0);
-	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
-	assert_int_equal(store_begin(f->st, &err), 0);
+	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &other, &err), 0);
+	assert_int_equal(store_begin(f->c.st, &err), 0);
 	assert_int_equal(audit_append(other, "t", "s", "test.event", "{}", &err), 0);
 	assert_int_equal(audit_sign_head(other, &err), -1);
 	assert_non_null(strstr(err.msg, "restored from before an audit key rotation"));
-	store_rollback(f->st);
+	store_rollback(f->c.st);
 	audit_close(other);
 }
 
@@ -360,7 +341,7 @@ test_rotation_forged_with_only_the_new_key_is_detected(void **state)
 	struct fixture *f = *state;
 
 	/* Names the real old key, is signed by the new key, but the head by the new key too. */
-	forge_rotation(f, f->pinned);
+	forge_rotation(f, f->c.pubkey);
 	expect_bad(f, 6, "does not verify with audit key");
 }
 
@@ -383,7 +364,7 @@ test_rotation_not_signed_by_the_old_key_is_detected(void **state)
 	struct rotate_audit_result res;
 
 	rotate(f, ROTATE_RUN_ALL, &res);
-	append_n(f->a, 2);
+	append_n(f->c.a, 2);
 	expect_ok(f, 1);
 	/* Drop the old key's signature of the rotation: the heads after it still verify. */
 	exec_sql(f, "DELETE FROM audit_signatures WHERE seq = 6");
@@ -397,7 +378,7 @@ test_rewritten_rotation_record_is_detected(void **state)
 	struct rotate_audit_result res;
 
 	rotate(f, ROTATE_RUN_ALL, &res);
-	append_n(f->a, 2);
+	append_n(f->c.a, 2);
 	/* Any change to the record breaks its hash. */
 	exec_sql(f, "UPDATE audit SET details = replace(details, '\"key\":\"audit\"', "
 		    "'\"key\":\"audix\"') WHERE seq = 6");
@@ -414,13 +395,13 @@ test_rewritten_and_rehashed_rotation_is_detected(void **state)
 	struct idg_err err;
 
 	rotate(f, ROTATE_RUN_ALL, &res);
-	append_n(f->a, 2);
+	append_n(f->c.a, 2);
 	/* Flip a digit of the new key's signature and recompute every hash from there. */
 	{
 		char details[2048], *at;
 
 		assert_int_equal(
-			store_prepare(f->st, "SELECT details FROM audit WHERE seq = 6", &s, &err),
+			store_prepare(f->c.st, "SELECT details FROM audit WHERE seq = 6", &s, &err),
 			0);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 		idg_strlcpy(details, (const char *)sqlite3_column_text(s, 0), sizeof(details));
@@ -429,28 +410,29 @@ test_rewritten_and_rehashed_rotation_is_detected(void **state)
 		assert_non_null(at);
 		at += strlen("\"new_signature\":\"");
 		*at = *at == '0' ? '1' : '0';
-		assert_int_equal(store_prepare(f->st, "UPDATE audit SET details = ? WHERE seq = 6",
-					       &s, &err),
+		assert_int_equal(store_prepare(f->c.st,
+					       "UPDATE audit SET details = ? WHERE seq = 6", &s,
+					       &err),
 				 0);
 		sqlite3_bind_text(s, 1, details, -1, SQLITE_TRANSIENT);
 		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(
-		store_prepare(f->st,
+		store_prepare(f->c.st,
 			      "SELECT seq, time, actor, subject, action, details FROM audit "
 			      "WHERE seq >= 5 ORDER BY seq",
 			      &s, &err),
 		0);
-	assert_int_equal(store_prepare(f->st, "UPDATE audit SET hash = ? WHERE seq = ?", &u, &err),
-			 0);
+	assert_int_equal(
+		store_prepare(f->c.st, "UPDATE audit SET hash = ? WHERE seq = ?", &u, &err), 0);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		int64_t seq = sqlite3_column_int64(s, 0);
 
 		if (seq == 5) {
 			sqlite3_stmt *h;
 
-			assert_int_equal(store_prepare(f->st,
+			assert_int_equal(store_prepare(f->c.st,
 						       "SELECT hash FROM audit WHERE seq = 5", &h,
 						       &err),
 					 0);
@@ -492,9 +474,9 @@ test_rotation_details_parser_refuses_malformed_input(void **state)
 
 	(void)f;
 	crypto_sign_keypair(pk2, sk);
-	assert_int_equal(keys_load_audit_secret(f->sk, &old_sk, &err), 0);
-	assert_int_equal(audit_key_rotation_details(7, prev, f->pinned, sk, &good, id, &err), 0);
-	assert_int_equal(audit_keychain_init(&kc, f->pinned), 0);
+	assert_int_equal(keys_load_audit_secret(f->c.sk, &old_sk, &err), 0);
+	assert_int_equal(audit_key_rotation_details(7, prev, f->c.pubkey, sk, &good, id, &err), 0);
+	assert_int_equal(audit_keychain_init(&kc, f->c.pubkey), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why[0] = '\0';
 		assert_int_equal(audit_keychain_add(&kc, 7, prev, bad[i], why, sizeof(why)), -1);
@@ -545,14 +527,14 @@ test_rotation_details_parser_refuses_malformed_input(void **state)
 	assert_int_equal(audit_keychain_add(&kc, 7, prev, good, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "not after the previous rotation"));
 	/* Keys by seq: the rotation's own head is the old key's. */
-	assert_memory_equal(audit_keychain_key_for(&kc, 7)->pk, f->pinned, 32);
+	assert_memory_equal(audit_keychain_key_for(&kc, 7)->pk, f->c.pubkey, 32);
 	assert_memory_equal(audit_keychain_key_for(&kc, 8)->pk, pk2, 32);
-	assert_memory_equal(audit_keychain_key_for(&kc, 1)->pk, f->pinned, 32);
+	assert_memory_equal(audit_keychain_key_for(&kc, 1)->pk, f->c.pubkey, 32);
 	/* A rotation to the same key. */
 	free(good);
 	audit_keychain_free(&kc);
-	assert_int_equal(audit_keychain_init(&kc, f->pinned), 0);
-	assert_int_equal(audit_key_rotation_details(7, prev, f->pinned, old_sk, &good, id, &err),
+	assert_int_equal(audit_keychain_init(&kc, f->c.pubkey), 0);
+	assert_int_equal(audit_key_rotation_details(7, prev, f->c.pubkey, old_sk, &good, id, &err),
 			 0);
 	assert_int_equal(audit_keychain_add(&kc, 7, prev, good, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "new key is the old one"));
@@ -571,12 +553,12 @@ test_crash_after_new_file_is_undone(void **state)
 	struct idg_err err;
 
 	rotate(f, ROTATE_STOP_AFTER_NEW_FILE, &res);
-	assert_true(exists(f->dir, "audit.key.new"));
-	append_n(f->a, 1); /* still the old key */
+	assert_true(exists(f->c.dir, "audit.key.new"));
+	append_n(f->c.a, 1); /* still the old key */
 	expect_ok(f, 0);
-	assert_int_equal(rotate_audit_recover(f->sk, f->a, "idgovd", &what, &err), 0);
+	assert_int_equal(rotate_audit_recover(f->c.sk, f->c.a, "idgovd", &what, &err), 0);
 	assert_non_null(strstr(what, "removed"));
-	assert_false(exists(f->dir, "audit.key.new"));
+	assert_false(exists(f->c.dir, "audit.key.new"));
 }
 
 static void
@@ -589,13 +571,13 @@ test_crash_before_commit_leaves_the_old_state(void **state)
 
 	rotate(f, ROTATE_STOP_BEFORE_COMMIT, &res);
 	/* As after a kill: the new key file is there, the chain never named it. */
-	assert_true(exists(f->dir, "audit.key.new"));
-	assert_false(exists(f->dir, "audit.key.old"));
+	assert_true(exists(f->c.dir, "audit.key.new"));
+	assert_false(exists(f->c.dir, "audit.key.old"));
 	assert_int_equal(count(f, "SELECT count(*) FROM audit"), 5);
-	append_n(f->a, 1);
+	append_n(f->c.a, 1);
 	expect_ok(f, 0);
-	assert_int_equal(rotate_audit_recover(f->sk, f->a, "idgovd", &what, &err), 0);
-	assert_false(exists(f->dir, "audit.key.new"));
+	assert_int_equal(rotate_audit_recover(f->c.sk, f->c.a, "idgovd", &what, &err), 0);
+	assert_false(exists(f->c.dir, "audit.key.new"));
 }
 
 static void
@@ -608,15 +590,15 @@ crash_after(struct fixture *f, enum rotate_stop stop)
 
 	rotate(f, stop, &res);
 	/* Before recovery a new handle on audit.key (still the old key) signs with the new one. */
-	assert_int_equal(audit_open(f->st, f->sk, NULL, 1000, NULL, &other, &err), 0);
+	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &other, &err), 0);
 	append_n(other, 2);
 	assert_string_equal(other->key_id, res.new_id);
 	audit_close(other);
 	expect_ok(f, 1);
-	assert_int_equal(rotate_audit_recover(f->sk, f->a, "idgovd", &what, &err), 0);
+	assert_int_equal(rotate_audit_recover(f->c.sk, f->c.a, "idgovd", &what, &err), 0);
 	assert_string_equal(what, "completed an interrupted rotation");
-	assert_false(exists(f->dir, "audit.key.new"));
-	assert_true(exists(f->dir, "audit.key.old"));
+	assert_false(exists(f->c.dir, "audit.key.new"));
+	assert_true(exists(f->c.dir, "audit.key.old"));
 	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'key "
 				  "rotate completed'"),
 			 1);
@@ -644,13 +626,13 @@ test_destroy_old_wipes_only_an_unused_key(void **state)
 	char p[256];
 	struct stat sb;
 
-	assert_int_equal(rotate_audit_destroy_old(f->sk, f->a, "root", &err), -1);
+	assert_int_equal(rotate_audit_destroy_old(f->c.sk, f->c.a, "root", &err), -1);
 	assert_non_null(strstr(err.msg, "nothing to destroy"));
 	rotate(f, ROTATE_RUN_ALL, &res);
-	snprintf(p, sizeof(p), "%s/audit.key.old", f->dir);
+	snprintf(p, sizeof(p), "%s/audit.key.old", f->c.dir);
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0400);
-	assert_int_equal(rotate_audit_destroy_old(f->sk, f->a, "root", &err), 0);
+	assert_int_equal(rotate_audit_destroy_old(f->c.sk, f->c.a, "root", &err), 0);
 	assert_int_not_equal(stat(p, &sb), 0);
 	assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'key "
 				  "destroy-old' AND subject = 'audit'"),

@@ -24,34 +24,20 @@
 #include "spool.h"
 
 struct fixture {
-	char dir[64];
-	char db[128], sk[128], pk[128], spool[128];
-	struct store *st;
-	struct audit *a;
-	unsigned char pubkey[crypto_sign_PUBLICKEYBYTES];
+	struct test_chain c;
+	char spool[128];
 };
 
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct idg_err err;
 
-	if (test_mkdtemp(f->dir, sizeof(f->dir), "spool") != 0) {
+	if (f == NULL || test_chain_open(&f->c, "spool", 1000, 0) != 0) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->db, sizeof(f->db), "%s/idgov.db", f->dir);
-	snprintf(f->sk, sizeof(f->sk), "%s/audit.key", f->dir);
-	snprintf(f->pk, sizeof(f->pk), "%s/audit.pub", f->dir);
-	snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
-	if (store_open(f->db, STORE_OPEN_CREATE, &f->st, &err) != 0 ||
-	    keys_create_audit(f->sk, f->pk, &err) != 0 ||
-	    audit_open(f->st, f->sk, NULL, 1000, NULL, &f->a, &err) != 0 ||
-	    keys_load_audit_public(f->pk, f->pubkey, &err) != 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
+	snprintf(f->spool, sizeof(f->spool), "%s/spool", f->c.dir);
 	*state = f;
 	return 0;
 }
@@ -60,13 +46,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc = test_chain_close(&f->c);
 
-	audit_close(f->a);
-	store_close(f->st);
-	if (test_rmtree(f->dir) != 0)
-		return -1;
 	free(f);
-	return 0;
+	return rc;
 }
 
 static int
@@ -93,7 +76,7 @@ chain_count(struct fixture *f, const char *where)
 	long long n = -1;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE %s", where);
-	if (sqlite3_prepare_v2(f->st->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(f->c.st->db, sql, -1, &s, NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -137,7 +120,7 @@ test_ingest_appends_in_order_signs_and_unlinks(void **state)
 	struct idg_err err;
 
 	spool_three(f);
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 3);
 	assert_int_equal(res.duplicates, 0);
 	assert_int_equal(res.quarantined, 0);
@@ -151,7 +134,7 @@ test_ingest_appends_in_order_signs_and_unlinks(void **state)
 	assert_int_equal(chain_count(f, "json_extract(details, '$.spool') IS NOT NULL AND "
 					"json_extract(details, '$.at') > 0"),
 			 3);
-	assert_int_equal(audit_verify(f->st, f->pubkey, NULL, &rep, &err), 0);
+	assert_int_equal(audit_verify(f->c.st, f->c.pubkey, NULL, &rep, &err), 0);
 	assert_true(rep.ok);
 	assert_int_equal(rep.last_signed_seq, 3);
 }
@@ -164,11 +147,11 @@ test_ingest_batches_keep_order(void **state)
 	struct idg_err err;
 
 	spool_three(f);
-	assert_int_equal(spool_ingest(f->a, f->spool, 2, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 2, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 2);
 	assert_true(res.more);
 	assert_int_equal(count_files(f->spool), 1);
-	assert_int_equal(spool_ingest(f->a, f->spool, 2, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 2, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 1);
 	assert_false(res.more);
 	assert_int_equal(chain_count(f, "seq = 3 AND subject = 'carol'"), 1);
@@ -184,13 +167,13 @@ test_files_already_in_the_chain_are_not_appended_twice(void **state)
 	char cmd[512];
 
 	spool_three(f);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->dir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->c.dir);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 3);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->dir, f->spool);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->c.dir, f->spool);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 0);
 	assert_int_equal(res.duplicates, 3);
 	assert_int_equal(chain_count(f, "1"), 3);
@@ -212,7 +195,7 @@ test_malformed_file_is_quarantined_and_audited(void **state)
 	assert_non_null(fp);
 	fputs("{\"v\":1,\"time\":5}", fp);
 	fclose(fp);
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.quarantined, 1);
 	assert_int_equal(res.ingested, 3);
 	snprintf(path, sizeof(path), "%s/%s/0000000000000001-00000001-00000000.ev", f->spool,
@@ -231,7 +214,7 @@ test_loose_spool_directory_is_refused(void **state)
 
 	spool_three(f);
 	assert_int_equal(chmod(f->spool, 0755), 0);
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), -1);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), -1);
 	assert_non_null(strstr(err.msg, "mode 0700"));
 	assert_int_equal(chain_count(f, "1"), 0);
 	assert_int_equal(count_files(f->spool), 3);
@@ -244,7 +227,7 @@ test_missing_spool_is_empty(void **state)
 	struct spool_result res;
 	struct idg_err err;
 
-	assert_int_equal(spool_ingest(f->a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 0);
 }
 
