@@ -50,6 +50,8 @@
 
 /* pam_set_data() name: this handle's user came in with a break-glass code. */
 #define BREAKGLASS_DATA "pam_idgov_breakglass"
+/* pam_set_data() name: the auth stack read a password before this module ran. */
+#define PASSWORD_DATA "pam_idgov_password_used"
 
 struct opts {
 	struct client_opts client;
@@ -230,20 +232,60 @@ ask(pam_handle_t *pamh, const struct opts *o, const struct authproto_msg *req, c
 	return 0;
 }
 
-/* One request for this handle; *r is AUTHPROTO_R_AUTHINFO_UNAVAIL when the service cannot answer.
+/*
+ * One request for this handle, with flags added to the request's; *r is
+ * AUTHPROTO_R_AUTHINFO_UNAVAIL when the service cannot answer.
  */
 static int
-simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, struct opts *o,
-       const char **user, enum authproto_result *r)
+simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, uint32_t flags,
+       struct opts *o, const char **user, enum authproto_result *r)
 {
 	struct authproto_msg req;
 
 	parse_opts(pamh, argc, argv, o);
 	if (make_request(pamh, o, op, &req, user) != 0)
 		return -1;
+	req.flags |= flags;
 	if (ask(pamh, o, &req, *user, r) != 0)
 		*r = AUTHPROTO_R_AUTHINFO_UNAVAIL;
 	authproto_wipe(&req);
+	return 0;
+}
+
+/*
+ * Whether this login gave a password, for [pam] password_age. The one
+ * honest signal is PAM_AUTHTOK: a password module of the auth stack
+ * (pam_unix, pam_sss) sets it when it reads the password, and sshd's
+ * password method hands its password to the stack the same way; an ssh
+ * key leaves the auth stack unrun, or with keyboard-interactive runs this
+ * module alone, whose prompts never set it. libpam clears the item when
+ * pam_authenticate() returns, so the account step cannot look for itself:
+ * the authentication step, after pam_unix in the stack, notes it here in
+ * the handle. Only the item's presence is read, never its value. A module
+ * that put something else there makes the login count as one with a
+ * password: the safe way, a change required.
+ */
+static int
+note_password(pam_handle_t *pamh)
+{
+	const void *tok = NULL;
+
+	if (pam_get_item(pamh, PAM_AUTHTOK, &tok) != PAM_SUCCESS || tok == NULL)
+		return 0;
+	/* Unnoted, a password login would pass as one without: fail instead. */
+	if (pam_set_data(pamh, PASSWORD_DATA, (void *)(uintptr_t)1, NULL) != PAM_SUCCESS)
+		return -1;
+	return 0;
+}
+
+/* AUTHPROTO_F_PASSWORD_USED when the authentication step of this handle saw a password. */
+static uint32_t
+password_used(pam_handle_t *pamh)
+{
+	const void *seen = NULL;
+
+	if (pam_get_data(pamh, PASSWORD_DATA, &seen) == PAM_SUCCESS && seen != NULL)
+		return AUTHPROTO_F_PASSWORD_USED;
 	return 0;
 }
 
@@ -303,7 +345,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct opts o;
 
 	(void)flags;
-	if (simple(pamh, argc, argv, AUTHPROTO_OP_AUTHENTICATE, &o, &user, &r) != 0)
+	if (note_password(pamh) != 0)
+		return PAM_BUF_ERR;
+	if (simple(pamh, argc, argv, AUTHPROTO_OP_AUTHENTICATE, 0, &o, &user, &r) != 0)
 		return PAM_USER_UNKNOWN;
 	if (r == AUTHPROTO_R_AUTHINFO_UNAVAIL)
 		return breakglass(pamh, &o, user);
@@ -321,8 +365,9 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 }
 
 /*
- * When the service cannot decide, only a user who came in with a
- * break-glass code in this same handle passes, alerted again.
+ * The account decision, told whether this login gave a password ([pam]
+ * password_age). When the service cannot decide, only a user who came in
+ * with a break-glass code in this same handle passes, alerted again.
  */
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -333,7 +378,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct opts o;
 
 	(void)flags;
-	if (simple(pamh, argc, argv, AUTHPROTO_OP_ACCOUNT, &o, &user, &r) != 0)
+	if (simple(pamh, argc, argv, AUTHPROTO_OP_ACCOUNT, password_used(pamh), &o, &user, &r) != 0)
 		return PAM_USER_UNKNOWN;
 	if (r != AUTHPROTO_R_AUTHINFO_UNAVAIL)
 		return pam_code(r);
@@ -355,7 +400,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct opts o;
 
 	(void)flags;
-	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_OPEN, &o, &user, &r);
+	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_OPEN, 0, &o, &user, &r);
 	return PAM_SUCCESS;
 }
 
@@ -367,7 +412,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct opts o;
 
 	(void)flags;
-	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_CLOSE, &o, &user, &r);
+	(void)simple(pamh, argc, argv, AUTHPROTO_OP_SESSION_CLOSE, 0, &o, &user, &r);
 	return PAM_SUCCESS;
 }
 

@@ -100,7 +100,13 @@ struct authd_file_id {
 
 struct authd_files {
 	struct logger *log;
-	struct store *st; /* the main store; NULL until a request needs it */
+	/*
+	 * The main store, read-only (what a login decides from: it never takes
+	 * the write lock a directory refresh holds) and read-write (session
+	 * records, password changes); each NULL until a request needs it.
+	 * st_id: what the path named when the first of them was opened.
+	 */
+	struct store *st, *st_rw;
 	struct authd_file_id st_id;
 	struct store *state; /* the MFA state file (mfastate.h) */
 	char state_path[4096];
@@ -112,8 +118,8 @@ struct authd_files {
 
 /* Before a request: closes what was replaced or changed on disk since it was opened. */
 void authd_files_refresh(struct authd_files *f, const struct cfg *cfg);
-/* Each opens on first use and keeps it: 0 with *out, or -1 (err). */
-int authd_files_store(struct authd_files *f, const struct cfg *cfg, struct store **out,
+/* Each opens on first use and keeps it: 0 with *out, or -1 (err). write: the read-write store. */
+int authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
 		      struct idg_err *err);
 int authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **out,
 		      struct idg_err *err);

@@ -1,6 +1,7 @@
 /*
- * What a worker keeps open between requests: the main store (read for
- * every decision), the MFA state file (authd.db), the master key and the
+ * What a worker keeps open between requests: the main store (read-only
+ * for every decision; read-write too once a session record or a password
+ * change needs it), the MFA state file (authd.db), the master key and the
  * audit spool handle. Opening them is most of what a request used to cost
  * (a SQLite open reads the schema; the key is read and checked by owner
  * and mode), so a worker opens each once, when it starts (or, if that
@@ -98,7 +99,9 @@ close_store(struct authd_files *f)
 {
 	close_state(f); /* it was created from this store; reopen them together */
 	store_close(f->st);
+	store_close(f->st_rw);
 	f->st = NULL;
+	f->st_rw = NULL;
 }
 
 static void
@@ -122,7 +125,7 @@ authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 {
 	struct authd_file_id now, keys[3];
 
-	if (f->st != NULL) {
+	if (f->st != NULL || f->st_rw != NULL) {
 		file_id_of(cfg->store_path, &now);
 		if (!same_file(&now, &f->st_id)) {
 			log_msg(f->log, LOG_INFO, "%s was replaced: reopening it", cfg->store_path);
@@ -149,16 +152,21 @@ authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 }
 
 int
-authd_files_store(struct authd_files *f, const struct cfg *cfg, struct store **out,
+authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
 		  struct idg_err *err)
 {
-	/* Identified before it is opened: a file swapped in between is reopened once more. */
-	if (f->st == NULL) {
-		file_id_of(cfg->store_path, &f->st_id);
-		if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &f->st, err) != 0)
+	struct store **slot = write ? &f->st_rw : &f->st;
+
+	if (*slot == NULL) {
+		/* Identified before it is opened: a file swapped in between is reopened once more.
+		 */
+		if (f->st == NULL && f->st_rw == NULL)
+			file_id_of(cfg->store_path, &f->st_id);
+		if (store_open(cfg->store_path, write ? STORE_OPEN_EXISTING : STORE_OPEN_READONLY,
+			       slot, err) != 0)
 			return -1;
 	}
-	*out = f->st;
+	*out = *slot;
 	return 0;
 }
 
@@ -169,7 +177,7 @@ authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **o
 	struct store *st;
 
 	if (f->state == NULL) {
-		if (authd_files_store(f, cfg, &st, err) != 0 ||
+		if (authd_files_store(f, cfg, 0, &st, err) != 0 ||
 		    mfastate_path(cfg, st->path, f->state_path, sizeof(f->state_path), err) != 0)
 			return -1;
 		file_id_of(f->state_path, &f->state_id);
@@ -220,5 +228,6 @@ void
 authd_files_end(struct authd_files *f)
 {
 	end_transaction(f, f->st);
+	end_transaction(f, f->st_rw);
 	end_transaction(f, f->state);
 }

@@ -5,7 +5,9 @@
  *   authenticate   TOTP (or a recovery code) for enrolled users, with
  *                  replay protection and lockout (policy/mfa.c)
  *   account        account state, then the access rules, then password
- *                  age (policy/account.c, policy/policy.c)
+ *                  age, which stops only logins that gave a password
+ *                  unless [pam] password_age is all-logins
+ *                  (policy/account.c, policy/policy.c)
  *   session        login records: service, rhost, tty (policy/account.c)
  *   password       the password rules and history (policy/password.c):
  *                  check, record, or both
@@ -49,14 +51,19 @@ struct env {
 	char actor[80];
 };
 
-/* What a request needs beyond the store. */
-enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2 };
+/*
+ * What a request opens beyond the store, which it reads only unless it
+ * says NEED_STORE_WRITE: a login (authenticate, account) never takes the
+ * store's write lock, so a directory refresh holding it for seconds never
+ * delays one; what a login writes goes to the state file and the spool.
+ */
+enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2, NEED_STORE_WRITE = 4 };
 
 /* Takes what the request needs from the worker's open files, opening what is not yet open. */
 static int
 env_open(struct env *e, int need, struct idg_err *err)
 {
-	if (authd_files_store(e->files, e->cfg, &e->st, err) != 0)
+	if (authd_files_store(e->files, e->cfg, (need & NEED_STORE_WRITE) != 0, &e->st, err) != 0)
 		return -1;
 	if ((need & NEED_MASTER_KEY) && authd_files_key(e->files, e->cfg, &e->key, err) != 0)
 		return -1;
@@ -341,15 +348,49 @@ refuse(struct env *e, const char *user, const char *rhost, const struct access_v
 			d == NULL ? "out of memory" : err.msg);
 }
 
-/* An expired password makes sshd and login ask for a new one; one about to expire is announced. */
+/*
+ * An expired password makes sshd and login ask for a new one, when this
+ * login gave a password or [pam] password_age is all-logins. A login that
+ * gave none (an ssh key and a code; the module's AUTHPROTO_F_PASSWORD_USED
+ * is unset) is let in under password-logins with a warning, logged and
+ * audited as login.password_expired, so that the record shows who goes on
+ * with an old password. One about to expire is announced.
+ */
 static enum authproto_result
-password_age(struct env *e, const char *user, const struct access_verdict *v, int debug)
+password_age(struct env *e, const char *user, const char *rhost, const struct access_verdict *v,
+	     int password_used, int debug)
 {
-	if (v->password_expired) {
+	struct idg_err err;
+	json_t *d;
+
+	switch (account_password_age(e->cfg, v, password_used)) {
+	case ACCOUNT_PWAGE_CHANGE:
 		conv_error(e->c, "Your password has expired (%s); choose a new one.", v->why);
-		log_msg(e->log, LOG_NOTICE, "account: %s must change the password: %s", user,
-			v->why);
+		log_msg(e->log, LOG_NOTICE, "account: %s must change the password: %s (%s)", user,
+			v->why,
+			password_used ? "this login used a password"
+				      : "[pam] password_age is all-logins");
 		return AUTHPROTO_R_NEW_AUTHTOK_REQD;
+	case ACCOUNT_PWAGE_WARN:
+		conv_info(e->c,
+			  "Your password has expired (%s). This login used no password, so it "
+			  "goes on; change it with passwd before you next need it.",
+			  v->why);
+		log_msg(e->log, LOG_NOTICE,
+			"account: %s (%s%s%s) allowed with an expired password: %s; the login "
+			"used no password ([pam] password_age is password-logins)",
+			user, e->actor, rhost ? " from " : "", rhost ? rhost : "", v->why);
+		d = json_pack("{s:s, s:s, s:b, s:s, s:s?}", "rule", v->rule, "why", v->why,
+			      "password_used", 0, "password_age", "password-logins", "rhost",
+			      rhost);
+		if (d == NULL ||
+		    audit_record(e->audit, e->actor, user, "login.password_expired", d, &err) != 0)
+			log_msg(e->log, LOG_ERR,
+				"account: cannot audit the expired password of %s: %s", user,
+				d == NULL ? "out of memory" : err.msg);
+		return AUTHPROTO_R_SUCCESS;
+	default:
+		break;
 	}
 	if (v->password_warn_days >= 0)
 		conv_info(e->c, "Your password expires in %d day%s.", v->password_warn_days,
@@ -389,7 +430,8 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 		refuse(e, user, rhost, &v);
 		return r;
 	}
-	return password_age(e, user, &v, (req->flags & AUTHPROTO_F_DEBUG) != 0);
+	return password_age(e, user, rhost, &v, (req->flags & AUTHPROTO_F_PASSWORD_USED) != 0,
+			    (req->flags & AUTHPROTO_F_DEBUG) != 0);
 }
 
 /* Session records are best effort: a failure is logged, never a reason to refuse. */
@@ -403,7 +445,7 @@ session(struct env *e, const struct authproto_msg *req, int open)
 	struct idg_err err;
 	int rc = -1;
 
-	if (env_open(e, NEED_STORE, &err) == 0) {
+	if (env_open(e, NEED_STORE_WRITE, &err) == 0) {
 		user = canonical(e, user, canon, sizeof(canon));
 		rc = open ? account_session_open(e->st, user, req->service, rhost, tty,
 						 (long)req->pid, idg_now(), &err)
@@ -448,7 +490,7 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 	char why[320];
 
 	(void)delay_ms;
-	if (env_open(e, NEED_STORE, &err) != 0) {
+	if (env_open(e, NEED_STORE_WRITE, &err) != 0) {
 		/* No break-glass here: a password change can wait, a login cannot. */
 		log_msg(e->log, LOG_ERR, "password change of %s refused: %s", user, err.msg);
 		conv_error(e->c,

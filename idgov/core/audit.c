@@ -141,6 +141,12 @@ fail:
 }
 
 int
+audit_spools(const struct audit *a)
+{
+	return a != NULL && a->spool_dir != NULL;
+}
+
+int
 audit_open_spool(const char *spool_dir, struct logger *log, struct audit **out, struct idg_err *err)
 {
 	struct audit *a;

@@ -49,6 +49,7 @@ enum key_type {
 	T_HOME,       /* absolute path, may contain %u */
 	T_LOCAL,      /* ignore-system | ignore | deny */
 	T_ROLE,       /* governor | host */
+	T_PWAGE,      /* password-logins | all-logins */
 };
 
 struct key_def {
@@ -178,6 +179,7 @@ static const struct key_def keys[] = {
 
 	K("pam", "break_glass", T_STR_OPT, pam_break_glass, ""),
 	K("pam", "local_users", T_LOCAL, pam_local_users, "ignore-system"),
+	K("pam", "password_age", T_PWAGE, pam_password_age, "password-logins"),
 
 	K("geo", "database", T_PATH_OPT, geo_database, ""),
 	K("geo", "lookup_path", T_LOOKUP, geo_lookup_path, "country.iso_code"),
@@ -413,7 +415,8 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	case T_RHOST:
 	case T_LOCK:
 	case T_LOCAL:
-	case T_ROLE: {
+	case T_ROLE:
+	case T_PWAGE: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
@@ -422,6 +425,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_LOCK] = {"shadow", "ppolicy", NULL},
 			[T_LOCAL] = {"ignore-system", "ignore", "deny", NULL},
 			[T_ROLE] = {"governor", "host", NULL},
+			[T_PWAGE] = {"password-logins", "all-logins", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
@@ -431,6 +435,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_LOCK] = "must be shadow or ppolicy",
 			[T_LOCAL] = "must be ignore-system, ignore or deny",
 			[T_ROLE] = "must be governor or host",
+			[T_PWAGE] = "must be password-logins or all-logins",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -1279,6 +1284,7 @@ cfg_free(struct cfg *cfg)
 		case T_LOCK:
 		case T_LOCAL:
 		case T_ROLE:
+		case T_PWAGE:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));

@@ -216,6 +216,35 @@ migrate(struct store *st, struct idg_err *err)
 	return store_commit(st, err);
 }
 
+/*
+ * The auth service's state file is opened by one short-lived process per
+ * login and held open by no one in between. The first connection to a
+ * WAL file rebuilds its index by reading, and checksumming, every valid
+ * frame of the kept WAL; and that rebuilt index forgets what was
+ * checkpointed, so a process that writes once and exits never lets the
+ * WAL start again from its beginning: it only grows, and every login read
+ * all of it (4 MiB after a thousand logins) before its first query. So,
+ * once the WAL holds STATE_WAL_FRAMES frames, the writer checkpoints it
+ * and truncates it to nothing; the next logins find a WAL of a few
+ * frames. It never waits: when another login is reading, the checkpoint
+ * gives up at once (busy) and a later commit does it.
+ */
+#define STATE_WAL_FRAMES 32
+/* How long a statement waits for another connection's lock. */
+#define STORE_BUSY_MS 5000
+
+static int
+state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames < STATE_WAL_FRAMES)
+		return SQLITE_OK;
+	sqlite3_busy_timeout(db, 0);
+	(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	return SQLITE_OK;
+}
+
 int
 store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err)
 {
@@ -242,7 +271,7 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	/*
 	 * The PAM module opens and closes the store on every login. By default
 	 * the last connection to close checkpoints the WAL (with fsyncs) and
@@ -272,6 +301,8 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		    store_exec(st, "PRAGMA cache_size = -262144", err) != 0 ||
 		    (mode != STORE_OPEN_STATE && migrate(st, err) != 0))
 			goto fail;
+		if (mode == STORE_OPEN_STATE)
+			sqlite3_wal_hook(st->db, state_wal_hook, NULL);
 	} else if (store_schema_version(st) !=
 		   schema_migrations[schema_migration_count - 1].version) {
 		idg_seterr(err, "store %s is at schema version %d, expected %d", path,

@@ -413,6 +413,16 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 	return check_password_age(st, cfg, user, now, report, arg, v, err);
 }
 
+enum account_pwage
+account_password_age(const struct cfg *cfg, const struct access_verdict *v, int password_used)
+{
+	if (v->state != ACCOUNT_OK || !v->allowed || !v->password_expired)
+		return ACCOUNT_PWAGE_NONE;
+	if (password_used || cfg->pam_password_age == CFG_PWAGE_ALL_LOGINS)
+		return ACCOUNT_PWAGE_CHANGE;
+	return ACCOUNT_PWAGE_WARN;
+}
+
 static void
 bind_opt(sqlite3_stmt *s, int i, const char *v)
 {

@@ -477,8 +477,10 @@ finish(struct mfa_ctx *c, int rc, struct idg_err *err)
  * mfa_verify with a state file: the decision is one transaction on the
  * state file, which serialises parallel logins of a user; the main store
  * is only read. A record for the audit chain (a lock, a recovery code
- * used) is written after that commit, in its own transaction on the main
- * store: it may wait for a refresh, the login's state never does.
+ * used) is written after that commit: to the spool when the handle
+ * spools (the auth service, whose store is read-only and whose logins
+ * must never wait for a refresh's write lock), else in its own
+ * transaction on the main store.
  */
 static int
 verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t now,
@@ -507,6 +509,9 @@ verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t 
 	}
 	if (c->pending_action[0] == '\0' || c->audit == NULL)
 		return 0;
+	if (audit_spools(c->audit))
+		return audit_append(c->audit, c->actor, uid, c->pending_action,
+				    c->pending_details[0] != '\0' ? c->pending_details : NULL, err);
 	if (store_begin(c->st, err) != 0)
 		return -1;
 	rc = audit_append(c->audit, c->actor, uid, c->pending_action,

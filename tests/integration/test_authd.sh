@@ -3,7 +3,8 @@
 # (pam_wrapper + pamtester): the service refuses to start on a broken
 # configuration (file:line) and keeps its last good one when an edit
 # breaks; the module fails closed with a clear log line when the socket
-# is absent, hung or served by the wrong uid, and then only a break-glass
+# is absent, hung or served by the wrong uid (refused on the peer's
+# credentials before a byte is sent), and then only a break-glass
 # code lets anyone in, once, alerted, even with a broken idgov.conf; the
 # service closes
 # connections from other uids and survives malformed requests; it runs
@@ -132,6 +133,46 @@ stack timeout=1
 stack timeout=1 server_uid=4242
 assert_exit 1 "a socket served by another uid: refused" pam alice authenticate <<<"$(code 3)"
 stack timeout=1
+
+# A socket really served by a non-root uid (an impostor, uid 65534): the
+# module refuses it on the peer's credentials before it sends anything;
+# the impostor counts the bytes it received.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir -p "$T/impostor"
+	chown 65534:65534 "$T/impostor"
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$T/impostor" <<'PY' &
+import os, socket, sys, time
+d = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(d + "/authd.sock"); s.listen(4)
+s.settimeout(20)
+c, _ = s.accept()
+c.settimeout(5)
+got = b""
+try:
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        got += b
+except socket.timeout:
+    pass
+with open(d + "/received.tmp", "w") as f:
+    f.write(str(len(got)))
+os.rename(d + "/received.tmp", d + "/received")
+PY
+	impostor=$!
+	wait_for 5 test -S "$T/impostor/authd.sock"
+	for s in auth account; do echo "$s required $MODULE socket=$T/impostor/authd.sock timeout=1"; done >"$T/pam.d/idgov"
+	assert_exit 1 "a socket served by uid 65534 (server_uid 0): refused" pam alice authenticate <<<"$(code 3)"
+	wait_for 10 test -s "$T/impostor/received"
+	assert_eq "$(cat "$T/impostor/received" 2>/dev/null)" 0 "and not one byte was sent to it"
+	kill "$impostor" 2>/dev/null
+	wait "$impostor" 2>/dev/null
+	stack timeout=1
+else
+	echo "# not root: the impostor socket check skipped"
+fi
 
 # A hung service: accepts, never answers. The module gives up at its timeout.
 python3 - "$T/run/hung.sock" <<'PY' &

@@ -58,6 +58,15 @@ assert_exit 0 "a login with a code while the store is write-locked" pam alice au
 assert_eq "$(state_sql "SELECT last_step - $BASE FROM mfa_state")" 5 "its watermark is written"
 if kill -0 "$HOLD_PID" 2>/dev/null; then ok "the store's lock was held throughout"; else not_ok "the store's lock was held throughout"; fi
 assert_exit 1 "the same code again is a replay, the store still locked" pam alice authenticate <<<"$(code 5)"
+# A recovery code's use is an audit event: spooled, it needs no write on
+# the store (the service opens the store read-only for a login), so it
+# does not wait out the lock either.
+spooled_before=$(find "$T/state/spool" -maxdepth 1 -name '*.ev' | wc -l)
+assert_exit 0 "a recovery code while the store is write-locked" pam alice authenticate <<<"${recovery[2]}"
+assert_eq "$(($(find "$T/state/spool" -maxdepth 1 -name '*.ev' | wc -l) - spooled_before))" 1 \
+	"its use is spooled for the audit chain"
+assert_exit 0 "the account step while the store is write-locked" pam alice acct_mgmt
+if kill -0 "$HOLD_PID" 2>/dev/null; then ok "the store's lock was still held"; else not_ok "the store's lock was still held"; fi
 kill "$HOLD_PID" 2>/dev/null
 wait "$HOLD_PID" 2>/dev/null
 

@@ -58,7 +58,14 @@ enum authproto_op {
 #define AUTHPROTO_F_PW_CHECK 0x1u  /* password: check the rules */
 #define AUTHPROTO_F_PW_RECORD 0x2u /* password: record in the history */
 #define AUTHPROTO_F_DEBUG 0x4u
-#define AUTHPROTO_F_ALL 0x7u
+/*
+ * account: this login gave a password. The module sets it when its
+ * authentication step in the same PAM handle found PAM_AUTHTOK set, as a
+ * password module before it in the auth stack (pam_unix) leaves it; an
+ * ssh key (with a code) leaves it unset. [pam] password_age decides on it.
+ */
+#define AUTHPROTO_F_PASSWORD_USED 0x8u
+#define AUTHPROTO_F_ALL 0xfu
 
 /* The outcome of a call, mapped to a PAM code by the module alone. */
 enum authproto_result {

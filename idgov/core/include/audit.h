@@ -116,6 +116,8 @@ void audit_close(struct audit *a);
  */
 int audit_open_spool(const char *spool_dir, struct logger *log, struct audit **out,
 		     struct idg_err *err);
+/* 1 if a is a spooling handle: its events need no transaction on the store. */
+int audit_spools(const struct audit *a);
 
 /*
  * Appends one record; details must be a JSON object text (or NULL for {}).

@@ -33,6 +33,16 @@ enum cfg_local_users {
 	CFG_LOCAL_IGNORE,        /* all ignored: the other modules of the stack decide */
 	CFG_LOCAL_DENY,          /* all refused */
 };
+/*
+ * [pam] password_age: which logins the maximum password age stops. A
+ * login that used no password (an ssh key and a code) cannot be asked
+ * for the password it did not give; with password-logins it is let in
+ * with a warning and an audit record instead.
+ */
+enum cfg_password_age {
+	CFG_PWAGE_PASSWORD_LOGINS, /* a change is forced only when the login used a password */
+	CFG_PWAGE_ALL_LOGINS,      /* every login past the maximum must change it */
+};
 enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 /* [fleet] role: the one machine that governs a directory, or one that only enforces. */
@@ -211,6 +221,7 @@ struct cfg {
 	/* [pam] */
 	char *pam_break_glass; /* no longer used (break-glass needs codes); still parsed */
 	int pam_local_users;   /* enum cfg_local_users */
+	int pam_password_age;  /* enum cfg_password_age */
 
 	/* [geo] */
 	char *geo_database; /* .mmdb path; empty: none */

@@ -78,6 +78,24 @@ int account_decide(struct store *st, const struct cfg *cfg, const char *user, co
 		   const char *rhost, int64_t now, policy_report_fn report, void *arg,
 		   struct access_verdict *v, struct idg_err *err);
 
+/* What the maximum password age does to one allowed login. */
+enum account_pwage {
+	ACCOUNT_PWAGE_NONE,   /* the password has not expired */
+	ACCOUNT_PWAGE_CHANGE, /* expired: a new password before the login goes on */
+	ACCOUNT_PWAGE_WARN,   /* expired, but this login gave none: let in, warned, audited */
+};
+
+/*
+ * [pam] password_age applied to v (from account_decide) for a login that
+ * gave a password (password_used) or not. A login that gave no password,
+ * an ssh key and a code, cannot be asked for the password it did not
+ * give: with password-logins it is warned and recorded instead of sent to
+ * a "Current password:" prompt it may not be able to answer (a locked
+ * local password); with all-logins it must change it all the same.
+ */
+enum account_pwage account_password_age(const struct cfg *cfg, const struct access_verdict *v,
+					int password_used);
+
 /* Records a login session opening (returns its id) and closing. */
 int account_session_open(struct store *st, const char *uid, const char *service, const char *rhost,
 			 const char *tty, long pid, int64_t now, struct idg_err *err);

@@ -134,6 +134,48 @@ test_audit_anchor(void **state)
 	expect_error(text, "[store] audit_anchor: must be a file of its own");
 }
 
+/*
+ * [pam] password_age: password-logins by default (a login that used no
+ * password is warned, not stopped), all-logins on request; anything else,
+ * another case, an empty value or a second line is refused with its line.
+ */
+static void
+test_pam_password_age(void **state)
+{
+	static const char *const bad[] = {
+		"all",        "password_logins",
+		"All-Logins", "all-logins x",
+		"",           "password-logins,all-logins",
+		"1",
+	};
+	char text[512];
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(cfg_load_string(minimal, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->pam_password_age, CFG_PWAGE_PASSWORD_LOGINS);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[pam]\npassword_age = all-logins\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->pam_password_age, CFG_PWAGE_ALL_LOGINS);
+	cfg_free(cfg);
+	snprintf(text, sizeof(text), "%s[pam]\npassword_age = password-logins\n", minimal);
+	assert_int_equal(cfg_load_string(text, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->pam_password_age, CFG_PWAGE_PASSWORD_LOGINS);
+	cfg_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s[pam]\npassword_age = %s\n", minimal, bad[i]);
+		expect_error(text,
+			     "t.conf:5: [pam] password_age: must be password-logins or all-logins");
+	}
+	snprintf(text, sizeof(text),
+		 "%s[pam]\npassword_age = all-logins\npassword_age = all-logins\n", minimal);
+	expect_error(text, "t.conf:6: [pam] password_age");
+	snprintf(text, sizeof(text), "%s[password]\npassword_age = all-logins\n", minimal);
+	expect_error(text, "t.conf:5: [password] password_age");
+}
+
 /* The backup key follows the master key; [backup] schedule, targets and max_age. */
 static void
 test_backup_keys(void **state)
@@ -648,6 +690,7 @@ main(void)
 		cmocka_unit_test(test_audit_anchor),
 		cmocka_unit_test(test_backup_keys),
 		cmocka_unit_test(test_fleet_keys),
+		cmocka_unit_test(test_pam_password_age),
 		cmocka_unit_test(test_sync_reconcile_schedule),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
 	};

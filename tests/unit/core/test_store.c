@@ -311,6 +311,52 @@ test_old_store_recommendations_become_approve(void **state)
 	store_close(st);
 }
 
+/*
+ * The auth service's state file is written by one short-lived connection
+ * per login, none held open in between. Its WAL is checkpointed and
+ * truncated once it holds a few dozen frames, so the next connection's
+ * rebuild of the WAL index reads a few pages; with SQLite's automatic
+ * checkpoint alone it only grew (a thousand frames and more).
+ */
+static void
+test_state_file_wal_stays_small_across_one_shot_writers(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], wal[170];
+	struct store *st;
+	struct idg_err err;
+	struct stat sb;
+	off_t largest = 0;
+	sqlite3_stmt *s;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/state.db", f->dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_open(path, STORE_OPEN_STATE, &st, &err), 0);
+	assert_int_equal(store_exec(st, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)", &err), 0);
+	store_close(st);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(store_open(path, STORE_OPEN_STATE, &st, &err), 0);
+		assert_int_equal(
+			store_exec(st, "INSERT INTO t (v) VALUES (randomblob(3000))", &err), 0);
+		store_close(st);
+		if (stat(wal, &sb) == 0 && sb.st_size > largest)
+			largest = sb.st_size;
+	}
+	/* 32 frames and the last transaction's, each a 4 KiB page and its 24-byte header. */
+	if (largest > 40 * (4096 + 24) + 32)
+		fail_msg("the WAL grew to %lld bytes", (long long)largest);
+	assert_int_equal(store_open(path, STORE_OPEN_STATE, &st, &err), 0);
+	assert_int_equal(store_prepare(st, "SELECT count(*) FROM t", &s, &err), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 200);
+	sqlite3_finalize(s);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -319,6 +365,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_state_file_wal_stays_small_across_one_shot_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_store_is_refused_without_create, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_store_writable_by_others_is_refused, setup,

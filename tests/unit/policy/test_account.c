@@ -182,6 +182,68 @@ test_account_state_is_the_one_user_show_and_status_print(void **state)
 	assert_int_equal(test_env_close(&env), 0);
 }
 
+/*
+ * [pam] password_age: an expired password stops a login that gave one in
+ * both modes; a login that gave none (an ssh key and a code) is only
+ * warned under password-logins and stopped under all-logins. A password
+ * within its age, or an account refused for another reason, is never
+ * turned into a password change.
+ */
+static void
+test_password_age_follows_the_credential_used(void **state)
+{
+	static const char *const conf[] = {
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n",
+		"[directory]\nuri = ldap://h/\nbase = dc=x\n[pam]\npassword_age = all-logins\n",
+	};
+	static const enum account_pwage want[2][2] = {
+		/* no password, password */
+		{ACCOUNT_PWAGE_WARN, ACCOUNT_PWAGE_CHANGE},   /* password-logins */
+		{ACCOUNT_PWAGE_CHANGE, ACCOUNT_PWAGE_CHANGE}, /* all-logins */
+	};
+	const int64_t now = 20000 * 86400LL + 3600;
+	struct access_verdict v;
+	struct test_env env;
+	struct idg_err err;
+
+	(void)state;
+	for (size_t mode = 0; mode < 2; mode++) {
+		assert_int_equal(
+			test_env_open(
+				&env, "account", conf[mode], NULL,
+				"INSERT INTO users (uuid, dn, dn_norm, uid, status, "
+				"shadow_last_change, first_seen, last_changed) VALUES "
+				"('u1', 'uid=old', 'uid=old', 'old', 'active', 19800, 0, 0), "
+				"('u2', 'uid=new', 'uid=new', 'new', 'active', 19990, 0, 0), "
+				"('u3', 'uid=gone', 'uid=gone', 'gone', 'departed', 19800, 0, 0)",
+				0),
+			0);
+		assert_int_equal(env.cfg->pam_password_age, (int)mode);
+		assert_int_equal(account_decide(env.st, env.cfg, "old", "sshd", "192.0.2.1", now,
+						NULL, NULL, &v, &err),
+				 0);
+		assert_true(v.password_expired);
+		assert_non_null(strstr(v.why, "200 days old; the maximum is 90"));
+		for (int used = 0; used < 2; used++)
+			if (account_password_age(env.cfg, &v, used) != want[mode][used])
+				fail_msg("mode %zu, password used %d: got %d, want %d", mode, used,
+					 account_password_age(env.cfg, &v, used), want[mode][used]);
+		assert_int_equal(account_decide(env.st, env.cfg, "new", "sshd", "192.0.2.1", now,
+						NULL, NULL, &v, &err),
+				 0);
+		assert_false(v.password_expired);
+		assert_int_equal(account_password_age(env.cfg, &v, 0), ACCOUNT_PWAGE_NONE);
+		assert_int_equal(account_password_age(env.cfg, &v, 1), ACCOUNT_PWAGE_NONE);
+		assert_int_equal(account_decide(env.st, env.cfg, "gone", "sshd", "192.0.2.1", now,
+						NULL, NULL, &v, &err),
+				 0);
+		assert_int_equal(v.state, ACCOUNT_DEPARTED);
+		assert_int_equal(account_password_age(env.cfg, &v, 0), ACCOUNT_PWAGE_NONE);
+		assert_int_equal(account_password_age(env.cfg, &v, 1), ACCOUNT_PWAGE_NONE);
+		assert_int_equal(test_env_close(&env), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -189,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_names_with_edges_or_controls_are_refused),
 		cmocka_unit_test(test_canonical_uid_follows_ldap_case_rules),
 		cmocka_unit_test(test_account_state_is_the_one_user_show_and_status_print),
+		cmocka_unit_test(test_password_age_follows_the_credential_used),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
