@@ -783,98 +783,14 @@ backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
 	return rc;
 }
 
-/* backup_check(), and the audit chain's report in *ar (ar->ok when it returns 0). */
-static int
-check_contents(const struct backup_contents *c, const unsigned char *host_pk,
-	       struct backup_check *rep, struct audit_report *ar, struct idg_err *err)
-{
-	struct store st = {0};
-	sqlite3_stmt *s = NULL;
-	unsigned char hash[32];
-	int64_t seq;
-	int rc = -1;
-
-	memset(rep, 0, sizeof(*rep));
-	if ((int64_t)c->db_len != c->m.store_bytes)
-		return idg_seterr(err, "the store image is %zu bytes, the manifest says %lld",
-				  c->db_len, (long long)c->m.store_bytes);
-	if (c->m.schema > schema_migrations[schema_migration_count - 1].version)
-		return idg_seterr(
-			err, "the backup's schema version %d is newer than this idgov's (%d)",
-			c->m.schema, schema_migrations[schema_migration_count - 1].version);
-	st.path = idg_unconst("(backup image)");
-	/*
-	 * Read in place: READONLY and without FREEONCLOSE, SQLite neither
-	 * writes to nor frees the image, so no second copy of a store's size
-	 * is made (the BEGIN of audit_verify() is a read transaction).
-	 */
-	if (sqlite3_open_v2(":memory:", &st.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_deserialize(st.db, "main", c->db, (sqlite3_int64)c->db_len,
-				(sqlite3_int64)c->db_len,
-				SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
-		idg_seterr(err, "the store image cannot be opened");
-		goto out;
-	}
-	/*
-	 * Pages are read where they lie (the image is fixed-size, so SQLite's
-	 * in-memory VFS can hand them out like mmap) instead of being copied
-	 * into the page cache one by one.
-	 */
-	if (sqlite3_exec(st.db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL) != SQLITE_OK) {
-		idg_seterr(err, "the store image cannot be opened: %s", sqlite3_errmsg(st.db));
-		goto out;
-	}
-	if (sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
-		idg_seterr(err, "the store image fails PRAGMA integrity_check: %.200s",
-			   s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
-							  : sqlite3_errmsg(st.db));
-		goto out;
-	}
-	if (user_version(st.db) != c->m.schema) {
-		idg_seterr(err, "the store image has schema version %d, the manifest says %d",
-			   user_version(st.db), c->m.schema);
-		goto out;
-	}
-	if (read_head(st.db, &seq, hash) != 0 || seq != c->m.head_seq ||
-	    sodium_memcmp(hash, c->m.head_hash, 32) != 0) {
-		idg_seterr(err, "the store image's audit head is not the manifest's (seq %lld)",
-			   (long long)c->m.head_seq);
-		goto out;
-	}
-	if (audit_verify(&st, c->pk, NULL, ar, err) != 0)
-		goto out;
-	if (!ar->ok) {
-		idg_seterr(err, "the backup's audit chain does not verify: %s", ar->reason);
-		goto out;
-	}
-	rep->records = ar->records;
-	rep->signatures = ar->signatures;
-	rep->pk_differs = host_pk != NULL && sodium_memcmp(host_pk, c->pk, sizeof(c->pk)) != 0;
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	sqlite3_close(st.db);
-	return rc;
-}
-
-int
-backup_check(const struct backup_contents *c, const unsigned char *host_pk,
-	     struct backup_check *rep, struct idg_err *err)
-{
-	struct audit_report ar;
-
-	return check_contents(c, host_pk, rep, &ar, err);
-}
-
 /*
  * Work done beside the check, in a second thread: writing and syncing
- * the file, while the caller runs integrity_check and the audit chain on
- * the same image (read-only on both sides: SQLite reads the image in
- * place and never writes to it). Neither waits for the other; the file
- * is renamed into place only when both succeeded. When no thread can be
- * started, the work runs in the caller, before the check.
+ * the file while the caller checks the same image, or walking the audit
+ * chain while the caller runs integrity_check (read-only on every side:
+ * SQLite reads the image in place and never writes to it). Neither waits
+ * for the other; the caller joins before it uses either result, and a
+ * file is renamed into place only when both succeeded. When no thread
+ * can be started, the work runs in the caller, before its own part.
  */
 struct beside {
 	pthread_t thread;
@@ -915,6 +831,122 @@ beside_join(struct beside *b, struct idg_err *why)
 	if (b->rc != 0)
 		idg_seterr(why, "%s", b->err.msg);
 	return b->rc;
+}
+
+/*
+ * Opens the image read-only in place: READONLY and without FREEONCLOSE,
+ * SQLite neither writes to nor frees it, so no second copy of a store's
+ * size is made (the BEGIN of audit_verify() is a read transaction), and
+ * two connections can read it at once. Pages are read where they lie
+ * (the image is fixed-size, so SQLite's in-memory VFS hands them out like
+ * mmap) instead of being copied into the page cache one by one.
+ */
+static int
+open_image(const struct backup_contents *c, struct store *st, struct idg_err *err)
+{
+	st->path = idg_unconst("(backup image)");
+	if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_deserialize(st->db, "main", c->db, (sqlite3_int64)c->db_len,
+				(sqlite3_int64)c->db_len, SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+		return idg_seterr(err, "the store image cannot be opened");
+	if (sqlite3_exec(st->db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL) != SQLITE_OK)
+		return idg_seterr(err, "the store image cannot be opened: %s",
+				  sqlite3_errmsg(st->db));
+	return 0;
+}
+
+struct chain_job {
+	const struct backup_contents *c;
+	struct audit_report *ar;
+};
+
+/* Beside integrity_check: the image's audit chain, on a connection of its own. */
+static int
+verify_image_chain(void *arg, struct idg_err *err)
+{
+	struct chain_job *j = arg;
+	struct store st = {0};
+	int rc = -1;
+
+	memset(j->ar, 0, sizeof(*j->ar));
+	if (open_image(j->c, &st, err) == 0)
+		rc = audit_verify(&st, j->c->pk, NULL, j->ar, err);
+	sqlite3_close(st.db);
+	return rc;
+}
+
+/* backup_check(), and the audit chain's report in *ar (ar->ok when it returns 0). */
+static int
+check_contents(const struct backup_contents *c, const unsigned char *host_pk,
+	       struct backup_check *rep, struct audit_report *ar, struct idg_err *err)
+{
+	struct store st = {0};
+	struct chain_job job;
+	struct beside w = {0};
+	struct idg_err ignored;
+	sqlite3_stmt *s = NULL;
+	unsigned char hash[32];
+	int64_t seq;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(ar, 0, sizeof(*ar));
+	if ((int64_t)c->db_len != c->m.store_bytes)
+		return idg_seterr(err, "the store image is %zu bytes, the manifest says %lld",
+				  c->db_len, (long long)c->m.store_bytes);
+	if (c->m.schema > schema_migrations[schema_migration_count - 1].version)
+		return idg_seterr(
+			err, "the backup's schema version %d is newer than this idgov's (%d)",
+			c->m.schema, schema_migrations[schema_migration_count - 1].version);
+	if (open_image(c, &st, err) != 0)
+		goto out;
+	/* The audit chain is walked beside integrity_check; its verdict counts after it. */
+	job.c = c;
+	job.ar = ar;
+	beside_start(&w, verify_image_chain, &job);
+	if (sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+		idg_seterr(err, "the store image fails PRAGMA integrity_check: %.200s",
+			   s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+							  : sqlite3_errmsg(st.db));
+		goto out;
+	}
+	if (user_version(st.db) != c->m.schema) {
+		idg_seterr(err, "the store image has schema version %d, the manifest says %d",
+			   user_version(st.db), c->m.schema);
+		goto out;
+	}
+	if (read_head(st.db, &seq, hash) != 0 || seq != c->m.head_seq ||
+	    sodium_memcmp(hash, c->m.head_hash, 32) != 0) {
+		idg_seterr(err, "the store image's audit head is not the manifest's (seq %lld)",
+			   (long long)c->m.head_seq);
+		goto out;
+	}
+	if (beside_join(&w, err) != 0)
+		goto out;
+	if (!ar->ok) {
+		idg_seterr(err, "the backup's audit chain does not verify: %s", ar->reason);
+		goto out;
+	}
+	rep->records = ar->records;
+	rep->signatures = ar->signatures;
+	rep->pk_differs = host_pk != NULL && sodium_memcmp(host_pk, c->pk, sizeof(c->pk)) != 0;
+	rc = 0;
+out:
+	(void)beside_join(&w, &ignored);
+	sqlite3_finalize(s);
+	sqlite3_close(st.db);
+	return rc;
+}
+
+int
+backup_check(const struct backup_contents *c, const unsigned char *host_pk,
+	     struct backup_check *rep, struct idg_err *err)
+{
+	struct audit_report ar;
+
+	return check_contents(c, host_pk, rep, &ar, err);
 }
 
 int
