@@ -33,7 +33,7 @@
 #define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
 #define MAC_LEN crypto_onetimeauth_poly1305_BYTES /* a sealed part's last bytes */
 #define MAX_FILE ((size_t)16 << 30)
-#define DROP_CHUNK ((size_t)8 << 20) /* see struct out_file */
+#define WRITE_CHUNK ((size_t)8 << 20) /* see struct out_file */
 
 static const char *const entry_names[] = {"manifest.json", "idgov.conf", "audit.pub", "store.db"};
 #define N_ENTRIES (sizeof(entry_names) / sizeof(entry_names[0]))
@@ -594,7 +594,6 @@ struct reader {
 	const unsigned char *mem; /* NULL: read fd */
 	int fd;
 	size_t len, off; /* the source's length, and how far it was read */
-	size_t dropped;  /* bytes of fd before this are out of the page cache */
 	unsigned char part[PART_MAX + ABYTES];
 };
 
@@ -620,12 +619,6 @@ reader_next(struct reader *r, size_t n)
 		got += (size_t)k;
 	}
 	r->off += n;
-	/* Read once: dropped behind, as it was written (struct out_file). */
-	if (r->off - r->dropped >= DROP_CHUNK) {
-		(void)posix_fadvise(r->fd, (off_t)r->dropped, (off_t)(r->off - r->dropped),
-				    POSIX_FADV_DONTNEED);
-		r->dropped = r->off;
-	}
 	return r->part;
 }
 
@@ -777,7 +770,6 @@ backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
 	r->fd = -1;
 	r->len = len;
 	r->off = 0;
-	r->dropped = 0;
 	rc = unseal_stream(key, r, c, NULL, err);
 	free(r);
 	return rc;
@@ -975,7 +967,6 @@ open_backup(const char *path, struct reader *r, struct idg_err *err)
 
 	r->mem = NULL;
 	r->off = 0;
-	r->dropped = 0;
 	/* O_NONBLOCK: a FIFO named here is refused below instead of waiting for a writer. */
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (r->fd < 0)
@@ -1047,46 +1038,40 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 }
 
 /*
- * A file written once and not read again soon (a backup; a restored
- * image, until the store's connections read what they need): written
- * behind. Every DROP_CHUNK bytes, the newest chunk is started to disk
- * and the one before it waited for and dropped from the page cache. A
- * 400 MiB backup then holds a few chunks of page cache instead of 400 MiB
- * of it: it does not push the store's own pages out of memory, the pages
- * it does use are the same few again and again (allocating fresh ones
- * was the largest single cost of writing it), and a read-back reads the
- * disk, not the copy in memory. Errors of sync_file_range() are left to
- * the caller's final fdatasync() to report.
+ * A large file written in one go (a backup, a restored image): its
+ * writeback is started as it is written. Every WRITE_CHUNK bytes, the
+ * newest chunk is handed to the disk (SYNC_FILE_RANGE_WRITE, which does
+ * not wait) and the writer waits for the chunk before it, so the disk
+ * works while the file is still being sealed and checked, no more than
+ * two chunks are ever dirty, and the final fdatasync() has little left
+ * to do. Errors of sync_file_range() are left to that fdatasync() to
+ * report.
  */
 struct out_file {
 	int fd;
-	off_t done, started, dropped;
+	off_t done, started, synced;
 };
 
 static void
-out_drop_behind(struct out_file *o)
+out_write_behind(struct out_file *o)
 {
-	if ((size_t)(o->done - o->started) < DROP_CHUNK)
+	if ((size_t)(o->done - o->started) < WRITE_CHUNK)
 		return;
 	(void)sync_file_range(o->fd, o->started, o->done - o->started, SYNC_FILE_RANGE_WRITE);
-	if (o->started > o->dropped) {
-		(void)sync_file_range(o->fd, o->dropped, o->started - o->dropped,
+	if (o->started > o->synced) {
+		(void)sync_file_range(o->fd, o->synced, o->started - o->synced,
 				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 					      SYNC_FILE_RANGE_WAIT_AFTER);
-		(void)posix_fadvise(o->fd, o->dropped, o->started - o->dropped,
-				    POSIX_FADV_DONTNEED);
-		o->dropped = o->started;
+		o->synced = o->started;
 	}
 	o->started = o->done;
 }
 
-/* The file's data on disk (fdatasync), and none of it left in the page cache. */
 static int
 out_finish(struct out_file *o, struct idg_err *err)
 {
 	if (fdatasync(o->fd) != 0)
 		return idg_seterr(err, "%s", strerror(errno));
-	(void)posix_fadvise(o->fd, 0, 0, POSIX_FADV_DONTNEED);
 	return 0;
 }
 
@@ -1096,7 +1081,7 @@ sink_out(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
 	struct out_file *o = arg;
 
 	while (n > 0) {
-		ssize_t w = write(o->fd, p, n < DROP_CHUNK ? n : DROP_CHUNK);
+		ssize_t w = write(o->fd, p, n < WRITE_CHUNK ? n : WRITE_CHUNK);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -1105,7 +1090,7 @@ sink_out(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
 		p += w;
 		n -= (size_t)w;
 		o->done += w;
-		out_drop_behind(o);
+		out_write_behind(o);
 	}
 	return 0;
 }

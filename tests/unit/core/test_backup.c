@@ -541,7 +541,7 @@ use_backup_key(struct fx *f)
  * temporary file beside the store while it is checked. A changed byte on
  * disk replaces nothing and leaves no temporary file; a good file
  * replaces the store with the backup's bytes (a 20 MiB filler: the image
- * spans several of the writer's 8 MiB drop-behind chunks), keeps the old
+ * spans several of the writer's 8 MiB write-behind chunks), keeps the old
  * one aside, re-anchors with the chain it checked and records the restore,
  * and the restored chain verifies, anchor included.
  */
