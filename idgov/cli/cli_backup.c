@@ -148,7 +148,6 @@ cmd_restore(struct cli *c, int argc, char **argv)
 	struct backup_contents bc;
 	struct backup_check chk;
 	struct idg_err err;
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
 
 	if (wants_help(argc, argv))
 		return help(restore_text);
@@ -167,17 +166,12 @@ cmd_restore(struct cli *c, int argc, char **argv)
 			c->cfg->socket_path);
 		return EXIT_FAIL;
 	}
-	if (keys_load_audit_public(c->cfg->audit_pubkey_file, pk, &err) != 0) {
-		fprintf(stderr, "idgov: %s\n", err.msg);
-		return EXIT_FAIL;
-	}
-	if (backup_verify_file(argv[1], c->cfg->backup_key_file, pk, &bc, &chk, &err) != 0) {
-		fprintf(stderr, "idgov: backup refused, nothing was changed: %s\n", err.msg);
-		return EXIT_FAIL;
-	}
-	if (backup_restore(c->cfg, argv[1], &bc, "root", &rep, &err) != 0) {
-		fprintf(stderr, "idgov: restore failed: %s\n", err.msg);
-		backup_contents_free(&bc);
+	if (backup_restore_file(c->cfg, argv[1], "root", &bc, &chk, &rep, &err) != 0) {
+		if (rep.unchanged)
+			fprintf(stderr, "idgov: backup refused, nothing was changed: %s\n",
+				err.msg);
+		else
+			fprintf(stderr, "idgov: restore failed: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
 	printf("restored %s (made %lld on %s, audit head %lld)\n", argv[1], (long long)bc.m.time,

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@
 #define PREFIX_LEN (MAGIC_LEN + KEYID_LEN + HDR_LEN)
 #define PART_MAX 65536
 #define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
+#define MAC_LEN crypto_onetimeauth_poly1305_BYTES /* a sealed part's last bytes */
 #define MAX_FILE ((size_t)16 << 30)
+#define WRITE_CHUNK ((size_t)8 << 20) /* see struct out_file */
 
 static const char *const entry_names[] = {"manifest.json", "idgov.conf", "audit.pub", "store.db"};
 #define N_ENTRIES (sizeof(entry_names) / sizeof(entry_names[0]))
@@ -401,7 +404,13 @@ get_be(const unsigned char *in, int bytes)
  * as 64 KiB parts (length, then the sealed part) through sink. A part is
  * pushed only once more plaintext follows it, so the last one carries
  * TAG_FINAL: the bytes are those of sealing the whole plaintext at once.
- * The plaintext is hashed on the way (BLAKE2b-256) for the read-back.
+ *
+ * For the read-back, the parts' Poly1305 tags are hashed on the way
+ * (BLAKE2b-256 of 16 bytes a part, not of the 400 MiB they cover): a file
+ * whose every part authenticates under this key and header and whose tags
+ * hash the same holds these very ciphertexts, since another ciphertext
+ * with the same tag under the same one-time key would be a forgery. So
+ * it decrypts to the plaintext sealed here.
  */
 struct sealer {
 	crypto_secretstream_xchacha20poly1305_state state;
@@ -420,6 +429,7 @@ sealer_push(struct sealer *s, unsigned char tag, struct idg_err *err)
 	put_be(s->out, s->n + ABYTES, 4);
 	crypto_secretstream_xchacha20poly1305_push(&s->state, s->out + 4, NULL, s->part, s->n,
 						   s->prefix, sizeof(s->prefix), tag);
+	crypto_generichash_update(&s->hash, s->out + 4 + s->n + ABYTES - MAC_LEN, MAC_LEN);
 	if (s->sink(s->arg, s->out, 4 + s->n + ABYTES, err) != 0)
 		return -1;
 	s->n = 0;
@@ -443,7 +453,6 @@ sealer_feed(struct sealer *s, const void *data, size_t len, struct idg_err *err)
 {
 	const unsigned char *p = data;
 
-	crypto_generichash_update(&s->hash, p, len);
 	while (len > 0) {
 		size_t k;
 
@@ -470,7 +479,7 @@ sealer_entry(struct sealer *s, const char *name, const void *data, size_t n, str
 		       : 0;
 }
 
-/* Seals c through s->sink; the plaintext's hash in hash. */
+/* Seals c through s->sink; the hash of the parts' tags in hash. */
 static int
 seal_stream(struct sealer *s, const unsigned char *key, const struct backup_contents *c,
 	    unsigned char hash[32], struct idg_err *err)
@@ -617,7 +626,8 @@ reader_next(struct reader *r, size_t n)
  * Authenticates and decrypts every part of r. With c, the plaintext is
  * kept (in one buffer of at most the file's size) and parsed into c, the
  * store image moved to the buffer's start and handed to c->db; without,
- * only its hash goes to hash (the read-back of a backup just written).
+ * only the hash of the parts' tags goes to hash (the read-back of a backup
+ * just written, compared with the sealer's: see struct sealer).
  */
 static int
 unseal_stream(const unsigned char *key, struct reader *r, struct backup_contents *c,
@@ -708,7 +718,7 @@ unseal_stream(const unsigned char *key, struct reader *r, struct backup_contents
 		if (c != NULL)
 			plen += (size_t)got;
 		else
-			crypto_generichash_update(&hs, scratch, (size_t)got);
+			crypto_generichash_update(&hs, p + n - MAC_LEN, MAC_LEN);
 		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
 	}
 	if (r->off != r->len) {
@@ -765,18 +775,114 @@ backup_unseal(const unsigned char *key, const unsigned char *buf, size_t len,
 	return rc;
 }
 
-int
-backup_check(const struct backup_contents *c, const unsigned char *host_pk,
-	     struct backup_check *rep, struct idg_err *err)
+/*
+ * Work done beside the check, in a second thread: writing and syncing
+ * the file while the caller checks the same image, or walking the audit
+ * chain while the caller runs integrity_check (read-only on every side:
+ * SQLite reads the image in place and never writes to it). Neither waits
+ * for the other; the caller joins before it uses either result, and a
+ * file is renamed into place only when both succeeded. When no thread
+ * can be started, the work runs in the caller, before its own part.
+ */
+struct beside {
+	pthread_t thread;
+	int started, rc;
+	int (*fn)(void *arg, struct idg_err *err);
+	void *arg;
+	struct idg_err err;
+};
+
+static void *
+beside_main(void *arg)
 {
-	struct audit_report ar;
+	struct beside *b = arg;
+
+	b->rc = b->fn(b->arg, &b->err);
+	return NULL;
+}
+
+static void
+beside_start(struct beside *b, int (*fn)(void *, struct idg_err *), void *arg)
+{
+	b->fn = fn;
+	b->arg = arg;
+	b->rc = -1;
+	b->err.msg[0] = '\0';
+	b->started = pthread_create(&b->thread, NULL, beside_main, b) == 0;
+	if (!b->started)
+		b->rc = fn(arg, &b->err);
+}
+
+/* Waits for the work: its result, and its reason in why. */
+static int
+beside_join(struct beside *b, struct idg_err *why)
+{
+	if (b->started)
+		pthread_join(b->thread, NULL);
+	b->started = 0;
+	if (b->rc != 0)
+		idg_seterr(why, "%s", b->err.msg);
+	return b->rc;
+}
+
+/*
+ * Opens the image read-only in place: READONLY and without FREEONCLOSE,
+ * SQLite neither writes to nor frees it, so no second copy of a store's
+ * size is made (the BEGIN of audit_verify() is a read transaction), and
+ * two connections can read it at once. Pages are read where they lie
+ * (the image is fixed-size, so SQLite's in-memory VFS hands them out like
+ * mmap) instead of being copied into the page cache one by one.
+ */
+static int
+open_image(const struct backup_contents *c, struct store *st, struct idg_err *err)
+{
+	st->path = idg_unconst("(backup image)");
+	if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_deserialize(st->db, "main", c->db, (sqlite3_int64)c->db_len,
+				(sqlite3_int64)c->db_len, SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+		return idg_seterr(err, "the store image cannot be opened");
+	if (sqlite3_exec(st->db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL) != SQLITE_OK)
+		return idg_seterr(err, "the store image cannot be opened: %s",
+				  sqlite3_errmsg(st->db));
+	return 0;
+}
+
+struct chain_job {
+	const struct backup_contents *c;
+	struct audit_report *ar;
+};
+
+/* Beside integrity_check: the image's audit chain, on a connection of its own. */
+static int
+verify_image_chain(void *arg, struct idg_err *err)
+{
+	struct chain_job *j = arg;
 	struct store st = {0};
+	int rc = -1;
+
+	memset(j->ar, 0, sizeof(*j->ar));
+	if (open_image(j->c, &st, err) == 0)
+		rc = audit_verify(&st, j->c->pk, NULL, j->ar, err);
+	sqlite3_close(st.db);
+	return rc;
+}
+
+/* backup_check(), and the audit chain's report in *ar (ar->ok when it returns 0). */
+static int
+check_contents(const struct backup_contents *c, const unsigned char *host_pk,
+	       struct backup_check *rep, struct audit_report *ar, struct idg_err *err)
+{
+	struct store st = {0};
+	struct chain_job job;
+	struct beside w = {0};
+	struct idg_err ignored;
 	sqlite3_stmt *s = NULL;
 	unsigned char hash[32];
 	int64_t seq;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
+	memset(ar, 0, sizeof(*ar));
 	if ((int64_t)c->db_len != c->m.store_bytes)
 		return idg_seterr(err, "the store image is %zu bytes, the manifest says %lld",
 				  c->db_len, (long long)c->m.store_bytes);
@@ -784,28 +890,12 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 		return idg_seterr(
 			err, "the backup's schema version %d is newer than this idgov's (%d)",
 			c->m.schema, schema_migrations[schema_migration_count - 1].version);
-	st.path = idg_unconst("(backup image)");
-	/*
-	 * Read in place: READONLY and without FREEONCLOSE, SQLite neither
-	 * writes to nor frees the image, so no second copy of a store's size
-	 * is made (the BEGIN of audit_verify() is a read transaction).
-	 */
-	if (sqlite3_open_v2(":memory:", &st.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_deserialize(st.db, "main", c->db, (sqlite3_int64)c->db_len,
-				(sqlite3_int64)c->db_len,
-				SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
-		idg_seterr(err, "the store image cannot be opened");
+	if (open_image(c, &st, err) != 0)
 		goto out;
-	}
-	/*
-	 * Pages are read where they lie (the image is fixed-size, so SQLite's
-	 * in-memory VFS can hand them out like mmap) instead of being copied
-	 * into the page cache one by one.
-	 */
-	if (sqlite3_exec(st.db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL) != SQLITE_OK) {
-		idg_seterr(err, "the store image cannot be opened: %s", sqlite3_errmsg(st.db));
-		goto out;
-	}
+	/* The audit chain is walked beside integrity_check; its verdict counts after it. */
+	job.c = c;
+	job.ar = ar;
+	beside_start(&w, verify_image_chain, &job);
 	if (sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW ||
 	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
@@ -825,20 +915,30 @@ backup_check(const struct backup_contents *c, const unsigned char *host_pk,
 			   (long long)c->m.head_seq);
 		goto out;
 	}
-	if (audit_verify(&st, c->pk, NULL, &ar, err) != 0)
+	if (beside_join(&w, err) != 0)
 		goto out;
-	if (!ar.ok) {
-		idg_seterr(err, "the backup's audit chain does not verify: %s", ar.reason);
+	if (!ar->ok) {
+		idg_seterr(err, "the backup's audit chain does not verify: %s", ar->reason);
 		goto out;
 	}
-	rep->records = ar.records;
-	rep->signatures = ar.signatures;
+	rep->records = ar->records;
+	rep->signatures = ar->signatures;
 	rep->pk_differs = host_pk != NULL && sodium_memcmp(host_pk, c->pk, sizeof(c->pk)) != 0;
 	rc = 0;
 out:
+	(void)beside_join(&w, &ignored);
 	sqlite3_finalize(s);
 	sqlite3_close(st.db);
 	return rc;
+}
+
+int
+backup_check(const struct backup_contents *c, const unsigned char *host_pk,
+	     struct backup_check *rep, struct idg_err *err)
+{
+	struct audit_report ar;
+
+	return check_contents(c, host_pk, rep, &ar, err);
 }
 
 int
@@ -881,18 +981,22 @@ open_backup(const char *path, struct reader *r, struct idg_err *err)
 	return 0;
 }
 
-int
-backup_verify_file(const char *path, const char *key_path, const unsigned char *host_pk,
-		   struct backup_contents *c, struct backup_check *rep, struct idg_err *err)
+/*
+ * Reads and decrypts the backup file at path, part by part (one copy of
+ * the image in memory), with the key at key_path or its .old (*old).
+ */
+static int
+read_backup(const char *path, const char *key_path, struct backup_contents *c, int *old,
+	    struct idg_err *err)
 {
 	unsigned char *key = NULL, head[MAGIC_LEN + KEYID_LEN];
 	struct reader *r = malloc(sizeof(*r));
 	struct idg_err why;
 	ssize_t hl;
-	int rc = -1, old = 0;
+	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	memset(rep, 0, sizeof(*rep));
+	*old = 0;
 	if (r == NULL)
 		return idg_seterr(err, "out of memory");
 	if (open_backup(path, r, err) != 0) {
@@ -900,17 +1004,12 @@ backup_verify_file(const char *path, const char *key_path, const unsigned char *
 		return -1;
 	}
 	hl = pread(r->fd, head, sizeof(head), 0);
-	if (load_key_for(key_path, head, hl > 0 ? (size_t)hl : 0, &key, &old, err) != 0)
+	if (load_key_for(key_path, head, hl > 0 ? (size_t)hl : 0, &key, old, err) != 0)
 		goto out;
-	/* The file is read and decrypted part by part: one copy of the image in memory. */
-	rc = unseal_stream(key, r, c, NULL, &why);
-	if (rc != 0 || backup_check(c, host_pk, rep, &why) != 0) {
-		rc = -1;
+	if (unseal_stream(key, r, c, NULL, &why) != 0) {
 		idg_seterr(err, "%s: %s", path, why.msg);
-		backup_contents_free(c);
 		goto out;
 	}
-	rep->old_key = old;
 	rc = 0;
 out:
 	close(r->fd);
@@ -919,13 +1018,70 @@ out:
 	return rc;
 }
 
-static int
-sink_fd(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
+int
+backup_verify_file(const char *path, const char *key_path, const unsigned char *host_pk,
+		   struct backup_contents *c, struct backup_check *rep, struct idg_err *err)
 {
-	const int *fd = arg;
+	struct idg_err why;
+	int old;
+
+	memset(rep, 0, sizeof(*rep));
+	if (read_backup(path, key_path, c, &old, err) != 0)
+		return -1;
+	if (backup_check(c, host_pk, rep, &why) != 0) {
+		idg_seterr(err, "%s: %s", path, why.msg);
+		backup_contents_free(c);
+		return -1;
+	}
+	rep->old_key = old;
+	return 0;
+}
+
+/*
+ * A large file written in one go (a backup, a restored image): its
+ * writeback is started as it is written. Every WRITE_CHUNK bytes, the
+ * newest chunk is handed to the disk (SYNC_FILE_RANGE_WRITE, which does
+ * not wait) and the writer waits for the chunk before it, so the disk
+ * works while the file is still being sealed and checked, no more than
+ * two chunks are ever dirty, and the final fdatasync() has little left
+ * to do. Errors of sync_file_range() are left to that fdatasync() to
+ * report.
+ */
+struct out_file {
+	int fd;
+	off_t done, started, synced;
+};
+
+static void
+out_write_behind(struct out_file *o)
+{
+	if ((size_t)(o->done - o->started) < WRITE_CHUNK)
+		return;
+	(void)sync_file_range(o->fd, o->started, o->done - o->started, SYNC_FILE_RANGE_WRITE);
+	if (o->started > o->synced) {
+		(void)sync_file_range(o->fd, o->synced, o->started - o->synced,
+				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					      SYNC_FILE_RANGE_WAIT_AFTER);
+		o->synced = o->started;
+	}
+	o->started = o->done;
+}
+
+static int
+out_finish(struct out_file *o, struct idg_err *err)
+{
+	if (fdatasync(o->fd) != 0)
+		return idg_seterr(err, "%s", strerror(errno));
+	return 0;
+}
+
+static int
+sink_out(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
+{
+	struct out_file *o = arg;
 
 	while (n > 0) {
-		ssize_t w = write(*fd, p, n);
+		ssize_t w = write(o->fd, p, n < WRITE_CHUNK ? n : WRITE_CHUNK);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -933,6 +1089,8 @@ sink_fd(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
 			return idg_seterr(err, "%s", w < 0 ? strerror(errno) : "short write");
 		p += w;
 		n -= (size_t)w;
+		o->done += w;
+		out_write_behind(o);
 	}
 	return 0;
 }
@@ -940,33 +1098,18 @@ sink_fd(void *arg, const unsigned char *p, size_t n, struct idg_err *err)
 struct seal_job {
 	const unsigned char *key;
 	const struct backup_contents *c;
-	unsigned char hash[32];
+	int fd;
+	const char *tmp, *path;
 };
-
-static int
-fill_sealed(int fd, void *arg, struct idg_err *err)
-{
-	struct seal_job *j = arg;
-	struct sealer *s = malloc(sizeof(*s));
-	int rc;
-
-	if (s == NULL)
-		return idg_seterr(err, "out of memory");
-	s->sink = sink_fd;
-	s->arg = &fd;
-	rc = seal_stream(s, j->key, j->c, j->hash, err);
-	free(s);
-	return rc;
-}
 
 /*
  * Reads back the file just written, as a restore would: every part must
- * authenticate, and the plaintext must hash to what was sealed, the bytes
- * that backup_check() passed before they were written.
+ * authenticate, and the parts' tags must hash to what the sealer saw
+ * (struct sealer): the file holds the bytes that backup_check() passed.
  */
 static int
-read_back(const char *path, const unsigned char *key, const unsigned char want[32],
-	  struct idg_err *err)
+read_back(const char *file, const char *path, const unsigned char *key,
+	  const unsigned char want[32], struct idg_err *err)
 {
 	struct reader *r = malloc(sizeof(*r));
 	unsigned char got[32];
@@ -975,7 +1118,7 @@ read_back(const char *path, const unsigned char *key, const unsigned char want[3
 
 	if (r == NULL)
 		return idg_seterr(err, "out of memory");
-	if (open_backup(path, r, err) != 0) {
+	if (open_backup(file, r, err) != 0) {
 		free(r);
 		return -1;
 	}
@@ -990,16 +1133,40 @@ read_back(const char *path, const unsigned char *key, const unsigned char want[3
 	return rc;
 }
 
+/* Beside the check: seals the snapshot into the temporary file, syncs it, reads it back. */
+static int
+seal_to_file(void *arg, struct idg_err *err)
+{
+	struct seal_job *j = arg;
+	struct sealer *s = malloc(sizeof(*s));
+	struct out_file o = {j->fd, 0, 0, 0};
+	unsigned char tags[32];
+	int rc;
+
+	if (s == NULL)
+		return idg_seterr(err, "out of memory");
+	s->sink = sink_out;
+	s->arg = &o;
+	rc = seal_stream(s, j->key, j->c, tags, err);
+	free(s);
+	if (rc != 0 || out_finish(&o, err) != 0)
+		return -1;
+	return read_back(j->tmp, j->path, j->key, tags, err);
+}
+
 int
 backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
 	   struct backup_manifest *m, struct idg_err *err)
 {
 	struct backup_contents c;
 	struct backup_check chk;
+	struct audit_report ar;
 	struct seal_job job;
-	struct idg_err why;
+	struct beside w;
+	struct idg_err why, wwhy;
+	char tmp[PATH_MAX];
 	unsigned char *key = NULL;
-	int rc = -1;
+	int rc = -1, checked, written, fd;
 
 	if (safepath_check(dir, SAFEPATH_DIR, 0, err) != 0)
 		return -1;
@@ -1015,25 +1182,32 @@ backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path,
 		idg_seterr(err, "%s exists already (a backup in the same second)", path);
 		goto out;
 	}
-	/*
-	 * The snapshot is checked once, in place, before it is written
-	 * (integrity_check, every audit record and signature, the manifest);
-	 * the read-back then proves that the file decrypts to those bytes.
-	 */
-	if (backup_check(&c, c.pk, &chk, &why) != 0) {
-		idg_seterr(err, "the snapshot fails its check: %s", why.msg);
+	if ((fd = safepath_temp_create(path, 0600, tmp, sizeof(tmp), err)) < 0)
 		goto out;
-	}
+	/*
+	 * The snapshot is checked once, in place (integrity_check, every
+	 * audit record and signature, the manifest), while a second thread
+	 * seals those same bytes into the temporary file and reads the file
+	 * back. The file takes its final name only when both succeeded: the
+	 * name never holds a backup of an image that failed its check.
+	 */
 	job.key = key;
 	job.c = &c;
-	if (safepath_write_with(path, 0600, fill_sealed, &job, err) != 0)
+	job.fd = fd;
+	job.tmp = tmp;
+	job.path = path;
+	beside_start(&w, seal_to_file, &job);
+	checked = check_contents(&c, c.pk, &chk, &ar, &why);
+	written = beside_join(&w, &wwhy);
+	if (checked != 0 || written != 0) {
+		safepath_temp_discard(fd, tmp);
+		if (checked != 0)
+			idg_seterr(err, "the snapshot fails its check: %s", why.msg);
+		else
+			idg_seterr(err, "cannot write %s: %s", path, wwhy.msg);
 		goto out;
-	/* The image is no longer needed: less in memory while reading back. */
-	sodium_memzero(c.db, c.db_len);
-	sqlite3_free(c.db);
-	c.db = NULL;
-	c.db_len = 0;
-	if (read_back(path, key, job.hash, err) != 0)
+	}
+	if (safepath_temp_commit(fd, tmp, path, err) != 0)
 		goto out;
 	if (m != NULL)
 		*m = c.m;
@@ -1239,9 +1413,34 @@ newest_signed(struct store *st)
 	return first_int64(st->db, "SELECT coalesce(max(seq), 0) FROM audit_signatures");
 }
 
-int
-backup_restore(const struct cfg *cfg, const char *file, const struct backup_contents *c,
-	       const char *actor, struct backup_restore_report *rep, struct idg_err *err)
+/* Writes the store image to the temporary file fd and syncs it. */
+struct image_job {
+	const struct backup_contents *c;
+	int fd;
+};
+
+static int
+write_image(void *arg, struct idg_err *err)
+{
+	struct image_job *j = arg;
+	struct out_file o = {j->fd, 0, 0, 0};
+
+	if (sink_out(&o, j->c->db, j->c->db_len, err) != 0)
+		return -1;
+	return out_finish(&o, err);
+}
+
+/*
+ * Puts the image written to tmp (fd, synced) in the store's place: the
+ * current store set aside, tmp renamed over it, the anchor reset and the
+ * restore recorded. checked: the audit report of the check the image
+ * passed, so that the chain is not walked again; NULL walks it. tmp is
+ * gone on return, either way.
+ */
+static int
+install(const struct cfg *cfg, const char *file, const struct backup_contents *c, int fd,
+	const char *tmp, const struct audit_report *checked, const char *actor,
+	struct backup_restore_report *rep, struct idg_err *err)
 {
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], prev_hash[32];
@@ -1252,40 +1451,42 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 	time_t now = (time_t)idg_now();
 	int64_t signed_seq, prev_seq = -1;
 	json_t *d;
-	int rc = -1;
+	int rc = -1, reset;
 
-	memset(rep, 0, sizeof(*rep));
 	memset(prev_hash, 0, sizeof(prev_hash));
 	if (keys_load_audit_public(cfg->audit_pubkey_file, pk, err) != 0)
-		return -1;
-	if (sodium_memcmp(pk, c->pk, sizeof(pk)) != 0)
-		return idg_seterr(err,
-				  "the backup's audit public key is not this host's (%s): "
-				  "restore the host's audit keys first",
-				  cfg->audit_pubkey_file);
+		goto refuse;
+	if (sodium_memcmp(pk, c->pk, sizeof(pk)) != 0) {
+		idg_seterr(err,
+			   "the backup's audit public key is not this host's (%s): "
+			   "restore the host's audit keys first",
+			   cfg->audit_pubkey_file);
+		goto refuse;
+	}
 	/* What is set aside, for the record: its head, when it can be read. */
 	if (store_open(cfg->store_path, STORE_OPEN_READONLY, &old, &why) == 0) {
 		if (read_head(old->db, &prev_seq, prev_hash) != 0)
 			prev_seq = -1;
 		store_close(old);
 	}
-	if (aside_name(cfg->store_path, now, rep->aside, sizeof(rep->aside), err) != 0)
-		return -1;
-	if (checkpoint_store(cfg->store_path, err) != 0)
-		return -1;
+	if (aside_name(cfg->store_path, now, rep->aside, sizeof(rep->aside), err) != 0 ||
+	    checkpoint_store(cfg->store_path, err) != 0)
+		goto refuse;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(a, sizeof(a), "%s%s", cfg->store_path, sfx[i]);
 		snprintf(b, sizeof(b), "%s%s", rep->aside, sfx[i]);
 		if (move_aside(a, b, err) != 0) {
 			move_back(cfg->store_path, rep->aside);
-			return -1;
+			goto refuse;
 		}
 	}
-	if (safepath_write_file(cfg->store_path, 0600, c->db, c->db_len, err) != 0) {
+	if (safepath_temp_commit(fd, tmp, cfg->store_path, err) != 0) {
 		move_back(cfg->store_path, rep->aside);
+		rep->unchanged = 1;
 		return -1;
 	}
 	/* From here the restored store stays: the old one is kept aside. */
+	rep->unchanged = 0;
 	if (store_open(cfg->store_path, STORE_OPEN_EXISTING, &st, err) != 0 ||
 	    audit_open(st, cfg->audit_key_file, cfg->audit_anchor_file, cfg->audit_sign_every, NULL,
 		       &au, err) != 0)
@@ -1293,7 +1494,12 @@ backup_restore(const struct cfg *cfg, const char *file, const struct backup_cont
 	rep->restored_head = c->m.head_seq;
 	rep->previous_head = prev_seq;
 	signed_seq = newest_signed(st);
-	if (audit_anchor_reset(au, pk, actor, signed_seq, &rep->anchored, err) != 0)
+	if (checked != NULL)
+		reset = audit_anchor_reset_checked(au, checked, actor, signed_seq, &rep->anchored,
+						   err);
+	else
+		reset = audit_anchor_reset(au, pk, actor, signed_seq, &rep->anchored, err);
+	if (reset != 0)
 		goto out;
 	hex(c->m.head_hash, 32, h);
 	hex(prev_hash, 32, ph);
@@ -1312,4 +1518,82 @@ out:
 	audit_close(au);
 	store_close(st);
 	return rc;
+refuse:
+	safepath_temp_discard(fd, tmp);
+	rep->unchanged = 1;
+	return -1;
+}
+
+int
+backup_restore(const struct cfg *cfg, const char *file, const struct backup_contents *c,
+	       const char *actor, struct backup_restore_report *rep, struct idg_err *err)
+{
+	struct image_job job;
+	char tmp[PATH_MAX];
+	struct idg_err why;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((job.fd = safepath_temp_create(cfg->store_path, 0600, tmp, sizeof(tmp), err)) < 0)
+		return -1;
+	job.c = c;
+	if (write_image(&job, &why) != 0) {
+		safepath_temp_discard(job.fd, tmp);
+		return idg_seterr(err, "cannot write %s: %s", tmp, why.msg);
+	}
+	return install(cfg, file, c, job.fd, tmp, NULL, actor, rep, err);
+}
+
+int
+backup_restore_file(const struct cfg *cfg, const char *file, const char *actor,
+		    struct backup_contents *c, struct backup_check *chk,
+		    struct backup_restore_report *rep, struct idg_err *err)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	struct audit_report ar;
+	struct image_job job;
+	struct beside w;
+	struct idg_err why, wwhy;
+	char tmp[PATH_MAX];
+	int old, checked, written;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(chk, 0, sizeof(*chk));
+	rep->unchanged = 1;
+	if (keys_load_audit_public(cfg->audit_pubkey_file, pk, err) != 0)
+		return -1;
+	if (read_backup(file, cfg->backup_key_file, c, &old, err) != 0)
+		return -1;
+	if (sodium_memcmp(pk, c->pk, sizeof(pk)) != 0) {
+		idg_seterr(err,
+			   "the backup's audit public key is not this host's (%s): "
+			   "restore the host's audit keys first",
+			   cfg->audit_pubkey_file);
+		goto fail;
+	}
+	if ((job.fd = safepath_temp_create(cfg->store_path, 0600, tmp, sizeof(tmp), err)) < 0)
+		goto fail;
+	/*
+	 * The image is written to a temporary file beside the store while it
+	 * is checked (integrity_check, every audit record and signature, the
+	 * manifest); nothing is replaced unless both succeeded. The chain
+	 * just verified on these bytes is not walked again to re-anchor it.
+	 */
+	job.c = c;
+	beside_start(&w, write_image, &job);
+	checked = check_contents(c, pk, chk, &ar, &why);
+	written = beside_join(&w, &wwhy);
+	if (checked != 0 || written != 0) {
+		safepath_temp_discard(job.fd, tmp);
+		if (checked != 0)
+			idg_seterr(err, "%s: %s", file, why.msg);
+		else
+			idg_seterr(err, "cannot write %s: %s", tmp, wwhy.msg);
+		goto fail;
+	}
+	chk->old_key = old;
+	if (install(cfg, file, c, job.fd, tmp, &ar, actor, rep, err) == 0)
+		return 0;
+fail:
+	backup_contents_free(c);
+	return -1;
 }

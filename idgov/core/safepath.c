@@ -210,13 +210,10 @@ safepath_write_file(const char *path, mode_t mode, const void *data, size_t len,
 }
 
 int
-safepath_write_with(const char *path, mode_t mode, int (*fill)(int, void *, struct idg_err *),
-		    void *arg, struct idg_err *err)
+safepath_temp_create(const char *path, mode_t mode, char *tmp, size_t tmpsz, struct idg_err *err)
 {
-	struct idg_err why;
-	char tmp[PATH_MAX];
 	struct stat sb;
-	int fd = -1, e;
+	int fd = -1;
 
 	/* A FIFO would hang us, a directory or device is not ours to replace. */
 	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
@@ -227,8 +224,7 @@ safepath_write_with(const char *path, mode_t mode, int (*fill)(int, void *, stru
 
 		if (getentropy(&r, sizeof(r)) != 0)
 			r = (uint32_t)getpid() ^ (uint32_t)tries;
-		if (snprintf(tmp, sizeof(tmp), "%s.%08x.tmp", path, (unsigned)r) >=
-		    (int)sizeof(tmp))
+		if ((size_t)snprintf(tmp, tmpsz, "%s.%08x.tmp", path, (unsigned)r) >= tmpsz)
 			return idg_seterr(err, "%s: path too long", path);
 		/* O_EXCL: a name someone else made (a symlink too) is never ours. */
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -238,13 +234,21 @@ safepath_write_with(const char *path, mode_t mode, int (*fill)(int, void *, stru
 	if (fd < 0)
 		return idg_seterr(err, "cannot create a temporary file next to %s", path);
 	/* The umask may have narrowed the mode; nothing may have widened it. */
-	if (fchmod(fd, mode) != 0)
-		goto fail;
-	if (fill(fd, arg, &why) != 0) {
+	if (fchmod(fd, mode) != 0) {
+		int e = errno;
+
 		close(fd);
 		unlink(tmp);
-		return idg_seterr(err, "cannot write %s: %s", path, why.msg);
+		return idg_seterr(err, "cannot write %s: %s", path, strerror(e));
 	}
+	return fd;
+}
+
+int
+safepath_temp_commit(int fd, const char *tmp, const char *path, struct idg_err *err)
+{
+	int e;
+
 	if (fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
@@ -261,4 +265,29 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return idg_seterr(err, "cannot write %s: %s", path, strerror(e));
+}
+
+void
+safepath_temp_discard(int fd, const char *tmp)
+{
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+}
+
+int
+safepath_write_with(const char *path, mode_t mode, int (*fill)(int, void *, struct idg_err *),
+		    void *arg, struct idg_err *err)
+{
+	struct idg_err why;
+	char tmp[PATH_MAX];
+	int fd = safepath_temp_create(path, mode, tmp, sizeof(tmp), err);
+
+	if (fd < 0)
+		return -1;
+	if (fill(fd, arg, &why) != 0) {
+		safepath_temp_discard(fd, tmp);
+		return idg_seterr(err, "cannot write %s: %s", path, why.msg);
+	}
+	return safepath_temp_commit(fd, tmp, path, err);
 }

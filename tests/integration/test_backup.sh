@@ -110,7 +110,7 @@ cp "$file" "$T/flipped.backup"
 size=$(stat -c %s "$file")
 # Every bit of the middle byte inverted: a changed byte whatever it held.
 byte=$(od -An -tu1 -j $((size / 2)) -N1 "$file" | tr -d ' ')
-printf '%b' "\\$(printf '%03o' $((byte ^ 255)))" |
+printf '%b' "\\0$(printf '%03o' $((byte ^ 255)))" |
 	dd of="$T/flipped.backup" bs=1 seek=$((size / 2)) conv=notrunc status=none
 cmp -s "$file" "$T/flipped.backup" && not_ok "the flipped copy equals the backup"
 head -c $((size - 10)) "$file" >"$T/cut.backup"

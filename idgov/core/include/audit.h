@@ -183,6 +183,17 @@ int audit_anchor_reset(struct audit *a, const unsigned char pk[crypto_sign_PUBLI
 		       const char *actor, int64_t confirm_seq, int64_t *anchored,
 		       struct idg_err *err);
 
+struct audit_report;
+/*
+ * audit_anchor_reset() for a store whose chain the caller has just
+ * verified (checked: audit_verify()'s report on these very bytes, such as
+ * a restore's check of the image it then wrote as the store): the chain is
+ * not walked a second time. Refused unless checked->ok.
+ */
+int audit_anchor_reset_checked(struct audit *a, const struct audit_report *checked,
+			       const char *actor, int64_t confirm_seq, int64_t *anchored,
+			       struct idg_err *err);
+
 struct audit_report {
 	int ok;
 	int64_t records;

@@ -106,11 +106,12 @@ int backup_file_name(const char *dir, const char *host, int64_t t, char *out, si
 /*
  * Snapshot, seal and write into dir (trusted as a directory, safepath.h):
  * written 0600 to a temporary name, fsync'd and renamed, so the final
- * name never holds a partial file. The snapshot is checked first
- * (backup_check(), in place), sealed part by part straight into the file,
- * and the file read back part by part: every part must authenticate and
- * the plaintext hash to what was sealed. The path written is put in path
- * (PATH_MAX).
+ * name never holds a partial file. The snapshot is checked in place
+ * (backup_check()) while a second thread seals it part by part straight
+ * into the temporary file and reads the file back part by part: every
+ * part must authenticate and the parts' tags hash to what was sealed
+ * (so the file decrypts to the bytes checked). The file is renamed only
+ * when both succeeded. The path written is put in path (PATH_MAX).
  */
 int backup_run(const struct cfg *cfg, struct store *st, const char *dir, char *path, size_t size,
 	       struct backup_manifest *m, struct idg_err *err);
@@ -156,6 +157,7 @@ struct backup_restore_report {
 	int64_t restored_head; /* head seq of the backup */
 	int64_t previous_head; /* head seq of the store set aside; -1: unreadable */
 	int64_t anchored;      /* the anchor's new head */
+	int unchanged;         /* on failure: 1 when nothing was replaced */
 };
 
 /*
@@ -170,5 +172,20 @@ struct backup_restore_report {
  */
 int backup_restore(const struct cfg *cfg, const char *file, const struct backup_contents *c,
 		   const char *actor, struct backup_restore_report *rep, struct idg_err *err);
+
+/*
+ * `idgov restore FILE`: reads and decrypts file (with [store] backup_key,
+ * or its .old as backup_verify_file() does), then writes the store image
+ * to a temporary file beside the store while backup_check() checks the
+ * image in memory (a second thread); only when the file authenticated,
+ * the check passed, the image is on disk and the backup's audit key is
+ * the host's does backup_restore()'s replacement happen, re-anchoring
+ * with the chain just verified (it is not walked twice). The manifest is
+ * left in c (free it with backup_contents_free()), the check's figures in
+ * chk. On failure rep->unchanged says whether nothing was replaced.
+ */
+int backup_restore_file(const struct cfg *cfg, const char *file, const char *actor,
+			struct backup_contents *c, struct backup_check *chk,
+			struct backup_restore_report *rep, struct idg_err *err);
 
 #endif

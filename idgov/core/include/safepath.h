@@ -83,4 +83,17 @@ int safepath_write_with(const char *path, mode_t mode,
 			int (*fill)(int fd, void *arg, struct idg_err *err), void *arg,
 			struct idg_err *err);
 
+/*
+ * safepath_write_with() in three steps, for a caller that writes the
+ * temporary file while it decides whether the file should be kept:
+ * safepath_temp_create() makes the temporary file next to path (its name in
+ * tmp, tmpsz bytes) and returns its descriptor (O_WRONLY), or -1 with err;
+ * safepath_temp_commit() fsyncs, closes and renames it over path (removed
+ * on failure: -1 with err); safepath_temp_discard() closes and removes it.
+ */
+int safepath_temp_create(const char *path, mode_t mode, char *tmp, size_t tmpsz,
+			 struct idg_err *err);
+int safepath_temp_commit(int fd, const char *tmp, const char *path, struct idg_err *err);
+void safepath_temp_discard(int fd, const char *tmp);
+
 #endif

@@ -210,6 +210,90 @@ test_hash_is_stable_and_field_boundaries_matter(void **state)
 	assert_memory_equal(h1, h2, AUDIT_HASH_LEN);
 }
 
+static int64_t count_records(struct store *st);
+
+/* The record hash as written down in audit.h, piece by piece: what the one-buffer path must equal.
+ */
+static void
+reference_hash(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t t,
+	       const char *const f[4], unsigned char out[AUDIT_HASH_LEN])
+{
+	crypto_generichash_state h;
+	unsigned char b[8];
+
+	crypto_generichash_init(&h, NULL, 0, AUDIT_HASH_LEN);
+	crypto_generichash_update(&h, prev, AUDIT_HASH_LEN);
+	for (int k = 0; k < 2; k++) {
+		uint64_t v = (uint64_t)(k == 0 ? seq : t);
+
+		for (int i = 7; i >= 0; i--, v >>= 8)
+			b[i] = (unsigned char)(v & 0xff);
+		crypto_generichash_update(&h, b, 8);
+	}
+	for (int i = 0; i < 4; i++) {
+		size_t n = strlen(f[i]);
+
+		b[0] = (unsigned char)(n >> 24);
+		b[1] = (unsigned char)(n >> 16);
+		b[2] = (unsigned char)(n >> 8);
+		b[3] = (unsigned char)n;
+		crypto_generichash_update(&h, b, 4);
+		crypto_generichash_update(&h, (const unsigned char *)f[i], n);
+	}
+	crypto_generichash_final(&h, out, AUDIT_HASH_LEN);
+}
+
+/*
+ * A record is hashed from one stack buffer when it fits (nearly all) and
+ * piece by piece when it does not: both give the construction's hash, on
+ * either side of the buffer's size, so chains written before and after
+ * verify alike.
+ */
+static void
+test_hash_is_the_same_in_one_buffer_and_in_pieces(void **state)
+{
+	static const size_t sizes[] = {0, 2, 3900, 3999, 4000, 4001, 4096, 9000};
+	unsigned char prev[AUDIT_HASH_LEN], got[AUDIT_HASH_LEN], want[AUDIT_HASH_LEN];
+	char *details = malloc(9001);
+
+	(void)state;
+	assert_non_null(details);
+	randombytes_buf(prev, sizeof(prev));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		const char *f[4] = {"root", "alice", "test.event", details};
+
+		memset(details, 'a' + (int)i, sizes[i]);
+		details[sizes[i]] = '\0';
+		audit_record_hash(prev, 1234567 + (int64_t)i, 1796166000, f[0], f[1], f[2], f[3],
+				  got);
+		reference_hash(prev, 1234567 + (int64_t)i, 1796166000, f, want);
+		assert_memory_equal(got, want, AUDIT_HASH_LEN);
+	}
+	free(details);
+}
+
+/* Re-anchoring with a report says no when the report says the chain does not verify. */
+static void
+test_reset_checked_refuses_a_failed_report(void **state)
+{
+	struct test_chain *f = *state;
+	struct audit_report rep;
+	struct idg_err err;
+	int64_t anchored = -1;
+
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.reason, sizeof(rep.reason), "record 3 does not match the chain");
+	assert_int_equal(audit_anchor_reset_checked(f->a, &rep, "root", 10, &anchored, &err), -1);
+	assert_non_null(strstr(err.msg, "record 3 does not match"));
+	assert_int_equal(anchored, -1);
+	assert_int_equal(count_records(f->st), 10);
+	rep.ok = 1;
+	assert_int_equal(audit_anchor_reset_checked(f->a, &rep, "root", 9, &anchored, &err), -1);
+	assert_non_null(strstr(err.msg, "confirm the head"));
+	assert_int_equal(audit_anchor_reset_checked(f->a, &rep, "root", 10, &anchored, &err), 0);
+	assert_int_equal(anchored, 11);
+}
+
 static void
 test_secret_key_with_loose_mode_is_refused(void **state)
 {
@@ -599,6 +683,8 @@ main(void)
 		T(test_forged_signature_is_found),
 		T(test_other_key_is_refused),
 		T(test_hash_is_stable_and_field_boundaries_matter),
+		T(test_hash_is_the_same_in_one_buffer_and_in_pieces),
+		T(test_reset_checked_refuses_a_failed_report),
 		T(test_secret_key_with_loose_mode_is_refused),
 		T(test_key_files_are_never_overwritten),
 		T(test_fields_are_one_line_and_capped),

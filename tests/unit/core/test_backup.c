@@ -5,12 +5,14 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backup.h"
+#include "keys.h"
 #include "testutil.h"
 
 static const char conf[] = "[directory]\nuri = ldap://localhost\nbase = dc=example,dc=org\n"
@@ -480,6 +482,191 @@ test_run_then_verify_file(void **state)
 	assert_null(c.db);
 }
 
+/* Whether dir holds a name ending in suffix (a temporary file left behind). */
+static int
+holds_suffix(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	size_t sl = strlen(suffix);
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (n >= sl && strcmp(e->d_name + n - sl, suffix) == 0)
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+/* BLAKE2b of every filler blob of the store at path, in rowid order. */
+static void
+filler_hash(const char *path, unsigned char out[32])
+{
+	crypto_generichash_state h;
+	sqlite3_stmt *s;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db, "SELECT b FROM filler ORDER BY rowid", -1, &s, NULL),
+		SQLITE_OK);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		crypto_generichash_update(&h, sqlite3_column_blob(s, 0),
+					  (size_t)sqlite3_column_bytes(s, 0));
+	crypto_generichash_final(&h, out, 32);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+static void
+use_backup_key(struct fx *f)
+{
+	char path[PATH_MAX];
+	struct idg_err err;
+
+	snprintf(path, sizeof(path), "%s/backup.key", f->env.dir);
+	free(f->env.cfg->backup_key_file);
+	f->env.cfg->backup_key_file = strdup(path);
+	assert_non_null(f->env.cfg->backup_key_file);
+	assert_int_equal(backup_key_create(f->env.cfg->backup_key_file, &err), 0);
+}
+
+/*
+ * idgov restore's path, backup_restore_file(): the image is written to a
+ * temporary file beside the store while it is checked. A changed byte on
+ * disk replaces nothing and leaves no temporary file; a good file
+ * replaces the store with the backup's bytes (a 20 MiB filler: the image
+ * spans several of the writer's 8 MiB write-behind chunks), keeps the old
+ * one aside, re-anchors with the chain it checked and records the restore,
+ * and the restored chain verifies, anchor included.
+ */
+static void
+test_restore_file_replaces_only_after_the_check(void **state)
+{
+	struct fx *f = *state;
+	char out[PATH_MAX], path[PATH_MAX], bad[PATH_MAX + 8], cmd[3 * PATH_MAX];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], before[32], after[32];
+	struct backup_restore_report rep;
+	struct backup_manifest m;
+	struct backup_contents c;
+	struct backup_check chk;
+	struct audit_report ar;
+	struct store *st;
+	struct idg_err err;
+	struct stat sb;
+
+	use_backup_key(f);
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "CREATE TABLE filler(b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 "
+			   "UNION ALL SELECT i + 1 FROM n WHERE i < 20) INSERT INTO filler "
+			   "SELECT randomblob(1048576) FROM n",
+			   &err),
+		0);
+	snprintf(out, sizeof(out), "%s/out", f->env.dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	assert_int_equal(backup_run(f->env.cfg, f->env.st, out, path, sizeof(path), &m, &err), 0);
+	assert_false(holds_suffix(out, ".tmp"));
+	filler_hash(f->env.db, before);
+	assert_int_equal(audit_record(f->env.audit, "root", "alice", "test.after_backup",
+				      json_pack("{s:i}", "i", 9), &err),
+			 0);
+
+	/* One byte changed in the middle of the file: refused, nothing replaced. */
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, bad);
+	assert_int_equal(system(cmd), 0);
+	flip_byte(bad, sb.st_size / 2);
+	assert_int_not_equal(backup_restore_file(f->env.cfg, bad, "root", &c, &chk, &rep, &err), 0);
+	assert_non_null(strstr(err.msg, "fails authentication"));
+	assert_int_equal(rep.unchanged, 1);
+	assert_null(c.db);
+	assert_false(holds_suffix(f->env.dir, ".tmp"));
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM audit WHERE action = "
+					     "'test.after_backup'"),
+			 1);
+
+	/* The good file. */
+	if (backup_restore_file(f->env.cfg, path, "root", &c, &chk, &rep, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c.m.head_seq, m.head_seq);
+	assert_int_equal(rep.restored_head, m.head_seq);
+	assert_int_equal(rep.previous_head, m.head_seq + 1);
+	assert_true(chk.records >= 5);
+	assert_int_equal(access(rep.aside, F_OK), 0);
+	assert_false(holds_suffix(f->env.dir, ".tmp"));
+	backup_contents_free(&c);
+	assert_int_equal(stat(f->env.db, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	filler_hash(f->env.db, after);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(keys_load_audit_public(f->env.cfg->audit_pubkey_file, pk, &err), 0);
+	assert_int_equal(store_open(f->env.db, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(audit_verify(st, pk, f->env.cfg->audit_anchor_file, &ar, &err), 0);
+	if (!ar.ok)
+		fail_msg("%s", ar.reason);
+	assert_int_equal(ar.records, m.head_seq + 2); /* audit.anchor_reset, backup.restore */
+	store_close(st);
+}
+
+/*
+ * A snapshot that fails its check (an audit record edited in the store)
+ * is never written: backup_run() refuses it and leaves neither a file
+ * under its name nor the temporary file the second thread was sealing
+ * into. Sealed with the backup key by hand, the same image is refused by
+ * backup_restore_file() without replacing the store.
+ */
+static void
+test_failed_check_leaves_no_file(void **state)
+{
+	struct fx *f = *state;
+	char out[PATH_MAX], path[PATH_MAX];
+	unsigned char *key = NULL, *file = NULL;
+	struct backup_restore_report rep;
+	struct backup_contents c, bad;
+	struct backup_check chk;
+	struct idg_err err;
+	size_t len;
+	FILE *fp;
+
+	use_backup_key(f);
+	assert_int_equal(
+		store_exec(f->env.st, "UPDATE audit SET actor = 'mallory' WHERE seq = 2", &err), 0);
+	snprintf(out, sizeof(out), "%s/out", f->env.dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	assert_int_not_equal(backup_run(f->env.cfg, f->env.st, out, path, sizeof(path), NULL, &err),
+			     0);
+	assert_non_null(strstr(err.msg, "fails its check"));
+	assert_non_null(strstr(err.msg, "audit chain"));
+	assert_false(holds_suffix(out, ".tmp"));
+	assert_false(holds_suffix(out, ".backup"));
+
+	assert_int_equal(backup_snapshot(f->env.cfg, f->env.st, &bad, &err), 0);
+	assert_int_equal(backup_key_load(f->env.cfg->backup_key_file, &key, &err), 0);
+	assert_int_equal(backup_seal(key, &bad, &file, &len, &err), 0);
+	snprintf(path, sizeof(path), "%s/edited.backup", f->env.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(file, 1, len, fp), len);
+	fclose(fp);
+	assert_int_not_equal(backup_restore_file(f->env.cfg, path, "root", &c, &chk, &rep, &err),
+			     0);
+	assert_non_null(strstr(err.msg, "audit chain"));
+	assert_int_equal(rep.unchanged, 1);
+	assert_false(holds_suffix(f->env.dir, ".tmp"));
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM audit WHERE actor = 'mallory'"),
+			 1);
+	free(file);
+	keys_free_secret(key);
+	backup_contents_free(&bad);
+}
+
 int
 main(void)
 {
@@ -500,6 +687,9 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_part_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_then_verify_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_file_replaces_only_after_the_check,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_check_leaves_no_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
