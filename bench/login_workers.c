@@ -88,6 +88,7 @@ login(const char *confdir, const char *service, const struct user *u, int *rc, d
 	if (*rc == PAM_SUCCESS)
 		*rc = pam_acct_mgmt(h, PAM_SILENT);
 	pam_end(h, *rc);
+	pam_answer = NULL; /* code is this call's: never left behind */
 	*us = now_us() - start;
 	return 0;
 }
