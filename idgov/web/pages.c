@@ -152,6 +152,27 @@ pages_signed_out(struct web_app *app, const struct wsess *s, struct web_resp *rs
 	redirect(rs, "/signin?ended=1");
 }
 
+int
+pages_refusal_status(const char *code, int other)
+{
+	return strcmp(code, "denied") == 0        ? 403
+	       : strcmp(code, "not_found") == 0   ? 404
+	       : strcmp(code, "bad_request") == 0 ? 400
+						  : other;
+}
+
+int
+pages_call(struct web_app *app, const struct web_req *rq, const struct wsess *s,
+	   struct web_resp *rs, const char *op, json_t *args, struct ctl_reply *r)
+{
+	ctl_call(&app->ctl, op, args, s->token, rq->addr, r);
+	if (r->code == NULL || strcmp(r->code, "signed_out") != 0)
+		return 0;
+	ctl_reply_free(r);
+	pages_signed_out(app, s, rs);
+	return 1;
+}
+
 /* ---- sign-in ---- */
 
 static void
@@ -269,12 +290,8 @@ code_post(struct web_app *app, const struct web_req *rq, struct wsess *s, struct
 		code_form(s, rs, 400, "Enter the code.");
 		return;
 	}
-	ctl_call(&app->ctl, "web.verify", json_pack("{s:s}", "code", code), s->token, rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "web.verify", json_pack("{s:s}", "code", code), &r))
 		return;
-	}
 	if (r.code != NULL) {
 		code_form(s, rs, strcmp(r.code, "unavailable") == 0 ? 503 : 401, r.message);
 		ctl_reply_free(&r);
@@ -343,12 +360,8 @@ enrol_get(struct web_app *app, const struct web_req *rq, struct wsess *s, struct
 	const char *uri, *secret;
 	char key[128] = "";
 
-	ctl_call(&app->ctl, "mfa.enroll.begin", NULL, s->token, rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "mfa.enroll.begin", NULL, &r))
 		return;
-	}
 	uri = json_string_value(json_object_get(r.result, "uri"));
 	if (r.code != NULL || uri == NULL) {
 		pages_message(rs, s, 409, "Enrolment", r.code != NULL ? r.message : "no URI",
@@ -387,13 +400,8 @@ enrol_post(struct web_app *app, const struct web_req *rq, struct wsess *s, struc
 		redirect(rs, "/enrol");
 		return;
 	}
-	ctl_call(&app->ctl, "mfa.enroll.confirm", json_pack("{s:s}", "code", code), s->token,
-		 rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "mfa.enroll.confirm", json_pack("{s:s}", "code", code), &r))
 		return;
-	}
 	if (r.code != NULL) {
 		pages_message(rs, s, 401, "Set up your authenticator", r.message, "/enrol",
 			      "Try again with a new code");

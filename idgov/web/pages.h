@@ -14,6 +14,16 @@ void pages_message(struct web_resp *rs, const struct wsess *s, int status, const
 		   const char *message, const char *link, const char *link_text);
 /* idgovd said the session is over: drop ours, clear the cookie, go to sign-in. */
 void pages_signed_out(struct web_app *app, const struct wsess *s, struct web_resp *rs);
+/* The HTTP status for idgovd's refusal: denied 403, not_found 404, bad_request 400, else other. */
+int pages_refusal_status(const char *code, int other);
+/*
+ * Asks idgovd for op (ctl_call: args are taken) on behalf of s. When
+ * idgovd says the session is over, answers rs with pages_signed_out(),
+ * frees r and returns 1: the caller returns at once. Otherwise 0 with r
+ * filled (r->code set when idgovd refused), for the caller to free.
+ */
+int pages_call(struct web_app *app, const struct web_req *rq, const struct wsess *s,
+	       struct web_resp *rs, const char *op, json_t *args, struct ctl_reply *r);
 
 void pages_reviews(struct web_app *app, const struct web_req *rq, struct wsess *s,
 		   struct web_resp *rs);

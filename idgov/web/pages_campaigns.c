@@ -57,11 +57,8 @@ signed_out_or_error(struct web_app *app, struct wsess *s, struct web_resp *rs, s
 	if (strcmp(r->code, "signed_out") == 0)
 		pages_signed_out(app, s, rs);
 	else
-		pages_message(rs, s,
-			      strcmp(r->code, "denied") == 0      ? 403
-			      : strcmp(r->code, "not_found") == 0 ? 404
-								  : 503,
-			      "Campaigns", r->message, "/campaigns", "Campaigns");
+		pages_message(rs, s, pages_refusal_status(r->code, 503), "Campaigns", r->message,
+			      "/campaigns", "Campaigns");
 	ctl_reply_free(r);
 	return -1;
 }

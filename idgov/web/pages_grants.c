@@ -57,12 +57,8 @@ static json_t *
 list(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs,
      json_t *args, struct ctl_reply *r)
 {
-	ctl_call(&app->ctl, "grant.list", args, s->token, rq->addr, r);
-	if (r->code != NULL && strcmp(r->code, "signed_out") == 0) {
-		ctl_reply_free(r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "grant.list", args, r))
 		return NULL;
-	}
 	if (r->code != NULL || !json_is_array(r->result)) {
 		pages_message(rs, s,
 			      strcmp(r->code != NULL ? r->code : "", "denied") == 0 ? 403 : 503,
@@ -163,14 +159,10 @@ pages_requests_post(struct web_app *app, const struct web_req *rq, struct wsess 
 		snprintf(text, sizeof(text), "[%s] %s", ticket, reason);
 	else
 		snprintf(text, sizeof(text), "%s", reason);
-	ctl_call(&app->ctl, "grant.request",
-		 json_pack("{s:s, s:s, s:s}", "group", group, "for", dur, "reason", text), s->token,
-		 rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "grant.request",
+		       json_pack("{s:s, s:s, s:s}", "group", group, "for", dur, "reason", text),
+		       &r))
 		return;
-	}
 	if (r.code != NULL) {
 		char why[600];
 
@@ -347,16 +339,13 @@ pages_approvals_post(struct web_app *app, const struct web_req *rq, struct wsess
 		approvals_page(app, rq, s, rs, 400, "error", "That decision could not be read.");
 		return;
 	}
-	ctl_call(&app->ctl, strcmp(what, "approve") == 0 ? "grant.approve" : "grant.deny",
-		 comment != NULL && comment[0] != '\0'
-			 ? json_pack("{s:I, s:s}", "id", (json_int_t)id, "comment", comment)
-			 : json_pack("{s:I}", "id", (json_int_t)id),
-		 s->token, rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs,
+		       strcmp(what, "approve") == 0 ? "grant.approve" : "grant.deny",
+		       comment != NULL && comment[0] != '\0'
+			       ? json_pack("{s:I, s:s}", "id", (json_int_t)id, "comment", comment)
+			       : json_pack("{s:I}", "id", (json_int_t)id),
+		       &r))
 		return;
-	}
 	if (r.code != NULL) {
 		char why[600];
 
@@ -394,24 +383,14 @@ pages_approvals_acknowledge(struct web_app *app, const struct web_req *rq, struc
 			       "comment.");
 		return;
 	}
-	ctl_call(&app->ctl, "grant.acknowledge",
-		 json_pack("{s:I, s:s}", "id", (json_int_t)id, "comment", comment), s->token,
-		 rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "grant.acknowledge",
+		       json_pack("{s:I, s:s}", "id", (json_int_t)id, "comment", comment), &r))
 		return;
-	}
 	if (r.code != NULL) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "Not acknowledged: %s", r.message);
-		approvals_page(app, rq, s, rs,
-			       strcmp(r.code, "denied") == 0        ? 403
-			       : strcmp(r.code, "not_found") == 0   ? 404
-			       : strcmp(r.code, "bad_request") == 0 ? 400
-								    : 409,
-			       "error", why);
+		approvals_page(app, rq, s, rs, pages_refusal_status(r.code, 409), "error", why);
 		ctl_reply_free(&r);
 		return;
 	}

@@ -142,12 +142,8 @@ static json_t *
 pending(struct web_app *app, const struct web_req *rq, struct wsess *s, struct web_resp *rs,
 	struct ctl_reply *r)
 {
-	ctl_call(&app->ctl, "review.pending", NULL, s->token, rq->addr, r);
-	if (r->code != NULL && strcmp(r->code, "signed_out") == 0) {
-		ctl_reply_free(r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "review.pending", NULL, r))
 		return NULL;
-	}
 	if (r->code != NULL || !json_is_array(r->result)) {
 		pages_message(rs, s, 503, "My reviews", r->message, "/reviews", "Try again");
 		ctl_reply_free(r);
@@ -258,12 +254,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		json_object_set_new(args, "person", json_string(f_person));
 	if (args != NULL && f_group != NULL && f_group[0] != '\0')
 		json_object_set_new(args, "group", json_string(f_group));
-	ctl_call(&app->ctl, "review.page", args, s->token, rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "review.page", args, &r))
 		return;
-	}
 	if (r.code != NULL && strcmp(r.code, "bad_request") == 0) {
 		/* A filter idgovd will not take (too long, a control character): no items. */
 		pages_message(rs, s, 400, "My reviews", r.message, "/reviews", "Clear the filters");
@@ -433,24 +425,16 @@ delegate_selected(struct web_app *app, const struct web_req *rq, struct wsess *s
 	for (size_t i = 0; i < n; i++) {
 		struct ctl_reply r;
 
-		ctl_call(&app->ctl, "review.delegate",
-			 json_pack("{s:I, s:s}", "item", item_id(ids[i]), "to", to), s->token,
-			 rq->addr, &r);
-		if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-			ctl_reply_free(&r);
+		if (pages_call(app, rq, s, rs, "review.delegate",
+			       json_pack("{s:I, s:s}", "item", item_id(ids[i]), "to", to), &r)) {
 			free(ids);
-			pages_signed_out(app, s, rs);
 			return;
 		}
 		if (r.code != NULL) {
 			snprintf(why, sizeof(why), "%zu of %zu delegated; item #%.15s was not: %s",
 				 done, n, ids[i], r.message);
 			free(ids);
-			render(app, rq, s, rs,
-			       strcmp(r.code, "denied") == 0      ? 403
-			       : strcmp(r.code, "not_found") == 0 ? 404
-								  : 400,
-			       "error", why);
+			render(app, rq, s, rs, pages_refusal_status(r.code, 400), "error", why);
 			ctl_reply_free(&r);
 			return;
 		}
@@ -533,23 +517,15 @@ pages_reviews_decide(struct web_app *app, const struct web_req *rq, struct wsess
 		}
 		free(ids);
 	}
-	ctl_call(&app->ctl, "review.decide_many", json_pack("{s:o}", "decisions", list), s->token,
-		 rq->addr, &r);
-	if (r.code != NULL && strcmp(r.code, "signed_out") == 0) {
-		ctl_reply_free(&r);
-		pages_signed_out(app, s, rs);
+	if (pages_call(app, rq, s, rs, "review.decide_many", json_pack("{s:o}", "decisions", list),
+		       &r))
 		return;
-	}
 	if (r.code != NULL) {
 		/* Nothing was recorded (decide_many is all or nothing): say why, show the list. */
 		char why[600];
 
 		snprintf(why, sizeof(why), "Nothing was recorded: %s", r.message);
-		render(app, rq, s, rs,
-		       strcmp(r.code, "denied") == 0      ? 403
-		       : strcmp(r.code, "not_found") == 0 ? 404
-							  : 400,
-		       "error", why);
+		render(app, rq, s, rs, pages_refusal_status(r.code, 400), "error", why);
 		ctl_reply_free(&r);
 		return;
 	}
