@@ -452,7 +452,7 @@ spool_ingest(struct audit *a, const char *dir, int batch_max, struct logger *log
 	size_t count = 0;
 	char **done = NULL;
 	size_t ndone = 0;
-	sqlite3_stmt *seen = NULL;
+	sqlite3_stmt *seen = NULL, *mark = NULL;
 	int dfd = -1, rc = -1, in_tx = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -474,13 +474,16 @@ spool_ingest(struct audit *a, const char *dir, int batch_max, struct logger *log
 		goto out;
 	}
 	/*
-	 * The spool name is in each ingested record's details; a file whose
-	 * name is there was committed by an ingest that did not get to unlink.
+	 * Each ingested file's name is kept with its record (schema 019); a
+	 * file whose name is there was committed by an ingest that did not get
+	 * to unlink it.
 	 */
-	if (store_prepare(a->st,
-			  "SELECT 1 FROM audit WHERE json_valid(details) AND "
-			  "json_extract(details, '$.spool') = ? LIMIT 1",
-			  &seen, err) != 0)
+	if (store_prepare(a->st, "SELECT 1 FROM audit_spool_ingested WHERE name = ?1", &seen,
+			  err) != 0 ||
+	    store_prepare(a->st,
+			  "INSERT INTO audit_spool_ingested (name, seq) VALUES "
+			  "(?1, (SELECT max(seq) FROM audit))",
+			  &mark, err) != 0)
 		goto out;
 	/* Malformed files first, each in its own transaction (audit_record). */
 	for (size_t i = 0; i < count; i++) {
@@ -547,6 +550,9 @@ spool_ingest(struct audit *a, const char *dir, int batch_max, struct logger *log
 		spool_event_clear(&ev);
 		if (r != 0)
 			goto out;
+		sqlite3_bind_text(mark, 1, names[i], -1, SQLITE_STATIC);
+		if (store_step_done(a->st, mark, err) != 0)
+			goto out;
 		res->ingested++;
 		done[ndone++] = names[i];
 	}
@@ -564,6 +570,7 @@ out:
 	if (in_tx)
 		store_rollback(a->st);
 	sqlite3_finalize(seen);
+	sqlite3_finalize(mark);
 	if (dfd >= 0)
 		close(dfd);
 	free(done);

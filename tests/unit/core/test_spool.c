@@ -180,6 +180,45 @@ test_files_already_in_the_chain_are_not_appended_twice(void **state)
 	assert_int_equal(count_files(f->spool), 0);
 }
 
+/*
+ * The same after the store was migrated: names ingested before schema 019
+ * are found in the chain by the migration, and each name is recorded with
+ * the record that holds it.
+ */
+static void
+test_names_ingested_before_the_index_are_found(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_result res;
+	struct idg_err err;
+	char cmd[512];
+
+	spool_three(f);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->c.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(chain_count(f, "seq = (SELECT i.seq FROM audit_spool_ingested i WHERE "
+					"i.name = json_extract(details, '$.spool'))"),
+			 3);
+	/* Back to a store of schema 18, then opened again: 019 runs on the chain. */
+	audit_close(f->c.a);
+	f->c.a = NULL;
+	assert_int_equal(store_exec(f->c.st,
+				    "DROP TABLE audit_spool_ingested; PRAGMA user_version = 18",
+				    &err),
+			 0);
+	store_close(f->c.st);
+	assert_int_equal(store_open(f->c.db, STORE_OPEN_EXISTING, &f->c.st, &err), 0);
+	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &f->c.a, &err), 0);
+	assert_int_equal(chain_count(f, "seq IN (SELECT seq FROM audit_spool_ingested)"), 3);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->c.dir, f->spool);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
+	assert_int_equal(res.ingested, 0);
+	assert_int_equal(res.duplicates, 3);
+	assert_int_equal(chain_count(f, "1"), 3);
+}
+
 static void
 test_malformed_file_is_quarantined_and_audited(void **state)
 {
@@ -334,6 +373,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_batches_keep_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_files_already_in_the_chain_are_not_appended_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_ingested_before_the_index_are_found,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_file_is_quarantined_and_audited,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loose_spool_directory_is_refused, setup,
