@@ -448,7 +448,7 @@ int
 audit_holds_head(struct store *st, const struct anchor_head *h, struct idg_err *err)
 {
 	unsigned char hash[AUDIT_HASH_LEN];
-	int64_t newest;
+	int64_t newest = 0;
 	int found;
 
 	if (h->seq == 0)
@@ -981,7 +981,7 @@ verify_anchor(struct store *st, const struct anchor_head *h, const char *source,
 	      struct audit_report *rep, struct idg_err *err)
 {
 	unsigned char hash[AUDIT_HASH_LEN];
-	int64_t newest;
+	int64_t newest = 0;
 	int found;
 
 	if (store_hash_at(st, h->seq, hash, &found, &newest, err) != 0)

@@ -74,7 +74,7 @@ query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 		store_err(st, err, "query");
 		a = NULL;
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return a;
 }
 
@@ -291,13 +291,47 @@ static const char user_groups_sql[] =
 	"FROM up JOIN groups g ON g.id = up.id WHERE g.status = 'active' "
 	"GROUP BY g.id ORDER BY direct DESC, g.cn";
 
+/* The groups of the user with this entryUUID and uid (user_groups_sql's rows). */
+static json_t *
+groups_of(struct store *st, const char *uuid, const char *uid, int depth, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare_cached(st, user_groups_sql, &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 3, depth);
+	return query_rows(st, s, err);
+}
+
+json_t *
+query_user_groups(struct store *st, const char *uid, int depth, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *user, *groups;
+
+	/* The same row query_user_show() picks: an active one over departed namesakes. */
+	if (store_prepare_cached(st,
+				 "SELECT uuid FROM users WHERE uid = ?1 "
+				 "ORDER BY status = 'departed' LIMIT 1",
+				 &s, err) != 0)
+		return NULL;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
+	if ((user = one_row(st, s, "user", uid, err)) == NULL)
+		return NULL;
+	groups = groups_of(st, json_string_value(json_object_get(user, "uuid")), uid, depth, err);
+	json_decref(user);
+	return groups;
+}
+
 json_t *
 query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	json_t *user, *groups;
 
-	if (store_prepare(
+	if (store_prepare_cached(
 		    st,
 		    "SELECT uid, display_name, mail, uid_number, " QUERY_STATE_SQL
 		    " AS status, " QUERY_REASON_SQL " AS reason, CASE WHEN shadow_expire >= 0 THEN "
@@ -316,15 +350,7 @@ query_user_show(struct store *st, const char *uid, int depth, struct idg_err *er
 	user = one_row(st, s, "user", uid, err);
 	if (user == NULL)
 		return NULL;
-	if (store_prepare(st, user_groups_sql, &s, err) != 0) {
-		json_decref(user);
-		return NULL;
-	}
-	sqlite3_bind_text(s, 1, json_string_value(json_object_get(user, "uuid")), -1,
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 2, uid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 3, depth);
-	groups = query_rows(st, s, err);
+	groups = groups_of(st, json_string_value(json_object_get(user, "uuid")), uid, depth, err);
 	if (groups == NULL) {
 		json_decref(user);
 		return NULL;

@@ -63,6 +63,46 @@ store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg
 }
 
 int
+store_prepare_cached(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg_err *err)
+{
+	int busy = 0;
+
+	for (size_t i = 0; i < st->n_cached; i++) {
+		struct store_cached *c = &st->cached[i];
+
+		if (strcmp(sqlite3_sql(c->stmt), sql) != 0)
+			continue;
+		if (!c->out) {
+			c->out = 1;
+			*stmt = c->stmt;
+			return 0;
+		}
+		busy = 1;
+	}
+	if (store_prepare(st, sql, stmt, err) != 0)
+		return -1;
+	if (!busy && st->n_cached < STORE_CACHED_MAX)
+		st->cached[st->n_cached++] = (struct store_cached){*stmt, 1};
+	return 0;
+}
+
+void
+store_release(struct store *st, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	for (size_t i = 0; i < st->n_cached; i++) {
+		if (st->cached[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->cached[i].out = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
+int
 store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err)
 {
 	int rc = sqlite3_step(stmt);
@@ -322,6 +362,8 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	for (size_t i = 0; i < st->n_cached; i++)
+		sqlite3_finalize(st->cached[i].stmt);
 	sqlite3_close_v2(st->db);
 	free(st->path);
 	free(st);

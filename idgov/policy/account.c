@@ -20,11 +20,12 @@ temporary_check(struct store *st, const char *uid, int64_t now, enum account_dec
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st,
-			  "SELECT state = 'active' AND start_at <= ?2 AND end_at > ?2 FROM grants "
-			  "WHERE kind = 'account' AND account_name = ?1 AND state NOT IN "
-			  "('requested', 'denied', 'lapsed') ORDER BY id DESC LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    st,
+		    "SELECT state = 'active' AND start_at <= ?2 AND end_at > ?2 FROM grants "
+		    "WHERE kind = 'account' AND account_name = ?1 AND state NOT IN "
+		    "('requested', 'denied', 'lapsed') ORDER BY id DESC LIMIT 1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now);
@@ -33,7 +34,7 @@ temporary_check(struct store *st, const char *uid, int64_t now, enum account_dec
 		*d = ACCOUNT_ENDED;
 		*rule = "account.temporary_ended";
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(st, err, "reading grants");
 }
 
@@ -43,12 +44,13 @@ account_is_temporary(struct store *st, const char *uid, struct idg_err *err)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st, "SELECT 1 FROM grants WHERE kind = 'account' AND account_name = ?1",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    st, "SELECT 1 FROM grants WHERE kind = 'account' AND account_name = ?1", &s,
+		    err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading grants");
 	return rc == SQLITE_ROW;
@@ -71,7 +73,7 @@ check_overdue_grants(struct store *st, const struct cfg *cfg, const char *user, 
 
 	if (service == NULL || !cfg_list_contains(cfg->grant_enforce_services, service))
 		return 0;
-	if (store_prepare(
+	if (store_prepare_cached(
 		    st,
 		    "SELECT g.id, coalesce(g.group_cn, ''), g.end_at FROM grants g WHERE "
 		    "g.grantee = ?1 AND g.kind = 'group' AND ((g.state = 'active' AND "
@@ -92,7 +94,7 @@ check_overdue_grants(struct store *st, const struct cfg *cfg, const char *user, 
 			 (long long)sqlite3_column_int64(s, 0),
 			 (const char *)sqlite3_column_text(s, 1));
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading grants");
 	if (report != NULL)
@@ -146,10 +148,11 @@ folded_spellings(struct store *st, const char *name, char *canon, size_t size, i
 
 	if (idg_casefold(name, strlen(name), &want, &want_len) != 0)
 		return 0; /* not UTF-8: no uid can match it */
-	if (store_prepare(st,
-			  "SELECT DISTINCT uid FROM users WHERE length(CAST(uid AS BLOB)) <> "
-			  "length(uid)",
-			  &s, err) != 0) {
+	if (store_prepare_cached(
+		    st,
+		    "SELECT DISTINCT uid FROM users WHERE length(CAST(uid AS BLOB)) <> "
+		    "length(uid)",
+		    &s, err) != 0) {
 		free(want);
 		return -1;
 	}
@@ -169,7 +172,7 @@ folded_spellings(struct store *st, const char *name, char *canon, size_t size, i
 		}
 		free(have);
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	free(want);
 	if (rc != SQLITE_DONE)
 		return store_err(st, err, "looking up a user name");
@@ -196,10 +199,11 @@ account_canonical_uid(struct store *st, const char *name, char *canon, size_t si
 	 * Each spelling once (a uid re-used after a departure has two rows),
 	 * the exact one first; a seek on the NOCASE index of schema/008.
 	 */
-	if (store_prepare(st,
-			  "SELECT DISTINCT uid, uid = ?1 FROM users WHERE uid = ?1 COLLATE NOCASE "
-			  "ORDER BY uid = ?1 DESC LIMIT 2",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    st,
+		    "SELECT DISTINCT uid, uid = ?1 FROM users WHERE uid = ?1 COLLATE NOCASE "
+		    "ORDER BY uid = ?1 DESC LIMIT 2",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -208,7 +212,7 @@ account_canonical_uid(struct store *st, const char *name, char *canon, size_t si
 			idg_strlcpy(canon, (const char *)sqlite3_column_text(s, 0), size);
 		}
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_DONE)
 		return store_err(st, err, "looking up a user name");
 	/* Two spellings that differ only in case, neither exact: which one is meant is unknown. */
@@ -233,11 +237,11 @@ account_check(struct store *st, const char *uid, int64_t now, enum account_decis
 	 * The same state status, user list and user show print (query.h). An
 	 * active row wins over departed namesakes (a uid reused after a leaver).
 	 */
-	if (store_prepare(st,
-			  "SELECT " QUERY_STATE_SQL ", " QUERY_REASON_SQL
-			  " FROM users WHERE uid = :uid "
-			  "ORDER BY status = 'departed' LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare_cached(st,
+				 "SELECT " QUERY_STATE_SQL ", " QUERY_REASON_SQL
+				 " FROM users WHERE uid = :uid "
+				 "ORDER BY status = 'departed' LIMIT 1",
+				 &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_STATIC);
 	query_bind_day(s, now);
@@ -262,7 +266,7 @@ account_check(struct store *st, const char *uid, int64_t now, enum account_decis
 		if (why != NULL && size > 0)
 			idg_strlcpy(reason, why, size);
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading account");
 	if (*d == ACCOUNT_OK)
@@ -284,15 +288,14 @@ static int
 user_groups(struct store *st, const struct cfg *cfg, const char *user, const char ***names,
 	    size_t *n, json_t **holder, struct idg_err *err)
 {
-	json_t *u = query_user_show(st, user, cfg->dir_nested_depth, err), *groups, *g;
+	json_t *groups = query_user_groups(st, user, cfg->dir_nested_depth, err), *g;
 	size_t i;
 
 	*names = NULL;
 	*n = 0;
-	*holder = u;
-	if (u == NULL)
+	*holder = groups;
+	if (groups == NULL)
 		return -1;
-	groups = json_object_get(u, "groups");
 	*names = calloc(json_array_size(groups) + 1, sizeof(**names));
 	if (*names == NULL)
 		return idg_seterr(err, "out of memory");
@@ -311,18 +314,19 @@ last_password_change(struct store *st, const char *user, int64_t *t, struct idg_
 	int rc;
 
 	*t = -1;
-	if (store_prepare(st,
-			  "SELECT max(coalesce((SELECT max(changed_at) FROM password_history WHERE "
-			  "uid = ?1), -1), coalesce(shadow_last_change * 86400, -1), "
-			  "coalesce(pwd_changed_at, -1)) FROM users WHERE uid = ?1 "
-			  "ORDER BY status = 'departed' LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    st,
+		    "SELECT max(coalesce((SELECT max(changed_at) FROM password_history WHERE "
+		    "uid = ?1), -1), coalesce(shadow_last_change * 86400, -1), "
+		    "coalesce(pwd_changed_at, -1)) FROM users WHERE uid = ?1 "
+		    "ORDER BY status = 'departed' LIMIT 1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*t = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading password age");
 	return 0;

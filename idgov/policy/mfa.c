@@ -68,15 +68,15 @@ find_user(struct mfa_ctx *c, const char *uid, char uuid[UUID_BUF], struct idg_er
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(c->st,
-			  "SELECT uuid FROM users WHERE uid = ?1 AND status <> 'departed' LIMIT 1",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    c->st, "SELECT uuid FROM users WHERE uid = ?1 AND status <> 'departed' LIMIT 1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), UUID_BUF);
-	sqlite3_finalize(s);
+	store_release(c->st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(c->st, err, "reading user");
 	return rc == SQLITE_ROW;
@@ -112,10 +112,11 @@ load_state(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_
 	int rc;
 
 	row->failures = row->failure_start = row->locked_until = 0;
-	if (store_prepare(c->state,
-			  "SELECT last_step, failures, failure_start, locked_until FROM mfa_state "
-			  "WHERE user_uuid = ?1",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    c->state,
+		    "SELECT last_step, failures, failure_start, locked_until FROM mfa_state "
+		    "WHERE user_uuid = ?1",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -126,7 +127,7 @@ load_state(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_
 		row->failure_start = sqlite3_column_int64(s, 2);
 		row->locked_until = sqlite3_column_int64(s, 3);
 	}
-	sqlite3_finalize(s);
+	store_release(c->state, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(c->state, err, "reading MFA state");
 	return 0;
@@ -139,10 +140,10 @@ load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_er
 	int rc;
 
 	memset(row, 0, sizeof(*row));
-	if (store_prepare(c->st,
-			  "SELECT confirmed, secret_nonce, secret_ct, last_step, failures, "
-			  "failure_start, locked_until FROM mfa WHERE user_uuid = ?1",
-			  &s, err) != 0)
+	if (store_prepare_cached(c->st,
+				 "SELECT confirmed, secret_nonce, secret_ct, last_step, failures, "
+				 "failure_start, locked_until FROM mfa WHERE user_uuid = ?1",
+				 &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -159,7 +160,7 @@ load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_er
 	} else if (rc == SQLITE_ROW) {
 		rc = SQLITE_CORRUPT;
 	}
-	sqlite3_finalize(s);
+	store_release(c->st, s);
 	if (rc == SQLITE_CORRUPT)
 		return idg_seterr(err, "MFA enrolment of %s is malformed", uuid);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -197,7 +198,7 @@ save_state(struct mfa_ctx *c, const char *uuid, int64_t last_step, int64_t failu
 	struct store *to = c->state != NULL ? c->state : c->st;
 	int rc;
 
-	if (store_prepare(
+	if (store_prepare_cached(
 		    to,
 		    c->state != NULL
 			    ? "INSERT INTO mfa_state (user_uuid, last_step, failures, "
@@ -214,7 +215,7 @@ save_state(struct mfa_ctx *c, const char *uuid, int64_t last_step, int64_t failu
 	sqlite3_bind_int64(s, 4, failure_start);
 	sqlite3_bind_int64(s, 5, locked_until);
 	rc = store_step_done(to, s, err);
-	sqlite3_finalize(s);
+	store_release(to, s);
 	return rc;
 }
 
@@ -306,16 +307,17 @@ spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(c->state,
-			  "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
-			  "AND hash = ?3",
-			  &s, err) != 0)
+	if (store_prepare_cached(
+		    c->state,
+		    "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
+		    "AND hash = ?3",
+		    &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	store_release(c->state, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(c->state, err, "reading spent recovery codes");
 	return rc == SQLITE_ROW;

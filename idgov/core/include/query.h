@@ -70,6 +70,8 @@ json_t *query_sync_state(struct store *st, const char *directory, struct idg_err
 json_t *query_user_list(struct store *st, const char *status, struct idg_err *err);
 /* NULL with err "no user ..." when unknown. depth: nested group resolution limit. */
 json_t *query_user_show(struct store *st, const char *uid, int depth, struct idg_err *err);
+/* query_user_show()'s "groups" alone (what a login's rules need), the same errors. */
+json_t *query_user_groups(struct store *st, const char *uid, int depth, struct idg_err *err);
 json_t *query_group_list(struct store *st, struct idg_err *err);
 json_t *query_group_show(struct store *st, const char *cn, int depth, struct idg_err *err);
 /* Records with time >= since (0 for all), newest last, at most limit (0: no limit). */

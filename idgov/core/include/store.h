@@ -13,9 +13,18 @@
 
 #include <sqlite3.h>
 
+/* Statements a store keeps for store_prepare_cached(), at most. */
+#define STORE_CACHED_MAX 48
+
 struct store {
 	sqlite3 *db;
 	char *path;
+	/* store_prepare_cached()'s statements; out: handed out, not yet released. */
+	struct store_cached {
+		sqlite3_stmt *stmt;
+		int out;
+	} cached[STORE_CACHED_MAX];
+	size_t n_cached;
 	/* Run after each successful store_commit(); see store_set_after_commit(). */
 	void (*after_commit)(void *arg);
 	void *after_commit_arg;
@@ -52,6 +61,24 @@ int store_exec(struct store *st, const char *sql, struct idg_err *err);
 
 /* Prepares a statement or fills err with SQLite's reason. */
 int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct idg_err *err);
+
+/*
+ * store_prepare() for a statement a long-lived process runs again and
+ * again (the auth service's workers at every login): compiling SQL is
+ * most of what a short query costs, so the statement is kept in st, found
+ * again by its text, and handed out reset with no bindings. Give it back
+ * with store_release(), never sqlite3_finalize(). The same text asked
+ * for while its statement is out (a nested use) gets a fresh one, which
+ * store_release() finalizes; so does any text past STORE_CACHED_MAX.
+ */
+int store_prepare_cached(struct store *st, const char *sql, sqlite3_stmt **stmt,
+			 struct idg_err *err);
+/*
+ * Gives back a statement: a kept one is reset (ending its read, so no
+ * snapshot outlives the query) and its bindings cleared; any other is
+ * finalized. NULL does nothing.
+ */
+void store_release(struct store *st, sqlite3_stmt *stmt);
 
 /*
  * Prepares sql (fixed text), binds its integer parameters ?1, ?2, ?3 (as

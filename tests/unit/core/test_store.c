@@ -357,6 +357,65 @@ test_state_file_wal_stays_small_across_one_shot_writers(void **state)
 	store_close(st);
 }
 
+/*
+ * store_prepare_cached(): the same text gets the same statement back, reset
+ * and unbound; one still out gets a fresh statement (finalized on
+ * release); a released statement holds no read open, so another
+ * connection's commit is seen by the next use; past the limit, statements
+ * are prepared and finalized as store_prepare() does.
+ */
+static void
+test_cached_statements_are_reused_reset_and_unbound(void **state)
+{
+	static const char *const sql = "SELECT count(*), ?1 FROM users";
+	struct fixture *f = *state;
+	sqlite3_stmt *a, *b, *c;
+	struct store *st;
+	struct idg_err err;
+	sqlite3 *other;
+	char text[64];
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_prepare_cached(st, sql, &a, &err), 0);
+	sqlite3_bind_text(a, 1, "bound", -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(a, 0), 0);
+
+	/* Out: the same text again is a statement of its own. */
+	assert_int_equal(store_prepare_cached(st, sql, &b, &err), 0);
+	assert_ptr_not_equal(a, b);
+	store_release(st, b);
+	store_release(st, a);
+
+	/* Released: another connection's commit is seen, and nothing is bound. */
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(other,
+			     "INSERT INTO users (uuid, dn, dn_norm, uid, status, first_seen, "
+			     "last_changed) VALUES ('u1', 'uid=a', 'uid=a', 'a', 'active', 0, 0)",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(store_prepare_cached(st, sql, &c, &err), 0);
+	assert_ptr_equal(c, a);
+	assert_int_equal(sqlite3_step(c), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(c, 0), 1);
+	assert_int_equal(sqlite3_column_type(c, 1), SQLITE_NULL);
+	store_release(st, c);
+
+	/* Past the limit: still correct, never kept. */
+	for (int i = 0; i < STORE_CACHED_MAX + 4; i++) {
+		snprintf(text, sizeof(text), "SELECT %d", i);
+		assert_int_equal(store_prepare_cached(st, text, &a, &err), 0);
+		assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(a, 0), i);
+		store_release(st, a);
+	}
+	assert_int_equal(st->n_cached, STORE_CACHED_MAX);
+	store_release(st, NULL);
+	store_close(st); /* finalizes what it kept: LeakSanitizer would say otherwise */
+}
+
 int
 main(void)
 {
@@ -372,6 +431,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_writable_by_others_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cached_statements_are_reused_reset_and_unbound,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_migration_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_store_recommendations_become_approve,
 						setup, teardown),
