@@ -111,7 +111,7 @@ add_counts(struct store *st, const char *reviewer, const struct review_page_quer
 
 	if (camps == NULL)
 		return idg_seterr(err, "out of memory");
-	if (store_prepare(st, counts_sql, &s, err) != 0) {
+	if (store_prepare_cached(st, counts_sql, &s, err) != 0) {
 		json_decref(camps);
 		return -1;
 	}
@@ -134,11 +134,11 @@ add_counts(struct store *st, const char *reviewer, const struct review_page_quer
 	}
 	if (rc != SQLITE_DONE) {
 		store_err(st, err, "counting the reviewer's items");
-		sqlite3_finalize(s);
+		store_release(st, s);
 		json_decref(camps);
 		return -1;
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	json_object_set_new(o, "total", json_integer((json_int_t)total));
 	json_object_set_new(o, "decided", json_integer((json_int_t)decided));
 	json_object_set_new(o, "campaigns", camps);
@@ -159,17 +159,17 @@ add_matched(struct store *st, const char *reviewer, const struct review_page_que
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st, matched_sql, &s, err) != 0)
+	if (store_prepare_cached(st, matched_sql, &s, err) != 0)
 		return -1;
 	bind_query(s, reviewer, q);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		store_err(st, err, "counting the items the filters keep");
-		sqlite3_finalize(s);
+		store_release(st, s);
 		return -1;
 	}
 	json_object_set_new(o, "matched", json_integer((json_int_t)sqlite3_column_int64(s, 0)));
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return 0;
 }
 
@@ -188,7 +188,7 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 		goto fail;
 	if (json_object_get(o, "matched") == NULL && add_matched(st, reviewer, q, o, err) != 0)
 		goto fail;
-	if (store_prepare(st, window_sql, &s, err) != 0)
+	if (store_prepare_cached(st, window_sql, &s, err) != 0)
 		goto fail;
 	bind_query(s, reviewer, q);
 	sqlite3_bind_int64(s, 7, q->limit);

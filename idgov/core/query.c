@@ -476,22 +476,38 @@ query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err 
 int
 query_is_member(struct store *st, const char *uid, const char *cn, int depth, struct idg_err *err)
 {
-	json_t *user = query_user_show(st, uid, depth, err), *groups;
+	sqlite3_stmt *s;
+	json_t *groups, *g;
+	char uuid[64] = "";
+	int rc, found = 0;
 	size_t i;
-	json_t *g;
-	int found = 0;
 
-	if (user == NULL)
-		return strncmp(err->msg, QUERY_NOT_FOUND_PREFIX, 3) == 0 ? 0 : -1;
-	if (strcmp(json_string_value(json_object_get(user, "status")), "active") == 0) {
-		groups = json_object_get(user, "groups");
-		json_array_foreach(groups, i, g)
-		{
-			if (strcmp(json_string_value(json_object_get(g, "name")), cn) == 0)
-				found = 1;
-		}
+	/* The row query_user_show() picks, and the state it prints: only an active account counts.
+	 */
+	if (store_prepare_cached(st,
+				 "SELECT uuid, " QUERY_STATE_SQL " FROM users WHERE uid = :uid "
+				 "ORDER BY status = 'departed' LIMIT 1",
+				 &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_TRANSIENT);
+	query_bind_day(s, idg_now());
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL &&
+	    strcmp((const char *)sqlite3_column_text(s, 1), "active") == 0)
+		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), sizeof(uuid));
+	store_release(st, s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "query");
+	if (uuid[0] == '\0')
+		return 0;
+	if ((groups = groups_of(st, uuid, uid, depth, err)) == NULL)
+		return -1;
+	json_array_foreach(groups, i, g)
+	{
+		if (strcmp(json_string_value(json_object_get(g, "name")), cn) == 0)
+			found = 1;
 	}
-	json_decref(user);
+	json_decref(groups);
 	return found;
 }
 
