@@ -305,24 +305,51 @@ groups_of(struct store *st, const char *uuid, const char *uid, int depth, struct
 	return query_rows(st, s, err);
 }
 
+/*
+ * The row query_user_show() picks for uid (an active one over departed
+ * namesakes): its entryUUID and the state it prints (QUERY_STATE_SQL).
+ * 1 when there is one, 0 when not, -1 with err.
+ */
+static int
+user_row(struct store *st, const char *uid, char uuid[64], char state[16], struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare_cached(st,
+				 "SELECT uuid, " QUERY_STATE_SQL " FROM users WHERE uid = :uid "
+				 "ORDER BY status = 'departed' LIMIT 1",
+				 &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_TRANSIENT);
+	query_bind_day(s, idg_now());
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *u = (const char *)sqlite3_column_text(s, 0);
+		const char *v = (const char *)sqlite3_column_text(s, 1);
+
+		idg_strlcpy(uuid, u != NULL ? u : "", 64);
+		idg_strlcpy(state, v != NULL ? v : "", 16);
+	}
+	store_release(st, s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_err(st, err, "query");
+	return rc == SQLITE_ROW;
+}
+
 json_t *
 query_user_groups(struct store *st, const char *uid, int depth, struct idg_err *err)
 {
-	sqlite3_stmt *s;
-	json_t *user, *groups;
+	char uuid[64], state[16];
+	int found = user_row(st, uid, uuid, state, err);
 
-	/* The same row query_user_show() picks: an active one over departed namesakes. */
-	if (store_prepare_cached(st,
-				 "SELECT uuid FROM users WHERE uid = ?1 "
-				 "ORDER BY status = 'departed' LIMIT 1",
-				 &s, err) != 0)
+	if (found < 0)
 		return NULL;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_TRANSIENT);
-	if ((user = one_row(st, s, "user", uid, err)) == NULL)
+	if (found == 0) {
+		idg_seterr(err, QUERY_NOT_FOUND_PREFIX "user named '%s'", uid);
 		return NULL;
-	groups = groups_of(st, json_string_value(json_object_get(user, "uuid")), uid, depth, err);
-	json_decref(user);
-	return groups;
+	}
+	return groups_of(st, uuid, uid, depth, err);
 }
 
 json_t *
@@ -476,32 +503,17 @@ query_audit_list(struct store *st, int64_t since, int64_t limit, struct idg_err 
 int
 query_is_member(struct store *st, const char *uid, const char *cn, int depth, struct idg_err *err)
 {
-	sqlite3_stmt *s;
+	char uuid[64], state[16];
 	json_t *groups, *g;
-	char uuid[64] = "";
-	int rc, found = 0;
+	int found = user_row(st, uid, uuid, state, err);
 	size_t i;
 
-	/* The row query_user_show() picks, and the state it prints: only an active account counts.
-	 */
-	if (store_prepare_cached(st,
-				 "SELECT uuid, " QUERY_STATE_SQL " FROM users WHERE uid = :uid "
-				 "ORDER BY status = 'departed' LIMIT 1",
-				 &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":uid"), uid, -1, SQLITE_TRANSIENT);
-	query_bind_day(s, idg_now());
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL &&
-	    strcmp((const char *)sqlite3_column_text(s, 1), "active") == 0)
-		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), sizeof(uuid));
-	store_release(st, s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_err(st, err, "query");
-	if (uuid[0] == '\0')
-		return 0;
+	/* Only an active account counts. */
+	if (found <= 0 || strcmp(state, "active") != 0)
+		return found < 0 ? -1 : 0;
 	if ((groups = groups_of(st, uuid, uid, depth, err)) == NULL)
 		return -1;
+	found = 0;
 	json_array_foreach(groups, i, g)
 	{
 		if (strcmp(json_string_value(json_object_get(g, "name")), cn) == 0)

@@ -157,6 +157,22 @@ test_ingest_batches_keep_order(void **state)
 	assert_int_equal(chain_count(f, "seq = 3 AND subject = 'carol'"), 1);
 }
 
+/*
+ * back 0: keeps a copy of the spool's files beside it; back 1: puts them
+ * back, as a crash between an ingest's commit and its unlinks leaves them.
+ */
+static void
+spool_copy(struct fixture *f, int back)
+{
+	char cmd[512];
+
+	if (back)
+		snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->c.dir, f->spool);
+	else
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->c.dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* The state a crash between commit and unlink leaves: files already in the chain. */
 static void
 test_files_already_in_the_chain_are_not_appended_twice(void **state)
@@ -164,15 +180,12 @@ test_files_already_in_the_chain_are_not_appended_twice(void **state)
 	struct fixture *f = *state;
 	struct spool_result res;
 	struct idg_err err;
-	char cmd[512];
 
 	spool_three(f);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->c.dir);
-	assert_int_equal(system(cmd), 0);
+	spool_copy(f, 0);
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 3);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->c.dir, f->spool);
-	assert_int_equal(system(cmd), 0);
+	spool_copy(f, 1);
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 0);
 	assert_int_equal(res.duplicates, 3);
@@ -191,11 +204,9 @@ test_names_ingested_before_the_index_are_found(void **state)
 	struct fixture *f = *state;
 	struct spool_result res;
 	struct idg_err err;
-	char cmd[512];
 
 	spool_three(f);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s/copy'", f->spool, f->c.dir);
-	assert_int_equal(system(cmd), 0);
+	spool_copy(f, 0);
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(chain_count(f, "seq = (SELECT i.seq FROM audit_spool_ingested i WHERE "
 					"i.name = json_extract(details, '$.spool'))"),
@@ -211,8 +222,7 @@ test_names_ingested_before_the_index_are_found(void **state)
 	assert_int_equal(store_open(f->c.db, STORE_OPEN_EXISTING, &f->c.st, &err), 0);
 	assert_int_equal(audit_open(f->c.st, f->c.sk, NULL, 1000, NULL, &f->c.a, &err), 0);
 	assert_int_equal(chain_count(f, "seq IN (SELECT seq FROM audit_spool_ingested)"), 3);
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/copy/.' '%s/'", f->c.dir, f->spool);
-	assert_int_equal(system(cmd), 0);
+	spool_copy(f, 1);
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 0);
 	assert_int_equal(res.duplicates, 3);
