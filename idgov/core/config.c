@@ -29,6 +29,7 @@ enum key_type {
 	T_PATH,     /* absolute path */
 	T_PATH_OPT, /* absolute path or empty */
 	T_URI,      /* ldap://, ldaps:// or ldapi:// URI list */
+	T_URI_OPT,  /* the same, or empty */
 	T_DN,       /* a distinguished name */
 	T_DN_OPT,
 	T_FILTER, /* a parenthesised LDAP filter */
@@ -50,6 +51,7 @@ enum key_type {
 	T_LOCAL,      /* ignore-system | ignore | deny */
 	T_ROLE,       /* governor | host */
 	T_PWAGE,      /* password-logins | all-logins */
+	T_FLEETMFA,   /* local | directory */
 };
 
 struct key_def {
@@ -218,6 +220,12 @@ static const struct key_def keys[] = {
 	K("fleet", "name", T_STR_OPT, fleet_name, ""),
 	K("fleet", "lease_dn", T_DN_OPT, fleet_lease_dn, ""),
 	K("fleet", "lease_ttl", T_DURATION, fleet_lease_ttl, "2m"),
+	/* Empty providers: [directory] uri, in its order. */
+	K("fleet", "mfa", T_FLEETMFA, fleet_mfa, "local"),
+	K("fleet", "key", T_PATH, fleet_key_file, "/var/lib/idgov/fleet.key"),
+	K("fleet", "providers", T_URI_OPT, fleet_providers, ""),
+	KI("fleet", "timeout_ms", fleet_timeout_ms, "2000", 50, 60000),
+	K("fleet", "offline", T_RHOST, fleet_offline_allow, "deny"),
 
 	K("backup", "schedule", T_STR, backup_schedule, "every 8h"),
 	K("backup", "targets", T_STR_OPT, backup_targets, ""),
@@ -416,7 +424,8 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	case T_LOCK:
 	case T_LOCAL:
 	case T_ROLE:
-	case T_PWAGE: {
+	case T_PWAGE:
+	case T_FLEETMFA: {
 		static const char *const words[][4] = {
 			[T_BOOL] = {"no", "yes", NULL},
 			[T_ALGO] = {"sha1", "sha256", "sha512", NULL},
@@ -426,6 +435,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_LOCAL] = {"ignore-system", "ignore", "deny", NULL},
 			[T_ROLE] = {"governor", "host", NULL},
 			[T_PWAGE] = {"password-logins", "all-logins", NULL},
+			[T_FLEETMFA] = {"local", "directory", NULL},
 		};
 		static const char *const why[] = {
 			[T_BOOL] = "must be yes or no",
@@ -436,6 +446,7 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 			[T_LOCAL] = "must be ignore-system, ignore or deny",
 			[T_ROLE] = "must be governor or host",
 			[T_PWAGE] = "must be password-logins or all-logins",
+			[T_FLEETMFA] = "must be local or directory",
 		};
 
 		for (int i = 0; words[k->type][i] != NULL; i++) {
@@ -482,6 +493,10 @@ set_value(struct cfg *cfg, const struct key_def *k, const char *v)
 	case T_URI:
 		if (!valid_uri(v))
 			return "must be an ldap://, ldaps:// or ldapi:// URI";
+		break;
+	case T_URI_OPT:
+		if (v[0] != '\0' && !valid_uri(v))
+			return "must be ldap://, ldaps:// or ldapi:// URIs";
 		break;
 	case T_DN:
 		if (!valid_dn(v))
@@ -1285,6 +1300,7 @@ cfg_free(struct cfg *cfg)
 		case T_LOCAL:
 		case T_ROLE:
 		case T_PWAGE:
+		case T_FLEETMFA:
 			break;
 		default:
 			free(*field_str(cfg, &keys[i]));

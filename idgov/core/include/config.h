@@ -47,6 +47,11 @@ enum cfg_scope { CFG_SCOPE_ANY, CFG_SCOPE_REMOTE, CFG_SCOPE_LOCAL };
 enum cfg_lock { CFG_LOCK_SHADOW, CFG_LOCK_PPOLICY };
 /* [fleet] role: the one machine that governs a directory, or one that only enforces. */
 enum cfg_role { CFG_ROLE_GOVERNOR, CFG_ROLE_HOST };
+/* [fleet] mfa: where MFA enrolments and their state live. */
+enum cfg_fleet_mfa {
+	CFG_FLEET_MFA_LOCAL,     /* this machine's store: one host alone */
+	CFG_FLEET_MFA_DIRECTORY, /* the directory, fleet-wide (token.h) */
+};
 
 /* The longest [fleet] name: what the lease names its holder by. */
 #define CFG_FLEET_NAME_MAX 64
@@ -293,6 +298,12 @@ struct cfg {
 	char *fleet_name;        /* this machine in the lease; "" in the file: its host name */
 	char *fleet_lease_dn;    /* the lease entry; "": no lease (a lone governor) */
 	int64_t fleet_lease_ttl; /* seconds a claim lasts; renewed at a third of it */
+	int fleet_mfa;           /* enum cfg_fleet_mfa */
+	char *fleet_key_file;    /* the fleet key: seals TOTP secrets in the directory */
+	char *fleet_providers; /* the shared order of providers for MFA writes; "": [directory] uri
+				*/
+	int fleet_timeout_ms;  /* how long one provider may take before the next is tried */
+	int fleet_offline_allow; /* MFA logins with no provider reachable: 1 allowed, 0 refused */
 
 	/* Sections other libraries own, with their parsed data. */
 	const struct cfg_extension *ext[CFG_MAX_EXTENSIONS];

@@ -331,6 +331,23 @@ test_fleet_keys(void **state)
 	assert_string_equal(cfg->fleet_name, host);
 	assert_string_equal(cfg->fleet_lease_dn, "");
 	assert_int_equal(cfg->fleet_lease_ttl, 120);
+	assert_int_equal(cfg->fleet_mfa, CFG_FLEET_MFA_LOCAL);
+	assert_string_equal(cfg->fleet_key_file, "/var/lib/idgov/fleet.key");
+	assert_string_equal(cfg->fleet_providers, "");
+	assert_int_equal(cfg->fleet_timeout_ms, 2000);
+	assert_int_equal(cfg->fleet_offline_allow, 0);
+	cfg_free(cfg);
+	assert_int_equal(cfg_load_string(BASE
+					 "[fleet]\nmfa = directory\nkey = /etc/idgov/fleet.key\n"
+					 "providers = ldap://p1:389 ldap://p2:389\n"
+					 "timeout_ms = 300\noffline = allow\n",
+					 "t.conf", &cfg, &err),
+			 0);
+	assert_int_equal(cfg->fleet_mfa, CFG_FLEET_MFA_DIRECTORY);
+	assert_string_equal(cfg->fleet_key_file, "/etc/idgov/fleet.key");
+	assert_string_equal(cfg->fleet_providers, "ldap://p1:389 ldap://p2:389");
+	assert_int_equal(cfg->fleet_timeout_ms, 300);
+	assert_int_equal(cfg->fleet_offline_allow, 1);
 	cfg_free(cfg);
 	assert_int_equal(cfg_load_string(BASE
 					 "[fleet]\nrole = host\nname = web-01.example.com\n"
@@ -370,6 +387,14 @@ test_fleet_keys(void **state)
 	expect_error(BASE "[fleet]\nrole = host\nrole = governor\nlease_dn = cn=l,dc=x\n",
 		     "t.conf:6:");
 	expect_error(BASE "[fleet]\nleader = yes\n", "t.conf:5: [fleet] leader:");
+	expect_error(BASE "[fleet]\nmfa = ldap\n", "[fleet] mfa: must be local or directory");
+	expect_error(BASE "[fleet]\nmfa =\n", "[fleet] mfa: must be local or directory");
+	expect_error(BASE "[fleet]\nkey = fleet.key\n", "[fleet] key: must be an absolute path");
+	expect_error(BASE "[fleet]\nkey =\n", "[fleet] key:");
+	expect_error(BASE "[fleet]\nproviders = http://p1\n", "[fleet] providers: must be ldap://");
+	expect_error(BASE "[fleet]\ntimeout_ms = 10\n", "[fleet] timeout_ms:");
+	expect_error(BASE "[fleet]\ntimeout_ms = 1s\n", "[fleet] timeout_ms:");
+	expect_error(BASE "[fleet]\noffline = maybe\n", "[fleet] offline: must be deny or allow");
 }
 
 static void
