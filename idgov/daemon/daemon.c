@@ -196,6 +196,7 @@ struct daemon {
 	struct caller refresh_who; /* who asked, to audit the request when it ends */
 	int64_t refresh_started;   /* wall clock */
 	int handling;              /* the client whose request is being handled, or -1 */
+	int batching;              /* this turn's replies wait for its audit records (turn_end()) */
 	int reload_due;            /* a SIGHUP arrived while the worker ran */
 	int timer_missed;          /* the link timer fired while the worker ran */
 	int spoolfd;               /* inotify on [store] audit_spool; -1: timer only */
@@ -907,7 +908,8 @@ client_reply(struct daemon *d, struct client *c, char *reply)
 	c->out_len = len + 1;
 	c->out_sent = 0;
 	c->deadline = mono_ms() + (int64_t)d->cfg->client_timeout * 1000;
-	client_write(c);
+	if (!d->batching)
+		client_write(c);
 }
 
 static void
@@ -1589,6 +1591,57 @@ setup(struct daemon *d, struct idg_err *err)
 	return 0;
 }
 
+/*
+ * Group commit of the requests' audit records. Every request is audited
+ * (control.c), and a record in a transaction of its own costs a signature
+ * of the head and the anchor file's two fsyncs: with many clients asking
+ * at once (managers on the web page), those serialised writes were most
+ * of the wait. So the records of the requests answered in one turn of the
+ * loop are held (audit_hold()) and written together at its end, in one
+ * transaction with one signature, and only then do this turn's replies go
+ * out: no client hears an answer whose record is not yet in the chain.
+ * A request's own changes (a decision, a grant) commit with their records
+ * as before; only the request's "who asked what" record waits for the
+ * turn. While a refresh runs, the handle is already held until the
+ * worker's commit (release_audit()) and replies are not delayed.
+ */
+static void
+turn_begin(struct daemon *d)
+{
+	if (d->refresh != NULL)
+		return;
+	audit_hold(d->audit, 1);
+	d->batching = 1;
+}
+
+static void
+turn_end(struct daemon *d)
+{
+	struct idg_err err;
+
+	if (!d->batching)
+		return;
+	d->batching = 0;
+	/* A request of this turn may have started a refresh: its commit releases the records. */
+	if (d->refresh == NULL) {
+		int64_t from = sqlite3_total_changes64(d->st->db);
+
+		audit_hold(d->audit, 0);
+		if (audit_flush_held(d->audit, &err) != 0)
+			log_msg(&d->log, LOG_ERR, "cannot write the requests' audit records: %s",
+				err.msg);
+		/* Records alone leave status's counts true (the chain's length is read live). */
+		query_counts_cache_audited(&d->counts_cache, from,
+					   sqlite3_total_changes64(d->st->db));
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &d->clients[i];
+
+		if (c->fd >= 0 && c->out != NULL && c->out_sent == 0)
+			client_write(c);
+	}
+}
+
 static void
 loop(struct daemon *d)
 {
@@ -1639,6 +1692,7 @@ loop(struct daemon *d)
 			refresh_done(d);
 		if (pfd[6].revents)
 			spool_notified(d);
+		turn_begin(d);
 		for (int k = FIXED_FDS; k < n; k++) {
 			struct client *c = &d->clients[map[k - FIXED_FDS]];
 
@@ -1649,6 +1703,7 @@ loop(struct daemon *d)
 			else
 				client_read(d, c);
 		}
+		turn_end(d);
 		if (pfd[1].revents)
 			client_accept(d);
 		clients_expire(d);

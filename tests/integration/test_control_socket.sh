@@ -59,6 +59,21 @@ reply=$(head -c 1048576 /dev/zero | tr '\0' 'a' | raw)
 assert_contains "$reply" "request larger than 65536 bytes" "1 MiB request rejected"
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='control.malformed'")" 3 \
 	"malformed and oversized requests audited"
+
+# Requests answered in one turn of the loop are audited together (one
+# transaction, one signature), their replies sent after that commit: each
+# of 20 concurrent callers finds its own record, once, as soon as it has
+# its answer, and the chain still verifies (below).
+for i in $(seq 1 20); do
+	(
+		ig user show "nosuch$i" >/dev/null 2>&1
+		echo "$i $(sql "SELECT count(*) FROM audit WHERE subject='nosuch$i' AND details LIKE '%not_found%'")"
+	) >"$T/conc.$i" &
+done
+wait
+for i in $(seq 1 20); do
+	assert_eq "$(cat "$T/conc.$i")" "$i 1" "concurrent caller $i finds its record once its reply has come"
+done
 assert_exit 0 "daemon still serves after abuse" ig status
 assert_exit 0 "audit chain verifies" ig audit verify
 finish
