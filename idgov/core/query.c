@@ -32,9 +32,9 @@ is_flag(const char *name)
 	return 0;
 }
 
-/* One row of stmt as an object keyed by column name. */
+/* One row of stmt as an object keyed by column name; NULL columns left out when sparse. */
 static json_t *
-row_object(sqlite3_stmt *s)
+row_object(sqlite3_stmt *s, int sparse)
 {
 	json_t *o = json_object();
 	int n = sqlite3_column_count(s);
@@ -49,6 +49,8 @@ row_object(sqlite3_stmt *s)
 					  : json_integer(sqlite3_column_int64(s, i));
 			break;
 		case SQLITE_NULL:
+			if (sparse)
+				continue;
 			v = json_null();
 			break;
 		default:
@@ -61,14 +63,14 @@ row_object(sqlite3_stmt *s)
 	return o;
 }
 
-json_t *
-query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+static json_t *
+rows(struct store *st, sqlite3_stmt *s, int sparse, struct idg_err *err)
 {
 	json_t *a = json_array();
 	int rc = SQLITE_DONE;
 
 	while (a != NULL && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(a, row_object(s));
+		json_array_append_new(a, row_object(s, sparse));
 	if (a == NULL || rc != SQLITE_DONE) {
 		json_decref(a);
 		store_err(st, err, "query");
@@ -76,6 +78,18 @@ query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 	}
 	store_release(st, s);
 	return a;
+}
+
+json_t *
+query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+{
+	return rows(st, s, 0, err);
+}
+
+json_t *
+query_rows_sparse(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+{
+	return rows(st, s, 1, err);
 }
 
 static json_t *

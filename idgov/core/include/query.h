@@ -16,6 +16,13 @@
  * as booleans); finalizes s. NULL with err on failure.
  */
 json_t *query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err);
+/*
+ * The same with NULL columns left out of each object (a reader's
+ * json_object_get() sees NULL either way): for long lists whose rows are
+ * mostly empty, such as a review page, where the reply's size is most of
+ * its cost.
+ */
+json_t *query_rows_sparse(struct store *st, sqlite3_stmt *s, struct idg_err *err);
 
 /* The first row of s as an object; NULL with err set to missing when there is none. */
 json_t *query_row(struct store *st, sqlite3_stmt *s, const char *missing, struct idg_err *err);

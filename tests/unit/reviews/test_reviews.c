@@ -486,6 +486,18 @@ test_page_windows_and_filters(void **state)
 	assert_int_equal(num(o, "decided"), 1);
 	assert_int_equal(item_at(o, 0), 2);
 	assert_int_equal(item_at(o, 1), 1);
+	/* Items carry what the page draws; empty columns are left out, set ones kept. */
+	{
+		json_t *undecided = json_array_get(json_object_get(o, "items"), 0);
+		json_t *decided = json_array_get(json_object_get(o, "items"), 1);
+
+		assert_null(json_object_get(undecided, "decision"));
+		assert_string_equal(json_string_value(json_object_get(decided, "decision")),
+				    "approve");
+		assert_non_null(json_object_get(undecided, "grp"));
+		assert_null(json_object_get(decided, "deadline"));
+		assert_null(json_object_get(decided, "reviewer_why"));
+	}
 	json_decref(o);
 	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .undecided = 1});
 	assert_int_equal(num(o, "matched"), 1);
