@@ -43,7 +43,7 @@ struct providers {
 static int
 is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 int
