@@ -95,9 +95,9 @@ fuzz_open(const uint8_t *s, size_t n)
 	size_t len = 1;
 
 	(void)fleet_sealed_by(key, s, n);
-	if (fleet_open(key, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", s, n, plain, sizeof(plain),
-		       &len, &err) == 0)
-		CHECK(!"a forgery opened under a key the fuzzer never saw");
+	/* Opening would mean a forgery under a key the fuzzer never saw. */
+	CHECK(fleet_open(key, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", s, n, plain, sizeof(plain),
+			 &len, &err) == -1);
 	CHECK(len == 0 && err.msg[0] != '\0');
 }
 
