@@ -40,6 +40,8 @@ printf 'host-secret' >"$T/host.pw"
 chmod 600 "$T/host.pw"
 sed -i "s|^bind_dn = .*|bind_dn = $HOST|; s|^bind_password_file = .*|bind_password_file = $T/host.pw|" \
 	"$T/etc/idgov.conf"
+assert_exit 0 "idgov init with [fleet] mfa = local (the default)" ig init
+assert_eq "$(grep -c 'fleet key' "$T/last.out")" 0 "says nothing of a fleet key and makes none"
 cat >>"$T/etc/idgov.conf" <<CONF
 [fleet]
 mfa = directory
@@ -61,6 +63,8 @@ assert_exit 0 "idgov init on a governor with [fleet] mfa = directory" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (created; every host needs a copy" \
 	"init says where the fleet key is and that hosts need a copy"
 assert_eq "$(stat -c '%a %U %s' "$T/keys/fleet.key")" "400 root 32" "the fleet key is 32 bytes, root's, 0400"
+assert_contains "$(sqlite3 "$T/state/idgov.db" "SELECT details FROM audit WHERE action='idgov.init' ORDER BY seq DESC LIMIT 1")" \
+	'"fleet_key_created":true' "and records it in the audit chain"
 sum=$(sha256sum "$T/keys/fleet.key")
 assert_exit 0 "init again" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (kept" "keeps the fleet key"
@@ -253,6 +257,31 @@ printf 'dn: %s\nchangetype: modify\nreplace: idgovTokenSecret\nidgovTokenSecret:
 assert_exit 1 "a sealed value too short to be one is refused" ft read "$ALICE"
 assert_contains "$(cat "$T/last.out")" "idgovTokenSecret is 5 bytes" "saying its size"
 assert_exit 1 "and writes on an unreadable token still need a readable one first" ft fail "$ALICE" 1 "$now" 0
+
+ldif <<LDIF >/dev/null
+dn: $ALICE
+changetype: modify
+replace: idgovTokenSecret
+idgovTokenSecret:: $sealed
+LDIF
+assert_exit 0 "with the sealed secret put back, the token reads again" ft open "$ALICE"
+
+# --- a provider that goes away under a held connection: TOKEN_DOWN ---
+(
+	"$FT" -w "$T/go.down" "$CONF_FILE" consume "$ALICE" 3000 >"$T/down.out"
+	echo $? >"$T/down.rc"
+) &
+down_pid=$!
+sleep 0.5
+slapd_stop "$T/slapd"
+touch "$T/go.down"
+wait "$down_pid"
+assert_eq "$(cat "$T/down.rc")" 3 "a step consumed on a connection whose server stopped is TOKEN_DOWN"
+assert_contains "$(cat "$T/down.out")" "down: consuming a step of the token of $ALICE" "saying what and whose"
+assert_exit 3 "and a new connection to it is TOKEN_DOWN too" ft read "$ALICE"
+slapd_restart "$T/slapd" || exit 1
+tread "$ALICE"
+assert_eq "$(field last_step)" 2004 "nothing was written"
 
 # --- the provider order ---
 # A second slapd, stopped: its port is closed. A silent listener: it accepts and never answers.
