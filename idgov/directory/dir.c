@@ -1024,5 +1024,6 @@ dir_entry_free(struct dir_entry *e)
 	free(e->cn);
 	free_list(e->members, e->n_members);
 	free_list(e->member_uids, e->n_member_uids);
+	free(e->token);
 	memset(e, 0, sizeof(*e));
 }
