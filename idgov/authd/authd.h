@@ -122,6 +122,10 @@ struct authd_files {
 	struct secret_key *fleet_key;
 	struct authd_file_id fleet_key_id;
 	struct providers *providers;
+	/* A last-login stamp to write once the answer has gone (authd_fleet_after). */
+	int touch_pending;
+	int64_t touch_now;
+	char touch_uuid[64], touch_dn[2048];
 };
 
 /* Before a request: closes what was replaced or changed on disk since it was opened. */
@@ -181,6 +185,7 @@ void authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
 /* fleet.c: MFA with [fleet] mfa = directory (see fleet.c for the whole path). */
 struct authd_fleet {
 	const struct cfg *cfg;
+	struct authd_files *files;    /* the worker's: where a stamp to write afterwards is noted */
 	struct store *st;             /* the mirror, read only: users, fleet_tokens */
 	struct store *state;          /* the state file: watermark, offline queue */
 	const struct secret_key *key; /* the fleet key */
@@ -210,6 +215,9 @@ int authd_fleet_begin(struct authd_fleet *x, const char *user, int64_t now,
 /* Decides code and writes the outcome: 0 with *out, AUTHD_FLEET_OFFLINE_DENIED, or -1. */
 int authd_fleet_verify(struct authd_fleet *x, const char *user, struct authd_fleet_attempt *a,
 		       const char *code, int64_t now, enum mfa_outcome *out, struct idg_err *err);
+
+/* After the answer: writes the last-login stamp a login left due, if any. */
+void authd_fleet_after(const struct cfg *cfg, struct authd_files *f);
 
 /* How long the service waits for a module's request, and for a person to answer a prompt. */
 #define AUTHD_REQUEST_TIMEOUT_MS 5000

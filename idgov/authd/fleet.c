@@ -26,7 +26,8 @@
  *      success, idgovLastLogin stamped when it is a day old (the state
  *      file notes this host's own stamp, so a day's logins cost one
  *      write, and the directory's assertion keeps it to one a day
- *      fleet-wide).
+ *      fleet-wide), once the answer has gone to the module: the login
+ *      waits for one write on the provider, the step's.
  *
  * A provider that stops answering mid-way (TOKEN_DOWN) is dropped and the
  * next one tried. When none answers:
@@ -497,29 +498,64 @@ token_state(const struct token *t)
 					t->locked_until};
 }
 
-/* After a success online: idgovLastLogin, at most once a day (see the top). */
+/*
+ * After a success online: idgovLastLogin is due when neither the
+ * directory's stamp nor this host's note of its own is less than a day
+ * old. It is written once the answer has gone (authd_fleet_after), so the
+ * login does not wait for a second write on the provider.
+ */
 static void
-touch_login(struct authd_fleet *x, struct authd_fleet_attempt *a, LDAP *ld, int64_t now)
+touch_login(struct authd_fleet *x, struct authd_fleet_attempt *a, int64_t now)
 {
+	struct authd_files *f = x->files;
 	struct fleet_local l;
 	struct idg_err err;
+
+	if (f == NULL || a->tok.last_login > now - FLEET_DAY ||
+	    local_load(x->state, a->uuid, &l, &err) != 0 || l.login_stamped_at > now - FLEET_DAY)
+		return;
+	f->touch_pending = 1;
+	f->touch_now = now;
+	idg_strlcpy(f->touch_uuid, a->uuid, sizeof(f->touch_uuid));
+	idg_strlcpy(f->touch_dn, a->dn, sizeof(f->touch_dn));
+}
+
+void
+authd_fleet_after(const struct cfg *cfg, struct authd_files *f)
+{
+	struct store *state;
+	struct providers *p;
+	struct secret_key *key;
+	struct idg_err err;
+	size_t index;
+	LDAP *ld;
 	int rc;
 
-	if (a->tok.last_login > now - FLEET_DAY || local_load(x->state, a->uuid, &l, &err) != 0 ||
-	    l.login_stamped_at > now - FLEET_DAY)
+	if (!f->touch_pending)
 		return;
-	rc = token_touch_login(x->cfg, ld, a->dn, now, &err);
-	if (rc == TOKEN_DOWN || rc < 0) {
-		log_msg(x->log, LOG_WARNING, "mfa: cannot stamp the last login of %s: %s", a->dn,
-			err.msg);
+	f->touch_pending = 0;
+	if (authd_files_fleet(f, cfg, &key, &p, &err) != 0 ||
+	    authd_files_state(f, cfg, &state, &err) != 0 ||
+	    (rc = providers_get(p, f->touch_now, &ld, &index, &err)) != 0) {
+		log_msg(f->log, LOG_WARNING, "mfa: cannot stamp the last login of %s: %s",
+			f->touch_dn, err.msg);
 		return;
 	}
-	if (state_exec(x->state,
+	/* TOKEN_CHANGED: another host stamped it within the day; noted all the same. */
+	rc = token_touch_login(cfg, ld, f->touch_dn, f->touch_now, &err);
+	if (rc == TOKEN_DOWN)
+		providers_drop(p);
+	if (rc == TOKEN_DOWN || rc < 0) {
+		log_msg(f->log, LOG_WARNING, "mfa: cannot stamp the last login of %s: %s",
+			f->touch_dn, err.msg);
+		return;
+	}
+	if (state_exec(state,
 		       "INSERT INTO mfa_state (user_uuid, login_stamped_at) VALUES (?1, ?2) "
 		       "ON CONFLICT (user_uuid) DO UPDATE SET login_stamped_at = ?2",
-		       a->uuid, now, NULL, 0, &err) != 0)
-		log_msg(x->log, LOG_ERR, "mfa: cannot note the last-login stamp of %s: %s", a->dn,
-			err.msg);
+		       f->touch_uuid, f->touch_now, NULL, 0, &err) != 0)
+		log_msg(f->log, LOG_ERR, "mfa: cannot note the last-login stamp of %s: %s",
+			f->touch_dn, err.msg);
 }
 
 /* Audits a lock or a recovery code's use, as the local path does. */
@@ -726,7 +762,7 @@ authd_fleet_verify(struct authd_fleet *x, const char *uid, struct authd_fleet_at
 			log_msg(x->log, LOG_WARNING, "mfa: replayed code for %s (not counted)",
 				uid);
 		if (d.outcome == MFA_OK || d.outcome == MFA_OK_RECOVERY)
-			touch_login(x, a, ld, now);
+			touch_login(x, a, now);
 		return 0;
 	}
 	if (a->online) {

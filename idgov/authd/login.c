@@ -301,6 +301,7 @@ static enum authproto_result
 authenticate_fleet(struct env *e, const char *user)
 {
 	struct authd_fleet x = {.cfg = e->cfg,
+				.files = e->files,
 				.st = e->st,
 				.state = e->state,
 				.audit = e->audit,
@@ -646,4 +647,7 @@ authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
 	}
 	env_close(&e);
 	conv_result(c, r, delay_ms);
+	/* What may wait until the module has its answer. */
+	authd_fleet_after(cfg, f);
+	authd_files_end(f);
 }

@@ -19,6 +19,9 @@ assert_eq "$(attr idgovLastStep)" "$BASE" "its step is consumed in the directory
 assert_eq "$(state_sql "SELECT last_step - $BASE FROM mfa_state")" 0 "and noted in the auth service's file"
 assert_exit 1 "the same code again is a replay" pam alice authenticate <<<"$(code 0)"
 assert_contains "$(cat "$T/last.err")" "This code was already used" "the user is told it is a replay"
+# The stamp is written once the module has its answer: waited for.
+stamped() { [ -n "$(attr idgovLastLogin)" ] && [ "$(state_sql "SELECT login_stamped_at > 0 FROM mfa_state")" = 1 ]; }
+wait_for 5 stamped
 stamp=$(attr idgovLastLogin)
 case "$stamp" in
 20*Z) ok "the login stamped idgovLastLogin ($stamp)" ;;
