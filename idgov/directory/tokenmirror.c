@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The recovery code alphabet (mfa.c): the four characters of a code's id. */
-static const char recovery_id_chars[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-
 int
 tokenmirror_empty(const struct token *t)
 {
@@ -149,21 +146,6 @@ int_column(sqlite3_stmt *s, int i, int absent_ok, int64_t max, int64_t *out)
 	return *out >= 0 && *out <= max ? 0 : -1;
 }
 
-/* "ID:HASH": an id of four code characters, then a crypto_pwhash string of printable ASCII. */
-static int
-recovery_value_ok(const char *v, size_t len)
-{
-	if (len < 6 || len >= TOKEN_RECOVERY_MAX || v[4] != ':' || v[5] != '$')
-		return 0;
-	for (size_t i = 0; i < 4; i++)
-		if (v[i] == '\0' || strchr(recovery_id_chars, v[i]) == NULL)
-			return 0;
-	for (size_t i = 5; i < len; i++)
-		if (v[i] <= ' ' || v[i] > '~' || v[i] == ':')
-			return 0;
-	return 1;
-}
-
 static int
 split_recovery(const char *text, size_t len, struct token *t)
 {
@@ -175,8 +157,9 @@ split_recovery(const char *text, size_t len, struct token *t)
 		const char *nl = memchr(text + start, '\n', len - start);
 		size_t end = nl != NULL ? (size_t)(nl - text) : len;
 
+		/* The directory's rule (token.h): a row holds only what a token may. */
 		if (t->n_recovery == TOKEN_MAX_RECOVERY ||
-		    !recovery_value_ok(text + start, end - start))
+		    token_parse_recovery(text + start, end - start) != 0)
 			return -1;
 		memcpy(t->recovery[t->n_recovery], text + start, end - start);
 		t->recovery[t->n_recovery][end - start] = '\0';
@@ -221,12 +204,12 @@ read_row(sqlite3_stmt *s, const char *uuid, struct token *t, int *unusable, stru
 		}
 		idg_strlcpy(t->algorithm, a, sizeof(t->algorithm));
 	}
-	if (int_column(s, 2, 1, 10, &n) != 0 || (n != 0 && n < 6)) {
+	if (int_column(s, 2, 1, 8, &n) != 0 || (n != 0 && n < 6)) {
 		col = "digits";
 		goto bad;
 	}
 	t->digits = (int)n;
-	if (int_column(s, 3, 1, 3600, &n) != 0) {
+	if (int_column(s, 3, 1, 86400, &n) != 0) { /* token.c's bound */
 		col = "period";
 		goto bad;
 	}
