@@ -134,13 +134,18 @@ mfa_decide(const struct cfg *cfg, const unsigned char *secret, size_t secret_len
 		return 0;
 	}
 	if (mfa_recovery_split(code, id, rsecret) == 0) {
-		int i = find_recovery(recovery, n_recovery, id, rsecret);
+		int i = -1;
 
-		if (i < 0 && n_spent > 0 && find_recovery(spent, n_spent, id, rsecret) >= 0) {
+		/*
+		 * Spent first: a copy of the values that is older than what the
+		 * caller knows (the mirror, offline) still lists a code spent here.
+		 */
+		if (n_spent > 0 && find_recovery(spent, n_spent, id, rsecret) >= 0) {
 			sodium_memzero(rsecret, sizeof(rsecret));
 			d->outcome = MFA_RECOVERY_REUSED;
 			return 0;
 		}
+		i = find_recovery(recovery, n_recovery, id, rsecret);
 		sodium_memzero(rsecret, sizeof(rsecret));
 		if (i >= 0) {
 			d->outcome = MFA_OK_RECOVERY;

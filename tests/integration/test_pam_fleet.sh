@@ -69,6 +69,18 @@ delete: idgovLockEnd
 L
 assert_exit 0 "after the lock is removed in the directory a fresh code works" pam alice authenticate <<<"$(code 2)"
 
+# Enrolled with `idgov mfa enroll` (the token written to the directory by
+# idgovd's side), dave logs in through the same path.
+alice_secret=$SECRET alice_base=$BASE
+enroll dave 0
+assert_contains "$ENROL_OUT" "MFA is now active" "dave enrolled with idgov mfa enroll"
+assert_eq "$(ldapsearch -x -H "$URI" -D "$SLAPD_ROOTDN" -y "$T/slapd/rootpw" -LLL -s base \
+	-b "uid=dave,ou=People,dc=example,dc=com" idgovTokenSecret | grep -c '^idgovTokenSecret::')" 1 \
+	"his token is in the directory"
+assert_exit 0 "dave logs in with his next code" pam dave authenticate <<<"$(code 1)"
+assert_exit 1 "and not twice with it" pam dave authenticate <<<"$(code 1)"
+SECRET=$alice_secret BASE=$alice_base
+
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
 assert_contains "$(cat "$T/syslog.txt")" "denied bob: rule mfa.not_enrolled" "as not enrolled"
 assert_exit 0 "audit chain verifies" ig audit verify

@@ -10,10 +10,12 @@
  *
  *   1. A lock in force refuses without looking at the code and without
  *      extending the lock (MFA_LOCKED, nothing to write).
- *   2. A recovery code ("ABCD-EFGH-JKLM") that matches an unspent value
- *      ("ABCD:" and its crypto_pwhash string) is accepted and named, so
- *      the caller can spend exactly that value; one that matches a value
- *      the caller knows was spent is MFA_RECOVERY_REUSED, not counted.
+ *   2. A recovery code ("ABCD-EFGH-JKLM") that matches a value the
+ *      caller knows was spent is MFA_RECOVERY_REUSED, not counted, even
+ *      if the unspent values still list it (an older copy of them); one
+ *      that matches an unspent value ("ABCD:" and its crypto_pwhash
+ *      string) is accepted and named, so the caller can spend exactly
+ *      that value.
  *   3. A TOTP code for a step above the watermark is accepted (the step
  *      is returned: the caller consumes it); a right code at or below the
  *      watermark is MFA_REPLAYED and not counted, so nobody who sees one

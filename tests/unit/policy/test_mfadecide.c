@@ -218,6 +218,18 @@ test_spent_recovery_value_is_reused_not_counted(void **state)
 	assert_int_equal(d.outcome, MFA_RECOVERY_REUSED);
 	assert_int_equal(d.write, 0);
 	assert_int_equal(d.recovery, -1);
+	/* Spent here, still listed by an older copy of the values: spent. */
+	left[0] = f->value[0];
+	assert_int_equal(mfa_decide(f->cfg, secret, sizeof(secret), &f->p, &in, left, 1, spent, 1,
+				    "ABCD-EFGH-JKLM", T0, &d, &err),
+			 0);
+	assert_int_equal(d.outcome, MFA_RECOVERY_REUSED);
+	/* Another code of the same list is not held back by it. */
+	left[0] = f->value[1];
+	assert_int_equal(mfa_decide(f->cfg, secret, sizeof(secret), &f->p, &in, left, 1, spent, 1,
+				    "WXYZ-NPQR-STUV", T0, &d, &err),
+			 0);
+	assert_int_equal(d.outcome, MFA_OK_RECOVERY);
 }
 
 static void
