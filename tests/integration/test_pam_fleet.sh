@@ -44,7 +44,30 @@ assert_exit 1 "host B refuses the code host A accepted" pam_b alice authenticate
 assert_exit 0 "host B accepts the next code" pam_b alice authenticate <<<"$(code 1)"
 assert_exit 1 "and host A then refuses that one" pam alice authenticate <<<"$(code 1)"
 assert_eq "$(attr idgovLastStep)" "$((BASE + 1))" "the directory holds host B's step"
+# One code typed on both hosts at once: exactly one login wins the step.
+code 3 >"$T/c3"
+pam alice authenticate <"$T/c3" >/dev/null 2>&1 &
+a_pid=$!
+pam_b alice authenticate <"$T/c3" >/dev/null 2>&1 &
+b_pid=$!
+wait "$a_pid"
+a_rc=$?
+wait "$b_pid"
+b_rc=$?
+assert_eq "$(((a_rc == 0) + (b_rc == 0)))" 1 "one code at once on two hosts: one login wins (A $a_rc, B $b_rc)"
+assert_eq "$(attr idgovLastStep)" "$((BASE + 3))" "and its step is the directory's"
+# Wrong codes spread over the two hosts count together: the fifth locks both.
+for h in pam pam_b pam pam_b; do "$h" alice authenticate <<<"111111" >/dev/null 2>&1; done
+assert_eq "$(attr idgovFailureCount)" 4 "four wrong codes over A and B are four in the directory"
+assert_exit 1 "the fifth, on host A" pam alice authenticate <<<"111111"
+assert_exit 1 "locks host B too: a right code is refused there" pam_b alice authenticate <<<"$(code 4)"
+assert_contains "$(cat "$T/last.err")" "locked" "(told so)"
 stop_pid_file "$T/b/run/authd.pid"
+ldif <<L
+dn: $ALICE
+changetype: modify
+delete: idgovLockEnd
+L
 
 assert_exit 0 "a recovery code works" pam alice authenticate <<<"${recovery[0]}"
 assert_eq "$(attr idgovRecoveryCode | grep -c "^${recovery[0]:0:4}:")" 0 "its value is gone from the directory"
@@ -52,7 +75,7 @@ assert_exit 1 "the same recovery code is spent" pam alice authenticate <<<"${rec
 assert_contains "$(cat "$T/last.err")" "This recovery code was already used" "and the user is told so"
 
 for _ in 1 2 3 4 5; do pam alice authenticate <<<"111111" >/dev/null 2>&1; done
-assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 2)"
+assert_exit 1 "after five wrong codes a valid code is refused (locked)" pam alice authenticate <<<"$(code 5)"
 assert_contains "$(cat "$T/last.err")" "locked" "the user is told verification is locked"
 locked=$(attr idgovLockEnd)
 case "$locked" in
@@ -60,14 +83,14 @@ case "$locked" in
 *) not_ok "the lock is in the directory (got '$locked')" ;;
 esac
 assert_exit 0 "idgov audit ingest signs what the service spooled" ig audit ingest
-assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 1 "the lock is audited"
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.locked' AND subject='alice'")" 2 "both locks are audited"
 # An admin's unlock, as `idgov mfa unlock` does it fleet-wide.
 ldif <<L
 dn: $ALICE
 changetype: modify
 delete: idgovLockEnd
 L
-assert_exit 0 "after the lock is removed in the directory a fresh code works" pam alice authenticate <<<"$(code 2)"
+assert_exit 0 "after the lock is removed in the directory a fresh code works" pam alice authenticate <<<"$(code 5)"
 
 # Enrolled with `idgov mfa enroll` (the token written to the directory by
 # idgovd's side), dave logs in through the same path.
