@@ -74,6 +74,7 @@ print_steps(const char *config_path, const struct cfg *cfg)
 	       "  2. In %s set:\n"
 	       "         [fleet]\n"
 	       "         role = host\n"
+	       "         lease_dn = (the governor's lease entry, as on every machine)\n"
 	       "         mfa = directory\n"
 	       "         key = %s\n"
 	       "         providers = ldap://provider1/ ldap://provider2/\n"
