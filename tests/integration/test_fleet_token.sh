@@ -5,7 +5,8 @@
 # second one is refused) and its secret, sealed for the user's entryUUID,
 # opens only there; a step is consumed once, and of writers racing for
 # the same step (or the same failure count, or the same recovery code)
-# exactly one wins; unlock, clear, new recovery codes; the last-login
+# exactly one wins (every write bound as a host's service DN under the
+# example ACL); unlock, clear, new recovery codes; the last-login
 # stamp is written at most once a day; values the directory holds that
 # are not what idgov writes make the token unreadable; and the provider
 # order falls over to the second provider when the first is down (a
@@ -18,6 +19,29 @@ it_setup
 URI=$(cat "$T/slapd/uri")
 ALICE="uid=alice,ou=People,dc=example,dc=com"
 BOB="uid=bob,ou=People,dc=example,dc=com"
+HOST="cn=host1,ou=idgov,dc=example,dc=com"
+
+# Everything below runs as a host's service DN under the example ACL
+# (schema/ldap/idgov-acl.ldif): what a host may write is what the token needs.
+slapd_stop "$T/slapd"
+{
+	printf 'dn: ou=idgov,dc=example,dc=com\nobjectClass: organizationalUnit\nou: idgov\n\n'
+	printf 'dn: %s\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\n' "$HOST"
+	printf 'cn: host1\nuserPassword: host-secret\n\n'
+	printf 'dn: cn=idgov-hosts,ou=idgov,dc=example,dc=com\nobjectClass: groupOfNames\n'
+	printf 'cn: idgov-hosts\nmember: %s\n' "$HOST"
+} >"$T/hosts.ldif"
+slapadd -q -F "$T/slapd/slapd.d" -b "$SLAPD_SUFFIX" -l "$T/hosts.ldif" >"$T/slapadd.log" 2>&1 ||
+	not_ok "loading the host's service DN: $(cat "$T/slapadd.log")"
+slapmodify -n0 -F "$T/slapd/slapd.d" -l "$ROOT/schema/ldap/idgov-acl.ldif" >"$T/acl.log" 2>&1 ||
+	not_ok "loading the example ACL: $(cat "$T/acl.log")"
+slapd_restart "$T/slapd" || exit 1
+printf 'host-secret' >"$T/host.pw"
+chmod 600 "$T/host.pw"
+sed -i "s|^bind_dn = .*|bind_dn = $HOST|; s|^bind_password_file = .*|bind_password_file = $T/host.pw|" \
+	"$T/etc/idgov.conf"
+assert_exit 0 "idgov init with [fleet] mfa = local (the default)" ig init
+assert_eq "$(grep -c 'fleet key' "$T/last.out")" 0 "says nothing of a fleet key and makes none"
 cat >>"$T/etc/idgov.conf" <<CONF
 [fleet]
 mfa = directory
@@ -39,6 +63,8 @@ assert_exit 0 "idgov init on a governor with [fleet] mfa = directory" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (created; every host needs a copy" \
 	"init says where the fleet key is and that hosts need a copy"
 assert_eq "$(stat -c '%a %U %s' "$T/keys/fleet.key")" "400 root 32" "the fleet key is 32 bytes, root's, 0400"
+assert_contains "$(sqlite3 "$T/state/idgov.db" "SELECT details FROM audit WHERE action='idgov.init' ORDER BY seq DESC LIMIT 1")" \
+	'"fleet_key_created":true' "and records it in the audit chain"
 sum=$(sha256sum "$T/keys/fleet.key")
 assert_exit 0 "init again" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (kept" "keeps the fleet key"
@@ -232,10 +258,42 @@ assert_exit 1 "a sealed value too short to be one is refused" ft read "$ALICE"
 assert_contains "$(cat "$T/last.out")" "idgovTokenSecret is 5 bytes" "saying its size"
 assert_exit 1 "and writes on an unreadable token still need a readable one first" ft fail "$ALICE" 1 "$now" 0
 
+ldif <<LDIF >/dev/null
+dn: $ALICE
+changetype: modify
+replace: idgovTokenSecret
+idgovTokenSecret:: $sealed
+LDIF
+assert_exit 0 "with the sealed secret put back, the token reads again" ft open "$ALICE"
+
+# What a login's fleet-wide step costs on loopback (printed, never asserted: see bench/).
+assert_exit 0 "measuring reads and read + consume" ft measure "$ALICE" 50
+sed -n 's/^/# /p' "$T/last.out" | grep _us
+tread "$ALICE"
+step_after=$(field last_step)
+
+# --- a provider that goes away under a held connection: TOKEN_DOWN ---
+(
+	"$FT" -w "$T/go.down" "$CONF_FILE" consume "$ALICE" 3000 >"$T/down.out"
+	echo $? >"$T/down.rc"
+) &
+down_pid=$!
+sleep 0.5
+slapd_stop "$T/slapd"
+touch "$T/go.down"
+wait "$down_pid"
+assert_eq "$(cat "$T/down.rc")" 3 "a step consumed on a connection whose server stopped is TOKEN_DOWN"
+assert_contains "$(cat "$T/down.out")" "down: consuming a step of the token of $ALICE" "saying what and whose"
+assert_exit 3 "and a new connection to it is TOKEN_DOWN too" ft read "$ALICE"
+slapd_restart "$T/slapd" || exit 1
+tread "$ALICE"
+assert_eq "$(field last_step)" "$step_after" "nothing was written"
+
 # --- the provider order ---
 # A second slapd, stopped: its port is closed. A silent listener: it accepts and never answers.
 slapd_setup "$T/slapd2" || exit 1
 slapd_load "$T/slapd2" "$ROOT/tests/fixtures/org.ldif" || exit 1
+slapd_load "$T/slapd2" "$T/hosts.ldif" || exit 1
 slapd_start "$T/slapd2" || exit 1
 URI2=$(cat "$T/slapd2/uri")
 slapd_stop "$T/slapd2"
@@ -276,6 +334,7 @@ assert_contains "$(cat "$T/last.out")" "no MFA provider answers" "saying so"
 assert_contains "$(cat "$T/last.out")" "$URI2" "naming the closed one"
 assert_contains "$(cat "$T/last.out")" "127.0.0.1:$SILENT_PORT" "and the silent one"
 sed -i "s|^providers = .*|providers = $URI|" "$CONF_FILE"
+assert_exit 0 "the host's service DN binds" ft providers get@1000
 echo wrong >"$T/wrongpw"
 chmod 600 "$T/wrongpw"
 sed -i "s|^bind_password_file = .*|bind_password_file = $T/wrongpw|" "$CONF_FILE"
