@@ -59,6 +59,10 @@ static const char usage_text[] =
 	"  mfa recovery-codes [USER]     a new set of recovery codes (the old ones stop working)\n"
 	"  mfa reset USER                remove an enrolment (admin)\n"
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
+	"  fleet migrate                 copy this host's MFA enrolments into the directory "
+	"(admin)\n"
+	"  fleet join                    how to join fleet-wide MFA, and check this host "
+	"(admin)\n"
 	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
 	"                                explain the login decision (admin)\n"
 	"  grant request|approve|deny|revoke|extend|breakglass|acknowledge|list|show\n"
@@ -1037,6 +1041,7 @@ static const struct {
 	{"mfa", cmd_mfa},         {"policy", cmd_policy},   {"grant", cmd_grant},
 	{"account", cmd_account}, {"review", cmd_review},   {"key", cmd_key},
 	{"backup", cmd_backup},   {"restore", cmd_restore}, {"breakglass", cmd_breakglass},
+	{"fleet", cmd_fleet},
 };
 
 int

@@ -7,6 +7,8 @@
 #include "dir.h"
 
 #include "safepath.h"
+#include "token.h"
+#include "tokenmirror.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -126,6 +128,10 @@ dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS])
 		attrs[n++] = cfg->attr_login_shell;
 	if (cfg->attr_status[0] != '\0')
 		attrs[n++] = cfg->attr_status;
+	/* The fleet-wide MFA token rides on the person's entry (token.h). */
+	if (cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		for (const char *const *t = token_attrs(); *t != NULL && n < DIR_MAX_ATTRS - 1; t++)
+			attrs[n++] = idg_unconst(*t);
 	attrs[n] = NULL;
 }
 
@@ -962,6 +968,36 @@ out:
 	return rc;
 }
 
+/*
+ * The person's fleet-wide MFA token. A value that cannot be read is a
+ * warning and an unreadable token, never a skipped entry (the rest of the
+ * entry, a lock above all, must still be applied) and never "no token"
+ * (that would unlock a lock or reopen a spent step).
+ */
+static int
+parse_token(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, struct idg_err *err)
+{
+	struct idg_err why;
+
+	if ((e->token = calloc(1, sizeof(*e->token))) == NULL)
+		return idg_seterr(err, "out of memory");
+	if (token_from_entry(ld, msg, e->token, &why) != 0) {
+		free(e->token);
+		e->token = NULL;
+		e->token_state = DIR_TOKEN_UNREADABLE;
+		warn(e, "idgovToken", "a value cannot be read: the token is unusable until fixed");
+		return 0;
+	}
+	if (tokenmirror_empty(e->token)) {
+		free(e->token);
+		e->token = NULL;
+		e->token_state = DIR_TOKEN_ABSENT;
+	} else {
+		e->token_state = DIR_TOKEN_PRESENT;
+	}
+	return 0;
+}
+
 static int
 parse_group(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	    struct idg_err *err)
@@ -1035,6 +1071,8 @@ dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, const struct 
 	rc = 0;
 	if (e->kind == DIR_USER)
 		rc = parse_user(cfg, &ea, e, err);
+	if (rc == 0 && e->kind == DIR_USER && cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		rc = parse_token(ld, msg, e, err);
 	else if (e->kind == DIR_GROUP)
 		rc = parse_group(cfg, &ea, e, err);
 	entry_attrs_free(&ea);
@@ -1073,5 +1111,6 @@ dir_entry_free(struct dir_entry *e)
 	free(e->cn);
 	free_list(e->members, e->n_members);
 	free_list(e->member_uids, e->n_member_uids);
+	free(e->token);
 	memset(e, 0, sizeof(*e));
 }

@@ -28,6 +28,8 @@
 
 enum dir_kind { DIR_OTHER, DIR_USER, DIR_GROUP };
 
+struct token; /* token.h */
+
 /* An attribute of an entry that could not be stored as the directory holds it. */
 struct dir_warning {
 	const char *attr;    /* the attribute's name (the config's storage) */
@@ -61,6 +63,19 @@ struct dir_entry {
 	size_t n_members_raw; /* how many of members are raw (not a DN, or over DIR_MAX_DN) */
 	char **member_uids;   /* sorted, unique */
 	size_t n_member_uids;
+	/*
+	 * users, with [fleet] mfa = directory: the token.h attributes. NONE:
+	 * not asked for (another mode, or not a user); ABSENT: none (the entry has no token and no
+	 * last-login stamp); PRESENT: in token (malloc'd); UNREADABLE: a value is malformed (a
+	 * warning says so), so the mirror's copy is marked unusable, never "unlocked".
+	 */
+	enum dir_token_state {
+		DIR_TOKEN_NONE,
+		DIR_TOKEN_ABSENT,
+		DIR_TOKEN_PRESENT,
+		DIR_TOKEN_UNREADABLE
+	} token_state;
+	struct token *token;
 };
 
 /* Connects, sets options (v3, timeouts, TLS) and binds. */
@@ -108,7 +123,7 @@ int dir_modify_asserted(LDAP *ld, const char *dn, LDAPMod **mods, const char *as
 int dir_supports_sync(LDAP *ld);
 
 /* The attributes idgov asks for (NULL-terminated, static storage in cfg order). */
-#define DIR_MAX_ATTRS 32
+#define DIR_MAX_ATTRS 48
 void dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS]);
 
 /* The sync filter: (|user_filter group_filter). Caller frees. */
