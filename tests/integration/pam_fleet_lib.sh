@@ -14,7 +14,7 @@ URI=$(cat "$T/slapd/uri")
 ALICE="uid=alice,ou=People,dc=example,dc=com"
 # The fleet key: made by idgov init on a governor; made here if this init did not.
 [ -f "$T/keys/fleet.key" ] || { head -c 32 /dev/urandom >"$T/keys/fleet.key" && chmod 400 "$T/keys/fleet.key"; }
-sed -i 's/^\[admin\]$/[mfa]\nwindow = 8\nfail_delay_ms = 0\n[fleet]\nmfa = directory\nkey = '"${T//\//\\/}"'\/keys\/fleet.key\ntimeout_ms = 500\noffline = deny\n[admin]/' \
+sed -i 's/^\[admin\]$/[mfa]\nwindow = 8\nfail_delay_ms = 0\n[fleet]\nmfa = directory\nkey = '"${T//\//\\/}"'\/keys\/fleet.key\ntimeout_ms = 2000\noffline = deny\n[admin]/' \
 	"$T/etc/idgov.conf"
 ig sync >/dev/null
 mkdir -p "$T/pam.d" "$T/run"
