@@ -327,6 +327,19 @@ assert_eq "$(cat "$T/prov.rc")" 0 "the provider sequence ran"
 assert_eq "$(sed -n 2,4p "$T/prov.out" | tr '\n' '|')" "2 $URI|2 $URI|0 $URI2|" \
 	"held until $((10)) s after the last try, then back to the first once it answers"
 assert_eq "$(sed -n 5,6p "$T/prov.out" | tr '\n' '|')" "0 $URI2|0 $URI2|" "and held there, after a drop too"
+# A clock set back while held on a later provider: the earlier ones are tried at once.
+slapd_stop "$T/slapd2"
+(
+	"$FT" "$CONF_FILE" providers get@2000 wait:"$T/up2" get@1990 >"$T/back.out"
+	echo $? >"$T/back.rc"
+) &
+back_pid=$!
+wait_for 10 grep -q "^2 " "$T/back.out"
+slapd_restart "$T/slapd2" || not_ok "slapd2 did not start again"
+touch "$T/up2"
+wait "$back_pid"
+assert_eq "$(head -2 "$T/back.out" | tr '\n' '|')" "2 $URI|0 $URI2|" \
+	"a clock set back counts as the retry time passed"
 slapd_stop "$T/slapd2"
 sed -i "s|^providers = .*|providers = $URI2 ldap://127.0.0.1:$SILENT_PORT/|" "$CONF_FILE"
 assert_exit 3 "none answering is TOKEN_DOWN" ft providers get@1000
