@@ -396,6 +396,9 @@ struct consume_arg {
 	int64_t step;
 };
 
+static void count_failure(struct control_ctx *ctx, const char *name, const char *dn,
+			  const struct token *t, int64_t now);
+
 static int
 op_consume(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct idg_err *err)
 {
@@ -415,6 +418,7 @@ prove_code(struct control_ctx *ctx, const char *name, const char *uuid, const ch
 	unsigned char *secret = NULL;
 	struct consume_arg a = {0};
 	struct totp_params p;
+	enum totp_result tr;
 	size_t len = 0;
 	int rc = -1;
 
@@ -434,7 +438,11 @@ prove_code(struct control_ctx *ctx, const char *name, const char *uuid, const ch
 		goto out;
 	}
 	mfa_params(ctx->cfg, &p);
-	if (totp_match(secret, len, &p, idg_now(), t->last_step, code, &a.step) != TOTP_OK) {
+	tr = totp_match(secret, len, &p, idg_now(), t->last_step, code, &a.step);
+	if (tr != TOTP_OK) {
+		/* As a login counts it; a replay is not a failure. */
+		if (tr != TOTP_REPLAY)
+			count_failure(ctx, name, dn, t, idg_now());
 		control_fail(r, "denied", "the code is not valid for %s", name);
 		goto out;
 	}

@@ -256,10 +256,13 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	assert_exit 1 "bin's own new codes need a current code" as_bin mfa recovery-codes </dev/null
 	assert_exit 1 "a wrong code is refused" as_bin mfa recovery-codes <<<"000000"
 	assert_contains "$(cat "$T/last.err")" "not valid" "as not valid"
+	assert_eq "$(attr bin idgovFailureCount)" 1 "and counted in the directory, as a login counts it"
 	assert_exit 1 "the code already consumed by the enrolment is refused" as_bin mfa recovery-codes <<<"$(code 0)"
+	assert_eq "$(attr bin idgovFailureCount)" 1 "a replay is not counted"
 	assert_exit 0 "the next code gets bin new codes on the host" as_bin mfa recovery-codes <<<"$(code 1)"
 	assert_contains "$(cat "$T/last.out")" "Recovery codes for bin" "printed once"
 	assert_eq "$(attr bin idgovLastStep)" "$((BASE + 1))" "and consumes that code fleet-wide"
+	assert_eq "$(attr bin idgovFailureCount)" "" "which clears the failure count"
 	assert_exit 1 "so it cannot be used again, here or anywhere" as_bin mfa recovery-codes <<<"$(code 1)"
 else
 	echo "# skipped the self-service recovery codes: needs root and setpriv"
