@@ -52,7 +52,14 @@ FLEET_INSTANCES=""
 # Everything this library started, stopped at exit by pid file; then
 # lib.sh's own cleanup (which keeps $T when something failed).
 fleet_cleanup() {
-	local name
+	local name f
+	# All asked at once, then each waited for: a hundred agents stop in
+	# the time of one.
+	for name in $FLEET_INSTANCES; do
+		for f in "$T/$name/run/idgovd.pid" "$T/$name/run/authd.pid"; do
+			[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		done
+	done
 	for name in $FLEET_INSTANCES; do
 		stop_pid_file "$T/$name/run/idgovd.pid"
 		stop_pid_file "$T/$name/run/authd.pid"
