@@ -52,12 +52,12 @@ FLEET_INSTANCES=""
 # Everything this library started, stopped at exit by pid file; then
 # lib.sh's own cleanup (which keeps $T when something failed).
 fleet_cleanup() {
-	local name f
+	local name f pid
 	# All asked at once, then each waited for: a hundred agents stop in
 	# the time of one.
 	for name in $FLEET_INSTANCES; do
 		for f in "$T/$name/run/idgovd.pid" "$T/$name/run/authd.pid"; do
-			[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+			pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null
 		done
 	done
 	for name in $FLEET_INSTANCES; do
