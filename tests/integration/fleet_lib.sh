@@ -52,17 +52,20 @@ FLEET_INSTANCES=""
 # Everything this library started, stopped at exit by pid file; then
 # lib.sh's own cleanup (which keeps $T when something failed).
 fleet_cleanup() {
-	local name f pid
-	# All asked at once, then each waited for: a hundred agents stop in
-	# the time of one.
+	local name f pid pids=()
+	# All asked at once (SIGTERM), then each waited for, up to 10 s, then
+	# killed: a hundred agents stop in the time of one.
 	for name in $FLEET_INSTANCES; do
 		for f in "$T/$name/run/idgovd.pid" "$T/$name/run/authd.pid"; do
-			pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null
+			pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null && pids+=("$pid")
 		done
 	done
-	for name in $FLEET_INSTANCES; do
-		stop_pid_file "$T/$name/run/idgovd.pid"
-		stop_pid_file "$T/$name/run/authd.pid"
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 1 200); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$pid" 2>/dev/null
 	done
 	slapd_stop "$T/p1"
 	slapd_stop "$T/p2"
