@@ -4,7 +4,9 @@
 # Changes replicate both ways (adds, modifies, deletes), idgov's own
 # attributes too (a token with its sealed binary secret, the last step, a
 # last login, the lease); a provider that was down catches up when it
-# starts again; the ACL holds on both providers: a host's service DN writes
+# starts again; during a partition the step's compare-and-swap accepts a
+# step once on each side, and once healed the later write wins, even with a
+# lower step (what a host's own watermark must cover); the ACL holds on both providers: a host's service DN writes
 # token attributes and nothing else (not a group's members, not a person's
 # mail, not the lease), a governor's writes the lease and memberships. Then
 # a governor and two hosts (each with its own configuration, store and
@@ -185,6 +187,41 @@ LDIF
 fleet_provider_start 2 || exit 1
 wait_for 15 fleet_attr_is 2 "$ALICE" idgovLastStep 59000010
 assert_eq "$(fleet_attr 2 "$ALICE" idgovLastStep)" 59000010 "provider 2, restarted, receives what it missed"
+
+# --- a partition: what the step's compare-and-swap can and cannot promise ---
+# consume N HOST STEP: the login's compare-and-swap on provider N as HOST; its exit code.
+consume() {
+	ldapmodify -x -H "$(cat "$T/p$1/uri")" -D "cn=$2,$FLEET_OU" -y "$T/pw/$2" \
+		-e "!assert=(!(idgovLastStep>=$3))" >"$T/cas.out" 2>&1 <<LDIF
+dn: $ALICE
+changetype: modify
+replace: idgovLastStep
+idgovLastStep: $3
+LDIF
+	echo $?
+}
+fleet_provider_stop 2
+assert_eq "$(consume 1 hostA 59000020)" 0 "provider 2 down: step 59000020 is accepted on provider 1"
+assert_eq "$(consume 1 hostA 59000020)" 122 "and refused there a second time"
+fleet_provider_stop 1
+fleet_provider_start 2 || exit 1
+assert_eq "$(consume 2 hostB 59000020)" 0 \
+	"the providers cut apart: the same step is accepted once more on provider 2 (the partition window)"
+assert_eq "$(consume 2 hostB 59000020)" 122 "but only once on that side"
+assert_eq "$(consume 2 hostB 59000030)" 0 "provider 2 moves on to step 59000030"
+fleet_provider_stop 2
+fleet_provider_start 1 || exit 1
+assert_eq "$(consume 1 hostA 59000025)" 0 "provider 1, still cut off, accepts step 59000025 (it holds 59000020)"
+fleet_provider_start 2 || exit 1
+wait_for 20 fleet_in_sync
+if fleet_in_sync; then ok "healed: the providers agree on the contextCSN"; else not_ok "healed: contextCSN differ"; fi
+# Multi-provider replication resolves a conflict per attribute by the later
+# change (its CSN), not by the larger number: the step written last wins
+# even when it is lower. A host must keep its own watermark (the larger of
+# its copy and the directory's) to refuse steps up to 59000030 here.
+assert_eq "$(fleet_attr 1 "$ALICE" idgovLastStep) $(fleet_attr 2 "$ALICE" idgovLastStep)" \
+	"59000025 59000025" "both hold the later write, 59000025, lower than the 59000030 provider 2 had accepted"
+assert_eq "$(consume 2 hostB 59000030)" 0 "so step 59000030 is accepted again after the partition heals"
 
 # --- a governor and two hosts, each with its own configuration and store ---
 fleet_instance gov1 governor "$P1_URI $P2_URI" || exit 1
