@@ -91,21 +91,22 @@ fleet_service_ldif() {
 	done
 }
 
-# fleet_provider_config N SID PEER_URI: replication and the ACL into
-# provider N's cn=config, offline (slapmodify), before anything is loaded.
+# fleet_provider_config N: the server ID, multi-provider mode and the ACL
+# into provider N's cn=config, offline (slapmodify), before anything is
+# loaded.
 fleet_provider_config() {
-	local n=$1 sid=$2 peer=$3 dir=$T/p$1
+	local n=$1 dir=$T/p$1
 	{
 		cat <<LDIF
 dn: cn=config
 changetype: modify
 add: olcServerID
-olcServerID: $sid
+olcServerID: $n
 
 dn: olcDatabase={1}mdb,cn=config
 changetype: modify
 add: olcSyncrepl
-olcSyncrepl: {0}rid=00$sid provider=$peer bindmethod=simple binddn="$SLAPD_ROOTDN" credentials=secret searchbase="$SLAPD_SUFFIX" type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3
+olcSyncrepl: $(fleet_syncrepl "$n" ldap://127.0.0.1:1/)
 -
 add: olcMultiProvider
 olcMultiProvider: TRUE
@@ -119,19 +120,34 @@ LDIF
 	}
 }
 
+# fleet_syncrepl N PEER_URI: provider N's olcSyncrepl value (a placeholder
+# peer until the ports are known: olcMultiProvider needs one to exist).
+fleet_syncrepl() {
+	printf '{0}rid=00%s provider=%s bindmethod=simple binddn="%s" credentials=secret searchbase="%s" type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3' \
+		"$1" "$2" "$SLAPD_ROOTDN" "$SLAPD_SUFFIX"
+}
+
+# fleet_provider_peer N PEER_URI: provider N (stopped) replicates from PEER_URI.
+fleet_provider_peer() {
+	local n=$1 dir=$T/p$1
+	cat >"$dir/fleet-peer.ldif" <<LDIF
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcSyncrepl
+olcSyncrepl: $(fleet_syncrepl "$n" "$2")
+LDIF
+	slapmodify -n0 -F "$dir/slapd.d" -l "$dir/fleet-peer.ldif" >"$dir/slapmodify.log" 2>&1 || {
+		echo "provider $n: slapmodify of olcSyncrepl failed: $(cat "$dir/slapmodify.log")" >&2
+		return 1
+	}
+}
+
 fleet_providers_start() {
-	local ldif=${1:-$ROOT/tests/fixtures/org.ldif} name
-	P1_URI="ldap://127.0.0.1:$(slapd_free_port)/"
-	P2_URI="ldap://127.0.0.1:$(slapd_free_port)/"
-	while [ "$P2_URI" = "$P1_URI" ]; do
-		P2_URI="ldap://127.0.0.1:$(slapd_free_port)/"
-	done
+	local ldif=${1:-$ROOT/tests/fixtures/org.ldif} name try
 	slapd_setup "$T/p1" || return 1
 	slapd_setup "$T/p2" || return 1
-	fleet_provider_config 1 1 "$P2_URI" || return 1
-	fleet_provider_config 2 2 "$P1_URI" || return 1
-	echo "$P1_URI" >"$T/p1/uri"
-	echo "$P2_URI" >"$T/p2/uri"
+	fleet_provider_config 1 || return 1
+	fleet_provider_config 2 || return 1
 	mkdir -p "$T/pw"
 	for name in $FLEET_GOVERNORS $FLEET_HOSTS; do
 		printf '%s-secret' "$name" >"$T/pw/$name"
@@ -149,8 +165,26 @@ fleet_providers_start() {
 		cat "$T/p2/slapadd.log" >&2
 		return 1
 	}
-	fleet_provider_start 1 || return 1
-	fleet_provider_start 2 || return 1
+	# Each names the other's port in its configuration, so a port taken
+	# meanwhile (by another test) means new ports for both.
+	for try in 1 2 3 4 5; do
+		P1_URI="ldap://127.0.0.1:$(slapd_free_port)/"
+		P2_URI="ldap://127.0.0.1:$(slapd_free_port)/"
+		[ "$P2_URI" = "$P1_URI" ] && continue
+		fleet_provider_peer 1 "$P2_URI" || return 1
+		fleet_provider_peer 2 "$P1_URI" || return 1
+		echo "$P1_URI" >"$T/p1/uri"
+		echo "$P2_URI" >"$T/p2/uri"
+		if fleet_provider_start 1 2>"$T/provider-start.err" && fleet_provider_start 2 2>>"$T/provider-start.err"; then
+			break
+		fi
+		fleet_provider_stop 1
+		fleet_provider_stop 2
+		if [ "$try" = 5 ]; then
+			cat "$T/provider-start.err" >&2
+			return 1
+		fi
+	done
 	wait_for 20 fleet_in_sync || {
 		echo "the providers did not reach the same contextCSN" >&2
 		return 1
