@@ -17,6 +17,8 @@
  *             state, master key, audit spool), reopened when replaced
  *   conv.c    the conversation with the module inside one connection
  *   login.c   the requests: authenticate, account, session, password
+ *   fleet.c   authenticate with [fleet] mfa = directory: the token in the
+ *             directory, written with compare-and-swap; offline fallback
  */
 #ifndef IDGOV_AUTHD_H
 #define IDGOV_AUTHD_H
@@ -25,8 +27,10 @@
 #include "authproto.h"
 #include "config.h"
 #include "log.h"
+#include "mfa.h"
 #include "secret.h"
 #include "store.h"
+#include "token.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -114,6 +118,14 @@ struct authd_files {
 	struct secret_key *key; /* the master key, with .new and .old when present */
 	struct authd_file_id key_id[3];
 	struct audit *audit; /* a spooling handle: events go to idgovd */
+	/* [fleet] mfa = directory: the fleet key and the providers' connection, kept. */
+	struct secret_key *fleet_key;
+	struct authd_file_id fleet_key_id;
+	struct providers *providers;
+	/* A last-login stamp to write once the answer has gone (authd_fleet_after). */
+	int touch_pending;
+	int64_t touch_now;
+	char touch_uuid[64], touch_dn[2048];
 };
 
 /* Before a request: closes what was replaced or changed on disk since it was opened. */
@@ -127,6 +139,10 @@ int authd_files_key(struct authd_files *f, const struct cfg *cfg, struct secret_
 		    struct idg_err *err);
 int authd_files_audit(struct authd_files *f, const struct cfg *cfg, struct audit **out,
 		      struct idg_err *err);
+/* The fleet key (sodium_malloc'd, wiped when closed) and the providers ([fleet] mfa = directory).
+ */
+int authd_files_fleet(struct authd_files *f, const struct cfg *cfg, struct secret_key **key,
+		      struct providers **p, struct idg_err *err);
 /* After a request: rolls back a transaction it left open. */
 void authd_files_end(struct authd_files *f);
 /* Closes everything; the key is wiped. */
@@ -165,6 +181,43 @@ void conv_result(struct conv *c, enum authproto_result r, uint32_t delay_ms);
 /* login.c: answers one request; the conversation ends with its result. */
 void authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
 		  const struct authproto_msg *req);
+
+/* fleet.c: MFA with [fleet] mfa = directory (see fleet.c for the whole path). */
+struct authd_fleet {
+	const struct cfg *cfg;
+	struct authd_files *files;    /* the worker's: where a stamp to write afterwards is noted */
+	struct store *st;             /* the mirror, read only: users, fleet_tokens */
+	struct store *state;          /* the state file: watermark, offline queue */
+	const struct secret_key *key; /* the fleet key */
+	struct providers *prov;
+	struct audit *audit; /* may be NULL */
+	struct logger *log;
+	const char *actor;
+	int wrote_back;       /* the offline queue was written back in this request */
+	struct token scratch; /* a token being read */
+};
+struct authd_fleet_attempt {
+	char uuid[64];
+	char dn[2048];
+	int found;  /* the user is in the mirror */
+	int online; /* tok was read from a provider in this attempt */
+	int usable; /* tok can be decided on (an unusable mirror row decides as locked) */
+	struct token tok;
+};
+enum {
+	AUTHD_FLEET_NOT_ENROLLED = 0, /* or not in the mirror */
+	AUTHD_FLEET_ENROLLED = 1,
+	AUTHD_FLEET_OFFLINE_DENIED = 2, /* no provider answers and [fleet] offline = deny */
+};
+/* Finds user and reads the token (a provider's, else the mirror's): an AUTHD_FLEET_*, or -1. */
+int authd_fleet_begin(struct authd_fleet *x, const char *user, int64_t now,
+		      struct authd_fleet_attempt *a, struct idg_err *err);
+/* Decides code and writes the outcome: 0 with *out, AUTHD_FLEET_OFFLINE_DENIED, or -1. */
+int authd_fleet_verify(struct authd_fleet *x, const char *user, struct authd_fleet_attempt *a,
+		       const char *code, int64_t now, enum mfa_outcome *out, struct idg_err *err);
+
+/* After the answer: writes the last-login stamp a login left due, if any. */
+void authd_fleet_after(const struct cfg *cfg, struct authd_files *f);
 
 /* How long the service waits for a module's request, and for a person to answer a prompt. */
 #define AUTHD_REQUEST_TIMEOUT_MS 5000

@@ -32,7 +32,9 @@
  */
 #include "authd.h"
 
+#include "fleetseal.h"
 #include "mfastate.h"
+#include "provider.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -111,11 +113,21 @@ close_key(struct authd_files *f)
 	f->key = NULL;
 }
 
+static void
+close_fleet(struct authd_files *f)
+{
+	secret_key_free(f->fleet_key); /* wipes it */
+	f->fleet_key = NULL;
+	providers_free(f->providers);
+	f->providers = NULL;
+}
+
 void
 authd_files_close(struct authd_files *f)
 {
 	close_store(f);
 	close_key(f);
+	close_fleet(f);
 	audit_close(f->audit);
 	f->audit = NULL;
 }
@@ -147,6 +159,14 @@ authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 				close_key(f);
 				break;
 			}
+		}
+	}
+	if (f->fleet_key != NULL) {
+		file_id_of(cfg->fleet_key_file, &now);
+		if (!same_content(&now, &f->fleet_key_id)) {
+			log_msg(f->log, LOG_INFO, "the fleet key changed: reloading it");
+			secret_key_free(f->fleet_key);
+			f->fleet_key = NULL;
 		}
 	}
 }
@@ -200,6 +220,23 @@ authd_files_key(struct authd_files *f, const struct cfg *cfg, struct secret_key 
 			return -1;
 	}
 	*out = f->key;
+	return 0;
+}
+
+int
+authd_files_fleet(struct authd_files *f, const struct cfg *cfg, struct secret_key **key,
+		  struct providers **p, struct idg_err *err)
+{
+	if (f->fleet_key == NULL) {
+		file_id_of(cfg->fleet_key_file, &f->fleet_key_id);
+		if (fleet_key_load(cfg, &f->fleet_key, err) != 0)
+			return -1;
+	}
+	/* One connection per worker, kept between logins (provider.h). */
+	if (f->providers == NULL && providers_new(cfg, &f->providers, err) != 0)
+		return -1;
+	*key = f->fleet_key;
+	*p = f->providers;
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct env {
@@ -245,47 +246,10 @@ local_user(struct env *e, const char *user, enum authproto_result denial, enum a
 	return 1;
 }
 
+/* What an MFA outcome answers, said to the user and logged with the rule that decided. */
 static enum authproto_result
-authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
+mfa_result(struct env *e, const char *user, enum mfa_outcome out)
 {
-	char canon[ACCOUNT_NAME_MAX + 1];
-	struct mfa_ctx mc = {.cfg = e->cfg, .log = e->log, .actor = e->actor};
-	enum authproto_result r;
-	enum mfa_outcome out;
-	struct idg_err err;
-	const char *user = req->user;
-	char *code = NULL;
-	int rc;
-
-	if (env_open(e, NEED_AUDIT | NEED_MASTER_KEY, &err) != 0 || open_state(e, &err) != 0)
-		return unavailable(e, user, &err);
-	*delay_ms = (uint32_t)e->cfg->mfa_fail_delay_ms;
-	user = canonical(e, user, canon, sizeof(canon));
-	mc.st = e->st;
-	mc.key = e->key;
-	mc.audit = e->audit;
-	mc.state = e->state;
-	rc = departed(e, user, &err);
-	if (rc < 0)
-		return unavailable(e, user, &err);
-	if (rc == 1)
-		return AUTHPROTO_R_AUTH_ERR;
-	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, &r, &err);
-	if (rc < 0)
-		return unavailable(e, user, &err);
-	if (rc == 1)
-		return r;
-	rc = mfa_is_enrolled(&mc, user, &err);
-	if (rc < 0)
-		return unavailable(e, user, &err);
-	if (rc == 0)
-		return not_enrolled(e, user, 0);
-	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
-		return AUTHPROTO_R_CONV_ERR;
-	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
-	sodium_free(code);
-	if (rc != 0)
-		return unavailable(e, user, &err);
 	switch (out) {
 	case MFA_OK:
 	case MFA_OK_RECOVERY:
@@ -313,6 +277,122 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 		log_msg(e->log, LOG_WARNING, "auth: denied %s: rule mfa.bad_code", user);
 		return AUTHPROTO_R_AUTH_ERR;
 	}
+}
+
+/*
+ * No directory provider answers and [fleet] offline = deny: the code
+ * cannot be checked fleet-wide, so it is not checked at all (fleet.c
+ * logged the rule). The answer is the one of a service that cannot
+ * decide: the module then offers break-glass codes, the one way in it
+ * has when idgov cannot check MFA.
+ */
+static enum authproto_result
+fleet_offline_denied(struct env *e)
+{
+	conv_error(e->c, "MFA cannot be checked: no directory provider answers.");
+	return AUTHPROTO_R_AUTHINFO_UNAVAIL;
+}
+
+/*
+ * authenticate with [fleet] mfa = directory: enrolment and the code are
+ * the directory's (fleet.c); the account checks before it are the same.
+ */
+static enum authproto_result
+authenticate_fleet(struct env *e, const char *user)
+{
+	struct authd_fleet x = {.cfg = e->cfg,
+				.files = e->files,
+				.st = e->st,
+				.state = e->state,
+				.audit = e->audit,
+				.log = e->log,
+				.actor = e->actor};
+	struct authd_fleet_attempt *a;
+	struct secret_key *key;
+	enum authproto_result r;
+	enum mfa_outcome out;
+	struct idg_err err;
+	char *code = NULL;
+	int rc;
+
+	if (authd_files_fleet(e->files, e->cfg, &key, &x.prov, &err) != 0)
+		return unavailable(e, user, &err);
+	x.key = key;
+	a = malloc(sizeof(*a));
+	if (a == NULL)
+		return unavailable(e, user, &(struct idg_err){.msg = "out of memory"});
+	rc = authd_fleet_begin(&x, user, idg_now(), a, &err);
+	if (rc < 0) {
+		r = unavailable(e, user, &err);
+	} else if (rc == AUTHD_FLEET_NOT_ENROLLED) {
+		r = not_enrolled(e, user, 0);
+	} else if (rc == AUTHD_FLEET_OFFLINE_DENIED) {
+		r = fleet_offline_denied(e);
+	} else if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0) {
+		r = AUTHPROTO_R_CONV_ERR;
+	} else {
+		rc = authd_fleet_verify(&x, user, a, code, idg_now(), &out, &err);
+		sodium_free(code);
+		if (rc < 0)
+			r = unavailable(e, user, &err);
+		else if (rc == AUTHD_FLEET_OFFLINE_DENIED)
+			r = fleet_offline_denied(e);
+		else
+			r = mfa_result(e, user, out);
+	}
+	free(a);
+	return r;
+}
+
+static enum authproto_result
+authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
+{
+	char canon[ACCOUNT_NAME_MAX + 1];
+	struct mfa_ctx mc = {.cfg = e->cfg, .log = e->log, .actor = e->actor};
+	enum authproto_result r;
+	enum mfa_outcome out;
+	struct idg_err err;
+	const char *user = req->user;
+	char *code = NULL;
+	int rc;
+
+	/* With [fleet] mfa = directory the secrets are sealed under the fleet key instead. */
+	if (env_open(e,
+		     NEED_AUDIT |
+			     (e->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY ? 0 : NEED_MASTER_KEY),
+		     &err) != 0 ||
+	    open_state(e, &err) != 0)
+		return unavailable(e, user, &err);
+	*delay_ms = (uint32_t)e->cfg->mfa_fail_delay_ms;
+	user = canonical(e, user, canon, sizeof(canon));
+	mc.st = e->st;
+	mc.key = e->key;
+	mc.audit = e->audit;
+	mc.state = e->state;
+	rc = departed(e, user, &err);
+	if (rc < 0)
+		return unavailable(e, user, &err);
+	if (rc == 1)
+		return AUTHPROTO_R_AUTH_ERR;
+	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, &r, &err);
+	if (rc < 0)
+		return unavailable(e, user, &err);
+	if (rc == 1)
+		return r;
+	if (e->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		return authenticate_fleet(e, user);
+	rc = mfa_is_enrolled(&mc, user, &err);
+	if (rc < 0)
+		return unavailable(e, user, &err);
+	if (rc == 0)
+		return not_enrolled(e, user, 0);
+	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
+		return AUTHPROTO_R_CONV_ERR;
+	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
+	sodium_free(code);
+	if (rc != 0)
+		return unavailable(e, user, &err);
+	return mfa_result(e, user, out);
 }
 
 static enum authproto_result
@@ -567,4 +647,7 @@ authd_handle(const struct cfg *cfg, struct authd_files *f, struct conv *c,
 	}
 	env_close(&e);
 	conv_result(c, r, delay_ms);
+	/* What may wait until the module has its answer. */
+	authd_fleet_after(cfg, f);
+	authd_files_end(f);
 }

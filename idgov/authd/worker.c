@@ -22,6 +22,8 @@
 #define _GNU_SOURCE /* accept4 */
 #include "authd.h"
 
+#include "provider.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -111,6 +113,17 @@ prepare(struct authd *d, struct authd_files *f)
 	    authd_files_key(f, d->cfg, &key, &err) != 0 ||
 	    authd_files_audit(f, d->cfg, &a, &err) != 0)
 		log_msg(&d->log, LOG_ERR, "worker: %s (the next request tries again)", err.msg);
+	if (d->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY) {
+		struct providers *p;
+		LDAP *ld;
+		size_t i;
+
+		/* The fleet key and a bound connection, so the first login pays for neither. */
+		if (authd_files_fleet(f, d->cfg, &key, &p, &err) != 0 ||
+		    providers_get(p, idg_now(), &ld, &i, &err) < 0)
+			log_msg(&d->log, LOG_ERR, "worker: %s (the next request tries again)",
+				err.msg);
+	}
 }
 
 void

@@ -59,6 +59,10 @@ static const char usage_text[] =
 	"  mfa recovery-codes [USER]     a new set of recovery codes (the old ones stop working)\n"
 	"  mfa reset USER                remove an enrolment (admin)\n"
 	"  mfa unlock USER               end an MFA lockout (admin)\n"
+	"  fleet migrate                 copy this host's MFA enrolments into the directory "
+	"(admin)\n"
+	"  fleet join                    how to join fleet-wide MFA, and check this host "
+	"(admin)\n"
 	"  policy check USER [--service S] [--rhost IP] [--at TIME]\n"
 	"                                explain the login decision (admin)\n"
 	"  grant request|approve|deny|revoke|extend|breakglass|acknowledge|list|show\n"
@@ -531,7 +535,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	if (o.help)
 		return help("usage: idgov init\n  Creates the store, the master key and the audit "
-			    "signing key where missing.\n  Existing keys are never replaced.\n");
+			    "signing key where missing,\n  and on a governor with [fleet] mfa = "
+			    "directory the fleet key.\n  Existing keys are never replaced.\n");
 	if (optind != argc)
 		return usage_error("init takes no arguments (got '%s')", argv[optind]);
 	if (cli_load_config(c) != 0)
@@ -549,6 +554,11 @@ cmd_init(struct cli *c, int argc, char **argv)
 	       rep.anchor_created ? "created" : "kept");
 	printf("backup key  %s (%s)\n", c->cfg->backup_key_file,
 	       rep.backup_key_created ? "created; keep a copy off this host" : "kept");
+	if (c->cfg->fleet_role == CFG_ROLE_GOVERNOR && c->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		printf("fleet key   %s (%s)\n", c->cfg->fleet_key_file,
+		       rep.fleet_key_created
+			       ? "created; every host needs a copy (root, 0400): idgov fleet join"
+			       : "kept; every host needs a copy (root, 0400): idgov fleet join");
 	if (webcert_ensure(c->cfg, &made, &err) != 0) {
 		fprintf(stderr, "idgov: init failed: %s\n", err.msg);
 		return EXIT_FAIL;
@@ -1031,6 +1041,7 @@ static const struct {
 	{"mfa", cmd_mfa},         {"policy", cmd_policy},   {"grant", cmd_grant},
 	{"account", cmd_account}, {"review", cmd_review},   {"key", cmd_key},
 	{"backup", cmd_backup},   {"restore", cmd_restore}, {"breakglass", cmd_breakglass},
+	{"fleet", cmd_fleet},
 };
 
 int

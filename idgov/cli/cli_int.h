@@ -40,5 +40,7 @@ int cmd_restore(struct cli *c, int argc, char **argv);
 /* The access review commands (cli_review.c). */
 int cmd_review(struct cli *c, int argc, char **argv);
 int cmd_breakglass(struct cli *c, int argc, char **argv);
+/* Fleet-wide MFA: migrate and join (cli_fleet.c). */
+int cmd_fleet(struct cli *c, int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
  * Refusals of callers who are not admins are coalesced when the caller
  * passes a control_refusals table (see control.h).
  */
+#include "control_fleet.h"
 #include "control_int.h"
 
 #include "account.h"
@@ -495,6 +496,8 @@ static const struct control_op ops[] = {
 	{"mfa.unlock", CONTROL_OP_ADMIN, mfa_args, control_mfa_unlock},
 	{"mfa.recovery_codes", CONTROL_OP_SECRET, mfa_code_args, control_mfa_recovery_codes},
 	{"policy.check", CONTROL_OP_ADMIN, policy_args, control_policy_check},
+	{"fleet.migrate", CONTROL_OP_ADMIN, no_args, control_fleet_migrate},
+	{"fleet.check", CONTROL_OP_ADMIN, no_args, control_fleet_check},
 	{"key.rotate", CONTROL_OP_ADMIN, name_args, control_key_rotate},
 	{"key.destroy_old", CONTROL_OP_ADMIN, name_args, control_key_destroy_old},
 	{"key.list", CONTROL_OP_ADMIN, no_args, control_key_list},

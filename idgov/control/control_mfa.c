@@ -2,8 +2,11 @@
  * The control protocol's MFA operations: enrolment (begin, then confirm
  * with a first code), status, new recovery codes, and the admin's reset
  * and unlock. A user acts on themself (enrolment only when [mfa]
- * self_enroll allows it); an admin on anyone.
+ * self_enroll allows it); an admin on anyone. With [fleet] mfa =
+ * directory the enrolment is fleet-wide, in the directory
+ * (control_mfa_fleet.c); who may act is decided here the same way.
  */
+#include "control_fleet.h"
 #include "control_int.h"
 
 #include "account.h"
@@ -12,6 +15,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+static int
+fleet_wide(const struct control_ctx *ctx)
+{
+	return ctx->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY;
+}
 
 /* The user an MFA request is about: args.name, or the caller; checks who may act on them. */
 static const char *
@@ -96,6 +105,8 @@ control_mfa_enroll_begin(struct control_ctx *ctx, const struct caller *who, json
 
 	if (name == NULL)
 		return NULL;
+	if (fleet_wide(ctx) && control_mfa_fleet_may_begin(ctx, name, r) != 0)
+		return NULL;
 	if (mfa_context(ctx, who, &c, r) != 0)
 		return NULL;
 	if (mfa_enroll_begin(&c, name, &uri, &r->e) != 0)
@@ -128,6 +139,8 @@ control_mfa_enroll_confirm(struct control_ctx *ctx, const struct caller *who, js
 
 	if (name == NULL || control_arg_name(args, "code", 0, &code, r) != 0)
 		return NULL;
+	if (fleet_wide(ctx))
+		return control_mfa_fleet_confirm(ctx, who, name, code, r);
 	if (mfa_context(ctx, who, &c, r) != 0)
 		return NULL;
 	if (mfa_enroll_confirm(&c, name, code, idg_now(), codes, &r->e) != 0)
@@ -146,6 +159,8 @@ control_mfa_status(struct control_ctx *ctx, const struct caller *who, json_t *ar
 
 	if (name == NULL)
 		return NULL;
+	if (fleet_wide(ctx))
+		return control_mfa_fleet_status(ctx, name, r);
 	if (mfa_context(ctx, who, &c, r) != 0)
 		return NULL;
 	o = mfa_status(&c, name, idg_now(), &r->e);
@@ -195,6 +210,9 @@ control_mfa_recovery_codes(struct control_ctx *ctx, const struct caller *who, js
 
 	if (name == NULL || control_arg_name(args, "code", 1, &code, r) != 0)
 		return NULL;
+	if (fleet_wide(ctx))
+		return control_mfa_fleet_recovery_codes(
+			ctx, who, name, code, strcmp(name, who->name) == 0 && who->uid != 0, r);
 	if (mfa_context(ctx, who, &c, r) != 0)
 		return NULL;
 	/* An admin replacing another user's codes acts as the admin; root is trusted. */
@@ -218,6 +236,9 @@ admin_change(struct control_ctx *ctx, const struct caller *who, json_t *args,
 	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
 	    control_user_spelling(ctx, &name, canon, sizeof(canon), r) != 0)
 		return NULL;
+	if (fleet_wide(ctx))
+		return fn == mfa_reset ? control_mfa_fleet_reset(ctx, who, name, r)
+				       : control_mfa_fleet_unlock(ctx, who, name, r);
 	if (mfa_context(ctx, who, &c, r) != 0)
 		return NULL;
 	if (fn(&c, name, &r->e) != 0)

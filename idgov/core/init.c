@@ -58,6 +58,19 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 			goto out;
 		rep->backup_key_created = 1;
 	}
+	/*
+	 * The fleet key seals the TOTP secrets every host reads from the
+	 * directory: made once, on the governor, and copied to the hosts by
+	 * the admin. A host that made its own would seal enrolments no other
+	 * host could open.
+	 */
+	if (cfg->fleet_role == CFG_ROLE_GOVERNOR && cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY &&
+	    !exists(cfg->fleet_key_file)) {
+		if (ensure_parent(cfg->fleet_key_file, err) != 0 ||
+		    keys_create_master(cfg->fleet_key_file, err) != 0)
+			goto out;
+		rep->fleet_key_created = 1;
+	}
 	if (exists(cfg->audit_key_file) != exists(cfg->audit_pubkey_file)) {
 		idg_seterr(err, "only one of %s and %s exists; restore the other or remove both",
 			   cfg->audit_key_file, cfg->audit_pubkey_file);
@@ -88,6 +101,12 @@ init_host(const struct cfg *cfg, struct init_report *rep, struct idg_err *err)
 		      "master_key_created", rep->master_key_created, "audit_key_created",
 		      rep->audit_key_created, "anchor_created", rep->anchor_created,
 		      "backup_key_created", rep->backup_key_created);
+	/* Only where a fleet key is made at all: the record of a lone host is unchanged. */
+	if (d != NULL && rep->fleet_key_created &&
+	    json_object_set_new(d, "fleet_key_created", json_true()) != 0) {
+		json_decref(d);
+		d = NULL;
+	}
 	if (d == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;

@@ -11,7 +11,12 @@
  * WAL mode, where a reader never waits on a writer.
  *
  * Schema versions of this file are its own (PRAGMA user_version), from
- * schema/authd/; version 1 is below, copied from 001_mfa_state.sql.
+ * schema/authd/; each is below, copied from its file: version 1 from
+ * 001_mfa_state.sql (the watermark, failures, lock and spent recovery
+ * codes), version 2 from 002_fleet_pending.sql (what [fleet] mfa =
+ * directory keeps: the last-login stamp's note and the offline logins
+ * waiting to be written back). A file is brought up one version at a
+ * time, each in the transaction that also sets its number.
  */
 #include "mfastate.h"
 
@@ -23,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MFASTATE_VERSION 1
+#define MFASTATE_VERSION 2
 
 static const char schema_v1[] =
 	"CREATE TABLE mfa_state (user_uuid TEXT PRIMARY KEY, "
@@ -31,6 +36,12 @@ static const char schema_v1[] =
 	"failure_start INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE mfa_recovery_used (user_uuid TEXT NOT NULL, code_id TEXT NOT NULL, "
 	"hash TEXT NOT NULL, used_at INTEGER NOT NULL, PRIMARY KEY (user_uuid, code_id, hash));";
+
+static const char schema_v2[] =
+	"ALTER TABLE mfa_state ADD COLUMN login_stamped_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE fleet_pending (id INTEGER PRIMARY KEY, user_uuid TEXT NOT NULL, "
+	"step INTEGER NOT NULL DEFAULT 0, recovery TEXT, queued_at INTEGER NOT NULL);"
+	"PRAGMA user_version = 2;";
 
 int
 mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t len,
@@ -79,9 +90,36 @@ out:
 	return rc;
 }
 
+/* Version 0 to 1: the tables, and the main store's state copied. */
+static int
+migrate_v1(struct store *st, struct store *main, struct idg_err *err)
+{
+	if (store_exec(st, schema_v1, err) != 0)
+		return -1;
+	if (main != NULL &&
+	    (copy_rows(main,
+		       "SELECT user_uuid, last_step, failures, failure_start, locked_until "
+		       "FROM mfa",
+		       st,
+		       "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
+		       "locked_until) VALUES (?1, ?2, ?3, ?4, ?5)",
+		       err) != 0 ||
+	     copy_rows(main,
+		       "SELECT user_uuid, code_id, hash, used_at FROM mfa_recovery "
+		       "WHERE used_at IS NOT NULL",
+		       st,
+		       "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
+		       "VALUES (?1, ?2, ?3, ?4)",
+		       err) != 0))
+		return -1;
+	return store_exec(st, "PRAGMA user_version = 1", err);
+}
+
 /*
- * Under the state file's write lock: if it is still at version 0, creates
- * the tables and copies the main store's state, all in one transaction.
+ * Under the state file's write lock: brings it from the version it has
+ * to MFASTATE_VERSION, one step after the other, all in one transaction
+ * (a file is never left between two versions). Version 0 is a new file,
+ * filled from the main store's state.
  */
 static int
 migrate(struct store *st, struct store *main, struct idg_err *err)
@@ -97,25 +135,15 @@ migrate(struct store *st, struct store *main, struct idg_err *err)
 				  st->path, v, MFASTATE_VERSION);
 	if (store_begin(st, err) != 0)
 		return -1;
-	v = store_schema_version(st);
-	if (v == 0 &&
-	    (store_exec(st, schema_v1, err) != 0 ||
-	     (main != NULL &&
-	      (copy_rows(main,
-			 "SELECT user_uuid, last_step, failures, failure_start, locked_until "
-			 "FROM mfa",
-			 st,
-			 "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
-			 "locked_until) VALUES (?1, ?2, ?3, ?4, ?5)",
-			 err) != 0 ||
-	       copy_rows(main,
-			 "SELECT user_uuid, code_id, hash, used_at FROM mfa_recovery "
-			 "WHERE used_at IS NOT NULL",
-			 st,
-			 "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
-			 "VALUES (?1, ?2, ?3, ?4)",
-			 err) != 0)) ||
-	     store_exec(st, "PRAGMA user_version = 1", err) != 0)) {
+	v = store_schema_version(st); /* again, under the lock: another opener may have done it */
+	if (v > MFASTATE_VERSION) {
+		store_rollback(st);
+		return idg_seterr(err,
+				  "MFA state %s has schema version %d, newer than this idgov (%d)",
+				  st->path, v, MFASTATE_VERSION);
+	}
+	if ((v < 1 && migrate_v1(st, main, err) != 0) ||
+	    (v < 2 && store_exec(st, schema_v2, err) != 0)) {
 		store_rollback(st);
 		return -1;
 	}

@@ -7,6 +7,8 @@
 #include "dir.h"
 
 #include "safepath.h"
+#include "token.h"
+#include "tokenmirror.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -126,6 +128,10 @@ dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS])
 		attrs[n++] = cfg->attr_login_shell;
 	if (cfg->attr_status[0] != '\0')
 		attrs[n++] = cfg->attr_status;
+	/* The fleet-wide MFA token rides on the person's entry (token.h). */
+	if (cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		for (const char *const *t = token_attrs(); *t != NULL && n < DIR_MAX_ATTRS - 1; t++)
+			attrs[n++] = idg_unconst(*t);
 	attrs[n] = NULL;
 }
 
@@ -173,7 +179,7 @@ read_password_file(const char *path, char *buf, size_t size, struct idg_err *err
 }
 
 static int
-bind_as_configured(LDAP *ld, const struct cfg *cfg, int *ldrc, struct idg_err *err)
+bind_as_configured(LDAP *ld, const struct cfg *cfg, const char *uri, int *ldrc, struct idg_err *err)
 {
 	struct berval cred = {0, NULL};
 	char *pw = NULL;
@@ -196,24 +202,28 @@ bind_as_configured(LDAP *ld, const struct cfg *cfg, int *ldrc, struct idg_err *e
 		sodium_free(pw); /* wipes */
 	*ldrc = rc;
 	if (rc != LDAP_SUCCESS)
-		return idg_seterr(err, "bind to %s as %s failed: %s", cfg->dir_uri,
+		return idg_seterr(err, "bind to %s as %s failed: %s", uri,
 				  cfg->dir_bind_dn[0] ? cfg->dir_bind_dn : "anonymous",
 				  ldap_err2string(rc));
 	return 0;
 }
 
-/* dir_open(), and in *ldrc the LDAP result that failed (0: none). */
+/*
+ * dir_open() to uri (one or several URIs, as libldap takes them) with tv
+ * for connecting and for each synchronous operation, and in *ldrc the
+ * LDAP result that failed (0: none).
+ */
 static int
-open_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
+open_rc(const struct cfg *cfg, const char *uri, struct timeval tv, LDAP **out, int *ldrc,
+	struct idg_err *err)
 {
 	LDAP *ld = NULL;
 	int version = LDAP_VERSION3, rc, off = 0;
-	struct timeval tv = {cfg->dir_timeout, 0};
 
 	*out = NULL;
-	rc = ldap_initialize(&ld, cfg->dir_uri);
+	rc = ldap_initialize(&ld, uri);
 	if (rc != LDAP_SUCCESS)
-		return idg_seterr(err, "directory %s: %s", cfg->dir_uri, ldap_err2string(rc));
+		return idg_seterr(err, "directory %s: %s", uri, ldap_err2string(rc));
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
 	ldap_set_option(ld, LDAP_OPT_REFERRALS, &off);
 	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
@@ -231,7 +241,7 @@ open_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 		if (rc != LDAP_SUCCESS) {
 			*ldrc = rc;
 			ldap_unbind_ext(ld, NULL, NULL);
-			return idg_seterr(err, "StartTLS with %s failed: %s", cfg->dir_uri,
+			return idg_seterr(err, "StartTLS with %s failed: %s", uri,
 					  ldap_err2string(rc));
 		}
 	}
@@ -242,21 +252,26 @@ open_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 int
 dir_open(const struct cfg *cfg, LDAP **out, struct idg_err *err)
 {
+	struct timeval tv = {cfg->dir_timeout, 0};
 	int ldrc = 0;
 
-	return open_rc(cfg, out, &ldrc, err);
+	return open_rc(cfg, cfg->dir_uri, tv, out, &ldrc, err);
 }
 
-/* dir_connect(), and in *ldrc the LDAP result that failed (0: none, e.g. the password file). */
+/*
+ * dir_connect() to uri with tv, and in *ldrc the LDAP result that failed
+ * (0: none, e.g. the password file).
+ */
 static int
-connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
+connect_rc(const struct cfg *cfg, const char *uri, struct timeval tv, LDAP **out, int *ldrc,
+	   struct idg_err *err)
 {
 	LDAP *ld = NULL;
 
 	*out = NULL;
-	if (open_rc(cfg, &ld, ldrc, err) != 0)
+	if (open_rc(cfg, uri, tv, &ld, ldrc, err) != 0)
 		return -1;
-	if (bind_as_configured(ld, cfg, ldrc, err) != 0) {
+	if (bind_as_configured(ld, cfg, uri, ldrc, err) != 0) {
 		ldap_unbind_ext(ld, NULL, NULL);
 		return -1;
 	}
@@ -267,25 +282,65 @@ connect_rc(const struct cfg *cfg, LDAP **out, int *ldrc, struct idg_err *err)
 int
 dir_connect(const struct cfg *cfg, LDAP **out, struct idg_err *err)
 {
+	struct timeval tv = {cfg->dir_timeout, 0};
 	int ldrc = 0;
 
-	return connect_rc(cfg, out, &ldrc, err);
+	return connect_rc(cfg, cfg->dir_uri, tv, out, &ldrc, err);
+}
+
+int
+dir_unreachable_rc(int ldrc)
+{
+	return ldrc == LDAP_SERVER_DOWN || ldrc == LDAP_TIMEOUT || ldrc == LDAP_CONNECT_ERROR ||
+	       ldrc == LDAP_UNAVAILABLE || ldrc == LDAP_BUSY;
+}
+
+int
+dir_connect_uri(const struct cfg *cfg, const char *uri, int timeout_ms, LDAP **out,
+		struct idg_err *err)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	int ldrc = 0;
+
+	if (connect_rc(cfg, uri, tv, out, &ldrc, err) == 0)
+		return 0;
+	return dir_unreachable_rc(ldrc) ? DIR_UNREACHABLE : -1;
+}
+
+int
+dir_modify_asserted(LDAP *ld, const char *dn, LDAPMod **mods, const char *assertion, int permissive)
+{
+	LDAPControl *assert = NULL, permit, *ctrls[] = {NULL, NULL, NULL};
+	int rc;
+
+	rc = ldap_create_assertion_control(ld, idg_unconst(assertion), 1, &assert);
+	if (rc != LDAP_SUCCESS)
+		return rc;
+	ctrls[0] = assert;
+	if (permissive) {
+		permit.ldctl_oid = idg_unconst(LDAP_CONTROL_X_PERMISSIVE_MODIFY);
+		permit.ldctl_value.bv_len = 0;
+		permit.ldctl_value.bv_val = NULL;
+		permit.ldctl_iscritical = 1;
+		ctrls[1] = &permit;
+	}
+	rc = ldap_modify_ext_s(ld, dn, mods, ctrls, NULL);
+	ldap_control_free(assert);
+	return rc;
 }
 
 int
 dir_check(const struct cfg *cfg, struct idg_err *err)
 {
+	struct timeval tv = {cfg->dir_timeout, 0};
 	LDAP *ld;
 	int ldrc = 0;
 
-	if (connect_rc(cfg, &ld, &ldrc, err) == 0) {
+	if (connect_rc(cfg, cfg->dir_uri, tv, &ld, &ldrc, err) == 0) {
 		ldap_unbind_ext(ld, NULL, NULL);
 		return 0;
 	}
-	if (ldrc == LDAP_SERVER_DOWN || ldrc == LDAP_TIMEOUT || ldrc == LDAP_CONNECT_ERROR ||
-	    ldrc == LDAP_UNAVAILABLE || ldrc == LDAP_BUSY)
-		return DIR_UNREACHABLE;
-	return -1;
+	return dir_unreachable_rc(ldrc) ? DIR_UNREACHABLE : -1;
 }
 
 int
@@ -913,6 +968,36 @@ out:
 	return rc;
 }
 
+/*
+ * The person's fleet-wide MFA token. A value that cannot be read is a
+ * warning and an unreadable token, never a skipped entry (the rest of the
+ * entry, a lock above all, must still be applied) and never "no token"
+ * (that would unlock a lock or reopen a spent step).
+ */
+static int
+parse_token(LDAP *ld, LDAPMessage *msg, struct dir_entry *e, struct idg_err *err)
+{
+	struct idg_err why;
+
+	if ((e->token = calloc(1, sizeof(*e->token))) == NULL)
+		return idg_seterr(err, "out of memory");
+	if (token_from_entry(ld, msg, e->token, &why) != 0) {
+		free(e->token);
+		e->token = NULL;
+		e->token_state = DIR_TOKEN_UNREADABLE;
+		warn(e, "idgovToken", "a value cannot be read: the token is unusable until fixed");
+		return 0;
+	}
+	if (tokenmirror_empty(e->token)) {
+		free(e->token);
+		e->token = NULL;
+		e->token_state = DIR_TOKEN_ABSENT;
+	} else {
+		e->token_state = DIR_TOKEN_PRESENT;
+	}
+	return 0;
+}
+
 static int
 parse_group(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	    struct idg_err *err)
@@ -986,6 +1071,8 @@ dir_parse_entry(const struct cfg *cfg, LDAP *ld, LDAPMessage *msg, const struct 
 	rc = 0;
 	if (e->kind == DIR_USER)
 		rc = parse_user(cfg, &ea, e, err);
+	if (rc == 0 && e->kind == DIR_USER && cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		rc = parse_token(ld, msg, e, err);
 	else if (e->kind == DIR_GROUP)
 		rc = parse_group(cfg, &ea, e, err);
 	entry_attrs_free(&ea);
@@ -1024,5 +1111,6 @@ dir_entry_free(struct dir_entry *e)
 	free(e->cn);
 	free_list(e->members, e->n_members);
 	free_list(e->member_uids, e->n_member_uids);
+	free(e->token);
 	memset(e, 0, sizeof(*e));
 }

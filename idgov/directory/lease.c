@@ -160,7 +160,6 @@ lease_replace(const struct cfg *cfg, LDAP *ld, const struct lease *cur, const ch
 	LDAPMod m_e = {.mod_op = LDAP_MOD_REPLACE, .mod_type = ATTR_EXPIRES, .mod_values = expires};
 	LDAPMod *mods[] = {&m_h, &m_e, NULL};
 	struct berval in = {strlen(cur->holder), idg_unconst(cur->holder)}, esc = {0, NULL};
-	LDAPControl *assert = NULL, *ctrls[] = {NULL, NULL};
 	char filter[CFG_FLEET_NAME_MAX * 3 + LEASE_TIME_MAX + 64];
 	int rc;
 
@@ -170,12 +169,7 @@ lease_replace(const struct cfg *cfg, LDAP *ld, const struct lease *cur, const ch
 	snprintf(filter, sizeof(filter), "(&(" ATTR_HOLDER "=%s)(" ATTR_EXPIRES "=%s))", esc.bv_val,
 		 cur->expires_raw);
 	ber_memfree(esc.bv_val);
-	rc = ldap_create_assertion_control(ld, filter, 1, &assert);
-	if (rc != LDAP_SUCCESS)
-		return idg_seterr(err, "the lease's assertion control: %s", ldap_err2string(rc));
-	ctrls[0] = assert;
-	rc = ldap_modify_ext_s(ld, cfg->fleet_lease_dn, mods, ctrls, NULL);
-	ldap_control_free(assert);
+	rc = dir_modify_asserted(ld, cfg->fleet_lease_dn, mods, filter, 0);
 	if (rc != LDAP_SUCCESS && rc != LDAP_ASSERTION_FAILED && rc != LDAP_NO_SUCH_OBJECT)
 		return idg_seterr(err, "renewing the lease %s: %s", cfg->fleet_lease_dn,
 				  ldap_err2string(rc));

@@ -15,6 +15,8 @@
 
 #include "guard.h"
 #include "strmap.h"
+#include "token.h"
+#include "tokenmirror.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -146,6 +148,7 @@ struct mirror {
 	int refs_complete;
 	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
 	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
+	int tokens_none;   /* fleet_tokens is empty (a baseline), until a row is added */
 	int in_tx;
 	int refresh;
 	int baseline;
@@ -303,6 +306,8 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM held_departures)") == 0;
 	m->warnings_none =
 		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM entry_warnings)") == 0;
+	m->tokens_none =
+		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM fleet_tokens)") == 0;
 	if (m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM member_refs)") == 0) {
 		strmap_clear(m->refs);
 		m->refs_complete = 1;
@@ -1339,6 +1344,31 @@ entry_usable(const struct dir_entry *e, struct idg_err *err)
 	return 0;
 }
 
+/*
+ * The user's fleet-wide MFA token ([fleet] mfa = directory), as the entry
+ * holds it: written, deleted when the entry has none, or marked unusable
+ * when a value could not be read (dir.c has added the warning). Not
+ * audited: every login moves the step, and the directory is the record.
+ */
+static int
+apply_token(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
+{
+	switch (e->token_state) {
+	case DIR_TOKEN_ABSENT:
+		return m->tokens_none ? 0 : tokenmirror_delete(m->st, e->uuid, err);
+	case DIR_TOKEN_PRESENT:
+		if (e->token == NULL)
+			return idg_seterr(err, "user entry %s without its token", e->uuid);
+		m->tokens_none = 0;
+		return tokenmirror_put(m->st, e->uuid, e->token, err);
+	case DIR_TOKEN_UNREADABLE:
+		m->tokens_none = 0;
+		return tokenmirror_put_unusable(m->st, e->uuid, err);
+	default:
+		return 0;
+	}
+}
+
 int
 mirror_apply(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 {
@@ -1346,7 +1376,9 @@ mirror_apply(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		return -1;
 	switch (e->kind) {
 	case DIR_USER:
-		return apply_user(m, e, err);
+		if (apply_user(m, e, err) != 0)
+			return -1;
+		return apply_token(m, e, err);
 	case DIR_GROUP:
 		return apply_group(m, e, err);
 	default:

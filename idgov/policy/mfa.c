@@ -12,6 +12,8 @@
  */
 #include "mfa.h"
 
+#include "mfadecide.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,18 +225,13 @@ static int
 record_failure(struct mfa_ctx *c, const char *uid, const char *uuid, struct mfa_row *row,
 	       int64_t now, struct idg_err *err)
 {
-	int64_t failures = row->failures + 1, start = row->failure_start, locked = 0;
+	struct mfa_token_state in = {row->last_step, row->failures, row->failure_start,
+				     row->locked_until},
+			       next;
+	int64_t locked = mfa_failure_next(c->cfg, &in, now, &next) ? now + c->cfg->mfa_lockout : 0;
 
-	if (row->failures == 0 || now - row->failure_start > c->cfg->mfa_failure_interval) {
-		failures = 1;
-		start = now;
-	}
-	if (failures >= c->cfg->mfa_max_failures) {
-		locked = now + c->cfg->mfa_lockout;
-		failures = 0;
-	}
-	if (save_state(c, uuid, row->last_step, failures, start,
-		       locked > row->locked_until ? locked : row->locked_until, err) != 0)
+	if (save_state(c, uuid, next.last_step, next.failures, next.failure_start,
+		       next.locked_until, err) != 0)
 		return -1;
 	if (locked > 0) {
 		char details[96];
@@ -274,31 +271,6 @@ decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	return 0;
 }
 
-/* "ABCD-EFGH-JKLM" in any case: fills id (4) and secret (8); 0 if well formed. */
-static int
-split_recovery(const char *code, char id[5], char secret[9])
-{
-	size_t j = 0;
-
-	if (strlen(code) != MFA_RECOVERY_LEN - 1 || code[4] != '-' || code[9] != '-')
-		return -1;
-	for (size_t i = 0; i < MFA_RECOVERY_LEN - 1; i++) {
-		char ch = (char)toupper((unsigned char)code[i]);
-
-		if (i == 4 || i == 9)
-			continue;
-		if (strchr(recovery_alphabet, ch) == NULL || ch == '\0')
-			return -1;
-		if (i < 4)
-			id[i] = ch;
-		else
-			secret[j++] = ch;
-	}
-	id[4] = '\0';
-	secret[8] = '\0';
-	return 0;
-}
-
 /* 1 if the state file says this code (id and hash) was spent, 0 if not, -1 error. */
 static int
 spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *hash,
@@ -335,7 +307,7 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 	sqlite3_stmt *s;
 	int rc, ok = 0, spent = 0;
 
-	if (split_recovery(code, id, secret) != 0)
+	if (mfa_recovery_split(code, id, secret) != 0)
 		return 0;
 	if (store_prepare(c->st,
 			  "SELECT hash, used_at IS NOT NULL FROM mfa_recovery WHERE user_uuid = ?1 "
@@ -646,7 +618,7 @@ store_recovery_codes(struct mfa_ctx *c, const char *uuid,
 		do
 			make_code(codes[i]);
 		while (i > 0 && memcmp(codes[i], codes[i - 1], 4) == 0);
-		split_recovery(codes[i], id, secret);
+		mfa_recovery_split(codes[i], id, secret);
 		if (crypto_pwhash_str(hash, secret, strlen(secret),
 				      crypto_pwhash_OPSLIMIT_INTERACTIVE,
 				      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {

@@ -28,6 +28,8 @@
 
 enum dir_kind { DIR_OTHER, DIR_USER, DIR_GROUP };
 
+struct token; /* token.h */
+
 /* An attribute of an entry that could not be stored as the directory holds it. */
 struct dir_warning {
 	const char *attr;    /* the attribute's name (the config's storage) */
@@ -61,6 +63,19 @@ struct dir_entry {
 	size_t n_members_raw; /* how many of members are raw (not a DN, or over DIR_MAX_DN) */
 	char **member_uids;   /* sorted, unique */
 	size_t n_member_uids;
+	/*
+	 * users, with [fleet] mfa = directory: the token.h attributes. NONE:
+	 * not asked for (another mode, or not a user); ABSENT: none (the entry has no token and no
+	 * last-login stamp); PRESENT: in token (malloc'd); UNREADABLE: a value is malformed (a
+	 * warning says so), so the mirror's copy is marked unusable, never "unlocked".
+	 */
+	enum dir_token_state {
+		DIR_TOKEN_NONE,
+		DIR_TOKEN_ABSENT,
+		DIR_TOKEN_PRESENT,
+		DIR_TOKEN_UNREADABLE
+	} token_state;
+	struct token *token;
 };
 
 /* Connects, sets options (v3, timeouts, TLS) and binds. */
@@ -78,11 +93,37 @@ int dir_open(const struct cfg *cfg, LDAP **out, struct idg_err *err);
 #define DIR_UNREACHABLE 1
 int dir_check(const struct cfg *cfg, struct idg_err *err);
 
+/*
+ * Connects to the one uri given, with timeout_ms (at least 1) for the
+ * connection and, on the handle returned, for each synchronous
+ * operation, and binds with [directory] bind_dn / bind_password_file and
+ * the TLS settings of dir_connect(). 0 with *out, DIR_UNREACHABLE (down,
+ * timed out), or -1 (credentials, TLS, password file: retrying will not
+ * help); err says which server and why.
+ */
+int dir_connect_uri(const struct cfg *cfg, const char *uri, int timeout_ms, LDAP **out,
+		    struct idg_err *err);
+
+/* True if an LDAP result code means the server could not be reached or answer in time. */
+int dir_unreachable_rc(int ldrc);
+
+/*
+ * A modify that the directory applies only if the entry matches the
+ * filter assertion (RFC 4528 assertion control, critical): the whole
+ * modify or nothing. With permissive, also the permissive modify control
+ * (adding a value that is there, or deleting one that is not, is no
+ * error). Returns the LDAP result: LDAP_SUCCESS, LDAP_ASSERTION_FAILED
+ * when the entry did not match, or whatever else the server or libldap
+ * said.
+ */
+int dir_modify_asserted(LDAP *ld, const char *dn, LDAPMod **mods, const char *assertion,
+			int permissive);
+
 /* True if the server's root DSE advertises the RFC 4533 sync request control. */
 int dir_supports_sync(LDAP *ld);
 
 /* The attributes idgov asks for (NULL-terminated, static storage in cfg order). */
-#define DIR_MAX_ATTRS 32
+#define DIR_MAX_ATTRS 48
 void dir_attrs(const struct cfg *cfg, char *attrs[DIR_MAX_ATTRS]);
 
 /* The sync filter: (|user_filter group_filter). Caller frees. */

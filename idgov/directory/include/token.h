@@ -70,6 +70,20 @@ const char *const *token_attrs(void);
  */
 int token_from_entry(LDAP *ld, LDAPMessage *entry, struct token *t, struct idg_err *err);
 
+/*
+ * The value parsers token_from_entry() uses, for tests and for the
+ * mirror's own checks: each -1 on anything but the exact form.
+ *
+ * token_parse_number: a decimal from 0 to max as LDAP INTEGER writes it
+ * (digits only, no sign, no leading zero). token_parse_time: a
+ * GeneralizedTime in UTC, copied into raw (size bytes) as read.
+ * token_parse_recovery: "ID:HASH", ID four upper-case letters or digits,
+ * HASH printable ASCII without spaces, shorter than TOKEN_RECOVERY_MAX.
+ */
+int token_parse_number(const char *s, size_t len, int64_t max, int64_t *out);
+int token_parse_time(const char *s, size_t len, char *raw, size_t size, int64_t *out);
+int token_parse_recovery(const char *s, size_t len);
+
 /* Reads the token of dn (base search, [fleet] timeout_ms): 0, TOKEN_DOWN or -1. */
 int token_read(const struct cfg *cfg, LDAP *ld, const char *dn, struct token *t,
 	       struct idg_err *err);

@@ -429,6 +429,99 @@ test_state_file_newer_or_garbage_is_refused(void **state)
 	assert_null(st);
 }
 
+/* The columns of one table as "name type, ...", for comparing two schemas. */
+static char *
+columns(sqlite3 *db, const char *table)
+{
+	char sql[160];
+	sqlite3_stmt *s;
+	char *out = NULL;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT group_concat(name || ' ' || type || ' ' || \"notnull\" || ' ' || "
+		 "coalesce(dflt_value, '') || ' ' || pk, ', ') FROM pragma_table_info('%s')",
+		 table);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	if (sqlite3_column_text(s, 0) != NULL)
+		out = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	assert_non_null(out);
+	return out;
+}
+
+/* Runs a schema/authd/ file on db. */
+static void
+run_sql_file(sqlite3 *db, const char *name)
+{
+	char path[512], buf[8192];
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/schema/authd/%s", IDGOV_SOURCE_DIR, name);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	assert_int_equal(sqlite3_exec(db, buf, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/*
+ * A version 1 state file (as the previous idgov left it) is brought to
+ * version 2 keeping every row; the result has exactly the tables and
+ * columns of schema/authd/001 and 002 applied in turn.
+ */
+static void
+test_state_file_version_1_is_migrated_to_2(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], ref[256];
+	static const char *const tables[] = {"mfa_state", "mfa_recovery_used", "fleet_pending"};
+	struct store *st = NULL;
+	struct idg_err err;
+	sqlite3 *db, *rdb;
+
+	snprintf(path, sizeof(path), "%s/v1.db", f->env.dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	run_sql_file(db, "001_mfa_state.sql");
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "INSERT INTO mfa_state VALUES ('u-alice', 77, 2, 5, 9);"
+			     "INSERT INTO mfa_recovery_used VALUES ('u-alice', 'ABCD', 'h', 3);"
+			     "PRAGMA user_version = 1",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	chmod(path, 0600);
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(st->db, "SELECT last_step + failures + failure_start + "
+					   "locked_until + login_stamped_at FROM mfa_state"),
+			 93);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM mfa_recovery_used"), 1);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM fleet_pending"), 0);
+
+	snprintf(ref, sizeof(ref), "%s/ref.db", f->env.dir);
+	assert_int_equal(sqlite3_open(ref, &rdb), SQLITE_OK);
+	run_sql_file(rdb, "001_mfa_state.sql");
+	run_sql_file(rdb, "002_fleet_pending.sql");
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char *a = columns(st->db, tables[i]), *b = columns(rdb, tables[i]);
+
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+	sqlite3_close(rdb);
+	store_close(st);
+
+	/* Opened again: already current, nothing to do. */
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 2);
+	store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_state, teardown)
 
@@ -437,6 +530,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_enrol_confirm_and_verify),
+		T(test_state_file_version_1_is_migrated_to_2),
 		T(test_lockout_after_max_failures_and_unlock),
 		T(test_replays_do_not_count_toward_lockout),
 		T(test_recovery_codes_are_single_use),

@@ -1,0 +1,126 @@
+/*
+ * Test helper: puts a new MFA token for one user into the directory, as
+ * an enrolment with [fleet] mfa = directory does (a fresh secret sealed
+ * under the fleet key with the user's entryUUID, recovery code hashes as
+ * "ID:hash"), written with token_write() on the first provider. Prints
+ * the otpauth:// URI (the secret, for oathtool) and the recovery codes,
+ * one a line.
+ *
+ *   fleet_token_put CONFIG USER [LAST_STEP]
+ *
+ * The user's uuid and DN come from the mirror (run `idgov sync` first).
+ * Exit 0 when written, 1 otherwise (the reason on stderr).
+ */
+#include "config.h"
+#include "fleetseal.h"
+#include "mfa.h"
+#include "mfadecide.h"
+#include "provider.h"
+#include "store.h"
+#include "token.h"
+#include "totp.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+static int
+find_user(struct store *st, const char *uid, char uuid[64], char dn[1024], struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT uuid, dn FROM users WHERE uid = ?1", &s, err) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), 64);
+		idg_strlcpy(dn, (const char *)sqlite3_column_text(s, 1), 1024);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : idg_seterr(err, "no user %s in the mirror", uid);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cfg *cfg = NULL;
+	struct store *st = NULL;
+	struct secret_key *key = NULL;
+	struct providers *p = NULL;
+	struct token *t = calloc(1, sizeof(*t));
+	struct totp_params tp;
+	struct idg_err err = {0};
+	unsigned char secret[MFA_SECRET_LEN];
+	char uuid[64], dn[1024], codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], *uri = NULL;
+	LDAP *ld;
+	size_t index;
+	int rc = 1;
+
+	if (argc < 3 || argc > 4 || t == NULL) {
+		fprintf(stderr, "usage: fleet_token_put CONFIG USER [LAST_STEP]\n");
+		return 2;
+	}
+	if (sodium_init() < 0 || cfg_load(argv[1], &cfg, &err) != 0 ||
+	    store_open(cfg->store_path, STORE_OPEN_READONLY, &st, &err) != 0 ||
+	    find_user(st, argv[2], uuid, dn, &err) != 0 || fleet_key_load(cfg, &key, &err) != 0)
+		goto out;
+	randombytes_buf(secret, sizeof(secret));
+	t->enrolled = 1;
+	if (fleet_seal(key, uuid, secret, sizeof(secret), t->sealed, &t->sealed_len, &err) != 0)
+		goto out;
+	strcpy(t->algorithm, "sha1");
+	t->digits = 6;
+	t->period = 30;
+	t->last_step = argc == 4 ? strtoll(argv[3], NULL, 10) : 0;
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
+		char id[5], rs[9], hash[crypto_pwhash_STRBYTES];
+
+		for (int j = 0; j < MFA_RECOVERY_LEN - 1; j++)
+			codes[i][j] = (j == 4 || j == 9) ? '-' : alphabet[randombytes_uniform(32)];
+		codes[i][MFA_RECOVERY_LEN - 1] = '\0';
+		mfa_recovery_split(codes[i], id, rs);
+		if (crypto_pwhash_str(hash, rs, strlen(rs), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+			idg_seterr(&err, "out of memory");
+			goto out;
+		}
+		snprintf(t->recovery[i], TOKEN_RECOVERY_MAX, "%s:%s", id, hash);
+	}
+	t->n_recovery = MFA_RECOVERY_CODES;
+	if (providers_new(cfg, &p, &err) != 0 ||
+	    providers_get(p, idg_now(), &ld, &index, &err) != 0)
+		goto out;
+	switch (token_write(cfg, ld, dn, t, 0, &err)) {
+	case 0:
+		break;
+	case TOKEN_CHANGED:
+		idg_seterr(&err, "%s is enrolled already", argv[2]);
+		goto out;
+	default:
+		goto out;
+	}
+	mfa_params(cfg, &tp);
+	uri = totp_uri(secret, sizeof(secret), &tp, "Test", argv[2]);
+	if (uri == NULL)
+		goto out;
+	printf("%s\n", uri);
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++)
+		printf("%s\n", codes[i]);
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "fleet_token_put: %s\n", err.msg);
+	sodium_memzero(secret, sizeof(secret));
+	free(uri);
+	free(t);
+	providers_free(p);
+	secret_key_free(key);
+	store_close(st);
+	cfg_free(cfg);
+	return rc;
+}
