@@ -43,7 +43,7 @@ struct providers {
 static int
 is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 int
@@ -177,7 +177,9 @@ providers_get(struct providers *p, int64_t now, LDAP **ld, size_t *index, struct
 
 	*ld = NULL;
 	*index = 0;
-	if (p->ld != NULL && p->held > 0 && now - p->tried >= PROVIDERS_RETRY_FIRST) {
+	/* A clock set back counts as time passed: the earlier providers are not shut out for it. */
+	if (p->ld != NULL && p->held > 0 &&
+	    (now - p->tried >= PROVIDERS_RETRY_FIRST || now < p->tried)) {
 		/* Back to an earlier one if it answers again; else keep the one held. */
 		struct idg_err ignored;
 

@@ -319,11 +319,8 @@ token_from_entry(LDAP *ld, LDAPMessage *entry, struct token *t, struct idg_err *
 	t->period = (int)period;
 	rc = 0;
 out:
-	if (rc != 0) {
-		/* Nothing half read: a caller that ignores -1 still finds no secret and no state.
-		 */
-		sodium_memzero(t, sizeof(*t));
-	}
+	if (rc != 0)
+		sodium_memzero(t, sizeof(*t)); /* nothing half read is left for a careless caller */
 	return rc;
 }
 

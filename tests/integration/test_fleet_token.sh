@@ -5,7 +5,8 @@
 # second one is refused) and its secret, sealed for the user's entryUUID,
 # opens only there; a step is consumed once, and of writers racing for
 # the same step (or the same failure count, or the same recovery code)
-# exactly one wins; unlock, clear, new recovery codes; the last-login
+# exactly one wins (every write bound as a host's service DN under the
+# example ACL); unlock, clear, new recovery codes; the last-login
 # stamp is written at most once a day; values the directory holds that
 # are not what idgov writes make the token unreadable; and the provider
 # order falls over to the second provider when the first is down (a
@@ -18,6 +19,27 @@ it_setup
 URI=$(cat "$T/slapd/uri")
 ALICE="uid=alice,ou=People,dc=example,dc=com"
 BOB="uid=bob,ou=People,dc=example,dc=com"
+HOST="cn=host1,ou=idgov,dc=example,dc=com"
+
+# Everything below runs as a host's service DN under the example ACL
+# (schema/ldap/idgov-acl.ldif): what a host may write is what the token needs.
+slapd_stop "$T/slapd"
+{
+	printf 'dn: ou=idgov,dc=example,dc=com\nobjectClass: organizationalUnit\nou: idgov\n\n'
+	printf 'dn: %s\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\n' "$HOST"
+	printf 'cn: host1\nuserPassword: host-secret\n\n'
+	printf 'dn: cn=idgov-hosts,ou=idgov,dc=example,dc=com\nobjectClass: groupOfNames\n'
+	printf 'cn: idgov-hosts\nmember: %s\n' "$HOST"
+} >"$T/hosts.ldif"
+slapadd -q -F "$T/slapd/slapd.d" -b "$SLAPD_SUFFIX" -l "$T/hosts.ldif" >"$T/slapadd.log" 2>&1 ||
+	not_ok "loading the host's service DN: $(cat "$T/slapadd.log")"
+slapmodify -n0 -F "$T/slapd/slapd.d" -l "$ROOT/schema/ldap/idgov-acl.ldif" >"$T/acl.log" 2>&1 ||
+	not_ok "loading the example ACL: $(cat "$T/acl.log")"
+slapd_restart "$T/slapd" || exit 1
+printf 'host-secret' >"$T/host.pw"
+chmod 600 "$T/host.pw"
+sed -i "s|^bind_dn = .*|bind_dn = $HOST|; s|^bind_password_file = .*|bind_password_file = $T/host.pw|" \
+	"$T/etc/idgov.conf"
 cat >>"$T/etc/idgov.conf" <<CONF
 [fleet]
 mfa = directory
@@ -236,6 +258,7 @@ assert_exit 1 "and writes on an unreadable token still need a readable one first
 # A second slapd, stopped: its port is closed. A silent listener: it accepts and never answers.
 slapd_setup "$T/slapd2" || exit 1
 slapd_load "$T/slapd2" "$ROOT/tests/fixtures/org.ldif" || exit 1
+slapd_load "$T/slapd2" "$T/hosts.ldif" || exit 1
 slapd_start "$T/slapd2" || exit 1
 URI2=$(cat "$T/slapd2/uri")
 slapd_stop "$T/slapd2"
@@ -276,6 +299,7 @@ assert_contains "$(cat "$T/last.out")" "no MFA provider answers" "saying so"
 assert_contains "$(cat "$T/last.out")" "$URI2" "naming the closed one"
 assert_contains "$(cat "$T/last.out")" "127.0.0.1:$SILENT_PORT" "and the silent one"
 sed -i "s|^providers = .*|providers = $URI|" "$CONF_FILE"
+assert_exit 0 "the host's service DN binds" ft providers get@1000
 echo wrong >"$T/wrongpw"
 chmod 600 "$T/wrongpw"
 sed -i "s|^bind_password_file = .*|bind_password_file = $T/wrongpw|" "$CONF_FILE"
