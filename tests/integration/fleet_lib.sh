@@ -35,6 +35,19 @@
 #   fleet_daemon_start NAME       idgovd for NAME ($T/NAME/run/idgovd.pid)
 #   fleet_daemon_stop NAME
 #   fleet_sql NAME QUERY          NAME's store
+#   fleet_mfa_directory NAME OFFLINE [KEY_FROM]
+#                                 [fleet] mfa = directory for NAME (the
+#                                 providers P1 then P2 for every instance,
+#                                 offline = OFFLINE, a wide TOTP window and
+#                                 no failure delay); the fleet key made by
+#                                 `idgov init` (a governor) or copied from
+#                                 instance KEY_FROM (a host)
+#   fleet_authd_start NAME        NAME's auth service, on its own socket,
+#                                 with a PAM service file for it
+#   fleet_pam NAME USER ACTION... pamtester through NAME's auth service
+#   fleet_enroll NAME USER        `idgov mfa enroll USER` on NAME, confirmed
+#                                 with the code of this step; sets SECRET
+#                                 and BASE for lib.sh's code, and ENROL_OUT
 #
 # Service DNs are made when the providers are set up: FLEET_GOVERNORS and
 # FLEET_HOSTS (space-separated names, defaults "gov1 gov2" and "hostA
@@ -49,10 +62,14 @@ FLEET_OU="ou=idgov,$SLAPD_SUFFIX"
 FLEET_LEASE="cn=governor,$FLEET_OU"
 FLEET_INSTANCES=""
 
-# Everything this library started, stopped at exit by pid file; then
-# lib.sh's own cleanup (which keeps $T when something failed).
-fleet_cleanup() {
-	local name f pid pids=()
+# Everything this library started, stopped at exit, then lib.sh's own
+# cleanup (which keeps $T when something failed). lib.sh's cleanup is
+# renamed and wrapped, so that every trap that calls `cleanup` (lib.sh's
+# syslog_sink sets its own) stops the fleet too.
+eval "lib_$(declare -f cleanup)"
+cleanup() {
+	local - name f pid pids=()
+	set +e
 	# All asked at once (SIGTERM), then each waited for, up to 10 s, then
 	# killed: a hundred agents stop in the time of one.
 	for name in $FLEET_INSTANCES; do
@@ -65,13 +82,12 @@ fleet_cleanup() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
-		kill -9 "$pid" 2>/dev/null
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
 	done
 	slapd_stop "$T/p1"
 	slapd_stop "$T/p2"
-	cleanup
+	lib_cleanup
 }
-trap fleet_cleanup EXIT
 
 # The service DNs and their groups under ou=idgov.
 fleet_service_ldif() {
@@ -303,4 +319,69 @@ fleet_sql() {
 # fleet_sql_is NAME QUERY EXPECTED: for wait_for.
 fleet_sql_is() {
 	[ "$(fleet_sql "$1" "$2")" = "$3" ]
+}
+
+fleet_mfa_directory() {
+	local name=$1 offline=$2 from=${3:-} d=$T/$1
+	sed -i "s|^lease_ttl = .*|&\nmfa = directory\nkey = $d/keys/fleet.key\nproviders = $P1_URI $P2_URI\ntimeout_ms = 500\noffline = $offline|" \
+		"$d/etc/idgov.conf"
+	printf '[mfa]\nwindow = 8\nfail_delay_ms = 0\n' >>"$d/etc/idgov.conf"
+	if [ -n "$from" ]; then
+		cp -p "$T/$from/keys/fleet.key" "$d/keys/fleet.key" || return 1
+	else
+		"$IDGOV" -c "$d/etc/idgov.conf" init >"$d/init.out" 2>&1 || {
+			echo "idgov init (fleet key) for $name failed: $(cat "$d/init.out")" >&2
+			return 1
+		}
+	fi
+	[ -f "$d/keys/fleet.key" ] || {
+		echo "$name has no fleet key" >&2
+		return 1
+	}
+}
+
+fleet_authd_start() {
+	local d=$T/$1 stack
+	grep -q '^\[authd\]$' "$d/etc/idgov.conf" ||
+		printf '[authd]\nsocket = %s\nclient_uid = %s\n' "$d/run/authd.sock" "$(id -u)" >>"$d/etc/idgov.conf"
+	mkdir -p "$d/pam.d"
+	for stack in auth account session; do
+		echo "$stack required $BUILD/pam_module/pam_idgov.so socket=$d/run/authd.sock server_uid=$(id -u) spool=$d/state/spool"
+	done >"$d/pam.d/idgov"
+	("$AUTHD" -c "$d/etc/idgov.conf" -p "$d/run/authd.pid" >/dev/null 2>>"$d/authd.err" &)
+	wait_for 10 test -S "$d/run/authd.sock" || {
+		echo "$1's idgov-authd did not start: $(cat "$d/authd.err")" >&2
+		return 1
+	}
+}
+
+fleet_pam() {
+	local name=$1
+	shift
+	LD_PRELOAD="$(pam_preload)" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/$name/pam.d" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		pamtester idgov "$@"
+}
+
+fleet_enroll() {
+	local name=$1 user=$2 line pid from to
+	coproc FLEET_ENROL { "$IDGOV" -c "$T/$name/etc/idgov.conf" mfa enroll "$user" 2>&1; }
+	pid=$FLEET_ENROL_PID
+	exec {from}<&"${FLEET_ENROL[0]}" {to}>&"${FLEET_ENROL[1]}"
+	SECRET=""
+	while read -r line <&"$from"; do
+		case "$line" in
+		otpauth://*)
+			SECRET=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+			break
+			;;
+		esac
+	done
+	BASE=$(($(date +%s) / 30))
+	code 0 >&"$to"
+	exec {to}>&-
+	# shellcheck disable=SC2034 # read by the test
+	ENROL_OUT=$(cat <&"$from")
+	exec {from}<&-
+	wait "$pid" 2>/dev/null
 }
