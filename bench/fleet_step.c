@@ -2,36 +2,34 @@
  * fleet_step: what the fleet-wide step write adds to a login (bench/fleet
  * runs it; see bench/README.md).
  *
- *   fleet_step N URI BIND_DN PASSWORD_FILE USER_DN FIRST_STEP
+ *   fleet_step N CONFIG USER_DN FIRST_STEP
  *
- * Bound once, as a host's auth service keeps its connection, it does N
- * times what a login in [fleet] mfa = directory asks of the directory:
- * a base search of USER_DN's token attributes (the token read), then the
- * compare-and-swap that consumes the step: a modify that replaces
- * idgovLastStep with the next step and removes idgovFailureCount, under
- * the assertion (!(idgovLastStep>=STEP)) (RFC 4528), the filter
- * idgov/directory/token.h specifies. Then the last step once more, which
- * the directory must refuse (assertionFailed): a replay, and the proof
- * that the writes measured were the assertion-controlled ones.
+ * With CONFIG's providers and bind DN (a host's), on the connection
+ * providers_get() holds (as an auth service worker keeps it), N times what
+ * a login in [fleet] mfa = directory asks of the directory: token_read()
+ * of USER_DN, then token_consume_step() of the next step (the modify with
+ * the assertion that no step as late is there; idgov/directory/token.h).
+ * Then the last step once more, which must come back TOKEN_CHANGED: a
+ * replay, and the proof that the writes timed were the asserted ones.
  *
- *   read_ms P50 P99    the token read alone
- *   step_ms P50 P99    the read and the step write: what a login adds
  *   floor_ms P50       a base search without attributes (the directory's floor)
+ *   read_ms P50 P99    token_read() alone
+ *   step_ms P50 P99    token_read() and token_consume_step(): what a login adds
  *
  * Exit 1 on any error, or when the replay is not refused.
  */
+#include "config.h"
+#include "provider.h"
+#include "token.h"
+#include "util.h"
+
 #include <ldap.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *token_attributes[] = {
-	"idgovTokenSecret",        "idgovTokenAlgorithm", "idgovTokenDigits",
-	"idgovTokenPeriod",        "idgovLastStep",       "idgovFailureCount",
-	"idgovFailureWindowStart", "idgovLockEnd",        "idgovRecoveryCode",
-	"idgovLastLogin",          "objectClass",         NULL};
 
 static double
 now_ms(void)
@@ -50,6 +48,7 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
 static double
 quantile(double *v, size_t n, double q)
 {
@@ -64,14 +63,15 @@ quantile(double *v, size_t n, double q)
 	return v[rank - 1];
 }
 
-/* A base search of dn for attrs; 0 when the entry came back. */
+/* A base search of dn without attributes; 0 when the entry came back. */
 static int
-read_entry(LDAP *ld, const char *dn, char **attrs)
+floor_search(LDAP *ld, const char *dn)
 {
+	char *none[] = {(char *)(uintptr_t)LDAP_NO_ATTRS, NULL};
 	LDAPMessage *res = NULL;
 	int rc;
 
-	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", none, 0, NULL, NULL,
 			       NULL, 0, &res);
 	if (rc == LDAP_SUCCESS && ldap_count_entries(ld, res) != 1)
 		rc = LDAP_NO_SUCH_OBJECT;
@@ -81,111 +81,86 @@ read_entry(LDAP *ld, const char *dn, char **attrs)
 	return rc == LDAP_SUCCESS ? 0 : -1;
 }
 
-/* The step's compare-and-swap; the LDAP result code. */
-static int
-consume_step(LDAP *ld, const char *dn, long long step)
-{
-	char filter[64], value[24];
-	char *vals[2] = {value, NULL};
-	LDAPMod set, clear, *mods[3] = {&set, &clear, NULL};
-	LDAPControl *assertion = NULL, *ctrls[2] = {NULL, NULL};
-	int rc;
-
-	snprintf(filter, sizeof(filter), "(!(idgovLastStep>=%lld))", step);
-	snprintf(value, sizeof(value), "%lld", step);
-	set.mod_op = LDAP_MOD_REPLACE;
-	set.mod_type = (char *)(uintptr_t) "idgovLastStep";
-	set.mod_values = vals;
-	clear.mod_op = LDAP_MOD_REPLACE; /* no values: removed if present */
-	clear.mod_type = (char *)(uintptr_t) "idgovFailureCount";
-	clear.mod_values = NULL;
-	rc = ldap_create_assertion_control(ld, filter, 1, &assertion);
-	if (rc != LDAP_SUCCESS)
-		return rc;
-	ctrls[0] = assertion;
-	rc = ldap_modify_ext_s(ld, dn, mods, ctrls, NULL);
-	ldap_control_free(assertion);
-	return rc;
-}
-
 int
 main(int argc, char **argv)
 {
-	char pw[256], *none[] = {(char *)(uintptr_t)LDAP_NO_ATTRS, NULL};
-	double *read_ms, *step_ms, *rtt;
-	struct berval cred;
+	struct idg_err err = {0};
+	struct cfg *cfg = NULL;
+	struct providers *p = NULL;
+	struct token *t = NULL;
+	double *floor_ms = NULL, *read_ms = NULL, *step_ms = NULL;
+	const char *dn;
 	long long first;
-	int n, version = LDAP_VERSION3, rc;
-	LDAP *ld = NULL;
-	FILE *f;
-	size_t len;
+	size_t index;
+	LDAP *ld;
+	int n, rc, status = 1;
 
-	if (argc != 7 || (n = atoi(argv[1])) <= 0 || (first = atoll(argv[6])) <= 0) {
-		fprintf(stderr,
-			"usage: fleet_step N URI BIND_DN PASSWORD_FILE USER_DN FIRST_STEP\n");
+	if (argc != 5 || (n = atoi(argv[1])) <= 0 || (first = atoll(argv[4])) <= 0) {
+		fprintf(stderr, "usage: fleet_step N CONFIG USER_DN FIRST_STEP\n");
 		return 2;
 	}
-	if ((f = fopen(argv[4], "r")) == NULL) {
-		perror(argv[4]);
-		return 1;
-	}
-	len = fread(pw, 1, sizeof(pw) - 1, f);
-	fclose(f);
-	while (len > 0 && pw[len - 1] == '\n')
-		len--;
-	pw[len] = '\0';
-	cred.bv_val = pw;
-	cred.bv_len = len;
-	if (ldap_initialize(&ld, argv[2]) != LDAP_SUCCESS)
-		return 1;
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-	rc = ldap_sasl_bind_s(ld, argv[3], LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	if (rc != LDAP_SUCCESS) {
-		fprintf(stderr, "fleet_step: bind as %s: %s\n", argv[3], ldap_err2string(rc));
-		return 1;
-	}
+	dn = argv[3];
+	floor_ms = calloc((size_t)n, sizeof(*floor_ms));
 	read_ms = calloc((size_t)n, sizeof(*read_ms));
 	step_ms = calloc((size_t)n, sizeof(*step_ms));
-	rtt = calloc((size_t)n, sizeof(*rtt));
-	if (read_ms == NULL || step_ms == NULL || rtt == NULL)
-		return 1;
-	for (int k = 0; k < n; k++) {
-		double t = now_ms();
-
-		if (read_entry(ld, argv[5], none) != 0)
-			return 1;
-		rtt[k] = now_ms() - t;
+	t = calloc(1, sizeof(*t));
+	if (floor_ms == NULL || read_ms == NULL || step_ms == NULL || t == NULL) {
+		fprintf(stderr, "fleet_step: out of memory\n");
+		goto out;
+	}
+	/* The bind password is read into sodium_malloc memory (dir.c). */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "fleet_step: libsodium does not initialise\n");
+		goto out;
+	}
+	if (cfg_load(argv[2], &cfg, &err) != 0 || providers_new(cfg, &p, &err) != 0 ||
+	    providers_get(p, idg_now(), &ld, &index, &err) != 0) {
+		fprintf(stderr, "fleet_step: %s\n", err.msg);
+		goto out;
 	}
 	for (int k = 0; k < n; k++) {
-		double t = now_ms(), r;
+		double t0 = now_ms();
 
-		if (read_entry(ld, argv[5], (char **)(uintptr_t)token_attributes) != 0)
-			return 1;
-		r = now_ms();
-		rc = consume_step(ld, argv[5], first + k);
-		if (rc != LDAP_SUCCESS) {
-			fprintf(stderr, "fleet_step: step %lld: %s\n", first + k,
-				ldap_err2string(rc));
-			return 1;
+		if (floor_search(ld, dn) != 0)
+			goto out;
+		floor_ms[k] = now_ms() - t0;
+	}
+	for (int k = 0; k < n; k++) {
+		double t0 = now_ms(), t1;
+
+		if (token_read(cfg, ld, dn, t, &err) != 0 || !t->enrolled) {
+			fprintf(stderr, "fleet_step: token_read %s: %s\n", dn,
+				err.msg[0] != '\0' ? err.msg : "no token, or the provider is down");
+			goto out;
 		}
-		read_ms[k] = r - t;
-		step_ms[k] = now_ms() - t;
+		t1 = now_ms();
+		rc = token_consume_step(cfg, ld, dn, first + k, &err);
+		if (rc != 0) {
+			fprintf(stderr, "fleet_step: step %lld: %d %s\n", first + k, rc, err.msg);
+			goto out;
+		}
+		read_ms[k] = t1 - t0;
+		step_ms[k] = now_ms() - t0;
 	}
-	rc = consume_step(ld, argv[5], first + n - 1);
-	if (rc != LDAP_ASSERTION_FAILED) {
-		fprintf(stderr, "fleet_step: the replayed step %lld was not refused: %s\n",
-			first + n - 1, ldap_err2string(rc));
-		return 1;
+	rc = token_consume_step(cfg, ld, dn, first + n - 1, &err);
+	if (rc != TOKEN_CHANGED) {
+		fprintf(stderr, "fleet_step: the replayed step %lld was not refused (%d %s)\n",
+			first + n - 1, rc, err.msg);
+		goto out;
 	}
-	printf("floor_ms %.3f\n", quantile(rtt, (size_t)n, 0.5));
+	printf("provider %s\n", providers_uri(p, index));
+	printf("floor_ms %.3f\n", quantile(floor_ms, (size_t)n, 0.5));
 	printf("read_ms %.3f %.3f\n", quantile(read_ms, (size_t)n, 0.5),
 	       quantile(read_ms, (size_t)n, 0.99));
 	printf("step_ms %.3f %.3f\n", quantile(step_ms, (size_t)n, 0.5),
 	       quantile(step_ms, (size_t)n, 0.99));
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	explicit_bzero(pw, sizeof(pw));
+	status = 0;
+out:
+	providers_free(p);
+	cfg_free(cfg);
+	free(t);
+	free(floor_ms);
 	free(read_ms);
 	free(step_ms);
-	free(rtt);
-	return 0;
+	return status;
 }
