@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
 JOBS=${2:-2}
-TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes spool}
+TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes spool token}
 B=$ROOT/build-fuzz
 WORK=$B/fuzz-work
 

@@ -12,6 +12,8 @@
  *   fleet_token [-w FILE] CONF clear|unlock DN
  *   fleet_token [-w FILE] CONF touch DN NOW
  *   fleet_token CONF providers STEP...                  get@NOW, drop, wait:FILE
+ *   fleet_token CONF measure DN N                       median microseconds of N
+ *                                                       reads, and of N read + consume
  *
  * With -w, a write waits until FILE exists after everything before it
  * (connecting, reading) is done: several runs started together and then
@@ -211,6 +213,65 @@ cmd_providers(const struct cfg *cfg, int argc, char **argv, struct idg_err *err)
 }
 
 static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int64_t
+usec_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * What the fleet-wide step costs a login on this connection: the median
+ * of n token reads, and of n reads each followed by the consume of the
+ * next step (starting past the stored one), in microseconds.
+ */
+static int
+cmd_measure(const struct cfg *cfg, LDAP *ld, const char *dn, int n, struct idg_err *err)
+{
+	int64_t *rd = calloc((size_t)n, sizeof(*rd)), *rc_us = calloc((size_t)n, sizeof(*rc_us));
+	struct token t;
+	int rc = -1;
+
+	if (rd == NULL || rc_us == NULL || n < 1) {
+		idg_seterr(err, "measure needs N >= 1 (and memory)");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = usec_now();
+
+		if ((rc = token_read(cfg, ld, dn, &t, err)) != 0)
+			goto out;
+		rd[i] = usec_now() - t0;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = usec_now();
+
+		if ((rc = token_read(cfg, ld, dn, &t, err)) != 0 ||
+		    (rc = token_consume_step(cfg, ld, dn, t.last_step + 1, err)) != 0)
+			goto out;
+		rc_us[i] = usec_now() - t0;
+	}
+	qsort(rd, (size_t)n, sizeof(*rd), cmp_i64);
+	qsort(rc_us, (size_t)n, sizeof(*rc_us), cmp_i64);
+	printf("read_median_us=%" PRId64 "\nread_consume_median_us=%" PRId64 "\n", rd[n / 2],
+	       rc_us[n / 2]);
+	rc = 0;
+out:
+	free(rd);
+	free(rc_us);
+	return rc;
+}
+
+static int
 run(const struct cfg *cfg, LDAP *ld, const char *cmd, int argc, char **argv, struct idg_err *err)
 {
 	struct token t;
@@ -240,6 +301,8 @@ run(const struct cfg *cfg, LDAP *ld, const char *cmd, int argc, char **argv, str
 		wait_go(wait_file);
 		return token_spend_recovery(cfg, ld, argv[0], argv[1], err);
 	}
+	if (strcmp(cmd, "measure") == 0 && argc == 2)
+		return cmd_measure(cfg, ld, argv[0], atoi(argv[1]), err);
 	if (strcmp(cmd, "clear") == 0 && argc == 1)
 		return token_clear(cfg, ld, argv[0], err);
 	if (strcmp(cmd, "unlock") == 0 && argc == 1)

@@ -40,6 +40,8 @@ printf 'host-secret' >"$T/host.pw"
 chmod 600 "$T/host.pw"
 sed -i "s|^bind_dn = .*|bind_dn = $HOST|; s|^bind_password_file = .*|bind_password_file = $T/host.pw|" \
 	"$T/etc/idgov.conf"
+assert_exit 0 "idgov init with [fleet] mfa = local (the default)" ig init
+assert_eq "$(grep -c 'fleet key' "$T/last.out")" 0 "says nothing of a fleet key and makes none"
 cat >>"$T/etc/idgov.conf" <<CONF
 [fleet]
 mfa = directory
@@ -61,6 +63,8 @@ assert_exit 0 "idgov init on a governor with [fleet] mfa = directory" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (created; every host needs a copy" \
 	"init says where the fleet key is and that hosts need a copy"
 assert_eq "$(stat -c '%a %U %s' "$T/keys/fleet.key")" "400 root 32" "the fleet key is 32 bytes, root's, 0400"
+assert_contains "$(sqlite3 "$T/state/idgov.db" "SELECT details FROM audit WHERE action='idgov.init' ORDER BY seq DESC LIMIT 1")" \
+	'"fleet_key_created":true' "and records it in the audit chain"
 sum=$(sha256sum "$T/keys/fleet.key")
 assert_exit 0 "init again" ig init
 assert_contains "$(cat "$T/last.out")" "fleet key   $T/keys/fleet.key (kept" "keeps the fleet key"
@@ -254,6 +258,37 @@ assert_exit 1 "a sealed value too short to be one is refused" ft read "$ALICE"
 assert_contains "$(cat "$T/last.out")" "idgovTokenSecret is 5 bytes" "saying its size"
 assert_exit 1 "and writes on an unreadable token still need a readable one first" ft fail "$ALICE" 1 "$now" 0
 
+ldif <<LDIF >/dev/null
+dn: $ALICE
+changetype: modify
+replace: idgovTokenSecret
+idgovTokenSecret:: $sealed
+LDIF
+assert_exit 0 "with the sealed secret put back, the token reads again" ft open "$ALICE"
+
+# What a login's fleet-wide step costs on loopback (printed, never asserted: see bench/).
+assert_exit 0 "measuring reads and read + consume" ft measure "$ALICE" 50
+sed -n 's/^/# /p' "$T/last.out" | grep _us
+tread "$ALICE"
+step_after=$(field last_step)
+
+# --- a provider that goes away under a held connection: TOKEN_DOWN ---
+(
+	"$FT" -w "$T/go.down" "$CONF_FILE" consume "$ALICE" 3000 >"$T/down.out"
+	echo $? >"$T/down.rc"
+) &
+down_pid=$!
+sleep 0.5
+slapd_stop "$T/slapd"
+touch "$T/go.down"
+wait "$down_pid"
+assert_eq "$(cat "$T/down.rc")" 3 "a step consumed on a connection whose server stopped is TOKEN_DOWN"
+assert_contains "$(cat "$T/down.out")" "down: consuming a step of the token of $ALICE" "saying what and whose"
+assert_exit 3 "and a new connection to it is TOKEN_DOWN too" ft read "$ALICE"
+slapd_restart "$T/slapd" || exit 1
+tread "$ALICE"
+assert_eq "$(field last_step)" "$step_after" "nothing was written"
+
 # --- the provider order ---
 # A second slapd, stopped: its port is closed. A silent listener: it accepts and never answers.
 slapd_setup "$T/slapd2" || exit 1
@@ -292,6 +327,19 @@ assert_eq "$(cat "$T/prov.rc")" 0 "the provider sequence ran"
 assert_eq "$(sed -n 2,4p "$T/prov.out" | tr '\n' '|')" "2 $URI|2 $URI|0 $URI2|" \
 	"held until $((10)) s after the last try, then back to the first once it answers"
 assert_eq "$(sed -n 5,6p "$T/prov.out" | tr '\n' '|')" "0 $URI2|0 $URI2|" "and held there, after a drop too"
+# A clock set back while held on a later provider: the earlier ones are tried at once.
+slapd_stop "$T/slapd2"
+(
+	"$FT" "$CONF_FILE" providers get@2000 wait:"$T/up2" get@1990 >"$T/back.out"
+	echo $? >"$T/back.rc"
+) &
+back_pid=$!
+wait_for 10 grep -q "^2 " "$T/back.out"
+slapd_restart "$T/slapd2" || not_ok "slapd2 did not start again"
+touch "$T/up2"
+wait "$back_pid"
+assert_eq "$(head -2 "$T/back.out" | tr '\n' '|')" "2 $URI|0 $URI2|" \
+	"a clock set back counts as the retry time passed"
 slapd_stop "$T/slapd2"
 sed -i "s|^providers = .*|providers = $URI2 ldap://127.0.0.1:$SILENT_PORT/|" "$CONF_FILE"
 assert_exit 3 "none answering is TOKEN_DOWN" ft providers get@1000

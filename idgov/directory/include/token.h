@@ -91,8 +91,8 @@ int token_read(const struct cfg *cfg, LDAP *ld, const char *dn, struct token *t,
 /*
  * Consumes step: sets idgovLastStep to step and clears the failure count,
  * with the assertion (!(idgovLastStep>=step)) and the token present. 0,
- * TOKEN_CHANGED (the step or a later one was used first: a replay),
- * TOKEN_DOWN or -1.
+ * TOKEN_CHANGED (the step or a later one was used first: a replay; or
+ * the token was cleared meanwhile: read again), TOKEN_DOWN or -1.
  */
 int token_consume_step(const struct cfg *cfg, LDAP *ld, const char *dn, int64_t step,
 		       struct idg_err *err);
