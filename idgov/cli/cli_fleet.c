@@ -62,7 +62,7 @@ print_migrate(json_t *r)
 }
 
 static void
-print_steps(const struct cfg *cfg)
+print_steps(const char *config_path, const struct cfg *cfg)
 {
 	printf("Joining this host to fleet-wide MFA:\n"
 	       "\n"
@@ -74,6 +74,7 @@ print_steps(const struct cfg *cfg)
 	       "  2. In %s set:\n"
 	       "         [fleet]\n"
 	       "         role = host\n"
+	       "         lease_dn = (the governor's lease entry, as on every machine)\n"
 	       "         mfa = directory\n"
 	       "         key = %s\n"
 	       "         providers = ldap://provider1/ ldap://provider2/\n"
@@ -83,7 +84,7 @@ print_steps(const struct cfg *cfg)
 	       "  3. Restart idgovd and idgov-authd, then run 'idgov fleet join' again.\n"
 	       "\n"
 	       "Checks:\n",
-	       cfg->fleet_key_file, cfg->fleet_key_file, cfg->fleet_key_file, CFG_DEFAULT_PATH,
+	       cfg->fleet_key_file, cfg->fleet_key_file, cfg->fleet_key_file, config_path,
 	       cfg->fleet_key_file);
 }
 
@@ -116,7 +117,7 @@ join(struct cli *c)
 	if (cli_load_config(c) != 0)
 		return EXIT_FAIL;
 	if (!c->json)
-		print_steps(c->cfg);
+		print_steps(c->config_path, c->cfg);
 	rc = call(c, "fleet.check", json_object(), &r);
 	if (rc != EXIT_OK)
 		return rc;

@@ -232,7 +232,7 @@ fleet_local_read(struct control_ctx *ctx, const char *uuid, struct fleet_local *
 		 struct idg_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	int64_t state_step;
+	int64_t state_step = 0;
 	int rc = -1, step;
 
 	memset(l, 0, sizeof(*l));

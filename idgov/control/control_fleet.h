@@ -103,6 +103,15 @@ json_t *control_mfa_fleet_reset(struct control_ctx *ctx, const struct caller *wh
 				struct reply_err *r);
 json_t *control_mfa_fleet_unlock(struct control_ctx *ctx, const struct caller *who,
 				 const char *name, struct reply_err *r);
+/* Whether name has a token (the directory's, or the mirror's when no provider answers); -1 (r). */
+int control_mfa_fleet_enrolled(struct control_ctx *ctx, const char *name, struct reply_err *r);
+/*
+ * A web sign-in's code (TOTP or recovery) checked, consumed and counted
+ * against the directory's token: 0 with *out, or -1 with r (no provider
+ * answering is an error: nothing can be checked).
+ */
+int control_mfa_fleet_verify(struct control_ctx *ctx, const char *name, const char *code,
+			     int64_t now, enum mfa_outcome *out, struct reply_err *r);
 json_t *control_mfa_fleet_recovery_codes(struct control_ctx *ctx, const struct caller *who,
 					 const char *name, const char *code, int prove,
 					 struct reply_err *r);

@@ -86,8 +86,7 @@ migrants(struct control_ctx *ctx, struct migrant **out, size_t *n, struct idg_er
 
 enum outcome { MIGRATED, SKIPPED, CONFLICT };
 static const char *const outcome_names[] = {"migrated", "already in the directory",
-					    "conflict: enrolled in the directory with another "
-					    "secret"};
+					    "conflict: enrolled there with another secret"};
 
 /* 1 if the directory's token holds secret (sealed under fk for uuid), else 0. */
 static int

@@ -19,12 +19,17 @@
  * - new recovery codes replace the token's values with the assertion that
  *   its secret is still the one read; for oneself, a current code proves
  *   the second factor and is consumed fleet-wide (token_consume_step).
+ * - the web sign-in's code step (control_web.c) checks a code against the
+ *   directory's token: a TOTP code's step consumed there, a recovery code
+ *   spent there, a wrong code counted and locking there; with no provider
+ *   answering nothing is checked (refused).
  */
 #include "control_fleet.h"
 
 #include "fleetseal.h"
 #include "tokenmirror.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,4 +503,185 @@ out:
 	sodium_free(t);
 	free(dn);
 	return out;
+}
+
+int
+control_mfa_fleet_enrolled(struct control_ctx *ctx, const char *name, struct reply_err *r)
+{
+	char uuid[FLEET_UUID_MAX], *dn = NULL;
+	struct token t;
+	int rc, unusable = 0, enrolled;
+
+	if (person(ctx, name, uuid, &dn, r) != 0)
+		return -1;
+	rc = fleet_run(ctx, dn, fleet_op_read, &t, NULL, &r->e);
+	free(dn);
+	if (rc == FLEET_UNREACHABLE)
+		rc = tokenmirror_get(ctx->st, uuid, &t, &unusable, &r->e) < 0 ? -1 : 0;
+	if (rc != 0) {
+		r->code = "failed";
+		return -1;
+	}
+	/* An unusable copy counts as enrolled: the code step then fails closed. */
+	enrolled = t.enrolled || unusable;
+	sodium_memzero(&t, sizeof(t));
+	return enrolled;
+}
+
+struct failure_arg {
+	const struct token *seen;
+	int64_t failures, start, locked_until;
+};
+
+static int
+op_failure(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct idg_err *err)
+{
+	struct failure_arg *a = arg;
+
+	return token_record_failure(cfg, ld, dn, a->seen, a->failures, a->start, a->locked_until,
+				    err);
+}
+
+static int
+op_spend(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct idg_err *err)
+{
+	return token_spend_recovery(cfg, ld, dn, arg, err);
+}
+
+/*
+ * A wrong code counted fleet-wide, as a login counts it (mfa.c): in a
+ * window that starts at the first failure, max_failures within
+ * failure_interval lock for lockout. Written with the assertion that the
+ * count is still what was read; a writer that came first has counted its
+ * own, and this one is then only logged.
+ */
+static void
+count_failure(struct control_ctx *ctx, const char *name, const char *dn, const struct token *t,
+	      int64_t now)
+{
+	const struct cfg *cfg = ctx->cfg;
+	struct failure_arg a = {.seen = t, .failures = t->failures + 1, .start = t->failure_start};
+	struct idg_err e;
+	int rc;
+
+	if (t->failure_start == 0 || now - t->failure_start > cfg->mfa_failure_interval) {
+		a.failures = 1;
+		a.start = now;
+	}
+	if (a.failures >= cfg->mfa_max_failures)
+		a.locked_until = now + cfg->mfa_lockout;
+	rc = fleet_run(ctx, dn, op_failure, &a, NULL, &e);
+	if (rc != 0)
+		log_msg(ctx->log, LOG_WARNING, "mfa: a wrong web code of %s not counted: %s", name,
+			rc == TOKEN_CHANGED ? "counted by another writer first" : e.msg);
+	else if (a.locked_until != 0)
+		log_msg(ctx->log, LOG_WARNING, "mfa: %s locked fleet-wide after %lld failures",
+			name, (long long)a.failures);
+}
+
+/* A recovery code "ABCD-EFGH-JKLM" against the token's values; spent fleet-wide if it matches. */
+static int
+recovery(struct control_ctx *ctx, const char *dn, const struct token *t, const char *code,
+	 enum mfa_outcome *out, struct idg_err *err)
+{
+	char id[5], secret[9];
+	int rc = 0;
+
+	*out = MFA_BAD_CODE;
+	if (strlen(code) != MFA_RECOVERY_LEN - 1 || code[4] != '-' || code[9] != '-')
+		return 0;
+	for (int i = 0; i < 4; i++)
+		id[i] = (char)toupper((unsigned char)code[i]);
+	for (int i = 0; i < 4; i++) {
+		secret[i] = (char)toupper((unsigned char)code[5 + i]);
+		secret[4 + i] = (char)toupper((unsigned char)code[10 + i]);
+	}
+	id[4] = secret[8] = '\0';
+	for (size_t i = 0; i < t->n_recovery; i++) {
+		if (strncmp(t->recovery[i], id, 4) != 0 || t->recovery[i][4] != ':' ||
+		    crypto_pwhash_str_verify(t->recovery[i] + 5, secret, 8) != 0)
+			continue;
+		rc = fleet_run(ctx, dn, op_spend, idg_unconst(t->recovery[i]), NULL, err);
+		if (rc == 0)
+			*out = MFA_OK_RECOVERY;
+		else if (rc == TOKEN_CHANGED)
+			*out = MFA_RECOVERY_REUSED, rc = 0;
+		break;
+	}
+	sodium_memzero(secret, sizeof(secret));
+	return rc;
+}
+
+int
+control_mfa_fleet_verify(struct control_ctx *ctx, const char *name, const char *code, int64_t now,
+			 enum mfa_outcome *out, struct reply_err *r)
+{
+	char uuid[FLEET_UUID_MAX], *dn = NULL;
+	struct secret_key *fk = NULL;
+	unsigned char *secret = NULL;
+	struct consume_arg a = {0};
+	struct token *t = sodium_malloc(sizeof(struct token));
+	struct totp_params p;
+	enum totp_result tr;
+	size_t len = 0;
+	int rc = -1;
+
+	*out = MFA_BAD_CODE;
+	if (t == NULL || (secret = sodium_malloc(FLEET_SEAL_MAX_PLAIN)) == NULL) {
+		control_fail(r, "failed", "out of memory");
+		goto out;
+	}
+	if (person(ctx, name, uuid, &dn, r) != 0)
+		goto out;
+	/* The directory decides: with no provider answering nothing is checked (fail closed). */
+	rc = fleet_run(ctx, dn, fleet_op_read, t, NULL, &r->e);
+	if (rc != 0) {
+		rc = token_failed(r, rc, "checked");
+		goto out;
+	}
+	if (!t->enrolled) {
+		*out = MFA_NOT_ENROLLED;
+		goto out;
+	}
+	if (t->locked_until > now) {
+		*out = MFA_LOCKED;
+		goto out;
+	}
+	if (strchr(code, '-') != NULL) {
+		if ((rc = recovery(ctx, dn, t, code, out, &r->e)) != 0)
+			rc = token_failed(r, rc, "checked");
+		else if (*out == MFA_BAD_CODE)
+			count_failure(ctx, name, dn, t, now);
+		goto out;
+	}
+	if (fleet_key_load(ctx->cfg, &fk, &r->e) != 0 ||
+	    fleet_open(fk, uuid, t->sealed, t->sealed_len, secret, FLEET_SEAL_MAX_PLAIN, &len,
+		       &r->e) != 0) {
+		r->code = "failed";
+		rc = -1;
+		goto out;
+	}
+	mfa_params(ctx->cfg, &p);
+	tr = totp_match(secret, len, &p, now, t->last_step, code, &a.step);
+	if (tr == TOTP_REPLAY) {
+		*out = MFA_REPLAYED;
+	} else if (tr != TOTP_OK) {
+		count_failure(ctx, name, dn, t, now);
+	} else {
+		rc = fleet_run(ctx, dn, op_consume, &a, NULL, &r->e);
+		if (rc == TOKEN_CHANGED)
+			*out = MFA_REPLAYED, rc = 0; /* the step was used elsewhere first */
+		else if (rc == 0)
+			*out = MFA_OK;
+		else
+			rc = token_failed(r, rc, "checked");
+	}
+out:
+	if (secret != NULL)
+		sodium_free(secret);
+	if (t != NULL)
+		sodium_free(t);
+	secret_key_free(fk);
+	free(dn);
+	return rc;
 }

@@ -27,6 +27,7 @@
  * directory is asked. The directory's own lockout and MFA's lockout still
  * apply underneath.
  */
+#include "control_fleet.h"
 #include "control_int.h"
 
 #include "dirauth.h"
@@ -168,10 +169,13 @@ control_web_signin(struct control_ctx *ctx, const struct caller *who, json_t *ar
 		r->code = "failed";
 		return NULL;
 	}
-	if ((enrolled = mfa_is_enrolled(&m, name, &r->e)) < 0) {
+	/* With [fleet] mfa = directory the enrolment is the directory's (control_mfa_fleet.c). */
+	if (ctx->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		enrolled = control_mfa_fleet_enrolled(ctx, name, r);
+	else if ((enrolled = mfa_is_enrolled(&m, name, &r->e)) < 0)
 		r->code = "failed";
+	if (enrolled < 0)
 		return NULL;
-	}
 	if (!enrolled && !ctx->cfg->mfa_self_enroll) {
 		web_audit(ctx, name, addr, "web.signin", "refused", "not enrolled for MFA");
 		control_fail(r, "denied",
@@ -222,7 +226,10 @@ control_web_verify(struct control_ctx *ctx, const struct caller *who, json_t *ar
 	}
 	if (ctx->key == NULL)
 		return control_fail(r, "failed", "the master key is not loaded"), NULL;
-	if (mfa_verify(&m, who->name, code, now, &out, &r->e) != 0) {
+	if (ctx->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY) {
+		if (control_mfa_fleet_verify(ctx, who->name, code, now, &out, r) != 0)
+			return NULL;
+	} else if (mfa_verify(&m, who->name, code, now, &out, &r->e) != 0) {
 		r->code = "failed";
 		return NULL;
 	}

@@ -1111,6 +1111,8 @@ dir_entry_free(struct dir_entry *e)
 	free(e->cn);
 	free_list(e->members, e->n_members);
 	free_list(e->member_uids, e->n_member_uids);
+	if (e->token != NULL) /* a sealed secret and recovery hashes: not left in freed memory */
+		sodium_memzero(e->token, sizeof(*e->token));
 	free(e->token);
 	memset(e, 0, sizeof(*e));
 }
