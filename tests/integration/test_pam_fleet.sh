@@ -104,6 +104,14 @@ assert_exit 0 "dave logs in with his next code" pam dave authenticate <<<"$(code
 assert_exit 1 "and not twice with it" pam dave authenticate <<<"$(code 1)"
 SECRET=$alice_secret BASE=$alice_base
 
+# A first provider that does not answer (a closed port): logins go on through the next.
+closed="ldap://127.0.0.1:$(slapd_free_port)/"
+sed -i "s|^timeout_ms = 500$|timeout_ms = 500\nproviders = $closed $URI|" "$T/etc/idgov.conf"
+assert_exit 0 "the first provider down: the next code is accepted through the second" \
+	pam alice authenticate <<<"$(code 6)"
+assert_eq "$(attr idgovLastStep)" "$((BASE + 6))" "its step is in the directory"
+assert_exit 1 "and the same code again is a replay there" pam alice authenticate <<<"$(code 6)"
+
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
 assert_contains "$(cat "$T/syslog.txt")" "denied bob: rule mfa.not_enrolled" "as not enrolled"
 assert_exit 0 "audit chain verifies" ig audit verify

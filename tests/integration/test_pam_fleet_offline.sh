@@ -22,6 +22,17 @@ slapd_stop "$T/slapd"
 assert_exit 1 "offline = deny: a right code is refused" pam alice authenticate <<<"$(code 3)"
 assert_contains "$(cat "$T/last.err")" "MFA cannot be checked: no directory provider answers" "with a clear message"
 assert_contains "$(cat "$T/syslog.txt")" "denied alice: rule fleet.offline" "and a log line"
+# The answer is the one of a service that cannot decide: the module's break-glass codes apply.
+assert_exit 0 "break-glass codes for alice" ig breakglass codes alice --file "$T/etc/breakglass"
+mapfile -t bg < <(grep -E '^  [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$' "$T/last.out" | tr -d ' ')
+mkdir -p "$T/bg.d"
+sed "s|\$| breakglass=$T/etc/breakglass|" "$T/pam.d/idgov" >"$T/bg.d/idgov"
+pam_bg() {
+	LD_PRELOAD="$(pam_preload)" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/bg.d" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" pamtester idgov "$@"
+}
+assert_exit 0 "offline = deny: a break-glass code lets alice in" pam_bg alice authenticate <<<"${bg[0]}"
+assert_exit 1 "a TOTP code at the break-glass prompt does not" pam_bg alice authenticate <<<"$(code 3)"
 
 sed -i 's/^offline = deny$/offline = allow/' "$T/etc/idgov.conf"
 assert_exit 0 "offline = allow: a right code is accepted" pam alice authenticate <<<"$(code 3)"
