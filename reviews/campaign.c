@@ -183,7 +183,7 @@ static const char user_ctx_sql[] =
 	"CASE WHEN u.status = 'departed' OR (?3 AND (ll.t IS NULL OR ll.t < ?2 - ?4)) THEN "
 	"'revoke' ELSE 'approve' END, "
 	"CASE WHEN u.status = 'departed' THEN 'the user has left' WHEN NOT ?3 THEN 'no login "
-	"records on this host' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN "
+	"records yet' WHEN ll.t IS NULL THEN 'never logged in' WHEN ll.t < ?2 - ?4 THEN "
 	"'no login for more than ' || (?4 / 86400) || ' days' ELSE 'last login ' || ((?2 - ll.t) "
 	"/ 86400) || ' days ago' END, "
 	"CASE WHEN mgr.uid IS NOT NULL AND mgr.status = 'active' AND mgr.uid != "
@@ -258,7 +258,16 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		"DROP TABLE IF EXISTS temp.last_login; DROP TABLE IF EXISTS temp.active_grants; "
 		"DROP TABLE IF EXISTS temp.prior;"
 		"CREATE TEMP TABLE last_login (uid TEXT PRIMARY KEY, t INTEGER) WITHOUT ROWID;"
-		"INSERT INTO temp.last_login SELECT uid, max(opened_at) FROM sessions GROUP BY uid;"
+		/*
+		 * This host's sessions, and the fleet's last-login stamps
+		 * (idgovLastLogin, mirrored with [fleet] mfa = directory):
+		 * the governor that opens a campaign sees few logins itself.
+		 */
+		"INSERT INTO temp.last_login SELECT uid, max(t) FROM (SELECT uid, opened_at AS t "
+		"FROM sessions UNION ALL SELECT u.uid, f.last_login FROM fleet_tokens f JOIN users "
+		"u "
+		"ON u.uuid = f.user_uuid WHERE f.last_login > 0 AND u.uid IS NOT NULL) GROUP BY "
+		"uid;"
 		"CREATE TEMP TABLE active_grants (uid TEXT, cn TEXT, id INTEGER, activated_at "
 		"INTEGER, PRIMARY KEY (uid, cn)) WITHOUT ROWID;"
 		"INSERT OR IGNORE INTO temp.active_grants SELECT grantee, group_cn, id, "
@@ -297,7 +306,7 @@ snapshot_step(struct review_ctx *r, const char *sql, int64_t id, int64_t now, in
 	if (n >= 2)
 		sqlite3_bind_int64(s, 2, now);
 	if (n >= 3)
-		sqlite3_bind_int(s, 3, review_has_sessions(r->st));
+		sqlite3_bind_int(s, 3, review_has_login_records(r->st));
 	if (n >= 4)
 		sqlite3_bind_int64(s, 4, (int64_t)review_config(r->cfg)->inactive_days * 86400);
 	if (n >= 5)

@@ -171,6 +171,43 @@ test_deadline_revoke(void **state)
 	assert_int_equal(review_close(&f->r, id, &err), REVIEW_CONFLICT);
 }
 
+/*
+ * Recommendations from every login on record: this host's sessions and the
+ * fleet's last-login stamps (fleet_tokens.last_login, idgovLastLogin in the
+ * directory). ann logged in on another host 10 days ago (a stamp only),
+ * ben here 10 days ago and on another host 200 days ago, boss nowhere.
+ */
+static void
+test_last_login_from_the_fleet(void **state)
+{
+	struct fixture *f = *state;
+	char sql[512];
+	struct idg_err err;
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO fleet_tokens (user_uuid, last_login) VALUES ('u2', %d), ('u3', %d);"
+		 "INSERT INTO sessions (uid, service, pid, opened_at) VALUES ('ben', 'sshd', 1, "
+		 "%d);",
+		 T0 - 10 * 86400, T0 - 200 * 86400, T0 - 10 * 86400);
+	assert_int_equal(store_exec(f->env.st, sql, &err), 0);
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM review_items WHERE user_uid = 'ann' AND last_login = %d "
+		 "AND recommendation = 'approve'",
+		 T0 - 10 * 86400);
+	assert_int_equal(test_count(&f->env, sql), 1);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM review_items WHERE user_uid = 'ben' AND last_login = %d "
+		 "AND recommendation = 'approve'",
+		 T0 - 10 * 86400);
+	assert_int_equal(test_count(&f->env, sql), 1);
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM review_items WHERE user_uid = 'boss' AND "
+				    "last_login IS NULL AND recommendation = 'revoke' AND "
+				    "recommend_why = 'never logged in'"),
+			 1);
+}
+
 static void
 test_reminders_go_to_reviewers_once(void **state)
 {
@@ -628,6 +665,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_scheduled_start_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_login_from_the_fleet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_go_to_reviewers_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
