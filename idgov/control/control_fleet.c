@@ -140,36 +140,12 @@ state_last_step(struct control_ctx *ctx, const char *uuid, int64_t *step, struct
 						     : store_err(state, err, "reading MFA state");
 }
 
-/* 1 if the state file says the code (id, hash) was spent, 0 if not, -1 error. */
-static int
-spent_in_state(struct control_ctx *ctx, const char *uuid, const char *id, const char *hash,
-	       struct idg_err *err)
-{
-	struct store *state;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (control_mfa_state(ctx, &state, err) != 0 ||
-	    store_prepare(state,
-			  "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
-			  "AND hash = ?3",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_err(state, err, "reading spent recovery codes");
-}
-
 /* The unspent recovery codes of uuid as "ID:HASH" values. */
 static int
 local_recovery(struct control_ctx *ctx, const char *uuid, struct fleet_local *l,
 	       struct idg_err *err)
 {
+	struct store *state;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -190,7 +166,9 @@ local_recovery(struct control_ctx *ctx, const char *uuid, struct fleet_local *l,
 			return idg_seterr(err, "a recovery code of %s is damaged in the store",
 					  uuid);
 		}
-		if ((spent = spent_in_state(ctx, uuid, id, hash, err)) < 0) {
+		if ((spent = control_mfa_state(ctx, &state, err) != 0
+				     ? -1
+				     : mfa_recovery_spent(state, uuid, id, hash, err)) < 0) {
 			sqlite3_finalize(s);
 			return -1;
 		}

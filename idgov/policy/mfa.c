@@ -271,16 +271,15 @@ decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	return 0;
 }
 
-/* 1 if the state file says this code (id and hash) was spent, 0 if not, -1 error. */
-static int
-spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *hash,
-	       struct idg_err *err)
+int
+mfa_recovery_spent(struct store *state, const char *uuid, const char *id, const char *hash,
+		   struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	if (store_prepare_cached(
-		    c->state,
+		    state,
 		    "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
 		    "AND hash = ?3",
 		    &s, err) != 0)
@@ -289,9 +288,9 @@ spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	store_release(c->state, s);
+	store_release(state, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_err(c->state, err, "reading spent recovery codes");
+		return store_err(state, err, "reading spent recovery codes");
 	return rc == SQLITE_ROW;
 }
 
@@ -329,7 +328,7 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 	if (!ok)
 		return 0;
 	if (!spent && c->state != NULL) {
-		if ((spent = spent_in_state(c, uuid, id, hash, err)) < 0)
+		if ((spent = mfa_recovery_spent(c->state, uuid, id, hash, err)) < 0)
 			return -1;
 	}
 	if (spent)
@@ -806,8 +805,9 @@ mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err)
 		int spent =
 			c->state == NULL
 				? 0
-				: spent_in_state(c, uuid, (const char *)sqlite3_column_text(s, 0),
-						 (const char *)sqlite3_column_text(s, 1), err);
+				: mfa_recovery_spent(c->state, uuid,
+						     (const char *)sqlite3_column_text(s, 0),
+						     (const char *)sqlite3_column_text(s, 1), err);
 
 		if (spent < 0)
 			break;

@@ -96,6 +96,13 @@ void mfa_params(const struct cfg *cfg, struct totp_params *p);
 void mfa_binding(const char *uuid, char ad[MFA_BINDING_LEN]);
 
 /*
+ * 1 if the auth service's state file (mfastate.h) says the recovery code
+ * id of uuid, stored as hash, was spent; 0 if not; -1 on error (err).
+ */
+int mfa_recovery_spent(struct store *state, const char *uuid, const char *id, const char *hash,
+		       struct idg_err *err);
+
+/*
  * A new set of recovery codes ("ABCD-EFGH-JKLM", ids unique within the
  * set) in codes, and in values what is stored of each: "ABCD:" and the
  * crypto_pwhash string of the other eight characters. 0, or -1 (err) with
