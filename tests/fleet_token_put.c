@@ -14,7 +14,6 @@
 #include "config.h"
 #include "fleetseal.h"
 #include "mfa.h"
-#include "mfadecide.h"
 #include "provider.h"
 #include "store.h"
 #include "token.h"
@@ -24,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 static int
 find_user(struct store *st, const char *uid, char uuid[64], char dn[1024], struct idg_err *err)
@@ -57,6 +54,7 @@ main(int argc, char **argv)
 	struct idg_err err = {0};
 	unsigned char secret[MFA_SECRET_LEN];
 	char uuid[64], dn[1024], codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], *uri = NULL;
+	char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
 	LDAP *ld;
 	size_t index;
 	int rc = 1;
@@ -77,20 +75,10 @@ main(int argc, char **argv)
 	t->digits = 6;
 	t->period = 30;
 	t->last_step = argc == 4 ? strtoll(argv[3], NULL, 10) : 0;
-	for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
-		char id[5], rs[9], hash[crypto_pwhash_STRBYTES];
-
-		for (int j = 0; j < MFA_RECOVERY_LEN - 1; j++)
-			codes[i][j] = (j == 4 || j == 9) ? '-' : alphabet[randombytes_uniform(32)];
-		codes[i][MFA_RECOVERY_LEN - 1] = '\0';
-		mfa_recovery_split(codes[i], id, rs);
-		if (crypto_pwhash_str(hash, rs, strlen(rs), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-			idg_seterr(&err, "out of memory");
-			goto out;
-		}
-		snprintf(t->recovery[i], TOKEN_RECOVERY_MAX, "%s:%s", id, hash);
-	}
+	if (mfa_recovery_make(codes, values, &err) != 0)
+		goto out;
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++)
+		idg_strlcpy(t->recovery[i], values[i], TOKEN_RECOVERY_MAX);
 	t->n_recovery = MFA_RECOVERY_CODES;
 	if (providers_new(cfg, &p, &err) != 0 ||
 	    providers_get(p, idg_now(), &ld, &index, &err) != 0)

@@ -1,12 +1,11 @@
 /*
  * What the fleet-wide MFA operations share; see control_fleet.h.
  *
- * The local enrolment is read here with the format mfa.c writes it in
- * (the secret sealed under the master key with "idgov-mfa-v1:UUID" as
- * associated data; recovery codes "ABCD-EFGH-JKLM" whose first group is
- * the id and whose other eight characters are hashed with
- * crypto_pwhash), because the directory's token carries the same values:
- * a code made here is checked by the login path exactly as a local one.
+ * The local enrolment is read here with mfa.c's format (mfa_binding():
+ * the associated data of the secret sealed under the master key), and
+ * recovery codes are made by mfa.c (mfa_recovery_make()), because the
+ * directory's token carries the same values: a code made here is checked
+ * by the login path exactly as a local one.
  */
 #include "control_fleet.h"
 
@@ -18,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char recovery_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+_Static_assert(MFA_RECOVERY_VALUE_LEN <= TOKEN_RECOVERY_MAX,
+	       "a token holds a recovery value as mfa.c makes it");
 
 int
 fleet_user(struct control_ctx *ctx, const char *name, char uuid[FLEET_UUID_MAX], char **dn,
@@ -140,36 +140,12 @@ state_last_step(struct control_ctx *ctx, const char *uuid, int64_t *step, struct
 						     : store_err(state, err, "reading MFA state");
 }
 
-/* 1 if the state file says the code (id, hash) was spent, 0 if not, -1 error. */
-static int
-spent_in_state(struct control_ctx *ctx, const char *uuid, const char *id, const char *hash,
-	       struct idg_err *err)
-{
-	struct store *state;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (control_mfa_state(ctx, &state, err) != 0 ||
-	    store_prepare(state,
-			  "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
-			  "AND hash = ?3",
-			  &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_err(state, err, "reading spent recovery codes");
-}
-
 /* The unspent recovery codes of uuid as "ID:HASH" values. */
 static int
 local_recovery(struct control_ctx *ctx, const char *uuid, struct fleet_local *l,
 	       struct idg_err *err)
 {
+	struct store *state;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -190,7 +166,9 @@ local_recovery(struct control_ctx *ctx, const char *uuid, struct fleet_local *l,
 			return idg_seterr(err, "a recovery code of %s is damaged in the store",
 					  uuid);
 		}
-		if ((spent = spent_in_state(ctx, uuid, id, hash, err)) < 0) {
+		if ((spent = control_mfa_state(ctx, &state, err) != 0
+				     ? -1
+				     : mfa_recovery_spent(state, uuid, id, hash, err)) < 0) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -208,7 +186,7 @@ local_open(struct control_ctx *ctx, sqlite3_stmt *s, const char *uuid, unsigned 
 	   struct idg_err *err)
 {
 	const struct secret_key *k;
-	char ad[96];
+	char ad[MFA_BINDING_LEN];
 
 	if (sqlite3_column_bytes(s, 0) != SECRET_NONCE_LEN ||
 	    sqlite3_column_bytes(s, 1) != MFA_SECRET_LEN + SECRET_TAG_LEN)
@@ -217,7 +195,7 @@ local_open(struct control_ctx *ctx, sqlite3_stmt *s, const char *uuid, unsigned 
 		return idg_seterr(err, "the master key is not loaded; run idgov init");
 	if (secret_key_for_store(ctx->key, ctx->st, &k, err) != 0)
 		return -1;
-	snprintf(ad, sizeof(ad), "idgov-mfa-v1:%s", uuid);
+	mfa_binding(uuid, ad);
 	if (secret_open(k, sqlite3_column_blob(s, 1), MFA_SECRET_LEN + SECRET_TAG_LEN, ad,
 			sqlite3_column_blob(s, 0), secret) != 0)
 		return idg_seterr(err,
@@ -335,39 +313,14 @@ int
 fleet_recovery_codes(struct token *t, char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN],
 		     struct idg_err *err)
 {
-	char hash[crypto_pwhash_STRBYTES], secret[9];
-	int rc = 0;
+	char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
 
 	t->n_recovery = 0;
-	for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
-		int again;
-
-		/* Ids are unique within a set: a code is found by its id. */
-		do {
-			for (int j = 0; j < MFA_RECOVERY_LEN - 1; j++)
-				codes[i][j] = (j == 4 || j == 9)
-						      ? '-'
-						      : recovery_alphabet[randombytes_uniform(32)];
-			codes[i][MFA_RECOVERY_LEN - 1] = '\0';
-			again = 0;
-			for (int k = 0; k < i; k++)
-				again |= memcmp(codes[i], codes[k], 4) == 0;
-		} while (again);
-		memcpy(secret, codes[i] + 5, 4);
-		memcpy(secret + 4, codes[i] + 10, 4);
-		secret[8] = '\0';
-		if (crypto_pwhash_str(hash, secret, 8, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-			rc = idg_seterr(err, "out of memory hashing recovery codes");
-			break;
-		}
-		snprintf(t->recovery[t->n_recovery++], TOKEN_RECOVERY_MAX, "%.4s:%s", codes[i],
-			 hash);
-	}
-	sodium_memzero(secret, sizeof(secret));
-	if (rc != 0)
-		sodium_memzero(codes, (size_t)MFA_RECOVERY_CODES * MFA_RECOVERY_LEN);
-	return rc;
+	if (mfa_recovery_make(codes, values, err) != 0)
+		return -1;
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++)
+		idg_strlcpy(t->recovery[t->n_recovery++], values[i], TOKEN_RECOVERY_MAX);
+	return 0;
 }
 
 int

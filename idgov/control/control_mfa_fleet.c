@@ -23,13 +23,17 @@
  *   directory's token: a TOTP code's step consumed there, a recovery code
  *   spent there, a wrong code counted and locking there; with no provider
  *   answering nothing is checked (refused).
+ *
+ * Codes (the web's, and the one proving new recovery codes) are decided
+ * by the policy layer's mfa_decide() (mfadecide.h), as a login decides
+ * them; this file only writes the outcome.
  */
 #include "control_fleet.h"
 
 #include "fleetseal.h"
+#include "mfadecide.h"
 #include "tokenmirror.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,27 +93,11 @@ audit(struct control_ctx *ctx, const struct caller *who, const char *name, const
 int
 control_mfa_fleet_may_begin(struct control_ctx *ctx, const char *name, struct reply_err *r)
 {
-	char uuid[FLEET_UUID_MAX], *dn = NULL;
-	struct token t;
-	int rc, unusable = 0, enrolled;
+	/* Beginning writes nothing shared: the mirror is enough to refuse early. */
+	int enrolled = control_mfa_fleet_enrolled(ctx, name, r);
 
-	if (person(ctx, name, uuid, &dn, r) != 0)
+	if (enrolled < 0)
 		return -1;
-	rc = fleet_run(ctx, dn, fleet_op_read, &t, NULL, &r->e);
-	free(dn);
-	if (rc == FLEET_UNREACHABLE) {
-		/* Beginning writes nothing shared: the mirror is enough to refuse early. */
-		rc = tokenmirror_get(ctx->st, uuid, &t, &unusable, &r->e);
-		if (rc < 0) {
-			r->code = "failed";
-			return -1;
-		}
-	} else if (rc != 0) {
-		r->code = "failed";
-		return -1;
-	}
-	enrolled = t.enrolled || unusable;
-	sodium_memzero(&t, sizeof(t));
 	if (enrolled)
 		return control_fail(r, "failed",
 				    "%s is already enrolled fleet-wide; an admin must reset it "
@@ -397,7 +385,7 @@ struct consume_arg {
 };
 
 static void count_failure(struct control_ctx *ctx, const char *name, const char *dn,
-			  const struct token *t, int64_t now);
+			  const struct token *t, const struct mfa_decision *d);
 
 static int
 op_consume(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct idg_err *err)
@@ -406,54 +394,75 @@ op_consume(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct id
 }
 
 /*
+ * code at now against t, decided by the policy layer's mfa_decide() as a
+ * login decides it (the token's own TOTP parameters, its watermark, its
+ * lock, its recovery values unless with_recovery is 0): 0 with *d, or -1
+ * with r.
+ */
+static int
+decide(struct control_ctx *ctx, const char *uuid, const struct token *t, const char *code,
+       int with_recovery, int64_t now, struct mfa_decision *d, struct reply_err *r)
+{
+	const struct mfa_token_state in = {t->last_step, t->failures, t->failure_start,
+					   t->locked_until};
+	const char *values[TOKEN_MAX_RECOVERY];
+	struct secret_key *fk = NULL;
+	unsigned char *secret;
+	struct totp_params p;
+	size_t len = 0, n = 0;
+	int rc = -1;
+
+	if ((secret = sodium_malloc(FLEET_SEAL_MAX_PLAIN)) == NULL)
+		return control_fail(r, "failed", "out of memory");
+	for (; with_recovery && n < t->n_recovery && n < TOKEN_MAX_RECOVERY; n++)
+		values[n] = t->recovery[n];
+	if (mfa_token_params(ctx->cfg, t->algorithm, t->digits, t->period, &p, &r->e) == 0 &&
+	    fleet_key_load(ctx->cfg, &fk, &r->e) == 0 &&
+	    fleet_open(fk, uuid, t->sealed, t->sealed_len, secret, FLEET_SEAL_MAX_PLAIN, &len,
+		       &r->e) == 0)
+		rc = mfa_decide(ctx->cfg, secret, len, &p, &in, values, n, NULL, 0, code, now, d,
+				&r->e);
+	if (rc != 0)
+		r->code = "failed";
+	sodium_free(secret);
+	secret_key_free(fk);
+	return rc;
+}
+
+/*
  * A current code from the person's app, checked against the directory's
  * token and consumed there, so it cannot also log in anywhere: 0, or -1
- * with r.
+ * with r. A recovery code proves nothing here: it is a wrong code.
  */
 static int
 prove_code(struct control_ctx *ctx, const char *name, const char *uuid, const char *dn,
 	   const struct token *t, const char *code, struct reply_err *r)
 {
-	struct secret_key *fk = NULL;
-	unsigned char *secret = NULL;
 	struct consume_arg a = {0};
-	struct totp_params p;
-	enum totp_result tr;
-	size_t len = 0;
-	int rc = -1;
+	struct mfa_decision d;
+	int rc;
 
 	if (code == NULL)
 		return control_fail(
 			r, "denied",
 			"a current code from your authenticator app is needed to replace "
 			"your recovery codes");
-	if (t->locked_until > idg_now())
+	if (decide(ctx, uuid, t, code, 0, idg_now(), &d, r) != 0)
+		return -1;
+	if (d.outcome == MFA_LOCKED)
 		return control_fail(r, "denied", "verification is locked for %s", name);
-	if ((secret = sodium_malloc(FLEET_SEAL_MAX_PLAIN)) == NULL)
-		return control_fail(r, "failed", "out of memory");
-	if (fleet_key_load(ctx->cfg, &fk, &r->e) != 0 ||
-	    fleet_open(fk, uuid, t->sealed, t->sealed_len, secret, FLEET_SEAL_MAX_PLAIN, &len,
-		       &r->e) != 0) {
-		r->code = "failed";
-		goto out;
-	}
-	mfa_params(ctx->cfg, &p);
-	tr = totp_match(secret, len, &p, idg_now(), t->last_step, code, &a.step);
-	if (tr != TOTP_OK) {
+	if (d.outcome != MFA_OK) {
 		/* As a login counts it; a replay is not a failure. */
-		if (tr != TOTP_REPLAY)
-			count_failure(ctx, name, dn, t, idg_now());
-		control_fail(r, "denied", "the code is not valid for %s", name);
-		goto out;
+		if (d.outcome == MFA_BAD_CODE)
+			count_failure(ctx, name, dn, t, &d);
+		return control_fail(r, "denied", "the code is not valid for %s", name);
 	}
+	a.step = d.step;
 	rc = fleet_run(ctx, dn, op_consume, &a, NULL, &r->e);
 	if (rc == TOKEN_CHANGED)
 		rc = control_fail(r, "denied", "that code was already used; wait for the next one");
 	else if (rc != 0)
 		rc = token_failed(r, rc, "checked");
-out:
-	sodium_free(secret);
-	secret_key_free(fk);
 	return rc;
 }
 
@@ -557,67 +566,29 @@ op_spend(const struct cfg *cfg, LDAP *ld, const char *dn, void *arg, struct idg_
 }
 
 /*
- * A wrong code counted fleet-wide, as a login counts it (mfa.c): in a
- * window that starts at the first failure, max_failures within
- * failure_interval lock for lockout. Written with the assertion that the
- * count is still what was read; a writer that came first has counted its
- * own, and this one is then only logged.
+ * A wrong code counted fleet-wide with the state mfa_decide() gave (its
+ * mfa_failure_next(), as a login counts it). Written with the assertion
+ * that the count is still what was read; a writer that came first has
+ * counted its own, and this one is then only logged.
  */
 static void
 count_failure(struct control_ctx *ctx, const char *name, const char *dn, const struct token *t,
-	      int64_t now)
+	      const struct mfa_decision *d)
 {
-	const struct cfg *cfg = ctx->cfg;
-	struct failure_arg a = {.seen = t, .failures = t->failures + 1, .start = t->failure_start};
+	struct failure_arg a = {.seen = t,
+				.failures = d->next.failures,
+				.start = d->next.failure_start,
+				.locked_until = d->next.locked_until};
 	struct idg_err e;
 	int rc;
 
-	if (t->failure_start == 0 || now - t->failure_start > cfg->mfa_failure_interval) {
-		a.failures = 1;
-		a.start = now;
-	}
-	if (a.failures >= cfg->mfa_max_failures)
-		a.locked_until = now + cfg->mfa_lockout;
 	rc = fleet_run(ctx, dn, op_failure, &a, NULL, &e);
 	if (rc != 0)
 		log_msg(ctx->log, LOG_WARNING, "mfa: a wrong web code of %s not counted: %s", name,
 			rc == TOKEN_CHANGED ? "counted by another writer first" : e.msg);
-	else if (a.locked_until != 0)
+	else if (d->locked_now)
 		log_msg(ctx->log, LOG_WARNING, "mfa: %s locked fleet-wide after %lld failures",
-			name, (long long)a.failures);
-}
-
-/* A recovery code "ABCD-EFGH-JKLM" against the token's values; spent fleet-wide if it matches. */
-static int
-recovery(struct control_ctx *ctx, const char *dn, const struct token *t, const char *code,
-	 enum mfa_outcome *out, struct idg_err *err)
-{
-	char id[5], secret[9];
-	int rc = 0;
-
-	*out = MFA_BAD_CODE;
-	if (strlen(code) != MFA_RECOVERY_LEN - 1 || code[4] != '-' || code[9] != '-')
-		return 0;
-	for (int i = 0; i < 4; i++)
-		id[i] = (char)toupper((unsigned char)code[i]);
-	for (int i = 0; i < 4; i++) {
-		secret[i] = (char)toupper((unsigned char)code[5 + i]);
-		secret[4 + i] = (char)toupper((unsigned char)code[10 + i]);
-	}
-	id[4] = secret[8] = '\0';
-	for (size_t i = 0; i < t->n_recovery; i++) {
-		if (strncmp(t->recovery[i], id, 4) != 0 || t->recovery[i][4] != ':' ||
-		    crypto_pwhash_str_verify(t->recovery[i] + 5, secret, 8) != 0)
-			continue;
-		rc = fleet_run(ctx, dn, op_spend, idg_unconst(t->recovery[i]), NULL, err);
-		if (rc == 0)
-			*out = MFA_OK_RECOVERY;
-		else if (rc == TOKEN_CHANGED)
-			*out = MFA_RECOVERY_REUSED, rc = 0;
-		break;
-	}
-	sodium_memzero(secret, sizeof(secret));
-	return rc;
+			name, (long long)ctx->cfg->mfa_max_failures);
 }
 
 int
@@ -625,17 +596,13 @@ control_mfa_fleet_verify(struct control_ctx *ctx, const char *name, const char *
 			 enum mfa_outcome *out, struct reply_err *r)
 {
 	char uuid[FLEET_UUID_MAX], *dn = NULL;
-	struct secret_key *fk = NULL;
-	unsigned char *secret = NULL;
 	struct consume_arg a = {0};
 	struct token *t = sodium_malloc(sizeof(struct token));
-	struct totp_params p;
-	enum totp_result tr;
-	size_t len = 0;
+	struct mfa_decision d;
 	int rc = -1;
 
 	*out = MFA_BAD_CODE;
-	if (t == NULL || (secret = sodium_malloc(FLEET_SEAL_MAX_PLAIN)) == NULL) {
+	if (t == NULL) {
 		control_fail(r, "failed", "out of memory");
 		goto out;
 	}
@@ -651,45 +618,35 @@ control_mfa_fleet_verify(struct control_ctx *ctx, const char *name, const char *
 		*out = MFA_NOT_ENROLLED;
 		goto out;
 	}
-	if (t->locked_until > now) {
-		*out = MFA_LOCKED;
+	if ((rc = decide(ctx, uuid, t, code, 1, now, &d, r)) != 0)
 		goto out;
-	}
-	if (strchr(code, '-') != NULL) {
-		if ((rc = recovery(ctx, dn, t, code, out, &r->e)) != 0)
-			rc = token_failed(r, rc, "checked");
-		else if (*out == MFA_BAD_CODE)
-			count_failure(ctx, name, dn, t, now);
-		goto out;
-	}
-	if (fleet_key_load(ctx->cfg, &fk, &r->e) != 0 ||
-	    fleet_open(fk, uuid, t->sealed, t->sealed_len, secret, FLEET_SEAL_MAX_PLAIN, &len,
-		       &r->e) != 0) {
-		r->code = "failed";
-		rc = -1;
-		goto out;
-	}
-	mfa_params(ctx->cfg, &p);
-	tr = totp_match(secret, len, &p, now, t->last_step, code, &a.step);
-	if (tr == TOTP_REPLAY) {
-		*out = MFA_REPLAYED;
-	} else if (tr != TOTP_OK) {
-		count_failure(ctx, name, dn, t, now);
-	} else {
-		rc = fleet_run(ctx, dn, op_consume, &a, NULL, &r->e);
-		if (rc == TOKEN_CHANGED)
-			*out = MFA_REPLAYED, rc = 0; /* the step was used elsewhere first */
+	switch (d.outcome) {
+	case MFA_OK:
+	case MFA_OK_RECOVERY:
+		/* The step consumed, or the recovery value spent, fleet-wide. */
+		a.step = d.step;
+		if (d.outcome == MFA_OK)
+			rc = fleet_run(ctx, dn, op_consume, &a, NULL, &r->e);
+		else
+			rc = fleet_run(ctx, dn, op_spend, idg_unconst(t->recovery[d.recovery]),
+				       NULL, &r->e);
+		if (rc == TOKEN_CHANGED) /* used elsewhere first */
+			*out = d.outcome == MFA_OK ? MFA_REPLAYED : MFA_RECOVERY_REUSED, rc = 0;
 		else if (rc == 0)
-			*out = MFA_OK;
+			*out = d.outcome;
 		else
 			rc = token_failed(r, rc, "checked");
+		break;
+	case MFA_BAD_CODE:
+		count_failure(ctx, name, dn, t, &d);
+		break;
+	default:
+		*out = d.outcome;
+		break;
 	}
 out:
-	if (secret != NULL)
-		sodium_free(secret);
 	if (t != NULL)
 		sodium_free(t);
-	secret_key_free(fk);
 	free(dn);
 	return rc;
 }

@@ -40,10 +40,10 @@ mfa_params(const struct cfg *cfg, struct totp_params *p)
 	p->algorithm = (enum totp_algorithm)cfg->mfa_algorithm;
 }
 
-static void
-binding(const char *uuid, char ad[96])
+void
+mfa_binding(const char *uuid, char ad[MFA_BINDING_LEN])
 {
-	snprintf(ad, 96, "idgov-mfa-v1:%s", uuid);
+	snprintf(ad, MFA_BINDING_LEN, "idgov-mfa-v1:%s", uuid);
 }
 
 static int
@@ -251,12 +251,12 @@ decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	       unsigned char **secret, struct idg_err *err)
 {
 	const struct secret_key *k;
-	char ad[96];
+	char ad[MFA_BINDING_LEN];
 
 	*secret = NULL;
 	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
 		return -1;
-	binding(uuid, ad);
+	mfa_binding(uuid, ad);
 	*secret = sodium_malloc(MFA_SECRET_LEN);
 	if (*secret == NULL)
 		return idg_seterr(err, "out of memory");
@@ -271,16 +271,15 @@ decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	return 0;
 }
 
-/* 1 if the state file says this code (id and hash) was spent, 0 if not, -1 error. */
-static int
-spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *hash,
-	       struct idg_err *err)
+int
+mfa_recovery_spent(struct store *state, const char *uuid, const char *id, const char *hash,
+		   struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	if (store_prepare_cached(
-		    c->state,
+		    state,
 		    "SELECT 1 FROM mfa_recovery_used WHERE user_uuid = ?1 AND code_id = ?2 "
 		    "AND hash = ?3",
 		    &s, err) != 0)
@@ -289,9 +288,9 @@ spent_in_state(struct mfa_ctx *c, const char *uuid, const char *id, const char *
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	store_release(c->state, s);
+	store_release(state, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_err(c->state, err, "reading spent recovery codes");
+		return store_err(state, err, "reading spent recovery codes");
 	return rc == SQLITE_ROW;
 }
 
@@ -329,7 +328,7 @@ use_recovery_code(struct mfa_ctx *c, const char *uuid, const char *code, int64_t
 	if (!ok)
 		return 0;
 	if (!spent && c->state != NULL) {
-		if ((spent = spent_in_state(c, uuid, id, hash, err)) < 0)
+		if ((spent = mfa_recovery_spent(c->state, uuid, id, hash, err)) < 0)
 			return -1;
 	}
 	if (spent)
@@ -558,7 +557,7 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 	if (secret == NULL)
 		goto out;
 	randombytes_buf(secret, MFA_SECRET_LEN);
-	binding(uuid, ad);
+	mfa_binding(uuid, ad);
 	secret_seal(k, secret, MFA_SECRET_LEN, ad, nonce, ct);
 	if (store_prepare(
 		    c->st,
@@ -592,32 +591,27 @@ out:
 	return rc;
 }
 
-static void
-make_code(char code[MFA_RECOVERY_LEN])
-{
-	for (int i = 0; i < MFA_RECOVERY_LEN - 1; i++)
-		code[i] = (i == 4 || i == 9) ? '-' : recovery_alphabet[randombytes_uniform(32)];
-	code[MFA_RECOVERY_LEN - 1] = '\0';
-}
-
-/* Inside a transaction: replaces the recovery codes of uuid. */
-static int
-store_recovery_codes(struct mfa_ctx *c, const char *uuid,
-		     char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err)
+int
+mfa_recovery_make(char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN],
+		  char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN], struct idg_err *err)
 {
 	char hash[crypto_pwhash_STRBYTES], id[5], secret[9];
-	sqlite3_stmt *s;
 	int rc = 0;
 
-	if (update(c, "DELETE FROM mfa_recovery WHERE user_uuid = ?1", uuid, 0, 0, 0, err) != 0 ||
-	    store_prepare(c->st,
-			  "INSERT INTO mfa_recovery (user_uuid, code_id, hash) VALUES (?1, ?2, ?3)",
-			  &s, err) != 0)
-		return -1;
-	for (int i = 0; rc == 0 && i < MFA_RECOVERY_CODES; i++) {
-		do
-			make_code(codes[i]);
-		while (i > 0 && memcmp(codes[i], codes[i - 1], 4) == 0);
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
+		int again;
+
+		/* Ids are unique within a set: a code is found by its id. */
+		do {
+			for (int j = 0; j < MFA_RECOVERY_LEN - 1; j++)
+				codes[i][j] = (j == 4 || j == 9)
+						      ? '-'
+						      : recovery_alphabet[randombytes_uniform(32)];
+			codes[i][MFA_RECOVERY_LEN - 1] = '\0';
+			again = 0;
+			for (int k = 0; k < i; k++)
+				again |= memcmp(codes[i], codes[k], 4) == 0;
+		} while (again);
 		mfa_recovery_split(codes[i], id, secret);
 		if (crypto_pwhash_str(hash, secret, strlen(secret),
 				      crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -625,13 +619,39 @@ store_recovery_codes(struct mfa_ctx *c, const char *uuid,
 			rc = idg_seterr(err, "out of memory hashing recovery codes");
 			break;
 		}
-		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-		rc = store_step_done(c->st, s, err);
+		snprintf(values[i], MFA_RECOVERY_VALUE_LEN, "%s:%s", id, hash);
 	}
 	sodium_memzero(secret, sizeof(secret));
+	if (rc != 0)
+		sodium_memzero(codes, (size_t)MFA_RECOVERY_CODES * MFA_RECOVERY_LEN);
+	return rc;
+}
+
+/* Inside a transaction: replaces the recovery codes of uuid. */
+static int
+store_recovery_codes(struct mfa_ctx *c, const char *uuid,
+		     char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], struct idg_err *err)
+{
+	char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (update(c, "DELETE FROM mfa_recovery WHERE user_uuid = ?1", uuid, 0, 0, 0, err) != 0 ||
+	    mfa_recovery_make(codes, values, err) != 0)
+		return -1;
+	if (store_prepare(c->st,
+			  "INSERT INTO mfa_recovery (user_uuid, code_id, hash) VALUES (?1, ?2, ?3)",
+			  &s, err) != 0)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < MFA_RECOVERY_CODES; i++) {
+		sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, values[i], 4, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, values[i] + 5, -1, SQLITE_STATIC);
+		rc = store_step_done(c->st, s, err);
+	}
 	sqlite3_finalize(s);
+	if (rc != 0)
+		sodium_memzero(codes, (size_t)MFA_RECOVERY_CODES * MFA_RECOVERY_LEN);
 	return rc;
 }
 
@@ -785,8 +805,9 @@ mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err)
 		int spent =
 			c->state == NULL
 				? 0
-				: spent_in_state(c, uuid, (const char *)sqlite3_column_text(s, 0),
-						 (const char *)sqlite3_column_text(s, 1), err);
+				: mfa_recovery_spent(c->state, uuid,
+						     (const char *)sqlite3_column_text(s, 0),
+						     (const char *)sqlite3_column_text(s, 1), err);
 
 		if (spent < 0)
 			break;
@@ -818,10 +839,10 @@ reseal_one(struct store *st, const struct sealed *r, const struct secret_key *fr
 {
 	unsigned char nonce[SECRET_NONCE_LEN], ct[MFA_SECRET_LEN + SECRET_TAG_LEN];
 	sqlite3_stmt *s;
-	char ad[96];
+	char ad[MFA_BINDING_LEN];
 	int rc;
 
-	binding(r->uuid, ad);
+	mfa_binding(r->uuid, ad);
 	if (secret_open(from, r->ct, sizeof(r->ct), ad, r->nonce, plain) != 0)
 		return idg_seterr(err,
 				  "MFA secret of %s does not decrypt under master key %s: "

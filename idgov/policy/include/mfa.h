@@ -18,10 +18,14 @@
 #include "totp.h"
 
 #include <jansson.h>
+#include <sodium.h>
 
 #define MFA_SECRET_LEN 20
 #define MFA_RECOVERY_CODES 10
 #define MFA_RECOVERY_LEN 15 /* "XXXX-XXXX-XXXX" + NUL */
+#define MFA_BINDING_LEN 96  /* "idgov-mfa-v1:" + a uuid + NUL, with room */
+/* A recovery code's stored value "ID:HASH": the id, ':', a crypto_pwhash string. */
+#define MFA_RECOVERY_VALUE_LEN (4 + 1 + crypto_pwhash_STRBYTES)
 
 struct mfa_ctx {
 	struct store *st;
@@ -84,6 +88,28 @@ int mfa_unlock(struct mfa_ctx *c, const char *uid, struct idg_err *err);
 json_t *mfa_status(struct mfa_ctx *c, const char *uid, int64_t now, struct idg_err *err);
 
 void mfa_params(const struct cfg *cfg, struct totp_params *p);
+
+/*
+ * The associated data a local enrolment's secret is sealed with under
+ * the master key: "idgov-mfa-v1:UUID".
+ */
+void mfa_binding(const char *uuid, char ad[MFA_BINDING_LEN]);
+
+/*
+ * 1 if the auth service's state file (mfastate.h) says the recovery code
+ * id of uuid, stored as hash, was spent; 0 if not; -1 on error (err).
+ */
+int mfa_recovery_spent(struct store *state, const char *uuid, const char *id, const char *hash,
+		       struct idg_err *err);
+
+/*
+ * A new set of recovery codes ("ABCD-EFGH-JKLM", ids unique within the
+ * set) in codes, and in values what is stored of each: "ABCD:" and the
+ * crypto_pwhash string of the other eight characters. 0, or -1 (err) with
+ * codes wiped.
+ */
+int mfa_recovery_make(char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN],
+		      char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN], struct idg_err *err);
 
 /*
  * A master key rotation's resealer (rotate.h): opens every enrolment's

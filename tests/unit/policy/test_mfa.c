@@ -522,6 +522,34 @@ test_state_file_version_1_is_migrated_to_2(void **state)
 	store_close(st);
 }
 
+/* mfa_recovery_spent(): what a login spent in the state file, by uuid, id and hash. */
+static void
+test_recovery_spent_reads_the_state_file(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], id[5], hash[crypto_pwhash_STRBYTES];
+	struct idg_err err;
+	sqlite3_stmt *s;
+
+	enrol(f, "alice", codes);
+	assert_int_equal(verify(f, "alice", codes[0], T0), MFA_OK_RECOVERY);
+	assert_int_equal(sqlite3_prepare_v2(f->c.state->db,
+					    "SELECT code_id, hash FROM mfa_recovery_used", -1, &s,
+					    NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(s, 0));
+	snprintf(hash, sizeof(hash), "%s", (const char *)sqlite3_column_text(s, 1));
+	sqlite3_finalize(s);
+	assert_memory_equal(id, codes[0], 4);
+	assert_int_equal(mfa_recovery_spent(f->c.state, "u-alice", id, hash, &err), 1);
+	assert_int_equal(mfa_recovery_spent(f->c.state, "u-bob", id, hash, &err), 0);
+	assert_int_equal(mfa_recovery_spent(f->c.state, "u-alice", id, "$argon2id$other", &err), 0);
+	/* A code not used is not spent. */
+	snprintf(id, sizeof(id), "%.4s", codes[1]);
+	assert_int_equal(mfa_recovery_spent(f->c.state, "u-alice", id, hash, &err), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_state, teardown)
 
@@ -544,6 +572,7 @@ main(void)
 		TS(test_secret_is_encrypted_and_bound_to_its_user),
 		TS(test_reset_and_audit),
 		TS(test_login_writes_state_while_store_is_write_locked),
+		TS(test_recovery_spent_reads_the_state_file),
 		T(test_state_file_is_filled_from_the_store_once),
 		T(test_state_file_newer_or_garbage_is_refused),
 	};

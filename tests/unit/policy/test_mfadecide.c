@@ -3,8 +3,9 @@
  * above the watermark is accepted and its step returned, at or below it is
  * a replay that counts nothing, wrong codes count and lock, a lock refuses
  * without extending itself, recovery values are matched by id and hash
- * (malformed ones never), spent ones are reused, and a token's own
- * algorithm, digits and period are honoured or refused when malformed.
+ * (malformed ones never), spent ones are reused, a token's own
+ * algorithm, digits and period are honoured or refused when malformed,
+ * and the recovery values mfa_recovery_make() makes are ones it accepts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -316,6 +317,66 @@ test_recovery_split_accepts_only_the_shape(void **state)
 	assert_int_equal(mfa_recovery_split("", id, s), -1);
 }
 
+/* mfa_recovery_make(): the codes' shape, unique ids, and values the decision accepts. */
+static void
+test_recovery_make_values_are_accepted_by_the_decision(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
+	const char *v[MFA_RECOVERY_CODES];
+	struct mfa_token_state in = {.last_step = T0 / 30};
+	struct mfa_decision d;
+	struct idg_err err;
+	char id[5], s[9];
+
+	assert_int_equal(mfa_recovery_make(codes, values, &err), 0);
+	for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
+		assert_int_equal(strlen(codes[i]), MFA_RECOVERY_LEN - 1);
+		assert_int_equal(mfa_recovery_split(codes[i], id, s), 0);
+		/* "ID:" then a crypto_pwhash string, and never the code's secret part. */
+		assert_memory_equal(values[i], id, 4);
+		assert_int_equal(values[i][4], ':');
+		assert_int_equal(strncmp(values[i] + 5, "$argon2", 7), 0);
+		assert_null(strstr(values[i], s));
+		for (int k = 0; k < i; k++)
+			assert_memory_not_equal(codes[i], codes[k], 4);
+		v[i] = values[i];
+	}
+	/* The first and the last code: each accepted and named by its index. */
+	for (int i = 0; i < MFA_RECOVERY_CODES; i += MFA_RECOVERY_CODES - 1) {
+		assert_int_equal(mfa_decide(f->cfg, secret, sizeof(secret), &f->p, &in, v,
+					    MFA_RECOVERY_CODES, NULL, 0, codes[i], T0, &d, &err),
+				 0);
+		assert_int_equal(d.outcome, MFA_OK_RECOVERY);
+		assert_int_equal(d.recovery, i);
+	}
+	/* A second set is another set. */
+	{
+		char again[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+		char again_values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
+
+		assert_int_equal(mfa_recovery_make(again, again_values, &err), 0);
+		assert_memory_not_equal(again, codes, sizeof(codes));
+	}
+}
+
+static void
+test_binding_names_the_format_and_the_uuid(void **state)
+{
+	char ad[MFA_BINDING_LEN], uuid[200];
+
+	(void)state;
+	mfa_binding("0b1c2d3e-0000-4000-8000-000000000001", ad);
+	assert_string_equal(ad, "idgov-mfa-v1:0b1c2d3e-0000-4000-8000-000000000001");
+	/* Too long a uuid is cut, never written past the buffer. */
+	memset(uuid, 'u', sizeof(uuid) - 1);
+	uuid[sizeof(uuid) - 1] = '\0';
+	mfa_binding(uuid, ad);
+	assert_int_equal(strlen(ad), MFA_BINDING_LEN - 1);
+	assert_int_equal(strncmp(ad, "idgov-mfa-v1:uuu", 16), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -334,6 +395,8 @@ main(void)
 		T(test_token_params_fall_back_and_refuse_bad_values),
 		T(test_token_params_decide_with_the_tokens_own_period),
 		T(test_recovery_split_accepts_only_the_shape),
+		T(test_recovery_make_values_are_accepted_by_the_decision),
+		T(test_binding_names_the_format_and_the_uuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
