@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """A provider that is up but stuck: it accepts connections and answers
 every LDAP bind with success, then never answers anything else (as a
-slapd whose backend hangs would). Prints its port, then serves until
-killed."""
+slapd whose backend hangs would); with the argument "silent", not even
+the bind (a hung slapd, or one behind a link that went dead). Prints its
+port, then serves until killed."""
 import socket
+import sys
 import threading
+
+SILENT = sys.argv[1:] == ["silent"]
 
 
 def length(data, i):
@@ -43,7 +47,7 @@ def serve(conn):
                 idlen = msg[1]
                 msgid = msg[2:2 + idlen]
                 op = msg[2 + idlen] if len(msg) > 2 + idlen else None
-                if op == 0x60:  # BindRequest: success
+                if op == 0x60 and not SILENT:  # BindRequest: success
                     body = b"\x02" + bytes([idlen]) + msgid + b"\x61\x07\x0a\x01\x00\x04\x00\x04\x00"
                     conn.sendall(b"\x30" + bytes([len(body)]) + body)
                 # Anything else: no answer, ever.
