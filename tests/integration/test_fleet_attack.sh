@@ -28,9 +28,9 @@ fleet_enrol
 assert_exit 0 "online, the next code authenticates" pam alice authenticate <<<"$(code 0)"
 
 # --- a stuck first provider ---
-coproc HALFDEAD { exec python3 "$(dirname "$0")/ldap_halfdead.py"; }
-HALFDEAD_PID=$HALFDEAD_PID
-read -r STUCK_PORT <&"${HALFDEAD[0]}"
+coproc STUCK { exec python3 "$(dirname "$0")/ldap_halfdead.py"; }
+HALFDEAD_PID=$STUCK_PID
+read -r STUCK_PORT <&"${STUCK[0]}"
 [ -n "$STUCK_PORT" ] || { not_ok "the stuck provider listens"; exit 1; }
 authd_stop
 sed -i "s|^timeout_ms = 2000\$|timeout_ms = 1500\nproviders = ldap://127.0.0.1:$STUCK_PORT $URI|" "$T/etc/idgov.conf"
