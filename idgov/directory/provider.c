@@ -11,7 +11,14 @@
  *     each earlier one is tried again (timeout_ms each), and the first
  *     that answers replaces the held connection;
  *   - none held (the first call, or after providers_drop()): each is
- *     tried in order, and the first that answers is held.
+ *     tried in order, and the first that answers is held; except that
+ *     the provider of a connection dropped after an operation timed out,
+ *     or after it was made by the last providers_get(), is passed over
+ *     this once: it is up but stuck (it binds, then does not answer), and
+ *     trying it again at once would cost another timeout_ms for the same
+ *     answer. A connection held from an earlier call that failed at once
+ *     has only gone stale (the provider restarted): its provider is tried
+ *     again first.
  *
  * The wait before going back bounds what a provider that is down costs
  * a login: at most one timeout_ms per earlier provider every
@@ -38,6 +45,8 @@ struct providers {
 	LDAP *ld;      /* the held connection, or NULL */
 	size_t held;   /* its index in uri */
 	int64_t tried; /* when the providers before held were last tried */
+	int fresh;     /* ld was made by the last providers_get() */
+	size_t skip;   /* 1 + the provider the next try passes over, or 0 */
 };
 
 static int
@@ -100,13 +109,26 @@ fail:
 	return -1;
 }
 
-void
-providers_drop(struct providers *p)
+/* Lets go of the held connection, if any. */
+static void
+release(struct providers *p)
 {
 	if (p->ld != NULL)
 		ldap_unbind_ext(p->ld, NULL, NULL);
 	p->ld = NULL;
 	p->held = 0;
+	p->fresh = 0;
+}
+
+void
+providers_drop(struct providers *p)
+{
+	int ldrc = LDAP_SUCCESS;
+
+	if (p->ld != NULL)
+		ldap_get_option(p->ld, LDAP_OPT_RESULT_CODE, &ldrc);
+	p->skip = p->ld != NULL && (p->fresh || ldrc == LDAP_TIMEOUT) ? p->held + 1 : 0;
+	release(p);
 }
 
 void
@@ -114,7 +136,7 @@ providers_free(struct providers *p)
 {
 	if (p == NULL)
 		return;
-	providers_drop(p);
+	release(p);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->uri[i]);
 	free(p);
@@ -148,12 +170,21 @@ try_upto(struct providers *p, size_t end, struct idg_err *err)
 	for (size_t i = 0; i < end; i++) {
 		struct idg_err one;
 		LDAP *ld = NULL;
-		int rc = dir_connect_uri(p->cfg, p->uri[i], p->cfg->fleet_timeout_ms, &ld, &one);
+		int rc;
 
+		if (i + 1 == p->skip) {
+			snprintf(one.msg, sizeof(one.msg), "%s stopped answering just now",
+				 p->uri[i]);
+			rc = DIR_UNREACHABLE;
+		} else {
+			rc = dir_connect_uri(p->cfg, p->uri[i], p->cfg->fleet_timeout_ms, &ld,
+					     &one);
+		}
 		if (rc == 0) {
-			providers_drop(p);
+			release(p);
 			p->ld = ld;
 			p->held = i;
+			p->fresh = 1;
 			return 0;
 		}
 		if (rc < 0)
@@ -177,6 +208,7 @@ providers_get(struct providers *p, int64_t now, LDAP **ld, size_t *index, struct
 
 	*ld = NULL;
 	*index = 0;
+	p->fresh = 0;
 	/* A clock set back counts as time passed: the earlier providers are not shut out for it. */
 	if (p->ld != NULL && p->held > 0 &&
 	    (now - p->tried >= PROVIDERS_RETRY_FIRST || now < p->tried)) {
@@ -191,6 +223,7 @@ providers_get(struct providers *p, int64_t now, LDAP **ld, size_t *index, struct
 		p->tried = now;
 	} else if (p->ld == NULL) {
 		rc = try_upto(p, p->n, err);
+		p->skip = 0; /* passed over once: the next call tries it again */
 		if (rc != 0)
 			return rc;
 		p->tried = now;

@@ -46,7 +46,10 @@ int providers_get(struct providers *p, int64_t now, LDAP **ld, size_t *index, st
 /*
  * Gives up the held connection after an operation on it failed as
  * unreachable (token.h's TOKEN_DOWN): the next providers_get() starts
- * again from the first provider.
+ * again from the first provider, passing over the dropped one once if its
+ * operation timed out or the connection was made by the last
+ * providers_get() (it bound, then did not answer: trying it again at once
+ * would only cost another timeout_ms).
  */
 void providers_drop(struct providers *p);
 
