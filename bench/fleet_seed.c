@@ -75,6 +75,7 @@ main(int argc, char **argv)
 
 	if (argc != 2 || t == NULL) {
 		fprintf(stderr, "usage: mfa_seed CONFIG UID... | fleet_seed CONFIG\n");
+		free(t);
 		return 2;
 	}
 	if (sodium_init() < 0 || oath_init() != OATH_OK || cfg_load(argv[1], &cfg, &err) != 0 ||

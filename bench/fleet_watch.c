@@ -163,7 +163,7 @@ main(int argc, char **argv)
 	size_t nstore_ms = 0;
 	char pw[256], value[128], evbuf[4096];
 	LDAP *wld, *rld;
-	int rounds, nstores, ino, timed_out = 0;
+	int rounds, nstores, ino, timed_out = 0, status = 1;
 	const char *user_dn, *uid;
 
 	if (argc < 9 || (rounds = atoi(argv[1])) <= 0) {
@@ -192,7 +192,7 @@ main(int argc, char **argv)
 	if (ino < 0 || stores == NULL || store_ms == NULL || all_ms == NULL || replica_ms == NULL ||
 	    write_ms == NULL) {
 		fprintf(stderr, "fleet_watch: out of memory or inotify: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	for (int i = 0; i < nstores; i++) {
 		char path[4096];
@@ -204,7 +204,7 @@ main(int argc, char **argv)
 		    sqlite3_bind_text(stores[i].st, 1, uid, -1, SQLITE_STATIC) != SQLITE_OK) {
 			fprintf(stderr, "fleet_watch: %s: %s\n", path,
 				sqlite3_errmsg(stores[i].db));
-			return 1;
+			goto out;
 		}
 		sqlite3_busy_timeout(stores[i].db, 100);
 		stores[i].wd =
@@ -212,7 +212,7 @@ main(int argc, char **argv)
 		if (stores[i].wd < 0) {
 			fprintf(stderr, "fleet_watch: watch %s: %s\n", argv[8 + i],
 				strerror(errno));
-			return 1;
+			goto out;
 		}
 	}
 
@@ -222,7 +222,7 @@ main(int argc, char **argv)
 
 		if (directory_has(rld, user_dn, "") < 0) {
 			fprintf(stderr, "fleet_watch: cannot read %s\n", user_dn);
-			return 1;
+			goto out;
 		}
 		rtt[k] = now_ms() - t;
 	}
@@ -249,7 +249,7 @@ main(int argc, char **argv)
 		if (rc != LDAP_SUCCESS) {
 			fprintf(stderr, "fleet_watch: modify %s: %s\n", user_dn,
 				ldap_err2string(rc));
-			return 1;
+			goto out;
 		}
 		last_scan = t0;
 		while (left > 0 || !replica_seen) {
@@ -306,7 +306,7 @@ main(int argc, char **argv)
 		usleep(200000);
 	}
 	if (timed_out)
-		return 1;
+		goto out;
 	printf("rtt_ms %.3f\n", quantile(rtt, RTT_SAMPLES, 0.5));
 	printf("write_ms %.3f\n", quantile(write_ms, (size_t)rounds, 0.5));
 	printf("replica_ms %.3f %.3f\n", quantile(replica_ms, (size_t)rounds, 0.5),
@@ -315,17 +315,20 @@ main(int argc, char **argv)
 	       quantile(store_ms, nstore_ms, 0.99));
 	printf("all_ms %.3f %.3f\n", quantile(all_ms, (size_t)rounds, 0.5),
 	       quantile(all_ms, (size_t)rounds, 0.99));
-	for (int i = 0; i < nstores; i++) {
+	status = 0;
+out:
+	for (int i = 0; stores != NULL && i < nstores; i++) {
 		sqlite3_finalize(stores[i].st);
 		sqlite3_close(stores[i].db);
 	}
 	ldap_unbind_ext_s(wld, NULL, NULL);
 	ldap_unbind_ext_s(rld, NULL, NULL);
-	close(ino);
+	if (ino >= 0)
+		close(ino);
 	free(stores);
 	free(store_ms);
 	free(all_ms);
 	free(replica_ms);
 	free(write_ms);
-	return 0;
+	return status;
 }

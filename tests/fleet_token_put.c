@@ -61,6 +61,7 @@ main(int argc, char **argv)
 
 	if (argc < 3 || argc > 4 || t == NULL) {
 		fprintf(stderr, "usage: fleet_token_put CONFIG USER [LAST_STEP]\n");
+		free(t);
 		return 2;
 	}
 	if (sodium_init() < 0 || cfg_load(argv[1], &cfg, &err) != 0 ||

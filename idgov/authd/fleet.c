@@ -536,7 +536,7 @@ authd_fleet_after(const struct cfg *cfg, struct authd_files *f)
 	f->touch_pending = 0;
 	if (authd_files_fleet(f, cfg, &key, &p, &err) != 0 ||
 	    authd_files_state(f, cfg, &state, &err) != 0 ||
-	    (rc = providers_get(p, f->touch_now, &ld, &index, &err)) != 0) {
+	    providers_get(p, f->touch_now, &ld, &index, &err) != 0) {
 		log_msg(f->log, LOG_WARNING, "mfa: cannot stamp the last login of %s: %s",
 			f->touch_dn, err.msg);
 		return;

@@ -39,17 +39,25 @@ setup(void **state)
 	if (f == NULL || sodium_init() < 0 ||
 	    cfg_load_string("[directory]\nuri = ldap://h/\nbase = dc=x\n[mfa]\nwindow = 1\n"
 			    "max_failures = 3\nfailure_interval = 300\nlockout = 600\n",
-			    "test", &f->cfg, &err) != 0)
+			    "test", &f->cfg, &err) != 0) {
+		free(f);
 		return -1;
+	}
 	mfa_params(f->cfg, &f->p);
 	/* Cheapest hashes: only their shape matters here. */
 	if (crypto_pwhash_str(hash, "EFGHJKLM", 8, crypto_pwhash_OPSLIMIT_MIN,
-			      crypto_pwhash_MEMLIMIT_MIN) != 0)
+			      crypto_pwhash_MEMLIMIT_MIN) != 0) {
+		cfg_free(f->cfg);
+		free(f);
 		return -1;
+	}
 	snprintf(f->value[0], sizeof(f->value[0]), "ABCD:%s", hash);
 	if (crypto_pwhash_str(hash, "NPQRSTUV", 8, crypto_pwhash_OPSLIMIT_MIN,
-			      crypto_pwhash_MEMLIMIT_MIN) != 0)
+			      crypto_pwhash_MEMLIMIT_MIN) != 0) {
+		cfg_free(f->cfg);
+		free(f);
 		return -1;
+	}
 	snprintf(f->value[1], sizeof(f->value[1]), "WXYZ:%s", hash);
 	*state = f;
 	return 0;
