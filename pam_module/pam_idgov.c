@@ -6,9 +6,11 @@
  * password age and rules, session records) and this module relays its
  * prompts and messages through the application's conversation and maps
  * its result to a PAM code. The module reads no configuration file, opens
- * no store and no key: it links libpam, libc and libcrypt, and nothing of
- * idgov but the record formats it shares with the service (authproto) and
- * with `idgov breakglass codes` (bgcodes).
+ * no store and no key: it links libpam and libc, and nothing of idgov but
+ * the record formats it shares with the service (authproto) and with
+ * `idgov breakglass codes` (bgcodes). libcrypt is loaded only while a
+ * break-glass code is checked (bgcrypt_loaded.c): an ordinary login does
+ * not pay for mapping it into every process that starts a PAM handle.
  *
  * Options:
  *   socket=PATH      the service's socket (default /run/idgov/authd.sock)

@@ -4,7 +4,7 @@
 # defined by that layer or a layer it may use, nothing may use the programs
 # (idgovd, idgov), and pam_idgov.so must contain nothing that speaks LDAP,
 # writes to the directory, sends notifications or serves the control
-# protocol, and that pam_idgov.so is a thin client (libpam, libc, libcrypt).
+# protocol, and that pam_idgov.so is a thin client (libpam, libc).
 #
 #   scripts/check-layers.sh BUILD_DIR
 #
@@ -95,13 +95,14 @@ if [ -f "$pam" ]; then
 		echo "check-layers: pam_idgov.so exports more than pam_sm_*: $bad" >&2
 		fail=1
 	fi
-	# A thin client of idgov-authd: libpam, libc and libcrypt (and the
-	# sanitizer runtimes in those builds), never a store, a key or LDAP.
+	# A thin client of idgov-authd: libpam and libc (and the sanitizer
+	# runtimes in those builds), never a store, a key or LDAP; libcrypt
+	# is loaded only while a break-glass code is checked.
 	bad=$(readelf -d "$pam" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
-		grep -Ev '^(libpam\.so\.0|libc\.so\.6|libcrypt\.so\.1|libasan\.so\.[0-9]+|libubsan\.so\.[0-9]+)$' |
+		grep -Ev '^(libpam\.so\.0|libc\.so\.6|libasan\.so\.[0-9]+|libubsan\.so\.[0-9]+)$' |
 		tr '\n' ' ' || true)
 	if [ -n "$bad" ]; then
-		echo "check-layers: pam_idgov.so links more than libpam, libc and libcrypt: $bad" >&2
+		echo "check-layers: pam_idgov.so links more than libpam and libc: $bad" >&2
 		fail=1
 	fi
 	bad=$(nm "$pam" 2>/dev/null | awk '{ print $NF }' |

@@ -1,7 +1,8 @@
 /*
  * Break-glass codes (bgcodes.h): the file's grammar, its trust check, and
  * the two changes made to it, both under flock and by atomic rewrite.
- * libc and libcrypt only: this file is linked into pam_idgov.so.
+ * libc and crypt(3) only (bgcrypt.h): this file is linked into pam_idgov.so,
+ * which loads libcrypt only while it checks a code.
  *
  * Locking a file that is replaced by rename() needs care: a process may
  * lock the old inode after another has renamed a new one into place. So
@@ -11,6 +12,7 @@
  */
 #define _GNU_SOURCE /* mkostemp */
 #include "bgcodes.h"
+#include "bgcrypt.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -260,6 +262,7 @@ equal(const char *a, const char *b)
 
 struct use {
 	const char *user, *code;
+	struct bgcrypt crypt;
 	struct crypt_data *cd;
 	int count;
 	int matched;
@@ -278,7 +281,7 @@ use_line(void *arg, const char *user, const char *hash, size_t start, size_t end
 	if (u->matched)
 		return 0;
 	memset(u->cd, 0, sizeof(*u->cd));
-	out = crypt_rn(u->code, hash, u->cd, sizeof(*u->cd));
+	out = u->crypt.crypt_rn(u->code, hash, u->cd, sizeof(*u->cd));
 	if (out != NULL && out[0] != '*' && equal(out, hash)) {
 		u->matched = 1;
 		u->start = start;
@@ -299,7 +302,8 @@ bgcodes_use(const char *path, const char *user, const char *code, int *left, cha
 	*left = 0;
 	if ((u.cd = calloc(1, sizeof(*u.cd))) == NULL)
 		return seterr(why, why_size, "out of memory");
-	if ((fd = open_locked(path, 0, &text, &len, why, why_size)) < 0)
+	if ((fd = open_locked(path, 0, &text, &len, why, why_size)) < 0 ||
+	    bgcrypt_open(&u.crypt, why, why_size) != 0)
 		goto out;
 	if (bgcodes_parse(text, len, use_line, &u, why, why_size) < 0)
 		goto out;
@@ -322,6 +326,7 @@ out:
 	}
 	explicit_bzero(u.cd, sizeof(*u.cd));
 	free(u.cd);
+	bgcrypt_close(&u.crypt);
 	return rc;
 }
 
@@ -371,6 +376,7 @@ bgcodes_replace(const char *path, const char *user, char codes[BGCODES_PER_USER]
 		char *why, size_t why_size)
 {
 	struct keep k = {.user = user};
+	struct bgcrypt crypt = {0};
 	struct crypt_data *cd = NULL;
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	char *text = NULL;
@@ -381,7 +387,8 @@ bgcodes_replace(const char *path, const char *user, char codes[BGCODES_PER_USER]
 		return seterr(why, why_size, "'%s' cannot be a user name here", user);
 	if ((cd = calloc(1, sizeof(*cd))) == NULL)
 		return seterr(why, why_size, "out of memory");
-	if ((fd = open_locked(path, 1, &text, &len, why, why_size)) < 0)
+	if ((fd = open_locked(path, 1, &text, &len, why, why_size)) < 0 ||
+	    bgcrypt_open(&crypt, why, why_size) != 0)
 		goto out;
 	/* Room for what is kept (a newline may be added to the last line) and the new lines. */
 	if ((k.out = malloc(len + 1 + BGCODES_PER_USER * (BGCODES_LINE_MAX + 2))) == NULL) {
@@ -395,12 +402,12 @@ bgcodes_replace(const char *path, const char *user, char codes[BGCODES_PER_USER]
 		const char *hash;
 
 		if (new_code(codes[i]) != 0 ||
-		    crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL) {
+		    crypt.gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL) {
 			seterr(why, why_size, "cannot make a code: %s", strerror(errno));
 			goto out;
 		}
 		memset(cd, 0, sizeof(*cd));
-		hash = crypt_rn(codes[i], salt, cd, sizeof(*cd));
+		hash = crypt.crypt_rn(codes[i], salt, cd, sizeof(*cd));
 		if (hash == NULL || hash[0] == '*') {
 			seterr(why, why_size, "crypt: yescrypt is not available");
 			goto out;
@@ -422,5 +429,6 @@ out:
 	if (cd != NULL)
 		explicit_bzero(cd, sizeof(*cd));
 	free(cd);
+	bgcrypt_close(&crypt);
 	return rc;
 }
