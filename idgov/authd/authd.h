@@ -172,7 +172,7 @@ struct conv {
 	int failed;         /* the module is gone: nothing more is sent */
 	struct logger *log; /* may be NULL */
 };
-/* Asks text (echo off). *answer is sodium_malloc'd (sodium_free it). 0, or -1. */
+/* Asks text (echo off). *answer is in guarded memory (secmem.h: secmem_free it). 0, or -1. */
 int conv_prompt(struct conv *c, const char *text, char **answer);
 void conv_info(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conv_error(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

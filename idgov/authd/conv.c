@@ -8,6 +8,8 @@
  */
 #include "authd.h"
 
+#include "secmem.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,7 +80,7 @@ conv_prompt(struct conv *c, const char *text, char **answer)
 	}
 	rc = -1;
 	len = strlen(m.text);
-	if ((*answer = sodium_malloc(len + 1)) == NULL)
+	if ((*answer = secmem_alloc(len + 1)) == NULL)
 		goto out;
 	memcpy(*answer, m.text, len + 1);
 	rc = 0;

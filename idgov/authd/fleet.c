@@ -14,7 +14,7 @@
  *   3. The token, read from that provider: whether the user is enrolled,
  *      the sealed secret, the watermark, failures and lock.
  *   4. After the prompt: the secret opened with the fleet key (into
- *      sodium_malloc memory, wiped at once), the attempt decided on the
+ *      guarded memory, secmem.h, wiped at once), the attempt decided on the
  *      token's values (policy/mfadecide.h), and what it changed written
  *      with a compare-and-swap: the step consumed (a consume that loses
  *      is a replay: someone used the step or a later one first), a
@@ -53,6 +53,7 @@
 #include "fleetseal.h"
 #include "mfadecide.h"
 #include "provider.h"
+#include "secmem.h"
 #include "token.h"
 #include "tokenmirror.h"
 
@@ -445,17 +446,17 @@ authd_fleet_begin(struct authd_fleet *x, const char *uid, int64_t now,
 	return AUTHD_FLEET_ENROLLED;
 }
 
-/* The token's secret, opened into sodium_malloc memory (*secret; the caller sodium_frees it). */
+/* The token's secret, opened into guarded memory (*secret; the caller secmem_frees it). */
 static int
 open_secret(struct authd_fleet *x, const struct authd_fleet_attempt *a, unsigned char **secret,
 	    size_t *len, struct idg_err *err)
 {
-	*secret = sodium_malloc(FLEET_SEAL_MAX_PLAIN);
+	*secret = secmem_alloc(FLEET_SEAL_MAX_PLAIN);
 	if (*secret == NULL)
 		return idg_seterr(err, "out of memory");
 	if (fleet_open(x->key, a->uuid, a->tok.sealed, a->tok.sealed_len, *secret,
 		       FLEET_SEAL_MAX_PLAIN, len, err) != 0) {
-		sodium_free(*secret);
+		secmem_free(*secret);
 		*secret = NULL;
 		return -1;
 	}
@@ -487,7 +488,7 @@ decide(struct authd_fleet *x, const struct authd_fleet_attempt *a,
 		recovery[i] = a->tok.recovery[i];
 	rc = mfa_decide(x->cfg, secret, secret_len, &p, state, recovery, a->tok.n_recovery, spent,
 			n_spent, code, now, d, err);
-	sodium_free(secret);
+	secmem_free(secret);
 	return rc;
 }
 

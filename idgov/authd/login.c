@@ -29,6 +29,7 @@
 #include "mfa.h"
 #include "mfastate.h"
 #include "password.h"
+#include "secmem.h"
 #include "secret.h"
 #include "store.h"
 #include "timeparse.h"
@@ -154,7 +155,7 @@ not_enrolled(struct env *e, const char *user, int asked)
 
 		if (!asked && conv_prompt(e->c, cfg->mfa_prompt, &code) != 0)
 			return AUTHPROTO_R_CONV_ERR;
-		sodium_free(code);
+		secmem_free(code);
 		log_msg(e->log, LOG_WARNING,
 			"auth: denied %s: rule mfa.not_enrolled (not told: [mfa] reveal_enrolment "
 			"is no)",
@@ -332,7 +333,7 @@ authenticate_fleet(struct env *e, const char *user)
 		r = AUTHPROTO_R_CONV_ERR;
 	} else {
 		rc = authd_fleet_verify(&x, user, a, code, idg_now(), &out, &err);
-		sodium_free(code);
+		secmem_free(code);
 		if (rc < 0)
 			r = unavailable(e, user, &err);
 		else if (rc == AUTHD_FLEET_OFFLINE_DENIED)
@@ -389,7 +390,7 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
 		return AUTHPROTO_R_CONV_ERR;
 	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
-	sodium_free(code);
+	secmem_free(code);
 	if (rc != 0)
 		return unavailable(e, user, &err);
 	return mfa_result(e, user, out);
@@ -489,21 +490,27 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	struct access_verdict v;
 	struct idg_err err;
 	enum authproto_result r;
+	int rc;
 
 	(void)delay_ms;
-	if (env_open(e, NEED_AUDIT, &err) != 0)
+	if (env_open(e, NEED_AUDIT, &err) != 0 || store_read_begin(e->st, &err) != 0)
 		return unavailable(e, user, &err);
+	/* One snapshot for the whole decision (store.h): no prompt is waited for here. */
 	user = canonical(e, user, canon, sizeof(canon));
 	switch (local_user(e, user, AUTHPROTO_R_PERM_DENIED, &r, &err)) {
 	case -1:
+		store_read_end(e->st);
 		return unavailable(e, user, &err);
 	case 1:
+		store_read_end(e->st);
 		return r;
 	default:
 		break;
 	}
-	if (account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
-			   &err) != 0)
+	rc = account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
+			    &err);
+	store_read_end(e->st);
+	if (rc != 0)
 		return unavailable(e, user, &err);
 	r = account_result(&v);
 	if (r != AUTHPROTO_R_SUCCESS) {

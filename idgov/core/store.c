@@ -121,6 +121,19 @@ store_begin(struct store *st, struct idg_err *err)
 }
 
 int
+store_read_begin(struct store *st, struct idg_err *err)
+{
+	return store_exec(st, "BEGIN DEFERRED", err);
+}
+
+void
+store_read_end(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int
 store_commit(struct store *st, struct idg_err *err)
 {
 	if (store_exec(st, "COMMIT", err) != 0)
@@ -325,8 +338,16 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	}
-	/* Reads through a mapping instead of one pread() per page of a fresh connection. */
-	if (store_exec(st, "PRAGMA mmap_size = 268435456", err) != 0)
+	/*
+	 * Reads through a mapping instead of one pread() per page of a fresh
+	 * connection. Not the auth service's state file: it is small, written
+	 * by every worker in turn, and a mapping of it was torn down and made
+	 * again (munmap, mmap, a TLB flush) by most logins.
+	 */
+	if (store_exec(st,
+		       mode == STORE_OPEN_STATE ? "PRAGMA mmap_size = 0"
+						: "PRAGMA mmap_size = 268435456",
+		       err) != 0)
 		goto fail;
 	if (store_exec(st, "PRAGMA foreign_keys = ON", err) != 0)
 		goto fail;

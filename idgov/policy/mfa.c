@@ -13,6 +13,7 @@
 #include "mfa.h"
 
 #include "mfadecide.h"
+#include "secmem.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -257,11 +258,11 @@ decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
 	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
 		return -1;
 	mfa_binding(uuid, ad);
-	*secret = sodium_malloc(MFA_SECRET_LEN);
+	*secret = secmem_alloc(MFA_SECRET_LEN);
 	if (*secret == NULL)
 		return idg_seterr(err, "out of memory");
 	if (secret_open(k, row->ct, sizeof(row->ct), ad, row->nonce, *secret) != 0) {
-		sodium_free(*secret);
+		secmem_free(*secret);
 		*secret = NULL;
 		return idg_seterr(err,
 				  "MFA secret of %s does not decrypt (wrong master key or "
@@ -409,7 +410,7 @@ verify_locked_in(struct mfa_ctx *c, const char *uid, const char *uuid, const cha
 		return -1;
 	mfa_params(c->cfg, &p);
 	r = totp_match(secret, MFA_SECRET_LEN, &p, now, row.last_step, code, &step);
-	sodium_free(secret);
+	secmem_free(secret);
 	if (r == TOTP_ERROR)
 		return idg_seterr(err, "TOTP computation failed");
 	if (r == TOTP_OK) {
@@ -553,7 +554,7 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 	/* Sealed under the key the store names, read in this transaction (rotate.h). */
 	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
 		goto out;
-	secret = sodium_malloc(MFA_SECRET_LEN);
+	secret = secmem_alloc(MFA_SECRET_LEN);
 	if (secret == NULL)
 		goto out;
 	randombytes_buf(secret, MFA_SECRET_LEN);
@@ -581,7 +582,7 @@ mfa_enroll_begin(struct mfa_ctx *c, const char *uid, char **uri, struct idg_err 
 out:
 	sqlite3_finalize(s);
 	if (secret != NULL)
-		sodium_free(secret);
+		secmem_free(secret);
 	rc = finish(c, rc, err);
 	if (rc != 0 && *uri != NULL) {
 		sodium_memzero(*uri, strlen(*uri));
@@ -680,7 +681,7 @@ mfa_enroll_confirm(struct mfa_ctx *c, const char *uid, const char *code, int64_t
 		return finish(c, -1, err);
 	mfa_params(c->cfg, &p);
 	r = totp_match(secret, MFA_SECRET_LEN, &p, now, 0, code, &step);
-	sodium_free(secret);
+	secmem_free(secret);
 	if (r != TOTP_OK)
 		return finish(c,
 			      idg_seterr(err, "the code does not match; check the app's clock "
@@ -904,7 +905,7 @@ mfa_reseal(void *arg, struct store *st, const struct secret_key *from, const str
 	}
 	sqlite3_finalize(s);
 	s = NULL;
-	if ((plain = sodium_malloc(MFA_SECRET_LEN)) == NULL) {
+	if ((plain = secmem_alloc(MFA_SECRET_LEN)) == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;
 	}
@@ -917,7 +918,7 @@ out:
 	if (s != NULL)
 		sqlite3_finalize(s);
 	if (plain != NULL)
-		sodium_free(plain);
+		secmem_free(plain);
 	free(rows);
 	return rc;
 }

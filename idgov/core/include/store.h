@@ -49,6 +49,16 @@ int store_commit(struct store *st, struct idg_err *err);
 void store_rollback(struct store *st);
 
 /*
+ * A read snapshot: every query until store_read_end() sees the store as it
+ * was at the first, and the file's locks are taken once instead of once a
+ * statement. Hold it only for work, never while waiting for a person: an
+ * open snapshot keeps the WAL from being checkpointed past it.
+ * store_read_end() is safe when no snapshot is open.
+ */
+int store_read_begin(struct store *st, struct idg_err *err);
+void store_read_end(struct store *st);
+
+/*
  * Sets the function run after each successful store_commit() (NULL: none),
  * for what must follow a commit and never precede it: the audit anchor
  * outside the store may only name heads that are durably in it. One per

@@ -416,6 +416,45 @@ test_cached_statements_are_reused_reset_and_unbound(void **state)
 	store_close(st); /* finalizes what it kept: LeakSanitizer would say otherwise */
 }
 
+/* A read snapshot sees the store as it was when it began, and nothing more. */
+static int
+count_sync_rows(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	struct idg_err err;
+	int n;
+
+	assert_int_equal(store_prepare(st, "SELECT count(*) FROM sync_state", &stmt, &err), 0);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static void
+test_read_snapshot_holds_until_it_ends(void **state)
+{
+	struct fixture *f = *state;
+	struct store *w, *r;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &w, &err), 0);
+	assert_int_equal(store_open(f->path, STORE_OPEN_READONLY, &r, &err), 0);
+	store_read_end(r); /* none open: a no-op */
+	assert_int_equal(store_read_begin(r, &err), 0);
+	assert_int_equal(count_sync_rows(r), 0);
+	assert_int_equal(
+		store_exec(w, "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')", &err),
+		0);
+	assert_int_equal(count_sync_rows(r), 0); /* still the snapshot */
+	assert_int_equal(store_read_begin(r, &err), -1); /* no nesting */
+	store_read_end(r);
+	assert_int_equal(sqlite3_get_autocommit(r->db), 1);
+	assert_int_equal(count_sync_rows(r), 1);
+	store_close(r);
+	store_close(w);
+}
+
 int
 main(void)
 {
@@ -424,6 +463,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_snapshot_holds_until_it_ends, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_state_file_wal_stays_small_across_one_shot_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_store_is_refused_without_create, setup,
