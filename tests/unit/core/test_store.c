@@ -446,7 +446,7 @@ test_read_snapshot_holds_until_it_ends(void **state)
 	assert_int_equal(
 		store_exec(w, "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')", &err),
 		0);
-	assert_int_equal(count_sync_rows(r), 0); /* still the snapshot */
+	assert_int_equal(count_sync_rows(r), 0);         /* still the snapshot */
 	assert_int_equal(store_read_begin(r, &err), -1); /* no nesting */
 	store_read_end(r);
 	assert_int_equal(sqlite3_get_autocommit(r->db), 1);
