@@ -345,6 +345,36 @@ authenticate_fleet(struct env *e, const char *user)
 	return r;
 }
 
+enum before_prompt {
+	BEFORE_PROMPT_ERROR = -1,
+	BEFORE_PROMPT_ENROLLED,
+	BEFORE_PROMPT_DECIDED, /* departed, or a local account: *r says */
+	BEFORE_PROMPT_FLEET,   /* [fleet] mfa = directory decides the rest */
+	BEFORE_PROMPT_NOT_ENROLLED,
+};
+
+/* What authentication decides from the store before any code is asked for. */
+static enum before_prompt
+before_prompt(struct env *e, struct mfa_ctx *mc, const char *user, enum authproto_result *r,
+	      struct idg_err *err)
+{
+	int rc = departed(e, user, err);
+
+	if (rc != 0) {
+		*r = AUTHPROTO_R_AUTH_ERR;
+		return rc < 0 ? BEFORE_PROMPT_ERROR : BEFORE_PROMPT_DECIDED;
+	}
+	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, r, err);
+	if (rc != 0)
+		return rc < 0 ? BEFORE_PROMPT_ERROR : BEFORE_PROMPT_DECIDED;
+	if (e->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+		return BEFORE_PROMPT_FLEET;
+	rc = mfa_is_enrolled(mc, user, err);
+	if (rc < 0)
+		return BEFORE_PROMPT_ERROR;
+	return rc ? BEFORE_PROMPT_ENROLLED : BEFORE_PROMPT_NOT_ENROLLED;
+}
+
 static enum authproto_result
 authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 {
@@ -365,28 +395,28 @@ authenticate(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	    open_state(e, &err) != 0)
 		return unavailable(e, user, &err);
 	*delay_ms = (uint32_t)e->cfg->mfa_fail_delay_ms;
-	user = canonical(e, user, canon, sizeof(canon));
 	mc.st = e->st;
 	mc.key = e->key;
 	mc.audit = e->audit;
 	mc.state = e->state;
-	rc = departed(e, user, &err);
-	if (rc < 0)
+	/* One snapshot for what is decided before the prompt, ended before any wait. */
+	if (store_read_begin(e->st, &err) != 0)
 		return unavailable(e, user, &err);
-	if (rc == 1)
-		return AUTHPROTO_R_AUTH_ERR;
-	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, &r, &err);
-	if (rc < 0)
+	user = canonical(e, user, canon, sizeof(canon));
+	rc = before_prompt(e, &mc, user, &r, &err);
+	store_read_end(e->st);
+	switch (rc) {
+	case BEFORE_PROMPT_ERROR:
 		return unavailable(e, user, &err);
-	if (rc == 1)
+	case BEFORE_PROMPT_DECIDED:
 		return r;
-	if (e->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
+	case BEFORE_PROMPT_FLEET:
 		return authenticate_fleet(e, user);
-	rc = mfa_is_enrolled(&mc, user, &err);
-	if (rc < 0)
-		return unavailable(e, user, &err);
-	if (rc == 0)
+	case BEFORE_PROMPT_NOT_ENROLLED:
 		return not_enrolled(e, user, 0);
+	default:
+		break;
+	}
 	if (conv_prompt(e->c, e->cfg->mfa_prompt, &code) != 0)
 		return AUTHPROTO_R_CONV_ERR;
 	rc = mfa_verify(&mc, user, code, idg_now(), &out, &err);
