@@ -187,6 +187,43 @@ test_untrusted_or_missing_files_are_refused_unchanged(void **state)
 	assert_non_null(strstr(why, "not USER:HASH"));
 }
 
+#ifdef BGCODES_TEST_LOADED
+/* Lines of /proc/self/maps naming libcrypt. */
+static int
+libcrypt_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, "/libcrypt.so") != NULL;
+	fclose(f);
+	return n;
+}
+
+/* pam_idgov.so's build loads libcrypt for one use and leaves nothing loaded behind. */
+static void
+test_libcrypt_is_loaded_only_while_a_code_is_checked(void **state)
+{
+	struct dir *d = *state;
+	char codes[BGCODES_PER_USER][BGCODES_CODE_LEN];
+	char why[256];
+	int left = -1;
+
+	assert_int_equal(libcrypt_mappings(), 0);
+	assert_int_equal(bgcodes_replace(d->file, "erin", codes, why, sizeof(why)), 0);
+	assert_int_equal(libcrypt_mappings(), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(bgcodes_use(d->file, "erin", codes[i], &left, why, sizeof(why)),
+				 1);
+		assert_int_equal(libcrypt_mappings(), 0);
+	}
+	assert_int_equal(left, BGCODES_PER_USER - 3);
+}
+#endif
+
 int
 main(void)
 {
@@ -199,6 +236,10 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_untrusted_or_missing_files_are_refused_unchanged, setup, teardown),
+#ifdef BGCODES_TEST_LOADED
+		cmocka_unit_test_setup_teardown(
+			test_libcrypt_is_loaded_only_while_a_code_is_checked, setup, teardown),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
