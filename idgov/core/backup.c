@@ -4,6 +4,7 @@
 
 #include "audit.h"
 #include "keys.h"
+#include "mfastate.h"
 #include "safepath.h"
 #include "schema.h"
 
@@ -35,8 +36,15 @@
 #define MAX_FILE ((size_t)16 << 30)
 #define WRITE_CHUNK ((size_t)8 << 20) /* see struct out_file */
 
-static const char *const entry_names[] = {"manifest.json", "idgov.conf", "audit.pub", "store.db"};
-#define N_ENTRIES (sizeof(entry_names) / sizeof(entry_names[0]))
+static const char *const entry_names[] = {"manifest.json", "idgov.conf", "audit.pub", "store.db",
+					  "authd.db"};
+
+/* How many entries a file of this format holds: format 1 had no authd.db. */
+static size_t
+n_entries(int format)
+{
+	return format >= 2 ? 5 : 4;
+}
 
 void
 backup_contents_free(struct backup_contents *c)
@@ -46,6 +54,9 @@ backup_contents_free(struct backup_contents *c)
 	if (c->db != NULL) /* password hashes, sealed MFA secrets: no copy outlives its use */
 		sodium_memzero(c->db, c->db_len);
 	sqlite3_free(c->db);
+	if (c->authd != NULL) /* spent recovery code hashes */
+		sodium_memzero(c->authd, c->authd_len);
+	free(c->authd);
 	if (c->config != NULL) {
 		sodium_memzero(c->config, strlen(c->config));
 		free(c->config);
@@ -230,6 +241,20 @@ user_version(sqlite3 *db)
 	return (int)first_int64(db, "PRAGMA user_version");
 }
 
+/* The auth service's state file, when the host has one. */
+static int
+snapshot_authd(const struct cfg *cfg, struct store *st, struct backup_contents *c,
+	       struct idg_err *err)
+{
+	char path[PATH_MAX];
+
+	if (mfastate_path(cfg, st->path, path, sizeof(path), err) != 0 ||
+	    mfastate_image(path, &c->authd, &c->authd_len, err) != 0)
+		return -1;
+	c->m.authd_bytes = (int64_t)c->authd_len;
+	return 0;
+}
+
 int
 backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents *c,
 		struct idg_err *err)
@@ -284,6 +309,8 @@ backup_snapshot(const struct cfg *cfg, struct store *st, struct backup_contents 
 		idg_strlcpy(c->m.host, "unknown", sizeof(c->m.host));
 	c->m.host[sizeof(c->m.host) - 1] = '\0';
 	c->m.store_bytes = (int64_t)c->db_len;
+	if (snapshot_authd(cfg, st, c, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	sqlite3_close(img);
@@ -304,6 +331,11 @@ manifest_json(const struct backup_manifest *m)
 		      m->version, "schema", m->schema, "audit_head_seq", (json_int_t)m->head_seq,
 		      "audit_head_hash", h, "time", (json_int_t)m->time, "host", m->host,
 		      "store_bytes", (json_int_t)m->store_bytes);
+	if (j != NULL && m->format >= 2 &&
+	    json_object_set_new(j, "authd_bytes", json_integer(m->authd_bytes)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	return s;
@@ -314,7 +346,7 @@ manifest_parse(const unsigned char *b, size_t n, struct backup_manifest *m, stru
 {
 	json_t *j = json_loadb((const char *)b, n, 0, NULL);
 	const char *ver = NULL, *h = NULL, *host = NULL;
-	json_int_t seq = 0, t = 0, bytes = 0;
+	json_int_t seq = 0, t = 0, bytes = 0, authd = 0;
 	int fmt = 0, schema = 0, rc = -1;
 
 	if (j == NULL ||
@@ -324,9 +356,13 @@ manifest_parse(const unsigned char *b, size_t n, struct backup_manifest *m, stru
 		idg_seterr(err, "the manifest is malformed");
 		goto out;
 	}
-	if (fmt != BACKUP_FORMAT) {
-		idg_seterr(err, "the manifest says format %d; this idgov reads format %d", fmt,
-			   BACKUP_FORMAT);
+	if (fmt < 1 || fmt > BACKUP_FORMAT) {
+		idg_seterr(err, "the manifest says format %d; this idgov reads formats 1 to %d",
+			   fmt, BACKUP_FORMAT);
+		goto out;
+	}
+	if (fmt >= 2 && (json_unpack(j, "{s:I}", "authd_bytes", &authd) != 0 || authd < 0)) {
+		idg_seterr(err, "the manifest's authd_bytes is missing or malformed");
 		goto out;
 	}
 	if (sodium_hex2bin(m->head_hash, 32, h, strlen(h), NULL, NULL, NULL) != 0 ||
@@ -341,6 +377,7 @@ manifest_parse(const unsigned char *b, size_t n, struct backup_manifest *m, stru
 	m->head_seq = seq;
 	m->time = t;
 	m->store_bytes = bytes;
+	m->authd_bytes = authd;
 	rc = 0;
 out:
 	json_decref(j);
@@ -494,6 +531,10 @@ seal_stream(struct sealer *s, const unsigned char *key, const struct backup_cont
 	    sealer_entry(s, entry_names[1], c->config, strlen(c->config), err) == 0 &&
 	    sealer_entry(s, entry_names[2], c->pk, sizeof(c->pk), err) == 0 &&
 	    sealer_entry(s, entry_names[3], c->db, c->db_len, err) == 0 &&
+	    (c->m.format < 2 ||
+	     sealer_entry(s, entry_names[4],
+			  c->authd != NULL ? c->authd : (const unsigned char *)"", c->authd_len,
+			  err) == 0) &&
 	    sealer_push(s, crypto_secretstream_xchacha20poly1305_TAG_FINAL, err) == 0) {
 		crypto_generichash_final(&s->hash, hash, 32);
 		rc = 0;
@@ -547,7 +588,8 @@ parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, siz
 {
 	size_t off = 0;
 
-	for (size_t i = 0; i < N_ENTRIES; i++) {
+	/* Entry 0, the manifest, says how many there are (c->m.format is 0 before it). */
+	for (size_t i = 0; i < n_entries(c->m.format); i++) {
 		size_t nl, n;
 
 		if (len - off < 1 || len - off < 1 + (nl = p[off]) + 8)
@@ -578,6 +620,12 @@ parse_entries(const unsigned char *p, size_t len, struct backup_contents *c, siz
 				return idg_seterr(err, "the store image is too small");
 			*db_off = off;
 			c->db_len = n;
+		}
+		if (i == 4 && n > 0) {
+			if ((c->authd = malloc(n)) == NULL)
+				return idg_seterr(err, "out of memory");
+			memcpy(c->authd, p + off, n);
+			c->authd_len = n;
 		}
 		off += n;
 	}
@@ -886,6 +934,11 @@ check_contents(const struct backup_contents *c, const unsigned char *host_pk,
 	if ((int64_t)c->db_len != c->m.store_bytes)
 		return idg_seterr(err, "the store image is %zu bytes, the manifest says %lld",
 				  c->db_len, (long long)c->m.store_bytes);
+	if ((int64_t)c->authd_len != c->m.authd_bytes)
+		return idg_seterr(err, "the MFA state image is %zu bytes, the manifest says %lld",
+				  c->authd_len, (long long)c->m.authd_bytes);
+	if (c->authd_len > 0 && mfastate_image_check(c->authd, c->authd_len, err) != 0)
+		return -1;
 	if (c->m.schema > schema_migrations[schema_migration_count - 1].version)
 		return idg_seterr(
 			err, "the backup's schema version %d is newer than this idgov's (%d)",
@@ -1431,6 +1484,30 @@ write_image(void *arg, struct idg_err *err)
 }
 
 /*
+ * The backup's MFA state merged into the host's state file, created from
+ * the restored store when the host has none (mfastate.h says why it is a
+ * merge, not a replacement).
+ */
+static int
+merge_authd(const struct cfg *cfg, struct store *st, const struct backup_contents *c,
+	    struct backup_restore_report *rep, struct idg_err *err)
+{
+	char path[PATH_MAX];
+	struct store *state = NULL;
+	int rc;
+
+	if (c->authd_len == 0)
+		return 0;
+	if (mfastate_path(cfg, st->path, path, sizeof(path), err) != 0 ||
+	    mfastate_open(path, st, &state, err) != 0)
+		return -1;
+	rc = mfastate_merge_image(state, c->authd, c->authd_len, &rep->authd_users,
+				  &rep->authd_spent, err);
+	store_close(state);
+	return rc;
+}
+
+/*
  * Puts the image written to tmp (fd, synced) in the store's place: the
  * current store set aside, tmp renamed over it, the anchor reset and the
  * restore recorded. checked: the audit report of the check the image
@@ -1499,14 +1576,17 @@ install(const struct cfg *cfg, const char *file, const struct backup_contents *c
 						   err);
 	else
 		reset = audit_anchor_reset(au, pk, actor, signed_seq, &rep->anchored, err);
-	if (reset != 0)
+	if (reset != 0 || merge_authd(cfg, st, c, rep, err) != 0)
 		goto out;
 	hex(c->m.head_hash, 32, h);
 	hex(prev_hash, 32, ph);
-	d = json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "file", file, "backup_time",
-		      (json_int_t)c->m.time, "backup_host", c->m.host, "restored_head_seq",
-		      (json_int_t)c->m.head_seq, "restored_head_hash", h, "previous_head_seq",
-		      (json_int_t)prev_seq, "previous_head_hash", ph, "previous_store", rep->aside);
+	d = json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s, s:b, s:I, s:I}", "file", file,
+		      "backup_time", (json_int_t)c->m.time, "backup_host", c->m.host,
+		      "restored_head_seq", (json_int_t)c->m.head_seq, "restored_head_hash", h,
+		      "previous_head_seq", (json_int_t)prev_seq, "previous_head_hash", ph,
+		      "previous_store", rep->aside, "mfa_state_merged", c->authd_len > 0,
+		      "mfa_state_users", (json_int_t)rep->authd_users, "mfa_state_spent_codes",
+		      (json_int_t)rep->authd_spent);
 	if (d == NULL) {
 		idg_seterr(err, "out of memory");
 		goto out;

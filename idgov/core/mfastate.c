@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +170,156 @@ mfastate_open(const char *path, struct store *main, struct store **out, struct i
 	}
 	*out = st;
 	return 0;
+}
+
+int
+mfastate_image(const char *path, unsigned char **img, size_t *len, struct idg_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_int64 size = 0;
+	unsigned char *p;
+	int rc = -1;
+
+	*img = NULL;
+	*len = 0;
+	if (access(path, F_OK) != 0)
+		return errno == ENOENT ? 0 : idg_seterr(err, "%s: %s", path, strerror(errno));
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		idg_seterr(err, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 5000); /* as store.c waits */
+	/* One read transaction: logins go on writing the file meanwhile. */
+	p = sqlite3_serialize(db, "main", &size, 0);
+	if (p == NULL || size <= 100) {
+		sqlite3_free(p);
+		idg_seterr(err, "cannot copy %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if ((*img = malloc((size_t)size)) == NULL) {
+		sqlite3_free(p);
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	memcpy(*img, p, (size_t)size);
+	sqlite3_free(p);
+	/* Bytes 18-19: a rollback-journal file; store_open() turns WAL on again. */
+	(*img)[18] = 1;
+	(*img)[19] = 1;
+	*len = (size_t)size;
+	rc = 0;
+out:
+	sqlite3_close(db);
+	return rc;
+}
+
+/* img read-only as schema name in db (the buffer must outlive its use). */
+static int
+attach_image(sqlite3 *db, const char *name, const unsigned char *img, size_t len,
+	     struct idg_err *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "ATTACH ':memory:' AS %s", name);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_deserialize(db, name, (unsigned char *)(uintptr_t)img, (sqlite3_int64)len,
+				(sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+		return idg_seterr(err, "the MFA state image cannot be opened: %s",
+				  sqlite3_errmsg(db));
+	return 0;
+}
+
+static int
+image_version(sqlite3 *db, const char *name)
+{
+	char sql[64];
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s.user_version", name);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+mfastate_image_check(const unsigned char *img, size_t len, struct idg_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int v, rc = -1;
+
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		idg_seterr(err, "out of memory");
+		goto out;
+	}
+	if (attach_image(db, "img", img, len, err) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "PRAGMA img.integrity_check", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+		idg_seterr(err, "the MFA state image fails PRAGMA integrity_check");
+		goto out;
+	}
+	v = image_version(db, "img");
+	if (v < 1 || v > MFASTATE_VERSION) {
+		idg_seterr(err, "the MFA state image has version %d; this idgov knows 1 to %d", v,
+			   MFASTATE_VERSION);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return rc;
+}
+
+int
+mfastate_merge_image(struct store *state, const unsigned char *img, size_t len, int64_t *users,
+		     int64_t *spent, struct idg_err *err)
+{
+	int rc = -1;
+
+	*users = 0;
+	*spent = 0;
+	if (mfastate_image_check(img, len, err) != 0 ||
+	    attach_image(state->db, "restored", img, len, err) != 0)
+		goto detach;
+	/*
+	 * Not BEGIN IMMEDIATE, which would ask the read-only image for a write
+	 * lock too: the first statement writes main, so its lock is taken at
+	 * once, never upgraded from a read.
+	 */
+	if (store_exec(state, "BEGIN", err) != 0)
+		goto detach;
+	/* "WHERE 1": an upsert after a SELECT needs it to parse. */
+	if (store_exec(
+		    state,
+		    "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
+		    "locked_until) SELECT user_uuid, last_step, 0, 0, locked_until "
+		    "FROM restored.mfa_state r WHERE 1 ON CONFLICT (user_uuid) DO UPDATE SET "
+		    "last_step = max(last_step, excluded.last_step), "
+		    "locked_until = max(locked_until, excluded.locked_until) "
+		    "WHERE excluded.last_step > last_step OR excluded.locked_until > locked_until",
+		    err) != 0)
+		goto rollback;
+	*users = sqlite3_changes(state->db);
+	if (store_exec(
+		    state,
+		    "INSERT OR IGNORE INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
+		    "SELECT user_uuid, code_id, hash, used_at FROM restored.mfa_recovery_used",
+		    err) != 0)
+		goto rollback;
+	*spent = sqlite3_changes(state->db);
+	if (store_commit(state, err) != 0)
+		goto rollback;
+	rc = 0;
+	goto detach;
+rollback:
+	store_rollback(state);
+detach:
+	(void)sqlite3_exec(state->db, "DETACH restored", NULL, NULL, NULL);
+	return rc;
 }

@@ -48,6 +48,11 @@ assert_exit 2 "backup --to a relative directory is a usage error" ig backup --to
 daemon_stop
 
 # --- a quiet backup, to compare with the store row for row
+# The auth service's MFA state goes with it: a spent recovery code and a
+# replay watermark must not become usable again on a restored host.
+assert_exit 0 "the auth service's state file exists" test -s "$T/state/authd.db"
+sqlite3 "$T/state/authd.db" "INSERT INTO mfa_state (user_uuid, last_step) VALUES ('uuid-w', 777777);
+	INSERT INTO mfa_recovery_used VALUES ('uuid-w', 'c1', 'h1', 1)"
 sleep 1 # a new second: a new file name
 assert_exit 0 "backup in-process (root, no idgovd)" ig backup --to "$T/backups"
 file=$(find "$T/backups" -name 'idgov-*.backup' -newer "$file")
@@ -93,13 +98,28 @@ assert_eq "$(echo "$r" | tr '\n' ' ')" "audit.anchor_reset backup.restore " \
 assert_contains "$(sqlite3 "$T/state2/idgov.db" "SELECT details FROM audit WHERE action = 'backup.restore'")" \
 	"\"restored_head_seq\":$head" "naming the restored head"
 assert_eq "$(stat -c %a "$T/state2/idgov.db")" 600 "the restored store is 0600"
+assert_eq "$(sqlite3 "$T/state2/authd.db" "SELECT last_step FROM mfa_state WHERE user_uuid = 'uuid-w'")" \
+	777777 "the MFA state came with it: the replay watermark"
+assert_eq "$(sqlite3 "$T/state2/authd.db" "SELECT count(*) FROM mfa_recovery_used WHERE user_uuid = 'uuid-w'")" \
+	1 "and the spent recovery code"
+assert_eq "$(stat -c %a "$T/state2/authd.db")" 600 "the state file made by the restore is 0600"
+assert_contains "$(sqlite3 "$T/state2/idgov.db" "SELECT details FROM audit WHERE action = 'backup.restore'")" \
+	'"mfa_state_merged":true' "the restore record says the MFA state was merged"
 
 # --- a restore over an existing store keeps the old one aside
 sum=$(sha256sum <"$T/state/idgov.db")
+# Since the backup, the watermark moved on and another code was spent: the
+# restore keeps both (the state is merged, never rolled back).
+sqlite3 "$T/state/authd.db" "UPDATE mfa_state SET last_step = 888888 WHERE user_uuid = 'uuid-w';
+	INSERT INTO mfa_recovery_used VALUES ('uuid-w', 'c2', 'h2', 2)"
 assert_exit 0 "restore over the live store" ig restore "$file"
 aside=$(find "$T/state" -name 'idgov.db.before-restore-*' ! -name '*-wal' ! -name '*-shm')
 assert_eq "$(sha256sum <"$aside" 2>/dev/null)" "$sum" "the previous store is kept aside, unchanged"
 assert_exit 0 "the restored live store verifies" ig audit verify
+assert_eq "$(sqlite3 "$T/state/authd.db" "SELECT last_step FROM mfa_state WHERE user_uuid = 'uuid-w'")" \
+	888888 "the host's newer watermark stays (the higher of the two)"
+assert_eq "$(sqlite3 "$T/state/authd.db" "SELECT group_concat(code_id) FROM (SELECT code_id FROM mfa_recovery_used WHERE user_uuid = 'uuid-w' ORDER BY code_id)")" \
+	"c1,c2" "and every code spent on either side stays spent"
 assert_exit 0 "a second restore at once" ig restore "$file"
 assert_eq "$(find "$T/state" -name 'idgov.db.before-restore-*' ! -name '*-wal' ! -name '*-shm' | wc -l)" 2 \
 	"keeps the store it replaces under a second name"

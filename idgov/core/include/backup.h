@@ -24,7 +24,10 @@
  *
  * The plaintext is a sequence of entries (1-byte name length, name,
  * 64-bit big-endian length, bytes): "manifest.json", "idgov.conf",
- * "audit.pub", "store.db", in that order.
+ * "audit.pub", "store.db" and, from format 2 on, "authd.db" (the auth
+ * service's MFA state file, mfastate.h: spent recovery codes and replay
+ * watermarks; empty when the host has none), in that order. Format 1
+ * files (no authd.db) are still read.
  *
  * The backup key ([store] backup_key) is separate from the master key:
  * the master key never leaves the host, the backup key must be kept
@@ -40,7 +43,7 @@
 #include <stdint.h>
 
 #define BACKUP_KEY_LEN crypto_secretstream_xchacha20poly1305_KEYBYTES
-#define BACKUP_FORMAT 1
+#define BACKUP_FORMAT 2
 #define BACKUP_SUFFIX ".backup"
 
 struct backup_manifest {
@@ -52,6 +55,7 @@ struct backup_manifest {
 	int64_t time;
 	char host[256];
 	int64_t store_bytes;
+	int64_t authd_bytes; /* format 2 */
 };
 
 struct backup_contents {
@@ -60,6 +64,8 @@ struct backup_contents {
 	size_t db_len;
 	char *config; /* NUL-terminated */
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char *authd; /* the MFA state file's image (malloc), or NULL */
+	size_t authd_len;
 };
 
 void backup_contents_free(struct backup_contents *c);
@@ -158,6 +164,8 @@ struct backup_restore_report {
 	int64_t previous_head; /* head seq of the store set aside; -1: unreadable */
 	int64_t anchored;      /* the anchor's new head */
 	int unchanged;         /* on failure: 1 when nothing was replaced */
+	/* The backup's MFA state merged into the host's (mfastate_merge_image). */
+	int64_t authd_users, authd_spent;
 };
 
 /*
@@ -167,8 +175,10 @@ struct backup_restore_report {
  * its place, migrated if older, the anchor explicitly reset to the
  * restored head (an audit.anchor_reset record) and a backup.restore
  * record appended naming the file, the restored head and the head set
- * aside. The caller makes sure idgovd does not run. On failure before the
- * new store is written, the old one is put back.
+ * aside. The backup's MFA state image, if any, is merged into the host's
+ * state file (mfastate_merge_image: never replaced, so the auth service
+ * may run). The caller makes sure idgovd does not run. On failure before
+ * the new store is written, the old one is put back.
  */
 int backup_restore(const struct cfg *cfg, const char *file, const struct backup_contents *c,
 		   const char *actor, struct backup_restore_report *rep, struct idg_err *err);

@@ -25,4 +25,27 @@ int mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size
  */
 int mfastate_open(const char *path, struct store *main, struct store **out, struct idg_err *err);
 
+/*
+ * Backups (backup.h) carry an image of this file: a consistent copy
+ * (sqlite3_serialize) of the file at path, or *img NULL and *len 0 when
+ * there is none. *img is malloc'd.
+ */
+int mfastate_image(const char *path, unsigned char **img, size_t *len, struct idg_err *err);
+
+/* An image is usable: integrity_check passes, and its version is one this idgov knows. */
+int mfastate_image_check(const unsigned char *img, size_t len, struct idg_err *err);
+
+/*
+ * A restore merges the backup's image into the host's open state file
+ * instead of replacing it, taking the more restrictive of the two: the
+ * higher replay watermark and lock end, and every recovery code spent in
+ * either. So neither a restore onto a new host (no file) nor one onto the
+ * same host (a newer file) makes a spent code or a seen step usable again.
+ * Offline logins waiting to be written back to the directory are not
+ * merged: the directory decides those. Counts of users and spent codes
+ * the image changed go to *users and *spent.
+ */
+int mfastate_merge_image(struct store *state, const unsigned char *img, size_t len, int64_t *users,
+			 int64_t *spent, struct idg_err *err);
+
 #endif

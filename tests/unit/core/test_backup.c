@@ -13,6 +13,7 @@
 
 #include "backup.h"
 #include "keys.h"
+#include "mfastate.h"
 #include "testutil.h"
 
 static const char conf[] = "[directory]\nuri = ldap://localhost\nbase = dc=example,dc=org\n"
@@ -667,11 +668,134 @@ test_failed_check_leaves_no_file(void **state)
 	backup_contents_free(&bad);
 }
 
+/* A file of format 1 (before the MFA state was carried) is still read and checked. */
+static void
+test_format_1_is_still_read(void **state)
+{
+	struct fx *f = *state;
+	struct backup_contents one = f->c, c;
+	struct backup_check chk;
+	unsigned char *file = NULL;
+	size_t len = 0;
+	struct idg_err err;
+
+	one.m.format = 1;
+	one.authd = NULL;
+	one.authd_len = 0;
+	one.m.authd_bytes = 0;
+	assert_int_equal(backup_seal(f->key, &one, &file, &len, &err), 0);
+	assert_int_equal(backup_unseal(f->key, file, len, &c, &err), 0);
+	assert_int_equal(c.m.format, 1);
+	assert_null(c.authd);
+	assert_int_equal(backup_check(&c, NULL, &chk, &err), 0);
+	backup_contents_free(&c);
+	free(file);
+}
+
+/* Runs sql on the state file at path, made (0600, schema) if it is not there. */
+static void
+state_exec(struct fx *f, const char *path, const char *sql)
+{
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
+	assert_int_equal(store_exec(st, sql, &err), 0);
+	store_close(st);
+}
+
+static int64_t
+state_int(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	struct idg_err err;
+	int64_t v;
+
+	assert_int_equal(store_prepare(st, sql, &s, &err), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/*
+ * The backup's MFA state is merged into the host's, the more restrictive
+ * side winning: higher watermarks and locks, every spent code; and it
+ * travels in the backup, checked.
+ */
+static void
+test_mfa_state_is_merged_never_rolled_back(void **state)
+{
+	struct fx *f = *state;
+	char host[192], old[192];
+	unsigned char *img = NULL;
+	size_t len = 0;
+	struct store *st;
+	struct backup_contents c, c2;
+	unsigned char *file = NULL;
+	size_t flen = 0;
+	int64_t users, spent;
+	struct idg_err err;
+
+	snprintf(host, sizeof(host), "%s/authd.db", f->env.dir);
+	snprintf(old, sizeof(old), "%s/old-authd.db", f->env.dir);
+	assert_int_equal(mfastate_image(old, &img, &len, &err), 0); /* none: nothing */
+	assert_null(img);
+	state_exec(f, old,
+		   "INSERT INTO mfa_state (user_uuid, last_step, locked_until) VALUES "
+		   "('a', 50, 9), ('b', 70, 0);"
+		   "INSERT INTO mfa_recovery_used VALUES ('a', 'x', 'hx', 1), ('b', 'y', 'hy', 1)");
+	state_exec(f, host,
+		   "INSERT INTO mfa_state (user_uuid, last_step, locked_until) VALUES "
+		   "('a', 100, 5);"
+		   "INSERT INTO mfa_recovery_used VALUES ('a', 'x', 'hx', 2)");
+	assert_int_equal(mfastate_image(old, &img, &len, &err), 0);
+	assert_non_null(img);
+	assert_int_equal(mfastate_image_check(img, len, &err), 0);
+	assert_int_equal(mfastate_open(host, f->env.st, &st, &err), 0);
+	assert_int_equal(mfastate_merge_image(st, img, len, &users, &spent, &err), 0);
+	assert_int_equal(users, 2); /* b added; a's lock raised to 9, its step kept at 100 */
+	assert_int_equal(spent, 1); /* b's y; a's x was spent already */
+	assert_int_equal(state_int(st, "SELECT last_step FROM mfa_state WHERE user_uuid = 'a'"),
+			 100);
+	assert_int_equal(state_int(st, "SELECT locked_until FROM mfa_state WHERE user_uuid = 'a'"),
+			 9);
+	assert_int_equal(state_int(st, "SELECT last_step FROM mfa_state WHERE user_uuid = 'b'"),
+			 70);
+	assert_int_equal(state_int(st, "SELECT count(*) FROM mfa_recovery_used"), 2);
+	/* Merging again changes nothing. */
+	assert_int_equal(mfastate_merge_image(st, img, len, &users, &spent, &err), 0);
+	assert_int_equal(users + spent, 0);
+	store_close(st);
+	/* A damaged image is refused, changing nothing. */
+	img[len / 2] ^= 0xff;
+	img[100] ^= 0xff;
+	assert_int_equal(mfastate_image_check(img, len, &err), -1);
+	free(img);
+	/* The host's state file travels in a backup, and its size is checked. */
+	assert_int_equal(backup_snapshot(f->env.cfg, f->env.st, &c, &err), 0);
+	assert_non_null(c.authd);
+	assert_int_equal(c.m.authd_bytes, (int64_t)c.authd_len);
+	assert_int_equal(backup_seal(f->key, &c, &file, &flen, &err), 0);
+	assert_int_equal(backup_unseal(f->key, file, flen, &c2, &err), 0);
+	assert_int_equal(c2.authd_len, c.authd_len);
+	assert_memory_equal(c2.authd, c.authd, c.authd_len);
+	c2.m.authd_bytes++;
+	assert_int_equal(backup_check(&c2, NULL, &(struct backup_check){0}, &err), -1);
+	assert_non_null(strstr(err.msg, "MFA state image"));
+	backup_contents_free(&c2);
+	backup_contents_free(&c);
+	free(file);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_1_is_still_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mfa_state_is_merged_never_rolled_back, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_every_flipped_byte_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
