@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "control_ops.h"
 #include "keys.h"
 #include "reviews.h"
 #include "schedule.h"
@@ -703,6 +704,66 @@ test_page_after_and_before_a_cursor(void **state)
 				&err));
 }
 
+/* Runs review.page with args (JSON) as boss through its control operation; the reply's code. */
+static const char *
+page_op(struct fixture *f, const char *args, json_t **out)
+{
+	static struct reply_err r;
+	struct control_ctx ctx = {.cfg = f->env.cfg, .st = f->env.st};
+	struct caller boss = {.uid = 1000, .name = "boss"};
+	const struct control_op *ops, *op = NULL;
+	json_t *a = json_loads(args, JSON_ALLOW_NUL, NULL);
+	size_t n;
+
+	assert_non_null(a);
+	ops = review_control_ops(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ops[i].name, "review.page") == 0)
+			op = &ops[i];
+	assert_non_null(op);
+	assert_true(op->flags & CONTROL_OP_ROLELESS);
+	memset(&r, 0, sizeof(r));
+	*out = op->fn(&ctx, &boss, a, &r);
+	json_decref(a);
+	return *out != NULL ? "ok" : r.code;
+}
+
+/* The operation's cursor arguments: malformed text and two windows at once are refused. */
+static void
+test_page_op_refuses_malformed_cursors(void **state)
+{
+	static const char *const bad[] = {
+		"{\"after\": \"\"}",
+		"{\"after\": \"x1\"}",
+		"{\"after\": \"u\"}",
+		"{\"before\": \"u-3\"}",
+		"{\"after\": 12}",
+		"{\"before\": \"d01\"}",
+		"{\"after\": \"u1\\u0000\"}",
+		"{\"after\": \"u123456789012345678901234\"}",
+		"{\"after\": \"u1\", \"before\": \"d1\"}",
+		"{\"after\": \"u1\", \"offset\": 100}",
+		"{\"before\": \"u1\", \"offset\": 1}",
+	};
+	struct fixture *f = *state;
+	json_t *o;
+
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *code = page_op(f, bad[i], &o);
+
+		if (strcmp(code, "bad_request") != 0)
+			fail_msg("%s: %s, not bad_request", bad[i], code);
+	}
+	/* A cursor alone, and offset 0 beside one, are a window. */
+	assert_string_equal(page_op(f, "{\"after\": \"u1\"}", &o), "ok");
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	assert_string_equal(page_op(f, "{\"before\": \"u2\", \"offset\": 0}", &o), "ok");
+	assert_int_equal(item_at(o, 0), 1);
+	json_decref(o);
+}
+
 /* The page's counts come from review_counts, which every write to review_items keeps
  * exact; the "matched" they give equals the one a scan gives. */
 static void
@@ -806,6 +867,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_page_windows_and_filters, setup, teardown),
 		cmocka_unit_test(test_page_cursor_parse_rejects_malformed_text),
 		cmocka_unit_test_setup_teardown(test_page_after_and_before_a_cursor, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_page_op_refuses_malformed_cursors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_page_counts_follow_every_write, setup,
 						teardown),
