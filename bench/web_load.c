@@ -20,7 +20,9 @@
  * Per request it records the latency (from handing the request to TLS to
  * the response's last byte) and the server's own time from the response's
  * `Server-Timing: app;dur=MS` header (idgov-web's, see bench/README.md).
- * It prints ok and error counts, p50/p99 of both, and pages per second.
+ * It prints ok and error counts, p50/p99 of both and of their difference
+ * (the time outside the server's own: TLS, the network, and the wait for
+ * a server thread), and pages per second.
  * Any error (a cookie file that cannot be read, a refused connection, a
  * TLS failure, an answer other than 200, a connection closed early) is
  * said on stderr and the exit status is 1.
@@ -72,7 +74,7 @@ struct conn {
 
 struct run {
 	const char *host, *path;
-	double *lat, *srv;
+	double *lat, *srv, *gap; /* gap: latency less server time, request by request */
 	size_t n_lat, n_srv, errors, page_size;
 	int rounds;
 };
@@ -382,8 +384,10 @@ response_done(struct run *run, struct conn *c, double t1)
 	if (run->page_size == 0)
 		run->page_size = c->size;
 	run->lat[run->n_lat++] = t1 - c->t0;
-	if (c->server_ms >= 0)
+	if (c->server_ms >= 0) {
+		run->gap[run->n_srv] = t1 - c->t0 - c->server_ms;
 		run->srv[run->n_srv++] = c->server_ms;
+	}
 	if (++c->rounds_done < run->rounds)
 		conn_send(run, c);
 }
@@ -537,7 +541,8 @@ main(int argc, char **argv)
 	}
 	run.lat = calloc((size_t)n * (size_t)run.rounds, sizeof(double));
 	run.srv = calloc((size_t)n * (size_t)run.rounds, sizeof(double));
-	if (run.lat == NULL || run.srv == NULL) {
+	run.gap = calloc((size_t)n * (size_t)run.rounds, sizeof(double));
+	if (run.lat == NULL || run.srv == NULL || run.gap == NULL) {
 		fprintf(stderr, "web_load: out of memory\n");
 		goto out;
 	}
@@ -556,13 +561,16 @@ main(int argc, char **argv)
 	t_end = now_ms();
 	qsort(run.lat, run.n_lat, sizeof(double), cmp_double);
 	qsort(run.srv, run.n_srv, sizeof(double), cmp_double);
+	qsort(run.gap, run.n_srv, sizeof(double), cmp_double);
 	printf("%zu ok, %zu errors; %zu KiB pages", run.n_lat, run.errors, run.page_size / 1024);
 	if (run.n_lat > 0)
 		printf("; latency p50 %.1f ms, p99 %.1f ms", pct(run.lat, run.n_lat, 0.50),
 		       pct(run.lat, run.n_lat, 0.99));
 	if (run.n_srv > 0)
-		printf("; server time p50 %.1f ms, p99 %.1f ms", pct(run.srv, run.n_srv, 0.50),
-		       pct(run.srv, run.n_srv, 0.99));
+		printf("; server time p50 %.1f ms, p99 %.1f ms; outside it p50 %.1f ms, p99 %.1f "
+		       "ms",
+		       pct(run.srv, run.n_srv, 0.50), pct(run.srv, run.n_srv, 0.99),
+		       pct(run.gap, run.n_srv, 0.50), pct(run.gap, run.n_srv, 0.99));
 	else
 		printf("; server time not sent");
 	printf("; %.1f pages/s; web_load CPU %.2f ms a page\n",
@@ -580,5 +588,6 @@ out:
 	gnutls_global_deinit();
 	free(run.lat);
 	free(run.srv);
+	free(run.gap);
 	return rc;
 }

@@ -16,6 +16,16 @@
  * headers: a Content-Security-Policy that allows only this origin's one
  * script and one stylesheet (no inline script or style), HSTS,
  * X-Frame-Options DENY, nosniff, no referrer, and no caching of pages.
+ *
+ * Every response but a static asset also says how long this process took
+ * over it: "Server-Timing: app;dur=MS" (W3C Server-Timing), from
+ * libmicrohttpd's first call of on_request() for the request (its headers
+ * read and parsed) to the response being queued, so it includes the call
+ * to idgovd and the page's making. Not included: the TLS handshake, the
+ * wait in the kernel's accept queue, the wait of a request whose bytes
+ * have arrived while the pool thread that owns its connection is still
+ * busy with another one, reading the request, and writing the response.
+ * It is a duration and nothing else: no name, no address, no path.
  */
 #include "web.h"
 
@@ -33,6 +43,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
@@ -52,6 +63,7 @@ struct web_server {
 struct pending {
 	struct buf body;
 	int too_large, bad_type;
+	struct timespec t0; /* the first call of on_request() for it */
 };
 
 static int
@@ -150,8 +162,22 @@ headers(struct MHD_Response *r, const struct web_resp *rs)
 	}
 }
 
+/* "app;dur=MS": the milliseconds since t0, three decimals. */
+static void
+server_timing(struct MHD_Response *r, const struct timespec *t0)
+{
+	struct timespec t1;
+	char v[48];
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(v, sizeof(v), "app;dur=%.3f",
+		 (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+	MHD_add_response_header(r, "Server-Timing", v);
+}
+
+/* Queues rs; t0 is when the request came to us (a static asset, served as is, is not timed). */
 static enum MHD_Result
-reply(struct MHD_Connection *c, struct web_resp *rs)
+reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -165,20 +191,22 @@ reply(struct MHD_Connection *c, struct web_resp *rs)
 	if (r == NULL)
 		return MHD_NO;
 	headers(r, rs);
+	if (rs->data == NULL)
+		server_timing(r, t0);
 	rc = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	return rc;
 }
 
 static enum MHD_Result
-simple(struct MHD_Connection *c, int status, const char *text)
+simple(struct MHD_Connection *c, int status, const char *text, const struct timespec *t0)
 {
 	struct web_resp rs = {.status = status, .content_type = "text/plain; charset=utf-8"};
 	enum MHD_Result rc;
 
 	buf_init(&rs.body);
 	buf_puts(&rs.body, text);
-	rc = reply(c, &rs);
+	rc = reply(c, &rs, t0);
 	buf_free(&rs.body);
 	return rc;
 }
@@ -192,22 +220,25 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	struct web_req rq;
 	struct web_resp rs;
 	struct buf q;
+	struct timespec now;
 	enum MHD_Result rc;
 	int post = strcmp(method, "POST") == 0;
 
 	(void)version;
 	if (p == NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 
 		if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return simple(c, 405, "method not allowed\n");
+			return simple(c, 405, "method not allowed\n", &now);
 		if (len != NULL &&
 		    strtoull(len, NULL, 10) > (unsigned long long)s->app->cfg->web_max_request)
-			return simple(c, 413, "request too large\n");
+			return simple(c, 413, "request too large\n", &now);
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			return MHD_NO;
 		buf_init(&p->body);
+		p->t0 = now;
 		p->bad_type = post && (type == NULL ||
 				       strncmp(type, "application/x-www-form-urlencoded", 33) != 0);
 		*state = p;
@@ -222,11 +253,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 	if (p->too_large)
-		return simple(c, 413, "request too large\n");
+		return simple(c, 413, "request too large\n", &p->t0);
 	if (p->bad_type)
-		return simple(c, 415, "a form is expected\n");
+		return simple(c, 415, "a form is expected\n", &p->t0);
 	if (!post && p->body.len > 0)
-		return simple(c, 400, "a GET has no body\n");
+		return simple(c, 400, "a GET has no body\n", &p->t0);
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
@@ -241,14 +272,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	    (post && form_parse(p->body.p != NULL ? p->body.p : "", p->body.len, &rq.body) != 0)) {
 		buf_free(&q);
 		form_free(&rq.query);
-		return simple(c, 400, "malformed form or query\n");
+		return simple(c, 400, "malformed form or query\n", &p->t0);
 	}
 	buf_free(&q);
 	pages_handle(s->app, &rq, &rs);
 	if (rs.body.failed)
-		rc = simple(c, 500, "the page could not be made\n");
+		rc = simple(c, 500, "the page could not be made\n", &p->t0);
 	else
-		rc = reply(c, &rs);
+		rc = reply(c, &rs, &p->t0);
 	if (rs.body.p != NULL)
 		sodium_memzero(rs.body.p, rs.body.len); /* a page may show recovery codes */
 	buf_free(&rs.body);
