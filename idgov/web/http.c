@@ -175,6 +175,43 @@ server_timing(struct MHD_Response *r, const struct timespec *t0)
 	MHD_add_response_header(r, "Server-Timing", v);
 }
 
+/* A page handed to libmicrohttpd without a copy, wiped and freed once it is sent. */
+struct sent_body {
+	char *p;
+	size_t len;
+};
+
+static void
+body_free(void *cls)
+{
+	struct sent_body *sb = cls;
+
+	sodium_memzero(sb->p, sb->len); /* a page may show recovery codes */
+	free(sb->p);
+	free(sb);
+}
+
+/* The response for rs's own body: the buffer itself when it can, else a copy. */
+static struct MHD_Response *
+body_response(struct web_resp *rs)
+{
+	struct sent_body *sb;
+	struct MHD_Response *r;
+
+	if (rs->body.p == NULL || (sb = malloc(sizeof(*sb))) == NULL)
+		return MHD_create_response_from_buffer(rs->body.len, rs->body.p,
+						       MHD_RESPMEM_MUST_COPY);
+	sb->p = rs->body.p;
+	sb->len = rs->body.len;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(sb->len, sb->p, body_free, sb);
+	if (r == NULL) {
+		free(sb);
+		return NULL;
+	}
+	buf_init(&rs->body); /* libmicrohttpd's now */
+	return r;
+}
+
 /* Queues rs; t0 is when the request came to us (a static asset, served as is, is not timed). */
 static enum MHD_Result
 reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
@@ -186,8 +223,7 @@ reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 		r = MHD_create_response_from_buffer(rs->data_len, (void *)(uintptr_t)rs->data,
 						    MHD_RESPMEM_PERSISTENT);
 	else
-		r = MHD_create_response_from_buffer(rs->body.len, rs->body.p,
-						    MHD_RESPMEM_MUST_COPY);
+		r = body_response(rs);
 	if (r == NULL)
 		return MHD_NO;
 	headers(r, rs);

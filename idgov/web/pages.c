@@ -87,6 +87,8 @@ pages_layout(struct web_resp *rs, const struct wsess *s, const char *current, co
 	nav(&n, s, current);
 	memcpy(v, vars, sizeof(v));
 	v[1].value = n.p != NULL ? n.p : "";
+	/* The content and about as much again of layout: the page is written without a regrowth. */
+	buf_reserve(&rs->body, strlen(content_html) + n.len + 8192);
 	html_render(&rs->body, "layout.html", v, 4);
 	if (n.failed)
 		rs->body.failed = 1;

@@ -59,14 +59,18 @@ row(struct buf *b, json_t *it)
 	const char *held = str(it, "held_as"), *via = str(it, "via"), *source = str(it, "source");
 	int priv = json_is_true(json_object_get(it, "privileged")) ||
 		   json_integer_value(json_object_get(it, "privileged")) != 0;
-	char since[16], login[16];
+	char since[16], login[16], n[24];
 
 	day(since, json_object_get(it, "since"));
 	day(login, json_object_get(it, "last_login"));
-	buf_printf(b,
-		   "<tr id=\"item-%lld\"><td><input type=\"checkbox\" name=\"item\" value=\"%lld\" "
-		   "aria-label=\"Select item %lld\"></td><td>",
-		   (long long)id, (long long)id, (long long)id);
+	snprintf(n, sizeof(n), "%lld", (long long)id);
+	buf_puts(b, "<tr id=\"item-");
+	buf_puts(b, n);
+	buf_puts(b, "\"><td><input type=\"checkbox\" name=\"item\" value=\"");
+	buf_puts(b, n);
+	buf_puts(b, "\" aria-label=\"Select item ");
+	buf_puts(b, n);
+	buf_puts(b, "\"></td><td>");
 	html_escape(b,
 		    str(it, "display_name")[0] != '\0' ? str(it, "display_name") : str(it, "user"));
 	buf_puts(b, "<span class=\"sub\">");
@@ -106,9 +110,12 @@ row(struct buf *b, json_t *it)
 		html_escape(b, source);
 		buf_puts(b, ")");
 	}
-	buf_printf(b, "<span class=\"sub\">since %s</span></td><td>%s</td>", since, login);
-	buf_printf(b, "<td><span class=\"rec-%s\">",
-		   strcmp(rec, "revoke") == 0 ? "revoke" : "approve");
+	buf_puts(b, "<span class=\"sub\">since ");
+	buf_puts(b, since);
+	buf_puts(b, "</span></td><td>");
+	buf_puts(b, login);
+	buf_puts(b, strcmp(rec, "revoke") == 0 ? "</td><td><span class=\"rec-revoke\">"
+					       : "</td><td><span class=\"rec-approve\">");
 	html_escape(b, rec);
 	buf_puts(b, "</span><span class=\"sub\">");
 	html_escape(b, str(it, "recommend_why"));
@@ -123,16 +130,23 @@ row(struct buf *b, json_t *it)
 			buf_puts(b, "</span>");
 		}
 	} else {
-		buf_printf(
+		/* Plain appends, not one long printf: a page has a hundred of these. */
+		buf_puts(b, "<button type=\"submit\" name=\"one\" value=\"");
+		buf_puts(b, n);
+		buf_puts(b, ":approve\" class=\"approve\">Approve</button><button type=\"submit\" "
+			    "name=\"one\" value=\"");
+		buf_puts(b, n);
+		buf_puts(b,
+			 ":revoke\" class=\"revoke\">Revoke</button><input type=\"text\" name=\"c");
+		buf_puts(b, n);
+		buf_puts(
 			b,
-			"<button type=\"submit\" name=\"one\" value=\"%lld:approve\" "
-			"class=\"approve\">Approve</button><button type=\"submit\" name=\"one\" "
-			"value=\"%lld:revoke\" class=\"revoke\">Revoke</button><input "
-			"type=\"text\" "
-			"name=\"c%lld\" maxlength=\"4000\" placeholder=\"%s\" aria-label=\"Comment "
-			"for item %lld\">",
-			(long long)id, (long long)id, (long long)id,
-			priv ? "Comment (required to revoke)" : "Comment", (long long)id);
+			priv ? "\" maxlength=\"4000\" placeholder=\"Comment (required to revoke)\" "
+			       "aria-label=\"Comment for item "
+			     : "\" maxlength=\"4000\" placeholder=\"Comment\" aria-label=\"Comment "
+			       "for item ");
+		buf_puts(b, n);
+		buf_puts(b, "\">");
 	}
 	buf_puts(b, "</td></tr>\n");
 }
@@ -282,6 +296,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		html_escape(&camps, str(it, "name"));
 		buf_printf(&camps, ", deadline %s", dl);
 	}
+	/* A row is about 600 bytes: room for the page's rows at once, not by doubling. */
+	buf_reserve(&rows, json_array_size(items) * 1024);
 	json_array_foreach(items, i, it) row(&rows, it);
 	matched = (long long)json_integer_value(json_object_get(r.result, "matched"));
 	pages = matched > 0 ? (matched + REVIEWS_PAGE_SIZE - 1) / REVIEWS_PAGE_SIZE : 1;
@@ -309,6 +325,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 			html_raw("rows", rows.p != NULL ? rows.p : ""),
 		};
 
+		buf_reserve(&content, rows.len + camps.len + nav.len + 8192);
 		if (html_render(&content, "reviews.html", v, sizeof(v) / sizeof(v[0])) != 0 ||
 		    rows.failed || camps.failed || nav.failed)
 			rs->body.failed = 1;
