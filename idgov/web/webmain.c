@@ -46,6 +46,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int ch, sig = 0;
 
+	jarena_install(); /* before any jansson value exists */
 	while ((ch = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
