@@ -20,6 +20,7 @@
  */
 #include "config.h"
 #include "provider.h"
+#include "timing.h"
 #include "token.h"
 #include "util.h"
 
@@ -30,38 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double
-quantile(double *v, size_t n, double q)
-{
-	size_t rank;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	rank = (size_t)(q * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
 
 /* A base search of dn without attributes; 0 when the entry came back. */
 static int

@@ -20,6 +20,8 @@
  *
  * Exit 1 when a round timed out (30 s) before every store had the change.
  */
+#include "timing.h"
+
 #include <errno.h>
 #include <ldap.h>
 #include <poll.h>
@@ -43,40 +45,6 @@ struct store {
 	int dirty;
 	double seen_ms; /* < 0 until the store holds the round's value */
 };
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double
-quantile(double *v, size_t n, double q)
-{
-	size_t rank;
-
-	if (n == 0)
-		return -1;
-	qsort(v, n, sizeof(*v), cmp_double);
-	rank = (size_t)(q * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
 
 static LDAP *
 connect_bind(const char *uri, const char *dn, const char *pw)

@@ -28,6 +28,8 @@
  * said on stderr and the exit status is 1.
  */
 #define _GNU_SOURCE /* memmem */
+#include "timing.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,15 +80,6 @@ struct run {
 	size_t n_lat, n_srv, errors, page_size;
 	int rounds;
 };
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static double
 cpu_ms(void)
@@ -421,22 +414,6 @@ conn_recv(struct run *run, struct conn *c)
 	}
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-pct(double *v, size_t n, double q)
-{
-	size_t i = (size_t)(q * (double)n);
-
-	return v[i < n ? i : n - 1];
-}
-
 static void
 loop(struct run *run, struct conn *c, int n)
 {
@@ -559,18 +536,15 @@ main(int argc, char **argv)
 	t_start = now_ms();
 	loop(&run, c, n);
 	t_end = now_ms();
-	qsort(run.lat, run.n_lat, sizeof(double), cmp_double);
-	qsort(run.srv, run.n_srv, sizeof(double), cmp_double);
-	qsort(run.gap, run.n_srv, sizeof(double), cmp_double);
 	printf("%zu ok, %zu errors; %zu KiB pages", run.n_lat, run.errors, run.page_size / 1024);
 	if (run.n_lat > 0)
-		printf("; latency p50 %.1f ms, p99 %.1f ms", pct(run.lat, run.n_lat, 0.50),
-		       pct(run.lat, run.n_lat, 0.99));
+		printf("; latency p50 %.1f ms, p99 %.1f ms", quantile(run.lat, run.n_lat, 0.50),
+		       quantile(run.lat, run.n_lat, 0.99));
 	if (run.n_srv > 0)
 		printf("; server time p50 %.1f ms, p99 %.1f ms; outside it p50 %.1f ms, p99 %.1f "
 		       "ms",
-		       pct(run.srv, run.n_srv, 0.50), pct(run.srv, run.n_srv, 0.99),
-		       pct(run.gap, run.n_srv, 0.50), pct(run.gap, run.n_srv, 0.99));
+		       quantile(run.srv, run.n_srv, 0.50), quantile(run.srv, run.n_srv, 0.99),
+		       quantile(run.gap, run.n_srv, 0.50), quantile(run.gap, run.n_srv, 0.99));
 	else
 		printf("; server time not sent");
 	printf("; %.1f pages/s; web_load CPU %.2f ms a page\n",
