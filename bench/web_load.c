@@ -527,11 +527,17 @@ main(int argc, char **argv)
 		if (tls_open(&c[i], run.host, port, cred) != 0)
 			goto out;
 	}
-	for (int i = 0; i < n; i++)
-		c[i].req_len = (size_t)snprintf(c[i].req, sizeof(c[i].req),
+	for (int i = 0; i < n; i++) {
+		char req[sizeof(c[i].req)]; /* written apart: the cookie is read from c[i] too */
+
+		c[i].req_len = (size_t)snprintf(req, sizeof(req),
 						"GET %s HTTP/1.1\r\nHost: %s:%d\r\nCookie: "
 						"__Host-idgov=%s\r\nAccept: text/html\r\n\r\n",
 						run.path, run.host, port, c[i].cookie);
+		if (c[i].req_len >= sizeof(req))
+			goto out; /* cannot be: the path, the host and the cookie are bounded */
+		memcpy(c[i].req, req, c[i].req_len + 1);
+	}
 	cpu0 = cpu_ms();
 	t_start = now_ms();
 	loop(&run, c, n);

@@ -17,11 +17,12 @@
  * script and one stylesheet (no inline script or style), HSTS,
  * X-Frame-Options DENY, nosniff, no referrer, and no caching of pages.
  *
- * Every response but a static asset also says how long this process took
- * over it: "Server-Timing: app;dur=MS" (W3C Server-Timing), from
- * libmicrohttpd's first call of on_request() for the request (its headers
- * read and parsed) to the response being queued, so it includes the call
- * to idgovd and the page's making. Not included: the TLS handshake, the
+ * A signed-in person's page also says how long this process took over it
+ * (not the sign-in steps, whose time could tell a known user name from an
+ * unknown one, nor a static asset): "Server-Timing: app;dur=MS" (W3C
+ * Server-Timing), from libmicrohttpd's first call of on_request() for the
+ * request (its headers read and parsed) to the response being queued, so
+ * it includes the call to idgovd and the page's making. Not included: the TLS handshake, the
  * wait in the kernel's accept queue, the wait of a request whose bytes
  * have arrived while the pool thread that owns its connection is still
  * busy with another one, reading the request, and writing the response.
@@ -212,7 +213,7 @@ body_response(struct web_resp *rs)
 	return r;
 }
 
-/* Queues rs; t0 is when the request came to us (a static asset, served as is, is not timed). */
+/* Queues rs; t0 is when the request came to us (for rs->timed). */
 static enum MHD_Result
 reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 {
@@ -227,7 +228,7 @@ reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 	if (r == NULL)
 		return MHD_NO;
 	headers(r, rs);
-	if (rs->data == NULL)
+	if (rs->timed)
 		server_timing(r, t0);
 	rc = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);

@@ -490,6 +490,12 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 	}
 	if (post && csrf(rq, &s, rs) != 0)
 		goto out;
+	/*
+	 * Only a signed-in person's pages say how long they took: before that
+	 * (the password, the code) a precise server time would help someone
+	 * tell, say, a known user name from an unknown one.
+	 */
+	rs->timed = s.step == WSESS_FULL;
 	if (strcmp(rq->path, "/signout") == 0 && post) {
 		signout_post(app, rq, &s, rs);
 	} else if (strcmp(rq->path, "/signin/code") == 0 && s.step != WSESS_FULL) {
