@@ -22,10 +22,11 @@
  * unknown one, nor a static asset): "Server-Timing: app;dur=MS" (W3C
  * Server-Timing), from libmicrohttpd's first call of on_request() for the
  * request (its headers read and parsed) to the response being queued, so
- * it includes the call to idgovd and the page's making. Not included: the TLS handshake, the
- * wait in the kernel's accept queue, the wait of a request whose bytes
- * have arrived while the pool thread that owns its connection is still
- * busy with another one, reading the request, and writing the response.
+ * it includes the call to idgovd and the page's making. Not included: the
+ * TLS handshake, the wait in the kernel's accept queue, the wait of a
+ * request whose bytes have arrived while the pool thread that owns its
+ * connection is still busy with another one, reading the request, and
+ * writing the response.
  * It is a duration and nothing else: no name, no address, no path.
  */
 #include "web.h"
@@ -213,7 +214,7 @@ body_response(struct web_resp *rs)
 	return r;
 }
 
-/* Queues rs; t0 is when the request came to us (for rs->timed). */
+/* Queues rs; t0 is when the request came to us (read only when rs->timed). */
 static enum MHD_Result
 reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 {
@@ -235,15 +236,16 @@ reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 	return rc;
 }
 
+/* A plain-text answer of http.c's own, before or instead of a page: never timed. */
 static enum MHD_Result
-simple(struct MHD_Connection *c, int status, const char *text, const struct timespec *t0)
+simple(struct MHD_Connection *c, int status, const char *text)
 {
 	struct web_resp rs = {.status = status, .content_type = "text/plain; charset=utf-8"};
 	enum MHD_Result rc;
 
 	buf_init(&rs.body);
 	buf_puts(&rs.body, text);
-	rc = reply(c, &rs, t0);
+	rc = reply(c, &rs, NULL);
 	buf_free(&rs.body);
 	return rc;
 }
@@ -257,25 +259,23 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	struct web_req rq;
 	struct web_resp rs;
 	struct buf q;
-	struct timespec now;
 	enum MHD_Result rc;
 	int post = strcmp(method, "POST") == 0;
 
 	(void)version;
 	if (p == NULL) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
 		const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 
 		if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return simple(c, 405, "method not allowed\n", &now);
+			return simple(c, 405, "method not allowed\n");
 		if (len != NULL &&
 		    strtoull(len, NULL, 10) > (unsigned long long)s->app->cfg->web_max_request)
-			return simple(c, 413, "request too large\n", &now);
+			return simple(c, 413, "request too large\n");
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			return MHD_NO;
 		buf_init(&p->body);
-		p->t0 = now;
+		clock_gettime(CLOCK_MONOTONIC, &p->t0);
 		p->bad_type = post && (type == NULL ||
 				       strncmp(type, "application/x-www-form-urlencoded", 33) != 0);
 		*state = p;
@@ -290,11 +290,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 	if (p->too_large)
-		return simple(c, 413, "request too large\n", &p->t0);
+		return simple(c, 413, "request too large\n");
 	if (p->bad_type)
-		return simple(c, 415, "a form is expected\n", &p->t0);
+		return simple(c, 415, "a form is expected\n");
 	if (!post && p->body.len > 0)
-		return simple(c, 400, "a GET has no body\n", &p->t0);
+		return simple(c, 400, "a GET has no body\n");
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
@@ -309,12 +309,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	    (post && form_parse(p->body.p != NULL ? p->body.p : "", p->body.len, &rq.body) != 0)) {
 		buf_free(&q);
 		form_free(&rq.query);
-		return simple(c, 400, "malformed form or query\n", &p->t0);
+		return simple(c, 400, "malformed form or query\n");
 	}
 	buf_free(&q);
 	pages_handle(s->app, &rq, &rs);
 	if (rs.body.failed)
-		rc = simple(c, 500, "the page could not be made\n", &p->t0);
+		rc = simple(c, 500, "the page could not be made\n");
 	else
 		rc = reply(c, &rs, &p->t0);
 	if (rs.body.p != NULL)
