@@ -171,7 +171,25 @@ op_pending(struct control_ctx *ctx, const struct caller *who, json_t *args, stru
 	return o != NULL ? o : failed(-1, r);
 }
 
-/* review.page: {campaign?, person?, group?, undecided?, privileged?, offset?, limit?}. */
+/* A cursor argument (review_cursor_parse()) into c; absent leaves c zero. 0, or -1 with r. */
+static int
+arg_cursor(json_t *args, const char *key, struct review_cursor *c, struct reply_err *r)
+{
+	const char *text;
+
+	memset(c, 0, sizeof(*c));
+	if (control_arg_text(args, key, 1, REVIEW_CURSOR_MAX, &text, r) != 0)
+		return -1;
+	if (text != NULL && review_cursor_parse(text, c) != 0)
+		return control_fail(r, "bad_request",
+				    "argument '%s' must be u or d and an item number (u4900)", key);
+	return 0;
+}
+
+/*
+ * review.page: {campaign?, person?, group?, undecided?, privileged?,
+ * offset? | after? | before?, limit?}.
+ */
 static json_t *
 op_page(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
 {
@@ -185,8 +203,14 @@ op_page(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	    control_arg_bool(args, "undecided", &q.undecided, r) != 0 ||
 	    control_arg_bool(args, "privileged", &q.privileged, r) != 0 ||
 	    control_arg_count(args, "offset", &q.offset, r) != 0 ||
-	    control_arg_count(args, "limit", &q.limit, r) != 0)
+	    control_arg_count(args, "limit", &q.limit, r) != 0 ||
+	    arg_cursor(args, "after", &q.after, r) != 0 ||
+	    arg_cursor(args, "before", &q.before, r) != 0)
 		return NULL;
+	if ((q.after.id > 0) + (q.before.id > 0) + (q.offset > 0) > 1) {
+		control_fail(r, "bad_request", "give one of 'offset', 'after' and 'before'");
+		return NULL;
+	}
 	if (json_object_get(args, "limit") == NULL)
 		q.limit = REVIEW_PAGE_DEFAULT;
 	if (q.limit < 1 || q.limit > REVIEW_PAGE_MAX) {
@@ -389,8 +413,8 @@ static const char *const no_args[] = {NULL};
 static const char *const start_args[] = {"name",    "adhoc",    "scope",    "groups", "filter",
 					 "default", "duration", "fallback", NULL};
 static const char *const campaign_opt[] = {"campaign", NULL};
-static const char *const page_args[] = {"campaign",   "person", "group", "undecided",
-					"privileged", "offset", "limit", NULL};
+static const char *const page_args[] = {"campaign", "person", "group", "undecided", "privileged",
+					"offset",   "limit",  "after", "before",    NULL};
 static const char *const decide_args[] = {"item", "decision", "comment", NULL};
 static const char *const many_args[] = {"decisions", NULL};
 static const char *const batch_add_args[] = {"batch", "decisions", NULL};
@@ -402,8 +426,8 @@ static const struct control_op review_ops[] = {
 	{"review.start", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, start_args, op_start},
 	{"review.list", CONTROL_OP_GOVERN, no_args, op_list},
 	{"review.show", CONTROL_OP_ADMIN | CONTROL_OP_GOVERN, campaign_opt, op_show},
-	{"review.pending", CONTROL_OP_GOVERN, campaign_opt, op_pending},
-	{"review.page", CONTROL_OP_GOVERN, page_args, op_page},
+	{"review.pending", CONTROL_OP_GOVERN | CONTROL_OP_ROLELESS, campaign_opt, op_pending},
+	{"review.page", CONTROL_OP_GOVERN | CONTROL_OP_ROLELESS, page_args, op_page},
 	{"review.decide", CONTROL_OP_GOVERN, decide_args, op_decide},
 	{"review.decide_many", CONTROL_OP_GOVERN, many_args, op_decide_many},
 	{"review.batch_add", CONTROL_OP_GOVERN, batch_add_args, op_batch_add},

@@ -28,6 +28,13 @@
  * entries it skips. Only a person or group filter counts by a scan of the
  * reviewer's items, since a substring has no index.
  *
+ * A pager that carries a cursor (review_cursor: the first or last item of
+ * the page it drew) asks for the window just after or before it instead
+ * of an offset: two index searches, one within the cursor's half of the
+ * order (undecided or decided) from its item on, one in the halves past
+ * it, each stopping at limit entries. So page 50 costs what page 1 does.
+ * An offset still works, and still walks the entries it skips.
+ *
  * An item carries what the page draws and no more, and its empty columns
  * are left out (query_rows_sparse()): the reply's JSON, built here and
  * parsed by idgov-web for every view, was most of a view's cost once the
@@ -37,6 +44,8 @@
 
 #include "query.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The campaigns of a page and their counts: ?1 reviewer, ?2 campaign (0 any). */
@@ -62,16 +71,73 @@ static const char counts_sql[] =
 
 static const char matched_sql[] = "SELECT count(*)" PAGE_WHERE;
 
-/* The window: the ids first (the index walk), then their rows joined. */
+/* The window's rows, for the ids of w (the index walk) joined with the person and the group. */
+#define WINDOW_COLUMNS                                                                             \
+	"SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "                \
+	"i.user_uid AS user, u.display_name, u.title, u.department, (SELECT g.description FROM "   \
+	"groups g WHERE g.id = i.group_id) AS group_description, i.user_status, i.group_cn AS "    \
+	"grp, i.privileged, i.held_as, i.via, i.source, i.since, "                                 \
+	"i.last_login, " REVIEW_RECOMMENDATION_SQL                                                 \
+	", i.recommend_why, i.decision, i.comment FROM ("
+#define WINDOW_JOIN                                                                                \
+	") w JOIN review_items i ON i.id = w.id JOIN campaigns c ON c.id = i.campaign_id LEFT "    \
+	"JOIN users u ON u.uuid = i.user_uuid" PAGE_ORDER
+
+/* The window by offset: ?7 limit, ?8 offset. */
 static const char window_sql[] =
-	"SELECT i.id AS item, i.campaign_id AS campaign, c.name AS campaign_name, "
-	"i.user_uid AS user, u.display_name, u.title, u.department, (SELECT g.description FROM "
-	"groups g WHERE g.id = i.group_id) AS group_description, i.user_status, i.group_cn AS "
-	"grp, i.privileged, i.held_as, i.via, i.source, i.since, "
-	"i.last_login, " REVIEW_RECOMMENDATION_SQL
-	", i.recommend_why, i.decision, i.comment FROM (SELECT i.id" PAGE_WHERE PAGE_ORDER
-	" LIMIT ?7 OFFSET ?8) w JOIN review_items i ON i.id = w.id JOIN campaigns c ON "
-	"c.id = i.campaign_id LEFT JOIN users u ON u.uuid = i.user_uuid" PAGE_ORDER;
+	WINDOW_COLUMNS "SELECT i.id" PAGE_WHERE PAGE_ORDER " LIMIT ?7 OFFSET ?8" WINDOW_JOIN;
+
+/*
+ * The window after a cursor (?9 decided, ?10 item): the rest of the
+ * cursor's half, then the halves after it; each part an index search
+ * (reviewer=? AND <expr>=? AND id>?, then <expr>>?) that stops at ?7.
+ * The first part orders by id alone, the half being fixed, so that the
+ * planner sees the index's order and sorts nothing.
+ */
+static const char after_sql[] = WINDOW_COLUMNS
+	"SELECT id FROM (SELECT i.id" PAGE_WHERE
+	" AND (i.decision IS NOT NULL) = ?9 AND i.id > ?10 ORDER BY i.id LIMIT ?7) UNION ALL "
+	"SELECT id FROM (SELECT i.id" PAGE_WHERE " AND (i.decision IS NOT NULL) > ?9" PAGE_ORDER
+	" LIMIT ?7) LIMIT ?7" WINDOW_JOIN;
+
+/* The window before a cursor: the same, walked backwards; the rows come out in order. */
+static const char before_sql[] = WINDOW_COLUMNS
+	"SELECT id FROM (SELECT i.id" PAGE_WHERE
+	" AND (i.decision IS NOT NULL) = ?9 AND i.id < ?10 ORDER BY i.id DESC LIMIT ?7) UNION "
+	"ALL SELECT id FROM (SELECT i.id" PAGE_WHERE
+	" AND (i.decision IS NOT NULL) < ?9 ORDER BY i.decision IS NOT NULL DESC, i.id DESC "
+	"LIMIT ?7) LIMIT ?7" WINDOW_JOIN;
+
+int
+review_cursor_parse(const char *text, struct review_cursor *c)
+{
+	size_t n;
+	int64_t id = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (text == NULL || (text[0] != 'u' && text[0] != 'd'))
+		return -1;
+	n = strnlen(text + 1, REVIEW_CURSOR_MAX);
+	/* 1..19 digits, no leading zero, no sign, nothing after them. */
+	if (n < 1 || n > 19 || strspn(text + 1, "0123456789") != n || text[1] == '0')
+		return -1;
+	for (size_t i = 1; i <= n; i++) {
+		int d = text[i] - '0';
+
+		if (id > (INT64_MAX - d) / 10)
+			return -1;
+		id = id * 10 + d;
+	}
+	c->decided = text[0] == 'd';
+	c->id = id;
+	return 0;
+}
+
+void
+review_cursor_format(const struct review_cursor *c, char out[REVIEW_CURSOR_MAX])
+{
+	snprintf(out, REVIEW_CURSOR_MAX, "%c%lld", c->decided ? 'd' : 'u', (long long)c->id);
+}
 
 static int
 has_text(const char *s)
@@ -177,10 +243,30 @@ add_matched(struct store *st, const char *reviewer, const struct review_page_que
 	return 0;
 }
 
+/* Sets "first" and "last" of o to the cursors of the page's first and last items. */
+static void
+add_cursors(json_t *o, json_t *items)
+{
+	size_t n = json_array_size(items);
+	const char *key[2] = {"first", "last"};
+	json_t *it[2] = {json_array_get(items, 0), json_array_get(items, n - 1)};
+
+	for (int i = 0; n > 0 && i < 2; i++) {
+		struct review_cursor c = {
+			.decided = json_object_get(it[i], "decision") != NULL,
+			.id = (int64_t)json_integer_value(json_object_get(it[i], "item"))};
+		char text[REVIEW_CURSOR_MAX];
+
+		review_cursor_format(&c, text);
+		json_object_set_new(o, key[i], json_string(text));
+	}
+}
+
 json_t *
 review_page(struct store *st, const char *reviewer, const struct review_page_query *q,
 	    struct idg_err *err)
 {
+	const struct review_cursor *cur = q->after.id > 0 ? &q->after : &q->before;
 	sqlite3_stmt *s;
 	json_t *o = json_object(), *part;
 
@@ -188,18 +274,32 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 		idg_seterr(err, "out of memory");
 		return NULL;
 	}
+	if (q->after.id > 0 && q->before.id > 0) {
+		idg_seterr(err, "a page is asked after or before an item, not both");
+		goto fail;
+	}
 	if (add_counts(st, reviewer, q, o, err) != 0)
 		goto fail;
 	if (json_object_get(o, "matched") == NULL && add_matched(st, reviewer, q, o, err) != 0)
 		goto fail;
-	if (store_prepare_cached(st, window_sql, &s, err) != 0)
+	if (store_prepare_cached(st,
+				 q->after.id > 0    ? after_sql
+				 : q->before.id > 0 ? before_sql
+						    : window_sql,
+				 &s, err) != 0)
 		goto fail;
 	bind_query(s, reviewer, q);
 	sqlite3_bind_int64(s, 7, q->limit);
-	sqlite3_bind_int64(s, 8, q->offset);
+	if (cur->id > 0) {
+		sqlite3_bind_int(s, 9, cur->decided != 0);
+		sqlite3_bind_int64(s, 10, cur->id);
+	} else {
+		sqlite3_bind_int64(s, 8, q->offset);
+	}
 	if ((part = query_rows_sparse(st, s, err)) == NULL)
 		goto fail;
 	json_object_set_new(o, "items", part);
+	add_cursors(o, part);
 	json_object_set_new(o, "offset", json_integer((json_int_t)q->offset));
 	json_object_set_new(o, "limit", json_integer((json_int_t)q->limit));
 	return o;

@@ -647,6 +647,9 @@ window_over(const struct control_refusal *s, int64_t now)
 	return now - s->start >= CONTROL_REFUSAL_WINDOW || now < s->start;
 }
 
+static int caller_admin(const struct control_ctx *ctx, const struct caller *who);
+static void decide_admin(const struct control_ctx *ctx, struct caller *who);
+
 /*
  * Whether a request's outcome goes into the chain now. Successes, an
  * admin's requests and everything without a table are recorded. Otherwise
@@ -664,7 +667,7 @@ refusal_recorded(struct control_ctx *ctx, const struct caller *who, const char *
 	struct control_refusal *s = NULL, *spare = NULL;
 	int64_t now = idg_now();
 
-	if (ctx->refusals == NULL || who->admin || strcmp(outcome, "ok") == 0)
+	if (ctx->refusals == NULL || strcmp(outcome, "ok") == 0 || caller_admin(ctx, who))
 		return 1;
 	for (int i = 0; i < CONTROL_REFUSAL_UIDS; i++) {
 		struct control_refusal *c = &ctx->refusals->slot[i];
@@ -824,7 +827,7 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 {
 	struct reply_err r = {.code = NULL};
 	const struct control_op *op = NULL;
-	struct caller person;
+	struct caller self, person, *me = &self;
 	json_error_t jerr;
 	json_t *req, *args, *result = NULL, *v, *session, *addr;
 	const char *name, *unknown = NULL, *subject = "-";
@@ -872,8 +875,18 @@ control_handle(struct control_ctx *ctx, const struct caller *who, const char *li
 			json_decref(req);
 			return out;
 		}
-		who = &person;
+		me = &person;
+	} else {
+		self = *who;
 	}
+	/*
+	 * The role is looked up only for an operation that reads it; a
+	 * roleless one sees admin 0 (the safe side) and a refusal's record
+	 * decides it then (refusal_recorded()).
+	 */
+	if (!(op->flags & CONTROL_OP_ROLELESS) || (op->flags & CONTROL_OP_ADMIN))
+		decide_admin(ctx, me);
+	who = me;
 	if (args == NULL) {
 		args = json_object();
 		json_object_set_new(req, "args", args);
@@ -946,15 +959,39 @@ in_nss_group(const char *user, gid_t primary, const char *group)
 	return 0;
 }
 
+/*
+ * Whether the caller is an admin: in the admin group as the system sees it
+ * (NSS, when their primary group is known) or as the directory states it.
+ */
+static int
+caller_admin(const struct control_ctx *ctx, const struct caller *who)
+{
+	struct idg_err err;
+
+	if (!who->admin_unknown)
+		return who->admin;
+	if (who->gid != (gid_t)-1 && in_nss_group(who->name, who->gid, ctx->cfg->admin_group))
+		return 1;
+	return query_is_member(ctx->st, who->name, ctx->cfg->admin_group,
+			       ctx->cfg->dir_nested_depth, &err) == 1;
+}
+
+static void
+decide_admin(const struct control_ctx *ctx, struct caller *who)
+{
+	who->admin = caller_admin(ctx, who);
+	who->admin_unknown = 0;
+}
+
 void
 control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
 {
 	struct passwd pwbuf, *pw = NULL;
 	char buf[16384];
-	struct idg_err err;
 
 	memset(who, 0, sizeof(*who));
 	who->uid = uid;
+	who->gid = (gid_t)-1;
 	/* A name that could not be shown as it is (an odd directory entry) is not used. */
 	if (getpwuid_r(uid, &pwbuf, buf, sizeof(buf), &pw) == 0 && pw != NULL &&
 	    strlen(pw->pw_name) < sizeof(who->name) && idg_text_plain(pw->pw_name))
@@ -967,10 +1004,18 @@ control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
 	}
 	if (pw == NULL || ctx->cfg->admin_group[0] == '\0')
 		return;
-	/* The admin group as the system sees it (NSS), or as the directory states it. */
-	who->admin = in_nss_group(pw->pw_name, pw->pw_gid, ctx->cfg->admin_group) ||
-		     query_is_member(ctx->st, pw->pw_name, ctx->cfg->admin_group,
-				     ctx->cfg->dir_nested_depth, &err) == 1;
+	/* Looked up when a request reads the role (control_handle()). */
+	who->gid = pw->pw_gid;
+	who->admin_unknown = 1;
+	if (strcmp(who->name, pw->pw_name) != 0) {
+		/* The odd name is not kept, so it is decided now, as it always was. */
+		struct idg_err err;
+
+		who->admin = in_nss_group(pw->pw_name, pw->pw_gid, ctx->cfg->admin_group) ||
+			     query_is_member(ctx->st, pw->pw_name, ctx->cfg->admin_group,
+					     ctx->cfg->dir_nested_depth, &err) == 1;
+		who->admin_unknown = 0;
+	}
 }
 
 char *

@@ -288,28 +288,6 @@ control_web_session(struct control_ctx *ctx, const struct caller *who, json_t *a
 			 "idle", (json_int_t)ctx->cfg->web_session_idle);
 }
 
-/* Whether name is an admin: in the admin group by NSS or by the directory's mirror. */
-static int
-person_is_admin(const struct control_ctx *ctx, const char *name, gid_t gid)
-{
-	struct group grbuf, *gr = NULL;
-	char buf[16384];
-	gid_t groups[256];
-	int n = 256;
-	struct idg_err err;
-
-	if (ctx->cfg->admin_group[0] == '\0')
-		return 0;
-	if (gid != (gid_t)-1 &&
-	    getgrnam_r(ctx->cfg->admin_group, &grbuf, buf, sizeof(buf), &gr) == 0 && gr != NULL &&
-	    getgrouplist(name, gid, groups, &n) >= 0)
-		for (int i = 0; i < n; i++)
-			if (groups[i] == gr->gr_gid)
-				return 1;
-	return query_is_member(ctx->st, name, ctx->cfg->admin_group, ctx->cfg->dir_nested_depth,
-			       &err) == 1;
-}
-
 int
 control_web_person(struct control_ctx *ctx, const struct caller *who, const char *token,
 		   const char *addr, struct caller *person, struct reply_err *r)
@@ -340,11 +318,13 @@ control_web_person(struct control_ctx *ctx, const struct caller *who, const char
 	/* The person's own uid when the system knows them; the frontend's otherwise. */
 	if (getpwnam_r(s.user, &pwbuf, buf, sizeof(buf), &pw) == 0 && pw != NULL) {
 		person->uid = pw->pw_uid;
-		person->admin = person_is_admin(ctx, s.user, pw->pw_gid);
+		person->gid = pw->pw_gid;
 	} else {
 		person->uid = who->uid;
-		person->admin = person_is_admin(ctx, s.user, (gid_t)-1);
+		person->gid = (gid_t)-1; /* the directory's word alone */
 	}
+	/* In the admin group by NSS or by the directory: decided by control_handle(). */
+	person->admin_unknown = ctx->cfg->admin_group[0] != '\0';
 	/* Root signing in through the web is a person like any other, never uid 0's rights. */
 	if (person->uid == 0)
 		person->uid = who->uid;

@@ -114,11 +114,13 @@ websession_check(struct store *st, const char *token, int64_t now, int64_t idle,
 	if (!token_well_formed(token))
 		return 0;
 	token_hash(token, h);
-	if (store_prepare(st,
-			  "UPDATE web_sessions SET last_used = ?2 WHERE token_hash = ?1 AND ended "
-			  "IS NULL AND last_used + ?3 > ?2 AND expires > ?2 AND last_used <= ?2 "
-			  "RETURNING user, addr, step, created, expires",
-			  &stmt, err) != 0)
+	/* Kept compiled (store_prepare_cached()): idgovd checks a session on every web request. */
+	if (store_prepare_cached(
+		    st,
+		    "UPDATE web_sessions SET last_used = ?2 WHERE token_hash = ?1 AND ended "
+		    "IS NULL AND last_used + ?3 > ?2 AND expires > ?2 AND last_used <= ?2 "
+		    "RETURNING user, addr, step, created, expires",
+		    &stmt, err) != 0)
 		return -1;
 	sqlite3_bind_blob(stmt, 1, h, sizeof(h), SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, now);
@@ -126,12 +128,12 @@ websession_check(struct store *st, const char *token, int64_t now, int64_t idle,
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_DONE) {
 		/* Over (or unknown): ended for good, whatever the clock says later. */
-		sqlite3_finalize(stmt);
+		store_release(st, stmt);
 		return websession_end(st, token, now, err) == 0 ? 0 : -1;
 	}
 	if (rc != SQLITE_ROW) {
 		store_err(st, err, "checking a web session");
-		sqlite3_finalize(stmt);
+		store_release(st, stmt);
 		return -1;
 	}
 	user = (const char *)sqlite3_column_text(stmt, 0);
@@ -150,7 +152,7 @@ websession_check(struct store *st, const char *token, int64_t now, int64_t idle,
 	/* Step to the end, so the UPDATE is complete before the statement goes. */
 	while (sqlite3_step(stmt) == SQLITE_ROW)
 		;
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return rc;
 }
 

@@ -123,11 +123,31 @@ json_t *review_pending(struct store *st, const char *reviewer, int64_t campaign,
 		       struct idg_err *err);
 
 /*
+ * A place in the page's order (undecided first, then by item number), as
+ * the pager carries it: "u" or "d" (the item was undecided or decided
+ * when the page was drawn) and the item's number, e.g. "u4900". A window
+ * asked "after" or "before" a cursor costs the rows it shows however deep
+ * it is, where an offset walks every entry it skips. id 0: no cursor.
+ */
+struct review_cursor {
+	int decided;
+	int64_t id;
+};
+#define REVIEW_CURSOR_MAX 24 /* "u" or "d", up to 19 digits, the NUL */
+/* Parses text into c: 0, or -1 for anything not of the shape above (c zeroed). */
+int review_cursor_parse(const char *text, struct review_cursor *c);
+/* Writes c as the pager carries it. */
+void review_cursor_format(const struct review_cursor *c, char out[REVIEW_CURSOR_MAX]);
+
+/*
  * One page of a reviewer's items in open campaigns (page.c). The filters
  * narrow the page and its "matched" count, never "total" and "decided"
  * (the campaign's progress). Returns {"total", "decided", "matched",
  * "offset", "limit", "campaigns": [{campaign, name, deadline, items}],
- * "items": [as review_pending]}, or NULL with err.
+ * "items": [as review_pending], "first", "last"}, or NULL with err;
+ * "first" and "last" (present when items are) are the cursors of the
+ * page's first and last items: "before" first is the previous page,
+ * "after" last the next.
  */
 struct review_page_query {
 	int64_t campaign;   /* 0: every open campaign */
@@ -136,6 +156,8 @@ struct review_page_query {
 	int undecided;      /* only items without a decision */
 	int privileged;     /* only privileged items */
 	int64_t offset, limit;
+	/* At most one of them, and then offset 0: the window just after or just before it. */
+	struct review_cursor after, before;
 };
 #define REVIEW_PAGE_DEFAULT 100
 #define REVIEW_PAGE_MAX 1000

@@ -52,6 +52,15 @@ struct caller {
 	char name[64]; /* user name, or "uid=N" when the uid has none */
 	int admin;
 	/*
+	 * Set while admin is not yet decided: the admin group is looked up
+	 * (NSS, then the directory's mirror) only for a request whose
+	 * operation reads the caller's role (control_handle()), once per
+	 * request and never kept past it. gid is the primary group for the
+	 * NSS check, (gid_t)-1 for the directory's word alone.
+	 */
+	int admin_unknown;
+	gid_t gid;
+	/*
 	 * Set when the web frontend acts on behalf of this person with a
 	 * session idgovd issued (see control_web.c); name, uid and admin are
 	 * then the person's. session is the request's token (NULL: the caller
@@ -132,7 +141,10 @@ struct control_ctx {
 	void *arg;
 };
 
-/* Works out who the caller is and whether they are an admin (root, or the admin group). */
+/*
+ * Works out who the caller is; whether they are an admin (root, or the
+ * admin group) is decided by control_handle() when the request needs it.
+ */
 void control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who);
 
 /* run_sync's answer when the daemon runs the sync in the background. */

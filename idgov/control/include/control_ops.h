@@ -37,6 +37,11 @@ typedef json_t *(*op_fn)(struct control_ctx *, const struct caller *, json_t *ar
  * (control_ctx.may_govern, role.h).
  */
 #define CONTROL_OP_GOVERN 0x20
+/*
+ * It reads the caller's name and nothing of their role (a reviewer's own
+ * page): the admin group is not looked up for it, a saving per page view.
+ */
+#define CONTROL_OP_ROLELESS 0x40
 
 /* One operation: its name, its CONTROL_OP_* flags, its argument names, its handler. */
 struct control_op {

@@ -475,6 +475,44 @@ test_session_token_is_not_in_the_audit_chain(void **state)
 	sqlite3_finalize(s);
 }
 
+/*
+ * A person's role is looked up on each request whose operation reads it
+ * (control_handle()), never kept from one request to the next: bob, whom
+ * the system does not know, is made an admin by the directory's mirror
+ * between two requests of one session, and is one on the next request;
+ * taken out, he is not.
+ */
+static void
+test_session_role_is_decided_on_each_request(void **state)
+{
+	struct fixture *f = *state;
+	char full[WEBSESSION_TOKEN_LEN + 1];
+	struct idg_err err;
+	json_t *r;
+
+	password_step(f, "bob", WEBSESSION_FULL, full);
+	json_decref(ask_as(f, full, "user.list", "{}", "denied"));
+	r = ask_as(f, full, "web.session", "{}", NULL);
+	assert_true(json_is_false(json_object_get(json_object_get(r, "result"), "admin")));
+	json_decref(r);
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "INSERT INTO groups (id, uuid, dn, dn_norm, cn, privileged, "
+			   "first_seen, last_changed) VALUES (1, 'g1', "
+			   "'cn=idgov-admins,dc=x', 'cn=idgov-admins,dc=x', 'idgov-admins', "
+			   "1, 0, 0); INSERT INTO member_refs (id, kind, value) VALUES (1, "
+			   "1, 'bob'); INSERT INTO memberships (group_id, ref_id, since) "
+			   "VALUES (1, 1, 0);",
+			   &err),
+		0);
+	json_decref(ask_as(f, full, "user.list", "{}", NULL));
+	r = ask_as(f, full, "web.session", "{}", NULL);
+	assert_true(json_is_true(json_object_get(json_object_get(r, "result"), "admin")));
+	json_decref(r);
+	assert_int_equal(store_exec(f->env.st, "DELETE FROM memberships", &err), 0);
+	json_decref(ask_as(f, full, "user.list", "{}", "denied"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -493,6 +531,7 @@ main(void)
 		T(test_idle_session_is_signed_out),
 		T(test_signout_ends_the_session),
 		T(test_session_token_is_not_in_the_audit_chain),
+		T(test_session_role_is_decided_on_each_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

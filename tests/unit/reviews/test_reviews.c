@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "control_ops.h"
 #include "keys.h"
 #include "reviews.h"
 #include "schedule.h"
@@ -571,6 +572,198 @@ counts_wrong(struct fixture *f)
 		"i.campaign_id = k.campaign_id))");
 }
 
+/* A cursor is "u" or "d" and an item number, and nothing else is one. */
+static void
+test_page_cursor_parse_rejects_malformed_text(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"u",
+		"d",
+		"x12",
+		"U12",
+		"u0",
+		"u012",
+		"u-1",
+		"u+1",
+		" u1",
+		"u 1",
+		"u1 ",
+		"u12a",
+		"u1.5",
+		"ud1",
+		"du1",
+		"u0x1f",
+		"\tu1",
+		"d1\n",
+		"u1e3",
+		"u99999999999999999999", /* 20 digits */
+		"u9223372036854775808",  /* INT64_MAX + 1 */
+		"u18446744073709551617", /* wraps to 1 in 64 bits */
+	};
+	struct review_cursor c;
+	char out[REVIEW_CURSOR_MAX];
+
+	(void)state;
+	assert_int_equal(review_cursor_parse(NULL, &c), -1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c.id = 7;
+		if (review_cursor_parse(bad[i], &c) != -1)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_int_equal(c.id, 0);
+	}
+	assert_int_equal(review_cursor_parse("u4900", &c), 0);
+	assert_int_equal(c.decided, 0);
+	assert_int_equal(c.id, 4900);
+	assert_int_equal(review_cursor_parse("d9223372036854775807", &c), 0);
+	assert_int_equal(c.decided, 1);
+	assert_true(c.id == INT64_MAX);
+	review_cursor_format(&c, out);
+	assert_string_equal(out, "d9223372036854775807");
+}
+
+static const char *
+text(json_t *o, const char *key)
+{
+	assert_true(json_is_string(json_object_get(o, key)));
+	return json_string_value(json_object_get(o, key));
+}
+
+static struct review_cursor
+cursor(const char *s)
+{
+	struct review_cursor c;
+
+	assert_int_equal(review_cursor_parse(s, &c), 0);
+	return c;
+}
+
+/*
+ * A window after or before a cursor is the one an offset gives, across
+ * the undecided and decided halves of the order, and each page names the
+ * cursors of its first and last items for the pager.
+ */
+static void
+test_page_after_and_before_a_cursor(void **state)
+{
+	struct fixture *f = *state;
+	struct review_ctx boss = f->r;
+	struct idg_err err;
+	json_t *o;
+
+	boss.actor = "boss";
+	boss.admin = 0;
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	/* Order: 2 (undecided), then 1 (decided). */
+	assert_int_equal(review_decide(&boss, 1, "approve", NULL, &err), 0);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1});
+	assert_int_equal(item_at(o, 0), 2);
+	assert_string_equal(text(o, "first"), "u2");
+	assert_string_equal(text(o, "last"), "u2");
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .after = cursor("u2")});
+	assert_int_equal(shown(o), 1);
+	assert_int_equal(item_at(o, 0), 1); /* into the decided half */
+	assert_string_equal(text(o, "first"), "d1");
+	assert_int_equal(num(o, "matched"), 2);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .after = cursor("d1")});
+	assert_int_equal(shown(o), 0);
+	assert_null(json_object_get(o, "first"));
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .before = cursor("d1")});
+	assert_int_equal(shown(o), 1);
+	assert_int_equal(item_at(o, 0), 2); /* back into the undecided half */
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 10, .before = cursor("d9")});
+	assert_int_equal(shown(o), 2);
+	assert_int_equal(item_at(o, 0), 2); /* in the page's order, not walked backwards */
+	assert_int_equal(item_at(o, 1), 1);
+	json_decref(o);
+	o = page_of(f, "boss", (struct review_page_query){.limit = 1, .before = cursor("u2")});
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+	/* The filters still hold: no undecided item after the last undecided one. */
+	o = page_of(f, "boss",
+		    (struct review_page_query){.limit = 10, .undecided = 1, .after = cursor("u1")});
+	assert_int_equal(shown(o), 1);
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	o = page_of(f, "boss",
+		    (struct review_page_query){.limit = 10, .undecided = 1, .after = cursor("u2")});
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+	/* Another reviewer's items are never in the window, whatever the cursor. */
+	o = page_of(f, "nobody", (struct review_page_query){.limit = 10, .after = cursor("u1")});
+	assert_int_equal(shown(o), 0);
+	json_decref(o);
+	/* Both at once is refused. */
+	assert_null(review_page(f->env.st, "boss",
+				&(struct review_page_query){
+					.limit = 1, .after = cursor("u1"), .before = cursor("d1")},
+				&err));
+}
+
+/* Runs review.page with args (JSON) as boss through its control operation; the reply's code. */
+static const char *
+page_op(struct fixture *f, const char *args, json_t **out)
+{
+	static struct reply_err r;
+	struct control_ctx ctx = {.cfg = f->env.cfg, .st = f->env.st};
+	struct caller boss = {.uid = 1000, .name = "boss"};
+	const struct control_op *ops, *op = NULL;
+	json_t *a = json_loads(args, JSON_ALLOW_NUL, NULL);
+	size_t n;
+
+	assert_non_null(a);
+	ops = review_control_ops(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ops[i].name, "review.page") == 0)
+			op = &ops[i];
+	assert_non_null(op);
+	assert_true(op->flags & CONTROL_OP_ROLELESS);
+	memset(&r, 0, sizeof(r));
+	*out = op->fn(&ctx, &boss, a, &r);
+	json_decref(a);
+	return *out != NULL ? "ok" : r.code;
+}
+
+/* The operation's cursor arguments: malformed text and two windows at once are refused. */
+static void
+test_page_op_refuses_malformed_cursors(void **state)
+{
+	static const char *const bad[] = {
+		"{\"after\": \"\"}",
+		"{\"after\": \"x1\"}",
+		"{\"after\": \"u\"}",
+		"{\"before\": \"u-3\"}",
+		"{\"after\": 12}",
+		"{\"before\": \"d01\"}",
+		"{\"after\": \"u1\\u0000\"}",
+		"{\"after\": \"u123456789012345678901234\"}",
+		"{\"after\": \"u1\", \"before\": \"d1\"}",
+		"{\"after\": \"u1\", \"offset\": 100}",
+		"{\"before\": \"u1\", \"offset\": 1}",
+	};
+	struct fixture *f = *state;
+	json_t *o;
+
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *code = page_op(f, bad[i], &o);
+
+		if (strcmp(code, "bad_request") != 0)
+			fail_msg("%s: %s, not bad_request", bad[i], code);
+	}
+	/* A cursor alone, and offset 0 beside one, are a window. */
+	assert_string_equal(page_op(f, "{\"after\": \"u1\"}", &o), "ok");
+	assert_int_equal(item_at(o, 0), 2);
+	json_decref(o);
+	assert_string_equal(page_op(f, "{\"before\": \"u2\", \"offset\": 0}", &o), "ok");
+	assert_int_equal(item_at(o, 0), 1);
+	json_decref(o);
+}
+
 /* The page's counts come from review_counts, which every write to review_items keeps
  * exact; the "matched" they give equals the one a scan gives. */
 static void
@@ -672,6 +865,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batches_are_all_or_nothing, setup, teardown),
 		cmocka_unit_test(test_decision_files),
 		cmocka_unit_test_setup_teardown(test_page_windows_and_filters, setup, teardown),
+		cmocka_unit_test(test_page_cursor_parse_rejects_malformed_text),
+		cmocka_unit_test_setup_teardown(test_page_after_and_before_a_cursor, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_page_op_refuses_malformed_cursors, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_page_counts_follow_every_write, setup,
 						teardown),
 	};
