@@ -212,6 +212,12 @@ assert_contains "$(cat "$T/web/page.html")" 'href="/reviews?person=%3Cscript%3E&
 assert_exit 1 "the filter is never markup" grep -q '<script>' "$T/web/page.html"
 assert_eq "$(pg '?page=x')" 400 "a page number that is not one"
 assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so"
+# Cursors (the pager's previous and next links): only u or d and digits reach idgovd.
+for bad in 'after=x1' 'after=u' 'after=u012' 'before=d-1' 'after=u1%0A' 'after=u12345678901234567890' 'after=u1&before=u2'; do
+	assert_eq "$(pg "?$bad&page=2")" 400 "a cursor that is not one ($bad): 400"
+done
+assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so, and shows the first page"
+assert_eq "$(pg '?after=u1&page=2')" 200 "a well-formed cursor is a page"
 
 # Delegation from the page, through the operation `idgov review delegate` uses.
 csrf=$(csrf_of "$T/web/reviews.html")
