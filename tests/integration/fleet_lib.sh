@@ -46,8 +46,9 @@
 #                                 with a PAM service file for it
 #   fleet_pam NAME USER ACTION... pamtester through NAME's auth service
 #   fleet_enroll NAME USER        `idgov mfa enroll USER` on NAME, confirmed
-#                                 with the code of this step; sets SECRET
-#                                 and BASE for lib.sh's code, and ENROL_OUT
+#                                 with the code of this step (lib.sh's
+#                                 enrol_with); sets SECRET and BASE for
+#                                 lib.sh's code, and ENROL_OUT
 #
 # Service DNs are made when the providers are set up: FLEET_GOVERNORS and
 # FLEET_HOSTS (space-separated names, defaults "gov1 gov2" and "hostA
@@ -364,24 +365,5 @@ fleet_pam() {
 }
 
 fleet_enroll() {
-	local name=$1 user=$2 line pid from to
-	coproc FLEET_ENROL { "$IDGOV" -c "$T/$name/etc/idgov.conf" mfa enroll "$user" 2>&1; }
-	pid=$FLEET_ENROL_PID
-	exec {from}<&"${FLEET_ENROL[0]}" {to}>&"${FLEET_ENROL[1]}"
-	SECRET=""
-	while read -r line <&"$from"; do
-		case "$line" in
-		otpauth://*)
-			SECRET=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
-			break
-			;;
-		esac
-	done
-	BASE=$(($(date +%s) / 30))
-	code 0 >&"$to"
-	exec {to}>&-
-	# shellcheck disable=SC2034 # read by the test
-	ENROL_OUT=$(cat <&"$from")
-	exec {from}<&-
-	wait "$pid" 2>/dev/null
+	enrol_with "$T/$1/etc/idgov.conf" "$2" 0
 }

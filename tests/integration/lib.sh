@@ -260,12 +260,13 @@ pam() {
 		pamtester "${opts[@]}" idgov "$@"
 }
 
-# enroll USER STEP_OFFSET: runs `idgov mfa enroll USER` as an admin, reads
-# the otpauth URI, and confirms with the code of step (now/30 + offset).
-# Sets SECRET (base32), BASE (the step `code` counts from) and ENROL_OUT.
-enroll() {
-	local user=$1 offset=$2 line pid from to
-	coproc ENROL { "$IDGOV" -c "$T/etc/idgov.conf" mfa enroll "$user" 2>&1; }
+# enrol_with CONFIG USER STEP_OFFSET: runs `idgov -c CONFIG mfa enroll USER`
+# as an admin, reads the otpauth URI, and confirms with the code of step
+# (now/30 + offset). Sets SECRET (base32), BASE (the step `code` counts
+# from) and ENROL_OUT.
+enrol_with() {
+	local conf=$1 user=$2 offset=$3 line pid from to
+	coproc ENROL { "$IDGOV" -c "$conf" mfa enroll "$user" 2>&1; }
 	pid=$ENROL_PID
 	exec {from}<&"${ENROL[0]}" {to}>&"${ENROL[1]}"
 	SECRET=""
@@ -280,10 +281,15 @@ enroll() {
 	BASE=$(($(date +%s) / 30 + offset))
 	code 0 >&"$to"
 	exec {to}>&-
-	# shellcheck disable=SC2034 # read by the test that called enroll
+	# shellcheck disable=SC2034 # read by the test that called enrol_with
 	ENROL_OUT=$(cat <&"$from")
 	exec {from}<&-
 	wait "$pid" 2>/dev/null
+}
+
+# enroll USER STEP_OFFSET: enrol_with the test's own configuration.
+enroll() {
+	enrol_with "$T/etc/idgov.conf" "$1" "$2"
 }
 
 # code K: the TOTP code of step BASE + K for SECRET.
