@@ -262,36 +262,16 @@ fleet_attr_is() {
 fleet_instance() {
 	local name=$1 role=$2 uris=${3:-"$P1_URI $P2_URI"} d=$T/$1
 	mkdir -p "$d/etc" "$d/run"
-	cat >"$d/etc/idgov.conf" <<CONF
-[directory]
-uri = $uris
-base = $SLAPD_SUFFIX
-bind_dn = cn=$name,$FLEET_OU
-bind_password_file = $T/pw/$name
-nested_depth = 5
-poll_interval = ${POLL_INTERVAL:-300}
-reconnect_max = 2
-[groups]
-privileged = admins, dba
-[store]
-path = $d/state/idgov.db
-master_key = $d/keys/master.key
-audit_key = $d/keys/audit.key
-audit_public_key = $d/keys/audit.pub
-audit_sign_every = 50
-[control]
-socket = $d/run/idgov.sock
-[log]
-syslog_socket = $T/run/log.sock
-ident = idgov-$name
-[admin]
-group = idgov-admins
+	{
+		idgov_conf "$d" "$uris" "cn=$name,$FLEET_OU" "$T/pw/$name" "idgov-$name"
+		cat <<CONF
 [fleet]
 role = $role
 name = $name
 lease_dn = $FLEET_LEASE
 lease_ttl = ${FLEET_LEASE_TTL:-6s}
 CONF
+	} >"$d/etc/idgov.conf"
 	"$IDGOV" -c "$d/etc/idgov.conf" init >"$d/init.out" 2>&1 || {
 		echo "idgov init for $name failed: $(cat "$d/init.out")" >&2
 		return 1
