@@ -18,9 +18,9 @@
  *
  * Exit 1 on any error, or when the replay is not refused.
  */
+#include "bench_stats.h"
 #include "config.h"
 #include "provider.h"
-#include "timing.h"
 #include "token.h"
 #include "util.h"
 
@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* A base search of dn without attributes; 0 when the entry came back. */
 static int
@@ -88,28 +87,28 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (int k = 0; k < n; k++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		if (floor_search(ld, dn) != 0)
 			goto out;
-		floor_ms[k] = now_ms() - t0;
+		floor_ms[k] = bench_now_ms() - t0;
 	}
 	for (int k = 0; k < n; k++) {
-		double t0 = now_ms(), t1;
+		double t0 = bench_now_ms(), t1;
 
 		if (token_read(cfg, ld, dn, t, &err) != 0 || !t->enrolled) {
 			fprintf(stderr, "fleet_step: token_read %s: %s\n", dn,
 				err.msg[0] != '\0' ? err.msg : "no token, or the provider is down");
 			goto out;
 		}
-		t1 = now_ms();
+		t1 = bench_now_ms();
 		rc = token_consume_step(cfg, ld, dn, first + k, &err);
 		if (rc != 0) {
 			fprintf(stderr, "fleet_step: step %lld: %d %s\n", first + k, rc, err.msg);
 			goto out;
 		}
 		read_ms[k] = t1 - t0;
-		step_ms[k] = now_ms() - t0;
+		step_ms[k] = bench_now_ms() - t0;
 	}
 	rc = token_consume_step(cfg, ld, dn, first + n - 1, &err);
 	if (rc != TOKEN_CHANGED) {
@@ -118,11 +117,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	printf("provider %s\n", providers_uri(p, index));
-	printf("floor_ms %.3f\n", quantile(floor_ms, (size_t)n, 0.5));
-	printf("read_ms %.3f %.3f\n", quantile(read_ms, (size_t)n, 0.5),
-	       quantile(read_ms, (size_t)n, 0.99));
-	printf("step_ms %.3f %.3f\n", quantile(step_ms, (size_t)n, 0.5),
-	       quantile(step_ms, (size_t)n, 0.99));
+	printf("floor_ms %.3f\n", bench_quantile(floor_ms, (size_t)n, 0.5));
+	printf("read_ms %.3f %.3f\n", bench_quantile(read_ms, (size_t)n, 0.5),
+	       bench_quantile(read_ms, (size_t)n, 0.99));
+	printf("step_ms %.3f %.3f\n", bench_quantile(step_ms, (size_t)n, 0.5),
+	       bench_quantile(step_ms, (size_t)n, 0.99));
 	status = 0;
 out:
 	providers_free(p);

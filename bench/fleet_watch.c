@@ -20,7 +20,7 @@
  *
  * Exit 1 when a round timed out (30 s) before every store had the change.
  */
-#include "timing.h"
+#include "bench_stats.h"
 
 #include <errno.h>
 #include <ldap.h>
@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ROUND_TIMEOUT_MS 30000.0
@@ -186,13 +185,13 @@ main(int argc, char **argv)
 
 	/* The directory's own round trip, on a connection already open. */
 	for (int k = 0; k < RTT_SAMPLES; k++) {
-		double t = now_ms();
+		double t = bench_now_ms();
 
 		if (directory_has(rld, user_dn, "") < 0) {
 			fprintf(stderr, "fleet_watch: cannot read %s\n", user_dn);
 			goto out;
 		}
-		rtt[k] = now_ms() - t;
+		rtt[k] = bench_now_ms() - t;
 	}
 
 	for (int r = 0; r < rounds; r++) {
@@ -211,9 +210,9 @@ main(int argc, char **argv)
 		}
 		while (read(ino, evbuf, sizeof(evbuf)) > 0)
 			;
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		rc = ldap_modify_ext_s(wld, user_dn, mods, NULL, NULL);
-		write_ms[r] = now_ms() - t0;
+		write_ms[r] = bench_now_ms() - t0;
 		if (rc != LDAP_SUCCESS) {
 			fprintf(stderr, "fleet_watch: modify %s: %s\n", user_dn,
 				ldap_err2string(rc));
@@ -222,7 +221,7 @@ main(int argc, char **argv)
 		last_scan = t0;
 		while (left > 0 || !replica_seen) {
 			struct pollfd pfd = {.fd = ino, .events = POLLIN};
-			double t = now_ms();
+			double t = bench_now_ms();
 			ssize_t n;
 
 			if (t - t0 > ROUND_TIMEOUT_MS)
@@ -238,7 +237,7 @@ main(int argc, char **argv)
 					p += sizeof(*ev) + ev->len;
 				}
 			}
-			t = now_ms();
+			t = bench_now_ms();
 			if (t - last_scan >= RESCAN_MS) {
 				for (int i = 0; i < nstores; i++)
 					stores[i].dirty = 1;
@@ -249,7 +248,7 @@ main(int argc, char **argv)
 					continue;
 				stores[i].dirty = 0;
 				if (store_has(&stores[i], value)) {
-					stores[i].seen_ms = now_ms() - t0;
+					stores[i].seen_ms = bench_now_ms() - t0;
 					store_ms[nstore_ms++] = stores[i].seen_ms;
 					if (stores[i].seen_ms > round_max)
 						round_max = stores[i].seen_ms;
@@ -257,7 +256,7 @@ main(int argc, char **argv)
 				}
 			}
 			if (!replica_seen && directory_has(rld, user_dn, value) == 1) {
-				replica_ms[r] = now_ms() - t0;
+				replica_ms[r] = bench_now_ms() - t0;
 				replica_seen = 1;
 			}
 		}
@@ -275,14 +274,14 @@ main(int argc, char **argv)
 	}
 	if (timed_out)
 		goto out;
-	printf("rtt_ms %.3f\n", quantile(rtt, RTT_SAMPLES, 0.5));
-	printf("write_ms %.3f\n", quantile(write_ms, (size_t)rounds, 0.5));
-	printf("replica_ms %.3f %.3f\n", quantile(replica_ms, (size_t)rounds, 0.5),
-	       quantile(replica_ms, (size_t)rounds, 0.99));
-	printf("store_ms %.3f %.3f\n", quantile(store_ms, nstore_ms, 0.5),
-	       quantile(store_ms, nstore_ms, 0.99));
-	printf("all_ms %.3f %.3f\n", quantile(all_ms, (size_t)rounds, 0.5),
-	       quantile(all_ms, (size_t)rounds, 0.99));
+	printf("rtt_ms %.3f\n", bench_quantile(rtt, RTT_SAMPLES, 0.5));
+	printf("write_ms %.3f\n", bench_quantile(write_ms, (size_t)rounds, 0.5));
+	printf("replica_ms %.3f %.3f\n", bench_quantile(replica_ms, (size_t)rounds, 0.5),
+	       bench_quantile(replica_ms, (size_t)rounds, 0.99));
+	printf("store_ms %.3f %.3f\n", bench_quantile(store_ms, nstore_ms, 0.5),
+	       bench_quantile(store_ms, nstore_ms, 0.99));
+	printf("all_ms %.3f %.3f\n", bench_quantile(all_ms, (size_t)rounds, 0.5),
+	       bench_quantile(all_ms, (size_t)rounds, 0.99));
 	status = 0;
 out:
 	for (int i = 0; stores != NULL && i < nstores; i++) {

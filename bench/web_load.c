@@ -28,7 +28,7 @@
  * said on stderr and the exit status is 1.
  */
 #define _GNU_SOURCE /* memmem */
-#include "timing.h"
+#include "bench_stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -348,7 +348,7 @@ conn_send(struct run *run, struct conn *c)
 	ssize_t n;
 
 	if (!c->sending) {
-		c->t0 = now_ms();
+		c->t0 = bench_now_ms();
 		c->st = R_HEAD;
 		c->head_len = c->line_len = c->size = 0;
 		c->sending = 1;
@@ -407,7 +407,7 @@ conn_recv(struct run *run, struct conn *c)
 			return;
 		}
 		if (r == 1) {
-			response_done(run, c, now_ms());
+			response_done(run, c, bench_now_ms());
 			if (c->dead || c->rounds_done == run->rounds)
 				return;
 		}
@@ -539,18 +539,18 @@ main(int argc, char **argv)
 		memcpy(c[i].req, req, c[i].req_len + 1);
 	}
 	cpu0 = cpu_ms();
-	t_start = now_ms();
+	t_start = bench_now_ms();
 	loop(&run, c, n);
-	t_end = now_ms();
+	t_end = bench_now_ms();
 	printf("%zu ok, %zu errors; %zu KiB pages", run.n_lat, run.errors, run.page_size / 1024);
 	if (run.n_lat > 0)
-		printf("; latency p50 %.1f ms, p99 %.1f ms", quantile(run.lat, run.n_lat, 0.50),
-		       quantile(run.lat, run.n_lat, 0.99));
+		printf("; latency p50 %.1f ms, p99 %.1f ms", bench_quantile(run.lat, run.n_lat, 0.50),
+		       bench_quantile(run.lat, run.n_lat, 0.99));
 	if (run.n_srv > 0)
 		printf("; server time p50 %.1f ms, p99 %.1f ms; outside it p50 %.1f ms, p99 %.1f "
 		       "ms",
-		       quantile(run.srv, run.n_srv, 0.50), quantile(run.srv, run.n_srv, 0.99),
-		       quantile(run.gap, run.n_srv, 0.50), quantile(run.gap, run.n_srv, 0.99));
+		       bench_quantile(run.srv, run.n_srv, 0.50), bench_quantile(run.srv, run.n_srv, 0.99),
+		       bench_quantile(run.gap, run.n_srv, 0.50), bench_quantile(run.gap, run.n_srv, 0.99));
 	else
 		printf("; server time not sent");
 	printf("; %.1f pages/s; web_load CPU %.2f ms a page\n",

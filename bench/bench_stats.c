@@ -1,15 +1,13 @@
 /*
- * What the bench helpers in C share to time and summarise: a monotonic
- * clock in milliseconds and the nearest-rank quantile of a sample.
+ * Timing helpers the benchmark programs share; see bench_stats.h.
  */
-#ifndef IDGOV_BENCH_TIMING_H
-#define IDGOV_BENCH_TIMING_H
+#include "bench_stats.h"
 
 #include <stdlib.h>
 #include <time.h>
 
-static inline double
-now_ms(void)
+double
+bench_now_ms(void)
 {
 	struct timespec ts;
 
@@ -17,7 +15,7 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static inline int
+static int
 cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -25,9 +23,8 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The q-quantile (nearest rank) of v[0..n), which it sorts; -1 when n is 0. */
-static inline double
-quantile(double *v, size_t n, double q)
+double
+bench_quantile(double *v, size_t n, double q)
 {
 	size_t rank;
 
@@ -41,5 +38,3 @@ quantile(double *v, size_t n, double q)
 		rank = n;
 	return v[rank - 1];
 }
-
-#endif
