@@ -544,13 +544,16 @@ main(int argc, char **argv)
 	t_end = bench_now_ms();
 	printf("%zu ok, %zu errors; %zu KiB pages", run.n_lat, run.errors, run.page_size / 1024);
 	if (run.n_lat > 0)
-		printf("; latency p50 %.1f ms, p99 %.1f ms", bench_quantile(run.lat, run.n_lat, 0.50),
+		printf("; latency p50 %.1f ms, p99 %.1f ms",
+		       bench_quantile(run.lat, run.n_lat, 0.50),
 		       bench_quantile(run.lat, run.n_lat, 0.99));
 	if (run.n_srv > 0)
 		printf("; server time p50 %.1f ms, p99 %.1f ms; outside it p50 %.1f ms, p99 %.1f "
 		       "ms",
-		       bench_quantile(run.srv, run.n_srv, 0.50), bench_quantile(run.srv, run.n_srv, 0.99),
-		       bench_quantile(run.gap, run.n_srv, 0.50), bench_quantile(run.gap, run.n_srv, 0.99));
+		       bench_quantile(run.srv, run.n_srv, 0.50),
+		       bench_quantile(run.srv, run.n_srv, 0.99),
+		       bench_quantile(run.gap, run.n_srv, 0.50),
+		       bench_quantile(run.gap, run.n_srv, 0.99));
 	else
 		printf("; server time not sent");
 	printf("; %.1f pages/s; web_load CPU %.2f ms a page\n",
