@@ -9,10 +9,8 @@
  *   mfa_seed CONFIG UID... | fleet_seed CONFIG
  */
 #include "config.h"
-#include "fleetseal.h"
+#include "fleet_token_build.h"
 #include "provider.h"
-#include "store.h"
-#include "token.h"
 
 #include <liboath/oath.h>
 #include <sodium.h>
@@ -24,35 +22,21 @@ static int
 seed(const struct cfg *cfg, struct store *st, const struct secret_key *key, LDAP *ld,
      const char *uid, const char *b32, struct token *t, struct idg_err *err)
 {
-	char uuid[64], dn[1024], *secret = NULL;
+	char uuid[FLEET_BUILD_UUID_MAX], dn[FLEET_BUILD_DN_MAX], *secret = NULL;
 	size_t len = 0;
-	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st, "SELECT uuid, dn FROM users WHERE uid = ?1", &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), sizeof(uuid));
-		idg_strlcpy(dn, (const char *)sqlite3_column_text(s, 1), sizeof(dn));
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW)
-		return idg_seterr(err, "no user %s", uid);
+	rc = fleet_build_user(st, uid, uuid, dn, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : idg_seterr(err, "no user %s", uid);
 	if (oath_base32_decode(b32, strlen(b32), &secret, &len) != OATH_OK)
 		return idg_seterr(err, "the secret of %s is not base32", uid);
-	memset(t, 0, sizeof(*t));
-	t->enrolled = 1;
-	rc = fleet_seal(key, uuid, (const unsigned char *)secret, len, t->sealed, &t->sealed_len,
-			err);
+	rc = fleet_build_token(t, key, uuid, (const unsigned char *)secret, len, cfg->mfa_digits,
+			       cfg->mfa_period, err);
 	sodium_memzero(secret, len);
 	free(secret);
 	if (rc != 0)
 		return -1;
-	strcpy(t->algorithm, "sha1");
-	t->digits = cfg->mfa_digits;
-	t->period = cfg->mfa_period;
 	rc = token_write(cfg, ld, dn, t, 0, err);
 	return rc == 0               ? 0
 	       : rc == TOKEN_CHANGED ? idg_seterr(err, "%s is enrolled already", uid)

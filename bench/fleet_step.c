@@ -18,6 +18,7 @@
  *
  * Exit 1 on any error, or when the replay is not refused.
  */
+#include "bench_stats.h"
 #include "config.h"
 #include "provider.h"
 #include "token.h"
@@ -29,39 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double
-quantile(double *v, size_t n, double q)
-{
-	size_t rank;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	rank = (size_t)(q * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
 
 /* A base search of dn without attributes; 0 when the entry came back. */
 static int
@@ -119,28 +87,28 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (int k = 0; k < n; k++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		if (floor_search(ld, dn) != 0)
 			goto out;
-		floor_ms[k] = now_ms() - t0;
+		floor_ms[k] = bench_now_ms() - t0;
 	}
 	for (int k = 0; k < n; k++) {
-		double t0 = now_ms(), t1;
+		double t0 = bench_now_ms(), t1;
 
 		if (token_read(cfg, ld, dn, t, &err) != 0 || !t->enrolled) {
 			fprintf(stderr, "fleet_step: token_read %s: %s\n", dn,
 				err.msg[0] != '\0' ? err.msg : "no token, or the provider is down");
 			goto out;
 		}
-		t1 = now_ms();
+		t1 = bench_now_ms();
 		rc = token_consume_step(cfg, ld, dn, first + k, &err);
 		if (rc != 0) {
 			fprintf(stderr, "fleet_step: step %lld: %d %s\n", first + k, rc, err.msg);
 			goto out;
 		}
 		read_ms[k] = t1 - t0;
-		step_ms[k] = now_ms() - t0;
+		step_ms[k] = bench_now_ms() - t0;
 	}
 	rc = token_consume_step(cfg, ld, dn, first + n - 1, &err);
 	if (rc != TOKEN_CHANGED) {
@@ -149,11 +117,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	printf("provider %s\n", providers_uri(p, index));
-	printf("floor_ms %.3f\n", quantile(floor_ms, (size_t)n, 0.5));
-	printf("read_ms %.3f %.3f\n", quantile(read_ms, (size_t)n, 0.5),
-	       quantile(read_ms, (size_t)n, 0.99));
-	printf("step_ms %.3f %.3f\n", quantile(step_ms, (size_t)n, 0.5),
-	       quantile(step_ms, (size_t)n, 0.99));
+	printf("floor_ms %.3f\n", bench_quantile(floor_ms, (size_t)n, 0.5));
+	printf("read_ms %.3f %.3f\n", bench_quantile(read_ms, (size_t)n, 0.5),
+	       bench_quantile(read_ms, (size_t)n, 0.99));
+	printf("step_ms %.3f %.3f\n", bench_quantile(step_ms, (size_t)n, 0.5),
+	       bench_quantile(step_ms, (size_t)n, 0.99));
 	status = 0;
 out:
 	providers_free(p);

@@ -20,6 +20,8 @@
  *
  * Exit 1 when a round timed out (30 s) before every store had the change.
  */
+#include "bench_stats.h"
+
 #include <errno.h>
 #include <ldap.h>
 #include <poll.h>
@@ -29,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ROUND_TIMEOUT_MS 30000.0
@@ -43,40 +44,6 @@ struct store {
 	int dirty;
 	double seen_ms; /* < 0 until the store holds the round's value */
 };
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double
-quantile(double *v, size_t n, double q)
-{
-	size_t rank;
-
-	if (n == 0)
-		return -1;
-	qsort(v, n, sizeof(*v), cmp_double);
-	rank = (size_t)(q * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
 
 static LDAP *
 connect_bind(const char *uri, const char *dn, const char *pw)
@@ -218,13 +185,13 @@ main(int argc, char **argv)
 
 	/* The directory's own round trip, on a connection already open. */
 	for (int k = 0; k < RTT_SAMPLES; k++) {
-		double t = now_ms();
+		double t = bench_now_ms();
 
 		if (directory_has(rld, user_dn, "") < 0) {
 			fprintf(stderr, "fleet_watch: cannot read %s\n", user_dn);
 			goto out;
 		}
-		rtt[k] = now_ms() - t;
+		rtt[k] = bench_now_ms() - t;
 	}
 
 	for (int r = 0; r < rounds; r++) {
@@ -243,9 +210,9 @@ main(int argc, char **argv)
 		}
 		while (read(ino, evbuf, sizeof(evbuf)) > 0)
 			;
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		rc = ldap_modify_ext_s(wld, user_dn, mods, NULL, NULL);
-		write_ms[r] = now_ms() - t0;
+		write_ms[r] = bench_now_ms() - t0;
 		if (rc != LDAP_SUCCESS) {
 			fprintf(stderr, "fleet_watch: modify %s: %s\n", user_dn,
 				ldap_err2string(rc));
@@ -254,7 +221,7 @@ main(int argc, char **argv)
 		last_scan = t0;
 		while (left > 0 || !replica_seen) {
 			struct pollfd pfd = {.fd = ino, .events = POLLIN};
-			double t = now_ms();
+			double t = bench_now_ms();
 			ssize_t n;
 
 			if (t - t0 > ROUND_TIMEOUT_MS)
@@ -270,7 +237,7 @@ main(int argc, char **argv)
 					p += sizeof(*ev) + ev->len;
 				}
 			}
-			t = now_ms();
+			t = bench_now_ms();
 			if (t - last_scan >= RESCAN_MS) {
 				for (int i = 0; i < nstores; i++)
 					stores[i].dirty = 1;
@@ -281,7 +248,7 @@ main(int argc, char **argv)
 					continue;
 				stores[i].dirty = 0;
 				if (store_has(&stores[i], value)) {
-					stores[i].seen_ms = now_ms() - t0;
+					stores[i].seen_ms = bench_now_ms() - t0;
 					store_ms[nstore_ms++] = stores[i].seen_ms;
 					if (stores[i].seen_ms > round_max)
 						round_max = stores[i].seen_ms;
@@ -289,7 +256,7 @@ main(int argc, char **argv)
 				}
 			}
 			if (!replica_seen && directory_has(rld, user_dn, value) == 1) {
-				replica_ms[r] = now_ms() - t0;
+				replica_ms[r] = bench_now_ms() - t0;
 				replica_seen = 1;
 			}
 		}
@@ -307,14 +274,14 @@ main(int argc, char **argv)
 	}
 	if (timed_out)
 		goto out;
-	printf("rtt_ms %.3f\n", quantile(rtt, RTT_SAMPLES, 0.5));
-	printf("write_ms %.3f\n", quantile(write_ms, (size_t)rounds, 0.5));
-	printf("replica_ms %.3f %.3f\n", quantile(replica_ms, (size_t)rounds, 0.5),
-	       quantile(replica_ms, (size_t)rounds, 0.99));
-	printf("store_ms %.3f %.3f\n", quantile(store_ms, nstore_ms, 0.5),
-	       quantile(store_ms, nstore_ms, 0.99));
-	printf("all_ms %.3f %.3f\n", quantile(all_ms, (size_t)rounds, 0.5),
-	       quantile(all_ms, (size_t)rounds, 0.99));
+	printf("rtt_ms %.3f\n", bench_quantile(rtt, RTT_SAMPLES, 0.5));
+	printf("write_ms %.3f\n", bench_quantile(write_ms, (size_t)rounds, 0.5));
+	printf("replica_ms %.3f %.3f\n", bench_quantile(replica_ms, (size_t)rounds, 0.5),
+	       bench_quantile(replica_ms, (size_t)rounds, 0.99));
+	printf("store_ms %.3f %.3f\n", bench_quantile(store_ms, nstore_ms, 0.5),
+	       bench_quantile(store_ms, nstore_ms, 0.99));
+	printf("all_ms %.3f %.3f\n", bench_quantile(all_ms, (size_t)rounds, 0.5),
+	       bench_quantile(all_ms, (size_t)rounds, 0.99));
 	status = 0;
 out:
 	for (int i = 0; stores != NULL && i < nstores; i++) {

@@ -5,21 +5,12 @@
  * refresh was running. What the daemon costs, without the time a shell
  * takes to start idgov and jq (bench/refresh-status prints both).
  */
+#include "bench_stats.h"
 #include "client.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int
 main(int argc, char **argv)
@@ -32,7 +23,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
-		double t = now_ms();
+		double t = bench_now_ms();
 		char *reply = NULL;
 		json_t *r;
 
@@ -41,7 +32,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "status_rtt: %s\n", err.msg);
 			return 1;
 		}
-		t = now_ms() - t;
+		t = bench_now_ms() - t;
 		r = json_loads(reply, 0, NULL);
 		running = 0;
 		(void)json_unpack(r, "{s:{s:{s:{s:b}}}}", "result", "daemon", "refresh", "running",

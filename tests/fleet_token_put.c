@@ -12,35 +12,15 @@
  * Exit 0 when written, 1 otherwise (the reason on stderr).
  */
 #include "config.h"
-#include "fleetseal.h"
+#include "fleet_token_build.h"
 #include "mfa.h"
 #include "provider.h"
-#include "store.h"
-#include "token.h"
 #include "totp.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int
-find_user(struct store *st, const char *uid, char uuid[64], char dn[1024], struct idg_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "SELECT uuid, dn FROM users WHERE uid = ?1", &s, err) != 0)
-		return -1;
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		idg_strlcpy(uuid, (const char *)sqlite3_column_text(s, 0), 64);
-		idg_strlcpy(dn, (const char *)sqlite3_column_text(s, 1), 1024);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : idg_seterr(err, "no user %s in the mirror", uid);
-}
 
 int
 main(int argc, char **argv)
@@ -53,11 +33,12 @@ main(int argc, char **argv)
 	struct totp_params tp;
 	struct idg_err err = {0};
 	unsigned char secret[MFA_SECRET_LEN];
-	char uuid[64], dn[1024], codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], *uri = NULL;
+	char uuid[FLEET_BUILD_UUID_MAX], dn[FLEET_BUILD_DN_MAX],
+		codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], *uri = NULL;
 	char values[MFA_RECOVERY_CODES][MFA_RECOVERY_VALUE_LEN];
 	LDAP *ld;
 	size_t index;
-	int rc = 1;
+	int found, rc = 1;
 
 	if (argc < 3 || argc > 4 || t == NULL) {
 		fprintf(stderr, "usage: fleet_token_put CONFIG USER [LAST_STEP]\n");
@@ -65,16 +46,18 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sodium_init() < 0 || cfg_load(argv[1], &cfg, &err) != 0 ||
-	    store_open(cfg->store_path, STORE_OPEN_READONLY, &st, &err) != 0 ||
-	    find_user(st, argv[2], uuid, dn, &err) != 0 || fleet_key_load(cfg, &key, &err) != 0)
+	    store_open(cfg->store_path, STORE_OPEN_READONLY, &st, &err) != 0)
+		goto out;
+	if ((found = fleet_build_user(st, argv[2], uuid, dn, &err)) <= 0) {
+		if (found == 0)
+			idg_seterr(&err, "no user %s in the mirror", argv[2]);
+		goto out;
+	}
+	if (fleet_key_load(cfg, &key, &err) != 0)
 		goto out;
 	randombytes_buf(secret, sizeof(secret));
-	t->enrolled = 1;
-	if (fleet_seal(key, uuid, secret, sizeof(secret), t->sealed, &t->sealed_len, &err) != 0)
+	if (fleet_build_token(t, key, uuid, secret, sizeof(secret), 6, 30, &err) != 0)
 		goto out;
-	strcpy(t->algorithm, "sha1");
-	t->digits = 6;
-	t->period = 30;
 	t->last_step = argc == 4 ? strtoll(argv[3], NULL, 10) : 0;
 	if (mfa_recovery_make(codes, values, &err) != 0)
 		goto out;

@@ -60,7 +60,7 @@ ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token, c
 	}
 	sodium_memzero(line, strlen(line));
 	free(line);
-	r->reply = json_loads(reply, 0, NULL);
+	r->reply = jarena_loads(reply, strlen(reply), &r->arena);
 	sodium_memzero(reply, strlen(reply)); /* it may hold a token or recovery codes */
 	free(reply);
 	if (r->reply == NULL)
@@ -83,9 +83,7 @@ ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token, c
 void
 ctl_reply_free(struct ctl_reply *r)
 {
-	if (r->reply != NULL) {
-		wipe_json(r->reply);
-		json_decref(r->reply);
-	}
+	/* The arena, wiped whole, holds every string of the reply. */
+	jarena_free(r->reply, r->arena);
 	memset(r, 0, sizeof(*r));
 }

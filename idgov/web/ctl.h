@@ -6,6 +6,8 @@
 #ifndef IDGOV_WEB_CTL_H
 #define IDGOV_WEB_CTL_H
 
+#include "jarena.h"
+
 #include <jansson.h>
 
 struct ctl {
@@ -14,17 +16,19 @@ struct ctl {
 };
 
 struct ctl_reply {
-	json_t *reply;       /* the whole reply; NULL when idgovd could not be asked */
-	json_t *result;      /* borrowed from reply: NULL unless ok */
-	const char *code;    /* NULL when ok; "unavailable" when idgovd could not be asked */
-	const char *message; /* why, for the person: never NULL */
+	json_t *reply;        /* the whole reply; NULL when idgovd could not be asked */
+	struct jarena *arena; /* where reply was parsed (jarena.h) */
+	json_t *result;       /* borrowed from reply: NULL unless ok */
+	const char *code;     /* NULL when ok; "unavailable" when idgovd could not be asked */
+	const char *message;  /* why, for the person: never NULL */
 };
 
 /*
  * Sends op with args (taken: the caller no longer owns it) for token
  * (NULL: as the frontend) from addr. The request text is wiped after
  * sending, for it holds a password or a token. Always fills r; free it
- * with ctl_reply_free().
+ * with ctl_reply_free(), on the same thread (the reply lives in an arena
+ * of this thread's, see jarena.h).
  */
 void ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token,
 	      const char *addr, struct ctl_reply *r);

@@ -28,24 +28,44 @@ buf_free(struct buf *b)
 	buf_init(b);
 }
 
+/* Makes room for n more bytes and the NUL; 0, or -1 with b->failed set. */
+static int
+grow(struct buf *b, size_t n)
+{
+	size_t cap = b->cap == 0 ? 4096 : b->cap;
+	char *p;
+
+	if (b->failed)
+		return -1;
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	if (n > BUF_MAX) {
+		b->failed = 1;
+		return -1;
+	}
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if (cap > BUF_MAX || (p = realloc(b->p, cap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	b->p[b->len] = '\0'; /* a reserved, still empty buffer is a string too */
+	return 0;
+}
+
+void
+buf_reserve(struct buf *b, size_t n)
+{
+	grow(b, n);
+}
+
 void
 buf_add(struct buf *b, const char *s, size_t n)
 {
-	if (b->failed)
+	if (grow(b, n) != 0)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap == 0 ? 4096 : b->cap;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (cap > BUF_MAX || (p = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -121,8 +141,17 @@ html_escape(struct buf *b, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p != '\0') {
+		const unsigned char *run = p;
 		size_t n;
 
+		/* Printable ASCII that needs no entity, the bulk of any page: copied in one go. */
+		while (*p >= 0x20 && *p < 0x7f && *p != '&' && *p != '<' && *p != '>' &&
+		       *p != '"' && *p != '\'')
+			p++;
+		if (p > run) {
+			buf_add(b, (const char *)run, (size_t)(p - run));
+			continue;
+		}
 		switch (*p) {
 		case '&':
 			buf_puts(b, "&amp;");

@@ -25,6 +25,8 @@ struct buf {
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 void buf_add(struct buf *b, const char *s, size_t n);
+/* Makes room for n more bytes at once, so that a page of known size is not copied as it grows. */
+void buf_reserve(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

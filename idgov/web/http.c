@@ -16,6 +16,18 @@
  * headers: a Content-Security-Policy that allows only this origin's one
  * script and one stylesheet (no inline script or style), HSTS,
  * X-Frame-Options DENY, nosniff, no referrer, and no caching of pages.
+ *
+ * A signed-in person's page also says how long this process took over it
+ * (not the sign-in steps, whose time could tell a known user name from an
+ * unknown one, nor a static asset): "Server-Timing: app;dur=MS" (W3C
+ * Server-Timing), from libmicrohttpd's first call of on_request() for the
+ * request (its headers read and parsed) to the response being queued, so
+ * it includes the call to idgovd and the page's making. Not included: the
+ * TLS handshake, the wait in the kernel's accept queue, the wait of a
+ * request whose bytes have arrived while the pool thread that owns its
+ * connection is still busy with another one, reading the request, and
+ * writing the response.
+ * It is a duration and nothing else: no name, no address, no path.
  */
 #include "web.h"
 
@@ -33,6 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
@@ -52,6 +65,7 @@ struct web_server {
 struct pending {
 	struct buf body;
 	int too_large, bad_type;
+	struct timespec t0; /* the first call of on_request() for it */
 };
 
 static int
@@ -150,8 +164,59 @@ headers(struct MHD_Response *r, const struct web_resp *rs)
 	}
 }
 
+/* "app;dur=MS": the milliseconds since t0, three decimals. */
+static void
+server_timing(struct MHD_Response *r, const struct timespec *t0)
+{
+	struct timespec t1;
+	char v[48];
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(v, sizeof(v), "app;dur=%.3f",
+		 (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+	MHD_add_response_header(r, "Server-Timing", v);
+}
+
+/* A page handed to libmicrohttpd without a copy, wiped and freed once it is sent. */
+struct sent_body {
+	char *p;
+	size_t len;
+};
+
+static void
+body_free(void *cls)
+{
+	struct sent_body *sb = cls;
+
+	sodium_memzero(sb->p, sb->len); /* a page may show recovery codes */
+	free(sb->p);
+	free(sb);
+}
+
+/* The response for rs's own body: the buffer itself when it can, else a copy. */
+static struct MHD_Response *
+body_response(struct web_resp *rs)
+{
+	struct sent_body *sb;
+	struct MHD_Response *r;
+
+	if (rs->body.p == NULL || (sb = malloc(sizeof(*sb))) == NULL)
+		return MHD_create_response_from_buffer(rs->body.len, rs->body.p,
+						       MHD_RESPMEM_MUST_COPY);
+	sb->p = rs->body.p;
+	sb->len = rs->body.len;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(sb->len, sb->p, body_free, sb);
+	if (r == NULL) {
+		free(sb);
+		return NULL;
+	}
+	buf_init(&rs->body); /* libmicrohttpd's now */
+	return r;
+}
+
+/* Queues rs; t0 is when the request came to us (read only when rs->timed). */
 static enum MHD_Result
-reply(struct MHD_Connection *c, struct web_resp *rs)
+reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -160,16 +225,18 @@ reply(struct MHD_Connection *c, struct web_resp *rs)
 		r = MHD_create_response_from_buffer(rs->data_len, (void *)(uintptr_t)rs->data,
 						    MHD_RESPMEM_PERSISTENT);
 	else
-		r = MHD_create_response_from_buffer(rs->body.len, rs->body.p,
-						    MHD_RESPMEM_MUST_COPY);
+		r = body_response(rs);
 	if (r == NULL)
 		return MHD_NO;
 	headers(r, rs);
+	if (rs->timed)
+		server_timing(r, t0);
 	rc = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	return rc;
 }
 
+/* A plain-text answer of http.c's own, before or instead of a page: never timed. */
 static enum MHD_Result
 simple(struct MHD_Connection *c, int status, const char *text)
 {
@@ -178,7 +245,7 @@ simple(struct MHD_Connection *c, int status, const char *text)
 
 	buf_init(&rs.body);
 	buf_puts(&rs.body, text);
-	rc = reply(c, &rs);
+	rc = reply(c, &rs, NULL);
 	buf_free(&rs.body);
 	return rc;
 }
@@ -208,6 +275,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			return MHD_NO;
 		buf_init(&p->body);
+		clock_gettime(CLOCK_MONOTONIC, &p->t0);
 		p->bad_type = post && (type == NULL ||
 				       strncmp(type, "application/x-www-form-urlencoded", 33) != 0);
 		*state = p;
@@ -248,7 +316,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (rs.body.failed)
 		rc = simple(c, 500, "the page could not be made\n");
 	else
-		rc = reply(c, &rs);
+		rc = reply(c, &rs, &p->t0);
 	if (rs.body.p != NULL)
 		sodium_memzero(rs.body.p, rs.body.len); /* a page may show recovery codes */
 	buf_free(&rs.body);

@@ -87,6 +87,8 @@ pages_layout(struct web_resp *rs, const struct wsess *s, const char *current, co
 	nav(&n, s, current);
 	memcpy(v, vars, sizeof(v));
 	v[1].value = n.p != NULL ? n.p : "";
+	/* The content and about as much again of layout: the page is written without a regrowth. */
+	buf_reserve(&rs->body, strlen(content_html) + n.len + 8192);
 	html_render(&rs->body, "layout.html", v, 4);
 	if (n.failed)
 		rs->body.failed = 1;
@@ -488,6 +490,12 @@ pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 	}
 	if (post && csrf(rq, &s, rs) != 0)
 		goto out;
+	/*
+	 * Only a signed-in person's pages say how long they took: before that
+	 * (the password, the code) a precise server time would help someone
+	 * tell, say, a known user name from an unknown one.
+	 */
+	rs->timed = s.step == WSESS_FULL;
 	if (strcmp(rq->path, "/signout") == 0 && post) {
 		signout_post(app, rq, &s, rs);
 	} else if (strcmp(rq->path, "/signin/code") == 0 && s.step != WSESS_FULL) {

@@ -59,14 +59,18 @@ row(struct buf *b, json_t *it)
 	const char *held = str(it, "held_as"), *via = str(it, "via"), *source = str(it, "source");
 	int priv = json_is_true(json_object_get(it, "privileged")) ||
 		   json_integer_value(json_object_get(it, "privileged")) != 0;
-	char since[16], login[16];
+	char since[16], login[16], n[24];
 
 	day(since, json_object_get(it, "since"));
 	day(login, json_object_get(it, "last_login"));
-	buf_printf(b,
-		   "<tr id=\"item-%lld\"><td><input type=\"checkbox\" name=\"item\" value=\"%lld\" "
-		   "aria-label=\"Select item %lld\"></td><td>",
-		   (long long)id, (long long)id, (long long)id);
+	snprintf(n, sizeof(n), "%lld", (long long)id);
+	buf_puts(b, "<tr id=\"item-");
+	buf_puts(b, n);
+	buf_puts(b, "\"><td><input type=\"checkbox\" name=\"item\" value=\"");
+	buf_puts(b, n);
+	buf_puts(b, "\" aria-label=\"Select item ");
+	buf_puts(b, n);
+	buf_puts(b, "\"></td><td>");
 	html_escape(b,
 		    str(it, "display_name")[0] != '\0' ? str(it, "display_name") : str(it, "user"));
 	buf_puts(b, "<span class=\"sub\">");
@@ -106,9 +110,12 @@ row(struct buf *b, json_t *it)
 		html_escape(b, source);
 		buf_puts(b, ")");
 	}
-	buf_printf(b, "<span class=\"sub\">since %s</span></td><td>%s</td>", since, login);
-	buf_printf(b, "<td><span class=\"rec-%s\">",
-		   strcmp(rec, "revoke") == 0 ? "revoke" : "approve");
+	buf_puts(b, "<span class=\"sub\">since ");
+	buf_puts(b, since);
+	buf_puts(b, "</span></td><td>");
+	buf_puts(b, login);
+	buf_puts(b, strcmp(rec, "revoke") == 0 ? "</td><td><span class=\"rec-revoke\">"
+					       : "</td><td><span class=\"rec-approve\">");
 	html_escape(b, rec);
 	buf_puts(b, "</span><span class=\"sub\">");
 	html_escape(b, str(it, "recommend_why"));
@@ -123,16 +130,23 @@ row(struct buf *b, json_t *it)
 			buf_puts(b, "</span>");
 		}
 	} else {
-		buf_printf(
+		/* Plain appends, not one long printf: a page has a hundred of these. */
+		buf_puts(b, "<button type=\"submit\" name=\"one\" value=\"");
+		buf_puts(b, n);
+		buf_puts(b, ":approve\" class=\"approve\">Approve</button><button type=\"submit\" "
+			    "name=\"one\" value=\"");
+		buf_puts(b, n);
+		buf_puts(b,
+			 ":revoke\" class=\"revoke\">Revoke</button><input type=\"text\" name=\"c");
+		buf_puts(b, n);
+		buf_puts(
 			b,
-			"<button type=\"submit\" name=\"one\" value=\"%lld:approve\" "
-			"class=\"approve\">Approve</button><button type=\"submit\" name=\"one\" "
-			"value=\"%lld:revoke\" class=\"revoke\">Revoke</button><input "
-			"type=\"text\" "
-			"name=\"c%lld\" maxlength=\"4000\" placeholder=\"%s\" aria-label=\"Comment "
-			"for item %lld\">",
-			(long long)id, (long long)id, (long long)id,
-			priv ? "Comment (required to revoke)" : "Comment", (long long)id);
+			priv ? "\" maxlength=\"4000\" placeholder=\"Comment (required to revoke)\" "
+			       "aria-label=\"Comment for item "
+			     : "\" maxlength=\"4000\" placeholder=\"Comment\" aria-label=\"Comment "
+			       "for item ");
+		buf_puts(b, n);
+		buf_puts(b, "\">");
 	}
 	buf_puts(b, "</td></tr>\n");
 }
@@ -188,14 +202,38 @@ filter_query(struct buf *b, const char *person, const char *group, int undecided
 		buf_puts(b, "privileged=1&amp;");
 }
 
-/* Links to the first, previous, next and last pages, keeping the filters; plain links. */
+/*
+ * An item cursor as review.page takes and gives it ("u4900", "d17": the
+ * item's half of the list and its id), checked here too so that nothing
+ * else reaches idgovd or a link: 'u' or 'd', 1 to 19 digits, no leading 0.
+ */
+static int
+cursor_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (s[0] != 'u' && s[0] != 'd'))
+		return 0;
+	n = strlen(s + 1);
+	return n >= 1 && n <= 19 && strspn(s + 1, "0123456789") == n && s[1] != '0';
+}
+
+/*
+ * Links to the first, previous, next and last pages, keeping the filters;
+ * plain links. Previous and next carry the cursor of this page's first or
+ * last item (idgovd then finds the window with an index search instead of
+ * walking an offset); first and last are by number.
+ */
 static void
 pager(struct buf *b, const char *person, const char *group, int undecided, int priv, long long page,
-      long long pages)
+      long long pages, const char *first, const char *last)
 {
 	static const char *const names[] = {"First", "Previous", "Next", "Last"};
 	long long to[4] = {1, page - 1, page + 1, pages};
 	int on[4] = {page > 1, page > 1, page < pages, page < pages};
+	const char *cur[4] = {NULL, cursor_valid(first) ? first : NULL,
+			      cursor_valid(last) ? last : NULL, NULL};
+	const char *dir[4] = {NULL, "before", "after", NULL};
 
 	buf_printf(b, "<nav class=\"pager\" aria-label=\"Pages\">Page %lld of %lld", page, pages);
 	for (int i = 0; i < 4; i++) {
@@ -209,6 +247,8 @@ pager(struct buf *b, const char *person, const char *group, int undecided, int p
 			   : i == 2 ? "next"
 				    : "last");
 		filter_query(b, person, group, undecided, priv);
+		if (cur[i] != NULL)
+			buf_printf(b, "%s=%s&amp;", dir[i], cur[i]);
 		buf_printf(b, "page=%lld\">%s</a>", to[i], names[i]);
 	}
 	buf_puts(b, "</nav>");
@@ -233,6 +273,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		   *f_group = form_get(&rq->query, "group");
 	int f_undecided = form_get(&rq->query, "undecided") != NULL;
 	int f_priv = form_get(&rq->query, "privileged") != NULL;
+	const char *after = form_get(&rq->query, "after"), *before = form_get(&rq->query, "before");
 	long long page = page_number(form_get(&rq->query, "page")), pages, matched;
 	struct buf rows, content, flash, camps, nav;
 	struct ctl_reply r;
@@ -240,16 +281,27 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 	char n_total[24], n_decided[24], n_shown[48];
 	json_t *args, *items, *it;
 
-	if (page == 0) {
-		/* A page number that is not one: say so, and show the first page. */
+	if (page == 0 || (after != NULL && !cursor_valid(after)) ||
+	    (before != NULL && !cursor_valid(before)) || (after != NULL && before != NULL)) {
+		/* A page number or cursor that is not one: say so, and show the first page. */
 		page = 1;
+		after = before = NULL;
 		status = 400;
 		flash_kind = "error";
 		flash_text = "That page number could not be read.";
 	}
-	args = json_pack("{s:b, s:b, s:I, s:I}", "undecided", f_undecided, "privileged", f_priv,
-			 "offset", (json_int_t)((page - 1) * REVIEWS_PAGE_SIZE), "limit",
+	args = json_pack("{s:b, s:b, s:I}", "undecided", f_undecided, "privileged", f_priv, "limit",
 			 (json_int_t)REVIEWS_PAGE_SIZE);
+	if (args != NULL)
+		json_object_set_new(
+			args,
+			after != NULL    ? "after"
+			: before != NULL ? "before"
+					 : "offset",
+			after != NULL ? json_string(after)
+			: before != NULL
+				? json_string(before)
+				: json_integer((json_int_t)((page - 1) * REVIEWS_PAGE_SIZE)));
 	if (args != NULL && f_person != NULL && f_person[0] != '\0')
 		json_object_set_new(args, "person", json_string(f_person));
 	if (args != NULL && f_group != NULL && f_group[0] != '\0')
@@ -282,6 +334,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		html_escape(&camps, str(it, "name"));
 		buf_printf(&camps, ", deadline %s", dl);
 	}
+	/* A row is about 600 bytes: room for the page's rows at once, not by doubling. */
+	buf_reserve(&rows, json_array_size(items) * 1024);
 	json_array_foreach(items, i, it) row(&rows, it);
 	matched = (long long)json_integer_value(json_object_get(r.result, "matched"));
 	pages = matched > 0 ? (matched + REVIEWS_PAGE_SIZE - 1) / REVIEWS_PAGE_SIZE : 1;
@@ -292,7 +346,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 	snprintf(n_decided, sizeof(n_decided), "%lld",
 		 (long long)json_integer_value(json_object_get(r.result, "decided")));
 	snprintf(n_shown, sizeof(n_shown), "%zu of %lld", json_array_size(items), matched);
-	pager(&nav, f_person, f_group, f_undecided, f_priv, page, pages);
+	pager(&nav, f_person, f_group, f_undecided, f_priv, page, pages, str(r.result, "first"),
+	      str(r.result, "last"));
 	pages_flash(&flash, flash_kind, flash_text);
 	{
 		const struct html_var v[] = {
@@ -309,6 +364,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 			html_raw("rows", rows.p != NULL ? rows.p : ""),
 		};
 
+		buf_reserve(&content, rows.len + camps.len + nav.len + 8192);
 		if (html_render(&content, "reviews.html", v, sizeof(v) / sizeof(v[0])) != 0 ||
 		    rows.failed || camps.failed || nav.failed)
 			rs->body.failed = 1;

@@ -36,9 +36,10 @@ struct web_resp {
 	const char *data;         /* a static body (an asset) instead of body */
 	size_t data_len;
 	struct buf body;
-	char location[1024];                    /* a redirect's target; "" none */
-	char cookie[64];                        /* a session id to set; "" none; "-" to clear it */
-	int cacheable;                          /* a static asset: may be cached */
+	char location[1024]; /* a redirect's target; "" none */
+	char cookie[64];     /* a session id to set; "" none; "-" to clear it */
+	int cacheable;       /* a static asset: may be cached */
+	int timed; /* a signed-in person's page: it says its server time (Server-Timing) */
 	const char *extra_header, *extra_value; /* one more header (a download's name) */
 	char disposition[96];                   /* storage for a Content-Disposition value */
 };

@@ -11,6 +11,7 @@
 #include "web.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <signal.h>
@@ -45,6 +46,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int ch, sig = 0;
 
+	jarena_install(); /* before any jansson value exists */
 	while ((ch = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -74,6 +76,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "idgov-web: %s\n", cfg == NULL ? err.msg : "libsodium failed");
 		return 1;
 	}
+	/*
+	 * A page is built in buffers of 64 to 256 KiB, and idgovd's reply is as large. Above
+	 * glibc's default threshold each was a fresh mmap and every page of it a page fault, and
+	 * a freed heap top was given back only to fault in again: keep such buffers in the heap
+	 * and reuse them (a few MiB at most per thread).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	log_open(&log, "idgov-web", cfg->log_socket, isatty(STDERR_FILENO));
 	app.cfg = cfg;
 	app.log = &log;

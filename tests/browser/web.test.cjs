@@ -262,17 +262,24 @@ async function giveCode(page, code) {
   const u2 = new URL(p3.url());
   ok(u2.searchParams.get('page') === '2' && u2.searchParams.get('person') === 'pg' && u2.searchParams.get('undecided') === '1',
      'Next goes to page 2 and keeps the filters', p3.url());
+  ok(/^u[1-9][0-9]*$/.test(u2.searchParams.get('after') || ''), "Next carries the cursor of page 1's last item", p3.url());
   ok(await p3.inputValue('input[name=person]') === 'pg' && await p3.isChecked('input[name=undecided]'),
      'the filter form still shows them');
   const rows2 = await p3.locator('tr[id^=item-]').allTextContents();
   ok(rows2.length === 100 && rows2.every((t) => t.includes('Pager')), 'page 2 holds 100 other items, each matching the filter',
      String(rows2.length));
   ok(await p3.locator(`#${firstOnPage1}`).count() === 0, 'none of them from page 1');
+  const firstOnPage2 = await p3.locator('tr[id^=item-]').first().getAttribute('id');
   await shot(p3, '20-pager-page-2');
   await Promise.all([p3.waitForNavigation(), p3.locator('a.page-prev').first().click()]);
   ok(new URL(p3.url()).searchParams.get('page') === '1' &&
+     /^u[1-9][0-9]*$/.test(new URL(p3.url()).searchParams.get('before') || '') &&
      await p3.locator('tr[id^=item-]').first().getAttribute('id') === firstOnPage1,
-     'Previous goes back to the same first page', p3.url());
+     'Previous (before the cursor of page 2\'s first item) goes back to the same first page', p3.url());
+  await p3.goto(`${WEB}/reviews?person=pg&undecided=1&page=2`);
+  ok(await p3.locator('tr[id^=item-]').first().getAttribute('id') === firstOnPage2,
+     'page 2 by number holds what page 2 by cursor held');
+  await p3.goto(`${WEB}/reviews?person=pg&undecided=1`);
   await Promise.all([p3.waitForNavigation(), p3.locator('a.page-last').first().click()]);
   ok(await p3.locator('tr[id^=item-]').count() === pg - 100 * (pages - 1) &&
      new URL(p3.url()).searchParams.get('person') === 'pg',

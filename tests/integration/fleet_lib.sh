@@ -46,8 +46,9 @@
 #                                 with a PAM service file for it
 #   fleet_pam NAME USER ACTION... pamtester through NAME's auth service
 #   fleet_enroll NAME USER        `idgov mfa enroll USER` on NAME, confirmed
-#                                 with the code of this step; sets SECRET
-#                                 and BASE for lib.sh's code, and ENROL_OUT
+#                                 with the code of this step (lib.sh's
+#                                 enrol_with); sets SECRET and BASE for
+#                                 lib.sh's code, and ENROL_OUT
 #
 # Service DNs are made when the providers are set up: FLEET_GOVERNORS and
 # FLEET_HOSTS (space-separated names, defaults "gov1 gov2" and "hostA
@@ -261,36 +262,16 @@ fleet_attr_is() {
 fleet_instance() {
 	local name=$1 role=$2 uris=${3:-"$P1_URI $P2_URI"} d=$T/$1
 	mkdir -p "$d/etc" "$d/run"
-	cat >"$d/etc/idgov.conf" <<CONF
-[directory]
-uri = $uris
-base = $SLAPD_SUFFIX
-bind_dn = cn=$name,$FLEET_OU
-bind_password_file = $T/pw/$name
-nested_depth = 5
-poll_interval = ${POLL_INTERVAL:-300}
-reconnect_max = 2
-[groups]
-privileged = admins, dba
-[store]
-path = $d/state/idgov.db
-master_key = $d/keys/master.key
-audit_key = $d/keys/audit.key
-audit_public_key = $d/keys/audit.pub
-audit_sign_every = 50
-[control]
-socket = $d/run/idgov.sock
-[log]
-syslog_socket = $T/run/log.sock
-ident = idgov-$name
-[admin]
-group = idgov-admins
+	{
+		idgov_conf "$d" "$uris" "cn=$name,$FLEET_OU" "$T/pw/$name" "idgov-$name"
+		cat <<CONF
 [fleet]
 role = $role
 name = $name
 lease_dn = $FLEET_LEASE
 lease_ttl = ${FLEET_LEASE_TTL:-6s}
 CONF
+	} >"$d/etc/idgov.conf"
 	"$IDGOV" -c "$d/etc/idgov.conf" init >"$d/init.out" 2>&1 || {
 		echo "idgov init for $name failed: $(cat "$d/init.out")" >&2
 		return 1
@@ -364,24 +345,5 @@ fleet_pam() {
 }
 
 fleet_enroll() {
-	local name=$1 user=$2 line pid from to
-	coproc FLEET_ENROL { "$IDGOV" -c "$T/$name/etc/idgov.conf" mfa enroll "$user" 2>&1; }
-	pid=$FLEET_ENROL_PID
-	exec {from}<&"${FLEET_ENROL[0]}" {to}>&"${FLEET_ENROL[1]}"
-	SECRET=""
-	while read -r line <&"$from"; do
-		case "$line" in
-		otpauth://*)
-			SECRET=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
-			break
-			;;
-		esac
-	done
-	BASE=$(($(date +%s) / 30))
-	code 0 >&"$to"
-	exec {to}>&-
-	# shellcheck disable=SC2034 # read by the test
-	ENROL_OUT=$(cat <&"$from")
-	exec {from}<&-
-	wait "$pid" 2>/dev/null
+	enrol_with "$T/$1/etc/idgov.conf" "$2" 0
 }

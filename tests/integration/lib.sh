@@ -100,33 +100,41 @@ finish() {
 	[ "$FAILED" -eq 0 ]
 }
 
-write_config() {
-	mkdir -p "$T/etc"
-	cat > "$T/etc/idgov.conf" <<CONF
+# idgov_conf DIR URI BIND_DN PASSWORD_FILE IDENT: prints an idgov.conf for
+# an instance whose store, keys and control socket are under DIR, logging
+# to the test's syslog socket as IDENT (fleet_lib.sh's instances use it too).
+idgov_conf() {
+	cat <<CONF
 [directory]
-uri = $(cat "$T/slapd/uri")
-base = dc=example,dc=com
-bind_dn = $SLAPD_ROOTDN
-bind_password_file = $T/slapd/rootpw
+uri = $2
+base = $SLAPD_SUFFIX
+bind_dn = $3
+bind_password_file = $4
 nested_depth = 5
 poll_interval = ${POLL_INTERVAL:-300}
 reconnect_max = 2
 [groups]
 privileged = admins, dba
 [store]
-path = $T/state/idgov.db
-master_key = $T/keys/master.key
-audit_key = $T/keys/audit.key
-audit_public_key = $T/keys/audit.pub
+path = $1/state/idgov.db
+master_key = $1/keys/master.key
+audit_key = $1/keys/audit.key
+audit_public_key = $1/keys/audit.pub
 audit_sign_every = 50
 [control]
-socket = $T/run/idgov.sock
+socket = $1/run/idgov.sock
 [log]
 syslog_socket = $T/run/log.sock
-ident = idgov-test
+ident = $5
 [admin]
 group = idgov-admins
 CONF
+}
+
+write_config() {
+	mkdir -p "$T/etc"
+	idgov_conf "$T" "$(cat "$T/slapd/uri")" "$SLAPD_ROOTDN" "$T/slapd/rootpw" idgov-test \
+		>"$T/etc/idgov.conf"
 }
 
 # it_setup [--no-syncprov] [LDIF]: slapd with data, config, idgov init.
@@ -260,12 +268,13 @@ pam() {
 		pamtester "${opts[@]}" idgov "$@"
 }
 
-# enroll USER STEP_OFFSET: runs `idgov mfa enroll USER` as an admin, reads
-# the otpauth URI, and confirms with the code of step (now/30 + offset).
-# Sets SECRET (base32), BASE (the step `code` counts from) and ENROL_OUT.
-enroll() {
-	local user=$1 offset=$2 line pid from to
-	coproc ENROL { "$IDGOV" -c "$T/etc/idgov.conf" mfa enroll "$user" 2>&1; }
+# enrol_with CONFIG USER STEP_OFFSET: runs `idgov -c CONFIG mfa enroll USER`
+# as an admin, reads the otpauth URI, and confirms with the code of step
+# (now/30 + offset). Sets SECRET (base32), BASE (the step `code` counts
+# from) and ENROL_OUT.
+enrol_with() {
+	local conf=$1 user=$2 offset=$3 line pid from to
+	coproc ENROL { "$IDGOV" -c "$conf" mfa enroll "$user" 2>&1; }
 	pid=$ENROL_PID
 	exec {from}<&"${ENROL[0]}" {to}>&"${ENROL[1]}"
 	SECRET=""
@@ -280,10 +289,15 @@ enroll() {
 	BASE=$(($(date +%s) / 30 + offset))
 	code 0 >&"$to"
 	exec {to}>&-
-	# shellcheck disable=SC2034 # read by the test that called enroll
+	# shellcheck disable=SC2034 # read by the test that called enrol_with
 	ENROL_OUT=$(cat <&"$from")
 	exec {from}<&-
 	wait "$pid" 2>/dev/null
+}
+
+# enroll USER STEP_OFFSET: enrol_with the test's own configuration.
+enroll() {
+	enrol_with "$T/etc/idgov.conf" "$1" "$2"
 }
 
 # code K: the TOTP code of step BASE + K for SECRET.

@@ -67,29 +67,6 @@ modify() { # modify UID <<LDIF (the change lines)
 	} | ldapmodify -x -H "$URI" -D "$SLAPD_ROOTDN" -y "$T/slapd/rootpw" >/dev/null
 }
 row_b() { sqlb "SELECT $2 FROM fleet_tokens f JOIN users u ON u.uuid = f.user_uuid WHERE u.uid = '$1'"; }
-# enroll_on CONF USER: as lib.sh's enroll, with another machine's configuration.
-enroll_on() {
-	local conf=$1 user=$2 line pid from to
-	coproc ENROL2 { "$IDGOV" -c "$conf" mfa enroll "$user" 2>&1; }
-	pid=$ENROL2_PID
-	exec {from}<&"${ENROL2[0]}" {to}>&"${ENROL2[1]}"
-	SECRET=""
-	while read -r line <&"$from"; do
-		case "$line" in
-		otpauth://*)
-			SECRET=$(printf '%s' "$line" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
-			break
-			;;
-		esac
-	done
-	BASE=$(($(date +%s) / 30))
-	code 0 >&"$to"
-	exec {to}>&-
-	ENROL_OUT=$(cat <&"$from")
-	exec {from}<&-
-	wait "$pid" 2>/dev/null
-}
-
 # The governor's idgovd also serves the web frontend ([web] user = nobody).
 printf '[web]\nuser = nobody\n' >>"$T/etc/idgov.conf"
 chmod 755 "$T/etc" "$T/slapd"
@@ -270,12 +247,12 @@ fi
 
 # --- migrate a machine's local enrolments ---
 assert_exit 0 "the old machine syncs" igl sync
-enroll_on "$T/l/etc/idgov.conf" bob
+enrol_with "$T/l/etc/idgov.conf" bob 0
 assert_contains "$ENROL_OUT" "MFA is now active" "bob enrols locally on the old machine"
 BOB_STEP=$BASE
-enroll_on "$T/l/etc/idgov.conf" carol
+enrol_with "$T/l/etc/idgov.conf" carol 0
 assert_contains "$ENROL_OUT" "MFA is now active" "carol too"
-enroll_on "$T/l/etc/idgov.conf" erin
+enrol_with "$T/l/etc/idgov.conf" erin 0
 assert_contains "$ENROL_OUT" "MFA is now active" "erin too"
 enroll erin 0
 assert_contains "$ENROL_OUT" "MFA is now active" "erin enrols fleet-wide on the governor with another secret"

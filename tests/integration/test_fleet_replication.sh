@@ -26,22 +26,20 @@ assert_eq "$(fleet_attr 1 "$ALICE" entryUUID)" "$(fleet_attr 2 "$ALICE" entryUUI
 	"both providers hold alice under the same entryUUID"
 
 # --- replication, both ways ---
-fleet_modify 1 <<LDIF
-dn: $ALICE
+# mail_reaches FROM TO DN MAIL WHAT: DN's mail replaced on provider FROM is
+# served by provider TO within 10 s.
+mail_reaches() {
+	fleet_modify "$1" <<LDIF
+dn: $3
 changetype: modify
 replace: mail
-mail: alice.p1@example.com
+mail: $4
 LDIF
-wait_for 10 fleet_attr_is 2 "$ALICE" mail alice.p1@example.com
-assert_eq "$(fleet_attr 2 "$ALICE" mail)" alice.p1@example.com "a modify on provider 1 reaches provider 2"
-fleet_modify 2 <<LDIF
-dn: $BOB
-changetype: modify
-replace: mail
-mail: bob.p2@example.com
-LDIF
-wait_for 10 fleet_attr_is 1 "$BOB" mail bob.p2@example.com
-assert_eq "$(fleet_attr 1 "$BOB" mail)" bob.p2@example.com "a modify on provider 2 reaches provider 1"
+	wait_for 10 fleet_attr_is "$2" "$3" mail "$4"
+	assert_eq "$(fleet_attr "$2" "$3" mail)" "$4" "$5"
+}
+mail_reaches 1 2 "$ALICE" alice.p1@example.com "a modify on provider 1 reaches provider 2"
+mail_reaches 2 1 "$BOB" bob.p2@example.com "a modify on provider 2 reaches provider 1"
 fleet_modify 2 <<LDIF
 dn: uid=zoe,ou=People,$SLAPD_SUFFIX
 changetype: add
@@ -107,24 +105,21 @@ assert_contains "$token1" "idgovTokenSecret:: AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGR
 	"provider 1 holds the binary secret"
 assert_eq "$(token_on 2)" "$token1" "provider 2 holds the same token, every attribute and object class"
 # The compare-and-swap a host does at login, on the other provider.
-ldapmodify -x -H "$P2_URI" -D "cn=hostB,$FLEET_OU" -y "$T/pw/hostB" \
-	-e '!assert=(!(idgovLastStep>=59000001))' >"$T/cas.out" 2>&1 <<LDIF
+# consume N HOST STEP: the login's compare-and-swap on provider N as HOST; its exit code.
+consume() {
+	ldapmodify -x -H "$(cat "$T/p$1/uri")" -D "cn=$2,$FLEET_OU" -y "$T/pw/$2" \
+		-e "!assert=(!(idgovLastStep>=$3))" >"$T/cas.out" 2>&1 <<LDIF
 dn: $ALICE
 changetype: modify
 replace: idgovLastStep
-idgovLastStep: 59000001
+idgovLastStep: $3
 LDIF
-assert_eq "$?" 0 "host B consumes step 59000001 on provider 2 (assertion holds)"
+	echo $?
+}
+assert_eq "$(consume 2 hostB 59000001)" 0 "host B consumes step 59000001 on provider 2 (assertion holds)"
 wait_for 10 fleet_attr_is 1 "$ALICE" idgovLastStep 59000001
 assert_eq "$(fleet_attr 1 "$ALICE" idgovLastStep)" 59000001 "the step replicates to provider 1"
-ldapmodify -x -H "$P1_URI" -D "cn=hostA,$FLEET_OU" -y "$T/pw/hostA" \
-	-e '!assert=(!(idgovLastStep>=59000001))' >"$T/cas.out" 2>&1 <<LDIF
-dn: $ALICE
-changetype: modify
-replace: idgovLastStep
-idgovLastStep: 59000001
-LDIF
-assert_eq "$?" 122 "the same step on provider 1 is then refused (assertionFailed)"
+assert_eq "$(consume 1 hostA 59000001)" 122 "the same step on provider 1 is then refused (assertionFailed)"
 assert_eq "$(fleet_as 2 hostB <<LDIF
 dn: $ALICE
 changetype: modify
@@ -189,17 +184,6 @@ wait_for 15 fleet_attr_is 2 "$ALICE" idgovLastStep 59000010
 assert_eq "$(fleet_attr 2 "$ALICE" idgovLastStep)" 59000010 "provider 2, restarted, receives what it missed"
 
 # --- a partition: what the step's compare-and-swap can and cannot promise ---
-# consume N HOST STEP: the login's compare-and-swap on provider N as HOST; its exit code.
-consume() {
-	ldapmodify -x -H "$(cat "$T/p$1/uri")" -D "cn=$2,$FLEET_OU" -y "$T/pw/$2" \
-		-e "!assert=(!(idgovLastStep>=$3))" >"$T/cas.out" 2>&1 <<LDIF
-dn: $ALICE
-changetype: modify
-replace: idgovLastStep
-idgovLastStep: $3
-LDIF
-	echo $?
-}
 fleet_provider_stop 2
 assert_eq "$(consume 1 hostA 59000020)" 0 "provider 2 down: step 59000020 is accepted on provider 1"
 assert_eq "$(consume 1 hostA 59000020)" 122 "and refused there a second time"
@@ -239,31 +223,30 @@ assert_contains "$(fleet_ig hostB status)" "fleet:       host hostB; not governi
 assert_contains "$(fleet_ig hostB status)" "lease:       gov1 until" "and reads the lease from provider 2"
 assert_exit 1 "host A refuses review start" fleet_ig hostA review start quarterly
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov1)" "naming the governor"
-for name in gov1 hostA hostB; do
-	wait_for 10 fleet_sql_is "$name" "SELECT count(*) FROM users WHERE uid='alice'" 1
-	assert_eq "$(fleet_sql "$name" "SELECT count(*) FROM users WHERE uid='alice'")" 1 "$name mirrored the directory"
-done
+# every_store_is QUERY EXPECTED WHAT: in each instance's store, QUERY comes
+# to print EXPECTED within 10 s; WHAT names the check, NAME in it the instance.
+every_store_is() {
+	local name
+	for name in gov1 hostA hostB; do
+		wait_for 10 fleet_sql_is "$name" "$1" "$2"
+		assert_eq "$(fleet_sql "$name" "$1")" "$2" "${3//NAME/$name}"
+	done
+}
+# frank_in_sre N add|delete: frank's membership of sre, changed on provider N.
+frank_in_sre() {
+	fleet_modify "$1" <<LDIF
+dn: cn=sre,ou=Groups,$SLAPD_SUFFIX
+changetype: modify
+$2: member
+member: uid=frank,ou=People,$SLAPD_SUFFIX
+LDIF
+}
+every_store_is "SELECT count(*) FROM users WHERE uid='alice'" 1 "NAME mirrored the directory"
 members="SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id JOIN member_refs r ON r.id = m.ref_id
 	JOIN users u ON u.uuid = r.target WHERE g.cn = 'sre' AND u.uid = 'frank'"
-fleet_modify 2 <<LDIF
-dn: cn=sre,ou=Groups,$SLAPD_SUFFIX
-changetype: modify
-add: member
-member: uid=frank,ou=People,$SLAPD_SUFFIX
-LDIF
-for name in gov1 hostA hostB; do
-	wait_for 10 fleet_sql_is "$name" "$members" 1
-	assert_eq "$(fleet_sql "$name" "$members")" 1 "a membership added on provider 2 reaches $name's store"
-done
-fleet_modify 1 <<LDIF
-dn: cn=sre,ou=Groups,$SLAPD_SUFFIX
-changetype: modify
-delete: member
-member: uid=frank,ou=People,$SLAPD_SUFFIX
-LDIF
-for name in gov1 hostA hostB; do
-	wait_for 10 fleet_sql_is "$name" "$members" 0
-	assert_eq "$(fleet_sql "$name" "$members")" 0 "its removal on provider 1 reaches $name's store"
-done
+frank_in_sre 2 add
+every_store_is "$members" 1 "a membership added on provider 2 reaches NAME's store"
+frank_in_sre 1 delete
+every_store_is "$members" 0 "its removal on provider 1 reaches NAME's store"
 
 finish

@@ -5,7 +5,9 @@
 # session cookie's flags; sign-in through the forms (password, then code)
 # with the id replaced at each step; a POST without its CSRF token is 403
 # and changes nothing; size limits (413), wrong methods and content types;
-# the per-address connection limit; idle sessions; a reviewer's items.
+# the per-address connection limit; idle sessions; a reviewer's items;
+# the Server-Timing header on a signed-in person's pages only, and
+# bench/web_load against the real pages.
 # Needs root (setpriv: the frontend runs as nobody).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -90,9 +92,14 @@ assert_contains "$h" "X-Content-Type-Options: nosniff" "nosniff"
 assert_contains "$h" "Cache-Control: no-store" "pages are not cached"
 assert_contains "$h" "Set-Cookie: __Host-idgov=" "a session cookie"
 assert_contains "$h" "; Path=/; Secure; HttpOnly; SameSite=Strict" "Secure; HttpOnly; SameSite=Strict"
+assert_eq "$(grep -ci '^Server-Timing:' <<<"$h")" 0 "a sign-in page does not say its server time"
 wcurl -D "$T/web/h2.txt" -o /dev/null "$WEB/static/app.js"
 assert_contains "$(tr -d '\r' <"$T/web/h2.txt")" "X-Frame-Options: DENY" "headers on assets too"
-assert_eq "$(wcurl -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 "a page needs a session"
+assert_eq "$(grep -ci '^Server-Timing:' "$T/web/h2.txt")" 0 "nor a static asset"
+assert_eq "$(wcurl -D "$T/web/h3.txt" -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 "a page needs a session"
+assert_eq "$(grep -ci '^Server-Timing:' "$T/web/h3.txt")" 0 "nor a redirect to sign in"
+wcurl -D "$T/web/h4.txt" -o /dev/null -X DELETE "$WEB/signin"
+assert_eq "$(grep -ci '^Server-Timing:' "$T/web/h4.txt")" 0 "nor a refusal (405)"
 
 # --- CSRF, methods, limits ---
 jar=$T/web/jar
@@ -145,6 +152,23 @@ assert_eq "$(wcurl -b "__Host-idgov=$first" -o /dev/null -w '%{http_code}' "$WEB
 	"the id from before the code is worth nothing"
 wcurl -b "$jar" -o "$T/web/reviews.html" -w '%{http_code}' "$WEB/reviews" >"$T/web/code.txt"
 assert_eq "$(cat "$T/web/code.txt")" 200 "bin sees the review page"
+# A signed-in person's page says its server time: one header, a duration with three
+# decimals and nothing else (no name, path or address).
+wcurl -b "$jar" -D "$T/web/h5.txt" -o /dev/null "$WEB/reviews"
+assert_eq "$(grep -ci '^Server-Timing:' "$T/web/h5.txt")" 1 "a signed-in page has one Server-Timing header"
+assert_exit 0 "app;dur=MS with three decimals, nothing more" grep -qE '^Server-Timing: app;dur=[0-9]+\.[0-9]{3}.$' "$T/web/h5.txt"
+# bench/web_load, the benchmark's client, against the real pages: bin's cookie gets pages
+# and their server time; the cookie from before the code gets a 303, an error.
+awk '$6 == "__Host-idgov" { print $7 }' "$jar" >"$T/web/cookies.txt"
+out=$("$BUILD/bench/web_load" -p "$WEB_PORT" -a "$T/web/web.crt" -k "$T/web/cookies.txt" -n 3 /reviews 2>&1)
+assert_eq "$?" 0 "web_load: 3 pages on one connection"
+assert_contains "$out" "3 ok, 0 errors" "web_load counts them"
+assert_exit 0 "with the server's time" grep -qE 'server time p50 [0-9.]+ ms, p99 [0-9.]+ ms' <<<"$out"
+echo "$first" >"$T/web/old-cookie.txt"
+out=$("$BUILD/bench/web_load" -p "$WEB_PORT" -a "$T/web/web.crt" -k "$T/web/old-cookie.txt" -n 2 /reviews 2>&1)
+assert_eq "$?" 1 "web_load exits 1 on a page refused"
+assert_contains "$out" "connection 1: HTTP status 303" "and says why"
+assert_exit 1 "without printing the cookie" grep -qF "$first" <<<"$out"
 n=$(sql "SELECT count(*) FROM review_items WHERE reviewer = 'bin'")
 assert_contains "$(cat "$T/web/reviews.html")" "of $n decided" "with bin's $n items"
 assert_eq "$(grep -c 'name="item"' "$T/web/reviews.html")" "$n" "one row per item"
@@ -188,6 +212,12 @@ assert_contains "$(cat "$T/web/page.html")" 'href="/reviews?person=%3Cscript%3E&
 assert_exit 1 "the filter is never markup" grep -q '<script>' "$T/web/page.html"
 assert_eq "$(pg '?page=x')" 400 "a page number that is not one"
 assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so"
+# Cursors (the pager's previous and next links): only u or d and digits reach idgovd.
+for bad in 'after=x1' 'after=u' 'after=u012' 'before=d-1' 'after=u1%0A' 'after=u12345678901234567890' 'after=u1&before=u2'; do
+	assert_eq "$(pg "?$bad&page=2")" 400 "a cursor that is not one ($bad): 400"
+done
+assert_contains "$(cat "$T/web/page.html")" "That page number could not be read." "says so, and shows the first page"
+assert_eq "$(pg '?after=u1&page=2')" 200 "a well-formed cursor is a page"
 
 # Delegation from the page, through the operation `idgov review delegate` uses.
 csrf=$(csrf_of "$T/web/reviews.html")

@@ -177,13 +177,18 @@ slapd_start() {
 		[ "$try" = 5 ] && { cat "$dir/slapd.log" >&2; return 1; }
 	done
 	echo "$SLAPD_URI" > "$dir/uri"
+	slapd_wait "$SLAPD_URI" && return 0
+	echo "slapd did not answer on $SLAPD_URI" >&2
+	return 1
+}
+
+# slapd_wait URI: 0 once a rootDSE search on URI answers (polled every
+# 100 ms), 1 after 10 s without an answer.
+slapd_wait() {
 	for _ in $(seq 1 100); do
-		if ldapsearch -x -H "$SLAPD_URI" -s base -b "" -LLL 1.1 >/dev/null 2>&1; then
-			return 0
-		fi
+		ldapsearch -x -H "$1" -s base -b "" -LLL 1.1 >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "slapd did not answer on $SLAPD_URI" >&2
 	return 1
 }
 
@@ -218,9 +223,5 @@ slapd_restart() {
 	local dir=$1 uri
 	uri=$(cat "$dir/uri")
 	slapd -F "$dir/slapd.d" -h "$uri" -s 0 >"$dir/slapd.log" 2>&1 || return 1
-	for _ in $(seq 1 100); do
-		ldapsearch -x -H "$uri" -s base -b "" -LLL 1.1 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	slapd_wait "$uri"
 }

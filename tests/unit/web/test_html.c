@@ -124,6 +124,70 @@ test_every_template_has_only_known_placeholders(void **state)
 	assert_null(asset_find("../etc/passwd"));
 }
 
+/* Every byte value between runs of plain text: the run copy and the byte's rule meet cleanly. */
+static void
+test_every_byte_between_plain_runs(void **state)
+{
+	(void)state;
+	for (int c = 1; c < 256; c++) {
+		char in[8], want[32];
+		const char *mid;
+
+		snprintf(in, sizeof(in), "ab%ccd", c);
+		switch (c) {
+		case '&':
+			mid = "&amp;";
+			break;
+		case '<':
+			mid = "&lt;";
+			break;
+		case '>':
+			mid = "&gt;";
+			break;
+		case '"':
+			mid = "&quot;";
+			break;
+		case '\'':
+			mid = "&#39;";
+			break;
+		default:
+			/* Alone, a byte over 0x7f is no UTF-8; a control byte is refused. */
+			mid = (c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f ? "\xef\xbf\xbd"
+										: NULL;
+		}
+		if (mid == NULL)
+			snprintf(want, sizeof(want), "%s", in);
+		else
+			snprintf(want, sizeof(want), "ab%scd", mid);
+		assert_string_equal(esc(in), want);
+	}
+	/* A sequence cut by the end of the string, right after a run. */
+	assert_string_equal(esc("plain text\xe6"), "plain text\xef\xbf\xbd");
+}
+
+static void
+test_reserve_keeps_content_and_refuses_too_much(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	buf_reserve(&b, 100);
+	assert_non_null(b.p);
+	assert_string_equal(b.p, ""); /* reserved and empty: still a string */
+	buf_puts(&b, "kept");
+	buf_reserve(&b, 100000);
+	assert_false(b.failed);
+	assert_true(b.cap >= 100005);
+	assert_int_equal(b.len, 4);
+	assert_string_equal(b.p, "kept");
+	buf_reserve(&b, BUF_MAX);
+	assert_true(b.failed);
+	buf_puts(&b, "more");
+	assert_int_equal(b.len, 4);
+	buf_free(&b);
+}
+
 static void
 test_buffer_grows_and_printf_long(void **state)
 {
@@ -151,6 +215,8 @@ main(void)
 		cmocka_unit_test(test_missing_value_or_template_is_an_error),
 		cmocka_unit_test(test_every_template_has_only_known_placeholders),
 		cmocka_unit_test(test_buffer_grows_and_printf_long),
+		cmocka_unit_test(test_every_byte_between_plain_runs),
+		cmocka_unit_test(test_reserve_keeps_content_and_refuses_too_much),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
