@@ -229,7 +229,7 @@ reply(struct MHD_Connection *c, struct web_resp *rs, const struct timespec *t0)
 	if (r == NULL)
 		return MHD_NO;
 	headers(r, rs);
-	if (rs->timed)
+	if (rs->timed && t0 != NULL)
 		server_timing(r, t0);
 	rc = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
