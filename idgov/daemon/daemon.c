@@ -1820,8 +1820,13 @@ daemon_run(const struct daemon_opts *opts)
 	d.started = idg_now();
 	if (setup(&d, &err) != 0) {
 		log_msg(&d.log, LOG_ERR, "cannot start: %s", err.msg);
-		report_start(ready_fd, err.msg);
+		/*
+		 * Torn down (the control socket closed, keys wiped) before the
+		 * parent hears of the failure and exits: whoever started us may
+		 * start another at once and must not find this one listening.
+		 */
 		teardown(&d);
+		report_start(ready_fd, err.msg);
 		return 1;
 	}
 	audit_event(&d, "daemon.start", "idgovd", json_pack("{s:I}", "pid", (json_int_t)getpid()));

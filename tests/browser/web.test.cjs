@@ -202,9 +202,11 @@ async function giveCode(page, code) {
   await shot(p2, '15-sys-reviews');
 
   // --- requests: bin asks for access; approvals: bin may not, sync approves a grant ---
-  await page.goto(`${WEB}/signin`);
-  await signIn(page, 'bin', process.env.BIN_PASSWORD);
+  // A fresh step for bin's code (the last one may be spent), waited for
+  // before the password: the half-signed-in session would otherwise idle
+  // for up to 30 s, as long as IDLE, and end before the code came.
   await page.waitForTimeout(Math.max(0, (30 - (Math.floor(Date.now() / 1000) % 30)) * 1000 + 300));
+  await signIn(page, 'bin', process.env.BIN_PASSWORD);
   await giveCode(page, totp(process.env.BIN_SECRET, 0));
   await page.goto(`${WEB}/requests`);
   await page.fill('#group', 'ops');
