@@ -960,20 +960,26 @@ in_nss_group(const char *user, gid_t primary, const char *group)
 }
 
 /*
- * Whether the caller is an admin: in the admin group as the system sees it
- * (NSS, when their primary group is known) or as the directory states it.
+ * Whether name is an admin: in the admin group as the system sees it (NSS,
+ * when the primary group gid is known, not (gid_t)-1) or as the directory
+ * states it.
  */
 static int
-caller_admin(const struct control_ctx *ctx, const struct caller *who)
+admin_by_name(const struct control_ctx *ctx, const char *name, gid_t gid)
 {
 	struct idg_err err;
 
-	if (!who->admin_unknown)
-		return who->admin;
-	if (who->gid != (gid_t)-1 && in_nss_group(who->name, who->gid, ctx->cfg->admin_group))
+	if (gid != (gid_t)-1 && in_nss_group(name, gid, ctx->cfg->admin_group))
 		return 1;
-	return query_is_member(ctx->st, who->name, ctx->cfg->admin_group,
-			       ctx->cfg->dir_nested_depth, &err) == 1;
+	return query_is_member(ctx->st, name, ctx->cfg->admin_group, ctx->cfg->dir_nested_depth,
+			       &err) == 1;
+}
+
+/* Whether the caller is an admin, looked up now if control_identify() left it open. */
+static int
+caller_admin(const struct control_ctx *ctx, const struct caller *who)
+{
+	return who->admin_unknown ? admin_by_name(ctx, who->name, who->gid) : who->admin;
 }
 
 static void
@@ -1009,11 +1015,7 @@ control_identify(const struct control_ctx *ctx, uid_t uid, struct caller *who)
 	who->admin_unknown = 1;
 	if (strcmp(who->name, pw->pw_name) != 0) {
 		/* The odd name is not kept, so it is decided now, as it always was. */
-		struct idg_err err;
-
-		who->admin = in_nss_group(pw->pw_name, pw->pw_gid, ctx->cfg->admin_group) ||
-			     query_is_member(ctx->st, pw->pw_name, ctx->cfg->admin_group,
-					     ctx->cfg->dir_nested_depth, &err) == 1;
+		who->admin = admin_by_name(ctx, pw->pw_name, pw->pw_gid);
 		who->admin_unknown = 0;
 	}
 }

@@ -1416,7 +1416,7 @@ checkpoint_store(const char *path, struct idg_err *err)
 		return 0; /* no store: nothing to keep */
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) ==
 	    SQLITE_OK) {
-		sqlite3_busy_timeout(db, 5000);
+		sqlite3_busy_timeout(db, STORE_BUSY_MS);
 		if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL) ==
 			    SQLITE_OK &&
 		    sqlite3_step(s) == SQLITE_ROW)

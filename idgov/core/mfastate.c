@@ -189,7 +189,7 @@ mfastate_image(const char *path, unsigned char **img, size_t *len, struct idg_er
 		idg_seterr(err, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
 		goto out;
 	}
-	sqlite3_busy_timeout(db, 5000); /* as store.c waits */
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
 	/* One read transaction: logins go on writing the file meanwhile. */
 	p = sqlite3_serialize(db, "main", &size, 0);
 	if (p == NULL || size <= 100) {

@@ -283,8 +283,6 @@ migrate(struct store *st, struct idg_err *err)
  * gives up at once (busy) and a later commit does it.
  */
 #define STATE_WAL_FRAMES 32
-/* How long a statement waits for another connection's lock. */
-#define STORE_BUSY_MS 5000
 
 static int
 state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)

@@ -37,6 +37,9 @@ enum store_mode {
 	STORE_OPEN_STATE, /* an existing file of another schema (mfastate.c migrates it) */
 };
 
+/* How long a statement waits for another connection's lock. */
+#define STORE_BUSY_MS 5000
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err);
 void store_close(struct store *st);
 
