@@ -48,7 +48,6 @@ enum {
 	S_REF_GROUPS,
 	S_REF_DEL,
 	S_REF_BY_VALUE,
-	S_MEMBER_DEL_REF,
 	S_EVENT,
 	S_STATE,
 	S_WARN_DEL,
@@ -116,7 +115,6 @@ static const char *const sql[S_COUNT] = {
 			 "g.id = m.group_id WHERE m.ref_id = ?1 ORDER BY g.id",
 	[S_REF_DEL] = "DELETE FROM member_refs WHERE id = ?1",
 	[S_REF_BY_VALUE] = "SELECT id, target FROM member_refs WHERE kind = 0 AND value = ?1",
-	[S_MEMBER_DEL_REF] = "DELETE FROM memberships WHERE ref_id = ?1",
 	[S_EVENT] = "INSERT INTO events (time, kind, subject, details) VALUES (?1, ?2, ?3, ?4)",
 	[S_STATE] = "INSERT INTO sync_state (directory, cookie, mode, last_sync, last_result) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (directory) DO UPDATE SET "
@@ -1086,8 +1084,7 @@ point_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct i
 			sqlite3_bind_int64(merge, 1, other);
 			sqlite3_bind_int64(merge, 2, own);
 			rc = store_step_done(m->st, merge, err);
-			if (rc == 0)
-				rc = by_ref(m, S_MEMBER_DEL_REF, other, err);
+			/* Its memberships go with it (trigger memberships_of_ref). */
 			if (rc == 0)
 				rc = by_ref(m, S_REF_DEL, other, err);
 			if (rc == 0)
@@ -1168,8 +1165,7 @@ forget_identity(struct mirror *m, const char *uuid, struct idg_err *err)
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = store_err(m->st, err, "reading memberships");
 	sqlite3_reset(s);
-	if (rc == 0)
-		rc = by_ref(m, S_MEMBER_DEL_REF, ref, err);
+	/* Its memberships go with it (trigger memberships_of_ref). */
 	if (rc == 0)
 		rc = by_ref(m, S_REF_DEL, ref, err);
 	forget_refs(m);

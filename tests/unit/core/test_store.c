@@ -79,9 +79,44 @@ test_wal_and_foreign_keys_are_on(void **state)
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
 	sqlite3_finalize(stmt);
-	/* A membership of an unknown group violates the foreign key. */
-	assert_int_equal(store_exec(st, "INSERT INTO memberships VALUES (999, 999, 0)", &err), -1);
+	/* A decision on an unknown grant violates the foreign key. */
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO grant_decisions (grant_id, actor, decision, time) "
+				    "VALUES (999, 'a', 'approve', 0)",
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
+	store_close(st);
+}
+
+static long long raw_int(struct store *st, const char *sql);
+
+/* Memberships have no foreign keys (021): deleting a group or a member value removes its rows. */
+static void
+test_memberships_go_with_their_group_and_value(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(
+		store_exec(st,
+			   "INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
+			   "VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0), "
+			   "(2, 'g2', 'cn=b', 'cn=b', 'b', 0, 0);"
+			   "INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x'), (11, 1, 'y');"
+			   "INSERT INTO memberships VALUES (1, 10, 0), (1, 11, 0), (2, 10, 0), "
+			   "(2, 11, 0)",
+			   &err),
+		0);
+	assert_int_equal(store_exec(st, "DELETE FROM groups WHERE id = 1", &err), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE group_id = 1"), 0);
+	assert_int_equal(store_exec(st, "DELETE FROM member_refs WHERE id = 10", &err), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE ref_id = 10"), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE group_id = 2 AND "
+				     "ref_id = 11"),
+			 1);
 	store_close(st);
 }
 
@@ -462,6 +497,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_sets_private_modes_and_latest_schema,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memberships_go_with_their_group_and_value,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot_holds_until_it_ends, setup,
 						teardown),
