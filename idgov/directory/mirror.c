@@ -144,6 +144,17 @@ struct mirror {
 	 * be new without asking the store, and no identity has a row yet.
 	 */
 	int refs_complete;
+	/*
+	 * While refs_complete: the normalised DN of each user and group this
+	 * transaction created -> its index in fresh_uuids, so that a member value
+	 * finds the entry it names without a query (a baseline resolves a few
+	 * hundred thousand). Emptied with refs, and when an entry's DN changes.
+	 */
+	struct strmap *fresh;
+	char (*fresh_uuids)[DIR_UUID_LEN + 1];
+	size_t n_fresh, cap_fresh;
+	char *key; /* ref_key()'s buffer */
+	size_t key_cap;
 	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
 	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
 	int tokens_none;   /* fleet_tokens is empty (a baseline), until a row is added */
@@ -180,9 +191,11 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	m->cfg = cfg;
 	m->log = log;
 	m->refs = strmap_new();
+	m->fresh = strmap_new();
 	m->pending_set = strmap_new();
-	if (m->refs == NULL || m->pending_set == NULL) {
+	if (m->refs == NULL || m->fresh == NULL || m->pending_set == NULL) {
 		strmap_free(m->refs);
+		strmap_free(m->fresh);
 		strmap_free(m->pending_set);
 		free(m);
 		return idg_seterr(err, "out of memory");
@@ -211,6 +224,9 @@ mirror_close(struct mirror *m)
 		sqlite3_finalize(m->s[i]);
 	clear_pending(m);
 	strmap_free(m->refs);
+	strmap_free(m->fresh);
+	free(m->fresh_uuids);
+	free(m->key);
 	strmap_free(m->pending_set);
 	free(m->pending);
 	flush_logs(m, 0);
@@ -261,7 +277,50 @@ static void
 forget_refs(struct mirror *m)
 {
 	strmap_clear(m->refs);
+	strmap_clear(m->fresh);
+	m->n_fresh = 0;
 	m->refs_complete = 0;
+}
+
+/* The refs key of (kind, value): the kind's digit, then the value. NULL: out of memory. */
+static const char *
+ref_key(struct mirror *m, int kind, const char *value, size_t len)
+{
+	if (len + 1 > m->key_cap) {
+		size_t cap = len + 1 > 256 ? len + 1 : 256;
+		char *bigger = realloc(m->key, cap);
+
+		if (bigger == NULL)
+			return NULL;
+		m->key = bigger;
+		m->key_cap = cap;
+	}
+	m->key[0] = (char)('0' + kind);
+	memcpy(m->key + 1, value, len);
+	return m->key;
+}
+
+/* Notes an entry this transaction created, for resolve_fresh(). */
+static int
+note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
+{
+	if (m->n_fresh == m->cap_fresh) {
+		size_t cap = m->cap_fresh ? 2 * m->cap_fresh : 1024;
+		char(*bigger)[DIR_UUID_LEN + 1] = realloc(m->fresh_uuids, cap * sizeof(*bigger));
+
+		if (bigger == NULL)
+			return -1;
+		m->fresh_uuids = bigger;
+		m->cap_fresh = cap;
+	}
+	idg_strlcpy(m->fresh_uuids[m->n_fresh], uuid, DIR_UUID_LEN + 1);
+	/* A user and a group cannot share a DN; were they to, the first one seen is kept. */
+	if (strmap_get(m->fresh, dn_norm, strlen(dn_norm), &(int64_t){0}))
+		return 0;
+	if (strmap_put(m->fresh, dn_norm, strlen(dn_norm), (int64_t)m->n_fresh) != 0)
+		return -1;
+	m->n_fresh++;
+	return 0;
 }
 
 int
@@ -427,6 +486,8 @@ static int point_identity(struct mirror *m, const char *uuid, const char *dn_nor
 			  struct idg_err *err);
 static int point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm,
 			      struct idg_err *err);
+static int point_moved_identity(struct mirror *m, const char *uuid, const char *dn_norm,
+				struct idg_err *err);
 static int forget_identity(struct mirror *m, const char *uuid, struct idg_err *err);
 
 /*
@@ -658,7 +719,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		if (rc == 0)
 			rc = by_uuid_text(m, S_HELD_DEL, e->uuid, err);
 		if (rc == 0 && renamed)
-			rc = point_identity(m, e->uuid, e->dn_norm, err);
+			rc = point_moved_identity(m, e->uuid, e->dn_norm, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
 			rc = RECORD(m, "user.joiner", e->uuid, name,
@@ -760,9 +821,18 @@ resolve_dn(struct mirror *m, const char *value, size_t len, char uuid[DIR_UUID_L
 	   struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[S_RESOLVE];
+	int64_t i;
 	int rc;
 
 	uuid[0] = '\0';
+	/* While the cache is complete, every entry in the store was created by this
+	 * transaction, is in the fresh map, and is present (a departure or delete,
+	 * forget_identity(), empties the cache). */
+	if (m->refs_complete) {
+		if (strmap_get(m->fresh, value, len, &i))
+			idg_strlcpy(uuid, m->fresh_uuids[i], DIR_UUID_LEN + 1);
+		return 0;
+	}
 	sqlite3_bind_text(s, 1, value, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -823,20 +893,16 @@ set_ref(struct mirror *m, int64_t id, const char *value, const char *target, con
 static int
 intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct idg_err *err)
 {
-	char *key, uuid[DIR_UUID_LEN + 1] = "";
+	char uuid[DIR_UUID_LEN + 1] = "";
 	size_t len = strlen(value);
+	const char *key = ref_key(m, kind, value, len);
 	sqlite3_stmt *s;
 	int rc;
 
-	key = malloc(len + 2);
 	if (key == NULL)
 		return idg_seterr(err, "out of memory");
-	key[0] = (char)('0' + kind);
-	memcpy(key + 1, value, len);
-	if (strmap_get(m->refs, key, len + 1, id)) {
-		free(key);
+	if (strmap_get(m->refs, key, len + 1, id))
 		return 0;
-	}
 	if (m->refs_complete) {
 		rc = SQLITE_DONE; /* not cached, so not stored */
 	} else {
@@ -853,7 +919,7 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 		int64_t parked = 0;
 
 		if (kind == 0 && len <= DIR_MAX_DN && resolve_dn(m, value, len, uuid, err) != 0)
-			goto fail;
+			return -1;
 		if (kind == 0 && uuid[0] == '\0') {
 			problem = unresolved_problem(value, len);
 			if (strcmp(problem, "too_long") == 0)
@@ -867,10 +933,10 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 		 */
 		if (uuid[0] != '\0' && !m->refs_complete &&
 		    ref_of_target(m, uuid, &parked, NULL, err) != 0)
-			goto fail;
+			return -1;
 		if (parked != 0) {
 			if (set_ref(m, parked, value, uuid, NULL, err) != 0)
-				goto fail;
+				return -1;
 			*id = parked;
 		} else {
 			s = m->s[S_REF_INS];
@@ -879,22 +945,16 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 			bind_text_or_null(s, 3, uuid[0] != '\0' ? uuid : NULL);
 			bind_text_or_null(s, 4, problem);
 			if (store_step_done(m->st, s, err) != 0)
-				goto fail;
+				return -1;
 			*id = sqlite3_last_insert_rowid(m->st->db);
 		}
 	} else if (rc != SQLITE_ROW) {
-		store_err(m->st, err, "reading member reference");
-		goto fail;
+		return store_err(m->st, err, "reading member reference");
 	}
-	if (strmap_put(m->refs, key, len + 1, *id) != 0) {
-		idg_seterr(err, "out of memory");
-		goto fail;
-	}
-	free(key);
+	/* set_ref() above cleared the cache, not the key: ref_key() was not called since. */
+	if (strmap_put(m->refs, key, len + 1, *id) != 0)
+		return idg_seterr(err, "out of memory");
 	return 0;
-fail:
-	free(key);
-	return -1;
 }
 
 static const char *const kind_names[] = {"member", "memberUid"};
@@ -1115,19 +1175,27 @@ point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm, stru
 {
 	if (m->refs_complete && dn_norm != NULL) {
 		size_t len = strlen(dn_norm);
-		char *key = malloc(len + 2);
-		int64_t id;
-		int cached;
+		const char *key = ref_key(m, 0, dn_norm, len);
 
-		if (key == NULL)
+		if (key == NULL || note_fresh(m, uuid, dn_norm) != 0)
 			return idg_seterr(err, "out of memory");
-		key[0] = '0';
-		memcpy(key + 1, dn_norm, len);
-		cached = strmap_get(m->refs, key, len + 1, &id);
-		free(key);
-		if (!cached)
+		if (!strmap_get(m->refs, key, len + 1, &(int64_t){0}))
 			return 0;
 	}
+	return point_identity(m, uuid, dn_norm, err);
+}
+
+/*
+ * point_identity() for an entry the store had, whose DN changed or which
+ * returned: the fresh map may still name it by its old DN, so the cache
+ * stops being complete (only ever the case within a baseline).
+ */
+static int
+point_moved_identity(struct mirror *m, const char *uuid, const char *dn_norm,
+		     struct idg_err *err)
+{
+	if (m->refs_complete)
+		forget_refs(m);
 	return point_identity(m, uuid, dn_norm, err);
 }
 
@@ -1146,8 +1214,12 @@ forget_identity(struct mirror *m, const char *uuid, struct idg_err *err)
 
 	if (ref_of_target(m, uuid, &ref, &value, err) != 0)
 		return -1;
-	if (ref == 0)
+	if (ref == 0) {
+		/* The fresh map may hold the entry (resolve_dn): no longer complete. */
+		if (m->refs_complete)
+			forget_refs(m);
 		return 0;
+	}
 	sqlite3_bind_int64(s, 1, ref);
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct group_ref g = {.id = sqlite3_column_int64(s, 0)};
@@ -1253,7 +1325,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 	if (rc == 0 && g.id != 0 && created)
 		rc = point_new_identity(m, e->uuid, e->dn_norm, err);
 	else if (rc == 0 && renamed)
-		rc = point_identity(m, e->uuid, e->dn_norm, err);
+		rc = point_moved_identity(m, e->uuid, e->dn_norm, err);
 	if (rc == 0 && created) { /* a group just inserted has no members to compare with */
 		if (e->n_members > 0)
 			rc = add_members(m, &g, 0, e->members, e->n_members, err);

@@ -597,6 +597,50 @@ test_baseline_resolves_members_named_before_their_entries(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 4);
 }
 
+/*
+ * Entries first, groups after (the usual order of a refresh): the baseline
+ * resolves member values from the entries it created, without the store.
+ * An entry renamed within the same baseline is not found under the DN it
+ * no longer has, and one deleted in it keeps no membership.
+ */
+static void
+test_baseline_resolves_from_its_own_entries_and_not_stale_ones(void **state)
+{
+	struct fixture *f = *state;
+	char m_d[] = "uid=d,dc=x", m_d2[] = "uid=d2,dc=x";
+	char *members[] = {m_a, m_b, m_c, m_d, m_d2};
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b),
+				user("00000000-0000-0000-0000-00000000000c", "c", m_c),
+				user("00000000-0000-0000-0000-00000000000d", "d", m_d),
+				user("00000000-0000-0000-0000-00000000000d", "d", m_d2),
+				group(G1, "ops", members, 5)};
+	struct idg_err err;
+
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(mirror_apply(f->m, &e[i], &err), 0);
+	/* c's delete arrives before the group; departures are applied when judged, at the end. */
+	assert_int_equal(mirror_delete(f->m, "00000000-0000-0000-0000-00000000000c", &err), 0);
+	assert_int_equal(mirror_apply(f->m, &e[5], &err), 0);
+	assert_int_equal(mirror_check_guard(f->m, 1, &err), 0);
+	assert_int_equal(mirror_commit(f->m, &err), 0);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(pairs(f, UB, "ops"), 1);
+	assert_int_equal(pairs(f, "00000000-0000-0000-0000-00000000000c", "ops"), 0);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE value = "
+					     "'uid=c,dc=x'"),
+			 0);
+	/* d is found under its new DN only; the old one names nobody. */
+	assert_int_equal(pairs(f, "00000000-0000-0000-0000-00000000000d", "ops"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE value = "
+					     "'uid=d,dc=x' AND target IS NULL AND problem = 'no_entry'"),
+			 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE value = "
+					     "'uid=d2,dc=x' AND target = "
+					     "'00000000-0000-0000-0000-00000000000d'"),
+			 1);
+}
+
 /* A store with no entries but a member value left behind is not trusted to be empty. */
 static void
 test_baseline_over_a_leftover_member_value_reuses_it(void **state)
@@ -758,6 +802,7 @@ main(void)
 		T(test_readd_arriving_before_the_delete_inherits_nothing),
 		T(test_crossing_renames_keep_each_identity),
 		T(test_baseline_resolves_members_named_before_their_entries),
+		T(test_baseline_resolves_from_its_own_entries_and_not_stale_ones),
 		T(test_baseline_over_a_leftover_member_value_reuses_it),
 		T(test_baseline_clears_a_leftover_warning_of_a_returning_entry),
 		T(test_unresolved_member_is_kept_then_resolved),
