@@ -17,15 +17,28 @@ struct strmap {
 	size_t used;
 };
 
+/*
+ * Eight bytes a step, then a MurmurHash3-style finaliser so that every
+ * input bit reaches the low bits that pick the slot. Keys are directory
+ * DNs of 30-100 bytes looked up a million times in a full sync: a byte at a
+ * time (FNV-1a) spent more on hashing than on the probe.
+ */
 static uint64_t
-fnv1a(const char *s, size_t len)
+hash(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -79,7 +92,7 @@ find(const struct strmap *m, const char *key, size_t len, uint64_t h)
 int
 strmap_get(const struct strmap *m, const char *key, size_t len, int64_t *value)
 {
-	const struct slot *s = find(m, key, len, fnv1a(key, len));
+	const struct slot *s = find(m, key, len, hash(key, len));
 
 	if (s->key == NULL)
 		return 0;
@@ -108,7 +121,7 @@ grow(struct strmap *m)
 int
 strmap_put(struct strmap *m, const char *key, size_t len, int64_t value)
 {
-	uint64_t h = fnv1a(key, len);
+	uint64_t h = hash(key, len);
 	struct slot *s;
 
 	if ((m->used + 1) * 2 > m->cap && grow(m) != 0)

@@ -1,5 +1,5 @@
 /*
- * A string -> int64 hash map (open addressing, FNV-1a), for caching small
+ * A string -> int64 hash map (open addressing, a word-at-a-time hash), for caching small
  * lookups in hot loops, such as member value -> member_refs.id during a sync.
  * Keys are copied. Not thread-safe; owned by one caller.
  */

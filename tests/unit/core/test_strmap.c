@@ -1,0 +1,99 @@
+/* The string -> int64 map behind the sync's member value cache. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "strmap.h"
+
+static void
+test_put_get_replace_and_miss(void **state)
+{
+	struct strmap *m = strmap_new();
+	int64_t v = 0;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(strmap_get(m, "a", 1, &v), 0);
+	assert_int_equal(strmap_put(m, "a", 1, 7), 0);
+	assert_int_equal(strmap_get(m, "a", 1, &v), 1);
+	assert_int_equal(v, 7);
+	assert_int_equal(strmap_put(m, "a", 1, 8), 0);
+	assert_int_equal(strmap_get(m, "a", 1, &v), 1);
+	assert_int_equal(v, 8);
+	/* A prefix, an extension and the empty key are other keys. */
+	assert_int_equal(strmap_get(m, "ab", 2, &v), 0);
+	assert_int_equal(strmap_get(m, "", 0, &v), 0);
+	assert_int_equal(strmap_put(m, "", 0, 9), 0);
+	assert_int_equal(strmap_get(m, "", 0, &v), 1);
+	assert_int_equal(v, 9);
+	strmap_free(m);
+}
+
+/* Keys are byte strings: a NUL inside, and bytes past the given length, count as they should. */
+static void
+test_keys_are_lengths_not_strings(void **state)
+{
+	struct strmap *m = strmap_new();
+	int64_t v = 0;
+
+	(void)state;
+	assert_int_equal(strmap_put(m, "ab\0c", 4, 1), 0);
+	assert_int_equal(strmap_put(m, "ab\0d", 4, 2), 0);
+	assert_int_equal(strmap_get(m, "ab\0c", 4, &v), 1);
+	assert_int_equal(v, 1);
+	assert_int_equal(strmap_get(m, "ab\0d", 4, &v), 1);
+	assert_int_equal(v, 2);
+	assert_int_equal(strmap_get(m, "ab", 2, &v), 0);
+	assert_int_equal(strmap_get(m, "ab\0cX", 4, &v), 1); /* only 4 bytes are the key */
+	strmap_free(m);
+}
+
+/* Many keys of lengths 2 to 80 (every tail length a word-wise hash has) survive growth and clear. */
+static void
+test_many_keys_survive_growth_and_clear(void **state)
+{
+	static const char pad[] = ",ou=people,dc=example,dc=com,ou=more,dc=padding,dc=for,dc=length";
+	struct strmap *m = strmap_new();
+	char key[128];
+	int64_t v;
+
+	(void)state;
+	for (int i = 0; i < 50000; i++) {
+		int n = snprintf(key, sizeof(key), "%d%.*s", i, i % 64, pad);
+
+		assert_int_equal(strmap_put(m, key, (size_t)n, i), 0);
+	}
+	for (int i = 0; i < 50000; i++) {
+		int n = snprintf(key, sizeof(key), "%d%.*s", i, i % 64, pad);
+
+		v = -1;
+		assert_int_equal(strmap_get(m, key, (size_t)n, &v), 1);
+		assert_int_equal(v, i);
+		if (i % 64 != 0) { /* one bit off in the padding is a key nobody put */
+			key[n - 1] ^= 1;
+			assert_int_equal(strmap_get(m, key, (size_t)n, &v), 0);
+		}
+	}
+	strmap_clear(m);
+	assert_int_equal(strmap_get(m, "1,", 2, &v), 0);
+	assert_int_equal(strmap_put(m, "x", 1, 3), 0);
+	assert_int_equal(strmap_get(m, "x", 1, &v), 1);
+	assert_int_equal(v, 3);
+	strmap_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_get_replace_and_miss),
+		cmocka_unit_test(test_keys_are_lengths_not_strings),
+		cmocka_unit_test(test_many_keys_survive_growth_and_clear),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
