@@ -21,9 +21,12 @@
 #include "sync.h"
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sync_pipe.h"
 
 struct sync_ctx {
 	const struct cfg *cfg;
@@ -34,8 +37,10 @@ struct sync_ctx {
 	int saw_present, saw_delete, swept;
 	int refresh_done;
 	int sweep_on_result;
-	int failed;
+	atomic_int failed; /* set by either thread of a pipelined refresh */
 	int calls;
+	/* While a refresh runs: the mirror's work goes to the applier thread (sync_pipe.h). */
+	struct sync_pipe *pipe;
 	struct idg_err err;
 	/* The mode recorded in sync_state, if not this sync's own (sync_opts.state_mode). */
 	const char *state_mode;
@@ -57,25 +62,67 @@ struct sync_session {
 	char *attrs[DIR_MAX_ATTRS];
 };
 
+/* The first error wins; c->err is read only after both threads are done with the refresh. */
 static void
 fail_ctx(struct sync_ctx *c, const struct idg_err *e)
 {
-	if (!c->failed) {
-		c->failed = 1;
+	if (atomic_exchange(&c->failed, 1) == 0)
 		c->err = *e;
+}
+
+/* Does one piece of work on the mirror. On the applier thread while a refresh is pipelined. */
+static void
+apply_work(void *arg, const struct sync_work *w)
+{
+	struct sync_ctx *c = arg;
+	struct idg_err e;
+	int rc = 0;
+
+	if (c->failed)
+		return; /* the batch is rolled back: the rest is not worth writing */
+	switch (w->kind) {
+	case SYNC_WORK_ENTRY:
+		rc = mirror_apply(c->m, &w->e, &e);
+		break;
+	case SYNC_WORK_PRESENT:
+		rc = mirror_present(c->m, w->uuid, &e);
+		break;
+	case SYNC_WORK_DELETE:
+		rc = mirror_delete(c->m, w->uuid, &e);
+		break;
+	case SYNC_WORK_SWEEP:
+		rc = mirror_sweep(c->m, &e);
+		break;
 	}
+	if (rc != 0)
+		fail_ctx(c, &e);
+}
+
+/* Hands work to the applier thread, or does it now when no refresh is pipelined. */
+static void
+dispatch(struct sync_ctx *c, struct sync_work *w)
+{
+	struct idg_err e;
+
+	if (c->pipe != NULL && sync_pipe_push(c->pipe, w, &e) == 0)
+		return; /* the pipe owns the entry now */
+	if (c->pipe != NULL)
+		fail_ctx(c, &e);
+	else
+		apply_work(c, w);
+	if (w->kind == SYNC_WORK_ENTRY)
+		dir_entry_free(&w->e);
 }
 
 static void
 sweep(struct sync_ctx *c)
 {
-	struct idg_err e;
+	struct sync_work w = {.kind = SYNC_WORK_SWEEP};
 
 	if (c->swept || c->failed)
 		return;
 	c->swept = 1;
-	if (mirror_sweep(c->m, &e) != 0)
-		fail_ctx(c, &e);
+	dispatch(c, &w);
 }
 
 /*
@@ -107,35 +154,29 @@ stop_requested(struct sync_ctx *c)
 static void
 apply_message(struct sync_ctx *c, LDAPMessage *msg, const struct berval *uuid_raw)
 {
-	struct dir_entry e;
+	struct sync_work w = {.kind = SYNC_WORK_ENTRY};
 	struct idg_err why;
-	char uuid[DIR_UUID_LEN + 1];
 
-	if (dir_parse_entry(c->cfg, c->ld, msg, uuid_raw, &e, &why) != 0) {
+	if (dir_parse_entry(c->cfg, c->ld, msg, uuid_raw, &w.e, &why) != 0) {
 		log_msg(c->log, LOG_WARNING, "sync: skipping directory entry: %s", why.msg);
-		if (uuid_raw != NULL && dir_uuid_format(uuid_raw, uuid) == 0 &&
-		    mirror_present(c->m, uuid, &why) != 0)
-			fail_ctx(c, &why);
-		return;
+		w.kind = SYNC_WORK_PRESENT;
+		if (uuid_raw == NULL || dir_uuid_format(uuid_raw, w.uuid) != 0)
+			return;
 	}
-	if (mirror_apply(c->m, &e, &why) != 0)
-		fail_ctx(c, &why);
-	dir_entry_free(&e);
+	dispatch(c, &w);
 }
 
 static void
 uuid_op(struct sync_ctx *c, const struct berval *raw, int del)
 {
-	char uuid[DIR_UUID_LEN + 1];
-	struct idg_err e;
+	struct sync_work w = {.kind = del ? SYNC_WORK_DELETE : SYNC_WORK_PRESENT};
 
-	if (dir_uuid_format(raw, uuid) != 0) {
+	if (dir_uuid_format(raw, w.uuid) != 0) {
 		log_msg(c->log, LOG_WARNING, "sync: ignoring malformed entryUUID (%lu bytes)",
 			(unsigned long)raw->bv_len);
 		return;
 	}
-	if ((del ? mirror_delete(c->m, uuid, &e) : mirror_present(c->m, uuid, &e)) != 0)
-		fail_ctx(c, &e);
+	dispatch(c, &w);
 }
 
 static int
@@ -385,7 +426,13 @@ refresh(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int 
 	c->had_cookie = ls->ls_cookie.bv_val != NULL;
 	if (mirror_begin(m, 1, err) != 0)
 		return -1;
+	/* Without a second thread the refresh is the same, only slower. */
+	if (sync_pipe_start(apply_work, c, &c->pipe, err) != 0)
+		log_msg(c->log, LOG_WARNING, "sync: %s; applying as it is read", err->msg);
 	rc = persist ? ldap_sync_init_refresh_and_persist(ls) : ldap_sync_init_refresh_only(ls);
+	/* Everything read is applied (or, after a failure, dropped) before the result is judged. */
+	sync_pipe_finish(c->pipe);
+	c->pipe = NULL;
 	/* A failed callback (or a stop, which shuts the connection) explains whatever rc says. */
 	if (c->failed && rc != LDAP_SYNC_REFRESH_REQUIRED)
 		rc = -1, *err = c->err;
