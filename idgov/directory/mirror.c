@@ -161,7 +161,7 @@ struct mirror {
 	int in_tx;
 	int refresh;
 	int baseline;
-	int index_dropped; /* memberships_ref is rebuilt at commit (a baseline) */
+	int index_dropped; /* baseline_indexes are dropped: rebuilt at commit, or when needed */
 	int64_t gen;
 	int64_t now;
 	/* Departures reported in this transaction, judged by the guard before commit. */
@@ -272,6 +272,51 @@ query_int(struct mirror *m, const char *q)
 
 static int reclassify_groups(struct mirror *m, struct idg_err *err);
 
+/*
+ * Indexes a baseline builds once at commit instead of row by row: it
+ * inserts every user and every membership (a million for 100,000 users),
+ * and keeping these up to date is a random B-tree insert each, where
+ * building one is a sort. While the ref cache is complete nothing reads
+ * through them (resolve_dn and ref_of_target answer from memory or are not
+ * called); whatever needs them first rebuilds them (restore_indexes). They
+ * are dropped inside the transaction, so a rollback puts them back, and
+ * no other connection ever sees them missing. The definitions are the
+ * schema's (001, 008, 011, 021).
+ */
+static const char *const baseline_indexes[][2] = {
+	{"memberships_ref", "CREATE INDEX memberships_ref ON memberships (ref_id)"},
+	{"users_dn_norm", "CREATE INDEX users_dn_norm ON users (dn_norm)"},
+	{"users_uid", "CREATE INDEX users_uid ON users (uid)"},
+	{"users_uid_nocase", "CREATE INDEX users_uid_nocase ON users (uid COLLATE NOCASE)"},
+	{"member_refs_target", "CREATE INDEX member_refs_target ON member_refs (target)"},
+};
+
+static int
+drop_baseline_indexes(struct mirror *m, struct idg_err *err)
+{
+	char drop[128];
+
+	for (size_t i = 0; i < sizeof(baseline_indexes) / sizeof(baseline_indexes[0]); i++) {
+		snprintf(drop, sizeof(drop), "DROP INDEX IF EXISTS %s", baseline_indexes[i][0]);
+		if (store_exec(m->st, drop, err) != 0)
+			return -1;
+	}
+	m->index_dropped = 1;
+	return 0;
+}
+
+static int
+restore_indexes(struct mirror *m, struct idg_err *err)
+{
+	if (!m->index_dropped)
+		return 0;
+	for (size_t i = 0; i < sizeof(baseline_indexes) / sizeof(baseline_indexes[0]); i++)
+		if (store_exec(m->st, baseline_indexes[i][1], err) != 0)
+			return -1;
+	m->index_dropped = 0;
+	return 0;
+}
+
 /* The ref cache no longer mirrors the table (a row moved, or a rollback). */
 static void
 forget_refs(struct mirror *m)
@@ -342,19 +387,10 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	}
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
-	/*
-	 * A baseline inserts every membership (a million for 100,000 users).
-	 * Keeping the (ref_id) index up to date row by row is a random insert
-	 * each; building it once at commit is a sort. Dropped inside this
-	 * transaction, so a rollback puts it back.
-	 */
 	m->index_dropped = 0;
-	if (m->baseline) {
-		if (store_exec(m->st, "DROP INDEX IF EXISTS memberships_ref", err) != 0) {
-			mirror_rollback(m);
-			return -1;
-		}
-		m->index_dropped = 1;
+	if (m->baseline && drop_baseline_indexes(m, err) != 0) {
+		mirror_rollback(m);
+		return -1;
 	}
 	/* An empty store has no member_refs rows left over (unresolved values of groups that
 	 * are gone), so the cache, emptied here, is complete until something clears it. */
@@ -833,6 +869,8 @@ resolve_dn(struct mirror *m, const char *value, size_t len, char uuid[DIR_UUID_L
 			idg_strlcpy(uuid, m->fresh_uuids[i], DIR_UUID_LEN + 1);
 		return 0;
 	}
+	if (restore_indexes(m, err) != 0)
+		return -1;
 	sqlite3_bind_text(s, 1, value, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -853,6 +891,8 @@ ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, str
 	*id = 0;
 	if (value != NULL)
 		*value = NULL;
+	if (restore_indexes(m, err) != 0)
+		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -1949,11 +1989,8 @@ mirror_commit(struct mirror *m, struct idg_err *err)
 		mirror_rollback(m);
 		return 0;
 	}
-	/* The same definition as schema/001_initial.sql. */
-	if (m->index_dropped &&
-	    store_exec(m->st, "CREATE INDEX memberships_ref ON memberships (ref_id)", err) != 0)
+	if (restore_indexes(m, err) != 0)
 		goto fail;
-	m->index_dropped = 0;
 	if (record_baseline(m, err) != 0 || record_drift(m, err) != 0)
 		goto fail;
 	if (m->audit != NULL && audit_sign_head(m->audit, err) != 0)
@@ -1976,7 +2013,7 @@ mirror_rollback(struct mirror *m)
 	clear_pending(m);
 	flush_logs(m, 0);
 	m->in_tx = 0;
-	m->index_dropped = 0; /* the rollback restored it */
+	m->index_dropped = 0; /* the rollback restored them */
 }
 
 int
