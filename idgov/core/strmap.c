@@ -100,6 +100,21 @@ strmap_get(const struct strmap *m, const char *key, size_t len, int64_t *value)
 	return 1;
 }
 
+void
+strmap_prefetch(const struct strmap *m, const char *key, size_t len)
+{
+	__builtin_prefetch(&m->slots[(size_t)hash(key, len) & (m->cap - 1)]);
+}
+
+void
+strmap_prefetch_key(const struct strmap *m, const char *key, size_t len)
+{
+	const struct slot *s = &m->slots[(size_t)hash(key, len) & (m->cap - 1)];
+
+	if (s->key != NULL)
+		__builtin_prefetch(s->key);
+}
+
 static int
 grow(struct strmap *m)
 {

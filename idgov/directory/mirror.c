@@ -136,7 +136,7 @@ struct mirror {
 	const struct cfg *cfg;
 	struct logger *log;
 	sqlite3_stmt *s[S_COUNT];
-	struct strmap *refs; /* (kind, value) -> member_refs.id, valid while committed */
+	struct strmap *refs[2]; /* per kind: value -> member_refs.id, valid while committed */
 	/*
 	 * refs holds every member_refs row, and no row has been re-pointed
 	 * (set_ref) in this transaction: a baseline into an empty store, until
@@ -153,8 +153,6 @@ struct mirror {
 	struct strmap *fresh;
 	char (*fresh_uuids)[DIR_UUID_LEN + 1];
 	size_t n_fresh, cap_fresh;
-	char *key; /* ref_key()'s buffer */
-	size_t key_cap;
 	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
 	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
 	int tokens_none;   /* fleet_tokens is empty (a baseline), until a row is added */
@@ -190,11 +188,14 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	m->audit = audit;
 	m->cfg = cfg;
 	m->log = log;
-	m->refs = strmap_new();
+	m->refs[0] = strmap_new();
+	m->refs[1] = strmap_new();
 	m->fresh = strmap_new();
 	m->pending_set = strmap_new();
-	if (m->refs == NULL || m->fresh == NULL || m->pending_set == NULL) {
-		strmap_free(m->refs);
+	if (m->refs[0] == NULL || m->refs[1] == NULL || m->fresh == NULL ||
+	    m->pending_set == NULL) {
+		strmap_free(m->refs[0]);
+		strmap_free(m->refs[1]);
 		strmap_free(m->fresh);
 		strmap_free(m->pending_set);
 		free(m);
@@ -223,10 +224,10 @@ mirror_close(struct mirror *m)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
 	clear_pending(m);
-	strmap_free(m->refs);
+	strmap_free(m->refs[0]);
+	strmap_free(m->refs[1]);
 	strmap_free(m->fresh);
 	free(m->fresh_uuids);
-	free(m->key);
 	strmap_free(m->pending_set);
 	free(m->pending);
 	flush_logs(m, 0);
@@ -321,28 +322,11 @@ restore_indexes(struct mirror *m, struct idg_err *err)
 static void
 forget_refs(struct mirror *m)
 {
-	strmap_clear(m->refs);
+	strmap_clear(m->refs[0]);
+	strmap_clear(m->refs[1]);
 	strmap_clear(m->fresh);
 	m->n_fresh = 0;
 	m->refs_complete = 0;
-}
-
-/* The refs key of (kind, value): the kind's digit, then the value. NULL: out of memory. */
-static const char *
-ref_key(struct mirror *m, int kind, const char *value, size_t len)
-{
-	if (len + 1 > m->key_cap) {
-		size_t cap = len + 1 > 256 ? len + 1 : 256;
-		char *bigger = realloc(m->key, cap);
-
-		if (bigger == NULL)
-			return NULL;
-		m->key = bigger;
-		m->key_cap = cap;
-	}
-	m->key[0] = (char)('0' + kind);
-	memcpy(m->key + 1, value, len);
-	return m->key;
 }
 
 /* Notes an entry this transaction created, for resolve_fresh(). */
@@ -402,7 +386,8 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->tokens_none =
 		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM fleet_tokens)") == 0;
 	if (m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM member_refs)") == 0) {
-		strmap_clear(m->refs);
+		strmap_clear(m->refs[0]);
+		strmap_clear(m->refs[1]);
 		m->refs_complete = 1;
 	}
 	/* Only a refresh needs a new generation (it scans users). */
@@ -935,13 +920,10 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 {
 	char uuid[DIR_UUID_LEN + 1] = "";
 	size_t len = strlen(value);
-	const char *key = ref_key(m, kind, value, len);
 	sqlite3_stmt *s;
 	int rc;
 
-	if (key == NULL)
-		return idg_seterr(err, "out of memory");
-	if (strmap_get(m->refs, key, len + 1, id))
+	if (strmap_get(m->refs[kind], value, len, id))
 		return 0;
 	if (m->refs_complete) {
 		rc = SQLITE_DONE; /* not cached, so not stored */
@@ -991,8 +973,7 @@ intern_ref(struct mirror *m, int kind, const char *value, int64_t *id, struct id
 	} else if (rc != SQLITE_ROW) {
 		return store_err(m->st, err, "reading member reference");
 	}
-	/* set_ref() above cleared the cache, not the key: ref_key() was not called since. */
-	if (strmap_put(m->refs, key, len + 1, *id) != 0)
+	if (strmap_put(m->refs[kind], value, len, *id) != 0)
 		return idg_seterr(err, "out of memory");
 	return 0;
 }
@@ -1080,6 +1061,10 @@ add_members(struct mirror *m, const struct group_ref *g, int kind, char *const *
 		return idg_seterr(err, "out of memory");
 	}
 	for (size_t j = 0; rc == 0 && j < n_want; j++) {
+		if (j + 16 < n_want)
+			strmap_prefetch(m->refs[kind], want[j + 16], strlen(want[j + 16]));
+		if (j + 8 < n_want)
+			strmap_prefetch_key(m->refs[kind], want[j + 8], strlen(want[j + 8]));
 		rc = intern_ref(m, kind, want[j], &ids[j], err);
 		if (rc == 0)
 			rc = record_member_change(m, 1, g, kind, want[j], err);
@@ -1214,12 +1199,9 @@ static int
 point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct idg_err *err)
 {
 	if (m->refs_complete && dn_norm != NULL) {
-		size_t len = strlen(dn_norm);
-		const char *key = ref_key(m, 0, dn_norm, len);
-
-		if (key == NULL || note_fresh(m, uuid, dn_norm) != 0)
+		if (note_fresh(m, uuid, dn_norm) != 0)
 			return idg_seterr(err, "out of memory");
-		if (!strmap_get(m->refs, key, len + 1, &(int64_t){0}))
+		if (!strmap_get(m->refs[0], dn_norm, strlen(dn_norm), &(int64_t){0}))
 			return 0;
 	}
 	return point_identity(m, uuid, dn_norm, err);

@@ -26,6 +26,13 @@ test_put_get_replace_and_miss(void **state)
 	assert_int_equal(v, 8);
 	/* A prefix, an extension and the empty key are other keys. */
 	assert_int_equal(strmap_get(m, "ab", 2, &v), 0);
+	/* Prefetch hints, on a present key and a missing one, change nothing. */
+	strmap_prefetch(m, "a", 1);
+	strmap_prefetch_key(m, "a", 1);
+	strmap_prefetch(m, "zz", 2);
+	strmap_prefetch_key(m, "zz", 2);
+	assert_int_equal(strmap_get(m, "a", 1, &v), 1);
+	assert_int_equal(v, 8);
 	assert_int_equal(strmap_get(m, "", 0, &v), 0);
 	assert_int_equal(strmap_put(m, "", 0, 9), 0);
 	assert_int_equal(strmap_get(m, "", 0, &v), 1);
