@@ -1213,8 +1213,7 @@ point_new_identity(struct mirror *m, const char *uuid, const char *dn_norm, stru
  * stops being complete (only ever the case within a baseline).
  */
 static int
-point_moved_identity(struct mirror *m, const char *uuid, const char *dn_norm,
-		     struct idg_err *err)
+point_moved_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct idg_err *err)
 {
 	if (m->refs_complete)
 		forget_refs(m);

@@ -101,14 +101,16 @@ test_memberships_go_with_their_group_and_value(void **state)
 
 	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
 	assert_int_equal(
-		store_exec(st,
-			   "INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
-			   "VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0), "
-			   "(2, 'g2', 'cn=b', 'cn=b', 'b', 0, 0);"
-			   "INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x'), (11, 1, 'y');"
-			   "INSERT INTO memberships VALUES (1, 10, 0), (1, 11, 0), (2, 10, 0), "
-			   "(2, 11, 0)",
-			   &err),
+		store_exec(
+			st,
+			"INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
+			"VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0), "
+			"(2, 'g2', 'cn=b', 'cn=b', 'b', 0, 0);"
+			"INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x'), (11, 1, "
+			"'y');"
+			"INSERT INTO memberships VALUES (1, 10, 0), (1, 11, 0), (2, 10, 0), "
+			"(2, 11, 0)",
+			&err),
 		0);
 	assert_int_equal(store_exec(st, "DELETE FROM groups WHERE id = 1", &err), 0);
 	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE group_id = 1"), 0);
@@ -117,6 +119,40 @@ test_memberships_go_with_their_group_and_value(void **state)
 	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE group_id = 2 AND "
 				     "ref_id = 11"),
 			 1);
+	store_close(st);
+}
+
+/* 021 over a store of 020: memberships are kept, one whose group is gone is not. */
+static void
+test_membership_keys_migration_keeps_pairs(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(
+		store_exec(
+			st,
+			"INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
+			"VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0);"
+			"INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x');"
+			"INSERT INTO memberships VALUES (1, 10, 5), (99, 10, 5);"
+			"DROP TRIGGER memberships_of_group; DROP TRIGGER memberships_of_ref;"
+			"PRAGMA user_version = 20",
+			&err),
+		0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(store_schema_version(st),
+			 schema_migrations[schema_migration_count - 1].version);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships"), 1);
+	assert_int_equal(raw_int(st, "SELECT since FROM membership_values WHERE group_cn = 'a'"),
+			 5);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN "
+				     "('memberships_of_group', 'memberships_of_ref', "
+				     "'memberships_ref')"),
+			 3);
 	store_close(st);
 }
 
@@ -499,6 +535,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memberships_go_with_their_group_and_value,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_membership_keys_migration_keeps_pairs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot_holds_until_it_ends, setup,
 						teardown),

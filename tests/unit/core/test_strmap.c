@@ -59,11 +59,13 @@ test_keys_are_lengths_not_strings(void **state)
 	strmap_free(m);
 }
 
-/* Many keys of lengths 2 to 80 (every tail length a word-wise hash has) survive growth and clear. */
+/* Many keys of lengths 2 to 80 (every tail length a word-wise hash has) survive growth and clear.
+ */
 static void
 test_many_keys_survive_growth_and_clear(void **state)
 {
-	static const char pad[] = ",ou=people,dc=example,dc=com,ou=more,dc=padding,dc=for,dc=length";
+	static const char pad[] =
+		",ou=people,dc=example,dc=com,ou=more,dc=padding,dc=for,dc=length";
 	struct strmap *m = strmap_new();
 	char key[128];
 	int64_t v;

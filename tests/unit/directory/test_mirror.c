@@ -616,7 +616,8 @@ test_baseline_resolves_from_its_own_entries_and_not_stale_ones(void **state)
 	struct fixture *f = *state;
 	char m_d[] = "uid=d,dc=x", m_d2[] = "uid=d2,dc=x";
 	char *members[] = {m_a, m_b, m_c, m_d, m_d2};
-	struct dir_entry e[] = {user(UA, "a", m_a), user(UB, "b", m_b),
+	struct dir_entry e[] = {user(UA, "a", m_a),
+				user(UB, "b", m_b),
 				user("00000000-0000-0000-0000-00000000000c", "c", m_c),
 				user("00000000-0000-0000-0000-00000000000d", "d", m_d),
 				user("00000000-0000-0000-0000-00000000000d", "d", m_d2),
@@ -639,8 +640,9 @@ test_baseline_resolves_from_its_own_entries_and_not_stale_ones(void **state)
 			 0);
 	/* d is found under its new DN only; the old one names nobody. */
 	assert_int_equal(pairs(f, "00000000-0000-0000-0000-00000000000d", "ops"), 1);
-	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE value = "
-					     "'uid=d,dc=x' AND target IS NULL AND problem = 'no_entry'"),
+	assert_int_equal(test_count(&f->env,
+				    "SELECT count(*) FROM member_refs WHERE value = "
+				    "'uid=d,dc=x' AND target IS NULL AND problem = 'no_entry'"),
 			 1);
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs WHERE value = "
 					     "'uid=d2,dc=x' AND target = "
