@@ -61,6 +61,9 @@ strmap_new(void)
 void
 strmap_clear(struct strmap *m)
 {
+	/* Callers clear on every change that may stale a cache; an empty map costs nothing. */
+	if (m->used == 0)
+		return;
 	for (size_t i = 0; i < m->cap; i++) {
 		free(m->slots[i].key);
 		m->slots[i].key = NULL;
