@@ -275,21 +275,18 @@ static int reclassify_groups(struct mirror *m, struct idg_err *err);
 
 /*
  * Indexes a baseline builds once at commit instead of row by row: it
- * inserts every user and every membership (a million for 100,000 users),
- * and keeping these up to date is a random B-tree insert each, where
- * building one is a sort. While the ref cache is complete nothing reads
- * through them (resolve_dn and ref_of_target answer from memory or are not
- * called); whatever needs them first rebuilds them (restore_indexes). They
- * are dropped inside the transaction, so a rollback puts them back, and
- * no other connection ever sees them missing. The definitions are the
- * schema's (001, 008, 011, 021).
+ * inserts every membership (a million for 100,000 users), and keeping the
+ * (ref_id) index up to date is a random B-tree insert each, where building
+ * it is a sort. (The users' and member_refs' secondary indexes were tried
+ * too: what their inserts saved, building them at commit cost again.)
+ * While the ref cache is complete nothing reads through it; whatever needs
+ * it first rebuilds it (restore_indexes), so that a baseline that must
+ * re-point or forget an identity does not scan a million rows a lookup.
+ * Dropped inside the transaction, so a rollback puts it back and no other
+ * connection ever sees it missing. The definition is schema 021's.
  */
 static const char *const baseline_indexes[][2] = {
 	{"memberships_ref", "CREATE INDEX memberships_ref ON memberships (ref_id)"},
-	{"users_dn_norm", "CREATE INDEX users_dn_norm ON users (dn_norm)"},
-	{"users_uid", "CREATE INDEX users_uid ON users (uid)"},
-	{"users_uid_nocase", "CREATE INDEX users_uid_nocase ON users (uid COLLATE NOCASE)"},
-	{"member_refs_target", "CREATE INDEX member_refs_target ON member_refs (target)"},
 };
 
 static int
@@ -854,8 +851,6 @@ resolve_dn(struct mirror *m, const char *value, size_t len, char uuid[DIR_UUID_L
 			idg_strlcpy(uuid, m->fresh_uuids[i], DIR_UUID_LEN + 1);
 		return 0;
 	}
-	if (restore_indexes(m, err) != 0)
-		return -1;
 	sqlite3_bind_text(s, 1, value, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -876,6 +871,7 @@ ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, str
 	*id = 0;
 	if (value != NULL)
 		*value = NULL;
+	/* What a caller does next with the row reads memberships by ref_id. */
 	if (restore_indexes(m, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
