@@ -76,7 +76,7 @@ for i in $(seq 1 20); do
 done
 wait
 for i in $(seq 1 20); do
-	assert_eq "$(cat "$T/conc.$i" | tr '\n' ' ')" "$i.1 1 $i.2 1 $i.3 1 " \
+	assert_eq "$(tr '\n' ' ' <"$T/conc.$i")" "$i.1 1 $i.2 1 $i.3 1 " \
 		"concurrent caller $i finds each of its records once its reply has come"
 done
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE subject LIKE 'nosuch%'")" 60 "60 requests, 60 records"

@@ -23,26 +23,13 @@
 static int
 setup(void **state)
 {
-	struct test_env *env = calloc(1, sizeof(*env));
-
-	if (env == NULL ||
-	    test_env_open(env, "table", "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL, NULL,
-			  0) != 0) {
-		free(env);
-		return -1;
-	}
-	*state = env;
-	return 0;
+	return test_env_bare_open(state, "table");
 }
 
 static int
 teardown(void **state)
 {
-	struct test_env *env = *state;
-	int rc = test_env_close(env);
-
-	free(env);
-	return rc;
+	return test_env_bare_close(state);
 }
 
 static json_t *
