@@ -188,7 +188,8 @@ arg_cursor(json_t *args, const char *key, struct review_cursor *c, struct reply_
 
 /*
  * review.page: {campaign?, person?, group?, undecided?, privileged?,
- * offset? | after? | before?, limit?}.
+ * offset? | after? | before?, limit?, table?}; with table, the items come
+ * as "columns" and "rows" instead of "items" (review_page()).
  */
 static json_t *
 op_page(struct control_ctx *ctx, const struct caller *who, json_t *args, struct reply_err *r)
@@ -205,7 +206,8 @@ op_page(struct control_ctx *ctx, const struct caller *who, json_t *args, struct 
 	    control_arg_count(args, "offset", &q.offset, r) != 0 ||
 	    control_arg_count(args, "limit", &q.limit, r) != 0 ||
 	    arg_cursor(args, "after", &q.after, r) != 0 ||
-	    arg_cursor(args, "before", &q.before, r) != 0)
+	    arg_cursor(args, "before", &q.before, r) != 0 ||
+	    control_arg_bool(args, "table", &q.table, r) != 0)
 		return NULL;
 	if ((q.after.id > 0) + (q.before.id > 0) + (q.offset > 0) > 1) {
 		control_fail(r, "bad_request", "give one of 'offset', 'after' and 'before'");
@@ -413,8 +415,9 @@ static const char *const no_args[] = {NULL};
 static const char *const start_args[] = {"name",    "adhoc",    "scope",    "groups", "filter",
 					 "default", "duration", "fallback", NULL};
 static const char *const campaign_opt[] = {"campaign", NULL};
-static const char *const page_args[] = {"campaign", "person", "group", "undecided", "privileged",
-					"offset",   "limit",  "after", "before",    NULL};
+static const char *const page_args[] = {"campaign",   "person", "group", "undecided",
+					"privileged", "offset", "limit", "after",
+					"before",     "table",  NULL};
 static const char *const decide_args[] = {"item", "decision", "comment", NULL};
 static const char *const many_args[] = {"decisions", NULL};
 static const char *const batch_add_args[] = {"batch", "decisions", NULL};

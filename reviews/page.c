@@ -38,7 +38,10 @@
  * An item carries what the page draws and no more, and its empty columns
  * are left out (query_rows_sparse()): the reply's JSON, built here and
  * parsed by idgov-web for every view, was most of a view's cost once the
- * SQL was cut. The campaign's deadline is in the campaigns list.
+ * SQL was cut. The campaign's deadline is in the campaigns list. Asked
+ * with "table", the items come as one list of column names and a list of
+ * rows (query_table()): no name repeated per row, no object per row to
+ * build, write and parse; idgov-web asks so.
  */
 #include "review_int.h"
 
@@ -243,18 +246,46 @@ add_matched(struct store *st, const char *reviewer, const struct review_page_que
 	return 0;
 }
 
-/* Sets "first" and "last" of o to the cursors of the page's first and last items. */
+/* The index of column name in a table's "columns"; -1 when it has none. */
+static int
+column_at(json_t *table, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(table, "columns"), i, c)
+	{
+		if (json_is_string(c) && strcmp(json_string_value(c), name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* An item's column: by name in an object, by index in a table's row. */
+static json_t *
+item_get(json_t *it, const char *name, int at)
+{
+	return json_is_array(it) ? json_array_get(it, (size_t)at) : json_object_get(it, name);
+}
+
+/*
+ * Sets "first" and "last" of o to the cursors of the page's first and
+ * last items: items is an array of objects (NULL decision left out) or
+ * a table's rows (NULL decision as null).
+ */
 static void
-add_cursors(json_t *o, json_t *items)
+add_cursors(json_t *o, json_t *items, json_t *table)
 {
 	size_t n = json_array_size(items);
 	const char *key[2] = {"first", "last"};
 	json_t *it[2] = {json_array_get(items, 0), json_array_get(items, n - 1)};
+	int item_at = column_at(table, "item"), decision_at = column_at(table, "decision");
 
 	for (int i = 0; n > 0 && i < 2; i++) {
+		json_t *d = item_get(it[i], "decision", decision_at);
 		struct review_cursor c = {
-			.decided = json_object_get(it[i], "decision") != NULL,
-			.id = (int64_t)json_integer_value(json_object_get(it[i], "item"))};
+			.decided = d != NULL && !json_is_null(d),
+			.id = (int64_t)json_integer_value(item_get(it[i], "item", item_at))};
 		char text[REVIEW_CURSOR_MAX];
 
 		review_cursor_format(&c, text);
@@ -296,10 +327,19 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 	} else {
 		sqlite3_bind_int64(s, 8, q->offset);
 	}
-	if ((part = query_rows_sparse(st, s, err)) == NULL)
-		goto fail;
-	json_object_set_new(o, "items", part);
-	add_cursors(o, part);
+	if (q->table) {
+		if ((part = query_table(st, s, err)) == NULL)
+			goto fail;
+		json_object_set(o, "columns", json_object_get(part, "columns"));
+		json_object_set(o, "rows", json_object_get(part, "rows"));
+		add_cursors(o, json_object_get(part, "rows"), part);
+		json_decref(part);
+	} else {
+		if ((part = query_rows_sparse(st, s, err)) == NULL)
+			goto fail;
+		json_object_set_new(o, "items", part);
+		add_cursors(o, part, NULL);
+	}
 	json_object_set_new(o, "offset", json_integer((json_int_t)q->offset));
 	json_object_set_new(o, "limit", json_integer((json_int_t)q->limit));
 	return o;

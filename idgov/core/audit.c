@@ -516,10 +516,10 @@ after_commit(void *arg)
 	log_committed(a);
 	if (a->signed_from == 0)
 		return;
-	if (store_prepare(a->st,
-			  "SELECT seq, hash, signature FROM audit_signatures WHERE seq >= ? "
-			  "ORDER BY seq",
-			  &stmt, &err) != 0) {
+	if (store_prepare_cached(a->st,
+				 "SELECT seq, hash, signature FROM audit_signatures WHERE seq >= ? "
+				 "ORDER BY seq",
+				 &stmt, &err) != 0) {
 		log_msg(a->log, LOG_ERR, "audit head: %s", err.msg);
 		return;
 	}
@@ -536,10 +536,10 @@ after_commit(void *arg)
 		log_msg(a->log, LOG_NOTICE, "audit head %s", line);
 		newest = h;
 	}
-	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
 		log_msg(a->log, LOG_ERR, "audit head: reading signatures: %s",
 			sqlite3_errmsg(a->st->db));
+	store_release(a->st, stmt);
 	if (newest.seq > 0 && a->anchor_path != NULL && !a->anchor_held)
 		raise_anchor(a, &newest);
 	if (newest.seq > 0 && a->on_head != NULL)
@@ -606,7 +606,7 @@ log_committed(struct audit *a)
 
 	if (a->log == NULL || a->log_from == 0)
 		return;
-	if (store_prepare(
+	if (store_prepare_cached(
 		    a->st,
 		    "SELECT seq, action, actor, subject, details FROM audit WHERE seq BETWEEN "
 		    "?1 AND ?2 ORDER BY seq",
@@ -624,10 +624,10 @@ log_committed(struct audit *a)
 			(const char *)sqlite3_column_text(stmt, 2),
 			(const char *)sqlite3_column_text(stmt, 3),
 			(const char *)sqlite3_column_text(stmt, 4));
-	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
 		log_msg(a->log, LOG_ERR, "audit: reading records for the log: %s",
 			sqlite3_errmsg(a->st->db));
+	store_release(a->st, stmt);
 }
 
 int

@@ -86,6 +86,65 @@ query_rows(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 	return rows(st, s, 0, err);
 }
 
+/* One cell of stmt's current row, typed as row_object() types it, NULL as null. */
+static json_t *
+cell(sqlite3_stmt *s, int i, int flag)
+{
+	json_t *v;
+
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_INTEGER:
+		return flag ? json_boolean(sqlite3_column_int64(s, i) != 0)
+			    : json_integer(sqlite3_column_int64(s, i));
+	case SQLITE_NULL:
+		return json_null();
+	default:
+		v = json_string((const char *)sqlite3_column_text(s, i));
+		return v != NULL ? v : json_string("(invalid UTF-8)");
+	}
+}
+
+json_t *
+query_table(struct store *st, sqlite3_stmt *s, struct idg_err *err)
+{
+	int n = sqlite3_column_count(s), rc = SQLITE_DONE;
+	json_t *t = json_object(), *cols = json_array(), *list = json_array(), *r;
+	char flag[QUERY_TABLE_MAX_COLUMNS];
+
+	if (t == NULL || cols == NULL || list == NULL || n > QUERY_TABLE_MAX_COLUMNS)
+		goto fail;
+	/* Names and flags once per statement, not once per row. */
+	for (int i = 0; i < n; i++) {
+		flag[i] = (char)is_flag(sqlite3_column_name(s, i));
+		json_array_append_new(cols, json_string(sqlite3_column_name(s, i)));
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = json_array()) == NULL || json_array_append_new(list, r) != 0)
+			goto fail;
+		for (int i = 0; i < n; i++)
+			if (json_array_append_new(r, cell(s, i, flag[i])) != 0)
+				goto fail;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	json_object_set_new(t, "columns", cols);
+	json_object_set_new(t, "rows", list);
+	store_release(st, s);
+	return t;
+fail:
+	if (n > QUERY_TABLE_MAX_COLUMNS)
+		idg_seterr(err, "query: %d columns, more than %d", n, QUERY_TABLE_MAX_COLUMNS);
+	else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		store_err(st, err, "query");
+	else
+		idg_seterr(err, "out of memory");
+	json_decref(t);
+	json_decref(cols);
+	json_decref(list);
+	store_release(st, s);
+	return NULL;
+}
+
 json_t *
 query_rows_sparse(struct store *st, sqlite3_stmt *s, struct idg_err *err)
 {

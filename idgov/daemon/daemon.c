@@ -142,8 +142,9 @@
 #define SPOOL_INTERVAL 30
 /* Events appended and signed per transaction when ingesting the spool. */
 #define SPOOL_BATCH 500
-#define ACCEPT_BURST 16   /* connections taken from the backlog per loop turn */
-#define FLOOD_INTERVAL 10 /* seconds a burst of refusals is summarised over */
+#define ACCEPT_BURST 16    /* connections taken from the backlog per loop turn */
+#define TURN_MORE_ROUNDS 4 /* looks for more requests before a turn's commit (turn_more()) */
+#define FLOOD_INTERVAL 10  /* seconds a burst of refusals is summarised over */
 
 enum link_state { LINK_DISCONNECTED, LINK_PERSIST, LINK_PAGED };
 
@@ -1614,6 +1615,59 @@ turn_begin(struct daemon *d)
 	d->batching = 1;
 }
 
+/* Replies this turn has queued and not yet sent: they wait for its commit. */
+static int
+turn_replies(const struct daemon *d)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		n += d->clients[i].fd >= 0 && d->clients[i].out != NULL &&
+		     d->clients[i].out_sent == 0;
+	return n;
+}
+
+/*
+ * Before a turn's commit, the requests that came while its first ones
+ * were answered are answered too, without waiting for any (poll with no
+ * timeout): idgov-web's pool threads ask one after another while idgovd
+ * answers, and each of those requests would otherwise pay for a turn of
+ * its own (a transaction, a signature, the anchor's temporary file and
+ * two fsyncs). They join this turn's records and its one commit; their
+ * replies, like the others', wait for it. At most TURN_MORE_ROUNDS looks,
+ * so that a steady stream of requests cannot hold the answers already
+ * made; none while a refresh runs (its commit releases the records).
+ */
+static void
+turn_more(struct daemon *d)
+{
+	for (int round = 0; round < TURN_MORE_ROUNDS && d->batching && d->refresh == NULL;
+	     round++) {
+		struct pollfd pfd[MAX_CLIENTS];
+		int map[MAX_CLIENTS], n = 0, before = turn_replies(d);
+
+		client_accept(d);
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = &d->clients[i];
+
+			if (c->fd < 0 || c->waiting || c->out != NULL)
+				continue;
+			map[n] = i;
+			pfd[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+		}
+		if (n == 0 || poll(pfd, (nfds_t)n, 0) <= 0)
+			return;
+		for (int k = 0; k < n; k++) {
+			struct client *c = &d->clients[map[k]];
+
+			if (pfd[k].revents && c->fd == pfd[k].fd && c->out == NULL)
+				client_read(d, c);
+		}
+		if (turn_replies(d) == before)
+			return;
+	}
+}
+
 static void
 turn_end(struct daemon *d)
 {
@@ -1703,6 +1757,8 @@ loop(struct daemon *d)
 			else
 				client_read(d, c);
 		}
+		if (turn_replies(d) > 0)
+			turn_more(d);
 		turn_end(d);
 		if (pfd[1].revents)
 			client_accept(d);

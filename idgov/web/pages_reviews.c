@@ -51,18 +51,107 @@ str(json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+/*
+ * The columns of review.page's table (asked with "table": an array of
+ * column names and an array of rows, each an array of values) that a row
+ * of the page draws. Reading a row by index, not an object per row by
+ * key, is what made parsing idgovd's reply cheap (query_table()).
+ */
+enum col {
+	COL_ITEM,
+	COL_CAMPAIGN_NAME,
+	COL_USER,
+	COL_DISPLAY_NAME,
+	COL_TITLE,
+	COL_DEPARTMENT,
+	COL_GROUP_DESCRIPTION,
+	COL_USER_STATUS,
+	COL_GRP,
+	COL_PRIVILEGED,
+	COL_HELD_AS,
+	COL_VIA,
+	COL_SOURCE,
+	COL_SINCE,
+	COL_LAST_LOGIN,
+	COL_RECOMMENDATION,
+	COL_RECOMMEND_WHY,
+	COL_DECISION,
+	COL_COMMENT,
+	COL_COUNT
+};
+
+static const char *const col_names[COL_COUNT] = {
+	[COL_ITEM] = "item",
+	[COL_CAMPAIGN_NAME] = "campaign_name",
+	[COL_USER] = "user",
+	[COL_DISPLAY_NAME] = "display_name",
+	[COL_TITLE] = "title",
+	[COL_DEPARTMENT] = "department",
+	[COL_GROUP_DESCRIPTION] = "group_description",
+	[COL_USER_STATUS] = "user_status",
+	[COL_GRP] = "grp",
+	[COL_PRIVILEGED] = "privileged",
+	[COL_HELD_AS] = "held_as",
+	[COL_VIA] = "via",
+	[COL_SOURCE] = "source",
+	[COL_SINCE] = "since",
+	[COL_LAST_LOGIN] = "last_login",
+	[COL_RECOMMENDATION] = "recommendation",
+	[COL_RECOMMEND_WHY] = "recommend_why",
+	[COL_DECISION] = "decision",
+	[COL_COMMENT] = "comment",
+};
+
+/* Where each column is in a row; -1 when idgovd sent no such column. */
+struct cols {
+	int at[COL_COUNT];
+};
+
 static void
-row(struct buf *b, json_t *it)
+cols_find(struct cols *c, json_t *columns)
 {
-	json_int_t id = json_integer_value(json_object_get(it, "item"));
-	const char *rec = str(it, "recommendation"), *decision = str(it, "decision");
-	const char *held = str(it, "held_as"), *via = str(it, "via"), *source = str(it, "source");
-	int priv = json_is_true(json_object_get(it, "privileged")) ||
-		   json_integer_value(json_object_get(it, "privileged")) != 0;
+	json_t *v;
+	size_t i;
+
+	for (int k = 0; k < COL_COUNT; k++)
+		c->at[k] = -1;
+	json_array_foreach(columns, i, v)
+	{
+		for (int k = 0; k < COL_COUNT && json_is_string(v); k++)
+			if (c->at[k] < 0 && strcmp(json_string_value(v), col_names[k]) == 0)
+				c->at[k] = (int)i;
+	}
+}
+
+/* A row's value of column k; NULL when the row is not an array or too short. */
+static json_t *
+cell(json_t *row, const struct cols *c, enum col k)
+{
+	return c->at[k] < 0 ? NULL : json_array_get(row, (size_t)c->at[k]);
+}
+
+static const char *
+cell_str(json_t *row, const struct cols *c, enum col k)
+{
+	const char *s = json_string_value(cell(row, c, k));
+
+	return s != NULL ? s : "";
+}
+
+static void
+row(struct buf *b, const struct cols *c, json_t *it)
+{
+	json_int_t id = json_integer_value(cell(it, c, COL_ITEM));
+	const char *rec = cell_str(it, c, COL_RECOMMENDATION),
+		   *decision = cell_str(it, c, COL_DECISION);
+	const char *held = cell_str(it, c, COL_HELD_AS), *via = cell_str(it, c, COL_VIA),
+		   *source = cell_str(it, c, COL_SOURCE);
+	int priv = json_is_true(cell(it, c, COL_PRIVILEGED)) ||
+		   json_integer_value(cell(it, c, COL_PRIVILEGED)) != 0;
 	char since[16], login[16], n[24];
 
-	day(since, json_object_get(it, "since"));
-	day(login, json_object_get(it, "last_login"));
+	day(since, cell(it, c, COL_SINCE));
+	day(login, cell(it, c, COL_LAST_LOGIN));
 	snprintf(n, sizeof(n), "%lld", (long long)id);
 	buf_puts(b, "<tr id=\"item-");
 	buf_puts(b, n);
@@ -71,34 +160,36 @@ row(struct buf *b, json_t *it)
 	buf_puts(b, "\" aria-label=\"Select item ");
 	buf_puts(b, n);
 	buf_puts(b, "\"></td><td>");
-	html_escape(b,
-		    str(it, "display_name")[0] != '\0' ? str(it, "display_name") : str(it, "user"));
+	html_escape(b, cell_str(it, c, COL_DISPLAY_NAME)[0] != '\0'
+			       ? cell_str(it, c, COL_DISPLAY_NAME)
+			       : cell_str(it, c, COL_USER));
 	buf_puts(b, "<span class=\"sub\">");
-	html_escape(b, str(it, "user"));
-	if (strcmp(str(it, "user_status"), "active") != 0) {
+	html_escape(b, cell_str(it, c, COL_USER));
+	if (strcmp(cell_str(it, c, COL_USER_STATUS), "active") != 0) {
 		buf_puts(b, " · ");
-		html_escape(b, str(it, "user_status"));
+		html_escape(b, cell_str(it, c, COL_USER_STATUS));
 	}
 	buf_puts(b, "</span>");
-	if (str(it, "title")[0] != '\0' || str(it, "department")[0] != '\0') {
+	if (cell_str(it, c, COL_TITLE)[0] != '\0' || cell_str(it, c, COL_DEPARTMENT)[0] != '\0') {
 		buf_puts(b, "<span class=\"sub who\">");
-		html_escape(b, str(it, "title"));
-		if (str(it, "title")[0] != '\0' && str(it, "department")[0] != '\0')
+		html_escape(b, cell_str(it, c, COL_TITLE));
+		if (cell_str(it, c, COL_TITLE)[0] != '\0' &&
+		    cell_str(it, c, COL_DEPARTMENT)[0] != '\0')
 			buf_puts(b, " · ");
-		html_escape(b, str(it, "department"));
+		html_escape(b, cell_str(it, c, COL_DEPARTMENT));
 		buf_puts(b, "</span>");
 	}
 	buf_puts(b, "</td><td>");
-	html_escape(b, str(it, "grp"));
+	html_escape(b, cell_str(it, c, COL_GRP));
 	if (priv)
 		buf_puts(b, "<span class=\"badge\">privileged</span>");
-	if (str(it, "group_description")[0] != '\0') {
+	if (cell_str(it, c, COL_GROUP_DESCRIPTION)[0] != '\0') {
 		buf_puts(b, "<span class=\"sub what\">");
-		html_escape(b, str(it, "group_description"));
+		html_escape(b, cell_str(it, c, COL_GROUP_DESCRIPTION));
 		buf_puts(b, "</span>");
 	}
 	buf_puts(b, "<span class=\"sub\">");
-	html_escape(b, str(it, "campaign_name"));
+	html_escape(b, cell_str(it, c, COL_CAMPAIGN_NAME));
 	buf_puts(b, "</span></td><td>");
 	html_escape(b, held);
 	if (via[0] != '\0') {
@@ -118,15 +209,15 @@ row(struct buf *b, json_t *it)
 					       : "</td><td><span class=\"rec-approve\">");
 	html_escape(b, rec);
 	buf_puts(b, "</span><span class=\"sub\">");
-	html_escape(b, str(it, "recommend_why"));
+	html_escape(b, cell_str(it, c, COL_RECOMMEND_WHY));
 	buf_puts(b, "</span></td><td>");
 	if (decision[0] != '\0') {
 		buf_puts(b, "<span class=\"decided\">");
 		html_escape(b, decision);
 		buf_puts(b, "</span>");
-		if (str(it, "comment")[0] != '\0') {
+		if (cell_str(it, c, COL_COMMENT)[0] != '\0') {
 			buf_puts(b, "<span class=\"sub\">");
-			html_escape(b, str(it, "comment"));
+			html_escape(b, cell_str(it, c, COL_COMMENT));
 			buf_puts(b, "</span>");
 		}
 	} else {
@@ -280,6 +371,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 	size_t i;
 	char n_total[24], n_decided[24], n_shown[48];
 	json_t *args, *items, *it;
+	struct cols cols;
 
 	if (page == 0 || (after != NULL && !cursor_valid(after)) ||
 	    (before != NULL && !cursor_valid(before)) || (after != NULL && before != NULL)) {
@@ -290,8 +382,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		flash_kind = "error";
 		flash_text = "That page number could not be read.";
 	}
-	args = json_pack("{s:b, s:b, s:I}", "undecided", f_undecided, "privileged", f_priv, "limit",
-			 (json_int_t)REVIEWS_PAGE_SIZE);
+	args = json_pack("{s:b, s:b, s:I, s:b}", "undecided", f_undecided, "privileged", f_priv,
+			 "limit", (json_int_t)REVIEWS_PAGE_SIZE, "table", 1);
 	if (args != NULL)
 		json_object_set_new(
 			args,
@@ -315,7 +407,7 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 		return;
 	}
 	if (r.code != NULL || !json_is_object(r.result) ||
-	    !json_is_array(items = json_object_get(r.result, "items"))) {
+	    !json_is_array(items = json_object_get(r.result, "rows"))) {
 		pages_message(rs, s, 503, "My reviews", r.message, "/reviews", "Try again");
 		ctl_reply_free(&r);
 		return;
@@ -336,7 +428,8 @@ render(struct web_app *app, const struct web_req *rq, struct wsess *s, struct we
 	}
 	/* A row is about 600 bytes: room for the page's rows at once, not by doubling. */
 	buf_reserve(&rows, json_array_size(items) * 1024);
-	json_array_foreach(items, i, it) row(&rows, it);
+	cols_find(&cols, json_object_get(r.result, "columns"));
+	json_array_foreach(items, i, it) row(&rows, &cols, it);
 	matched = (long long)json_integer_value(json_object_get(r.result, "matched"));
 	pages = matched > 0 ? (matched + REVIEWS_PAGE_SIZE - 1) / REVIEWS_PAGE_SIZE : 1;
 	if (json_integer_value(json_object_get(r.result, "total")) == 0)

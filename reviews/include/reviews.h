@@ -158,6 +158,8 @@ struct review_page_query {
 	int64_t offset, limit;
 	/* At most one of them, and then offset 0: the window just after or just before it. */
 	struct review_cursor after, before;
+	/* The items as a table, "columns" and "rows" (query_table()), instead of "items". */
+	int table;
 };
 #define REVIEW_PAGE_DEFAULT 100
 #define REVIEW_PAGE_MAX 1000

@@ -61,19 +61,26 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='control.malformed'")"
 	"malformed and oversized requests audited"
 
 # Requests answered in one turn of the loop are audited together (one
-# transaction, one signature), their replies sent after that commit: each
-# of 20 concurrent callers finds its own record, once, as soon as it has
-# its answer, and the chain still verifies (below).
+# transaction, one signature), their replies sent after that commit, and
+# so are those that arrive while the turn answers its first ones (taken
+# before its commit): each of 20 concurrent callers, asking three times in
+# a row, finds each of its own records, once, as soon as it has that
+# answer, and the chain still verifies (below).
 for i in $(seq 1 20); do
 	(
-		ig user show "nosuch$i" >/dev/null 2>&1
-		echo "$i $(sql "SELECT count(*) FROM audit WHERE subject='nosuch$i' AND details LIKE '%not_found%'")"
+		for k in 1 2 3; do
+			ig user show "nosuch$i.$k" >/dev/null 2>&1
+			echo "$i.$k $(sql "SELECT count(*) FROM audit WHERE subject='nosuch$i.$k' AND details LIKE '%not_found%'")"
+		done
 	) >"$T/conc.$i" &
 done
 wait
 for i in $(seq 1 20); do
-	assert_eq "$(cat "$T/conc.$i")" "$i 1" "concurrent caller $i finds its record once its reply has come"
+	assert_eq "$(tr '\n' ' ' <"$T/conc.$i")" "$i.1 1 $i.2 1 $i.3 1 " \
+		"concurrent caller $i finds each of its records once its reply has come"
 done
+assert_eq "$(sql "SELECT count(*) FROM audit WHERE subject LIKE 'nosuch%'")" 60 "60 requests, 60 records"
+
 assert_exit 0 "daemon still serves after abuse" ig status
 assert_exit 0 "audit chain verifies" ig audit verify
 finish

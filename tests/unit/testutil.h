@@ -174,6 +174,35 @@ test_env_close(struct test_env *env)
 }
 
 /*
+ * A cmocka setup's body for a test that needs a store and nothing else:
+ * *state becomes a test_env with a minimal configuration (directory
+ * only); test_env_bare_close() is its teardown.
+ */
+static inline int
+test_env_bare_open(void **state, const char *name)
+{
+	struct test_env *env = calloc(1, sizeof(*env));
+
+	if (env == NULL || test_env_open(env, name, "[directory]\nuri = ldap://h/\nbase = dc=x\n",
+					 NULL, NULL, 0) != 0) {
+		free(env);
+		return -1;
+	}
+	*state = env;
+	return 0;
+}
+
+static inline int
+test_env_bare_close(void **state)
+{
+	struct test_env *env = *state;
+	int rc = test_env_close(env);
+
+	free(env);
+	return rc;
+}
+
+/*
  * A store with a signed audit chain in a private directory (the fixture of
  * the audit, spool and audit-key tests): the audit key pair beside it,
  * records signed every sign_every appends, and with anchored an anchor

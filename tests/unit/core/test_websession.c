@@ -24,24 +24,13 @@
 static int
 setup(void **state)
 {
-	struct test_env *env = calloc(1, sizeof(*env));
-
-	if (env == NULL ||
-	    test_env_open(env, "websession", "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL,
-			  NULL, 0) != 0)
-		return -1;
-	*state = env;
-	return 0;
+	return test_env_bare_open(state, "websession");
 }
 
 static int
 teardown(void **state)
 {
-	struct test_env *env = *state;
-	int rc = test_env_close(env);
-
-	free(env);
-	return rc;
+	return test_env_bare_close(state);
 }
 
 static int

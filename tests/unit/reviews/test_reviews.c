@@ -749,6 +749,8 @@ test_page_op_refuses_malformed_cursors(void **state)
 		"{\"after\": \"u1\", \"before\": \"d1\"}",
 		"{\"after\": \"u1\", \"offset\": 100}",
 		"{\"before\": \"u1\", \"offset\": 1}",
+		"{\"table\": 1}",
+		"{\"table\": \"yes\"}",
 	};
 	struct fixture *f = *state;
 	json_t *o;
@@ -767,6 +769,67 @@ test_page_op_refuses_malformed_cursors(void **state)
 	assert_string_equal(page_op(f, "{\"before\": \"u2\", \"offset\": 0}", &o), "ok");
 	assert_int_equal(item_at(o, 0), 1);
 	json_decref(o);
+}
+
+/*
+ * Asked as a table, a page holds the same items as the objects do, value
+ * for value (an empty column as null rather than left out), the same
+ * counts and the same cursors; the table's columns are named once.
+ */
+static void
+test_page_as_table_matches_the_objects(void **state)
+{
+	struct fixture *f = *state;
+	struct review_ctx boss = f->r;
+	struct idg_err err;
+	json_t *objs, *tab, *cols, *rows, *c;
+	const char *key;
+	size_t i, k;
+
+	boss.actor = "boss";
+	boss.admin = 0;
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	assert_int_equal(review_decide(&boss, 1, "approve", "known", &err), 0);
+	objs = page_of(f, "boss", (struct review_page_query){.limit = 10});
+	tab = page_of(f, "boss", (struct review_page_query){.limit = 10, .table = 1});
+	assert_null(json_object_get(tab, "items"));
+	cols = json_object_get(tab, "columns");
+	rows = json_object_get(tab, "rows");
+	assert_true(json_is_array(cols));
+	assert_int_equal(json_array_size(rows), 2);
+	assert_int_equal(shown(objs), 2);
+	for (i = 0; i < json_array_size(rows); i++) {
+		json_t *row = json_array_get(rows, i),
+		       *obj = json_array_get(json_object_get(objs, "items"), i);
+
+		assert_int_equal(json_array_size(row), json_array_size(cols));
+		json_array_foreach(cols, k, c)
+		{
+			json_t *want = json_object_get(obj, json_string_value(c)),
+			       *got = json_array_get(row, k);
+
+			if (want == NULL ? !json_is_null(got) : !json_equal(want, got))
+				fail_msg("row %zu, column %s differs", i, json_string_value(c));
+		}
+		/* Every key of the object is a column of the table. */
+		json_object_foreach(obj, key, c)
+		{
+			int found = 0;
+			json_t *name;
+
+			json_array_foreach(cols, k, name) found |=
+				strcmp(json_string_value(name), key) == 0;
+			if (!found)
+				fail_msg("column %s missing from the table", key);
+		}
+	}
+	assert_string_equal(text(tab, "first"), text(objs, "first"));
+	assert_string_equal(text(tab, "last"), text(objs, "last"));
+	assert_string_equal(text(tab, "last"), "d1");
+	assert_int_equal(num(tab, "matched"), num(objs, "matched"));
+	assert_int_equal(num(tab, "decided"), 1);
+	json_decref(objs);
+	json_decref(tab);
 }
 
 /* The page's counts come from review_counts, which every write to review_items keeps
@@ -876,6 +939,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_page_op_refuses_malformed_cursors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_page_counts_follow_every_write, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_page_as_table_matches_the_objects, setup,
 						teardown),
 	};
 
