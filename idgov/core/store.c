@@ -355,8 +355,18 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		 * default 2 MiB page cache SQLite spills and re-reads pages all
 		 * the way. The cache grows only as it is used.
 		 */
+		/*
+		 * The store's commits are durable when they return (FULL: the WAL
+		 * is synced at each commit): the audit anchor written after a
+		 * commit names the chain's head, and were that commit lost to a
+		 * power cut, the next check would report a cut chain. The state
+		 * file keeps NORMAL: a login's write must not wait for the disk.
+		 */
 		if (store_exec(st, "PRAGMA journal_mode = WAL", err) != 0 ||
-		    store_exec(st, "PRAGMA synchronous = NORMAL", err) != 0 ||
+		    store_exec(st,
+			       mode == STORE_OPEN_STATE ? "PRAGMA synchronous = NORMAL"
+							: "PRAGMA synchronous = FULL",
+			       err) != 0 ||
 		    store_exec(st, "PRAGMA cache_size = -262144", err) != 0 ||
 		    (mode != STORE_OPEN_STATE && migrate(st, err) != 0))
 			goto fail;

@@ -66,6 +66,8 @@ test_create_sets_private_modes_and_latest_schema(void **state)
 	store_close(st);
 }
 
+static long long raw_int(struct store *st, const char *sql);
+
 static void
 test_wal_and_foreign_keys_are_on(void **state)
 {
@@ -79,6 +81,8 @@ test_wal_and_foreign_keys_are_on(void **state)
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
 	sqlite3_finalize(stmt);
+	/* A commit is on disk when it returns (2: FULL), before any anchor names it. */
+	assert_int_equal(raw_int(st, "PRAGMA synchronous"), 2);
 	/* A decision on an unknown grant violates the foreign key. */
 	assert_int_equal(store_exec(st,
 				    "INSERT INTO grant_decisions (grant_id, actor, decision, time) "
@@ -88,8 +92,6 @@ test_wal_and_foreign_keys_are_on(void **state)
 	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
 	store_close(st);
 }
-
-static long long raw_int(struct store *st, const char *sql);
 
 /* Memberships have no foreign keys (021): deleting a group or a member value removes its rows. */
 static void
@@ -425,6 +427,8 @@ test_state_file_wal_stays_small_across_one_shot_writers(void **state)
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 200);
 	sqlite3_finalize(s);
+	/* A login's write does not wait for the disk (1: NORMAL). */
+	assert_int_equal(raw_int(st, "PRAGMA synchronous"), 1);
 	store_close(st);
 }
 
