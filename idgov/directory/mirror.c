@@ -326,7 +326,7 @@ forget_refs(struct mirror *m)
 	m->refs_complete = 0;
 }
 
-/* Notes an entry this transaction created, for resolve_fresh(). */
+/* Notes an entry this transaction created, for resolve_dn(). */
 static int
 note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
 {
