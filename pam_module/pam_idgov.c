@@ -192,11 +192,17 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
 	pam_get_item(pamh, PAM_RUSER, &ruser);
 	authproto_init(req, AUTHPROTO_REQUEST);
 	req->op = op;
-	req->pid = (uint32_t)getpid();
-	req->ruid = (uint32_t)getuid();
 	req->flags = o->debug ? AUTHPROTO_F_DEBUG : 0;
-	req->have |=
-		AUTHPROTO_HAVE_OP | AUTHPROTO_HAVE_PID | AUTHPROTO_HAVE_RUID | AUTHPROTO_HAVE_FLAGS;
+	req->have |= AUTHPROTO_HAVE_OP | AUTHPROTO_HAVE_FLAGS;
+	/* Sent to the requests that read them: the session records, an admin's password change. */
+	if (op == AUTHPROTO_OP_SESSION_OPEN || op == AUTHPROTO_OP_SESSION_CLOSE) {
+		req->pid = (uint32_t)getpid();
+		req->have |= AUTHPROTO_HAVE_PID;
+	}
+	if (op == AUTHPROTO_OP_PASSWORD) {
+		req->ruid = (uint32_t)getuid();
+		req->have |= AUTHPROTO_HAVE_RUID;
+	}
 	/* Items too long for the protocol are sent as absent, never cut: rhost is a rule's input.
 	 */
 	if (authproto_set(req, AUTHPROTO_HAVE_USER, *user) != 0 ||

@@ -122,13 +122,19 @@ struct authd_files {
 	struct secret_key *fleet_key;
 	struct authd_file_id fleet_key_id;
 	struct providers *providers;
+	/* AUTHD_CHECK_*: kept files not yet compared with their paths in this request. */
+	unsigned unchecked;
 	/* A last-login stamp to write once the answer has gone (authd_fleet_after). */
 	int touch_pending;
 	int64_t touch_now;
 	char touch_uuid[64], touch_dn[2048];
 };
 
-/* Before a request: closes what was replaced or changed on disk since it was opened. */
+/*
+ * Before a request: closes the store if it was replaced on disk since it
+ * was opened; the state file and the keys are compared with their paths
+ * when the request first takes them (authd_files_state, _key, _fleet).
+ */
 void authd_files_refresh(struct authd_files *f, const struct cfg *cfg);
 /* Each opens on first use and keeps it: 0 with *out, or -1 (err). write: the read-write store. */
 int authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
