@@ -231,6 +231,14 @@ void authd_fleet_after(const struct cfg *cfg, struct authd_files *f);
 /* How long a message to the module may take to leave. */
 #define AUTHD_SEND_TIMEOUT_MS 5000
 /*
+ * A request with AUTHPROTO_F_KEEP: how long the worker waits for the
+ * next one on the same connection (the module's account call follows its
+ * authenticate call at once), and how many requests one connection may
+ * carry. Past either, the connection is closed unread.
+ */
+#define AUTHD_KEEP_MS 250
+#define AUTHD_KEEP_MAX 4
+/*
  * The watchdog: a worker that spends longer than this on a request's own
  * work (between the request and the result, the person's time at a
  * prompt not counted) is killed by its alarm and replaced; its client
