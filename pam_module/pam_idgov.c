@@ -30,10 +30,10 @@
  * file, checked here with crypt(3) and burned on use, every use alerted at
  * LOG_ALERT; the account step of the same handle then lets that user in.
  * Nothing is kept between calls but, in the handle itself, the connection
- * from authenticate to account (struct kept, closed by pam_end), so the
- * module is safe to load twice and to use from several threads with
- * separate handles; it never exits, never prints and installs no signal
- * handler.
+ * from authenticate to account (struct kept, closed by account or by
+ * pam_end), so the module is safe to load twice and to use from several
+ * threads with separate handles; it never exits, never prints and
+ * installs no signal handler.
  */
 #include "bgcodes.h"
 #include "client.h"
@@ -225,9 +225,10 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
  * the second call does not pay for a connection of its own (and the
  * service's worker for an accept). It belongs to the process that made
  * it: after a fork, the child leaves its copy alone and connects anew.
- * libpam closes it with the handle (pam_end), before it unloads the
- * module; the service closes its end within AUTHD_KEEP_MS when no
- * request comes, and the socket is close-on-exec.
+ * The account call closes it after its answer; one no call took is
+ * closed with the handle (pam_end), before libpam unloads the module.
+ * The service closes its end within AUTHD_KEEP_MS when no request comes,
+ * and the socket is close-on-exec.
  */
 struct kept {
 	int fd;
@@ -337,8 +338,12 @@ simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, ui
 	if (make_request(pamh, o, op, &req, user) != 0)
 		return -1;
 	req.flags |= flags;
-	/* Authentication is followed by the account call; the account call by a session's. */
-	if (op == AUTHPROTO_OP_AUTHENTICATE || op == AUTHPROTO_OP_ACCOUNT)
+	/*
+	 * Authentication is followed at once by the account call, which takes
+	 * the connection and closes it: none is held in the host past account
+	 * (a session can last hours; its calls connect for themselves).
+	 */
+	if (op == AUTHPROTO_OP_AUTHENTICATE)
 		req.flags |= AUTHPROTO_F_KEEP;
 	if (ask(pamh, o, &req, *user, r) != 0)
 		*r = AUTHPROTO_R_AUTHINFO_UNAVAIL;
