@@ -96,22 +96,21 @@ fail:
 	return -1;
 }
 
-int
-client_call(const struct client_opts *o, const struct authproto_msg *req,
-	    const struct client_conv *conv, enum authproto_result *result, uint32_t *delay_ms,
-	    char *why, size_t why_size)
+/*
+ * The request and the conversation on fd, up to the RESULT. 0 with *result,
+ * -1 with why; *replied says whether anything came back before a failure.
+ */
+static int
+exchange(const struct client_opts *o, int fd, const struct authproto_msg *req,
+	 const struct client_conv *conv, enum authproto_result *result, uint32_t *delay_ms,
+	 int *replied, char *why, size_t why_size)
 {
 	struct authproto_msg m;
 	const char *reason = NULL;
 	char *answer = NULL;
-	int fd, messages = 0, rc = -1;
+	int messages = 0, rc = -1;
 
-	*result = AUTHPROTO_R_AUTHINFO_UNAVAIL;
-	*delay_ms = 0;
-	why[0] = '\0';
-	fd = connect_service(o, authproto_now_ms() + o->timeout_ms, why, why_size);
-	if (fd < 0)
-		return -1;
+	*replied = 0;
 	if (authproto_send(fd, req, authproto_now_ms() + o->timeout_ms, &reason) != 0) {
 		seterr(why, why_size, "cannot send the request: %s", reason);
 		goto out;
@@ -121,6 +120,7 @@ client_call(const struct client_opts *o, const struct authproto_msg *req,
 			seterr(why, why_size, "no answer: %s", reason);
 			goto out;
 		}
+		*replied = 1;
 		if (m.type == AUTHPROTO_RESULT) {
 			*result = m.result;
 			*delay_ms = m.delay_ms;
@@ -144,7 +144,7 @@ client_call(const struct client_opts *o, const struct authproto_msg *req,
 				/* The user is gone or typed too much: the service hears nothing
 				 * more. */
 				*result = AUTHPROTO_R_CONV_ERR;
-				rc = 0;
+				rc = 1;
 				goto out;
 			}
 			authproto_init(&m, AUTHPROTO_ANSWER);
@@ -169,6 +169,58 @@ out:
 		free(answer);
 	}
 	authproto_wipe(&m);
-	close(fd);
 	return rc;
+}
+
+/*
+ * Whether a connection kept from the handle's previous call can carry
+ * this one: nothing may be waiting on it, since the service sends nothing
+ * between calls; a close (or anything else) there ends it.
+ */
+static int
+still_open(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+int
+client_call(const struct client_opts *o, const struct authproto_msg *req,
+	    const struct client_conv *conv, int *kept, enum authproto_result *result,
+	    uint32_t *delay_ms, char *why, size_t why_size)
+{
+	int fd = *kept, reused = fd >= 0, replied = 0, rc;
+
+	*kept = -1;
+	*result = AUTHPROTO_R_AUTHINFO_UNAVAIL;
+	*delay_ms = 0;
+	why[0] = '\0';
+	if (reused && !still_open(fd)) {
+		close(fd);
+		fd = -1;
+		reused = 0;
+	}
+	if (fd < 0 &&
+	    (fd = connect_service(o, authproto_now_ms() + o->timeout_ms, why, why_size)) < 0)
+		return -1;
+	rc = exchange(o, fd, req, conv, result, delay_ms, &replied, why, why_size);
+	if (rc < 0 && reused && !replied) {
+		/*
+		 * The service closed the kept connection as idle while the request
+		 * was on its way: it reads nothing it then drops, so the request
+		 * goes again, once, on a connection of its own.
+		 */
+		close(fd);
+		fd = connect_service(o, authproto_now_ms() + o->timeout_ms, why, why_size);
+		if (fd < 0)
+			return -1;
+		rc = exchange(o, fd, req, conv, result, delay_ms, &replied, why, why_size);
+	}
+	if (rc == 0 && (req->flags & AUTHPROTO_F_KEEP)) {
+		*kept = fd;
+		return 0;
+	}
+	close(fd);
+	return rc < 0 ? -1 : 0;
 }

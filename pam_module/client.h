@@ -31,9 +31,16 @@ struct client_conv {
  * answer (absent, hung, not the right owner, broke the protocol) with why
  * saying what, for the log line of a refusal. A failed prompt (the user hung
  * up) is a result: AUTHPROTO_R_CONV_ERR.
+ *
+ * *kept: a connection the same handle kept from its previous call, or -1.
+ * It is used if the service has not closed it; a request that meets the
+ * service's close before any reply goes again on a new connection
+ * (authproto.h). On return *kept is the connection, left open, when the
+ * request had AUTHPROTO_F_KEEP and the call completed; else -1, and every
+ * connection the call used is closed.
  */
 int client_call(const struct client_opts *o, const struct authproto_msg *req,
-		const struct client_conv *conv, enum authproto_result *result, uint32_t *delay_ms,
-		char *why, size_t why_size);
+		const struct client_conv *conv, int *kept, enum authproto_result *result,
+		uint32_t *delay_ms, char *why, size_t why_size);
 
 #endif

@@ -29,9 +29,11 @@
  * why. The one way in then is a break-glass code from the breakglass=
  * file, checked here with crypt(3) and burned on use, every use alerted at
  * LOG_ALERT; the account step of the same handle then lets that user in.
- * Nothing is kept between calls, so the module
- * is safe to load twice and to use from several threads with separate
- * handles; it never exits, never prints and installs no signal handler.
+ * Nothing is kept between calls but, in the handle itself, the connection
+ * from authenticate to account (struct kept, closed by account or by
+ * pam_end), so the module is safe to load twice and to use from several
+ * threads with separate handles; it never exits, never prints and
+ * installs no signal handler.
  */
 #include "bgcodes.h"
 #include "client.h"
@@ -54,6 +56,8 @@
 #define BREAKGLASS_DATA "pam_idgov_breakglass"
 /* pam_set_data() name: the auth stack read a password before this module ran. */
 #define PASSWORD_DATA "pam_idgov_password_used"
+/* pam_set_data() name: the connection kept from this handle's previous call (struct kept). */
+#define KEPT_DATA "pam_idgov_connection"
 
 struct opts {
 	struct client_opts client;
@@ -192,11 +196,17 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
 	pam_get_item(pamh, PAM_RUSER, &ruser);
 	authproto_init(req, AUTHPROTO_REQUEST);
 	req->op = op;
-	req->pid = (uint32_t)getpid();
-	req->ruid = (uint32_t)getuid();
 	req->flags = o->debug ? AUTHPROTO_F_DEBUG : 0;
-	req->have |=
-		AUTHPROTO_HAVE_OP | AUTHPROTO_HAVE_PID | AUTHPROTO_HAVE_RUID | AUTHPROTO_HAVE_FLAGS;
+	req->have |= AUTHPROTO_HAVE_OP | AUTHPROTO_HAVE_FLAGS;
+	/* Sent to the requests that read them: the session records, an admin's password change. */
+	if (op == AUTHPROTO_OP_SESSION_OPEN || op == AUTHPROTO_OP_SESSION_CLOSE) {
+		req->pid = (uint32_t)getpid();
+		req->have |= AUTHPROTO_HAVE_PID;
+	}
+	if (op == AUTHPROTO_OP_PASSWORD) {
+		req->ruid = (uint32_t)getuid();
+		req->have |= AUTHPROTO_HAVE_RUID;
+	}
 	/* Items too long for the protocol are sent as absent, never cut: rhost is a rule's input.
 	 */
 	if (authproto_set(req, AUTHPROTO_HAVE_USER, *user) != 0 ||
@@ -211,6 +221,74 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
 }
 
 /*
+ * A connection kept in the handle from authenticate to account, so that
+ * the second call does not pay for a connection of its own (and the
+ * service's worker for an accept). It belongs to the process that made
+ * it: after a fork, the child leaves its copy alone and connects anew.
+ * The account call closes it after its answer; one no call took is
+ * closed with the handle (pam_end), before libpam unloads the module.
+ * The service closes its end within AUTHD_KEEP_MS when no request comes,
+ * and the socket is close-on-exec.
+ */
+struct kept {
+	int fd;
+	pid_t pid;
+};
+
+static void
+kept_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	struct kept *k = data;
+
+	(void)pamh;
+	(void)error_status;
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k);
+}
+
+/* The handle's kept connection for this process, taken out of the handle: the fd or -1. */
+static int
+kept_take(pam_handle_t *pamh)
+{
+	const void *data = NULL;
+	struct kept *k;
+	int fd;
+
+	if (pam_get_data(pamh, KEPT_DATA, &data) != PAM_SUCCESS || data == NULL)
+		return -1;
+	k = (struct kept *)(uintptr_t)data;
+	fd = k->fd;
+	k->fd = -1;
+	if (fd >= 0 && k->pid != getpid()) {
+		close(fd); /* this process's copy; the parent's connection stays its own */
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Keeps fd in the handle for its next call; closes it when it cannot. */
+static void
+kept_put(pam_handle_t *pamh, int fd)
+{
+	const void *data = NULL;
+	struct kept *k;
+
+	if (pam_get_data(pamh, KEPT_DATA, &data) == PAM_SUCCESS && data != NULL) {
+		k = (struct kept *)(uintptr_t)data;
+	} else if ((k = malloc(sizeof(*k))) == NULL) {
+		close(fd);
+		return;
+	} else if (pam_set_data(pamh, KEPT_DATA, k, kept_cleanup) != PAM_SUCCESS) {
+		free(k);
+		close(fd);
+		return;
+	}
+	k->fd = fd;
+	k->pid = getpid();
+}
+
+/*
  * Sends req and relays the conversation: 0 with *r, or -1 (logged with the
  * reason) when the service could not answer.
  */
@@ -221,8 +299,20 @@ ask(pam_handle_t *pamh, const struct opts *o, const struct authproto_msg *req, c
 	const struct client_conv conv = {conv_prompt, conv_info, conv_error, pamh};
 	uint32_t delay_ms;
 	char why[256];
+	int rc, fd = -1;
 
-	if (client_call(&o->client, req, &conv, r, &delay_ms, why, sizeof(why)) != 0) {
+	/* A password change never rides on a kept connection: it is not sent twice. */
+	if (req->op == AUTHPROTO_OP_PASSWORD) {
+		if ((fd = kept_take(pamh)) >= 0)
+			close(fd);
+		fd = -1;
+	} else {
+		fd = kept_take(pamh);
+	}
+	rc = client_call(&o->client, req, &conv, &fd, r, &delay_ms, why, sizeof(why));
+	if (fd >= 0)
+		kept_put(pamh, fd);
+	if (rc != 0) {
 		pam_syslog(pamh, LOG_ERR, "denying %s: the auth service at %s cannot answer: %s",
 			   user, o->client.socket, why);
 		return -1;
@@ -248,6 +338,13 @@ simple(pam_handle_t *pamh, int argc, const char **argv, enum authproto_op op, ui
 	if (make_request(pamh, o, op, &req, user) != 0)
 		return -1;
 	req.flags |= flags;
+	/*
+	 * Authentication is followed at once by the account call, which takes
+	 * the connection and closes it: none is held in the host past account
+	 * (a session can last hours; its calls connect for themselves).
+	 */
+	if (op == AUTHPROTO_OP_AUTHENTICATE)
+		req.flags |= AUTHPROTO_F_KEEP;
 	if (ask(pamh, o, &req, *user, r) != 0)
 		*r = AUTHPROTO_R_AUTHINFO_UNAVAIL;
 	authproto_wipe(&req);

@@ -122,13 +122,19 @@ struct authd_files {
 	struct secret_key *fleet_key;
 	struct authd_file_id fleet_key_id;
 	struct providers *providers;
+	/* AUTHD_CHECK_*: kept files not yet compared with their paths in this request. */
+	unsigned unchecked;
 	/* A last-login stamp to write once the answer has gone (authd_fleet_after). */
 	int touch_pending;
 	int64_t touch_now;
 	char touch_uuid[64], touch_dn[2048];
 };
 
-/* Before a request: closes what was replaced or changed on disk since it was opened. */
+/*
+ * Before a request: closes the store if it was replaced on disk since it
+ * was opened; the state file and the keys are compared with their paths
+ * when the request first takes them (authd_files_state, _key, _fleet).
+ */
 void authd_files_refresh(struct authd_files *f, const struct cfg *cfg);
 /* Each opens on first use and keeps it: 0 with *out, or -1 (err). write: the read-write store. */
 int authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
@@ -224,6 +230,14 @@ void authd_fleet_after(const struct cfg *cfg, struct authd_files *f);
 #define AUTHD_ANSWER_TIMEOUT_MS (300 * 1000)
 /* How long a message to the module may take to leave. */
 #define AUTHD_SEND_TIMEOUT_MS 5000
+/*
+ * A request with AUTHPROTO_F_KEEP: how long the worker waits for the
+ * next one on the same connection (the module's account call follows its
+ * authenticate call at once), and how many requests one connection may
+ * carry. Past either, the connection is closed unread.
+ */
+#define AUTHD_KEEP_MS 250
+#define AUTHD_KEEP_MAX 4
 /*
  * The watchdog: a worker that spends longer than this on a request's own
  * work (between the request and the result, the person's time at a

@@ -10,8 +10,11 @@
  * authentication: they are the one process that holds it either way,
  * and the first login a new worker serves should not pay for it.
  *
- * Kept is not stale. Before each request authd_files_refresh() compares
- * what the paths name now with what was opened:
+ * Kept is not stale. Before a request uses a file, what its path names
+ * now is compared with what was opened: the store before every request
+ * (authd_files_refresh), the state file and the keys when the request
+ * first takes them, once per request; so an account decision, which
+ * needs no key, does not stat the key files:
  *
  *   store, state   device and inode. SQLite sees every committed change to
  *                  the file it has open by itself; what it cannot see is a
@@ -132,10 +135,12 @@ authd_files_close(struct authd_files *f)
 	f->audit = NULL;
 }
 
+enum { AUTHD_CHECK_STATE = 1, AUTHD_CHECK_KEY = 2, AUTHD_CHECK_FLEET = 4 };
+
 void
 authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 {
-	struct authd_file_id now, keys[3];
+	struct authd_file_id now;
 
 	if (f->st != NULL || f->st_rw != NULL) {
 		file_id_of(cfg->store_path, &now);
@@ -144,30 +149,62 @@ authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 			close_store(f);
 		}
 	}
-	if (f->state != NULL) {
-		file_id_of(f->state_path, &now);
-		if (!same_file(&now, &f->state_id)) {
-			log_msg(f->log, LOG_INFO, "%s was replaced: reopening it", f->state_path);
-			close_state(f);
+	f->unchecked = AUTHD_CHECK_STATE | AUTHD_CHECK_KEY | AUTHD_CHECK_FLEET;
+}
+
+/* Whether this request has yet to compare what check names with its path; now it has. */
+static int
+to_check(struct authd_files *f, unsigned check)
+{
+	int due = (f->unchecked & check) != 0;
+
+	f->unchecked &= ~check;
+	return due;
+}
+
+static void
+check_state(struct authd_files *f)
+{
+	struct authd_file_id now;
+
+	if (!to_check(f, AUTHD_CHECK_STATE) || f->state == NULL)
+		return;
+	file_id_of(f->state_path, &now);
+	if (!same_file(&now, &f->state_id)) {
+		log_msg(f->log, LOG_INFO, "%s was replaced: reopening it", f->state_path);
+		close_state(f);
+	}
+}
+
+static void
+check_key(struct authd_files *f, const struct cfg *cfg)
+{
+	struct authd_file_id keys[3];
+
+	if (!to_check(f, AUTHD_CHECK_KEY) || f->key == NULL)
+		return;
+	key_ids(cfg->master_key_file, keys);
+	for (int i = 0; i < 3; i++) {
+		if (!same_content(&keys[i], &f->key_id[i])) {
+			log_msg(f->log, LOG_INFO, "the master key changed: reloading it");
+			close_key(f);
+			return;
 		}
 	}
-	if (f->key != NULL) {
-		key_ids(cfg->master_key_file, keys);
-		for (int i = 0; i < 3; i++) {
-			if (!same_content(&keys[i], &f->key_id[i])) {
-				log_msg(f->log, LOG_INFO, "the master key changed: reloading it");
-				close_key(f);
-				break;
-			}
-		}
-	}
-	if (f->fleet_key != NULL) {
-		file_id_of(cfg->fleet_key_file, &now);
-		if (!same_content(&now, &f->fleet_key_id)) {
-			log_msg(f->log, LOG_INFO, "the fleet key changed: reloading it");
-			secret_key_free(f->fleet_key);
-			f->fleet_key = NULL;
-		}
+}
+
+static void
+check_fleet_key(struct authd_files *f, const struct cfg *cfg)
+{
+	struct authd_file_id now;
+
+	if (!to_check(f, AUTHD_CHECK_FLEET) || f->fleet_key == NULL)
+		return;
+	file_id_of(cfg->fleet_key_file, &now);
+	if (!same_content(&now, &f->fleet_key_id)) {
+		log_msg(f->log, LOG_INFO, "the fleet key changed: reloading it");
+		secret_key_free(f->fleet_key);
+		f->fleet_key = NULL;
 	}
 }
 
@@ -196,6 +233,7 @@ authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **o
 {
 	struct store *st;
 
+	check_state(f);
 	if (f->state == NULL) {
 		if (authd_files_store(f, cfg, 0, &st, err) != 0 ||
 		    mfastate_path(cfg, st->path, f->state_path, sizeof(f->state_path), err) != 0)
@@ -214,6 +252,7 @@ int
 authd_files_key(struct authd_files *f, const struct cfg *cfg, struct secret_key **out,
 		struct idg_err *err)
 {
+	check_key(f, cfg);
 	if (f->key == NULL) {
 		key_ids(cfg->master_key_file, f->key_id);
 		if (secret_key_load(cfg->master_key_file, &f->key, err) != 0)
@@ -227,6 +266,7 @@ int
 authd_files_fleet(struct authd_files *f, const struct cfg *cfg, struct secret_key **key,
 		  struct providers **p, struct idg_err *err)
 {
+	check_fleet_key(f, cfg);
 	if (f->fleet_key == NULL) {
 		file_id_of(cfg->fleet_key_file, &f->fleet_key_id);
 		if (fleet_key_load(cfg, &f->fleet_key, err) != 0)

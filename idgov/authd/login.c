@@ -171,19 +171,16 @@ not_enrolled(struct env *e, const char *user, int asked)
 }
 
 /*
- * A user removed from the directory is refused at the first step as what
- * they are, departed, and audited; never told to enrol.
+ * A user removed from the directory (d, from account_check) is refused at
+ * the first step as what they are, departed, and audited; never told to
+ * enrol. 1 when refused, else 0.
  */
 static int
-departed(struct env *e, const char *user, struct idg_err *err)
+departed(struct env *e, const char *user, enum account_decision d, const char *rule)
 {
-	enum account_decision d;
-	const char *rule;
-	char reason[256];
+	struct idg_err err;
 	json_t *details;
 
-	if (account_check(e->st, user, idg_now(), &d, &rule, reason, sizeof(reason), err) != 0)
-		return -1;
 	if (d != ACCOUNT_DEPARTED)
 		return 0;
 	conv_error(e->c, "Access denied: this account has been removed from the directory.");
@@ -191,31 +188,28 @@ departed(struct env *e, const char *user, struct idg_err *err)
 	details = json_pack("{s:s, s:s}", "rule", "rule account.departed", "why",
 			    "the account is departed");
 	if (details == NULL ||
-	    audit_record(e->audit, e->actor, user, "login.denied", details, err) != 0)
+	    audit_record(e->audit, e->actor, user, "login.denied", details, &err) != 0)
 		log_msg(e->log, LOG_ERR, "auth: cannot audit the denial of %s: %s", user,
-			details == NULL ? "out of memory" : err->msg);
+			details == NULL ? "out of memory" : err.msg);
 	return 1;
 }
 
 /*
- * [pam] local_users: a user the directory does not know but passwd does
- * (root, the system's own accounts, a local admin). 1 with *r when that
- * decides the request: PAM_IGNORE, so that the rest of the stack (pam_unix)
- * decides, or a refusal; 0 when the user is in the directory or not a
- * local account either; -1 on error.
+ * [pam] local_users: a user the directory does not know (d, from
+ * account_check) but passwd does (root, the system's own accounts, a
+ * local admin). 1 with *r when that decides the request: PAM_IGNORE, so
+ * that the rest of the stack (pam_unix) decides, or a refusal; 0 when the
+ * user is in the directory or not a local account either. passwd is read
+ * only for a name the directory does not know.
  */
 static int
-local_user(struct env *e, const char *user, enum authproto_result denial, enum authproto_result *r,
-	   struct idg_err *err)
+local_user(struct env *e, const char *user, enum account_decision d, enum authproto_result denial,
+	   enum authproto_result *r)
 {
-	enum account_decision d;
 	struct passwd pw, *found = NULL;
-	const char *rule;
-	char buf[4096], reason[256];
+	char buf[4096];
 	int ignore;
 
-	if (account_check(e->st, user, idg_now(), &d, &rule, reason, sizeof(reason), err) != 0)
-		return -1;
 	if (d != ACCOUNT_UNKNOWN || getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 ||
 	    found == NULL)
 		return 0;
@@ -358,15 +352,20 @@ static enum before_prompt
 before_prompt(struct env *e, struct mfa_ctx *mc, const char *user, enum authproto_result *r,
 	      struct idg_err *err)
 {
-	int rc = departed(e, user, err);
+	enum account_decision d;
+	const char *rule;
+	char reason[256];
+	int rc;
 
-	if (rc != 0) {
+	/* Read once: departed and local_users both decide on it. */
+	if (account_check(e->st, user, idg_now(), &d, &rule, reason, sizeof(reason), err) != 0)
+		return BEFORE_PROMPT_ERROR;
+	if (departed(e, user, d, rule)) {
 		*r = AUTHPROTO_R_AUTH_ERR;
-		return rc < 0 ? BEFORE_PROMPT_ERROR : BEFORE_PROMPT_DECIDED;
+		return BEFORE_PROMPT_DECIDED;
 	}
-	rc = local_user(e, user, AUTHPROTO_R_AUTH_ERR, r, err);
-	if (rc != 0)
-		return rc < 0 ? BEFORE_PROMPT_ERROR : BEFORE_PROMPT_DECIDED;
+	if (local_user(e, user, d, AUTHPROTO_R_AUTH_ERR, r))
+		return BEFORE_PROMPT_DECIDED;
 	if (e->cfg->fleet_mfa == CFG_FLEET_MFA_DIRECTORY)
 		return BEFORE_PROMPT_FLEET;
 	rc = mfa_is_enrolled(mc, user, err);
@@ -527,21 +526,14 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 		return unavailable(e, user, &err);
 	/* One snapshot for the whole decision (store.h): no prompt is waited for here. */
 	user = canonical(e, user, canon, sizeof(canon));
-	switch (local_user(e, user, AUTHPROTO_R_PERM_DENIED, &r, &err)) {
-	case -1:
-		store_read_end(e->st);
-		return unavailable(e, user, &err);
-	case 1:
-		store_read_end(e->st);
-		return r;
-	default:
-		break;
-	}
 	rc = account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
 			    &err);
 	store_read_end(e->st);
 	if (rc != 0)
 		return unavailable(e, user, &err);
+	/* A name the directory does not know may be a local account ([pam] local_users). */
+	if (local_user(e, user, v.state, AUTHPROTO_R_PERM_DENIED, &r))
+		return r;
 	r = account_result(&v);
 	if (r != AUTHPROTO_R_SUCCESS) {
 		refuse(e, user, rhost, &v);
@@ -618,9 +610,14 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 	if (!(req->flags & AUTHPROTO_F_PW_CHECK))
 		goto record;
 	v = password_check(e->cfg, user, pw, why, sizeof(why));
-	/* Real uid 0 is an admin setting the password: the minimum age does not apply. */
-	if (v == PW_OK && password_check_history(e->st, e->cfg, user, pw, idg_now(), req->ruid == 0,
-						 &v, why, sizeof(why), &err) != 0) {
+	/*
+	 * Real uid 0 is an admin setting the password: the minimum age does not
+	 * apply. A request that does not say its uid is not an admin's.
+	 */
+	if (v == PW_OK &&
+	    password_check_history(e->st, e->cfg, user, pw, idg_now(),
+				   (req->have & AUTHPROTO_HAVE_RUID) && req->ruid == 0, &v, why,
+				   sizeof(why), &err) != 0) {
 		conv_error(e->c, "The password cannot be checked now; try again later.");
 		log_msg(e->log, LOG_ERR, "password: cannot check history of %s: %s", user, err.msg);
 		return AUTHPROTO_R_AUTHTOK_ERR;

@@ -2,7 +2,10 @@
  * One worker of the pool (serve.c). It opens its files once (files.c),
  * then loops: accept a connection on the shared listening socket, check
  * the peer's credentials, read one request within AUTHD_REQUEST_TIMEOUT_MS,
- * answer it (login.c), close the connection, and wait for the next.
+ * answer it (login.c), close the connection, and wait for the next. A
+ * request that asks to keep the connection (the module's authenticate,
+ * then its account call) is followed by a wait of AUTHD_KEEP_MS for the
+ * next request on it, and the peer is not asked again.
  *
  * Its state is visible to the supervisor in the shared slots, and to an
  * admin in ps(1): "authd-worker" waiting, "authd-request" serving.
@@ -82,16 +85,49 @@ set_state(struct authd *d, int slot, enum authd_slot_state st)
 	authd_slot_set(d->pool->sh, slot, st);
 }
 
-/* One connection: the peer, then one request. */
-static void
-serve_connection(struct authd *d, struct authd_files *f, int fd)
+/*
+ * One request read from fd within wait_ms, served. 1 when the client
+ * asked to keep the connection (AUTHPROTO_F_KEEP) and it still works, else 0.
+ * first: the connection's first request, whose absence is worth a log line;
+ * a kept connection closed or left silent by the module is its normal end.
+ */
+static int
+serve_request(struct authd *d, struct authd_files *f, int fd, int first, int64_t wait_ms)
 {
 	struct conv c = {.fd = fd, .log = &d->log};
 	struct authproto_msg req;
 	const char *why = NULL;
+	int keep;
+
+	if (authproto_recv(fd, &req, authproto_now_ms() + wait_ms, &why) != 0 ||
+	    req.type != AUTHPROTO_REQUEST) {
+		if (first)
+			log_msg(&d->log, LOG_WARNING, "refused a request: %s",
+				why != NULL ? why : "not a request");
+		authproto_wipe(&req);
+		return 0;
+	}
+	if (authd_reload(d, reload_asked))
+		authd_files_close(f); /* the paths may have changed */
+	reload_asked = 0;
+	authd_files_refresh(f, d->cfg);
+	alarm(AUTHD_WORK_TIMEOUT_S);
+	authd_handle(d->cfg, f, &c, &req);
+	keep = (req.flags & AUTHPROTO_F_KEEP) && !c.failed && !stop_asked;
+	authproto_wipe(&req);
+	return keep;
+}
+
+/*
+ * One connection: the peer, then its requests: one, or up to
+ * AUTHD_KEEP_MAX when the module keeps the connection for its next call.
+ */
+static void
+serve_connection(struct authd *d, struct authd_files *f, int fd)
+{
 	uid_t uid;
 	pid_t peer;
-	int ok;
+	int ok, n = 0;
 
 	ok = authd_peer_allowed(fd, (uid_t)d->cfg->authd_client_uid, &uid, &peer);
 	if (ok != 1) {
@@ -100,20 +136,13 @@ serve_connection(struct authd *d, struct authd_files *f, int fd)
 			ok < 0 ? ": no peer credentials" : ": only root may ask");
 		return;
 	}
-	if (authd_reload(d, reload_asked))
-		authd_files_close(f); /* the paths may have changed */
-	reload_asked = 0;
-	authd_files_refresh(f, d->cfg);
-	if (authproto_recv(fd, &req, authproto_now_ms() + AUTHD_REQUEST_TIMEOUT_MS, &why) != 0 ||
-	    req.type != AUTHPROTO_REQUEST) {
-		log_msg(&d->log, LOG_WARNING, "refused a request: %s",
-			why != NULL ? why : "not a request");
-		authproto_wipe(&req);
+	if (!serve_request(d, f, fd, 1, AUTHD_REQUEST_TIMEOUT_MS))
 		return;
+	while (++n < AUTHD_KEEP_MAX) {
+		alarm(AUTHD_WORK_TIMEOUT_S + 1);
+		if (!serve_request(d, f, fd, 0, AUTHD_KEEP_MS))
+			return;
 	}
-	alarm(AUTHD_WORK_TIMEOUT_S);
-	authd_handle(d->cfg, f, &c, &req);
-	authproto_wipe(&req);
 }
 
 /* Opens what requests need before the first one comes; a failure is retried by that request. */

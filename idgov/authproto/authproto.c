@@ -379,12 +379,19 @@ authproto_send(int fd, const struct authproto_msg *m, int64_t deadline_ms, const
 		*why = "message cannot be encoded";
 		goto out;
 	}
+	/*
+	 * A frame nearly always fits in the socket's buffer at once: send
+	 * first, and wait for room only when the send says there is none.
+	 */
 	while (off < len) {
-		if (wait_fd(fd, POLLOUT, deadline_ms, why) != 0)
-			goto out;
 		n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(fd, POLLOUT, deadline_ms, why) != 0)
+				goto out;
+			continue;
+		}
 		if (n <= 0) {
 			*why = "peer closed the connection";
 			goto out;
@@ -397,16 +404,22 @@ out:
 	return rc;
 }
 
-/* Reads exactly len bytes before the deadline. */
+/*
+ * Reads exactly len bytes before the deadline. waited: whether to poll
+ * before the first read. A frame's length is waited for (the peer is
+ * usually still working); its payload was sent with it, so it is read at
+ * once, and waited for only if it is not there yet.
+ */
 static int
-read_full(int fd, unsigned char *buf, size_t len, int64_t deadline_ms, const char **why)
+read_full(int fd, unsigned char *buf, size_t len, int waited, int64_t deadline_ms, const char **why)
 {
 	size_t off = 0;
 	ssize_t n;
 
 	while (off < len) {
-		if (wait_fd(fd, POLLIN, deadline_ms, why) != 0)
+		if (waited && wait_fd(fd, POLLIN, deadline_ms, why) != 0)
 			return -1;
+		waited = 1;
 		n = recv(fd, buf + off, len - off, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
@@ -427,14 +440,14 @@ authproto_recv(int fd, struct authproto_msg *m, int64_t deadline_ms, const char 
 	int rc = -1;
 
 	authproto_wipe(m);
-	if (read_full(fd, hdr, sizeof(hdr), deadline_ms, why) != 0)
+	if (read_full(fd, hdr, sizeof(hdr), 1, deadline_ms, why) != 0)
 		goto out;
 	len = get_u32(hdr);
 	if (len < 2 || len > AUTHPROTO_FRAME_MAX) {
 		*why = "bad frame length";
 		goto out;
 	}
-	if (read_full(fd, buf, len, deadline_ms, why) != 0)
+	if (read_full(fd, buf, len, 0, deadline_ms, why) != 0)
 		goto out;
 	rc = authproto_decode(buf, len, m, why);
 out:

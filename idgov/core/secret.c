@@ -98,12 +98,14 @@ secret_store_key_id(struct store *st, char id[SECRET_KEY_ID_LEN], struct idg_err
 	int rc;
 
 	id[0] = '\0';
-	if (store_prepare(st, "SELECT key_id FROM key_ids WHERE name = 'master'", &s, err) != 0)
+	/* Kept prepared: the auth service asks this on every code it checks. */
+	if (store_prepare_cached(st, "SELECT key_id FROM key_ids WHERE name = 'master'", &s, err) !=
+	    0)
 		return -1;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
 		idg_strlcpy(id, (const char *)sqlite3_column_text(s, 0), SECRET_KEY_ID_LEN);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(st, err, "reading the master key id");
 	return rc == SQLITE_ROW ? 1 : 0;

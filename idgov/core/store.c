@@ -114,29 +114,51 @@ store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err)
 	return 0;
 }
 
+/*
+ * A transaction's BEGIN or COMMIT, kept prepared: sqlite3_exec() would
+ * parse it again each time, and the auth service runs three transactions
+ * a login. Errors read as store_exec()'s.
+ */
+static int
+exec_kept(struct store *st, const char *sql, struct idg_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare_cached(st, sql, &s, err) != 0)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		idg_seterr(err, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+	store_release(st, s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
 int
 store_begin(struct store *st, struct idg_err *err)
 {
-	return store_exec(st, "BEGIN IMMEDIATE", err);
+	return exec_kept(st, "BEGIN IMMEDIATE", err);
 }
 
 int
 store_read_begin(struct store *st, struct idg_err *err)
 {
-	return store_exec(st, "BEGIN DEFERRED", err);
+	return exec_kept(st, "BEGIN DEFERRED", err);
 }
 
 void
 store_read_end(struct store *st)
 {
+	struct idg_err err;
+
 	if (!sqlite3_get_autocommit(st->db))
-		(void)sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+		(void)exec_kept(st, "COMMIT", &err);
 }
 
 int
 store_commit(struct store *st, struct idg_err *err)
 {
-	if (store_exec(st, "COMMIT", err) != 0)
+	if (exec_kept(st, "COMMIT", err) != 0)
 		return -1;
 	if (st->after_commit != NULL)
 		st->after_commit(st->after_commit_arg);
@@ -270,25 +292,28 @@ migrate(struct store *st, struct idg_err *err)
 }
 
 /*
- * The auth service's state file is opened by one short-lived process per
- * login and held open by no one in between. The first connection to a
- * WAL file rebuilds its index by reading, and checksumming, every valid
- * frame of the kept WAL; and that rebuilt index forgets what was
- * checkpointed, so a process that writes once and exits never lets the
- * WAL start again from its beginning: it only grows, and every login read
- * all of it (4 MiB after a thousand logins) before its first query. So,
- * once the WAL holds STATE_WAL_FRAMES frames, the writer checkpoints it
- * and truncates it to nothing; the next logins find a WAL of a few
- * frames. It never waits: when another login is reading, the checkpoint
+ * The auth service's state file. When each login was a process of its
+ * own, the first connection to the WAL rebuilt its index by reading, and
+ * checksumming, every valid frame of the kept WAL, and that rebuilt index
+ * forgot what was checkpointed: the WAL only grew, and every login read
+ * all of it before its first query. So, once the WAL holds
+ * STORE_STATE_WAL_FRAMES frames, the writer checkpoints it and truncates it to
+ * nothing. It never waits: when another login is reading, the checkpoint
  * gives up at once (busy) and a later commit does it.
+ *
+ * The workers of idgov-authd now keep the file open, so the index is
+ * rebuilt only when the first of them opens it. The threshold is SQLite's
+ * own autocheckpoint (1,000 frames, about 4 MiB): a login writes one or
+ * two frames, and a checkpoint (two fdatasyncs, every page written back)
+ * once every 32 frames was a twentieth of the workers' CPU time in
+ * bench/pam; the pages a checkpoint writes are the distinct ones, a few
+ * dozen for hundreds of logins.
  */
-#define STATE_WAL_FRAMES 32
-
 static int
 state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	(void)arg;
-	if (frames < STATE_WAL_FRAMES)
+	if (frames < STORE_STATE_WAL_FRAMES)
 		return SQLITE_OK;
 	sqlite3_busy_timeout(db, 0);
 	(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

@@ -196,27 +196,40 @@ account_canonical_uid(struct store *st, const char *name, char *canon, size_t si
 		return found;
 	}
 	/*
-	 * Each spelling once (a uid re-used after a departure has two rows),
-	 * the exact one first; a seek on the NOCASE index of schema/008.
+	 * The spellings the NOCASE index of schema/008 finds, told apart here
+	 * (a uid re-used after a departure has two rows of one spelling): an
+	 * exact one ends the search. Neither DISTINCT nor ORDER BY, which would
+	 * build a temporary b-tree on every login for the one or two rows.
 	 */
-	if (store_prepare_cached(
-		    st,
-		    "SELECT DISTINCT uid, uid = ?1 FROM users WHERE uid = ?1 COLLATE NOCASE "
-		    "ORDER BY uid = ?1 DESC LIMIT 2",
-		    &s, err) != 0)
+	if (store_prepare_cached(st, "SELECT uid FROM users WHERE uid = ?1 COLLATE NOCASE", &s,
+				 err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n++ == 0) {
-			exact = sqlite3_column_int(s, 1);
-			idg_strlcpy(canon, (const char *)sqlite3_column_text(s, 0), size);
+		const char *spelling = (const char *)sqlite3_column_text(s, 0);
+
+		if (spelling == NULL)
+			continue;
+		if (strcmp(spelling, name) == 0) {
+			exact = 1;
+			break;
+		}
+		if (n == 0) {
+			idg_strlcpy(canon, spelling, size);
+			n = 1;
+		} else if (strcmp(spelling, canon) != 0) {
+			n = 2;
 		}
 	}
 	store_release(st, s);
-	if (rc != SQLITE_DONE)
+	if (!exact && rc != SQLITE_DONE)
 		return store_err(st, err, "looking up a user name");
+	if (exact) {
+		idg_strlcpy(canon, name, size);
+		return 1;
+	}
 	/* Two spellings that differ only in case, neither exact: which one is meant is unknown. */
-	found = n == 1 || (n > 1 && exact);
+	found = n == 1;
 	if (!found)
 		idg_strlcpy(canon, name, size);
 	return found;

@@ -136,8 +136,9 @@ load_state(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_
 	return 0;
 }
 
+/* The enrolment as the main store has it: the secret, confirmed, the state idgovd wrote. */
 static int
-load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
+load_enrolment(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -168,6 +169,15 @@ load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_er
 		return idg_seterr(err, "MFA enrolment of %s is malformed", uuid);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_err(c->st, err, "reading MFA state");
+	return 0;
+}
+
+/* The enrolment and, with a state file, what logins wrote there since. */
+static int
+load_row(struct mfa_ctx *c, const char *uuid, struct mfa_row *row, struct idg_err *err)
+{
+	if (load_enrolment(c, uuid, row, err) != 0)
+		return -1;
 	return row->found && c->state != NULL ? load_state(c, uuid, row, err) : 0;
 }
 
@@ -521,7 +531,8 @@ mfa_is_enrolled(struct mfa_ctx *c, const char *uid, struct idg_err *err)
 
 	if (rc <= 0)
 		return rc;
-	if (load_row(c, uuid, &row, err) != 0)
+	/* Enrolled or not is the main store's alone: the state file is not read for it. */
+	if (load_enrolment(c, uuid, &row, err) != 0)
 		return -1;
 	return row.found && row.confirmed;
 }

@@ -4,10 +4,15 @@
  * format and nothing else, so it depends on libc alone: the module links
  * it without pulling any of idgov into the host process.
  *
- * One connection carries one PAM call. The client sends a REQUEST; the
+ * A connection carries one PAM call. The client sends a REQUEST; the
  * service answers with any number of INFO and ERROR messages and PROMPTs
  * (each PROMPT answered by one ANSWER from the client), then exactly one
- * RESULT, and closes.
+ * RESULT, and closes; unless the REQUEST had AUTHPROTO_F_KEEP, when the
+ * service waits a short while (idgov-authd: 250 ms) for the client's next
+ * REQUEST on the same connection, and closes if none comes. A service
+ * closes such a connection without reading what may have arrived, so a
+ * client whose request meets the close before any reply sends it again
+ * on a new connection.
  *
  * A frame is a 32-bit big-endian payload length (1 to AUTHPROTO_FRAME_MAX)
  * followed by the payload:
@@ -65,7 +70,14 @@ enum authproto_op {
  * ssh key (with a code) leaves it unset. [pam] password_age decides on it.
  */
 #define AUTHPROTO_F_PASSWORD_USED 0x8u
-#define AUTHPROTO_F_ALL 0xfu
+/*
+ * The client may send its next call's REQUEST on this connection after
+ * the RESULT (authenticate, then account, in one PAM handle). A service
+ * older than this flag refuses it as unknown: module and service are
+ * upgraded together.
+ */
+#define AUTHPROTO_F_KEEP 0x10u
+#define AUTHPROTO_F_ALL 0x1fu
 
 /* The outcome of a call, mapped to a PAM code by the module alone. */
 enum authproto_result {

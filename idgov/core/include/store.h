@@ -39,6 +39,11 @@ enum store_mode {
 
 /* How long a statement waits for another connection's lock. */
 #define STORE_BUSY_MS 5000
+/*
+ * STORE_OPEN_STATE files: once the WAL holds this many frames, a commit
+ * checkpoints it and truncates it (store.c says why).
+ */
+#define STORE_STATE_WAL_FRAMES 1000
 
 int store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err);
 void store_close(struct store *st);

@@ -23,7 +23,8 @@ full_request(void)
 
 	authproto_init(&m, AUTHPROTO_REQUEST);
 	m.op = AUTHPROTO_OP_PASSWORD;
-	m.flags = AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_DEBUG | AUTHPROTO_F_PASSWORD_USED;
+	m.flags = AUTHPROTO_F_PW_CHECK | AUTHPROTO_F_DEBUG | AUTHPROTO_F_PASSWORD_USED |
+		  AUTHPROTO_F_KEEP;
 	m.pid = 4242;
 	m.ruid = 1000;
 	m.have |=
@@ -312,7 +313,7 @@ test_decode_refuses_bad_values(void **state)
 		expect_refused(buf, n, "unknown operation");
 	}
 	{
-		const struct field f[] = {OP_AUTH, USER, SERVICE, {2, 4, "\x00\x00\x00\x10"}};
+		const struct field f[] = {OP_AUTH, USER, SERVICE, {2, 4, "\x00\x00\x00\x20"}};
 		n = build(buf, 1, 1, f, 4);
 		expect_refused(buf, n, "unknown flags");
 	}

@@ -73,6 +73,9 @@ test_canonical_uid_follows_ldap_case_rules(void **state)
 	/* An exact spelling wins over others that differ in case. */
 	assert_int_equal(account_canonical_uid(env.st, "Bob", canon, sizeof(canon), &err), 1);
 	assert_string_equal(canon, "Bob");
+	/* Also when the index finds the other spelling first. */
+	assert_int_equal(account_canonical_uid(env.st, "BOB", canon, sizeof(canon), &err), 1);
+	assert_string_equal(canon, "BOB");
 	/* Two spellings, neither exact: which one is meant is unknown; the name stays. */
 	assert_int_equal(account_canonical_uid(env.st, "bob", canon, sizeof(canon), &err), 0);
 	assert_string_equal(canon, "bob");
