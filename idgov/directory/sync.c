@@ -62,6 +62,13 @@ struct sync_session {
 	char *attrs[DIR_MAX_ATTRS];
 };
 
+/* Whether the sync failed (either thread of a pipelined refresh may say so). */
+static int
+has_failed(struct sync_ctx *c)
+{
+	return atomic_load(&c->failed);
+}
+
 /* The first error wins; c->err is read only after both threads are done with the refresh. */
 static void
 fail_ctx(struct sync_ctx *c, const struct idg_err *e)
@@ -78,7 +85,7 @@ apply_work(void *arg, const struct sync_work *w)
 	struct idg_err e;
 	int rc = 0;
 
-	if (c->failed)
+	if (has_failed(c))
 		return; /* the batch is rolled back: the rest is not worth writing */
 	switch (w->kind) {
 	case SYNC_WORK_ENTRY:
@@ -119,7 +126,7 @@ sweep(struct sync_ctx *c)
 {
 	struct sync_work w = {.kind = SYNC_WORK_SWEEP};
 
-	if (c->swept || c->failed)
+	if (c->swept || has_failed(c))
 		return;
 	c->swept = 1;
 	dispatch(c, &w);
@@ -140,7 +147,7 @@ stop_requested(struct sync_ctx *c)
 
 	if (c->stop == NULL || !atomic_load(c->stop))
 		return 0;
-	if (!c->failed) {
+	if (!has_failed(c)) {
 		idg_seterr(&e, "sync stopped");
 		fail_ctx(c, &e);
 		if (c->ld != NULL &&
@@ -185,7 +192,7 @@ on_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid, ldap_sync_refre
 	struct sync_ctx *c = ls->ls_private;
 
 	c->calls++;
-	if (c->failed || stop_requested(c))
+	if (has_failed(c) || stop_requested(c))
 		return 0;
 	switch (phase) {
 	case LDAP_SYNC_CAPI_PRESENT:
@@ -213,7 +220,7 @@ on_intermediate(ldap_sync_t *ls, LDAPMessage *msg, BerVarray uuids, ldap_sync_re
 
 	(void)msg;
 	c->calls++;
-	if (c->failed || stop_requested(c))
+	if (has_failed(c) || stop_requested(c))
 		return 0;
 	switch (phase) {
 	case LDAP_SYNC_CAPI_PRESENTS_IDSET:
@@ -307,7 +314,7 @@ paged_page(struct sync_ctx *c, const char *filter, char **attrs, struct berval *
 		return idg_seterr(err, "paged search of %s failed: %s", c->cfg->dir_base,
 				  ldap_err2string(rc));
 	}
-	for (e = ldap_first_entry(c->ld, res); e != NULL && !c->failed && !stop_requested(c);
+	for (e = ldap_first_entry(c->ld, res); e != NULL && !has_failed(c) && !stop_requested(c);
 	     e = ldap_next_entry(c->ld, e))
 		apply_message(c, e, NULL);
 	free(cookie->bv_val);
@@ -353,12 +360,12 @@ paged_refresh(struct sync_ctx *c, int force, struct idg_err *err)
 	}
 	do {
 		rc = paged_page(c, filter, attrs, &cookie, err);
-	} while (rc == 0 && !c->failed && !stop_requested(c) && cookie.bv_len > 0);
+	} while (rc == 0 && !has_failed(c) && !stop_requested(c) && cookie.bv_len > 0);
 	free(cookie.bv_val);
 	free(filter);
-	if (rc == 0 && !c->failed)
+	if (rc == 0 && !has_failed(c))
 		sweep(c);
-	if (rc == 0 && c->failed)
+	if (rc == 0 && has_failed(c))
 		rc = idg_seterr(err, "%s", c->err.msg);
 	if (rc != 0) {
 		mirror_rollback(c->m);
@@ -434,7 +441,7 @@ refresh(struct sync_ctx *c, ldap_sync_t *ls, struct mirror *m, int persist, int 
 	sync_pipe_finish(c->pipe);
 	c->pipe = NULL;
 	/* A failed callback (or a stop, which shuts the connection) explains whatever rc says. */
-	if (c->failed && rc != LDAP_SYNC_REFRESH_REQUIRED)
+	if (has_failed(c) && rc != LDAP_SYNC_REFRESH_REQUIRED)
 		rc = -1, *err = c->err;
 	else if (rc == LDAP_SUCCESS && !c->refresh_done)
 		rc = -1, idg_seterr(err, "directory ended the sync without finishing the refresh");
@@ -675,12 +682,12 @@ sync_session_process(struct sync_session *s, struct sync_result *res, struct idg
 		pending = data_pending(s->ls.ls_ld);
 		before = s->ctx.calls;
 		rc = ldap_sync_poll(&s->ls);
-	} while (rc == LDAP_SUCCESS && (s->ctx.calls != before || pending) && !s->ctx.failed);
+	} while (rc == LDAP_SUCCESS && (s->ctx.calls != before || pending) && !has_failed(&s->ctx));
 	idle = s->ctx.calls == start_calls && same_cookie(&cookie, &s->ls.ls_cookie);
 	ber_memfree(cookie.bv_val);
-	if (s->ctx.failed) {
+	if (has_failed(&s->ctx)) {
 		*err = s->ctx.err;
-		s->ctx.failed = 0;
+		atomic_store(&s->ctx.failed, 0);
 		mirror_rollback(s->m);
 		return -1;
 	}
