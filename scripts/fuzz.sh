@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
 JOBS=${2:-2}
-TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes spool token}
+# The same list as IDGOV_FUZZ_TARGETS in tests/fuzz/CMakeLists.txt.
+TARGETS=${FUZZ_TARGETS:-control config decisions time cidr mirror dn audit_keys authproto bgcodes spool token cursor}
 B=$ROOT/build-fuzz
 WORK=$B/fuzz-work
 
