@@ -159,7 +159,7 @@ struct mirror {
 	int in_tx;
 	int refresh;
 	int baseline;
-	int index_dropped; /* baseline_indexes are dropped: rebuilt at commit, or when needed */
+	int index_dropped; /* memberships_ref is dropped: rebuilt at commit, or when needed */
 	int64_t gen;
 	int64_t now;
 	/* Departures reported in this transaction, judged by the guard before commit. */
@@ -274,43 +274,33 @@ query_int(struct mirror *m, const char *q)
 static int reclassify_groups(struct mirror *m, struct idg_err *err);
 
 /*
- * Indexes a baseline builds once at commit instead of row by row: it
+ * The index a baseline builds once at commit instead of row by row: it
  * inserts every membership (a million for 100,000 users), and keeping the
  * (ref_id) index up to date is a random B-tree insert each, where building
  * it is a sort. (The users' and member_refs' secondary indexes were tried
  * too: what their inserts saved, building them at commit cost again.)
  * While the ref cache is complete nothing reads through it; whatever needs
- * it first rebuilds it (restore_indexes), so that a baseline that must
+ * it first rebuilds it (restore_index), so that a baseline that must
  * re-point or forget an identity does not scan a million rows a lookup.
  * Dropped inside the transaction, so a rollback puts it back and no other
  * connection ever sees it missing. The definition is schema 021's.
  */
-static const char *const baseline_indexes[][2] = {
-	{"memberships_ref", "CREATE INDEX memberships_ref ON memberships (ref_id)"},
-};
-
 static int
-drop_baseline_indexes(struct mirror *m, struct idg_err *err)
+drop_baseline_index(struct mirror *m, struct idg_err *err)
 {
-	char drop[128];
-
-	for (size_t i = 0; i < sizeof(baseline_indexes) / sizeof(baseline_indexes[0]); i++) {
-		snprintf(drop, sizeof(drop), "DROP INDEX IF EXISTS %s", baseline_indexes[i][0]);
-		if (store_exec(m->st, drop, err) != 0)
-			return -1;
-	}
+	if (store_exec(m->st, "DROP INDEX IF EXISTS memberships_ref", err) != 0)
+		return -1;
 	m->index_dropped = 1;
 	return 0;
 }
 
 static int
-restore_indexes(struct mirror *m, struct idg_err *err)
+restore_index(struct mirror *m, struct idg_err *err)
 {
 	if (!m->index_dropped)
 		return 0;
-	for (size_t i = 0; i < sizeof(baseline_indexes) / sizeof(baseline_indexes[0]); i++)
-		if (store_exec(m->st, baseline_indexes[i][1], err) != 0)
-			return -1;
+	if (store_exec(m->st, "CREATE INDEX memberships_ref ON memberships (ref_id)", err) != 0)
+		return -1;
 	m->index_dropped = 0;
 	return 0;
 }
@@ -330,6 +320,8 @@ forget_refs(struct mirror *m)
 static int
 note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
 {
+	size_t len = strlen(dn_norm);
+
 	if (m->n_fresh == m->cap_fresh) {
 		size_t cap = m->cap_fresh ? 2 * m->cap_fresh : 1024;
 		char(*bigger)[DIR_UUID_LEN + 1] = realloc(m->fresh_uuids, cap * sizeof(*bigger));
@@ -339,11 +331,11 @@ note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
 		m->fresh_uuids = bigger;
 		m->cap_fresh = cap;
 	}
-	idg_strlcpy(m->fresh_uuids[m->n_fresh], uuid, DIR_UUID_LEN + 1);
 	/* A user and a group cannot share a DN; were they to, the first one seen is kept. */
-	if (strmap_get(m->fresh, dn_norm, strlen(dn_norm), &(int64_t){0}))
+	if (strmap_get(m->fresh, dn_norm, len, &(int64_t){0}))
 		return 0;
-	if (strmap_put(m->fresh, dn_norm, strlen(dn_norm), (int64_t)m->n_fresh) != 0)
+	idg_strlcpy(m->fresh_uuids[m->n_fresh], uuid, DIR_UUID_LEN + 1);
+	if (strmap_put(m->fresh, dn_norm, len, (int64_t)m->n_fresh) != 0)
 		return -1;
 	m->n_fresh++;
 	return 0;
@@ -369,7 +361,7 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
 	m->index_dropped = 0;
-	if (m->baseline && drop_baseline_indexes(m, err) != 0) {
+	if (m->baseline && drop_baseline_index(m, err) != 0) {
 		mirror_rollback(m);
 		return -1;
 	}
@@ -383,8 +375,7 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->tokens_none =
 		m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM fleet_tokens)") == 0;
 	if (m->baseline && query_int(m, "SELECT EXISTS (SELECT 1 FROM member_refs)") == 0) {
-		strmap_clear(m->refs[0]);
-		strmap_clear(m->refs[1]);
+		forget_refs(m); /* the fresh map of an earlier transaction too */
 		m->refs_complete = 1;
 	}
 	/* Only a refresh needs a new generation (it scans users). */
@@ -872,7 +863,7 @@ ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, str
 	if (value != NULL)
 		*value = NULL;
 	/* What a caller does next with the row reads memberships by ref_id. */
-	if (restore_indexes(m, err) != 0)
+	if (restore_index(m, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -1966,7 +1957,7 @@ mirror_commit(struct mirror *m, struct idg_err *err)
 		mirror_rollback(m);
 		return 0;
 	}
-	if (restore_indexes(m, err) != 0)
+	if (restore_index(m, err) != 0)
 		goto fail;
 	if (record_baseline(m, err) != 0 || record_drift(m, err) != 0)
 		goto fail;

@@ -98,7 +98,8 @@ apply_all(struct fixture *f, int refresh, struct dir_entry *e, size_t n, int swe
 
 static char m_a[] = "uid=a,dc=x", m_b[] = "uid=b,dc=x", m_c[] = "uid=c,dc=x";
 
-/* The indexes a baseline drops and rebuilds (mirror.c, baseline_indexes). */
+/* The secondary indexes of the tables a baseline fills: all present after it (mirror.c drops one).
+ */
 static long long
 baseline_indexes_present(struct fixture *f)
 {
