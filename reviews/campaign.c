@@ -6,8 +6,10 @@
 #define _GNU_SOURCE
 #include "reviews.h"
 
+#include "mfastate.h"
 #include "review_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,9 +249,66 @@ static const char nested_sql[] =
 	"m.ref_id CROSS JOIN users u ON (r.kind = 0 AND u.dn_norm = r.value) OR (r.kind = 1 AND "
 	"u.uid = r.value) GROUP BY u.uuid, n.outer_id";
 
-/* The context tables the snapshot joins: last logins, active grants, earlier approvals. */
+/*
+ * Adds this host's login sessions to temp.last_login, the later of a
+ * session and a fleet stamp counting. The sessions are in the auth
+ * service's state file (mfastate.h), which PAM writes without waiting for
+ * the main store's write lock.
+ */
 static int
-context_tables(struct review_ctx *r, struct idg_err *err)
+last_logins_of_host(struct review_ctx *r, struct idg_err *err)
+{
+	char path[PATH_MAX];
+	struct store *state = NULL;
+	sqlite3_stmt *s = NULL, *w = NULL;
+	int rc = -1, step;
+
+	if (mfastate_path(r->cfg, r->st->path, path, sizeof(path), err) != 0 ||
+	    mfastate_open(path, r->st, &state, err) != 0)
+		return -1;
+	if (store_prepare(state, "SELECT uid, max(opened_at) FROM sessions GROUP BY uid", &s,
+			  err) != 0 ||
+	    store_prepare(r->st,
+			  "INSERT INTO temp.last_login (uid, t) VALUES (?1, ?2) "
+			  "ON CONFLICT (uid) DO UPDATE SET t = max(t, excluded.t)",
+			  &w, err) != 0)
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		sqlite3_bind_value(w, 1, sqlite3_column_value(s, 0));
+		sqlite3_bind_value(w, 2, sqlite3_column_value(s, 1));
+		if (store_step_done(r->st, w, err) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		store_err(state, err, "reading the login sessions");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(w);
+	store_close(state);
+	return rc;
+}
+
+/* 1 if any login is on record (so "never logged in" means something); after context_tables. */
+static int
+login_records(struct review_ctx *r)
+{
+	sqlite3_stmt *s;
+	int found = 0;
+
+	if (store_prepare(r->st, "SELECT EXISTS (SELECT 1 FROM temp.last_login)", &s, NULL) != 0)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		found = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return found;
+}
+
+/* Those context tables that the main store alone fills. */
+static int
+context_tables_sql(struct review_ctx *r, struct idg_err *err)
 {
 	return store_exec(
 		r->st,
@@ -259,15 +318,14 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		"DROP TABLE IF EXISTS temp.prior;"
 		"CREATE TEMP TABLE last_login (uid TEXT PRIMARY KEY, t INTEGER) WITHOUT ROWID;"
 		/*
-		 * This host's sessions, and the fleet's last-login stamps
-		 * (idgovLastLogin, mirrored with [fleet] mfa = directory):
-		 * the governor that opens a campaign sees few logins itself.
+		 * The fleet's last-login stamps (idgovLastLogin, mirrored with
+		 * [fleet] mfa = directory): the governor that opens a campaign
+		 * sees few logins itself. This host's sessions join them after
+		 * (last_logins_of_host).
 		 */
-		"INSERT INTO temp.last_login SELECT uid, max(t) FROM (SELECT uid, opened_at AS t "
-		"FROM sessions UNION ALL SELECT u.uid, f.last_login FROM fleet_tokens f JOIN users "
-		"u "
-		"ON u.uuid = f.user_uuid WHERE f.last_login > 0 AND u.uid IS NOT NULL) GROUP BY "
-		"uid;"
+		"INSERT INTO temp.last_login SELECT u.uid, max(f.last_login) FROM fleet_tokens f "
+		"JOIN users u ON u.uuid = f.user_uuid WHERE f.last_login > 0 AND u.uid IS NOT NULL "
+		"GROUP BY u.uid;"
 		"CREATE TEMP TABLE active_grants (uid TEXT, cn TEXT, id INTEGER, activated_at "
 		"INTEGER, PRIMARY KEY (uid, cn)) WITHOUT ROWID;"
 		"INSERT OR IGNORE INTO temp.active_grants SELECT grantee, group_cn, id, "
@@ -284,6 +342,13 @@ context_tables(struct review_ctx *r, struct idg_err *err)
 		"i.decided_at FROM review_items i JOIN campaigns c ON c.id = i.campaign_id WHERE "
 		"c.state = 'closed' AND i.decision = 'approve' ORDER BY i.campaign_id;",
 		err);
+}
+
+/* The context tables the snapshot joins: last logins, active grants, earlier approvals. */
+static int
+context_tables(struct review_ctx *r, struct idg_err *err)
+{
+	return context_tables_sql(r, err) != 0 ? -1 : last_logins_of_host(r, err);
 }
 
 /*
@@ -306,7 +371,7 @@ snapshot_step(struct review_ctx *r, const char *sql, int64_t id, int64_t now, in
 	if (n >= 2)
 		sqlite3_bind_int64(s, 2, now);
 	if (n >= 3)
-		sqlite3_bind_int(s, 3, review_has_login_records(r->st));
+		sqlite3_bind_int(s, 3, login_records(r));
 	if (n >= 4)
 		sqlite3_bind_int64(s, 4, (int64_t)review_config(r->cfg)->inactive_days * 86400);
 	if (n >= 5)

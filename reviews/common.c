@@ -55,23 +55,6 @@ review_counts(struct store *st, int64_t campaign, struct idg_err *err)
 	return query_row(st, s, "no counts", err);
 }
 
-int
-review_has_login_records(struct store *st)
-{
-	sqlite3_stmt *s;
-	int found = 0;
-
-	if (store_prepare(st,
-			  "SELECT EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM "
-			  "fleet_tokens WHERE last_login > 0)",
-			  &s, NULL) != 0)
-		return 0;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		found = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return found;
-}
-
 void
 review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char *subject,
 			const char *body)

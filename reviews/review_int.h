@@ -11,11 +11,6 @@ int review_audit(struct review_ctx *r, int64_t campaign, const char *action, jso
 int review_commit(struct review_ctx *r, struct idg_err *err);
 /* Counts of a campaign's items: total, by decision, by remediation. */
 json_t *review_counts(struct store *st, int64_t campaign, struct idg_err *err);
-/*
- * 1 if any login is on record (so "never logged in" means something): a
- * session on this host, or a fleet last-login stamp in the mirror.
- */
-int review_has_login_records(struct store *st);
 /* Tells each reviewer with undecided items in campaign; after a commit. */
 void review_notify_reviewers(struct review_ctx *r, int64_t campaign, const char *subject,
 			     const char *body);

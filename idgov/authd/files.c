@@ -1,7 +1,7 @@
 /*
  * What a worker keeps open between requests: the main store (read-only
- * for every decision; read-write too once a session record or a password
- * change needs it), the MFA state file (authd.db), the master key and the
+ * for every decision; read-write too once a password change needs it),
+ * the state file (authd.db: MFA state and sessions), the master key and the
  * audit spool handle. Opening them is most of what a request used to cost
  * (a SQLite open reads the schema; the key is read and checked by owner
  * and mode), so a worker opens each once, when it starts (or, if that

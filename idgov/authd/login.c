@@ -543,7 +543,10 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 			    (req->flags & AUTHPROTO_F_DEBUG) != 0);
 }
 
-/* Session records are best effort: a failure is logged, never a reason to refuse. */
+/*
+ * Session records are best effort: a failure is logged, never a reason to
+ * refuse. They go to the state file, as a login's other writes do.
+ */
 static enum authproto_result
 session(struct env *e, const struct authproto_msg *req, int open)
 {
@@ -554,11 +557,11 @@ session(struct env *e, const struct authproto_msg *req, int open)
 	struct idg_err err;
 	int rc = -1;
 
-	if (env_open(e, NEED_STORE_WRITE, &err) == 0) {
+	if (env_open(e, NEED_STORE, &err) == 0 && open_state(e, &err) == 0) {
 		user = canonical(e, user, canon, sizeof(canon));
-		rc = open ? account_session_open(e->st, user, req->service, rhost, tty,
+		rc = open ? account_session_open(e->state, user, req->service, rhost, tty,
 						 (long)req->pid, idg_now(), &err)
-			  : account_session_close(e->st, user, req->service, (long)req->pid,
+			  : account_session_close(e->state, user, req->service, (long)req->pid,
 						  idg_now(), &err);
 	}
 	if (rc == 0)

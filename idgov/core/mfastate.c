@@ -15,8 +15,10 @@
  * 001_mfa_state.sql (the watermark, failures, lock and spent recovery
  * codes), version 2 from 002_fleet_pending.sql (what [fleet] mfa =
  * directory keeps: the last-login stamp's note and the offline logins
- * waiting to be written back). A file is brought up one version at a
- * time, each in the transaction that also sets its number.
+ * waiting to be written back), version 3 from 003_sessions.sql (the
+ * login sessions, which opening an ssh session no longer writes into the
+ * main store). A file is brought up one version at a time, each in the
+ * transaction that also sets its number.
  */
 #include "mfastate.h"
 
@@ -29,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MFASTATE_VERSION 2
+#define MFASTATE_VERSION 3
 
 static const char schema_v1[] =
 	"CREATE TABLE mfa_state (user_uuid TEXT PRIMARY KEY, "
@@ -43,6 +45,12 @@ static const char schema_v2[] =
 	"CREATE TABLE fleet_pending (id INTEGER PRIMARY KEY, user_uuid TEXT NOT NULL, "
 	"step INTEGER NOT NULL DEFAULT 0, recovery TEXT, queued_at INTEGER NOT NULL);"
 	"PRAGMA user_version = 2;";
+
+static const char schema_v3[] =
+	"CREATE TABLE sessions (id INTEGER PRIMARY KEY, uid TEXT NOT NULL, "
+	"service TEXT NOT NULL, rhost TEXT, tty TEXT, pid INTEGER NOT NULL, "
+	"opened_at INTEGER NOT NULL, closed_at INTEGER);"
+	"CREATE INDEX sessions_uid ON sessions (uid, opened_at);";
 
 int
 mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t len,
@@ -117,6 +125,27 @@ migrate_v1(struct store *st, struct store *main, struct idg_err *err)
 }
 
 /*
+ * Version 2 to 3: the sessions table, with the rows the main store has
+ * (the earlier idgov wrote them there; it is not written any more).
+ */
+static int
+migrate_v3(struct store *st, struct store *main, struct idg_err *err)
+{
+	if (store_exec(st, schema_v3, err) != 0)
+		return -1;
+	if (main != NULL &&
+	    copy_rows(main,
+		      "SELECT id, uid, service, rhost, tty, pid, opened_at, closed_at "
+		      "FROM sessions ORDER BY id",
+		      st,
+		      "INSERT INTO sessions (id, uid, service, rhost, tty, pid, opened_at, "
+		      "closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		      err) != 0)
+		return -1;
+	return store_exec(st, "PRAGMA user_version = 3", err);
+}
+
+/*
  * Under the state file's write lock: brings it from the version it has
  * to MFASTATE_VERSION, one step after the other, all in one transaction
  * (a file is never left between two versions). Version 0 is a new file,
@@ -144,7 +173,8 @@ migrate(struct store *st, struct store *main, struct idg_err *err)
 				  st->path, v, MFASTATE_VERSION);
 	}
 	if ((v < 1 && migrate_v1(st, main, err) != 0) ||
-	    (v < 2 && store_exec(st, schema_v2, err) != 0)) {
+	    (v < 2 && store_exec(st, schema_v2, err) != 0) ||
+	    (v < 3 && migrate_v3(st, main, err) != 0)) {
 		store_rollback(st);
 		return -1;
 	}
@@ -313,6 +343,16 @@ mfastate_merge_image(struct store *state, const unsigned char *img, size_t len, 
 		    err) != 0)
 		goto rollback;
 	*spent = sqlite3_changes(state->db);
+	/* The sessions this file lacks: the "last login" that reviews show (image version 3). */
+	if (image_version(state->db, "restored") >= 3 &&
+	    store_exec(state,
+		       "INSERT INTO sessions (uid, service, rhost, tty, pid, opened_at, closed_at) "
+		       "SELECT uid, service, rhost, tty, pid, opened_at, closed_at "
+		       "FROM restored.sessions r WHERE NOT EXISTS (SELECT 1 FROM sessions s "
+		       "WHERE s.uid = r.uid AND s.opened_at = r.opened_at AND "
+		       "s.service = r.service AND s.pid = r.pid) ORDER BY r.id",
+		       err) != 0)
+		goto rollback;
 	if (store_commit(state, err) != 0)
 		goto rollback;
 	rc = 0;

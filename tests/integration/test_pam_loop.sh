@@ -22,6 +22,6 @@ authd_start || exit 1
 assert_exit 0 "1000 transactions leave no descriptor and no memory behind" \
 	"$BUILD/tests/pam_loop" "$T/pam.d" alice 1000 000000
 cat "$T/last.out"
-assert_eq "$(sql "SELECT count(*) FROM sessions WHERE uid='alice' AND closed_at IS NOT NULL")" 1000 \
+assert_eq "$(state_sql "SELECT count(*) FROM sessions WHERE uid='alice' AND closed_at IS NOT NULL")" 1000 \
 	"every session was recorded and closed"
 finish

@@ -77,7 +77,7 @@ assert_exit 255 "the same code again is refused" login "$(code 1)"
 assert_contains "$(cat "$T/last.err")" "Permission denied (keyboard-interactive)" "ssh reports the refusal"
 assert_exit 255 "a wrong code is refused" login 000000
 assert_exit 0 "a later code logs in again" login "$(code 2)"
-assert_eq "$(sql "SELECT service || ' ' || rhost FROM sessions WHERE uid='alice' LIMIT 1")" \
+assert_eq "$(state_sql "SELECT service || ' ' || rhost FROM sessions WHERE uid='alice' LIMIT 1")" \
 	"sshd 127.0.0.1" "the ssh session is recorded with the client's address"
 assert_contains "$(cat "$S/sshd.log")" "Accepted keyboard-interactive/pam for alice" "sshd says how alice got in"
 

@@ -265,24 +265,31 @@ test_chain_open(struct test_chain *c, const char *name, int sign_every, int anch
 	"member_refs.value)) WHERE kind = 0;"
 
 /*
- * The integer in the first column of the first row of sql run on the
- * store (-1 when there is no row); a statement that does not prepare
- * stops the test program.
+ * The integer in the first column of the first row of sql run on st (-1
+ * when there is no row); a statement that does not prepare stops the test
+ * program.
  */
 static inline long long
-test_count(const struct test_env *env, const char *sql)
+test_store_count(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s;
 	long long n = -1;
 
-	if (sqlite3_prepare_v2(env->st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "test_count: %s: %s\n", sql, sqlite3_errmsg(env->st->db));
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "test_count: %s: %s\n", sql, sqlite3_errmsg(st->db));
 		abort();
 	}
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return n;
+}
+
+/* test_store_count() on the test_env's store. */
+static inline long long
+test_count(const struct test_env *env, const char *sql)
+{
+	return test_store_count(env->st, sql);
 }
 
 #endif

@@ -41,6 +41,8 @@ int mfastate_image_check(const unsigned char *img, size_t len, struct idg_err *e
  * higher replay watermark and lock end, and every recovery code spent in
  * either. So neither a restore onto a new host (no file) nor one onto the
  * same host (a newer file) makes a spent code or a seen step usable again.
+ * Login sessions the file lacks are added, so the "last login" reviews
+ * show survives a move to a new host.
  * Offline logins waiting to be written back to the directory are not
  * merged: the directory decides those. Counts of users and spent codes
  * the image changed go to *users and *spent.

@@ -96,7 +96,7 @@ enum account_pwage {
 enum account_pwage account_password_age(const struct cfg *cfg, const struct access_verdict *v,
 					int password_used);
 
-/* Records a login session opening (returns its id) and closing. */
+/* Records a login session opening and closing, in the auth service's state file (mfastate.h). */
 int account_session_open(struct store *st, const char *uid, const char *service, const char *rhost,
 			 const char *tty, long pid, int64_t now, struct idg_err *err);
 int account_session_close(struct store *st, const char *uid, const char *service, long pid,

@@ -468,16 +468,18 @@ run_sql_file(sqlite3 *db, const char *name)
 }
 
 /*
- * A version 1 state file (as the previous idgov left it) is brought to
- * version 2 keeping every row; the result has exactly the tables and
- * columns of schema/authd/001 and 002 applied in turn.
+ * A version 1 state file (as an earlier idgov left it) is brought to
+ * version 3 keeping every row and taking over the main store's sessions;
+ * the result has exactly the tables and columns of schema/authd/001, 002
+ * and 003 applied in turn.
  */
 static void
-test_state_file_version_1_is_migrated_to_2(void **state)
+test_state_file_version_1_is_migrated(void **state)
 {
 	struct fixture *f = *state;
 	char path[256], ref[256];
-	static const char *const tables[] = {"mfa_state", "mfa_recovery_used", "fleet_pending"};
+	static const char *const tables[] = {"mfa_state", "mfa_recovery_used", "fleet_pending",
+					     "sessions"};
 	struct store *st = NULL;
 	struct idg_err err;
 	sqlite3 *db, *rdb;
@@ -494,18 +496,31 @@ test_state_file_version_1_is_migrated_to_2(void **state)
 		SQLITE_OK);
 	sqlite3_close(db);
 	chmod(path, 0600);
+	assert_int_equal(
+		store_exec(f->env.st,
+			   "INSERT INTO sessions (uid, service, rhost, tty, pid, opened_at, "
+			   "closed_at) VALUES ('alice', 'sshd', '10.0.0.1', NULL, 42, 100, "
+			   "160), ('bob', 'su', NULL, 'pts/1', 43, 200, NULL)",
+			   &err),
+		0);
 	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
-	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 3);
 	assert_int_equal(query_int(st->db, "SELECT last_step + failures + failure_start + "
 					   "locked_until + login_stamped_at FROM mfa_state"),
 			 93);
 	assert_int_equal(query_int(st->db, "SELECT count(*) FROM mfa_recovery_used"), 1);
 	assert_int_equal(query_int(st->db, "SELECT count(*) FROM fleet_pending"), 0);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM sessions WHERE (uid = 'alice' "
+					   "AND rhost = '10.0.0.1' AND pid = 42 AND opened_at = "
+					   "100 AND closed_at = 160) OR (uid = 'bob' AND tty = "
+					   "'pts/1' AND closed_at IS NULL)"),
+			 2);
 
 	snprintf(ref, sizeof(ref), "%s/ref.db", f->env.dir);
 	assert_int_equal(sqlite3_open(ref, &rdb), SQLITE_OK);
 	run_sql_file(rdb, "001_mfa_state.sql");
 	run_sql_file(rdb, "002_fleet_pending.sql");
+	run_sql_file(rdb, "003_sessions.sql");
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		char *a = columns(st->db, tables[i]), *b = columns(rdb, tables[i]);
 
@@ -516,9 +531,10 @@ test_state_file_version_1_is_migrated_to_2(void **state)
 	sqlite3_close(rdb);
 	store_close(st);
 
-	/* Opened again: already current, nothing to do. */
+	/* Opened again: already current, nothing to do (the sessions are not copied twice). */
 	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
-	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM sessions"), 2);
 	store_close(st);
 }
 
@@ -558,7 +574,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_enrol_confirm_and_verify),
-		T(test_state_file_version_1_is_migrated_to_2),
+		T(test_state_file_version_1_is_migrated),
 		T(test_lockout_after_max_failures_and_unlock),
 		T(test_replays_do_not_count_toward_lockout),
 		T(test_recovery_codes_are_single_use),

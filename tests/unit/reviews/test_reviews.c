@@ -5,6 +5,7 @@
  * revoke, keep, and escalate to the fallback reviewer for a further
  * period, then revoke.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "control_ops.h"
 #include "keys.h"
+#include "mfastate.h"
 #include "reviews.h"
 #include "schedule.h"
 #include "testutil.h"
@@ -172,6 +174,35 @@ test_deadline_revoke(void **state)
 	assert_int_equal(review_close(&f->r, id, &err), REVIEW_CONFLICT);
 }
 
+/* The auth service's state file of the fixture's store (mfastate.h), opened. */
+static struct store *
+state_file(struct fixture *f)
+{
+	char path[PATH_MAX];
+	struct store *state = NULL;
+	struct idg_err err;
+
+	assert_int_equal(mfastate_path(f->env.cfg, f->env.st->path, path, sizeof(path), &err), 0);
+	assert_int_equal(mfastate_open(path, f->env.st, &state, &err), 0);
+	return state;
+}
+
+/* A session of uid opened at t on this host, where PAM records it. */
+static void
+host_session(struct fixture *f, const char *uid, int64_t t)
+{
+	struct store *state = state_file(f);
+	char sql[256];
+	struct idg_err err;
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO sessions (uid, service, pid, opened_at) VALUES ('%s', 'sshd', 1, "
+		 "%lld)",
+		 uid, (long long)t);
+	assert_int_equal(store_exec(state, sql, &err), 0);
+	store_close(state);
+}
+
 /*
  * Recommendations from every login on record: this host's sessions and the
  * fleet's last-login stamps (fleet_tokens.last_login, idgovLastLogin in the
@@ -186,11 +217,10 @@ test_last_login_from_the_fleet(void **state)
 	struct idg_err err;
 
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO fleet_tokens (user_uuid, last_login) VALUES ('u2', %d), ('u3', %d);"
-		 "INSERT INTO sessions (uid, service, pid, opened_at) VALUES ('ben', 'sshd', 1, "
-		 "%d);",
-		 T0 - 10 * 86400, T0 - 200 * 86400, T0 - 10 * 86400);
+		 "INSERT INTO fleet_tokens (user_uuid, last_login) VALUES ('u2', %d), ('u3', %d);",
+		 T0 - 10 * 86400, T0 - 200 * 86400);
 	assert_int_equal(store_exec(f->env.st, sql, &err), 0);
+	host_session(f, "ben", T0 - 10 * 86400);
 	open_with(f, REVIEW_DEFAULT_REVOKE);
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM review_items WHERE user_uid = 'ann' AND last_login = %d "
@@ -207,6 +237,40 @@ test_last_login_from_the_fleet(void **state)
 				    "last_login IS NULL AND recommendation = 'revoke' AND "
 				    "recommend_why = 'never logged in'"),
 			 1);
+}
+
+/*
+ * Sessions an earlier idgov recorded in the main store still count: the
+ * state file takes them over when it is first opened at version 3, and a
+ * login since then adds to them there.
+ */
+static void
+test_sessions_of_an_earlier_idgov_count(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	char sql[256];
+	struct idg_err err;
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO sessions (uid, service, pid, opened_at, closed_at) VALUES "
+		 "('ann', 'sshd', 7, %d, %d)",
+		 T0 - 20 * 86400, T0 - 20 * 86400 + 60);
+	assert_int_equal(store_exec(f->env.st, sql, &err), 0);
+	host_session(f, "ben", T0 - 3 * 86400);
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM review_items WHERE recommendation = 'approve' AND "
+		 "((user_uid = 'ann' AND last_login = %d) OR (user_uid = 'ben' AND last_login = "
+		 "%d))",
+		 T0 - 20 * 86400, T0 - 3 * 86400);
+	assert_int_equal(test_count(&f->env, sql), 2);
+	st = state_file(f);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM sessions WHERE uid = 'ann' AND pid = 7 AND closed_at = %d",
+		 T0 - 20 * 86400 + 60);
+	assert_int_equal(test_store_count(st, sql), 1);
+	store_close(st);
 }
 
 static void
@@ -927,6 +991,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_login_from_the_fleet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_of_an_earlier_idgov_count, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_go_to_reviewers_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_escalate, setup, teardown),
