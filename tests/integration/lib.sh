@@ -75,6 +75,14 @@ assert_contains() {
 	esac
 }
 
+# assert_logged FILE NEEDLE WHAT: NEEDLE reaches FILE, a logsink's, within
+# 10 s. The sink writes each datagram after it is sent, so the line of a
+# command that just returned may not be in the file yet.
+assert_logged() {
+	wait_for 10 grep -qF -- "$2" "$1" || true
+	assert_contains "$(cat "$1")" "$2" "$3"
+}
+
 # assert_exit CODE WHAT CMD...: runs CMD, checks its exit code.
 assert_exit() {
 	local want=$1 what=$2 rc

@@ -22,7 +22,7 @@ head=$(sql "SELECT max(seq) FROM audit")
 cut=$(sql "SELECT min(seq) FROM audit_signatures")
 assert_contains "$(cat "$anchor")" "seq=$head " "the anchor holds the newest signed head"
 wait_for 5 grep -q "audit head seq=$head hash=" "$T/syslog.txt"
-assert_contains "$(cat "$T/syslog.txt")" "audit head seq=$head hash=" \
+assert_logged "$T/syslog.txt" "audit head seq=$head hash=" \
 	"the signed head went to syslog"
 line=$(grep "audit head seq=$head " "$T/syslog.txt" | head -n 1)
 assert_contains "$line" "<85>" "at LOG_AUTHPRIV|LOG_NOTICE"
@@ -43,7 +43,7 @@ assert_eq "$(ig --json audit verify | jq -c '[.ok, .anchor, .first_bad - .record
 ig mfa reset alice >/dev/null 2>&1
 assert_contains "$(cat "$anchor")" "seq=$head " "the anchor never goes backwards"
 wait_for 5 grep -q "is below the anchor" "$T/syslog.txt"
-assert_contains "$(cat "$T/syslog.txt")" "is below the anchor" "signing over a cut chain alerts"
+assert_logged "$T/syslog.txt" "is below the anchor" "signing over a cut chain alerts"
 assert_exit 1 "verify still fails" ig audit verify
 
 # Re-anchoring is explicit: the seq to confirm must be the store's head.

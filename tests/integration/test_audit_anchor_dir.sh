@@ -52,7 +52,7 @@ assert_contains "$(cat "$T/last.out")" \
 assert_exit 0 "idgovd starts again" daemon_start
 ig user list >/dev/null
 wait_for 5 grep -q "audit head in $entry: the store's head" "$T/syslog.txt"
-assert_contains "$(cat "$T/syslog.txt")" "audit head in $entry: the store's head" \
+assert_logged "$T/syslog.txt" "audit head in $entry: the store's head" \
 	"publishing over the cut is refused and alerted"
 assert_eq "$(dir_head)" "$head" "the directory's copy is kept"
 daemon_stop

@@ -59,7 +59,7 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	pamlog=$!
 	wait_for 5 test -S "$T/dev/log"
 	assert_exit 1 "no service: refused (again, logged)" pam_logged alice authenticate <<<"$(code 1)"
-	assert_contains "$(cat "$T/pam-syslog.txt")" "denying alice: the auth service at $T/run/authd.sock cannot answer: cannot connect" \
+	assert_logged "$T/pam-syslog.txt" "denying alice: the auth service at $T/run/authd.sock cannot answer: cannot connect" \
 		"the module logs why it refused"
 
 	# Break-glass: single-use codes, checked by the module itself.
@@ -71,6 +71,7 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	stack timeout=1 breakglass="$T/etc/breakglass"
 	assert_exit 0 "service down: erin's break-glass code lets her in (auth and account)" \
 		pam_logged erin authenticate acct_mgmt <<<"${bg[0]}"
+	wait_for 10 grep -q 'BREAK-GLASS login of erin' "$T/pam-syslog.txt"
 	assert_contains "$(grep 'BREAK-GLASS login of erin' "$T/pam-syslog.txt")" "<81>" \
 		"the break-glass login is alerted at LOG_ALERT (authpriv.alert)"
 	assert_exit 1 "the same code again is refused" pam_logged erin authenticate <<<"${bg[0]}"
@@ -87,7 +88,7 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	# The file is trusted by owner and mode only: group-readable, it is refused.
 	chmod 640 "$T/etc/breakglass"
 	assert_exit 1 "a group-readable code file is not used" pam_logged erin authenticate <<<"${bg[2]}"
-	assert_contains "$(cat "$T/pam-syslog.txt")" "group or others may use it" "and the reason is logged"
+	assert_logged "$T/pam-syslog.txt" "group or others may use it" "and the reason is logged"
 	chmod 600 "$T/etc/breakglass"
 	stack timeout=1
 	kill "$pamlog"
@@ -103,7 +104,7 @@ assert_eq "$(stat -c %a "$T/run/authd.sock")" 600 "the socket it binds is 0600"
 cp "$T/etc/idgov.conf" "$T/etc/good.conf"
 printf '[mfa]\nwindow = many\n' >>"$T/etc/idgov.conf"
 assert_exit 0 "a broken edit: logins go on under the last good configuration" pam alice authenticate <<<"$(code 2)"
-assert_contains "$(cat "$T/syslog.txt")" "configuration not reloaded, the last good one stays" "the broken edit is logged"
+assert_logged "$T/syslog.txt" "configuration not reloaded, the last good one stays" "the broken edit is logged"
 cp "$T/etc/good.conf" "$T/etc/idgov.conf"
 
 # [pam] local_users: accounts in passwd but not in the directory. By
@@ -120,7 +121,7 @@ assert_exit 0 "local_users default: bin (uid 2) is left to the rest of the stack
 assert_exit 1 "local_users default: nobody (uid 65534) is refused" pam nobody authenticate <<<""
 assert_contains "$(cat "$T/last.err")" "local account outside the directory" "and told why"
 assert_exit 1 "local_users default: nobody's account step is refused too" pam nobody acct_mgmt
-assert_contains "$(cat "$T/syslog.txt")" "denied nobody (pam:idgov) by rule pam.local_users" "the refusal names its rule"
+assert_logged "$T/syslog.txt" "denied nobody (pam:idgov) by rule pam.local_users" "the refusal names its rule"
 assert_exit 1 "a user neither in the directory nor local is still refused" pam mallory authenticate <<<""
 sed -i 's/^\[admin\]$/[pam]\nlocal_users = ignore\n[admin]/' "$T/etc/idgov.conf"
 assert_exit 0 "local_users = ignore: nobody is left to the rest of the stack" pam nobody authenticate acct_mgmt <<<""
@@ -211,7 +212,7 @@ print("closed" if s.recv(16) == b"" else "answered")
 PY
 )
 	assert_eq "$out" closed "a connection from uid 65534 is closed unanswered"
-	assert_contains "$(cat "$T/syslog.txt")" "refused a connection from uid 65534" "and logged with its uid"
+	assert_logged "$T/syslog.txt" "refused a connection from uid 65534" "and logged with its uid"
 	chmod 600 "$T/run/authd.sock"
 fi
 
@@ -232,7 +233,7 @@ send(b"", struct.pack(">I", 1 << 30))                # a length beyond the bound
 send(b"\x01\x01\x01\x00\x01\x01\x07\xff\xffalice")   # a field longer than the frame
 PY
 assert_eq "$?" 0 "four malformed requests: each connection closed without an answer"
-assert_contains "$(cat "$T/syslog.txt")" "refused a request: missing required field" "the reason is logged"
+assert_logged "$T/syslog.txt" "refused a request: missing required field" "the reason is logged"
 assert_exit 0 "the service still answers" pam alice acct_mgmt
 
 # A PAM process maps no libldap, libsodium or SQLite, and opens none of
@@ -278,7 +279,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	wait_for 5 test -s "$T/run/authd.pid"
 	wait_for 5 test -S "$T/run/authd.sock"
 	assert_exit 0 "through a socket systemd passes, the code authenticates" pam alice authenticate <<<"$(code 6)"
-	assert_contains "$(cat "$T/syslog.txt")" "serving the socket from systemd" "the service took the passed socket"
+	assert_logged "$T/syslog.txt" "serving the socket from systemd" "the service took the passed socket"
 	authd_stop
 else
 	not_ok "systemd-socket-activate is missing"

@@ -92,7 +92,7 @@ assert_exit 0 "root's status is answered by idgovd meanwhile" daemon_answers_roo
 assert_exit 0 "a directory admin's status is answered meanwhile" as_t 1 status
 wait "$slow"
 assert_contains "$(cat "$T/slow.out")" "dropped" "the slow client is dropped before its reply is complete"
-assert_contains "$(cat "$T/syslog.txt")" "reply not read in time" "and that is logged"
+assert_logged "$T/syslog.txt" "reply not read in time" "and that is logged"
 assert_exit 0 "a client that reads gets the whole large reply" as_t 2 grant list
 
 # --- a reply over max_reply is an error reply ---
@@ -139,7 +139,7 @@ fi
 coalesced="SELECT count(*) > 0 FROM audit WHERE action='control.busy' AND details LIKE '%\"uid\":65534%' AND json_extract(details, '\$.count') > 1"
 wait_for 15 sql_is "$coalesced" 1
 assert_exit 0 "an audit record counts the refusals it stands for" sql_is "$coalesced" 1
-assert_contains "$(cat "$T/syslog.txt")" "more connections from nobody (uid 65534) refused" \
+assert_logged "$T/syslog.txt" "more connections from nobody (uid 65534) refused" \
 	"a log line counts the refusals it did not log one by one"
 
 # --- root's slots: others cannot fill the table ---

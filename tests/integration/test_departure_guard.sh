@@ -21,6 +21,7 @@ assert_contains "$(cat "$T/last.out")" "8 departures held" "the sync says what i
 assert_eq "$(snapshot)" "$before" "no user departed"
 assert_eq "$(sql "SELECT count(*) FROM held_departures")" 8 "all eight are held"
 assert_contains "$(ig status)" "guard:       8 departures held since" "status shows the hold"
+wait_for 10 grep -q 'idgov: directory departures held' "$T/syslog.txt"
 assert_eq "$(grep -c 'idgov: directory departures held' "$T/syslog.txt")" 1 "the hold is alerted once"
 sed -i '/nosuchclass/d' "$T/etc/idgov.conf"
 

@@ -36,6 +36,7 @@ assert_eq "$(sql "SELECT group_concat(u.uid) FROM held_departures h JOIN users u
 assert_eq "$(ig --json status | jq -r '.counts.departures_held')" 2 "status counts the held departures"
 assert_contains "$(ig status)" "guard:       2 departures held since" "and prints since when"
 assert_exit 1 "status exits 1 while departures are held" ig status
+wait_for 10 grep -q 'idgov: directory departures held' "$T/syslog.txt"
 assert_eq "$(grep -c 'idgov: directory departures held' "$T/syslog.txt")" 1 "the hold is alerted once"
 assert_contains "$(grep 'idgov: directory departures held' "$T/syslog.txt")" "<81>" "at LOG_ALERT"
 assert_eq "$(ig --json status | jq -r .daemon.connection)" persist "the sync keeps running"

@@ -39,7 +39,7 @@ assert_exit 0 "a stuck first provider: the login completes on the second" \
 	pam alice authenticate <<<"$(code 1)"
 assert_eq "$(attr idgovLastStep)" "$((BASE + 1))" "the step was written to the second provider"
 assert_exit 1 "the same code again is a replay" pam alice authenticate <<<"$(code 1)"
-assert_contains "$(cat "$T/syslog.txt")" "a provider stopped answering" "the stuck provider is logged"
+assert_logged "$T/syslog.txt" "a provider stopped answering" "the stuck provider is logged"
 stop_halfdead
 
 # --- a held connection gone stale: the same provider again, not offline ---

@@ -94,7 +94,7 @@ assert_eq "$(lease_attr idgovLeaseHolder)" gov1 "gov2 did not take the lease"
 assert_exit 0 "gov1 takes the same grant request" \
 	ig grant request --user bob --group admins --for 1h --reason "fleet test"
 assert_eq "$(sqlite3 "$T/b/state/idgov.db" "SELECT count(*) FROM grants")" 0 "gov2 recorded no grant"
-assert_contains "$(cat "$T/syslog.txt")" "gov2 is a governor without the lease and does not govern" \
+assert_logged "$T/syslog.txt" "gov2 is a governor without the lease and does not govern" \
 	"gov2 logs why it waits"
 
 # --- a host refuses governance, naming the governor (the CLI without a daemon) ---
@@ -122,7 +122,7 @@ assert_exit 1 "the host's idgovd refuses grant request" \
 	igh grant request --user bob --group admins --for 1h --reason "fleet test"
 assert_eq "$(tail -c 200 "$T/last.err")" "idgov: run this on the governor (gov1)" "naming gov1"
 assert_exit 1 "and review start" igh review start quarterly
-assert_contains "$(cat "$T/syslog.txt")" "host1 is a host and does not govern: run this on the governor (gov1)" \
+assert_logged "$T/syslog.txt" "host1 is a host and does not govern: run this on the governor (gov1)" \
 	"the host logs that it does not govern"
 assert_eq "$(sqlite3 "$T/h/state/idgov.db" "SELECT count(*) FROM audit WHERE action LIKE 'journal.%' OR action LIKE 'review.%' OR action LIKE 'grant.%'")" 0 \
 	"the host's idgovd ran no governance"
@@ -154,7 +154,7 @@ wait_for 5 status_has "$T/b/etc/idgov.conf" "governor gov2; governing"
 assert_contains "$(igb status)" "fleet:       governor gov2; governing" "gov2 now governs"
 assert_exit 0 "gov2 takes a grant request" \
 	igb grant request --user bob --group admins --for 1h --reason "fleet test"
-assert_contains "$(cat "$T/syslog.txt")" "gov2 holds the governor lease" "gov2 logs the takeover"
+assert_logged "$T/syslog.txt" "gov2 holds the governor lease" "gov2 logs the takeover"
 assert_exit 1 "gov1's CLI without its daemon now refuses" ig grant list
 assert_contains "$(cat "$T/last.err")" "run this on the governor (gov2)" "naming gov2"
 wait_for 10 status_has "$T/h/etc/idgov.conf" "lease:       gov2 until"
@@ -176,7 +176,7 @@ replace: idgovLeaseExpires
 idgovLeaseExpires: $far
 LDIF
 wait_for 10 grep -q "gov2 lost the governor lease" "$T/syslog.txt"
-assert_contains "$(cat "$T/syslog.txt")" "gov2 lost the governor lease (intruder until" \
+assert_logged "$T/syslog.txt" "gov2 lost the governor lease (intruder until" \
 	"gov2 alerts that it lost the lease"
 assert_contains "$(grep 'lost the governor lease' "$T/syslog.txt")" "<81>" \
 	"at LOG_ALERT (authpriv.alert)"

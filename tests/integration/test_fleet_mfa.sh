@@ -179,6 +179,6 @@ assert_eq "$(sqlite3 -batch -cmd ".timeout 5000" "$T/hostB/state/authd.db" \
 assert_eq "$(fleet_attr 1 "$ALICE" idgovLastStep)" "$((BASE + 5))" "the directory holds the latest step"
 assert_exit 1 "the code host B accepted offline is refused on host A" \
 	fleet_pam hostA alice authenticate <<<"$(code 4)"
-assert_contains "$(cat "$T/syslog.txt")" "alice logged in offline" "the offline login is logged"
+assert_logged "$T/syslog.txt" "alice logged in offline" "the offline login is logged"
 
 finish

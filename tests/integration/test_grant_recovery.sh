@@ -64,7 +64,7 @@ wait_for 8 sql_is "SELECT state FROM grants WHERE id=3" expired
 sleep 1
 assert_eq "$(ig --json grant show 3 | jq -r .overdue)" true "the grant is marked overdue"
 assert_contains "$(ig grant list)" "removal overdue" "and listed so"
-assert_contains "$(cat "$T/syslog.txt")" "directory changes are waiting" "an alert is raised"
+assert_logged "$T/syslog.txt" "directory changes are waiting" "an alert is raised"
 assert_eq "$(( $(sql "SELECT attempts FROM dir_journal WHERE grant_id=3 AND op='del_member'") >= 1 ))" 1 \
 	"the removal is retried"
 # The login decision pam_idgov makes (same code): sudo is refused while the

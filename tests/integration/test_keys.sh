@@ -71,7 +71,7 @@ assert_eq "$?" 137 "the rotation was killed"
 assert_eq "$([ -e "$KEY.new" ] && echo yes || echo no)" yes "the new key is still master.key.new"
 all_log_in "with the rotation cut after its commit"
 daemon_start
-assert_contains "$(cat "$T/syslog.txt")" "completed an interrupted rotation" "idgovd completed it at start"
+assert_logged "$T/syslog.txt" "completed an interrupted rotation" "idgovd completed it at start"
 assert_eq "$([ -e "$KEY.new" ] && echo yes || echo no)" no "master.key.new renamed"
 all_log_in "after recovery"
 
@@ -114,7 +114,7 @@ all_log_in "with the audit rotation cut after its commit"
 SECRET=${secrets[alice]} BASE=${bases[alice]} pam alice authenticate <<<"000000" >/dev/null 2>&1
 assert_exit 0 "the chain verifies before recovery" ig audit verify
 daemon_start
-assert_contains "$(cat "$T/syslog.txt")" "audit key: completed an interrupted rotation" \
+assert_logged "$T/syslog.txt" "audit key: completed an interrupted rotation" \
 	"idgovd completed the audit rotation at start"
 assert_eq "$([ -e "$AKEY.new" ] && echo yes || echo no)" no "audit.key.new renamed"
 all_log_in "after the audit rotation's recovery"

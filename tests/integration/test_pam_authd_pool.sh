@@ -84,7 +84,7 @@ assert_eq "$(workers | grep -c "^$victim$")" 0 "the killed worker is gone from t
 # the next login, whichever worker takes it, needs the new one.
 assert_exit 0 "idgov key rotate master" ig key rotate master
 assert_exit 0 "after the rotation, a login succeeds" pam alice authenticate acct_mgmt <<<"$(code 5)"
-assert_contains "$(cat "$T/syslog.txt")" "the master key changed: reloading it" "the worker reloaded the key"
+assert_logged "$T/syslog.txt" "the master key changed: reloading it" "the worker reloaded the key"
 assert_exit 0 "idgov key destroy-old master" ig key destroy-old master
 assert_exit 0 "after the old key is destroyed, a login succeeds" pam alice authenticate <<<"$(code 6)"
 
@@ -103,7 +103,7 @@ SECRET=$old_secret BASE=$old_base
 # replay watermark is the user's) and within the window of 10.
 assert_exit 0 "after the restore, the first secret logs in (the restored store)" \
 	pam alice authenticate <<<"$(code 12)"
-assert_contains "$(cat "$T/syslog.txt")" "idgov.db was replaced: reopening it" "the worker reopened the store"
+assert_logged "$T/syslog.txt" "idgov.db was replaced: reopening it" "the worker reopened the store"
 SECRET=$new_secret BASE=$new_base
 assert_exit 1 "and the second secret, not in the restored store, is refused" \
 	pam alice authenticate <<<"$(code 2)"

@@ -113,6 +113,6 @@ assert_eq "$(attr idgovLastStep)" "$((BASE + 6))" "its step is in the directory"
 assert_exit 1 "and the same code again is a replay there" pam alice authenticate <<<"$(code 6)"
 
 assert_exit 1 "an unenrolled user is refused" pam bob authenticate <<<"123456"
-assert_contains "$(cat "$T/syslog.txt")" "denied bob: rule mfa.not_enrolled" "as not enrolled"
+assert_logged "$T/syslog.txt" "denied bob: rule mfa.not_enrolled" "as not enrolled"
 assert_exit 0 "audit chain verifies" ig audit verify
 finish

@@ -21,7 +21,7 @@ assert_eq "$(sql "SELECT last_step - $BASE FROM fleet_tokens")" 2 "the mirror ho
 slapd_stop "$T/slapd"
 assert_exit 1 "offline = deny: a right code is refused" pam alice authenticate <<<"$(code 3)"
 assert_contains "$(cat "$T/last.err")" "MFA cannot be checked: no directory provider answers" "with a clear message"
-assert_contains "$(cat "$T/syslog.txt")" "denied alice: rule fleet.offline" "and a log line"
+assert_logged "$T/syslog.txt" "denied alice: rule fleet.offline" "and a log line"
 # The answer is the one of a service that cannot decide: the module's break-glass codes apply.
 assert_exit 0 "break-glass codes for alice" ig breakglass codes alice --file "$T/etc/breakglass"
 mapfile -t bg < <(grep -E '^  [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$' "$T/last.out" | tr -d ' ')
@@ -43,7 +43,7 @@ assert_exit 1 "offline, a recovery code spent before the outage is refused" pam 
 assert_exit 0 "offline, a recovery code works" pam alice authenticate <<<"${recovery[1]}"
 assert_exit 1 "offline, the same recovery code is spent" pam alice authenticate <<<"${recovery[1]}"
 assert_eq "$(state_sql "SELECT count(*) FROM fleet_pending")" 2 "the step and the recovery code are queued"
-assert_contains "$(cat "$T/syslog.txt")" "alice logged in offline" "the offline login is logged"
+assert_logged "$T/syslog.txt" "alice logged in offline" "the offline login is logged"
 ig audit ingest >/dev/null
 assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.offline_login' AND subject='alice'")" 2 \
 	"each offline login is audited"
@@ -51,7 +51,7 @@ assert_eq "$(sql "SELECT count(*) FROM audit WHERE action='mfa.offline_login' AN
 slapd_restart "$T/slapd" || exit 1
 assert_exit 0 "back online, the next code is accepted" pam alice authenticate <<<"$(code 4)"
 assert_eq "$(state_sql "SELECT count(*) FROM fleet_pending")" 0 "the queue was written back"
-assert_contains "$(cat "$T/syslog.txt")" "an offline login's step of" "the write-back is logged"
+assert_logged "$T/syslog.txt" "an offline login's step of" "the write-back is logged"
 assert_eq "$(attr idgovLastStep)" "$((BASE + 4))" "the directory holds the new step"
 assert_eq "$(attr idgovRecoveryCode | grep -c "^${recovery[1]:0:4}:")" 0 "and the offline recovery code is spent there"
 
@@ -66,7 +66,7 @@ replace: idgovLastStep
 idgovLastStep: $((BASE + 6))
 L
 assert_exit 0 "back online, a later code is accepted" pam alice authenticate <<<"$(code 7)"
-assert_contains "$(cat "$T/syslog.txt")" "dropped: the directory already holds it or a later one" \
+assert_logged "$T/syslog.txt" "dropped: the directory already holds it or a later one" \
 	"the overtaken step is dropped with a log line"
 assert_eq "$(attr idgovLastStep)" "$((BASE + 7))" "the directory's step only grew"
 

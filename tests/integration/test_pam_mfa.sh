@@ -83,7 +83,7 @@ case "$(cat "$T/last.err")" in
 *enrol*) not_ok "and is not told why (reveal_enrolment = no)" ;;
 *) ok "and is not told why (reveal_enrolment = no)" ;;
 esac
-assert_contains "$(cat "$T/syslog.txt")" "denied bob: rule mfa.not_enrolled" "the reason is in the log"
+assert_logged "$T/syslog.txt" "denied bob: rule mfa.not_enrolled" "the reason is in the log"
 assert_exit 1 "a user unknown to the directory gets the same prompt" pam mallory authenticate <<<"123456"
 assert_contains "$(cat "$T/last.err")" "Verification code:" "(mallory is asked too)"
 sed -i 's/^\[mfa\]$/[mfa]\nreveal_enrolment = yes/' "$T/etc/idgov.conf"
@@ -115,7 +115,7 @@ changetype: delete
 L
 ig sync >/dev/null
 assert_exit 1 "account: a departed user is refused" pam carol acct_mgmt
-assert_contains "$(cat "$T/syslog.txt")" "rule account.departed" "the denial names its rule in syslog"
+assert_logged "$T/syslog.txt" "rule account.departed" "the denial names its rule in syslog"
 assert_exit 1 "auth: a departed user is refused" pam carol authenticate <<<"123456"
 assert_contains "$(cat "$T/last.err")" "removed from the directory" "as departed"
 case "$(cat "$T/last.err")" in *enrol*) not_ok "no enrolment hint for a departed user" ;; *) ok "no enrolment hint for a departed user" ;; esac
@@ -133,8 +133,8 @@ assert_eq "$(state_sql "SELECT service || ',' || (closed_at IS NOT NULL) FROM se
 mv "$T/state/idgov.db" "$T/state/idgov.db.away"
 assert_exit 1 "store unavailable: alice is refused" pam alice authenticate <<<"$(code 5)"
 assert_exit 1 "store unavailable: erin, named in [pam] break_glass, is refused too" pam erin authenticate <<<""
-assert_contains "$(cat "$T/syslog.txt")" "denying alice: idgov is unavailable" "the service logs why"
-assert_contains "$(cat "$T/syslog.txt")" "[pam] break_glass is no longer used" "and warned that [pam] break_glass is unused"
+assert_logged "$T/syslog.txt" "denying alice: idgov is unavailable" "the service logs why"
+assert_logged "$T/syslog.txt" "[pam] break_glass is no longer used" "and warned that [pam] break_glass is unused"
 mv "$T/state/idgov.db.away" "$T/state/idgov.db"
 
 assert_exit 0 "audit chain verifies" ig audit verify

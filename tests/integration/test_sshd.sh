@@ -101,6 +101,6 @@ assert_eq "$(grep -l '"action":"login.password_expired"' "$T/state/spool"/*.ev 2
 sed -i 's|^\[admin\]$|[pam]\npassword_age = all-logins\n[admin]|' "$T/etc/idgov.conf"
 assert_exit 255 "all-logins: the same login must change the password first" \
 	timeout 60 bash -c "$(declare -f login); port=$port; login $(code 4)"
-assert_contains "$(cat "$T/syslog.txt")" "alice must change the password: the password is 200 days old" \
+assert_logged "$T/syslog.txt" "alice must change the password: the password is 200 days old" \
 	"refused for the password's age"
 finish

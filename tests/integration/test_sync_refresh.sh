@@ -170,9 +170,9 @@ assert_contains "$(sql "SELECT details FROM events WHERE kind='group.changed' OR
 	'"privileged":true' "the reclassification is recorded"
 
 # Every audit record also went to syslog (LOG_AUTHPRIV = facility 10), one line each.
-assert_contains "$(cat "$T/syslog.txt")" "<85>" "lines use LOG_AUTHPRIV|LOG_NOTICE"
-assert_contains "$(cat "$T/syslog.txt")" "user.leaver by directory on carol" "the leaver reached syslog"
-assert_contains "$(cat "$T/syslog.txt")" "membership.added by directory on finance" "membership changes reached syslog"
+assert_logged "$T/syslog.txt" "<85>" "lines use LOG_AUTHPRIV|LOG_NOTICE"
+assert_logged "$T/syslog.txt" "user.leaver by directory on carol" "the leaver reached syslog"
+assert_logged "$T/syslog.txt" "membership.added by directory on finance" "membership changes reached syslog"
 assert_eq "$(grep -c 'audit #' "$T/syslog.txt")" "$(sql "SELECT count(*) FROM audit WHERE action <> 'idgov.init'")" \
 	"one syslog line per audit record (init ran before the listener)"
 

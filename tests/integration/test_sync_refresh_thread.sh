@@ -94,7 +94,7 @@ wait "$sync_pid"
 assert_eq "$?" 1 "the waiting client is told the sync failed"
 assert_eq "$(sql "SELECT mail FROM users WHERE uid='u9'")" stale@example.com \
 	"the stopped refresh wrote nothing (rolled back)"
-assert_contains "$(cat "$T/syslog.txt")" "background refresh failed: sync stopped" \
+assert_logged "$T/syslog.txt" "background refresh failed: sync stopped" \
 	"the stop is logged"
 assert_eq "$(sql "PRAGMA integrity_check")" ok "the store is intact"
 daemon_start || exit 1

@@ -41,7 +41,7 @@ assert_eq "$(sql "SELECT length(display_name) || ',' || coalesce(mail, 'absent')
 assert_eq "$(sql "SELECT group_concat(attribute, ',') FROM (SELECT attribute FROM entry_warnings w JOIN users u ON u.uuid = w.uuid WHERE u.uid='bob' ORDER BY attribute)")" \
 	"displayName,mail" "both are counted as warnings"
 assert_exit 1 "acct_mgmt refuses the locked user" pam bob acct_mgmt
-assert_contains "$(cat "$T/syslog.txt")" "displayName over 1024 bytes" "the cut is logged"
+assert_logged "$T/syslog.txt" "displayName over 1024 bytes" "the cut is logged"
 assert_contains "$(ig policy check bob 2>&1)" "locked by ppolicy" "policy check says why"
 assert_contains "$(ig --json status | jq -r .counts.value_warnings)" 2 "status counts the warnings"
 assert_exit 0 "audit chain verifies" ig audit verify
