@@ -260,33 +260,15 @@ last_logins_of_host(struct review_ctx *r, struct idg_err *err)
 {
 	char path[PATH_MAX];
 	struct store *state = NULL;
-	sqlite3_stmt *s = NULL, *w = NULL;
-	int rc = -1, step;
+	int rc;
 
 	if (mfastate_path(r->cfg, r->st->path, path, sizeof(path), err) != 0 ||
 	    mfastate_open(path, r->st, &state, err) != 0)
 		return -1;
-	if (store_prepare(state, "SELECT uid, max(opened_at) FROM sessions GROUP BY uid", &s,
-			  err) != 0 ||
-	    store_prepare(r->st,
-			  "INSERT INTO temp.last_login (uid, t) VALUES (?1, ?2) "
-			  "ON CONFLICT (uid) DO UPDATE SET t = max(t, excluded.t)",
-			  &w, err) != 0)
-		goto out;
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		sqlite3_bind_value(w, 1, sqlite3_column_value(s, 0));
-		sqlite3_bind_value(w, 2, sqlite3_column_value(s, 1));
-		if (store_step_done(r->st, w, err) != 0)
-			goto out;
-	}
-	if (step != SQLITE_DONE) {
-		store_err(state, err, "reading the login sessions");
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	sqlite3_finalize(w);
+	rc = store_copy_rows(state, "SELECT uid, max(opened_at) FROM sessions GROUP BY uid", r->st,
+			     "INSERT INTO temp.last_login (uid, t) VALUES (?1, ?2) "
+			     "ON CONFLICT (uid) DO UPDATE SET t = max(t, excluded.t)",
+			     err);
 	store_close(state);
 	return rc;
 }

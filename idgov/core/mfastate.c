@@ -71,34 +71,6 @@ mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t l
 	return 0;
 }
 
-/* Copies one query's rows from main into state with ins (same column count). */
-static int
-copy_rows(struct store *main, const char *select, struct store *state, const char *ins,
-	  struct idg_err *err)
-{
-	sqlite3_stmt *s = NULL, *w = NULL;
-	int rc = -1, step, n;
-
-	if (store_prepare(main, select, &s, err) != 0 || store_prepare(state, ins, &w, err) != 0)
-		goto out;
-	n = sqlite3_column_count(s);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		for (int i = 0; i < n; i++)
-			sqlite3_bind_value(w, i + 1, sqlite3_column_value(s, i));
-		if (store_step_done(state, w, err) != 0)
-			goto out;
-	}
-	if (step != SQLITE_DONE) {
-		store_err(main, err, "reading MFA state to move");
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	sqlite3_finalize(w);
-	return rc;
-}
-
 /* Version 0 to 1: the tables, and the main store's state copied. */
 static int
 migrate_v1(struct store *st, struct store *main, struct idg_err *err)
@@ -106,20 +78,21 @@ migrate_v1(struct store *st, struct store *main, struct idg_err *err)
 	if (store_exec(st, schema_v1, err) != 0)
 		return -1;
 	if (main != NULL &&
-	    (copy_rows(main,
-		       "SELECT user_uuid, last_step, failures, failure_start, locked_until "
-		       "FROM mfa",
-		       st,
-		       "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
-		       "locked_until) VALUES (?1, ?2, ?3, ?4, ?5)",
-		       err) != 0 ||
-	     copy_rows(main,
-		       "SELECT user_uuid, code_id, hash, used_at FROM mfa_recovery "
-		       "WHERE used_at IS NOT NULL",
-		       st,
-		       "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
-		       "VALUES (?1, ?2, ?3, ?4)",
-		       err) != 0))
+	    (store_copy_rows(
+		     main,
+		     "SELECT user_uuid, last_step, failures, failure_start, locked_until "
+		     "FROM mfa",
+		     st,
+		     "INSERT INTO mfa_state (user_uuid, last_step, failures, failure_start, "
+		     "locked_until) VALUES (?1, ?2, ?3, ?4, ?5)",
+		     err) != 0 ||
+	     store_copy_rows(main,
+			     "SELECT user_uuid, code_id, hash, used_at FROM mfa_recovery "
+			     "WHERE used_at IS NOT NULL",
+			     st,
+			     "INSERT INTO mfa_recovery_used (user_uuid, code_id, hash, used_at) "
+			     "VALUES (?1, ?2, ?3, ?4)",
+			     err) != 0))
 		return -1;
 	return store_exec(st, "PRAGMA user_version = 1", err);
 }
@@ -134,13 +107,13 @@ migrate_v3(struct store *st, struct store *main, struct idg_err *err)
 	if (store_exec(st, schema_v3, err) != 0)
 		return -1;
 	if (main != NULL &&
-	    copy_rows(main,
-		      "SELECT id, uid, service, rhost, tty, pid, opened_at, closed_at "
-		      "FROM sessions ORDER BY id",
-		      st,
-		      "INSERT INTO sessions (id, uid, service, rhost, tty, pid, opened_at, "
-		      "closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-		      err) != 0)
+	    store_copy_rows(main,
+			    "SELECT id, uid, service, rhost, tty, pid, opened_at, closed_at "
+			    "FROM sessions ORDER BY id",
+			    st,
+			    "INSERT INTO sessions (id, uid, service, rhost, tty, pid, opened_at, "
+			    "closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			    err) != 0)
 		return -1;
 	return store_exec(st, "PRAGMA user_version = 3", err);
 }

@@ -114,6 +114,33 @@ store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err)
 	return 0;
 }
 
+int
+store_copy_rows(struct store *from, const char *select, struct store *to, const char *insert,
+		struct idg_err *err)
+{
+	sqlite3_stmt *s = NULL, *w = NULL;
+	int rc = -1, step, n;
+
+	if (store_prepare(from, select, &s, err) != 0 || store_prepare(to, insert, &w, err) != 0)
+		goto out;
+	n = sqlite3_column_count(s);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			sqlite3_bind_value(w, i + 1, sqlite3_column_value(s, i));
+		if (store_step_done(to, w, err) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		store_err(from, err, "reading rows to copy");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(w);
+	return rc;
+}
+
 /*
  * A transaction's BEGIN or COMMIT, kept prepared: sqlite3_exec() would
  * parse it again each time, and the auth service runs three transactions

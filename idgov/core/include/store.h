@@ -108,6 +108,14 @@ int store_exec_int64(struct store *st, const char *sql, int64_t a, int64_t b, in
 /* Runs a prepared statement that returns no rows, and resets it. */
 int store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err);
 
+/*
+ * Runs insert on to once per row that select returns on from, binding the
+ * row's columns to its parameters ?1, ?2, ... in order (another file's
+ * rows taken over, without ATTACH, which a transaction forbids).
+ */
+int store_copy_rows(struct store *from, const char *select, struct store *to, const char *insert,
+		    struct idg_err *err);
+
 /* Sets err from the connection's last error, prefixed by what we were doing. */
 int store_err(struct store *st, struct idg_err *err, const char *doing);
 #ifdef __clang_analyzer__
