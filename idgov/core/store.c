@@ -115,6 +115,20 @@ store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err)
 }
 
 int
+store_sync_wal(struct store *st, struct idg_err *err)
+{
+	sqlite3_file *wal = NULL;
+
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
+		return idg_seterr(err, "cannot reach the WAL of %s", st->path);
+	if (wal == NULL || wal->pMethods == NULL) /* no WAL open: nothing unsynced */
+		return 0;
+	if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+		return idg_seterr(err, "cannot sync the WAL of %s", st->path);
+	return 0;
+}
+
+int
 store_copy_rows(struct store *from, const char *select, struct store *to, const char *insert,
 		struct idg_err *err)
 {

@@ -53,6 +53,8 @@ audit_event(struct mfa_ctx *c, const char *uid, const char *action, const char *
 {
 	if (c->log != NULL)
 		log_msg(c->log, LOG_NOTICE, "mfa: %s for %s by %s", action, uid, c->actor);
+	if (c->in_state_txn)
+		c->must_sync = 1;
 	if (c->audit == NULL)
 		return 0;
 	if (c->in_state_txn) {
@@ -476,6 +478,7 @@ verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t 
 	if (store_begin(c->state, err) != 0)
 		return -1;
 	c->in_state_txn = 1;
+	c->must_sync = 0;
 	c->pending_action[0] = '\0';
 	rc = find_user(c, uid, uuid, err);
 	if (rc == 0)
@@ -491,6 +494,15 @@ verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t 
 		store_rollback(c->state);
 		return -1;
 	}
+	/*
+	 * The state file commits without waiting for the disk (synchronous =
+	 * NORMAL): a power cut may lose the last logins' watermarks, which
+	 * only lets a code of those last seconds be taken again within its
+	 * window. A spent recovery code or a lock must not come back, so
+	 * that commit is synced before the login is told.
+	 */
+	if (c->must_sync && store_sync_wal(c->state, err) != 0)
+		return -1;
 	if (c->pending_action[0] == '\0' || c->audit == NULL)
 		return 0;
 	if (audit_spools(c->audit))

@@ -109,6 +109,12 @@ int store_exec_int64(struct store *st, const char *sql, int64_t a, int64_t b, in
 int store_step_done(struct store *st, sqlite3_stmt *stmt, struct idg_err *err);
 
 /*
+ * Makes what st has committed durable now: syncs its WAL, for the state
+ * file, whose commits do not wait for the disk (synchronous = NORMAL).
+ */
+int store_sync_wal(struct store *st, struct idg_err *err);
+
+/*
  * Runs insert on to once per row that select returns on from, binding the
  * row's columns to its parameters ?1, ?2, ... in order (another file's
  * rows taken over, without ATTACH, which a transaction forbids).

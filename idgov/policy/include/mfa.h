@@ -44,6 +44,7 @@ struct mfa_ctx {
 	struct store *state;
 	/* Internal: an audit record held while the state file's transaction is open. */
 	int in_state_txn;
+	int must_sync; /* that transaction spent a recovery code or locked: synced once committed */
 	char pending_action[40];
 	char pending_details[96];
 };

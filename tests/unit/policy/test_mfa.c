@@ -538,6 +538,86 @@ test_state_file_version_1_is_migrated(void **state)
 	store_close(st);
 }
 
+/*
+ * A VFS that is the default one but counts the syncs of WAL files: what
+ * a power cut cannot take back. It swaps only the WAL's xSync.
+ */
+static sqlite3_vfs counting_vfs;
+static sqlite3_io_methods counting_wal_methods;
+static const sqlite3_io_methods *real_wal_methods;
+static int wal_syncs;
+
+static int
+counting_wal_sync(sqlite3_file *file, int flags)
+{
+	wal_syncs++;
+	return real_wal_methods->xSync(file, flags);
+}
+
+static int
+counting_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags,
+	      int *out_flags)
+{
+	sqlite3_vfs *real = vfs->pAppData;
+	int rc = real->xOpen(real, name, file, flags, out_flags);
+
+	if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) && file->pMethods != NULL) {
+		real_wal_methods = file->pMethods;
+		counting_wal_methods = *file->pMethods;
+		counting_wal_methods.xSync = counting_wal_sync;
+		file->pMethods = &counting_wal_methods;
+	}
+	return rc;
+}
+
+/* The state file reopened through counting_vfs. */
+static void
+reopen_state_counting(struct fixture *f)
+{
+	sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+	char path[256];
+	struct idg_err err;
+
+	counting_vfs = *real;
+	counting_vfs.zName = "counting";
+	counting_vfs.pAppData = real;
+	counting_vfs.xOpen = counting_open;
+	assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
+	store_close(f->c.state);
+	snprintf(path, sizeof(path), "%s/authd.db", f->env.dir);
+	assert_int_equal(mfastate_open(path, f->env.st, &f->c.state, &err), 0);
+	assert_int_equal(sqlite3_vfs_register(real, 1), SQLITE_OK);
+}
+
+/*
+ * The state file does not wait for the disk at a login's commit, except
+ * when the login spent a recovery code or locked the user: a power cut
+ * must not make either undone.
+ */
+static void
+test_spent_codes_and_locks_reach_the_disk(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN];
+	int before;
+
+	enrol(f, "alice", codes);
+	reopen_state_counting(f);
+	wal_syncs = 0;
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 30), T0 + 30), MFA_OK);
+	assert_int_equal(verify(f, "alice", "000000", T0 + 60), MFA_BAD_CODE);
+	assert_int_equal(wal_syncs, 0);
+	assert_int_equal(verify(f, "alice", codes[0], T0 + 90), MFA_OK_RECOVERY);
+	assert_true(wal_syncs >= 1);
+	before = wal_syncs;
+	for (int i = 0; i < 4; i++) /* the recovery code reset the count */
+		assert_int_equal(verify(f, "alice", "000000", T0 + 100 + i), MFA_BAD_CODE);
+	assert_int_equal(wal_syncs, before);
+	assert_int_equal(verify(f, "alice", "000000", T0 + 110), MFA_BAD_CODE); /* the fifth */
+	assert_true(wal_syncs > before);
+	assert_int_equal(verify(f, "alice", code_at(f, T0 + 120), T0 + 120), MFA_LOCKED);
+}
+
 /* mfa_recovery_spent(): what a login spent in the state file, by uuid, id and hash. */
 static void
 test_recovery_spent_reads_the_state_file(void **state)
@@ -589,6 +669,7 @@ main(void)
 		TS(test_reset_and_audit),
 		TS(test_login_writes_state_while_store_is_write_locked),
 		TS(test_recovery_spent_reads_the_state_file),
+		TS(test_spent_codes_and_locks_reach_the_disk),
 		T(test_state_file_is_filled_from_the_store_once),
 		T(test_state_file_newer_or_garbage_is_refused),
 	};
