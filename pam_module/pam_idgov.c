@@ -33,7 +33,11 @@
  * from authenticate to account (struct kept, closed by account or by
  * pam_end), so the module is safe to load twice and to use from several
  * threads with separate handles; it never exits, never prints and
- * installs no signal handler.
+ * installs no signal handler. It is linked -z nodelete: once a handle has
+ * loaded it, it stays mapped, so that a process running many handles
+ * (bench/pam, an IMAP or RADIUS server's PAM worker) does not map and
+ * unmap it for each one; its one static, a counter for spool file names,
+ * decides nothing.
  */
 #include "bgcodes.h"
 #include "client.h"
@@ -226,7 +230,7 @@ make_request(pam_handle_t *pamh, const struct opts *o, enum authproto_op op,
  * service's worker for an accept). It belongs to the process that made
  * it: after a fork, the child leaves its copy alone and connects anew.
  * The account call closes it after its answer; one no call took is
- * closed with the handle (pam_end), before libpam unloads the module.
+ * closed with the handle (pam_end).
  * The service closes its end within AUTHD_KEEP_MS when no request comes,
  * and the socket is close-on-exec.
  */

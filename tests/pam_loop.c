@@ -2,8 +2,10 @@
  * Test helper: runs N full PAM transactions (authenticate with a given
  * answer, account, open and close session) in one process through the
  * real libpam with pam_start_confdir(), the way a long-lived sshd would,
- * and fails if descriptors or memory grow. Under the sanitizer build,
- * LeakSanitizer also checks every allocation at exit.
+ * and fails if descriptors or memory grow, or if pam_idgov.so was mapped
+ * again for a later handle (it is linked -z nodelete: loaded once, it
+ * stays). Under the sanitizer build, LeakSanitizer also checks every
+ * allocation at exit.
  *
  *   pam_loop CONFDIR USER N ANSWER
  */
@@ -43,6 +45,22 @@ rss_kib(void)
 	return kib;
 }
 
+/* Where pam_idgov.so's first mapping starts in this process, or 0 when it is not mapped. */
+static unsigned long
+module_base(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long base = 0;
+
+	while (f != NULL && base == 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "/pam_idgov.so") != NULL)
+			base = strtoul(line, NULL, 16);
+	if (f != NULL)
+		fclose(f);
+	return base;
+}
+
 static int
 transaction(const char *confdir, const char *user, int *auth_rc)
 {
@@ -67,6 +85,7 @@ main(int argc, char **argv)
 {
 	int n, fds0 = 0, fds1, auth_rc = -1;
 	long rss0 = 0, rss1;
+	unsigned long base0 = 0, base1;
 
 	if (argc != 5 || (n = atoi(argv[3])) < 100) {
 		fprintf(stderr, "usage: pam_loop CONFDIR USER N(>=100) ANSWER\n");
@@ -83,15 +102,22 @@ main(int argc, char **argv)
 		if (i == 99) { /* after warm-up: caches and the allocator have settled */
 			fds0 = open_fds();
 			rss0 = rss_kib();
+			base0 = module_base();
 		}
 	}
 	fds1 = open_fds();
 	rss1 = rss_kib();
+	base1 = module_base();
 	printf("%d transactions (last authenticate: %s): descriptors %d -> %d, RSS %ld -> %ld "
-	       "KiB\n",
-	       n, pam_strerror(NULL, auth_rc), fds0, fds1, rss0, rss1);
+	       "KiB, pam_idgov.so at %#lx -> %#lx after pam_end\n",
+	       n, pam_strerror(NULL, auth_rc), fds0, fds1, rss0, rss1, base0, base1);
 	if (fds1 != fds0) {
 		fprintf(stderr, "descriptor leak\n");
+		return 1;
+	}
+	if (base0 == 0 || base1 != base0) {
+		fprintf(stderr, "pam_idgov.so was unloaded after pam_end or mapped again "
+				"(not linked -z nodelete?)\n");
 		return 1;
 	}
 #ifndef __SANITIZE_ADDRESS__
