@@ -508,6 +508,7 @@ web_stop(struct web_server *s)
 	workq_stop(s->pages);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	workq_free(s->pages); /* only now: until libmicrohttpd stopped, a request could come */
 	if (s->cert != NULL)
 		sodium_free(s->cert);
 	if (s->key != NULL)

@@ -52,9 +52,9 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Stops and joins the threads started so far; frees q. */
+/* Refuses new jobs, and joins the threads started so far once they have run the rest. */
 static void
-shut(struct workq *q)
+stop(struct workq *q)
 {
 	pthread_mutex_lock(&q->mu);
 	q->stopping = 1;
@@ -62,6 +62,13 @@ shut(struct workq *q)
 	pthread_mutex_unlock(&q->mu);
 	for (int i = 0; i < q->n; i++)
 		pthread_join(q->threads[i], NULL);
+	q->n = 0;
+}
+
+static void
+destroy(struct workq *q)
+{
+	stop(q);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
@@ -83,7 +90,7 @@ workq_start(int n, void (*run)(struct workq_job *), struct workq **out)
 	q->run = run;
 	for (; q->n < n; q->n++) {
 		if ((rc = pthread_create(&q->threads[q->n], NULL, worker, q)) != 0) {
-			shut(q);
+			destroy(q);
 			return rc;
 		}
 	}
@@ -115,5 +122,12 @@ void
 workq_stop(struct workq *q)
 {
 	if (q != NULL)
-		shut(q);
+		stop(q);
+}
+
+void
+workq_free(struct workq *q)
+{
+	if (q != NULL)
+		destroy(q);
 }

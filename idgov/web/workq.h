@@ -27,7 +27,14 @@ int workq_start(int n, void (*run)(struct workq_job *), struct workq **out);
 /* Queues job; 0, or -1 when the queue is stopping (job not taken). */
 int workq_push(struct workq *q, struct workq_job *job);
 
-/* Refuses new jobs, lets the threads finish every job already queued, joins them, frees q. */
+/*
+ * Refuses new jobs from now on (workq_push() says -1), lets the threads
+ * finish every job already queued, and joins them. q stays valid, so that
+ * a late push is refused rather than a use after free; workq_free() frees it.
+ */
 void workq_stop(struct workq *q);
+
+/* Stops q if it is not yet, and frees it; q may be NULL. */
+void workq_free(struct workq *q);
 
 #endif

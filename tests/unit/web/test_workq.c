@@ -92,7 +92,7 @@ test_jobs_are_taken_in_the_order_pushed(void **state)
 		assert_int_equal(workq_push(q, &j[i].job), 0);
 	}
 	open_gate();
-	workq_stop(q);
+	workq_free(q);
 	assert_int_equal(done, 6);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(order[i], i);
@@ -122,7 +122,7 @@ test_a_blocked_job_holds_only_its_own_thread(void **state)
 	assert_int_equal(order[2], 3);
 	pthread_mutex_unlock(&mu);
 	open_gate();
-	workq_stop(q);
+	workq_free(q);
 	assert_int_equal(done, 4);
 	assert_int_equal(order[3], 0);
 }
@@ -143,6 +143,10 @@ test_stop_runs_every_job_already_queued(void **state)
 	}
 	workq_stop(q);
 	assert_int_equal(done, NJOBS);
+	/* Stopped, q still answers: a late job is refused and never run. */
+	assert_int_equal(workq_push(q, &j[0].job), -1);
+	workq_free(q);
+	assert_int_equal(done, NJOBS);
 }
 
 static void
@@ -158,8 +162,9 @@ test_thread_count_is_bounded(void **state)
 	assert_null(q);
 	assert_int_equal(workq_start(64, run, &q), 0);
 	assert_non_null(q);
-	workq_stop(q);
+	workq_free(q);
 	workq_stop(NULL);
+	workq_free(NULL);
 }
 
 int
