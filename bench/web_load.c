@@ -62,7 +62,7 @@ struct conn {
 	char req[MAX_PATH + MAX_COOKIE + 256];
 	size_t req_len;
 	int rounds_done, dead, sending;
-	double t0;
+	double t0, lat_sum; /* lat_sum: this session's latencies added up, for fairness */
 	/* the response being read */
 	enum rstate st;
 	char head[MAX_HEAD + 1];
@@ -377,6 +377,7 @@ response_done(struct run *run, struct conn *c, double t1)
 	if (run->page_size == 0)
 		run->page_size = c->size;
 	run->lat[run->n_lat++] = t1 - c->t0;
+	c->lat_sum += t1 - c->t0;
 	if (c->server_ms >= 0) {
 		run->gap[run->n_srv] = t1 - c->t0 - c->server_ms;
 		run->srv[run->n_srv++] = c->server_ms;
@@ -449,6 +450,30 @@ loop(struct run *run, struct conn *c, int n)
 				conn_recv(run, &c[i]);
 		}
 	}
+}
+
+/*
+ * How evenly the sessions were served: each session's mean latency, and
+ * the least, the median and the most of those means. A server that
+ * serves some connections later than others (one pool thread holding
+ * more of them) shows as a spread here that the overall p50 and p99
+ * alone do not tell apart from noise.
+ */
+static void
+fairness(const struct conn *c, int n)
+{
+	double *m = calloc((size_t)n, sizeof(double));
+	size_t k = 0;
+
+	if (m == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+		if (c[i].rounds_done > 0)
+			m[k++] = c[i].lat_sum / c[i].rounds_done;
+	if (k > 0)
+		printf("; session means min %.1f, p50 %.1f, max %.1f ms", bench_quantile(m, k, 0.0),
+		       bench_quantile(m, k, 0.50), bench_quantile(m, k, 1.0));
+	free(m);
 }
 
 static void
@@ -556,6 +581,7 @@ main(int argc, char **argv)
 		       bench_quantile(run.gap, run.n_srv, 0.99));
 	else
 		printf("; server time not sent");
+	fairness(c, n);
 	printf("; %.1f pages/s; web_load CPU %.2f ms a page\n",
 	       (double)run.n_lat * 1e3 / (t_end - t_start),
 	       run.n_lat > 0 ? (cpu_ms() - cpu0) / (double)run.n_lat : 0.0);

@@ -251,7 +251,7 @@ static const struct key_def keys[] = {
 	KI("web", "max_request", web_max_request, "1048576", 4096, 67108864),
 	KI("web", "max_connections", web_max_connections, "512", 1, 65536),
 	KI("web", "max_connections_per_addr", web_max_connections_per_addr, "32", 1, 65536),
-	KI("web", "threads", web_threads, "4", 1, 64),
+	KI("web", "threads", web_threads, "8", 1, 64),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -28,10 +28,28 @@
  * connection is still busy with another one, reading the request, and
  * writing the response.
  * It is a duration and nothing else: no name, no address, no path.
+ *
+ * Threads. libmicrohttpd's threads (POLL_THREADS, each with its own epoll
+ * set; a connection stays with one) read requests and write responses,
+ * TLS included, and never wait for idgovd. A complete request for a page
+ * is suspended (libmicrohttpd's suspend/resume) and queued to [web]
+ * threads page threads (workq.c), first come first served; one of them
+ * makes the page, its control call to idgovd included, and resumes the
+ * connection, whose thread then sends the answer. While one request waits
+ * for idgovd, the other connections of the same libmicrohttpd thread go
+ * on being read and answered, and the requests of all connections are
+ * taken in the order they were complete. Before, the pool thread that
+ * owned a connection made its pages: the dozen other connections of that
+ * thread waited for each control call in turn, and at most [web] threads
+ * calls were in idgovd at once. [web] threads now bounds only the calls in
+ * idgovd at once (idgovd's [control] max_clients_per_uid must allow as
+ * many for the web user); static assets are answered at once, in the
+ * libmicrohttpd thread. The wait in the queue is inside Server-Timing.
  */
 #include "web.h"
 
 #include "safepath.h"
+#include "workq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +68,7 @@
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 #define IDLE_TIMEOUT 30
+#define POLL_THREADS 2
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src "
 			  "'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri "
@@ -57,14 +76,27 @@ static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'sel
 
 struct web_server {
 	struct MHD_Daemon *d;
+	struct workq *pages; /* the page threads */
 	struct web_app *app;
 	char *cert, *key;
 };
 
-/* What one request carries across libmicrohttpd's calls. */
+/*
+ * What one request carries across libmicrohttpd's calls. From queued to
+ * made, rq and rs belong to the page thread that takes the job; the
+ * connection is suspended meanwhile, and libmicrohttpd calls on_request()
+ * again (in its own thread) only after that thread's resume, whose lock
+ * orders its writes before the reads that follow.
+ */
 struct pending {
+	struct workq_job job; /* first: the page queue's link */
+	struct web_server *s;
+	struct MHD_Connection *c;
 	struct buf body;
 	int too_large, bad_type;
+	int made;
+	struct web_req rq;
+	struct web_resp rs;
 	struct timespec t0; /* the first call of on_request() for it */
 };
 
@@ -250,16 +282,71 @@ simple(struct MHD_Connection *c, int status, const char *text)
 	return rc;
 }
 
+/* Wipes and frees what the request and its answer hold (the pending itself stays). */
+static void
+pending_clear(struct pending *p)
+{
+	if (p->rs.body.p != NULL)
+		sodium_memzero(p->rs.body.p, p->rs.body.len); /* a page may show recovery codes */
+	buf_free(&p->rs.body);
+	form_free(&p->rq.query);
+	form_free(&p->rq.body);
+}
+
+/* The request's parts for the pages, read in libmicrohttpd's thread; 0, or -1 when malformed. */
+static int
+read_request(struct MHD_Connection *c, struct pending *p, const char *url, const char *method)
+{
+	struct web_req *rq = &p->rq;
+	struct buf q;
+	int post = strcmp(method, "POST") == 0, rc = 0;
+
+	rq->method = method;
+	rq->path = url;
+	client_addr(c, rq->addr, sizeof(rq->addr));
+	rq->cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_COOKIE);
+	buf_init(&q);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &q);
+	if (q.failed || form_parse(q.p != NULL ? q.p : "", q.len, &rq->query) != 0 ||
+	    (post && form_parse(p->body.p != NULL ? p->body.p : "", p->body.len, &rq->body) != 0))
+		rc = -1;
+	buf_free(&q);
+	if (rc != 0)
+		pending_clear(p);
+	return rc;
+}
+
+/* Queues the page made for p (in p->rs) and lets go of it. */
+static enum MHD_Result
+answer(struct MHD_Connection *c, struct pending *p)
+{
+	enum MHD_Result rc;
+
+	if (p->rs.body.failed)
+		rc = simple(c, 500, "the page could not be made\n");
+	else
+		rc = reply(c, &p->rs, &p->t0);
+	pending_clear(p);
+	return rc;
+}
+
+/* A page thread's job: the page, then the connection handed back to its thread. */
+static void
+make_page(struct workq_job *j)
+{
+	struct pending *p = (struct pending *)j;
+
+	pages_handle(p->s->app, &p->rq, &p->rs);
+	p->made = 1;
+	MHD_resume_connection(p->c);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	   const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct web_server *s = cls;
 	struct pending *p = *state;
-	struct web_req rq;
-	struct web_resp rs;
-	struct buf q;
-	enum MHD_Result rc;
 	int post = strcmp(method, "POST") == 0;
 
 	(void)version;
@@ -274,7 +361,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			return simple(c, 413, "request too large\n");
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			return MHD_NO;
+		p->s = s;
+		p->c = c;
 		buf_init(&p->body);
+		buf_init(&p->rs.body);
 		clock_gettime(CLOCK_MONOTONIC, &p->t0);
 		p->bad_type = post && (type == NULL ||
 				       strncmp(type, "application/x-www-form-urlencoded", 33) != 0);
@@ -296,33 +386,25 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (!post && p->body.len > 0)
 		return simple(c, 400, "a GET has no body\n");
 
-	memset(&rq, 0, sizeof(rq));
-	memset(&rs, 0, sizeof(rs));
-	buf_init(&rs.body);
-	buf_init(&q);
-	rq.method = method;
-	rq.path = url;
-	client_addr(c, rq.addr, sizeof(rq.addr));
-	rq.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_COOKIE);
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &q);
-	if (q.failed || form_parse(q.p != NULL ? q.p : "", q.len, &rq.query) != 0 ||
-	    (post && form_parse(p->body.p != NULL ? p->body.p : "", p->body.len, &rq.body) != 0)) {
-		buf_free(&q);
-		form_free(&rq.query);
+	if (p->made)
+		return answer(c, p);
+	if (read_request(c, p, url, method) != 0)
 		return simple(c, 400, "malformed form or query\n");
+	if (pages_local(&p->rq)) {
+		pages_handle(s->app, &p->rq, &p->rs);
+		return answer(c, p);
 	}
-	buf_free(&q);
-	pages_handle(s->app, &rq, &rs);
-	if (rs.body.failed)
-		rc = simple(c, 500, "the page could not be made\n");
-	else
-		rc = reply(c, &rs, &p->t0);
-	if (rs.body.p != NULL)
-		sodium_memzero(rs.body.p, rs.body.len); /* a page may show recovery codes */
-	buf_free(&rs.body);
-	form_free(&rq.query);
-	form_free(&rq.body);
-	return rc;
+	/* Suspended before it is queued: a page thread's resume must find it suspended. */
+	MHD_suspend_connection(c);
+	if (workq_push(s->pages, &p->job) != 0) {
+		/* Stopping: no page thread will take it. */
+		p->rs.status = 503;
+		p->rs.content_type = "text/plain; charset=utf-8";
+		buf_puts(&p->rs.body, "the service is stopping\n");
+		p->made = 1;
+		MHD_resume_connection(c);
+	}
+	return MHD_YES;
 }
 
 static void
@@ -338,8 +420,19 @@ on_done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTermi
 	if (p->body.p != NULL)
 		sodium_memzero(p->body.p, p->body.len); /* a password */
 	buf_free(&p->body);
+	pending_clear(p);
 	free(p);
 	*state = NULL;
+}
+
+static int
+start_pages(struct web_server *s, int n, struct idg_err *err)
+{
+	int rc = workq_start(n, make_page, &s->pages);
+
+	if (rc != 0)
+		return idg_seterr(err, "cannot start [web] threads = %d: %s", n, strerror(rc));
+	return 0;
 }
 
 int
@@ -348,7 +441,8 @@ web_start(struct web_app *app, struct web_server **out, struct idg_err *err)
 	const struct cfg *cfg = app->cfg;
 	struct sockaddr_storage ss;
 	struct web_server *s;
-	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	size_t ss_len;
 
 	*out = NULL;
@@ -372,7 +466,8 @@ web_start(struct web_app *app, struct web_server **out, struct idg_err *err)
 		return idg_seterr(err, "out of memory");
 	s->app = app;
 	if (read_file(cfg->web_cert_file, &s->cert, err) != 0 ||
-	    read_file(cfg->web_key_file, &s->key, err) != 0) {
+	    read_file(cfg->web_key_file, &s->key, err) != 0 ||
+	    start_pages(s, cfg->web_threads, err) != 0) {
 		web_stop(s);
 		return -1;
 	}
@@ -383,7 +478,7 @@ web_start(struct web_app *app, struct web_server **out, struct idg_err *err)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections_per_addr,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)cfg->web_threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+		(unsigned)POLL_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 		MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
 	/* libmicrohttpd has parsed the key into GnuTLS: our copy goes. */
 	sodium_free(s->key);
@@ -405,8 +500,15 @@ web_stop(struct web_server *s)
 {
 	if (s == NULL)
 		return;
+	/*
+	 * The page threads first: they make every page already queued and
+	 * resume its connection (a later request is answered 503 at once), so
+	 * that no connection is left suspended, which libmicrohttpd cannot stop.
+	 */
+	workq_stop(s->pages);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	workq_free(s->pages); /* only now: until libmicrohttpd stopped, a request could come */
 	if (s->cert != NULL)
 		sodium_free(s->cert);
 	if (s->key != NULL)

@@ -457,6 +457,13 @@ serve_asset(const char *path, struct web_resp *rs)
 	return 0;
 }
 
+int
+pages_local(const struct web_req *rq)
+{
+	return strcmp(rq->method, "POST") != 0 &&
+	       (strncmp(rq->path, "/static/", 8) == 0 || strcmp(rq->path, "/favicon.ico") == 0);
+}
+
 void
 pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs)
 {

@@ -47,6 +47,12 @@ struct web_resp {
 /* Answers one request: fills rs (status, body or redirect, cookie). */
 void pages_handle(struct web_app *app, struct web_req *rq, struct web_resp *rs);
 
+/*
+ * 1 when pages_handle() answers rq without asking idgovd (a static asset,
+ * or the 404 for one): http.c answers those in its own thread at once.
+ */
+int pages_local(const struct web_req *rq);
+
 /* Starts serving; 0, or -1 with err. web_stop() ends it. */
 struct web_server;
 int web_start(struct web_app *app, struct web_server **out, struct idg_err *err);

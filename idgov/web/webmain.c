@@ -106,6 +106,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_msg(&log, LOG_NOTICE, "serving HTTPS on %s port %d", cfg->web_listen, cfg->web_port);
+	/* Each page thread may hold one connection to idgovd; idgovd refuses more than this. */
+	if (cfg->web_threads > cfg->max_clients_per_uid)
+		log_msg(&log, LOG_WARNING,
+			"[web] threads = %d is more than [control] max_clients_per_uid = %d: "
+			"idgovd will refuse the calls above %d at once (pages saying the service "
+			"is unavailable)",
+			cfg->web_threads, cfg->max_clients_per_uid, cfg->max_clients_per_uid);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
 			break;

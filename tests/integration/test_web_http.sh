@@ -6,8 +6,9 @@
 # with the id replaced at each step; a POST without its CSRF token is 403
 # and changes nothing; size limits (413), wrong methods and content types;
 # the per-address connection limit; idle sessions; a reviewer's items;
-# the Server-Timing header on a signed-in person's pages only, and
-# bench/web_load against the real pages.
+# the Server-Timing header on a signed-in person's pages only,
+# bench/web_load against the real pages, and a request answered while
+# another connection's waits for a stopped idgovd.
 # Needs root (setpriv: the frontend runs as nobody).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -241,6 +242,40 @@ csrf=$(csrf_of "$T/web/reviews.html")
 assert_eq "$(wcurl -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" "$WEB/signout")" 303 "sign-out"
 assert_eq "$(wcurl -b "__Host-idgov=$second" -o /dev/null -w '%{http_code}' "$WEB/reviews")" 303 "the old cookie is refused after"
 assert_eq "$(sql "SELECT count(*) FROM web_sessions WHERE user = 'bin' AND ended IS NULL")" 0 "and idgovd's session is ended"
+
+# A page waiting for idgovd holds one page thread, never the connections of others:
+# with one page thread ([web] threads = 1) and idgovd stopped, a sign-in waits for
+# idgovd, and meanwhile another connection's static asset is answered. (Before, the
+# libmicrohttpd thread that read a request made its page, and with threads = 1 the one
+# thread waited for idgovd with every other connection.)
+web_stop
+sed -i 's/^\[web\]$/[web]\nthreads = 1/' "$T/etc/idgov.conf"
+assert_exit 0 "idgov-web starts with one page thread" web_start
+jar=$T/web/jar-blocked
+wcurl -c "$jar" -b "$jar" -o "$T/web/page.html" "$WEB/signin"
+# Connections waiting in idgovd's accept queue (a listening socket's Recv-Q).
+queued() { [ "$(ss -xlnH | awk -v s="$T/run/idgov.sock" '$5 == s { print $3 }')" -ge 1 ]; }
+kill -STOP "$(cat "$T/run/idgovd.pid")"
+wcurl -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$(csrf_of "$T/web/page.html")" \
+	--data-urlencode name=bin --data-urlencode 'password=Bin password 1' "$WEB/signin" >"$T/web/blocked.txt" &
+blocked=$!
+# The sign-in's connection to idgovd waits in idgovd's accept queue while it is stopped.
+assert_exit 0 "the sign-in waits for the stopped idgovd" wait_for 10 queued
+assert_eq "$(wcurl -m 20 -o /dev/null -w '%{http_code}' "$WEB/static/style.css")" 200 \
+	"another connection's request is answered meanwhile"
+assert_exit 0 "while the sign-in still waits" kill -0 "$blocked"
+kill -CONT "$(cat "$T/run/idgovd.pid")"
+wait "$blocked"
+assert_eq "$(cat "$T/web/blocked.txt")" 303 "the sign-in goes on once idgovd answers"
+# More page threads than idgovd lets the web user connect: said at start.
+web_stop
+syslog_sink
+chmod 666 "$T/run/log.sock" # idgov-web logs as nobody
+sed -i 's/^threads = 1$/threads = 9/' "$T/etc/idgov.conf"
+assert_exit 0 "idgov-web starts with 9 page threads" web_start
+assert_exit 0 "and warns that idgovd allows the web user 8 connections" \
+	wait_for 10 grep -q 'threads = 9 is more than \[control\] max_clients_per_uid = 8' "$T/syslog.txt"
+kill "$SINK_PID" # web_start's exit trap replaced syslog_sink's
 
 web_stop
 daemon_stop
