@@ -57,14 +57,41 @@ check_server(int fd, const char *socket_path, const char *daemon_user, struct id
 			  socket_path, (unsigned)cred.uid, daemon_user ? daemon_user : "root");
 }
 
+/* Bounds each blocking call on fd (connect, send, read) to timeout_ms. */
+static int
+set_timeouts(int fd, int timeout_ms, struct idg_err *err)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		return idg_seterr(err, "cannot set the socket's timeouts: %s", strerror(errno));
+	return 0;
+}
+
+/* What a failed call on the control socket says: a timeout, or errno's text. */
+static const char *
+why(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS ? "idgovd did not answer in time"
+								   : strerror(e);
+}
+
 int
 client_call(const char *socket_path, const char *daemon_user, const char *request, char **reply,
 	    int *unavailable, struct idg_err *err)
 {
+	return client_call_within(socket_path, daemon_user, request, 0, reply, unavailable, err);
+}
+
+int
+client_call_within(const char *socket_path, const char *daemon_user, const char *request,
+		   int timeout_ms, char **reply, int *unavailable, struct idg_err *err)
+{
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 65536;
 	char *buf = NULL;
-	int fd, send_errno = 0;
+	int fd, send_errno = 0, timed_out = 0;
 
 	*reply = NULL;
 	*unavailable = 0;
@@ -73,11 +100,18 @@ client_call(const char *socket_path, const char *daemon_user, const char *reques
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return idg_seterr(err, "socket: %s", strerror(errno));
+	if (timeout_ms > 0 && set_timeouts(fd, timeout_ms, err) != 0) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		int e = errno;
 
 		close(fd);
 		*unavailable = e == ENOENT || e == ECONNREFUSED;
+		if (!*unavailable)
+			return idg_seterr(err, "cannot connect to idgovd on %s: %s", socket_path,
+					  why(e));
 		return idg_seterr(err, "idgovd is not running (cannot connect to %s: %s)",
 				  socket_path, strerror(e));
 	}
@@ -91,8 +125,7 @@ client_call(const char *socket_path, const char *daemon_user, const char *reques
 		 * error reply before reading the request: read that reply, it says why. */
 		if (send_errno != EPIPE && send_errno != ECONNRESET) {
 			close(fd);
-			return idg_seterr(err, "sending request to idgovd: %s",
-					  strerror(send_errno));
+			return idg_seterr(err, "sending request to idgovd: %s", why(send_errno));
 		}
 	}
 	shutdown(fd, SHUT_WR);
@@ -118,6 +151,8 @@ client_call(const char *socket_path, const char *daemon_user, const char *reques
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			timed_out = 1;
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -125,6 +160,10 @@ client_call(const char *socket_path, const char *daemon_user, const char *reques
 	close(fd);
 	if (buf == NULL)
 		return idg_seterr(err, "reply from idgovd is too large");
+	if (timed_out) {
+		free(buf);
+		return idg_seterr(err, "idgovd did not answer within %d ms", timeout_ms);
+	}
 	buf[len] = '\0';
 	if (len == 0 && send_errno != 0) {
 		free(buf);

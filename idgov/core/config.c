@@ -252,6 +252,7 @@ static const struct key_def keys[] = {
 	KI("web", "max_connections", web_max_connections, "512", 1, 65536),
 	KI("web", "max_connections_per_addr", web_max_connections_per_addr, "32", 1, 65536),
 	KI("web", "threads", web_threads, "8", 1, 64),
+	K("web", "idgovd_timeout", T_DURATION, web_idgovd_timeout, "60s"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -1107,6 +1108,9 @@ validate(struct parse_ctx *ctx)
 			ctx->err,
 			"%s: [web] user: must be an unprivileged user of its own, not root",
 			ctx->name);
+	if (c->web_idgovd_timeout < 1 || c->web_idgovd_timeout > 3600)
+		return idg_seterr(ctx->err, "%s: [web] idgovd_timeout: must be 1s to 1h",
+				  ctx->name);
 	if (c->web_session_idle > c->web_session_max)
 		return idg_seterr(ctx->err, "%s: [web] session_idle: longer than session_max",
 				  ctx->name);

@@ -53,7 +53,8 @@ ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token, c
 	}
 	if (line == NULL)
 		return;
-	if (client_call(c->socket, c->daemon_user, line, &reply, &unavailable, &err) != 0) {
+	if (client_call_within(c->socket, c->daemon_user, line, c->timeout_ms, &reply, &unavailable,
+			       &err) != 0) {
 		sodium_memzero(line, strlen(line));
 		free(line);
 		return;

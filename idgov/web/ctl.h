@@ -13,6 +13,7 @@
 struct ctl {
 	const char *socket;
 	const char *daemon_user;
+	int timeout_ms; /* [web] idgovd_timeout */
 };
 
 struct ctl_reply {

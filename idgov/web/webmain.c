@@ -89,6 +89,7 @@ main(int argc, char **argv)
 	app.log = &log;
 	app.ctl.socket = cfg->socket_path;
 	app.ctl.daemon_user = cfg->daemon_user;
+	app.ctl.timeout_ms = (int)cfg->web_idgovd_timeout * 1000;
 	app.sessions = wsess_table_new(MAX_SESSIONS, cfg->web_session_idle, cfg->web_session_max);
 	/* Signals are taken by sigwait() below, never by libmicrohttpd's threads. */
 	sigemptyset(&set);

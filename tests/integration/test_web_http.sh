@@ -267,6 +267,25 @@ assert_exit 0 "while the sign-in still waits" kill -0 "$blocked"
 kill -CONT "$(cat "$T/run/idgovd.pid")"
 wait "$blocked"
 assert_eq "$(cat "$T/web/blocked.txt")" 303 "the sign-in goes on once idgovd answers"
+# A page gives up on an idgovd that does not answer ([web] idgovd_timeout) and
+# its thread serves the next request: with the one page thread, a second
+# sign-in is answered too, each after the timeout, while idgovd stays stopped.
+web_stop
+sed -i 's/^threads = 1$/threads = 1\nidgovd_timeout = 2s/' "$T/etc/idgov.conf"
+assert_exit 0 "idgov-web starts with a 2 s idgovd_timeout" web_start
+kill -STOP "$(cat "$T/run/idgovd.pid")"
+# A sign-in, its form fetched first (a refused step's form has a new token).
+signin_stopped() {
+	wcurl -m 20 -c "$jar" -b "$jar" -o "$T/web/page.html" "$WEB/signin"
+	wcurl -m 20 -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' \
+		--data-urlencode "csrf=$(csrf_of "$T/web/page.html")" --data-urlencode name=bin \
+		--data-urlencode 'password=Bin password 1' "$WEB/signin"
+}
+assert_eq "$(signin_stopped)" 503 "a sign-in while idgovd is stopped is unavailable after the timeout"
+assert_eq "$(signin_stopped)" 503 "and the page thread serves the next one"
+kill -CONT "$(cat "$T/run/idgovd.pid")"
+assert_eq "$(signin_stopped)" 303 "once idgovd answers, the sign-in goes on"
+sed -i '/^idgovd_timeout = 2s$/d' "$T/etc/idgov.conf"
 # More page threads than idgovd lets the web user connect: said at start.
 web_stop
 syslog_sink

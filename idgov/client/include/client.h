@@ -14,4 +14,13 @@
 int client_call(const char *socket_path, const char *daemon_user, const char *request, char **reply,
 		int *unavailable, struct idg_err *err);
 
+/*
+ * client_call(), giving up when idgovd takes more than timeout_ms (> 0)
+ * to accept, to read a part of the request or to send a part of its
+ * reply: a stopped or hung idgovd then costs a page of idgov-web that
+ * long, not a thread for good. A timeout is not "unavailable".
+ */
+int client_call_within(const char *socket_path, const char *daemon_user, const char *request,
+		       int timeout_ms, char **reply, int *unavailable, struct idg_err *err);
+
 #endif

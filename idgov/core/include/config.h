@@ -292,6 +292,7 @@ struct cfg {
 	int web_max_connections;
 	int web_max_connections_per_addr;
 	int web_threads;
+	int64_t web_idgovd_timeout; /* a control call of idgov-web's gives up after this */
 
 	/* [fleet]: one governor per directory, proven by a lease entry (lease.h) */
 	int fleet_role;          /* enum cfg_role */

@@ -690,6 +690,27 @@ test_plain_bind_to_another_host_is_warned(void **state)
 	}
 }
 
+/* [web] idgovd_timeout: a duration from 1s to 1h, 60s when not given. */
+static void
+test_web_idgovd_timeout(void **state)
+{
+	struct cfg *cfg;
+	struct idg_err err;
+
+	(void)state;
+	assert_int_equal(cfg_load_string(BASE, "t.conf", &cfg, &err), 0);
+	assert_int_equal(cfg->web_idgovd_timeout, 60);
+	cfg_free(cfg);
+	assert_int_equal(cfg_load_string(BASE "[web]\nidgovd_timeout = 1h\n", "t.conf", &cfg, &err),
+			 0);
+	assert_int_equal(cfg->web_idgovd_timeout, 3600);
+	cfg_free(cfg);
+	expect_error(BASE "[web]\nidgovd_timeout = 0s\n", "[web] idgovd_timeout: not a duration");
+	expect_error(BASE "[web]\nidgovd_timeout = 2h\n", "[web] idgovd_timeout: must be 1s to 1h");
+	expect_error(BASE "[web]\nidgovd_timeout = 30\n", "[web] idgovd_timeout: not a duration");
+	expect_error(BASE "[web]\nidgovd_timeout = -1s\n", "[web] idgovd_timeout: not a duration");
+}
+
 int
 main(void)
 {
@@ -718,6 +739,7 @@ main(void)
 		cmocka_unit_test(test_pam_password_age),
 		cmocka_unit_test(test_sync_reconcile_schedule),
 		cmocka_unit_test(test_malformed_rules_name_the_line),
+		cmocka_unit_test(test_web_idgovd_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
