@@ -33,7 +33,9 @@
  * of an offset: two index searches, one within the cursor's half of the
  * order (undecided or decided) from its item on, one in the halves past
  * it, each stopping at limit entries. So page 50 costs what page 1 does.
- * An offset still works, and still walks the entries it skips.
+ * An offset still works, and walks the entries it skips, from whichever
+ * end of the order is nearer: the pager's Last (by number) costs what
+ * First does, and no page more than half the list.
  *
  * An item carries what the page draws and no more, and its empty columns
  * are left out (query_rows_sparse()): the reply's JSON, built here and
@@ -89,6 +91,11 @@ static const char matched_sql[] = "SELECT count(*)" PAGE_WHERE;
 /* The window by offset: ?7 limit, ?8 offset. */
 static const char window_sql[] =
 	WINDOW_COLUMNS "SELECT i.id" PAGE_WHERE PAGE_ORDER " LIMIT ?7 OFFSET ?8" WINDOW_JOIN;
+
+/* The same window walked from the end: ?7 its rows, ?8 the entries after it. */
+static const char window_from_end_sql[] = WINDOW_COLUMNS
+	"SELECT i.id" PAGE_WHERE " ORDER BY i.decision IS NOT NULL DESC, i.id DESC LIMIT ?7 OFFSET "
+	"?8" WINDOW_JOIN;
 
 /*
  * The window after a cursor (?9 decided, ?10 item): the rest of the
@@ -293,12 +300,45 @@ add_cursors(json_t *o, json_t *items, json_t *table)
 	}
 }
 
+/*
+ * Prepares the window's statement and binds what its kind reads beyond
+ * the filters: a cursor's, or an offset's from the nearer end of the
+ * matched entries.
+ */
+static int
+prepare_window(struct store *st, const struct review_page_query *q, int64_t matched,
+	       sqlite3_stmt **s, struct idg_err *err)
+{
+	const struct review_cursor *cur = q->after.id > 0 ? &q->after : &q->before;
+	int64_t rows = matched - q->offset < q->limit ? matched - q->offset : q->limit;
+	int from_end = cur->id == 0 && q->offset > matched / 2 && rows > 0;
+
+	if (store_prepare_cached(st,
+				 q->after.id > 0    ? after_sql
+				 : q->before.id > 0 ? before_sql
+				 : from_end         ? window_from_end_sql
+						    : window_sql,
+				 s, err) != 0)
+		return -1;
+	if (cur->id > 0) {
+		sqlite3_bind_int64(*s, 7, q->limit);
+		sqlite3_bind_int(*s, 9, cur->decided != 0);
+		sqlite3_bind_int64(*s, 10, cur->id);
+	} else if (from_end) {
+		sqlite3_bind_int64(*s, 7, rows);
+		sqlite3_bind_int64(*s, 8, matched - q->offset - rows);
+	} else {
+		sqlite3_bind_int64(*s, 7, q->limit);
+		sqlite3_bind_int64(*s, 8, q->offset);
+	}
+	return 0;
+}
+
 json_t *
 review_page(struct store *st, const char *reviewer, const struct review_page_query *q,
 	    struct idg_err *err)
 {
-	const struct review_cursor *cur = q->after.id > 0 ? &q->after : &q->before;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	json_t *o = json_object(), *part;
 
 	if (o == NULL) {
@@ -313,20 +353,9 @@ review_page(struct store *st, const char *reviewer, const struct review_page_que
 		goto fail;
 	if (json_object_get(o, "matched") == NULL && add_matched(st, reviewer, q, o, err) != 0)
 		goto fail;
-	if (store_prepare_cached(st,
-				 q->after.id > 0    ? after_sql
-				 : q->before.id > 0 ? before_sql
-						    : window_sql,
-				 &s, err) != 0)
+	if (prepare_window(st, q, json_integer_value(json_object_get(o, "matched")), &s, err) != 0)
 		goto fail;
 	bind_query(s, reviewer, q);
-	sqlite3_bind_int64(s, 7, q->limit);
-	if (cur->id > 0) {
-		sqlite3_bind_int(s, 9, cur->decided != 0);
-		sqlite3_bind_int64(s, 10, cur->id);
-	} else {
-		sqlite3_bind_int64(s, 8, q->offset);
-	}
 	if (q->table) {
 		if ((part = query_table(st, s, err)) == NULL)
 			goto fail;

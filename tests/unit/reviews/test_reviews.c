@@ -768,6 +768,67 @@ test_page_after_and_before_a_cursor(void **state)
 				&err));
 }
 
+/*
+ * A page by offset is the same slice of the order whichever end it is
+ * walked from (review_page walks from the nearer one): every page of 23
+ * items, some decided and some privileged, at several sizes and filters,
+ * against the whole list in one window.
+ */
+static void
+test_page_by_offset_from_either_end(void **state)
+{
+	struct fixture *f = *state;
+	static const struct review_page_query filters[] = {
+		{.limit = 0}, {.undecided = 1}, {.privileged = 1}, {.person = "x1"}};
+	struct idg_err err;
+
+	open_with(f, REVIEW_DEFAULT_REVOKE);
+	assert_int_equal(
+		store_exec(
+			f->env.st,
+			"INSERT INTO review_items (campaign_id, user_uuid, user_uid, user_dn, "
+			"user_status, group_id, group_cn, group_dn, privileged, held_as, source, "
+			"recommendation, recommend_why, reviewer, reviewer_why, decision) SELECT "
+			"i.campaign_id, 'x' || n, 'x' || n, 'uid=x' || n, 'active', i.group_id, "
+			"i.group_cn, i.group_dn, n % 3 = 0, 'member', 'directory', 'approve', 'r', "
+			"'boss', 'manager', CASE WHEN n % 4 = 0 THEN 'approve' END FROM "
+			"review_items i, (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+			"FROM c WHERE n < 21) SELECT n FROM c) WHERE i.id = 1",
+			&err),
+		0);
+	assert_int_equal(counts_wrong(f), 0);
+	for (size_t k = 0; k < sizeof(filters) / sizeof(filters[0]); k++) {
+		struct review_page_query q = filters[k];
+		json_t *all;
+		json_int_t matched;
+
+		q.limit = 1000;
+		all = page_of(f, "boss", q);
+		matched = num(all, "matched");
+		assert_int_equal((json_int_t)shown(all), matched);
+		assert_true(matched >= 2);
+		for (int64_t limit = 1; limit <= 5; limit += 2) {
+			for (int64_t off = 0; off <= matched + 1; off++) {
+				json_t *o;
+
+				q.limit = limit;
+				q.offset = off;
+				o = page_of(f, "boss", q);
+				assert_int_equal(num(o, "matched"), matched);
+				assert_int_equal((int64_t)shown(o), off >= matched ? 0
+								    : matched - off < limit
+									    ? matched - off
+									    : limit);
+				for (size_t i = 0; i < shown(o); i++)
+					assert_int_equal(item_at(o, i),
+							 item_at(all, (size_t)off + i));
+				json_decref(o);
+			}
+		}
+		json_decref(all);
+	}
+}
+
 /* Runs review.page with args (JSON) as boss through its control operation; the reply's code. */
 static const char *
 page_op(struct fixture *f, const char *args, json_t **out)
@@ -992,6 +1053,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_keep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_login_from_the_fleet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_of_an_earlier_idgov_count, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_page_by_offset_from_either_end, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_go_to_reviewers_once, setup,
 						teardown),
