@@ -53,16 +53,18 @@ audit_event(struct mfa_ctx *c, const char *uid, const char *action, const char *
 {
 	if (c->log != NULL)
 		log_msg(c->log, LOG_NOTICE, "mfa: %s for %s by %s", action, uid, c->actor);
-	if (c->in_state_txn)
-		c->must_sync = 1;
-	if (c->audit == NULL)
-		return 0;
 	if (c->in_state_txn) {
-		/* Written to the chain once the state file has committed: see mfa_verify. */
+		/*
+		 * Held until the state file has committed: that commit is then
+		 * synced, and the record written to the chain if there is one
+		 * (verify_with_state).
+		 */
 		idg_strlcpy(c->pending_action, action, sizeof(c->pending_action));
 		idg_strlcpy(c->pending_details, details ? details : "", sizeof(c->pending_details));
 		return 0;
 	}
+	if (c->audit == NULL)
+		return 0;
 	return audit_append(c->audit, c->actor, uid, action, details, err);
 }
 
@@ -478,7 +480,6 @@ verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t 
 	if (store_begin(c->state, err) != 0)
 		return -1;
 	c->in_state_txn = 1;
-	c->must_sync = 0;
 	c->pending_action[0] = '\0';
 	rc = find_user(c, uid, uuid, err);
 	if (rc == 0)
@@ -501,7 +502,7 @@ verify_with_state(struct mfa_ctx *c, const char *uid, const char *code, int64_t 
 	 * window. A spent recovery code or a lock must not come back, so
 	 * that commit is synced before the login is told.
 	 */
-	if (c->must_sync && store_sync_wal(c->state, err) != 0)
+	if (c->pending_action[0] != '\0' && store_sync_wal(c->state, err) != 0)
 		return -1;
 	if (c->pending_action[0] == '\0' || c->audit == NULL)
 		return 0;

@@ -42,9 +42,12 @@ struct mfa_ctx {
 	 * to audit.
 	 */
 	struct store *state;
-	/* Internal: an audit record held while the state file's transaction is open. */
+	/*
+	 * Internal: an event (a recovery code spent, a lock) held while the
+	 * state file's transaction is open, for the sync and the audit record
+	 * that follow its commit.
+	 */
 	int in_state_txn;
-	int must_sync; /* that transaction spent a recovery code or locked: synced once committed */
 	char pending_action[40];
 	char pending_details[96];
 };
