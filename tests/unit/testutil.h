@@ -2,10 +2,13 @@
 #ifndef IDGOV_TESTUTIL_H
 #define IDGOV_TESTUTIL_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,6 +37,27 @@ test_rmtree(const char *dir)
 		return -1;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The number of files (not directories) in dir, or -1 if it cannot be read. */
+static inline int
+test_count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat sb;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_type == DT_REG ||
+		    (e->d_type == DT_UNKNOWN &&
+		     fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISREG(sb.st_mode)))
+			n++;
+	closedir(d);
+	return n;
 }
 
 /*

@@ -52,22 +52,6 @@ teardown(void **state)
 	return rc;
 }
 
-static int
-count_files(const char *dir)
-{
-	char cmd[256], buf[32];
-	FILE *p;
-	int n = -1;
-
-	snprintf(cmd, sizeof(cmd), "find '%s' -maxdepth 1 -type f | wc -l", dir);
-	p = popen(cmd, "r");
-	if (p != NULL && fgets(buf, sizeof(buf), p) != NULL)
-		n = atoi(buf);
-	if (p != NULL)
-		pclose(p);
-	return n;
-}
-
 static long long
 chain_count(struct fixture *f, const char *where)
 {
@@ -107,7 +91,7 @@ test_spooling_handle_writes_private_complete_files(void **state)
 	spool_three(f);
 	assert_int_equal(stat(f->spool, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
-	assert_int_equal(count_files(f->spool), 3);
+	assert_int_equal(test_count_files(f->spool), 3);
 	assert_int_equal(chain_count(f, "1"), 0); /* nothing signed by the writer */
 }
 
@@ -124,7 +108,7 @@ test_ingest_appends_in_order_signs_and_unlinks(void **state)
 	assert_int_equal(res.ingested, 3);
 	assert_int_equal(res.duplicates, 0);
 	assert_int_equal(res.quarantined, 0);
-	assert_int_equal(count_files(f->spool), 0);
+	assert_int_equal(test_count_files(f->spool), 0);
 	assert_int_equal(chain_count(f, "seq = 1 AND subject = 'alice' AND actor = 'authd' AND "
 					"json_extract(details, '$.rule') = 'a'"),
 			 1);
@@ -150,7 +134,7 @@ test_ingest_batches_keep_order(void **state)
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 2, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 2);
 	assert_true(res.more);
-	assert_int_equal(count_files(f->spool), 1);
+	assert_int_equal(test_count_files(f->spool), 1);
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 2, NULL, &res, &err), 0);
 	assert_int_equal(res.ingested, 1);
 	assert_false(res.more);
@@ -190,7 +174,7 @@ test_files_already_in_the_chain_are_not_appended_twice(void **state)
 	assert_int_equal(res.ingested, 0);
 	assert_int_equal(res.duplicates, 3);
 	assert_int_equal(chain_count(f, "1"), 3);
-	assert_int_equal(count_files(f->spool), 0);
+	assert_int_equal(test_count_files(f->spool), 0);
 }
 
 /*
@@ -256,7 +240,7 @@ test_malformed_file_is_quarantined_and_audited(void **state)
 		 SPOOL_QUARANTINE);
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(chain_count(f, "action = 'audit.spool_quarantined'"), 1);
-	assert_int_equal(count_files(f->spool), 0);
+	assert_int_equal(test_count_files(f->spool), 0);
 }
 
 static void
@@ -271,7 +255,7 @@ test_loose_spool_directory_is_refused(void **state)
 	assert_int_equal(spool_ingest(f->c.a, f->spool, 100, NULL, &res, &err), -1);
 	assert_non_null(strstr(err.msg, "mode 0700"));
 	assert_int_equal(chain_count(f, "1"), 0);
-	assert_int_equal(count_files(f->spool), 3);
+	assert_int_equal(test_count_files(f->spool), 3);
 }
 
 static void

@@ -539,19 +539,29 @@ test_state_file_version_1_is_migrated(void **state)
 }
 
 /*
- * A VFS that is the default one but counts the syncs of WAL files: what
- * a power cut cannot take back. It swaps only the WAL's xSync.
+ * A VFS that is the default one but counts the syncs of WAL files (what
+ * a power cut cannot take back) and fails their writes on demand (a full
+ * disk at a commit). It swaps only the WAL's xSync and xWrite.
  */
 static sqlite3_vfs counting_vfs;
 static sqlite3_io_methods counting_wal_methods;
 static const sqlite3_io_methods *real_wal_methods;
 static int wal_syncs;
+static int wal_writes_fail;
 
 static int
 counting_wal_sync(sqlite3_file *file, int flags)
 {
 	wal_syncs++;
 	return real_wal_methods->xSync(file, flags);
+}
+
+static int
+failing_wal_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 offset)
+{
+	if (wal_writes_fail)
+		return SQLITE_FULL;
+	return real_wal_methods->xWrite(file, buf, n, offset);
 }
 
 static int
@@ -565,6 +575,7 @@ counting_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int f
 		real_wal_methods = file->pMethods;
 		counting_wal_methods = *file->pMethods;
 		counting_wal_methods.xSync = counting_wal_sync;
+		counting_wal_methods.xWrite = failing_wal_write;
 		file->pMethods = &counting_wal_methods;
 	}
 	return rc;
@@ -616,6 +627,38 @@ test_spent_codes_and_locks_reach_the_disk(void **state)
 	assert_int_equal(verify(f, "alice", "000000", T0 + 110), MFA_BAD_CODE); /* the fifth */
 	assert_true(wal_syncs > before);
 	assert_int_equal(verify(f, "alice", code_at(f, T0 + 120), T0 + 120), MFA_LOCKED);
+}
+
+/*
+ * The auth service spools its audit records (audit_open_spool), and a
+ * spool file cannot be taken back: a login's record is written only once
+ * the state file has committed what it records. Here that commit fails
+ * (the disk is full): the login errs, nothing is spooled, and the
+ * recovery code it would have spent is still good.
+ */
+static void
+test_a_login_not_committed_spools_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN], spool[300];
+	enum mfa_outcome out;
+	struct idg_err err;
+
+	enrol(f, "alice", codes);
+	snprintf(spool, sizeof(spool), "%s/spool", f->env.dir);
+	assert_int_equal(mkdir(spool, 0700), 0);
+	assert_int_equal(audit_open_spool(spool, NULL, &f->c.audit, &err), 0);
+	reopen_state_counting(f);
+	wal_writes_fail = 1;
+	assert_int_equal(mfa_verify(&f->c, "alice", codes[0], T0 + 30, &out, &err), -1);
+	wal_writes_fail = 0;
+	assert_int_equal(test_count_files(spool), 0);
+	assert_int_equal(query_int(f->c.state->db, "SELECT count(*) FROM mfa_recovery_used"), 0);
+
+	assert_int_equal(verify(f, "alice", codes[0], T0 + 60), MFA_OK_RECOVERY);
+	assert_int_equal(test_count_files(spool), 1);
+	audit_close(f->c.audit);
+	f->c.audit = NULL;
 }
 
 /* mfa_recovery_spent(): what a login spent in the state file, by uuid, id and hash. */
@@ -670,6 +713,7 @@ main(void)
 		TS(test_login_writes_state_while_store_is_write_locked),
 		TS(test_recovery_spent_reads_the_state_file),
 		TS(test_spent_codes_and_locks_reach_the_disk),
+		TS(test_a_login_not_committed_spools_nothing),
 		T(test_state_file_is_filled_from_the_store_once),
 		T(test_state_file_newer_or_garbage_is_refused),
 	};
