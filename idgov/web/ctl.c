@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 /*
  * Wipes every string in v in place (a password, a token, recovery codes)
@@ -57,6 +58,7 @@ ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token, c
 			       &err) != 0) {
 		sodium_memzero(line, strlen(line));
 		free(line);
+		log_msg(c->log, LOG_ERR, "%s: %s", op, err.msg);
 		return;
 	}
 	sodium_memzero(line, strlen(line));
@@ -64,8 +66,10 @@ ctl_call(const struct ctl *c, const char *op, json_t *args, const char *token, c
 	r->reply = jarena_loads(reply, strlen(reply), &r->arena);
 	sodium_memzero(reply, strlen(reply)); /* it may hold a token or recovery codes */
 	free(reply);
-	if (r->reply == NULL)
+	if (r->reply == NULL) {
+		log_msg(c->log, LOG_ERR, "%s: idgovd's reply is not JSON", op);
 		return;
+	}
 	if (json_is_true(json_object_get(r->reply, "ok"))) {
 		r->result = json_object_get(r->reply, "result");
 		r->code = NULL;

@@ -7,13 +7,15 @@
 #define IDGOV_WEB_CTL_H
 
 #include "jarena.h"
+#include "log.h"
 
 #include <jansson.h>
 
 struct ctl {
 	const char *socket;
 	const char *daemon_user;
-	int timeout_ms; /* [web] idgovd_timeout */
+	int timeout_ms;     /* [web] idgovd_timeout */
+	struct logger *log; /* says why idgovd could not be asked (NULL: nowhere) */
 };
 
 struct ctl_reply {
@@ -27,7 +29,9 @@ struct ctl_reply {
 /*
  * Sends op with args (taken: the caller no longer owns it) for token
  * (NULL: as the frontend) from addr. The request text is wiped after
- * sending, for it holds a password or a token. Always fills r; free it
+ * sending, for it holds a password or a token. When idgovd cannot be
+ * asked, or its reply cannot be read, the person sees only "unavailable"
+ * and the log says why (the op, never the request). Always fills r; free it
  * with ctl_reply_free(), on the same thread (the reply lives in an arena
  * of this thread's, see jarena.h).
  */

@@ -90,6 +90,7 @@ main(int argc, char **argv)
 	app.ctl.socket = cfg->socket_path;
 	app.ctl.daemon_user = cfg->daemon_user;
 	app.ctl.timeout_ms = (int)cfg->web_idgovd_timeout * 1000;
+	app.ctl.log = &log;
 	app.sessions = wsess_table_new(MAX_SESSIONS, cfg->web_session_idle, cfg->web_session_max);
 	/* Signals are taken by sigwait() below, never by libmicrohttpd's threads. */
 	sigemptyset(&set);

@@ -270,7 +270,10 @@ assert_eq "$(cat "$T/web/blocked.txt")" 303 "the sign-in goes on once idgovd ans
 # A page gives up on an idgovd that does not answer ([web] idgovd_timeout) and
 # its thread serves the next request: with the one page thread, a second
 # sign-in is answered too, each after the timeout, while idgovd stays stopped.
+# The log says why the person was told "unavailable".
 web_stop
+syslog_sink
+chmod 666 "$T/run/log.sock" # idgov-web logs as nobody
 sed -i 's/^threads = 1$/threads = 1\nidgovd_timeout = 2s/' "$T/etc/idgov.conf"
 assert_exit 0 "idgov-web starts with a 2 s idgovd_timeout" web_start
 kill -STOP "$(cat "$T/run/idgovd.pid")"
@@ -283,13 +286,12 @@ signin_stopped() {
 }
 assert_eq "$(signin_stopped)" 503 "a sign-in while idgovd is stopped is unavailable after the timeout"
 assert_eq "$(signin_stopped)" 503 "and the page thread serves the next one"
+assert_logged "$T/syslog.txt" "idgovd did not answer within 2000 ms" "the log says idgovd did not answer in time"
 kill -CONT "$(cat "$T/run/idgovd.pid")"
 assert_eq "$(signin_stopped)" 303 "once idgovd answers, the sign-in goes on"
 sed -i '/^idgovd_timeout = 2s$/d' "$T/etc/idgov.conf"
 # More page threads than idgovd lets the web user connect: said at start.
 web_stop
-syslog_sink
-chmod 666 "$T/run/log.sock" # idgov-web logs as nobody
 sed -i 's/^threads = 1$/threads = 9/' "$T/etc/idgov.conf"
 assert_exit 0 "idgov-web starts with 9 page threads" web_start
 assert_exit 0 "and warns that idgovd allows the web user 8 connections" \
