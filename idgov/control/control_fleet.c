@@ -185,24 +185,11 @@ static int
 local_open(struct control_ctx *ctx, sqlite3_stmt *s, const char *uuid, unsigned char *secret,
 	   struct idg_err *err)
 {
-	const struct secret_key *k;
-	char ad[MFA_BINDING_LEN];
-
 	if (sqlite3_column_bytes(s, 0) != SECRET_NONCE_LEN ||
 	    sqlite3_column_bytes(s, 1) != MFA_SECRET_LEN + SECRET_TAG_LEN)
 		return idg_seterr(err, "the MFA secret of %s is damaged in the store", uuid);
-	if (ctx->key == NULL)
-		return idg_seterr(err, "the master key is not loaded; run idgov init");
-	if (secret_key_for_store(ctx->key, ctx->st, &k, err) != 0)
-		return -1;
-	mfa_binding(uuid, ad);
-	if (secret_open(k, sqlite3_column_blob(s, 1), MFA_SECRET_LEN + SECRET_TAG_LEN, ad,
-			sqlite3_column_blob(s, 0), secret) != 0)
-		return idg_seterr(err,
-				  "the MFA secret of %s does not decrypt (wrong master key or "
-				  "tampered store)",
-				  uuid);
-	return 0;
+	return mfa_secret_open(ctx->key, ctx->st, uuid, sqlite3_column_blob(s, 0),
+			       sqlite3_column_blob(s, 1), secret, err);
 }
 
 int

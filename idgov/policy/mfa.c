@@ -261,27 +261,39 @@ record_failure(struct mfa_ctx *c, const char *uid, const char *uuid, struct mfa_
 	return 0;
 }
 
-static int
-decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
-	       unsigned char **secret, struct idg_err *err)
+int
+mfa_secret_open(const struct secret_key *key, struct store *st, const char *uuid,
+		const unsigned char nonce[SECRET_NONCE_LEN],
+		const unsigned char ct[MFA_SECRET_LEN + SECRET_TAG_LEN], unsigned char *out,
+		struct idg_err *err)
 {
 	const struct secret_key *k;
 	char ad[MFA_BINDING_LEN];
 
-	*secret = NULL;
-	if (secret_key_for_store(c->key, c->st, &k, err) != 0)
+	if (key == NULL)
+		return idg_seterr(err, "the master key is not loaded; run idgov init");
+	if (secret_key_for_store(key, st, &k, err) != 0)
 		return -1;
 	mfa_binding(uuid, ad);
+	if (secret_open(k, ct, MFA_SECRET_LEN + SECRET_TAG_LEN, ad, nonce, out) != 0)
+		return idg_seterr(err,
+				  "the MFA secret of %s does not decrypt (wrong master key or "
+				  "tampered store)",
+				  uuid);
+	return 0;
+}
+
+static int
+decrypt_secret(struct mfa_ctx *c, const char *uuid, const struct mfa_row *row,
+	       unsigned char **secret, struct idg_err *err)
+{
 	*secret = secmem_alloc(MFA_SECRET_LEN);
 	if (*secret == NULL)
 		return idg_seterr(err, "out of memory");
-	if (secret_open(k, row->ct, sizeof(row->ct), ad, row->nonce, *secret) != 0) {
+	if (mfa_secret_open(c->key, c->st, uuid, row->nonce, row->ct, *secret, err) != 0) {
 		secmem_free(*secret);
 		*secret = NULL;
-		return idg_seterr(err,
-				  "MFA secret of %s does not decrypt (wrong master key or "
-				  "tampered store)",
-				  uuid);
+		return -1;
 	}
 	return 0;
 }

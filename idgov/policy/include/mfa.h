@@ -100,6 +100,18 @@ void mfa_params(const struct cfg *cfg, struct totp_params *p);
 void mfa_binding(const char *uuid, char ad[MFA_BINDING_LEN]);
 
 /*
+ * Opens uuid's TOTP secret as the mfa table seals it (nonce, ciphertext
+ * and tag) into out (MFA_SECRET_LEN bytes), with the key the store names
+ * (secret_key_for_store): call it in the transaction that read the row.
+ * 0, or -1 (err) when it does not open: a wrong master key or a tampered
+ * store.
+ */
+int mfa_secret_open(const struct secret_key *key, struct store *st, const char *uuid,
+		    const unsigned char nonce[SECRET_NONCE_LEN],
+		    const unsigned char ct[MFA_SECRET_LEN + SECRET_TAG_LEN], unsigned char *out,
+		    struct idg_err *err);
+
+/*
  * 1 if the auth service's state file (mfastate.h) says the recovery code
  * id of uuid, stored as hash, was spent; 0 if not; -1 on error (err).
  */
