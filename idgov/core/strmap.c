@@ -41,8 +41,8 @@ struct strmap {
  * DNs of 30-100 bytes looked up a million times in a full sync: a byte at a
  * time (FNV-1a) spent more on hashing than on the probe.
  */
-static uint64_t
-hash(const char *s, size_t len)
+uint64_t
+strmap_hash(const char *s, size_t len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
@@ -122,7 +122,13 @@ find(const struct strmap *m, const char *key, size_t len, uint64_t h)
 int
 strmap_get(const struct strmap *m, const char *key, size_t len, int64_t *value)
 {
-	const struct slot *s = find(m, key, len, hash(key, len));
+	return strmap_get_hashed(m, key, len, strmap_hash(key, len), value);
+}
+
+int
+strmap_get_hashed(const struct strmap *m, const char *key, size_t len, uint64_t h, int64_t *value)
+{
+	const struct slot *s = find(m, key, len, h);
 
 	if (s->key == NULL)
 		return 0;
@@ -131,15 +137,15 @@ strmap_get(const struct strmap *m, const char *key, size_t len, int64_t *value)
 }
 
 void
-strmap_prefetch(const struct strmap *m, const char *key, size_t len)
+strmap_prefetch(const struct strmap *m, uint64_t h)
 {
-	__builtin_prefetch(&m->slots[(size_t)hash(key, len) & (m->cap - 1)]);
+	__builtin_prefetch(&m->slots[(size_t)h & (m->cap - 1)]);
 }
 
 void
-strmap_prefetch_key(const struct strmap *m, const char *key, size_t len)
+strmap_prefetch_key(const struct strmap *m, uint64_t h)
 {
-	const struct slot *s = &m->slots[(size_t)hash(key, len) & (m->cap - 1)];
+	const struct slot *s = &m->slots[(size_t)h & (m->cap - 1)];
 
 	if (s->key != NULL)
 		__builtin_prefetch(s->key);
@@ -197,7 +203,7 @@ copy_key(struct strmap *m, const char *key, size_t len)
 int
 strmap_put(struct strmap *m, const char *key, size_t len, int64_t value)
 {
-	uint64_t h = hash(key, len);
+	uint64_t h = strmap_hash(key, len);
 	struct slot *s;
 
 	if ((m->used + 1) * 2 > m->cap && grow(m) != 0)

@@ -39,32 +39,41 @@
 #include <strings.h>
 
 /* Long names and OIDs of the attribute types that name entries, and their short names. */
+/* clang-format off */
+#define ALIAS(alias, name) {alias, sizeof(alias) - 1, name}
+/* clang-format on */
 static const struct {
-	const char *alias, *name;
+	const char *alias;
+	size_t len;
+	const char *name;
 } type_aliases[] = {
-	{"commonname", "cn"},
-	{"2.5.4.3", "cn"},
-	{"userid", "uid"},
-	{"0.9.2342.19200300.100.1.1", "uid"},
-	{"domaincomponent", "dc"},
-	{"0.9.2342.19200300.100.1.25", "dc"},
-	{"organizationalunitname", "ou"},
-	{"2.5.4.11", "ou"},
-	{"organizationname", "o"},
-	{"2.5.4.10", "o"},
-	{"countryname", "c"},
-	{"2.5.4.6", "c"},
-	{"localityname", "l"},
-	{"2.5.4.7", "l"},
+	ALIAS("commonname", "cn"),
+	ALIAS("2.5.4.3", "cn"),
+	ALIAS("userid", "uid"),
+	ALIAS("0.9.2342.19200300.100.1.1", "uid"),
+	ALIAS("domaincomponent", "dc"),
+	ALIAS("0.9.2342.19200300.100.1.25", "dc"),
+	ALIAS("organizationalunitname", "ou"),
+	ALIAS("2.5.4.11", "ou"),
+	ALIAS("organizationname", "o"),
+	ALIAS("2.5.4.10", "o"),
+	ALIAS("countryname", "c"),
+	ALIAS("2.5.4.6", "c"),
+	ALIAS("localityname", "l"),
+	ALIAS("2.5.4.7", "l"),
 };
+#undef ALIAS
 
-/* The canonical spelling of a lower-cased type: its short name if it is a known alias. */
+/*
+ * The canonical spelling of a lower-cased type of len bytes: its short
+ * name if it is a known alias. Compared by length first: every member DN
+ * of a sync passes here once per RDN.
+ */
 static const char *
-canonical_type(const char *lower)
+canonical_type(const char *lower, size_t len)
 {
 	for (size_t i = 0; i < sizeof(type_aliases) / sizeof(type_aliases[0]); i++)
-		if (lower[0] == type_aliases[i].alias[0] &&
-		    strcmp(lower, type_aliases[i].alias) == 0)
+		if (len == type_aliases[i].len && memcmp(lower, type_aliases[i].alias, len) == 0)
 			return type_aliases[i].name;
 	return lower;
 }
@@ -121,9 +130,8 @@ plain_dn_lower(const char *dn, size_t len, char **out)
 			break;
 		while (p < end && is_type_char(*p))
 			*o++ = lower_char(*p++);
-		/* Terminated for canonical_type; the '=' below overwrites the NUL. */
-		*o = '\0';
-		if (o - type >= 64 || canonical_type(type) != type || p == end || *p != '=')
+		if (o - type >= 64 || canonical_type(type, (size_t)(o - type)) != type ||
+		    p == end || *p != '=')
 			break;
 		*o++ = *p++;
 		start = p;
@@ -164,7 +172,7 @@ canonical_ava(LDAPAVA *ava)
 		if (type[i] >= 'A' && type[i] <= 'Z')
 			type[i] = (char)(type[i] + ('a' - 'A'));
 	type[ava->la_attr.bv_len] = '\0';
-	name = canonical_type(type);
+	name = canonical_type(type, ava->la_attr.bv_len);
 	if (name != type) {
 		n = strlen(name); /* shorter than the alias it replaces */
 		memcpy(type, name, n + 1);

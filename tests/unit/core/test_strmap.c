@@ -28,10 +28,14 @@ test_put_get_replace_and_miss(void **state)
 	/* A prefix, an extension and the empty key are other keys. */
 	assert_int_equal(strmap_get(m, "ab", 2, &v), 0);
 	/* Prefetch hints, on a present key and a missing one, change nothing. */
-	strmap_prefetch(m, "a", 1);
-	strmap_prefetch_key(m, "a", 1);
-	strmap_prefetch(m, "zz", 2);
-	strmap_prefetch_key(m, "zz", 2);
+	strmap_prefetch(m, strmap_hash("a", 1));
+	strmap_prefetch_key(m, strmap_hash("a", 1));
+	strmap_prefetch(m, strmap_hash("zz", 2));
+	strmap_prefetch_key(m, strmap_hash("zz", 2));
+	/* By a hash computed beforehand: the same answers. */
+	assert_int_equal(strmap_get_hashed(m, "a", 1, strmap_hash("a", 1), &v), 1);
+	assert_int_equal(v, 8);
+	assert_int_equal(strmap_get_hashed(m, "zz", 2, strmap_hash("zz", 2), &v), 0);
 	assert_int_equal(strmap_get(m, "a", 1, &v), 1);
 	assert_int_equal(v, 8);
 	assert_int_equal(strmap_get(m, "", 0, &v), 0);
