@@ -38,95 +38,118 @@
 #include <string.h>
 #include <strings.h>
 
-/*
- * "attr=value(,attr=value)*" where attr starts with a letter and both are
- * made of ASCII letters, digits and -._@ only: such a DN has nothing that
- * normalisation would change except case. An attribute type that is an
- * alias ("userid") would be renamed by the slow path, so the fast path only
- * takes types that are their own canonical name: that is checked by the
- * caller through canonical_type().
- */
-static int
-is_plain_dn(const char *dn)
-{
-	const char *p = dn;
-
-	for (;;) {
-		const char *start = p;
-
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-			return 0;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '-')
-			p++;
-		if (p == start || *p++ != '=')
-			return 0;
-		start = p;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '@')
-			p++;
-		if (p == start)
-			return 0;
-		if (*p == '\0')
-			return 1;
-		if (*p++ != ',')
-			return 0;
-	}
-}
-
 /* Long names and OIDs of the attribute types that name entries, and their short names. */
+/* clang-format off */
+#define ALIAS(alias, name) {alias, sizeof(alias) - 1, name}
+/* clang-format on */
 static const struct {
-	const char *alias, *name;
+	const char *alias;
+	size_t len;
+	const char *name;
 } type_aliases[] = {
-	{"commonname", "cn"},
-	{"2.5.4.3", "cn"},
-	{"userid", "uid"},
-	{"0.9.2342.19200300.100.1.1", "uid"},
-	{"domaincomponent", "dc"},
-	{"0.9.2342.19200300.100.1.25", "dc"},
-	{"organizationalunitname", "ou"},
-	{"2.5.4.11", "ou"},
-	{"organizationname", "o"},
-	{"2.5.4.10", "o"},
-	{"countryname", "c"},
-	{"2.5.4.6", "c"},
-	{"localityname", "l"},
-	{"2.5.4.7", "l"},
+	ALIAS("commonname", "cn"),
+	ALIAS("2.5.4.3", "cn"),
+	ALIAS("userid", "uid"),
+	ALIAS("0.9.2342.19200300.100.1.1", "uid"),
+	ALIAS("domaincomponent", "dc"),
+	ALIAS("0.9.2342.19200300.100.1.25", "dc"),
+	ALIAS("organizationalunitname", "ou"),
+	ALIAS("2.5.4.11", "ou"),
+	ALIAS("organizationname", "o"),
+	ALIAS("2.5.4.10", "o"),
+	ALIAS("countryname", "c"),
+	ALIAS("2.5.4.6", "c"),
+	ALIAS("localityname", "l"),
+	ALIAS("2.5.4.7", "l"),
 };
+#undef ALIAS
 
-/* The canonical spelling of a lower-cased type: its short name if it is a known alias. */
+/*
+ * The canonical spelling of a lower-cased type of len bytes: its short
+ * name if it is a known alias. Compared by length first: every member DN
+ * of a sync passes here once per RDN.
+ */
 static const char *
-canonical_type(const char *lower)
+canonical_type(const char *lower, size_t len)
 {
 	for (size_t i = 0; i < sizeof(type_aliases) / sizeof(type_aliases[0]); i++)
-		if (strcmp(lower, type_aliases[i].alias) == 0)
+		if (len == type_aliases[i].len && memcmp(lower, type_aliases[i].alias, len) == 0)
 			return type_aliases[i].name;
 	return lower;
 }
 
-/* True if a plain DN uses only attribute types that are their own canonical names. */
 static int
-plain_types_canonical(const char *dn)
+is_alpha(char c)
 {
-	char type[64];
-	const char *p = dn;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
-	while (*p != '\0') {
-		size_t n = strcspn(p, "=");
+static int
+is_type_char(char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9') || c == '-';
+}
 
-		if (n >= sizeof(type))
+static int
+is_value_char(char c)
+{
+	return is_type_char(c) || c == '.' || c == '_' || c == '@';
+}
+
+static char
+lower_char(char c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
+
+enum { NOT_PLAIN = -2 };
+
+/*
+ * The canonical form of a plain DN: "attr=value(,attr=value)*" where attr
+ * starts with a letter and both are made of ASCII letters, digits and
+ * -._@ only, and every attr is its own canonical name (not an alias such
+ * as "userid", which the slow path would rename). Such a DN has nothing
+ * that normalisation would change except case, so its form is its
+ * lower-case spelling, written in the one pass that checks it.
+ * 0 and *out: it was plain. NOT_PLAIN: take the slow path. -1: out of memory.
+ */
+static int
+plain_dn_lower(const char *dn, size_t len, char **out)
+{
+	const char *p = dn, *end = dn + len;
+	char *buf = malloc(len + 1), *o = buf;
+
+	*out = NULL;
+	if (buf == NULL)
+		return -1;
+	for (;;) {
+		char *type = o;
+		const char *start;
+
+		if (p == end || !is_alpha(*p))
+			break;
+		while (p < end && is_type_char(*p))
+			*o++ = lower_char(*p++);
+		if (o - type >= 64 || canonical_type(type, (size_t)(o - type)) != type ||
+		    p == end || *p != '=')
+			break;
+		*o++ = *p++;
+		start = p;
+		while (p < end && is_value_char(*p))
+			*o++ = lower_char(*p++);
+		if (p == start)
+			break;
+		if (p == end) {
+			*o = '\0';
+			*out = buf;
 			return 0;
-		for (size_t i = 0; i < n; i++)
-			type[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + ('a' - 'A') : p[i]);
-		type[n] = '\0';
-		if (canonical_type(type) != type)
-			return 0;
-		p += n;
-		p += strcspn(p, ",");
-		if (*p == ',')
-			p++;
+		}
+		if (*p != ',')
+			break;
+		*o++ = *p++;
 	}
-	return 1;
+	free(buf);
+	return NOT_PLAIN;
 }
 
 /*
@@ -149,7 +172,7 @@ canonical_ava(LDAPAVA *ava)
 		if (type[i] >= 'A' && type[i] <= 'Z')
 			type[i] = (char)(type[i] + ('a' - 'A'));
 	type[ava->la_attr.bv_len] = '\0';
-	name = canonical_type(type);
+	name = canonical_type(type, ava->la_attr.bv_len);
 	if (name != type) {
 		n = strlen(name); /* shorter than the alias it replaces */
 		memcpy(type, name, n + 1);
@@ -218,34 +241,42 @@ out:
 }
 
 char *
+dir_dn_normalize_len(const char *dn, size_t len)
+{
+	char *copy, *again;
+	int rc;
+
+	if (len > DIR_MAX_DN || memchr(dn, '\0', len) != NULL)
+		return NULL;
+	if ((rc = plain_dn_lower(dn, len, &copy)) != NOT_PLAIN)
+		return rc == 0 ? copy : NULL;
+	/*
+	 * libldap can print a DN in a form that it will not read back (an
+	 * empty BER value "#" among other AVAs of one RDN): only a form that
+	 * normalises to itself is a canonical form, so anything else is
+	 * refused (found by the dn fuzz target).
+	 */
+	if ((again = strndup(dn, len)) == NULL)
+		return NULL;
+	copy = normalize_parsed(again);
+	free(again);
+	if (copy == NULL)
+		return NULL;
+	again = normalize_parsed(copy);
+	if (again == NULL || strcmp(again, copy) != 0) {
+		free(copy);
+		copy = NULL;
+	}
+	free(again);
+	return copy;
+}
+
+char *
 dir_dn_normalize(const char *dn)
 {
-	char *copy;
+	size_t len = strnlen(dn, DIR_MAX_DN + 1);
 
-	if (strlen(dn) > DIR_MAX_DN)
-		return NULL;
-	if (!is_plain_dn(dn) || !plain_types_canonical(dn)) {
-		/*
-		 * libldap can print a DN in a form that it will not read back
-		 * (an empty BER value "#" among other AVAs of one RDN): only a
-		 * form that normalises to itself is a canonical form, so
-		 * anything else is refused (found by the dn fuzz target).
-		 */
-		char *again;
-
-		if ((copy = normalize_parsed(dn)) == NULL)
-			return NULL;
-		again = normalize_parsed(copy);
-		if (again == NULL || strcmp(again, copy) != 0) {
-			free(copy);
-			copy = NULL;
-		}
-		free(again);
-		return copy;
-	}
-	if ((copy = strdup(dn)) != NULL)
-		idg_ascii_lower(copy);
-	return copy;
+	return len > DIR_MAX_DN ? NULL : dir_dn_normalize_len(dn, len);
 }
 
 int

@@ -149,6 +149,8 @@ int dir_uuid_format(const struct berval *raw, char out[DIR_UUID_LEN + 1]);
  * Returns NULL if it is not a DN, not UTF-8, or longer than DIR_MAX_DN.
  */
 char *dir_dn_normalize(const char *dn);
+/* The same for the len bytes at dn (no NUL among them: NULL if there is one). */
+char *dir_dn_normalize_len(const char *dn, size_t len);
 
 /*
  * The longest prefix of s (len bytes of valid UTF-8) that fits in max bytes

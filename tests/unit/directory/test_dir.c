@@ -25,6 +25,16 @@ expect_norm(const char *in, const char *want)
 }
 
 static void
+part_is(const char *dn, size_t len, const char *want)
+{
+	char *out = dir_dn_normalize_len(dn, len);
+
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void
 test_plain_dns_are_lower_cased(void **state)
 {
 	(void)state;
@@ -99,6 +109,50 @@ test_malformed_dns_are_rejected(void **state)
 	huge[DIR_MAX_DN + 9] = '\0';
 	expect_norm(huge, NULL);
 	free(huge);
+}
+
+/*
+ * dir_dn_normalize_len reads exactly len bytes (a value inside a message is
+ * not NUL-terminated) and gives what dir_dn_normalize gives for the same
+ * text, on the fast path and the slow one.
+ */
+static void
+test_dn_normalize_len_reads_len_bytes_as_dir_dn_normalize(void **state)
+{
+	static const char *const dns[] = {
+		"uid=Alice,ou=People,dc=Example,dc=com",
+		"employeeNumber=42,ou=People,dc=x", /* a long type that is no alias */
+		"commonName=Bob,dc=x",              /* an alias: renamed by the slow path */
+		"UserID=bob,DomainComponent=x",
+		"cn=A\\42c,dc=x",
+		"uid=bob+cn=Bob Smith,dc=x",
+		"uid=a.b_c@d-e,dc=x",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=x,dc=y",
+		"uid=alice,,dc=x",
+		"uid=,dc=x",
+		"not a dn",
+	};
+	char buf[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
+		size_t len = strlen(dns[i]);
+		char *whole = dir_dn_normalize(dns[i]), *part;
+
+		/* Bytes past len that would make another DN, or none, if they were read. */
+		memcpy(buf, dns[i], len);
+		memcpy(buf + len, ",dc=EXTRA", 9);
+		part = dir_dn_normalize_len(buf, len);
+		if ((whole == NULL) != (part == NULL) ||
+		    (whole != NULL && strcmp(whole, part) != 0))
+			fail_msg("'%s': '%s' by string, '%s' by length", dns[i],
+				 whole ? whole : "(null)", part ? part : "(null)");
+		free(whole);
+		free(part);
+	}
+	/* A NUL among the len bytes is no DN; a prefix of a DN is judged alone. */
+	assert_null(dir_dn_normalize_len("uid=a\0,dc=x", 11));
+	part_is("uid=Alice,dc=x", 9, "uid=alice");
 }
 
 static void
@@ -198,6 +252,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_dns_are_lower_cased),
+		cmocka_unit_test(test_dn_normalize_len_reads_len_bytes_as_dir_dn_normalize),
 		cmocka_unit_test(test_spacing_and_case_variants_normalise_alike),
 		cmocka_unit_test(test_malformed_dns_are_rejected),
 		cmocka_unit_test(test_non_ascii_values_fold_case_as_the_directory_matches),
