@@ -729,6 +729,31 @@ raw_member_value(const struct berval *bv)
 }
 
 /*
+ * uniqueMember's syntax is NameAndOptionalUID (RFC 4517 3.3.21): a DN,
+ * optionally followed by "#" and a bit string ("#'0101'B") that the DN
+ * itself does not escape. The member is the DN, so the bit string is cut
+ * off before it is normalised; as in OpenLDAP, a "#" not followed by a
+ * well-formed bit string up to the end is part of the DN.
+ */
+static void
+cut_optional_uid(char *value)
+{
+	char *hash = strrchr(value, '#'), *p;
+	size_t escapes = 0;
+
+	if (hash == NULL || hash == value || hash[1] != '\'')
+		return;
+	for (p = hash; p > value && p[-1] == '\\'; p--)
+		escapes++;
+	if (escapes % 2 == 1) /* "\#": the DN's own, escaped */
+		return;
+	for (p = hash + 2; *p == '0' || *p == '1'; p++)
+		;
+	if (p[0] == '\'' && p[1] == 'B' && p[2] == '\0')
+		*hash = '\0';
+}
+
+/*
  * All values of a multi-valued attribute. DN values are normalised; one
  * that cannot be is kept in its raw form (raw_member_value) and counted in
  * *n_raw, so that the mirror stores it as unresolved. Other values that are
@@ -763,6 +788,8 @@ all_values(const struct entry_attrs *ea, const char *attr, int as_dn, char ***ou
 			continue;
 		if (usable) {
 			s = strndup(vals[i].bv_val, vals[i].bv_len);
+			if (s != NULL && as_dn && strcasecmp(attr, "uniqueMember") == 0)
+				cut_optional_uid(s);
 			if (s != NULL && as_dn) {
 				char *norm = dir_dn_normalize(s);
 
