@@ -731,6 +731,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			rc = point_moved_identity(m, e->uuid, e->dn_norm, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
+			m->stats.returned++;
 			rc = RECORD(m, "user.joiner", e->uuid, name,
 				    json_pack("{s:s, s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn,
 					      "status", status, "returned", 1),
@@ -1298,6 +1299,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		renamed = was_deleted || !same(col_text(get, 5), e->dn_norm);
 		g.id = sqlite3_column_int64(get, 4);
 		if (was_deleted) {
+			m->stats.returned++;
 			kind = "group.created";
 			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned",
 				       1);
