@@ -3,18 +3,28 @@
  *
  * Decoding is written out here rather than left to a library so that what
  * is refused is stated in one place and tested byte by byte (tests/unit/
- * core/test_casefold.c). The folding table is ICU's (u_foldCase), already
- * linked for time zones; only the per-code-point simple folding is used.
- * Folding can change a character's encoded length (U+212A KELVIN SIGN, 3
- * bytes, folds to "k", 1 byte; U+023A, 2 bytes, to U+2C65, 3 bytes), so
- * the output is sized for the worst case: at most 3 bytes out for every 2
- * in, and never more than 4 for a 4-byte input.
+ * core/test_casefold.c). The tables are ICU's, already linked for time
+ * zones. The steps are OpenLDAP's (UTF8bvnormalize with
+ * LDAP_UTF8_CASEFOLD, what its caseIgnoreMatch and DN matching use): each
+ * code point is lower-cased on its own (u_tolower, not the case folding
+ * that would also make a final sigma a sigma, which OpenLDAP does not),
+ * then the text is put in Unicode normalisation form KC, so that "a" with
+ * a combining diaeresis is "\u00e4" and the ligature "\ufb01" is "fi", as
+ * the directory matches them. The result is lower-cased once more, since
+ * NFKC can yield capitals ("\u3392" is "MHz"), so that folding what was
+ * folded changes nothing. Lower-casing can change a character's encoded
+ * length (U+212A KELVIN SIGN, 3 bytes, is "k", 1 byte; U+023A, 2 bytes,
+ * is U+2C65, 3 bytes): at most 3 bytes out for every 2 in, and never more
+ * than 4 for a 4-byte input. NFKC can make text longer still, so its output
+ * is sized by ICU's preflight. ASCII text needs neither table.
  */
 #include "casefold.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
 
 /*
  * Decodes one code point at s (n > 0 bytes left). Returns its length in
@@ -92,8 +102,9 @@ idg_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
-int
-idg_casefold(const char *in, size_t len, char **out, size_t *out_len)
+/* Each code point lower-cased; *non_ascii tells whether any was not ASCII. */
+static int
+lower_each(const char *in, size_t len, char **out, size_t *out_len, int *non_ascii)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	unsigned char *buf;
@@ -118,12 +129,84 @@ idg_casefold(const char *in, size_t len, char **out, size_t *out_len)
 			buf[o++] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 			continue;
 		}
-		c = (uint32_t)u_foldCase((UChar32)c, U_FOLD_CASE_DEFAULT);
+		*non_ascii = 1;
+		c = (uint32_t)u_tolower((UChar32)c);
 		o += encode(c, buf + o);
 	}
 	buf[o] = '\0';
 	*out = (char *)buf;
-	if (out_len != NULL)
-		*out_len = o;
+	*out_len = o;
 	return 0;
+}
+
+/*
+ * NFKC of well-formed UTF-8 (NULs allowed), through ICU's UTF-16: a new
+ * NUL-terminated buffer, or -1.
+ */
+static int
+nfkc(const char *in, size_t len, char **out, size_t *out_len)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	const UNormalizer2 *nf = unorm2_getNFKCInstance(&st);
+	UChar *src = NULL, *dst = NULL;
+	int32_t n16 = 0, nn = 0, n8 = 0;
+	char *buf = NULL;
+
+	*out = NULL;
+	if (U_FAILURE(st) || len > INT32_MAX / 4)
+		return -1;
+	/* len bytes of UTF-8 are at most len UTF-16 units. */
+	src = malloc((len + 1) * sizeof(*src));
+	if (src != NULL)
+		u_strFromUTF8(src, (int32_t)len + 1, &n16, in, (int32_t)len, &st);
+	if (src != NULL && U_SUCCESS(st)) {
+		nn = unorm2_normalize(nf, src, n16, NULL, 0, &st);
+		if (st == U_BUFFER_OVERFLOW_ERROR && nn < INT32_MAX / 4) {
+			st = U_ZERO_ERROR;
+			if ((dst = malloc(((size_t)nn + 1) * sizeof(*dst))) != NULL)
+				nn = unorm2_normalize(nf, src, n16, dst, nn + 1, &st);
+		}
+	}
+	if (dst != NULL && U_SUCCESS(st)) {
+		/* At most 3 UTF-8 bytes per UTF-16 unit. */
+		if ((buf = malloc(3 * (size_t)nn + 1)) != NULL)
+			u_strToUTF8(buf, 3 * nn + 1, &n8, dst, nn, &st);
+	}
+	free(src);
+	free(dst);
+	if (buf == NULL || U_FAILURE(st)) {
+		free(buf);
+		return -1;
+	}
+	buf[n8] = '\0';
+	*out = buf;
+	*out_len = (size_t)n8;
+	return 0;
+}
+
+int
+idg_casefold(const char *in, size_t len, char **out, size_t *out_len)
+{
+	char *lower = NULL, *norm = NULL;
+	size_t n = 0, nn = 0;
+	int non_ascii = 0, rc;
+
+	*out = NULL;
+	if (lower_each(in, len, &lower, &n, &non_ascii) != 0)
+		return -1;
+	if (!non_ascii) {
+		*out = lower;
+		if (out_len != NULL)
+			*out_len = n;
+		return 0;
+	}
+	rc = nfkc(lower, n, &norm, &nn);
+	free(lower);
+	if (rc != 0)
+		return -1;
+	rc = lower_each(norm, nn, out, &n, &non_ascii);
+	free(norm);
+	if (rc == 0 && out_len != NULL)
+		*out_len = n;
+	return rc;
 }

@@ -633,6 +633,23 @@ reconcile_tick(struct daemon *d)
 	d->refresh_reconcile = 1;
 }
 
+/*
+ * An entry back in scope under its own entryUUID (a user moved back under
+ * user_base): the groups that name it were not sent (mirror.h, returned),
+ * so the reconciliation runs now instead of at its next occurrence. A
+ * paged poll reads every group anyway.
+ */
+static void
+reconcile_for_returns(struct daemon *d, const struct sync_result *res)
+{
+	if (res->stats.returned == 0 || strcmp(res->mode, "paged") == 0)
+		return;
+	log_msg(&d->log, LOG_NOTICE,
+		"sync: %lld entries are back in scope; reconciling for the groups that name them",
+		(long long)res->stats.returned);
+	d->reconcile_next = idg_now();
+}
+
 /* ---- directory link ---- */
 
 static void
@@ -694,6 +711,7 @@ link_up(struct daemon *d)
 		return;
 	}
 	log_batch(d, &res);
+	reconcile_for_returns(d, &res);
 	d->backoff = 1;
 	d->last_error[0] = '\0';
 	d->connected_since = idg_now();
@@ -746,6 +764,7 @@ on_directory(struct daemon *d)
 		return;
 	}
 	log_batch(d, &res);
+	reconcile_for_returns(d, &res);
 }
 
 /* ---- control socket ---- */

@@ -735,6 +735,34 @@ raw_member_value(const struct berval *bv)
 }
 
 /*
+ * uniqueMember's syntax is NameAndOptionalUID (RFC 4517 3.3.21): a DN,
+ * optionally followed by "#" and a bit string ("#'0101'B") that the DN
+ * itself does not escape. The member is the DN, so the bit string is cut
+ * off before it is normalised; as in OpenLDAP, a "#" not followed by a
+ * well-formed bit string up to the end is part of the DN.
+ */
+static size_t
+without_optional_uid(const char *value, size_t len)
+{
+	size_t hash = len, p, escapes = 0;
+
+	while (hash > 0 && value[hash - 1] != '#')
+		hash--;
+	if (hash < 2 || hash + 1 >= len || value[hash] != '\'')
+		return len;
+	hash--; /* value[hash] is the '#' */
+	for (p = hash; p > 0 && value[p - 1] == '\\'; p--)
+		escapes++;
+	if (escapes % 2 == 1) /* "\#": the DN's own, escaped */
+		return len;
+	for (p = hash + 2; p < len && (value[p] == '0' || value[p] == '1'); p++)
+		;
+	if (p + 2 == len && value[p] == '\'' && value[p + 1] == 'B')
+		return hash;
+	return len;
+}
+
+/*
  * All values of a multi-valued attribute. DN values are normalised; one
  * that cannot be is kept in its raw form (raw_member_value) and counted in
  * *n_raw, so that the mirror stores it as unresolved. Other values that are
@@ -768,7 +796,11 @@ all_values(const struct entry_attrs *ea, const char *attr, int as_dn, char ***ou
 		if (vals[i].bv_len == 0 || (!usable && !as_dn))
 			continue;
 		if (usable && as_dn) {
-			s = dir_dn_normalize_len(vals[i].bv_val, vals[i].bv_len);
+			size_t len = vals[i].bv_len;
+
+			if (strcasecmp(attr, "uniqueMember") == 0)
+				len = without_optional_uid(vals[i].bv_val, len);
+			s = dir_dn_normalize_len(vals[i].bv_val, len);
 			usable = s != NULL;
 		} else if (usable) {
 			s = strndup(vals[i].bv_val, vals[i].bv_len);

@@ -12,17 +12,18 @@
  *  - attribute types are case-insensitive, and a few common aliases and
  *    OIDs ("userid", "0.9.2342.19200300.100.1.1") become the short name
  *    ("uid");
- *  - values are case-folded as UTF-8 (casefold.h), since the attributes that
- *    name users and groups (uid, cn, ou, dc, o, c, l) match case-insensitively;
+ *  - values are lower-cased and put in NFKC as UTF-8 (casefold.h, as
+ *    OpenLDAP does), since the attributes that name users and groups (uid,
+ *    cn, ou, dc, o, c, l) match case-insensitively;
  *    every value is folded, so a site that names entries by a case-exact
  *    attribute would see two names that differ only in case as one;
  *  - the AVAs of a multi-valued RDN ("cn=x+uid=y") are sorted, since their
  *    order carries no meaning.
  *
- * What a directory also does and this does not: Unicode normalisation
- * (NFKC) of values, and the schema's matching rule for each attribute. A
- * DN that does not parse, is not UTF-8, or is longer than DIR_MAX_DN is
- * refused (NULL): the mirror keeps such a member value as unresolved.
+ * What a directory also does and this does not: the schema's matching
+ * rule for each attribute. A DN that does not parse, is not UTF-8, or is
+ * longer than DIR_MAX_DN is refused (NULL): the mirror keeps such a member
+ * value as unresolved.
  *
  * Most DNs are plain ("uid=jdoe,ou=people,dc=example,dc=com"): letters,
  * digits and -._@ with no spaces, escapes or multi-valued RDNs. Parsing

@@ -166,6 +166,12 @@ struct mirror {
 	char **pending;
 	size_t n_pending, cap_pending;
 	struct strmap *pending_set;
+	/*
+	 * In a refresh: the ids (as text) of the groups whose member values
+	 * this transaction wrote, i.e. what the directory says they hold now
+	 * (take_current_members).
+	 */
+	struct strmap *written_groups;
 	/* Warning lines for the log, written once the transaction commits. */
 	char **logs;
 	size_t n_logs, cap_logs;
@@ -192,12 +198,14 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 	m->refs[1] = strmap_new();
 	m->fresh = strmap_new();
 	m->pending_set = strmap_new();
+	m->written_groups = strmap_new();
 	if (m->refs[0] == NULL || m->refs[1] == NULL || m->fresh == NULL ||
-	    m->pending_set == NULL) {
+	    m->pending_set == NULL || m->written_groups == NULL) {
 		strmap_free(m->refs[0]);
 		strmap_free(m->refs[1]);
 		strmap_free(m->fresh);
 		strmap_free(m->pending_set);
+		strmap_free(m->written_groups);
 		free(m);
 		return idg_seterr(err, "out of memory");
 	}
@@ -229,6 +237,7 @@ mirror_close(struct mirror *m)
 	strmap_free(m->fresh);
 	free(m->fresh_uuids);
 	strmap_free(m->pending_set);
+	strmap_free(m->written_groups);
 	free(m->pending);
 	flush_logs(m, 0);
 	free(m->logs);
@@ -350,6 +359,7 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	m->refresh = refresh;
 	m->now = idg_now();
 	clear_pending(m);
+	strmap_clear(m->written_groups);
 	memset(&m->stats, 0, sizeof(m->stats));
 	json_decref(m->examples);
 	m->examples = m->drift != MIRROR_DRIFT_NONE ? json_array() : NULL;
@@ -747,6 +757,7 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 			rc = point_moved_identity(m, e->uuid, e->dn_norm, err);
 		if (rc == 0 && was_departed) {
 			m->stats.joiners++;
+			m->stats.returned++;
 			rc = RECORD(m, "user.joiner", e->uuid, name,
 				    json_pack("{s:s, s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn,
 					      "status", status, "returned", 1),
@@ -1191,6 +1202,97 @@ sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const 
 	return rc;
 }
 
+static int
+note_written_group(struct mirror *m, int64_t id, struct idg_err *err)
+{
+	char key[24];
+	int n = snprintf(key, sizeof(key), "%lld", (long long)id);
+
+	if (strmap_put(m->written_groups, key, (size_t)n, 1) != 0)
+		return idg_seterr(err, "out of memory");
+	return 0;
+}
+
+static int
+written_group(const struct mirror *m, int64_t id)
+{
+	char key[24];
+	int n = snprintf(key, sizeof(key), "%lld", (long long)id);
+
+	return strmap_get(m->written_groups, key, (size_t)n, &(int64_t){0});
+}
+
+/*
+ * In a refresh, an entry takes a DN whose row another identity still holds
+ * (a user deleted and a group created under its DN, whose delete has not
+ * arrived yet). A group this refresh already wrote holds the DN as the
+ * directory has it now, so its membership is the new entry's: it moves from
+ * the parked row to the entry's own (created here if it has none). The
+ * parked row keeps the memberships of groups not sent, which go when its
+ * identity departs (with refint, the directory removed those values).
+ */
+static int
+take_current_members(struct mirror *m, int64_t parked, int64_t own, const char *uuid,
+		     const char *dn_norm, struct idg_err *err)
+{
+	struct moved {
+		int64_t id;
+		char *uuid, *cn;
+	} *moved = NULL;
+	sqlite3_stmt *s = m->s[S_REF_GROUPS];
+	size_t n = 0, cap = 0;
+	int rc = 0, step = SQLITE_DONE;
+
+	sqlite3_bind_int64(s, 1, parked);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		struct moved *bigger;
+
+		if (!written_group(m, id))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4;
+			if ((bigger = realloc(moved, cap * sizeof(*moved))) == NULL) {
+				rc = idg_seterr(err, "out of memory");
+				break;
+			}
+			moved = bigger;
+		}
+		moved[n].id = id;
+		moved[n].uuid = idg_strdup(col_text(s, 1));
+		moved[n].cn = idg_strdup(col_text(s, 2));
+		if (moved[n].uuid == NULL || moved[n].cn == NULL)
+			rc = idg_seterr(err, "out of memory");
+		n++;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = store_err(m->st, err, "reading memberships");
+	sqlite3_reset(s);
+	if (rc == 0 && n > 0 && own == 0) {
+		s = m->s[S_REF_INS];
+		sqlite3_bind_int(s, 1, 0);
+		sqlite3_bind_text(s, 2, dn_norm, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_null(s, 4);
+		rc = store_step_done(m->st, s, err);
+		own = sqlite3_last_insert_rowid(m->st->db);
+		forget_refs(m);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct group_ref g = {.id = moved[i].id, .uuid = moved[i].uuid, .cn = moved[i].cn};
+
+		rc = change_member(m, 0, &g, 0, dn_norm, parked, err);
+		if (rc == 0)
+			rc = change_member(m, 1, &g, 0, dn_norm, own, err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(moved[i].uuid);
+		free(moved[i].cn);
+	}
+	free(moved);
+	return rc;
+}
+
 /*
  * Memberships follow identities, not DN strings. A member_refs row of kind
  * 0 with a target stands for that entry (user or nested group) and carries
@@ -1258,6 +1360,8 @@ point_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct i
 		}
 		if (rc == 0 && own != 0)
 			rc = set_ref(m, own, dn_norm, uuid, NULL, err);
+		if (rc == 0 && other != 0 && m->refresh)
+			rc = take_current_members(m, other, own, uuid, dn_norm, err);
 	}
 	free(other_target);
 	return rc;
@@ -1385,6 +1489,7 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		renamed = was_deleted || !same(col_text(get, 5), e->dn_norm);
 		g.id = sqlite3_column_int64(get, 4);
 		if (was_deleted) {
+			m->stats.returned++;
 			kind = "group.created";
 			ev = json_pack("{s:s, s:s, s:b}", "uuid", e->uuid, "dn", e->dn, "returned",
 				       1);
@@ -1431,6 +1536,8 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		if (rc == 0)
 			rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
 	}
+	if (rc == 0 && m->refresh && !m->baseline && g.id != 0)
+		rc = note_written_group(m, g.id, err);
 	if (rc == 0)
 		rc = write_warnings(m, e, g.cn, err);
 	free(kept_cn);

@@ -519,6 +519,7 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 	LDAP *ld = NULL;
 	char *attrs[DIR_MAX_ATTRS], *filter = NULL;
 	int rc = -1, drift = opts->verify || opts->reconcile;
+	int64_t returned = 0;
 
 	if (res != NULL)
 		res->drift = NULL;
@@ -561,11 +562,24 @@ sync_once(const struct cfg *cfg, struct store *st, struct audit *audit, struct l
 	if (rc > 0)
 		rc = -1;
 	fill_result(res, "refreshOnly", m, drift);
+	/* Groups that name an entry back in scope were not sent (mirror.h, returned). */
+	if (rc == 0 && c.had_cookie)
+		returned = mirror_stats(m)->returned;
 out:
 	free(filter);
 	if (ld != NULL)
 		ldap_unbind_ext(ld, NULL, NULL);
 	mirror_close(m);
+	if (returned > 0) {
+		struct sync_opts full = *opts;
+
+		log_msg(log, LOG_NOTICE,
+			"sync: %lld entries are back in scope; reloading in full for the groups "
+			"that name them",
+			(long long)returned);
+		full.full = 1;
+		return sync_once(cfg, st, audit, log, &full, res, err);
+	}
 	return rc;
 }
 

@@ -6,10 +6,11 @@
  * The input is decoded strictly (RFC 3629): overlong forms, surrogates,
  * code points above U+10FFFF and truncated or stray continuation bytes are
  * refused, never passed through or replaced, so two different byte strings
- * can never fold to the same text by way of a broken sequence. Each code
- * point is mapped by Unicode simple case folding (one code point to one,
- * as OpenLDAP's matching rules map characters one by one); full foldings
- * that change the number of characters ("ß" to "ss") are not applied.
+ * can never fold to the same text by way of a broken sequence. As in
+ * OpenLDAP's matching rules, each code point is lower-cased on its own (so
+ * "ß" stays "ß" and a final sigma stays one) and the text is then put in
+ * Unicode normalisation form KC ("a" and a combining diaeresis is "ä", the
+ * ligature "ﬁ" is "fi").
  */
 #ifndef IDGOV_CASEFOLD_H
 #define IDGOV_CASEFOLD_H

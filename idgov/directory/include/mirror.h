@@ -47,6 +47,14 @@ struct mirror_stats {
 	int64_t groups_added, groups_changed, groups_deleted;
 	int64_t members_added, members_removed;
 	int64_t skipped;
+	/*
+	 * Departed users and deleted groups back in scope under their own
+	 * entryUUID (moved back under user_base, say). The groups that name
+	 * them changed in the directory without being sent again (they kept
+	 * naming the entry, or refint rewrote the value back), so only a
+	 * full refresh finds those memberships.
+	 */
+	int64_t returned;
 	int64_t held;     /* departures held by the guard */
 	int64_t forced;   /* departures applied over the guard (--force) */
 	int hold_started; /* this batch started a hold: alert once */

@@ -55,7 +55,8 @@ test_other_scripts_and_special_cases_fold(void **state)
 {
 	(void)state;
 	FOLDS("\xce\xa3\xce\x91", "\xcf\x83\xce\xb1"); /* Greek ΣΑ */
-	FOLDS("\xcf\x82", "\xcf\x83");                 /* final sigma folds to sigma */
+	/* Lower-cased as OpenLDAP does: a final sigma stays one (slapd tells "σος" from "σοσ"). */
+	FOLDS("\xcf\x82", "\xcf\x82");
 	FOLDS("\xd0\x96\xd0\x81", "\xd0\xb6\xd1\x91"); /* Cyrillic ЖЁ */
 	FOLDS("\xe2\x84\xaa", "k");                    /* KELVIN SIGN: 3 bytes to 1 */
 	FOLDS("\xc8\xba", "\xe2\xb1\xa5");             /* U+023A: 2 bytes to 3 */
@@ -64,6 +65,31 @@ test_other_scripts_and_special_cases_fold(void **state)
 	FOLDS("\xc3\x9f", "\xc3\x9f");
 	/* Worst-case growth: many 2-byte letters that become 3 bytes each. */
 	FOLDS("\xc8\xba\xc8\xba\xc8\xba", "\xe2\xb1\xa5\xe2\xb1\xa5\xe2\xb1\xa5");
+}
+
+static void
+test_text_is_put_in_nfkc_as_the_directory_matches(void **state)
+{
+	(void)state;
+	/* "a" and a combining diaeresis is "\u00e4"; capital too. */
+	FOLDS("ja\xcc\x88ger", "j\xc3\xa4ger");
+	FOLDS("JA\xcc\x88GER", "j\xc3\xa4ger");
+	FOLDS("J\xc3\xa4ger", "j\xc3\xa4ger");
+	/* Compatibility characters: the ligature "fi", a fullwidth "A". */
+	FOLDS("\xef\xac\x81x", "fix");
+	FOLDS("\xef\xbc\xa1", "a");
+	/* NFKC's own capitals are lower-cased too: folding twice changes nothing. */
+	FOLDS("\xe3\x8e\x92", "mhz");
+	/* NFKC can make text longer than 3 bytes for 2 (U+FDFA is 18 characters). */
+	{
+		char *out = NULL;
+		size_t n = 0;
+
+		assert_int_equal(idg_casefold("\xef\xb7\xba", 3, &out, &n), 0);
+		assert_true(n > 3 * 3 / 2);
+		assert_int_equal(out[n], '\0');
+		free(out);
+	}
 }
 
 static void
@@ -105,6 +131,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ascii_and_latin_fold_to_lower_case),
 		cmocka_unit_test(test_other_scripts_and_special_cases_fold),
+		cmocka_unit_test(test_text_is_put_in_nfkc_as_the_directory_matches),
 		cmocka_unit_test(test_nul_bytes_are_kept),
 		cmocka_unit_test(test_malformed_utf8_is_refused),
 	};

@@ -67,6 +67,11 @@ test_non_ascii_values_fold_case_as_the_directory_matches(void **state)
 		    "cn=kelvin,dc=x");
 	/* An escaped UTF-8 value is the same value. */
 	expect_norm("uid=\\C3\\89lodie,dc=x", "uid=\xc3\xa9lodie,dc=x");
+	/* As slapd matches: NFKC ("e" and a combining acute, the ligature "fi"), and a
+	 * final sigma that is not a sigma. */
+	expect_norm("uid=E\xcc\x81lodie,dc=x", "uid=\xc3\xa9lodie,dc=x");
+	expect_norm("uid=\xef\xac\x81x,dc=x", "uid=fix,dc=x");
+	expect_norm("cn=\xce\xa3\xce\xbf\xcf\x82,dc=x", "cn=\xcf\x83\xce\xbf\xcf\x82,dc=x");
 }
 
 static void
