@@ -158,6 +158,31 @@ test_membership_keys_migration_keeps_pairs(void **state)
 	store_close(st);
 }
 
+/* 023 over a store of 022: the next sync is a full refresh that re-normalises every DN. */
+static void
+test_casefold_migration_forgets_cookie(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO sync_state (directory, mode, cookie) "
+				    "VALUES ('d', 'persist', 'rid=001,csn=1');"
+				    "PRAGMA user_version = 22",
+				    &err),
+			 0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(store_schema_version(st),
+			 schema_migrations[schema_migration_count - 1].version);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM sync_state WHERE directory = 'd' AND "
+				     "mode = 'persist' AND cookie IS NULL"),
+			 1);
+	store_close(st);
+}
+
 static void
 test_reopen_is_idempotent(void **state)
 {
@@ -546,6 +571,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_memberships_go_with_their_group_and_value,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_membership_keys_migration_keeps_pairs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_casefold_migration_forgets_cookie, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot_holds_until_it_ends, setup,
