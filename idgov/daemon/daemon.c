@@ -634,20 +634,34 @@ reconcile_tick(struct daemon *d)
 }
 
 /*
+ * How long after an entry comes back the reconciliation waits. refint
+ * rewrites the values that name a moved entry after slapd has answered
+ * the move, in a task of its own, and sends nothing for it; a refresh
+ * that read the groups first would keep the old values until the next
+ * reconciliation (found on a loaded machine: the group read back before
+ * refint had pointed its member at the entry's DN again).
+ */
+#define RETURN_SETTLE_S 10
+
+/*
  * An entry back in scope under its own entryUUID (a user moved back under
  * user_base): the groups that name it were not sent (mirror.h, returned),
- * so the reconciliation runs now instead of at its next occurrence. A
+ * so the reconciliation runs soon instead of at its next occurrence. A
  * paged poll reads every group anyway.
  */
 static void
 reconcile_for_returns(struct daemon *d, const struct sync_result *res)
 {
+	int64_t due = idg_now() + RETURN_SETTLE_S;
+
 	if (res->stats.returned == 0 || strcmp(res->mode, "paged") == 0)
 		return;
 	log_msg(&d->log, LOG_NOTICE,
-		"sync: %lld entries are back in scope; reconciling for the groups that name them",
-		(long long)res->stats.returned);
-	d->reconcile_next = idg_now();
+		"sync: %lld entries are back in scope; reconciling in %d s for the groups that "
+		"name them",
+		(long long)res->stats.returned, RETURN_SETTLE_S);
+	if (d->reconcile_next == 0 || d->reconcile_next > due)
+		d->reconcile_next = due;
 }
 
 /* ---- directory link ---- */

@@ -40,13 +40,13 @@ move uid=dave "$P" "$C"
 wait_for 10 dave_is departed
 assert_eq "$(groups_of dave)" "departed" "dave moved out of user_base departs"
 move uid=dave "$C" "$P"
-wait_for 20 dave_is "$BEFORE"
+wait_for 40 dave_is "$BEFORE"
 assert_eq "$(groups_of dave)" "$BEFORE" "dave moved back has his groups again (idgovd)"
 move cn=sre "$G" "$C"
 wait_for 10 dave_is "active,engineering"
 assert_eq "$(groups_of dave)" "active,engineering" "sre moved out of group_base takes sre and admins"
 move cn=sre "$C" "$G"
-wait_for 20 dave_is "$BEFORE"
+wait_for 40 dave_is "$BEFORE"
 assert_eq "$(groups_of dave)" "$BEFORE" "sre moved back is in admins again (idgovd)"
 daemon_stop
 
