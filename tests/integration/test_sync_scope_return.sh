@@ -31,6 +31,13 @@ deleteoldrdn: 1
 newsuperior: $3
 L
 }
+# names GROUP DN: the directory's GROUP has DN among its members. refint
+# rewrites those values after slapd has answered a move; a one-shot sync
+# cannot wait for it (idgovd waits RETURN_SETTLE_S), so the test does.
+names() {
+	ldapsearch -LLL -x -o ldif-wrap=no -H "$(cat "$T/slapd/uri")" -D "$SLAPD_ROOTDN" \
+		-y "$T/slapd/rootpw" -b "$G" "(cn=$1)" member | grep -qix "member: $2"
+}
 BEFORE="active,admins,engineering,sre"
 assert_eq "$(groups_of dave)" "$BEFORE" "dave in engineering and sre, and admins through sre"
 
@@ -54,11 +61,13 @@ move uid=dave "$P" "$C"
 assert_exit 0 "one-shot sync after dave left" ig sync
 assert_eq "$(groups_of dave)" "departed" "dave departs (one-shot)"
 move uid=dave "$C" "$P"
+wait_for 10 names sre "uid=dave,$P"
 assert_exit 0 "one-shot sync after dave came back" ig sync
 assert_eq "$(groups_of dave)" "$BEFORE" "dave moved back has his groups again (one-shot)"
 move cn=sre "$G" "$C"
 assert_exit 0 "one-shot sync after sre left" ig sync
 move cn=sre "$C" "$G"
+wait_for 10 names admins "cn=sre,$G"
 assert_exit 0 "one-shot sync after sre came back" ig sync
 assert_eq "$(groups_of dave)" "$BEFORE" "sre moved back is in admins again (one-shot)"
 assert_exit 0 "sync --verify finds no difference" ig sync --verify
