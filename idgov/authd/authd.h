@@ -105,12 +105,12 @@ struct authd_file_id {
 struct authd_files {
 	struct logger *log;
 	/*
-	 * The main store, read-only (what a login decides from: it never takes
-	 * the write lock a directory refresh holds) and read-write (session
-	 * records, password changes); each NULL until a request needs it.
-	 * st_id: what the path named when the first of them was opened.
+	 * The main store, read-only: the service never takes the write lock a
+	 * directory refresh holds; what it writes goes to the state file and
+	 * the spool. NULL until a request needs it; st_id: what the path named
+	 * when it was opened.
 	 */
-	struct store *st, *st_rw;
+	struct store *st;
 	struct authd_file_id st_id;
 	struct store *state; /* the MFA state file (mfastate.h) */
 	char state_path[4096];
@@ -136,8 +136,8 @@ struct authd_files {
  * when the request first takes them (authd_files_state, _key, _fleet).
  */
 void authd_files_refresh(struct authd_files *f, const struct cfg *cfg);
-/* Each opens on first use and keeps it: 0 with *out, or -1 (err). write: the read-write store. */
-int authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
+/* Each opens on first use and keeps it: 0 with *out, or -1 (err). */
+int authd_files_store(struct authd_files *f, const struct cfg *cfg, struct store **out,
 		      struct idg_err *err);
 int authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **out,
 		      struct idg_err *err);

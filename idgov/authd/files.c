@@ -104,9 +104,7 @@ close_store(struct authd_files *f)
 {
 	close_state(f); /* it was created from this store; reopen them together */
 	store_close(f->st);
-	store_close(f->st_rw);
 	f->st = NULL;
-	f->st_rw = NULL;
 }
 
 static void
@@ -142,7 +140,7 @@ authd_files_refresh(struct authd_files *f, const struct cfg *cfg)
 {
 	struct authd_file_id now;
 
-	if (f->st != NULL || f->st_rw != NULL) {
+	if (f->st != NULL) {
 		file_id_of(cfg->store_path, &now);
 		if (!same_file(&now, &f->st_id)) {
 			log_msg(f->log, LOG_INFO, "%s was replaced: reopening it", cfg->store_path);
@@ -209,21 +207,17 @@ check_fleet_key(struct authd_files *f, const struct cfg *cfg)
 }
 
 int
-authd_files_store(struct authd_files *f, const struct cfg *cfg, int write, struct store **out,
+authd_files_store(struct authd_files *f, const struct cfg *cfg, struct store **out,
 		  struct idg_err *err)
 {
-	struct store **slot = write ? &f->st_rw : &f->st;
-
-	if (*slot == NULL) {
+	if (f->st == NULL) {
 		/* Identified before it is opened: a file swapped in between is reopened once more.
 		 */
-		if (f->st == NULL && f->st_rw == NULL)
-			file_id_of(cfg->store_path, &f->st_id);
-		if (store_open(cfg->store_path, write ? STORE_OPEN_EXISTING : STORE_OPEN_READONLY,
-			       slot, err) != 0)
+		file_id_of(cfg->store_path, &f->st_id);
+		if (store_open(cfg->store_path, STORE_OPEN_READONLY, &f->st, err) != 0)
 			return -1;
 	}
-	*out = *slot;
+	*out = f->st;
 	return 0;
 }
 
@@ -235,7 +229,7 @@ authd_files_state(struct authd_files *f, const struct cfg *cfg, struct store **o
 
 	check_state(f);
 	if (f->state == NULL) {
-		if (authd_files_store(f, cfg, 0, &st, err) != 0 ||
+		if (authd_files_store(f, cfg, &st, err) != 0 ||
 		    mfastate_path(cfg, st->path, f->state_path, sizeof(f->state_path), err) != 0)
 			return -1;
 		file_id_of(f->state_path, &f->state_id);
@@ -305,6 +299,5 @@ void
 authd_files_end(struct authd_files *f)
 {
 	end_transaction(f, f->st);
-	end_transaction(f, f->st_rw);
 	end_transaction(f, f->state);
 }

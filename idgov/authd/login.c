@@ -46,7 +46,7 @@ struct env {
 	struct authd_files *files; /* the worker's: opened once, kept (files.c) */
 	struct conv *c;
 	struct store *st;
-	struct store *state; /* MFA state (mfastate.h); authenticate only */
+	struct store *state; /* the state file (mfastate.h): MFA, sessions, password history */
 	struct secret_key *key;
 	struct audit *audit;
 	struct logger *log;
@@ -54,18 +54,18 @@ struct env {
 };
 
 /*
- * What a request opens beyond the store, which it reads only unless it
- * says NEED_STORE_WRITE: a login (authenticate, account) never takes the
- * store's write lock, so a directory refresh holding it for seconds never
- * delays one; what a login writes goes to the state file and the spool.
+ * What a request opens beyond the store, which it only reads: no request
+ * takes the store's write lock, so a directory refresh holding it for
+ * seconds never delays one; what a request writes goes to the state file
+ * and the spool.
  */
-enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2, NEED_STORE_WRITE = 4 };
+enum { NEED_STORE = 0, NEED_AUDIT = 1, NEED_MASTER_KEY = 2 };
 
 /* Takes what the request needs from the worker's open files, opening what is not yet open. */
 static int
 env_open(struct env *e, int need, struct idg_err *err)
 {
-	if (authd_files_store(e->files, e->cfg, (need & NEED_STORE_WRITE) != 0, &e->st, err) != 0)
+	if (authd_files_store(e->files, e->cfg, &e->st, err) != 0)
 		return -1;
 	if ((need & NEED_MASTER_KEY) && authd_files_key(e->files, e->cfg, &e->key, err) != 0)
 		return -1;
@@ -522,12 +522,13 @@ account(struct env *e, const struct authproto_msg *req, uint32_t *delay_ms)
 	int rc;
 
 	(void)delay_ms;
-	if (env_open(e, NEED_AUDIT, &err) != 0 || store_read_begin(e->st, &err) != 0)
+	if (env_open(e, NEED_AUDIT, &err) != 0 || open_state(e, &err) != 0 ||
+	    store_read_begin(e->st, &err) != 0)
 		return unavailable(e, user, &err);
 	/* One snapshot for the whole decision (store.h): no prompt is waited for here. */
 	user = canonical(e, user, canon, sizeof(canon));
-	rc = account_decide(e->st, e->cfg, user, req->service, rhost, idg_now(), NULL, NULL, &v,
-			    &err);
+	rc = account_decide(e->st, e->state, e->cfg, user, req->service, rhost, idg_now(), NULL,
+			    NULL, &v, &err);
 	store_read_end(e->st);
 	if (rc != 0)
 		return unavailable(e, user, &err);
@@ -602,7 +603,7 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 	char why[320];
 
 	(void)delay_ms;
-	if (env_open(e, NEED_STORE_WRITE, &err) != 0) {
+	if (env_open(e, NEED_STORE, &err) != 0 || open_state(e, &err) != 0) {
 		/* No break-glass here: a password change can wait, a login cannot. */
 		log_msg(e->log, LOG_ERR, "password change of %s refused: %s", user, err.msg);
 		conv_error(e->c,
@@ -618,7 +619,7 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 	 * apply. A request that does not say its uid is not an admin's.
 	 */
 	if (v == PW_OK &&
-	    password_check_history(e->st, e->cfg, user, pw, idg_now(),
+	    password_check_history(e->state, e->cfg, user, pw, idg_now(),
 				   (req->have & AUTHPROTO_HAVE_RUID) && req->ruid == 0, &v, why,
 				   sizeof(why), &err) != 0) {
 		conv_error(e->c, "The password cannot be checked now; try again later.");
@@ -636,7 +637,7 @@ change_password(struct env *e, const struct authproto_msg *req, uint32_t *delay_
 		return AUTHPROTO_R_SUCCESS;
 	}
 record:
-	if (password_record(e->st, e->cfg, user, pw, idg_now(), &err) != 0) {
+	if (password_record(e->state, e->cfg, user, pw, idg_now(), &err) != 0) {
 		log_msg(e->log, LOG_ERR, "password: cannot record change of %s: %s", user, err.msg);
 		return AUTHPROTO_R_AUTHTOK_ERR;
 	}

@@ -154,7 +154,7 @@ prepare(struct authd *d, struct authd_files *f)
 	struct audit *a;
 	struct idg_err err;
 
-	if (authd_files_store(f, d->cfg, 0, &st, &err) != 0 ||
+	if (authd_files_store(f, d->cfg, &st, &err) != 0 ||
 	    authd_files_state(f, d->cfg, &st, &err) != 0 ||
 	    authd_files_key(f, d->cfg, &key, &err) != 0 ||
 	    authd_files_audit(f, d->cfg, &a, &err) != 0)

@@ -17,8 +17,10 @@
  * directory keeps: the last-login stamp's note and the offline logins
  * waiting to be written back), version 3 from 003_sessions.sql (the
  * login sessions, which opening an ssh session no longer writes into the
- * main store). A file is brought up one version at a time, each in the
- * transaction that also sets its number.
+ * main store), version 4 from 004_password_history.sql (the password
+ * history, so a password change writes nothing into the main store and
+ * the service opens that store read-only). A file is brought up one
+ * version at a time, each in the transaction that also sets its number.
  */
 #include "mfastate.h"
 
@@ -31,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MFASTATE_VERSION 3
+#define MFASTATE_VERSION 4
 
 static const char schema_v1[] =
 	"CREATE TABLE mfa_state (user_uuid TEXT PRIMARY KEY, "
@@ -51,6 +53,11 @@ static const char schema_v3[] =
 	"service TEXT NOT NULL, rhost TEXT, tty TEXT, pid INTEGER NOT NULL, "
 	"opened_at INTEGER NOT NULL, closed_at INTEGER);"
 	"CREATE INDEX sessions_uid ON sessions (uid, opened_at);";
+
+static const char schema_v4[] =
+	"CREATE TABLE password_history (id INTEGER PRIMARY KEY, uid TEXT NOT NULL, "
+	"hash TEXT NOT NULL, changed_at INTEGER NOT NULL);"
+	"CREATE INDEX password_history_uid ON password_history (uid, changed_at);";
 
 int
 mfastate_path(const struct cfg *cfg, const char *store_path, char *buf, size_t len,
@@ -119,6 +126,25 @@ migrate_v3(struct store *st, struct store *main, struct idg_err *err)
 }
 
 /*
+ * Version 3 to 4: the password history, with the rows the main store has
+ * (the earlier idgov wrote them there; it is not written any more).
+ */
+static int
+migrate_v4(struct store *st, struct store *main, struct idg_err *err)
+{
+	if (store_exec(st, schema_v4, err) != 0)
+		return -1;
+	if (main != NULL &&
+	    store_copy_rows(
+		    main, "SELECT id, uid, hash, changed_at FROM password_history ORDER BY id", st,
+		    "INSERT INTO password_history (id, uid, hash, changed_at) "
+		    "VALUES (?1, ?2, ?3, ?4)",
+		    err) != 0)
+		return -1;
+	return store_exec(st, "PRAGMA user_version = 4", err);
+}
+
+/*
  * Under the state file's write lock: brings it from the version it has
  * to MFASTATE_VERSION, one step after the other, all in one transaction
  * (a file is never left between two versions). Version 0 is a new file,
@@ -147,7 +173,8 @@ migrate(struct store *st, struct store *main, struct idg_err *err)
 	}
 	if ((v < 1 && migrate_v1(st, main, err) != 0) ||
 	    (v < 2 && store_exec(st, schema_v2, err) != 0) ||
-	    (v < 3 && migrate_v3(st, main, err) != 0)) {
+	    (v < 3 && migrate_v3(st, main, err) != 0) ||
+	    (v < 4 && migrate_v4(st, main, err) != 0)) {
 		store_rollback(st);
 		return -1;
 	}
@@ -324,6 +351,15 @@ mfastate_merge_image(struct store *state, const unsigned char *img, size_t len, 
 		       "FROM restored.sessions r WHERE NOT EXISTS (SELECT 1 FROM sessions s "
 		       "WHERE s.uid = r.uid AND s.opened_at = r.opened_at AND "
 		       "s.service = r.service AND s.pid = r.pid) ORDER BY r.id",
+		       err) != 0)
+		goto rollback;
+	/* The password history this file lacks (image version 4): reuse stays refused. */
+	if (image_version(state->db, "restored") >= 4 &&
+	    store_exec(state,
+		       "INSERT INTO password_history (uid, hash, changed_at) "
+		       "SELECT uid, hash, changed_at FROM restored.password_history r "
+		       "WHERE NOT EXISTS (SELECT 1 FROM password_history p "
+		       "WHERE p.uid = r.uid AND p.hash = r.hash) ORDER BY r.id",
 		       err) != 0)
 		goto rollback;
 	if (store_commit(state, err) != 0)

@@ -319,25 +319,20 @@ user_groups(struct store *st, const struct cfg *cfg, const char *user, const cha
 	return 0;
 }
 
-/* The last known password change of user, in UTC seconds, or -1 if none is known. */
+/* One number from sql with user bound to ?1 into *t (left as it is when there is no row). */
 static int
-last_password_change(struct store *st, const char *user, int64_t *t, struct idg_err *err)
+read_time(struct store *st, const char *sql, const char *user, int64_t *t, int *found,
+	  struct idg_err *err)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	*t = -1;
-	if (store_prepare_cached(
-		    st,
-		    "SELECT max(coalesce((SELECT max(changed_at) FROM password_history WHERE "
-		    "uid = ?1), -1), coalesce(shadow_last_change * 86400, -1), "
-		    "coalesce(pwd_changed_at, -1)) FROM users WHERE uid = ?1 "
-		    "ORDER BY status = 'departed' LIMIT 1",
-		    &s, err) != 0)
+	if (store_prepare_cached(st, sql, &s, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	*found = rc == SQLITE_ROW;
+	if (*found && sqlite3_column_type(s, 0) != SQLITE_NULL)
 		*t = sqlite3_column_int64(s, 0);
 	store_release(st, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -345,15 +340,45 @@ last_password_change(struct store *st, const char *user, int64_t *t, struct idg_
 	return 0;
 }
 
+/*
+ * The last known password change of a directory user, in UTC seconds, or
+ * -1 if none is known: the later of the directory's (shadowLastChange,
+ * pwdChangedTime, in the store st) and idgov's record of a change made
+ * through the password stack (the state file, when given).
+ */
 static int
-check_password_age(struct store *st, const struct cfg *cfg, const char *user, int64_t now,
-		   policy_report_fn report, void *arg, struct access_verdict *v,
+last_password_change(struct store *st, struct store *state, const char *user, int64_t *t,
+		     struct idg_err *err)
+{
+	int64_t recorded = -1;
+	int found;
+
+	*t = -1;
+	if (read_time(st,
+		      "SELECT max(coalesce(shadow_last_change * 86400, -1), "
+		      "coalesce(pwd_changed_at, -1)) FROM users WHERE uid = ?1 "
+		      "ORDER BY status = 'departed' LIMIT 1",
+		      user, t, &found, err) != 0)
+		return -1;
+	if (!found || state == NULL)
+		return 0;
+	if (read_time(state, "SELECT max(changed_at) FROM password_history WHERE uid = ?1", user,
+		      &recorded, &found, err) != 0)
+		return -1;
+	if (recorded > *t)
+		*t = recorded;
+	return 0;
+}
+
+static int
+check_password_age(struct store *st, struct store *state, const struct cfg *cfg, const char *user,
+		   int64_t now, policy_report_fn report, void *arg, struct access_verdict *v,
 		   struct idg_err *err)
 {
 	int64_t last, expires;
 	char why[160];
 
-	if (cfg->pw_max_age_days == 0 || last_password_change(st, user, &last, err) != 0)
+	if (cfg->pw_max_age_days == 0 || last_password_change(st, state, user, &last, err) != 0)
 		return cfg->pw_max_age_days == 0 ? 0 : -1;
 	if (last < 0) {
 		if (report != NULL)
@@ -380,9 +405,9 @@ check_password_age(struct store *st, const struct cfg *cfg, const char *user, in
 }
 
 int
-account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
-	       const char *rhost, int64_t now, policy_report_fn report, void *arg,
-	       struct access_verdict *v, struct idg_err *err)
+account_decide(struct store *st, struct store *state, const struct cfg *cfg, const char *user,
+	       const char *service, const char *rhost, int64_t now, policy_report_fn report,
+	       void *arg, struct access_verdict *v, struct idg_err *err)
 {
 	struct policy_input in = {user, NULL, 0, service, rhost, now};
 	struct policy_decision d;
@@ -427,7 +452,7 @@ account_decide(struct store *st, const struct cfg *cfg, const char *user, const 
 		return -1;
 	if (!v->allowed)
 		return 0;
-	return check_password_age(st, cfg, user, now, report, arg, v, err);
+	return check_password_age(st, state, cfg, user, now, report, arg, v, err);
 }
 
 enum account_pwage

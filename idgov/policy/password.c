@@ -131,7 +131,7 @@ password_check(const struct cfg *cfg, const char *user, const char *pw, char *wh
 }
 
 int
-password_check_history(struct store *st, const struct cfg *cfg, const char *user, const char *pw,
+password_check_history(struct store *state, const struct cfg *cfg, const char *user, const char *pw,
 		       int64_t now, int admin, enum pw_verdict *v, char *why, size_t why_len,
 		       struct idg_err *err)
 {
@@ -139,7 +139,7 @@ password_check_history(struct store *st, const struct cfg *cfg, const char *user
 	int rc, first = 1;
 
 	*v = PW_OK;
-	if (store_prepare(st,
+	if (store_prepare(state,
 			  "SELECT hash, changed_at FROM password_history WHERE uid = ?1 "
 			  "ORDER BY changed_at DESC, id DESC LIMIT ?2",
 			  &s, err) != 0)
@@ -168,12 +168,12 @@ password_check_history(struct store *st, const struct cfg *cfg, const char *user
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_err(st, err, "reading password history");
+		return store_err(state, err, "reading password history");
 	return 0;
 }
 
 int
-password_record(struct store *st, const struct cfg *cfg, const char *user, const char *pw,
+password_record(struct store *state, const struct cfg *cfg, const char *user, const char *pw,
 		int64_t now, struct idg_err *err)
 {
 	char hash[crypto_pwhash_STRBYTES];
@@ -183,20 +183,21 @@ password_record(struct store *st, const struct cfg *cfg, const char *user, const
 	if (crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		return idg_seterr(err, "out of memory hashing the password");
-	if (store_begin(st, err) != 0)
+	if (store_begin(state, err) != 0)
 		return -1;
 	if (store_prepare(
-		    st, "INSERT INTO password_history (uid, hash, changed_at) VALUES (?1, ?2, ?3)",
-		    &s, err) != 0)
+		    state,
+		    "INSERT INTO password_history (uid, hash, changed_at) VALUES (?1, ?2, ?3)", &s,
+		    err) != 0)
 		goto out;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
-	if (store_step_done(st, s, err) != 0)
+	if (store_step_done(state, s, err) != 0)
 		goto out;
 	sqlite3_finalize(s);
 	/* Keep the newest max(history, 1): the newest also dates the last change. */
-	if (store_prepare(st,
+	if (store_prepare(state,
 			  "DELETE FROM password_history WHERE uid = ?1 AND id NOT IN (SELECT id "
 			  "FROM password_history WHERE uid = ?1 ORDER BY changed_at DESC, id DESC "
 			  "LIMIT ?2)",
@@ -204,13 +205,13 @@ password_record(struct store *st, const struct cfg *cfg, const char *user, const
 		goto out;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, cfg->pw_history > 0 ? cfg->pw_history : 1);
-	if (store_step_done(st, s, err) != 0)
+	if (store_step_done(state, s, err) != 0)
 		goto out;
-	rc = store_commit(st, err);
+	rc = store_commit(state, err);
 out:
 	sqlite3_finalize(s);
 	sodium_memzero(hash, sizeof(hash));
 	if (rc != 0)
-		store_rollback(st);
+		store_rollback(state);
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * The auth service's own store file ([authd] state, authd.db): the MFA
  * state a login writes (replay watermark, failures, failure window, lock
- * end, spent recovery codes). A directory refresh holds the main store's
- * write lock for seconds; no login waits on it for these writes.
+ * end, spent recovery codes), the login sessions and the password
+ * history. A directory refresh holds the main store's write lock for
+ * seconds; no login or password change waits on it for these writes.
  *
  * The file is created 0600 on first open and, in the same transaction,
  * filled from the main store's mfa and mfa_recovery tables: once,
@@ -42,7 +43,8 @@ int mfastate_image_check(const unsigned char *img, size_t len, struct idg_err *e
  * either. So neither a restore onto a new host (no file) nor one onto the
  * same host (a newer file) makes a spent code or a seen step usable again.
  * Login sessions the file lacks are added, so the "last login" reviews
- * show survives a move to a new host.
+ * show survives a move to a new host, and so are the remembered passwords
+ * it lacks, so a restore does not let an old password be reused.
  * Offline logins waiting to be written back to the directory are not
  * merged: the directory decides those. Counts of users and spent codes
  * the image changed go to *users and *spent.

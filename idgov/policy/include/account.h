@@ -71,12 +71,13 @@ struct access_verdict {
  * rules (with the user's effective groups from the store), grants whose end
  * has passed but whose removal from the directory is not done (refused on
  * [grants] enforce_services), then password age (from the later of idgov's
- * recorded change and the directory's shadowLastChange/pwdChangedTime).
+ * recorded change, in the auth service's state file (mfastate.h) when
+ * state is given, and the directory's shadowLastChange/pwdChangedTime).
  * report, if given, hears every check.
  */
-int account_decide(struct store *st, const struct cfg *cfg, const char *user, const char *service,
-		   const char *rhost, int64_t now, policy_report_fn report, void *arg,
-		   struct access_verdict *v, struct idg_err *err);
+int account_decide(struct store *st, struct store *state, const struct cfg *cfg, const char *user,
+		   const char *service, const char *rhost, int64_t now, policy_report_fn report,
+		   void *arg, struct access_verdict *v, struct idg_err *err);
 
 /* What the maximum password age does to one allowed login. */
 enum account_pwage {

@@ -32,13 +32,19 @@ enum pw_verdict {
 enum pw_verdict password_check(const struct cfg *cfg, const char *user, const char *pw, char *why,
 			       size_t why_len);
 
-/* History and minimum age; -1 on a store error. admin skips the minimum age. */
-int password_check_history(struct store *st, const struct cfg *cfg, const char *user,
+/*
+ * History and minimum age, from the auth service's state file (state,
+ * mfastate.h); -1 on a store error. admin skips the minimum age.
+ */
+int password_check_history(struct store *state, const struct cfg *cfg, const char *user,
 			   const char *pw, int64_t now, int admin, enum pw_verdict *v, char *why,
 			   size_t why_len, struct idg_err *err);
 
-/* Records a change: the new hash, keeping only the configured number of old ones. */
-int password_record(struct store *st, const struct cfg *cfg, const char *user, const char *pw,
+/*
+ * Records a change in the state file: the new hash, keeping only the
+ * configured number of old ones.
+ */
+int password_record(struct store *state, const struct cfg *cfg, const char *user, const char *pw,
 		    int64_t now, struct idg_err *err);
 
 #endif

@@ -746,13 +746,17 @@ test_mfa_state_is_merged_never_rolled_back(void **state)
 		   "('a', 50, 9), ('b', 70, 0);"
 		   "INSERT INTO mfa_recovery_used VALUES ('a', 'x', 'hx', 1), ('b', 'y', 'hy', 1);"
 		   "INSERT INTO sessions (uid, service, pid, opened_at) VALUES ('ann', 'sshd', "
-		   "1, 10), ('bob', 'sshd', 2, 20)");
+		   "1, 10), ('bob', 'sshd', 2, 20);"
+		   "INSERT INTO password_history (uid, hash, changed_at) VALUES "
+		   "('ann', 'h-old', 5), ('ann', 'h-both', 6)");
 	state_exec(f, host,
 		   "INSERT INTO mfa_state (user_uuid, last_step, locked_until) VALUES "
 		   "('a', 100, 5);"
 		   "INSERT INTO mfa_recovery_used VALUES ('a', 'x', 'hx', 2);"
 		   "INSERT INTO sessions (uid, service, pid, opened_at) VALUES ('ann', 'sshd', "
-		   "1, 10), ('ann', 'su', 3, 30)");
+		   "1, 10), ('ann', 'su', 3, 30);"
+		   "INSERT INTO password_history (uid, hash, changed_at) VALUES "
+		   "('ann', 'h-both', 6), ('ann', 'h-new', 7)");
 	assert_int_equal(mfastate_image(old, &img, &len, &err), 0);
 	assert_non_null(img);
 	assert_int_equal(mfastate_image_check(img, len, &err), 0);
@@ -773,10 +777,16 @@ test_mfa_state_is_merged_never_rolled_back(void **state)
 				       "opened_at) IN (VALUES ('ann', 'sshd', 10), ('ann', 'su', "
 				       "30), ('bob', 'sshd', 20))"),
 			 3);
+	/* A password remembered in either is remembered, once: it stays refused for reuse. */
+	assert_int_equal(state_int(st, "SELECT count(*) FROM password_history WHERE uid = 'ann' "
+				       "AND hash IN ('h-old', 'h-both', 'h-new')"),
+			 3);
+	assert_int_equal(state_int(st, "SELECT count(*) FROM password_history"), 3);
 	/* Merging again changes nothing. */
 	assert_int_equal(mfastate_merge_image(st, img, len, &users, &spent, &err), 0);
 	assert_int_equal(users + spent, 0);
 	assert_int_equal(state_int(st, "SELECT count(*) FROM sessions"), 3);
+	assert_int_equal(state_int(st, "SELECT count(*) FROM password_history"), 3);
 	store_close(st);
 	/* A damaged image is refused, changing nothing. */
 	img[len / 2] ^= 0xff;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "account.h"
+#include "mfastate.h"
 #include "query.h"
 #include "testutil.h"
 
@@ -222,8 +223,8 @@ test_password_age_follows_the_credential_used(void **state)
 				0),
 			0);
 		assert_int_equal(env.cfg->pam_password_age, (int)mode);
-		assert_int_equal(account_decide(env.st, env.cfg, "old", "sshd", "192.0.2.1", now,
-						NULL, NULL, &v, &err),
+		assert_int_equal(account_decide(env.st, NULL, env.cfg, "old", "sshd", "192.0.2.1",
+						now, NULL, NULL, &v, &err),
 				 0);
 		assert_true(v.password_expired);
 		assert_non_null(strstr(v.why, "200 days old; the maximum is 90"));
@@ -231,20 +232,71 @@ test_password_age_follows_the_credential_used(void **state)
 			if (account_password_age(env.cfg, &v, used) != want[mode][used])
 				fail_msg("mode %zu, password used %d: got %d, want %d", mode, used,
 					 account_password_age(env.cfg, &v, used), want[mode][used]);
-		assert_int_equal(account_decide(env.st, env.cfg, "new", "sshd", "192.0.2.1", now,
-						NULL, NULL, &v, &err),
+		assert_int_equal(account_decide(env.st, NULL, env.cfg, "new", "sshd", "192.0.2.1",
+						now, NULL, NULL, &v, &err),
 				 0);
 		assert_false(v.password_expired);
 		assert_int_equal(account_password_age(env.cfg, &v, 0), ACCOUNT_PWAGE_NONE);
 		assert_int_equal(account_password_age(env.cfg, &v, 1), ACCOUNT_PWAGE_NONE);
-		assert_int_equal(account_decide(env.st, env.cfg, "gone", "sshd", "192.0.2.1", now,
-						NULL, NULL, &v, &err),
+		assert_int_equal(account_decide(env.st, NULL, env.cfg, "gone", "sshd", "192.0.2.1",
+						now, NULL, NULL, &v, &err),
 				 0);
 		assert_int_equal(v.state, ACCOUNT_DEPARTED);
 		assert_int_equal(account_password_age(env.cfg, &v, 0), ACCOUNT_PWAGE_NONE);
 		assert_int_equal(account_password_age(env.cfg, &v, 1), ACCOUNT_PWAGE_NONE);
 		assert_int_equal(test_env_close(&env), 0);
 	}
+}
+
+/*
+ * A change made through the password stack is in the auth service's state
+ * file: it counts when later than the directory's date, and only for a
+ * user the directory has.
+ */
+static void
+test_password_age_from_the_state_file(void **state)
+{
+	const int64_t now = 20000 * 86400LL + 3600;
+	struct access_verdict v;
+	struct test_env env;
+	struct store *st;
+	struct idg_err err;
+	char path[512], sql[256];
+
+	(void)state;
+	assert_int_equal(test_env_open(&env, "account",
+				       "[directory]\nuri = ldap://h/\nbase = dc=x\n", NULL,
+				       "INSERT INTO users (uuid, dn, dn_norm, uid, status, "
+				       "shadow_last_change, first_seen, last_changed) VALUES "
+				       "('u1', 'uid=old', 'uid=old', 'old', 'active', 19800, 0, 0)",
+				       0),
+			 0);
+	snprintf(path, sizeof(path), "%s/authd.db", env.dir);
+	assert_int_equal(mfastate_open(path, env.st, &st, &err), 0);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO password_history (uid, hash, changed_at) VALUES "
+		 "('old', 'h1', %lld), ('old', 'h2', %lld), ('nobody', 'h3', %lld)",
+		 (long long)(now - 300 * 86400), (long long)(now - 10 * 86400),
+		 (long long)(now - 86400));
+	assert_int_equal(store_exec(st, sql, &err), 0);
+	assert_int_equal(account_decide(env.st, st, env.cfg, "old", "sshd", "192.0.2.1", now, NULL,
+					NULL, &v, &err),
+			 0);
+	assert_false(v.password_expired);
+	/* Without the state file only the directory's date, 200 days ago, counts. */
+	assert_int_equal(account_decide(env.st, NULL, env.cfg, "old", "sshd", "192.0.2.1", now,
+					NULL, NULL, &v, &err),
+			 0);
+	assert_true(v.password_expired);
+	/* A recorded change older than the directory's does not make it older. */
+	assert_int_equal(store_exec(st, "DELETE FROM password_history WHERE hash = 'h2'", &err), 0);
+	assert_int_equal(account_decide(env.st, st, env.cfg, "old", "sshd", "192.0.2.1", now, NULL,
+					NULL, &v, &err),
+			 0);
+	assert_true(v.password_expired);
+	assert_non_null(strstr(v.why, "200 days old"));
+	store_close(st);
+	assert_int_equal(test_env_close(&env), 0);
 }
 
 int
@@ -255,6 +307,7 @@ main(void)
 		cmocka_unit_test(test_canonical_uid_follows_ldap_case_rules),
 		cmocka_unit_test(test_account_state_is_the_one_user_show_and_status_print),
 		cmocka_unit_test(test_password_age_follows_the_credential_used),
+		cmocka_unit_test(test_password_age_from_the_state_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -469,9 +469,9 @@ run_sql_file(sqlite3 *db, const char *name)
 
 /*
  * A version 1 state file (as an earlier idgov left it) is brought to
- * version 3 keeping every row and taking over the main store's sessions;
- * the result has exactly the tables and columns of schema/authd/001, 002
- * and 003 applied in turn.
+ * version 4 keeping every row and taking over the main store's sessions
+ * and password history; the result has exactly the tables and columns of
+ * schema/authd/001 to 004 applied in turn.
  */
 static void
 test_state_file_version_1_is_migrated(void **state)
@@ -479,7 +479,7 @@ test_state_file_version_1_is_migrated(void **state)
 	struct fixture *f = *state;
 	char path[256], ref[256];
 	static const char *const tables[] = {"mfa_state", "mfa_recovery_used", "fleet_pending",
-					     "sessions"};
+					     "sessions", "password_history"};
 	struct store *st = NULL;
 	struct idg_err err;
 	sqlite3 *db, *rdb;
@@ -500,11 +500,13 @@ test_state_file_version_1_is_migrated(void **state)
 		store_exec(f->env.st,
 			   "INSERT INTO sessions (uid, service, rhost, tty, pid, opened_at, "
 			   "closed_at) VALUES ('alice', 'sshd', '10.0.0.1', NULL, 42, 100, "
-			   "160), ('bob', 'su', NULL, 'pts/1', 43, 200, NULL)",
+			   "160), ('bob', 'su', NULL, 'pts/1', 43, 200, NULL);"
+			   "INSERT INTO password_history (uid, hash, changed_at) VALUES "
+			   "('alice', '$argon2id$a', 300), ('alice', '$argon2id$b', 400)",
 			   &err),
 		0);
 	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
-	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 4);
 	assert_int_equal(query_int(st->db, "SELECT last_step + failures + failure_start + "
 					   "locked_until + login_stamped_at FROM mfa_state"),
 			 93);
@@ -515,12 +517,18 @@ test_state_file_version_1_is_migrated(void **state)
 					   "100 AND closed_at = 160) OR (uid = 'bob' AND tty = "
 					   "'pts/1' AND closed_at IS NULL)"),
 			 2);
+	assert_int_equal(query_int(st->db,
+				   "SELECT count(*) FROM password_history WHERE uid = "
+				   "'alice' AND ((hash = '$argon2id$a' AND changed_at = 300) "
+				   "OR (hash = '$argon2id$b' AND changed_at = 400))"),
+			 2);
 
 	snprintf(ref, sizeof(ref), "%s/ref.db", f->env.dir);
 	assert_int_equal(sqlite3_open(ref, &rdb), SQLITE_OK);
 	run_sql_file(rdb, "001_mfa_state.sql");
 	run_sql_file(rdb, "002_fleet_pending.sql");
 	run_sql_file(rdb, "003_sessions.sql");
+	run_sql_file(rdb, "004_password_history.sql");
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		char *a = columns(st->db, tables[i]), *b = columns(rdb, tables[i]);
 
@@ -531,10 +539,11 @@ test_state_file_version_1_is_migrated(void **state)
 	sqlite3_close(rdb);
 	store_close(st);
 
-	/* Opened again: already current, nothing to do (the sessions are not copied twice). */
+	/* Opened again: already current, nothing to do (nothing is copied twice). */
 	assert_int_equal(mfastate_open(path, f->env.st, &st, &err), 0);
-	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(st->db, "PRAGMA user_version"), 4);
 	assert_int_equal(query_int(st->db, "SELECT count(*) FROM sessions"), 2);
+	assert_int_equal(query_int(st->db, "SELECT count(*) FROM password_history"), 2);
 	store_close(st);
 }
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "mfastate.h"
 #include "password.h"
 #include "testutil.h"
 
@@ -114,8 +115,9 @@ test_history_and_minimum_age(void **state)
 
 	(void)state;
 	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "password"), 0);
-	snprintf(db, sizeof(db), "%s/idgov.db", dir);
-	assert_int_equal(store_open(db, STORE_OPEN_CREATE, &st, &err), 0);
+	/* The history is the auth service's state file's (mfastate.h). */
+	snprintf(db, sizeof(db), "%s/authd.db", dir);
+	assert_int_equal(mfastate_open(db, NULL, &st, &err), 0);
 	assert_int_equal(password_record(st, cfg, "alice", "First-pass-01", t, &err), 0);
 	/* Too soon after a change, unless an admin sets it. */
 	assert_int_equal(password_check_history(st, cfg, "alice", "Second-pass-2", t + 3600, 0, &v,
