@@ -514,24 +514,77 @@ entry_values(const struct entry_attrs *ea, const char *attr)
  * that are not UTF-8) and V_ABSENT: *out is NULL. -1 only when out of memory.
  */
 static int
-read_value(const struct entry_attrs *ea, const char *attr, size_t max, char **out,
-	   enum value_state *state, struct idg_err *err)
+read_nth_value(const struct berval *vals, size_t i, size_t max, char **out, enum value_state *state,
+	       struct idg_err *err)
 {
-	const struct berval *vals = entry_values(ea, attr);
 	size_t len;
 
 	*out = NULL;
 	*state = V_ABSENT;
-	if (vals == NULL || vals[0].bv_val == NULL)
+	if (vals == NULL || vals[i].bv_val == NULL)
 		return 0;
-	len = vals[0].bv_len;
-	if (!dir_utf8_text(vals[0].bv_val, len)) {
+	len = vals[i].bv_len;
+	if (!dir_utf8_text(vals[i].bv_val, len)) {
 		*state = V_NOT_TEXT;
 		return 0;
 	}
 	*state = len > max ? V_LONG : V_OK;
-	*out = strndup(vals[0].bv_val, dir_utf8_cut(vals[0].bv_val, len, max));
+	*out = strndup(vals[i].bv_val, dir_utf8_cut(vals[i].bv_val, len, max));
 	return *out == NULL ? idg_seterr(err, "out of memory") : 0;
+}
+
+static int
+read_value(const struct entry_attrs *ea, const char *attr, size_t max, char **out,
+	   enum value_state *state, struct idg_err *err)
+{
+	return read_nth_value(entry_values(ea, attr), 0, max, out, state, err);
+}
+
+/* The value of vals that the AVA holds: the same bytes first, else the same in ASCII case. */
+static int
+ava_value_index(const LDAPAVA *ava, const struct berval *vals, size_t *index)
+{
+	const struct berval *v = &ava->la_value;
+
+	for (int fold = 0; fold < 2; fold++)
+		for (size_t i = 0; vals[i].bv_val != NULL; i++)
+			if (vals[i].bv_len == v->bv_len &&
+			    (fold ? strncasecmp(vals[i].bv_val, v->bv_val, v->bv_len)
+				  : memcmp(vals[i].bv_val, v->bv_val, v->bv_len)) == 0) {
+				*index = i;
+				return 1;
+			}
+	return 0;
+}
+
+/*
+ * Which of an entry's values of attr is its name: the one its RDN holds
+ * (index into vals), else the first. A user renamed with deleteoldrdn: 0
+ * keeps the old name as another value of uid, in no promised order; the
+ * RDN names the entry, as nss-pam-ldapd also takes it.
+ */
+static size_t
+rdn_value_index(const char *dn, const char *attr, const struct berval *vals)
+{
+	LDAPDN ldn = NULL;
+	size_t index = 0, len = strlen(attr);
+
+	if (vals == NULL || vals[0].bv_val == NULL || vals[1].bv_val == NULL)
+		return 0;
+	if (ldap_str2dn(dn, &ldn, LDAP_DN_FORMAT_LDAP) != LDAP_SUCCESS || ldn == NULL ||
+	    ldn[0] == NULL)
+		goto out;
+	for (size_t a = 0; ldn[0][a] != NULL; a++) {
+		const LDAPAVA *ava = ldn[0][a];
+
+		if (ava->la_attr.bv_len == len &&
+		    strncasecmp(ava->la_attr.bv_val, attr, len) == 0 &&
+		    !(ava->la_flags & LDAP_AVA_BINARY) && ava_value_index(ava, vals, &index))
+			break;
+	}
+out:
+	ldap_dnfree(ldn);
+	return index;
 }
 
 static void
@@ -955,12 +1008,14 @@ static int
 parse_user(const struct cfg *cfg, const struct entry_attrs *ea, struct dir_entry *e,
 	   struct idg_err *err)
 {
+	const struct berval *uids = entry_values(ea, cfg->attr_uid);
 	char *manager = NULL, *changed = NULL;
 	enum value_state uid_state;
 	int rc = -1;
 
 	/* Every value read here is freed at out (or by dir_entry_free), whichever read fails. */
-	if (read_value(ea, cfg->attr_uid, DIR_MAX_VALUE, &e->uid, &uid_state, err) != 0 ||
+	if (read_nth_value(uids, rdn_value_index(e->dn, cfg->attr_uid, uids), DIR_MAX_VALUE,
+			   &e->uid, &uid_state, err) != 0 ||
 	    display_value(ea, e, cfg->attr_display_name, &e->display_name, err) != 0 ||
 	    display_value(ea, e, cfg->attr_title, &e->title, err) != 0 ||
 	    display_value(ea, e, cfg->attr_department, &e->department, err) != 0 ||

@@ -207,9 +207,14 @@ wait_for 10 refint_done "uid=h4,$P" "uid=h2+cn=Multi Valued,$P" "cn=q\\\"uote\\+
 	not_ok "refint did not finish"
 settle 1
 check_round "after the churn"
+# Renamed with deleteoldrdn: 0, the entry has uid h2 and h2x: its name is
+# the one its RDN holds, not whichever value slapd lists first.
+h2_uid() { sql "SELECT group_concat(uid) FROM users WHERE dn LIKE 'cn=Multi Valued+uid=h2x,%'"; }
+assert_eq "$(h2_uid)" "h2x" "a rename that kept the old uid value: the name is the RDN's (idgovd)"
 assert_exit 0 "idgov sync --full" ig sync --full
 assert_exit 0 "sync --verify is 0 after --full" ig sync --verify
 check_round "after the full sync"
+assert_eq "$(h2_uid)" "h2x" "a rename that kept the old uid value: the name is the RDN's (full sync)"
 assert_eq "$(ig --json user show h7 | jq -r '[.groups[].name] | join(",")')" "admins" "h7 in admins"
 assert_eq "$(ig --json user show ÄRGER | jq -r '[.groups[].name] | sort | join(",")')" "admins,cyc-a,cyc-b,weird" \
 	"the non-ASCII uid, looked up in another case, keeps its groups (cyc-b names it decomposed)"
