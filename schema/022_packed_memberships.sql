@@ -17,7 +17,9 @@
 -- stays as a view of (group_id, ref_id, since), so every reader by group
 -- is unchanged; inserting into or deleting from it updates both lists
 -- (one group's or one value's list rebuilt per row: for tests and tools,
--- not for bulk writes).
+-- not for bulk writes). The view can be read only by group: a query that
+-- joins it to member_refs takes it first (CROSS JOIN), or SQLite may walk
+-- every pair once per member_refs row it matched.
 CREATE TABLE group_members (
 	group_id INTEGER PRIMARY KEY,            -- groups.id
 	since    INTEGER NOT NULL,               -- of every element given as an id alone

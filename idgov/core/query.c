@@ -205,10 +205,12 @@ query_counts(struct store *st, struct idg_err *err)
 		    "(SELECT count(*) FROM entry_warnings) AS value_warnings, "
 		    "(SELECT count(*) FROM held_departures) AS departures_held, "
 		    "(SELECT min(held_at) FROM held_departures) AS held_since, "
-		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
-		    "WHERE r.kind = 0 AND r.target IS NULL) AS members_unresolved, "
-		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
-		    "WHERE r.problem = 'too_long') AS members_too_long, "
+		    /* CROSS JOIN: the view is read by group (one row per group); taken
+		     * second, its pairs would be walked once per matching member_refs row. */
+		    "(SELECT count(*) FROM memberships m CROSS JOIN member_refs r ON r.id = "
+		    "m.ref_id WHERE r.kind = 0 AND r.target IS NULL) AS members_unresolved, "
+		    "(SELECT count(*) FROM memberships m CROSS JOIN member_refs r ON r.id = "
+		    "m.ref_id WHERE r.problem = 'too_long') AS members_too_long, "
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
