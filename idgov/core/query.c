@@ -205,10 +205,12 @@ query_counts(struct store *st, struct idg_err *err)
 		    "(SELECT count(*) FROM entry_warnings) AS value_warnings, "
 		    "(SELECT count(*) FROM held_departures) AS departures_held, "
 		    "(SELECT min(held_at) FROM held_departures) AS held_since, "
-		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
-		    "WHERE r.kind = 0 AND r.target IS NULL) AS members_unresolved, "
-		    "(SELECT count(*) FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
-		    "WHERE r.problem = 'too_long') AS members_too_long, "
+		    /* CROSS JOIN: the view is read by group (one row per group); taken
+		     * second, its pairs would be walked once per matching member_refs row. */
+		    "(SELECT count(*) FROM memberships m CROSS JOIN member_refs r ON r.id = "
+		    "m.ref_id WHERE r.kind = 0 AND r.target IS NULL) AS members_unresolved, "
+		    "(SELECT count(*) FROM memberships m CROSS JOIN member_refs r ON r.id = "
+		    "m.ref_id WHERE r.problem = 'too_long') AS members_too_long, "
 		    "(SELECT coalesce(max(seq), 0) FROM audit) AS audit_records",
 		    &s, err) != 0)
 		return NULL;
@@ -349,16 +351,17 @@ query_user_list(struct store *st, const char *state, struct idg_err *err)
  */
 static const char user_groups_sql[] =
 	"WITH RECURSIVE direct(id) AS ("
-	"  SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
-	"    WHERE r.target = ?1"
-	"  UNION SELECT m.group_id FROM member_refs r CROSS JOIN memberships m ON m.ref_id = r.id"
-	"    WHERE r.kind = 1 AND r.value = ?2"
+	"  SELECT j.value FROM member_refs r CROSS JOIN ref_groups p ON p.ref_id = r.id"
+	"    CROSS JOIN json_each(p.groups) j WHERE r.target = ?1"
+	"  UNION SELECT j.value FROM member_refs r CROSS JOIN ref_groups p ON p.ref_id = r.id"
+	"    CROSS JOIN json_each(p.groups) j WHERE r.kind = 1 AND r.value = ?2"
 	"), up(id, depth) AS ("
 	"  SELECT id, 0 FROM direct"
-	"  UNION SELECT m.group_id, up.depth + 1 FROM up"
+	"  UNION SELECT j.value, up.depth + 1 FROM up"
 	"    JOIN groups g ON g.id = up.id"
 	"    JOIN member_refs r ON r.target = g.uuid"
-	"    JOIN memberships m ON m.ref_id = r.id"
+	"    JOIN ref_groups p ON p.ref_id = r.id"
+	"    CROSS JOIN json_each(p.groups) j"
 	"    WHERE up.depth < ?3"
 	") SELECT g.cn AS name, g.privileged AS privileged, min(up.depth) = 0 AS direct "
 	"FROM up JOIN groups g ON g.id = up.id WHERE g.status = 'active' "
@@ -497,23 +500,27 @@ static const char group_direct_sql[] =
 	"FROM memberships m CROSS JOIN member_refs r ON r.id = m.ref_id WHERE m.group_id = ?1 "
 	"ORDER BY r.kind, r.value";
 
-/* Every user reached from the group through nested groups, within depth. */
+/*
+ * Every user reached from the group through nested groups, within depth.
+ * CROSS JOIN: memberships is a view over each group's packed list, which
+ * can be read only by group.
+ */
 static const char group_effective_sql[] =
 	"WITH RECURSIVE down(id, depth) AS ("
 	"  SELECT ?1, 0"
 	"  UNION SELECT c.id, down.depth + 1 FROM down"
-	"    JOIN memberships m ON m.group_id = down.id"
-	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
+	"    CROSS JOIN memberships m ON m.group_id = down.id"
+	"    CROSS JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
 	"    JOIN groups c ON c.uuid = r.target AND c.status = 'active'"
 	"    WHERE down.depth < ?2"
 	"), reached(user_uuid, depth) AS ("
 	"  SELECT u.uuid, down.depth FROM down"
-	"    JOIN memberships m ON m.group_id = down.id"
-	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
+	"    CROSS JOIN memberships m ON m.group_id = down.id"
+	"    CROSS JOIN member_refs r ON r.id = m.ref_id AND r.kind = 0"
 	"    JOIN users u ON u.uuid = r.target"
 	"  UNION ALL SELECT u.uuid, down.depth FROM down"
-	"    JOIN memberships m ON m.group_id = down.id"
-	"    JOIN member_refs r ON r.id = m.ref_id AND r.kind = 1"
+	"    CROSS JOIN memberships m ON m.group_id = down.id"
+	"    CROSS JOIN member_refs r ON r.id = m.ref_id AND r.kind = 1"
 	"    JOIN users u ON u.uid = r.value"
 	") SELECT u.uid, u.status, min(r.depth) = 0 AS direct FROM reached r "
 	"JOIN users u ON u.uuid = r.user_uuid WHERE u.status <> 'departed' "
@@ -709,8 +716,9 @@ query_group_privilege(struct store *st, const char *cn, struct query_privilege *
 	    store_prepare(st,
 			  "SELECT p.id, p.cn, p.privileged FROM groups c "
 			  "CROSS JOIN member_refs r ON r.target = c.uuid "
-			  "CROSS JOIN memberships m ON m.ref_id = r.id "
-			  "CROSS JOIN groups p ON p.id = m.group_id "
+			  "CROSS JOIN ref_groups rg ON rg.ref_id = r.id "
+			  "CROSS JOIN json_each(rg.groups) j "
+			  "CROSS JOIN groups p ON p.id = j.value "
 			  "WHERE c.id = ?1 AND p.status = 'active' ORDER BY p.cn",
 			  &up, err) != 0)
 		goto out;

@@ -14,6 +14,7 @@
 #include "mirror.h"
 
 #include "guard.h"
+#include "packed.h"
 #include "strmap.h"
 #include "token.h"
 #include "tokenmirror.h"
@@ -36,15 +37,11 @@ enum {
 	S_GROUP_MARK,
 	S_GROUP_DELETE,
 	S_MEMBERS,
-	S_MEMBER_INS,
-	S_MEMBER_INS_MANY,
-	S_MEMBER_DEL,
 	S_REF_GET,
 	S_REF_INS,
 	S_RESOLVE,
 	S_REF_OF_TARGET,
 	S_REF_SET,
-	S_REF_MERGE,
 	S_REF_GROUPS,
 	S_REF_DEL,
 	S_REF_BY_VALUE,
@@ -94,11 +91,6 @@ static const char *const sql[S_COUNT] = {
 	 * member_refs row in value order to avoid a sort. */
 	[S_MEMBERS] = "SELECT r.value, r.id FROM memberships m CROSS JOIN member_refs r "
 		      "ON r.id = m.ref_id WHERE m.group_id = ?1 AND r.kind = ?2 ORDER BY r.value",
-	[S_MEMBER_INS] = "INSERT INTO memberships (group_id, ref_id, since) VALUES (?1, ?2, ?3)",
-	/* Many rows in one statement: ?2 is a JSON array of member_refs ids. */
-	[S_MEMBER_INS_MANY] = "INSERT INTO memberships (group_id, ref_id, since) "
-			      "SELECT ?1, value, ?3 FROM json_each(?2)",
-	[S_MEMBER_DEL] = "DELETE FROM memberships WHERE group_id = ?1 AND ref_id = ?2",
 	[S_REF_GET] = "SELECT id FROM member_refs WHERE kind = ?1 AND value = ?2",
 	[S_REF_INS] =
 		"INSERT INTO member_refs (kind, value, target, problem) VALUES (?1, ?2, ?3, ?4)",
@@ -109,10 +101,9 @@ static const char *const sql[S_COUNT] = {
 		"WHERE dn_norm = ?1 AND status = 'active') ORDER BY last_changed DESC LIMIT 1",
 	[S_REF_OF_TARGET] = "SELECT id, value FROM member_refs WHERE target = ?1",
 	[S_REF_SET] = "UPDATE member_refs SET value = ?2, target = ?3, problem = ?4 WHERE id = ?1",
-	[S_REF_MERGE] = "INSERT OR IGNORE INTO memberships (group_id, ref_id, since) "
-			"SELECT group_id, ?2, since FROM memberships WHERE ref_id = ?1",
-	[S_REF_GROUPS] = "SELECT g.id, g.uuid, g.cn FROM memberships m JOIN groups g ON "
-			 "g.id = m.group_id WHERE m.ref_id = ?1 ORDER BY g.id",
+	[S_REF_GROUPS] =
+		"SELECT g.id, g.uuid, g.cn FROM ref_groups p CROSS JOIN json_each(p.groups) "
+		"j CROSS JOIN groups g ON g.id = j.value WHERE p.ref_id = ?1 ORDER BY g.id",
 	[S_REF_DEL] = "DELETE FROM member_refs WHERE id = ?1",
 	[S_REF_BY_VALUE] = "SELECT id, target FROM member_refs WHERE kind = 0 AND value = ?1",
 	[S_EVENT] = "INSERT INTO events (time, kind, subject, details) VALUES (?1, ?2, ?3, ?4)",
@@ -136,6 +127,7 @@ struct mirror {
 	const struct cfg *cfg;
 	struct logger *log;
 	sqlite3_stmt *s[S_COUNT];
+	struct packed *packed;  /* the membership lists' writer */
 	struct strmap *refs[2]; /* per kind: value -> member_refs.id, valid while committed */
 	/*
 	 * refs holds every member_refs row, and no row has been re-pointed
@@ -159,7 +151,6 @@ struct mirror {
 	int in_tx;
 	int refresh;
 	int baseline;
-	int index_dropped; /* memberships_ref is dropped: rebuilt at commit, or when needed */
 	int64_t gen;
 	int64_t now;
 	/* Departures reported in this transaction, judged by the guard before commit. */
@@ -215,6 +206,10 @@ mirror_open(struct store *st, struct audit *audit, const struct cfg *cfg, struct
 			return -1;
 		}
 	}
+	if (packed_open(st, &m->packed, err) != 0) {
+		mirror_close(m);
+		return -1;
+	}
 	*out = m;
 	return 0;
 }
@@ -231,6 +226,7 @@ mirror_close(struct mirror *m)
 		mirror_rollback(m);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(m->s[i]);
+	packed_close(m->packed);
 	clear_pending(m);
 	strmap_free(m->refs[0]);
 	strmap_free(m->refs[1]);
@@ -281,38 +277,6 @@ query_int(struct mirror *m, const char *q)
 }
 
 static int reclassify_groups(struct mirror *m, struct idg_err *err);
-
-/*
- * The index a baseline builds once at commit instead of row by row: it
- * inserts every membership (a million for 100,000 users), and keeping the
- * (ref_id) index up to date is a random B-tree insert each, where building
- * it is a sort. (The users' and member_refs' secondary indexes were tried
- * too: what their inserts saved, building them at commit cost again.)
- * While the ref cache is complete nothing reads through it; whatever needs
- * it first rebuilds it (restore_index), so that a baseline that must
- * re-point or forget an identity does not scan a million rows a lookup.
- * Dropped inside the transaction, so a rollback puts it back and no other
- * connection ever sees it missing. The definition is schema 021's.
- */
-static int
-drop_baseline_index(struct mirror *m, struct idg_err *err)
-{
-	if (store_exec(m->st, "DROP INDEX IF EXISTS memberships_ref", err) != 0)
-		return -1;
-	m->index_dropped = 1;
-	return 0;
-}
-
-static int
-restore_index(struct mirror *m, struct idg_err *err)
-{
-	if (!m->index_dropped)
-		return 0;
-	if (store_exec(m->st, "CREATE INDEX memberships_ref ON memberships (ref_id)", err) != 0)
-		return -1;
-	m->index_dropped = 0;
-	return 0;
-}
 
 /* The ref cache no longer mirrors the table (a row moved, or a rollback). */
 static void
@@ -370,8 +334,7 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 	}
 	m->baseline = query_int(m, "SELECT NOT (EXISTS (SELECT 1 FROM users) OR "
 				   "EXISTS (SELECT 1 FROM groups))") == 1;
-	m->index_dropped = 0;
-	if (m->baseline && drop_baseline_index(m, err) != 0) {
+	if (packed_begin(m->packed, err) != 0) {
 		mirror_rollback(m);
 		return -1;
 	}
@@ -889,8 +852,8 @@ ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, str
 	*id = 0;
 	if (value != NULL)
 		*value = NULL;
-	/* What a caller does next with the row reads memberships by ref_id. */
-	if (restore_index(m, err) != 0)
+	/* What a caller does next with the row reads its groups. */
+	if (packed_flush(m->packed, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -1024,19 +987,21 @@ record_member_change(struct mirror *m, int add, const struct group_ref *g, int k
 		      err);
 }
 
+/* Adds or removes one membership of a group (its list rewritten) and records it. */
 static int
 change_member(struct mirror *m, int add, const struct group_ref *g, int kind, const char *value,
 	      int64_t ref, struct idg_err *err)
 {
-	sqlite3_stmt *s = m->s[add ? S_MEMBER_INS : S_MEMBER_DEL];
+	struct packed_pair pair = {.ref = ref, .since = m->now};
+	int rc;
 
-	if (add && intern_ref(m, kind, value, &ref, err) != 0)
+	if (add && intern_ref(m, kind, value, &pair.ref, err) != 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, g->id);
-	sqlite3_bind_int64(s, 2, ref);
 	if (add)
-		sqlite3_bind_int64(s, 3, m->now);
-	if (store_step_done(m->st, s, err) != 0)
+		rc = packed_group_edit(m->packed, g->id, NULL, 0, &pair, 1, err);
+	else
+		rc = packed_group_edit(m->packed, g->id, &ref, 1, NULL, 0, err);
+	if (rc != 0)
 		return -1;
 	return record_member_change(m, add, g, kind, value, err);
 }
@@ -1047,6 +1012,9 @@ by_ref(struct mirror *m, int stmt_id, int64_t ref, struct idg_err *err)
 {
 	sqlite3_stmt *s = m->s[stmt_id];
 
+	/* A member_refs delete's trigger reads the row's groups. */
+	if (packed_flush(m->packed, err) != 0)
+		return -1;
 	sqlite3_bind_int64(s, 1, ref);
 	return store_step_done(m->st, s, err);
 }
@@ -1087,57 +1055,22 @@ sort_ids(int64_t *ids, int64_t *tmp, size_t n)
 }
 
 /*
- * Writes id (a rowid: >= 0) in decimal at out, without a NUL; returns its
- * length (at most 19). By hand: snprintf was a tenth of add_members' own
- * time for a million ids.
- */
-static size_t
-format_id(char *out, int64_t id)
-{
-	char digits[20];
-	size_t n = 0;
-	uint64_t v = id > 0 ? (uint64_t)id : 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		out[i] = digits[n - 1 - i];
-	return n;
-}
-
-/*
- * Adds every value of `want` to a group that has none of this kind (every
- * group of a baseline). The rows go in in ref id order, appended to the
- * group's end of the (group_id, ref_id) B-tree instead of scattered over
- * it as value order would, and in one statement per group: a baseline of
- * a million memberships otherwise spends a tenth of its time starting and
- * ending a statement per row.
+ * The member_refs ids of every value of `want` (interned), into ids, each
+ * recorded as added: the members of a group just created.
  */
 static int
-add_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want, size_t n_want,
-	    struct idg_err *err)
+intern_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want,
+	       size_t n_want, int64_t *ids, struct idg_err *err)
 {
-	sqlite3_stmt *s = m->s[S_MEMBER_INS_MANY];
-	/* The ids, then room to sort them (sort_ids). */
-	int64_t *ids = malloc(2 * n_want * sizeof(*ids));
 	/* Each value's length and hash, measured once for the prefetches and the lookup. */
 	struct {
 		size_t len;
 		uint64_t h;
-	} *key = malloc(n_want * sizeof(*key));
-	/* "[" and "]", and each id: up to 19 digits and a comma */
-	size_t cap = 2 + n_want * 20, len = 0;
-	char *json = malloc(cap + 1);
+	} *key = malloc(n_want * sizeof(*key) + 1);
 	int rc = 0;
 
-	if (ids == NULL || key == NULL || json == NULL) {
-		free(ids);
-		free(key);
-		free(json);
+	if (key == NULL)
 		return idg_seterr(err, "out of memory");
-	}
 	for (size_t j = 0; j < n_want; j++) {
 		key[j].len = strlen(want[j]);
 		key[j].h = strmap_hash(want[j], key[j].len);
@@ -1151,30 +1084,70 @@ add_members(struct mirror *m, const struct group_ref *g, int kind, char *const *
 		if (rc == 0)
 			rc = record_member_change(m, 1, g, kind, want[j], err);
 	}
-	if (rc == 0) {
-		sort_ids(ids, ids + n_want, n_want);
-		json[len++] = '[';
-		for (size_t j = 0; j < n_want; j++) {
-			if (j > 0)
-				json[len++] = ',';
-			len += format_id(json + len, ids[j]);
-		}
-		json[len++] = ']';
-		sqlite3_bind_int64(s, 1, g->id);
-		sqlite3_bind_text(s, 2, json, (int)len, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, m->now);
-		rc = store_step_done(m->st, s, err);
-	}
-	free(ids);
 	free(key);
-	free(json);
 	return rc;
 }
 
-/* Brings one membership kind of a group to exactly `want` (sorted, unique). */
+/*
+ * The members of a group just created, both kinds: one sorted list,
+ * written once (a full sync writes 5,000 rows for a million memberships).
+ */
 static int
-sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want,
-	     size_t n_want, struct idg_err *err)
+create_members(struct mirror *m, const struct group_ref *g, const struct dir_entry *e,
+	       struct idg_err *err)
+{
+	size_t n = e->n_members + e->n_member_uids, k = 0;
+	/* The ids, then room to sort them (sort_ids). */
+	int64_t *ids;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((ids = malloc(2 * n * sizeof(*ids))) == NULL)
+		return idg_seterr(err, "out of memory");
+	rc = intern_members(m, g, 0, e->members, e->n_members, ids, err);
+	if (rc == 0)
+		rc = intern_members(m, g, 1, e->member_uids, e->n_member_uids, ids + e->n_members,
+				    err);
+	if (rc == 0) {
+		sort_ids(ids, ids + n, n);
+		for (size_t i = 0; i < n; i++) /* values are unique per kind, so ids are: a guard */
+			if (k == 0 || ids[i] != ids[k - 1])
+				ids[k++] = ids[i];
+		rc = packed_group_create(m->packed, g->id, ids, k, m->now, err);
+	}
+	free(ids);
+	return rc;
+}
+
+/* What changes in a group's list: collected over both kinds, written at once. */
+struct member_edit {
+	int64_t *del;
+	size_t n_del, cap_del;
+	struct packed_pair *add;
+	size_t n_add, cap_add;
+};
+
+static int
+edit_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t bigger_cap;
+	void *bigger;
+
+	if (n < *cap)
+		return 0;
+	bigger_cap = *cap ? 2 * *cap : 16;
+	if ((bigger = realloc(*v, bigger_cap * size)) == NULL)
+		return -1;
+	*v = bigger;
+	*cap = bigger_cap;
+	return 0;
+}
+
+/* Compares one kind of a group's stored values with `want`; notes and records the differences. */
+static int
+diff_members(struct mirror *m, const struct group_ref *g, int kind, char *const *want,
+	     size_t n_want, struct member_edit *ed, struct idg_err *err)
 {
 	struct member_row *have = NULL;
 	size_t n_have = 0, i = 0, j = 0;
@@ -1182,23 +1155,51 @@ sync_members(struct mirror *m, const struct group_ref *g, int kind, char *const 
 
 	if (load_members(m, g->id, kind, &have, &n_have, err) != 0)
 		return -1;
-	if (n_have == 0 && n_want > 0) {
-		free_rows(have, n_have);
-		return add_members(m, g, kind, want, n_want, err);
-	}
 	while (rc == 0 && (i < n_have || j < n_want)) {
 		int c = i == n_have ? 1 : j == n_want ? -1 : strcmp(have[i].value, want[j]);
+		int64_t ref = 0;
 
 		if (c < 0) {
-			rc = change_member(m, 0, g, kind, have[i].value, have[i].ref, err);
+			if (edit_grow((void **)&ed->del, &ed->cap_del, ed->n_del, sizeof(*ed->del)))
+				rc = idg_seterr(err, "out of memory");
+			else
+				ed->del[ed->n_del++] = have[i].ref;
+			if (rc == 0)
+				rc = record_member_change(m, 0, g, kind, have[i].value, err);
 			i++;
 		} else if (c > 0) {
-			rc = change_member(m, 1, g, kind, want[j++], 0, err);
+			rc = intern_ref(m, kind, want[j], &ref, err);
+			if (rc == 0 &&
+			    edit_grow((void **)&ed->add, &ed->cap_add, ed->n_add, sizeof(*ed->add)))
+				rc = idg_seterr(err, "out of memory");
+			if (rc == 0) {
+				ed->add[ed->n_add].ref = ref;
+				ed->add[ed->n_add++].since = m->now;
+				rc = record_member_change(m, 1, g, kind, want[j], err);
+			}
+			j++;
 		} else {
 			i++, j++;
 		}
 	}
 	free_rows(have, n_have);
+	return rc;
+}
+
+/* Brings a group's members of both kinds to exactly these (each sorted, unique). */
+static int
+sync_members(struct mirror *m, const struct group_ref *g, char *const *members, size_t n_members,
+	     char *const *uids, size_t n_uids, struct idg_err *err)
+{
+	struct member_edit ed = {0};
+	int rc = diff_members(m, g, 0, members, n_members, &ed, err);
+
+	if (rc == 0)
+		rc = diff_members(m, g, 1, uids, n_uids, &ed, err);
+	if (rc == 0)
+		rc = packed_group_edit(m->packed, g->id, ed.del, ed.n_del, ed.add, ed.n_add, err);
+	free(ed.del);
+	free(ed.add);
 	return rc;
 }
 
@@ -1243,6 +1244,8 @@ take_current_members(struct mirror *m, int64_t parked, int64_t own, const char *
 	size_t n = 0, cap = 0;
 	int rc = 0, step = SQLITE_DONE;
 
+	if (packed_flush(m->packed, err) != 0)
+		return -1;
 	sqlite3_bind_int64(s, 1, parked);
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
@@ -1340,11 +1343,7 @@ point_identity(struct mirror *m, const char *uuid, const char *dn_norm, struct i
 		if (own == 0) {
 			rc = set_ref(m, other, dn_norm, uuid, NULL, err);
 		} else {
-			sqlite3_stmt *merge = m->s[S_REF_MERGE];
-
-			sqlite3_bind_int64(merge, 1, other);
-			sqlite3_bind_int64(merge, 2, own);
-			rc = store_step_done(m->st, merge, err);
+			rc = packed_ref_merge(m->packed, other, own, err);
 			/* Its memberships go with it (trigger memberships_of_ref). */
 			if (rc == 0)
 				rc = by_ref(m, S_REF_DEL, other, err);
@@ -1526,16 +1525,11 @@ apply_group(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		rc = point_new_identity(m, e->uuid, e->dn_norm, err);
 	else if (rc == 0 && renamed)
 		rc = point_moved_identity(m, e->uuid, e->dn_norm, err);
-	if (rc == 0 && created) { /* a group just inserted has no members to compare with */
-		if (e->n_members > 0)
-			rc = add_members(m, &g, 0, e->members, e->n_members, err);
-		if (rc == 0 && e->n_member_uids > 0)
-			rc = add_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
-	} else if (rc == 0) {
-		rc = sync_members(m, &g, 0, e->members, e->n_members, err);
-		if (rc == 0)
-			rc = sync_members(m, &g, 1, e->member_uids, e->n_member_uids, err);
-	}
+	if (rc == 0 && created) /* a group just inserted has no members to compare with */
+		rc = create_members(m, &g, e, err);
+	else if (rc == 0)
+		rc = sync_members(m, &g, e->members, e->n_members, e->member_uids, e->n_member_uids,
+				  err);
 	if (rc == 0 && m->refresh && !m->baseline && g.id != 0)
 		rc = note_written_group(m, g.id, err);
 	if (rc == 0)
@@ -1782,9 +1776,7 @@ delete_group(struct mirror *m, const char *uuid, struct idg_err *err)
 	if (cn == NULL)
 		return idg_seterr(err, "out of memory");
 	g.cn = cn;
-	rc = sync_members(m, &g, 0, NULL, 0, err);
-	if (rc == 0)
-		rc = sync_members(m, &g, 1, NULL, 0, err);
+	rc = sync_members(m, &g, NULL, 0, NULL, 0, err);
 	if (rc == 0)
 		rc = forget_identity(m, uuid, err);
 	if (rc == 0)
@@ -2151,7 +2143,7 @@ mirror_commit(struct mirror *m, struct idg_err *err)
 		mirror_rollback(m);
 		return 0;
 	}
-	if (restore_index(m, err) != 0)
+	if (packed_flush(m->packed, err) != 0)
 		goto fail;
 	if (record_baseline(m, err) != 0 || record_drift(m, err) != 0)
 		goto fail;
@@ -2174,8 +2166,8 @@ mirror_rollback(struct mirror *m)
 	forget_refs(m); /* ids of rolled-back member_refs rows are gone */
 	clear_pending(m);
 	flush_logs(m, 0);
+	packed_abort(m->packed);
 	m->in_tx = 0;
-	m->index_dropped = 0; /* the rollback restored them */
 }
 
 int

@@ -219,9 +219,9 @@ holds_directly(struct store *st, int64_t group_id, const struct user_ref *u, con
 	int rc;
 
 	if (store_prepare(st,
-			  "SELECT 1 FROM memberships m JOIN member_refs r ON r.id = m.ref_id "
-			  "WHERE m.group_id = ?1 AND ((r.kind = 0 AND r.value = ?2) "
-			  "OR (r.kind = 1 AND r.value = ?3))",
+			  "SELECT 1 FROM member_refs r CROSS JOIN ref_groups p ON p.ref_id = r.id "
+			  "CROSS JOIN json_each(p.groups) j WHERE j.value = ?1 AND "
+			  "((r.kind = 0 AND r.value = ?2) OR (r.kind = 1 AND r.value = ?3))",
 			  &s, err) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, group_id);

@@ -289,6 +289,42 @@ test_chain_open(struct test_chain *c, const char *name, int sign_every, int anch
 	"member_refs.value)) WHERE kind = 0;"
 
 /*
+ * Puts schema 021's memberships table and triggers back in place of 022's
+ * packed lists (empty), for tests that take a store back to an older
+ * schema version.
+ */
+#define TEST_UNPACK_MEMBERSHIPS_SQL                                                                \
+	"DROP TRIGGER memberships_insert; DROP TRIGGER memberships_delete;"                        \
+	"DROP TRIGGER memberships_of_group; DROP TRIGGER memberships_of_ref;"                      \
+	"DROP VIEW membership_values; DROP VIEW memberships;"                                      \
+	"DROP TABLE group_members; DROP TABLE ref_groups;"                                         \
+	"CREATE TABLE memberships (group_id INTEGER NOT NULL, ref_id INTEGER NOT NULL,"            \
+	" since INTEGER NOT NULL, PRIMARY KEY (group_id, ref_id)) WITHOUT ROWID;"                  \
+	"CREATE INDEX memberships_ref ON memberships (ref_id);"                                    \
+	"CREATE VIEW membership_values AS SELECT g.uuid AS group_uuid, g.cn AS group_cn,"          \
+	" CASE r.kind WHEN 0 THEN 'member' ELSE 'memberUid' END AS kind, r.value AS value,"        \
+	" m.since AS since FROM memberships m JOIN groups g ON g.id = m.group_id"                  \
+	" JOIN member_refs r ON r.id = m.ref_id;"                                                  \
+	"CREATE TRIGGER memberships_of_group AFTER DELETE ON groups BEGIN"                         \
+	" DELETE FROM memberships WHERE group_id = OLD.id; END;"                                   \
+	"CREATE TRIGGER memberships_of_ref AFTER DELETE ON member_refs BEGIN"                      \
+	" DELETE FROM memberships WHERE ref_id = OLD.id; END;"
+
+/*
+ * The pairs on which the two packed lists disagree (schema 022): a group's
+ * list names a member whose list lacks the group, or the other way round,
+ * plus any list stored empty. 0 when each is the other's inverse.
+ */
+#define TEST_PACKED_DISAGREE_SQL                                                                   \
+	"SELECT (SELECT count(*) FROM (SELECT group_id, ref_id FROM memberships EXCEPT "           \
+	"SELECT j.value, r.ref_id FROM ref_groups r, json_each(r.groups) j)) + "                   \
+	"(SELECT count(*) FROM (SELECT j.value, r.ref_id FROM ref_groups r, json_each(r.groups) "  \
+	"j "                                                                                       \
+	"EXCEPT SELECT group_id, ref_id FROM memberships)) + "                                     \
+	"(SELECT count(*) FROM group_members WHERE json_array_length(refs) = 0) + "                \
+	"(SELECT count(*) FROM ref_groups WHERE json_array_length(groups) = 0)"
+
+/*
  * The integer in the first column of the first row of sql run on st (-1
  * when there is no row); a statement that does not prepare stops the test
  * program.

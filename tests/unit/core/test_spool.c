@@ -202,7 +202,8 @@ test_names_ingested_before_the_index_are_found(void **state)
 	audit_close(f->c.a);
 	f->c.a = NULL;
 	assert_int_equal(store_exec(f->c.st,
-				    "DROP TABLE audit_spool_ingested; DROP TABLE fleet_tokens; "
+				    "DROP TABLE audit_spool_ingested; DROP TABLE "
+				    "fleet_tokens; " TEST_UNPACK_MEMBERSHIPS_SQL
 				    "DROP TRIGGER memberships_of_group; "
 				    "DROP TRIGGER memberships_of_ref; PRAGMA user_version = 18",
 				    &err),

@@ -121,6 +121,10 @@ test_memberships_go_with_their_group_and_value(void **state)
 	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships WHERE group_id = 2 AND "
 				     "ref_id = 11"),
 			 1);
+	assert_int_equal(raw_int(st, TEST_PACKED_DISAGREE_SQL), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM ref_groups WHERE ref_id = 11 AND "
+				     "groups = '[2]'"),
+			 1);
 	store_close(st);
 }
 
@@ -138,7 +142,8 @@ test_membership_keys_migration_keeps_pairs(void **state)
 			st,
 			"INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
 			"VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0);"
-			"INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x');"
+			"INSERT INTO member_refs (id, kind, value) VALUES (10, 1, "
+			"'x');" TEST_UNPACK_MEMBERSHIPS_SQL
 			"INSERT INTO memberships VALUES (1, 10, 5), (99, 10, 5);"
 			"DROP TRIGGER memberships_of_group; DROP TRIGGER memberships_of_ref;"
 			"PRAGMA user_version = 20",
@@ -153,8 +158,98 @@ test_membership_keys_migration_keeps_pairs(void **state)
 			 5);
 	assert_int_equal(raw_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				     "('memberships_of_group', 'memberships_of_ref', "
-				     "'memberships_ref')"),
+				     "'memberships_insert', 'memberships_delete')"),
+			 4);
+	store_close(st);
+}
+
+/*
+ * 022 over a store of 021: every pair is kept with its since, packed per
+ * group (an id alone when its since is the group's, the earliest) and per
+ * member value, each list sorted; the view reads back the same pairs.
+ */
+static void
+test_packed_memberships_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(
+		store_exec(
+			st,
+			TEST_UNPACK_MEMBERSHIPS_SQL
+			"INSERT INTO groups (id, uuid, dn, dn_norm, cn, first_seen, last_changed) "
+			"VALUES (1, 'g1', 'cn=a', 'cn=a', 'a', 0, 0), "
+			"(2, 'g2', 'cn=b', 'cn=b', 'b', 0, 0), (3, 'g3', 'cn=c', 'cn=c', 'c', 0, "
+			"0);"
+			"INSERT INTO member_refs (id, kind, value) VALUES (10, 1, 'x'), (11, 1, "
+			"'y'), (12, 0, 'uid=z');"
+			"INSERT INTO memberships VALUES (2, 12, 7), (1, 12, 5), (1, 10, 5), "
+			"(1, 11, 9), (3, 10, 4);"
+			"CREATE TABLE old_pairs AS SELECT * FROM memberships;"
+			"PRAGMA user_version = 21",
+			&err),
+		0);
+	store_close(st);
+	if (store_open(f->path, STORE_OPEN_EXISTING, &st, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM group_members WHERE "
+				     "(group_id, since, refs) IN (VALUES (1, 5, '[10,[11,9],12]'), "
+				     "(2, 7, '[12]'), (3, 4, '[10]'))"),
 			 3);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM group_members"), 3);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM ref_groups WHERE (ref_id, groups) IN "
+				     "(VALUES (10, '[1,3]'), (11, '[1]'), (12, '[1,2]'))"),
+			 3);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM ref_groups"), 3);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM (SELECT * FROM memberships EXCEPT "
+				     "SELECT * FROM old_pairs)"),
+			 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM memberships"), 5);
+	assert_int_equal(raw_int(st, "SELECT since FROM membership_values WHERE group_cn = 'a' "
+				     "AND value = 'y'"),
+			 9);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM sqlite_master WHERE name = "
+				     "'memberships_ref'"),
+			 0);
+	store_close(st);
+}
+
+/*
+ * Writing the memberships view keeps both lists (tests and tools write it
+ * row by row): a pair inserted twice is refused as the table's key did,
+ * a since different from the group's is kept with the pair.
+ */
+static void
+test_memberships_view_writes_both_lists(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO memberships VALUES (1, 12, 5), (1, 10, 5), "
+				    "(1, 11, 9), (2, 10, 3)",
+				    &err),
+			 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM group_members WHERE group_id = 1 AND "
+				     "since = 5 AND refs = '[10,[11,9],12]'"),
+			 1);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM ref_groups WHERE ref_id = 10 AND "
+				     "groups = '[1,2]'"),
+			 1);
+	assert_int_equal(store_exec(st, "INSERT INTO memberships VALUES (1, 10, 6)", &err), -1);
+	assert_non_null(strstr(err.msg, "UNIQUE"));
+	assert_int_equal(store_exec(st, "DELETE FROM memberships WHERE ref_id = 10", &err), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM group_members WHERE group_id = 1 AND "
+				     "refs = '[[11,9],12]'"),
+			 1);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM group_members WHERE group_id = 2"), 0);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM ref_groups WHERE ref_id = 10"), 0);
+	assert_int_equal(raw_int(st, TEST_PACKED_DISAGREE_SQL), 0);
 	store_close(st);
 }
 
@@ -573,6 +668,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_membership_keys_migration_keeps_pairs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_casefold_migration_forgets_cookie, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_packed_memberships_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memberships_view_writes_both_lists, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot_holds_until_it_ends, setup,

@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include "mirror.h"
+#include "packed.h"
 
 struct fixture {
 	struct test_env env;
@@ -98,13 +99,12 @@ apply_all(struct fixture *f, int refresh, struct dir_entry *e, size_t n, int swe
 
 static char m_a[] = "uid=a,dc=x", m_b[] = "uid=b,dc=x", m_c[] = "uid=c,dc=x";
 
-/* The secondary indexes of the tables a baseline fills: all present after it (mirror.c drops one).
- */
+/* The secondary indexes of the tables a baseline fills: all present after it. */
 static long long
 baseline_indexes_present(struct fixture *f)
 {
 	return test_count(&f->env, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-				   "name IN ('memberships_ref', 'users_dn_norm', 'users_uid', "
+				   "name IN ('users_dn_norm', 'users_uid', "
 				   "'users_uid_nocase', 'member_refs_target')");
 }
 
@@ -122,8 +122,11 @@ test_baseline_records_no_events(void **state)
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM memberships"), 2);
 	assert_int_equal(test_count(&f->env, "SELECT privileged FROM groups"), 1);
 	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events"), 0);
-	/* The baseline rebuilt the indexes it dropped for speed. */
-	assert_int_equal(baseline_indexes_present(f), 5);
+	assert_int_equal(baseline_indexes_present(f), 4);
+	/* One packed row for the group, one per member value, each the other's inverse. */
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM group_members"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM ref_groups"), 2);
+	assert_int_equal(test_count(&f->env, TEST_PACKED_DISAGREE_SQL), 0);
 }
 
 static void
@@ -650,7 +653,7 @@ test_baseline_resolves_from_its_own_entries_and_not_stale_ones(void **state)
 					     "'00000000-0000-0000-0000-00000000000d'"),
 			 1);
 	/* Rebuilt when the rename needed them, and not twice at commit. */
-	assert_int_equal(baseline_indexes_present(f), 5);
+	assert_int_equal(baseline_indexes_present(f), 4);
 }
 
 /* A store with no entries but a member value left behind is not trusted to be empty. */
@@ -793,6 +796,267 @@ test_verify_reports_differences_and_writes_nothing(void **state)
 	mirror_set_drift(f->m, MIRROR_DRIFT_NONE);
 }
 
+/*
+ * The packed lists against a plain model, over random changes: groups
+ * written with random `member` (users and other groups) and memberUid
+ * values, deleted and returning, users and groups renamed, in a baseline,
+ * then in refreshes and persist batches. After each: the memberships are
+ * exactly the model's pairs, each with the since of when it was added
+ * (kept while it stays, renewed when it comes back), every stored list is
+ * sorted and in the stored form, and ref_groups is group_members' inverse.
+ * Leaving either list unwritten on any path fails it.
+ */
+#define P_USERS 10
+#define P_GROUPS 6
+#define P_WHO (P_USERS + P_GROUPS)
+
+struct pmodel {
+	char uuid[P_WHO][40];
+	char uid[P_USERS][16];
+	char dn[P_WHO][48];
+	char cn[P_GROUPS][16];
+	int renames[P_WHO];
+	int live[P_GROUPS];
+	int64_t member[P_GROUPS][P_WHO]; /* since, 0: not a member */
+	int64_t by_uid[P_GROUPS][P_USERS];
+	char **vals, **uvals; /* where pgroup() puts the values */
+};
+
+static unsigned
+prand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7fff;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static struct dir_entry
+pgroup(struct pmodel *pm, int g)
+{
+	struct dir_entry e = group(pm->uuid[P_USERS + g], pm->cn[g], pm->vals, 0);
+	size_t n = 0, nu = 0;
+
+	e.dn = e.dn_norm = pm->dn[P_USERS + g];
+	for (int w = 0; w < P_WHO; w++)
+		if (pm->member[g][w] != 0)
+			pm->vals[n++] = pm->dn[w];
+	for (int u = 0; u < P_USERS; u++)
+		if (pm->by_uid[g][u] != 0)
+			pm->uvals[nu++] = pm->uid[u];
+	qsort(pm->vals, n, sizeof(char *), cmp_str);
+	qsort(pm->uvals, nu, sizeof(char *), cmp_str);
+	e.n_members = n;
+	e.member_uids = pm->uvals;
+	e.n_member_uids = nu;
+	return e;
+}
+
+/* New random members for group g, as of now. */
+static void
+pdraw(struct pmodel *pm, int g, unsigned *seed, int64_t now)
+{
+	for (int w = 0; w < P_WHO; w++) {
+		int want = w != P_USERS + g && (w < P_USERS || pm->live[w - P_USERS]) &&
+			   prand(seed) % 5 < 2;
+
+		pm->member[g][w] = !want ? 0 : pm->member[g][w] != 0 ? pm->member[g][w] : now;
+	}
+	for (int u = 0; u < P_USERS; u++) {
+		int want = prand(seed) % 4 == 0;
+
+		pm->by_uid[g][u] = !want ? 0 : pm->by_uid[g][u] != 0 ? pm->by_uid[g][u] : now;
+	}
+}
+
+static void
+prename(struct pmodel *pm, int w)
+{
+	pm->renames[w]++;
+	if (w < P_USERS)
+		snprintf(pm->dn[w], 48, "uid=u%d,ou=r%d,dc=x", w, pm->renames[w]);
+	else
+		snprintf(pm->dn[w], 48, "cn=g%d,ou=r%d,dc=x", w - P_USERS, pm->renames[w]);
+}
+
+static char *
+ptext(struct fixture *f, const char *sql)
+{
+	sqlite3_stmt *s;
+	char *out;
+
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	out = strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
+	sqlite3_finalize(s);
+	assert_non_null(out);
+	return out;
+}
+
+/* Every stored list parses (the parser refuses an unsorted one). */
+static void
+plists_parse(struct fixture *f)
+{
+	sqlite3_stmt *s;
+	struct packed_pair *pairs;
+	int64_t *ids;
+	size_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(f->env.st->db,
+					    "SELECT 0, since, refs FROM group_members UNION ALL "
+					    "SELECT 1, 0, groups FROM ref_groups",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 2);
+		size_t len = (size_t)sqlite3_column_bytes(s, 2);
+
+		if (sqlite3_column_int(s, 0) == 0) {
+			assert_int_equal(
+				packed_parse_pairs(t, len, sqlite3_column_int64(s, 1), &pairs, &n),
+				0);
+			free(pairs);
+		} else {
+			assert_int_equal(packed_parse_ids(t, len, &ids, &n), 0);
+			free(ids);
+		}
+		assert_true(n > 0);
+	}
+	sqlite3_finalize(s);
+}
+
+static void
+pcheck(struct fixture *f, struct pmodel *pm, int step)
+{
+	char *want = calloc(1, 1 << 16), *got;
+	static char text[P_GROUPS * (P_WHO + P_USERS)][128];
+	char *lines[P_GROUPS * (P_WHO + P_USERS)];
+	size_t n = 0, len = 0;
+
+	assert_non_null(want);
+	for (int g = 0; g < P_GROUPS; g++) {
+		for (int w = 0; w < P_WHO; w++) {
+			if (pm->member[g][w] == 0)
+				continue;
+			snprintf(text[n], 128, "%s|0|%s|%lld", pm->uuid[P_USERS + g], pm->uuid[w],
+				 (long long)pm->member[g][w]);
+			lines[n] = text[n];
+			n++;
+		}
+		for (int u = 0; u < P_USERS; u++) {
+			if (pm->by_uid[g][u] == 0)
+				continue;
+			snprintf(text[n], 128, "%s|1|%s|%lld", pm->uuid[P_USERS + g], pm->uid[u],
+				 (long long)pm->by_uid[g][u]);
+			lines[n] = text[n];
+			n++;
+		}
+	}
+	qsort(lines, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)snprintf(want + len, (1 << 16) - len, "%s%s", i ? ";" : "",
+					lines[i]);
+	}
+	got = ptext(f, "SELECT group_concat(x, ';') FROM (SELECT g.uuid || '|' || r.kind || '|' "
+		       "|| coalesce(r.target, r.value) || '|' || m.since AS x FROM memberships m "
+		       "JOIN groups g ON g.id = m.group_id JOIN member_refs r ON r.id = m.ref_id "
+		       "ORDER BY x)");
+	if (strcmp(got, want) != 0)
+		fail_msg("step %d:\n got  %s\n want %s", step, got, want);
+	assert_int_equal(test_count(&f->env, TEST_PACKED_DISAGREE_SQL), 0);
+	plists_parse(f);
+	free(got);
+	free(want);
+}
+
+static void
+test_packed_lists_follow_random_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct pmodel *pm = calloc(1, sizeof(*pm));
+	struct dir_entry e[P_WHO];
+	unsigned seed = 20261203;
+	int64_t t0 = 1800000000;
+	struct idg_err err;
+
+	assert_non_null(pm);
+	idg_set_now(t0);
+	for (int w = 0; w < P_WHO; w++) {
+		snprintf(pm->uuid[w], 40, "00000000-0000-0000-%04d-%012d", w < P_USERS ? 0 : 1, w);
+		prename(pm, w);
+	}
+	for (int u = 0; u < P_USERS; u++) {
+		snprintf(pm->uid[u], 16, "u%d", u);
+		e[u] = user(pm->uuid[u], pm->uid[u], pm->dn[u]);
+	}
+	for (int g = 0; g < P_GROUPS; g++) {
+		snprintf(pm->cn[g], 16, "g%d", g);
+		pm->live[g] = 1;
+	}
+	/* The baseline: users, then groups naming users and groups before and after them. */
+	for (int g = 0; g < P_GROUPS; g++)
+		pdraw(pm, g, &seed, t0);
+	for (int g = 0; g < P_GROUPS; g++) {
+		char **vals = malloc(P_WHO * sizeof(char *)),
+		     **uvals = malloc(P_USERS * sizeof(char *));
+
+		assert_true(vals != NULL && uvals != NULL);
+		pm->vals = vals; /* each entry keeps its own arrays */
+		pm->uvals = uvals;
+		e[P_USERS + g] = pgroup(pm, g);
+		e[P_USERS + g].members = vals;
+	}
+	apply_all(f, 1, e, P_WHO, 1);
+	for (int g = 0; g < P_GROUPS; g++) {
+		free(e[P_USERS + g].members);
+		free(e[P_USERS + g].member_uids);
+	}
+	pcheck(f, pm, 0);
+	for (int step = 1; step <= 300; step++) {
+		int64_t now = t0 + step;
+		unsigned op = prand(&seed) % 10;
+		int g = (int)(prand(&seed) % P_GROUPS), w = (int)(prand(&seed) % P_WHO);
+		char *vals[P_WHO], *uvals[P_USERS];
+		struct dir_entry one;
+
+		pm->vals = vals;
+		pm->uvals = uvals;
+		idg_set_now(now);
+		if (op < 6) { /* a group written (created again if it was deleted) */
+			pm->live[g] = 1;
+			pdraw(pm, g, &seed, now);
+			one = pgroup(pm, g);
+			one.members = vals;
+			apply_all(f, step % 3 == 0, &one, 1, 0);
+		} else if (op < 7 && pm->live[g]) { /* a group deleted: it leaves its parents too */
+			assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+			assert_int_equal(mirror_delete(f->m, pm->uuid[P_USERS + g], &err), 0);
+			assert_int_equal(mirror_commit(f->m, &err), 0);
+			pm->live[g] = 0;
+			memset(pm->member[g], 0, sizeof(pm->member[g]));
+			memset(pm->by_uid[g], 0, sizeof(pm->by_uid[g]));
+			for (int h = 0; h < P_GROUPS; h++)
+				pm->member[h][P_USERS + g] = 0;
+		} else if (w < P_USERS) { /* a user renamed: memberships follow */
+			prename(pm, w);
+			one = user(pm->uuid[w], pm->uid[w], pm->dn[w]);
+			apply_all(f, step % 3 == 0, &one, 1, 0);
+		} else if (pm->live[w - P_USERS]) { /* a group renamed, members unchanged */
+			prename(pm, w);
+			one = pgroup(pm, w - P_USERS);
+			one.members = vals;
+			apply_all(f, step % 3 == 0, &one, 1, 0);
+		}
+		pcheck(f, pm, step);
+	}
+	idg_set_now(-1);
+	free(pm);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -821,6 +1085,7 @@ main(void)
 		T(test_member_dn_over_the_limit_is_kept_as_too_long),
 		T(test_deleted_nested_group_leaves_its_parents),
 		T(test_verify_reports_differences_and_writes_nothing),
+		T(test_packed_lists_follow_random_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
