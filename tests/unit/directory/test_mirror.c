@@ -1057,6 +1057,65 @@ test_packed_lists_follow_random_changes(void **state)
 	free(pm);
 }
 
+/* The stored list forms: what the writers make parses; anything else is refused, not guessed. */
+static void
+test_packed_lists_parse_only_their_form(void **state)
+{
+	static const char *const bad[] = {
+		"",       "[",     "[1",    "[1,",     "[2,1]",     "[1,1]",
+		"[0]",    "[-1]",  "[a]",   "[[1]]",   "[[1,2,3]]", "[1] x",
+		"[1,,2]", "[1 2]", "[1.5]", "[\"1\"]", "{\"a\":1}", "[1234567890123456789]",
+	};
+	struct packed_pair *pairs;
+	int64_t *ids;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(packed_parse_pairs("[1,[2,5],30]", 12, 7, &pairs, &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(pairs[0].ref == 1 && pairs[0].since == 7 && pairs[1].ref == 2 &&
+		    pairs[1].since == 5 && pairs[2].ref == 30 && pairs[2].since == 7);
+	free(pairs);
+	assert_int_equal(packed_parse_pairs("[ [4, -3] ]", 11, 0, &pairs, &n), 0);
+	assert_true(n == 1 && pairs[0].ref == 4 && pairs[0].since == -3);
+	free(pairs);
+	assert_int_equal(packed_parse_ids("[]", 2, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	assert_int_equal(packed_parse_ids("[3,9]", 5, &ids, &n), 0);
+	assert_true(n == 2 && ids[0] == 3 && ids[1] == 9);
+	free(ids);
+	assert_int_equal(packed_parse_ids("[[3,9]]", 7, &ids, &n), -1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (packed_parse_pairs(bad[i], strlen(bad[i]), 0, &pairs, &n) != -1)
+			fail_msg("parsed %s", bad[i]);
+		assert_null(pairs);
+	}
+}
+
+/* A stored list not in that form stops the sync: the login path decides from these lists. */
+static void
+test_a_corrupt_member_list_fails_the_sync(void **state)
+{
+	struct fixture *f = *state;
+	char *before[] = {m_a, m_b}, *after[] = {m_a};
+	struct dir_entry seed = user("00000000-0000-0000-0000-00000000000a", "a", m_a);
+	struct dir_entry e1 = group("00000000-0000-0000-0000-0000000000g1", "ops", before, 2);
+	struct dir_entry e2 = group("00000000-0000-0000-0000-0000000000g1", "ops", after, 1);
+	struct idg_err err;
+
+	apply_all(f, 0, &seed, 1, 0);
+	apply_all(f, 0, &e1, 1, 0);
+	assert_int_equal(store_exec(f->env.st, "UPDATE group_members SET refs = '[2,1]'", &err), 0);
+	assert_int_equal(mirror_begin(f->m, 0, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &e2, &err), -1);
+	assert_non_null(strstr(err.msg, "not in the stored form"));
+	mirror_rollback(f->m);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM events WHERE kind LIKE "
+					     "'membership.removed'"),
+			 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1086,6 +1145,8 @@ main(void)
 		T(test_deleted_nested_group_leaves_its_parents),
 		T(test_verify_reports_differences_and_writes_nothing),
 		T(test_packed_lists_follow_random_changes),
+		T(test_packed_lists_parse_only_their_form),
+		T(test_a_corrupt_member_list_fails_the_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
