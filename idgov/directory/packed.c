@@ -492,8 +492,10 @@ packed_group_edit(struct packed *p, int64_t group, int64_t *del, size_t n_del,
 		free(have);
 		return idg_seterr(err, "out of memory");
 	}
-	qsort(del, n_del, sizeof(*del), cmp_id);
-	qsort(add, n_add, sizeof(*add), cmp_pair);
+	if (n_del > 1) /* either may be NULL when empty, which qsort may not be given */
+		qsort(del, n_del, sizeof(*del), cmp_id);
+	if (n_add > 1)
+		qsort(add, n_add, sizeof(*add), cmp_pair);
 	while (rc == 0) {
 		/* Members in del leave first, so a ref both removed and added starts anew. */
 		while (i < n_have) {
@@ -547,7 +549,7 @@ packed_ref_merge(struct packed *p, int64_t from, int64_t to, struct idg_err *err
 
 		if ((rc = load_group(p, groups[i], &exists, &since, &have, &n_have, err)) != 0)
 			break;
-		hit = bsearch(&key, have, n_have, sizeof(*have), cmp_pair);
+		hit = n_have > 0 ? bsearch(&key, have, n_have, sizeof(*have), cmp_pair) : NULL;
 		if (hit == NULL) {
 			rc = idg_seterr(err, "group %lld is not in the member list of member %lld",
 					(long long)groups[i], (long long)from);
