@@ -8,10 +8,7 @@
 #include "control_int.h"
 
 #include "account.h"
-#include "mfastate.h"
 #include "netmatch.h"
-
-#include <limits.h>
 
 #include <string.h>
 
@@ -45,13 +42,12 @@ control_policy_check(struct control_ctx *ctx, const struct caller *who, json_t *
 		     struct reply_err *r)
 {
 	const char *name, *service = NULL, *rhost = NULL;
-	char canon[ACCOUNT_NAME_MAX + 1], path[PATH_MAX];
+	char canon[ACCOUNT_NAME_MAX + 1];
 	struct access_verdict v;
 	struct net_prefix addr;
 	struct store *state = NULL;
 	int64_t at = 0;
 	json_t *checks;
-	int rc;
 
 	(void)who;
 	if (control_arg_name(args, "name", 0, &name, r) != 0 ||
@@ -69,16 +65,13 @@ control_policy_check(struct control_ctx *ctx, const struct caller *who, json_t *
 	if (at == 0)
 		at = idg_now();
 	/* The password history is the auth service's (its state file), read here as at login. */
-	if (mfastate_path(ctx->cfg, ctx->st->path, path, sizeof(path), &r->e) != 0 ||
-	    mfastate_open(path, ctx->st, &state, &r->e) != 0) {
+	if (control_mfa_state(ctx, &state, &r->e) != 0) {
 		r->code = "failed";
 		return NULL;
 	}
 	checks = json_array();
-	rc = account_decide(ctx->st, state, ctx->cfg, name, service, rhost, at, collect, checks, &v,
-			    &r->e);
-	store_close(state);
-	if (rc != 0) {
+	if (account_decide(ctx->st, state, ctx->cfg, name, service, rhost, at, collect, checks, &v,
+			   &r->e) != 0) {
 		json_decref(checks);
 		r->code = "failed";
 		return NULL;
