@@ -4,6 +4,7 @@
  * reason), takes the socket and runs the loop in serve.c.
  */
 #include "authd.h"
+#include "store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +49,7 @@ main(int argc, char **argv)
 	struct idg_err err;
 	int ch, rc = 1;
 
+	store_library_init();
 	while ((ch = getopt_long(argc, argv, "fc:p:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

@@ -23,6 +23,7 @@
 #include "init.h"
 #include "webcert.h"
 #include "secret.h"
+#include "store.h"
 #include "sync.h"
 #include "log.h"
 #include "notify.h"
@@ -1058,6 +1059,7 @@ main(int argc, char **argv)
 	int ch, rc = -1;
 
 	opterr = 0;
+	store_library_init();
 	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		if (ch == 'c')
 			c.config_path = optarg;

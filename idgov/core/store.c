@@ -362,6 +362,31 @@ state_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/*
+ * A new store's pages are STORE_PAGE_SIZE bytes, not SQLite's 4 KiB. A full
+ * sync writes the whole mirror (about 75 MiB for 100,000 users) in one
+ * transaction: with 4 KiB pages that was 18,000 pages, written to the WAL
+ * as two pwrite()s each and again by the checkpoint, and deeper b-trees to
+ * insert into. bench/sync measured 16 KiB pages 10% faster in wall time
+ * and CPU; a login's lookups touch fewer pages of the mapping. The size is
+ * fixed once the first table exists, so it applies to an empty file only
+ * and an existing store keeps its own (a no-op there).
+ */
+static int
+set_new_page_size(struct store *st, struct idg_err *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA page_size = %d", STORE_PAGE_SIZE);
+	return store_exec(st, sql, err);
+}
+
+void
+store_library_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err)
 {
@@ -428,6 +453,8 @@ store_open(const char *path, enum store_mode mode, struct store **out, struct id
 		 * power cut, the next check would report a cut chain. The state
 		 * file keeps NORMAL: a login's write must not wait for the disk.
 		 */
+		if (mode == STORE_OPEN_CREATE && set_new_page_size(st, err) != 0)
+			goto fail;
 		if (store_exec(st, "PRAGMA journal_mode = WAL", err) != 0 ||
 		    store_exec(st,
 			       mode == STORE_OPEN_STATE ? "PRAGMA synchronous = NORMAL"

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "daemon.h"
+#include "store.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -52,6 +53,7 @@ main(int argc, char **argv)
 	static char config_buf[PATH_MAX], pid_buf[PATH_MAX];
 	int ch;
 
+	store_library_init();
 	while ((ch = getopt_long(argc, argv, "fc:p:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

@@ -45,6 +45,19 @@ enum store_mode {
  */
 #define STORE_STATE_WAL_FRAMES 1000
 
+/* The page size of a store created by store_open() (store.c says why). */
+#define STORE_PAGE_SIZE 16384
+
+/*
+ * Called by the main() of each program that opens a store, first: turns off
+ * SQLite's allocation statistics, which idgov never reads and which take
+ * a process-wide mutex around every allocation SQLite makes (5% of a full
+ * sync's CPU). Later calls, and calls after SQLite has started, do
+ * nothing. Not for a library loaded into another program (pam_idgov.so):
+ * the setting is the whole process's.
+ */
+void store_library_init(void);
+
 int store_open(const char *path, enum store_mode mode, struct store **out, struct idg_err *err);
 void store_close(struct store *st);
 

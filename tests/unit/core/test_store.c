@@ -93,6 +93,38 @@ test_wal_and_foreign_keys_are_on(void **state)
 	store_close(st);
 }
 
+/* A new store has STORE_PAGE_SIZE pages; a store made with 4 KiB pages keeps them. */
+static void
+test_new_store_has_large_pages_old_store_keeps_its_own(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+	sqlite3 *raw;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(raw_int(st, "PRAGMA page_size"), STORE_PAGE_SIZE);
+	store_close(st);
+	/* What an earlier idgov created: the same schema in SQLite's default 4 KiB pages. */
+	assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+				      "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; "
+				      "VACUUM; PRAGMA journal_mode = WAL",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(raw);
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(raw_int(st, "PRAGMA page_size"), 4096);
+	assert_int_equal(
+		store_exec(st, "INSERT INTO sync_state (directory, mode) VALUES ('d', 'x')", &err),
+		0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(raw_int(st, "PRAGMA page_size"), 4096);
+	assert_int_equal(raw_int(st, "SELECT count(*) FROM sync_state WHERE directory = 'd'"), 1);
+	store_close(st);
+}
+
 /* Memberships have no foreign keys (021): deleting a group or a member value removes its rows. */
 static void
 test_memberships_go_with_their_group_and_value(void **state)
@@ -663,6 +695,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_sets_private_modes_and_latest_schema,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys_are_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_new_store_has_large_pages_old_store_keeps_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memberships_go_with_their_group_and_value,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_membership_keys_migration_keeps_pairs, setup,
