@@ -148,6 +148,7 @@ struct mirror {
 	int holds_none;    /* held_departures is empty (a baseline), until a hold is added */
 	int warnings_none; /* entry_warnings is empty (a baseline), until a warning is added */
 	int tokens_none;   /* fleet_tokens is empty (a baseline), until a row is added */
+	int target_index_deferred; /* member_refs_target dropped (defer_target_index) */
 	int in_tx;
 	int refresh;
 	int baseline;
@@ -314,6 +315,38 @@ note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
 	return 0;
 }
 
+/*
+ * A baseline inserts every member_refs row, a few hundred thousand, in the
+ * order groups name them: into the index by target that is a random
+ * insert per row, on the applier thread that is the refresh's bottleneck
+ * while the groups arrive. While the ref cache is complete nothing reads
+ * by target, so the
+ * index is dropped and built again, sorted, once something is about to
+ * (ref_of_target, the guard, the commit). A rollback restores it with the
+ * rest of the transaction.
+ */
+static int
+defer_target_index(struct mirror *m, struct idg_err *err)
+{
+	if (store_exec(m->st, "DROP INDEX IF EXISTS member_refs_target", err) != 0)
+		return -1;
+	m->target_index_deferred = 1;
+	return 0;
+}
+
+static int
+restore_target_index(struct mirror *m, struct idg_err *err)
+{
+	if (!m->target_index_deferred)
+		return 0;
+	if (store_exec(m->st,
+		       "CREATE INDEX IF NOT EXISTS member_refs_target ON member_refs (target)",
+		       err) != 0)
+		return -1;
+	m->target_index_deferred = 0;
+	return 0;
+}
+
 int
 mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 {
@@ -363,6 +396,10 @@ mirror_begin(struct mirror *m, int refresh, struct idg_err *err)
 			mirror_rollback(m);
 			return -1;
 		}
+	}
+	if (m->refs_complete && defer_target_index(m, err) != 0) {
+		mirror_rollback(m);
+		return -1;
 	}
 	return 0;
 }
@@ -646,6 +683,44 @@ depart_held_namesakes(struct mirror *m, const char *uuid, const char *uid, struc
 }
 
 /*
+ * In a baseline the store had no users when the transaction began, so an
+ * entry is new unless this refresh sent it before: the row is inserted
+ * without looking for it first (a b-tree search per user), and only an
+ * entryUUID already there, which the primary key refuses, returns 1 for
+ * the usual path. 0: inserted.
+ */
+static int
+insert_new_user(struct mirror *m, const struct dir_entry *e, const char *uid, const char *status,
+		struct idg_err *err)
+{
+	struct idg_err why;
+
+	if (write_user(m, S_USER_INS, e, uid, status, &why) == 0)
+		return 0;
+	if (sqlite3_extended_errcode(m->st->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return 1;
+	*err = why;
+	return -1;
+}
+
+/* The rest of a joiner, once its row is written: warnings, memberships named before, the event. */
+static int
+user_joined(struct mirror *m, const struct dir_entry *e, const char *uid, const char *status,
+	    struct idg_err *err)
+{
+	const char *name = uid != NULL ? uid : e->uuid;
+
+	if (write_warnings(m, e, name, err) != 0 ||
+	    point_new_identity(m, e->uuid, e->dn_norm, err) != 0)
+		return -1;
+	m->stats.joiners++;
+	return RECORD(m, "user.joiner", e->uuid, name,
+		      json_pack("{s:s, s:s, s:s, s:s?}", "uuid", e->uuid, "dn", e->dn, "status",
+				status, "reason", e->disabled_reason),
+		      err);
+}
+
+/*
  * A user's state comes from the entry: disabled with the entry's reason
  * (a lock, a status value, a nologin shell, a value that cannot be read),
  * else active. Expiry is not a stored state (it depends on the day).
@@ -662,6 +737,11 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 
 	if (uid != NULL && !m->holds_none && depart_held_namesakes(m, e->uuid, uid, err) != 0)
 		return -1;
+	if (m->baseline) {
+		rc = insert_new_user(m, e, uid, status, err);
+		if (rc <= 0)
+			return rc < 0 ? -1 : user_joined(m, e, uid, status, err);
+	}
 	sqlite3_bind_text(get, 1, e->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(get);
 	found = rc == SQLITE_ROW;
@@ -669,16 +749,9 @@ apply_user(struct mirror *m, const struct dir_entry *e, struct idg_err *err)
 		sqlite3_reset(get);
 		if (rc != SQLITE_DONE)
 			return store_err(m->st, err, "reading user");
-		name = uid != NULL ? uid : e->uuid;
-		if (write_user(m, S_USER_INS, e, uid, status, err) != 0 ||
-		    write_warnings(m, e, name, err) != 0 ||
-		    point_new_identity(m, e->uuid, e->dn_norm, err) != 0)
+		if (write_user(m, S_USER_INS, e, uid, status, err) != 0)
 			return -1;
-		m->stats.joiners++;
-		return RECORD(m, "user.joiner", e->uuid, name,
-			      json_pack("{s:s, s:s, s:s, s:s?}", "uuid", e->uuid, "dn", e->dn,
-					"status", status, "reason", e->disabled_reason),
-			      err);
+		return user_joined(m, e, uid, status, err);
 	}
 	/* A name that could not be read keeps the one the mirror had. */
 	if (uid == NULL && col_text(get, 1) != NULL) {
@@ -853,7 +926,7 @@ ref_of_target(struct mirror *m, const char *uuid, int64_t *id, char **value, str
 	if (value != NULL)
 		*value = NULL;
 	/* What a caller does next with the row reads its groups. */
-	if (packed_flush(m->packed, err) != 0)
+	if (packed_flush(m->packed, err) != 0 || restore_target_index(m, err) != 0)
 		return -1;
 	sqlite3_bind_text(s, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -1989,6 +2062,8 @@ settle_departures(struct mirror *m, int force, struct idg_err *err)
 int
 mirror_check_guard(struct mirror *m, int force, struct idg_err *err)
 {
+	if (restore_target_index(m, err) != 0)
+		return -1;
 	return settle_departures(m, force, err);
 }
 
@@ -2137,7 +2212,7 @@ int
 mirror_commit(struct mirror *m, struct idg_err *err)
 {
 	/* Departures not settled by mirror_check_guard (persist batches): the guard decides. */
-	if (settle_departures(m, 0, err) != 0)
+	if (restore_target_index(m, err) != 0 || settle_departures(m, 0, err) != 0)
 		goto fail;
 	if (m->drift == MIRROR_DRIFT_VERIFY) { /* a comparison: nothing is kept */
 		mirror_rollback(m);
@@ -2167,6 +2242,7 @@ mirror_rollback(struct mirror *m)
 	clear_pending(m);
 	flush_logs(m, 0);
 	packed_abort(m->packed);
+	m->target_index_deferred = 0; /* the DROP INDEX is rolled back too */
 	m->in_tx = 0;
 }
 

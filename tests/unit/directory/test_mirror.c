@@ -482,6 +482,66 @@ pairs(struct fixture *f, const char *uuid, const char *cn)
 #define G1 "00000000-0000-0000-0000-0000000000g1"
 #define G2 "00000000-0000-0000-0000-0000000000g2"
 
+/*
+ * A baseline whose groups come before the users they name: the index by
+ * target, put off while the refs are loaded, is built again the moment a
+ * user's memberships are looked up by it, and every pair is resolved.
+ */
+static void
+test_baseline_groups_first_builds_the_target_index_when_needed(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a, m_b};
+	struct dir_entry e[] = {group(G1, "ops", members, 2), user(UA, "a", m_a),
+				user(UB, "b", m_b)};
+
+	apply_all(f, 1, e, 3, 1);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(pairs(f, UB, "ops"), 1);
+	assert_int_equal(baseline_indexes_present(f), 4);
+	assert_int_equal(
+		test_count(&f->env, "SELECT count(*) FROM member_refs WHERE target IS NULL"), 0);
+}
+
+/* A baseline rolled back keeps the index its DROP INDEX removed. */
+static void
+test_baseline_rolled_back_keeps_the_target_index(void **state)
+{
+	struct fixture *f = *state;
+	char *members[] = {m_a};
+	struct dir_entry g = group(G1, "ops", members, 1);
+	struct dir_entry e[] = {user(UA, "a", m_a), group(G1, "ops", members, 1)};
+	struct idg_err err;
+
+	assert_int_equal(mirror_begin(f->m, 1, &err), 0);
+	assert_int_equal(mirror_apply(f->m, &g, &err), 0);
+	mirror_rollback(f->m);
+	assert_int_equal(baseline_indexes_present(f), 4);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM member_refs"), 0);
+	/* The next baseline, after the rollback, is whole. */
+	apply_all(f, 1, e, 2, 1);
+	assert_int_equal(pairs(f, UA, "ops"), 1);
+	assert_int_equal(baseline_indexes_present(f), 4);
+}
+
+/*
+ * A baseline inserts a user without looking for it first; an entry sent
+ * twice in it is then refused by the primary key and updated instead.
+ */
+static void
+test_baseline_entry_sent_twice_is_updated(void **state)
+{
+	struct fixture *f = *state;
+	struct dir_entry e[] = {user(UA, "a", m_a), user(UA, "a", m_a)};
+
+	e[1].mail = idg_unconst("a@example.com");
+	apply_all(f, 1, e, 2, 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(test_count(&f->env, "SELECT count(*) FROM users WHERE uuid = '" UA
+					     "' AND mail = 'a@example.com'"),
+			 1);
+}
+
 static void
 test_rename_repoints_memberships_without_the_group(void **state)
 {
@@ -1123,6 +1183,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_baseline_records_no_events),
+		T(test_baseline_groups_first_builds_the_target_index_when_needed),
+		T(test_baseline_rolled_back_keeps_the_target_index),
+		T(test_baseline_entry_sent_twice_is_updated),
 		T(test_membership_diff_touches_only_changes),
 		T(test_rename_is_a_mover_and_delete_departs),
 		T(test_guard_holds_mass_departure_and_release_applies_it),
