@@ -320,10 +320,9 @@ note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
  * order groups name them: into the index by target that is a random
  * insert per row, on the applier thread that is the refresh's bottleneck
  * while the groups arrive. While the ref cache is complete nothing reads
- * by target, so the
- * index is dropped and built again, sorted, once something is about to
- * (ref_of_target, the guard, the commit). A rollback restores it with the
- * rest of the transaction.
+ * by target, so the index is dropped, and built again, sorted, once
+ * something is about to (ref_of_target, the guard, the commit). A
+ * rollback restores it with the rest of the transaction.
  */
 static int
 defer_target_index(struct mirror *m, struct idg_err *err)
