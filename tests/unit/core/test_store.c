@@ -457,6 +457,114 @@ raw_int(struct store *st, const char *sql)
 	return n;
 }
 
+/* How many temporary b-trees one run of a statement builds (EXPLAIN's OpenEphemeral steps). */
+static int
+ephemeral_tables(struct store *st, const char *sql)
+{
+	char explain[512];
+	sqlite3_stmt *s;
+	int n = 0;
+
+	snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(st->db, explain, -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		n += strcmp((const char *)sqlite3_column_text(s, 1), "OpenEphemeral") == 0;
+	sqlite3_finalize(s);
+	return n;
+}
+
+static const char insert_user_sql[] =
+	"INSERT INTO users (uuid, dn, dn_norm, status, first_seen, last_changed) "
+	"VALUES (?1, 'uid=x', 'uid=x', ?2, 0, 0)";
+static const char insert_ref_sql[] =
+	"INSERT INTO member_refs (kind, value, problem) VALUES (0, ?1, ?2)";
+
+/*
+ * 024: a store whose CHECKs still hold IN lists (as 001 and 011 wrote
+ * them) gets comparisons instead: no write of a user or a member value
+ * builds a temporary b-tree, the rows stay, and the constraints still
+ * refuse what they refused.
+ */
+static void
+test_checks_without_in_lists_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct idg_err err;
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_CREATE, &st, &err), 0);
+	assert_int_equal(
+		store_exec(
+			st,
+			"PRAGMA writable_schema = ON;"
+			"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status = ''active'' "
+			"OR status = ''disabled'' OR status = ''departed'')', 'CHECK (status IN "
+			"(''active'', ''disabled'', ''departed''))') WHERE name = 'users';"
+			"UPDATE sqlite_schema SET sql = replace(sql, 'problem = ''no_entry'' OR "
+			"problem = ''not_a_dn'' OR problem = ''too_long''', 'problem IN "
+			"(''no_entry'', ''not_a_dn'', ''too_long'')') WHERE name = 'member_refs';"
+			"PRAGMA writable_schema = RESET;"
+			"INSERT INTO users (uuid, dn, dn_norm, status, first_seen, last_changed) "
+			"VALUES ('u1', 'uid=a', 'uid=a', 'disabled', 0, 0);"
+			"INSERT INTO member_refs (kind, value, target) VALUES (0, 'uid=a', 'u1');"
+			"PRAGMA user_version = 23",
+			&err),
+		0);
+	/* The store as 023 left it builds one for each. */
+	assert_int_equal(ephemeral_tables(st, insert_user_sql), 1);
+	assert_int_equal(ephemeral_tables(st, insert_ref_sql), 1);
+	store_close(st);
+
+	assert_int_equal(store_open(f->path, STORE_OPEN_EXISTING, &st, &err), 0);
+	assert_int_equal(store_schema_version(st),
+			 schema_migrations[schema_migration_count - 1].version);
+	assert_int_equal(ephemeral_tables(st, insert_user_sql), 0);
+	assert_int_equal(ephemeral_tables(st, insert_ref_sql), 0);
+	assert_int_equal(
+		ephemeral_tables(
+			st, "UPDATE member_refs SET problem = ?2, target = NULL WHERE id = ?1"),
+		0);
+	assert_int_equal(ephemeral_tables(st, "UPDATE users SET status = ?2 WHERE uuid = ?1"), 0);
+	assert_int_equal(raw_int(st,
+				 "SELECT count(*) FROM users u JOIN member_refs r ON r.target = "
+				 "u.uuid WHERE u.status = 'disabled'"),
+			 1);
+	assert_int_equal(
+		raw_int(st, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'schema_024%'"), 0);
+	/* The same values are refused and taken as before. */
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO users (uuid, dn, dn_norm, status, first_seen, "
+				    "last_changed) VALUES ('u2', 'uid=b', 'uid=b', 'gone', 0, 0)",
+				    &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "CHECK"));
+	assert_int_equal(store_exec(st,
+				    "INSERT INTO member_refs (kind, value, problem) "
+				    "VALUES (0, 'uid=b', 'unknown')",
+				    &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "CHECK"));
+	assert_int_equal(
+		store_exec(st,
+			   "INSERT INTO users (uuid, dn, dn_norm, status, first_seen, "
+			   "last_changed) VALUES ('u2', 'uid=b', 'uid=b', 'departed', 0, 0);"
+			   "INSERT INTO member_refs (kind, value, problem) "
+			   "VALUES (0, 'uid=b', 'no_entry'), (1, 'b', NULL)",
+			   &err),
+		0);
+	{
+		sqlite3_stmt *check;
+
+		assert_int_equal(
+			sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &check, NULL),
+			SQLITE_OK);
+		assert_int_equal(sqlite3_step(check), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(check, 0), "ok");
+		sqlite3_finalize(check);
+	}
+	store_close(st);
+}
+
 /*
  * A store made by the migrations up to 010 (an install before 013), with
  * review items recommended 'keep' and a journal row pointing at one:
@@ -702,6 +810,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_membership_keys_migration_keeps_pairs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_casefold_migration_forgets_cookie, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_checks_without_in_lists_migration, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_packed_memberships_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memberships_view_writes_both_lists, setup,
