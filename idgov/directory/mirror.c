@@ -321,8 +321,9 @@ note_fresh(struct mirror *m, const char *uuid, const char *dn_norm)
  * insert per row, on the applier thread that is the refresh's bottleneck
  * while the groups arrive. While the ref cache is complete nothing reads
  * by target, so the index is dropped, and built again, sorted, once
- * something is about to (ref_of_target, the guard, the commit). A
- * rollback restores it with the rest of the transaction.
+ * something is about to (ref_of_target, through which every read by
+ * target goes) or at commit. A rollback restores it with the rest of the
+ * transaction.
  */
 static int
 defer_target_index(struct mirror *m, struct idg_err *err)
@@ -2061,8 +2062,6 @@ settle_departures(struct mirror *m, int force, struct idg_err *err)
 int
 mirror_check_guard(struct mirror *m, int force, struct idg_err *err)
 {
-	if (restore_target_index(m, err) != 0)
-		return -1;
 	return settle_departures(m, force, err);
 }
 
